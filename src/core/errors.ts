@@ -1,0 +1,81 @@
+/**
+ * Errors carry a stable machine code, an exit category and (where useful) a next step.
+ * The CLI maps the category to an exit code in one place (src/cli/exit-codes.ts);
+ * library code never calls process.exit.
+ */
+export type ErrorCategory =
+  | 'usage'        // bad input: flags, arguments, validation
+  | 'not-found'    // the thing asked for does not exist
+  | 'conflict'     // already exists / would clash
+  | 'connection'   // database or proxy unreachable
+  | 'timeout'      // no answer in time
+  | 'remote'       // the proxy answered with an error (JSON-RPC error object)
+  | 'protocol'     // a reply we could not understand (HTTP error, malformed JSON)
+  | 'schema'       // the database schema is missing or of an unknown version
+  | 'config'       // configuration unusable (e.g. insecure file mode)
+  | 'internal';
+
+export class SipctlError extends Error {
+  readonly code: string;
+  readonly category: ErrorCategory;
+  readonly hint?: string;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: string, message: string, opts: { category?: ErrorCategory; hint?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.category = opts.category ?? 'internal';
+    this.hint = opts.hint;
+    this.details = opts.details;
+  }
+}
+
+export class UsageError extends SipctlError {
+  constructor(code: string, message: string, hint?: string, details?: Record<string, unknown>) {
+    super(code, message, { category: 'usage', hint, details });
+  }
+}
+
+/** A value failed validation; `field` names it (and `line` for bulk input). */
+export class ValidationError extends SipctlError {
+  readonly field: string;
+  constructor(field: string, message: string, hint?: string) {
+    super('INVALID_' + field.toUpperCase().replace(/[^A-Z0-9]+/g, '_'), `${field}: ${message}`, { category: 'usage', hint, details: { field } });
+    this.field = field;
+  }
+}
+
+export class NotFoundError extends SipctlError {
+  constructor(code: string, message: string, hint?: string) {
+    super(code, message, { category: 'not-found', hint });
+  }
+}
+
+export class ConflictError extends SipctlError {
+  constructor(code: string, message: string, hint?: string) {
+    super(code, message, { category: 'conflict', hint });
+  }
+}
+
+export class ConnectionError extends SipctlError {
+  constructor(code: string, message: string, opts: { hint?: string; cause?: unknown } = {}) {
+    super(code, message, { category: 'connection', ...opts });
+  }
+}
+
+export class SchemaError extends SipctlError {
+  constructor(code: string, message: string, hint?: string) {
+    super(code, message, { category: 'schema', hint });
+  }
+}
+
+export class ConfigError extends SipctlError {
+  constructor(code: string, message: string, hint?: string) {
+    super(code, message, { category: 'config', hint });
+  }
+}
+
+export function isSipctlError(e: unknown): e is SipctlError {
+  return e instanceof SipctlError;
+}
