@@ -1,0 +1,120 @@
+import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
+import { resolveConfig, type ConfigValues, type ResolvedConfig } from '../core/config/config.js';
+import type { Database } from '../core/db/database.js';
+import { SipctlError, isSipctlError } from '../core/errors.js';
+import { EXIT_CODES } from './exit-codes.js';
+import { outputPolicy, type OutputPolicy } from './output.js';
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
+
+/**
+ * Every sipctl command: --json (one document on stdout, errors as JSON on stderr), colour policy,
+ * configuration, one place mapping errors to exit codes. Commands return data from run().
+ */
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static enableJsonFlag = true;
+
+  static baseFlags = {
+    config: Flags.string({ description: 'config file (default: $XDG_CONFIG_HOME/sipctl/config.json, then /etc/sipctl/config.json)', env: 'SIPCTL_CONFIG', helpGroup: 'GLOBAL' }),
+    kamctlrc: Flags.string({ description: 'read database and domain settings from an existing kamctlrc', env: 'SIPCTL_KAMCTLRC', helpGroup: 'GLOBAL' }),
+    db: Flags.string({ description: 'database URL: mysql://user@host:port/db or sqlite:///path.db (password: SIPCTL_DB_PASSWORD or config file)', helpGroup: 'GLOBAL' }),
+    'no-color': Flags.boolean({ description: 'no colour in output (also NO_COLOR=1)', helpGroup: 'GLOBAL' }),
+    debug: Flags.boolean({ description: 'show stack traces and driver detail on errors', helpGroup: 'GLOBAL' }),
+  };
+
+  protected flags!: BaseFlags<T>;
+  protected args!: Interfaces.InferredArgs<T['args']>;
+  protected out!: OutputPolicy;
+  private resolved?: ResolvedConfig;
+  private openDbs: Database[] = [];
+
+  public override async init(): Promise<void> {
+    await super.init();
+    const { flags, args } = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    });
+    this.flags = flags as BaseFlags<T>;
+    this.args = args as Interfaces.InferredArgs<T['args']>;
+    this.out = outputPolicy({ noColor: this.flags['no-color'] });
+  }
+
+  /** Flags that map onto configuration keys; commands add theirs via configOverrides(). */
+  protected configOverrides(): Partial<ConfigValues> {
+    return {};
+  }
+
+  protected get cfg(): ResolvedConfig {
+    if (!this.resolved) {
+      this.resolved = resolveConfig({
+        flags: { config: this.flags.config, kamctlrc: this.flags.kamctlrc, db: this.flags.db, ...this.configOverrides() },
+      });
+    }
+    return this.resolved;
+  }
+
+  protected async openDb(opts: { create?: boolean } = {}): Promise<Database> {
+    const { openDatabase } = await import('../core/db/database.js');
+    const db = await openDatabase(this.cfg.values.db, { password: this.cfg.values.dbPassword, create: opts.create });
+    this.openDbs.push(db);
+    return db;
+  }
+
+  /** Human output goes to stdout only when --json is off. */
+  protected print(text: string): void {
+    if (!this.jsonEnabled() && text !== '') this.log(text);
+  }
+
+  /** Chatter (progress, notes) goes to stderr so stdout stays data. */
+  protected note(text: string): void {
+    if (!this.jsonEnabled()) process.stderr.write(text + '\n');
+  }
+
+  protected override async finally(err: Error | undefined): Promise<void> {
+    await Promise.all(this.openDbs.map((d) => d.close().catch(() => undefined)));
+    return super.finally(err);
+  }
+
+  protected override toSuccessJson(result: unknown): unknown {
+    return result;
+  }
+
+  /** One line on stderr (or one JSON document with --json), and the documented exit code. */
+  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
+    const debug = this.flags?.debug || /(^|,)sipctl/.test(process.env.DEBUG ?? '') || process.argv.includes('--debug');
+    let code: string;
+    let category: keyof typeof EXIT_CODES;
+    let hint: string | undefined;
+    let details: Record<string, unknown> | undefined;
+    if (isSipctlError(err)) {
+      ({ code, category, hint, details } = err);
+    } else if (err instanceof Errors.CLIError && (err as { parse?: unknown }).parse !== undefined) {
+      code = 'USAGE';
+      category = 'usage';
+    } else if (err instanceof Errors.ExitError) {
+      throw err;
+    } else if ((err as { code?: string }).code === 'EPIPE') {
+      process.exitCode = 0;
+      return;
+    } else {
+      code = 'INTERNAL';
+      category = 'internal';
+      hint = 'this is a bug in sipctl: run again with --debug and report it';
+    }
+    const exitCode = EXIT_CODES[category];
+    const message = (err.message || String(err)).split('\n').filter((l) => l.trim() !== '' && !l.startsWith('See more help'))[0] ?? 'failed';
+    if (this.jsonEnabled()) {
+      process.stderr.write(JSON.stringify({ error: { code, category, message, ...(hint ? { hint } : {}), ...(details ? { details } : {}), exitCode } }) + '\n');
+    } else {
+      process.stderr.write(`sipctl: ${message}${hint ? ` (${hint})` : ''}\n`);
+      if (category === 'usage' && !isSipctlError(err)) process.stderr.write(`See: sipctl ${this.id ?? ''} --help\n`.replace(/ +--help/, ' --help'));
+    }
+    if (debug) process.stderr.write((err.stack ?? '') + (err.cause ? `\ncause: ${(err.cause as Error).stack ?? String(err.cause)}` : '') + '\n');
+    process.exitCode = exitCode;
+  }
+}
+
+export { SipctlError };

@@ -1,0 +1,50 @@
+/** Flags and password sourcing shared by the subscriber commands (add, passwd, import). */
+import { Flags } from '@oclif/core';
+import type { ConfigValues } from '../core/config/config.js';
+import { generatePassword } from '../core/subscribers/credentials.js';
+import { splitAor } from '../core/subscribers/identity.js';
+import { UsageError } from '../core/errors.js';
+import { promptSecret, readStdinValue } from './prompt.js';
+
+export const domainFlag = Flags.string({ char: 'd', description: 'SIP domain (= digest realm) when the user has no @domain', env: 'SIPCTL_DOMAIN' });
+
+export const credentialFlags = {
+  domain: domainFlag,
+  hash: Flags.string({ description: 'ha1 hash: md5 (Kamailio default) or sha256 (for proxies set up for it)', options: ['md5', 'sha256'] }),
+  'store-plaintext': Flags.boolean({ description: 'also store the plaintext password (off by default: only ha1/ha1b are kept)', allowNo: true }),
+  'allow-weak': Flags.boolean({ description: 'accept a password that fails the strength rules' }),
+};
+
+export const passwordSourceFlags = {
+  'password-stdin': Flags.boolean({ description: 'read the password from standard input', exclusive: ['generate'] }),
+  generate: Flags.boolean({ description: 'generate a strong random password and print it once', exclusive: ['password-stdin'] }),
+};
+
+export function credentialConfig(flags: { domain?: string; hash?: string; 'store-plaintext'?: boolean }): Partial<ConfigValues> {
+  return {
+    domain: flags.domain,
+    hash: flags.hash as ConfigValues['hash'] | undefined,
+    storePlaintext: flags['store-plaintext'],
+  };
+}
+
+export function parseAor(aor: string, domain: string | undefined) {
+  return splitAor(aor, domain);
+}
+
+/**
+ * Where the new password comes from: argument (kamctl compatibility; visible in process lists),
+ * --password-stdin, --generate, or a hidden prompt on a TTY.
+ */
+export async function obtainPassword(arg: string | undefined, flags: { 'password-stdin'?: boolean; generate?: boolean }): Promise<{ password: string; generated: boolean }> {
+  const sources = [arg !== undefined, !!flags['password-stdin'], !!flags.generate].filter(Boolean).length;
+  if (sources > 1) throw new UsageError('PASSWORD_SOURCES', 'give the password one way only: argument, --password-stdin or --generate');
+  if (arg !== undefined) return { password: arg, generated: false };
+  if (flags['password-stdin']) {
+    const password = await readStdinValue();
+    if (!password) throw new UsageError('EMPTY_PASSWORD', 'no password on standard input');
+    return { password, generated: false };
+  }
+  if (flags.generate) return { password: generatePassword(), generated: true };
+  return { password: await promptSecret('Password:', '--password-stdin or --generate', true), generated: false };
+}

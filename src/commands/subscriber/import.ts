@@ -1,0 +1,52 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../../cli/base-command.js';
+import { credentialConfig, credentialFlags } from '../../cli/subscriber-support.js';
+import { SipctlError } from '../../core/errors.js';
+import { importSubscribers, openInput } from '../../core/subscribers/import.js';
+
+export default class SubscriberImport extends BaseCommand<typeof SubscriberImport> {
+  static summary = 'Bulk-add subscribers from CSV (header: username,domain,password).';
+  static description = `Rows are validated, then written in transactions of 500. Subscribers already present are skipped (their passwords are not changed). Rejected rows are listed with their line numbers; the command then exits with code 2. With --atomic the whole file is one transaction and any rejected row means nothing is written.`;
+  static examples = ['<%= config.bin %> subscriber import users.csv', 'generate-users | <%= config.bin %> subscriber import - --atomic --json'];
+  static args = { file: Args.string({ description: 'CSV file, or - for standard input', required: true }) };
+  static flags = {
+    ...credentialFlags,
+    atomic: Flags.boolean({ description: 'all or nothing: one transaction, rolled back on any rejected row' }),
+    'dry-run': Flags.boolean({ description: 'validate every row and report; write nothing' }),
+  };
+
+  protected override configOverrides() {
+    return credentialConfig(this.flags);
+  }
+
+  async run() {
+    const db = await this.openDb();
+    const showProgress = !this.jsonEnabled() && !!process.stderr.isTTY;
+    let last = 0;
+    const summary = await importSubscribers(db, openInput(this.args.file), {
+      hash: this.cfg.values.hash,
+      storePlaintext: this.cfg.values.storePlaintext,
+      allowWeak: this.flags['allow-weak'],
+      defaultDomain: this.cfg.values.domain,
+      atomic: this.flags.atomic,
+      dryRun: this.flags['dry-run'],
+      onProgress: showProgress
+        ? (n) => {
+            if (n - last >= 1000) {
+              last = n;
+              process.stderr.write(`\rimporting… line ${n}`);
+            }
+          }
+        : undefined,
+    });
+    if (showProgress && last > 0) process.stderr.write('\r\x1b[K');
+    const verb = summary.dryRun ? 'would add' : 'added';
+    for (const r of summary.rejections) this.note(`line ${r.line}: ${r.reason}`);
+    this.print(`${verb} ${summary.added}, skipped ${summary.skipped} (already present), rejected ${summary.rejected}${summary.rolledBack ? ' — rolled back, nothing imported (--atomic)' : ''}`);
+    if (summary.rejected > 0) {
+      if (this.jsonEnabled()) this.logJson(summary);
+      throw new SipctlError('IMPORT_REJECTED_ROWS', `${summary.rejected} row(s) rejected${summary.rolledBack ? '; nothing was imported' : ''}`, { category: 'usage', details: { added: summary.added, skipped: summary.skipped, rejected: summary.rejected } });
+    }
+    return summary;
+  }
+}

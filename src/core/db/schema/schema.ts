@@ -1,0 +1,114 @@
+import { SchemaError } from '../../errors.js';
+import type { Database, Queryable } from '../database.js';
+import { TABLES, tableDef } from './tables.js';
+
+export interface TableStatus {
+  table: string;
+  owner: string;
+  expectedVersion: number;
+  /** null: no version row; undefined: table absent */
+  version: number | null | undefined;
+  rows: number | null;
+  state: 'ok' | 'missing' | 'unknown-version' | 'no-version-row';
+}
+
+async function existingTables(db: Queryable): Promise<Set<string>> {
+  const rows = db.engine === 'mysql'
+    ? await db.query<{ name: string }>('SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()')
+    : await db.query<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'");
+  return new Set(rows.map((r) => r.name));
+}
+
+async function versionRows(db: Queryable, present: Set<string>): Promise<Map<string, number>> {
+  if (!present.has('version')) return new Map();
+  const rows = await db.query<{ table_name: string; table_version: number }>('SELECT table_name, table_version FROM version');
+  return new Map(rows.map((r) => [r.table_name, Number(r.table_version)]));
+}
+
+export interface InitResult {
+  created: string[];
+  existing: string[];
+  engine: string;
+}
+
+/**
+ * Create every table sipctl knows that is missing, with its version row. Idempotent; on an
+ * existing `kamdbctl create` database it only adds what is absent (e.g. `sim`). Refuses when
+ * a present table has a version sipctl does not know, rather than guess.
+ */
+export async function initSchema(db: Database, opts: { dryRun?: boolean } = {}): Promise<InitResult> {
+  const present = await existingTables(db);
+  const versions = await versionRows(db, present);
+  const created: string[] = [];
+  const existing: string[] = [];
+  for (const t of TABLES) {
+    if (present.has(t.name)) {
+      const v = versions.get(t.name);
+      if (v !== undefined && v !== t.version) {
+        throw new SchemaError('SCHEMA_VERSION_MISMATCH', `table ${t.name} has version ${v}, sipctl knows version ${t.version}`, 'migrate it with Kamailio\'s kamdbctl, or point sipctl at another database');
+      }
+      existing.push(t.name);
+      continue;
+    }
+    created.push(t.name);
+  }
+  if (opts.dryRun) return { created, existing, engine: db.engine };
+  // DDL is not transactional on MySQL; create one table at a time, then its version row,
+  // so an interrupted init can simply be run again.
+  for (const name of created) {
+    for (const stmt of tableDef(name).ddl[db.engine]) await db.exec(stmt);
+  }
+  const now = await versionRows(db, await existingTables(db));
+  for (const t of TABLES) {
+    if (!now.has(t.name)) await db.execute('INSERT INTO version (table_name, table_version) VALUES (?, ?)', [t.name, t.version]);
+  }
+  return { created, existing, engine: db.engine };
+}
+
+export async function schemaStatus(db: Database): Promise<TableStatus[]> {
+  const present = await existingTables(db);
+  const versions = await versionRows(db, present);
+  const out: TableStatus[] = [];
+  for (const t of TABLES) {
+    if (!present.has(t.name)) {
+      out.push({ table: t.name, owner: t.owner, expectedVersion: t.version, version: undefined, rows: null, state: 'missing' });
+      continue;
+    }
+    // The table name comes from our own constant list, never from input.
+    const [{ n }] = await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${t.name}`);
+    const v = versions.get(t.name);
+    out.push({
+      table: t.name,
+      owner: t.owner,
+      expectedVersion: t.version,
+      version: v ?? null,
+      rows: Number(n),
+      state: v === undefined ? 'no-version-row' : v === t.version ? 'ok' : 'unknown-version',
+    });
+  }
+  return out;
+}
+
+/**
+ * Before writing to a table: it must exist and carry the version sipctl knows.
+ * Checked once per process per table.
+ */
+const checked = new WeakMap<object, Set<string>>();
+export async function assertWritable(db: Database, table: string): Promise<void> {
+  let seen = checked.get(db);
+  if (!seen) checked.set(db, (seen = new Set()));
+  if (seen.has(table)) return;
+  const t = tableDef(table);
+  let rows: Array<{ table_version: number }>;
+  try {
+    rows = await db.query<{ table_version: number }>('SELECT table_version FROM version WHERE table_name = ?', [table]);
+  } catch (e) {
+    throw new SchemaError('SCHEMA_MISSING', `database ${db.label} has no Kamailio schema (no version table)`, 'run `sipctl db init` first');
+  }
+  if (rows.length === 0) throw new SchemaError('SCHEMA_MISSING', `table ${table} is not set up in ${db.label}`, 'run `sipctl db init`');
+  const v = Number(rows[0].table_version);
+  if (v !== t.version) {
+    throw new SchemaError('SCHEMA_VERSION_MISMATCH', `refusing to write: table ${table} has version ${v}, sipctl knows version ${t.version}`, 'check `sipctl db status`; migrate with Kamailio\'s tools first');
+  }
+  seen.add(table);
+}

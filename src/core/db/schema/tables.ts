@@ -1,0 +1,284 @@
+/**
+ * The Kamailio 5.x tables sipctl uses, column for column as `kamdbctl create` makes them
+ * (from Kamailio's own mysql/ and db_sqlite/ create scripts), plus sipctl's `sim` table.
+ * `version` is the table version Kamailio's modules check at start-up.
+ */
+import type { Engine } from '../database.js';
+
+export interface TableDef {
+  name: string;
+  version: number;
+  /** Who owns it: a Kamailio module, or sipctl itself. */
+  owner: string;
+  ddl: Record<Engine, string[]>;
+}
+
+const MYSQL_TAIL = ' ENGINE=InnoDB DEFAULT CHARSET=latin1';
+
+const locationColumnsMysql = `
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`ruid\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`username\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`domain\` VARCHAR(64) DEFAULT NULL,
+    \`contact\` VARCHAR(512) DEFAULT '' NOT NULL,
+    \`received\` VARCHAR(128) DEFAULT NULL,
+    \`path\` VARCHAR(512) DEFAULT NULL,
+    \`expires\` DATETIME DEFAULT '2030-05-28 21:32:15' NOT NULL,
+    \`q\` FLOAT(10,2) DEFAULT 1.0 NOT NULL,
+    \`callid\` VARCHAR(255) DEFAULT 'Default-Call-ID' NOT NULL,
+    \`cseq\` INT(11) DEFAULT 1 NOT NULL,
+    \`last_modified\` DATETIME DEFAULT '2000-01-01 00:00:01' NOT NULL,
+    \`flags\` INT(11) DEFAULT 0 NOT NULL,
+    \`cflags\` INT(11) DEFAULT 0 NOT NULL,
+    \`user_agent\` VARCHAR(255) DEFAULT '' NOT NULL,
+    \`socket\` VARCHAR(64) DEFAULT NULL,
+    \`methods\` INT(11) DEFAULT NULL,
+    \`instance\` VARCHAR(255) DEFAULT NULL,
+    \`reg_id\` INT(11) DEFAULT 0 NOT NULL,
+    \`server_id\` INT(11) DEFAULT 0 NOT NULL,
+    \`connection_id\` INT(11) DEFAULT 0 NOT NULL,
+    \`keepalive\` INT(11) DEFAULT 0 NOT NULL,
+    \`partition\` INT(11) DEFAULT 0 NOT NULL,
+    CONSTRAINT ruid_idx UNIQUE (\`ruid\`)`;
+
+const locationColumnsSqlite = `
+    id INTEGER PRIMARY KEY NOT NULL,
+    ruid VARCHAR(64) DEFAULT '' NOT NULL,
+    username VARCHAR(64) DEFAULT '' NOT NULL,
+    domain VARCHAR(64) DEFAULT NULL,
+    contact VARCHAR(512) DEFAULT '' NOT NULL,
+    received VARCHAR(128) DEFAULT NULL,
+    path VARCHAR(512) DEFAULT NULL,
+    expires TIMESTAMP WITHOUT TIME ZONE DEFAULT '2030-05-28 21:32:15' NOT NULL,
+    q REAL DEFAULT 1.0 NOT NULL,
+    callid VARCHAR(255) DEFAULT 'Default-Call-ID' NOT NULL,
+    cseq INTEGER DEFAULT 1 NOT NULL,
+    last_modified TIMESTAMP WITHOUT TIME ZONE DEFAULT '2000-01-01 00:00:01' NOT NULL,
+    flags INTEGER DEFAULT 0 NOT NULL,
+    cflags INTEGER DEFAULT 0 NOT NULL,
+    user_agent VARCHAR(255) DEFAULT '' NOT NULL,
+    socket VARCHAR(64) DEFAULT NULL,
+    methods INTEGER DEFAULT NULL,
+    instance VARCHAR(255) DEFAULT NULL,
+    reg_id INTEGER DEFAULT 0 NOT NULL,
+    server_id INTEGER DEFAULT 0 NOT NULL,
+    connection_id INTEGER DEFAULT 0 NOT NULL,
+    keepalive INTEGER DEFAULT 0 NOT NULL,
+    partition INTEGER DEFAULT 0 NOT NULL,
+    CONSTRAINT location_ruid_idx UNIQUE (ruid)`;
+
+export const TABLES: TableDef[] = [
+  {
+    name: 'version',
+    version: 1,
+    owner: 'kamailio core',
+    ddl: {
+      mysql: [`CREATE TABLE \`version\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`table_name\` VARCHAR(32) NOT NULL,
+    \`table_version\` INT UNSIGNED DEFAULT 0 NOT NULL,
+    CONSTRAINT table_name_idx UNIQUE (\`table_name\`)
+)${MYSQL_TAIL}`],
+      sqlite: [`CREATE TABLE version (
+    id INTEGER PRIMARY KEY NOT NULL,
+    table_name VARCHAR(32) NOT NULL,
+    table_version INTEGER DEFAULT 0 NOT NULL,
+    CONSTRAINT version_table_name_idx UNIQUE (table_name)
+)`],
+    },
+  },
+  {
+    name: 'subscriber',
+    version: 7,
+    owner: 'auth_db',
+    ddl: {
+      mysql: [`CREATE TABLE \`subscriber\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`username\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`domain\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`password\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`ha1\` VARCHAR(128) DEFAULT '' NOT NULL,
+    \`ha1b\` VARCHAR(128) DEFAULT '' NOT NULL,
+    CONSTRAINT account_idx UNIQUE (\`username\`, \`domain\`)
+)${MYSQL_TAIL}`, 'CREATE INDEX username_idx ON subscriber (`username`)'],
+      sqlite: [`CREATE TABLE subscriber (
+    id INTEGER PRIMARY KEY NOT NULL,
+    username VARCHAR(64) DEFAULT '' NOT NULL,
+    domain VARCHAR(64) DEFAULT '' NOT NULL,
+    password VARCHAR(64) DEFAULT '' NOT NULL,
+    ha1 VARCHAR(128) DEFAULT '' NOT NULL,
+    ha1b VARCHAR(128) DEFAULT '' NOT NULL,
+    CONSTRAINT subscriber_account_idx UNIQUE (username, domain)
+)`, 'CREATE INDEX subscriber_username_idx ON subscriber (username)'],
+    },
+  },
+  {
+    name: 'address',
+    version: 6,
+    owner: 'permissions',
+    ddl: {
+      mysql: [`CREATE TABLE \`address\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`grp\` INT(11) UNSIGNED DEFAULT 1 NOT NULL,
+    \`ip_addr\` VARCHAR(50) NOT NULL,
+    \`mask\` INT DEFAULT 32 NOT NULL,
+    \`port\` SMALLINT(5) UNSIGNED DEFAULT 0 NOT NULL,
+    \`tag\` VARCHAR(64)
+)${MYSQL_TAIL}`],
+      sqlite: [`CREATE TABLE address (
+    id INTEGER PRIMARY KEY NOT NULL,
+    grp INTEGER DEFAULT 1 NOT NULL,
+    ip_addr VARCHAR(50) NOT NULL,
+    mask INTEGER DEFAULT 32 NOT NULL,
+    port SMALLINT DEFAULT 0 NOT NULL,
+    tag VARCHAR(64)
+)`],
+    },
+  },
+  {
+    name: 'trusted',
+    version: 6,
+    owner: 'permissions',
+    ddl: {
+      mysql: [`CREATE TABLE \`trusted\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`src_ip\` VARCHAR(50) NOT NULL,
+    \`proto\` VARCHAR(4) NOT NULL,
+    \`from_pattern\` VARCHAR(64) DEFAULT NULL,
+    \`ruri_pattern\` VARCHAR(64) DEFAULT NULL,
+    \`tag\` VARCHAR(64),
+    \`priority\` INT DEFAULT 0 NOT NULL
+)${MYSQL_TAIL}`, 'CREATE INDEX peer_idx ON trusted (`src_ip`)'],
+      sqlite: [`CREATE TABLE trusted (
+    id INTEGER PRIMARY KEY NOT NULL,
+    src_ip VARCHAR(50) NOT NULL,
+    proto VARCHAR(4) NOT NULL,
+    from_pattern VARCHAR(64) DEFAULT NULL,
+    ruri_pattern VARCHAR(64) DEFAULT NULL,
+    tag VARCHAR(64),
+    priority INTEGER DEFAULT 0 NOT NULL
+)`, 'CREATE INDEX trusted_peer_idx ON trusted (src_ip)'],
+    },
+  },
+  {
+    name: 'location',
+    version: 9,
+    owner: 'usrloc',
+    ddl: {
+      mysql: [`CREATE TABLE \`location\` (${locationColumnsMysql}
+)${MYSQL_TAIL}`,
+        'CREATE INDEX account_contact_idx ON location (`username`, `domain`, `contact`)',
+        'CREATE INDEX expires_idx ON location (`expires`)',
+        'CREATE INDEX tcpcon_idx ON location (`connection_id`)',
+        'CREATE INDEX connection_idx ON location (`server_id`, `connection_id`)'],
+      sqlite: [`CREATE TABLE location (${locationColumnsSqlite}
+)`,
+        'CREATE INDEX location_account_contact_idx ON location (username, domain, contact)',
+        'CREATE INDEX location_expires_idx ON location (expires)',
+        'CREATE INDEX location_tcpcon_idx ON location (connection_id)',
+        'CREATE INDEX location_connection_idx ON location (server_id, connection_id)'],
+    },
+  },
+  {
+    name: 'location_attrs',
+    version: 1,
+    owner: 'usrloc',
+    ddl: {
+      mysql: [`CREATE TABLE \`location_attrs\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`ruid\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`username\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`domain\` VARCHAR(64) DEFAULT NULL,
+    \`aname\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`atype\` INT(11) DEFAULT 0 NOT NULL,
+    \`avalue\` VARCHAR(512) DEFAULT '' NOT NULL,
+    \`last_modified\` DATETIME DEFAULT '2000-01-01 00:00:01' NOT NULL
+)${MYSQL_TAIL}`,
+        'CREATE INDEX account_record_idx ON location_attrs (`username`, `domain`, `ruid`)',
+        'CREATE INDEX last_modified_idx ON location_attrs (`last_modified`)'],
+      sqlite: [`CREATE TABLE location_attrs (
+    id INTEGER PRIMARY KEY NOT NULL,
+    ruid VARCHAR(64) DEFAULT '' NOT NULL,
+    username VARCHAR(64) DEFAULT '' NOT NULL,
+    domain VARCHAR(64) DEFAULT NULL,
+    aname VARCHAR(64) DEFAULT '' NOT NULL,
+    atype INTEGER DEFAULT 0 NOT NULL,
+    avalue VARCHAR(512) DEFAULT '' NOT NULL,
+    last_modified TIMESTAMP WITHOUT TIME ZONE DEFAULT '2000-01-01 00:00:01' NOT NULL
+)`,
+        'CREATE INDEX location_attrs_account_record_idx ON location_attrs (username, domain, ruid)',
+        'CREATE INDEX location_attrs_last_modified_idx ON location_attrs (last_modified)'],
+    },
+  },
+  {
+    name: 'htable',
+    version: 2,
+    owner: 'htable',
+    ddl: {
+      mysql: [`CREATE TABLE \`htable\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`key_name\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`key_type\` INT DEFAULT 0 NOT NULL,
+    \`value_type\` INT DEFAULT 0 NOT NULL,
+    \`key_value\` VARCHAR(128) DEFAULT '' NOT NULL,
+    \`expires\` INT DEFAULT 0 NOT NULL
+)${MYSQL_TAIL}`],
+      sqlite: [`CREATE TABLE htable (
+    id INTEGER PRIMARY KEY NOT NULL,
+    key_name VARCHAR(64) DEFAULT '' NOT NULL,
+    key_type INTEGER DEFAULT 0 NOT NULL,
+    value_type INTEGER DEFAULT 0 NOT NULL,
+    key_value VARCHAR(128) DEFAULT '' NOT NULL,
+    expires INTEGER DEFAULT 0 NOT NULL
+)`],
+    },
+  },
+  {
+    // sipctl's own: SIM key material. OP is never stored, only the per-card OPc.
+    name: 'sim',
+    version: 1,
+    owner: 'sipctl',
+    ddl: {
+      mysql: [`CREATE TABLE \`sim\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`imsi\` VARCHAR(15) NOT NULL,
+    \`iccid\` VARCHAR(20) DEFAULT NULL,
+    \`msisdn\` VARCHAR(16) DEFAULT NULL,
+    \`ki\` CHAR(32) NOT NULL,
+    \`opc\` CHAR(32) NOT NULL,
+    \`amf\` CHAR(4) DEFAULT '8000' NOT NULL,
+    \`sqn\` CHAR(12) DEFAULT '000000000000' NOT NULL,
+    \`batch\` VARCHAR(64) DEFAULT NULL,
+    \`vendor\` VARCHAR(64) DEFAULT NULL,
+    \`created_at\` DATETIME NOT NULL,
+    \`updated_at\` DATETIME NOT NULL,
+    CONSTRAINT sim_imsi_idx UNIQUE (\`imsi\`),
+    CONSTRAINT sim_iccid_idx UNIQUE (\`iccid\`),
+    CONSTRAINT sim_ki_idx UNIQUE (\`ki\`)
+)${MYSQL_TAIL}`, 'CREATE INDEX sim_batch_idx ON sim (`batch`)'],
+      sqlite: [`CREATE TABLE sim (
+    id INTEGER PRIMARY KEY NOT NULL,
+    imsi VARCHAR(15) NOT NULL,
+    iccid VARCHAR(20) DEFAULT NULL,
+    msisdn VARCHAR(16) DEFAULT NULL,
+    ki CHAR(32) NOT NULL,
+    opc CHAR(32) NOT NULL,
+    amf CHAR(4) DEFAULT '8000' NOT NULL,
+    sqn CHAR(12) DEFAULT '000000000000' NOT NULL,
+    batch VARCHAR(64) DEFAULT NULL,
+    vendor VARCHAR(64) DEFAULT NULL,
+    created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+    updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+    CONSTRAINT sim_imsi_idx UNIQUE (imsi),
+    CONSTRAINT sim_iccid_idx UNIQUE (iccid),
+    CONSTRAINT sim_ki_idx UNIQUE (ki)
+)`, 'CREATE INDEX sim_batch_idx ON sim (batch)'],
+    },
+  },
+];
+
+export function tableDef(name: string): TableDef {
+  const t = TABLES.find((x) => x.name === name);
+  if (!t) throw new Error(`no table definition for ${name}`);
+  return t;
+}

@@ -1,0 +1,83 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import { NotFoundError } from '../errors.js';
+import { connectionFailed, type Database, type ExecResult, type Queryable, type SqlValue } from './database.js';
+
+type Db = BetterSqlite3.Database;
+
+function bind(params: SqlValue[] = []): unknown[] {
+  // better-sqlite3 takes no Date or boolean: store dates as Kamailio does (YYYY-MM-DD HH:MM:SS).
+  return params.map((p) => (p instanceof Date ? p.toISOString().slice(0, 19).replace('T', ' ') : p));
+}
+
+function makeQueryable(db: Db): Queryable {
+  // Prepared statements are cached: bulk imports prepare once, run many times.
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  const prep = (sql: string) => {
+    let st = cache.get(sql);
+    if (!st) {
+      st = db.prepare(sql);
+      cache.set(sql, st);
+    }
+    return st;
+  };
+  return {
+    engine: 'sqlite',
+    async query<T>(sql: string, params?: SqlValue[]): Promise<T[]> {
+      return prep(sql).all(...bind(params)) as T[];
+    },
+    async execute(sql: string, params?: SqlValue[]): Promise<ExecResult> {
+      const r = prep(sql).run(...bind(params));
+      return { affectedRows: r.changes, insertId: Number(r.lastInsertRowid) };
+    },
+  };
+}
+
+export async function openSqlite(path: string, opts: { create: boolean }): Promise<Database> {
+  const full = path === ':memory:' ? path : resolve(path);
+  if (full !== ':memory:' && !existsSync(full)) {
+    if (!opts.create) {
+      throw new NotFoundError('DB_NOT_FOUND', `SQLite database ${full} does not exist`, 'create it with `sipctl db init`');
+    }
+    mkdirSync(dirname(full), { recursive: true, mode: 0o700 });
+  }
+  const { default: Sqlite } = await import('better-sqlite3');
+  let db: Db;
+  try {
+    db = new Sqlite(full);
+    db.pragma('journal_mode = WAL');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = ON');
+  } catch (e) {
+    throw connectionFailed(full, e);
+  }
+  const q = makeQueryable(db);
+  let depth = 0;
+  return {
+    ...q,
+    label: `sqlite://${full}`,
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      // better-sqlite3's own transaction() is synchronous; ours awaits, so drive BEGIN/COMMIT by hand.
+      if (depth > 0) return fn(q);
+      depth++;
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(q);
+        db.exec('COMMIT');
+        return result;
+      } catch (e) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        throw e;
+      } finally {
+        depth--;
+      }
+    },
+    async exec(sql: string) {
+      db.exec(sql);
+    },
+    async close() {
+      db.close();
+    },
+  };
+}

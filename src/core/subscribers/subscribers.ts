@@ -1,0 +1,153 @@
+import type { HashAlgorithm } from '../config/config.js';
+import { isDuplicateKey, type Database, type Queryable } from '../db/database.js';
+import { assertWritable } from '../db/schema/schema.js';
+import { ConflictError, NotFoundError, UsageError } from '../errors.js';
+import { computeHa1, validatePassword } from './credentials.js';
+import { validateDomain, validateUsername } from './identity.js';
+
+export interface SubscriberRow {
+  id: number;
+  username: string;
+  domain: string;
+  password: string;
+  ha1: string;
+  ha1b: string;
+}
+
+/** What sipctl shows: the password is never returned; ha1/ha1b (password-equivalent for digest) only on request. */
+export interface SubscriberView {
+  id: number;
+  username: string;
+  domain: string;
+  hasPlaintextPassword: boolean;
+  ha1?: string;
+  ha1b?: string;
+}
+
+export interface CredentialOptions {
+  hash: HashAlgorithm;
+  storePlaintext: boolean;
+  allowWeak?: boolean;
+}
+
+export interface SubscriberChange {
+  action: 'add' | 'passwd' | 'rm';
+  username: string;
+  domain: string;
+  dryRun: boolean;
+  storedPlaintext?: boolean;
+  hash?: HashAlgorithm;
+}
+
+export function toView(row: SubscriberRow, reveal = false): SubscriberView {
+  const v: SubscriberView = { id: Number(row.id), username: row.username, domain: row.domain, hasPlaintextPassword: row.password !== '' };
+  if (reveal) {
+    v.ha1 = row.ha1;
+    v.ha1b = row.ha1b;
+  }
+  return v;
+}
+
+function credentialColumns(username: string, domain: string, password: string, opts: CredentialOptions) {
+  validatePassword(password, username, opts.allowWeak ?? false);
+  const { ha1, ha1b } = computeHa1(username, domain, password, opts.hash);
+  return { ha1, ha1b, password: opts.storePlaintext ? password : '' };
+}
+
+async function findRow(db: Queryable, username: string, domain: string): Promise<SubscriberRow | undefined> {
+  const rows = await db.query<SubscriberRow>('SELECT id, username, domain, password, ha1, ha1b FROM subscriber WHERE username = ? AND domain = ?', [username, domain]);
+  return rows[0];
+}
+
+export async function addSubscriber(db: Database, username: string, domain: string, password: string, opts: CredentialOptions & { dryRun?: boolean }): Promise<SubscriberChange> {
+  validateUsername(username);
+  validateDomain(domain);
+  const cols = credentialColumns(username, domain, password, opts);
+  await assertWritable(db, 'subscriber');
+  const exists = await findRow(db, username, domain);
+  if (exists) throw new ConflictError('SUBSCRIBER_EXISTS', `subscriber ${username}@${domain} already exists`, 'use `sipctl passwd` to change its password');
+  if (!opts.dryRun) {
+    try {
+      await db.execute('INSERT INTO subscriber (username, domain, password, ha1, ha1b) VALUES (?, ?, ?, ?, ?)', [username, domain, cols.password, cols.ha1, cols.ha1b]);
+    } catch (e) {
+      // Someone else added it between our check and our insert.
+      if (isDuplicateKey(e)) throw new ConflictError('SUBSCRIBER_EXISTS', `subscriber ${username}@${domain} already exists`);
+      throw e;
+    }
+  }
+  return { action: 'add', username, domain, dryRun: !!opts.dryRun, storedPlaintext: opts.storePlaintext, hash: opts.hash };
+}
+
+export async function changePassword(db: Database, username: string, domain: string, password: string, opts: CredentialOptions & { dryRun?: boolean }): Promise<SubscriberChange> {
+  validateUsername(username);
+  validateDomain(domain);
+  const cols = credentialColumns(username, domain, password, opts);
+  await assertWritable(db, 'subscriber');
+  if (!(await findRow(db, username, domain))) throw notFound(username, domain);
+  if (!opts.dryRun) {
+    const r = await db.execute('UPDATE subscriber SET password = ?, ha1 = ?, ha1b = ? WHERE username = ? AND domain = ?', [cols.password, cols.ha1, cols.ha1b, username, domain]);
+    if (r.affectedRows === 0) throw notFound(username, domain);
+  }
+  return { action: 'passwd', username, domain, dryRun: !!opts.dryRun, storedPlaintext: opts.storePlaintext, hash: opts.hash };
+}
+
+export async function removeSubscriber(db: Database, username: string, domain: string, opts: { dryRun?: boolean } = {}): Promise<SubscriberChange> {
+  validateUsername(username);
+  validateDomain(domain);
+  await assertWritable(db, 'subscriber');
+  if (!(await findRow(db, username, domain))) throw notFound(username, domain);
+  if (!opts.dryRun) {
+    const r = await db.execute('DELETE FROM subscriber WHERE username = ? AND domain = ?', [username, domain]);
+    if (r.affectedRows === 0) throw notFound(username, domain);
+  }
+  return { action: 'rm', username, domain, dryRun: !!opts.dryRun };
+}
+
+export async function getSubscriber(db: Database, username: string, domain: string, reveal = false): Promise<SubscriberView> {
+  validateUsername(username);
+  validateDomain(domain);
+  const row = await findRow(db, username, domain);
+  if (!row) throw notFound(username, domain);
+  return toView(row, reveal);
+}
+
+export interface ListOptions {
+  domain?: string;
+  /** shell-style pattern on the username: * and ? wildcards */
+  pattern?: string;
+  limit?: number;
+  offset?: number;
+  reveal?: boolean;
+}
+
+/** Turn a * / ? glob into a LIKE pattern, escaping LIKE's own wildcards. */
+export function globToLike(glob: string): string {
+  return glob.replace(/[\\%_]/g, (c) => '\\' + c).replace(/\*/g, '%').replace(/\?/g, '_');
+}
+
+export async function listSubscribers(db: Database, opts: ListOptions = {}): Promise<{ total: number; subscribers: SubscriberView[] }> {
+  const where: string[] = [];
+  const params: string[] = [];
+  if (opts.domain) {
+    where.push('domain = ?');
+    params.push(validateDomain(opts.domain));
+  }
+  if (opts.pattern) {
+    if (opts.pattern.length > 128) throw new UsageError('BAD_PATTERN', 'pattern is longer than 128 characters');
+    where.push("username LIKE ? ESCAPE '\\'");
+    params.push(globToLike(opts.pattern));
+  }
+  const clause = where.length ? ' WHERE ' + where.join(' AND ') : '';
+  const limit = Math.max(0, Math.min(opts.limit ?? 1000, 1_000_000));
+  const offset = Math.max(0, opts.offset ?? 0);
+  const [{ n }] = await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM subscriber' + clause, params);
+  const rows = await db.query<SubscriberRow>(
+    'SELECT id, username, domain, password, ha1, ha1b FROM subscriber' + clause + ' ORDER BY domain, username LIMIT ? OFFSET ?',
+    [...params, limit, offset],
+  );
+  return { total: Number(n), subscribers: rows.map((r) => toView(r, opts.reveal)) };
+}
+
+function notFound(username: string, domain: string): NotFoundError {
+  return new NotFoundError('SUBSCRIBER_NOT_FOUND', `subscriber ${username}@${domain} does not exist`, 'see `sipctl subscriber list`');
+}
