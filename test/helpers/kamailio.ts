@@ -195,6 +195,11 @@ export interface KamailioOptions {
   extraGlobals?: string[];
   /** Config file to derive from (default: the lab config). */
   cfgPath?: string;
+  /**
+   * 'plaintext' (the lab's and stock config's default: auth_db computes ha1 from subscriber.password)
+   * or 'ha1' (calculate_ha1 0, password_column ha1: what a deployment without stored passwords uses).
+   */
+  authMode?: 'plaintext' | 'ha1';
 }
 
 interface BuildCfgParams {
@@ -228,6 +233,13 @@ function replaceOnce(cfg: string, from: string | RegExp, to: string, what: strin
 function cfgString(s: string, what: string): string {
   if (/["\n\r\\]/.test(s)) throw new Error(`${what} must not contain quotes, backslashes or newlines: ${s}`);
   return s;
+}
+
+/** auth_db reads the precomputed ha1 column instead of hashing the plaintext password. */
+export function useHa1Column(cfg: string): string {
+  let out = replaceOnce(cfg, 'modparam("auth_db", "calculate_ha1", yes)', 'modparam("auth_db", "calculate_ha1", 0)', 'auth_db calculate_ha1');
+  out = replaceOnce(out, 'modparam("auth_db", "password_column", "password")', 'modparam("auth_db", "password_column", "ha1")', 'auth_db password_column');
+  return out;
 }
 
 /** Generate the per-instance config from the lab config text. Exported for unit checks. */
@@ -576,7 +588,7 @@ async function startOnce(opts: KamailioOptions): Promise<KamailioInstance> {
       children: opts.children ?? 2,
       extraGlobals: opts.extraGlobals,
     });
-    await fsp.writeFile(cfgPath, cfg);
+    await fsp.writeFile(cfgPath, opts.authMode === 'ha1' ? useHa1Column(cfg) : cfg);
 
     // 1. syntax/semantic check first, with its own output on failure
     const check = await run(bin, ['-c', '-f', cfgPath, '-Y', runDir, '-L', moduleDir()!], 20000);

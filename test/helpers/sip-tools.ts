@@ -118,6 +118,10 @@ export async function sipsakRegister(o: SipsakRegisterOptions): Promise<SipsakRe
     `sip:${o.user}@${o.domain}`,
     '-p',
     `${o.proxyHost}:${o.proxyPort}`,
+    // sipsak 0.9.8.1 otherwise sends username="USER@" in Authorization, which only matches a
+    // proxy that hashes the plaintext password itself (calculate_ha1), never the stored ha1.
+    '--auth-username',
+    o.user,
     '-a',
     o.password,
     '-x',
