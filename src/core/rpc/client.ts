@@ -1,0 +1,177 @@
+import { JSONRPCClient, JSONRPCErrorException, type JSONRPCRequest, type JSONRPCResponse } from 'json-rpc-2.0';
+import { createFifoTransport } from './fifo-transport.js';
+import { createHttpTransport, type RpcAuth } from './http-transport.js';
+import { RpcError, badReply, isRpcError, type RemoteErrorDetails } from './rpc-error.js';
+import { parseRpcUrl } from './rpc-url.js';
+import type { RpcTransport, WireRequest } from './transport.js';
+import { createUnixTransport } from './unix-transport.js';
+
+export type { RpcAuth } from './http-transport.js';
+
+export interface RpcClientOptions {
+  /** Deadline for one call, from sending to the last byte of the reply. Default 5000. */
+  timeoutMs?: number;
+  /** HTTP(S) only: basic or bearer auth. Overrides user:password@ in the URL. */
+  auth?: RpcAuth;
+  /** HTTPS only: PEM file with the CA certificate(s) to trust. */
+  caFile?: string;
+  /** HTTPS only: skip certificate verification (testing only). */
+  insecure?: boolean;
+  /** fifo: only: Kamailio's jsonrpcs `fifo_reply_dir`, where the reply FIFO is created. Default /tmp. */
+  fifoReplyDir?: string;
+}
+
+export type RpcParams = unknown[] | Record<string, unknown>;
+
+export interface RpcCall {
+  method: string;
+  params?: RpcParams;
+}
+
+/** Outcome of one call in a batch: remote (JSON-RPC) errors are per call. */
+export type RpcBatchOutcome<T = unknown> = { ok: true; result: T } | { ok: false; error: RpcError };
+
+export interface RpcClient {
+  /**
+   * Call one method. Resolves with `result`; rejects with an RpcError: category 'remote'
+   * (code RPC_ERROR, details RemoteErrorDetails) when the proxy answered with a JSON-RPC error,
+   * otherwise 'connection', 'timeout', 'protocol' or 'usage'.
+   */
+  call<T = unknown>(method: string, params?: RpcParams): Promise<T>;
+  /**
+   * Several calls in order, one request each. Kamailio 5.6 jsonrpcs does not implement JSON-RPC
+   * batch arrays (it answers `{"jsonrpc":"2.0","result":{}}` without ids), so this is not a wire
+   * batch. A JSON-RPC error fails only its own entry; a transport failure (unreachable, timeout,
+   * bad reply) rejects the whole batch, since the calls after it would fail the same way.
+   */
+  batch(calls: RpcCall[]): Promise<RpcBatchOutcome[]>;
+  /** Release connections; later calls fail with RPC_CLIENT_CLOSED. */
+  close(): Promise<void>;
+  /** The endpoint, with any password masked: safe to print. */
+  readonly url: string;
+}
+
+export const DEFAULT_RPC_TIMEOUT_MS = 5000;
+
+interface CallContext {
+  /** The transport's own failure: the json-rpc-2.0 client would flatten it into a code-0 error response. */
+  failure?: RpcError;
+}
+
+/**
+ * A JSON-RPC 2.0 client for Kamailio (jsonrpcs over http(s) or its FIFO) and sipd (unix stream
+ * socket). See rpc-url.ts for the URL forms. Throws RpcError (usage) for an unusable URL or option.
+ */
+export function createRpcClient(url: string, opts: RpcClientOptions = {}): RpcClient {
+  const endpoint = parseRpcUrl(url);
+  const display = endpoint.display;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new RpcError('RPC_BAD_OPTION', `timeout must be a positive number of milliseconds, got ${String(opts.timeoutMs)}`);
+  }
+
+  let transport: RpcTransport;
+  switch (endpoint.kind) {
+    case 'http': {
+      const auth = opts.auth ?? (endpoint.username !== undefined
+        ? { user: endpoint.username, password: endpoint.password ?? '' }
+        : undefined);
+      transport = createHttpTransport({ url: endpoint.url, display, timeoutMs, auth, caFile: opts.caFile, insecure: opts.insecure });
+      break;
+    }
+    case 'unix':
+      transport = createUnixTransport({ path: endpoint.path, display, timeoutMs });
+      break;
+    case 'fifo':
+      transport = createFifoTransport({ path: endpoint.path, display, timeoutMs, replyDir: opts.fifoReplyDir ?? '/tmp' });
+      break;
+  }
+
+  // json-rpc-2.0 does the request building and id correlation; our send function runs the
+  // exchange and hands the reply back through receive(). Transport errors travel out of band
+  // in the per-call context, because the library would turn them into a generic error response.
+  let nextId = 1;
+  const rpc: JSONRPCClient<CallContext> = new JSONRPCClient<CallContext>(async (payload: JSONRPCRequest, ctx: CallContext) => {
+    try {
+      const reply = await transport.exchange(payload as WireRequest);
+      rpc.receive(checkReply(reply, payload, display));
+    } catch (e) {
+      ctx.failure = isRpcError(e) ? e : badReply(display, e instanceof Error ? e.message : String(e), {}, e);
+      throw ctx.failure;
+    }
+  }, () => nextId++);
+
+  let closed = false;
+
+  async function call<T>(method: string, params?: RpcParams): Promise<T> {
+    if (closed) throw new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${display} is closed`);
+    if (typeof method !== 'string' || method.length === 0) {
+      throw new RpcError('RPC_BAD_PARAM', 'method name must be a non-empty string');
+    }
+    const ctx: CallContext = {};
+    try {
+      return (await rpc.request(method, params, ctx)) as T;
+    } catch (e) {
+      if (ctx.failure) throw ctx.failure;
+      if (closed) throw new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${display} was closed during ${method}`);
+      if (e instanceof JSONRPCErrorException) throw remoteError(method, e.code, e.message, e.data, display);
+      throw badReply(display, e instanceof Error ? e.message : String(e), { method }, e);
+    }
+  }
+
+  async function batch(calls: RpcCall[]): Promise<RpcBatchOutcome[]> {
+    const out: RpcBatchOutcome[] = [];
+    for (const c of calls) {
+      try {
+        out.push({ ok: true, result: await call(c.method, c.params) });
+      } catch (e) {
+        if (isRpcError(e) && e.category === 'remote') out.push({ ok: false, error: e });
+        else throw e;
+      }
+    }
+    return out;
+  }
+
+  return {
+    call,
+    batch,
+    async close() {
+      if (closed) return;
+      closed = true;
+      rpc.rejectAllPendingRequests(`RPC client for ${display} was closed`);
+      await transport.close();
+    },
+    url: display,
+  };
+}
+
+/** The proxy's JSON-RPC error as an RpcError: `htable.get: No such htable (code 500)`. */
+export function remoteError(method: string, code: number, message: string, data: unknown, display: string): RpcError {
+  const details: RemoteErrorDetails & { url: string } = { method, rpcCode: code, rpcMessage: message, url: display };
+  if (data !== undefined) details.rpcData = data;
+  return new RpcError('RPC_ERROR', `${method}: ${message} (code ${code})`, { details: details as unknown as Record<string, unknown> });
+}
+
+/**
+ * A reply must be one JSON-RPC response object for our request: `result`, or an `error` with a
+ * numeric code and a string message, and our id. Anything else would leave the json-rpc-2.0
+ * client waiting for an id that never comes, so it is a bad reply.
+ */
+function checkReply(reply: unknown, request: JSONRPCRequest, display: string): JSONRPCResponse {
+  if (typeof reply !== 'object' || reply === null || Array.isArray(reply)) {
+    throw badReply(display, Array.isArray(reply) ? 'a JSON array, expected one response object' : `JSON ${reply === null ? 'null' : typeof reply}, expected a response object`);
+  }
+  const r = reply as Record<string, unknown>;
+  if (r.id !== request.id) {
+    throw badReply(display, `reply id ${JSON.stringify(r.id) ?? 'missing'} does not match request id ${JSON.stringify(request.id)}`);
+  }
+  if (r.error !== undefined) {
+    const err = r.error as Record<string, unknown> | null;
+    if (typeof err !== 'object' || err === null || typeof err.code !== 'number' || typeof err.message !== 'string') {
+      throw badReply(display, 'error member is not {code: number, message: string}');
+    }
+    return { jsonrpc: '2.0', id: request.id ?? null, error: { code: err.code, message: err.message, ...(err.data !== undefined ? { data: err.data } : {}) } };
+  }
+  if (!('result' in r)) throw badReply(display, 'response has neither result nor error');
+  return { jsonrpc: '2.0', id: request.id ?? null, result: r.result };
+}

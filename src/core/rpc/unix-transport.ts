@@ -1,0 +1,98 @@
+import net from 'node:net';
+import { RpcError, badReply, errnoCode, timeoutError, toTransportError } from './rpc-error.js';
+import { JsonFrameScanner } from './json-frame.js';
+import { parseJsonReply, type RpcTransport, type TransportOptions, type WireRequest } from './transport.js';
+
+export interface UnixTransportOptions extends TransportOptions {
+  path: string;
+}
+
+/**
+ * JSON-RPC over a STREAM unix socket: the protocol of sipd's control socket.
+ *
+ * Framing: one connection per call; the client writes the request JSON followed by "\n"; the
+ * server writes one JSON-RPC response (compact or pretty-printed, a trailing "\n" is customary)
+ * and may close the connection. The reply is complete when its top-level JSON value closes
+ * (JsonFrameScanner) or at end of stream, whichever comes first.
+ *
+ * Kamailio's jsonrpcs `dgram_socket` (what `kamcmd -j` and kamcli use) is a unix DATAGRAM
+ * socket: Node has no AF_UNIX SOCK_DGRAM without a native addon, and a stream connect() to it
+ * fails with EPROTOTYPE. That case gets a usage error pointing at fifo: or http:.
+ */
+export function createUnixTransport(opts: UnixTransportOptions): RpcTransport {
+  const { path, display, timeoutMs } = opts;
+  /** In-flight exchanges: close() fails them at once instead of leaving them to time out. */
+  const open = new Map<net.Socket, (err: RpcError) => void>();
+
+  function exchange(request: WireRequest): Promise<unknown> {
+    const body = JSON.stringify(request);
+    return new Promise<unknown>((resolve, reject) => {
+      let settled = false;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const scanner = new JsonFrameScanner();
+      const sock = net.createConnection({ path });
+      const finish = (err: RpcError | null, value?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        open.delete(sock);
+        sock.destroy();
+        if (err) reject(err);
+        else resolve(value);
+      };
+      const complete = (): void => {
+        try {
+          finish(null, parseJsonReply(Buffer.concat(chunks, size), display));
+        } catch (e) {
+          finish(toTransportError(e, display));
+        }
+      };
+      const timer = setTimeout(() => finish(timeoutError(display, timeoutMs)), timeoutMs);
+      open.set(sock, (err) => finish(err));
+
+      sock.on('connect', () => sock.write(body + '\n'));
+      sock.on('data', (chunk: Buffer) => {
+        let end: number;
+        try {
+          end = scanner.push(chunk);
+        } catch (e) {
+          finish(badReply(display, (e as Error).message));
+          return;
+        }
+        if (end < 0) {
+          chunks.push(chunk);
+          size += chunk.length;
+          return;
+        }
+        chunks.push(chunk.subarray(0, end));
+        size += end;
+        complete();
+      });
+      sock.on('end', () => {
+        if (settled) return;
+        if (size === 0) finish(new RpcError('RPC_CONNECTION_LOST', `${display} closed the connection without a reply`, { details: { url: display } }));
+        else complete(); // parse what came; an incomplete value becomes RPC_BAD_REPLY
+      });
+      sock.on('error', (e) => {
+        if (errnoCode(e) === 'EPROTOTYPE') {
+          finish(new RpcError('RPC_DGRAM_UNSUPPORTED', `${display} is a datagram socket (Kamailio's jsonrpcs dgram_socket); sipctl speaks stream sockets only on unix:`, {
+            hint: 'use Kamailio\'s FIFO (fifo:/run/kamailio/kamailio_rpc.fifo) or its HTTP interface (http://127.0.0.1:5071/RPC) instead',
+            details: { url: display },
+            cause: e,
+          }));
+          return;
+        }
+        finish(toTransportError(e, display));
+      });
+    });
+  }
+
+  return {
+    exchange,
+    async close() {
+      const err = new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${display} was closed`);
+      for (const abort of [...open.values()]) abort(err);
+    },
+  };
+}

@@ -1,0 +1,188 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { createRpcClient, RpcError, flattenUlDump, type UlDumpResult } from '../../../src/core/rpc/index.js';
+import { recordedDgram, withId, bigUlDump } from './recorded.js';
+import { startUnixServer, type UnixServer } from './servers.js';
+
+async function rejects(p: Promise<unknown>): Promise<RpcError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof RpcError, `expected RpcError, got ${inspect(e)}`);
+    return e;
+  }
+  assert.fail('expected the call to fail');
+}
+
+describe('unix: stream socket transport', () => {
+  let dir: string;
+  let srv: UnixServer;
+  let url: string;
+  let onRequest: (req: any, sock: import('node:net').Socket) => void;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sipctl-unix-'));
+    srv = await startUnixServer(join(dir, 'sipd.sock'), (req, sock) => onRequest(req, sock));
+    url = `unix:${srv.path}`;
+  });
+  after(async () => {
+    await srv.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('round trip with the recorded reply, connection left open by the server', async () => {
+    let seen: any;
+    onRequest = (req, sock) => {
+      seen = req;
+      sock.write(withId(recordedDgram('core.uptime'), req.id)); // pretty-printed, no trailing newline, not closed
+    };
+    const c = createRpcClient(url);
+    try {
+      assert.deepEqual(await c.call('core.uptime'), { now: 'Sat Nov 21 05:39:16 2026', up_since: 'Sat Nov 21 05:27:11 2026', uptime: 725 });
+      assert.deepEqual(seen, { jsonrpc: '2.0', method: 'core.uptime', id: seen.id });
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('reply split into tiny chunks, server closes after', async () => {
+    onRequest = (req, sock) => {
+      const bytes = withId(recordedDgram('htable.get ipban 1.2.3.4'), req.id);
+      let i = 0;
+      const next = (): void => {
+        if (i >= bytes.length) { sock.end(); return; }
+        sock.write(bytes.subarray(i, i + 7));
+        i += 7;
+        setImmediate(next);
+      };
+      next();
+    };
+    const c = createRpcClient(url);
+    try {
+      assert.deepEqual(await c.call('htable.get', ['ipban', '1.2.3.4']), { item: { name: '1.2.3.4', value: 1, flags: 0, expire: '2026-11-21 05:43:23' } });
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('JSON-RPC error is remote', async () => {
+    onRequest = (req, sock) => sock.end(withId(recordedDgram('ERR unknown method'), req.id));
+    const c = createRpcClient(url);
+    try {
+      const e = await rejects(c.call('no.such'));
+      assert.equal(e.category, 'remote');
+      assert.equal(e.details?.rpcCode, 500);
+      assert.equal(e.message, 'no.such: Method Not Found (code 500)');
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('never answering times out; garbage is a bad reply; silent close is connection lost', async () => {
+    const c = createRpcClient(url, { timeoutMs: 250 });
+    try {
+      onRequest = () => undefined;
+      const t0 = Date.now();
+      const e1 = await rejects(c.call('core.uptime'));
+      assert.equal(e1.code, 'RPC_TIMEOUT');
+      assert.ok(Date.now() - t0 < 750);
+      assert.equal(e1.message, `no reply from ${url} within 250 ms`);
+
+      onRequest = (_req, sock) => sock.end('OK\n');
+      assert.equal((await rejects(c.call('core.uptime'))).code, 'RPC_BAD_REPLY');
+
+      onRequest = (_req, sock) => sock.end('{"jsonrpc": "2.0", "resu');
+      assert.equal((await rejects(c.call('core.uptime'))).code, 'RPC_BAD_REPLY');
+
+      onRequest = (_req, sock) => sock.end();
+      const e4 = await rejects(c.call('core.uptime'));
+      assert.equal(e4.code, 'RPC_CONNECTION_LOST');
+      assert.equal(e4.category, 'connection');
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('a 20 MB reply', async () => {
+    onRequest = (req, sock) => sock.end(bigUlDump(23_000, req.id));
+    const c = createRpcClient(url, { timeoutMs: 20_000 });
+    try {
+      const rows = flattenUlDump(await c.call<UlDumpResult>('ul.dump'));
+      assert.equal(rows.length, 23_000);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('concurrent calls each get their own reply', async () => {
+    onRequest = (req, sock) => setTimeout(() => sock.end(JSON.stringify({ jsonrpc: '2.0', result: req.params[0], id: req.id })), 20 - req.params[0]);
+    const c = createRpcClient(url);
+    try {
+      const out = await Promise.all([1, 2, 3, 4, 5].map((n) => c.call('echo', [n])));
+      assert.deepEqual(out, [1, 2, 3, 4, 5]);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('close() fails an in-flight call at once', async () => {
+    onRequest = () => undefined;
+    const c = createRpcClient(url, { timeoutMs: 5000 });
+    const t0 = Date.now();
+    const pending = c.call('core.uptime');
+    await new Promise((r) => setTimeout(r, 50));
+    await c.close();
+    const e = await rejects(pending);
+    assert.equal(e.code, 'RPC_CLIENT_CLOSED');
+    assert.ok(Date.now() - t0 < 1000);
+  });
+
+  test('missing socket is RPC_UNREACHABLE', async () => {
+    const missing = `unix:${join(dir, 'nope.sock')}`;
+    const c = createRpcClient(missing);
+    try {
+      const e = await rejects(c.call('core.uptime'));
+      assert.equal(e.code, 'RPC_UNREACHABLE');
+      assert.equal(e.category, 'connection');
+      assert.equal(e.message, `cannot reach ${missing}: no such file or directory (ENOENT)`);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('unix:///abs form is accepted', () => {
+    const c = createRpcClient('unix:///run/sipd/sipd.sock');
+    assert.equal(c.url, 'unix:/run/sipd/sipd.sock');
+  });
+});
+
+const havePython = spawnSync('python3', ['-c', 'import socket'], { stdio: 'ignore' }).status === 0;
+
+describe('unix: pointed at a datagram socket (Kamailio jsonrpcs dgram_socket)', { skip: havePython ? false : 'python3 not available to bind a unix datagram socket' }, () => {
+  test('is a clear usage error suggesting fifo: or http:', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sipctl-dgram-'));
+    const path = join(dir, 'kamailio_rpc.sock');
+    // Node cannot create AF_UNIX/SOCK_DGRAM sockets, so a tiny python process plays Kamailio's socket.
+    const py = spawn('python3', ['-c', 'import socket,sys,time\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("ready",flush=True)\ntime.sleep(30)', path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve) => py.stdout.once('data', () => resolve()));
+      assert.ok(existsSync(path));
+      const c = createRpcClient(`unix:${path}`);
+      try {
+        const e = await rejects(c.call('core.uptime'));
+        assert.equal(e.code, 'RPC_DGRAM_UNSUPPORTED');
+        assert.equal(e.category, 'usage');
+        assert.match(e.hint ?? '', /fifo:.*http:/);
+      } finally {
+        await c.close();
+      }
+    } finally {
+      py.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
