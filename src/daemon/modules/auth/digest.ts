@@ -1,0 +1,347 @@
+/**
+ * Server-side HTTP Digest for SIP (RFC 3261 §22.4 on RFC 2617, RFC 7616, RFC 8760): challenge
+ * building and credential verification against precomputed HA1 values, MD5 and SHA-256,
+ * qop=auth (and the RFC 2069 form without qop, one use per nonce).
+ *
+ * Nonces are stateless: base64url(timestamp ‖ random ‖ HMAC-SHA256(secret, timestamp ‖ random ‖
+ * algorithm ‖ realm)). A nonce we did not issue, or issued for another realm or algorithm, fails
+ * the MAC; an old one is answered stale=true (only when the digest itself is right, as RFC 2617
+ * §3.2.1 asks). The only state is a bounded LRU of nonce → highest nc seen, which turns replays
+ * into failures; when it has to forget a nonce, every nonce issued up to that one's time is
+ * treated as stale from then on, so eviction can never re-open a replay.
+ *
+ * An unknown user and a wrong password are indistinguishable: same result, and the same work
+ * (a response is computed against a dummy HA1 and compared in constant time).
+ */
+import { createHash, createHmac, randomBytes as nodeRandomBytes, timingSafeEqual } from 'node:crypto';
+import { ValidationError } from '../../../core/errors.js';
+import type { AuthValue } from '../../../core/sip/message.js';
+import { parseAuth } from '../../../core/sip/headers.js';
+import { SipParseError } from '../../../core/sip/sip-parse-error.js';
+import { quote } from '../../../core/sip/serializer.js';
+
+export type DigestAlgorithm = 'SHA-256' | 'MD5';
+
+const ALGORITHMS: ReadonlyMap<string, { name: DigestAlgorithm; hash: 'sha256' | 'md5'; hexLength: number; id: number }> = new Map([
+  ['SHA-256', { name: 'SHA-256', hash: 'sha256', hexLength: 64, id: 1 }],
+  ['MD5', { name: 'MD5', hash: 'md5', hexLength: 32, id: 2 }],
+]);
+
+function algorithmInfo(a: DigestAlgorithm) {
+  const info = ALGORITHMS.get(a);
+  if (info === undefined) throw new ValidationError('algorithm', `unsupported digest algorithm ${JSON.stringify(a)}`);
+  return info;
+}
+
+function h(alg: DigestAlgorithm, s: string): string {
+  return createHash(algorithmInfo(alg).hash).update(s, 'utf8').digest('hex');
+}
+
+/** HA1 = H(username ":" realm ":" password) (RFC 7616 §3.4.2). For ha1b, username is "user@domain". */
+export function computeHa1(algorithm: DigestAlgorithm, username: string, realm: string, password: string): string {
+  return h(algorithm, `${username}:${realm}:${password}`);
+}
+
+export interface ResponseInput {
+  algorithm: DigestAlgorithm;
+  /** hex, as stored in the subscriber table */
+  ha1: string;
+  nonce: string;
+  method: string;
+  /** the digest-uri from the credentials */
+  uri: string;
+  /** "auth" or absent (RFC 2069 compatibility) */
+  qop?: 'auth';
+  /** 8 hex digits, with qop */
+  nc?: string;
+  cnonce?: string;
+}
+
+/**
+ * request-digest (RFC 7616 §3.4.1): H(HA1:nonce:nc:cnonce:qop:HA2) with qop=auth,
+ * H(HA1:nonce:HA2) without; HA2 = H(method:digest-uri).
+ */
+export function computeResponse(r: ResponseInput): string {
+  const ha2 = h(r.algorithm, `${r.method}:${r.uri}`);
+  const ha1 = r.ha1.toLowerCase();
+  if (r.qop === 'auth') return h(r.algorithm, `${ha1}:${r.nonce}:${r.nc ?? ''}:${r.cnonce ?? ''}:auth:${ha2}`);
+  return h(r.algorithm, `${ha1}:${r.nonce}:${ha2}`);
+}
+
+/** What the HA1 lookup is asked for. */
+export interface Ha1Query {
+  /** the username parameter exactly as the client sent it */
+  username: string;
+  /** user part: the username, or what precedes "@" in a user@domain username */
+  user: string;
+  /** the domain of a user@domain username */
+  domain?: string;
+  realm: string;
+  algorithm: DigestAlgorithm;
+  /**
+   * 'ha1b' when the username is user@domain (Kamailio's ha1b column: H(user@domain:realm:pw)),
+   * 'ha1' otherwise.
+   */
+  variant: 'ha1' | 'ha1b';
+}
+
+/**
+ * Returns the stored HA1 (hex) for the query, or undefined when there is no such subscriber or
+ * no hash for that algorithm. Should take the same time either way where the store allows.
+ */
+export type Ha1Lookup = (q: Ha1Query) => string | undefined | Promise<string | undefined>;
+
+export type DigestFailReason =
+  /** not parsable as Digest credentials, or missing/contradictory parameters */
+  | 'malformed'
+  /** algorithm, qop or userhash we do not offer */
+  | 'unsupported'
+  | 'realm-mismatch'
+  /** digest-uri differs from the Request-URI (RFC 2617 §3.2.2.5) */
+  | 'uri-mismatch'
+  /** nonce not issued by us (MAC), or for another realm or algorithm */
+  | 'bad-nonce'
+  /** nc not above the last one accepted for this nonce, or a qop-less nonce used again */
+  | 'replay'
+  /** unknown user or wrong password: deliberately one reason */
+  | 'invalid-credentials';
+
+export type DigestVerifyResult =
+  | { status: 'ok'; username: string; realm: string; algorithm: DigestAlgorithm; variant: 'ha1' | 'ha1b' }
+  | { status: 'stale' }
+  | { status: 'fail'; reason: DigestFailReason };
+
+export interface DigestOptions {
+  /** default realm for challenges and verification */
+  realm: string;
+  /** HMAC key for nonces, at least 32 bytes; copied, and wiped by close() */
+  secret: Uint8Array;
+  /** seconds a nonce stays fresh; default 300 */
+  nonceExpires?: number;
+  /** offered and accepted, in order of preference; default SHA-256 then MD5 (RFC 8760 §2.4) */
+  algorithms?: readonly DigestAlgorithm[];
+  /** accept credentials without qop (RFC 2069 style, one use per nonce); default true */
+  allowNoQop?: boolean;
+  /** nonces whose nc is remembered; default 65,536 */
+  replayCacheSize?: number;
+  /** milliseconds; default Date.now */
+  now?: () => number;
+  /** default crypto.randomBytes */
+  randomBytes?: (n: number) => Buffer;
+}
+
+export interface VerifyRequest {
+  /** the request method (HA2) */
+  method: string;
+  /** the Request-URI as written; when given, digest-uri must equal it */
+  uri?: string;
+  /** the realm to authenticate in; default the configured one */
+  realm?: string;
+  ha1Lookup: Ha1Lookup;
+}
+
+const TS_BYTES = 8;
+const RANDOM_BYTES = 16;
+const MAC_BYTES = 32;
+const NONCE_BYTES = TS_BYTES + RANDOM_BYTES + MAC_BYTES;
+const NONCE_CHARS = Math.ceil((NONCE_BYTES * 4) / 3);
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const HEX8 = /^[0-9a-fA-F]{8}$/;
+const HEX = /^[0-9a-fA-F]+$/;
+
+/** Bounded LRU of nonce → { highest nc accepted, issue time }. */
+class ReplayCache {
+  private readonly map = new Map<string, { nc: number; ts: number }>();
+  /** nonces issued at or before this time may have been forgotten */
+  forgetBefore = -Infinity;
+  constructor(private readonly max: number) {}
+
+  get(nonce: string): { nc: number; ts: number } | undefined {
+    const v = this.map.get(nonce);
+    if (v !== undefined) {
+      this.map.delete(nonce);
+      this.map.set(nonce, v);
+    }
+    return v;
+  }
+
+  set(nonce: string, v: { nc: number; ts: number }): void {
+    this.map.delete(nonce);
+    this.map.set(nonce, v);
+    while (this.map.size > this.max) {
+      const [oldest, entry] = this.map.entries().next().value as [string, { nc: number; ts: number }];
+      this.map.delete(oldest);
+      if (entry.ts > this.forgetBefore) this.forgetBefore = entry.ts;
+    }
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+}
+
+export class DigestAuth {
+  private readonly realm: string;
+  private readonly secret: Buffer;
+  private readonly expiresMs: number;
+  private readonly algorithms: readonly DigestAlgorithm[];
+  private readonly allowNoQop: boolean;
+  private readonly now: () => number;
+  private readonly random: (n: number) => Buffer;
+  private readonly replay: ReplayCache;
+  /** per algorithm, a random HA1 used when the user is unknown, so both paths do the same work */
+  private readonly dummyHa1 = new Map<DigestAlgorithm, string>();
+
+  constructor(opts: DigestOptions) {
+    if (typeof opts.realm !== 'string') throw new ValidationError('realm', 'expected a string');
+    if (!(opts.secret instanceof Uint8Array) || opts.secret.length < 32) {
+      throw new ValidationError('secret', `expected at least 32 bytes, got ${opts.secret instanceof Uint8Array ? opts.secret.length : typeof opts.secret}`);
+    }
+    const expires = opts.nonceExpires ?? 300;
+    if (!Number.isFinite(expires) || expires <= 0) throw new ValidationError('nonceExpires', 'expected a positive number of seconds');
+    const algorithms = opts.algorithms ?? ['SHA-256', 'MD5'];
+    if (algorithms.length === 0) throw new ValidationError('algorithms', 'expected at least one algorithm');
+    for (const a of algorithms) algorithmInfo(a);
+    const cacheSize = opts.replayCacheSize ?? 65_536;
+    if (!Number.isSafeInteger(cacheSize) || cacheSize < 1) throw new ValidationError('replayCacheSize', 'expected a positive integer');
+
+    this.realm = opts.realm;
+    this.secret = Buffer.from(opts.secret);
+    this.expiresMs = expires * 1000;
+    this.algorithms = [...algorithms];
+    this.allowNoQop = opts.allowNoQop ?? true;
+    this.now = opts.now ?? Date.now;
+    this.random = opts.randomBytes ?? nodeRandomBytes;
+    this.replay = new ReplayCache(cacheSize);
+    for (const a of this.algorithms) this.dummyHa1.set(a, this.random(algorithmInfo(a).hexLength / 2).toString('hex'));
+  }
+
+  /** Wipe the nonce key; the instance is unusable afterwards. */
+  close(): void {
+    this.secret.fill(0);
+  }
+
+  /** A fresh nonce for `algorithm` in `realm`. */
+  createNonce(algorithm: DigestAlgorithm, realm = this.realm): string {
+    const head = Buffer.alloc(TS_BYTES + RANDOM_BYTES);
+    head.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(this.now()))), 0);
+    this.random(RANDOM_BYTES).copy(head, TS_BYTES);
+    return Buffer.concat([head, this.mac(head, algorithm, realm)]).toString('base64url');
+  }
+
+  private mac(head: Buffer, algorithm: DigestAlgorithm, realm: string): Buffer {
+    return createHmac('sha256', this.secret)
+      .update(head)
+      .update(Buffer.of(algorithmInfo(algorithm).id))
+      .update(realm, 'utf8')
+      .digest();
+  }
+
+  /** The issue time (ms) of a nonce we made for this algorithm and realm; undefined otherwise. */
+  private openNonce(nonce: string, algorithm: DigestAlgorithm, realm: string): number | undefined {
+    if (nonce.length !== NONCE_CHARS || !BASE64URL.test(nonce)) return undefined;
+    const raw = Buffer.from(nonce, 'base64url');
+    if (raw.length !== NONCE_BYTES || raw.toString('base64url') !== nonce) return undefined;
+    const head = raw.subarray(0, TS_BYTES + RANDOM_BYTES);
+    if (!timingSafeEqual(raw.subarray(TS_BYTES + RANDOM_BYTES), this.mac(head, algorithm, realm))) return undefined;
+    return Number(raw.readBigUInt64BE(0));
+  }
+
+  /**
+   * WWW-Authenticate (401) or Proxy-Authenticate (407) values, one challenge per algorithm in
+   * order of preference (SHA-256 first): SIP puts each challenge in its own header field.
+   */
+  challenge(opts: { stale?: boolean; realm?: string } = {}): string[] {
+    const realm = opts.realm ?? this.realm;
+    return this.algorithms.map((a) => {
+      let v = `Digest realm=${quote(realm)}, nonce="${this.createNonce(a, realm)}", algorithm=${a}, qop="auth"`;
+      if (opts.stale) v += ', stale=true';
+      return v;
+    });
+  }
+
+  /** Verify Authorization / Proxy-Authorization credentials (the header value, or parsed). */
+  async verify(auth: string | AuthValue, req: VerifyRequest): Promise<DigestVerifyResult> {
+    const fail = (reason: DigestFailReason): DigestVerifyResult => ({ status: 'fail', reason });
+    let cred: AuthValue;
+    if (typeof auth === 'string') {
+      try {
+        cred = parseAuth(auth, 'authorization');
+      } catch (e) {
+        if (e instanceof SipParseError) return fail('malformed');
+        throw e;
+      }
+    } else {
+      cred = auth;
+    }
+    if (cred.scheme.toLowerCase() !== 'digest') return fail('unsupported');
+    const p = cred.params;
+    const username = p.get('username');
+    const credRealm = p.get('realm');
+    const nonce = p.get('nonce');
+    const uri = p.get('uri');
+    const response = p.get('response');
+    if (username === undefined || credRealm === undefined || nonce === undefined || uri === undefined || response === undefined || username === '') {
+      return fail('malformed');
+    }
+    const algParam = p.get('algorithm') ?? 'MD5';
+    const info = ALGORITHMS.get(algParam.toUpperCase());
+    if (info === undefined || !this.algorithms.includes(info.name)) return fail('unsupported');
+    const algorithm = info.name;
+    if ((p.get('userhash') ?? 'false').toLowerCase() !== 'false') return fail('unsupported');
+
+    const qop = p.get('qop');
+    const nc = p.get('nc');
+    const cnonce = p.get('cnonce');
+    let ncValue = 0;
+    if (qop !== undefined) {
+      if (qop !== 'auth') return fail(qop === 'auth-int' ? 'unsupported' : 'malformed');
+      if (nc === undefined || !HEX8.test(nc) || cnonce === undefined || cnonce === '') return fail('malformed');
+      ncValue = parseInt(nc, 16);
+      if (ncValue === 0) return fail('malformed');
+    } else {
+      if (nc !== undefined || cnonce !== undefined) return fail('malformed');
+      if (!this.allowNoQop) return fail('unsupported');
+    }
+    if (response.length !== info.hexLength || !HEX.test(response)) return fail('malformed');
+
+    const realm = req.realm ?? this.realm;
+    if (credRealm !== realm) return fail('realm-mismatch');
+    if (req.uri !== undefined && uri !== req.uri) return fail('uri-mismatch');
+    const issued = this.openNonce(nonce, algorithm, realm);
+    if (issued === undefined) return fail('bad-nonce');
+
+    // Same path for known and unknown users: look up, fall back to a dummy HA1, compute, compare.
+    const at = username.indexOf('@');
+    const query: Ha1Query = at > 0
+      ? { username, user: username.slice(0, at), domain: username.slice(at + 1), realm, algorithm, variant: 'ha1b' }
+      : { username, user: username, realm, algorithm, variant: 'ha1' };
+    const stored = await req.ha1Lookup(query);
+    const known = typeof stored === 'string' && stored.length === info.hexLength && HEX.test(stored);
+    const ha1 = known ? stored : (this.dummyHa1.get(algorithm) as string);
+    const expected = computeResponse({ algorithm, ha1, nonce, method: req.method, uri, qop: qop === undefined ? undefined : 'auth', nc, cnonce });
+    const same = timingSafeEqual(Buffer.from(expected, 'latin1'), Buffer.from(response.toLowerCase(), 'latin1'));
+    if (!(same && known)) return fail('invalid-credentials');
+
+    // The digest is right. Old nonce → stale, so the client retries with a fresh one.
+    const now = this.now();
+    if (now - issued > this.expiresMs || issued - now > this.expiresMs) return { status: 'stale' };
+
+    // Replay protection. No await from here on: check and record are one step.
+    const seen = this.replay.get(nonce);
+    if (qop === undefined) {
+      if (seen !== undefined || issued <= this.replay.forgetBefore) return seen === undefined ? { status: 'stale' } : fail('replay');
+      this.replay.set(nonce, { nc: Number.POSITIVE_INFINITY, ts: issued });
+    } else {
+      if (seen !== undefined && ncValue <= seen.nc) return fail('replay');
+      if (seen === undefined && issued <= this.replay.forgetBefore) return { status: 'stale' };
+      this.replay.set(nonce, { nc: ncValue, ts: issued });
+    }
+    return { status: 'ok', username, realm, algorithm, variant: query.variant };
+  }
+
+  /** Nonces currently remembered for replay protection (for stats). */
+  get replayCacheEntries(): number {
+    return this.replay.size;
+  }
+}
