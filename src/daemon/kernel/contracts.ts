@@ -1,0 +1,119 @@
+/**
+ * The contracts between sipd's request pipeline (kernel) and the modules it calls.
+ * The pipeline owns transports, parsing and reply building; modules own their state and
+ * return decisions as data (ReplySpec / StageResult), never touching sockets themselves.
+ * Module names used with ModuleContext.api(): 'htable', 'pike', 'scanner', 'maxfwd',
+ * 'sanity', 'permissions', 'auth-db', 'usrloc', 'registrar', 'stats'.
+ */
+import type { SipRequest } from '../../core/sip/message.js';
+
+export type SipTransportName = 'udp' | 'tcp' | 'tls';
+
+export interface Endpoint {
+  ip: string; // textual, IPv6 without brackets
+  port: number;
+  transport: SipTransportName;
+}
+
+/** One received request as the pipeline hands it to modules. */
+export interface RequestContext {
+  msg: SipRequest;
+  source: Endpoint; // where it came from (received / rport)
+  local: Endpoint; // the socket it arrived on (Kamailio's "Socket": udp:127.0.0.1:5060)
+  receivedAt: number; // ms
+  /** the proxy's own addresses/domains (Kamailio's `myself`) */
+  isMyself(host: string, port?: number): boolean;
+}
+
+/** A stateless reply the pipeline builds from the request (Via, From, To+tag, Call-ID, CSeq copied). */
+export interface ReplySpec {
+  status: number;
+  reason: string;
+  /** extra headers, in order, e.g. ['WWW-Authenticate', '…'], ['Contact', '…'], ['Expires', '60'] */
+  headers?: Array<[string, string]>;
+  body?: string;
+}
+
+export type StageResult =
+  | { action: 'continue' }
+  | { action: 'reply'; reply: ReplySpec }
+  | { action: 'drop'; why: string };
+
+/** Structured security event, logged by the kernel as one JSON line (the operators' alerting hook). */
+export interface SecurityEvent {
+  event: 'flood-ban' | 'auth-lockout' | 'auth-failed' | 'scanner-dropped' | 'sanity-failed' | 'parse-failed' | 'banned-drop' | 'spray-lockout';
+  sourceIp: string;
+  method?: string;
+  user?: string;
+  detail?: string;
+}
+
+// ---- module APIs (what ModuleContext.api<T>(name) returns) ----
+
+export type HtableValue = { type: 'int'; value: number } | { type: 'str'; value: string };
+
+/** module 'htable': Kamailio-style named tables with auto-expiry; persisted by the kernel's state store. */
+export interface HtableApi {
+  has(table: string): boolean;
+  get(table: string, key: string): HtableValue | undefined;
+  setInt(table: string, key: string, value: number, expiresSec?: number): void;
+  setStr(table: string, key: string, value: string, expiresSec?: number): void;
+  /** $shtinc: increments (creating at the table's initval) and returns the new value */
+  inc(table: string, key: string, by?: number): number;
+  delete(table: string, key: string): boolean;
+  /** keys starting with prefix (for unban of IP::user entries) */
+  keys(table: string, prefix?: string): string[];
+}
+
+/** module 'permissions': the address table in memory (CIDR + port matching, groups). */
+export interface PermissionsApi {
+  allowSource(group: number, ip: string, port?: number): boolean;
+  /** every group whose entries match ip:port */
+  groupsOf(ip: string, port?: number): number[];
+  reload(): Promise<void>;
+}
+
+/** module 'auth-db': digest auth against subscriber.ha1/ha1b with credential cache and failed-auth lockout. */
+export interface AuthApi {
+  /**
+   * Challenge or verify. 'www' for REGISTER (401/WWW-Authenticate), 'proxy' for others (407).
+   * Unknown user and wrong password must be indistinguishable on the wire.
+   */
+  authenticate(ctx: RequestContext, kind: 'www' | 'proxy'): Promise<{ ok: true; username: string; domain: string } | { ok: false; reply: ReplySpec }>;
+  reloadCredentials(): Promise<void>;
+}
+
+/** module 'registrar' (+ 'usrloc' underneath): REGISTER handling after authentication. */
+export interface RegistrarApi {
+  save(ctx: RequestContext, username: string, domain: string): Promise<ReplySpec>;
+}
+
+export interface ContactRecord {
+  aor: string; // "user" or "user@domain" per use_domain
+  contact: string; // URI
+  expires: number; // absolute, seconds since epoch
+  q: number; // -1 = not set (Kamailio reports Q -1)
+  callId: string;
+  cseq: number;
+  userAgent: string;
+  received?: string; // sip:ip:port when NAT-ed
+  path?: string;
+  socket: string; // udp:127.0.0.1:5060
+  ruid: string;
+  instance?: string;
+  regId: number;
+  lastModified: number; // seconds since epoch
+  flags: number;
+  cflags: number;
+  methods: number;
+}
+
+export interface UsrlocApi {
+  lookup(aor: string): ContactRecord[];
+  count(): number;
+}
+
+/** module 'stats': counters for stats.get_statistics. */
+export interface StatsApi {
+  inc(name: string, by?: number): void;
+}
