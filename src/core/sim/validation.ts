@@ -7,7 +7,6 @@ import { timingSafeEqual } from 'node:crypto';
 import { ValidationError } from '../errors.js';
 
 const DIGITS = /^[0-9]+$/;
-const HEX = /^[0-9a-fA-F]+$/;
 
 function str(field: string, value: unknown): string {
   if (typeof value !== 'string') {
@@ -94,14 +93,26 @@ export function normaliseKey(field: string, value: string): string {
   if (s.length !== 32) {
     throw new ValidationError(field, `expected 32 hex digits (16 bytes), got ${s.length} characters`);
   }
-  if (!HEX.test(s)) {
-    const i = s.search(/[^0-9a-fA-F]/);
-    throw new ValidationError(field, `expected hex digits only (0-9, a-f), found a non-hex character at position ${i + 1}`);
+  // One pass (bulk imports call this twice per card): hex check, all-zero check, any upper case.
+  let nonZero = false;
+  let upper = false;
+  for (let i = 0; i < 32; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (c !== 48) nonZero = true;
+    } else if (c >= 97 && c <= 102) {
+      nonZero = true;
+    } else if (c >= 65 && c <= 70) {
+      nonZero = true;
+      upper = true;
+    } else {
+      throw new ValidationError(field, `expected hex digits only (0-9, a-f), found a non-hex character at position ${i + 1}`);
+    }
   }
-  if (/^0+$/.test(s)) {
+  if (!nonZero) {
     throw new ValidationError(field, 'is all zeros, which is never a real key', 'check the source file or the transport-key decryption');
   }
-  return s.toLowerCase();
+  return upper ? s.toLowerCase() : s;
 }
 
 /** Authentication management field: exactly 4 hex digits, returned lower-case. */

@@ -57,8 +57,18 @@ export const VENDOR_REQUIRED: readonly SimField[] = ['imsi', 'ki'];
 /** A push parser: feed lines in order, then call end(). */
 export interface SimLineParser {
   readonly format: SimFileFormat;
+  /** Data rows seen so far (records and rows with errors alike). */
+  readonly rowsRead: number;
   push(line: string, lineNo: number): ParsedLine[];
   end(): ParsedLine[];
+}
+
+export interface SimParserOptions {
+  /**
+   * Check the file's structure only: header, var_out, Quantity, end of file. Data rows are counted
+   * (rowsRead) but not split or returned, so a first pass over a big file costs little.
+   */
+  scanOnly?: boolean;
 }
 
 const NONE: ParsedLine[] = [];
@@ -142,14 +152,24 @@ export function splitCsvLine(line: string): CsvSplit {
 class CsvParser implements SimLineParser {
   readonly format = 'csv' as const;
   columns: Array<SimField> | undefined;
+  rowsRead = 0;
   #dead = false;
   #lastLine = 0;
+  readonly #scanOnly: boolean;
+
+  constructor(opts: SimParserOptions = {}) {
+    this.#scanOnly = !!opts.scanOnly;
+  }
 
   push(raw: string, lineNo: number): ParsedLine[] {
     this.#lastLine = lineNo;
     if (this.#dead) return NONE;
     const line = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
     if (isBlankOrComment(line)) return NONE;
+    if (this.columns !== undefined) {
+      this.rowsRead++;
+      if (this.#scanOnly) return NONE;
+    }
     const split = splitCsvLine(line);
     if (this.columns === undefined) {
       if ('error' in split) return this.#die(lineNo, `header row: ${split.error}`);
@@ -226,6 +246,11 @@ export class VendorFileParser implements SimLineParser {
   #dead = false;
   #quantityLine = 0;
   #lastLine = 0;
+  readonly #scanOnly: boolean;
+
+  constructor(opts: SimParserOptions = {}) {
+    this.#scanOnly = !!opts.scanOnly;
+  }
 
   push(raw: string, lineNo: number): ParsedLine[] {
     this.#lastLine = lineNo;
@@ -234,7 +259,13 @@ export class VendorFileParser implements SimLineParser {
     if (isBlankOrComment(line)) return NONE;
     const t = line.trim();
 
-    if (this.varOut !== undefined) return this.#row(t, lineNo);
+    if (this.varOut !== undefined) {
+      if (this.#scanOnly) {
+        this.rowsRead++;
+        return NONE;
+      }
+      return this.#row(t, lineNo);
+    }
 
     if (t.startsWith('*')) { this.#inVarIn = false; return NONE; }
     const out = VAR_OUT.exec(t);
@@ -312,11 +343,11 @@ export class VendorFileParser implements SimLineParser {
 }
 
 /** A push parser for the given format. */
-export function createSimParser(format: 'vendor'): VendorFileParser;
-export function createSimParser(format: SimFileFormat): SimLineParser;
-export function createSimParser(format: SimFileFormat): SimLineParser {
-  if (format === 'csv') return new CsvParser();
-  if (format === 'vendor') return new VendorFileParser();
+export function createSimParser(format: 'vendor', opts?: SimParserOptions): VendorFileParser;
+export function createSimParser(format: SimFileFormat, opts?: SimParserOptions): SimLineParser;
+export function createSimParser(format: SimFileFormat, opts: SimParserOptions = {}): SimLineParser {
+  if (format === 'csv') return new CsvParser(opts);
+  if (format === 'vendor') return new VendorFileParser(opts);
   throw new ValidationError('format', `unknown SIM file format ${JSON.stringify(format)} (expected csv or vendor)`);
 }
 
@@ -485,4 +516,56 @@ export function decryptTransportColumns(row: RawSimRow, opts: TransportKeyOption
     wipe(ct, a, b, pt);
   }
   return out;
+}
+
+/**
+ * A reusable decryptor for bulk imports: same result as decryptTransportColumns, but the options
+ * are checked once and one AES-128-ECB decipher object serves every value (CBC with a fixed IV per
+ * value is D_K(C) ⊕ IV, so it needs no cipher object of its own). `dispose()` wipes the copies of
+ * the key and IV held here; node's key schedule inside the decipher object cannot be wiped from
+ * JavaScript — drop the object to release it.
+ */
+export function createTransportDecryptor(opts: TransportKeyOptions): { decrypt(row: RawSimRow): RawSimRow; dispose(): void } {
+  checkBytes('transport_key', opts.key, 16);
+  const mode = opts.mode ?? 'ecb';
+  if (mode !== 'ecb' && mode !== 'cbc') {
+    throw new ValidationError('transport_mode', `expected ecb or cbc, got ${JSON.stringify(mode)}`);
+  }
+  let iv: Buffer | undefined;
+  if (mode === 'cbc') {
+    if (opts.iv === undefined) throw new ValidationError('transport_iv', 'is required in cbc mode (16 bytes)');
+    checkBytes('transport_iv', opts.iv, 16);
+    iv = Buffer.from(opts.iv);
+  }
+  const columns = [...(opts.columns ?? ['ki', 'opc'])];
+  for (const col of columns) {
+    if (col !== 'ki' && col !== 'opc' && col !== 'op') {
+      throw new ValidationError('transport_columns', `cannot decrypt column ${JSON.stringify(col)} (only ki, opc, op)`);
+    }
+  }
+  const key = Buffer.from(opts.key);
+  const d = createDecipheriv('aes-128-ecb', key, null);
+  d.setAutoPadding(false);
+  let disposed = false;
+  return {
+    decrypt(row: RawSimRow): RawSimRow {
+      if (disposed) throw new ValidationError('transport_key', 'decryptor used after dispose()');
+      const out: RawSimRow = { ...row };
+      for (const col of columns) {
+        const v = row[col];
+        if (v === undefined || v === '') continue;
+        const ct = hexToBytes(col, v.trim(), 16);
+        const pt = d.update(ct);
+        if (pt.length !== 16) throw new ValidationError(col, `transport decryption returned ${pt.length} bytes for one block`);
+        if (iv) for (let i = 0; i < 16; i++) pt[i] ^= iv[i];
+        out[col] = pt.toString('hex');
+        wipe(ct, pt);
+      }
+      return out;
+    },
+    dispose(): void {
+      disposed = true;
+      wipe(key, iv);
+    },
+  };
 }
