@@ -105,16 +105,30 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       hint = 'this is a bug in sipctl: run again with --debug and report it';
     }
     const exitCode = EXIT_CODES[category];
-    const message = (err.message || String(err)).split('\n').filter((l) => l.trim() !== '' && !l.startsWith('See more help'))[0] ?? 'failed';
+    const message = oneLine(err.message || String(err));
     if (this.jsonEnabled()) {
       process.stderr.write(JSON.stringify({ error: { code, category, message, ...(hint ? { hint } : {}), ...(details ? { details } : {}), exitCode } }) + '\n');
     } else {
       process.stderr.write(`sipctl: ${message}${hint ? ` (${hint})` : ''}\n`);
-      if (category === 'usage' && !isSipctlError(err)) process.stderr.write(`See: sipctl ${this.id ?? ''} --help\n`.replace(/ +--help/, ' --help'));
+      if (category === 'usage' && !isSipctlError(err)) process.stderr.write(`See: sipctl ${(this.id ?? '').replace(/:/g, ' ')} --help\n`.replace(/ +--help/, ' --help'));
     }
     if (debug) process.stderr.write((err.stack ?? '') + (err.cause ? `\ncause: ${(err.cause as Error).stack ?? String(err.cause)}` : '') + '\n');
     process.exitCode = exitCode;
   }
+}
+
+/**
+ * oclif's parse errors span several lines ("The following errors occurred:", one line per problem,
+ * "See more help…"); keep the problems on one line. They may quote a flag's value, which can be a
+ * secret (a key, a password), so `--flag=value` is cut to `--flag`.
+ */
+export function oneLine(message: string): string {
+  const lines = message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/^See more help/.test(l) && !/^The following errors? occurred:?$/.test(l))
+    .map((l) => l.replace(/^[-*]\s+/, '').replace(/(--[\w-]+)=\S+/g, '$1'));
+  return lines.join('; ') || 'failed';
 }
 
 export { SipctlError };

@@ -6,7 +6,7 @@ import { hexToBytes, wipe } from '../../core/sim/milenage.js';
 import { normaliseKey } from '../../core/sim/validation.js';
 import type { SimImportSource } from '../../core/sim/sim-import.js';
 import type { TransportColumn } from '../../core/sim/vendor-file.js';
-import { keyFlags, keyReader, obtainKey } from './add.js';
+import { keyFlags, keyReader, obtainKey } from '../../cli/sim-support.js';
 
 export default class SimImport extends BaseCommand<typeof SimImport> {
   static summary = 'Bulk-load SIM cards from a CSV file or a SIM-vendor output file.';

@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { renderTable, type Column } from '../../cli/output.js';
 import { listSims, type SimView } from '../../core/sim/sim-records.js';
-import { revealFlag } from './add.js';
+import { revealFlag } from '../../cli/sim-support.js';
 
 export default class SimList extends BaseCommand<typeof SimList> {
   static summary = 'List SIM cards, filtered by batch and IMSI prefix, paged.';

@@ -1,7 +1,7 @@
 import { BaseCommand } from '../../cli/base-command.js';
 import { deriveOpcHex } from '../../core/sim/milenage.js';
 import { normaliseKey } from '../../core/sim/validation.js';
-import { keyFlags, keyReader, obtainKey } from './add.js';
+import { keyFlags, keyReader, obtainKey } from '../../cli/sim-support.js';
 
 export default class SimOpc extends BaseCommand<typeof SimOpc> {
   static summary = 'Derive OPc from Ki and the operator OP (3GPP TS 35.206) and print it; no database.';

@@ -2,7 +2,7 @@ import { Args } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { renderRecord } from '../../cli/output.js';
 import { getSim } from '../../core/sim/sim-records.js';
-import { revealFlag, simPairs } from './add.js';
+import { revealFlag, simPairs } from '../../cli/sim-support.js';
 
 export default class SimShow extends BaseCommand<typeof SimShow> {
   static summary = 'Show one SIM card.';
