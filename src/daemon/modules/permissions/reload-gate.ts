@@ -1,0 +1,36 @@
+/**
+ * Serialises reloads of an in-memory copy of a table. A reload asked for while another runs
+ * does not join the running one (it may have read the table before the caller's change); it
+ * waits and is served by one fresh load, shared with everyone who asked meanwhile. So a
+ * resolved reload() always means "memory now reflects the table as it was when I asked", and
+ * no caller is ever refused (Kamailio's permissions answers 500 "ongoing reload" instead).
+ */
+export class ReloadGate {
+  private running: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
+
+  constructor(private readonly load: () => Promise<void>) {}
+
+  reload(): Promise<void> {
+    if (this.running === undefined) {
+      this.running = this.load().finally(() => {
+        this.running = undefined;
+      });
+      return this.running;
+    }
+    if (this.queued === undefined) {
+      this.queued = this.running
+        .catch(() => undefined)
+        .then(() => {
+          this.queued = undefined;
+          return this.reload();
+        });
+    }
+    return this.queued;
+  }
+
+  /** Resolves when no load is running or queued (for destroy). */
+  async idle(): Promise<void> {
+    while (this.running !== undefined || this.queued !== undefined) await Promise.allSettled([this.running, this.queued]);
+  }
+}
