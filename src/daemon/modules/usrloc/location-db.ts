@@ -1,0 +1,162 @@
+/**
+ * The `location` table, column for column as Kamailio's usrloc writes it (see
+ * /work/shared/kamailio/outputs/db_location_rows.txt): received / path / instance / socket NULL
+ * when unset, q -1 when the contact had none, methods NULL for "all methods", connection_id -1
+ * for UDP, domain NULL without use_domain.
+ *
+ * Time columns: sipd writes 'YYYY-MM-DD HH:MM:SS' in local time on both engines, as Kamailio's
+ * db_mysql does. It reads that form and also the number Kamailio's db_sqlite stores there (a
+ * Julian day, UTC), so a location table written by Kamailio on SQLite loads correctly.
+ */
+import type { Queryable, SqlValue } from '../../../core/db/database.js';
+import type { ContactRecord } from '../../kernel/contracts.js';
+
+/** Kamailio's ALL_METHODS: the contact accepts every method (stored as NULL). */
+export const ALL_METHODS = 0xffffffff;
+
+/** Julian day of 1970-01-01T00:00:00Z. */
+const UNIX_EPOCH_JD = 2440587.5;
+
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+
+/** Epoch seconds → 'YYYY-MM-DD HH:MM:SS' in local time. */
+export function toDbDatetime(epochSeconds: number): string {
+  const d = new Date(epochSeconds * 1000);
+  return `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+const DATETIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?$/;
+const NUMBER = /^-?\d+(?:\.\d+)?$/;
+
+/**
+ * A location time column → epoch seconds: a local 'YYYY-MM-DD HH:MM:SS', a Julian day number
+ * (Kamailio db_sqlite), or a Date; undefined when it is none of those.
+ */
+export function fromDbDatetime(v: unknown): number | undefined {
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? undefined : Math.floor(v.getTime() / 1000);
+  if (typeof v === 'number' || typeof v === 'bigint') return julianToEpoch(Number(v));
+  if (typeof v !== 'string') return undefined;
+  const s = v.trim();
+  if (NUMBER.test(s)) return julianToEpoch(Number(s));
+  const m = DATETIME.exec(s);
+  if (m === null) return undefined;
+  const [y, mo, d, h, mi, se] = m.slice(1).map(Number);
+  const t = new Date(y, mo - 1, d, h, mi, se).getTime();
+  return Number.isNaN(t) ? undefined : Math.floor(t / 1000);
+}
+
+function julianToEpoch(jd: number): number | undefined {
+  if (!Number.isFinite(jd)) return undefined;
+  return Math.round((jd - UNIX_EPOCH_JD) * 86_400);
+}
+
+/** The columns sipd writes, in this order. `partition` is reserved in MySQL: every name is quoted. */
+const COLUMNS = [
+  'ruid', 'username', 'domain', 'contact', 'received', 'path', 'expires', 'q', 'callid', 'cseq', 'last_modified',
+  'flags', 'cflags', 'user_agent', 'socket', 'methods', 'instance', 'reg_id', 'server_id', 'connection_id', 'keepalive', 'partition',
+] as const;
+
+const q = (c: string) => '`' + c + '`';
+
+export interface LocationRow {
+  id?: number;
+  ruid: string;
+  username: string;
+  domain: string | null;
+  contact: string;
+  received: string | null;
+  path: string | null;
+  expires: unknown;
+  q: number | string;
+  callid: string;
+  cseq: number | string;
+  last_modified: unknown;
+  flags: number | string;
+  cflags: number | string;
+  user_agent: string;
+  socket: string | null;
+  methods: number | string | null;
+  instance: string | null;
+  reg_id: number | string;
+}
+
+/** Split an AoR into the username / domain columns. */
+export function splitAor(aor: string, useDomain: boolean): { username: string; domain: string | null } {
+  if (!useDomain) return { username: aor, domain: null };
+  const at = aor.lastIndexOf('@');
+  return at < 0 ? { username: aor, domain: null } : { username: aor.slice(0, at), domain: aor.slice(at + 1) };
+}
+
+function values(c: ContactRecord, useDomain: boolean): SqlValue[] {
+  const { username, domain } = splitAor(c.aor, useDomain);
+  return [
+    c.ruid, username, domain, c.contact, c.received ?? null, c.path ?? null, toDbDatetime(c.expires), c.q, c.callId, c.cseq,
+    toDbDatetime(c.lastModified), c.flags, c.cflags, c.userAgent, c.socket || null, c.methods === ALL_METHODS ? null : c.methods,
+    c.instance ?? null, c.regId, 0, -1, 0, 0,
+  ];
+}
+
+export class LocationTable {
+  constructor(private readonly table: string, private readonly useDomain: boolean) {}
+
+  async insert(db: Queryable, c: ContactRecord): Promise<void> {
+    await db.execute(`INSERT INTO ${q(this.table)} (${COLUMNS.map(q).join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`, values(c, this.useDomain));
+  }
+
+  async update(db: Queryable, c: ContactRecord): Promise<void> {
+    const cols = COLUMNS.filter((n) => n !== 'ruid');
+    const vals = values(c, this.useDomain).slice(1);
+    const r = await db.execute(`UPDATE ${q(this.table)} SET ${cols.map((n) => `${q(n)} = ?`).join(', ')} WHERE ${q('ruid')} = ?`, [...vals, c.ruid]);
+    // The row may have been removed behind our back (e.g. by hand): write it again.
+    if (r.affectedRows === 0) await this.insert(db, c);
+  }
+
+  async remove(db: Queryable, ruids: readonly string[]): Promise<void> {
+    for (let i = 0; i < ruids.length; i += 500) {
+      const chunk = ruids.slice(i, i + 500);
+      await db.execute(`DELETE FROM ${q(this.table)} WHERE ${q('ruid')} IN (${chunk.map(() => '?').join(', ')})`, chunk);
+    }
+  }
+
+  async loadAll(db: Queryable): Promise<LocationRow[]> {
+    return db.query<LocationRow>(
+      `SELECT ${['id', 'ruid', 'username', 'domain', 'contact', 'received', 'path', 'expires', 'q', 'callid', 'cseq', 'last_modified', 'flags', 'cflags', 'user_agent', 'socket', 'methods', 'instance', 'reg_id'].map(q).join(', ')} FROM ${q(this.table)} ORDER BY ${q('id')}`,
+    );
+  }
+
+  /** A database row → ContactRecord, or a reason it cannot be used. */
+  toRecord(row: LocationRow, lowerCaseAor: boolean): ContactRecord | string {
+    if (typeof row.ruid !== 'string' || row.ruid === '') return 'empty ruid';
+    if (typeof row.contact !== 'string' || row.contact === '') return 'empty contact';
+    const expires = fromDbDatetime(row.expires);
+    if (expires === undefined) return 'unreadable expires';
+    const lastModified = fromDbDatetime(row.last_modified) ?? 0;
+    let aor = this.useDomain && row.domain ? `${row.username}@${row.domain}` : row.username;
+    if (lowerCaseAor) aor = aor.toLowerCase();
+    const num = (v: unknown, dflt: number) => {
+      const n = Number(v);
+      return v === null || v === undefined || v === '' || !Number.isFinite(n) ? dflt : n;
+    };
+    const qv = num(row.q, -1);
+    return {
+      aor,
+      contact: row.contact,
+      // Kamailio's 0 (1970-01-01 in the column) is a permanent contact.
+      expires: expires <= 0 ? 0 : expires,
+      q: qv < 0 ? -1 : Math.min(1, Math.round(qv * 1000) / 1000),
+      callId: row.callid ?? '',
+      cseq: num(row.cseq, 0),
+      userAgent: row.user_agent ?? '',
+      received: row.received || undefined,
+      path: row.path || undefined,
+      socket: row.socket ?? '',
+      ruid: row.ruid,
+      instance: row.instance || undefined,
+      regId: num(row.reg_id, 0),
+      lastModified,
+      flags: num(row.flags, 0),
+      cflags: num(row.cflags, 0),
+      methods: row.methods === null || row.methods === undefined ? ALL_METHODS : num(row.methods, ALL_METHODS) >>> 0,
+    };
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * The usrloc module: the registrations (AoR → contacts) in memory, written through to the
+ * `location` table and loaded back at start, expired contacts removed by a timer, and
+ * Kamailio's ul.dump / ul.lookup / ul.rm with their exact result shapes and fault messages
+ * (Kamailio's usrloc ul_rpc.c; recorded in /work/shared/kamailio/outputs/jsonrpc_http.txt).
+ */
+import { SipctlError } from '../../../core/errors.js';
+import type { Database } from '../../../core/db/database.js';
+import type { ContactRecord, UsrlocApi } from '../../kernel/contracts.js';
+import { defineModule, type Logger, type RpcParams } from '../../kernel/module.js';
+import type { StatsRegistryApi } from '../stats/stats-module.js';
+import { type ContactChange, UsrlocStore, isValid } from './usrloc-store.js';
+
+/** What registrar (and the pipeline's lookup) use. */
+export interface UsrlocModuleApi extends UsrlocApi {
+  /** valid contacts of an AoR, highest q first */
+  lookup(aor: string): ContactRecord[];
+  /** contacts held, valid or waiting for the timer */
+  count(): number;
+  /** AoRs held */
+  aorCount(): number;
+  /** AoRs are user@domain (use_domain) */
+  useDomain(): boolean;
+  /** the AoR for an identity: "user" or "user@domain" per use_domain, lower-cased unless case_sensitive */
+  aorOf(user: string, domain: string): string;
+  /** every contact of an AoR, expired ones included, highest q first (copies) */
+  get(aor: string): ContactRecord[];
+  /** serialise read-compute-commit on one AoR */
+  withLock<T>(aor: string, fn: () => Promise<T>): Promise<T>;
+  /** write-through change of one AoR (inside withLock) */
+  commit(aor: string, change: ContactChange): Promise<void>;
+  /** delete an AoR and its contacts; returns the number of contacts removed */
+  removeAor(aor: string): Promise<number>;
+  newRuid(): string;
+  /** remove expired contacts now (what the timer does); returns how many */
+  sweep(): Promise<number>;
+}
+
+export interface UsrlocDeps {
+  /** the database holding `location`; a function is called at init and its result closed at destroy */
+  db?: Database | (() => Promise<Database>);
+}
+
+const params = {
+  db_mode: { type: 'integer', default: 1, min: 0, max: 1, doc: '1 = write-through to the location table and load it at start; 0 = memory only' },
+  table: { type: 'string', default: 'location', doc: 'usrloc domain and database table name (ul.dump Domain)' },
+  use_domain: { type: 'boolean', default: false, doc: 'AoR is user@domain instead of user (Kamailio use_domain)' },
+  case_sensitive: { type: 'boolean', default: false, doc: 'keep the case of AoRs; off = lower-case them as Kamailio does by default' },
+  hash_size: { type: 'integer', default: 10, min: 1, max: 16, doc: 'the AoR hash has 2^hash_size slots (ul.dump Size; Kamailio hash_size)' },
+  timer_interval: { type: 'integer', default: 60, min: 1, max: 3600, doc: 'seconds between removals of expired contacts' },
+} as const;
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+const NOT_SET = '[not set]';
+
+function fault(code: number, message: string): SipctlError {
+  return new SipctlError('RPC_FAULT', message, { category: 'remote', details: { rpcCode: code, rpcMessage: message } });
+}
+
+function positional(p: RpcParams): unknown[] {
+  if (p === undefined) return [];
+  if (Array.isArray(p)) return [...p];
+  return Object.values(p);
+}
+
+/** One contact as usrloc's rpc_dump_contact() prints it (5.6, with KA-Roundtrip). */
+export function dumpContact(c: ContactRecord, now: number): { Contact: Record<string, string | number> } {
+  const orNotSet = (s: string | undefined) => (s === undefined || s === '' ? NOT_SET : s);
+  return {
+    Contact: {
+      Address: c.contact,
+      Expires: c.expires === 0 ? 'permanent' : now > c.expires ? 'expired' : c.expires - now,
+      Q: c.q < 0 ? -1 : c.q,
+      'Call-ID': c.callId,
+      CSeq: c.cseq,
+      'User-Agent': orNotSet(c.userAgent),
+      Received: orNotSet(c.received),
+      Path: orNotSet(c.path),
+      State: 'CS_SYNC',
+      Flags: c.flags,
+      CFlags: c.cflags,
+      Socket: orNotSet(c.socket),
+      Methods: c.methods >>> 0,
+      Ruid: orNotSet(c.ruid),
+      Instance: orNotSet(c.instance),
+      'Reg-Id': c.regId,
+      'Server-Id': 0,
+      'Tcpconn-Id': -1,
+      Keepalive: 0,
+      'Last-Keepalive': c.lastModified,
+      'KA-Roundtrip': 0,
+      'Last-Modified': c.lastModified,
+    },
+  };
+}
+
+export function createUsrlocModule(deps: UsrlocDeps = {}) {
+  let store: UsrlocStore | undefined;
+  let db: Database | undefined;
+  let ownsDb = false;
+  let timer: NodeJS.Timeout | undefined;
+  let sweeping: Promise<unknown> | undefined;
+  let domainName: string = params.table.default;
+  let now = () => Math.floor(Date.now() / 1000);
+  let log: Logger | undefined;
+
+  const need = (): UsrlocStore => {
+    if (store === undefined) throw new SipctlError('USRLOC_NOT_READY', 'usrloc is not initialised', { category: 'internal' });
+    return store;
+  };
+
+  const api: UsrlocModuleApi = {
+    lookup: (aor) => store?.lookup(aor) ?? [],
+    count: () => store?.contactCount ?? 0,
+    aorCount: () => store?.aorCount ?? 0,
+    useDomain: () => need().useDomain,
+    aorOf(user, domain) {
+      const s = need();
+      const aor = s.useDomain ? `${user}@${domain}` : user;
+      return s.lowerCaseAor ? aor.toLowerCase() : aor;
+    },
+    get: (aor) => store?.get(aor) ?? [],
+    withLock: (aor, fn) => need().withLock(aor, fn),
+    commit: (aor, change) => need().commit(aor, change),
+    removeAor: (aor) => need().withLock(aor, () => need().removeAor(aor)),
+    newRuid: () => need().newRuid(),
+    sweep: () => need().sweep(),
+  };
+
+  /** Kamailio's rpc_fix_aor: strip or require the domain, lower-case unless case-sensitive. */
+  function fixAor(raw: string): string {
+    const s = need();
+    const at = raw.indexOf('@');
+    let aor = raw;
+    if (s.useDomain) {
+      if (at < 0) throw fault(500, 'Domain missing in AOR');
+    } else if (at >= 0) {
+      aor = raw.slice(0, at);
+    }
+    return s.lowerCaseAor ? aor.toLowerCase() : aor;
+  }
+
+  function tableAndAor(p: RpcParams): string {
+    const [table, aor] = positional(p);
+    if (typeof table !== 'string' || typeof aor !== 'string' || aor === '') throw fault(500, 'Not enough parameters (table and AOR to lookup)');
+    if (table !== domainName) throw fault(500, 'Domain not found');
+    return fixAor(aor);
+  }
+
+  return defineModule({
+    name: 'usrloc',
+    params,
+    async init(ctx) {
+      log = ctx.log;
+      if (!IDENTIFIER.test(ctx.params.table)) {
+        throw new SipctlError('MODULE_PARAM_INVALID', 'usrloc.table: not a plain table name', { category: 'config' });
+      }
+      domainName = ctx.params.table;
+      now = () => Math.floor(ctx.now() / 1000);
+      if (ctx.params.db_mode === 1) {
+        if (deps.db === undefined) {
+          throw new SipctlError('MODULE_PARAM_INVALID', 'usrloc.db_mode=1 needs a database', { category: 'config', hint: 'configure the database, or set usrloc db_mode 0 (registrations lost on restart)' });
+        }
+        ownsDb = typeof deps.db === 'function';
+        db = typeof deps.db === 'function' ? await deps.db() : deps.db;
+      }
+      store = new UsrlocStore({
+        db,
+        table: ctx.params.table,
+        useDomain: ctx.params.use_domain,
+        lowerCaseAor: !ctx.params.case_sensitive,
+        hashSize: ctx.params.hash_size,
+        now,
+      });
+      const { loaded, skipped } = await store.load();
+      if (skipped.length > 0) ctx.log.warn('usrloc: location rows skipped', { count: skipped.length, first: skipped.slice(0, 5) });
+      const expired = await store.sweep();
+      ctx.log.info('usrloc: registrations loaded', { loaded, expiredOnLoad: expired, table: ctx.params.table });
+
+      const stats = ctx.api<StatsRegistryApi>('stats');
+      if (stats !== undefined && typeof stats.gauge === 'function') {
+        stats.gauge('usrloc:registered_users', () => api.aorCount());
+        stats.gauge(`usrloc:${domainName}-users`, () => api.aorCount());
+        stats.gauge(`usrloc:${domainName}-contacts`, () => api.count());
+      }
+
+      timer = setInterval(() => {
+        if (sweeping !== undefined) return;
+        sweeping = need()
+          .sweep()
+          .then((n) => {
+            if (n > 0) ctx.log.debug('usrloc: expired contacts removed', { count: n });
+          })
+          .catch((e: unknown) => ctx.log.error('usrloc: removing expired contacts failed; will retry', { error: String(e) }))
+          .finally(() => {
+            sweeping = undefined;
+          });
+      }, ctx.params.timer_interval * 1000);
+      timer.unref();
+    },
+    async destroy() {
+      if (timer !== undefined) clearInterval(timer);
+      timer = undefined;
+      await sweeping;
+      store = undefined;
+      if (ownsDb && db !== undefined) await db.close();
+      db = undefined;
+      ownsDb = false;
+    },
+    rpc: {
+      'ul.dump': {
+        doc: 'Dump user location tables: ul.dump [brief]',
+        handler(p: RpcParams) {
+          const s = need();
+          const brief = positional(p)[0] === 'brief';
+          const t = now();
+          const AoRs: unknown[] = [];
+          for (const r of s.records()) {
+            AoRs.push(brief ? { AoR: r.aor } : { Info: { AoR: r.aor, HashID: r.hash, Contacts: r.contacts.map((c) => dumpContact(c, t)) } });
+          }
+          return {
+            Domains: [{ Domain: { Domain: domainName, Size: s.size, AoRs, Stats: { Records: s.aorCount, 'Max-Slots': s.maxSlot } } }],
+          };
+        },
+      },
+      'ul.lookup': {
+        doc: 'Lookup one AOR in the usrloc location table: ul.lookup <table> <aor>',
+        handler(p: RpcParams) {
+          const aor = tableAndAor(p);
+          const s = need();
+          if (!s.has(aor)) throw fault(500, 'AOR not found in location table');
+          const t = now();
+          const valid = s.get(aor).filter((c) => isValid(c, t));
+          if (valid.length === 0) throw fault(500, 'AOR has no contacts');
+          return { AoR: aor, Contacts: valid.map((c) => dumpContact(c, t)) };
+        },
+      },
+      'ul.rm': {
+        doc: 'Delete an address of record including its contacts: ul.rm <table> <aor>',
+        async handler(p: RpcParams) {
+          const aor = tableAndAor(p);
+          try {
+            const n = await api.removeAor(aor);
+            if (n > 0) log?.info('usrloc: AoR removed by RPC', { aor, contacts: n });
+          } catch (e) {
+            log?.error('usrloc: ul.rm failed', { aor, error: String(e) });
+            throw fault(500, 'Failed to delete AOR');
+          }
+          return {};
+        },
+      },
+    },
+    api,
+  });
+}

@@ -1,0 +1,251 @@
+/**
+ * The registrations of one usrloc domain ("location"), in memory with write-through to the
+ * database: every change is written (in one transaction per REGISTER) before memory changes and
+ * before anyone is answered, so what a client was told survives a crash. At start the table is
+ * loaded back.
+ *
+ * Work on one AoR is serialised (withLock): two REGISTERs for the same AoR never interleave
+ * their read-compute-write steps, while different AoRs proceed in parallel.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Database } from '../../../core/db/database.js';
+import type { ContactRecord } from '../../kernel/contracts.js';
+import { coreHash } from './kamailio-hash.js';
+import { LocationTable } from './location-db.js';
+
+export interface ContactChange {
+  insert?: ContactRecord[];
+  update?: ContactRecord[];
+  /** ruids to delete */
+  remove?: string[];
+}
+
+export interface StoreOptions {
+  /** write-through target; memory only when absent */
+  db?: Database;
+  table: string;
+  useDomain: boolean;
+  /** lower-case AoRs (Kamailio's default; off = case_sensitive) */
+  lowerCaseAor: boolean;
+  /** hash table size: 2^hashSize slots (only shapes ul.dump's Size / ordering) */
+  hashSize: number;
+  /** seconds since epoch */
+  now(): number;
+}
+
+interface AorRecord {
+  aor: string;
+  hash: number;
+  contacts: ContactRecord[];
+}
+
+/** A contact is valid (VALID_CONTACT) until its expiry time; 0 means permanent. */
+export function isValid(c: ContactRecord, now: number): boolean {
+  return c.expires === 0 || c.expires > now;
+}
+
+/**
+ * Kamailio orders an AoR's contacts by q, highest first, a new contact after those of equal q;
+ * a contact without q (-1) sorts last.
+ */
+function insertOrdered(list: ContactRecord[], c: ContactRecord): void {
+  let i = 0;
+  while (i < list.length && list[i].q >= c.q) i++;
+  list.splice(i, 0, c);
+}
+
+export class UsrlocStore {
+  private readonly slots: Map<string, AorRecord>[];
+  private readonly byAor = new Map<string, AorRecord>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly location: LocationTable;
+  private readonly ruidPrefix: string;
+  private ruidCounter = 0;
+  private contactTotal = 0;
+
+  constructor(private readonly opts: StoreOptions) {
+    this.slots = Array.from({ length: 2 ** opts.hashSize }, () => new Map());
+    this.location = new LocationTable(opts.table, opts.useDomain);
+    // Like Kamailio's sruid: "uloc-<start time>-<random>-<counter>", unique across restarts.
+    this.ruidPrefix = `uloc-${Math.floor(opts.now()).toString(16)}-${randomBytes(2).toString('hex')}-`;
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  get useDomain(): boolean {
+    return this.opts.useDomain;
+  }
+
+  get lowerCaseAor(): boolean {
+    return this.opts.lowerCaseAor;
+  }
+
+  newRuid(): string {
+    return this.ruidPrefix + (++this.ruidCounter).toString(16);
+  }
+
+  /** Load every row of the table; returns how many were loaded and skipped. */
+  async load(): Promise<{ loaded: number; skipped: Array<{ id?: number; why: string }> }> {
+    const skipped: Array<{ id?: number; why: string }> = [];
+    if (this.opts.db === undefined) return { loaded: 0, skipped };
+    const rows = await this.location.loadAll(this.opts.db);
+    let loaded = 0;
+    for (const row of rows) {
+      const rec = this.location.toRecord(row, this.opts.lowerCaseAor);
+      if (typeof rec === 'string') {
+        skipped.push({ id: row.id === undefined ? undefined : Number(row.id), why: rec });
+        continue;
+      }
+      if (this.findRuid(rec.aor, rec.ruid) !== undefined) continue;
+      this.memInsert(rec);
+      loaded++;
+    }
+    return { loaded, skipped };
+  }
+
+  /** Run fn with the AoR locked against other withLock calls for the same AoR. */
+  async withLock<T>(aor: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(aor) ?? Promise.resolve();
+    const run = prev.catch(() => undefined).then(fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(aor, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(aor) === tail) this.locks.delete(aor);
+    }
+  }
+
+  /** All contacts of an AoR (also expired ones the timer has not removed yet), in q order; copies. */
+  get(aor: string): ContactRecord[] {
+    return (this.byAor.get(aor)?.contacts ?? []).map((c) => ({ ...c }));
+  }
+
+  /** The valid contacts of an AoR (registrar lookup). */
+  lookup(aor: string): ContactRecord[] {
+    const now = this.opts.now();
+    return this.get(aor).filter((c) => isValid(c, now));
+  }
+
+  has(aor: string): boolean {
+    return this.byAor.has(aor);
+  }
+
+  hashOf(aor: string): number | undefined {
+    return this.byAor.get(aor)?.hash;
+  }
+
+  /** Every contact held (valid or waiting for the timer). */
+  get contactCount(): number {
+    return this.contactTotal;
+  }
+
+  get aorCount(): number {
+    return this.byAor.size;
+  }
+
+  /** AoRs in Kamailio's dump order: by hash slot, then in the order they were created. */
+  *records(): Generator<{ aor: string; hash: number; contacts: ContactRecord[] }> {
+    for (const slot of this.slots) for (const r of slot.values()) yield { aor: r.aor, hash: r.hash, contacts: r.contacts.map((c) => ({ ...c })) };
+  }
+
+  /** Largest number of AoRs in one slot (ul.dump's Max-Slots). */
+  get maxSlot(): number {
+    let max = 0;
+    for (const s of this.slots) if (s.size > max) max = s.size;
+    return max;
+  }
+
+  /**
+   * Apply the changes of one request to one AoR: database first, in one transaction, then
+   * memory. If the database refuses, memory is unchanged and the error propagates.
+   * Call inside withLock(aor).
+   */
+  async commit(aor: string, change: ContactChange): Promise<void> {
+    const ins = change.insert ?? [];
+    const upd = change.update ?? [];
+    const rem = change.remove ?? [];
+    if (ins.length + upd.length + rem.length === 0) return;
+    for (const c of [...ins, ...upd]) if (c.aor !== aor) throw new Error(`usrloc: contact for ${c.aor} committed under ${aor}`);
+    const db = this.opts.db;
+    if (db !== undefined) {
+      await db.transaction(async (tx) => {
+        if (rem.length > 0) await this.location.remove(tx, rem);
+        for (const c of upd) await this.location.update(tx, c);
+        for (const c of ins) await this.location.insert(tx, c);
+      });
+    }
+    for (const ruid of rem) this.memRemove(aor, ruid);
+    for (const c of upd) this.memUpdate({ ...c });
+    for (const c of ins) this.memInsert({ ...c });
+  }
+
+  /** Remove an AoR with all its contacts (ul.rm, Contact: *); returns how many contacts went. */
+  async removeAor(aor: string): Promise<number> {
+    const rec = this.byAor.get(aor);
+    if (rec === undefined) return 0;
+    const n = rec.contacts.length;
+    await this.commit(aor, { remove: rec.contacts.map((c) => c.ruid) });
+    return n;
+  }
+
+  /** Remove expired contacts (the usrloc timer); returns how many. */
+  async sweep(): Promise<number> {
+    const now = this.opts.now();
+    let removed = 0;
+    for (const [aor, rec] of [...this.byAor]) {
+      if (!rec.contacts.some((c) => !isValid(c, now))) continue;
+      removed += await this.withLock(aor, async () => {
+        const expired = this.get(aor).filter((c) => !isValid(c, this.opts.now())).map((c) => c.ruid);
+        await this.commit(aor, { remove: expired });
+        return expired.length;
+      });
+    }
+    return removed;
+  }
+
+  private findRuid(aor: string, ruid: string): ContactRecord | undefined {
+    return this.byAor.get(aor)?.contacts.find((c) => c.ruid === ruid);
+  }
+
+  private memInsert(c: ContactRecord): void {
+    let rec = this.byAor.get(c.aor);
+    if (rec === undefined) {
+      const hash = coreHash(c.aor);
+      rec = { aor: c.aor, hash, contacts: [] };
+      this.byAor.set(c.aor, rec);
+      this.slots[hash & (this.slots.length - 1)].set(c.aor, rec);
+    }
+    insertOrdered(rec.contacts, c);
+    this.contactTotal++;
+  }
+
+  /** Replace a contact in place; a changed q moves it to its new rank. */
+  private memUpdate(c: ContactRecord): void {
+    const list = this.byAor.get(c.aor)?.contacts;
+    const i = list?.findIndex((x) => x.ruid === c.ruid) ?? -1;
+    if (list === undefined || i < 0) {
+      this.memInsert(c);
+    } else if (list[i].q === c.q) {
+      list[i] = c;
+    } else {
+      list.splice(i, 1);
+      insertOrdered(list, c);
+    }
+  }
+
+  private memRemove(aor: string, ruid: string): void {
+    const rec = this.byAor.get(aor);
+    if (rec === undefined) return;
+    const i = rec.contacts.findIndex((c) => c.ruid === ruid);
+    if (i < 0) return;
+    rec.contacts.splice(i, 1);
+    this.contactTotal--;
+    if (rec.contacts.length === 0) {
+      this.byAor.delete(aor);
+      this.slots[rec.hash & (this.slots.length - 1)].delete(aor);
+    }
+  }
+}
