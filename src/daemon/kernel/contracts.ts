@@ -117,3 +117,41 @@ export interface UsrlocApi {
 export interface StatsApi {
   inc(name: string, by?: number): void;
 }
+
+// ---- kernel services (module 'core') ----
+
+/**
+ * module 'core': what the kernel offers every module. Modules never open their own database
+ * connection nor write log lines for security events themselves: they ask the kernel, so the
+ * database URL follows sipctl's configuration and every security event has one shape and one
+ * rate limit.
+ */
+export interface CoreApi {
+  /**
+   * The database sipd is configured with (--db, SIPCTL_DB, sipd's config file, sipctl's config
+   * file, in that order). Opened on first use and shared; closed by the kernel at shutdown.
+   */
+  database(): Promise<import('../../core/db/database.js').Database>;
+  /** Log one security event as a structured line (rate-limited per event and source). */
+  securityEvent(ev: SecurityEvent): void;
+  /** The proxy's own addresses and domains (Kamailio's `myself`). */
+  isMyself(host: string, port?: number): boolean;
+  /** Configured SIP domains (--domain), in order; the first is the default realm. May be empty. */
+  domains(): readonly string[];
+  /** Directory for state files (--state-dir). */
+  readonly stateDir: string;
+}
+
+/**
+ * Module state the kernel saves in --state-dir (atomic write-rename) at shutdown and
+ * periodically while `changed`, and hands back at start-up after init. A module offers it as
+ * `SipdModule.state`.
+ */
+export interface PersistentState {
+  /** JSON-serialisable snapshot; taking it clears `changed` */
+  snapshot(): unknown;
+  /** Called once after init with what the last snapshot saved (never called when there is none). */
+  restore(data: unknown): void;
+  /** true when something changed since the last snapshot */
+  readonly changed: boolean;
+}

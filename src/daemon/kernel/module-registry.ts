@@ -23,6 +23,8 @@ export interface InitOptions {
   /** per-module parameter values from the configuration, by module name */
   params?: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
   log?: Logger;
+  /** a logger per module (e.g. with a module field on every line); default: `log` */
+  logFor?: (module: string) => Logger;
   now?: () => number;
 }
 
@@ -125,7 +127,7 @@ export class ModuleRegistry {
       if (this.initialised.includes(mod)) continue;
       try {
         const params = resolveParams(mod.name, mod.params, opts.params?.get(mod.name));
-        const ctx: ModuleContext<typeof params> = { params, log, now, api: <T>(m: string) => this.api<T>(m) };
+        const ctx: ModuleContext<typeof params> = { params, log: opts.logFor?.(mod.name) ?? log, now, api: <T>(m: string) => this.api<T>(m) };
         await mod.init(ctx);
         this.initialised.push(mod);
       } catch (e) {
@@ -133,6 +135,40 @@ export class ModuleRegistry {
         throw e;
       }
     }
+  }
+
+  /**
+   * SIGHUP: resolve every module's parameters again and call `reload` where a module has one.
+   * All parameters are validated before any module reloads, so a typo changes nothing. A module
+   * whose reload throws keeps its old tables; the others still reload. Returns the names of the
+   * modules that reloaded and the errors of those that failed.
+   */
+  async reloadAll(opts: InitOptions = {}): Promise<{ reloaded: string[]; failed: Array<{ module: string; error: unknown }> }> {
+    const log = opts.log ?? silent;
+    const now = opts.now ?? Date.now;
+    for (const name of opts.params?.keys() ?? []) {
+      if (!this.modules.has(name)) throw new UsageError('MODULE_UNKNOWN', `parameters given for module ${JSON.stringify(name.slice(0, 64))}, which is not loaded`);
+    }
+    const resolved = new Map<string, ReturnType<typeof resolveParams>>();
+    for (const mod of this.initialised) resolved.set(mod.name, resolveParams(mod.name, mod.params, opts.params?.get(mod.name)));
+    const reloaded: string[] = [];
+    const failed: Array<{ module: string; error: unknown }> = [];
+    for (const mod of this.initialised) {
+      if (typeof mod.reload !== 'function') continue;
+      const params = resolved.get(mod.name)!;
+      try {
+        await mod.reload({ params, log: opts.logFor?.(mod.name) ?? log, now, api: <T>(m: string) => this.api<T>(m) });
+        reloaded.push(mod.name);
+      } catch (error) {
+        failed.push({ module: mod.name, error });
+      }
+    }
+    return { reloaded, failed };
+  }
+
+  /** Initialised modules that carry persistent state, by name. */
+  persistentStates(): Array<[string, import('./contracts.js').PersistentState]> {
+    return this.initialised.filter((m) => m.state !== undefined).map((m) => [m.name, m.state!]);
   }
 
   /** Destroy initialised modules in reverse order; every destroy runs even if one throws. */

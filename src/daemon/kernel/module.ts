@@ -57,6 +57,14 @@ export interface SipdModule<S extends ParamSpecs = ParamSpecs, Api = unknown> {
   readonly rpc: Readonly<Record<string, RpcMethod>>;
   /** the functions other modules call (usrloc's API struct, in Kamailio terms) */
   readonly api?: Api;
+  /**
+   * SIGHUP: the configuration was read again; `ctx.params` holds the new, validated values.
+   * Build the new tables and swap them in (habit 8); on error keep the old ones and throw.
+   * Modules without it keep their parameters until restart.
+   */
+  reload?(ctx: ModuleContext<ParamValues<S>>): void | Promise<void>;
+  /** state the kernel persists across restarts (see PersistentState in contracts.ts) */
+  readonly state?: import('./contracts.js').PersistentState;
 }
 
 /** Identity function that lets TypeScript infer a module's parameter and API types. */

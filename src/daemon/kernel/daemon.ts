@@ -1,0 +1,328 @@
+/**
+ * The daemon's lifecycle: modules → state → SIP transports → RPC listeners at start; the reverse
+ * at stop; configuration-derived tables rebuilt on reload (SIGHUP). main.ts decides which
+ * modules run and wires signals; this class holds the order and the bookkeeping.
+ *
+ * Start: the state directory is locked with a pid file (a second sipd on the same directory would
+ * overwrite the first one's state), modules are initialised, saved state is restored, sockets are
+ * bound (messages arriving before every socket is bound are dropped), and a runtime file records
+ * what was bound (ports resolved when 0 was asked for) for `sipctl daemon status`.
+ *
+ * Stop: stop taking requests (sockets and RPC closed), let REGISTERs in flight finish (bounded),
+ * save state, destroy modules, close the database, remove the pid and runtime files.
+ */
+import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Database } from '../../core/db/database.js';
+import { ConflictError } from '../../core/errors.js';
+import { type DbSettings, type SipdConfig } from '../config/sipd-config.js';
+import { createCoreModule } from '../modules/core/core-module.js';
+import { DEFAULT_HTABLES, makeDefinition, type HtableDefinition } from '../modules/htable/htable.js';
+import { createHtableModule, type HtableModuleApi } from '../modules/htable/htable-module.js';
+import { listenTcp, type TcpCloseReason } from '../transport/tcp.js';
+import { formatListen, parseListen, type SipTransport } from '../transport/transport.js';
+import { listenUdp } from '../transport/udp.js';
+import type { AuthApi, Endpoint, PermissionsApi } from './contracts.js';
+import { errorFields, type KernelLogger } from './logger.js';
+import type { ParamSpecs, SipdModule } from './module.js';
+import { ModuleRegistry } from './module-registry.js';
+import { Myself } from './myself.js';
+import { Pipeline } from './pipeline.js';
+import { parseRpcListen, startRpcListener, type RpcListener } from './rpc-listeners.js';
+import { RpcDispatcher } from './rpc-server.js';
+import { SecurityLog } from './security-log.js';
+import { StateStore, writeFileAtomic } from './state-store.js';
+import { ConfigError } from '../../core/errors.js';
+
+export const PID_FILE = 'sipd.pid';
+export const RUNTIME_FILE = 'sipd.runtime.json';
+
+export interface RuntimeInfo {
+  pid: number;
+  version: string;
+  startedAt: string;
+  listen: string[];
+  rpc: string[];
+  stateDir: string;
+  configFile?: string;
+  modules: string[];
+}
+
+export interface DaemonOptions {
+  config: SipdConfig;
+  configFile?: string;
+  db: DbSettings;
+  log: KernelLogger;
+  version: string;
+  /** the modules after core and htable, in registration order */
+  modules: Array<SipdModule<ParamSpecs, unknown>>;
+  /** read the configuration again (SIGHUP); default: keep the current one */
+  reloadConfig?: () => SipdConfig;
+  openDatabase(url: string, password?: string): Promise<Database>;
+  now?: () => number;
+}
+
+/** The htable definitions: defaults, with the configured ones over them. */
+export function htableDefinitions(cfg: SipdConfig): HtableDefinition[] {
+  const merged: Record<string, Record<string, unknown>> = { ...DEFAULT_HTABLES, ...cfg.htables };
+  const out: HtableDefinition[] = [];
+  for (const [name, attrs] of Object.entries(merged)) {
+    try {
+      out.push(makeDefinition(name, attrs));
+    } catch (e) {
+      throw new ConfigError('CONFIG_BAD_VALUE', `htables: ${(e as Error).message}`);
+    }
+  }
+  return out;
+}
+
+function moduleParams(cfg: SipdConfig): Map<string, Record<string, unknown>> {
+  return new Map(Object.entries(cfg.modules));
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class Daemon {
+  readonly registry = new ModuleRegistry();
+  readonly security: SecurityLog;
+  readonly pipeline: Pipeline;
+  readonly startedAt: number;
+  private config: SipdConfig;
+  private myself: Myself;
+  private transports: SipTransport[] = [];
+  private rpcListeners: RpcListener[] = [];
+  private store: StateStore | undefined;
+  private sharedDb: Promise<Database> | undefined;
+  private housekeeping: NodeJS.Timeout | undefined;
+  private ready = false;
+  private stopping: Promise<void> | undefined;
+  private lockedPidFile: string | undefined;
+  private runtime: RuntimeInfo | undefined;
+  private readonly htable: ReturnType<typeof createHtableModule>;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.config = opts.config;
+    this.now = opts.now ?? Date.now;
+    this.startedAt = this.now();
+    const log = opts.log;
+    this.security = new SecurityLog(log.child({ module: 'security' }), { now: this.now });
+    this.myself = new Myself([], this.config.domain);
+    this.registry.register(
+      createCoreModule({
+        version: opts.version,
+        startedAt: this.startedAt,
+        now: this.now,
+        stateDir: this.config.stateDir,
+        database: () => this.database(),
+        securityEvent: (ev) => this.security.emit(ev),
+        isMyself: (h, p) => this.myself.isMyself(h, p),
+        domains: () => this.config.domain,
+      }),
+    );
+    this.htable = createHtableModule({ definitions: htableDefinitions(this.config) });
+    this.registry.register(this.htable);
+    for (const m of opts.modules) this.registry.register(m);
+    this.pipeline = new Pipeline({
+      registry: this.registry,
+      myself: { isMyself: (h, p) => this.myself.isMyself(h, p) },
+      log: log.child({ module: 'pipeline' }),
+      security: (ev) => this.security.emit(ev),
+      parser: this.config.sip,
+      server: `sipd ${opts.version}`,
+      now: this.now,
+    });
+  }
+
+  /** The shared database (opened on first use). */
+  database(): Promise<Database> {
+    this.sharedDb ??= this.opts.openDatabase(this.opts.db.url, this.opts.db.password).catch((e: unknown) => {
+      this.sharedDb = undefined;
+      throw e;
+    });
+    return this.sharedDb;
+  }
+
+  private lockStateDir(): void {
+    const dir = this.config.stateDir;
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const path = join(dir, PID_FILE);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = openSync(path, 'wx', 0o644);
+        writeSync(fd, `${process.pid}\n`);
+        closeSync(fd);
+        this.lockedPidFile = path;
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        const other = Number(readFileSync(path, 'utf8').trim());
+        if (Number.isSafeInteger(other) && other > 0 && other !== process.pid && pidAlive(other)) {
+          throw new ConflictError('SIPD_RUNNING', `another sipd (pid ${other}) uses state directory ${dir}`, 'stop it first (sipctl daemon stop), or give this one its own --state-dir');
+        }
+        rmSync(path, { force: true }); // stale: its process is gone
+      }
+    }
+    throw new ConflictError('SIPD_RUNNING', `cannot lock state directory ${dir}`);
+  }
+
+  async start(): Promise<RuntimeInfo> {
+    const log = this.opts.log;
+    const cfg = this.config;
+    // Parse every address before touching anything, so a typo fails fast.
+    const listen = cfg.listen.map(parseListen);
+    const rpc = cfg.rpcListen.map(parseRpcListen);
+    this.lockStateDir();
+    try {
+      await this.registry.initAll({ params: moduleParams(cfg), log, logFor: (m) => log.child({ module: m }), now: this.now });
+      this.store = new StateStore(cfg.stateDir, log.child({ module: 'state' }));
+      for (const [name, st] of this.registry.persistentStates()) this.store.add(name, st);
+      this.store.loadAll();
+      this.store.start(cfg.stateSaveIntervalSec * 1000);
+
+      const handler = (m: Parameters<Pipeline['handle']>[0]) => {
+        if (this.ready) this.pipeline.handle(m);
+      };
+      const bound: Endpoint[] = [];
+      for (const a of listen) {
+        if (a.host === '0.0.0.0' || a.host === '::') log.warn('SIP listens on every address', { listen: formatListen(a) });
+        const t = a.transport === 'udp'
+          ? await listenUdp(a, handler, { log: log.child({ module: 'udp' }) })
+          : await listenTcp(a, handler, {
+            limits: {
+              maxConnections: cfg.tcp.maxConnections,
+              maxConnectionsPerSource: cfg.tcp.maxConnectionsPerSource,
+              idleTimeoutMs: cfg.tcp.idleTimeoutSec * 1000,
+              slowSenderTimeoutMs: cfg.tcp.slowSenderTimeoutSec * 1000,
+              maxPendingWriteBytes: 256 * 1024,
+            },
+            parser: cfg.sip,
+            log: log.child({ module: 'tcp' }),
+            admit: (ip) => this.pipeline.admitConnection(ip),
+            onClose: (source, reason) => this.tcpClosed(source, reason),
+          });
+        this.transports.push(t);
+        bound.push(t.local);
+      }
+      this.myself = new Myself(bound, cfg.domain);
+      const dispatcher = new RpcDispatcher(this.registry, { maxBatch: cfg.rpc.maxBatch, log: log.child({ module: 'rpc' }) });
+      for (const a of rpc) {
+        this.rpcListeners.push(await startRpcListener(a, {
+          dispatcher,
+          log: log.child({ module: 'rpc' }),
+          maxRequestBytes: cfg.rpc.maxRequestBytes,
+          timeoutMs: cfg.rpc.timeoutSec * 1000,
+          maxConnections: cfg.rpc.maxConnections,
+        }));
+      }
+      this.ready = true;
+      this.housekeeping = setInterval(() => this.security.flushDropped(), 1000);
+      this.housekeeping.unref();
+      this.runtime = {
+        pid: process.pid,
+        version: this.opts.version,
+        startedAt: new Date(this.startedAt).toISOString(),
+        listen: bound.map((e) => formatListen({ transport: e.transport, host: e.ip, port: e.port })),
+        rpc: this.rpcListeners.map((l) => l.url),
+        stateDir: cfg.stateDir,
+        ...(this.opts.configFile !== undefined ? { configFile: this.opts.configFile } : {}),
+        modules: this.registry.moduleNames(),
+      };
+      writeFileAtomic(join(cfg.stateDir, RUNTIME_FILE), JSON.stringify(this.runtime, null, 2) + '\n', cfg.stateDir);
+      log.info('sipd started', { version: this.opts.version, listen: this.runtime.listen, rpc: this.runtime.rpc, modules: this.runtime.modules, db: this.opts.db.source, myself: this.myself.list() });
+      return this.runtime;
+    } catch (e) {
+      await this.shutdown(false).catch((cleanup: unknown) => log.error('cleanup after failed start also failed', errorFields(cleanup)));
+      throw e;
+    }
+  }
+
+  private tcpClosed(source: Endpoint, reason: TcpCloseReason): void {
+    if (reason === 'framing-error') this.security.emit({ event: 'parse-failed', sourceIp: source.ip, detail: 'TCP stream framing error; connection closed' });
+    else this.opts.log.debug('TCP connection closed', { source: source.ip, reason });
+  }
+
+  /**
+   * SIGHUP: read the configuration again and rebuild what derives from it — htable definitions,
+   * module parameters (modules with a reload hook), the address table and credentials. Listen
+   * addresses, the state directory and limits need a restart; a change to them is logged.
+   */
+  async reload(): Promise<void> {
+    const log = this.opts.log;
+    let next: SipdConfig;
+    try {
+      next = this.opts.reloadConfig ? this.opts.reloadConfig() : this.config;
+      const defs = htableDefinitions(next);
+      // Tables first (pike's reload checks its ban table exists); back again if the params are refused.
+      const htables = this.htable.api as HtableModuleApi;
+      const previous = htables.definitions();
+      htables.define(defs);
+      let result: Awaited<ReturnType<ModuleRegistry['reloadAll']>>;
+      try {
+        result = await this.registry.reloadAll({ params: moduleParams(next), log, logFor: (m) => log.child({ module: m }), now: this.now });
+      } catch (e) {
+        htables.define(previous);
+        throw e;
+      }
+      // Modules that keep tables loaded from the database, but have no reload hook of their own.
+      const tasks: Array<Promise<unknown>> = [];
+      const perms = this.registry.module('permissions');
+      if (perms !== undefined && typeof perms.reload !== 'function') tasks.push(this.registry.api<PermissionsApi>('permissions')!.reload());
+      const auth = this.registry.module('auth-db');
+      if (auth !== undefined && typeof auth.reload !== 'function') tasks.push(this.registry.api<AuthApi>('auth-db')!.reloadCredentials());
+      const settled = await Promise.allSettled(tasks);
+      for (const f of result.failed) log.error('module reload failed; it keeps its old tables', { module: f.module, ...errorFields(f.error) });
+      for (const s of settled) if (s.status === 'rejected') log.error('table reload failed; the old table stays', errorFields(s.reason));
+      const restart = (['listen', 'rpcListen', 'stateDir', 'sip', 'tcp', 'rpc', 'disableModules', 'db', 'logLevel', 'logFormat', 'stateSaveIntervalSec'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.config[k]));
+      if (restart.length > 0) log.warn('configuration changes that need a restart were not applied', { keys: restart });
+      this.config = { ...this.config, domain: next.domain, htables: next.htables, modules: next.modules };
+      this.myself = new Myself(this.transports.map((t) => t.local), next.domain);
+      log.info('configuration reloaded', { reloaded: result.reloaded, htables: defs.map((d) => d.name) });
+    } catch (e) {
+      log.error('configuration reload refused; nothing changed', errorFields(e));
+    }
+  }
+
+  /** Stop taking requests, save state, release everything. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown(true);
+    return this.stopping;
+  }
+
+  private async shutdown(graceful: boolean): Promise<void> {
+    const log = this.opts.log;
+    this.ready = false;
+    if (this.housekeeping) clearInterval(this.housekeeping);
+    await Promise.allSettled([...this.rpcListeners.map((l) => l.close()), ...this.transports.map((t) => t.close())]);
+    this.rpcListeners = [];
+    this.transports = [];
+    if (graceful) {
+      const deadline = this.now() + 5000;
+      while (this.pipeline.counters.inFlight > 0 && this.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    }
+    if (this.store) {
+      this.store.stop();
+      if (graceful) this.store.save(true);
+    }
+    this.security.flushDropped();
+    try {
+      await this.registry.destroyAll();
+    } catch (e) {
+      log.error('module destroy failed', errorFields(e));
+    }
+    if (this.sharedDb) {
+      await this.sharedDb.then((db) => db.close()).catch(() => undefined);
+      this.sharedDb = undefined;
+    }
+    if (this.runtime) rmSync(join(this.config.stateDir, RUNTIME_FILE), { force: true });
+    if (this.lockedPidFile) rmSync(this.lockedPidFile, { force: true });
+    if (graceful) log.info('sipd stopped', { uptimeSec: Math.floor((this.now() - this.startedAt) / 1000) });
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * The request pipeline: every received message passes these stages, each a module that owns
+ * its state and returns its decision as data (StageResult); the pipeline turns decisions into
+ * replies and drops. It never throws and never waits on the network except for REGISTER (auth
+ * and registrar may query the database), which runs asynchronously with a cap on how many are
+ * in flight.
+ *
+ *  0. flood (pike): banned sources dropped, sources over the rate banned — before parsing, so a
+ *     banned source costs a Map lookup and a garbage flood is counted like any other
+ *  1. parse: the strict bounded parser; unparseable → dropped on UDP, 400 on a stream when the
+ *     headers needed for a reply can be read (and 400 for a truncated body on UDP too)
+ *  2. sanity → 400/416/420/505 with Kamailio's reason phrase
+ *  3. maxfwd: 483 at zero, decrement, add 70 when missing
+ *  4. scanner: known scanner User-Agents dropped (or answered 200)
+ *  5. ACK: absorbed (a stateless proxy has nothing to match it with)
+ *  6. Request-URI not the proxy → 403 Not relaying (sipd does not relay)
+ *  7. OPTIONS to the proxy itself → 200 OK
+ *  8. REGISTER → auth-db authenticate('www') → registrar save
+ *  9. CANCEL → 481; anything else → 501 Not Implemented (with Allow)
+ * Responses received are dropped: sipd keeps no transactions.
+ */
+import { parseMessage, type ParseOptions } from '../../core/sip/parser.js';
+import type { SipRequest } from '../../core/sip/message.js';
+import { SipParseError } from '../../core/sip/sip-parse-error.js';
+import type { Inbound } from '../transport/transport.js';
+import type { AuthApi, RegistrarApi, ReplySpec, RequestContext, SecurityEvent, StageResult, StatsApi } from './contracts.js';
+import type { Logger } from './module.js';
+import type { ModuleRegistry } from './module-registry.js';
+import type { Myself } from './myself.js';
+import { buildReply } from './reply.js';
+import type { SanityApi } from '../modules/sanity/sanity-module.js';
+import type { MaxfwdApi } from '../modules/maxfwd/maxfwd-module.js';
+import type { ScannerApi } from '../modules/scanner/scanner-module.js';
+import type { PikeApi } from '../modules/pike/pike-module.js';
+
+export const ALLOW = 'OPTIONS, REGISTER';
+
+export interface PipelineOptions {
+  registry: ModuleRegistry;
+  /** the proxy's own addresses (Kamailio's myself) */
+  myself: Pick<Myself, 'isMyself'>;
+  log: Logger;
+  security(ev: SecurityEvent): void;
+  parser: ParseOptions;
+  /** Server header of every reply */
+  server: string;
+  now?: () => number;
+  /** most REGISTERs being authenticated / saved at once; beyond → 503 (default 1024) */
+  maxInFlight?: number;
+}
+
+export interface PipelineCounters {
+  received: number;
+  dropped: number;
+  parseErrors: number;
+  replies: number;
+  inFlight: number;
+}
+
+/** The method of a request from its first bytes, without parsing (for pike's log line); undefined for a response or garbage. */
+export function sniffMethod(data: Buffer): string | undefined {
+  const n = Math.min(data.length, 17);
+  for (let i = 0; i < n; i++) {
+    const c = data[i];
+    if (c === 0x20) return i > 0 ? data.toString('latin1', 0, i) : undefined;
+    if (!((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d || c === 0x5f || c === 0x2e || (c >= 0x30 && c <= 0x39))) return undefined;
+  }
+  return undefined;
+}
+
+const SALVAGE_NAMES: Record<string, string> = { via: 'Via', v: 'Via', from: 'From', f: 'From', to: 'To', t: 'To', 'call-id': 'Call-ID', i: 'Call-ID', cseq: 'CSeq' };
+
+/**
+ * A 400 for a request the parser refused, built from the raw header lines, when they hold what a
+ * reply needs (Via, From, To, Call-ID, CSeq, each printable and short, one of each but Via).
+ * Undefined when that is not possible or the request is an ACK.
+ */
+export function salvageBadRequest(data: Buffer, reason: string, server: string): Buffer | undefined {
+  const headEnd = data.indexOf('\r\n\r\n');
+  const head = data.toString('latin1', 0, headEnd === -1 ? Math.min(data.length, 16_384) : headEnd);
+  const lines = head.split('\r\n');
+  const start = /^([A-Za-z]{1,16}) \S{1,1024} SIP\/2\.0$/.exec(lines[0] ?? '');
+  if (!start || start[1].toUpperCase() === 'ACK') return undefined;
+  const got = new Map<string, string[]>();
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = SALVAGE_NAMES[line.slice(0, colon).trim().toLowerCase()];
+    if (name === undefined) continue;
+    const value = line.slice(colon + 1).trim();
+    if (!/^[\x20-\x7e]{1,1024}$/.test(value)) return undefined;
+    got.set(name, [...(got.get(name) ?? []), value]);
+  }
+  for (const n of ['From', 'To', 'Call-ID', 'CSeq']) if (got.get(n)?.length !== 1) return undefined;
+  if ((got.get('Via')?.length ?? 0) === 0) return undefined;
+  const to = got.get('To')![0];
+  const out = [`SIP/2.0 400 ${reason}`];
+  for (const v of got.get('Via')!) out.push(`Via: ${v}`);
+  out.push(`From: ${got.get('From')![0]}`);
+  out.push(`To: ${/;\s*tag=/i.test(to) ? to : `${to};tag=${Math.random().toString(16).slice(2, 14)}`}`);
+  out.push(`Call-ID: ${got.get('Call-ID')![0]}`, `CSeq: ${got.get('CSeq')![0]}`, `Server: ${server}`, 'Content-Length: 0');
+  return Buffer.from(out.join('\r\n') + '\r\n\r\n', 'latin1');
+}
+
+function fromUser(msg: SipRequest): string | undefined {
+  const u = msg.from?.uri;
+  return u !== undefined && u.kind === 'sip' ? u.user : undefined;
+}
+
+export class Pipeline {
+  readonly counters: PipelineCounters = { received: 0, dropped: 0, parseErrors: 0, replies: 0, inFlight: 0 };
+  private readonly now: () => number;
+  private readonly maxInFlight: number;
+  private warnedNoAuth = false;
+
+  constructor(private readonly opts: PipelineOptions) {
+    this.now = opts.now ?? Date.now;
+    this.maxInFlight = opts.maxInFlight ?? 1024;
+  }
+
+  // Module APIs are looked up per message: a Map lookup, and modules may come and go in tests.
+  private api<T>(name: string): T | undefined {
+    return this.opts.registry.api<T>(name);
+  }
+
+  private stat(name: string): void {
+    this.api<StatsApi>('stats')?.inc(name);
+  }
+
+  /** TCP accept gate: a banned source does not get a connection at all. */
+  admitConnection(ip: string): boolean {
+    const pike = this.api<PikeApi>('pike');
+    return pike === undefined || pike.exempt(ip) || !pike.banned(ip);
+  }
+
+  /** One message from a transport. Never throws. */
+  handle(m: Inbound): void {
+    this.counters.received++;
+    try {
+      this.run(m);
+    } catch (e) {
+      this.opts.log.error('request pipeline failed', { error: e instanceof Error ? e.message : String(e), source: m.source.ip });
+    }
+  }
+
+  private drop(): void {
+    this.counters.dropped++;
+    this.stat('core:drop_requests');
+  }
+
+  private send(m: Inbound, req: SipRequest, spec: ReplySpec): void {
+    this.counters.replies++;
+    this.stat('sl:sent_replies');
+    this.stat(`sl:${Math.floor(spec.status / 100)}xx_replies`);
+    if (spec.status >= 300) this.stat('sl:sent_err_replies');
+    m.reply(buildReply(req, spec, { source: m.source, server: this.opts.server }));
+  }
+
+  private run(m: Inbound): void {
+    const method = sniffMethod(m.data);
+    const pike = this.api<PikeApi>('pike');
+    if (pike !== undefined && pike.admit(m.source.ip, method).action === 'drop') return this.drop();
+
+    let parsed;
+    try {
+      parsed = parseMessage(m.data, this.opts.parser);
+    } catch (e) {
+      if (!(e instanceof SipParseError)) throw e;
+      this.counters.parseErrors++;
+      this.stat('core:err_requests');
+      this.opts.security({ event: 'parse-failed', sourceIp: m.source.ip, method, detail: e.reason });
+      const partial = e.partial;
+      if (e.reason === 'body-truncated' && partial !== undefined && partial.type === 'request' && partial.method !== 'ACK' && partial.via.length > 0) {
+        return this.send(m, partial, { status: 400, reason: 'Content-Length mis-match' });
+      }
+      if (m.source.transport !== 'udp') {
+        const out = salvageBadRequest(m.data, 'Bad Request', this.opts.server);
+        if (out !== undefined) {
+          this.counters.replies++;
+          m.reply(out);
+          return;
+        }
+      }
+      return this.drop();
+    }
+    if (parsed.type === 'response') {
+      this.stat('core:rcv_replies');
+      return this.drop();
+    }
+    const msg = parsed;
+    this.stat('core:rcv_requests');
+    const ctx: RequestContext = {
+      msg,
+      source: m.source,
+      local: m.local,
+      receivedAt: this.now(),
+      isMyself: (host, port) => this.opts.myself.isMyself(host, port),
+    };
+
+    const sanity = this.api<SanityApi>('sanity');
+    if (sanity !== undefined) {
+      const r = sanity.check(msg);
+      if (!r.ok) {
+        this.opts.security({ event: 'sanity-failed', sourceIp: m.source.ip, method: msg.method, user: fromUser(msg), detail: `${r.check}: ${r.status} ${r.reason}` });
+        if (r.reply) return this.send(m, msg, { status: r.status, reason: r.reason, ...(r.headers ? { headers: r.headers } : {}) });
+        return this.drop();
+      }
+    }
+
+    const mf = this.api<MaxfwdApi>('maxfwd')?.process(msg);
+    if (mf !== undefined && this.decided(m, msg, mf)) return;
+    const sc = this.api<ScannerApi>('scanner')?.check(ctx);
+    if (sc !== undefined && this.decided(m, msg, sc)) return;
+
+    if (msg.method === 'ACK') return this.drop();
+    const uri = msg.uri;
+    const toMe = uri.kind === 'sip' && this.opts.myself.isMyself(uri.host, uri.port);
+    if (!toMe) return this.send(m, msg, { status: 403, reason: 'Not relaying' });
+    if (msg.method === 'OPTIONS' && uri.kind === 'sip' && uri.user === undefined) {
+      return this.send(m, msg, { status: 200, reason: 'OK', headers: [['Allow', ALLOW], ['Accept', 'application/sdp']] });
+    }
+    if (msg.method === 'REGISTER') return this.register(m, ctx);
+    if (msg.method === 'CANCEL') return this.send(m, msg, { status: 481, reason: 'Call/Transaction Does Not Exist' });
+    return this.send(m, msg, { status: 501, reason: 'Not Implemented', headers: [['Allow', ALLOW]] });
+  }
+
+  /** Act on a stage's decision; false when the request goes on. */
+  private decided(m: Inbound, msg: SipRequest, r: StageResult): boolean {
+    if (r.action === 'continue') return false;
+    if (r.action === 'reply' && msg.method !== 'ACK') this.send(m, msg, r.reply);
+    else this.drop();
+    return true;
+  }
+
+  private register(m: Inbound, ctx: RequestContext): void {
+    const registrar = this.api<RegistrarApi>('registrar');
+    const auth = this.api<AuthApi>('auth-db');
+    if (registrar === undefined) return this.send(m, ctx.msg, { status: 501, reason: 'Not Implemented', headers: [['Allow', 'OPTIONS']] });
+    if (auth === undefined) {
+      // Never save a binding nobody authenticated.
+      if (!this.warnedNoAuth) {
+        this.warnedNoAuth = true;
+        this.opts.log.error('REGISTER refused: the registrar is loaded but auth-db is not');
+      }
+      return this.send(m, ctx.msg, { status: 500, reason: 'Server Internal Error' });
+    }
+    if (this.counters.inFlight >= this.maxInFlight) {
+      return this.send(m, ctx.msg, { status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
+    }
+    this.counters.inFlight++;
+    void (async () => {
+      try {
+        const a = await auth.authenticate(ctx, 'www');
+        if (!a.ok) return this.send(m, ctx.msg, a.reply);
+        this.send(m, ctx.msg, await registrar.save(ctx, a.username, a.domain));
+      } catch (e) {
+        this.opts.log.error('REGISTER failed', { error: e instanceof Error ? e.message : String(e), source: ctx.source.ip, callId: ctx.msg.callId?.slice(0, 64) });
+        this.send(m, ctx.msg, { status: 500, reason: 'Server Internal Error' });
+      } finally {
+        this.counters.inFlight--;
+      }
+    })();
+  }
+}
+

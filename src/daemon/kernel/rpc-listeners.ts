@@ -1,0 +1,253 @@
+/**
+ * Where JSON-RPC requests come from: HTTP (POST to one path, like Kamailio's xhttp + jsonrpcs at
+ * http://127.0.0.1:5071/RPC) and a unix STREAM socket (sipd's control socket, created 0600).
+ * Both hand the request text to the RpcDispatcher and know nothing of methods.
+ *
+ * Unix socket protocol, as sipctl's client (src/core/rpc/unix-transport.ts) speaks it: one
+ * connection per call; the client writes one JSON value (a newline after it is customary); the
+ * server reads until that value closes (JsonFrameScanner) or the client half-closes, writes the
+ * response JSON and a newline, and closes. A notification gets no reply: the connection is
+ * simply closed.
+ *
+ * Bounds: a request larger than `maxRequestBytes` is refused (HTTP 413 / -32600 on the socket)
+ * without reading the rest; idle or slow peers are cut off after `timeoutMs`; connection counts
+ * are capped.
+ */
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { JsonFrameScanner } from '../../core/rpc/json-frame.js';
+import { ConfigError, ConnectionError } from '../../core/errors.js';
+import type { Logger } from './module.js';
+import { RPC_INVALID_REQUEST, RPC_PARSE_ERROR } from './rpc-fault.js';
+import type { RpcDispatcher } from './rpc-server.js';
+
+export interface RpcListenerOptions {
+  dispatcher: RpcDispatcher;
+  log: Logger;
+  maxRequestBytes: number;
+  timeoutMs: number;
+  maxConnections: number;
+}
+
+export interface RpcListener {
+  /** "http://127.0.0.1:5071/RPC" or "unix:/path", with the port actually bound */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export type RpcListenAddress = { kind: 'http'; host: string; port: number; path: string } | { kind: 'unix'; path: string };
+
+/** Parse an --rpc-listen value: http://IP:PORT/PATH (IP literal, path default /RPC) or unix:/absolute/path. */
+export function parseRpcListen(text: string): RpcListenAddress {
+  const t = text.trim();
+  if (/^unix:/i.test(t)) {
+    let path = t.slice(5);
+    if (path.startsWith('//')) path = path.slice(2);
+    if (!path.startsWith('/')) throw new ConfigError('RPC_LISTEN_INVALID', `rpc listen ${JSON.stringify(t)}: unix: needs an absolute path`, 'e.g. unix:/run/sipd/sipd.sock');
+    if (Buffer.byteLength(path) > 100) throw new ConfigError('RPC_LISTEN_INVALID', `rpc listen ${JSON.stringify(t)}: unix socket path longer than 100 bytes`, 'choose a shorter --state-dir or path');
+    return { kind: 'unix', path };
+  }
+  if (/^http:\/\//i.test(t)) {
+    let u: URL;
+    try {
+      u = new URL(t);
+    } catch {
+      throw new ConfigError('RPC_LISTEN_INVALID', `rpc listen ${JSON.stringify(t)} is not a URL`, 'e.g. http://127.0.0.1:5071/RPC');
+    }
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    if (net.isIP(host) === 0) throw new ConfigError('RPC_LISTEN_INVALID', `rpc listen ${JSON.stringify(t)}: host must be an IP address`, 'e.g. http://127.0.0.1:5071/RPC');
+    if (u.username || u.password || u.search || u.hash) throw new ConfigError('RPC_LISTEN_INVALID', `rpc listen ${JSON.stringify(t)}: no credentials, query or fragment allowed`);
+    const port = u.port === '' ? 5071 : Number(u.port);
+    return { kind: 'http', host, port, path: u.pathname === '' || u.pathname === '/' ? '/RPC' : u.pathname };
+  }
+  throw new ConfigError('RPC_LISTEN_INVALID', `rpc listen ${JSON.stringify(t)}: expected http://IP:PORT/PATH or unix:/path`, 'https is not served: keep the RPC on loopback or a unix socket');
+}
+
+export function isLoopback(ip: string): boolean {
+  return ip === '::1' || /^127\./.test(ip) || /^::ffff:127\./i.test(ip);
+}
+
+export async function startRpcListener(addr: RpcListenAddress, opts: RpcListenerOptions): Promise<RpcListener> {
+  return addr.kind === 'http' ? startHttp(addr, opts) : startUnix(addr.path, opts);
+}
+
+// ------------------------------------------------------------------ HTTP
+
+function send(res: http.ServerResponse, status: number, body: string, extra: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...extra });
+  res.end(body);
+}
+
+function errorBody(code: number, message: string): string {
+  return JSON.stringify({ jsonrpc: '2.0', id: null, error: { code, message } });
+}
+
+async function startHttp(addr: Extract<RpcListenAddress, { kind: 'http' }>, opts: RpcListenerOptions): Promise<RpcListener> {
+  const { dispatcher, log, maxRequestBytes } = opts;
+  const server = http.createServer({ requestTimeout: opts.timeoutMs, headersTimeout: Math.min(opts.timeoutMs, 10_000), keepAliveTimeout: 5_000, maxHeaderSize: 8192 }, (req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== addr.path) {
+      send(res, 404, errorBody(RPC_INVALID_REQUEST, `Invalid Request: no JSON-RPC at ${JSON.stringify(path.slice(0, 64))}, use ${addr.path}`));
+      req.resume();
+      return;
+    }
+    if (req.method !== 'POST') {
+      send(res, 405, errorBody(RPC_INVALID_REQUEST, 'Invalid Request: use POST'), { Allow: 'POST' });
+      req.resume();
+      return;
+    }
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (Number.isFinite(declared) && declared > maxRequestBytes) {
+      send(res, 413, errorBody(RPC_INVALID_REQUEST, `Invalid Request: larger than ${maxRequestBytes} bytes`), { Connection: 'close' });
+      req.destroy();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    req.on('data', (c: Buffer) => {
+      if (refused) return;
+      size += c.length;
+      if (size > maxRequestBytes) {
+        refused = true;
+        send(res, 413, errorBody(RPC_INVALID_REQUEST, `Invalid Request: larger than ${maxRequestBytes} bytes`), { Connection: 'close' });
+        res.on('finish', () => req.destroy());
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (refused) return;
+      const text = Buffer.concat(chunks, size).toString('utf8');
+      dispatcher.handle(text).then(
+        (reply) => (reply === undefined ? (res.writeHead(204), res.end()) : send(res, 200, reply)),
+        (e: unknown) => {
+          log.error('RPC over HTTP failed', { error: e instanceof Error ? e.message : String(e) });
+          send(res, 500, errorBody(-32603, 'Internal error'));
+        },
+      );
+    });
+    req.on('error', () => undefined);
+  });
+  server.maxConnections = opts.maxConnections;
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => reject(new ConnectionError('RPC_LISTEN_FAILED', `cannot listen for RPC on ${addr.host}:${addr.port}: ${e.code ?? e.message}`, { cause: e })));
+    server.listen({ host: addr.host, port: addr.port, ipv6Only: net.isIPv6(addr.host) }, () => resolve());
+  });
+  server.on('error', (e) => log.error('RPC HTTP server error', { error: e.message }));
+  const port = (server.address() as net.AddressInfo).port;
+  const host = net.isIPv6(addr.host) ? `[${addr.host}]` : addr.host;
+  if (!isLoopback(addr.host)) log.warn('JSON-RPC over HTTP listens beyond loopback: it has no authentication', { host: addr.host, port });
+  return {
+    url: `http://${host}:${port}${addr.path}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+// ------------------------------------------------------------------ unix stream socket
+
+/** Remove a stale socket file left by a process that died; refuse when someone still answers on it. */
+async function clearStaleSocket(path: string): Promise<void> {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  if (!st.isSocket()) throw new ConfigError('RPC_LISTEN_INVALID', `${path} exists and is not a socket; refusing to replace it`);
+  const alive = await new Promise<boolean>((resolve) => {
+    const c = net.createConnection({ path });
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+  if (alive) throw new ConnectionError('RPC_LISTEN_FAILED', `${path} is in use by a running process (another sipd?)`, { hint: 'stop it first, or use another --state-dir / --rpc-listen' });
+  unlinkSync(path);
+}
+
+async function startUnix(path: string, opts: RpcListenerOptions): Promise<RpcListener> {
+  const { dispatcher, log, maxRequestBytes } = opts;
+  await clearStaleSocket(path);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.setTimeout(opts.timeoutMs, () => sock.destroy());
+    const scanner = new JsonFrameScanner();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const reply = (text: string | undefined) => {
+      if (sock.destroyed) return;
+      if (text === undefined) sock.end();
+      else sock.end(text + '\n');
+    };
+    const finish = (body: Buffer) => {
+      done = true;
+      sock.pause();
+      dispatcher.handle(body.toString('utf8')).then(reply, (e: unknown) => {
+        log.error('RPC over unix socket failed', { error: e instanceof Error ? e.message : String(e) });
+        reply(errorBody(-32603, 'Internal error'));
+      });
+    };
+    sock.on('data', (chunk: Buffer) => {
+      if (done) return;
+      let end: number;
+      try {
+        end = scanner.push(chunk);
+      } catch {
+        done = true;
+        reply(errorBody(RPC_PARSE_ERROR, 'Parse error'));
+        return;
+      }
+      const take = end < 0 ? chunk : chunk.subarray(0, end);
+      size += take.length;
+      if (size > maxRequestBytes) {
+        done = true;
+        reply(errorBody(RPC_INVALID_REQUEST, `Invalid Request: larger than ${maxRequestBytes} bytes`));
+        return;
+      }
+      chunks.push(take);
+      if (end >= 0) finish(Buffer.concat(chunks, size));
+    });
+    sock.on('end', () => {
+      // The client half-closed before its value closed: answer what came (a parse error, usually).
+      if (!done) finish(Buffer.concat(chunks, size));
+    });
+    sock.on('error', () => undefined);
+  });
+  server.maxConnections = opts.maxConnections;
+  // The socket is created 0600: only sipd's own user may drive the proxy.
+  const oldMask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) => reject(new ConnectionError('RPC_LISTEN_FAILED', `cannot listen for RPC on unix:${path}: ${e.code ?? e.message}`, { cause: e })));
+      server.listen({ path }, () => resolve());
+    });
+  } finally {
+    process.umask(oldMask);
+  }
+  chmodSync(path, 0o600);
+  server.on('error', (e) => log.error('RPC unix server error', { error: e.message }));
+  return {
+    url: `unix:${path}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}

@@ -1,0 +1,240 @@
+/**
+ * sipd's entry point — wiring only: command line → configuration → modules → Daemon (which binds
+ * transports and the RPC server) → signals.
+ *
+ *   SIGTERM / SIGINT  stop taking requests, save state, exit 0
+ *   SIGHUP            read the configuration again and rebuild the tables derived from it
+ *
+ * Runs in the foreground; `sipctl daemon start` runs it in the background with its output in a
+ * log file.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { EXIT_CODES } from '../cli/exit-codes.js';
+import { openDatabase } from '../core/db/database.js';
+import { isSipctlError } from '../core/errors.js';
+import { CONFIG_KEYS, loadSipdConfig, resolveDb, type SipdConfig, type SipdFlags } from './config/sipd-config.js';
+import { Daemon } from './kernel/daemon.js';
+import { chooseFormat, createLogger, errorFields, type KernelLogger } from './kernel/logger.js';
+import type { ParamSpecs, SipdModule } from './kernel/module.js';
+import { createMaxfwdModule } from './modules/maxfwd/maxfwd-module.js';
+import { createPikeModule } from './modules/pike/pike-module.js';
+import { createSanityModule } from './modules/sanity/sanity-module.js';
+import { createScannerModule } from './modules/scanner/scanner-module.js';
+
+type AnyModule = SipdModule<ParamSpecs, unknown>;
+type ModuleDeps = { db: () => ReturnType<typeof openDatabase> };
+
+/**
+ * Modules after core and htable, in init order. The ones built elsewhere (stats, permissions,
+ * usrloc, auth-db, registrar) are loaded when their file is present: their folder's
+ * `<name>-module.js` exports one `create…Module(deps)` function; `deps.db` opens a database
+ * connection the module owns (and closes at destroy).
+ */
+const MODULES: Array<{ name: string; load: (deps: ModuleDeps) => Promise<AnyModule | undefined> }> = [
+  { name: 'stats', load: (d) => optional('stats', d) },
+  { name: 'sanity', load: async () => createSanityModule() as unknown as AnyModule },
+  { name: 'maxfwd', load: async () => createMaxfwdModule() as unknown as AnyModule },
+  { name: 'scanner', load: async () => createScannerModule() as unknown as AnyModule },
+  { name: 'pike', load: async () => createPikeModule() as unknown as AnyModule },
+  { name: 'permissions', load: (d) => optional('permissions', d) },
+  { name: 'usrloc', load: (d) => optional('usrloc', d) },
+  { name: 'auth-db', load: (d) => optional('auth-db', d) },
+  { name: 'registrar', load: (d) => optional('registrar', d) },
+];
+
+async function optional(name: string, deps: ModuleDeps): Promise<AnyModule | undefined> {
+  const url = new URL(`./modules/${name}/${name}-module.js`, import.meta.url);
+  let ns: Record<string, unknown>;
+  try {
+    ns = (await import(url.href)) as Record<string, unknown>;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { url?: string };
+    if (err.code === 'ERR_MODULE_NOT_FOUND' && (err.url === url.href || err.message.includes(`${name}-module`))) return undefined;
+    throw e;
+  }
+  const factory = Object.entries(ns).find(([k, v]) => /^create[A-Za-z]*Module$/.test(k) && typeof v === 'function')?.[1] as ((d: ModuleDeps) => AnyModule) | undefined;
+  if (factory === undefined) throw new Error(`modules/${name}: no create…Module export`);
+  return factory(deps);
+}
+
+const HELP = `sipd — a lean SIP proxy enforcing the Kamailio security playbook, answering Kamailio's JSON-RPC
+
+Usage: sipd [options]          (foreground; \`sipctl daemon start\` runs it in the background)
+
+Options:
+  --config FILE          configuration file, JSON (also $SIPD_CONFIG)
+  --db URL               database URL (default: sipctl's: SIPCTL_DB, sipctl config file, …)
+  --listen ADDR          SIP socket, repeatable: udp:IP:PORT, tcp:IP:PORT, udp:[::1]:5060
+                         (default udp:127.0.0.1:5060 and tcp:127.0.0.1:5060)
+  --rpc-listen URL       JSON-RPC endpoint, repeatable: http://IP:PORT/PATH, unix:/path
+                         (default http://127.0.0.1:5071/RPC and unix:<state-dir>/sipd.sock)
+  --domain NAME          SIP domain this proxy is, repeatable
+  --state-dir DIR        state files, pid file, default unix socket (also $SIPD_STATE_DIR;
+                         default $XDG_STATE_HOME/sipd or ~/.local/state/sipd)
+  --log-level LEVEL      debug, info, warn, error (default info)
+  --log-format FORMAT    auto, json, text (default auto: JSON lines unless stderr is a TTY)
+  --print-config         print the effective configuration as JSON and exit
+  --check-config         validate the configuration (and database settings) and exit
+  -V, --version          print the version and exit
+  -h, --help             this text
+
+Signals: SIGTERM/SIGINT stop (state saved, exit 0); SIGHUP reloads configuration-derived tables.
+
+Configuration keys (file; flags override):
+${CONFIG_KEYS.map((k) => `  ${k.key.padEnd(28)} ${k.default}\n  ${''.padEnd(28)} ${k.doc}`).join('\n')}
+`;
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function parseFlags(argv: string[]): SipdFlags & { help?: boolean; version?: boolean; printConfig?: boolean; checkConfig?: boolean } {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      db: { type: 'string' },
+      listen: { type: 'string', multiple: true },
+      'rpc-listen': { type: 'string', multiple: true },
+      domain: { type: 'string', multiple: true },
+      'state-dir': { type: 'string' },
+      'log-level': { type: 'string' },
+      'log-format': { type: 'string' },
+      'print-config': { type: 'boolean' },
+      'check-config': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'V' },
+    },
+  });
+  if (positionals.length > 0) throw Object.assign(new Error(`unexpected argument ${JSON.stringify(positionals[0])}`), { code: 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' });
+  return {
+    config: values.config,
+    db: values.db,
+    listen: values.listen,
+    rpcListen: values['rpc-listen'],
+    domain: values.domain,
+    stateDir: values['state-dir'],
+    logLevel: values['log-level'],
+    logFormat: values['log-format'],
+    help: values.help,
+    version: values.version,
+    printConfig: values['print-config'],
+    checkConfig: values['check-config'],
+  };
+}
+
+function fail(message: string, code: number, hint?: string): never {
+  process.stderr.write(`sipd: ${message}${hint ? ` (${hint})` : ''}\n`);
+  process.exit(code);
+}
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  let flags: ReturnType<typeof parseFlags>;
+  try {
+    flags = parseFlags(argv);
+  } catch (e) {
+    fail((e as Error).message, EXIT_CODES.usage, 'see sipd --help');
+  }
+  if (flags.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const ver = version();
+  if (flags.version) {
+    process.stdout.write(`sipd ${ver}\n`);
+    return;
+  }
+
+  let config: SipdConfig;
+  let file: string | undefined;
+  let db: ReturnType<typeof resolveDb>;
+  try {
+    ({ config, file } = loadSipdConfig(flags));
+    db = resolveDb(config, flags.db);
+  } catch (e) {
+    if (isSipctlError(e)) fail(e.message, EXIT_CODES[e.category], e.hint);
+    throw e;
+  }
+  if (flags.printConfig) {
+    process.stdout.write(JSON.stringify({ ...config, db: db.url.replace(/:[^/@:]*@/, ':****@') }, null, 2) + '\n');
+    return;
+  }
+
+  const log: KernelLogger = createLogger({
+    level: config.logLevel,
+    format: chooseFormat(config.logFormat, process.stderr.isTTY),
+    write: (line) => process.stderr.write(line),
+  });
+  const deps: ModuleDeps = { db: () => openDatabase(db.url, { password: db.password }) };
+  const modules: AnyModule[] = [];
+  for (const m of MODULES) {
+    if (config.disableModules.includes(m.name)) continue;
+    const mod = await m.load(deps);
+    if (mod === undefined) log.info('module not available in this build; skipped', { module: m.name });
+    else modules.push(mod);
+  }
+  const unknown = config.disableModules.filter((n) => !MODULES.some((m) => m.name === n));
+  if (unknown.length > 0) fail(`disableModules: unknown module ${JSON.stringify(unknown[0])}`, EXIT_CODES.config, `known: ${MODULES.map((m) => m.name).join(', ')}`);
+
+  const daemon = new Daemon({
+    config,
+    configFile: file,
+    db,
+    log,
+    version: ver,
+    modules,
+    openDatabase: (url, password) => openDatabase(url, { password }),
+    reloadConfig: () => loadSipdConfig(flags).config,
+  });
+
+  try {
+    const info = await daemon.start();
+    if (flags.checkConfig) {
+      await daemon.stop();
+      process.stdout.write(`configuration OK: ${info.listen.join(', ')}; rpc ${info.rpc.join(', ')}\n`);
+      return;
+    }
+  } catch (e) {
+    log.error('sipd could not start', errorFields(e));
+    if (isSipctlError(e)) fail(e.message, EXIT_CODES[e.category], e.hint);
+    fail(e instanceof Error ? e.message : String(e), EXIT_CODES.internal);
+  }
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { signal });
+    // A stop that hangs (a module's destroy never resolving) must not keep the process alive forever.
+    setTimeout(() => {
+      log.error('stop did not finish within 15 s; exiting');
+      process.exit(EXIT_CODES.internal);
+    }, 15_000).unref();
+    daemon.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        log.error('stop failed', errorFields(e));
+        process.exit(EXIT_CODES.internal);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    log.info('reloading configuration', { signal: 'SIGHUP' });
+    void daemon.reload();
+  });
+  process.on('unhandledRejection', (reason) => log.error('unhandled promise rejection', errorFields(reason)));
+  process.on('uncaughtException', (e) => {
+    log.error('uncaught exception; saving state and exiting', { ...errorFields(e), stack: e.stack?.split('\n').slice(0, 8).join(' | ') });
+    daemon.stop().finally(() => process.exit(EXIT_CODES.internal));
+  });
+}

@@ -1,0 +1,142 @@
+/**
+ * The pike module: flood detection and IP bans, as the Kamailio security playbook's REQINIT
+ * route does with pike + htable:
+ *
+ *   if (src_ip != myself) {
+ *     if ($sht(ipban=>$si) != $null) exit;            # banned: drop
+ *     if (!pike_check_req()) { $sht(ipban=>$si) = 1; exit; }
+ *   }
+ *
+ * `admit` runs before the message is parsed, so a banned source costs one Map lookup and a flood
+ * of garbage is counted like any other. Exempt: the proxy's own addresses (Kamailio's myself) and
+ * sources in the address groups listed in `trusted_groups` (checked through the permissions
+ * module when it is loaded).
+ */
+import { ConfigError } from '../../../core/errors.js';
+import type { CoreApi, HtableApi, PermissionsApi, StageResult, StatsApi } from '../../kernel/contracts.js';
+import { type ModuleContext, type ParamValues, type RpcParams, defineModule } from '../../kernel/module.js';
+import { RpcFault } from '../../kernel/rpc-fault.js';
+import { FloodDetector, type SourceStatus } from './flood-detector.js';
+
+export interface PikeApi {
+  /**
+   * One message from `ip` (before parsing; `method` when it is known cheaply). `continue`, or
+   * `drop` with why: 'banned' (in the ban table) or 'flood' (this message crossed the limit:
+   * the source has just been banned).
+   */
+  admit(ip: string, method?: string): StageResult;
+  /** true when `ip` is never counted nor banned (myself, trusted groups) */
+  exempt(ip: string): boolean;
+  /** true when `ip` is in the ban table now */
+  banned(ip: string): boolean;
+}
+
+const params = {
+  sampling_time_unit: { type: 'integer', default: 2, min: 1, max: 3600, doc: 'seconds in one sampling unit' },
+  reqs_density_per_unit: { type: 'integer', default: 16, min: 1, max: 1_000_000, doc: 'more requests than this from one source within a sampling unit is a flood' },
+  max_entries: { type: 'integer', default: 100_000, min: 16, max: 10_000_000, doc: 'sources tracked at once; beyond it the least recently seen is forgotten (bounded memory under spoofed floods)' },
+  ban_table: { type: 'string', default: 'ipban', doc: 'htable a flooding source is put in (value 1; it expires with the table\'s autoexpire)' },
+  trusted_groups: { type: 'string', default: '', doc: 'comma-separated address groups (permissions module) exempt from flood detection' },
+} as const;
+
+type Params = ParamValues<typeof params>;
+
+function parseGroups(text: string): number[] {
+  const out: number[] = [];
+  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (!/^\d{1,9}$/.test(part)) throw new ConfigError('MODULE_PARAM_INVALID', `pike.trusted_groups: ${JSON.stringify(part.slice(0, 16))} is not a group number`);
+    out.push(Number(part));
+  }
+  return out;
+}
+
+export function createPikeModule() {
+  let ctx: ModuleContext<Params> | undefined;
+  let detector: FloodDetector | undefined;
+  let groups: number[] = [];
+  let banTable: string = params.ban_table.default;
+  let timer: NodeJS.Timeout | undefined;
+  let bans = 0;
+
+  const core = () => ctx?.api<CoreApi>('core');
+  const htable = () => ctx?.api<HtableApi>('htable');
+
+  function configure(c: ModuleContext<Params>): void {
+    const ht = c.api<HtableApi>('htable');
+    if (ht === undefined || !ht.has(c.params.ban_table)) {
+      throw new ConfigError('MODULE_PARAM_INVALID', `pike.ban_table: no htable named ${JSON.stringify(c.params.ban_table)}`, 'define it under "htables" in the config file');
+    }
+    const g = parseGroups(c.params.trusted_groups);
+    const opts = { unitMs: c.params.sampling_time_unit * 1000, maxHits: c.params.reqs_density_per_unit, maxEntries: c.params.max_entries };
+    if (detector === undefined) detector = new FloodDetector(opts);
+    else detector.configure(opts);
+    ctx = c;
+    groups = g;
+    banTable = c.params.ban_table;
+    if (timer) clearInterval(timer);
+    timer = setInterval(() => detector?.sweep(c.now()), opts.unitMs);
+    timer.unref();
+  }
+
+  const api: PikeApi = {
+    exempt(ip) {
+      if (core()?.isMyself(ip) === true) return true;
+      if (groups.length === 0) return false;
+      const perms = ctx?.api<PermissionsApi>('permissions');
+      return perms !== undefined && groups.some((g) => perms.allowSource(g, ip));
+    },
+    banned(ip) {
+      return htable()?.get(banTable, ip) !== undefined;
+    },
+    admit(ip, method) {
+      if (ctx === undefined || detector === undefined) return { action: 'continue' };
+      if (api.exempt(ip)) return { action: 'continue' };
+      if (api.banned(ip)) {
+        core()?.securityEvent({ event: 'banned-drop', sourceIp: ip, method });
+        return { action: 'drop', why: 'banned' };
+      }
+      if (!detector.hit(ip, ctx.now())) return { action: 'continue' };
+      htable()?.setInt(banTable, ip, 1);
+      detector.forget(ip);
+      bans++;
+      ctx.api<StatsApi>('stats')?.inc('pike:bans');
+      core()?.securityEvent({ event: 'flood-ban', sourceIp: ip, method, detail: `more than ${ctx.params.reqs_density_per_unit} requests in ${ctx.params.sampling_time_unit} s; banned in ${banTable}` });
+      return { action: 'drop', why: 'flood' };
+    },
+  };
+
+  const top = (p: RpcParams) => {
+    const arg = Array.isArray(p) ? p[0] : p === undefined ? undefined : (p as Record<string, unknown>).option;
+    const opt = arg === undefined ? 'HOT' : String(arg).toUpperCase();
+    let want: (s: SourceStatus) => boolean;
+    if (opt.includes('ALL')) want = () => true;
+    else if (opt.includes('HOT')) want = (s) => s === 'HOT';
+    else if (opt.includes('WARM')) want = (s) => s === 'WARM';
+    else throw new RpcFault(500, 'Bad argument. Select: ALL, HOT or WARM');
+    const rows = (detector?.report(ctx?.now() ?? Date.now()) ?? [])
+      .filter((r) => want(r.status))
+      .sort((a, b) => b.estimate - a.estimate)
+      .map((r) => ({ ip_addr: r.ip, leaf_hits_prev: r.prev, leaf_hits_curr: r.curr, expires: Math.ceil(r.expiresInMs / 1000), status: r.status }));
+    return { max_hits: ctx?.params.reqs_density_per_unit ?? params.reqs_density_per_unit.default, list: rows, number_of_rows: rows.length };
+  };
+
+  return defineModule({
+    name: 'pike',
+    params,
+    init: configure,
+    reload: configure,
+    destroy() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+    },
+    rpc: {
+      'pike.top': { doc: 'Sources pike tracks: pike.top [HOT|WARM|ALL] (default HOT)', handler: top },
+      'pike.list': { doc: 'Same as pike.top', handler: top },
+      'pike.stats': {
+        doc: 'sipd: sources tracked, evicted because the table was full, bans since start',
+        handler: () => ({ tracked: detector?.size ?? 0, evicted: detector?.evicted ?? 0, bans, max_entries: ctx?.params.max_entries ?? 0 }),
+      },
+    },
+    api,
+  });
+}

@@ -1,0 +1,71 @@
+/**
+ * The SIP transport interface (habit 10: two methods): a transport delivers each whole message
+ * (a datagram, or one message cut from a stream by Content-Length) to the kernel's handler with
+ * where it came from and a way to answer on the same path; the kernel can `close` it.
+ */
+import net from 'node:net';
+import { ConfigError } from '../../core/errors.js';
+import type { Endpoint, SipTransportName } from '../kernel/contracts.js';
+
+export interface Inbound {
+  data: Buffer;
+  source: Endpoint;
+  local: Endpoint;
+  /** send bytes back to the source on the path the message came in (UDP: to source ip:port; TCP: the same connection) */
+  reply(data: Buffer): void;
+}
+
+export type MessageHandler = (m: Inbound) => void;
+
+export interface SipTransport {
+  /** the address actually bound (port resolved when 0 was asked for) */
+  readonly local: Endpoint;
+  /** stop receiving and release the socket; pending replies are dropped */
+  close(): Promise<void>;
+}
+
+export interface ListenAddress {
+  transport: Extract<SipTransportName, 'udp' | 'tcp'>;
+  /** IP literal, IPv6 without brackets */
+  host: string;
+  port: number;
+}
+
+/**
+ * Parse a --listen value: `udp:IP[:PORT]` or `tcp:IP[:PORT]`, IPv6 in brackets
+ * (`udp:[::1]:5060`). The host must be an IP literal: sipd resolves no names at start-up.
+ * Port 0 asks the kernel for a free port.
+ */
+export function parseListen(text: string): ListenAddress {
+  const t = text.trim();
+  const m = /^(udp|tcp):(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+))(?::([0-9]{1,5}))?$/i.exec(t);
+  if (!m) {
+    throw new ConfigError('LISTEN_INVALID', `listen ${JSON.stringify(t.slice(0, 80))}: expected udp:IP:PORT or tcp:IP:PORT (IPv6 in brackets)`, 'e.g. udp:127.0.0.1:5060, tcp:[::1]:5060');
+  }
+  const host = m[2] ?? m[3];
+  if (net.isIP(host) === 0 || (m[2] !== undefined && !net.isIPv6(host))) {
+    throw new ConfigError('LISTEN_INVALID', `listen ${JSON.stringify(t)}: ${host} is not an IP address`);
+  }
+  const port = m[4] === undefined ? 5060 : Number(m[4]);
+  if (port > 65535) throw new ConfigError('LISTEN_INVALID', `listen ${JSON.stringify(t)}: port out of range`);
+  return { transport: m[1].toLowerCase() as 'udp' | 'tcp', host: normaliseIp(host), port };
+}
+
+export function formatListen(a: { transport: string; host: string; port: number }): string {
+  return `${a.transport}:${net.isIPv6(a.host) ? `[${a.host}]` : a.host}:${a.port}`;
+}
+
+/** Canonical textual IP: IPv4-mapped IPv6 (::ffff:1.2.3.4) becomes the IPv4 form; IPv6 lower-case, compressed. */
+export function normaliseIp(ip: string): string {
+  const bare = ip.startsWith('[') && ip.endsWith(']') ? ip.slice(1, -1) : ip;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
+  if (mapped) return mapped[1];
+  if (net.isIPv6(bare)) {
+    try {
+      return new URL(`http://[${bare}]/`).hostname.slice(1, -1);
+    } catch {
+      return bare.toLowerCase();
+    }
+  }
+  return bare;
+}

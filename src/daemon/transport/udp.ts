@@ -1,0 +1,58 @@
+/**
+ * SIP over UDP (RFC 3261 §18): one datagram is one message. The socket is bound to one address;
+ * every datagram goes to the handler with its source, and the reply goes back to the source
+ * address and port (symmetric response routing, RFC 3581 style — what Kamailio's force_rport
+ * gives). A datagram larger than the parser's limit is refused by the parser, not here.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { ConnectionError } from '../../core/errors.js';
+import type { Endpoint } from '../kernel/contracts.js';
+import type { Logger } from '../kernel/module.js';
+import { type ListenAddress, type MessageHandler, type SipTransport, normaliseIp } from './transport.js';
+
+export interface UdpOptions {
+  /** SO_RCVBUF; default 4 MiB, so a burst waits in the kernel rather than being lost */
+  recvBufferSize?: number;
+  log: Logger;
+}
+
+export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, opts: UdpOptions): Promise<SipTransport> {
+  const v6 = net.isIPv6(addr.host);
+  const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6, reuseAddr: false });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', (e: NodeJS.ErrnoException) => reject(new ConnectionError('SIP_LISTEN_FAILED', `cannot listen on udp:${addr.host}:${addr.port}: ${e.code ?? e.message}`, { cause: e })));
+    socket.bind({ address: addr.host, port: addr.port, exclusive: true }, () => resolve());
+  });
+  try {
+    socket.setRecvBufferSize(opts.recvBufferSize ?? 4 * 1024 * 1024);
+  } catch (e) {
+    opts.log.debug('could not set the UDP receive buffer size', { error: (e as Error).message });
+  }
+  const bound = socket.address();
+  const local: Endpoint = { ip: normaliseIp(bound.address), port: bound.port, transport: 'udp' };
+  socket.on('error', (e) => opts.log.error('UDP socket error', { local: `${local.ip}:${local.port}`, error: e.message }));
+  socket.on('message', (data, rinfo) => {
+    const source: Endpoint = { ip: normaliseIp(rinfo.address), port: rinfo.port, transport: 'udp' };
+    const reply = (out: Buffer) => {
+      socket.send(out, rinfo.port, rinfo.address, (err) => {
+        if (err) opts.log.debug('UDP send failed', { to: `${source.ip}:${source.port}`, error: err.message });
+      });
+    };
+    try {
+      onMessage({ data, source, local, reply });
+    } catch (e) {
+      opts.log.error('UDP message handler threw', { error: e instanceof Error ? e.message : String(e) });
+    }
+  });
+  let closed = false;
+  return {
+    local,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (closed) return resolve();
+        closed = true;
+        socket.close(() => resolve());
+      }),
+  };
+}
