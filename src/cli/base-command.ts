@@ -30,13 +30,22 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   public override async init(): Promise<void> {
     await super.init();
-    const { flags, args } = await this.parse({
-      flags: this.ctor.flags,
-      baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
-      enableJsonFlag: this.ctor.enableJsonFlag,
-      args: this.ctor.args,
-      strict: this.ctor.strict,
-    });
+    let parsed;
+    try {
+      parsed = await this.parse({
+        flags: this.ctor.flags,
+        baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
+        enableJsonFlag: this.ctor.enableJsonFlag,
+        args: this.ctor.args,
+        strict: this.ctor.strict,
+      });
+    } catch (e) {
+      // Anything that goes wrong while parsing argv is the caller's input: a usage error (exit 2),
+      // including oclif's plain Errors from flag value parsers ("Parsing --limit …").
+      if (isSipctlError(e)) throw e;
+      throw new SipctlError('USAGE', oneLine((e as Error).message ?? String(e)), { category: 'usage' });
+    }
+    const { flags, args } = parsed;
     this.flags = flags as BaseFlags<T>;
     this.args = args as Interfaces.InferredArgs<T['args']>;
     this.out = outputPolicy({ noColor: this.flags['no-color'] });
@@ -110,7 +119,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       process.stderr.write(JSON.stringify({ error: { code, category, message, ...(hint ? { hint } : {}), ...(details ? { details } : {}), exitCode } }) + '\n');
     } else {
       process.stderr.write(`sipctl: ${message}${hint ? ` (${hint})` : ''}\n`);
-      if (category === 'usage' && !isSipctlError(err)) process.stderr.write(`See: sipctl ${(this.id ?? '').replace(/:/g, ' ')} --help\n`.replace(/ +--help/, ' --help'));
+      if (code === 'USAGE') process.stderr.write(`See: sipctl ${(this.id ?? '').replace(/:/g, ' ')} --help\n`.replace(/ +--help/, ' --help'));
     }
     if (debug) process.stderr.write((err.stack ?? '') + (err.cause ? `\ncause: ${(err.cause as Error).stack ?? String(err.cause)}` : '') + '\n');
     process.exitCode = exitCode;

@@ -20,12 +20,6 @@ const ATTACK = "'; DROP TABLE subscriber; --";
 const KAMCTL_PW = 'supersecretpassword';
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
-const LIKE_ESCAPE_BUG =
-  "bug: src/core/subscribers/subscribers.ts listSubscribers writes ESCAPE '\\' into the SQL; MySQL/MariaDB read it as an unterminated string, so `subscriber list --pattern` fails (exit 1, ER_PARSE_ERROR)";
-const STDIN_ARG_BUG =
-  'bug: src/commands/subscriber/add.ts (and passwd.ts, show.ts) declare their optional args without `ignoreStdin: true`, so oclif reads piped stdin into the missing PASSWORD arg (10 ms window); `printf %s "$PW" | sipctl subscriber add alice --password-stdin` (the documented example) then fails with PASSWORD_SOURCES, and without the flag piped text silently becomes the password';
-const ATOMIC_IMPORT_BUG =
-  'bug: src/core/subscribers/import.ts creates the readline interface before `await db.transaction(...)`; on MySQL the lines arrive before anyone listens, so `subscriber import --atomic` hangs';
 
 forEachEngine('sipctl subscriber (built CLI)', (engine, track) => {
   let t: TestDb;
@@ -166,7 +160,7 @@ forEachEngine('sipctl subscriber (built CLI)', (engine, track) => {
     assert.equal(await rowOf('x@127.0.0.1'), undefined);
   });
 
-  agnostic('--password-stdin reads the password (one trailing newline dropped)', { todo: STDIN_ARG_BUG }, async () => {
+  agnostic('--password-stdin reads the password (one trailing newline dropped)', {}, async () => {
     const pw = 'Stdin-passw0rd-Xq';
     secrets.add(pw);
     const r = await cli.run(['subscriber', 'add', 'stdin-user@127.0.0.1', '--password-stdin'], { input: pw + '\n' });
@@ -285,7 +279,7 @@ forEachEngine('sipctl subscriber (built CLI)', (engine, track) => {
     assert.deepEqual(err.details, { added: 1, skipped: 0, rejected: 1 });
   });
 
-  test('subscriber import --atomic with a bad row imports nothing', { todo: engine === 'mysql' ? ATOMIC_IMPORT_BUG : undefined }, async () => {
+  test('subscriber import --atomic with a bad row imports nothing', async () => {
     const path = join(tmp, 'atomic.csv');
     writeFileSync(path, 'username,domain,password\nat1,atomic.example,Atomic-passw0rd\nbad user,atomic.example,Atomic-passw0rd\n');
     secrets.add('Atomic-passw0rd');
@@ -310,7 +304,7 @@ forEachEngine('sipctl subscriber (built CLI)', (engine, track) => {
     assert.equal(p3.stdout, 'page6\tpage.example\tno\n');
   });
 
-  test('subscriber list --pattern', { todo: engine === 'mysql' ? LIKE_ESCAPE_BUG : undefined }, async () => {
+  test('subscriber list --pattern', async () => {
     const r = await cli.run(['subscriber', 'list', '--pattern', 'page?', '--limit', '2', '--page', '2', '--json']);
     expectExit(r, 0);
     const doc = JSON.parse(r.stdout);

@@ -15,7 +15,7 @@ The password may be given as an argument (as with kamctl, but then it is visible
   ];
   static args = {
     user: Args.string({ description: 'user or user@domain', required: true }),
-    password: Args.string({ description: 'password (visible in process lists: prefer the prompt or --password-stdin)' }),
+    password: Args.string({ ignoreStdin: true, description: 'password (visible in process lists: prefer the prompt or --password-stdin)' }),
   };
   static flags = {
     ...credentialFlags,

@@ -9,7 +9,7 @@ export default class SubscriberPasswd extends BaseCommand<typeof SubscriberPassw
   static examples = ['<%= config.bin %> subscriber passwd alice@sip.example.com', '<%= config.bin %> subscriber passwd alice@sip.example.com --generate'];
   static args = {
     user: Args.string({ description: 'user or user@domain', required: true }),
-    password: Args.string({ description: 'new password (visible in process lists: prefer the prompt or --password-stdin)' }),
+    password: Args.string({ ignoreStdin: true, description: 'new password (visible in process lists: prefer the prompt or --password-stdin)' }),
   };
   static flags = {
     ...credentialFlags,

@@ -8,7 +8,7 @@ export default class SubscriberShow extends BaseCommand<typeof SubscriberShow> {
   static summary = 'Show one subscriber, or all of them.';
   static description = 'The password is never shown. ha1/ha1b are password-equivalent for digest authentication and are shown only with --reveal.';
   static examples = ['<%= config.bin %> subscriber show alice@sip.example.com', '<%= config.bin %> subscriber show --json'];
-  static args = { user: Args.string({ description: 'user or user@domain (omit to list all)' }) };
+  static args = { user: Args.string({ ignoreStdin: true, description: 'user or user@domain (omit to list all)' }) };
   static flags = {
     domain: domainFlag,
     reveal: Flags.boolean({ description: 'include ha1 and ha1b' }),

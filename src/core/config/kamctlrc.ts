@@ -14,8 +14,10 @@ export function parseKamctlrc(text: string): Record<string, string> {
     const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
     if (!m) continue;
     let value = m[2].trim();
-    if ((value.startsWith('"') && value.endsWith('"') && value.length >= 2) || (value.startsWith("'") && value.endsWith("'") && value.length >= 2)) {
-      value = value.slice(1, -1);
+    // A quoted value may be followed by a comment: DBRWPW="pw"  # read-write password
+    const quoted = /^"((?:[^"\\]|\\.)*)"\s*(?:#.*)?$/.exec(value) ?? /^'([^']*)'\s*(?:#.*)?$/.exec(value);
+    if (quoted) {
+      value = quoted[1];
     } else {
       value = value.replace(/\s+#.*$/, '');
     }

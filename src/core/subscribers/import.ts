@@ -83,7 +83,6 @@ export async function importSubscribers(db: Database, input: Readable, opts: Imp
     if (summary.rejections.length < 1000) summary.rejections.push({ line, reason });
   };
 
-  const rl = createInterface({ input, crlfDelay: Infinity });
   let header: string[] | undefined;
   let idx: { username: number; domain: number; password: number } | undefined;
   let lineNo = 0;
@@ -115,6 +114,9 @@ export async function importSubscribers(db: Database, input: Readable, opts: Imp
       else await (tx as Database).transaction(run);
     };
 
+    // Attach readline only now: on MySQL the transaction's BEGIN is awaited first, and lines
+    // emitted before anyone iterates would be lost (the loop would then never end).
+    const rl = createInterface({ input, crlfDelay: Infinity });
     for await (const raw of rl) {
       lineNo++;
       const line = raw.replace(/^\uFEFF/, '');

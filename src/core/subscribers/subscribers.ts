@@ -120,9 +120,13 @@ export interface ListOptions {
   reveal?: boolean;
 }
 
-/** Turn a * / ? glob into a LIKE pattern, escaping LIKE's own wildcards. */
+/**
+ * Turn a * / ? glob into a LIKE pattern, escaping LIKE's own wildcards with '!'. Not backslash:
+ * MySQL also reads a backslash inside the ESCAPE '…' literal as a string escape.
+ */
+export const LIKE_ESCAPE = '!';
 export function globToLike(glob: string): string {
-  return glob.replace(/[\\%_]/g, (c) => '\\' + c).replace(/\*/g, '%').replace(/\?/g, '_');
+  return glob.replace(/[!%_]/g, (c) => LIKE_ESCAPE + c).replace(/\*/g, '%').replace(/\?/g, '_');
 }
 
 export async function listSubscribers(db: Database, opts: ListOptions = {}): Promise<{ total: number; subscribers: SubscriberView[] }> {
@@ -134,7 +138,7 @@ export async function listSubscribers(db: Database, opts: ListOptions = {}): Pro
   }
   if (opts.pattern) {
     if (opts.pattern.length > 128) throw new UsageError('BAD_PATTERN', 'pattern is longer than 128 characters');
-    where.push("username LIKE ? ESCAPE '\\'");
+    where.push(`username LIKE ? ESCAPE '${LIKE_ESCAPE}'`);
     params.push(globToLike(opts.pattern));
   }
   const clause = where.length ? ' WHERE ' + where.join(' AND ') : '';

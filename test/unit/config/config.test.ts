@@ -320,7 +320,7 @@ describe('kamctlrc', () => {
     });
   });
 
-  test('a quoted value followed by a comment is unquoted like sh does', { todo: 'bug: src/core/config/kamctlrc.ts parseKamctlrc keeps the quotes of `NAME="value"  # comment`' }, () => {
+  test('a quoted value followed by a comment is unquoted like sh does', () => {
     assert.deepEqual(parseKamctlrc('DBRWPW="pw"  # the rw password\nSIP_DOMAIN=\'d.example\' # x'), { DBRWPW: 'pw', SIP_DOMAIN: 'd.example' });
   });
 });
