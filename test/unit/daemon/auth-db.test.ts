@@ -13,7 +13,7 @@ import { parseAuth } from '../../../src/core/sip/headers.js';
 import type { SipRequest } from '../../../src/core/sip/message.js';
 import { parseMessage } from '../../../src/core/sip/parser.js';
 import { addSubscriber, changePassword } from '../../../src/core/subscribers/subscribers.js';
-import type { HtableApi, HtableValue, ReplySpec, RequestContext } from '../../../src/daemon/kernel/contracts.js';
+import type { CoreApi, HtableApi, HtableValue, ReplySpec, RequestContext, SecurityEvent } from '../../../src/daemon/kernel/contracts.js';
 import { ModuleRegistry } from '../../../src/daemon/kernel/module-registry.js';
 import { defineModule, type Logger } from '../../../src/daemon/kernel/module.js';
 import { type DigestAlgorithm, computeHa1, computeResponse } from '../../../src/daemon/modules/auth/digest.js';
@@ -24,15 +24,16 @@ import { createTestDb, forEachEngine } from '../../helpers/db.js';
 // ------------------------------------------------------------------ htable test double
 
 /**
- * What the htable module promises (contracts.ts HtableApi), in memory: int and str values,
- * per-item expiry (a table's autoexpire when none is given; refreshed on update, as
- * Kamailio's updateexpire=1), inc() creating at the table's initval, unknown tables refused.
+ * What the htable module promises (contracts.ts HtableApi), in memory: int (32-bit, as
+ * Kamailio) and str values, per-item expiry (the table's autoexpire unless one is given; an
+ * update refreshes it when updateexpire, Kamailio's default), inc() starting at the table's
+ * initval, unknown tables refused.
  */
 class FakeHtable implements HtableApi {
-  private readonly tables = new Map<string, { autoexpire: number; initval: number; items: Map<string, { v: HtableValue; exp: number }> }>();
+  private readonly tables = new Map<string, { autoexpire: number; initval: number; updateexpire: boolean; items: Map<string, { v: HtableValue; exp: number }> }>();
 
-  constructor(private readonly nowMs: () => number, defs: Record<string, { autoexpire: number; initval?: number }>) {
-    for (const [name, d] of Object.entries(defs)) this.tables.set(name, { autoexpire: d.autoexpire, initval: d.initval ?? 0, items: new Map() });
+  constructor(private readonly nowMs: () => number, defs: Record<string, { autoexpire: number; initval?: number; updateexpire?: boolean }>) {
+    for (const [name, d] of Object.entries(defs)) this.tables.set(name, { autoexpire: d.autoexpire, initval: d.initval ?? 0, updateexpire: d.updateexpire ?? true, items: new Map() });
   }
 
   private table(t: string) {
@@ -51,9 +52,16 @@ class FakeHtable implements HtableApi {
     return e;
   }
 
-  private expiry(t: string, sec?: number): number {
-    const s = sec ?? this.table(t).autoexpire;
-    return s > 0 ? this.nowMs() + s * 1000 : 0;
+  /** expiresSec given: that (0 = never); else an existing item keeps its expiry unless updateexpire; else autoexpire. */
+  private set(t: string, key: string, v: HtableValue, expiresSec?: number): void {
+    const tab = this.table(t);
+    const old = this.live(t, key);
+    const now = this.nowMs();
+    let exp: number;
+    if (expiresSec !== undefined) exp = expiresSec > 0 ? now + expiresSec * 1000 : 0;
+    else if (old !== undefined && !tab.updateexpire) exp = old.exp;
+    else exp = tab.autoexpire > 0 ? now + tab.autoexpire * 1000 : 0;
+    tab.items.set(key, { v: v.type === 'int' ? { type: 'int', value: v.value | 0 } : v, exp });
   }
 
   has(t: string): boolean {
@@ -65,19 +73,19 @@ class FakeHtable implements HtableApi {
   }
 
   setInt(t: string, key: string, value: number, expiresSec?: number): void {
-    if (!Number.isSafeInteger(value)) throw new Error('not an integer');
-    this.table(t).items.set(key, { v: { type: 'int', value }, exp: this.expiry(t, expiresSec) });
+    this.set(t, key, { type: 'int', value }, expiresSec);
   }
 
   setStr(t: string, key: string, value: string, expiresSec?: number): void {
-    this.table(t).items.set(key, { v: { type: 'str', value }, exp: this.expiry(t, expiresSec) });
+    this.set(t, key, { type: 'str', value }, expiresSec);
   }
 
+  /** $shtinc: from the table's initval when absent (or not an integer), wrapping as a C int */
   inc(t: string, key: string, by = 1): number {
     const e = this.live(t, key);
-    if (e !== undefined && e.v.type !== 'int') throw new Error('not an integer item');
-    const value = (e === undefined ? this.table(t).initval : (e.v.value as number)) + by;
-    this.table(t).items.set(key, { v: { type: 'int', value }, exp: this.expiry(t) });
+    const base = e !== undefined && e.v.type === 'int' ? e.v.value : this.table(t).initval;
+    const value = (base + by) | 0;
+    this.set(t, key, { type: 'int', value });
     return value;
   }
 
@@ -152,12 +160,13 @@ interface Ev {
   fields?: Record<string, unknown>;
 }
 
-async function start(db: Database, params: Record<string, unknown> = {}, clock = { ms: 1_800_000_000_000 }) {
+async function start(db: Database, params: Record<string, unknown> = {}, clock = { ms: 1_800_000_000_000 }, opts: { core?: CoreApi } = {}) {
   const events: Ev[] = [];
   const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => events.push({ level, msg, fields });
   const log: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
   const ht = new FakeHtable(() => clock.ms, { userban: { autoexpire: 900, initval: 0 }, ipban: { autoexpire: 300 } });
   const reg = new ModuleRegistry();
+  if (opts.core !== undefined) reg.register(defineModule({ name: 'core', params: {}, init() {}, destroy() {}, rpc: {}, api: opts.core }));
   reg.register(defineModule({ name: 'htable', params: {}, init() {}, destroy() {}, rpc: {}, api: ht }));
   const stats = createStatsModule();
   reg.register(stats);
@@ -411,6 +420,21 @@ forEachEngine('auth-db', (engine, track) => {
       const mismatch = await s.login({ user: 'alice', toUser: 'bob', password: PW.alice, ip });
       assert.equal(status(mismatch), 401, "alice's credentials do not register bob");
       assert.deepEqual(s.security().map((e) => e.detail), ['replay', 'identity-mismatch']);
+    } finally {
+      await s.reg.destroyAll();
+    }
+  });
+
+  test('with the core module loaded, security events go to its (rate-limited) security log', async () => {
+    const seen: SecurityEvent[] = [];
+    const core: CoreApi = { database: () => Promise.resolve(db), securityEvent: (ev) => seen.push(ev), isMyself: () => true, domains: () => [DOMAIN], stateDir: '/nonexistent' };
+    const s = await start(db, {}, undefined, { core });
+    const ip = '192.0.2.88';
+    try {
+      for (let i = 0; i < 3; i++) await s.login({ user: 'alice', password: 'nope', ip });
+      assert.deepEqual(seen.map((e) => e.event), ['auth-failed', 'auth-failed', 'auth-failed', 'auth-lockout']);
+      assert.deepEqual(seen[3], { event: 'auth-lockout', sourceIp: ip, method: 'REGISTER', user: 'alice' });
+      assert.deepEqual(s.security(), [], 'not also written to the module log');
     } finally {
       await s.reg.destroyAll();
     }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Database } from '../../../src/core/db/database.js';
 import { flattenAddressDump } from '../../../src/core/rpc/methods.js';
 import { ModuleRegistry } from '../../../src/daemon/kernel/module-registry.js';
+import { RpcFault } from '../../../src/daemon/kernel/rpc-fault.js';
 import type { Logger } from '../../../src/daemon/kernel/module.js';
 import { coreHash } from '../../../src/daemon/modules/usrloc/kamailio-hash.js';
 import { formatIp, parseIp } from '../../../src/daemon/modules/permissions/ip.js';
@@ -186,8 +187,9 @@ forEachEngine('permissions module', (engine, track) => {
       assert.equal(api.allowSource(1, '192.0.2.10', 5060), false, 'removed rows are gone after reload');
 
       await addRow(db, 1, '192.0.2.12', 40, 0, 'mask too long for IPv4');
-      await assert.rejects(call('permissions.addressReload'), (e: { details?: { rpcCode?: number; rpcMessage?: string } }) => {
-        assert.deepEqual([e.details?.rpcCode, e.details?.rpcMessage], [500, 'Reload failed.']);
+      await assert.rejects(call('permissions.addressReload'), (e: unknown) => {
+        assert.ok(e instanceof RpcFault);
+        assert.deepEqual([e.code, e.message], [500, 'Reload failed.']);
         return true;
       });
       assert.equal(api.allowSource(1, '192.0.2.11', 5060), true, 'previous table still in force');

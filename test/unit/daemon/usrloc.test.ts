@@ -11,6 +11,7 @@ import type { Database } from '../../../src/core/db/database.js';
 import { flattenUlDump, type UlDumpResult } from '../../../src/core/rpc/methods.js';
 import type { ContactRecord } from '../../../src/daemon/kernel/contracts.js';
 import { ModuleRegistry } from '../../../src/daemon/kernel/module-registry.js';
+import { RpcFault } from '../../../src/daemon/kernel/rpc-fault.js';
 import type { Logger } from '../../../src/daemon/kernel/module.js';
 import { ALL_METHODS, fromDbDatetime, toDbDatetime } from '../../../src/daemon/modules/usrloc/location-db.js';
 import { createUsrlocModule, type UsrlocModuleApi } from '../../../src/daemon/modules/usrloc/usrloc-module.js';
@@ -59,9 +60,11 @@ async function save(api: UsrlocModuleApi, contacts: ContactRecord[]): Promise<vo
   for (const c of contacts) await api.withLock(c.aor, () => api.commit(c.aor, { insert: [c] }));
 }
 
+/** A Kamailio fault: RpcFault with Kamailio's code and message, passed to the caller as they are. */
 function rpcError(code: number, message: string) {
-  return (e: { details?: { rpcCode?: number; rpcMessage?: string } }) => {
-    assert.deepEqual([e.details?.rpcCode, e.details?.rpcMessage], [code, message]);
+  return (e: unknown) => {
+    assert.ok(e instanceof RpcFault, String(e));
+    assert.deepEqual([e.code, e.message], [code, message]);
     return true;
   };
 }

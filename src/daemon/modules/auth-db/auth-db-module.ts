@@ -20,15 +20,16 @@
  * known account would let a sprayer reset it between guesses.
  */
 import { randomBytes } from 'node:crypto';
-import { ConfigError, SipctlError } from '../../../core/errors.js';
+import { ConfigError } from '../../../core/errors.js';
 import type { Database } from '../../../core/db/database.js';
 import type { AuthValue, SipRequest } from '../../../core/sip/message.js';
 import { unescape } from '../../../core/sip/uri.js';
-import type { AuthApi, HtableApi, ReplySpec, RequestContext, SecurityEvent, StatsApi } from '../../kernel/contracts.js';
+import type { AuthApi, CoreApi, HtableApi, ReplySpec, RequestContext, SecurityEvent, StatsApi } from '../../kernel/contracts.js';
 import { defineModule, type Logger } from '../../kernel/module.js';
 import { DigestAuth, type DigestAlgorithm, type Ha1Query, computeHa1 } from '../auth/digest.js';
 import { ReloadGate } from '../permissions/reload-gate.js';
 import { CredentialCache } from './credential-cache.js';
+import { RpcFault } from '../../kernel/rpc-fault.js';
 
 export interface AuthDbModuleApi extends AuthApi {
   /** subscribers held in the credential cache */
@@ -71,10 +72,6 @@ export function keyIp(ip: string): string {
   return m === null ? ip.toLowerCase() : m[1];
 }
 
-function fault(code: number, message: string): SipctlError {
-  return new SipctlError('RPC_FAULT', message, { category: 'remote', details: { rpcCode: code, rpcMessage: message } });
-}
-
 function fromHost(msg: SipRequest): string {
   const u = msg.from?.uri;
   return u !== undefined && u.kind === 'sip' ? u.host.toLowerCase() : '';
@@ -99,6 +96,7 @@ export function createAuthDbModule(deps: AuthDbDeps = {}) {
   } = { realm: '', hash: 'md5', calculateHa1: false, table: 'subscriber', banTable: 'userban', maxFailures: 3, sprayMax: 10, window: 900 };
   let ht: HtableApi | undefined;
   let stats: StatsApi | undefined;
+  let core: CoreApi | undefined;
   let nowSec = () => Math.floor(Date.now() / 1000);
 
   async function loadCredentials(): Promise<void> {
@@ -127,8 +125,10 @@ export function createAuthDbModule(deps: AuthDbDeps = {}) {
     return q.variant === 'ha1b' ? cred?.ha1b : cred?.ha1;
   };
 
+  /** Through the kernel's rate-limited security log when the core module is there, else our logger. */
   function emit(level: 'info' | 'warn', ev: SecurityEvent): void {
-    log?.[level](ev.event, { ...ev });
+    if (core !== undefined) core.securityEvent(ev);
+    else log?.[level](ev.event, { ...ev });
   }
 
   /** A counter pair is locked when it reached `max` and its last failure is within the window. */
@@ -262,6 +262,7 @@ export function createAuthDbModule(deps: AuthDbDeps = {}) {
         }
       }
       stats = ctx.api<StatsApi>('stats');
+      core = ctx.api<CoreApi>('core');
       if (deps.db === undefined) throw new ConfigError('MODULE_DEPENDENCY', 'auth-db needs a database with the subscriber table');
       ownsDb = typeof deps.db === 'function';
       db = typeof deps.db === 'function' ? await deps.db() : deps.db;
@@ -284,6 +285,7 @@ export function createAuthDbModule(deps: AuthDbDeps = {}) {
       await gate.idle();
       digest?.close();
       digest = undefined;
+      core = undefined;
       cache = CredentialCache.empty();
       if (ownsDb && db !== undefined) await db.close();
       db = undefined;
@@ -297,7 +299,7 @@ export function createAuthDbModule(deps: AuthDbDeps = {}) {
             await gate.reload();
           } catch (e) {
             log?.error('auth-db: credential reload failed, keeping the previous cache', { error: String(e) });
-            throw fault(500, 'Reload failed.');
+            throw new RpcFault(500, 'Reload failed.');
           }
           return { subscribers: cache.size };
         },

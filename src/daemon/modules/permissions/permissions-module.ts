@@ -11,12 +11,13 @@
  * database held when I asked". A failed reload (database error, bad row) keeps the old table
  * and answers 500 "Reload failed." like Kamailio.
  */
-import { SipctlError } from '../../../core/errors.js';
+import { ConfigError } from '../../../core/errors.js';
 import type { Database } from '../../../core/db/database.js';
 import type { PermissionsApi } from '../../kernel/contracts.js';
 import { defineModule, type Logger } from '../../kernel/module.js';
 import { AddressTable, type AddressDumpItem, type AddressRow, type SubnetDumpItem } from './address-table.js';
 import { ReloadGate } from './reload-gate.js';
+import { RpcFault } from '../../kernel/rpc-fault.js';
 
 export interface PermissionsModuleApi extends PermissionsApi {
   /** the tag of the first matching entry of `group` (Kamailio's peer_tag_avp); undefined when none matches */
@@ -38,10 +39,6 @@ const params = {
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
-function fault(code: number, message: string): SipctlError {
-  return new SipctlError('RPC_FAULT', message, { category: 'remote', details: { rpcCode: code, rpcMessage: message } });
-}
-
 export function createPermissionsModule(deps: PermissionsDeps = {}) {
   let table = new AddressTable([]);
   let db: Database | undefined;
@@ -52,7 +49,7 @@ export function createPermissionsModule(deps: PermissionsDeps = {}) {
   let timer: NodeJS.Timeout | undefined;
 
   async function load(): Promise<void> {
-    if (db === undefined) throw new SipctlError('PERMISSIONS_NO_DB', 'permissions: no database configured', { category: 'config' });
+    if (db === undefined) throw new ConfigError('PERMISSIONS_NO_DB', 'permissions: no database configured');
     const rows = await db.query<AddressRow>(`SELECT id, grp, ip_addr, mask, port, tag FROM ${tableName} ORDER BY id`);
     const next = new AddressTable(rows, { maxSubnets });
     table = next;
@@ -77,7 +74,7 @@ export function createPermissionsModule(deps: PermissionsDeps = {}) {
     async init(ctx) {
       log = ctx.log;
       if (!IDENTIFIER.test(ctx.params.address_table)) {
-        throw new SipctlError('MODULE_PARAM_INVALID', 'permissions.address_table: not a plain table name', { category: 'config' });
+        throw new ConfigError('MODULE_PARAM_INVALID', 'permissions.address_table: not a plain table name');
       }
       tableName = ctx.params.address_table;
       maxSubnets = ctx.params.max_subnets;
@@ -112,7 +109,7 @@ export function createPermissionsModule(deps: PermissionsDeps = {}) {
             await reload();
           } catch (e) {
             log?.error('permissions: reload failed, keeping the previous table', { error: String(e) });
-            throw fault(500, 'Reload failed.');
+            throw new RpcFault(500, 'Reload failed.');
           }
           return 'Reload OK';
         },

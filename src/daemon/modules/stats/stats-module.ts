@@ -15,6 +15,7 @@
 import { SipctlError } from '../../../core/errors.js';
 import type { StatsApi } from '../../kernel/contracts.js';
 import { defineModule, type RpcParams } from '../../kernel/module.js';
+import { RpcFault } from '../../kernel/rpc-fault.js';
 
 /** The functions other modules call: the contract's inc() plus gauges and reads. */
 export interface StatsRegistryApi extends StatsApi {
@@ -63,10 +64,6 @@ const STAT_NAME = /^([a-z][a-z0-9_]{0,31}):([A-Za-z0-9_.-]{1,64})$/;
 const params = {
   max_counters: { type: 'integer', default: 1024, min: 64, max: 65_536, doc: 'most distinct counters kept; inc() of a new name beyond this is ignored (and logged once)' },
 } as const;
-
-function fault(code: number, message: string): SipctlError {
-  return new SipctlError('RPC_FAULT', message, { category: 'remote', details: { rpcCode: code, rpcMessage: message } });
-}
 
 function positional(p: RpcParams): unknown[] {
   if (p === undefined) return [];
@@ -203,7 +200,7 @@ export function createStatsModule() {
         doc: 'Statistics as "group:name = value" lines: stats.get_statistics all | group: | name …',
         handler(p: RpcParams) {
           const args = positional(p);
-          if (args.length === 0 || typeof args[0] !== 'string') throw fault(400, 'Please provide which stats to retrieve');
+          if (args.length === 0 || typeof args[0] !== 'string') throw new RpcFault(400, 'Please provide which stats to retrieve');
           const out: string[] = [];
           for (const a of args) {
             if (typeof a === 'string' && a.length > 0 && a.length <= 128) out.push(...select(a).map(format));
@@ -215,7 +212,7 @@ export function createStatsModule() {
         doc: 'Set counters to 0 (all, group: or name); gauges are current values and stay',
         handler(p: RpcParams) {
           const args = positional(p);
-          if (args.length === 0 || typeof args[0] !== 'string') throw fault(400, 'Please provide stats name');
+          if (args.length === 0 || typeof args[0] !== 'string') throw new RpcFault(400, 'Please provide stats name');
           for (const a of args) {
             if (typeof a !== 'string') continue;
             for (const [g, n] of select(a)) {

@@ -4,12 +4,13 @@
  * Kamailio's ul.dump / ul.lookup / ul.rm with their exact result shapes and fault messages
  * (Kamailio's usrloc ul_rpc.c; recorded in /work/shared/kamailio/outputs/jsonrpc_http.txt).
  */
-import { SipctlError } from '../../../core/errors.js';
+import { ConfigError, SipctlError } from '../../../core/errors.js';
 import type { Database } from '../../../core/db/database.js';
 import type { ContactRecord, UsrlocApi } from '../../kernel/contracts.js';
 import { defineModule, type Logger, type RpcParams } from '../../kernel/module.js';
 import type { StatsRegistryApi } from '../stats/stats-module.js';
 import { type ContactChange, UsrlocStore, isValid } from './usrloc-store.js';
+import { RpcFault } from '../../kernel/rpc-fault.js';
 
 /** What registrar (and the pipeline's lookup) use. */
 export interface UsrlocModuleApi extends UsrlocApi {
@@ -52,10 +53,6 @@ const params = {
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const NOT_SET = '[not set]';
-
-function fault(code: number, message: string): SipctlError {
-  return new SipctlError('RPC_FAULT', message, { category: 'remote', details: { rpcCode: code, rpcMessage: message } });
-}
 
 function positional(p: RpcParams): unknown[] {
   if (p === undefined) return [];
@@ -133,7 +130,7 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
     const at = raw.indexOf('@');
     let aor = raw;
     if (s.useDomain) {
-      if (at < 0) throw fault(500, 'Domain missing in AOR');
+      if (at < 0) throw new RpcFault(500, 'Domain missing in AOR');
     } else if (at >= 0) {
       aor = raw.slice(0, at);
     }
@@ -142,8 +139,8 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
 
   function tableAndAor(p: RpcParams): string {
     const [table, aor] = positional(p);
-    if (typeof table !== 'string' || typeof aor !== 'string' || aor === '') throw fault(500, 'Not enough parameters (table and AOR to lookup)');
-    if (table !== domainName) throw fault(500, 'Domain not found');
+    if (typeof table !== 'string' || typeof aor !== 'string' || aor === '') throw new RpcFault(500, 'Not enough parameters (table and AOR to lookup)');
+    if (table !== domainName) throw new RpcFault(500, 'Domain not found');
     return fixAor(aor);
   }
 
@@ -153,13 +150,13 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
     async init(ctx) {
       log = ctx.log;
       if (!IDENTIFIER.test(ctx.params.table)) {
-        throw new SipctlError('MODULE_PARAM_INVALID', 'usrloc.table: not a plain table name', { category: 'config' });
+        throw new ConfigError('MODULE_PARAM_INVALID', 'usrloc.table: not a plain table name');
       }
       domainName = ctx.params.table;
       now = () => Math.floor(ctx.now() / 1000);
       if (ctx.params.db_mode === 1) {
         if (deps.db === undefined) {
-          throw new SipctlError('MODULE_PARAM_INVALID', 'usrloc.db_mode=1 needs a database', { category: 'config', hint: 'configure the database, or set usrloc db_mode 0 (registrations lost on restart)' });
+          throw new ConfigError('MODULE_PARAM_INVALID', 'usrloc.db_mode=1 needs a database', 'configure the database, or set usrloc db_mode 0 (registrations lost on restart)');
         }
         ownsDb = typeof deps.db === 'function';
         db = typeof deps.db === 'function' ? await deps.db() : deps.db;
@@ -228,10 +225,10 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
         handler(p: RpcParams) {
           const aor = tableAndAor(p);
           const s = need();
-          if (!s.has(aor)) throw fault(500, 'AOR not found in location table');
+          if (!s.has(aor)) throw new RpcFault(500, 'AOR not found in location table');
           const t = now();
           const valid = s.get(aor).filter((c) => isValid(c, t));
-          if (valid.length === 0) throw fault(500, 'AOR has no contacts');
+          if (valid.length === 0) throw new RpcFault(500, 'AOR has no contacts');
           return { AoR: aor, Contacts: valid.map((c) => dumpContact(c, t)) };
         },
       },
@@ -244,7 +241,7 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
             if (n > 0) log?.info('usrloc: AoR removed by RPC', { aor, contacts: n });
           } catch (e) {
             log?.error('usrloc: ul.rm failed', { aor, error: String(e) });
-            throw fault(500, 'Failed to delete AOR');
+            throw new RpcFault(500, 'Failed to delete AOR');
           }
           return {};
         },
