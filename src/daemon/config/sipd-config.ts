@@ -172,6 +172,7 @@ export function applyFileConfig(cfg: SipdConfig, raw: unknown, where: string): S
     switch (k) {
       case 'listen':
         out.listen = stringList(v, where, k);
+        if (out.listen.length === 0) throw bad(where, k, 'must list at least one address');
         break;
       case 'rpcListen':
         out.rpcListen = Array.isArray(v) && v.length === 0 ? [] : stringList(v, where, k);

@@ -149,6 +149,9 @@ export class Pipeline {
   }
 
   private send(m: Inbound, req: SipRequest, spec: ReplySpec): void {
+    // A client matches a response by the top Via branch and the CSeq (RFC 3261 §17.1.3): without
+    // them the response would be noise, so the request is dropped instead.
+    if (req.via.length === 0 || req.cseq === undefined) return this.drop();
     this.counters.replies++;
     this.stat('sl:sent_replies');
     this.stat(`sl:${Math.floor(spec.status / 100)}xx_replies`);

@@ -182,7 +182,8 @@ async function startUnix(path: string, opts: RpcListenerOptions): Promise<RpcLis
   const { dispatcher, log, maxRequestBytes } = opts;
   await clearStaleSocket(path);
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((sock) => {
+  // allowHalfOpen: a client that half-closes after its request still gets the reply.
+  const server = net.createServer({ allowHalfOpen: true }, (sock) => {
     sockets.add(sock);
     sock.on('close', () => sockets.delete(sock));
     sock.setTimeout(opts.timeoutMs, () => sock.destroy());

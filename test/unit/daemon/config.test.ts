@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CONFIG_KEYS, defaultConfig, loadSipdConfig, resolveDb } from '../../../src/daemon/config/sipd-config.js';
+import { htableDefinitions } from '../../../src/daemon/kernel/daemon.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sipd-config-'));
+const env = { HOME: dir, XDG_CONFIG_HOME: join(dir, '.config'), XDG_DATA_HOME: join(dir, 'data') } as NodeJS.ProcessEnv;
+function file(name: string, content: unknown): string {
+  const p = join(dir, name);
+  writeFileSync(p, typeof content === 'string' ? content : JSON.stringify(content));
+  return p;
+}
+
+test('defaults: loopback only, HTTP RPC on 5071 and a unix socket in the state dir', () => {
+  const { config } = loadSipdConfig({}, env, dir);
+  assert.deepEqual(config.listen, ['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060']);
+  assert.equal(config.stateDir, join(dir, '.local', 'state', 'sipd'));
+  assert.deepEqual(config.rpcListen, ['http://127.0.0.1:5071/RPC', `unix:${join(dir, '.local', 'state', 'sipd', 'sipd.sock')}`]);
+  assert.equal(config.logFormat, 'auto');
+  assert.equal(config.stateSaveIntervalSec, 5);
+  assert.deepEqual(config.disableModules, []);
+  assert.deepEqual(htableDefinitions(config).map((d) => [d.name, d.autoexpire, d.initval]), [['ipban', 300, undefined], ['userban', 900, 0]]);
+  // every key of the config type is documented
+  const documented = new Set(CONFIG_KEYS.map((k) => k.key.split('.')[0]));
+  for (const k of Object.keys(defaultConfig(env))) assert.ok(documented.has(k), `${k} documented`);
+});
+
+test('file over defaults, flags over the file; the default socket follows --state-dir', () => {
+  const p = file('a.json', {
+    listen: ['udp:[::1]:5070'],
+    domain: ['sip.example.com'],
+    tcp: { maxConnectionsPerSource: 4 },
+    htables: { ipban: { autoexpire: 60 }, MessageCount: {} },
+    modules: { scanner: { user_agents: ['friendly-scanner', 'sipvicious'], action: 'reply' }, pike: { reqs_density_per_unit: 8 } },
+  });
+  const { config, file: used } = loadSipdConfig({ config: p, listen: ['udp:127.0.0.1:5999'], stateDir: 'st' }, env, dir);
+  assert.equal(used, p);
+  assert.deepEqual(config.listen, ['udp:127.0.0.1:5999']);
+  assert.deepEqual(config.domain, ['sip.example.com']);
+  assert.equal(config.tcp.maxConnectionsPerSource, 4);
+  assert.equal(config.tcp.maxConnections, 2048);
+  assert.equal(config.stateDir, join(dir, 'st'));
+  assert.equal(config.rpcListen[1], `unix:${join(dir, 'st', 'sipd.sock')}`);
+  assert.deepEqual(config.modules.scanner, { user_agents: 'friendly-scanner,sipvicious', action: 'reply' });
+  assert.deepEqual(htableDefinitions(config).map((d) => [d.name, d.autoexpire]), [['ipban', 60], ['userban', 900], ['MessageCount', 0]]);
+  // an explicit rpcListen in the file is kept even when --state-dir moves
+  const q = file('b.json', { rpcListen: ['http://127.0.0.1:6000/RPC'] });
+  assert.deepEqual(loadSipdConfig({ config: q, stateDir: 'x' }, env, dir).config.rpcListen, ['http://127.0.0.1:6000/RPC']);
+  assert.deepEqual(loadSipdConfig({ config: q, rpcListen: ['unix:/tmp/a.sock'] }, env, dir).config.rpcListen, ['unix:/tmp/a.sock']);
+  // SIPD_CONFIG / SIPD_STATE_DIR
+  assert.equal(loadSipdConfig({}, { ...env, SIPD_CONFIG: q, SIPD_STATE_DIR: '/tmp/sd' }, dir).config.stateDir, '/tmp/sd');
+});
+
+test('strict: unknown keys, wrong types, out of range, YAML, bad JSON', () => {
+  const bad = (content: unknown, re: RegExp) => assert.throws(() => loadSipdConfig({ config: file('bad.json', content) }, env, dir), re);
+  bad({ listen: [] }, /listen must list at least one address/);
+  bad({ lisen: ['udp:127.0.0.1:5060'] }, /unknown key "lisen"/);
+  bad({ tcp: { idleTimeout: 5 } }, /unknown key "tcp.idleTimeout"/);
+  bad({ tcp: { idleTimeoutSec: 0 } }, /tcp.idleTimeoutSec must be an integer/);
+  bad({ listen: 'udp:127.0.0.1:5060', logLevel: 'loud' }, /logLevel must be one of/);
+  bad({ listen: [5060] }, /listen must be a list of strings/);
+  bad({ domain: ['bad domain'] }, /not a host name/);
+  bad({ modules: { pike: { x: { y: 1 } } } }, /modules.pike.x/);
+  bad({ htables: { ipban: 300 } }, /htables must be an object/);
+  bad('{ not json', /not valid JSON/);
+  bad('[1,2]', /must hold a JSON object/);
+  assert.throws(() => loadSipdConfig({ config: file('c.yaml', 'listen: []') }, env, dir), /YAML/);
+  assert.throws(() => loadSipdConfig({ config: join(dir, 'missing.json') }, env, dir), /cannot read config file/);
+  assert.throws(() => loadSipdConfig({ logFormat: 'xml' }, env, dir), /command line: logFormat/);
+  assert.throws(() => htableDefinitions({ ...defaultConfig(env), htables: { 'bad name': {} } }), /htables: htable name/);
+});
+
+test('database URL: --db, then SIPCTL_DB, then sipd\'s file, then sipctl\'s configuration', () => {
+  const cfg = { ...defaultConfig(env), db: 'sqlite:///from/sipd.db' };
+  assert.equal(resolveDb(cfg, 'sqlite:///from/flag.db', env).url, 'sqlite:///from/flag.db');
+  assert.equal(resolveDb(cfg, undefined, { ...env, SIPCTL_DB: 'sqlite:///from/env.db', SIPCTL_DB_PASSWORD: 'pw' }).url, 'sqlite:///from/env.db');
+  assert.equal(resolveDb(cfg, undefined, { ...env, SIPCTL_DB_PASSWORD: 'pw' }).password, 'pw');
+  assert.deepEqual(resolveDb(cfg, undefined, env), { url: 'sqlite:///from/sipd.db', password: undefined, source: 'sipd config file' });
+  // no db in sipd's file: sipctl's own config file, then its default
+  const sipctlCfg = join(dir, '.config', 'sipctl');
+  mkdirSync(sipctlCfg, { recursive: true });
+  writeFileSync(join(sipctlCfg, 'config.json'), JSON.stringify({ db: 'sqlite:///from/sipctl.db' }));
+  assert.equal(resolveDb(defaultConfig(env), undefined, env).url, 'sqlite:///from/sipctl.db');
+  assert.match(resolveDb(defaultConfig({ HOME: '/nonexistent-home' }), undefined, { HOME: '/nonexistent-home' }).url, /^sqlite:\/\/\/nonexistent-home\/\.local\/share\/sipctl\/sipctl\.db$/);
+});

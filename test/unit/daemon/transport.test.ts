@@ -1,0 +1,192 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import type { Endpoint } from '../../../src/daemon/kernel/contracts.js';
+import { listenTcp, type TcpCloseReason, type TcpLimits } from '../../../src/daemon/transport/tcp.js';
+import { type Inbound, formatListen, normaliseIp, parseListen } from '../../../src/daemon/transport/transport.js';
+import { listenUdp } from '../../../src/daemon/transport/udp.js';
+
+const log = { debug() {}, info() {}, warn() {}, error() {} };
+
+function sipMessage(n: number, body = ''): string {
+  return `OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1;branch=z9hG4bK-${n}\r\nCall-ID: ${n}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
+test('parseListen / formatListen / normaliseIp', () => {
+  assert.deepEqual(parseListen('udp:127.0.0.1:5060'), { transport: 'udp', host: '127.0.0.1', port: 5060 });
+  assert.deepEqual(parseListen('TCP:[::1]:5062'), { transport: 'tcp', host: '::1', port: 5062 });
+  assert.deepEqual(parseListen('udp:10.0.0.1'), { transport: 'udp', host: '10.0.0.1', port: 5060 });
+  assert.deepEqual(parseListen('udp:[0:0:0:0:0:0:0:1]:0'), { transport: 'udp', host: '::1', port: 0 });
+  for (const bad of ['udp:localhost:5060', 'tls:127.0.0.1:5061', 'udp:::1:5060', 'udp:127.0.0.1:99999', 'udp:[127.0.0.1]:5060', 'udp:1.2.3:5060', 'udp:127.0.0.1:50a']) {
+    assert.throws(() => parseListen(bad), /listen/, bad);
+  }
+  assert.equal(formatListen({ transport: 'udp', host: '::1', port: 5 }), 'udp:[::1]:5');
+  assert.equal(normaliseIp('::ffff:127.0.0.2'), '127.0.0.2');
+  assert.equal(normaliseIp('[::1]'), '::1');
+  assert.equal(normaliseIp('2001:DB8:0:0::1'), '2001:db8::1');
+});
+
+test('UDP: each datagram is one message; the reply goes back to the source (IPv4 and IPv6)', async () => {
+  for (const host of ['127.0.0.1', '::1']) {
+    const got: Inbound[] = [];
+    const t = await listenUdp({ transport: 'udp', host, port: 0 }, (m) => {
+      got.push(m);
+      m.reply(Buffer.from(`echo ${m.data.toString()}`));
+    }, { log });
+    assert.equal(t.local.ip, host);
+    assert.ok(t.local.port > 0);
+    const c = dgram.createSocket(host === '::1' ? 'udp6' : 'udp4');
+    const reply = new Promise<string>((resolve) => c.once('message', (b) => resolve(b.toString())));
+    c.send('hello', t.local.port, host);
+    assert.equal(await reply, 'echo hello');
+    assert.equal(got[0].source.ip, host);
+    assert.equal(got[0].source.transport, 'udp');
+    c.close();
+    await t.close();
+  }
+});
+
+interface TcpHarness {
+  port: number;
+  got: Array<{ text: string; source: Endpoint }>;
+  closes: Array<{ reason: TcpCloseReason; detail?: string }>;
+  close(): Promise<void>;
+  connections(): { total: number; sources: number };
+}
+
+async function tcp(limits: Partial<TcpLimits> = {}, admit?: (ip: string) => boolean, host = '127.0.0.1'): Promise<TcpHarness> {
+  const got: TcpHarness['got'] = [];
+  const closes: TcpHarness['closes'] = [];
+  const t = await listenTcp({ transport: 'tcp', host, port: 0 }, (m) => {
+    got.push({ text: m.data.toString(), source: m.source });
+    m.reply(Buffer.from(`ok ${got.length}\n`));
+  }, {
+    limits: { maxConnections: 100, maxConnectionsPerSource: 4, idleTimeoutMs: 5000, slowSenderTimeoutMs: 5000, maxPendingWriteBytes: 65536, ...limits },
+    parser: { maxMessageSize: 2048, maxHeaders: 20, maxLineLength: 512 },
+    log,
+    admit,
+    onClose: (_s, reason, detail) => closes.push({ reason, detail }),
+  });
+  return { port: t.local.port, got, closes, close: () => t.close(), connections: () => t.connections() };
+}
+
+function connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.createConnection({ port, host, ...(localAddress ? { localAddress } : {}) }, () => resolve(s));
+    s.on('error', reject);
+  });
+}
+
+const closed = (s: net.Socket) => new Promise<void>((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())));
+const until = async (cond: () => boolean, ms = 3000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+test('TCP: framing by Content-Length, several messages per connection, any segmentation; replies on the connection', async () => {
+  const h = await tcp();
+  const s = await connect(h.port);
+  let replies = '';
+  s.on('data', (c) => (replies += c));
+  // three messages in one write, with CRLF keep-alives between
+  s.write(sipMessage(1) + '\r\n\r\n' + sipMessage(2, 'body-2') + sipMessage(3));
+  // one message byte by byte
+  for (const b of Buffer.from(sipMessage(4, 'x'.repeat(100)))) s.write(Buffer.from([b]));
+  await until(() => h.got.length === 4);
+  assert.deepEqual(h.got.map((g) => g.text), [sipMessage(1), sipMessage(2, 'body-2'), sipMessage(3), sipMessage(4, 'x'.repeat(100))]);
+  assert.equal(h.got[0].source.transport, 'tcp');
+  await until(() => replies === 'ok 1\nok 2\nok 3\nok 4\n');
+  s.destroy();
+  await h.close();
+});
+
+test('TCP: a message without Content-Length, or over the buffer cap, closes the connection', async () => {
+  const h = await tcp();
+  const a = await connect(h.port);
+  a.write('OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK-1\r\n\r\n');
+  await closed(a);
+  const b = await connect(h.port);
+  b.on('error', () => undefined);
+  b.write(sipMessage(1, 'x'.repeat(3000))); // over maxMessageSize 2048
+  await closed(b);
+  const c = await connect(h.port);
+  c.on('error', () => undefined);
+  c.write('X'.repeat(1000)); // a line longer than maxLineLength (512), no end of headers
+  await closed(c);
+  assert.deepEqual(h.closes.map((x) => [x.reason, x.detail]), [['framing-error', 'missing-content-length'], ['framing-error', 'too-large'], ['framing-error', 'line-too-long']]);
+  assert.equal(h.got.length, 0);
+  await until(() => h.connections().total === 0);
+  await h.close();
+});
+
+test('TCP: idle timeout and slow-sender timeout', async () => {
+  const h = await tcp({ idleTimeoutMs: 150, slowSenderTimeoutMs: 250 });
+  const idle = await connect(h.port);
+  const t0 = Date.now();
+  await closed(idle);
+  assert.ok(Date.now() - t0 >= 100, 'idle connection closed after the idle timeout');
+  // a slowloris: a byte every 50 ms keeps the idle timer happy but never finishes a message
+  const slow = await connect(h.port);
+  slow.on('error', () => undefined);
+  const msg = Buffer.from(sipMessage(1));
+  let i = 0;
+  const drip = setInterval(() => {
+    if (!slow.destroyed && i < msg.length - 1) slow.write(msg.subarray(i, ++i));
+  }, 50);
+  await closed(slow);
+  clearInterval(drip);
+  assert.deepEqual(h.closes.map((c) => c.reason), ['idle-timeout', 'slow-sender']);
+  assert.equal(h.got.length, 0);
+  // a complete message in time resets the slow-sender clock
+  const ok = await connect(h.port);
+  for (let n = 0; n < 4; n++) {
+    ok.write(sipMessage(n));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await until(() => h.got.length === 4);
+  ok.destroy();
+  await h.close();
+});
+
+test('TCP: per-source connection cap; refused sources are closed at accept; IPv6', async () => {
+  const h = await tcp({ maxConnectionsPerSource: 3 }, (ip) => ip !== '127.0.0.9');
+  const socks = await Promise.all([1, 2, 3].map(() => connect(h.port)));
+  await until(() => h.connections().total === 3);
+  const fourth = await connect(h.port);
+  await closed(fourth);
+  assert.deepEqual(h.closes.map((c) => c.reason), ['per-source-cap']);
+  // another source is still welcome
+  const other = await connect(h.port, '127.0.0.1', '127.0.0.2');
+  other.write(sipMessage(9));
+  await until(() => h.got.length === 1);
+  assert.equal(h.got[0].source.ip, '127.0.0.2');
+  assert.deepEqual(h.connections(), { total: 4, sources: 2 });
+  const banned = await connect(h.port, '127.0.0.1', '127.0.0.9');
+  await closed(banned);
+  assert.equal(h.closes.at(-1)?.reason, 'refused');
+  for (const s of [...socks, other]) s.destroy();
+  await until(() => h.connections().total === 0);
+  await h.close();
+
+  const h6 = await tcp({}, undefined, '::1');
+  const s6 = await connect(h6.port, '::1');
+  s6.write(sipMessage(6));
+  await until(() => h6.got.length === 1);
+  assert.equal(h6.got[0].source.ip, '::1');
+  s6.destroy();
+  await h6.close();
+});
+
+test('TCP: a peer that never reads its replies is dropped (bounded write queue)', async () => {
+  const h = await tcp({ maxPendingWriteBytes: 1 });
+  const s = await connect(h.port);
+  s.pause();
+  s.write(sipMessage(1) + sipMessage(2));
+  await closed(s);
+  assert.ok(h.closes.some((c) => c.reason === 'write-backlog'));
+  await h.close();
+});
