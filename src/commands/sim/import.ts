@@ -1,6 +1,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
+import { progressBar } from '../../cli/progress.js';
 import { SipctlError, UsageError } from '../../core/errors.js';
 import { hexToBytes, wipe } from '../../core/sim/milenage.js';
 import { normaliseKey } from '../../core/sim/validation.js';
@@ -114,26 +115,4 @@ Every row is checked as by "sim add". The file is scanned once before anything i
       if (held) wipe(...held);
     }
   }
-}
-
-/** A one-line progress bar on stderr, redrawn at most every 100 ms. */
-function progressBar() {
-  let last = 0;
-  let shown = false;
-  return {
-    update(p: { done: number; total: number }) {
-      const now = Date.now();
-      if (now - last < 100 && p.done < p.total) return;
-      last = now;
-      const frac = p.total > 0 ? Math.min(1, p.done / p.total) : 1;
-      const width = 30;
-      const full = Math.round(frac * width);
-      process.stderr.write(`\r[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${String(Math.floor(frac * 100)).padStart(3)}% ${p.done}/${p.total} rows`);
-      shown = true;
-    },
-    done() {
-      if (shown) process.stderr.write('\r\x1b[K');
-      shown = false;
-    },
-  };
 }

@@ -1,5 +1,8 @@
+import type { ReadStream } from 'node:fs';
+import { statSync } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
+import { progressBar } from '../../cli/progress.js';
 import { credentialConfig, credentialFlags } from '../../cli/subscriber-support.js';
 import { SipctlError } from '../../core/errors.js';
 import { importSubscribers, openInput } from '../../core/subscribers/import.js';
@@ -21,25 +24,24 @@ export default class SubscriberImport extends BaseCommand<typeof SubscriberImpor
 
   async run() {
     const db = await this.openDb();
-    const showProgress = !this.jsonEnabled() && !!process.stderr.isTTY;
-    let last = 0;
-    const summary = await importSubscribers(db, openInput(this.args.file), {
-      hash: this.cfg.values.hash,
-      storePlaintext: this.cfg.values.storePlaintext,
-      allowWeak: this.flags['allow-weak'],
-      defaultDomain: this.cfg.values.domain,
-      atomic: this.flags.atomic,
-      dryRun: this.flags['dry-run'],
-      onProgress: showProgress
-        ? (n) => {
-            if (n - last >= 1000) {
-              last = n;
-              process.stderr.write(`\rimporting… line ${n}`);
-            }
-          }
-        : undefined,
-    });
-    if (showProgress && last > 0) process.stderr.write('\r\x1b[K');
+    const input = openInput(this.args.file);
+    // Progress by bytes read: the file's size is known up front, its row count is not.
+    const size = this.args.file === '-' ? 0 : statSync(this.args.file, { throwIfNoEntry: false })?.size ?? 0;
+    const bar = !this.jsonEnabled() && !!process.stderr.isTTY && size > 0 ? progressBar() : undefined;
+    let summary;
+    try {
+      summary = await importSubscribers(db, input, {
+        hash: this.cfg.values.hash,
+        storePlaintext: this.cfg.values.storePlaintext,
+        allowWeak: this.flags['allow-weak'],
+        defaultDomain: this.cfg.values.domain,
+        atomic: this.flags.atomic,
+        dryRun: this.flags['dry-run'],
+        onProgress: bar ? (lines) => bar.update({ done: (input as ReadStream).bytesRead, total: size, note: `line ${lines}` }) : undefined,
+      });
+    } finally {
+      bar?.done();
+    }
     const verb = summary.dryRun ? 'would add' : 'added';
     for (const r of summary.rejections) this.note(`line ${r.line}: ${r.reason}`);
     this.print(`${verb} ${summary.added}, skipped ${summary.skipped} (already present), rejected ${summary.rejected}${summary.rolledBack ? ' — rolled back, nothing imported (--atomic)' : ''}`);

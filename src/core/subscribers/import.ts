@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { accessSync, constants, createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { Database, Queryable } from '../db/database.js';
@@ -66,7 +66,13 @@ export function splitCsvLine(line: string): string[] {
 }
 
 export function openInput(file: string, stdin: Readable = process.stdin): Readable {
-  return file === '-' ? stdin : createReadStream(file);
+  if (file === '-') return stdin;
+  try {
+    accessSync(file, constants.R_OK);
+  } catch (e) {
+    throw new UsageError('INPUT_UNREADABLE', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'give a readable CSV file, or - for standard input');
+  }
+  return createReadStream(file);
 }
 
 /**
