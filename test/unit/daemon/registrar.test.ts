@@ -169,6 +169,9 @@ forEachEngine('registrar', (engine, track) => {
         assert.deepEqual([bad.status, bad.reason, header(bad, 'P-Registrar-Error')], [400, 'Bad Request', '* used in contact and expires is not zero']);
       }
       assert.equal(r.ul.lookup('alice').length, 2);
+      const reordered = await r.save(register({ callId: 'mobile', cseq: 1, contacts: '*', expires: 0 }));
+      assert.deepEqual([reordered.status, header(reordered, 'P-Registrar-Error')], [400, 'Invalid CSeq number'], 'RFC 3261 §10.3: not with an old CSeq of a binding\'s Call-ID');
+      assert.equal(r.ul.lookup('alice').length, 2, 'nothing removed');
       const ok = await r.save(register({ callId: 'x', cseq: 10, contacts: '*', expires: 0 }));
       assert.deepEqual(ok, { status: 200, reason: 'OK', headers: [] });
       assert.deepEqual(r.ul.lookup('alice'), []);
@@ -298,6 +301,12 @@ forEachEngine('registrar', (engine, track) => {
       assert.deepEqual([tel.status, header(tel, 'P-Registrar-Error')], [400, 'Contact parse error']);
       const longUri = await r.save(register({ contacts: [`<sip:${'a'.repeat(520)}@192.0.2.1>`] }));
       assert.deepEqual([longUri.status, header(longUri, 'P-Registrar-Error')], [400, 'Contact/received too long']);
+      const quoteInInstance = await r.save(register({ contacts: ['<sip:alice@192.0.2.1>;+sip.instance="<urn:uuid:1\\"x>"'] }));
+      assert.deepEqual([quoteInInstance.status, header(quoteInInstance, 'P-Registrar-Error')], [400, 'Contact parse error'], 'an instance that would break out of its quotes in the reply');
+      const outbound = await r.save(register({ callId: 'ob', contacts: ['<sip:alice@192.0.2.10:5060>;+sip.instance="<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>";reg-id=1'] }));
+      assert.equal(header(outbound, 'Contact'), '<sip:alice@192.0.2.10:5060>;expires=3600;+sip.instance="<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>";reg-id=1');
+      const badRegId = await r.save(register({ callId: 'ob', cseq: 2, contacts: ['<sip:alice@192.0.2.10:5060>;+sip.instance="<urn:uuid:x>";reg-id=0'] }));
+      assert.deepEqual([badRegId.status, header(badRegId, 'P-Registrar-Error')], [400, 'Invalid Reg-Id number']);
       const longCid = await r.save(register({ callId: 'c'.repeat(300) }));
       assert.deepEqual([longCid.status, header(longCid, 'P-Registrar-Error')], [400, 'Callid too long']);
     } finally {

@@ -78,12 +78,8 @@ export function createPermissionsModule(deps: PermissionsDeps = {}) {
       }
       tableName = ctx.params.address_table;
       maxSubnets = ctx.params.max_subnets;
-      if (typeof deps.db === 'function') {
-        db = await deps.db();
-        ownsDb = true;
-      } else {
-        db = deps.db;
-      }
+      ownsDb = typeof deps.db === 'function';
+      db = typeof deps.db === 'function' ? await deps.db() : deps.db;
       await reload();
       if (ctx.params.reload_interval > 0) {
         timer = setInterval(() => {

@@ -6,12 +6,14 @@
  * (registrar/reply.c): e.g. too many contacts is "503 Service Unavailable" with
  * "P-Registrar-Error: Too many registered contacts".
  *
- * sipd is stricter than Kamailio in three places, each closing a hole:
+ * sipd is stricter than Kamailio in four places, each closing a hole:
  *  - the To user must be the authenticated user (and, with use_domain, the To host their
  *    domain): otherwise 403, so nobody registers contacts for someone else's AoR;
  *  - "Contact: *" needs an Expires header of 0 (RFC 3261 §10.2.2); Kamailio also accepts it
  *    without one;
- *  - only sip: and sips: contacts are accepted.
+ *  - only sip: and sips: contacts are accepted;
+ *  - "Contact: *" keeps RFC 3261 §10.3's CSeq rule: it fails when a binding of the same Call-ID
+ *    has an equal or higher CSeq (Kamailio removes everything regardless).
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import type { ContactValue, SipRequest } from '../../../core/sip/message.js';
@@ -117,11 +119,6 @@ function allowedMethods(msg: SipRequest): number {
   return bits >>> 0;
 }
 
-function unquote(v: string | null | undefined): string | undefined {
-  if (v === null || v === undefined || v === '') return undefined;
-  return v.length >= 2 && v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v;
-}
-
 interface Wanted {
   uri: string;
   sipUri: SipUri;
@@ -193,13 +190,21 @@ export class Registrar {
     if (contact === undefined) return this.ok(aor);
     if (contact.star) {
       if (msg.expires !== 0) return regError(400, '* used in contact and expires is not zero');
-      try {
-        await this.ul.removeAor(aor);
-      } catch (e) {
-        this.log.error('registrar: removing all bindings failed', { aor, error: String(e) });
-        return regError(500, 'usrloc_record_delete failed', this.contactHeader(aor));
-      }
-      return this.ok(aor);
+      const callId = msg.callId;
+      const cseq = msg.cseq.seq;
+      return this.ul.withLock(aor, async () => {
+        const existing = this.ul.get(aor);
+        // RFC 3261 §10.3 step 6: a binding of the same Call-ID goes only for a higher CSeq, else
+        // the whole request fails (an old, reordered "*" must not wipe fresh bindings).
+        if (existing.some((c) => c.callId === callId && c.cseq >= cseq)) return regError(400, 'Invalid CSeq number', this.contactHeader(aor));
+        try {
+          await this.ul.commit(aor, { remove: existing.map((c) => c.ruid) });
+        } catch (e) {
+          this.log.error('registrar: removing all bindings failed', { aor, error: String(e) });
+          return regError(500, 'usrloc_record_delete failed', this.contactHeader(aor));
+        }
+        return this.ok(aor);
+      });
     }
 
     // Read each contact; a URI given twice in one REGISTER: the last one wins.
@@ -211,14 +216,16 @@ export class Registrar {
       if (uri.length > CONTACT_MAX) return regError(400, 'Contact/received too long');
       const rel = this.expiresFor(c, msg);
       if (rel === 'low') return regError(423, 'Interval too brief', [['Min-Expires', String(this.opts.minExpires)]]);
-      const instance = unquote(c.params.get('+sip.instance'));
+      // header parameters arrive unquoted and unescaped (HeaderParams)
+      const instance = c.params.get('+sip.instance') || undefined;
       let regId = 0;
       const rawRegId = c.params.get('reg-id');
       if (instance !== undefined && rawRegId !== undefined) {
         regId = /^[0-9]{1,9}$/.test(rawRegId ?? '') ? Number(rawRegId) : 0;
         if (regId === 0) return regError(400, 'Invalid Reg-Id number');
       }
-      if (instance !== undefined && instance.length > 255) return regError(400, 'Contact parse error');
+      // The instance is quoted again in replies: no quote or backslash may close it early.
+      if (instance !== undefined && (instance.length > 255 || /["\\]/.test(instance))) return regError(400, 'Contact parse error');
       wanted.set(uri, { uri, sipUri: c.uri, expires: rel === 0 ? 0 : now + rel, q: c.q ?? -1, instance, regId });
     }
 
