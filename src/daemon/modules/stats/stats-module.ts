@@ -55,7 +55,6 @@ export const WELL_KNOWN_COUNTERS: readonly string[] = [
   'registrar:accepted_regs',
   'registrar:rejected_regs',
   'pike:bans',
-  'htable:bans',
 ];
 
 /** group: a lower-case word; name: what Kamailio uses (letters, digits, _ . -). */
