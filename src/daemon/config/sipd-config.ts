@@ -12,9 +12,9 @@
  * ConfigError naming the key — a typo in a security setting must not fall back silently.
  */
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { resolveConfig } from '../../core/config/config.js';
+import { SOCKET_NAME, defaultStateDir } from '../../core/daemon/files.js';
 import { ConfigError } from '../../core/errors.js';
 import type { LogLevel } from '../kernel/logger.js';
 
@@ -47,14 +47,8 @@ export interface SipdFlags {
   logFormat?: string;
 }
 
-export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_STATE_HOME ?? join(env.HOME ?? homedir(), '.local', 'state');
-  return join(base, 'sipd');
-}
-
 export const DEFAULT_LISTEN = Object.freeze(['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060']);
 export const DEFAULT_HTTP_RPC = 'http://127.0.0.1:5071/RPC';
-export const SOCKET_NAME = 'sipd.sock';
 
 /** One row per key: the documentation (README, --help) and the validation come from here. */
 export const CONFIG_KEYS: ReadonlyArray<{ key: string; type: string; default: string; doc: string }> = [
@@ -85,7 +79,7 @@ export const CONFIG_KEYS: ReadonlyArray<{ key: string; type: string; default: st
 const TOP_KEYS = new Set(['listen', 'rpcListen', 'domain', 'stateDir', 'db', 'logLevel', 'logFormat', 'stateSaveIntervalSec', 'sip', 'tcp', 'rpc', 'htables', 'modules', 'disableModules']);
 
 export function defaultConfig(env: NodeJS.ProcessEnv = process.env): SipdConfig {
-  const stateDir = env.SIPD_STATE_DIR || defaultStateDir(env);
+  const stateDir = defaultStateDir(env);
   return {
     listen: [...DEFAULT_LISTEN],
     rpcListen: [DEFAULT_HTTP_RPC, `unix:${join(stateDir, SOCKET_NAME)}`],

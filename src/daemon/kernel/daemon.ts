@@ -14,7 +14,8 @@
 import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Database } from '../../core/db/database.js';
-import { ConflictError } from '../../core/errors.js';
+import { PID_FILE, RUNTIME_FILE, type RuntimeInfo } from '../../core/daemon/files.js';
+import { ConfigError, ConflictError } from '../../core/errors.js';
 import { type DbSettings, type SipdConfig } from '../config/sipd-config.js';
 import { createCoreModule } from '../modules/core/core-module.js';
 import { DEFAULT_HTABLES, makeDefinition, type HtableDefinition } from '../modules/htable/htable.js';
@@ -32,21 +33,8 @@ import { parseRpcListen, startRpcListener, type RpcListener } from './rpc-listen
 import { RpcDispatcher } from './rpc-server.js';
 import { SecurityLog } from './security-log.js';
 import { StateStore, writeFileAtomic } from './state-store.js';
-import { ConfigError } from '../../core/errors.js';
 
-export const PID_FILE = 'sipd.pid';
-export const RUNTIME_FILE = 'sipd.runtime.json';
-
-export interface RuntimeInfo {
-  pid: number;
-  version: string;
-  startedAt: string;
-  listen: string[];
-  rpc: string[];
-  stateDir: string;
-  configFile?: string;
-  modules: string[];
-}
+export { PID_FILE, RUNTIME_FILE, type RuntimeInfo };
 
 export interface DaemonOptions {
   config: SipdConfig;
