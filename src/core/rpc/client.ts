@@ -3,10 +3,17 @@ import { createFifoTransport } from './fifo-transport.js';
 import { createHttpTransport, type RpcAuth } from './http-transport.js';
 import { RpcError, badReply, isRpcError, type RemoteErrorDetails } from './rpc-error.js';
 import { parseRpcUrl } from './rpc-url.js';
-import type { RpcTransport, WireRequest } from './transport.js';
+import type { RpcTransport, TransportKind, WireRequest } from './transport.js';
 import { createUnixTransport } from './unix-transport.js';
 
 export type { RpcAuth } from './http-transport.js';
+export type { TransportKind } from './transport.js';
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Deadline for this call instead of the client's timeoutMs (dumps of tens of thousands of entries). */
+  timeoutMs?: number;
+}
 
 export interface RpcClientOptions {
   /** Deadline for one call, from sending to the last byte of the reply. Default 5000. */
@@ -19,6 +26,8 @@ export interface RpcClientOptions {
   insecure?: boolean;
   /** fifo: only: Kamailio's jsonrpcs `fifo_reply_dir`, where the reply FIFO is created. Default /tmp. */
   fifoReplyDir?: string;
+  /** unix: datagram sockets only: where the private reply socket directory is made. Default: OS temp dir. */
+  dgramReplyDir?: string;
 }
 
 export type RpcParams = unknown[] | Record<string, unknown>;
@@ -37,7 +46,7 @@ export interface RpcClient {
    * (code RPC_ERROR, details RemoteErrorDetails) when the proxy answered with a JSON-RPC error,
    * otherwise 'connection', 'timeout', 'protocol' or 'usage'.
    */
-  call<T = unknown>(method: string, params?: RpcParams): Promise<T>;
+  call<T = unknown>(method: string, params?: RpcParams, opts?: CallOptions): Promise<T>;
   /**
    * Several calls in order, one request each. Kamailio 5.6 jsonrpcs does not implement JSON-RPC
    * batch arrays (it answers `{"jsonrpc":"2.0","result":{}}` without ids), so this is not a wire
@@ -49,6 +58,13 @@ export interface RpcClient {
   close(): Promise<void>;
   /** The endpoint, with any password masked: safe to print. */
   readonly url: string;
+  /** The client's default per-call timeout. */
+  readonly timeoutMs: number;
+  /**
+   * The transport in use: 'http', 'fifo', 'unix-stream', 'unix-dgram', or 'unix' for a unix:
+   * URL before its first call (the socket type is found out by connecting).
+   */
+  kind(): TransportKind;
 }
 
 export const DEFAULT_RPC_TIMEOUT_MS = 5000;
@@ -56,11 +72,12 @@ export const DEFAULT_RPC_TIMEOUT_MS = 5000;
 interface CallContext {
   /** The transport's own failure: the json-rpc-2.0 client would flatten it into a code-0 error response. */
   failure?: RpcError;
+  timeoutMs?: number;
 }
 
 /**
- * A JSON-RPC 2.0 client for Kamailio (jsonrpcs over http(s) or its FIFO) and sipd (unix stream
- * socket). See rpc-url.ts for the URL forms. Throws RpcError (usage) for an unusable URL or option.
+ * A JSON-RPC 2.0 client for Kamailio (jsonrpcs over http(s), its FIFO or its datagram socket)
+ * and sipd (unix stream socket). See rpc-url.ts for the URL forms. Throws RpcError (usage) for an unusable URL or option.
  */
 export function createRpcClient(url: string, opts: RpcClientOptions = {}): RpcClient {
   const endpoint = parseRpcUrl(url);
@@ -80,7 +97,7 @@ export function createRpcClient(url: string, opts: RpcClientOptions = {}): RpcCl
       break;
     }
     case 'unix':
-      transport = createUnixTransport({ path: endpoint.path, display, timeoutMs });
+      transport = createUnixTransport({ path: endpoint.path, display, timeoutMs, dgramReplyDir: opts.dgramReplyDir });
       break;
     case 'fifo':
       transport = createFifoTransport({ path: endpoint.path, display, timeoutMs, replyDir: opts.fifoReplyDir ?? '/tmp' });
@@ -93,7 +110,7 @@ export function createRpcClient(url: string, opts: RpcClientOptions = {}): RpcCl
   let nextId = 1;
   const rpc: JSONRPCClient<CallContext> = new JSONRPCClient<CallContext>(async (payload: JSONRPCRequest, ctx: CallContext) => {
     try {
-      const reply = await transport.exchange(payload as WireRequest);
+      const reply = await transport.exchange(payload as WireRequest, ctx.timeoutMs);
       rpc.receive(checkReply(reply, payload, display));
     } catch (e) {
       ctx.failure = isRpcError(e) ? e : badReply(display, e instanceof Error ? e.message : String(e), {}, e);
@@ -103,12 +120,15 @@ export function createRpcClient(url: string, opts: RpcClientOptions = {}): RpcCl
 
   let closed = false;
 
-  async function call<T>(method: string, params?: RpcParams): Promise<T> {
+  async function call<T>(method: string, params?: RpcParams, opts?: CallOptions): Promise<T> {
     if (closed) throw new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${display} is closed`);
     if (typeof method !== 'string' || method.length === 0) {
       throw new RpcError('RPC_BAD_PARAM', 'method name must be a non-empty string');
     }
-    const ctx: CallContext = {};
+    if (opts?.timeoutMs !== undefined && (!Number.isFinite(opts.timeoutMs) || opts.timeoutMs <= 0)) {
+      throw new RpcError('RPC_BAD_OPTION', `timeout must be a positive number of milliseconds, got ${String(opts.timeoutMs)}`);
+    }
+    const ctx: CallContext = { timeoutMs: opts?.timeoutMs };
     try {
       return (await rpc.request(method, params, ctx)) as T;
     } catch (e) {
@@ -142,6 +162,8 @@ export function createRpcClient(url: string, opts: RpcClientOptions = {}): RpcCl
       await transport.close();
     },
     url: display,
+    timeoutMs,
+    kind: () => transport.kind?.() ?? (endpoint.kind === 'unix' ? 'unix' : endpoint.kind),
   };
 }
 

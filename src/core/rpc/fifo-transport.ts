@@ -48,16 +48,17 @@ export function createFifoTransport(opts: FifoTransportOptions): RpcTransport {
   let tail: Promise<unknown> = Promise.resolve();
   const active = new Set<(err: RpcError) => void>();
 
-  function exchange(request: WireRequest): Promise<unknown> {
+  function exchange(request: WireRequest, callTimeoutMs?: number): Promise<unknown> {
     // The deadline starts now, not when the call's turn comes: timeoutMs bounds the whole call.
-    const deadline = Date.now() + timeoutMs;
-    const run = (): Promise<unknown> => exchangeOnce(request, deadline);
+    const t = callTimeoutMs ?? timeoutMs;
+    const deadline = Date.now() + t;
+    const run = (): Promise<unknown> => exchangeOnce(request, deadline, t);
     const p = tail.then(run, run);
     tail = p.catch(() => undefined);
     return p;
   }
 
-  async function exchangeOnce(request: WireRequest, deadline: number): Promise<unknown> {
+  async function exchangeOnce(request: WireRequest, deadline: number, timeoutMs: number): Promise<unknown> {
     if (Date.now() >= deadline) throw timeoutError(display, timeoutMs, 'earlier calls on this FIFO used up the time');
     const name = `sipctl_${process.pid}_${randomBytes(8).toString('hex')}`;
     const doc = kamailioFifoJson({ ...request, reply_name: name });
@@ -85,7 +86,7 @@ export function createFifoTransport(opts: FifoTransportOptions): RpcTransport {
       // net.Socket over the FIFO's fd reads it through libuv's event loop (no thread-pool
       // thread blocked while we wait).
       reader = new net.Socket({ fd: readFd, readable: true, writable: false });
-      const reply = readReply(reader, deadline);
+      const reply = readReply(reader, deadline, timeoutMs);
       cancelReply = reply.cancel;
       // The reply may fail (or arrive) while we are still writing: mark it handled now, it is
       // awaited below.
@@ -103,7 +104,7 @@ export function createFifoTransport(opts: FifoTransportOptions): RpcTransport {
   }
 
   /** Wait for the reply; `cancel` stops the timer without settling (used when the write failed). */
-  function readReply(sock: net.Socket, deadline: number): { promise: Promise<unknown>; cancel: () => void } {
+  function readReply(sock: net.Socket, deadline: number, timeoutMs: number): { promise: Promise<unknown>; cancel: () => void } {
     let cancel = (): void => undefined;
     const promise = new Promise<unknown>((resolve, reject) => {
       let settled = false;
@@ -161,6 +162,7 @@ export function createFifoTransport(opts: FifoTransportOptions): RpcTransport {
 
   return {
     exchange,
+    kind: () => 'fifo',
     async close() {
       const err = new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${display} was closed`);
       for (const abort of [...active]) abort(err);

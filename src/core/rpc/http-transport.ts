@@ -50,7 +50,7 @@ export function createHttpTransport(opts: HttpTransportOptions): RpcTransport {
   const authorization = authHeader(opts.auth);
   const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1'); // IPv6 literal without brackets
 
-  function attempt(body: string, deadline: number, mayRetry: boolean): Promise<unknown> {
+  function attempt(body: string, deadline: number, mayRetry: boolean, timeoutMs: number): Promise<unknown> {
     return new Promise<unknown>((resolve, reject) => {
       let settled = false;
       let responded = false;
@@ -88,7 +88,7 @@ export function createHttpTransport(opts: HttpTransportOptions): RpcTransport {
         if (mayRetry && !responded && req.reusedSocket && errnoCode(e) === 'ECONNRESET' && Date.now() < deadline) {
           settled = true;
           clearTimeout(timer);
-          attempt(body, deadline, false).then(resolve, reject);
+          attempt(body, deadline, false, timeoutMs).then(resolve, reject);
           return;
         }
         finish(toTransportError(e, display));
@@ -118,7 +118,11 @@ export function createHttpTransport(opts: HttpTransportOptions): RpcTransport {
   }
 
   return {
-    exchange: (request: WireRequest) => attempt(JSON.stringify(request), Date.now() + timeoutMs, true),
+    exchange: (request: WireRequest, callTimeoutMs?: number) => {
+      const t = callTimeoutMs ?? timeoutMs;
+      return attempt(JSON.stringify(request), Date.now() + t, true, t);
+    },
+    kind: () => 'http',
     async close() {
       agent.destroy();
     },

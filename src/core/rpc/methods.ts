@@ -136,6 +136,31 @@ export interface AddressDumpEntry {
 
 export type AddressDumpResult = AddressDumpEntry[];
 
+/** One entry of the subnet table (address rows whose mask is shorter than the address). */
+export interface SubnetDumpEntry {
+  /** Position in the subnet table. */
+  id: number;
+  group: number;
+  item: {
+    ip: string;
+    mask: number;
+    port: number;
+    /** The literal string "NULL" when the row has no tag. */
+    tag: string;
+  };
+}
+
+export type SubnetDumpResult = SubnetDumpEntry[];
+
+/** htable.stats: one entry per table; `all` is the number of items. */
+export interface HtableStatsEntry {
+  name: string;
+  slots: number;
+  all: number;
+  min: number;
+  max: number;
+}
+
 // ---------------------------------------------------------------- core
 
 /** core.uptime; times are in the proxy's ctime() format, e.g. "Sat Nov 21 05:38:54 2026". */
@@ -163,6 +188,13 @@ export interface KamailioMethods {
   'htable.listTables': { params: []; result: HtableListTablesResult };
   'permissions.addressDump': { params: []; result: AddressDumpResult };
   'permissions.addressReload': { params: []; result: string };
+  'permissions.subnetDump': { params: []; result: SubnetDumpResult };
+  'htable.reload': { params: [table: string]; result: string };
+  'htable.stats': { params: []; result: HtableStatsEntry[] };
+  /** Succeeds (empty object) also for an AoR that is not registered: look it up first. */
+  'ul.rm': { params: [table: string, aor: string]; result: unknown };
+  /** e.g. ["usrloc:location_contacts = 3", …] for the group "usrloc:". */
+  'stats.get_statistics': { params: [group: string]; result: string[] };
 }
 
 export type KamailioMethod = keyof KamailioMethods;
@@ -265,6 +297,17 @@ export interface AddressRow {
   /** 0 = any port. */
   port: number;
   tag: string | null;
+}
+
+/** One row per permissions.subnetDump entry; Kamailio's "NULL" tag becomes null. */
+export function flattenSubnetDump(result: SubnetDumpResult): Array<AddressRow & { mask: number }> {
+  return (result ?? []).map((e) => ({
+    group: e.group,
+    ip: e.item.ip,
+    mask: e.item.mask,
+    port: e.item.port,
+    tag: e.item.tag === 'NULL' || e.item.tag === '' ? null : e.item.tag,
+  }));
 }
 
 /** One row per permissions.addressDump entry; Kamailio's "NULL" tag becomes null. */

@@ -4,7 +4,8 @@ import { RpcError } from './rpc-error.js';
  * Where to send JSON-RPC requests. Accepted forms:
  *   http://host:port/path, https://host:port/path   Kamailio xhttp + jsonrpcs (e.g. http://127.0.0.1:5071/RPC);
  *                                                   user:password@ in the URL is used as basic auth
- *   unix:/path/to/socket  (also unix:///path)       a STREAM unix socket (sipd's control socket)
+ *   unix:/path/to/socket  (also unix:///path)       a unix socket: Kamailio's jsonrpcs datagram socket
+ *                                                   (kamcmd -j) or sipd's stream control socket
  *   fifo:/path/to/fifo    (also fifo:///path)       Kamailio jsonrpcs FIFO, what kamctl uses
  */
 export type RpcEndpoint =
@@ -42,7 +43,7 @@ export function parseRpcUrl(raw: string): RpcEndpoint {
   }
   const shown = scheme ? `"${scheme}:"` : 'none';
   throw new RpcError('RPC_BAD_URL', `unsupported RPC URL scheme ${shown} in ${maskUrl(text)}`, {
-    hint: `use ${SCHEMES}; for Kamailio's datagram socket (kamcmd -j) use its fifo: or http: interface instead`,
+    hint: `use ${SCHEMES} (unix: also reaches Kamailio's datagram socket, as kamcmd -j does)`,
   });
 }
 

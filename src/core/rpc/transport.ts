@@ -9,11 +9,18 @@ export type WireRequest = { jsonrpc: '2.0'; method: string; params?: unknown; id
  * timeout, cleans up after itself in every outcome, and maps its own failures to RpcErrors.
  */
 export interface RpcTransport {
-  /** Send one request; resolve with the parsed JSON reply. Rejects only with RpcError. */
-  exchange(request: WireRequest): Promise<unknown>;
+  /**
+   * Send one request; resolve with the parsed JSON reply. Rejects only with RpcError.
+   * `timeoutMs` overrides the transport's deadline for this call (long dumps, reload retries).
+   */
+  exchange(request: WireRequest, timeoutMs?: number): Promise<unknown>;
+  /** What this transport turned out to be, once known: 'http', 'fifo', 'unix-stream', 'unix-dgram' or 'unix' (not yet known). */
+  kind?(): TransportKind;
   /** Release sockets/agents and abort exchanges still in flight. */
   close(): Promise<void>;
 }
+
+export type TransportKind = 'http' | 'fifo' | 'unix' | 'unix-stream' | 'unix-dgram';
 
 export interface TransportOptions {
   timeoutMs: number;

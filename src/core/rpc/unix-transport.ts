@@ -5,6 +5,52 @@ import { parseJsonReply, type RpcTransport, type TransportOptions, type WireRequ
 
 export interface UnixTransportOptions extends TransportOptions {
   path: string;
+  /** For a datagram socket: where the private reply socket directory is made (default: OS temp dir). */
+  dgramReplyDir?: string;
+}
+
+/**
+ * `unix:/path` reaches either kind of unix socket:
+ *  - a STREAM socket (sipd's control socket): createStreamTransport below;
+ *  - Kamailio's jsonrpcs DATAGRAM socket (`dgram_socket`, what `kamcmd -j` and kamcli use):
+ *    dgram-transport.ts.
+ * The type cannot be seen from the file, so the first call connects as a stream; a datagram
+ * socket refuses that at once with EPROTOTYPE, and from then on this client speaks datagrams.
+ */
+export function createUnixTransport(opts: UnixTransportOptions): RpcTransport {
+  const stream = createStreamTransport(opts);
+  let dgram: RpcTransport | undefined;
+  let mode: 'unknown' | 'stream' | 'dgram' = 'unknown';
+
+  async function viaDgram(request: WireRequest, timeoutMs?: number): Promise<unknown> {
+    if (!dgram) {
+      const { createDgramTransport } = await import('./dgram-transport.js');
+      dgram = createDgramTransport({ path: opts.path, display: opts.display, timeoutMs: opts.timeoutMs, replyDir: opts.dgramReplyDir });
+    }
+    return dgram.exchange(request, timeoutMs);
+  }
+
+  return {
+    async exchange(request: WireRequest, timeoutMs?: number): Promise<unknown> {
+      if (mode === 'dgram') return viaDgram(request, timeoutMs);
+      try {
+        const reply = await stream.exchange(request, timeoutMs);
+        mode = 'stream';
+        return reply;
+      } catch (e) {
+        if (e instanceof RpcError && e.code === 'RPC_DGRAM_UNSUPPORTED' && mode !== 'stream') {
+          mode = 'dgram';
+          return viaDgram(request, timeoutMs);
+        }
+        throw e;
+      }
+    },
+    kind: () => (mode === 'dgram' ? 'unix-dgram' : mode === 'stream' ? 'unix-stream' : 'unix'),
+    async close() {
+      await stream.close();
+      await dgram?.close();
+    },
+  };
 }
 
 /**
@@ -15,16 +61,16 @@ export interface UnixTransportOptions extends TransportOptions {
  * and may close the connection. The reply is complete when its top-level JSON value closes
  * (JsonFrameScanner) or at end of stream, whichever comes first.
  *
- * Kamailio's jsonrpcs `dgram_socket` (what `kamcmd -j` and kamcli use) is a unix DATAGRAM
- * socket: Node has no AF_UNIX SOCK_DGRAM without a native addon, and a stream connect() to it
- * fails with EPROTOTYPE. That case gets a usage error pointing at fifo: or http:.
+ * A stream connect() to a DATAGRAM socket fails with EPROTOTYPE: reported as
+ * RPC_DGRAM_UNSUPPORTED, which createUnixTransport takes as the cue to switch to datagrams.
  */
-export function createUnixTransport(opts: UnixTransportOptions): RpcTransport {
-  const { path, display, timeoutMs } = opts;
+function createStreamTransport(opts: UnixTransportOptions): RpcTransport {
+  const { path, display } = opts;
   /** In-flight exchanges: close() fails them at once instead of leaving them to time out. */
   const open = new Map<net.Socket, (err: RpcError) => void>();
 
-  function exchange(request: WireRequest): Promise<unknown> {
+  function exchange(request: WireRequest, callTimeoutMs?: number): Promise<unknown> {
+    const timeoutMs = callTimeoutMs ?? opts.timeoutMs;
     const body = JSON.stringify(request);
     return new Promise<unknown>((resolve, reject) => {
       let settled = false;

@@ -1,7 +1,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -160,29 +159,4 @@ describe('unix: stream socket transport', () => {
   });
 });
 
-const havePython = spawnSync('python3', ['-c', 'import socket'], { stdio: 'ignore' }).status === 0;
-
-describe('unix: pointed at a datagram socket (Kamailio jsonrpcs dgram_socket)', { skip: havePython ? false : 'python3 not available to bind a unix datagram socket' }, () => {
-  test('is a clear usage error suggesting fifo: or http:', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sipctl-dgram-'));
-    const path = join(dir, 'kamailio_rpc.sock');
-    // Node cannot create AF_UNIX/SOCK_DGRAM sockets, so a tiny python process plays Kamailio's socket.
-    const py = spawn('python3', ['-c', 'import socket,sys,time\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("ready",flush=True)\ntime.sleep(30)', path], { stdio: ['ignore', 'pipe', 'inherit'] });
-    try {
-      await new Promise<void>((resolve) => py.stdout.once('data', () => resolve()));
-      assert.ok(existsSync(path));
-      const c = createRpcClient(`unix:${path}`);
-      try {
-        const e = await rejects(c.call('core.uptime'));
-        assert.equal(e.code, 'RPC_DGRAM_UNSUPPORTED');
-        assert.equal(e.category, 'usage');
-        assert.match(e.hint ?? '', /fifo:.*http:/);
-      } finally {
-        await c.close();
-      }
-    } finally {
-      py.kill();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-});
+// Kamailio's datagram socket over unix: is tested in dgram-transport.test.ts.
