@@ -9,7 +9,10 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openDatabase } from '../../src/core/db/database.js';
 import { createRpcClient } from '../../src/core/rpc/client.js';
+import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
+import { sipsakRegister } from '../helpers/sip-tools.js';
 import { SIPD, assertBuilt, freeSipPort, makeDb, options, startSipd, statusOf, tcpOptions, udpExchange, type SipdProcess } from './sipd-process.js';
 
 const hasSipsak = spawnSync('sh', ['-c', 'command -v sipsak'], { encoding: 'utf8' }).status === 0;
@@ -19,6 +22,12 @@ let sipd: SipdProcess;
 before(async () => {
   assertBuilt();
   dbUrl = await makeDb(mkdtempSync(join(tmpdir(), 'sipd-db-')));
+  const db = await openDatabase(dbUrl);
+  try {
+    await addSubscriber(db, 'alice', '127.0.0.1', 'Tr0ub4dor-Horse-77', { hash: 'md5', storePlaintext: false });
+  } finally {
+    await db.close();
+  }
   sipd = await startSipd({ dbUrl, ipv6: true });
 });
 after(async () => {
@@ -53,6 +62,21 @@ test('sipsak -s sip:127.0.0.1:PORT gets 200 (scanner list configured without sip
   const r = spawnSync('sipsak', ['-vv', '-s', `sip:127.0.0.1:${sipd.sipPort}`], { encoding: 'utf8', timeout: 10_000 });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /SIP\/2\.0 200 OK/);
+});
+
+test('REGISTER goes through auth-db (401 challenge, digest) and the registrar (ul.dump shows the binding)', { skip: !hasSipsak && 'sipsak not installed' }, async () => {
+  const reg = { user: 'alice', domain: '127.0.0.1', proxyHost: '127.0.0.1', proxyPort: sipd.sipPort, contactPort: 5999, timeoutMs: 10_000 };
+  const good = await sipsakRegister({ ...reg, password: 'Tr0ub4dor-Horse-77' });
+  assert.ok(good.ok, good.output);
+  const dump = await sipd.rpc<{ Domains: Array<{ Domain: { AoRs: Array<{ Info: { AoR: string } }> } }> }>('ul.dump');
+  assert.deepEqual(dump.Domains[0].Domain.AoRs.map((a) => a.Info.AoR), ['alice']);
+  const bad = await sipsakRegister({ ...reg, password: 'wrong-password' });
+  assert.equal(bad.ok, false);
+  const failed = sipd.lines().find((l) => l.event === 'auth-failed');
+  assert.ok(failed, 'failed authentication logged as a security event');
+  assert.equal(failed.sourceIp, '127.0.0.1');
+  assert.equal(failed.method, 'REGISTER');
+  assert.equal(failed.user, 'alice');
 });
 
 test('a flood from 127.0.0.2 is banned (visible in htable.dump ipban, logged); 127.0.0.1 keeps working', async () => {
