@@ -16,6 +16,11 @@ export interface ConfigValues {
   rpc: string[];            // JSON-RPC endpoints of the proxies
   nodes?: Record<string, string>; // named proxies (name → URL)
   timeoutMs: number;        // RPC timeout
+  rpcUser?: string;         // HTTP basic auth for the RPC endpoints (config file / env only)
+  rpcPassword?: string;     // never a flag: it would show in ps
+  rpcToken?: string;        // HTTP bearer token (config file / env only)
+  rpcCaFile?: string;       // PEM CA bundle for https:// RPC endpoints
+  rpcFifoReplyDir?: string; // Kamailio's jsonrpcs fifo_reply_dir, for fifo: endpoints (default /tmp)
 }
 
 export type ConfigSource = 'flag' | 'env' | 'kamctlrc' | 'file' | 'default';
@@ -40,6 +45,11 @@ const ENV_KEYS: Record<string, keyof ConfigValues> = {
   SIPCTL_STORE_PLAINTEXT: 'storePlaintext',
   SIPCTL_RPC: 'rpc',
   SIPCTL_TIMEOUT: 'timeoutMs',
+  SIPCTL_RPC_USER: 'rpcUser',
+  SIPCTL_RPC_PASSWORD: 'rpcPassword',
+  SIPCTL_RPC_TOKEN: 'rpcToken',
+  SIPCTL_RPC_CA_FILE: 'rpcCaFile',
+  SIPCTL_RPC_FIFO_REPLY_DIR: 'rpcFifoReplyDir',
 };
 
 export function defaultDataDir(env: NodeJS.ProcessEnv): string {
@@ -82,7 +92,13 @@ function coerce(key: keyof ConfigValues, value: unknown, where: string): unknown
       if (Array.isArray(value)) return value.map(String);
       return String(value).split(/[\s,]+/).filter(Boolean);
     case 'nodes':
-      if (value && typeof value === 'object' && !Array.isArray(value)) return value;
+      if (value && typeof value === 'object' && !Array.isArray(value)) {
+        for (const [name, url] of Object.entries(value as Record<string, unknown>)) {
+          if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new ConfigError('CONFIG_BAD_VALUE', `${where}: node name "${name}" must be letters, digits, '.', '_' or '-'`);
+          if (typeof url !== 'string' || url === '') throw new ConfigError('CONFIG_BAD_VALUE', `${where}: node "${name}" needs an RPC URL string`);
+        }
+        return value;
+      }
       throw new ConfigError('CONFIG_BAD_VALUE', `${where}: nodes must be an object of name → URL`);
     default:
       return String(value);
@@ -108,7 +124,7 @@ function readConfigFile(path: string, required: boolean): Partial<ConfigValues> 
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError('CONFIG_BAD_JSON', `config file ${path} must hold a JSON object`);
   const out: Record<string, unknown> = {};
-  const known = new Set<string>(['db', 'dbPassword', 'domain', 'hash', 'storePlaintext', 'rpc', 'nodes', 'timeoutMs']);
+  const known = new Set<string>(['db', 'dbPassword', 'domain', 'hash', 'storePlaintext', 'rpc', 'nodes', 'timeoutMs', ...RPC_OPTIONAL_KEYS]);
   for (const [k, v] of Object.entries(parsed)) {
     if (!known.has(k)) throw new ConfigError('CONFIG_UNKNOWN_KEY', `config file ${path}: unknown key "${k}"`, `known keys: ${[...known].join(', ')}`);
     out[k] = coerce(k as keyof ConfigValues, v, path);
@@ -117,8 +133,17 @@ function readConfigFile(path: string, required: boolean): Partial<ConfigValues> 
   if (holdsSecret && (mode & 0o077) !== 0) {
     throw new ConfigError('CONFIG_INSECURE_MODE', `config file ${path} holds a database password but is readable by group or others (mode ${(mode & 0o777).toString(8)})`, `run: chmod 600 ${path}`);
   }
+  const rpcSecret = typeof out.rpcPassword === 'string' || typeof out.rpcToken === 'string'
+    || (Array.isArray(out.rpc) && (out.rpc as string[]).some(urlHasPassword))
+    || (out.nodes !== undefined && Object.values(out.nodes as Record<string, string>).some(urlHasPassword));
+  if (rpcSecret && (mode & 0o077) !== 0) {
+    throw new ConfigError('CONFIG_INSECURE_MODE', `config file ${path} holds an RPC password or token but is readable by group or others (mode ${(mode & 0o777).toString(8)})`, `run: chmod 600 ${path}`);
+  }
   return out as Partial<ConfigValues>;
 }
+
+/** Optional RPC settings: config file and environment only (secrets never come from flags, except the CA file). */
+const RPC_OPTIONAL_KEYS = ['rpcUser', 'rpcPassword', 'rpcToken', 'rpcCaFile', 'rpcFifoReplyDir'] as const;
 
 export function urlHasPassword(url: string): boolean {
   return /^[a-z0-9+]+:\/\/[^/@]*:[^/@]*@/i.test(url);
@@ -133,7 +158,7 @@ export function maskUrl(url: string): string {
 export function resolveConfig(inputs: ConfigInputs = {}): ResolvedConfig {
   const env = inputs.env ?? process.env;
   const values = defaults(env) as ConfigValues;
-  const sources = Object.fromEntries(Object.keys({ ...values, dbPassword: 1, domain: 1, nodes: 1 }).map((k) => [k, { source: 'default' as ConfigSource }])) as ResolvedConfig['sources'];
+  const sources = Object.fromEntries(Object.keys({ ...values, dbPassword: 1, domain: 1, nodes: 1, ...Object.fromEntries(RPC_OPTIONAL_KEYS.map((k) => [k, 1])) }).map((k) => [k, { source: 'default' as ConfigSource }])) as ResolvedConfig['sources'];
   const files: string[] = [];
   const apply = (partial: Partial<ConfigValues> | undefined, source: ConfigSource, detail?: string) => {
     if (!partial) return;
@@ -173,7 +198,7 @@ export function resolveConfig(inputs: ConfigInputs = {}): ResolvedConfig {
   for (const [k, v] of Object.entries(fromEnv)) apply({ [k]: v } as Partial<ConfigValues>, 'env', Object.entries(ENV_KEYS).find(([, key]) => key === k)?.[0]);
 
   const fromFlags: Record<string, unknown> = {};
-  for (const key of ['db', 'dbPassword', 'domain', 'hash', 'storePlaintext', 'rpc', 'timeoutMs'] as const) {
+  for (const key of ['db', 'dbPassword', 'domain', 'hash', 'storePlaintext', 'rpc', 'timeoutMs', 'rpcCaFile'] as const) {
     const v = flags[key];
     if (v !== undefined && !(Array.isArray(v) && v.length === 0)) fromFlags[key] = coerce(key, v, `--${key}`);
   }
@@ -193,7 +218,7 @@ export function describeConfig(rc: ResolvedConfig): Array<{ key: string; value: 
     const raw = rc.values[key];
     let value: string;
     if (raw === undefined) value = '';
-    else if (key === 'dbPassword') value = '****';
+    else if (key === 'dbPassword' || key === 'rpcPassword' || key === 'rpcToken') value = '****';
     else if (key === 'db') value = maskUrl(String(raw));
     else if (key === 'rpc') value = (raw as string[]).map(maskUrl).join(', ');
     else if (key === 'nodes') value = Object.entries(raw as Record<string, string>).map(([n, u]) => `${n}=${maskUrl(u)}`).join(', ');

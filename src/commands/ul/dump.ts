@@ -1,0 +1,31 @@
+import { Flags } from '@oclif/core';
+import { RpcCommand, rpcFlags } from '../../cli/rpc-support.js';
+import { ops } from '../../core/proxy/ops.js';
+
+export default class UlDump extends RpcCommand<typeof UlDump> {
+  static summary = 'List the registrations the running proxy holds (usrloc).';
+  static description = `One row per contact: AoR, contact, expires in, received, user agent, last modified. --json prints the proxy's own ul.dump structure (filtered by --filter). Values from the proxy are untrusted: control characters in, say, a User-Agent are shown escaped.
+
+Large dumps: Kamailio 5.6 sends the whole dump as one reply. Its HTTP interface cannot send more than about 4,000 contacts and its datagram socket about 60; sipctl counts first and says so instead of hanging. The FIFO (--rpc fifo:/run/kamailio/kamailio_rpc.fifo) carries any size: 100,000 contacts take the proxy about 35 s, within the 120 s a dump is allowed unless --timeout says otherwise.`;
+  static examples = [
+    '<%= config.bin %> ul dump',
+    "<%= config.bin %> ul dump --filter '6131*'",
+    '<%= config.bin %> ul dump --rpc fifo:/run/kamailio/kamailio_rpc.fifo --json > ul.json',
+  ];
+  static flags = {
+    ...rpcFlags,
+    filter: Flags.string({ char: 'f', description: 'only AoRs matching: a glob with * and ?, else a substring' }),
+    table: Flags.string({ description: 'only this usrloc table (domain), e.g. location' }),
+    force: Flags.boolean({ description: 'dump even when the proxy holds more contacts than its interface can usually send' }),
+  };
+
+  async run() {
+    const result = await ops.ulDump(this.opContext(), {
+      filter: this.flags.filter,
+      table: this.flags.table,
+      force: this.flags.force,
+      want: this.jsonEnabled() ? 'raw' : 'rows',
+    });
+    return this.finish(result);
+  }
+}

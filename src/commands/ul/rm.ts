@@ -1,0 +1,15 @@
+import { Args, Flags } from '@oclif/core';
+import { RpcCommand, rpcFlags } from '../../cli/rpc-support.js';
+import { ops } from '../../core/proxy/ops.js';
+
+export default class UlRm extends RpcCommand<typeof UlRm> {
+  static summary = 'Remove every contact of an AoR from the running proxy (ul.rm), on every node.';
+  static description = 'The AoR is looked up first: one that is not registered is exit code 3 (Kamailio\'s ul.rm itself reports success for anything). With several nodes, each reports its own row.';
+  static examples = ['<%= config.bin %> ul rm 61312341234'];
+  static args = { aor: Args.string({ description: 'address of record: user, user@domain or sip:user@domain', required: true }) };
+  static flags = { ...rpcFlags, table: Flags.string({ description: 'usrloc table', default: 'location' }) };
+
+  async run() {
+    return this.finish(await ops.ulRm(this.opContext(), this.args.aor, this.flags.table));
+  }
+}

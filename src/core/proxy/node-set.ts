@@ -1,0 +1,110 @@
+import { SipctlError, isSipctlError, type ErrorCategory } from '../errors.js';
+import { createRpcClient, type RpcAuth, type RpcClient } from '../rpc/client.js';
+import type { ProxyNode } from './targets.js';
+
+export interface NodeSetOptions {
+  timeoutMs: number;
+  auth?: RpcAuth;
+  caFile?: string;
+  fifoReplyDir?: string;
+}
+
+/** What one node did with one request. */
+export type NodeOutcome<T> =
+  | { node: string; ok: true; value: T }
+  | { node: string; ok: false; error: SipctlError };
+
+/**
+ * The proxies a command (or a whole batch/shell session) talks to, one RPC client each, opened
+ * on first use and kept open until close(): a batch of 10,000 lines or a shell session pays for
+ * connection set-up (reply FIFO/socket, keep-alive agent) once per node, not once per line.
+ */
+export class NodeSet {
+  readonly nodes: ProxyNode[];
+  readonly timeoutMs: number;
+  private readonly opts: NodeSetOptions;
+  private readonly clients = new Map<string, RpcClient>();
+
+  constructor(nodes: ProxyNode[], opts: NodeSetOptions) {
+    if (nodes.length === 0) throw new Error('NodeSet needs at least one node');
+    this.nodes = nodes;
+    this.opts = opts;
+    this.timeoutMs = opts.timeoutMs;
+  }
+
+  /** More than one node: output gets a node column and JSON a per-node envelope. */
+  get multi(): boolean {
+    return this.nodes.length > 1;
+  }
+
+  client(node: ProxyNode): RpcClient {
+    let c = this.clients.get(node.url);
+    if (!c) {
+      c = createRpcClient(node.url, {
+        timeoutMs: this.opts.timeoutMs,
+        auth: this.opts.auth,
+        caFile: this.opts.caFile,
+        fifoReplyDir: this.opts.fifoReplyDir,
+      });
+      this.clients.set(node.url, c);
+    }
+    return c;
+  }
+
+  /**
+   * Run `fn` against every node, all at once. A node that fails does not stop the others: every
+   * node gets the call and reports its own outcome, in node order.
+   */
+  async each<T>(fn: (client: RpcClient, node: ProxyNode) => Promise<T>): Promise<Array<NodeOutcome<T>>> {
+    return Promise.all(this.nodes.map(async (node): Promise<NodeOutcome<T>> => {
+      try {
+        return { node: node.name, ok: true, value: await fn(this.client(node), node) };
+      } catch (e) {
+        return { node: node.name, ok: false, error: asSipctlError(e) };
+      }
+    }));
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.clients.values()];
+    this.clients.clear();
+    await Promise.all(all.map((c) => c.close().catch(() => undefined)));
+  }
+}
+
+export function asSipctlError(e: unknown): SipctlError {
+  if (isSipctlError(e)) return e;
+  const err = e instanceof Error ? e : new Error(String(e));
+  return new SipctlError('INTERNAL', err.message, { category: 'internal', cause: err });
+}
+
+/** Outcomes that failed. */
+export function failedOutcomes<T>(outcomes: Array<NodeOutcome<T>>): Array<Extract<NodeOutcome<T>, { ok: false }>> {
+  return outcomes.filter((o): o is Extract<NodeOutcome<T>, { ok: false }> => !o.ok);
+}
+
+/**
+ * The error to exit with when some nodes failed, or undefined when all succeeded.
+ * With one node it is that node's own error (same code, exit code and hint), so a single proxy
+ * behaves exactly like a direct call. With several, the message names every failed node and the
+ * exit code is the first failure's (all failures' if they agree); `details.failed` lists them.
+ */
+export function nodesError<T>(outcomes: Array<NodeOutcome<T>>, total = outcomes.length): SipctlError | undefined {
+  const failed = failedOutcomes(outcomes);
+  if (failed.length === 0) return undefined;
+  if (total === 1) return failed[0]!.error;
+  const category: ErrorCategory = failed[0]!.error.category;
+  const parts = failed.map((f) => `${f.node}: ${f.error.message}`);
+  const okCount = total - failed.length;
+  return new SipctlError('NODES_FAILED', `${failed.length} of ${total} nodes failed (${okCount} ok) — ${parts.join('; ')}`, {
+    category,
+    hint: failed[0]!.error.hint,
+    details: { failed: failed.map((f) => ({ node: f.node, code: f.error.code, category: f.error.category, message: f.error.message })) },
+  });
+}
+
+/** The JSON form of an outcome: `{node, ok, result}` or `{node, ok, error: {code, category, message}}`. */
+export function outcomeJson<T, R = T>(o: NodeOutcome<T>, map: (v: T) => R = (v) => v as unknown as R): Record<string, unknown> {
+  if (o.ok) return { node: o.node, ok: true, result: map(o.value) };
+  return { node: o.node, ok: false, error: { code: o.error.code, category: o.error.category, message: o.error.message, ...(o.error.hint ? { hint: o.error.hint } : {}) } };
+}

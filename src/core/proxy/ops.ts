@@ -1,0 +1,106 @@
+import type { RpcClient, RpcParams } from '../rpc/client.js';
+import { RpcError, isRpcError } from '../rpc/rpc-error.js';
+import type { HtableInfo, HtableRow } from '../rpc/methods.js';
+import { parseIp } from '../address/ip.js';
+import { deleteItem, dumpTable, flushTable, getItem, listTables, parseHtableInt, reloadTable, setItem, unbanAddress, type HtableChange, type HtableItem, type UnbanResult } from './htable.js';
+import { type NodeOutcome, type NodeSet } from './node-set.js';
+import { loadedAddresses, reloadAddresses, type LoadedAddress, type ReloadResult } from './permissions.js';
+import { nodeHealth, nodeUptime, nodeVersion, type NodeHealth } from './status.js';
+import { ulDump, ulRemove, ulShow, type UlDump, type UlLookup, type UlRemoval } from './ul.js';
+
+/*
+ * Every proxy operation sipctl offers, fanned out over a NodeSet. The oclif commands, `batch`
+ * and `shell` all go through these, so a line in a batch does exactly what the command does.
+ * Each returns an OpResult: per-node outcomes (a failed node never stops the others), the view
+ * that renders it, and warnings to show on stderr / carry in the JSON.
+ */
+
+export type OpView =
+  | 'htable-list' | 'htable-rows' | 'htable-item' | 'change' | 'unban'
+  | 'ul-rows' | 'ul-lookup' | 'ul-rm' | 'address-loaded' | 'reload'
+  | 'health' | 'uptime' | 'version' | 'raw';
+
+export interface OpResult<T = unknown> {
+  /** e.g. "htable sets". */
+  command: string;
+  view: OpView;
+  /** Changes state on the proxies (fanned out to every node, reported per node). */
+  write: boolean;
+  outcomes: Array<NodeOutcome<T>>;
+  warnings: string[];
+}
+
+export interface OpContext {
+  nodes: NodeSet;
+  /** Deadline for big reads (dumps of tens of thousands of entries). */
+  longTimeoutMs: number;
+  /** How long `address reload` keeps retrying while the proxy says "ongoing reload". */
+  reloadBudgetMs: number;
+}
+
+async function op<T>(ctx: OpContext, command: string, view: OpView, write: boolean, fn: (c: RpcClient) => Promise<T>): Promise<OpResult<T>> {
+  const outcomes = await ctx.nodes.each((c) => fn(c));
+  return { command, view, write, outcomes, warnings: [] };
+}
+
+/**
+ * With several nodes, an AoR is usually registered at one of them and a key may already be gone
+ * from some: a node answering "not found" is then fine (`absent()` stands in for its result) as
+ * long as at least one node had it. When no node had it, the not-found errors stay (exit 3).
+ */
+function absentIsFine<T>(r: OpResult<T>, code: string, absent: () => T): OpResult<T> {
+  if (r.outcomes.length < 2) return r;
+  const isAbsent = (o: NodeOutcome<T>) => !o.ok && o.error.code === code;
+  if (r.outcomes.every(isAbsent)) return r;
+  r.outcomes = r.outcomes.map((o) => (isAbsent(o) ? { node: o.node, ok: true, value: absent() } : o));
+  return r;
+}
+
+export const ops = {
+  htableList: (ctx: OpContext) => op<HtableInfo[]>(ctx, 'htable list', 'htable-list', false, (c) => listTables(c)),
+  htableDump: (ctx: OpContext, table: string, filter?: string) =>
+    op<HtableRow[]>(ctx, 'htable dump', 'htable-rows', false, (c) => dumpTable(c, table, { filter, timeoutMs: ctx.longTimeoutMs })),
+  htableGet: (ctx: OpContext, table: string, key: string) => op<HtableItem>(ctx, 'htable get', 'htable-item', false, (c) => getItem(c, table, key)),
+  htableSeti: (ctx: OpContext, table: string, key: string, value: string) => {
+    const n = parseHtableInt(value); // validated once, before any node is touched
+    return op<HtableChange>(ctx, 'htable seti', 'change', true, (c) => setItem(c, table, key, n));
+  },
+  htableSets: (ctx: OpContext, table: string, key: string, value: string) => op<HtableChange>(ctx, 'htable sets', 'change', true, (c) => setItem(c, table, key, value)),
+  htableDelete: async (ctx: OpContext, table: string, key: string) =>
+    absentIsFine(await op<HtableChange>(ctx, 'htable delete', 'change', true, (c) => deleteItem(c, table, key)), 'HTABLE_KEY_NOT_FOUND', () => ({ table, key, action: 'delete' as const, message: 'not present' })),
+  htableFlush: (ctx: OpContext, table: string) => op<HtableChange>(ctx, 'htable flush', 'change', true, (c) => flushTable(c, table)),
+  htableReload: (ctx: OpContext, table: string) => op<HtableChange>(ctx, 'htable reload', 'change', true, (c) => reloadTable(c, table)),
+  unban: (ctx: OpContext, ipIn: string) => {
+    const ip = parseIp(ipIn).text;
+    return op<UnbanResult>(ctx, 'unban', 'unban', true, (c) => unbanAddress(c, ip, { timeoutMs: ctx.longTimeoutMs }));
+  },
+  ulDump: (ctx: OpContext, opts: { filter?: string; table?: string; force?: boolean; want?: 'raw' | 'rows' } = {}) =>
+    op<UlDump>(ctx, 'ul dump', 'ul-rows', false, (c) => ulDump(c, { ...opts, timeoutMs: ctx.longTimeoutMs })),
+  ulShow: async (ctx: OpContext, aor: string, table?: string) =>
+    absentIsFine(await op<UlLookup>(ctx, 'ul show', 'ul-lookup', false, (c) => ulShow(c, aor, table)), 'AOR_NOT_FOUND', () => ({ aor, contacts: [] })),
+  ulRm: async (ctx: OpContext, aor: string, table?: string) =>
+    absentIsFine(await op<UlRemoval>(ctx, 'ul rm', 'ul-rm', true, (c) => ulRemove(c, aor, table)), 'AOR_NOT_FOUND', () => ({ aor, contacts: 0, notRegistered: true })),
+  addressDump: (ctx: OpContext) => op<LoadedAddress[]>(ctx, 'address dump', 'address-loaded', false, (c) => loadedAddresses(c)),
+  addressReload: async (ctx: OpContext): Promise<OpResult<ReloadResult>> => {
+    const r = await op<ReloadResult>(ctx, 'address reload', 'reload', true, (c) => reloadAddresses(c, { budgetMs: ctx.reloadBudgetMs }));
+    for (const o of r.outcomes) if (o.ok) for (const w of o.value.warnings) r.warnings.push(ctx.nodes.multi ? `${o.node}: ${w}` : w);
+    return r;
+  },
+  status: (ctx: OpContext) => op<NodeHealth>(ctx, 'status', 'health', false, (c) => nodeHealth(c)),
+  uptime: (ctx: OpContext) => op(ctx, 'uptime', 'uptime', false, (c) => nodeUptime(c)),
+  version: (ctx: OpContext) => op(ctx, 'version', 'version', false, (c) => nodeVersion(c)),
+  /** Any method by name (kamcmd-style). Not fanned out as a write: the caller cannot know; it goes to every node anyway. */
+  raw: (ctx: OpContext, method: string, params: unknown[]) =>
+    op<unknown>(ctx, 'rpc', 'raw', false, async (c) => {
+      try {
+        return await c.call(method, (params.length ? params : undefined) as RpcParams | undefined, { timeoutMs: ctx.longTimeoutMs });
+      } catch (e) {
+        // Kamailio's jsonrpcs does not turn a number into a string parameter for every method
+        // (ul.lookup location 1001 → "Not enough parameters"): point at s:.
+        if (isRpcError(e) && e.category === 'remote' && !e.hint && params.some((p) => typeof p === 'number')) {
+          throw new RpcError(e.code, e.message, { details: e.details, cause: e, hint: 'bare integers are sent as numbers; if the method wants a string there, write it as s:VALUE (e.g. s:1001)' });
+        }
+        throw e;
+      }
+    }),
+};

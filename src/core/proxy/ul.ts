@@ -1,0 +1,157 @@
+import { SipctlError, ValidationError } from '../errors.js';
+import type { RpcClient } from '../rpc/client.js';
+import { flattenUlDump, type UlContact, type UlContactRow, type UlDumpResult } from '../rpc/methods.js';
+import { makeFilter } from './filter.js';
+import { isRemoteMessage, mapNotFound } from './remote.js';
+
+/*
+ * Registrations held by the running proxy (usrloc). One proxy per call; commands fan out.
+ */
+
+export const DEFAULT_UL_TABLE = 'location';
+
+/**
+ * Kamailio 5.6 answers ul.dump with ONE reply holding every contact (~850 bytes each, pretty
+ * printed). Some interfaces cannot carry that many:
+ *  - xhttp copies the reply into its private memory (-M, 8 MB by default): beyond about 4,500
+ *    contacts the reply is never sent and the connection hangs (observed on 5.6.3);
+ *  - the datagram socket sends one datagram: about 70 contacts fit in 64 KB.
+ * The FIFO has no such limit (100,000 contacts: one 85 MB reply, ~35 s of work for the proxy).
+ * sipctl counts first (stats, cheap) and refuses up front rather than hang until the timeout.
+ */
+export const UL_DUMP_LIMITS: Partial<Record<string, number>> = { http: 4000, 'unix-dgram': 60 };
+
+export interface UlDumpOptions {
+  table?: string;
+  filter?: string;
+  timeoutMs?: number;
+  /** Try even when the count is over the interface's limit. */
+  force?: boolean;
+  /**
+   * What to keep: the proxy's structure (for --json) or flat rows (for tables). Only one is
+   * kept, so a dump of 100,000 contacts is not held twice.
+   */
+  want?: 'raw' | 'rows';
+}
+
+export interface UlDump {
+  /** The proxy's own structure, filtered (want: 'raw'). */
+  raw?: UlDumpResult;
+  /** One row per contact, filtered (want: 'rows'). */
+  rows?: UlContactRow[];
+  /** Contacts (rows) or AoRs (raw) kept after filtering. */
+  count: number;
+}
+
+/** usrloc's own counters (stats.get_statistics usrloc:): `<table>_contacts`, or undefined if unavailable. */
+export async function countContacts(c: RpcClient, table = DEFAULT_UL_TABLE): Promise<number | undefined> {
+  let lines: string[];
+  try {
+    lines = await c.call<string[]>('stats.get_statistics', ['usrloc:']);
+  } catch {
+    return undefined; // no kex/stats on this proxy: just try the dump
+  }
+  const re = new RegExp(`^usrloc:${table.replace(/[^A-Za-z0-9_]/g, '')}_contacts\\s*=\\s*(\\d+)`);
+  for (const l of Array.isArray(lines) ? lines : []) {
+    const m = re.exec(String(l));
+    if (m) return Number(m[1]);
+  }
+  return undefined;
+}
+
+export async function ulDump(c: RpcClient, opts: UlDumpOptions = {}): Promise<UlDump> {
+  const table = opts.table ?? DEFAULT_UL_TABLE;
+  if (!opts.force) {
+    const count = await countContacts(c, table);
+    const kind = c.kind();
+    const limit = UL_DUMP_LIMITS[kind];
+    if (count !== undefined && limit !== undefined && count > limit) {
+      throw new SipctlError('UL_DUMP_TOO_LARGE', `${c.url} holds ${count} contacts; Kamailio cannot send more than about ${limit} in one ul.dump reply over ${kind === 'http' ? 'HTTP (xhttp copies the reply into its private memory)' : 'its datagram socket (one datagram)'}`, {
+        category: 'usage',
+        hint: 'dump through the FIFO instead: --rpc fifo:/run/kamailio/kamailio_rpc.fifo (or --force to try anyway)',
+        details: { url: c.url, contacts: count, limit, transport: kind },
+      });
+    }
+  }
+  let raw: UlDumpResult;
+  try {
+    raw = await c.call<UlDumpResult>('ul.dump', undefined, { timeoutMs: opts.timeoutMs });
+  } catch (e) {
+    throw mapNotFound(e, { table });
+  }
+  const keep = makeFilter(opts.filter);
+  if (opts.want === 'raw') {
+    const filtered = filterUlDump(raw, (domain, aor) => (!opts.table || domain === table) && keep(aor));
+    let count = 0;
+    for (const d of filtered.Domains ?? []) count += d?.Domain?.AoRs?.length ?? 0;
+    return { raw: filtered, count };
+  }
+  let rows = flattenUlDump(raw);
+  if (opts.table) rows = rows.filter((r) => r.domain === table);
+  if (opts.filter) rows = rows.filter((r) => keep(r.aor));
+  return { rows, count: rows.length };
+}
+
+/** The same structure with only the AoRs `keep` accepts (the input when nothing is dropped). */
+export function filterUlDump(raw: UlDumpResult, keep: (domain: string, aor: string) => boolean): UlDumpResult {
+  let dropped = false;
+  const Domains = (raw?.Domains ?? []).map((d) => {
+    const dom = d?.Domain;
+    if (!dom) return d;
+    const AoRs = (dom.AoRs ?? []).filter((a) => {
+      const ok = keep(dom.Domain, a?.Info?.AoR ?? (a as unknown as { AoR?: string })?.AoR ?? '');
+      if (!ok) dropped = true;
+      return ok;
+    });
+    return { Domain: { ...dom, AoRs } };
+  });
+  return dropped ? { ...raw, Domains } : raw;
+}
+
+/** `sip:alice@example.com` → `alice@example.com`: usrloc keys carry no scheme. */
+export function normalizeAor(aor: string): string {
+  const s = aor.trim().replace(/^sips?:/i, '');
+  if (s === '' || /[\s\x00-\x1f\x7f<>"]/.test(s)) throw new ValidationError('aor', `"${aor}" is not an address of record`, 'e.g. alice, alice@example.com or sip:alice@example.com');
+  return s;
+}
+
+export interface UlLookup {
+  aor: string;
+  contacts: UlContactRow[];
+}
+
+/** ul.lookup: the contacts of one AoR; not registered → not-found (exit 3). */
+export async function ulShow(c: RpcClient, aorIn: string, table = DEFAULT_UL_TABLE): Promise<UlLookup> {
+  const aor = normalizeAor(aorIn);
+  let res: { AoR: string; Contacts: Array<{ Contact: UlContact }> };
+  try {
+    res = await c.call('ul.lookup', [table, aor]);
+  } catch (e) {
+    throw mapNotFound(e, { table, aor });
+  }
+  const rows = flattenUlDump({ Domains: [{ Domain: { Domain: table, Size: 0, AoRs: [{ Info: { AoR: res.AoR ?? aor, HashID: 0, Contacts: res.Contacts ?? [] } }], Stats: { Records: 1, 'Max-Slots': 0 } } }] });
+  return { aor: res.AoR ?? aor, contacts: rows };
+}
+
+export interface UlRemoval {
+  aor: string;
+  /** Contacts it had. */
+  contacts: number;
+  /** Several nodes: this one did not have the AoR. */
+  notRegistered?: boolean;
+}
+
+/**
+ * ul.rm answers success also for an AoR that is not there, so look it up first: removing what
+ * is not registered is not-found (exit 3), like every other sipctl rm.
+ */
+export async function ulRemove(c: RpcClient, aorIn: string, table = DEFAULT_UL_TABLE): Promise<UlRemoval> {
+  const found = await ulShow(c, aorIn, table);
+  try {
+    await c.call('ul.rm', [table, found.aor]);
+  } catch (e) {
+    if (isRemoteMessage(e, /not found/i)) throw mapNotFound(e, { table, aor: found.aor });
+    throw e;
+  }
+  return { aor: found.aor, contacts: found.contacts.length };
+}

@@ -1,0 +1,235 @@
+// Issue 3 interop: every RPC command of sipctl against a live proxy (Kamailio 5.6 by default,
+// see rpc-target.ts), checked against an independent view of the same daemon (kamcmd / a plain
+// JSON-RPC call), over HTTP, the FIFO and the datagram socket.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sipsakAvailable, sipsakRegister } from '../helpers/sip-tools.js';
+import { TARGET, makeProxyDb, oneLine, sipctlWith, startProxy, stopAllProxies, targetMissing, type ProxyDb, type ProxyUnderTest } from './rpc-target.js';
+
+const skip = targetMissing() ?? (sipsakAvailable() ? undefined : 'sipsak not installed');
+after(stopAllProxies);
+
+describe(`sipctl RPC commands against ${TARGET}`, { skip }, () => {
+  let pdb: ProxyDb;
+  let px: ProxyUnderTest;
+  let sipctl: ReturnType<typeof sipctlWith>;
+
+  before(async () => {
+    pdb = await makeProxyDb();
+    const add = await sipctlWith(pdb.env)(['add', '1001', 'Str0ng-enough-pw', '--store-plaintext']);
+    assert.equal(add.code, 0, add.stderr);
+    px = await startProxy({ dbUrl: pdb.db.fullUrl });
+    sipctl = sipctlWith({ ...pdb.env, SIPCTL_RPC: px.rpcUrl });
+  });
+  after(async () => {
+    await px?.stop();
+    await pdb?.db.drop();
+  });
+
+  test('status, uptime, version: one line per node', async () => {
+    const s = await sipctl(['status']);
+    assert.equal(s.code, 0, s.stderr);
+    assert.match(s.stdout, /^http:\/\/127\.0\.0\.1:\d+\/RPC\tup\tkamailio 5\.6\.\d+ \(x86_64\/linux\)\t\d+\thttp [\d.]+ ms\n$/);
+    const j = JSON.parse((await sipctl(['status', '--json'])).stdout);
+    assert.equal(j.length, 1);
+    assert.equal(j[0].ok, true);
+    assert.equal(typeof j[0].uptime, 'number');
+    const u = await sipctl(['uptime']);
+    assert.match(u.stdout, /\t\d+\t\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\n$/);
+    const v = JSON.parse((await sipctl(['version', '--json'])).stdout);
+    assert.match(v.proxies[0].version, /^kamailio 5\.6/);
+    assert.equal(v.sipctl, '0.1.0');
+  });
+
+  test('rpc METHOD: YAML-like text, --json raw, kamcmd-typed params, errors exit 6 in one line', async () => {
+    const t = await sipctl(['rpc', 'core.uptime']);
+    assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdout, /^now: .+\nup_since: .+\nuptime: \d+\n$/);
+    const j = await sipctl(['rpc', 'htable.listTables', '--json']);
+    assert.deepEqual(JSON.parse(j.stdout).map((x: { name: string }) => x.name).sort(), ['MessageCount', 'ipban', 'userban']);
+    const set = await sipctl(['rpc', 'htable.seti', 'MessageCount', 'typed', '42']);
+    assert.equal(set.stdout, 'Ok. Key set to new value.\n');
+    assert.deepEqual((await px.rpc('htable.get', ['MessageCount', 'typed'])).result.item.value, 42);
+    const e = await sipctl(['rpc', 'no.such']);
+    assert.equal(e.code, 6);
+    assert.equal(oneLine(e.stderr), 'sipctl: no.such: Method Not Found (code 500)');
+    assert.equal(e.stdout, '');
+  });
+
+  test('htable list, sets + get agree with kamcmd htable.get, dump, delete', async () => {
+    const l = await sipctl(['htable', 'list']);
+    assert.deepEqual(l.stdout.trim().split('\n').map((r) => r.split('\t')[0]).sort(), ['MessageCount', 'ipban', 'userban']);
+    const s = await sipctl(['htable', 'sets', 'ipban', '192.0.2.10', 'manual']);
+    assert.equal(s.code, 0, s.stderr);
+    const g = await sipctl(['htable', 'get', 'ipban', '192.0.2.10', '--json']);
+    const item = JSON.parse(g.stdout);
+    assert.deepEqual({ key: item.key, value: item.value, type: item.type }, { key: '192.0.2.10', value: 'manual', type: 'str' });
+    const k = await px.kamcmd!('htable.get', 'ipban', '192.0.2.10');
+    assert.match(k.stdout, /name: 192\.0\.2\.10\n\s+value: manual\n/);
+    const i = await sipctl(['htable', 'seti', 'ipban', '192.0.2.11', '3']);
+    assert.equal(i.code, 0);
+    assert.match((await px.kamcmd!('htable.get', 'ipban', '192.0.2.11')).stdout, /value: 3\n/);
+    const d = await sipctl(['htable', 'dump', 'ipban']);
+    assert.deepEqual(d.stdout.trim().split('\n').sort(), ['192.0.2.10\tmanual\tstr', '192.0.2.11\t3\tint']);
+    const f = await sipctl(['htable', 'dump', 'ipban', '--filter', '*.11', '--json']);
+    assert.deepEqual(JSON.parse(f.stdout), [{ name: '192.0.2.11', value: 3, type: 'int' }]);
+    const del = await sipctl(['htable', 'delete', 'ipban', '192.0.2.10']);
+    assert.equal(del.stdout, 'Ok. Key deleted.\n');
+    assert.match((await px.kamcmd!('htable.get', 'ipban', '192.0.2.10')).stdout, /Key name doesn't exist/);
+    const again = await sipctl(['htable', 'delete', 'ipban', '192.0.2.10']);
+    assert.equal(again.code, 3);
+    assert.equal(oneLine(again.stderr), 'sipctl: key 192.0.2.10 not found in htable ipban');
+  });
+
+  test('htable: refused values, missing keys and tables, flush needs --yes, reload of a non-db table', async () => {
+    const bad = await sipctl(['htable', 'seti', 'MessageCount', 'n', '12abc']);
+    assert.equal(bad.code, 2);
+    assert.match(oneLine(bad.stderr), /not an integer/);
+    assert.match((await px.kamcmd!('htable.get', 'MessageCount', 'n')).stdout, /doesn't exist/, 'nothing stored (Kamailio would store 0)');
+    assert.equal((await sipctl(['htable', 'get', 'ipban', '203.0.113.99'])).code, 3);
+    const nt = await sipctl(['htable', 'dump', 'nosuchtable']);
+    assert.equal(nt.code, 3);
+    assert.match(oneLine(nt.stderr), /no htable named nosuchtable/);
+    await sipctl(['htable', 'sets', 'MessageCount', 'a', '1']);
+    const noYes = await sipctl(['htable', 'flush', 'MessageCount']);
+    assert.equal(noYes.code, 2);
+    assert.match(oneLine(noYes.stderr), /--yes/);
+    assert.ok((await px.rpc('htable.dump', ['MessageCount'])).result.length > 0, 'nothing flushed without --yes');
+    const yes = await sipctl(['htable', 'flush', 'MessageCount', '--yes']);
+    assert.equal(yes.stdout, 'Ok. Htable flushed.\n');
+    assert.deepEqual((await px.rpc('htable.dump', ['MessageCount'])).result, []);
+    const rl = await sipctl(['htable', 'reload', 'ipban']);
+    assert.equal(rl.code, 6);
+    assert.match(oneLine(rl.stderr), /No htable db_url/);
+  });
+
+  test('untrusted values: an ESC in an htable value is escaped on output, raw in JSON', async () => {
+    const evil = 'x\u001b[2J\u001b]0;pwned\u0007\u009bend';
+    assert.equal((await sipctl(['htable', 'sets', 'MessageCount', 'evil', evil])).code, 0);
+    assert.equal((await px.rpc('htable.get', ['MessageCount', 'evil'])).result.item.value, evil);
+    const out = (await sipctl(['htable', 'dump', 'MessageCount'])).stdout + (await sipctl(['htable', 'get', 'MessageCount', 'evil'])).stdout + (await sipctl(['rpc', 'htable.get', 'MessageCount', 'evil'])).stdout;
+    assert.ok(!/[\x1b\x07\x9b]/.test(out), `raw control characters reached the terminal: ${JSON.stringify(out)}`);
+    assert.match(out, /x\\x1b\[2J\\x1b\]0;pwned\\x07\\x9bend/);
+    assert.equal(JSON.parse((await sipctl(['htable', 'get', 'MessageCount', 'evil', '--json'])).stdout).value, evil);
+  });
+
+  test('unban removes the ipban key and only that address\'s userban keys', async () => {
+    const ip = '198.51.100.7';
+    await px.rpc('htable.seti', ['ipban', ip, 1]);
+    await px.rpc('htable.seti', ['userban', `${ip}::alice::auth_count`, 3]);
+    await px.rpc('htable.seti', ['userban', `${ip}::alice::last_auth`, 1795238853]);
+    await px.rpc('htable.seti', ['userban', `${ip}0::bob::auth_count`, 3]); // 198.51.100.70: another address
+    const r = await sipctl(['unban', ip]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `unbanned ${ip}: ipban entry removed, 2 userban key(s) removed\n`);
+    assert.match((await px.kamcmd!('htable.get', 'ipban', ip)).stdout, /doesn't exist/);
+    const left = (await px.rpc('htable.dump', ['userban'])).result.flatMap((e: { slot: Array<{ name: string }> }) => e.slot.map((s) => s.name));
+    assert.deepEqual(left, [`${ip}0::bob::auth_count`]);
+    const again = await sipctl(['unban', ip, '--json']);
+    assert.equal(again.code, 0);
+    assert.deepEqual(JSON.parse(again.stdout), { ip, ipban: false, userbanKeys: [] });
+    assert.equal((await sipctl(['unban', 'not-an-ip'])).code, 2);
+  });
+
+  test('ul: a REGISTER sent by sipsak (User-Agent with ESC) shows in ul dump escaped; show, --json, --filter, rm', async () => {
+    const reg = await sipsakRegister({ user: '1001', password: 'Str0ng-enough-pw', domain: '127.0.0.1', proxyHost: '127.0.0.1', proxyPort: px.sipPort, contactPort: 5092 });
+    assert.ok(reg.ok, reg.output.slice(-600));
+    // sipsak --headers is not in the helper: a second REGISTER with a hostile User-Agent via the raw tool
+    const { spawnSync } = await import('node:child_process');
+    const ua = 'evil\u001b[2J\u001b]0;pwn\u0007';
+    const r2 = spawnSync('sipsak', ['-i', '-U', '-C', 'sip:1001@127.0.0.1:5093', '-s', 'sip:1001@127.0.0.1', '-p', `127.0.0.1:${px.sipPort}`, '--auth-username', '1001', '-a', 'Str0ng-enough-pw', '-x', '60', '--headers', `User-Agent: ${ua}`], { timeout: 15000 });
+    assert.equal(r2.status, 0, String(r2.stdout) + String(r2.stderr));
+
+    const d = await sipctl(['ul', 'dump']);
+    assert.equal(d.code, 0, d.stderr);
+    const rows = d.stdout.trim().split('\n').map((l) => l.split('\t'));
+    assert.deepEqual(rows.map((r) => r[1]).sort(), ['sip:1001@127.0.0.1:5092', 'sip:1001@127.0.0.1:5093']);
+    const evilRow = rows.find((r) => r[1] === 'sip:1001@127.0.0.1:5093')!;
+    assert.equal(evilRow[0], '1001');
+    assert.ok(Number(evilRow[2]) > 50 && Number(evilRow[2]) <= 60, 'expires in (s)');
+    assert.equal(evilRow[4], 'evil\\x1b[2J\\x1b]0;pwn\\x07');
+    assert.match(evilRow[5]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/);
+    assert.ok(!/[\x1b\x07]/.test(d.stdout));
+
+    const j = JSON.parse((await sipctl(['ul', 'dump', '--json'])).stdout);
+    const contacts = j.Domains[0].Domain.AoRs[0].Info.Contacts.map((c: { Contact: { 'User-Agent': string } }) => c.Contact['User-Agent']);
+    assert.ok(contacts.includes(ua), 'the proxy\'s own structure, values as they are');
+    const none = JSON.parse((await sipctl(['ul', 'dump', '--json', '--filter', 'nobody*'])).stdout);
+    assert.deepEqual(none.Domains[0].Domain.AoRs, []);
+
+    const s = await sipctl(['ul', 'show', 'sip:1001@127.0.0.1', '--json']);
+    assert.equal(JSON.parse(s.stdout).contacts.length, 2);
+    assert.equal((await sipctl(['ul', 'show', 'nobody'])).code, 3);
+    const rm = await sipctl(['ul', 'rm', '1001']);
+    assert.equal(rm.stdout, 'removed 1001 (2 contact(s))\n');
+    assert.equal((await px.rpc('ul.lookup', ['location', '1001'])).error?.message, 'AOR not found in location table');
+    const rm2 = await sipctl(['ul', 'rm', '1001']);
+    assert.equal(rm2.code, 3);
+    assert.equal(oneLine(rm2.stderr), 'sipctl: 1001 is not registered');
+  });
+
+  for (const via of ['fifo', 'unix'] as const) {
+    test(`the same commands over ${via === 'fifo' ? 'the FIFO (fifo:)' : 'the datagram socket (unix:)'}`, async () => {
+      const url = via === 'fifo' ? px.fifoUrl! : px.unixUrl!;
+      const run = (args: string[]) => sipctl([...args, '--rpc', url]);
+      const st = await run(['status', '--json']);
+      assert.equal(st.code, 0, st.stderr);
+      assert.equal(JSON.parse(st.stdout)[0].transport, via === 'fifo' ? 'fifo' : 'unix-dgram');
+      const key = `${via}.example`;
+      assert.equal((await run(['htable', 'sets', 'MessageCount', key, 'v1'])).code, 0);
+      assert.match((await px.kamcmd!('htable.get', 'MessageCount', key)).stdout, /value: v1/);
+      const g = await run(['htable', 'get', 'MessageCount', key]);
+      assert.match(g.stdout, /value\tv1\n/);
+      assert.match((await run(['htable', 'dump', 'MessageCount'])).stdout, new RegExp(`${key.replace('.', '\\.')}\\tv1\\tstr`));
+      assert.equal((await run(['htable', 'delete', 'MessageCount', key])).code, 0);
+      assert.equal((await run(['htable', 'get', 'MessageCount', key])).code, 3);
+      assert.match((await run(['rpc', 'core.uptime'])).stdout, /^now: /);
+      const e = await run(['rpc', 'no.such']);
+      assert.equal(e.code, 6);
+      assert.equal(oneLine(e.stderr), 'sipctl: no.such: Method Not Found (code 500)');
+      const batch = await sipctl(['batch', '--rpc', url], { input: 'htable seti MessageCount b1 1\nhtable get MessageCount b1\nhtable delete MessageCount b1\n' });
+      assert.equal(batch.stdout, '1\tok\tOk. Key set to new value.\n2\tok\t1\n3\tok\tOk. Key deleted.\n');
+    });
+  }
+
+  test('batch: one connection, one result line per command, --json lines, non-zero exit if any failed', async () => {
+    const input = [
+      'htable sets ipban 203.0.113.1 1',
+      '# a comment, then a blank line',
+      '',
+      'htable get ipban 203.0.113.1',
+      'htable.get ipban 203.0.113.1',
+      "htable sets MessageCount 'two words' \"v a l\"",
+      'htable get ipban 203.0.113.2',
+      'no such command',
+      'rpc core.uptime',
+    ].join('\n') + '\n';
+    const r = await sipctl(['batch'], { input });
+    assert.equal(r.code, 3, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 7);
+    assert.equal(lines[0], '1\tok\tOk. Key set to new value.');
+    assert.equal(lines[1], '4\tok\t1');
+    assert.match(lines[2]!, /^5\tok\t\{"item":\{"name":"203\.0\.113\.1"/);
+    assert.equal(lines[3], '6\tok\tOk. Key set to new value.');
+    assert.equal(lines[4], '7\terror\tkey 203.0.113.2 not found in htable ipban');
+    assert.equal(lines[5], '8\terror\tunknown command: no');
+    assert.match(lines[6]!, /^9\tok\t\{"now":/);
+    assert.equal(oneLine(r.stderr), 'sipctl: 2 of 7 line(s) failed; first: line 7: key 203.0.113.2 not found in htable ipban');
+    assert.equal((await px.rpc('htable.get', ['MessageCount', 'two words'])).result.item.value, 'v a l');
+
+    const j = await sipctl(['batch', '--json'], { input: 'htable seti ipban 203.0.113.3 2\nhtable get ipban 203.0.113.3\n' });
+    assert.equal(j.code, 0, j.stderr);
+    const objs = j.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(objs.map((o) => [o.line, o.command, o.ok]), [[1, 'htable seti', true], [2, 'htable get', true]]);
+    assert.equal(objs[1].result.value, 2);
+  });
+
+  test('shell: lines from a pipe run in order over one connection; failures make the exit code', async () => {
+    const r = await sipctl(['shell'], { input: 'htable sets MessageCount sh1 one\nhtable get MessageCount sh1\ncore.version\nhtable get MessageCount nope\nhelp\nexit\nhtable flush MessageCount --yes\n' });
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stdout, /^Ok\. Key set to new value\.\ntable\tMessageCount\nkey\tsh1\nvalue\tone\ntype\tstr\nexpire\tNEVER\n"kamailio 5\.6\.\d+ \(x86_64\/linux\) "\ncommands/);
+    assert.match(r.stderr, /error: key nope not found in htable MessageCount/);
+    assert.equal((await px.rpc('htable.get', ['MessageCount', 'sh1'])).result.item.value, 'one', 'nothing after "exit" ran');
+  });
+});
