@@ -155,7 +155,8 @@ test('stop: SIGTERM, waits, state saved; then status says not running', async ()
   assert.match(r.stdout, /^sipd \(pid \d+\) stopped$/m);
   assert.ok(readFileSync(join(stateDir, 'htable.state.json'), 'utf8').includes('"ipban"'));
   assert.match(logTail(join(stateDir, 'sipd.log'), 1), /"msg":"sipd stopped"/);
-  assert.equal((await sipctl(['daemon', 'status', '--state-dir', stateDir])).code, 3);
+  const st = await sipctl(['daemon', 'status', '--state-dir', stateDir]);
+  assert.equal(st.code, 3, st.stdout + st.stderr);
 });
 
 test('start fails with the end of the log when sipd cannot start', async () => {

@@ -16,7 +16,7 @@ let sipd: SipdProcess;
 before(async () => {
   assertBuilt();
   const dbUrl = await makeDb(mkdtempSync(join(tmpdir(), 'sipd-fuzzdb-')));
-  sipd = await startSipd({ dbUrl, config: { tcp: { slowSenderTimeoutSec: 1, idleTimeoutSec: 2 } } });
+  sipd = await startSipd({ dbUrl, config: { tcp: { slowSenderTimeoutSec: 1, idleTimeoutSec: 1 } } });
 });
 after(async () => {
   if (sipd.child.exitCode === null) await sipd.stop('SIGKILL');
@@ -101,27 +101,27 @@ test('malformed corpus over UDP: nothing kills or stalls sipd', async () => {
 
 test('malformed corpus over TCP: each on its own connection, then all on one; replies or a closed connection, never a hang', async () => {
   const items = corpus(sipd.sipPort);
-  const outcomes = await Promise.all(
-    items.map(
-      ([name, data]) =>
-        new Promise<[string, string]>((resolve) => {
-          const s = net.createConnection({ host: '127.0.0.1', port: sipd.sipPort });
-          let got = '';
-          const timer = setTimeout(() => {
-            s.destroy();
-            resolve([name, `open after 5 s, got ${JSON.stringify(got.slice(0, 40))}`]);
-          }, 5000);
-          s.on('connect', () => s.write(data));
-          s.on('data', (d) => (got += d));
-          s.on('error', () => undefined);
-          s.on('close', () => {
-            clearTimeout(timer);
-            resolve([name, got]);
-          });
-          // the peer side: we stop sending; sipd either answers and waits for more (then the idle timeout) or closes
-        }),
-    ),
-  );
+  // Ten connections at a time: the per-source cap (tcp.maxConnectionsPerSource, 32) would
+  // otherwise refuse some of them at accept, which is right but not what this test looks at.
+  const one = ([name, data]: [string, Buffer]) =>
+    new Promise<[string, string]>((resolve) => {
+      const s = net.createConnection({ host: '127.0.0.1', port: sipd.sipPort });
+      let got = '';
+      const timer = setTimeout(() => {
+        s.destroy();
+        resolve([name, `open after 5 s, got ${JSON.stringify(got.slice(0, 40))}`]);
+      }, 5000);
+      s.on('connect', () => s.write(data));
+      s.on('data', (d) => (got += d));
+      s.on('error', () => undefined);
+      // sipd either answers and keeps the connection for more (until the idle timeout) or closes it
+      s.on('close', () => {
+        clearTimeout(timer);
+        resolve([name, got]);
+      });
+    });
+  const outcomes: Array<[string, string]> = [];
+  for (let i = 0; i < items.length; i += 10) outcomes.push(...(await Promise.all(items.slice(i, i + 10).map(one))));
   for (const [name, got] of outcomes) assert.ok(!got.startsWith('open after'), `${name}: ${got}`);
   // A 400 where a reply can be built (a well-framed message with one bad header value)
   for (const name of ['CSeq overflow', 'Max-Forwards overflow', 'unterminated quote']) {

@@ -10,6 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { canBindTcp, canBindUdp } from '../../src/core/daemon/daemon-control.js';
 import { openDatabase } from '../../src/core/db/database.js';
 import { initSchema } from '../../src/core/db/schema/schema.js';
 import { createRpcClient } from '../../src/core/rpc/client.js';
@@ -32,21 +33,6 @@ export async function makeDb(dir: string): Promise<string> {
     await db.close();
   }
   return url;
-}
-
-function canBindTcp(host: string, port: number): Promise<boolean> {
-  return new Promise((r) => {
-    const s = net.createServer();
-    s.once('error', () => r(false));
-    s.listen({ host, port, exclusive: true }, () => s.close(() => r(true)));
-  });
-}
-function canBindUdp(host: string, port: number): Promise<boolean> {
-  return new Promise((r) => {
-    const s = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
-    s.once('error', () => (s.close(), r(false)));
-    s.bind({ address: host, port, exclusive: true }, () => s.close(() => r(true)));
-  });
 }
 
 const handedOut = new Set<number>();

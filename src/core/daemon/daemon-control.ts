@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConflictError, NotFoundError, SipctlError } from '../errors.js';
 import { createRpcClient } from '../rpc/client.js';
-import { LOG_FILE, PID_FILE, RUNTIME_FILE, SOCKET_NAME, type RuntimeInfo } from './files.js';
+import { LOG_FILE, PID_FILE, RUNTIME_FILE, SOCKET_NAME, pidAlive, type RuntimeInfo } from './files.js';
 
 export { defaultStateDir } from './files.js';
 export type { RuntimeInfo } from './files.js';
@@ -41,15 +41,6 @@ export function daemonPaths(stateDir: string): DaemonPaths {
 /** bin/sipd.js of this installation (same place from src/ and dist/). */
 export function sipdBin(): string {
   return fileURLToPath(new URL('../../../bin/sipd.js', import.meta.url));
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The pid in the pid file when that process is alive and is a sipd; undefined otherwise. */
@@ -136,7 +127,8 @@ function readFrom(file: string, start: number, max: number): string {
   }
 }
 
-function canBindTcp(host: string, port: number): Promise<boolean> {
+/** Can `port` be bound on `host` right now (TCP)? */
+export function canBindTcp(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.createServer();
     s.once('error', () => resolve(false));
@@ -144,7 +136,8 @@ function canBindTcp(host: string, port: number): Promise<boolean> {
   });
 }
 
-function canBindUdp(host: string, port: number): Promise<boolean> {
+/** Can `port` be bound on `host` right now (UDP)? */
+export function canBindUdp(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
     s.once('error', () => {

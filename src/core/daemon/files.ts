@@ -33,3 +33,13 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_STATE_HOME ?? join(env.HOME ?? homedir(), '.local', 'state');
   return join(base, 'sipd');
 }
+
+/** Is a process with this pid alive (EPERM: alive, owned by someone else)? */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

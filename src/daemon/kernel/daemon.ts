@@ -14,7 +14,7 @@
 import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Database } from '../../core/db/database.js';
-import { PID_FILE, RUNTIME_FILE, type RuntimeInfo } from '../../core/daemon/files.js';
+import { PID_FILE, RUNTIME_FILE, pidAlive, type RuntimeInfo } from '../../core/daemon/files.js';
 import { ConfigError, ConflictError } from '../../core/errors.js';
 import { type DbSettings, type SipdConfig } from '../config/sipd-config.js';
 import { createCoreModule } from '../modules/core/core-module.js';
@@ -66,15 +66,6 @@ export function htableDefinitions(cfg: SipdConfig): HtableDefinition[] {
 
 function moduleParams(cfg: SipdConfig): Map<string, Record<string, unknown>> {
   return new Map(Object.entries(cfg.modules));
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export class Daemon {
