@@ -13,9 +13,10 @@ import { openDatabase } from '../../src/core/db/database.js';
 import { createRpcClient } from '../../src/core/rpc/client.js';
 import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
 import { sipsakRegister } from '../helpers/sip-tools.js';
-import { SIPD, assertBuilt, freeSipPort, makeDb, options, startSipd, statusOf, tcpOptions, udpExchange, type SipdProcess } from './sipd-process.js';
+import { REPO, SIPD, assertBuilt, freeSipPort, makeDb, options, startSipd, statusOf, tcpOptions, udpExchange, type SipdProcess } from './sipd-process.js';
 
 const hasSipsak = spawnSync('sh', ['-c', 'command -v sipsak'], { encoding: 'utf8' }).status === 0;
+const hasSipctlHtable = 'htable:dump' in (JSON.parse(readFileSync(join(REPO, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, unknown> }).commands;
 let dbUrl: string;
 let sipd: SipdProcess;
 
@@ -95,6 +96,12 @@ test('a flood from 127.0.0.2 is banned (visible in htable.dump ipban, logged); 1
   assert.deepEqual(dump[0].slot[0], { name: '127.0.0.2', value: 1, type: 'int' });
   const item = (await sipd.rpc<{ item: { expire: string } }>('htable.get', ['ipban', '127.0.0.2'])).item;
   assert.match(item.expire, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+  // and as an operator sees it: sipctl htable dump over the unix socket (the built sipctl)
+  if (hasSipctlHtable) {
+    const r = spawnSync(process.execPath, [join(REPO, 'bin', 'run.js'), 'htable', 'dump', 'ipban', '--rpc', `unix:${sipd.unixPath}`], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: sipd.stateDir } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^127\.0\.0\.2\t1\tint$/m);
+  }
 
   // banned: no answer over UDP, TCP connections refused
   assert.equal(await udpExchange(sipd.sipPort, options(sipd.sipPort, { from: '127.0.0.2' }), { bindAddress: '127.0.0.2', timeoutMs: 500 }), undefined);
