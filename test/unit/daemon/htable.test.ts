@@ -203,3 +203,31 @@ test('makeDefinition validates', () => {
   assert.throws(() => makeDefinition('t', { dbtable: 'x; DROP TABLE y' }), /dbtable/);
   assert.deepEqual(makeDefinition('t', { autoexpire: '30', updateexpire: 0 }), { name: 't', size: 8, autoexpire: 30, updateexpire: false });
 });
+
+test('dbtable: loaded at init and by htable.reload (Kamailio htable schema), swapped in whole', async () => {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { openDatabase } = await import('../../../src/core/db/database.js');
+  const { initSchema } = await import('../../../src/core/db/schema/schema.js');
+  const { defineModule } = await import('../../../src/daemon/kernel/module.js');
+  const db = await openDatabase(`sqlite://${join(mkdtempSync(join(tmpdir(), 'sipd-htdb-')), 'h.db')}`, { create: true });
+  await initSchema(db);
+  await db.execute('INSERT INTO htable (key_name, key_type, value_type, key_value, expires) VALUES (?, 0, 1, ?, 0), (?, 0, 0, ?, 0), (?, 1, 0, ?, 0)', ['10.0.0.1', '1', 'note', 'hello', 'arr', 'skipped']);
+  const reg = new ModuleRegistry();
+  reg.register(defineModule({ name: 'core', params: {}, init() {}, destroy() {}, rpc: {}, api: { database: async () => db } }));
+  const mod = createHtableModule({ definitions: [makeDefinition('fromdb', { dbtable: 'htable' })] });
+  reg.register(mod);
+  await reg.initAll();
+  const api = mod.api as HtableModuleApi;
+  assert.deepEqual(api.get('fromdb', '10.0.0.1'), { type: 'int', value: 1 });
+  assert.deepEqual(api.get('fromdb', 'note'), { type: 'str', value: 'hello' });
+  assert.equal(api.get('fromdb', 'arr'), undefined, 'array keys (key_type 1) are not loaded');
+  api.setInt('fromdb', 'local', 5);
+  await db.execute('DELETE FROM htable WHERE key_name = ?', ['note']);
+  assert.equal(await reg.lookup('htable.reload')!.handler(['fromdb']), 'Ok. Htable reloaded (1 entries).');
+  assert.deepEqual(api.keys('fromdb'), ['10.0.0.1'], 'the table is what the database holds now');
+  assert.deepEqual((await reg.lookup('htable.listTables')!.handler(undefined) as Array<{ dbtable: string }>)[0].dbtable, 'htable');
+  await reg.destroyAll();
+  await db.close();
+});
