@@ -65,7 +65,8 @@ Usage: sipd [options]          (foreground; \`sipctl daemon start\` runs it in t
 Options:
   --config FILE          configuration file, JSON (also $SIPD_CONFIG)
   --db URL               database URL (default: sipctl's: SIPCTL_DB, sipctl config file, …)
-  --listen ADDR          SIP socket, repeatable: udp:IP:PORT, tcp:IP:PORT, udp:[::1]:5060
+  --listen ADDR          SIP socket, repeatable: udp:IP:PORT, tcp:IP:PORT, udp:[::1]:5060,
+                         tls:IP:PORT (port 5061 by default; needs tls.certFile/tls.keyFile)
                          (default udp:127.0.0.1:5060 and tcp:127.0.0.1:5060)
   --rpc-listen URL       JSON-RPC endpoint, repeatable: http://IP:PORT/PATH, unix:/path
                          (default http://127.0.0.1:5071/RPC and unix:<state-dir>/sipd.sock)

@@ -30,9 +30,22 @@ export interface SipdConfig {
   sip: { maxMessageSize: number; maxHeaders: number; maxLineLength: number };
   tcp: { maxConnections: number; maxConnectionsPerSource: number; idleTimeoutSec: number; slowSenderTimeoutSec: number };
   rpc: { maxRequestBytes: number; maxBatch: number; timeoutSec: number; maxConnections: number };
+  tls: TlsConfig;
   htables: Record<string, Record<string, unknown>>;
   modules: Record<string, Record<string, unknown>>;
   disableModules: string[];
+}
+
+/** SIP over TLS (tls: listen addresses). Paths are resolved against the working directory. */
+export interface TlsConfig {
+  certFile?: string;
+  keyFile?: string;
+  caFile?: string;
+  requireClientCert: boolean;
+  verifyClientCert: boolean;
+  cnMustMatchFromUser: boolean;
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+  handshakeTimeoutSec: number;
 }
 
 /** What can be given on the command line (each replaces the file's value; repeatable flags replace the whole list). */
@@ -52,7 +65,7 @@ export const DEFAULT_HTTP_RPC = 'http://127.0.0.1:5071/RPC';
 
 /** One row per key: the documentation (README, --help) and the validation come from here. */
 export const CONFIG_KEYS: ReadonlyArray<{ key: string; type: string; default: string; doc: string }> = [
-  { key: 'listen', type: 'string[]', default: '["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"]', doc: 'SIP sockets: udp:IP:PORT / tcp:IP:PORT, IPv6 in brackets (udp:[::1]:5060); port 0 = any free port. Loopback only unless configured.' },
+  { key: 'listen', type: 'string[]', default: '["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"]', doc: 'SIP sockets: udp:IP:PORT / tcp:IP:PORT / tls:IP:PORT (tls needs tls.certFile and tls.keyFile; its port defaults to 5061), IPv6 in brackets (udp:[::1]:5060); port 0 = any free port. Loopback only unless configured.' },
   { key: 'rpcListen', type: 'string[]', default: '["http://127.0.0.1:5071/RPC", "unix:<stateDir>/sipd.sock"]', doc: 'JSON-RPC endpoints: http://IP:PORT/PATH and unix:/path (stream socket, created 0600)' },
   { key: 'domain', type: 'string[]', default: '[]', doc: 'SIP domains the proxy is (besides its listen addresses); the first is the default realm' },
   { key: 'stateDir', type: 'string', default: '$XDG_STATE_HOME/sipd or ~/.local/state/sipd', doc: 'state files (htable contents), runtime file, default unix socket; created 0700' },
@@ -67,6 +80,14 @@ export const CONFIG_KEYS: ReadonlyArray<{ key: string; type: string; default: st
   { key: 'tcp.maxConnectionsPerSource', type: 'integer', default: '32', doc: 'open SIP TCP connections from one source IP' },
   { key: 'tcp.idleTimeoutSec', type: 'integer', default: '120', doc: 'a connection with no bytes for this long is closed' },
   { key: 'tcp.slowSenderTimeoutSec', type: 'integer', default: '10', doc: 'a message, once started, must be complete within this (slowloris guard)' },
+  { key: 'tls.certFile', type: 'string', default: '(none)', doc: 'server certificate (PEM; may include the chain) for tls: listen addresses; required when one is configured. `sipctl tls selfsigned` makes a pair for testing' },
+  { key: 'tls.keyFile', type: 'string', default: '(none)', doc: 'its private key (PEM, unencrypted; keep it 0600 — a warning is logged otherwise)' },
+  { key: 'tls.caFile', type: 'string', default: '(none)', doc: 'CA certificate(s) (PEM) client certificates are verified against; required by verifyClientCert' },
+  { key: 'tls.requireClientCert', type: 'boolean', default: 'false', doc: 'a TLS client that presents no certificate is disconnected after the handshake' },
+  { key: 'tls.verifyClientCert', type: 'boolean', default: 'false', doc: 'a client certificate that does not chain to caFile (or is expired) is disconnected after the handshake' },
+  { key: 'tls.cnMustMatchFromUser', type: 'boolean', default: 'false', doc: 'requests over TLS need a verified client certificate whose subject CN equals the From user; otherwise 403 "Certificate does not match", before authentication. Needs verifyClientCert' },
+  { key: 'tls.minVersion', type: '"TLSv1.2"|"TLSv1.3"', default: '"TLSv1.2"', doc: 'oldest TLS version accepted' },
+  { key: 'tls.handshakeTimeoutSec', type: 'integer 1–300', default: '10', doc: 'a TLS handshake must finish within this (the TCP limits above apply to TLS connections too)' },
   { key: 'rpc.maxRequestBytes', type: 'integer', default: '1048576', doc: 'larger JSON-RPC requests are refused (HTTP 413 / -32600)' },
   { key: 'rpc.maxBatch', type: 'integer', default: '100', doc: 'most calls in one batch array' },
   { key: 'rpc.timeoutSec', type: 'integer', default: '10', doc: 'a request must arrive completely within this' },
@@ -76,7 +97,7 @@ export const CONFIG_KEYS: ReadonlyArray<{ key: string; type: string; default: st
   { key: 'disableModules', type: 'string[]', default: '[]', doc: 'optional modules not to load: sanity, maxfwd, scanner, pike, stats, permissions, usrloc, auth-db, registrar' },
 ];
 
-const TOP_KEYS = new Set(['listen', 'rpcListen', 'domain', 'stateDir', 'db', 'logLevel', 'logFormat', 'stateSaveIntervalSec', 'sip', 'tcp', 'rpc', 'htables', 'modules', 'disableModules']);
+const TOP_KEYS = new Set(['listen', 'rpcListen', 'domain', 'stateDir', 'db', 'logLevel', 'logFormat', 'stateSaveIntervalSec', 'sip', 'tcp', 'rpc', 'tls', 'htables', 'modules', 'disableModules']);
 
 export function defaultConfig(env: NodeJS.ProcessEnv = process.env): SipdConfig {
   const stateDir = defaultStateDir(env);
@@ -91,6 +112,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): SipdConfig 
     sip: { maxMessageSize: 65_535, maxHeaders: 100, maxLineLength: 8192 },
     tcp: { maxConnections: 2048, maxConnectionsPerSource: 32, idleTimeoutSec: 120, slowSenderTimeoutSec: 10 },
     rpc: { maxRequestBytes: 1_048_576, maxBatch: 100, timeoutSec: 10, maxConnections: 64 },
+    tls: { ...DEFAULT_TLS },
     htables: {},
     modules: {},
     disableModules: [],
@@ -132,6 +154,53 @@ function section<T extends Record<string, number>>(v: unknown, base: T, where: s
   return out;
 }
 
+const DEFAULT_TLS: Readonly<TlsConfig> = Object.freeze({ requireClientCert: false, verifyClientCert: false, cnMustMatchFromUser: false, minVersion: 'TLSv1.2', handshakeTimeoutSec: 10 });
+
+function tlsSection(v: unknown, base: TlsConfig, where: string): TlsConfig {
+  if (!isObject(v)) throw bad(where, 'tls', 'must be an object');
+  const out: TlsConfig = { ...base };
+  for (const [k, x] of Object.entries(v)) {
+    switch (k) {
+      case 'certFile':
+      case 'keyFile':
+      case 'caFile':
+        if (typeof x !== 'string' || x === '' || x.length > 4096) throw bad(where, `tls.${k}`, 'must be a file path');
+        out[k] = x;
+        break;
+      case 'requireClientCert':
+      case 'verifyClientCert':
+      case 'cnMustMatchFromUser':
+        if (typeof x !== 'boolean') throw bad(where, `tls.${k}`, 'must be true or false');
+        out[k] = x;
+        break;
+      case 'minVersion':
+        out.minVersion = choice(x, where, 'tls.minVersion', ['TLSv1.2', 'TLSv1.3'] as const);
+        break;
+      case 'handshakeTimeoutSec':
+        out.handshakeTimeoutSec = integer(x, where, 'tls.handshakeTimeoutSec', 1, 300);
+        break;
+      default:
+        throw new ConfigError('CONFIG_UNKNOWN_KEY', `${where}: unknown key "tls.${k.slice(0, 64)}"`, `known: ${['certFile', 'keyFile', 'caFile', 'requireClientCert', 'verifyClientCert', 'cnMustMatchFromUser', 'minVersion', 'handshakeTimeoutSec'].map((b) => `tls.${b}`).join(', ')}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * The TLS settings that only make sense together: a tls: listen address needs a certificate and
+ * key; verifying client certificates needs the CA to verify against; the CN policy trusts only a
+ * verified certificate (anyone can make a self-signed one with any CN).
+ */
+export function checkTlsConfig(cfg: SipdConfig, where: string): void {
+  const t = cfg.tls;
+  const tlsListen = cfg.listen.some((l) => /^\s*tls:/i.test(l));
+  if (tlsListen && (t.certFile === undefined || t.keyFile === undefined)) {
+    throw new ConfigError('CONFIG_BAD_VALUE', `${where}: a tls: listen address needs tls.certFile and tls.keyFile`, 'create a pair for testing with `sipctl tls selfsigned`');
+  }
+  if (t.verifyClientCert && t.caFile === undefined) throw bad(where, 'tls.verifyClientCert', 'needs tls.caFile (the CA client certificates must chain to)');
+  if (t.cnMustMatchFromUser && !t.verifyClientCert) throw bad(where, 'tls.cnMustMatchFromUser', 'needs tls.verifyClientCert: the CN of an unverified certificate proves nothing');
+}
+
 const DOMAIN = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$/;
 
 function domains(v: unknown, where: string): string[] {
@@ -160,7 +229,7 @@ function moduleParams(v: unknown, where: string): Record<string, Record<string, 
 /** Apply a parsed config file object over `cfg`. */
 export function applyFileConfig(cfg: SipdConfig, raw: unknown, where: string): SipdConfig {
   if (!isObject(raw)) throw new ConfigError('CONFIG_BAD_JSON', `${where} must hold a JSON object`);
-  const out: SipdConfig = { ...cfg, sip: { ...cfg.sip }, tcp: { ...cfg.tcp }, rpc: { ...cfg.rpc } };
+  const out: SipdConfig = { ...cfg, sip: { ...cfg.sip }, tcp: { ...cfg.tcp }, rpc: { ...cfg.rpc }, tls: { ...cfg.tls } };
   for (const [k, v] of Object.entries(raw)) {
     if (!TOP_KEYS.has(k)) throw new ConfigError('CONFIG_UNKNOWN_KEY', `${where}: unknown key "${k.slice(0, 64)}"`, `known keys: ${[...TOP_KEYS].join(', ')}`);
     switch (k) {
@@ -199,6 +268,9 @@ export function applyFileConfig(cfg: SipdConfig, raw: unknown, where: string): S
         break;
       case 'rpc':
         out.rpc = section(v, out.rpc, where, k, { maxRequestBytes: [1024, 64 * 1_048_576], maxBatch: [1, 10_000], timeoutSec: [1, 3600], maxConnections: [1, 100_000] });
+        break;
+      case 'tls':
+        out.tls = tlsSection(v, out.tls, where);
         break;
       case 'htables':
         if (!isObject(v) || !Object.values(v).every(isObject)) throw bad(where, k, 'must be an object of table name → attributes');
@@ -261,6 +333,11 @@ export function loadSipdConfig(flags: SipdFlags, env: NodeJS.ProcessEnv = proces
   if (flags.logFormat !== undefined) fromFlags.logFormat = flags.logFormat;
   cfg = applyFileConfig(cfg, fromFlags, 'command line');
   cfg.stateDir = resolve(cwd, cfg.stateDir);
+  for (const k of ['certFile', 'keyFile', 'caFile'] as const) {
+    const f = cfg.tls[k];
+    if (f !== undefined) cfg.tls[k] = resolve(cwd, f);
+  }
+  checkTlsConfig(cfg, file ?? 'command line');
   // The default unix socket lives in the state directory, wherever that ended up.
   if (!rpcExplicit) cfg.rpcListen = [DEFAULT_HTTP_RPC, `unix:${join(cfg.stateDir, SOCKET_NAME)}`];
   return { config: cfg, ...(file !== undefined ? { file } : {}) };

@@ -15,12 +15,29 @@ export interface Endpoint {
   transport: SipTransportName;
 }
 
+/**
+ * The client certificate of a TLS connection, taken once after the handshake. Absent on
+ * RequestContext for UDP/TCP and for a TLS client that presented no certificate.
+ */
+export interface TlsPeer {
+  /** the subject's commonName; undefined when the subject has none, or more than one */
+  subjectCN?: string;
+  /** the whole subject, one-line (e.g. "CN=alice, O=Example") */
+  subject: string;
+  /** true when it chains to tls.caFile (checked by the transport) */
+  verified: boolean;
+  /** SHA-256 fingerprint, colon-separated hex */
+  fingerprint256: string;
+}
+
 /** One received request as the pipeline hands it to modules. */
 export interface RequestContext {
   msg: SipRequest;
   source: Endpoint; // where it came from (received / rport)
   local: Endpoint; // the socket it arrived on (Kamailio's "Socket": udp:127.0.0.1:5060)
   receivedAt: number; // ms
+  /** TLS: the peer certificate's subject (for policy, e.g. tls.cnMustMatchFromUser) */
+  tlsPeer?: TlsPeer;
   /** the proxy's own addresses/domains (Kamailio's `myself`) */
   isMyself(host: string, port?: number): boolean;
 }
@@ -41,7 +58,7 @@ export type StageResult =
 
 /** Structured security event, logged by the kernel as one JSON line (the operators' alerting hook). */
 export interface SecurityEvent {
-  event: 'flood-ban' | 'auth-lockout' | 'auth-failed' | 'scanner-dropped' | 'sanity-failed' | 'parse-failed' | 'banned-drop' | 'spray-lockout';
+  event: 'flood-ban' | 'auth-lockout' | 'auth-failed' | 'scanner-dropped' | 'sanity-failed' | 'parse-failed' | 'banned-drop' | 'spray-lockout' | 'tls-refused';
   sourceIp: string;
   method?: string;
   user?: string;

@@ -21,6 +21,8 @@ import { createCoreModule } from '../modules/core/core-module.js';
 import { DEFAULT_HTABLES, makeDefinition, type HtableDefinition } from '../modules/htable/htable.js';
 import { createHtableModule, type HtableModuleApi } from '../modules/htable/htable-module.js';
 import { listenTcp, type TcpCloseReason } from '../transport/tcp.js';
+import { listenTls, loadTlsCredentials, type TlsTransport } from '../transport/tls.js';
+import { cnMustMatchFromUser } from '../transport/tls-policy.js';
 import { formatListen, parseListen, type SipTransport } from '../transport/transport.js';
 import { listenUdp } from '../transport/udp.js';
 import type { AuthApi, Endpoint, PermissionsApi } from './contracts.js';
@@ -117,6 +119,7 @@ export class Daemon {
       parser: this.config.sip,
       server: `sipd ${opts.version}`,
       now: this.now,
+      ...(this.config.tls.cnMustMatchFromUser ? { certificatePolicy: cnMustMatchFromUser((ev) => this.security.emit(ev)) } : {}),
     });
   }
 
@@ -170,23 +173,37 @@ export class Daemon {
         if (this.ready) this.pipeline.handle(m);
       };
       const bound: Endpoint[] = [];
+      const tlsCredentials = listen.some((a) => a.transport === 'tls') ? loadTlsCredentials(cfg.tls, (msg, f) => log.warn(msg, f)) : undefined;
       for (const a of listen) {
         if (a.host === '0.0.0.0' || a.host === '::') log.warn('SIP listens on every address', { listen: formatListen(a) });
+        const stream = {
+          limits: {
+            maxConnections: cfg.tcp.maxConnections,
+            maxConnectionsPerSource: cfg.tcp.maxConnectionsPerSource,
+            idleTimeoutMs: cfg.tcp.idleTimeoutSec * 1000,
+            slowSenderTimeoutMs: cfg.tcp.slowSenderTimeoutSec * 1000,
+            maxPendingWriteBytes: 256 * 1024,
+          },
+          parser: cfg.sip,
+          log: log.child({ module: a.transport }),
+          admit: (ip: string) => this.pipeline.admitConnection(ip),
+          onClose: (source: Endpoint, reason: TcpCloseReason, detail?: string) => this.tcpClosed(source, reason, detail),
+        };
         const t = a.transport === 'udp'
           ? await listenUdp(a, handler, { log: log.child({ module: 'udp' }) })
-          : await listenTcp(a, handler, {
-            limits: {
-              maxConnections: cfg.tcp.maxConnections,
-              maxConnectionsPerSource: cfg.tcp.maxConnectionsPerSource,
-              idleTimeoutMs: cfg.tcp.idleTimeoutSec * 1000,
-              slowSenderTimeoutMs: cfg.tcp.slowSenderTimeoutSec * 1000,
-              maxPendingWriteBytes: 256 * 1024,
-            },
-            parser: cfg.sip,
-            log: log.child({ module: 'tcp' }),
-            admit: (ip) => this.pipeline.admitConnection(ip),
-            onClose: (source, reason) => this.tcpClosed(source, reason),
-          });
+          : a.transport === 'tls'
+            ? await listenTls(a, handler, {
+              ...stream,
+              tls: {
+                credentials: tlsCredentials!,
+                minVersion: cfg.tls.minVersion,
+                requestClientCert: cfg.tls.cnMustMatchFromUser,
+                requireClientCert: cfg.tls.requireClientCert,
+                verifyClientCert: cfg.tls.verifyClientCert,
+                handshakeTimeoutMs: cfg.tls.handshakeTimeoutSec * 1000,
+              },
+            })
+            : await listenTcp(a, handler, stream);
         this.transports.push(t);
         bound.push(t.local);
       }
@@ -223,9 +240,11 @@ export class Daemon {
     }
   }
 
-  private tcpClosed(source: Endpoint, reason: TcpCloseReason): void {
-    if (reason === 'framing-error') this.security.emit({ event: 'parse-failed', sourceIp: source.ip, detail: 'TCP stream framing error; connection closed' });
-    else this.opts.log.debug('TCP connection closed', { source: source.ip, reason });
+  private tcpClosed(source: Endpoint, reason: TcpCloseReason, detail?: string): void {
+    const kind = source.transport.toUpperCase();
+    if (reason === 'framing-error') this.security.emit({ event: 'parse-failed', sourceIp: source.ip, detail: `${kind} stream framing error; connection closed` });
+    else if (reason === 'client-cert-missing' || reason === 'client-cert-unverified') this.security.emit({ event: 'tls-refused', sourceIp: source.ip, detail: `${reason}${detail ? `: ${detail}` : ''}` });
+    else this.opts.log.debug(`${kind} connection closed`, { source: source.ip, reason, ...(detail !== undefined ? { detail } : {}) });
   }
 
   /**
@@ -238,6 +257,9 @@ export class Daemon {
     let next: SipdConfig;
     try {
       next = this.opts.reloadConfig ? this.opts.reloadConfig() : this.config;
+      // Renewed certificate files are read now, so a bad one refuses the reload before anything changed.
+      const tlsTransports = this.transports.filter((t): t is TlsTransport => t.local.transport === 'tls');
+      const tlsCredentials = tlsTransports.length > 0 ? loadTlsCredentials(next.tls, (msg, f) => log.warn(msg, f)) : undefined;
       const defs = htableDefinitions(next);
       // Tables first (pike's reload checks its ban table exists); back again if the params are refused.
       const htables = this.htable.api as HtableModuleApi;
@@ -260,8 +282,10 @@ export class Daemon {
       for (const f of result.failed) log.error('module reload failed; it keeps its old tables', { module: f.module, ...errorFields(f.error) });
       for (const s of settled) if (s.status === 'rejected') log.error('table reload failed; the old table stays', errorFields(s.reason));
       const restart = (['listen', 'rpcListen', 'stateDir', 'sip', 'tcp', 'rpc', 'disableModules', 'db', 'logLevel', 'logFormat', 'stateSaveIntervalSec'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.config[k]));
-      if (restart.length > 0) log.warn('configuration changes that need a restart were not applied', { keys: restart });
-      this.config = { ...this.config, domain: next.domain, htables: next.htables, modules: next.modules };
+      const tlsRestart = (['requireClientCert', 'verifyClientCert', 'cnMustMatchFromUser', 'minVersion', 'handshakeTimeoutSec'] as const).filter((k) => next.tls[k] !== this.config.tls[k]).map((k) => `tls.${k}`);
+      if (restart.length + tlsRestart.length > 0) log.warn('configuration changes that need a restart were not applied', { keys: [...restart, ...tlsRestart] });
+      if (tlsCredentials !== undefined) for (const t of tlsTransports) t.setCredentials(tlsCredentials);
+      this.config = { ...this.config, domain: next.domain, htables: next.htables, modules: next.modules, tls: { ...this.config.tls, certFile: next.tls.certFile, keyFile: next.tls.keyFile, caFile: next.tls.caFile } };
       this.myself = new Myself(this.transports.map((t) => t.local), next.domain);
       log.info('configuration reloaded', { reloaded: result.reloaded, htables: defs.map((d) => d.name) });
     } catch (e) {

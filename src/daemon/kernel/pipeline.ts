@@ -12,6 +12,8 @@
  *  2. sanity → 400/416/420/505 with Kamailio's reason phrase
  *  3. maxfwd: 483 at zero, decrement, add 70 when missing
  *  4. scanner: known scanner User-Agents dropped (or answered 200)
+ *  4b. TLS certificate policy (tls.cnMustMatchFromUser): 403 unless the verified client
+ *     certificate's CN is the From user — before anything authenticates
  *  5. ACK: absorbed (a stateless proxy has nothing to match it with)
  *  6. Request-URI not the proxy → 403 Not relaying (sipd does not relay)
  *  7. OPTIONS to the proxy itself → 200 OK
@@ -47,6 +49,8 @@ export interface PipelineOptions {
   now?: () => number;
   /** most REGISTERs being authenticated / saved at once; beyond → 503 (default 1024) */
   maxInFlight?: number;
+  /** TLS client-certificate policy (transport/tls-policy.ts), applied before authentication */
+  certificatePolicy?(ctx: RequestContext): StageResult;
 }
 
 export interface PipelineCounters {
@@ -197,6 +201,7 @@ export class Pipeline {
       source: m.source,
       local: m.local,
       receivedAt: this.now(),
+      ...(m.tlsPeer !== undefined ? { tlsPeer: m.tlsPeer } : {}),
       isMyself: (host, port) => this.opts.myself.isMyself(host, port),
     };
 
@@ -214,6 +219,8 @@ export class Pipeline {
     if (mf !== undefined && this.decided(m, msg, mf)) return;
     const sc = this.api<ScannerApi>('scanner')?.check(ctx);
     if (sc !== undefined && this.decided(m, msg, sc)) return;
+    const cert = this.opts.certificatePolicy?.(ctx);
+    if (cert !== undefined && this.decided(m, msg, cert)) return;
 
     if (msg.method === 'ACK') return this.drop();
     const uri = msg.uri;

@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import { ConfigError } from '../../core/errors.js';
-import type { Endpoint, SipTransportName } from '../kernel/contracts.js';
+import type { Endpoint, SipTransportName, TlsPeer } from '../kernel/contracts.js';
 
 export interface Inbound {
   data: Buffer;
@@ -13,6 +13,8 @@ export interface Inbound {
   local: Endpoint;
   /** send bytes back to the source on the path the message came in (UDP: to source ip:port; TCP: the same connection) */
   reply(data: Buffer): void;
+  /** TLS only: the client certificate the connection presented (absent when it sent none) */
+  tlsPeer?: TlsPeer;
 }
 
 export type MessageHandler = (m: Inbound) => void;
@@ -25,30 +27,31 @@ export interface SipTransport {
 }
 
 export interface ListenAddress {
-  transport: Extract<SipTransportName, 'udp' | 'tcp'>;
+  transport: SipTransportName;
   /** IP literal, IPv6 without brackets */
   host: string;
   port: number;
 }
 
 /**
- * Parse a --listen value: `udp:IP[:PORT]` or `tcp:IP[:PORT]`, IPv6 in brackets
+ * Parse a --listen value: `udp:IP[:PORT]`, `tcp:IP[:PORT]` or `tls:IP[:PORT]`, IPv6 in brackets
  * (`udp:[::1]:5060`). The host must be an IP literal: sipd resolves no names at start-up.
- * Port 0 asks the kernel for a free port.
+ * The port defaults to 5060 (5061 for tls, RFC 3261 §19.1.2); port 0 asks the kernel for a free port.
  */
 export function parseListen(text: string): ListenAddress {
   const t = text.trim();
-  const m = /^(udp|tcp):(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+))(?::([0-9]{1,5}))?$/i.exec(t);
+  const m = /^(udp|tcp|tls):(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+))(?::([0-9]{1,5}))?$/i.exec(t);
   if (!m) {
-    throw new ConfigError('LISTEN_INVALID', `listen ${JSON.stringify(t.slice(0, 80))}: expected udp:IP:PORT or tcp:IP:PORT (IPv6 in brackets)`, 'e.g. udp:127.0.0.1:5060, tcp:[::1]:5060');
+    throw new ConfigError('LISTEN_INVALID', `listen ${JSON.stringify(t.slice(0, 80))}: expected udp:IP:PORT, tcp:IP:PORT or tls:IP:PORT (IPv6 in brackets)`, 'e.g. udp:127.0.0.1:5060, tcp:[::1]:5060, tls:127.0.0.1:5061');
   }
   const host = m[2] ?? m[3];
   if (net.isIP(host) === 0 || (m[2] !== undefined && !net.isIPv6(host))) {
     throw new ConfigError('LISTEN_INVALID', `listen ${JSON.stringify(t)}: ${host} is not an IP address`);
   }
-  const port = m[4] === undefined ? 5060 : Number(m[4]);
+  const transport = m[1].toLowerCase() as SipTransportName;
+  const port = m[4] === undefined ? (transport === 'tls' ? 5061 : 5060) : Number(m[4]);
   if (port > 65535) throw new ConfigError('LISTEN_INVALID', `listen ${JSON.stringify(t)}: port out of range`);
-  return { transport: m[1].toLowerCase() as 'udp' | 'tcp', host: normaliseIp(host), port };
+  return { transport, host: normaliseIp(host), port };
 }
 
 export function formatListen(a: { transport: string; host: string; port: number }): string {

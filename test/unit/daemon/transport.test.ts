@@ -18,7 +18,7 @@ test('parseListen / formatListen / normaliseIp', () => {
   assert.deepEqual(parseListen('TCP:[::1]:5062'), { transport: 'tcp', host: '::1', port: 5062 });
   assert.deepEqual(parseListen('udp:10.0.0.1'), { transport: 'udp', host: '10.0.0.1', port: 5060 });
   assert.deepEqual(parseListen('udp:[0:0:0:0:0:0:0:1]:0'), { transport: 'udp', host: '::1', port: 0 });
-  for (const bad of ['udp:localhost:5060', 'tls:127.0.0.1:5061', 'udp:::1:5060', 'udp:127.0.0.1:99999', 'udp:[127.0.0.1]:5060', 'udp:1.2.3:5060', 'udp:127.0.0.1:50a']) {
+  for (const bad of ['udp:localhost:5060', 'sctp:127.0.0.1:5061', 'udp:::1:5060', 'udp:127.0.0.1:99999', 'udp:[127.0.0.1]:5060', 'udp:1.2.3:5060', 'udp:127.0.0.1:50a']) {
     assert.throws(() => parseListen(bad), /listen/, bad);
   }
   assert.equal(formatListen({ transport: 'udp', host: '::1', port: 5 }), 'udp:[::1]:5');
