@@ -1,5 +1,6 @@
 import { SipctlError, ValidationError } from '../errors.js';
 import type { RpcClient } from '../rpc/client.js';
+import { isRpcError } from '../rpc/rpc-error.js';
 import { flattenUlDump, type UlContact, type UlContactRow, type UlDumpResult } from '../rpc/methods.js';
 import { makeFilter } from './filter.js';
 import { isRemoteMessage, mapNotFound } from './remote.js';
@@ -48,8 +49,11 @@ export async function countContacts(c: RpcClient, table = DEFAULT_UL_TABLE): Pro
   let lines: string[];
   try {
     lines = await c.call<string[]>('stats.get_statistics', ['usrloc:']);
-  } catch {
-    return undefined; // no kex/stats on this proxy: just try the dump
+  } catch (e) {
+    // No kex/stats on this proxy (a JSON-RPC error): just try the dump. A proxy that is down
+    // or hanging fails here, once, instead of once more on the dump.
+    if (isRpcError(e) && e.category === 'remote') return undefined;
+    throw e;
   }
   const re = new RegExp(`^usrloc:${table.replace(/[^A-Za-z0-9_]/g, '')}_contacts\\s*=\\s*(\\d+)`);
   for (const l of Array.isArray(lines) ? lines : []) {

@@ -13,8 +13,8 @@ import { SipctlError, type ErrorCategory } from '../errors.js';
  * | RPC_HTTP_ERROR         | protocol   | HTTP status >= 400 without a JSON-RPC body |
  * | RPC_ERROR              | remote     | the proxy answered with a JSON-RPC error object |
  * | RPC_BAD_URL            | usage      | unparsable URL or unsupported scheme |
- * | RPC_DGRAM_UNSUPPORTED  | usage      | unix: points at a datagram socket (Kamailio's jsonrpcs dgram_socket) |
- * | RPC_REQUEST_TOO_LARGE  | usage      | request exceeds what the transport can carry (Kamailio FIFO: 8 KB) |
+ * | RPC_DGRAM_UNSUPPORTED  | usage      | unix: points at a datagram socket and the unix-dgram addon is missing |
+ * | RPC_REQUEST_TOO_LARGE  | usage      | request exceeds what the transport can carry (Kamailio FIFO: 8 KB, datagram: 64 KB) |
  * | RPC_BAD_OPTION         | usage      | unusable client option (unreadable CA file, bad timeout) |
  * | RPC_CLIENT_CLOSED      | usage      | call() after close() |
  * | RPC_BAD_PARAM          | usage      | kamcmd-style parameter that does not parse (params.ts) |
