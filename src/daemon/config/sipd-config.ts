@@ -45,6 +45,7 @@ export interface TlsConfig {
   verifyClientCert: boolean;
   cnMustMatchFromUser: boolean;
   minVersion: 'TLSv1.2' | 'TLSv1.3';
+  maxVersion: 'TLSv1.2' | 'TLSv1.3';
   handshakeTimeoutSec: number;
 }
 
@@ -87,6 +88,7 @@ export const CONFIG_KEYS: ReadonlyArray<{ key: string; type: string; default: st
   { key: 'tls.verifyClientCert', type: 'boolean', default: 'false', doc: 'a client certificate that does not chain to caFile (or is expired) is disconnected after the handshake' },
   { key: 'tls.cnMustMatchFromUser', type: 'boolean', default: 'false', doc: 'requests over TLS need a verified client certificate whose subject CN equals the From user; otherwise 403 "Certificate does not match", before authentication. Needs verifyClientCert' },
   { key: 'tls.minVersion', type: '"TLSv1.2"|"TLSv1.3"', default: '"TLSv1.2"', doc: 'oldest TLS version accepted' },
+  { key: 'tls.maxVersion', type: '"TLSv1.2"|"TLSv1.3"', default: '"TLSv1.3"', doc: 'newest TLS version offered; "TLSv1.2" for clients that break on TLS 1.3 session tickets (sipsak 0.9.8 with GnuTLS does)' },
   { key: 'tls.handshakeTimeoutSec', type: 'integer 1–300', default: '10', doc: 'a TLS handshake must finish within this (the TCP limits above apply to TLS connections too)' },
   { key: 'rpc.maxRequestBytes', type: 'integer', default: '1048576', doc: 'larger JSON-RPC requests are refused (HTTP 413 / -32600)' },
   { key: 'rpc.maxBatch', type: 'integer', default: '100', doc: 'most calls in one batch array' },
@@ -154,7 +156,7 @@ function section<T extends Record<string, number>>(v: unknown, base: T, where: s
   return out;
 }
 
-const DEFAULT_TLS: Readonly<TlsConfig> = Object.freeze({ requireClientCert: false, verifyClientCert: false, cnMustMatchFromUser: false, minVersion: 'TLSv1.2', handshakeTimeoutSec: 10 });
+const DEFAULT_TLS: Readonly<TlsConfig> = Object.freeze({ requireClientCert: false, verifyClientCert: false, cnMustMatchFromUser: false, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', handshakeTimeoutSec: 10 });
 
 function tlsSection(v: unknown, base: TlsConfig, where: string): TlsConfig {
   if (!isObject(v)) throw bad(where, 'tls', 'must be an object');
@@ -174,13 +176,14 @@ function tlsSection(v: unknown, base: TlsConfig, where: string): TlsConfig {
         out[k] = x;
         break;
       case 'minVersion':
-        out.minVersion = choice(x, where, 'tls.minVersion', ['TLSv1.2', 'TLSv1.3'] as const);
+      case 'maxVersion':
+        out[k] = choice(x, where, `tls.${k}`, ['TLSv1.2', 'TLSv1.3'] as const);
         break;
       case 'handshakeTimeoutSec':
         out.handshakeTimeoutSec = integer(x, where, 'tls.handshakeTimeoutSec', 1, 300);
         break;
       default:
-        throw new ConfigError('CONFIG_UNKNOWN_KEY', `${where}: unknown key "tls.${k.slice(0, 64)}"`, `known: ${['certFile', 'keyFile', 'caFile', 'requireClientCert', 'verifyClientCert', 'cnMustMatchFromUser', 'minVersion', 'handshakeTimeoutSec'].map((b) => `tls.${b}`).join(', ')}`);
+        throw new ConfigError('CONFIG_UNKNOWN_KEY', `${where}: unknown key "tls.${k.slice(0, 64)}"`, `known: ${['certFile', 'keyFile', 'caFile', 'requireClientCert', 'verifyClientCert', 'cnMustMatchFromUser', 'minVersion', 'maxVersion', 'handshakeTimeoutSec'].map((b) => `tls.${b}`).join(', ')}`);
     }
   }
   return out;
@@ -198,6 +201,7 @@ export function checkTlsConfig(cfg: SipdConfig, where: string): void {
     throw new ConfigError('CONFIG_BAD_VALUE', `${where}: a tls: listen address needs tls.certFile and tls.keyFile`, 'create a pair for testing with `sipctl tls selfsigned`');
   }
   if (t.verifyClientCert && t.caFile === undefined) throw bad(where, 'tls.verifyClientCert', 'needs tls.caFile (the CA client certificates must chain to)');
+  if (t.minVersion === 'TLSv1.3' && t.maxVersion === 'TLSv1.2') throw bad(where, 'tls.minVersion', 'is newer than tls.maxVersion');
   if (t.cnMustMatchFromUser && !t.verifyClientCert) throw bad(where, 'tls.cnMustMatchFromUser', 'needs tls.verifyClientCert: the CN of an unverified certificate proves nothing');
 }
 

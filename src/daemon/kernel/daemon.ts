@@ -197,6 +197,7 @@ export class Daemon {
               tls: {
                 credentials: tlsCredentials!,
                 minVersion: cfg.tls.minVersion,
+                maxVersion: cfg.tls.maxVersion,
                 requestClientCert: cfg.tls.cnMustMatchFromUser,
                 requireClientCert: cfg.tls.requireClientCert,
                 verifyClientCert: cfg.tls.verifyClientCert,
@@ -282,7 +283,7 @@ export class Daemon {
       for (const f of result.failed) log.error('module reload failed; it keeps its old tables', { module: f.module, ...errorFields(f.error) });
       for (const s of settled) if (s.status === 'rejected') log.error('table reload failed; the old table stays', errorFields(s.reason));
       const restart = (['listen', 'rpcListen', 'stateDir', 'sip', 'tcp', 'rpc', 'disableModules', 'db', 'logLevel', 'logFormat', 'stateSaveIntervalSec'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.config[k]));
-      const tlsRestart = (['requireClientCert', 'verifyClientCert', 'cnMustMatchFromUser', 'minVersion', 'handshakeTimeoutSec'] as const).filter((k) => next.tls[k] !== this.config.tls[k]).map((k) => `tls.${k}`);
+      const tlsRestart = (['requireClientCert', 'verifyClientCert', 'cnMustMatchFromUser', 'minVersion', 'maxVersion', 'handshakeTimeoutSec'] as const).filter((k) => next.tls[k] !== this.config.tls[k]).map((k) => `tls.${k}`);
       if (restart.length + tlsRestart.length > 0) log.warn('configuration changes that need a restart were not applied', { keys: [...restart, ...tlsRestart] });
       if (tlsCredentials !== undefined) for (const t of tlsTransports) t.setCredentials(tlsCredentials);
       this.config = { ...this.config, domain: next.domain, htables: next.htables, modules: next.modules, tls: { ...this.config.tls, certFile: next.tls.certFile, keyFile: next.tls.keyFile, caFile: next.tls.caFile } };

@@ -35,6 +35,7 @@ export interface TlsCredentials {
 export interface TlsSettings {
   credentials: TlsCredentials;
   minVersion: 'TLSv1.2' | 'TLSv1.3';
+  maxVersion: 'TLSv1.2' | 'TLSv1.3';
   /** ask the client for a certificate (implied by the two below and by CN policy) */
   requestClientCert: boolean;
   /** a client without a certificate is refused */
@@ -98,13 +99,17 @@ export function loadTlsCredentials(files: TlsFiles, warn?: (msg: string, fields:
   const badKey = (why: string) => new ConfigError('TLS_BAD_KEY', `tls.keyFile ${files.keyFile} with tls.certFile ${files.certFile}: ${why}`, 'the key must be unencrypted PEM and belong to the certificate');
   let matches: boolean;
   try {
-    // OpenSSL does not compare them when the context is made; a mismatch would only show as failed handshakes.
+    // OpenSSL compares them only for some key types; otherwise a mismatch would only show as failed handshakes.
     matches = x509.checkPrivateKey(createPrivateKey(key));
-    tls.createSecureContext({ cert, key, ...(ca ? { ca } : {}) });
   } catch (e) {
     throw badKey((e as Error).message);
   }
   if (!matches) throw badKey('the key does not belong to the certificate');
+  try {
+    tls.createSecureContext({ cert, key, ...(ca ? { ca } : {}) });
+  } catch (e) {
+    throw badKey((e as Error).message);
+  }
   try {
     if ((statSync(files.keyFile).mode & 0o077) !== 0) warn?.('the TLS key file can be read by group or others; chmod 600 it', { keyFile: files.keyFile });
   } catch {
@@ -138,7 +143,7 @@ export function peerOf(sock: tls.TLSSocket): TlsPeer | undefined {
 
 function contextOptions(s: TlsSettings): tls.SecureContextOptions {
   const c = s.credentials;
-  return { cert: c.cert, key: c.key, ...(c.ca ? { ca: c.ca } : {}), minVersion: s.minVersion };
+  return { cert: c.cert, key: c.key, ...(c.ca ? { ca: c.ca } : {}), minVersion: s.minVersion, maxVersion: s.maxVersion };
 }
 
 export async function listenTls(addr: ListenAddress, onMessage: MessageHandler, opts: TlsOptions): Promise<TlsTransport> {

@@ -67,7 +67,7 @@ async function tlsServer(o: { limits?: Partial<StreamLimits>; tls?: Partial<Omit
     log,
     admit: o.admit,
     onClose: (s, reason, detail) => closes.push({ reason, detail, ip: s.ip }),
-    tls: { credentials, minVersion: 'TLSv1.2', requestClientCert: false, requireClientCert: false, verifyClientCert: false, handshakeTimeoutMs: 2000, ...o.tls },
+    tls: { credentials, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', requestClientCert: false, requireClientCert: false, verifyClientCert: false, handshakeTimeoutMs: 2000, ...o.tls },
   });
   return { t, port: t.local.port, got, closes };
 }
@@ -249,6 +249,25 @@ test('TLS: the TCP bounds apply — per-source cap and bans at accept (before an
   await h.t.close();
 });
 
+test('TLS: minVersion / maxVersion bound what is negotiated', { skip }, async () => {
+  const dflt = await tlsServer();
+  const s13 = await connect(dflt.port);
+  assert.equal(s13.getProtocol(), 'TLSv1.3');
+  s13.destroy();
+  const only12 = await tlsServer({ tls: { maxVersion: 'TLSv1.2' } });
+  const s12 = await connect(only12.port);
+  assert.equal(s12.getProtocol(), 'TLSv1.2');
+  s12.destroy();
+  const only13 = await tlsServer({ tls: { minVersion: 'TLSv1.3' } });
+  const old = await new Promise<Error | tls.TLSSocket>((resolve) => {
+    const c = tls.connect({ port: only13.port, host: '127.0.0.1', servername: 'localhost', ca: readFileSync(server.cert), maxVersion: 'TLSv1.2' }, () => resolve(c));
+    c.on('error', resolve);
+  });
+  assert.ok(old instanceof Error, 'a TLS 1.2 client is refused when minVersion is TLSv1.3');
+  await until(() => only13.closes.some((c) => c.reason === 'handshake-failed'));
+  await Promise.all([dflt.t.close(), only12.t.close(), only13.t.close()]);
+});
+
 test('TLS: setCredentials serves a new certificate to new connections (SIGHUP rotation); bad files are ConfigErrors', { skip }, async () => {
   const h = await tlsServer();
   const before = await connect(h.port);
@@ -281,15 +300,16 @@ test('config: tls.* keys, defaults, validation, and what only makes sense togeth
     return p;
   };
   const { config: d } = loadSipdConfig({}, env, dir);
-  assert.deepEqual(d.tls, { requireClientCert: false, verifyClientCert: false, cnMustMatchFromUser: false, minVersion: 'TLSv1.2', handshakeTimeoutSec: 10 });
+  assert.deepEqual(d.tls, { requireClientCert: false, verifyClientCert: false, cnMustMatchFromUser: false, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', handshakeTimeoutSec: 10 });
   const ok = loadSipdConfig({ config: write('tls-ok.json', { listen: ['tls:127.0.0.1'], tls: { certFile: 'c.pem', keyFile: '/k.pem', caFile: 'ca.pem', verifyClientCert: true, cnMustMatchFromUser: true, minVersion: 'TLSv1.3' } }) }, env, dir).config;
-  assert.deepEqual(ok.tls, { certFile: join(dir, 'c.pem'), keyFile: '/k.pem', caFile: join(dir, 'ca.pem'), requireClientCert: false, verifyClientCert: true, cnMustMatchFromUser: true, minVersion: 'TLSv1.3', handshakeTimeoutSec: 10 });
+  assert.deepEqual(ok.tls, { certFile: join(dir, 'c.pem'), keyFile: '/k.pem', caFile: join(dir, 'ca.pem'), requireClientCert: false, verifyClientCert: true, cnMustMatchFromUser: true, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', handshakeTimeoutSec: 10 });
   // --listen tls: on the command line needs the file's certificate
   assert.throws(() => loadSipdConfig({ listen: ['tls:127.0.0.1:5061'] }, env, dir), /needs tls.certFile and tls.keyFile/);
   const bad: Array<[unknown, RegExp]> = [
     [{ tls: { certFile: 1 } }, /tls.certFile must be a file path/],
     [{ tls: { requireClientCert: 'yes' } }, /tls.requireClientCert must be true or false/],
     [{ tls: { minVersion: 'TLSv1' } }, /tls.minVersion must be one of TLSv1.2, TLSv1.3/],
+    [{ tls: { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.2' } }, /tls.minVersion is newer than tls.maxVersion/],
     [{ tls: { handshakeTimeoutSec: 0 } }, /tls.handshakeTimeoutSec must be an integer 1–300/],
     [{ tls: { verifyCert: true } }, /unknown key "tls.verifyCert"/],
     [{ tls: { verifyClientCert: true } }, /tls.verifyClientCert needs tls.caFile/],
