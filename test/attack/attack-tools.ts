@@ -13,7 +13,7 @@
  *   User-Agent at all: the way past a User-Agent filter.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,9 +76,14 @@ export function runBounded(cmd: string, args: string[], opts: { timeoutMs: numbe
 
 // ---------------------------------------------------------------- sipd and sipctl
 
-/** sipd exactly as shipped (default modules and scanner list, sipsak and sipvicious included), on free ports. */
-export function startDefaultSipd(dbUrl: string, extra: Record<string, unknown> = {}): Promise<SipdProcess> {
-  return startSipd({ dbUrl, config: { modules: {}, ...extra } });
+/**
+ * sipd exactly as shipped (default modules and scanner list, sipsak and sipvicious included), on
+ * free ports; its state directory inside `dir`, so removing `dir` removes everything.
+ */
+export function startDefaultSipd(dbUrl: string, dir: string): Promise<SipdProcess> {
+  const stateDir = join(dir, 'state');
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  return startSipd({ dbUrl, stateDir, config: { modules: {} } });
 }
 
 /** The built sipctl against this database and this sipd's unix socket, with no user configuration. */

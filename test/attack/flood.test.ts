@@ -27,7 +27,7 @@ describe('flood from 127.0.0.2 against sipd (default configuration)', { skip: mi
     sipctl = sipctlFor(dbUrl, () => sipd);
     const add = await sipctl(['add', 'erin@127.0.0.1', PASSWORD]);
     assert.equal(add.code, 0, add.stderr);
-    sipd = await startDefaultSipd(dbUrl);
+    sipd = await startDefaultSipd(dbUrl, dir);
   });
   after(async () => {
     if (sipd) await sipd.stop('SIGKILL');

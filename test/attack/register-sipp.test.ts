@@ -29,7 +29,7 @@ describe('sipp REGISTER with digest auth against sipd', { skip: missing('sipp') 
     sipctl = sipctlFor(dbUrl, () => sipd);
     const add = await sipctl(['add', 'carol@127.0.0.1', PASSWORD]);
     assert.equal(add.code, 0, add.stderr);
-    sipd = await startDefaultSipd(dbUrl);
+    sipd = await startDefaultSipd(dbUrl, dir);
   });
   after(async () => {
     if (sipd) await sipd.stop('SIGKILL');

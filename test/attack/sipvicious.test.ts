@@ -34,7 +34,7 @@ describe('sipvicious against sipd (default configuration)', { skip: missing('svm
       const add = await sipctl(['add', `${u}@127.0.0.1`, SECRET]);
       assert.equal(add.code, 0, add.stderr);
     }
-    sipd = await startDefaultSipd(dbUrl);
+    sipd = await startDefaultSipd(dbUrl, dir);
   });
   after(async () => {
     if (sipd) await sipd.stop('SIGKILL');

@@ -6,7 +6,7 @@
 // test UA (src/core/demo/sip-ua.ts), so this needs no SIP tools.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isolatedEnv, runSipctl } from '../helpers/cli.js';
@@ -59,7 +59,9 @@ after(async () => {
 });
 
 test('SIGKILL and restart: registrations (even the last one before the kill) and bans are back, and enforced', async () => {
-  const a = await start();
+  const stateDir = join(dir, 'state');
+  mkdirSync(stateDir, { mode: 0o700 });
+  const a = await start({ stateDir });
   const reg = (user: keyof typeof PW, o: { localPort: number; expires?: number; password?: string; localAddress?: string }) =>
     register({ proxyHost: '127.0.0.1', proxyPort: a.sipPort, user, password: o.password ?? PW[user], domain: '127.0.0.1', localAddress: o.localAddress, localPort: o.localPort, expires: o.expires ?? 600 });
 
