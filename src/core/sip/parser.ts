@@ -275,8 +275,15 @@ function apply(m: SipMessage, f: HeaderField, o: HeaderParseOptions): void {
       for (const t of HEADER_PARSERS.require(v, o)) m.require.push(t);
       return;
     case 'user-agent':
-      if (m.userAgent) throw duplicate(f.key);
-      m.userAgent = HEADER_PARSERS['user-agent'](v, o);
+      // Informational only, and phones write all sorts of things here (non-ASCII names, control
+      // characters, the header twice). Kamailio accepts them; refusing would cost a registration.
+      // Keep the first well-formed value; the raw text stays in m.headers for whoever stores it.
+      if (m.userAgent) return;
+      try {
+        m.userAgent = HEADER_PARSERS['user-agent'](v, o);
+      } catch (e) {
+        if (!(e instanceof SipParseError)) throw e;
+      }
       return;
     default:
       return;

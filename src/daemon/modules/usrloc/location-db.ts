@@ -87,11 +87,20 @@ export function splitAor(aor: string, useDomain: boolean): { username: string; d
   return at < 0 ? { username: aor, domain: null } : { username: aor.slice(0, at), domain: aor.slice(at + 1) };
 }
 
+/**
+ * Kamailio's MySQL schema is latin1 and Kamailio stores a User-Agent's bytes as they come; through
+ * a utf8mb4 connection a character latin1 cannot hold fails the whole INSERT ("Incorrect string
+ * value") and the phone would not be registered. Such characters are stored as '?' instead.
+ */
+export function latin1Safe(s: string): string {
+  return s.replace(/[^\x20-\x7e\xa0-\xff]/g, '?');
+}
+
 function values(c: ContactRecord, useDomain: boolean): SqlValue[] {
   const { username, domain } = splitAor(c.aor, useDomain);
   return [
     c.ruid, username, domain, c.contact, c.received ?? null, c.path ?? null, toDbDatetime(c.expires), c.q, c.callId, c.cseq,
-    toDbDatetime(c.lastModified), c.flags, c.cflags, c.userAgent, c.socket || null, c.methods === ALL_METHODS ? null : c.methods,
+    toDbDatetime(c.lastModified), c.flags, c.cflags, latin1Safe(c.userAgent), c.socket || null, c.methods === ALL_METHODS ? null : c.methods,
     c.instance ?? null, c.regId, 0, -1, 0, 0,
   ];
 }
