@@ -41,6 +41,13 @@ const MODULES: Array<{ name: string; load: (deps: ModuleDeps) => Promise<AnyModu
   { name: 'usrloc', load: (d) => optional('usrloc', d) },
   { name: 'auth-db', load: (d) => optional('auth-db', d) },
   { name: 'registrar', load: (d) => optional('registrar', d) },
+  // call handling: identity trust, blocked prefixes, calls per second, accounting, dialogs, the proxy
+  { name: 'identity', load: (d) => optional('identity', d) },
+  { name: 'mtree', load: (d) => optional('mtree', d) },
+  { name: 'pipelimit', load: (d) => optional('pipelimit', d) },
+  { name: 'acc', load: (d) => optional('acc', d) },
+  { name: 'dialog', load: (d) => optional('dialog', d) },
+  { name: 'proxy', load: (d) => optional('proxy', d) },
 ];
 
 async function optional(name: string, deps: ModuleDeps): Promise<AnyModule | undefined> {

@@ -14,12 +14,14 @@
  *  4. scanner: known scanner User-Agents dropped (or answered 200)
  *  4b. TLS certificate policy (tls.cnMustMatchFromUser): 403 unless the verified client
  *     certificate's CN is the From user — before anything authenticates
+ *  4c. proxy (when loaded): every request but REGISTER and keepalive OPTIONS — transactions,
+ *     dialogs, relaying, call limits (modules/proxy); then the stages below are not reached
  *  5. ACK: absorbed (a stateless proxy has nothing to match it with)
  *  6. Request-URI not the proxy → 403 Not relaying (sipd does not relay)
  *  7. OPTIONS to the proxy itself → 200 OK
  *  8. REGISTER → auth-db authenticate('www') → registrar save
  *  9. CANCEL → 481; anything else → 501 Not Implemented (with Allow)
- * Responses received are dropped: sipd keeps no transactions.
+ * Responses received go to the proxy module's transactions when it is loaded, else are dropped.
  */
 import { parseMessage, type ParseOptions } from '../../core/sip/parser.js';
 import type { SipRequest } from '../../core/sip/message.js';
@@ -34,6 +36,7 @@ import type { SanityApi } from '../modules/sanity/sanity-module.js';
 import type { MaxfwdApi } from '../modules/maxfwd/maxfwd-module.js';
 import type { ScannerApi } from '../modules/scanner/scanner-module.js';
 import type { PikeApi } from '../modules/pike/pike-module.js';
+import type { ProxyApi } from '../modules/proxy/proxy-module.js';
 
 export const ALLOW = 'OPTIONS, REGISTER';
 
@@ -192,6 +195,9 @@ export class Pipeline {
     }
     if (parsed.type === 'response') {
       this.stat('core:rcv_replies');
+      // The proxy matches it to a client transaction (or drops it); without one, nothing can.
+      const proxy = this.api<ProxyApi>('proxy');
+      if (proxy !== undefined) return proxy.response(m, parsed);
       return this.drop();
     }
     const msg = parsed;
@@ -221,6 +227,10 @@ export class Pipeline {
     if (sc !== undefined && this.decided(m, msg, sc)) return;
     const cert = this.opts.certificatePolicy?.(ctx);
     if (cert !== undefined && this.decided(m, msg, cert)) return;
+
+    // The proxy (transactions, dialogs, relaying) takes everything but REGISTER and keepalives.
+    const proxy = this.api<ProxyApi>('proxy');
+    if (proxy !== undefined && proxy.request(ctx, m, { sl: (spec) => this.send(m, msg, spec), server: this.opts.server })) return;
 
     if (msg.method === 'ACK') return this.drop();
     const uri = msg.uri;

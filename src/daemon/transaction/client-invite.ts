@@ -3,7 +3,7 @@
  *
  *   Calling ──1xx──▶ Proceeding ──2xx──▶ Accepted ──Timer M──▶ Terminated
  *      │  Timer A: retransmit (unreliable)    │ 300-699: ACK, to TU
- *      │  Timer B: timeout → TU, Terminated   ▼
+ *      │  Timer B: timeout → TU, Terminated   ▼   (B only runs in Calling)
  *      └──────────300-699─────────────▶ Completed ──Timer D──▶ Terminated
  *                                        (response retransmits re-ACKed, not passed up)
  *
@@ -53,7 +53,7 @@ export class ClientInviteTransaction extends Transaction {
     }
     if (!this.reliable) this.retransmitA(this.t.A);
     this.startTimer('B', this.t.B, () => {
-      if (this.state !== 'Calling' && this.state !== 'Proceeding') return;
+      if (this.state !== 'Calling') return;
       this.terminate();
       this.tu.onTimeout();
     });
@@ -73,9 +73,11 @@ export class ClientInviteTransaction extends Transaction {
       case 'Calling':
       case 'Proceeding':
         if (s < 200) {
+          // Timer B only applies in Calling (§17.1.1.2): from here a proxy's Timer C decides.
           this.state = 'Proceeding';
           this.provisional = true;
           this.stopTimer('A');
+          this.stopTimer('B');
           this.tu.onResponse(res, raw);
         } else if (s < 300) {
           // RFC 6026 §8.4: Accepted, so 2xx retransmissions and other forks' 2xx still reach the TU.

@@ -9,7 +9,12 @@ import net from 'node:net';
 import { ConnectionError } from '../../core/errors.js';
 import type { Endpoint } from '../kernel/contracts.js';
 import type { Logger } from '../kernel/module.js';
-import { type ListenAddress, type MessageHandler, type SipTransport, normaliseIp } from './transport.js';
+import { type Inbound, type ListenAddress, type MessageHandler, type SipTransport, normaliseIp } from './transport.js';
+
+/** A datagram as delivered: also a way to send to any address from the socket it arrived on. */
+export interface UdpInbound extends Inbound {
+  sendTo(to: { ip: string; port: number }, data: Buffer): void;
+}
 
 export interface UdpOptions {
   /** SO_RCVBUF; default 4 MiB, so a burst waits in the kernel rather than being lost */
@@ -32,6 +37,12 @@ export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, 
   const bound = socket.address();
   const local: Endpoint = { ip: normaliseIp(bound.address), port: bound.port, transport: 'udp' };
   socket.on('error', (e) => opts.log.error('UDP socket error', { local: `${local.ip}:${local.port}`, error: e.message }));
+  // Requests a proxy forwards leave from this socket too (responses come back to our Via here).
+  const sendTo = (to: { ip: string; port: number }, out: Buffer) => {
+    socket.send(out, to.port, to.ip, (err) => {
+      if (err) opts.log.debug('UDP send failed', { to: `${to.ip}:${to.port}`, error: err.message });
+    });
+  };
   socket.on('message', (data, rinfo) => {
     const source: Endpoint = { ip: normaliseIp(rinfo.address), port: rinfo.port, transport: 'udp' };
     const reply = (out: Buffer) => {
@@ -39,8 +50,9 @@ export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, 
         if (err) opts.log.debug('UDP send failed', { to: `${source.ip}:${source.port}`, error: err.message });
       });
     };
+    const inbound: UdpInbound = { data, source, local, reply, sendTo };
     try {
-      onMessage({ data, source, local, reply });
+      onMessage(inbound);
     } catch (e) {
       opts.log.error('UDP message handler threw', { error: e instanceof Error ? e.message : String(e) });
     }

@@ -112,7 +112,7 @@ test('client INVITE: 1xx stops Timer A; a 486 is ACKed (same branch, its To tag)
   ct.receiveResponse(ringing.msg, ringing.raw);
   assert.equal(ct.state, 'Proceeding');
   assert.ok(ct.provisional);
-  assert.deepEqual(ct.timers(), ['B']);
+  assert.deepEqual(ct.timers(), [], 'Timer B only runs in Calling');
   timers.advance(5000);
   assert.equal(w.sent.length, 1, 'no retransmission in Proceeding');
   const busy = res(486);

@@ -20,6 +20,9 @@ const EXPECTED_VERSIONS: Record<string, number> = {
   location: 9,
   location_attrs: 1,
   htable: 2,
+  acc: 5,
+  acc_cdrs: 2,
+  mtree: 1,
   sim: 1,
 };
 const ALL = Object.keys(EXPECTED_VERSIONS).sort();
@@ -181,12 +184,13 @@ forEachEngine('compatibility with a database made by Kamailio\'s own scripts', (
     }
   });
 
-  test('initSchema only adds what is missing (sim), keeps foreign tables, and addSubscriber works', async () => {
+  test('initSchema only adds what is missing (acc, acc_cdrs, mtree, sim), keeps foreign tables, and addSubscriber works', async () => {
     const before1 = await versions(kam);
     const r = await initSchema(kam);
-    assert.deepEqual(r.created, ['sim']);
-    assert.deepEqual([...r.existing].sort(), ALL.filter((t) => t !== 'sim'));
-    assert.deepEqual(await versions(kam), { ...before1, sim: 1 });
+    const added = ['acc', 'acc_cdrs', 'mtree', 'sim'];
+    assert.deepEqual(r.created, added);
+    assert.deepEqual([...r.existing].sort(), ALL.filter((t) => !added.includes(t)));
+    assert.deepEqual(await versions(kam), { ...before1, acc: 5, acc_cdrs: 2, mtree: 1, sim: 1 });
     assert.ok((await tables(kam)).includes('aliases'), 'a table sipctl does not know is left alone');
     for (const s of await schemaStatus(kam)) assert.equal(s.state, 'ok', s.table);
 

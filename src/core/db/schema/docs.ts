@@ -7,6 +7,22 @@ export const TABLE_DOCS: Array<{ name: string; version: number; owner: string; d
   { name: 'location', version: 9, owner: 'usrloc', description: 'registered contacts.' },
   { name: 'location_attrs', version: 1, owner: 'usrloc', description: 'attributes of registered contacts.' },
   { name: 'htable', version: 2, owner: 'htable', description: 'persistent hash table entries.' },
+  { name: 'acc', version: 5, owner: 'acc', description: 'one row per accounted transaction (INVITE final response, BYE): method, tags, Call-ID, SIP code and reason, time, plus caller (src_user, src_domain, src_ip) and callee (dst_ouser as dialled, dst_user, dst_domain) — Kamailio\'s stock WITH_ACCDB columns.' },
+  {
+    name: 'acc_cdrs', version: 2, owner: 'acc', description: 'one call detail record per call (`sipctl calls history`): Kamailio\'s start_time (answer), end_time, duration, with extra columns.',
+    columns: [
+      ['start_time', 'when the call was answered (for a call never answered: when it ended)'],
+      ['end_time', 'when the call ended'],
+      ['duration', 'seconds from answer to end (0 when never answered)'],
+      ['callid, from_tag, to_tag', 'the dialog'],
+      ['src_user, src_domain, src_ip', 'the caller: authenticated subscriber (or From user), domain, source address'],
+      ['dst_ouser, dst_user, dst_domain', 'the callee: number as dialled, user and host as forwarded'],
+      ['setup_time', 'when the INVITE arrived'],
+      ['sip_code, sip_reason', 'the disposition: final response to the INVITE (200, 486, 403 Destination blocked, …)'],
+      ['end_reason', 'caller-bye, callee-bye, max-duration, rpc, rejected, failed, cancelled, no-answer, timeout, shutdown'],
+    ],
+  },
+  { name: 'mtree', version: 1, owner: 'mtree', description: 'blocked destination prefixes (tprefix → tvalue), matched longest-prefix on the dialled number; `sipctl block add|rm|list`.' },
   {
     name: 'sim', version: 1, owner: 'sipctl', description: 'SIM key material. The operator OP is never stored, only the per-card OPc.',
     columns: [

@@ -234,6 +234,114 @@ export const TABLES: TableDef[] = [
     },
   },
   {
+    // Kamailio acc v5, with the extra columns of Kamailio's stock config (WITH_ACCDB: caller and
+    // callee). sipd's acc module writes one row per INVITE final response and per BYE.
+    name: 'acc',
+    version: 5,
+    owner: 'acc',
+    ddl: {
+      mysql: [`CREATE TABLE \`acc\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`method\` VARCHAR(16) DEFAULT '' NOT NULL,
+    \`from_tag\` VARCHAR(128) DEFAULT '' NOT NULL,
+    \`to_tag\` VARCHAR(128) DEFAULT '' NOT NULL,
+    \`callid\` VARCHAR(255) DEFAULT '' NOT NULL,
+    \`sip_code\` VARCHAR(3) DEFAULT '' NOT NULL,
+    \`sip_reason\` VARCHAR(128) DEFAULT '' NOT NULL,
+    \`time\` DATETIME NOT NULL,
+    \`src_user\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`src_domain\` VARCHAR(128) DEFAULT '' NOT NULL,
+    \`src_ip\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`dst_ouser\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`dst_user\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`dst_domain\` VARCHAR(128) DEFAULT '' NOT NULL
+)${MYSQL_TAIL}`, 'CREATE INDEX callid_idx ON acc (`callid`)'],
+      sqlite: [`CREATE TABLE acc (
+    id INTEGER PRIMARY KEY NOT NULL,
+    method VARCHAR(16) DEFAULT '' NOT NULL,
+    from_tag VARCHAR(128) DEFAULT '' NOT NULL,
+    to_tag VARCHAR(128) DEFAULT '' NOT NULL,
+    callid VARCHAR(255) DEFAULT '' NOT NULL,
+    sip_code VARCHAR(3) DEFAULT '' NOT NULL,
+    sip_reason VARCHAR(128) DEFAULT '' NOT NULL,
+    time TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+    src_user VARCHAR(64) DEFAULT '' NOT NULL,
+    src_domain VARCHAR(128) DEFAULT '' NOT NULL,
+    src_ip VARCHAR(64) DEFAULT '' NOT NULL,
+    dst_ouser VARCHAR(64) DEFAULT '' NOT NULL,
+    dst_user VARCHAR(64) DEFAULT '' NOT NULL,
+    dst_domain VARCHAR(128) DEFAULT '' NOT NULL
+)`, 'CREATE INDEX acc_callid_idx ON acc (callid)'],
+    },
+  },
+  {
+    // Kamailio acc_cdrs v2 (start_time = answer, end_time, duration), with cdr_extra columns:
+    // the call's parties, when the INVITE arrived, its disposition and why the call ended.
+    name: 'acc_cdrs',
+    version: 2,
+    owner: 'acc',
+    ddl: {
+      mysql: [`CREATE TABLE \`acc_cdrs\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`start_time\` DATETIME DEFAULT '2000-01-01 00:00:00' NOT NULL,
+    \`end_time\` DATETIME DEFAULT '2000-01-01 00:00:00' NOT NULL,
+    \`duration\` FLOAT(10,3) DEFAULT 0 NOT NULL,
+    \`callid\` VARCHAR(255) DEFAULT '' NOT NULL,
+    \`from_tag\` VARCHAR(128) DEFAULT '' NOT NULL,
+    \`to_tag\` VARCHAR(128) DEFAULT '' NOT NULL,
+    \`src_user\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`src_domain\` VARCHAR(128) DEFAULT '' NOT NULL,
+    \`src_ip\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`dst_ouser\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`dst_user\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`dst_domain\` VARCHAR(128) DEFAULT '' NOT NULL,
+    \`setup_time\` DATETIME DEFAULT '2000-01-01 00:00:00' NOT NULL,
+    \`sip_code\` VARCHAR(3) DEFAULT '' NOT NULL,
+    \`sip_reason\` VARCHAR(128) DEFAULT '' NOT NULL,
+    \`end_reason\` VARCHAR(32) DEFAULT '' NOT NULL
+)${MYSQL_TAIL}`, 'CREATE INDEX start_time_idx ON acc_cdrs (`start_time`)', 'CREATE INDEX setup_time_idx ON acc_cdrs (`setup_time`)', 'CREATE INDEX cdr_src_user_idx ON acc_cdrs (`src_user`)'],
+      sqlite: [`CREATE TABLE acc_cdrs (
+    id INTEGER PRIMARY KEY NOT NULL,
+    start_time TIMESTAMP WITHOUT TIME ZONE DEFAULT '2000-01-01 00:00:00' NOT NULL,
+    end_time TIMESTAMP WITHOUT TIME ZONE DEFAULT '2000-01-01 00:00:00' NOT NULL,
+    duration REAL DEFAULT 0 NOT NULL,
+    callid VARCHAR(255) DEFAULT '' NOT NULL,
+    from_tag VARCHAR(128) DEFAULT '' NOT NULL,
+    to_tag VARCHAR(128) DEFAULT '' NOT NULL,
+    src_user VARCHAR(64) DEFAULT '' NOT NULL,
+    src_domain VARCHAR(128) DEFAULT '' NOT NULL,
+    src_ip VARCHAR(64) DEFAULT '' NOT NULL,
+    dst_ouser VARCHAR(64) DEFAULT '' NOT NULL,
+    dst_user VARCHAR(64) DEFAULT '' NOT NULL,
+    dst_domain VARCHAR(128) DEFAULT '' NOT NULL,
+    setup_time TIMESTAMP WITHOUT TIME ZONE DEFAULT '2000-01-01 00:00:00' NOT NULL,
+    sip_code VARCHAR(3) DEFAULT '' NOT NULL,
+    sip_reason VARCHAR(128) DEFAULT '' NOT NULL,
+    end_reason VARCHAR(32) DEFAULT '' NOT NULL
+)`, 'CREATE INDEX acc_cdrs_start_time_idx ON acc_cdrs (start_time)', 'CREATE INDEX acc_cdrs_setup_time_idx ON acc_cdrs (setup_time)', 'CREATE INDEX acc_cdrs_src_user_idx ON acc_cdrs (src_user)'],
+    },
+  },
+  {
+    // Kamailio mtree v1, exactly: blocked destination prefixes (tprefix → tvalue).
+    name: 'mtree',
+    version: 1,
+    owner: 'mtree',
+    ddl: {
+      mysql: [`CREATE TABLE \`mtree\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`tprefix\` VARCHAR(32) DEFAULT '' NOT NULL,
+    \`tvalue\` VARCHAR(128) DEFAULT '' NOT NULL,
+    CONSTRAINT tprefix_idx UNIQUE (\`tprefix\`)
+)${MYSQL_TAIL}`],
+      sqlite: [`CREATE TABLE mtree (
+    id INTEGER PRIMARY KEY NOT NULL,
+    tprefix VARCHAR(32) DEFAULT '' NOT NULL,
+    tvalue VARCHAR(128) DEFAULT '' NOT NULL,
+    CONSTRAINT mtree_tprefix_idx UNIQUE (tprefix)
+)`],
+    },
+  },
+  {
     // sipctl's own: SIM key material. OP is never stored, only the per-card OPc.
     name: 'sim',
     version: 1,

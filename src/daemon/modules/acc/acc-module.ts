@@ -1,0 +1,163 @@
+/**
+ * The acc module: accounting of calls (Kamailio's acc, with its CDR support). Other modules hand
+ * it events (the INVITE's final response, the BYE) and one CDR per call; they are queued and
+ * written in batches, one transaction every `flush_interval` ms, so call handling never waits
+ * for the database. A failed write is retried with the next batch (the queue is bounded by
+ * `max_queue`; beyond it the oldest records are dropped and counted). Everything queued is
+ * written at shutdown.
+ *
+ * A table made by Kamailio's own scripts has no extra columns: the module notices at start and
+ * writes only Kamailio's columns there (with a warning), rather than failing.
+ */
+import { ConfigError } from '../../../core/errors.js';
+import type { Database } from '../../../core/db/database.js';
+import { defineModule, type Logger } from '../../kernel/module.js';
+import { ACC_BASE, ACC_EXTRA, CDR_BASE, CDR_EXTRA, accRow, cdrRow, type AccEvent, type CdrRecord } from './records.js';
+
+export interface AccApi {
+  /** one accounted transaction (acc table) */
+  event(e: AccEvent): void;
+  /** one finished call (acc_cdrs table) */
+  cdr(c: CdrRecord): void;
+  /** write everything queued now */
+  flush(): Promise<void>;
+}
+
+export interface AccDeps {
+  db?: Database | (() => Promise<Database>);
+}
+
+const params = {
+  db_table_acc: { type: 'string', default: 'acc', doc: 'table of accounted transactions (Kamailio acc v5)' },
+  cdrs_table: { type: 'string', default: 'acc_cdrs', doc: 'table of call detail records (Kamailio acc_cdrs v2, with extra columns)' },
+  log_transactions: { type: 'boolean', default: true, doc: 'also write one acc row per INVITE final response and BYE (Kamailio log_flag / db_flag)' },
+  cdr_enable: { type: 'boolean', default: true, doc: 'write one acc_cdrs row per call (Kamailio cdr_enable)' },
+  flush_interval: { type: 'integer', default: 200, min: 10, max: 60_000, doc: 'ms between batched writes' },
+  max_queue: { type: 'integer', default: 100_000, min: 100, max: 10_000_000, doc: 'records held while the database is slow or down; beyond it the oldest are dropped' },
+} as const;
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+type Row = { table: 'acc' | 'cdr'; values: Array<string | number> };
+
+export function createAccModule(deps: AccDeps = {}) {
+  let db: Database | undefined;
+  let ownsDb = false;
+  let log: Logger | undefined;
+  let accTable = 'acc';
+  let cdrTable = 'acc_cdrs';
+  let accExtra = true;
+  let cdrExtra = true;
+  let logTx = true;
+  let cdrOn = true;
+  let maxQueue = 100_000;
+  let queue: Row[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let flushing: Promise<void> | undefined;
+  const counts = { written: 0, failed_writes: 0, dropped: 0 };
+
+  const push = (r: Row) => {
+    if (db === undefined) return;
+    if (queue.length >= maxQueue) {
+      queue.shift();
+      counts.dropped++;
+    }
+    queue.push(r);
+  };
+
+  const insertSql = (table: string, cols: readonly string[]) => `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`;
+
+  async function writeBatch(): Promise<void> {
+    if (db === undefined || queue.length === 0) return;
+    const batch = queue;
+    queue = [];
+    const accSql = insertSql(accTable, accExtra ? [...ACC_BASE, ...ACC_EXTRA] : ACC_BASE);
+    const cdrSql = insertSql(cdrTable, cdrExtra ? [...CDR_BASE, ...CDR_EXTRA] : CDR_BASE);
+    try {
+      await db.transaction(async (tx) => {
+        for (const r of batch) await tx.execute(r.table === 'acc' ? accSql : cdrSql, r.values);
+      });
+      counts.written += batch.length;
+    } catch (e) {
+      counts.failed_writes++;
+      log?.error('acc: writing records failed; retrying with the next batch', { records: batch.length, error: e instanceof Error ? e.message : String(e) });
+      queue = [...batch, ...queue].slice(-maxQueue);
+    }
+  }
+
+  const flush = (): Promise<void> => {
+    flushing ??= writeBatch().finally(() => {
+      flushing = undefined;
+    });
+    return flushing;
+  };
+
+  /** Does `table` have every column in `cols`? */
+  async function hasColumns(table: string, cols: readonly string[]): Promise<boolean> {
+    try {
+      await db!.query(`SELECT ${cols.join(', ')} FROM ${table} WHERE 1 = 0`);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  const api: AccApi = {
+    event(e) {
+      if (logTx) push({ table: 'acc', values: accRow(e, accExtra) });
+    },
+    cdr(c) {
+      if (cdrOn) push({ table: 'cdr', values: cdrRow(c, cdrExtra) });
+    },
+    flush,
+  };
+
+  return defineModule({
+    name: 'acc',
+    params,
+    async init(ctx) {
+      log = ctx.log;
+      const p = ctx.params;
+      for (const [k, v] of [['db_table_acc', p.db_table_acc], ['cdrs_table', p.cdrs_table]] as const) {
+        if (!IDENTIFIER.test(v)) throw new ConfigError('MODULE_PARAM_INVALID', `acc.${k}: not a plain table name`);
+      }
+      accTable = p.db_table_acc;
+      cdrTable = p.cdrs_table;
+      logTx = p.log_transactions;
+      cdrOn = p.cdr_enable;
+      maxQueue = p.max_queue;
+      if (deps.db === undefined) throw new ConfigError('MODULE_DEPENDENCY', 'acc needs a database with the acc and acc_cdrs tables');
+      ownsDb = typeof deps.db === 'function';
+      db = typeof deps.db === 'function' ? await deps.db() : deps.db;
+      for (const [on, table, base, extra, set] of [
+        [logTx, accTable, ACC_BASE, ACC_EXTRA, (v: boolean) => (accExtra = v)],
+        [cdrOn, cdrTable, CDR_BASE, CDR_EXTRA, (v: boolean) => (cdrExtra = v)],
+      ] as const) {
+        if (!on) continue;
+        if (await hasColumns(table, [...base, ...extra])) set(true);
+        else if (await hasColumns(table, base)) {
+          set(false);
+          ctx.log.warn('acc: table lacks the extra columns (caller, callee, disposition); writing Kamailio\'s columns only', { table, hint: 'create it with `sipctl db init`' });
+        } else throw new ConfigError('SCHEMA_MISSING', `acc: table ${table} is missing`, 'run `sipctl db init`');
+      }
+      timer = setInterval(() => void flush(), p.flush_interval);
+      timer.unref();
+    },
+    async destroy() {
+      if (timer !== undefined) clearInterval(timer);
+      timer = undefined;
+      await flushing;
+      await flush();
+      if (ownsDb && db !== undefined) await db.close();
+      db = undefined;
+      ownsDb = false;
+    },
+    rpc: {
+      'acc.stats': {
+        doc: 'sipd: accounting records queued, written, dropped, and failed batch writes',
+        handler: () => ({ queued: queue.length, ...counts }),
+      },
+    },
+    api,
+  });
+}

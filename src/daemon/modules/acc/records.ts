@@ -1,0 +1,74 @@
+/**
+ * What the acc module writes, and how: Kamailio's `acc` table (v5, one row per accounted
+ * transaction: the INVITE's final response, the BYE) with the extra columns of Kamailio's stock
+ * config (WITH_ACCDB: src_user, src_domain, src_ip, dst_ouser, dst_user, dst_domain), and its
+ * `acc_cdrs` table (v2, one row per call) with cdr_extra columns.
+ *
+ * acc_cdrs keeps Kamailio's meaning of its own columns: start_time is when the call was answered,
+ * end_time when it ended, duration the seconds between (0 for a call never answered, whose
+ * start_time is then its end). The extra columns add when the INVITE arrived (setup_time), who
+ * called whom, the disposition (sip_code, sip_reason of the final response to the INVITE) and why
+ * the call ended (end_reason).
+ */
+import { toDbDatetime } from '../usrloc/location-db.js';
+
+export type EndReason = 'caller-bye' | 'callee-bye' | 'max-duration' | 'rpc' | 'rejected' | 'failed' | 'cancelled' | 'no-answer' | 'timeout' | 'shutdown';
+
+export interface CallParties {
+  callId: string;
+  fromTag: string;
+  toTag: string;
+  srcUser: string;
+  srcDomain: string;
+  srcIp: string;
+  /** user part of the Request-URI as dialled */
+  dstOuser: string;
+  /** user part of the Request-URI as forwarded */
+  dstUser: string;
+  dstDomain: string;
+}
+
+export interface CdrRecord extends CallParties {
+  /** ms: INVITE received */
+  setupTime: number;
+  /** ms: 2xx forwarded; undefined when never answered */
+  answerTime?: number;
+  /** ms */
+  endTime: number;
+  sipCode: number;
+  sipReason: string;
+  endReason: EndReason;
+}
+
+export interface AccEvent extends CallParties {
+  method: string;
+  sipCode: number;
+  sipReason: string;
+  /** ms */
+  time: number;
+}
+
+const clip = (s: string, n: number) => (s.length > n ? s.slice(0, n) : s);
+
+export const ACC_BASE = ['method', 'from_tag', 'to_tag', 'callid', 'sip_code', 'sip_reason', 'time'] as const;
+export const ACC_EXTRA = ['src_user', 'src_domain', 'src_ip', 'dst_ouser', 'dst_user', 'dst_domain'] as const;
+export const CDR_BASE = ['start_time', 'end_time', 'duration'] as const;
+export const CDR_EXTRA = ['callid', 'from_tag', 'to_tag', 'src_user', 'src_domain', 'src_ip', 'dst_ouser', 'dst_user', 'dst_domain', 'setup_time', 'sip_code', 'sip_reason', 'end_reason'] as const;
+
+function parties(r: CallParties): Array<string> {
+  return [clip(r.srcUser, 64), clip(r.srcDomain, 128), clip(r.srcIp, 64), clip(r.dstOuser, 64), clip(r.dstUser, 64), clip(r.dstDomain, 128)];
+}
+
+export function accRow(e: AccEvent, extra: boolean): Array<string | number> {
+  const base: Array<string | number> = [clip(e.method, 16), clip(e.fromTag, 128), clip(e.toTag, 128), clip(e.callId, 255), String(e.sipCode).slice(0, 3), clip(e.sipReason, 128), toDbDatetime(Math.floor(e.time / 1000))];
+  return extra ? [...base, ...parties(e)] : base;
+}
+
+export function cdrRow(c: CdrRecord, extra: boolean): Array<string | number> {
+  const start = c.answerTime ?? c.endTime;
+  const duration = c.answerTime === undefined ? 0 : Math.max(0, (c.endTime - c.answerTime) / 1000);
+  const base: Array<string | number> = [toDbDatetime(Math.floor(start / 1000)), toDbDatetime(Math.floor(c.endTime / 1000)), Math.round(duration * 1000) / 1000];
+  if (!extra) return base;
+  const [srcUser, srcDomain, srcIp, dstOuser, dstUser, dstDomain] = parties(c);
+  return [...base, clip(c.callId, 255), clip(c.fromTag, 128), clip(c.toTag, 128), srcUser, srcDomain, srcIp, dstOuser, dstUser, dstDomain, toDbDatetime(Math.floor(c.setupTime / 1000)), String(c.sipCode).slice(0, 3), clip(c.sipReason, 128), c.endReason];
+}

@@ -1,0 +1,530 @@
+/**
+ * The dialog module: the calls in progress (Kamailio's dialog module), the active-calls limit per
+ * subscriber (its dialog profiles, as the toll-fraud playbooks use them), the maximum call
+ * duration (its dialog timeout: BYE to both sides when it passes), and the CDR of every call it
+ * tracked (through the acc module).
+ *
+ * The proxy module drives it: `admit` before a new call is relayed, `create` when it is, then
+ * the INVITE's responses, and every in-dialog request; `match` tells the proxy whether an
+ * in-dialog request belongs to a call sipd knows (a forged BYE for an unknown dialog does not).
+ *
+ * RPC, with Kamailio's names and result shapes: dlg.list, dlg.dlg_list <callid> [from_tag],
+ * dlg.end_dlg <h_entry> <h_id>, dlg.terminate_dlg <callid> <from_tag> <to_tag>,
+ * dlg.profile_get_size <profile> [value], dlg.profile_list <profile> [value], dlg.stats_active;
+ * and sipd's own dialog.setUserLimit <user> <n|-1> and dialog.userLimits.
+ */
+import { ConfigError } from '../../../core/errors.js';
+import type { SipRequest, SipResponse } from '../../../core/sip/message.js';
+import { formatUri } from '../../../core/sip/uri.js';
+import type { Endpoint, PersistentState, ReplySpec, StatsApi } from '../../kernel/contracts.js';
+import { defineModule, type Logger, type ParamValues, type RpcParams } from '../../kernel/module.js';
+import { RpcFault } from '../../kernel/rpc-fault.js';
+import type { AccApi } from '../acc/acc-module.js';
+import type { CallParties, EndReason } from '../acc/records.js';
+import { allValues, headerValue, routeUri } from '../proxy/header-values.js';
+import { coreHash } from '../usrloc/kamailio-hash.js';
+import { DLG_CONFIRMED, DLG_CONFIRMED_NA, DLG_DELETED, DLG_EARLY, Dialog, type LegName } from './dialog.js';
+
+/** What sipd itself sends (the BYEs of a call it ends); the proxy module provides it. */
+export interface UacApi {
+  /**
+   * Send a request sipd originates to `dest`. `build` gets the Via header value to use and
+   * returns the whole request text. Resolves with the final status (408 on timeout, 503 when it
+   * could not be sent).
+   */
+  originate(dest: Endpoint, build: (via: string) => string, prefer?: Endpoint): Promise<number>;
+  /** where a request to `uri` (with `routes` before it) goes; undefined when it cannot be resolved now */
+  destinationOf(uri: string): Endpoint | undefined;
+}
+
+export interface DialogInit {
+  /** the INVITE as received */
+  invite: SipRequest;
+  source: Endpoint;
+  local: Endpoint;
+  /** the Request-URI as forwarded */
+  reqUri: string;
+  profileUser: string | undefined;
+  parties: Omit<CallParties, 'toTag'>;
+  /** ms */
+  setupTime: number;
+}
+
+export interface DialogApi {
+  /** may `user` start one more call? undefined = yes; else the 403 to answer */
+  admit(user: string | undefined): ReplySpec | undefined;
+  create(init: DialogInit): Dialog;
+  /** a provisional response to the INVITE (from the callee, as received) */
+  provisional(d: Dialog, res: SipResponse): void;
+  /** the 2xx (as received from the callee), its source and our socket facing the callee */
+  answered(d: Dialog, res: SipResponse, source: Endpoint, local: Endpoint): void;
+  /** the INVITE failed (final non-2xx forwarded or generated) */
+  failed(d: Dialog, status: number, reason: string, why: EndReason): void;
+  /** the dialog and the leg an in-dialog request comes from; undefined when sipd knows no such dialog */
+  match(msg: SipRequest): { dialog: Dialog; leg: LegName } | undefined;
+  /** an in-dialog request from `leg` is being relayed (BYE ends the call) */
+  request(d: Dialog, leg: LegName, msg: SipRequest): void;
+  /** end a call: BYE to both sides */
+  end(d: Dialog, why: EndReason): void;
+  active(): number;
+}
+
+const params = {
+  max_calls_per_user: { type: 'integer', default: 0, min: 0, max: 1_000_000, doc: 'active calls a subscriber may have as caller; 0 = no limit (a per-user value from user_limits / dialog.setUserLimit wins)' },
+  user_limits: { type: 'string', default: '', doc: 'per-subscriber limits, "user=n,user=n" (0 = no calls, -1 = no limit)' },
+  default_timeout: { type: 'integer', default: 10_800, min: 0, max: 2_592_000, doc: 'maximum call duration in seconds after answer; then BYE to both sides; 0 = none (Kamailio default_timeout)' },
+  early_timeout: { type: 'integer', default: 300, min: 10, max: 86_400, doc: 'seconds a dialog may stay unanswered before it is dropped from the table (its transaction times out first)' },
+  linger: { type: 'integer', default: 10, min: 0, max: 600, doc: 'seconds an ended dialog is still matched (late ACK, BYE glare)' },
+  hash_size: { type: 'integer', default: 4096, min: 1, max: 1_048_576, doc: 'dialog hash table size (h_entry range; Kamailio hash_size)' },
+} as const;
+
+type Params = ParamValues<typeof params>;
+
+function positional(p: RpcParams): unknown[] {
+  if (p === undefined) return [];
+  return Array.isArray(p) ? [...p] : Object.values(p);
+}
+
+function parseUserLimits(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([^=\s]{1,64})=(-1|\d{1,9})$/.exec(part);
+    if (!m) throw new ConfigError('MODULE_PARAM_INVALID', `dialog.user_limits: ${JSON.stringify(part.slice(0, 40))} is not user=n`);
+    out.set(m[1], Number(m[2]));
+  }
+  return out;
+}
+
+function contactUri(msg: SipRequest | SipResponse): string {
+  const c = msg.contact;
+  if (c === undefined || c.star || c.contacts.length === 0) return '';
+  return formatUri(c.contacts[0].uri);
+}
+
+
+export function createDialogModule() {
+  const slots = new Map<number, Map<number, Dialog>>();
+  const byCallId = new Map<string, Dialog[]>();
+  const nextId = new Map<number, number>();
+  const profile = new Map<string, number>();
+  let overrides = new Map<string, number>();
+  let runtimeOverrides = new Map<string, number>();
+  let p: Params | undefined;
+  let log: Logger | undefined;
+  let now = () => Date.now();
+  let getAcc: () => AccApi | undefined = () => undefined;
+  let getUac: () => UacApi | undefined = () => undefined;
+  let getStats: () => StatsApi | undefined = () => undefined;
+  let changed = false;
+  const counters = { created: 0, answered: 0, failed: 0, ended_by_timeout: 0, ended_by_rpc: 0, refused_by_limit: 0 };
+
+  const size = () => p?.hash_size ?? 4096;
+
+  /** the active-calls limit of `user`; undefined = no limit (a per-user -1, or the default 0) */
+  function limitOf(user: string): number | undefined {
+    const r = runtimeOverrides.get(user) ?? overrides.get(user);
+    if (r !== undefined) return r < 0 ? undefined : r;
+    const dflt = p?.max_calls_per_user ?? 0;
+    return dflt > 0 ? dflt : undefined;
+  }
+
+  function profileChange(d: Dialog, by: number): void {
+    if (d.profileUser === undefined) return;
+    const n = (profile.get(d.profileUser) ?? 0) + by;
+    if (n <= 0) profile.delete(d.profileUser);
+    else profile.set(d.profileUser, n);
+  }
+
+  function remove(d: Dialog): void {
+    slots.get(d.hEntry)?.delete(d.hId);
+    if (slots.get(d.hEntry)?.size === 0) slots.delete(d.hEntry);
+    const list = byCallId.get(d.callId);
+    if (list !== undefined) {
+      const rest = list.filter((x) => x !== d);
+      if (rest.length === 0) byCallId.delete(d.callId);
+      else byCallId.set(d.callId, rest);
+    }
+  }
+
+  /** The dialog is over: DELETED, profile released, CDR written, removed after `linger`. */
+  function finish(d: Dialog, why: EndReason): void {
+    if (!d.active) return;
+    const wasCounted = d.state !== DLG_DELETED;
+    d.state = DLG_DELETED;
+    d.endTs = now();
+    d.endReason = why;
+    if (d.timer !== undefined) clearTimeout(d.timer);
+    d.timer = undefined;
+    if (wasCounted) profileChange(d, -1);
+    getAcc()?.cdr({
+      ...d.parties,
+      toTag: d.callee.tag,
+      setupTime: d.initTs,
+      ...(d.startTs !== undefined ? { answerTime: d.startTs } : {}),
+      endTime: d.endTs,
+      sipCode: d.sipCode,
+      sipReason: d.sipReason,
+      endReason: why,
+    });
+    const linger = (p?.linger ?? 10) * 1000;
+    const t = setTimeout(() => remove(d), linger);
+    t.unref();
+  }
+
+  function accEvent(d: Dialog, method: string, code: number, reason: string): void {
+    getAcc()?.event({ ...d.parties, toTag: d.callee.tag, method, sipCode: code, sipReason: reason, time: now() });
+  }
+
+  /** BYE towards one leg, on behalf of the other. */
+  function byeTo(d: Dialog, to: LegName): void {
+    const uac = getUac();
+    if (uac === undefined) return;
+    const target = to === 'callee' ? d.callee : d.caller;
+    const other = to === 'callee' ? d.caller : d.callee;
+    if (target.contact === '' && target.reach === undefined) return;
+    const routes = target.routeSet;
+    const dest = routes.length > 0 ? uac.destinationOf(routeUri(routes[0])) : target.reach ?? uac.destinationOf(target.contact);
+    if (dest === undefined) {
+      log?.warn('dialog: no destination for the BYE', { callId: d.callId.slice(0, 64), leg: to });
+      return;
+    }
+    other.cseq += 1;
+    const cseq = other.cseq;
+    void uac.originate(dest, (via) => [
+      `BYE ${target.contact || `sip:${dest.ip}:${dest.port}`} SIP/2.0`,
+      `Via: ${via}`,
+      ...routes.map((r) => `Route: ${r}`),
+      `From: ${other.header}`,
+      `To: ${target.header}`,
+      `Call-ID: ${d.callId}`,
+      `CSeq: ${cseq} BYE`,
+      'Max-Forwards: 70',
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n'), target.socket).catch(() => 408);
+  }
+
+  const api: DialogApi = {
+    admit(user) {
+      if (user === undefined) return undefined;
+      const limit = limitOf(user);
+      if (limit !== undefined && (profile.get(user) ?? 0) >= limit) {
+        counters.refused_by_limit++;
+        getStats()?.inc('dialog:refused_by_limit');
+        return { status: 403, reason: 'No more active calls' };
+      }
+      return undefined;
+    },
+    create(init) {
+      const inv = init.invite;
+      const callId = inv.callId ?? '';
+      const hEntry = coreHash(callId, size());
+      const hId = (nextId.get(hEntry) ?? 0) + 1;
+      nextId.set(hEntry, hId);
+      const fromRaw = headerValue(inv, 'from') ?? '';
+      const d = new Dialog(
+        hEntry,
+        hId,
+        callId,
+        headerValue(inv, 'from') === undefined ? '' : routeUri(fromRaw),
+        routeUri(headerValue(inv, 'to') ?? ''),
+        init.reqUri,
+        init.profileUser,
+        { ...init.parties, toTag: '' },
+        { tag: inv.from?.tag ?? '', contact: contactUri(inv), cseq: inv.cseq?.seq ?? 0, routeSet: allValues(inv, 'record-route'), socket: init.local, reach: init.source, header: fromRaw },
+        p?.default_timeout ?? 0,
+        init.setupTime,
+      );
+      // Overwrite initTs with the INVITE's arrival for the CDR.
+      (d as { initTs: number }).initTs = init.setupTime;
+      let slot = slots.get(hEntry);
+      if (slot === undefined) slots.set(hEntry, (slot = new Map()));
+      slot.set(hId, d);
+      byCallId.set(callId, [...(byCallId.get(callId) ?? []), d]);
+      profileChange(d, +1);
+      counters.created++;
+      // An unanswered dialog whose transaction somehow never finished is not kept for ever.
+      d.timer = setTimeout(() => {
+        if (d.active && !d.confirmed) finish(d, 'timeout');
+      }, (p?.early_timeout ?? 300) * 1000);
+      d.timer.unref();
+      return d;
+    },
+    provisional(d, res) {
+      const tag = res.to?.tag;
+      if (!d.active || tag === undefined || res.status === 100) return;
+      d.earlyTags.add(tag);
+      if (d.state < DLG_EARLY) d.state = DLG_EARLY;
+    },
+    answered(d, res, source, local) {
+      if (!d.active) return;
+      if (d.confirmed) return; // 2xx retransmission or another fork's 2xx: the first one made the dialog
+      const tag = res.to?.tag ?? '';
+      d.callee.tag = tag;
+      d.parties.toTag = tag;
+      d.callee.contact = contactUri(res);
+      d.callee.header = headerValue(res, 'to') ?? '';
+      d.callee.reach = source;
+      d.callee.socket = local;
+      // Record-Route of the 2xx: [downstream proxies…, ours…, upstream proxies…]; towards the
+      // callee the route set is what lies above ours, bottom-up.
+      const rr = allValues(res, 'record-route');
+      const upstream = new Set(d.caller.routeSet);
+      const above: string[] = [];
+      for (const v of rr) {
+        if (upstream.has(v)) break;
+        above.push(v);
+      }
+      const uac = getUac();
+      const mine = (v: string) => {
+        const dest = uac?.destinationOf(routeUri(v));
+        return dest !== undefined && dest.ip === local.ip && dest.port === local.port;
+      };
+      d.callee.routeSet = above.filter((v) => !mine(v) && !/;r2=on/i.test(v)).reverse();
+      d.state = DLG_CONFIRMED_NA;
+      d.startTs = now();
+      d.sipCode = res.status;
+      d.sipReason = res.reason;
+      counters.answered++;
+      accEvent(d, 'INVITE', res.status, res.reason);
+      if (d.timer !== undefined) clearTimeout(d.timer);
+      d.timer = undefined;
+      if (d.lifetime > 0) {
+        d.timer = setTimeout(() => {
+          counters.ended_by_timeout++;
+          log?.info('dialog: maximum call duration reached; ending the call', { callId: d.callId.slice(0, 64), seconds: d.lifetime });
+          api.end(d, 'max-duration');
+        }, d.lifetime * 1000);
+        d.timer.unref();
+      }
+    },
+    failed(d, status, reason, why) {
+      if (!d.active || d.confirmed) return;
+      d.sipCode = status;
+      d.sipReason = reason;
+      counters.failed++;
+      accEvent(d, 'INVITE', status, reason);
+      finish(d, why);
+    },
+    match(msg) {
+      const list = byCallId.get(msg.callId ?? '');
+      if (list === undefined) return undefined;
+      for (const d of list) {
+        const leg = d.legOf(msg.from?.tag, msg.to?.tag);
+        if (leg !== undefined) return { dialog: d, leg };
+      }
+      return undefined;
+    },
+    request(d, leg, msg) {
+      const from = leg === 'caller' ? d.caller : d.callee;
+      const seq = msg.cseq?.seq ?? 0;
+      if (msg.method !== 'ACK' && msg.method !== 'CANCEL' && seq > from.cseq) from.cseq = seq;
+      if (!d.active) return;
+      if (msg.method === 'ACK' && d.state === DLG_CONFIRMED_NA) d.state = DLG_CONFIRMED;
+      if (msg.method === 'BYE') {
+        accEvent(d, 'BYE', 200, 'OK');
+        finish(d, leg === 'caller' ? 'caller-bye' : 'callee-bye');
+      }
+    },
+    end(d, why) {
+      if (!d.active) return;
+      if (d.confirmed) {
+        byeTo(d, 'callee');
+        byeTo(d, 'caller');
+      }
+      finish(d, why);
+    },
+    active: () => {
+      let n = 0;
+      for (const s of slots.values()) for (const d of s.values()) if (d.active) n++;
+      return n;
+    },
+  };
+
+  function dump(d: Dialog) {
+    const leg = (l: Dialog['caller']) => ({
+      tag: l.tag,
+      contact: l.contact,
+      cseq: String(l.cseq),
+      route_set: l.routeSet.join(','),
+      socket: l.socket === undefined ? '' : `${l.socket.transport}:${l.socket.ip}:${l.socket.port}`,
+    });
+    return {
+      h_entry: d.hEntry,
+      h_id: d.hId,
+      'call-id': d.callId,
+      from_uri: d.fromUri,
+      to_uri: d.toUri,
+      state: d.state,
+      start_ts: d.startTs === undefined ? 0 : Math.floor(d.startTs / 1000),
+      init_ts: Math.floor(d.initTs / 1000),
+      timeout: d.startTs !== undefined && d.lifetime > 0 && d.active ? Math.floor(d.startTs / 1000) + d.lifetime : 0,
+      lifetime: d.lifetime,
+      dflags: 0,
+      sflags: 0,
+      iflags: 0,
+      caller: leg(d.caller),
+      callee: leg(d.callee),
+      profiles: d.profileUser === undefined ? [] : [{ caller: d.profileUser }],
+      variables: [],
+    };
+  }
+
+  function all(): Dialog[] {
+    const out: Dialog[] = [];
+    for (const k of [...slots.keys()].sort((a, b) => a - b)) for (const d of slots.get(k)!.values()) out.push(d);
+    return out;
+  }
+
+  function needDialog(hEntry: unknown, hId: unknown): Dialog {
+    const e = Number(hEntry);
+    const i = Number(hId);
+    if (!Number.isSafeInteger(e) || !Number.isSafeInteger(i)) throw new RpcFault(500, 'Invalid parameters');
+    const d = slots.get(e)?.get(i);
+    if (d === undefined || !d.active) throw new RpcFault(404, 'Dialog not found');
+    return d;
+  }
+
+  const state: PersistentState = {
+    get changed() {
+      return changed;
+    },
+    snapshot() {
+      changed = false;
+      return { version: 1, userLimits: Object.fromEntries(runtimeOverrides) };
+    },
+    restore(data) {
+      const d = data as { version?: unknown; userLimits?: Record<string, unknown> } | null;
+      if (d === null || typeof d !== 'object' || d.version !== 1 || typeof d.userLimits !== 'object' || d.userLimits === null) return;
+      for (const [u, n] of Object.entries(d.userLimits)) if (typeof n === 'number' && Number.isSafeInteger(n)) runtimeOverrides.set(u, n);
+    },
+  };
+
+  return defineModule({
+    name: 'dialog',
+    params,
+    init(ctx) {
+      p = ctx.params;
+      log = ctx.log;
+      now = ctx.now;
+      overrides = parseUserLimits(ctx.params.user_limits);
+      getAcc = () => ctx.api<AccApi>('acc');
+      getUac = () => ctx.api<UacApi>('proxy');
+      getStats = () => ctx.api<StatsApi>('stats');
+    },
+    reload(ctx) {
+      const o = parseUserLimits(ctx.params.user_limits);
+      p = ctx.params;
+      overrides = o;
+    },
+    destroy() {
+      for (const d of all()) {
+        if (d.active) finish(d, 'shutdown');
+        if (d.timer !== undefined) clearTimeout(d.timer);
+      }
+      slots.clear();
+      byCallId.clear();
+      profile.clear();
+    },
+    rpc: {
+      'dlg.list': {
+        doc: 'Print all dialogs',
+        handler: () => all().filter((d) => d.active).map(dump),
+      },
+      'dlg.dlg_list': {
+        doc: 'Print dialog based on callid and fromtag',
+        handler(params: RpcParams) {
+          const [callId, fromTag] = positional(params);
+          if (typeof callId !== 'string') throw new RpcFault(500, 'Invalid parameters');
+          return (byCallId.get(callId) ?? []).filter((d) => d.active && (fromTag === undefined || d.caller.tag === fromTag)).map(dump);
+        },
+      },
+      'dlg.end_dlg': {
+        doc: 'End a given dialog based on [h_entry] [h_id]',
+        handler(params: RpcParams) {
+          const [e, i] = positional(params);
+          if (e === undefined || i === undefined) throw new RpcFault(500, 'Invalid parameters');
+          const d = needDialog(e, i);
+          counters.ended_by_rpc++;
+          api.end(d, 'rpc');
+          return null;
+        },
+      },
+      'dlg.terminate_dlg': {
+        doc: 'End a given dialog based on callid, from tag and to tag',
+        handler(params: RpcParams) {
+          const [callId, fromTag, toTag] = positional(params);
+          if (typeof callId !== 'string' || typeof fromTag !== 'string' || typeof toTag !== 'string') throw new RpcFault(500, 'Invalid parameters');
+          const d = (byCallId.get(callId) ?? []).find((x) => x.active && x.caller.tag === fromTag && x.callee.tag === toTag);
+          if (d === undefined) throw new RpcFault(404, 'Dialog not found');
+          counters.ended_by_rpc++;
+          api.end(d, 'rpc');
+          return null;
+        },
+      },
+      'dlg.profile_get_size': {
+        doc: 'Returns the number of dialogs belonging to a profile: dlg.profile_get_size caller [user]',
+        handler(params: RpcParams) {
+          const [name, value] = positional(params);
+          if (name !== 'caller') throw new RpcFault(404, `Profile not found: ${String(name).slice(0, 64)}`);
+          if (value === undefined) return [...profile.values()].reduce((a, b) => a + b, 0);
+          return profile.get(String(value)) ?? 0;
+        },
+      },
+      'dlg.profile_list': {
+        doc: 'Lists all the dialogs belonging to a profile: dlg.profile_list caller [user]',
+        handler(params: RpcParams) {
+          const [name, value] = positional(params);
+          if (name !== 'caller') throw new RpcFault(404, `Profile not found: ${String(name).slice(0, 64)}`);
+          return all().filter((d) => d.active && d.profileUser !== undefined && (value === undefined || d.profileUser === String(value))).map(dump);
+        },
+      },
+      'dlg.stats_active': {
+        doc: 'Get stats about active dialogs',
+        handler: () => {
+          const list = all().filter((d) => d.active);
+          return {
+            starting: list.filter((d) => d.state === 1).length,
+            connecting: list.filter((d) => d.state === DLG_EARLY).length,
+            answering: list.filter((d) => d.state === DLG_CONFIRMED_NA).length,
+            ongoing: list.filter((d) => d.state === DLG_CONFIRMED).length,
+            all: list.length,
+          };
+        },
+      },
+      'dialog.setUserLimit': {
+        doc: 'sipd: set the active-calls limit of one subscriber: dialog.setUserLimit <user> <n> (0 = none allowed, -1 = no limit, "default" = back to the configured value)',
+        handler(params: RpcParams) {
+          const [user, n] = positional(params);
+          if (typeof user !== 'string' || !/^[^\s]{1,64}$/.test(user)) throw new RpcFault(400, 'Bad user');
+          if (n === 'default') {
+            runtimeOverrides.delete(user);
+          } else {
+            const v = typeof n === 'number' ? n : typeof n === 'string' && /^-?\d{1,9}$/.test(n) ? Number(n) : NaN;
+            if (!Number.isSafeInteger(v) || v < -1) throw new RpcFault(400, 'Bad limit');
+            runtimeOverrides.set(user, v);
+          }
+          changed = true;
+          return { user, limit: limitOf(user) ?? -1, active: profile.get(user) ?? 0 };
+        },
+      },
+      'dialog.userLimits': {
+        doc: 'sipd: the active-calls limits: the default, and per-subscriber values (configured and set over RPC) with their active calls',
+        handler: () => {
+          const users = new Set([...overrides.keys(), ...runtimeOverrides.keys(), ...profile.keys()]);
+          return {
+            default: p?.max_calls_per_user ?? 0,
+            users: [...users].sort().map((u) => ({ user: u, limit: limitOf(u) ?? -1, source: runtimeOverrides.has(u) ? 'rpc' : overrides.has(u) ? 'config' : 'default', active: profile.get(u) ?? 0 })),
+          };
+        },
+      },
+      'dialog.stats': {
+        doc: 'sipd: dialogs created, answered, failed, ended by timeout or RPC, refused by the active-calls limit',
+        handler: () => ({ ...counters, active: api.active() }),
+      },
+    },
+    api,
+    state,
+  });
+}

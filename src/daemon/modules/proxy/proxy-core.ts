@@ -1,0 +1,749 @@
+/**
+ * The transaction-stateful proxy (RFC 3261 §16) with sipd's call policy — what Kamailio's
+ * request_route does with tm, rr, auth and the security playbook's checks:
+ *
+ *   request ─┬─ retransmission / ACK of a non-2xx → its server transaction (absorbed)
+ *            ├─ CANCEL → 200, CANCEL to the branch (or 487 if nothing was sent yet); unknown → 481
+ *            ├─ loop (a Via of ours with this request's loop hash) → 482
+ *            ├─ To tag → in-dialog: must match a dialog sipd knows (else 404); loose-routed on;
+ *            │           ACK forwarded statelessly, everything else statefully; BYE ends the call
+ *            └─ initial → who is calling:
+ *                 carrier  (source address in group carrier_group)        no digest auth
+ *                 local    (From is one of our domains)                    407 challenge, auth-db
+ *                 guest    (anyone else)                                   may only reach local users
+ *               where to:
+ *                 a registered user        → its contact (usrloc)
+ *                 anything else, local caller → the carrier trunk (unless a blocked prefix)
+ *                 anything else, carrier   → 404 User not Registered;  guest → 403 Not relaying
+ *               new calls (INVITE) also pass: blocked prefixes (mtree), calls per second
+ *               (pipelimit), active calls per subscriber (dialog); then the dialog is tracked,
+ *               Record-Route added, identity headers of untrusted sources removed.
+ *
+ * Responses: matched to a client transaction (§17.1.3) or dropped; our Via removed and sent
+ * upstream through the server transaction. Timer C (fr_inv_timer, §16.6 item 11) ends an
+ * unanswered INVITE branch with a CANCEL downstream and a 408 upstream.
+ *
+ * Local rejections of strangers before any authentication (403 Not relaying, the first 407
+ * challenge) are stateless, like Kamailio's sl_send_reply: a spoofed source gets one reply, not
+ * a retransmitting transaction. Everything after that is stateful, so retransmissions are
+ * absorbed (an authenticated INVITE's retransmission never reaches auth-db again, which would
+ * count its reused nonce as a replay).
+ */
+import { promises as dns } from 'node:dns';
+import net from 'node:net';
+import type { SipRequest, SipResponse } from '../../../core/sip/message.js';
+import { parseMessage } from '../../../core/sip/parser.js';
+import { parseUri, unescape, type SipUri, type Uri } from '../../../core/sip/uri.js';
+import type { AuthApi, Endpoint, ReplySpec, RequestContext, StatsApi, UsrlocApi } from '../../kernel/contracts.js';
+import type { Logger } from '../../kernel/module.js';
+import { buildReply } from '../../kernel/reply.js';
+import { buildCancel } from '../../transaction/ack-cancel.js';
+import { loopHash, loopPartOf, newBranch, proxyBranch, statelessBranch } from '../../transaction/branch.js';
+import { ClientInviteTransaction } from '../../transaction/client-invite.js';
+import type { ServerInviteTransaction } from '../../transaction/server-invite.js';
+import type { TimerHandle } from '../../transaction/timers.js';
+import type { ClientTransaction, ServerTransaction, TransactionLayer } from '../../transaction/transaction-layer.js';
+import type { TransportPath } from '../../transaction/transaction.js';
+import type { Inbound } from '../../transport/transport.js';
+import type { AccApi } from '../acc/acc-module.js';
+import type { CallParties, EndReason } from '../acc/records.js';
+import type { Dialog, LegName } from '../dialog/dialog.js';
+import type { DialogApi } from '../dialog/dialog-module.js';
+import { IDENTITY_HEADERS, identityKeys, stripHeaders } from '../identity/identity.js';
+import type { IdentityApi } from '../identity/identity-module.js';
+import type { MtreeApi } from '../mtree/mtree-module.js';
+import type { PipelimitApi } from '../pipelimit/pipelimit-module.js';
+import type { PermissionsApi } from '../../kernel/contracts.js';
+import { forwardRequest, recordRouteValue, responseUpstream, routeValues, serialize, upstreamVias, viaValue } from './forward.js';
+import { routeUri } from './header-values.js';
+import type { Outbound, SipSender } from './sender.js';
+
+export interface ProxySettings {
+  carrierGroup: number;
+  /** outbound trunk; host '' = none */
+  carrier: { host: string; port: number; transport: 'udp' | 'tcp' | 'tls' };
+  recordRoute: boolean;
+  /** ms, Timer C */
+  frInvTimer: number;
+  /** unauthenticated, non-carrier callers may call registered local users */
+  allowGuests: boolean;
+  /** most server transactions at once; beyond → 503 */
+  maxTransactions: number;
+}
+
+/** What the kernel hands the proxy with every request. */
+export interface KernelReply {
+  /** a stateless reply (Kamailio sl_send_reply) */
+  sl(spec: ReplySpec): void;
+  /** the Server header of local replies */
+  server: string;
+}
+
+type CallerKind = 'carrier' | 'local' | 'guest';
+
+interface Caller {
+  kind: CallerKind;
+  /** the authenticated subscriber (local callers) */
+  user?: string;
+  domain?: string;
+}
+
+interface Target {
+  kind: 'user' | 'carrier';
+  uri: SipUri;
+  /** where to send (a registration's received address), else resolved from `uri` */
+  dest?: Endpoint;
+}
+
+interface Branch {
+  ct: ClientTransaction;
+  out: Outbound;
+  timerC?: TimerHandle;
+  cancelPending: boolean;
+  cancelSent: boolean;
+}
+
+/** One request being proxied statefully (Kamailio's transaction cell). */
+interface ProxyCall {
+  st: ServerTransaction;
+  request: SipRequest;
+  source: Endpoint;
+  local: Endpoint;
+  branch?: Branch;
+  /** a final response went upstream */
+  final: boolean;
+  cancelled: boolean;
+  dialog?: Dialog;
+  /** this request is the initial INVITE of a call (CDR on local rejection) */
+  parties?: Omit<CallParties, 'toTag'>;
+  setupTime: number;
+  /** an in-dialog request: its dialog and the leg it came from */
+  inDialog?: { dialog: Dialog; leg: LegName };
+  /** the Via fields of responses sent upstream (made on the first one) */
+  vias?: SipRequest['headers'];
+}
+
+export interface ProxyDeps {
+  layer: TransactionLayer;
+  sender: SipSender;
+  log: Logger;
+  now(): number;
+  api<T>(name: string): T | undefined;
+  isMyself(host: string, port?: number): boolean;
+}
+
+const INITIAL_METHODS = new Set(['INVITE', 'MESSAGE', 'OPTIONS']);
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, UPDATE, INFO, PRACK, REFER, NOTIFY, REGISTER';
+const DEFAULT_IDENTITY_KEYS = identityKeys(IDENTITY_HEADERS);
+
+function sipUser(u: Uri | undefined): string {
+  return u !== undefined && u.kind === 'sip' && u.user !== undefined ? unescape(u.user) : '';
+}
+
+function sipHost(u: Uri | undefined): string {
+  return u !== undefined && u.kind === 'sip' ? u.host : '';
+}
+
+export class Proxy {
+  private readonly calls = new Map<string, ProxyCall>();
+  /** the client transactions' peers: a response must come from where its request went */
+  private readonly peers = new WeakMap<ClientTransaction, string>();
+  private responseSource: Endpoint | undefined;
+  private kernel: KernelReply = { sl: () => undefined, server: 'sipd' };
+  private readonly dnsCache = new Map<string, { ip: string; until: number }>();
+  readonly counters = { relayed: 0, local_replies: 0, rpl_received: 0, rpl_dropped: 0, rpl_relayed: 0, cancelled: 0, timer_c: 0, loops: 0, not_relaying: 0, no_dialog: 0 };
+
+  constructor(private readonly d: ProxyDeps, public settings: ProxySettings) {}
+
+  private api<T>(name: string): T | undefined {
+    return this.d.api<T>(name);
+  }
+
+  private stat(name: string): void {
+    this.api<StatsApi>('stats')?.inc(name);
+  }
+
+  // ------------------------------------------------------------------ entry points
+
+  /** A request from the pipeline. False when the kernel keeps it (REGISTER, keepalive OPTIONS). */
+  request(ctx: RequestContext, m: Inbound, kernel: KernelReply): boolean {
+    const msg = ctx.msg;
+    if (msg.method === 'REGISTER') return false;
+    const uri = msg.uri;
+    if (msg.method === 'OPTIONS' && msg.to?.tag === undefined && uri.kind === 'sip' && uri.user === undefined && ctx.isMyself(uri.host, uri.port)) return false;
+    this.kernel = kernel;
+    this.d.sender.learn(m);
+    const sl = (spec: ReplySpec) => {
+      if (msg.method === 'ACK') return;
+      this.counters.local_replies++;
+      kernel.sl(spec);
+    };
+    try {
+      this.route(ctx, m, sl);
+    } catch (e) {
+      this.d.log.error('proxy: request handling failed', { error: e instanceof Error ? e.message : String(e), method: msg.method, callId: msg.callId?.slice(0, 64) });
+      sl({ status: 500, reason: 'Server Internal Error' });
+    }
+    return true;
+  }
+
+  /** A response from the pipeline: to its client transaction, else dropped. */
+  response(m: Inbound, res: SipResponse): void {
+    this.d.sender.learn(m);
+    this.counters.rpl_received++;
+    const ct = this.d.layer.matchClient(res);
+    const peer = ct === undefined ? undefined : this.peers.get(ct);
+    if (ct === undefined || (peer !== undefined && peer !== m.source.ip)) {
+      this.counters.rpl_dropped++;
+      this.stat('tmx:rpl_dropped');
+      return;
+    }
+    this.stat('tmx:rpl_received');
+    this.responseSource = m.source;
+    try {
+      ct.receiveResponse(res, m.data);
+    } catch (e) {
+      this.d.log.error('proxy: response handling failed', { error: e instanceof Error ? e.message : String(e), status: res.status, callId: res.callId?.slice(0, 64) });
+    } finally {
+      this.responseSource = undefined;
+    }
+  }
+
+  // ------------------------------------------------------------------ request routing
+
+  private route(ctx: RequestContext, m: Inbound, sl: (spec: ReplySpec) => void): void {
+    const msg = ctx.msg;
+    const st = this.d.layer.matchServer(msg);
+    if (st !== undefined) {
+      if (st.kind === 'server-invite' && st.receiveRequest(msg) === 'ack-to-tu') this.inDialog(ctx, m, sl);
+      else if (st.kind === 'server-non-invite') st.receiveRequest(msg);
+      return;
+    }
+    if (msg.method === 'CANCEL') return this.cancel(ctx, m, sl);
+    if (this.looped(msg)) {
+      this.counters.loops++;
+      return sl({ status: 482, reason: 'Loop Detected' });
+    }
+    if (msg.to?.tag !== undefined) return this.inDialog(ctx, m, sl);
+    if (msg.method === 'ACK') return; // no transaction, no dialog: nothing acknowledges anything of ours
+    void this.initial(ctx, m, sl).catch((e: unknown) => {
+      this.d.log.error('proxy: initial request failed', { error: e instanceof Error ? e.message : String(e), callId: msg.callId?.slice(0, 64) });
+    });
+  }
+
+  /** §16.3 item 4: a Via of ours whose branch carries this very request's loop hash. */
+  private looped(msg: SipRequest): boolean {
+    let loop: string | undefined;
+    for (const v of msg.via) {
+      const part = loopPartOf(v.branch);
+      if (part === undefined || !this.d.isMyself(v.host, v.port)) continue;
+      loop ??= loopHash(msg);
+      if (part === loop) return true;
+    }
+    return false;
+  }
+
+  private isCarrier(source: Endpoint): boolean {
+    return this.api<PermissionsApi>('permissions')?.allowSource(this.settings.carrierGroup, source.ip, source.port) ?? false;
+  }
+
+  private sanitize(headers: SipRequest['headers'], source: Endpoint): void {
+    const id = this.api<IdentityApi>('identity');
+    if (id !== undefined) id.sanitize(headers, source);
+    else if (!this.isCarrier(source)) stripHeaders(headers, DEFAULT_IDENTITY_KEYS);
+  }
+
+  private serverPath(m: Inbound): TransportPath {
+    return { reliable: m.source.transport !== 'udp', send: (d) => (m.reply(d), true) };
+  }
+
+  private newCall(ctx: RequestContext, m: Inbound): ProxyCall | undefined {
+    const msg = ctx.msg;
+    const st = this.d.layer.createServer(msg, this.serverPath(m), {
+      onTerminated: () => {
+        const c = this.calls.get(st!.key);
+        if (c !== undefined && c.st === st) {
+          this.calls.delete(st!.key);
+          if (c.branch?.timerC !== undefined) c.branch.timerC.clear();
+        }
+      },
+    });
+    if (st === undefined) return undefined;
+    const call: ProxyCall = { st, request: msg, source: ctx.source, local: ctx.local, final: false, cancelled: false, setupTime: ctx.receivedAt };
+    this.calls.set(st.key, call);
+    this.stat('tmx:UAS_transactions');
+    if (msg.method === 'INVITE') st.respond(100, buildReply(msg, { status: 100, reason: 'Trying' }, { source: ctx.source, server: this.kernel.server }));
+    return call;
+  }
+
+  /** A reply sipd makes itself, through the call's server transaction. */
+  private replyLocal(call: ProxyCall, spec: ReplySpec): void {
+    if (call.final) return;
+    if (spec.status >= 200) call.final = true;
+    this.counters.local_replies++;
+    this.stat('tmx:rpl_generated');
+    call.st.respond(spec.status, buildReply(call.request, spec, { source: call.source, server: this.kernel.server }));
+  }
+
+  /** A new call refused after its caller was identified: the reply, and its CDR. */
+  private reject(call: ProxyCall, spec: ReplySpec): void {
+    this.replyLocal(call, spec);
+    if (call.parties === undefined) return;
+    const acc = this.api<AccApi>('acc');
+    const t = this.d.now();
+    const rec = { ...call.parties, toTag: '' };
+    acc?.event({ ...rec, method: 'INVITE', sipCode: spec.status, sipReason: spec.reason, time: t });
+    acc?.cdr({ ...rec, setupTime: call.setupTime, endTime: t, sipCode: spec.status, sipReason: spec.reason, endReason: 'rejected' });
+  }
+
+  private async initial(ctx: RequestContext, m: Inbound, sl: (spec: ReplySpec) => void): Promise<void> {
+    const msg = ctx.msg;
+    const s = this.settings;
+    if (!INITIAL_METHODS.has(msg.method)) return sl({ status: 501, reason: 'Not Implemented', headers: [['Allow', ALLOW]] });
+    const uri = msg.uri;
+    if (uri.kind !== 'sip') return sl({ status: 416, reason: 'Unsupported URI Scheme' });
+    const carrier = this.isCarrier(ctx.source);
+    const fromUri = msg.from?.uri;
+    const fromMe = fromUri !== undefined && fromUri.kind === 'sip' && this.d.isMyself(fromUri.host, fromUri.port);
+    const toMe = this.d.isMyself(uri.host, uri.port);
+    // Not an open relay: a stranger (not a carrier, not claiming to be ours) only reaches our users.
+    if (!carrier && !fromMe && (!toMe || !s.allowGuests)) {
+      this.counters.not_relaying++;
+      return sl({ status: 403, reason: 'Not relaying' });
+    }
+    const auth = this.api<AuthApi>('auth-db');
+    if (!carrier && fromMe) {
+      if (auth === undefined) return sl({ status: 500, reason: 'Server Internal Error' });
+      if (msg.proxyAuthorization.length === 0) {
+        // The challenge is stateless: a stranger gets one reply and costs no transaction.
+        const a = await auth.authenticate(ctx, 'proxy');
+        return sl(a.ok ? { status: 500, reason: 'Server Internal Error' } : a.reply);
+      }
+    }
+    if (this.d.layer.counts().server >= s.maxTransactions) return sl({ status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
+    const call = this.newCall(ctx, m);
+    if (call === undefined) return;
+
+    let caller: Caller;
+    if (carrier) caller = { kind: 'carrier' };
+    else if (fromMe) {
+      const a = await auth!.authenticate(ctx, 'proxy');
+      if (!a.ok) return this.replyLocal(call, a.reply);
+      caller = { kind: 'local', user: a.username, domain: a.domain };
+    } else caller = { kind: 'guest' };
+    if (call.final) return; // cancelled while authenticating
+
+    this.sanitize(msg.headers, ctx.source);
+    const dialled = sipUser(uri);
+    if (msg.method === 'INVITE') {
+      call.parties = {
+        callId: msg.callId ?? '',
+        fromTag: msg.from?.tag ?? '',
+        srcUser: caller.user ?? sipUser(fromUri),
+        srcDomain: caller.domain ?? sipHost(fromUri),
+        srcIp: ctx.source.ip,
+        dstOuser: dialled,
+        dstUser: dialled,
+        dstDomain: uri.host,
+      };
+    }
+
+    // Where to.
+    let target: Target | undefined;
+    if (toMe) {
+      if (uri.user === undefined) return this.reject(call, { status: 484, reason: 'Address Incomplete' });
+      target = this.lookup(dialled, uri.host);
+      if (target === undefined) {
+        if (caller.kind === 'local') {
+          target = this.carrierTarget(uri);
+          if (target === undefined) return this.reject(call, { status: 404, reason: 'Not Found' });
+        } else if (caller.kind === 'carrier') return this.reject(call, { status: 404, reason: 'User not Registered' });
+        else {
+          this.counters.not_relaying++;
+          return this.reject(call, { status: 403, reason: 'Not relaying' });
+        }
+      }
+    } else {
+      target = caller.kind === 'local' ? this.carrierTarget(uri) : undefined;
+      if (target === undefined) {
+        this.counters.not_relaying++;
+        return this.reject(call, { status: 403, reason: 'Not relaying' });
+      }
+    }
+
+    // Limits against toll fraud, for new calls.
+    if (msg.method === 'INVITE') {
+      if (target.kind === 'carrier') {
+        const blocked = this.api<MtreeApi>('mtree')?.blocked(dialled);
+        if (blocked !== undefined) {
+          this.stat('mtree:blocked_calls');
+          this.d.log.info('proxy: call to a blocked destination refused', { caller: caller.user, dialled: dialled.slice(0, 64), prefix: blocked.prefix });
+          return this.reject(call, { status: 403, reason: 'Destination blocked' });
+        }
+      }
+      const cps = this.api<PipelimitApi>('pipelimit')?.check(caller.user);
+      if (cps !== undefined) return this.reject(call, cps);
+      const busy = this.api<DialogApi>('dialog')?.admit(caller.user);
+      if (busy !== undefined) return this.reject(call, busy);
+      if (call.parties !== undefined) call.parties.dstUser = sipUser(target.uri), call.parties.dstDomain = target.uri.host;
+    }
+
+    const add: Array<[string, string]> = [];
+    if (caller.kind === 'local' && target.kind === 'carrier') {
+      const pai = this.api<IdentityApi>('identity')?.assertion(caller.user!, caller.domain!);
+      if (pai !== undefined) add.push(['P-Asserted-Identity', pai]);
+    }
+    await this.relay(call, target.uri, target.dest, {
+      recordRoute: s.recordRoute && msg.method === 'INVITE',
+      routes: [],
+      dropProxyAuthorization: caller.kind === 'local',
+      add,
+      profileUser: caller.kind === 'local' ? caller.user : undefined,
+      unreachable: target.kind === 'user' ? { status: 480, reason: 'Temporarily Unavailable' } : { status: 503, reason: 'Service Unavailable' },
+    });
+  }
+
+  /** A registered user's contact (usrloc), highest q first. */
+  private lookup(user: string, domain: string): Target | undefined {
+    const ul = this.api<UsrlocApi & { aorOf?(u: string, d: string): string }>('usrloc');
+    if (ul === undefined) return undefined;
+    const aor = ul.aorOf !== undefined ? ul.aorOf(user, domain) : user.toLowerCase();
+    for (const c of ul.lookup(aor)) {
+      let uri: Uri;
+      try {
+        uri = parseUri(c.contact);
+      } catch {
+        continue;
+      }
+      if (uri.kind !== 'sip') continue;
+      let dest: Endpoint | undefined;
+      if (c.received !== undefined && c.received !== '') {
+        try {
+          const r = parseUri(c.received);
+          if (r.kind === 'sip') dest = this.ipDestination(r);
+        } catch {
+          /* fall back to the contact */
+        }
+      }
+      if (dest === undefined && (c.socket.startsWith('tcp:') || c.socket.startsWith('tls:'))) dest = this.ipDestination(uri, c.socket.slice(0, 3) as 'tcp' | 'tls');
+      return { kind: 'user', uri, ...(dest !== undefined ? { dest } : {}) };
+    }
+    return undefined;
+  }
+
+  /** The dialled number towards the outbound trunk; undefined when none is configured. */
+  private carrierTarget(uri: SipUri): Target | undefined {
+    const c = this.settings.carrier;
+    if (c.host === '' || uri.user === undefined) return undefined;
+    const params = new Map<string, string | null>();
+    if (c.transport !== 'udp') params.set('transport', c.transport);
+    const target: SipUri = { kind: 'sip', scheme: 'sip', user: uri.user, host: c.host, hostType: net.isIPv4(c.host) ? 'ipv4' : net.isIPv6(c.host) ? 'ipv6' : 'domain', port: c.port, params, headers: [] };
+    return { kind: 'carrier', uri: target };
+  }
+
+  /** An IP destination from a SIP URI (undefined when its host is a name). */
+  private ipDestination(u: SipUri, transportHint?: 'udp' | 'tcp' | 'tls'): Endpoint | undefined {
+    if (u.hostType === 'domain') return undefined;
+    const t = ((u.params.get('transport') ?? '') as string).toLowerCase();
+    const transport: Endpoint['transport'] = t === 'tcp' || t === 'tls' || t === 'udp' ? t : u.scheme === 'sips' ? 'tls' : transportHint ?? 'udp';
+    return { ip: u.host.toLowerCase(), port: u.port ?? (transport === 'tls' ? 5061 : 5060), transport };
+  }
+
+  /** Where a request for `u` goes: an IP literal as it is, a name through the resolver (A/AAAA). */
+  async resolve(u: SipUri): Promise<Endpoint | undefined> {
+    const ip = this.ipDestination(u);
+    if (ip !== undefined) return ip;
+    const host = u.host.toLowerCase();
+    const t = ((u.params.get('transport') ?? '') as string).toLowerCase();
+    const transport: Endpoint['transport'] = t === 'tcp' || t === 'tls' ? t : u.scheme === 'sips' ? 'tls' : 'udp';
+    const port = u.port ?? (transport === 'tls' ? 5061 : 5060);
+    const cached = this.dnsCache.get(host);
+    if (cached !== undefined && cached.until > this.d.now()) return { ip: cached.ip, port, transport };
+    try {
+      const r = await dns.lookup(host);
+      this.dnsCache.set(host, { ip: r.address, until: this.d.now() + 60_000 });
+      if (this.dnsCache.size > 1000) this.dnsCache.delete(this.dnsCache.keys().next().value as string);
+      return { ip: r.address, port, transport };
+    } catch {
+      return undefined;
+    }
+  }
+
+  // ------------------------------------------------------------------ relaying
+
+  private async relay(
+    call: ProxyCall,
+    uri: Uri,
+    dest: Endpoint | undefined,
+    o: {
+      recordRoute: boolean;
+      routes?: string[];
+      dropProxyAuthorization?: boolean;
+      add?: Array<[string, string]>;
+      profileUser?: string;
+      unreachable: ReplySpec;
+    },
+  ): Promise<void> {
+    const msg = call.request;
+    let to = dest;
+    if (to === undefined) {
+      const next = o.routes !== undefined && o.routes.length > 0 ? routeUri(o.routes[0]) : undefined;
+      let hop: Uri | undefined = uri;
+      if (next !== undefined) {
+        try {
+          hop = parseUri(next);
+        } catch {
+          hop = undefined;
+        }
+      }
+      if (hop !== undefined && hop.kind === 'sip') to = await this.resolve(hop);
+    }
+    if (call.final) return;
+    const out = to === undefined ? undefined : this.d.sender.path(to, call.local);
+    if (to === undefined || out === undefined) return this.fail(call, o.unreachable.status, o.unreachable.reason, 'failed');
+    const branchId = proxyBranch(loopHash(msg));
+    const rr: string[] = [];
+    if (o.recordRoute) {
+      const same = out.local.transport === call.local.transport && out.local.ip === call.local.ip && out.local.port === call.local.port;
+      if (same) rr.push(recordRouteValue(call.local, false));
+      else rr.push(recordRouteValue(out.local, true), recordRouteValue(call.local, true));
+    }
+    const fwd = forwardRequest(msg, { uri, via: viaValue(out.local, branchId), recordRoute: rr, ...(o.routes !== undefined ? { routes: o.routes } : {}), dropProxyAuthorization: o.dropProxyAuthorization, add: o.add });
+    const bytes = serialize(fwd);
+    if (msg.method === 'INVITE' && call.parties !== undefined && call.inDialog === undefined) {
+      call.dialog = this.api<DialogApi>('dialog')?.create({
+        invite: msg,
+        source: call.source,
+        local: call.local,
+        reqUri: fwd.rawUri,
+        profileUser: o.profileUser,
+        parties: call.parties,
+        setupTime: call.setupTime,
+      });
+    }
+    const branch: Partial<Branch> = { out, cancelPending: false, cancelSent: false };
+    const ct = this.d.layer.startClient(fwd, bytes, { reliable: out.reliable, send: out.send }, {
+      onResponse: (res) => this.branchResponse(call, branch as Branch, res),
+      onTimeout: () => this.fail(call, 408, 'Request Timeout', 'no-answer'),
+      onTransportError: () => this.fail(call, o.unreachable.status, o.unreachable.reason, 'failed'),
+    });
+    branch.ct = ct;
+    this.peers.set(ct, to.ip);
+    this.d.log.debug('proxy: relayed', { method: msg.method, to: `${to.transport}:${to.ip}:${to.port}`, from: `${out.local.transport}:${out.local.ip}:${out.local.port}`, callId: msg.callId?.slice(0, 64) });
+    call.branch = branch as Branch;
+    this.counters.relayed++;
+    this.stat('tmx:UAC_transactions');
+  }
+
+  private startTimerC(call: ProxyCall, b: Branch): void {
+    b.timerC?.clear();
+    b.timerC = this.d.layer.timers.set(this.settings.frInvTimer, () => {
+      if (call.final) return;
+      this.counters.timer_c++;
+      if (b.ct instanceof ClientInviteTransaction && b.ct.provisional) this.sendCancel(b);
+      this.fail(call, 408, 'Request Timeout', 'no-answer');
+    });
+  }
+
+  /** The call failed without a response to forward (timeout, unreachable, Timer C). */
+  private fail(call: ProxyCall, status: number, reason: string, why: EndReason): void {
+    if (call.final) return;
+    call.branch?.timerC?.clear();
+    if (call.dialog !== undefined) {
+      this.replyLocal(call, { status, reason });
+      this.api<DialogApi>('dialog')?.failed(call.dialog, status, reason, call.cancelled ? 'cancelled' : why);
+    } else this.reject(call, { status, reason });
+  }
+
+  private branchResponse(call: ProxyCall, b: Branch, res: SipResponse): void {
+    const status = res.status;
+    // Timer C (§16.6 item 11, Kamailio fr_inv_timer): from the first provisional response on
+    // (before it, the transaction's Timer B), restarted by every provisional but 100.
+    if (status < 200 && call.request.method === 'INVITE' && (status > 100 || b.timerC === undefined)) this.startTimerC(call, b);
+    if (status === 100) return;
+    const source = this.responseSource;
+    if (source !== undefined) this.sanitize(res.headers, source);
+    const dialogs = this.api<DialogApi>('dialog');
+    if (status < 200) {
+      if (b.cancelPending && !b.cancelSent) this.sendCancel(b);
+      if (call.final) return;
+      if (call.dialog !== undefined) dialogs?.provisional(call.dialog, res);
+      this.upstream(call, res);
+      return;
+    }
+    b.timerC?.clear();
+    if (status < 300) {
+      // Every 2xx goes upstream, also after another final (RFC 3261 §16.7 item 5).
+      if (call.dialog !== undefined && source !== undefined) dialogs?.answered(call.dialog, res, source, b.out.local);
+      call.final = true;
+      this.upstream(call, res);
+      return;
+    }
+    if (call.final) return;
+    call.final = true;
+    if (status === 503) {
+      // §16.7 item 6: a 503 is not forwarded as such (it would make the client avoid sipd).
+      this.counters.local_replies++;
+      call.st.respond(500, buildReply(call.request, { status: 500, reason: 'Server Internal Error' }, { source: call.source, server: this.kernel.server }));
+    } else this.upstream(call, res);
+    if (call.dialog !== undefined) dialogs?.failed(call.dialog, status, res.reason, call.cancelled || status === 487 ? 'cancelled' : 'failed');
+  }
+
+  private upstream(call: ProxyCall, res: SipResponse): void {
+    this.counters.rpl_relayed++;
+    this.stat('tmx:rpl_relayed');
+    call.vias ??= upstreamVias(call.request, call.source);
+    call.st.respond(res.status, responseUpstream(res, call.vias));
+  }
+
+  private sendCancel(b: Branch): void {
+    if (b.cancelSent || !(b.ct instanceof ClientInviteTransaction)) return;
+    if (b.ct.state !== 'Calling' && b.ct.state !== 'Proceeding') return;
+    b.cancelSent = true;
+    const bytes = buildCancel(b.ct.request);
+    const req = parseMessage(bytes) as SipRequest;
+    try {
+      this.d.layer.startClient(req, bytes, { reliable: b.out.reliable, send: b.out.send }, { onResponse: () => undefined, onTimeout: () => undefined });
+    } catch (e) {
+      this.d.log.debug('proxy: CANCEL not sent', { error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  // ------------------------------------------------------------------ CANCEL
+
+  private cancel(ctx: RequestContext, m: Inbound, sl: (spec: ReplySpec) => void): void {
+    const msg = ctx.msg;
+    const inv: ServerInviteTransaction | undefined = this.d.layer.matchInviteForCancel(msg);
+    const call = inv === undefined ? undefined : this.calls.get(inv.key);
+    // Only the one who sent the INVITE may cancel it.
+    if (inv === undefined || call === undefined || call.source.ip !== ctx.source.ip) return sl({ status: 481, reason: 'Call/Transaction Does Not Exist' });
+    const cst = this.d.layer.createServer(msg, this.serverPath(m));
+    cst?.respond(200, buildReply(msg, { status: 200, reason: 'OK' }, { source: ctx.source, server: this.kernel.server }));
+    if (call.final) return;
+    call.cancelled = true;
+    this.counters.cancelled++;
+    const b = call.branch;
+    if (b === undefined) {
+      // Nothing sent downstream yet (still authenticating / routing).
+      this.replyLocal(call, { status: 487, reason: 'Request Terminated' });
+      if (call.dialog !== undefined) this.api<DialogApi>('dialog')?.failed(call.dialog, 487, 'Request Terminated', 'cancelled');
+      return;
+    }
+    if (b.ct instanceof ClientInviteTransaction && b.ct.provisional) this.sendCancel(b);
+    else b.cancelPending = true; // §9.1: not before a provisional response
+  }
+
+  // ------------------------------------------------------------------ in-dialog
+
+  private inDialog(ctx: RequestContext, m: Inbound, sl: (spec: ReplySpec) => void): void {
+    const msg = ctx.msg;
+    const dialogs = this.api<DialogApi>('dialog');
+    const hit = dialogs?.match(msg);
+    if (hit === undefined) {
+      // A forged or stale in-dialog request reaches nobody (an ACK of our own stateless reply
+      // lands here too, and is simply absorbed).
+      if (msg.method !== 'ACK') this.counters.no_dialog++;
+      return sl({ status: 404, reason: 'Not here' });
+    }
+    this.sanitize(msg.headers, ctx.source);
+    // Loose routing (§16.4, RFC 3261 §16.12): our own Route entries come off.
+    const routes = routeValues(msg);
+    let i = 0;
+    while (i < routes.length && this.isOurRoute(routes[i])) i++;
+    const rest = routes.slice(i);
+    const other = hit.leg === 'caller' ? hit.dialog.callee : hit.dialog.caller;
+    let dest: Endpoint | undefined;
+    if (rest.length === 0) dest = other.reach;
+    if (msg.method === 'ACK') {
+      // An ACK of a failed INVITE is hop by hop: the one for our non-2xx was absorbed by its
+      // transaction; anything else for a call never answered goes nowhere.
+      if (hit.dialog.startTs === undefined) return;
+      dialogs!.request(hit.dialog, hit.leg, msg);
+      return this.forwardStateless(ctx, rest, dest);
+    }
+    if (this.d.layer.counts().server >= this.settings.maxTransactions) return sl({ status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
+    const call = this.newCall(ctx, m);
+    if (call === undefined) return;
+    call.inDialog = hit;
+    // A BYE ends the call as it is relayed, whatever the other side answers.
+    dialogs!.request(hit.dialog, hit.leg, msg);
+    void this.relay(call, msg.uri, dest, { recordRoute: false, routes: rest, unreachable: { status: 480, reason: 'Temporarily Unavailable' } }).catch((e: unknown) =>
+      this.d.log.error('proxy: in-dialog relay failed', { error: e instanceof Error ? e.message : String(e) }),
+    );
+  }
+
+  private isOurRoute(v: string): boolean {
+    try {
+      const u = parseUri(routeUri(v));
+      return u.kind === 'sip' && this.d.isMyself(u.host, u.port ?? 5060) && u.user === undefined;
+    } catch {
+      return false;
+    }
+  }
+
+  /** ACK of a 2xx: forwarded without a transaction, with a branch its retransmissions share (§16.11). */
+  private forwardStateless(ctx: RequestContext, routes: string[], dest: Endpoint | undefined): void {
+    const msg = ctx.msg;
+    const go = (to: Endpoint | undefined) => {
+      if (to === undefined) return;
+      const out = this.d.sender.path(to, ctx.local);
+      if (out === undefined) return;
+      const fwd = forwardRequest(msg, { uri: msg.uri, via: viaValue(out.local, statelessBranch(msg)), routes });
+      out.send(serialize(fwd));
+      this.counters.relayed++;
+    };
+    if (dest !== undefined) return go(dest);
+    let hop: Uri | undefined = msg.uri;
+    if (routes.length > 0) {
+      try {
+        hop = parseUri(routeUri(routes[0]));
+      } catch {
+        return;
+      }
+    }
+    if (hop.kind !== 'sip') return;
+    void this.resolve(hop).then(go);
+  }
+
+  // ------------------------------------------------------------------ requests sipd originates
+
+  /** Send a request of sipd's own (a BYE of a call it ends); resolves with the final status. */
+  originate(dest: Endpoint, build: (via: string) => string, prefer?: Endpoint): Promise<number> {
+    const out = this.d.sender.path(dest, prefer);
+    if (out === undefined) return Promise.resolve(503);
+    const text = build(viaValue(out.local, newBranch()));
+    const bytes = Buffer.from(text, 'utf8');
+    const req = parseMessage(bytes) as SipRequest;
+    return new Promise<number>((resolve) => {
+      let ct: ClientTransaction;
+      try {
+        ct = this.d.layer.startClient(req, bytes, { reliable: out.reliable, send: out.send }, {
+          onResponse: (res) => {
+            if (res.status >= 200) resolve(res.status);
+          },
+          onTimeout: () => resolve(408),
+          onTransportError: () => resolve(503),
+        });
+      } catch {
+        return resolve(503);
+      }
+      this.peers.set(ct, dest.ip);
+      this.stat('tmx:UAC_transactions');
+    });
+  }
+
+  /** An IP destination for a URI string (no name resolution: undefined for names). */
+  destinationOf(uri: string): Endpoint | undefined {
+    try {
+      const u = parseUri(uri);
+      return u.kind === 'sip' ? this.ipDestination(u) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  stats(): Record<string, number> {
+    const c = this.d.layer.counts();
+    return { ...this.counters, server_transactions: c.server, client_transactions: c.client, calls: this.calls.size };
+  }
+}

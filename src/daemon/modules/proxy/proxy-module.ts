@@ -1,0 +1,127 @@
+/**
+ * The proxy module: sipd as a transaction-stateful SIP proxy (Kamailio's tm + rr + the call
+ * handling of its routing script; the logic is in proxy-core.ts, the transactions in
+ * ../../transaction/). The kernel's pipeline hands it every request it does not keep for itself
+ * (REGISTER and keepalive OPTIONS) and every response.
+ *
+ * RPC: tm.stats (Kamailio's names where they exist) and proxy.stats (sipd's counters).
+ */
+import net from 'node:net';
+import { ConfigError } from '../../../core/errors.js';
+import type { SipResponse } from '../../../core/sip/message.js';
+import type { CoreApi, Endpoint, RequestContext } from '../../kernel/contracts.js';
+import { defineModule, type ParamValues } from '../../kernel/module.js';
+import { TransactionLayer } from '../../transaction/transaction-layer.js';
+import type { TimerHost } from '../../transaction/timers.js';
+import type { Inbound } from '../../transport/transport.js';
+import type { UacApi } from '../dialog/dialog-module.js';
+import { Proxy, type KernelReply, type ProxySettings } from './proxy-core.js';
+import { SipSender } from './sender.js';
+
+/** What the pipeline calls. */
+export interface ProxyApi extends UacApi {
+  /** a request; false when the kernel keeps it (REGISTER, OPTIONS to the proxy itself) */
+  request(ctx: RequestContext, m: Inbound, kernel: KernelReply): boolean;
+  /** a response: to its client transaction, or dropped */
+  response(m: Inbound, res: SipResponse): void;
+}
+
+const params = {
+  carrier_group: { type: 'integer', default: 200, min: 0, max: 4_294_967_295, doc: 'address group (permissions) of the carriers: INVITEs from their addresses need no digest auth' },
+  carrier_host: { type: 'string', default: '', doc: 'outbound trunk: IP address (or host name) calls of local users go to when the callee is not registered here; empty = none' },
+  carrier_port: { type: 'integer', default: 5060, min: 1, max: 65_535, doc: 'outbound trunk port' },
+  carrier_transport: { type: 'string', default: 'udp', choices: ['udp', 'tcp', 'tls'], doc: 'outbound trunk transport (tcp/tls need a connection the carrier opened)' },
+  allow_guest_calls: { type: 'boolean', default: true, doc: 'callers that are neither authenticated subscribers nor carriers may call registered local users (never anything else)' },
+  record_route: { type: 'boolean', default: true, doc: 'Record-Route INVITEs so in-dialog requests come back through sipd (needed for BYE matching, limits and CDRs)' },
+  fr_timer: { type: 'integer', default: 32_000, min: 1_000, max: 600_000, doc: 'ms a client transaction waits for a final response (Timer B/F; Kamailio fr_timer); then 408' },
+  fr_inv_timer: { type: 'integer', default: 120_000, min: 1_000, max: 3_600_000, doc: 'ms an INVITE may ring: Timer C, from the first provisional response, restarted by each but 100 (Kamailio fr_inv_timer); then CANCEL downstream and 408 upstream' },
+  t1: { type: 'integer', default: 500, min: 50, max: 10_000, doc: 'ms, RFC 3261 T1 (retransmission base)' },
+  t2: { type: 'integer', default: 4_000, min: 500, max: 60_000, doc: 'ms, RFC 3261 T2 (longest retransmission interval)' },
+  max_transactions: { type: 'integer', default: 100_000, min: 10, max: 10_000_000, doc: 'server transactions at once; beyond that new requests get 503' },
+} as const;
+
+type Params = ParamValues<typeof params>;
+
+function settingsOf(p: Params): ProxySettings {
+  if (p.carrier_host !== '' && net.isIP(p.carrier_host) === 0 && !/^[A-Za-z0-9.-]{1,253}$/.test(p.carrier_host)) {
+    throw new ConfigError('MODULE_PARAM_INVALID', 'proxy.carrier_host: an IP address or a host name');
+  }
+  return {
+    carrierGroup: p.carrier_group,
+    carrier: { host: p.carrier_host, port: p.carrier_port, transport: p.carrier_transport as 'udp' | 'tcp' | 'tls' },
+    recordRoute: p.record_route,
+    frInvTimer: p.fr_inv_timer,
+    allowGuests: p.allow_guest_calls,
+    maxTransactions: p.max_transactions,
+  };
+}
+
+export interface ProxyModuleOptions {
+  /** timers for tests */
+  timers?: TimerHost;
+}
+
+export function createProxyModule(opts: ProxyModuleOptions = {}) {
+  let proxy: Proxy | undefined;
+  let layer: TransactionLayer | undefined;
+
+  const api: ProxyApi = {
+    request: (ctx, m, kernel) => (proxy === undefined ? false : proxy.request(ctx, m, kernel)),
+    response: (m, res) => proxy?.response(m, res),
+    originate: (dest: Endpoint, build, prefer) => (proxy === undefined ? Promise.resolve(503) : proxy.originate(dest, build, prefer)),
+    destinationOf: (uri) => proxy?.destinationOf(uri),
+  };
+
+  return defineModule({
+    name: 'proxy',
+    params,
+    init(ctx) {
+      const p = ctx.params;
+      const settings = settingsOf(p);
+      layer = new TransactionLayer({ ...(opts.timers !== undefined ? { timers: opts.timers } : {}), settings: { T1: p.t1, T2: p.t2, frTimer: p.fr_timer } });
+      const core = ctx.api<CoreApi>('core');
+      proxy = new Proxy(
+        {
+          layer,
+          sender: new SipSender(),
+          log: ctx.log,
+          now: ctx.now,
+          api: <T>(name: string) => ctx.api<T>(name),
+          isMyself: (h, port) => core?.isMyself(h, port) ?? false,
+        },
+        settings,
+      );
+      if (settings.carrier.host === '') ctx.log.info('proxy: no carrier trunk configured (proxy.carrier_host): calls to numbers not registered here get 404');
+    },
+    reload(ctx) {
+      if (proxy !== undefined) proxy.settings = settingsOf(ctx.params);
+    },
+    destroy() {
+      layer?.clear();
+      proxy = undefined;
+      layer = undefined;
+    },
+    rpc: {
+      'tm.stats': {
+        doc: 'Print transaction statistics',
+        handler: () => {
+          const s = proxy?.stats() ?? {};
+          return {
+            current: (s.server_transactions ?? 0) + (s.client_transactions ?? 0),
+            waiting: 0,
+            total: s.relayed ?? 0,
+            total_local: s.local_replies ?? 0,
+            rpl_received: s.rpl_received ?? 0,
+            rpl_generated: s.local_replies ?? 0,
+            rpl_sent: (s.rpl_relayed ?? 0) + (s.local_replies ?? 0),
+          };
+        },
+      },
+      'proxy.stats': {
+        doc: 'sipd: relayed requests, local replies, responses received / dropped / relayed, CANCELs, Timer C expiries, loops, refused relays, in-dialog requests without a dialog, open transactions',
+        handler: () => proxy?.stats() ?? {},
+      },
+    },
+    api,
+  });
+}

@@ -1,0 +1,70 @@
+/**
+ * Where a forwarded message leaves from and how it gets there.
+ *
+ * UDP: requests leave from a listening socket (responses come back to the Via we put on, on that
+ * same socket); the sockets are learnt from the datagrams they deliver (each carries `sendTo`).
+ * TCP / TLS: a message to a peer goes over the connection that peer opened to sipd (the one its
+ * REGISTER or INVITE came in on — RFC 5626-style connection reuse, what Kamailio does by
+ * default). sipd opens no outbound stream connections: a stream destination without a connection
+ * is unreachable (the caller gets 480 / 503). The connection table is bounded (least recently
+ * used forgotten).
+ */
+import net from 'node:net';
+import type { Endpoint } from '../../kernel/contracts.js';
+import type { Inbound } from '../../transport/transport.js';
+
+type SendTo = (to: { ip: string; port: number }, data: Buffer) => void;
+
+export interface Outbound {
+  /** the local socket the message leaves from (for Via / Record-Route) */
+  local: Endpoint;
+  reliable: boolean;
+  send(data: Buffer): boolean;
+}
+
+const key = (e: Endpoint) => `${e.transport}:${e.ip}:${e.port}`;
+
+export class SipSender {
+  private readonly udp = new Map<string, { local: Endpoint; sendTo: SendTo }>();
+  private readonly streams = new Map<string, { local: Endpoint; reply: (d: Buffer) => void }>();
+
+  constructor(private readonly maxStreams = 50_000) {}
+
+  /** Remember the socket (UDP) or connection (TCP/TLS) a message arrived on. */
+  learn(m: Inbound): void {
+    if (m.source.transport === 'udp') {
+      const sendTo = (m as Inbound & { sendTo?: SendTo }).sendTo;
+      const k = key(m.local);
+      if (sendTo !== undefined && !this.udp.has(k)) this.udp.set(k, { local: m.local, sendTo });
+      return;
+    }
+    const k = key(m.source);
+    this.streams.delete(k);
+    this.streams.set(k, { local: m.local, reply: m.reply });
+    if (this.streams.size > this.maxStreams) this.streams.delete(this.streams.keys().next().value as string);
+  }
+
+  /** The way to `dest`, leaving from `prefer` when it can; undefined when nothing reaches it. */
+  path(dest: Endpoint, prefer?: Endpoint): Outbound | undefined {
+    if (dest.transport === 'udp') {
+      const v6 = net.isIPv6(dest.ip);
+      let pick: { local: Endpoint; sendTo: SendTo } | undefined;
+      if (prefer !== undefined && prefer.transport === 'udp') {
+        const p = this.udp.get(key(prefer));
+        if (p !== undefined && net.isIPv6(p.local.ip) === v6) pick = p;
+      }
+      if (pick === undefined) for (const u of this.udp.values()) if (net.isIPv6(u.local.ip) === v6) { pick = u; break; }
+      if (pick === undefined) return undefined;
+      const { local, sendTo } = pick;
+      return { local, reliable: false, send: (d) => (sendTo({ ip: dest.ip, port: dest.port }, d), true) };
+    }
+    const c = this.streams.get(key(dest));
+    if (c === undefined) return undefined;
+    return { local: c.local, reliable: true, send: (d) => (c.reply(d), true) };
+  }
+
+  /** UDP sockets known (one per listen address that has received something). */
+  locals(): Endpoint[] {
+    return [...this.udp.values()].map((u) => u.local);
+  }
+}
