@@ -19,15 +19,14 @@ export interface UnixTransportOptions extends TransportOptions {
  */
 export function createUnixTransport(opts: UnixTransportOptions): RpcTransport {
   const stream = createStreamTransport(opts);
-  let dgram: RpcTransport | undefined;
+  /** One datagram transport per client, however many first calls find out at once. */
+  let dgram: Promise<RpcTransport> | undefined;
   let mode: 'unknown' | 'stream' | 'dgram' = 'unknown';
 
   async function viaDgram(request: WireRequest, timeoutMs?: number): Promise<unknown> {
-    if (!dgram) {
-      const { createDgramTransport } = await import('./dgram-transport.js');
-      dgram = createDgramTransport({ path: opts.path, display: opts.display, timeoutMs: opts.timeoutMs, replyDir: opts.dgramReplyDir });
-    }
-    return dgram.exchange(request, timeoutMs);
+    dgram ??= import('./dgram-transport.js').then(({ createDgramTransport }) =>
+      createDgramTransport({ path: opts.path, display: opts.display, timeoutMs: opts.timeoutMs, replyDir: opts.dgramReplyDir }));
+    return (await dgram).exchange(request, timeoutMs);
   }
 
   return {
@@ -48,7 +47,7 @@ export function createUnixTransport(opts: UnixTransportOptions): RpcTransport {
     kind: () => (mode === 'dgram' ? 'unix-dgram' : mode === 'stream' ? 'unix-stream' : 'unix'),
     async close() {
       await stream.close();
-      await dgram?.close();
+      if (dgram) await (await dgram).close();
     },
   };
 }

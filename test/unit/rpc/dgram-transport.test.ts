@@ -125,13 +125,17 @@ describe('unix: datagram socket (Kamailio jsonrpcs dgram_socket, kamcmd -j)', { 
     }
   });
 
-  test('calls through one client are serialized and each gets its own answer', async () => {
+  test('concurrent first calls find the socket type once: one reply socket, serialized calls, nothing left open', async () => {
     answer = (req) => Buffer.from(JSON.stringify({ jsonrpc: '2.0', result: req.json.params[0], id: req.json.id }));
     const c = createRpcClient(url, { dgramReplyDir: replyDir });
+    const before = srv.seen.length;
     try {
       assert.deepEqual(await Promise.all([1, 2, 3, 4, 5].map((k) => c.call('echo', [k]))), [1, 2, 3, 4, 5]);
+      assert.equal(new Set(srv.seen.slice(before).map((r) => r.from)).size, 1);
     } finally {
       await c.close();
     }
+    // a leaked socket would also keep the process alive (the addon's poll handle)
+    assert.deepEqual(readdirSync(replyDir), []);
   });
 });
