@@ -284,6 +284,14 @@ test('a subscriber calling an unregistered number goes to the carrier trunk, wit
     assert.equal(out.length, 1);
     assert.equal(out[0].rawUri, 'sip:+4930999888@127.0.0.2:5070');
     assert.deepEqual(out[0].headers.filter((f) => f.key === 'p-asserted-identity').map((f) => f.value), ['<sip:alice@127.0.0.1>'], 'the forged one removed, ours asserted');
+    // a name that is not registered is not a number: 404, nothing to the trunk
+    const { since: s1 } = await authedInvite(h, { uri: 'sip:carol@127.0.0.1' });
+    assert.deepEqual(h.to(ALICE, s1).map(asResponse).map((r) => [r.status, r.reason]), [[100, 'Trying'], [404, 'User not Registered']]);
+    // another domain: numbers go to the trunk, names nowhere
+    const { since: s3 } = await authedInvite(h, { uri: 'sip:0049301234@other.example' });
+    assert.equal(asRequest(h.to('127.0.0.2:5070', s3)[0]).rawUri, 'sip:0049301234@127.0.0.2:5070');
+    const { since: s4 } = await authedInvite(h, { uri: 'sip:bob@other.example' });
+    assert.deepEqual(statuses(h.to(ALICE, s4)), [100, 403]);
     const h2 = await harness();
     try {
       const { since: s2 } = await authedInvite(h2, { uri: 'sip:+4930999888@127.0.0.1' });

@@ -52,6 +52,7 @@ import type { DialogApi } from '../dialog/dialog-module.js';
 import { IDENTITY_HEADERS, identityKeys, stripHeaders } from '../identity/identity.js';
 import type { IdentityApi } from '../identity/identity-module.js';
 import type { MtreeApi } from '../mtree/mtree-module.js';
+import { normaliseNumber } from '../mtree/prefix-tree.js';
 import type { PipelimitApi } from '../pipelimit/pipelimit-module.js';
 import type { PermissionsApi } from '../../kernel/contracts.js';
 import { forwardRequest, recordRouteValue, responseUpstream, routeValues, serialize, upstreamVias, viaValue } from './forward.js';
@@ -62,6 +63,8 @@ export interface ProxySettings {
   carrierGroup: number;
   /** outbound trunk; host '' = none */
   carrier: { host: string; port: number; transport: 'udp' | 'tcp' | 'tls' };
+  /** dialled numbers the trunk takes (others: local users only) */
+  carrierNumbers: RegExp;
   recordRoute: boolean;
   /** ms, Timer C */
   frInvTimer: number;
@@ -355,6 +358,8 @@ export class Proxy {
       target = this.lookup(dialled, uri.host);
       if (target === undefined) {
         if (caller.kind === 'local') {
+          // A telephone number goes to the trunk (Kamailio's route[PSTN]); a user name not registered here is 404.
+          if (!this.isNumber(dialled)) return this.reject(call, { status: 404, reason: 'User not Registered' });
           target = this.carrierTarget(uri);
           if (target === undefined) return this.reject(call, { status: 404, reason: 'Not Found' });
         } else if (caller.kind === 'carrier') return this.reject(call, { status: 404, reason: 'User not Registered' });
@@ -364,7 +369,7 @@ export class Proxy {
         }
       }
     } else {
-      target = caller.kind === 'local' ? this.carrierTarget(uri) : undefined;
+      target = caller.kind === 'local' && this.isNumber(dialled) ? this.carrierTarget(uri) : undefined;
       if (target === undefined) {
         this.counters.not_relaying++;
         return this.reject(call, { status: 403, reason: 'Not relaying' });
@@ -429,6 +434,11 @@ export class Proxy {
       return { kind: 'user', uri, ...(dest !== undefined ? { dest } : {}) };
     }
     return undefined;
+  }
+
+  /** A number the trunk takes (carrier_numbers, Kamailio's stock PSTN pattern by default). */
+  private isNumber(dialled: string): boolean {
+    return this.settings.carrierNumbers.test(normaliseNumber(dialled));
   }
 
   /** The dialled number towards the outbound trunk; undefined when none is configured. */

@@ -31,6 +31,7 @@ const params = {
   carrier_host: { type: 'string', default: '', doc: 'outbound trunk: IP address (or host name) calls of local users go to when the callee is not registered here; empty = none' },
   carrier_port: { type: 'integer', default: 5060, min: 1, max: 65_535, doc: 'outbound trunk port' },
   carrier_transport: { type: 'string', default: 'udp', choices: ['udp', 'tcp', 'tls'], doc: 'outbound trunk transport (tcp/tls need a connection the carrier opened)' },
+  carrier_numbers: { type: 'string', default: '^(\\+|00)[1-9][0-9]{3,20}$', doc: 'regular expression: dialled numbers (visual separators removed) that go to the trunk when not registered here (Kamailio\'s stock route[PSTN] pattern); other unregistered names get 404' },
   allow_guest_calls: { type: 'boolean', default: true, doc: 'callers that are neither authenticated subscribers nor carriers may call registered local users (never anything else)' },
   record_route: { type: 'boolean', default: true, doc: 'Record-Route INVITEs so in-dialog requests come back through sipd (needed for BYE matching, limits and CDRs)' },
   fr_timer: { type: 'integer', default: 32_000, min: 1_000, max: 600_000, doc: 'ms a client transaction waits for a final response (Timer B/F; Kamailio fr_timer); then 408' },
@@ -46,7 +47,14 @@ function settingsOf(p: Params): ProxySettings {
   if (p.carrier_host !== '' && net.isIP(p.carrier_host) === 0 && !/^[A-Za-z0-9.-]{1,253}$/.test(p.carrier_host)) {
     throw new ConfigError('MODULE_PARAM_INVALID', 'proxy.carrier_host: an IP address or a host name');
   }
+  let carrierNumbers: RegExp;
+  try {
+    carrierNumbers = new RegExp(p.carrier_numbers);
+  } catch (e) {
+    throw new ConfigError('MODULE_PARAM_INVALID', `proxy.carrier_numbers: not a regular expression (${(e as Error).message})`);
+  }
   return {
+    carrierNumbers,
     carrierGroup: p.carrier_group,
     carrier: { host: p.carrier_host, port: p.carrier_port, transport: p.carrier_transport as 'udp' | 'tcp' | 'tls' },
     recordRoute: p.record_route,
