@@ -54,7 +54,7 @@ describe(`sipctl address against ${TARGET}`, { skip: targetMissing() }, () => {
     assert.match(oneLine(second.stderr), /^sipctl: warning: the proxy was still busy with an earlier reload \("ongoing reload"\); waited [\d.]+ s and retried \d+ time\(s\)$/);
     assert.ok(Date.now() - t0 > 1000);
     // a budget too short for the proxy's 5 s: the refusal itself, exit 6
-    const short = await sipctl(['address', 'reload', '--timeout', '300']);
+    const short = await sipctl(['address', 'reload', '--timeout', '1000']);
     assert.equal(short.code, 6);
     assert.match(oneLine(short.stderr), /ongoing reload \(code 500\)/);
     // the JSON carries the warning

@@ -44,9 +44,10 @@ export async function reloadAddresses(c: RpcClient, opts: { budgetMs: number; sl
   let retries = 0;
   let pause = 250;
   for (;;) {
-    const left = deadline - Date.now();
     try {
-      const message = await c.call<string>('permissions.addressReload', undefined, { timeoutMs: Math.max(1, Math.min(left, c.timeoutMs)) });
+      // each attempt gets the normal per-call timeout: a refusal comes back at once, and the
+      // budget only decides whether another attempt is worth making
+      const message = await c.call<string>('permissions.addressReload');
       const waitedMs = Date.now() - start;
       const warnings = retries > 0 ? [`the proxy was still busy with an earlier reload ("ongoing reload"); waited ${(waitedMs / 1000).toFixed(1)} s and retried ${retries} time(s)`] : [];
       return { message: String(message), retries, waitedMs, warnings };
