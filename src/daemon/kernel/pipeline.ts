@@ -6,7 +6,8 @@
  * in flight.
  *
  *  0. flood (pike): banned sources dropped, sources over the rate banned — before parsing, so a
- *     banned source costs a Map lookup and a garbage flood is counted like any other
+ *     banned source costs a Map lookup and a garbage flood is counted like any other (responses:
+ *     ban checked, not counted — Kamailio counts requests only)
  *  1. parse: the strict bounded parser; unparseable → dropped on UDP, 400 on a stream when the
  *     headers needed for a reply can be read (and 400 for a truncated body on UDP too)
  *  2. sanity → 400/416/420/505 with Kamailio's reason phrase
@@ -169,7 +170,13 @@ export class Pipeline {
   private run(m: Inbound): void {
     const method = sniffMethod(m.data);
     const pike = this.api<PikeApi>('pike');
-    if (pike !== undefined && pike.admit(m.source.ip, method).action === 'drop') return this.drop();
+    if (pike !== undefined) {
+      // Responses are checked against the bans but not counted, as Kamailio counts requests only
+      // (pike_check_req in request_route): a callee or trunk answering many relayed calls is not
+      // a flood. A response that matches no transaction is dropped right after parsing.
+      const response = method === undefined && m.data.length > 8 && m.data.toString('latin1', 0, 8) === 'SIP/2.0 ';
+      if (response ? !pike.exempt(m.source.ip) && pike.banned(m.source.ip) : pike.admit(m.source.ip, method).action === 'drop') return this.drop();
+    }
 
     let parsed;
     try {

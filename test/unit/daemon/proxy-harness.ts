@@ -26,6 +26,7 @@ import { createIdentityModule } from '../../../src/daemon/modules/identity/ident
 import { createMaxfwdModule } from '../../../src/daemon/modules/maxfwd/maxfwd-module.js';
 import { createMtreeModule } from '../../../src/daemon/modules/mtree/mtree-module.js';
 import { createPermissionsModule } from '../../../src/daemon/modules/permissions/permissions-module.js';
+import { createPikeModule } from '../../../src/daemon/modules/pike/pike-module.js';
 import { createPipelimitModule } from '../../../src/daemon/modules/pipelimit/pipelimit-module.js';
 import { createProxyModule } from '../../../src/daemon/modules/proxy/proxy-module.js';
 import { createRegistrarModule } from '../../../src/daemon/modules/registrar/registrar-module.js';
@@ -69,6 +70,8 @@ export interface HarnessOptions {
   modules?: Record<string, Record<string, unknown>>;
   carriers?: string[];
   blocked?: string[];
+  /** load pike (flood detection) too */
+  pike?: boolean;
 }
 
 export async function harness(o: HarnessOptions = {}): Promise<Harness> {
@@ -88,6 +91,7 @@ export async function harness(o: HarnessOptions = {}): Promise<Harness> {
     createSanityModule(),
     createMaxfwdModule(),
     createScannerModule(),
+    ...(o.pike ? [createPikeModule()] : []),
     createPermissionsModule({ db }),
     createUsrlocModule({ db }),
     createAuthDbModule({ db }),

@@ -420,3 +420,26 @@ test('responses that match no transaction are dropped, not forwarded', async () 
     await h.close();
   }
 });
+
+test('pike counts a callee\'s requests, not its responses: answering many relayed calls is no flood', async () => {
+  const h = await harness({ pike: true });
+  try {
+    await h.register('bob', `sip:bob@${BOB}`);
+    const invites: SipRequest[] = [];
+    // 4 calls: 12 requests from alice, under pike's 16 per 2 s
+    for (let i = 0; i < 4; i++) {
+      const { since } = await authedInvite(h);
+      invites.push(asRequest(h.to(BOB, since)[0]));
+    }
+    // 20 responses from bob within the sampling unit (pike allows 16 messages per 2 s)
+    for (const inv of invites) for (const st of [180, 183, 200, 200, 200]) h.send(respond(inv, st, 'x', { contact: `<sip:bob@${BOB}>` }), BOB);
+    assert.equal(statuses(h.to(ALICE)).filter((x) => x === 200).length, 12, 'every 200 relayed, retransmissions too');
+    assert.equal(await h.rpc('htable.get', ['ipban', '10.0.0.9']).catch(() => 'not banned'), 'not banned');
+    // requests from bob are counted as before
+    for (let i = 0; i < 20; i++) h.send(request(newCall(), { method: 'OPTIONS', uri: 'sip:alice@127.0.0.1', from: '<sip:x@elsewhere.example>', via: 'SIP/2.0/UDP 10.0.0.9:5062;branch=z9hG4bK-opt' + i }), BOB);
+    await h.settle();
+    assert.ok(await h.rpc('htable.get', ['ipban', '10.0.0.9']), 'banned for its requests');
+  } finally {
+    await h.close();
+  }
+});

@@ -171,11 +171,13 @@ export class Proxy {
   /** A request from the pipeline. False when the kernel keeps it (REGISTER, keepalive OPTIONS). */
   request(ctx: RequestContext, m: Inbound, kernel: KernelReply): boolean {
     const msg = ctx.msg;
+    // Every request teaches the sender its socket / connection: a TCP phone that only REGISTERed
+    // is reached over the connection its REGISTER came in on.
+    this.d.sender.learn(m);
     if (msg.method === 'REGISTER') return false;
     const uri = msg.uri;
     if (msg.method === 'OPTIONS' && msg.to?.tag === undefined && uri.kind === 'sip' && uri.user === undefined && ctx.isMyself(uri.host, uri.port)) return false;
     this.kernel = kernel;
-    this.d.sender.learn(m);
     const sl = (spec: ReplySpec) => {
       if (msg.method === 'ACK') return;
       this.counters.local_replies++;
