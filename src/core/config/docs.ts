@@ -7,5 +7,10 @@ export const CONFIG_DOCS: Array<{ key: string; env?: string; flag?: string; defa
   { key: 'storePlaintext', env: 'SIPCTL_STORE_PLAINTEXT', flag: '--store-plaintext', default: 'false', description: "Also write the subscriber.password column (kamctl's STORE_PLAINTEXT_PW). Off: only ha1/ha1b are stored." },
   { key: 'rpc', env: 'SIPCTL_RPC', flag: '--rpc', default: 'http://127.0.0.1:5071/RPC', description: 'JSON-RPC endpoint(s) of the proxy: http(s)://…, unix:/path, fifo:/path. Several: a list.' },
   { key: 'nodes', default: 'none', description: 'Named proxies for fan-out: an object of name → JSON-RPC URL.' },
+  { key: 'rpcUser', env: 'SIPCTL_RPC_USER', default: 'none', description: 'HTTP basic-auth user for http(s) RPC endpoints (config file or environment only, never a flag).' },
+  { key: 'rpcPassword', env: 'SIPCTL_RPC_PASSWORD', default: 'none', description: 'HTTP basic-auth password; a config file holding it must be mode 0600.' },
+  { key: 'rpcToken', env: 'SIPCTL_RPC_TOKEN', default: 'none', description: 'HTTP bearer token instead of basic auth; a config file holding it must be mode 0600.' },
+  { key: 'rpcCaFile', env: 'SIPCTL_RPC_CA_FILE', flag: '--rpc-ca-file', default: 'system CAs', description: 'PEM CA bundle trusted for https:// RPC endpoints.' },
+  { key: 'rpcFifoReplyDir', env: 'SIPCTL_RPC_FIFO_REPLY_DIR', default: '/tmp', description: "Kamailio's jsonrpcs fifo_reply_dir, where fifo: calls create their reply FIFO." },
   { key: 'timeoutMs', env: 'SIPCTL_TIMEOUT', flag: '--timeout', default: '5000', description: 'JSON-RPC timeout in milliseconds.' },
 ];
