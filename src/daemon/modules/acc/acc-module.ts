@@ -65,17 +65,28 @@ export function createAccModule(deps: AccDeps = {}) {
     queue.push(r);
   };
 
-  const insertSql = (table: string, cols: readonly string[]) => `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`;
+  /** One multi-row INSERT per table and chunk: a batch costs a few statements, not one per record. */
+  const CHUNK = 200;
+  const insertSql = (table: string, cols: readonly string[], rows: number) => {
+    const one = `(${cols.map(() => '?').join(', ')})`;
+    return `INSERT INTO ${table} (${cols.join(', ')}) VALUES ${Array.from({ length: rows }, () => one).join(', ')}`;
+  };
 
   async function writeBatch(): Promise<void> {
     if (db === undefined || queue.length === 0) return;
     const batch = queue;
     queue = [];
-    const accSql = insertSql(accTable, accExtra ? [...ACC_BASE, ...ACC_EXTRA] : ACC_BASE);
-    const cdrSql = insertSql(cdrTable, cdrExtra ? [...CDR_BASE, ...CDR_EXTRA] : CDR_BASE);
+    const accCols = accExtra ? [...ACC_BASE, ...ACC_EXTRA] : ACC_BASE;
+    const cdrCols = cdrExtra ? [...CDR_BASE, ...CDR_EXTRA] : CDR_BASE;
     try {
       await db.transaction(async (tx) => {
-        for (const r of batch) await tx.execute(r.table === 'acc' ? accSql : cdrSql, r.values);
+        for (const [kind, table, cols] of [['acc', accTable, accCols], ['cdr', cdrTable, cdrCols]] as const) {
+          const rows = batch.filter((r) => r.table === kind);
+          for (let i = 0; i < rows.length; i += CHUNK) {
+            const chunk = rows.slice(i, i + CHUNK);
+            await tx.execute(insertSql(table, cols, chunk.length), chunk.flatMap((r) => r.values));
+          }
+        }
       });
       counts.written += batch.length;
     } catch (e) {

@@ -41,3 +41,9 @@ export function stripHeaders(headers: HeaderField[], keys: ReadonlySet<string>):
   headers.length = w;
   return removed;
 }
+
+/** Does any field match `keys` (same test as stripHeaders)? */
+export function hasHeaders(headers: readonly HeaderField[], keys: ReadonlySet<string>): boolean {
+  for (const f of headers) if (keys.has(f.key) || keys.has(headerKey(f.name.replace(/\s+/g, '')))) return true;
+  return false;
+}

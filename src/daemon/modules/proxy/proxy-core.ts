@@ -49,7 +49,7 @@ import type { AccApi } from '../acc/acc-module.js';
 import type { CallParties, EndReason } from '../acc/records.js';
 import type { Dialog, LegName } from '../dialog/dialog.js';
 import type { DialogApi } from '../dialog/dialog-module.js';
-import { IDENTITY_HEADERS, identityKeys, stripHeaders } from '../identity/identity.js';
+import { IDENTITY_HEADERS, hasHeaders, identityKeys, stripHeaders } from '../identity/identity.js';
 import type { IdentityApi } from '../identity/identity-module.js';
 import type { MtreeApi } from '../mtree/mtree-module.js';
 import { normaliseNumber } from '../mtree/prefix-tree.js';
@@ -255,7 +255,7 @@ export class Proxy {
   private sanitize(headers: SipRequest['headers'], source: Endpoint): void {
     const id = this.api<IdentityApi>('identity');
     if (id !== undefined) id.sanitize(headers, source);
-    else if (!this.isCarrier(source)) stripHeaders(headers, DEFAULT_IDENTITY_KEYS);
+    else if (hasHeaders(headers, DEFAULT_IDENTITY_KEYS) && !this.isCarrier(source)) stripHeaders(headers, DEFAULT_IDENTITY_KEYS);
   }
 
   private serverPath(m: Inbound): TransportPath {
