@@ -62,7 +62,7 @@ export interface Harness {
   /** messages sent to `to` since index `since` */
   to(to: string, since?: number): Sent[];
   rpc<T = unknown>(method: string, params?: unknown[]): Promise<T>;
-  register(user: string, contact: string, received?: string): Promise<void>;
+  register(user: string, contact: string, received?: string, socket?: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -136,9 +136,9 @@ export async function harness(o: HarnessOptions = {}): Promise<Harness> {
     settle,
     to: (to, since = 0) => wire.slice(since).filter((s) => s.to === to),
     rpc: async <T>(method: string, p?: unknown[]) => (await registry.lookup(method)!.handler(p)) as T,
-    async register(user, contact, received) {
+    async register(user, contact, received, socket = 'udp:127.0.0.1:5060') {
       const now = Math.floor(Date.now() / 1000);
-      const c: ContactRecord = { aor: user, contact, expires: now + 3600, q: -1, callId: `reg-${user}`, cseq: 1, userAgent: 'test', ...(received ? { received } : {}), socket: 'udp:127.0.0.1:5060', ruid: ul.newRuid(), regId: 0, lastModified: now, flags: 0, cflags: 0, methods: 0xffffffff };
+      const c: ContactRecord = { aor: user, contact, expires: now + 3600, q: -1, callId: `reg-${user}`, cseq: 1, userAgent: 'test', ...(received ? { received } : {}), socket, ruid: ul.newRuid(), regId: 0, lastModified: now, flags: 0, cflags: 0, methods: 0xffffffff };
       await ul.withLock(user, () => ul.commit(user, { insert: [c] }));
     },
     async close() {

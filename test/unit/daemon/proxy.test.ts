@@ -443,3 +443,43 @@ test('pike counts a callee\'s requests, not its responses: answering many relaye
     await h.close();
   }
 });
+
+test('a phone on TCP is called over the connection it registered on; UDP in, TCP out gets a double Record-Route', async () => {
+  const h = await harness();
+  try {
+    const BOB_TCP = '10.0.0.9:40000';
+    await h.register('bob', 'sip:bob@10.0.0.9:5060;transport=tcp', 'sip:10.0.0.9:40000;transport=tcp', 'tcp:127.0.0.1:5060');
+    // its keepalive (or REGISTER) is what sipd knows the connection by
+    h.send(request(newCall(), { method: 'OPTIONS', uri: 'sip:127.0.0.1', from: '<sip:bob@127.0.0.1>', via: 'SIP/2.0/TCP 10.0.0.9:5060;branch=z9hG4bK-ka' }), BOB_TCP, 'tcp');
+    await h.settle();
+    const { since } = await authedInvite(h);
+    const out = h.to(BOB_TCP, since).map(asRequest);
+    assert.deepEqual(out.map((r) => r.method), ['INVITE']);
+    assert.equal(out[0].via[0].transport, 'TCP');
+    assert.deepEqual(out[0].headers.filter((f) => f.key === 'record-route').map((f) => f.value), ['<sip:127.0.0.1:5060;transport=tcp;lr;r2=on>', '<sip:127.0.0.1:5060;lr;r2=on>']);
+    h.send(respond(out[0], 200, 'OK', { contact: '<sip:bob@10.0.0.9:5060;transport=tcp>' }), BOB_TCP, 'tcp');
+    assert.deepEqual(statuses(h.to(ALICE, since)), [100, 200]);
+    // bob hangs up over TCP with both Route entries: they come off, the BYE goes to alice over UDP
+    const m = h.wire.length;
+    const ok = asResponse(h.to(ALICE, since)[1]);
+    h.send([
+      'BYE sip:alice@10.0.0.5:5070 SIP/2.0',
+      'Via: SIP/2.0/TCP 10.0.0.9:5060;branch=z9hG4bK-bob-bye',
+      'Route: <sip:127.0.0.1:5060;transport=tcp;lr;r2=on>, <sip:127.0.0.1:5060;lr;r2=on>',
+      `From: <sip:bob@127.0.0.1>;tag=${ok.to!.tag}`,
+      `To: <sip:alice@127.0.0.1>;tag=${ok.from!.tag}`,
+      `Call-ID: ${ok.callId}`,
+      'CSeq: 1 BYE',
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n'), BOB_TCP, 'tcp');
+    await h.settle();
+    const bye = h.to(ALICE, m).map(asRequest);
+    assert.deepEqual(bye.map((r) => r.method), ['BYE']);
+    assert.equal(bye[0].headers.filter((f) => f.key === 'route').length, 0);
+    assert.equal(bye[0].via[0].transport, 'UDP');
+  } finally {
+    await h.close();
+  }
+});
