@@ -59,9 +59,11 @@ describe('flood from 127.0.0.2 against sipd (default configuration)', { skip: mi
     assert.ok(bannedAfterMs < 2_000, `banned after ${bannedAfterMs} ms`);
 
     // the flood: bounded, and only pike's allowance was ever answered
-    assert.equal(flood.created, FLOOD.calls, flood.output.slice(-1500));
+    // sipp on a loaded 2-core machine sometimes stops a few calls short of -m; what matters is
+    // that it sent thousands and only the first 16 of them were answered.
+    assert.ok(flood.created >= FLOOD.calls - 50, `sipp created only ${flood.created} of ${FLOOD.calls}\n${flood.output.slice(-1500)}`);
     assert.equal(flood.successful, 16, 'the first 16 in the sampling unit are answered, then nothing');
-    assert.equal(flood.failed, FLOOD.calls - 16);
+    assert.equal(flood.failed, flood.created - 16);
     assert.equal(flood.retransmissions, 0);
 
     const ban = sipd!.lines().find((l) => l.event === 'flood-ban');
