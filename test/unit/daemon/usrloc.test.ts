@@ -178,7 +178,10 @@ describe('usrloc RPC shapes against the recorded Kamailio replies (memory only)'
       await Promise.all([slow, fast, other]);
       assert.deepEqual(order, ['slow start', 'other aor', 'slow end', 'fast']);
       await save(api, [{ ...labContacts()[0], expires: Math.floor(Date.now() / 1000) + 60 }]);
-      assert.deepEqual(reg.lookup('stats.get_statistics')!.handler(['usrloc:']), ['usrloc:registered_users = 1', 'usrloc:location-users = 1', 'usrloc:location-contacts = 1']);
+      assert.deepEqual(reg.lookup('stats.get_statistics')!.handler(['usrloc:']), ['usrloc:location_expires = 0', 'usrloc:registered_users = 1', 'usrloc:location_users = 1', 'usrloc:location_contacts = 1']);
+      await save(api, [{ ...labContacts()[1], expires: Math.floor(Date.now() / 1000) - 1 }]);
+      assert.equal(await api.sweep(), 1);
+      assert.deepEqual(reg.lookup('stats.get_statistics')!.handler(['usrloc:']), ['usrloc:location_expires = 1', 'usrloc:registered_users = 1', 'usrloc:location_users = 1', 'usrloc:location_contacts = 1'], "Kamailio's names");
     } finally {
       await reg.destroyAll();
     }

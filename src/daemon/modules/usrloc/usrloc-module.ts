@@ -100,6 +100,7 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
   let domainName: string = params.table.default;
   let now = () => Math.floor(Date.now() / 1000);
   let log: Logger | undefined;
+  let countExpired = (_n: number): void => {};
 
   const need = (): UsrlocStore => {
     if (store === undefined) throw new SipctlError('USRLOC_NOT_READY', 'usrloc is not initialised', { category: 'internal' });
@@ -121,7 +122,11 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
     commit: (aor, change) => need().commit(aor, change),
     removeAor: (aor) => need().withLock(aor, () => need().removeAor(aor)),
     newRuid: () => need().newRuid(),
-    sweep: () => need().sweep(),
+    async sweep() {
+      const n = await need().sweep();
+      countExpired(n);
+      return n;
+    },
   };
 
   /** Kamailio's rpc_fix_aor: strip or require the domain, lower-case unless case-sensitive. */
@@ -174,16 +179,20 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
       const expired = await store.sweep();
       ctx.log.info('usrloc: registrations loaded', { loaded, expiredOnLoad: expired, table: ctx.params.table });
 
+      // Kamailio 5.6's names: registered_users, and per domain <table>_users, <table>_contacts
+      // (current) and <table>_expires (contacts removed because they expired, counted up).
       const stats = ctx.api<StatsRegistryApi>('stats');
       if (stats !== undefined && typeof stats.gauge === 'function') {
         stats.gauge('usrloc:registered_users', () => api.aorCount());
-        stats.gauge(`usrloc:${domainName}-users`, () => api.aorCount());
-        stats.gauge(`usrloc:${domainName}-contacts`, () => api.count());
+        stats.gauge(`usrloc:${domainName}_users`, () => api.aorCount());
+        stats.gauge(`usrloc:${domainName}_contacts`, () => api.count());
+        stats.inc(`usrloc:${domainName}_expires`, expired);
+        countExpired = (n) => stats.inc(`usrloc:${domainName}_expires`, n);
       }
 
       timer = setInterval(() => {
         if (sweeping !== undefined) return;
-        sweeping = need()
+        sweeping = api
           .sweep()
           .then((n) => {
             if (n > 0) ctx.log.debug('usrloc: expired contacts removed', { count: n });
@@ -199,6 +208,7 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
       if (timer !== undefined) clearInterval(timer);
       timer = undefined;
       await sweeping;
+      countExpired = () => {};
       store = undefined;
       if (ownsDb && db !== undefined) await db.close();
       db = undefined;
