@@ -20,7 +20,8 @@
  *  5. ACK: absorbed (a stateless proxy has nothing to match it with)
  *  6. Request-URI not the proxy → 403 Not relaying (sipd does not relay)
  *  7. OPTIONS to the proxy itself → 200 OK
- *  8. REGISTER → auth-db authenticate('www') → registrar save
+ *  8. REGISTER → auth-db authenticate('www') → registrar save; a retransmission is absorbed while
+ *     the first copy is worked on and then gets the same reply (reply-cache.ts)
  *  9. CANCEL → 481; anything else → 501 Not Implemented (with Allow)
  * Responses received go to the proxy module's transactions when it is loaded, else are dropped.
  */
@@ -33,6 +34,7 @@ import type { Logger } from './module.js';
 import type { ModuleRegistry } from './module-registry.js';
 import type { Myself } from './myself.js';
 import { buildReply } from './reply.js';
+import { ReplyCache, requestKey } from './reply-cache.js';
 import type { SanityApi } from '../modules/sanity/sanity-module.js';
 import type { MaxfwdApi } from '../modules/maxfwd/maxfwd-module.js';
 import type { ScannerApi } from '../modules/scanner/scanner-module.js';
@@ -120,10 +122,12 @@ export class Pipeline {
   private readonly now: () => number;
   private readonly maxInFlight: number;
   private warnedNoAuth = false;
+  private readonly registers: ReplyCache<ReplySpec>;
 
   constructor(private readonly opts: PipelineOptions) {
     this.now = opts.now ?? Date.now;
     this.maxInFlight = opts.maxInFlight ?? 1024;
+    this.registers = new ReplyCache({ now: this.now });
   }
 
   // Module APIs are looked up per message: a Map lookup, and modules may come and go in tests.
@@ -271,18 +275,27 @@ export class Pipeline {
       }
       return this.send(m, ctx.msg, { status: 500, reason: 'Server Internal Error' });
     }
+    const key = requestKey(m.source, m.data);
+    const seen = this.registers.begin(key);
+    if (seen.state === 'pending') return;
+    if (seen.state === 'answered') return this.send(m, ctx.msg, seen.reply);
     if (this.counters.inFlight >= this.maxInFlight) {
+      this.registers.forget(key);
       return this.send(m, ctx.msg, { status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
     }
     this.counters.inFlight++;
     void (async () => {
+      let reply: ReplySpec;
       try {
         const a = await auth.authenticate(ctx, 'www');
-        if (!a.ok) return this.send(m, ctx.msg, a.reply);
-        this.send(m, ctx.msg, await registrar.save(ctx, a.username, a.domain));
+        reply = a.ok ? await registrar.save(ctx, a.username, a.domain) : a.reply;
       } catch (e) {
         this.opts.log.error('REGISTER failed', { error: e instanceof Error ? e.message : String(e), source: ctx.source.ip, callId: ctx.msg.callId?.slice(0, 64) });
-        this.send(m, ctx.msg, { status: 500, reason: 'Server Internal Error' });
+        reply = { status: 500, reason: 'Server Internal Error' };
+      }
+      try {
+        this.registers.finish(key, reply);
+        this.send(m, ctx.msg, reply);
       } finally {
         this.counters.inFlight--;
       }

@@ -374,6 +374,33 @@ forEachEngine('auth-db', (engine, track) => {
     }
   });
 
+  test('a retransmitted REGISTER is accepted again and never counted; a replay in another request is refused but never locks out', async () => {
+    const s = await start(db);
+    const ip = '192.0.2.88';
+    try {
+      const first = (await s.auth(request({ user: 'alice' }), ip)) as { reply: ReplySpec };
+      const creds = answer(challenges(first.reply)[0], { username: 'alice', password: PW.alice });
+      // the authenticated REGISTER, and the very same bytes again (sipp resends after 500 ms without an answer)
+      const msg = request({ user: 'alice', auth: creds });
+      assert.equal(status(await s.auth(msg, ip)), 'ok');
+      for (let i = 0; i < 12; i++) assert.equal(status(await s.auth(msg, ip)), 'ok', `retransmission ${i + 1}`);
+      assert.deepEqual(s.ht.keys('userban', `${ip}::`), [], 'nothing counted');
+      assert.equal(s.stats.get('auth:successes'), 1);
+      assert.equal(s.stats.get('auth:retransmissions'), 12);
+      assert.equal(s.stats.get('auth:failures'), 0);
+
+      // The same credentials in another request (another CSeq: request() counts up): a replay.
+      for (let i = 0; i < 12; i++) assert.equal(status(await s.auth(request({ user: 'alice', auth: creds }), ip)), 401, `replay ${i + 1}`);
+      assert.deepEqual(s.ht.keys('userban', `${ip}::`), [], 'a replay (right digest) is no guess: not counted');
+      assert.equal(s.security().filter((e) => e.detail === 'replay').length, 12, 'but each is logged');
+      assert.equal(s.stats.get('auth:failures'), 12);
+      assert.equal(status(await s.login({ user: 'alice', password: PW.alice, ip })), 'ok', 'the address is not locked');
+      assert.equal(status(await s.login({ user: 'bob', password: PW.bob, ip })), 'ok');
+    } finally {
+      await s.reg.destroyAll();
+    }
+  });
+
   test('credential cache: new and changed subscribers count after auth.reloadCredentials, and after the refresh timer', async (t) => {
     t.mock.timers.enable({ apis: ['setInterval'] });
     const s = await start(db, { max_failures: 0, spray_max_failures: 0, cache_refresh: 60 });

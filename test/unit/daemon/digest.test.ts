@@ -162,6 +162,41 @@ test('replay: nc must grow per nonce; a qop-less nonce works once', async () => 
   assert.deepEqual(await strict.auth.verify(answer(strict.auth.challenge()[0], { qop: false }), REQ), { status: 'fail', reason: 'unsupported' });
 });
 
+test('retransmission: the same credentials in the same request within 32 s are accepted again, marked; anything else is a replay', async () => {
+  const { auth, clock } = server();
+  const ch = auth.challenge()[1];
+  const header = answer(ch, { nc: 1 });
+  const req = { ...REQ, requestId: 'register-1' };
+  assert.equal((await auth.verify(header, req)).status, 'ok');
+  const again = await auth.verify(header, req);
+  assert.equal(again.status, 'ok');
+  assert.equal(again.status === 'ok' && again.retransmission, true, 'marked as a retransmission');
+  clock.t += 31_000;
+  assert.equal((await auth.verify(header, req)).status, 'ok', 'still within Timer F');
+  assert.deepEqual(await auth.verify(header, { ...REQ, requestId: 'register-2' }), { status: 'fail', reason: 'replay' }, 'another request (Call-ID, CSeq, Contact…) with the same credentials');
+  assert.deepEqual(await auth.verify(header, REQ), { status: 'fail', reason: 'replay' }, 'without a request identity every repeat is a replay');
+  assert.deepEqual(await auth.verify(answer(ch, { nc: 1, cnonce: 'other' }), req), { status: 'fail', reason: 'replay' }, 'other cnonce, same nc');
+  clock.t += 2_000;
+  assert.deepEqual(await auth.verify(header, req), { status: 'fail', reason: 'replay' }, 'after 32 s even the same request is a replay');
+
+  // A newer nc replaces what is remembered: the older request is then a replay.
+  const ch2 = auth.challenge()[1];
+  assert.equal((await auth.verify(answer(ch2, { nc: 1 }), { ...REQ, requestId: 'a' })).status, 'ok');
+  assert.equal((await auth.verify(answer(ch2, { nc: 2 }), { ...REQ, requestId: 'b' })).status, 'ok');
+  assert.deepEqual(await auth.verify(answer(ch2, { nc: 1 }), { ...REQ, requestId: 'a' }), { status: 'fail', reason: 'replay' });
+  const b = await auth.verify(answer(ch2, { nc: 2 }), { ...REQ, requestId: 'b' });
+  assert.equal(b.status === 'ok' && b.retransmission, true);
+
+  // Without qop (one use per nonce) the same holds.
+  const ch3 = auth.challenge()[1];
+  const noQop = answer(ch3, { qop: false });
+  assert.equal((await auth.verify(noQop, { ...REQ, requestId: 'c' })).status, 'ok');
+  assert.equal((await auth.verify(noQop, { ...REQ, requestId: 'c' })).status, 'ok');
+  assert.deepEqual(await auth.verify(noQop, { ...REQ, requestId: 'd' }), { status: 'fail', reason: 'replay' });
+  // A wrong digest is never a retransmission.
+  assert.deepEqual(await auth.verify(answer(ch3, { qop: false, password: 'wrong' }), { ...REQ, requestId: 'c' }), { status: 'fail', reason: 'invalid-credentials' });
+});
+
 test('replay: concurrent verifications of the same nc accept exactly one', async () => {
   const { auth } = server();
   const ch = auth.challenge()[0];

@@ -18,8 +18,13 @@
  * requests get "403 Try later" without a challenge, even with the right password. A success
  * clears the pair's counter only: the per-address counter is not cleared by success, or one
  * known account would let a sprayer reset it between guesses.
+ *
+ * Only guesses count. A replayed nonce is refused (and logged) but never counted: the digest in
+ * it was right, so it is no password guess, and a UDP retransmission that arrives after its
+ * original was accepted must not lock the phone out. The retransmission itself (the same request
+ * again, see RETRANSMISSION_MS in ../auth/digest.ts) is accepted like the original.
  */
-import { randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { ConfigError } from '../../../core/errors.js';
 import type { Database } from '../../../core/db/database.js';
 import type { AuthValue, SipRequest } from '../../../core/sip/message.js';
@@ -75,6 +80,18 @@ export function keyIp(ip: string): string {
 function fromHost(msg: SipRequest): string {
   const u = msg.from?.uri;
   return u !== undefined && u.kind === 'sip' ? u.host.toLowerCase() : '';
+}
+
+/**
+ * The identity of a request for telling a retransmission from a replay: every header field in
+ * order, and the body. A retransmission is byte for byte the same request (RFC 3261 §17.1.2.2);
+ * a replay that changes anything (Call-ID, CSeq, Contact, Expires…) gets another identity.
+ */
+export function requestIdentity(msg: SipRequest): string {
+  let s = `${msg.method} ${msg.rawUri}\n`;
+  for (const f of msg.headers) s += `${f.name}:${f.value}\n`;
+  if (msg.body.length > 0) s += msg.body.toString('latin1');
+  return hash('sha256', s, 'base64');
 }
 
 /** The credentials for our realm (Kamailio picks by realm), else the first Digest ones. */
@@ -194,7 +211,7 @@ export function createAuthDbModule(deps: AuthDbDeps = {}) {
         return { ok: false, reply: challenge(kind, realm) };
       }
 
-      const r = await digest.verify(cred, { method, uri: msg.rawUri, realm, ha1Lookup });
+      const r = await digest.verify(cred, { method, uri: msg.rawUri, realm, ha1Lookup, requestId: requestIdentity(msg) });
       if (r.status === 'stale') {
         stats?.inc('auth:challenges');
         return { ok: false, reply: challenge(kind, realm, true) };
@@ -212,13 +229,18 @@ export function createAuthDbModule(deps: AuthDbDeps = {}) {
       }
       if (r.status === 'ok' && identityOk) {
         clearPair(ip, user);
-        stats?.inc('auth:successes');
+        stats?.inc(r.retransmission ? 'auth:retransmissions' : 'auth:successes');
         return { ok: true, username, domain };
       }
 
       // Failure: unknown user, wrong password, bad or replayed nonce, malformed, identity mismatch.
       stats?.inc('auth:failures');
       emit('info', { event: 'auth-failed', sourceIp: ip, method, user: evUser, detail: r.status === 'fail' ? r.reason : 'identity-mismatch' });
+      if (r.status === 'fail' && r.reason === 'replay') {
+        // The digest was right: no guess, so no lockout (see the top of this file).
+        stats?.inc('auth:challenges');
+        return { ok: false, reply: challenge(kind, realm) };
+      }
       const pairCount = countFailure(ip, user);
       const ipCount = countFailure(ip, '*');
       if (p.maxFailures > 0 && pairCount === p.maxFailures) {

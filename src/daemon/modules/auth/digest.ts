@@ -10,6 +10,15 @@
  * into failures; when it has to forget a nonce, every nonce issued up to that one's time is
  * treated as stale from then on, so eviction can never re-open a replay.
  *
+ * A retransmission is not a replay. Over UDP a client sends the very same request again when the
+ * answer is slow (RFC 3261 §17.1.2.2: every 500 ms at first, for up to 32 s). Refusing it would
+ * fail a correct login just because the server was busy, and with a lockout counting failures a
+ * few slow moments would lock a honest client out. So the LRU also keeps, per nonce, the last
+ * credentials it accepted and the identity of the request that carried them (VerifyRequest
+ * `requestId`, e.g. a hash of every header and the body): the same credentials in the same
+ * request within RETRANSMISSION_MS are accepted again, marked `retransmission`. The same
+ * credentials in any other request (another Call-ID, CSeq, Contact…) are still a replay.
+ *
  * An unknown user and a wrong password are indistinguishable: same result, and the same work
  * (a response is computed against a dummy HA1 and compared in constant time).
  */
@@ -107,7 +116,11 @@ export type DigestFailReason =
   | 'invalid-credentials';
 
 export type DigestVerifyResult =
-  | { status: 'ok'; username: string; realm: string; algorithm: DigestAlgorithm; variant: 'ha1' | 'ha1b' }
+  | {
+    status: 'ok'; username: string; realm: string; algorithm: DigestAlgorithm; variant: 'ha1' | 'ha1b';
+    /** present (true) when these credentials were already accepted in this very request: a retransmission */
+    retransmission?: true;
+  }
   | { status: 'stale' }
   | { status: 'fail'; reason: DigestFailReason };
 
@@ -138,7 +151,16 @@ export interface VerifyRequest {
   /** the realm to authenticate in; default the configured one */
   realm?: string;
   ha1Lookup: Ha1Lookup;
+  /**
+   * What identifies the request as a whole (e.g. a hash of its header fields and body): the same
+   * credentials again in a request with the same requestId, soon after, are a retransmission
+   * rather than a replay. Without it, every repeat is a replay.
+   */
+  requestId?: string;
 }
+
+/** How long after acceptance an identical request counts as a retransmission: Timer F / J, 64 × T1 (RFC 3261 §17). */
+export const RETRANSMISSION_MS = 32_000;
 
 const TS_BYTES = 8;
 const RANDOM_BYTES = 16;
@@ -149,14 +171,35 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const HEX8 = /^[0-9a-fA-F]{8}$/;
 const HEX = /^[0-9a-fA-F]+$/;
 
-/** Bounded LRU of nonce → { highest nc accepted, issue time }. */
+/** The credentials last accepted for a nonce, and the request that carried them. */
+interface Accepted {
+  /** nc as a number; Infinity without qop */
+  nc: number;
+  cnonce: string;
+  /** lower case */
+  response: string;
+  requestId: string;
+  /** ms */
+  at: number;
+}
+
+interface ReplayEntry {
+  /** highest nc accepted (Infinity once a qop-less answer used the nonce) */
+  nc: number;
+  /** the nonce's issue time */
+  ts: number;
+  /** the last acceptance, when the request had a requestId */
+  last?: Accepted;
+}
+
+/** Bounded LRU of nonce → { highest nc accepted, issue time, last acceptance }. */
 class ReplayCache {
-  private readonly map = new Map<string, { nc: number; ts: number }>();
+  private readonly map = new Map<string, ReplayEntry>();
   /** nonces issued at or before this time may have been forgotten */
   forgetBefore = -Infinity;
   constructor(private readonly max: number) {}
 
-  get(nonce: string): { nc: number; ts: number } | undefined {
+  get(nonce: string): ReplayEntry | undefined {
     const v = this.map.get(nonce);
     if (v !== undefined) {
       this.map.delete(nonce);
@@ -165,11 +208,11 @@ class ReplayCache {
     return v;
   }
 
-  set(nonce: string, v: { nc: number; ts: number }): void {
+  set(nonce: string, v: ReplayEntry): void {
     this.map.delete(nonce);
     this.map.set(nonce, v);
     while (this.map.size > this.max) {
-      const [oldest, entry] = this.map.entries().next().value as [string, { nc: number; ts: number }];
+      const [oldest, entry] = this.map.entries().next().value as [string, ReplayEntry];
       this.map.delete(oldest);
       if (entry.ts > this.forgetBefore) this.forgetBefore = entry.ts;
     }
@@ -329,15 +372,20 @@ export class DigestAuth {
 
     // Replay protection. No await from here on: check and record are one step.
     const seen = this.replay.get(nonce);
-    if (qop === undefined) {
-      if (seen !== undefined || issued <= this.replay.forgetBefore) return seen === undefined ? { status: 'stale' } : fail('replay');
-      this.replay.set(nonce, { nc: Number.POSITIVE_INFINITY, ts: issued });
-    } else {
-      if (seen !== undefined && ncValue <= seen.nc) return fail('replay');
-      if (seen === undefined && issued <= this.replay.forgetBefore) return { status: 'stale' };
-      this.replay.set(nonce, { nc: ncValue, ts: issued });
+    const ok: DigestVerifyResult = { status: 'ok', username, realm, algorithm, variant: query.variant };
+    const nc1 = qop === undefined ? Number.POSITIVE_INFINITY : ncValue;
+    const accepted = (): Accepted | undefined =>
+      req.requestId === undefined ? undefined : { nc: nc1, cnonce: cnonce ?? '', response: response.toLowerCase(), requestId: req.requestId, at: now };
+    if (seen !== undefined && (qop === undefined || ncValue <= seen.nc)) {
+      // Used before: the same request again (a retransmission) is fine, anything else is a replay.
+      const l = seen.last;
+      const again = l !== undefined && req.requestId !== undefined && l.requestId === req.requestId && l.nc === nc1 && l.cnonce === (cnonce ?? '') && l.response === response.toLowerCase() && now - l.at <= RETRANSMISSION_MS;
+      return again ? { ...ok, retransmission: true } : fail('replay');
     }
-    return { status: 'ok', username, realm, algorithm, variant: query.variant };
+    if (seen === undefined && issued <= this.replay.forgetBefore) return { status: 'stale' };
+    const last = accepted();
+    this.replay.set(nonce, last === undefined ? { nc: nc1, ts: issued } : { nc: nc1, ts: issued, last });
+    return ok;
   }
 
   /** Nonces currently remembered for replay protection (for stats). */
