@@ -3,7 +3,7 @@
  * NodeSet, and turning an OpResult into tables (people) or JSON (scripts), with one exit code
  * for any failed node. Rendering lives here so the commands, `batch` and `shell` agree.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { assertPrivateMode, readFileWithMode } from '../core/config/private-file.js';
 import { Flags, type Command } from '@oclif/core';
 import type { ConfigValues } from '../core/config/config.js';
 import { ConfigError, SipctlError, UsageError } from '../core/errors.js';
@@ -47,15 +47,8 @@ export function parseTimeout(value: string | undefined): number | undefined {
  * Like ssh keys, it must not be readable by group or others.
  */
 export function readAuthFile(path: string): RpcAuth {
-  let text: string;
-  let mode: number;
-  try {
-    mode = statSync(path).mode;
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new ConfigError('RPC_AUTH_FILE_UNREADABLE', `cannot read RPC auth file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  if ((mode & 0o077) !== 0) throw new ConfigError('CONFIG_INSECURE_MODE', `RPC auth file ${path} is readable by group or others (mode ${(mode & 0o777).toString(8)})`, `run: chmod 600 ${path}`);
+  const { text, mode } = readFileWithMode(path, 'RPC auth file', 'RPC_AUTH_FILE_UNREADABLE');
+  assertPrivateMode(path, mode, 'RPC auth file');
   const line = text.split(/\r?\n/).find((l) => l.trim() !== '')?.trim() ?? '';
   if (line === '') throw new ConfigError('RPC_AUTH_FILE_EMPTY', `RPC auth file ${path} is empty`);
   const bearer = /^bearer\s+(.+)$/i.exec(line);

@@ -1,4 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { assertPrivateMode, readFileWithMode } from './private-file.js';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError, UsageError } from '../errors.js';
@@ -107,15 +108,8 @@ function coerce(key: keyof ConfigValues, value: unknown, where: string): unknown
 
 /** A config file holding a secret must not be readable by group or others (like ssh keys). */
 function readConfigFile(path: string, required: boolean): Partial<ConfigValues> | undefined {
-  let text: string;
-  let mode: number;
-  try {
-    mode = statSync(path).mode;
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    if (!required && (e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ConfigError('CONFIG_UNREADABLE', `cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  if (!required && !existsSync(path)) return undefined;
+  const { text, mode } = readFileWithMode(path, 'config file', 'CONFIG_UNREADABLE');
   let parsed: Record<string, unknown>;
   try {
     parsed = JSON.parse(text);
@@ -130,15 +124,11 @@ function readConfigFile(path: string, required: boolean): Partial<ConfigValues> 
     out[k] = coerce(k as keyof ConfigValues, v, path);
   }
   const holdsSecret = typeof out.dbPassword === 'string' || (typeof out.db === 'string' && urlHasPassword(out.db));
-  if (holdsSecret && (mode & 0o077) !== 0) {
-    throw new ConfigError('CONFIG_INSECURE_MODE', `config file ${path} holds a database password but is readable by group or others (mode ${(mode & 0o777).toString(8)})`, `run: chmod 600 ${path}`);
-  }
+  if (holdsSecret) assertPrivateMode(path, mode, 'config file (it holds a database password)');
   const rpcSecret = typeof out.rpcPassword === 'string' || typeof out.rpcToken === 'string'
     || (Array.isArray(out.rpc) && (out.rpc as string[]).some(urlHasPassword))
     || (out.nodes !== undefined && Object.values(out.nodes as Record<string, string>).some(urlHasPassword));
-  if (rpcSecret && (mode & 0o077) !== 0) {
-    throw new ConfigError('CONFIG_INSECURE_MODE', `config file ${path} holds an RPC password or token but is readable by group or others (mode ${(mode & 0o777).toString(8)})`, `run: chmod 600 ${path}`);
-  }
+  if (rpcSecret) assertPrivateMode(path, mode, 'config file (it holds an RPC password or token)');
   return out as Partial<ConfigValues>;
 }
 
