@@ -12,7 +12,7 @@
  *   All three send `User-Agent: friendly-scanner` unless -c (compact headers), which sends no
  *   User-Agent at all: the way past a User-Agent filter.
  */
-import { spawn } from 'node:child_process';
+import { runBounded } from '../helpers/sip-tools.js';
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -30,49 +30,9 @@ export function missing(...bins: string[]): string | undefined {
   return gone.length ? `not installed: ${gone.join(', ')} (Debian: sip-tester, sipvicious, sipsak)` : undefined;
 }
 
-export interface Proc {
-  code: number;
-  stdout: string;
-  stderr: string;
-  output: string;
-  timedOut: boolean;
-  ms: number;
-}
-
-/** Run a program with a hard timeout; on expiry its process group is killed (code 124). */
-export function runBounded(cmd: string, args: string[], opts: { timeoutMs: number; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<Proc> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout!.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr!.setEncoding('utf8').on('data', (d) => (stderr += d));
-    const kill = () => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      kill();
-    }, opts.timeoutMs);
-    process.once('exit', kill);
-    const finish = (code: number) => {
-      clearTimeout(timer);
-      process.removeListener('exit', kill);
-      resolve({ code: timedOut ? 124 : code, stdout, stderr, output: stdout + stderr, timedOut, ms: Date.now() - t0 });
-    };
-    child.on('error', (e) => {
-      stderr += String(e);
-      finish(127);
-    });
-    child.on('close', (code, signal) => finish(code ?? (signal ? 137 : 1)));
-  });
-}
+/** What a bounded tool run returns (the shared runner lives in test/helpers/sip-tools.ts). */
+export type Proc = Awaited<ReturnType<typeof runBounded>>;
+export { runBounded };
 
 // ---------------------------------------------------------------- sipd and sipctl
 

@@ -36,9 +36,11 @@ export function sippAvailable(): boolean {
   return which('sipp');
 }
 
-function runTool(cmd: string, args: string[], timeoutMs: number, cwd?: string): Promise<ToolResult> {
+/** Run a program with a hard timeout; on expiry its whole process group is killed (code 124). */
+export function runBounded(cmd: string, args: string[], opts: { timeoutMs: number; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<ToolResult & { ms: number }> {
+  const t0 = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -54,14 +56,14 @@ function runTool(cmd: string, args: string[], timeoutMs: number, cwd?: string): 
     const timer = setTimeout(() => {
       timedOut = true;
       kill();
-    }, timeoutMs);
+    }, opts.timeoutMs);
     // never leave a client behind if the test process exits mid-run
     process.once('exit', kill);
     const finish = (code: number) => {
       clearTimeout(timer);
       process.removeListener('exit', kill);
-      if (timedOut) stderr += `\n[${cmd} killed after ${timeoutMs} ms timeout]`;
-      resolve({ code: timedOut ? 124 : code, stdout, stderr, output: stdout + stderr, timedOut, command: [cmd, ...args] });
+      if (timedOut) stderr += `\n[${cmd} killed after ${opts.timeoutMs} ms timeout]`;
+      resolve({ code: timedOut ? 124 : code, stdout, stderr, output: stdout + stderr, timedOut, command: [cmd, ...args], ms: Date.now() - t0 });
     };
     child.on('error', (err) => {
       stderr += String(err);
@@ -69,6 +71,10 @@ function runTool(cmd: string, args: string[], timeoutMs: number, cwd?: string): 
     });
     child.on('close', (code, signal) => finish(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1)));
   });
+}
+
+function runTool(cmd: string, args: string[], timeoutMs: number, cwd?: string): Promise<ToolResult> {
+  return runBounded(cmd, args, { timeoutMs, cwd });
 }
 
 // ---------------------------------------------------------------- sipsak
