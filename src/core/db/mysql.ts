@@ -1,35 +1,47 @@
 import { readFileSync } from 'node:fs';
-import type { Pool, PoolConnection, ResultSetHeader } from 'mysql2/promise';
+import type { Pool, PoolConnection, QueryError, ResultSetHeader } from 'mysql2';
 import { connectionFailed, type Database, type DbUrl, type ExecResult, type Queryable, type SqlValue } from './database.js';
 
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOENT', 'ER_ACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'PROTOCOL_CONNECTION_LOST', 'ER_DBACCESS_DENIED_ERROR', 'EACCES']);
 
-function wrap(runner: Pool | PoolConnection, label: string): Queryable {
-  const guard = async <T>(p: Promise<T>): Promise<T> => {
-    try {
-      return await p;
-    } catch (e) {
-      if (CONNECT_ERRORS.has((e as { code?: string }).code ?? '')) throw connectionFailed(label, e);
-      throw e;
-    }
-  };
+type Runner = Pick<Pool | PoolConnection, 'query'>;
+
+/**
+ * One statement over mysql2's callback API. Its promise wrapper captures a stack trace for every
+ * query (mysql2/lib/promise), which under load (sipd writing registrations) cost more CPU than
+ * the query itself; a plain promise around the callback does not.
+ */
+function run<T>(runner: Runner, label: string, sql: string, params: SqlValue[]): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    runner.query(sql, params, (err: QueryError | null, rows: unknown) => {
+      if (!err) resolve(rows as T);
+      else reject(CONNECT_ERRORS.has(err.code ?? '') ? connectionFailed(label, err) : err);
+    });
+  });
+}
+
+/** A callback of mysql2 (err first) as a promise. */
+function call(fn: (cb: (err: NodeJS.ErrnoException | QueryError | null) => void) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => fn((err) => (err ? reject(err) : resolve())));
+}
+
+function wrap(runner: Runner, label: string): Queryable {
   return {
     engine: 'mysql',
-    async query<T>(sql: string, params: SqlValue[] = []): Promise<T[]> {
-      // query() (not execute()) so multi-row VALUES lists of any length work; values are still escaped
-      // by the driver as parameters, never concatenated by us.
-      const [rows] = await guard(runner.query(sql, params));
-      return rows as T[];
+    // query() (not execute()) so multi-row VALUES lists of any length work; values are still escaped
+    // by the driver as parameters, never concatenated by us.
+    query<T>(sql: string, params: SqlValue[] = []): Promise<T[]> {
+      return run<T[]>(runner, label, sql, params);
     },
     async execute(sql: string, params: SqlValue[] = []): Promise<ExecResult> {
-      const [res] = await guard(runner.query<ResultSetHeader>(sql, params));
+      const res = await run<ResultSetHeader>(runner, label, sql, params);
       return { affectedRows: res.affectedRows, insertId: res.insertId };
     },
   };
 }
 
 export async function openMysql(u: DbUrl): Promise<Database> {
-  const mysql = await import('mysql2/promise');
+  const mysql = await import('mysql2');
   const label = `mysql://${u.user}@${u.socketPath ? 'unix:' + u.socketPath : `${u.host}:${u.port}`}/${u.database}`;
   const pool = mysql.createPool({
     host: u.host,
@@ -46,12 +58,14 @@ export async function openMysql(u: DbUrl): Promise<Database> {
     supportBigNumbers: true,
     connectTimeout: 5000,
   });
+  const connection = () =>
+    new Promise<PoolConnection>((resolve, reject) => pool.getConnection((err, conn) => (err ? reject(err) : resolve(conn))));
+  const end = () => call((cb) => pool.end(cb));
   // Connect once now so a wrong host/password is one clear error, before any work starts.
   try {
-    const c = await pool.getConnection();
-    c.release();
+    (await connection()).release();
   } catch (e) {
-    await pool.end().catch(() => undefined);
+    await end().catch(() => undefined);
     throw connectionFailed(label, e);
   }
   const q = wrap(pool, label);
@@ -59,24 +73,24 @@ export async function openMysql(u: DbUrl): Promise<Database> {
     ...q,
     label,
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      const conn = await pool.getConnection();
+      const conn = await connection();
       try {
-        await conn.beginTransaction();
+        await call((cb) => conn.beginTransaction(cb));
         const result = await fn(wrap(conn, label));
-        await conn.commit();
+        await call((cb) => conn.commit(cb));
         return result;
       } catch (e) {
-        await conn.rollback().catch(() => undefined);
+        await call((cb) => conn.rollback(cb)).catch(() => undefined);
         throw e;
       } finally {
         conn.release();
       }
     },
     async exec(sql: string) {
-      await pool.query(sql);
+      await call((cb) => pool.query(sql, (err: QueryError | null) => cb(err)));
     },
     async close() {
-      await pool.end();
+      await end();
     },
   };
 }

@@ -257,6 +257,47 @@ forEachEngine('usrloc write-through', (engine, track) => {
     }
   });
 
+  test('group commit: changes asked for together share a batch, each answered only once committed; a bad one fails alone', async () => {
+    await db.execute('DELETE FROM location');
+    const s = await start(db, {}, { ms: 1_000_000_000_000 });
+    try {
+      const now = 1_000_000_000;
+      const base: ContactRecord = { ...labContacts()[1], expires: now + 60, lastModified: now };
+      const mk = (i: number): ContactRecord => ({ ...base, aor: `u${i}`, contact: `sip:u${i}@192.0.2.1`, ruid: `uloc-batch-${i}`, callId: `c${i}` });
+      const count = async () => Number((await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM location'))[0].n);
+      // 40 REGISTERs at once: every commit resolves only when its row is there
+      await Promise.all(Array.from({ length: 40 }, (_, i) => s.api.withLock(`u${i}`, async () => {
+        await s.api.commit(`u${i}`, { insert: [mk(i)] });
+        assert.equal((await db.query('SELECT ruid FROM location WHERE ruid = ?', [`uloc-batch-${i}`])).length, 1, 'committed before the caller goes on');
+      })));
+      assert.equal(await count(), 40);
+
+      // 40 refreshes at once, one of them for a row removed by hand (written again), one bad (a clash on ruid)
+      await db.execute("DELETE FROM location WHERE ruid = 'uloc-batch-7'");
+      const results = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => s.api.withLock(`u${i}`, () =>
+        i === 3
+          ? s.api.commit('u3', { insert: [{ ...mk(3), contact: 'sip:u3@192.0.2.99', ruid: 'uloc-batch-5' }] })
+          : s.api.commit(`u${i}`, { update: [{ ...mk(i), cseq: 9, expires: now + 120 }] }))));
+      assert.deepEqual(results.map((r, i) => [i, r.status]).filter(([, st]) => st !== 'fulfilled'), [[3, 'rejected']], 'only the bad change failed');
+      assert.deepEqual(s.api.get('u3').map((c) => c.contact), ['sip:u3@192.0.2.1'], 'its AoR unchanged in memory');
+      const rows = await db.query<{ ruid: string; cseq: number; expires: unknown }>('SELECT ruid, cseq, expires FROM location ORDER BY ruid');
+      assert.equal(rows.length, 40, 'the row removed by hand is back');
+      for (const r of rows) assert.deepEqual([Number(r.cseq), fromDbDatetime(r.expires)], r.ruid === 'uloc-batch-3' ? [2, now + 60] : [9, now + 120], r.ruid);
+      // Refreshes are UPDATEs, never INSERT … ON DUPLICATE KEY UPDATE, which spends an id per row.
+      const [{ id: lastId }] = await db.query<{ id: number }>('SELECT MAX(id) AS id FROM location');
+      await Promise.all(Array.from({ length: 40 }, (_, i) => s.api.withLock(`u${i}`, () => (i === 3 ? Promise.resolve() : s.api.commit(`u${i}`, { update: [{ ...mk(i), cseq: 10 }] })))));
+      await s.api.withLock('u99', () => s.api.commit('u99', { insert: [mk(99)] }));
+      const [{ id }] = await db.query<{ id: number }>("SELECT id FROM location WHERE ruid = 'uloc-batch-99'");
+      assert.equal(Number(id), Number(lastId) + 1, 'no ids spent on 39 refreshes');
+      // removals of many AoRs share batches too
+      await Promise.all([...Array.from({ length: 40 }, (_, i) => s.api.removeAor(`u${i}`)), s.api.removeAor('u99')]);
+      assert.equal(await count(), 0);
+      assert.equal(s.api.count(), 0);
+    } finally {
+      await s.reg.destroyAll();
+    }
+  });
+
   test('ul.rm deletes the AoR and its rows; unknown AoRs are no error, as in Kamailio', async () => {
     await db.execute('DELETE FROM location');
     const s = await start(db, {}, { ms: (LAB_LAST_MODIFIED + 10) * 1000 });

@@ -1,8 +1,9 @@
 /**
  * The registrations of one usrloc domain ("location"), in memory with write-through to the
- * database: every change is written (in one transaction per REGISTER) before memory changes and
- * before anyone is answered, so what a client was told survives a crash. At start the table is
- * loaded back.
+ * database: every change is committed before memory changes and before anyone is answered, so
+ * what a client was told survives a crash. The changes asked for at the same time are committed
+ * together (location-writer.ts: group commit), each all or nothing. At start the table is loaded
+ * back.
  *
  * Work on one AoR is serialised (withLock): two REGISTERs for the same AoR never interleave
  * their read-compute-write steps, while different AoRs proceed in parallel.
@@ -11,14 +12,10 @@ import { randomBytes } from 'node:crypto';
 import type { Database } from '../../../core/db/database.js';
 import type { ContactRecord } from '../../kernel/contracts.js';
 import { coreHash } from './kamailio-hash.js';
-import { LocationTable } from './location-db.js';
+import { type ContactChange, LocationTable } from './location-db.js';
+import { LocationWriter } from './location-writer.js';
 
-export interface ContactChange {
-  insert?: ContactRecord[];
-  update?: ContactRecord[];
-  /** ruids to delete */
-  remove?: string[];
-}
+export type { ContactChange } from './location-db.js';
 
 export interface StoreOptions {
   /** write-through target; memory only when absent */
@@ -59,6 +56,7 @@ export class UsrlocStore {
   private readonly byAor = new Map<string, AorRecord>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly location: LocationTable;
+  private readonly writer: LocationWriter | undefined;
   private readonly ruidPrefix: string;
   private ruidCounter = 0;
   private contactTotal = 0;
@@ -66,6 +64,7 @@ export class UsrlocStore {
   constructor(private readonly opts: StoreOptions) {
     this.slots = Array.from({ length: 2 ** opts.hashSize }, () => new Map());
     this.location = new LocationTable(opts.table, opts.useDomain);
+    this.writer = opts.db === undefined ? undefined : new LocationWriter(this.location, opts.db);
     // Like Kamailio's sruid: "uloc-<start time>-<random>-<counter>", unique across restarts.
     this.ruidPrefix = `uloc-${Math.floor(opts.now()).toString(16)}-${randomBytes(2).toString('hex')}-`;
   }
@@ -159,7 +158,7 @@ export class UsrlocStore {
   }
 
   /**
-   * Apply the changes of one request to one AoR: database first, in one transaction, then
+   * Apply the changes of one request to one AoR: database first (committed, all or nothing), then
    * memory. If the database refuses, memory is unchanged and the error propagates.
    * Call inside withLock(aor).
    */
@@ -168,15 +167,9 @@ export class UsrlocStore {
     const upd = change.update ?? [];
     const rem = change.remove ?? [];
     if (ins.length + upd.length + rem.length === 0) return;
-    for (const c of [...ins, ...upd]) if (c.aor !== aor) throw new Error(`usrloc: contact for ${c.aor} committed under ${aor}`);
-    const db = this.opts.db;
-    if (db !== undefined) {
-      await db.transaction(async (tx) => {
-        if (rem.length > 0) await this.location.remove(tx, rem);
-        for (const c of upd) await this.location.update(tx, c);
-        for (const c of ins) await this.location.insert(tx, c);
-      });
-    }
+    for (const c of ins) if (c.aor !== aor) throw new Error(`usrloc: contact for ${c.aor} committed under ${aor}`);
+    for (const c of upd) if (c.aor !== aor) throw new Error(`usrloc: contact for ${c.aor} committed under ${aor}`);
+    if (this.writer !== undefined) await this.writer.write({ insert: ins, update: upd, remove: rem });
     for (const ruid of rem) this.memRemove(aor, ruid);
     for (const c of upd) this.memUpdate({ ...c });
     for (const c of ins) this.memInsert({ ...c });
@@ -191,18 +184,30 @@ export class UsrlocStore {
     return n;
   }
 
-  /** Remove expired contacts (the usrloc timer); returns how many. */
+  /**
+   * Remove expired contacts (the usrloc timer); returns how many. AoRs are worked on a few hundred
+   * at a time, so their deletions share batches.
+   */
   async sweep(): Promise<number> {
     const now = this.opts.now();
     let removed = 0;
+    let wave: Array<Promise<number>> = [];
+    const drain = async () => {
+      for (const n of await Promise.all(wave)) removed += n;
+      wave = [];
+    };
     for (const [aor, rec] of [...this.byAor]) {
       if (!rec.contacts.some((c) => !isValid(c, now))) continue;
-      removed += await this.withLock(aor, async () => {
-        const expired = this.get(aor).filter((c) => !isValid(c, this.opts.now())).map((c) => c.ruid);
-        await this.commit(aor, { remove: expired });
-        return expired.length;
-      });
+      wave.push(
+        this.withLock(aor, async () => {
+          const expired = this.get(aor).filter((c) => !isValid(c, this.opts.now())).map((c) => c.ruid);
+          await this.commit(aor, { remove: expired });
+          return expired.length;
+        }),
+      );
+      if (wave.length >= 256) await drain();
     }
+    await drain();
     return removed;
   }
 

@@ -1,0 +1,100 @@
+/**
+ * Group commit for the location table. Write-through stays write-through: a REGISTER is answered
+ * only once its change is committed. But the changes asked for in one turn of the event loop go
+ * to the database together, as one batch (LocationTable.writeBatch: a statement per kind of
+ * change, one transaction at most), instead of one transaction of three round trips each. Under
+ * load the batches grow by themselves: while one is being written (at most `maxInFlight` at a
+ * time), the next one collects everything that arrives meanwhile.
+ *
+ * Ordering is the caller's: usrloc writes an AoR only under its lock and waits for the write, so
+ * two changes of one AoR are never in flight together.
+ *
+ * A failing batch must not fail requests that had nothing to do with the cause: when the database
+ * refuses a batch (a constraint, a value it does not take), each change is written again on its
+ * own and only the guilty one fails. When the database cannot be reached, everything fails at once.
+ */
+import { ConnectionError } from '../../../core/errors.js';
+import type { Database } from '../../../core/db/database.js';
+import type { ContactChange, LocationTable } from './location-db.js';
+
+interface Pending {
+  change: ContactChange;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+export interface WriterOptions {
+  /** batches being written at once; default 2 on MySQL (one fills while one is written), 1 on SQLite */
+  maxInFlight?: number;
+  /** changes per batch; default 500 */
+  maxBatch?: number;
+}
+
+export class LocationWriter {
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private running = 0;
+  private readonly maxInFlight: number;
+  private readonly maxBatch: number;
+  /** batches written, and changes in them (for tests and diagnostics) */
+  readonly counters = { batches: 0, changes: 0 };
+
+  constructor(private readonly table: LocationTable, private readonly db: Database, opts: WriterOptions = {}) {
+    this.maxInFlight = opts.maxInFlight ?? (db.engine === 'mysql' ? 2 : 1);
+    this.maxBatch = opts.maxBatch ?? 500;
+  }
+
+  /** Resolves once the change is committed; rejects when it was not written. */
+  write(change: ContactChange): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ change, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** Changes waiting or being written. */
+  get busy(): boolean {
+    return this.queue.length > 0 || this.running > 0;
+  }
+
+  private kick(): void {
+    if (this.scheduled || this.running >= this.maxInFlight || this.queue.length === 0) return;
+    this.scheduled = true;
+    // After this turn's I/O callbacks: every REGISTER that arrived in it is in the batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      while (this.running < this.maxInFlight && this.queue.length > 0) {
+        const batch = this.queue.length <= this.maxBatch ? this.queue : this.queue.slice(0, this.maxBatch);
+        this.queue = batch === this.queue ? [] : this.queue.slice(this.maxBatch);
+        this.running++;
+        void this.flush(batch).finally(() => {
+          this.running--;
+          this.kick();
+        });
+      }
+    });
+  }
+
+  private async flush(batch: Pending[]): Promise<void> {
+    this.counters.batches++;
+    this.counters.changes += batch.length;
+    try {
+      await this.table.writeBatch(this.db, batch.map((p) => p.change));
+    } catch (e) {
+      if (batch.length === 1 || e instanceof ConnectionError) {
+        for (const p of batch) p.reject(e);
+        return;
+      }
+      for (const p of batch) {
+        try {
+          await this.table.writeBatch(this.db, [p.change]);
+          p.resolve();
+        } catch (e1) {
+          p.reject(e1);
+        }
+      }
+      return;
+    }
+    for (const p of batch) p.resolve();
+  }
+}
