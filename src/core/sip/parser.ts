@@ -16,7 +16,7 @@ import { DEFAULT_LIMITS } from './message.js';
 import { DIGITS, inSet, isToken, isWsp } from './chars.js';
 import { HEADER_PARSERS, type HeaderParseOptions, headerKey } from './headers.js';
 import { SipParseError, excerpt } from './sip-parse-error.js';
-import { parseUri } from './uri.js';
+import { type Uri, parseUri } from './uri.js';
 
 export interface ParseOptions extends Partial<ParserLimits> {
   /** accept passwords in SIP URIs (refused by default, see uri.ts) */
@@ -30,6 +30,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The limits in force: each given option replaces its default; nonsense values are refused. */
 export function resolveLimits(opts: Partial<ParserLimits> = {}): ParserLimits {
+  // The daemon parses every message with the same options: no need to check them every time.
+  if (opts.maxMessageSize === undefined && opts.maxHeaders === undefined && opts.maxLineLength === undefined) return DEFAULT_LIMITS;
   const limits: ParserLimits = {
     maxMessageSize: opts.maxMessageSize ?? DEFAULT_LIMITS.maxMessageSize,
     maxHeaders: opts.maxHeaders ?? DEFAULT_LIMITS.maxHeaders,
@@ -97,13 +99,17 @@ function scanHead(buf: Buffer, from: number, limits: ParserLimits): Head {
 /** The physical lines as text. */
 function decodeLines(buf: Buffer, head: Head): string[] {
   const out: string[] = [];
-  for (let k = 0; k < head.lines.length; k += 2) {
+  const n = head.lines.length;
+  if (head.ascii && n > 0) {
+    // One string for the whole header section, the lines cut from it: one call into the runtime, not one per line.
+    const first = head.lines[0];
+    const text = buf.toString('latin1', first, head.lines[n - 1]);
+    for (let k = 0; k < n; k += 2) out.push(text.slice(head.lines[k] - first, head.lines[k + 1] - first));
+    return out;
+  }
+  for (let k = 0; k < n; k += 2) {
     const s = head.lines[k];
     const e = head.lines[k + 1];
-    if (head.ascii) {
-      out.push(buf.toString('latin1', s, e));
-      continue;
-    }
     try {
       out.push(utf8.decode(buf.subarray(s, e)));
     } catch (e) {
@@ -131,21 +137,24 @@ function trimWsp(s: string): string {
 function toFields(lines: string[], maxLineLength: number): HeaderField[] {
   const fields: HeaderField[] = [];
   let name = '';
-  let parts: string[] = [];
+  /** the value so far: '' and `open` false before the first field */
+  let value = '';
+  let open = false;
   const flush = () => {
-    if (parts.length === 0) return;
-    const value = parts.filter((p) => p.length > 0).join(' ');
+    if (!open) return;
     if (name.length + 2 + value.length > maxLineLength) {
       throw new SipParseError('line-too-long', `header ${excerpt(name, 16)} is longer than ${maxLineLength} characters once unfolded`);
     }
     fields.push({ name, key: headerKey(name), value });
-    parts = [];
+    open = false;
   };
   for (let k = 1; k < lines.length; k++) {
     const line = lines[k];
     if (isWsp(line.charCodeAt(0))) {
-      if (parts.length === 0) throw new SipParseError('bad-header', 'continuation line without a header field before it');
-      parts.push(trimWsp(line));
+      if (!open) throw new SipParseError('bad-header', 'continuation line without a header field before it');
+      // the parts of a folded value, empty ones left out, joined by one SP
+      const part = trimWsp(line);
+      if (part.length > 0) value = value.length > 0 ? value + ' ' + part : part;
       continue;
     }
     flush();
@@ -154,7 +163,8 @@ function toFields(lines: string[], maxLineLength: number): HeaderField[] {
     // HCOLON = *( SP / HTAB ) ":" SWS
     name = trimWsp(line.slice(0, colon));
     if (!isToken(name)) throw new SipParseError('bad-header-name', `header name is not a token: ${excerpt(name, 16)}`);
-    parts.push(trimWsp(line.slice(colon + 1)));
+    value = trimWsp(line.slice(colon + 1));
+    open = true;
   }
   flush();
   return fields;
@@ -169,19 +179,35 @@ function isSipVersion(v: string): boolean {
   return true;
 }
 
-function parseStartLine(line: string, opts: HeaderParseOptions): SipRequest | SipResponse {
-  const base = {
-    headers: [] as HeaderField[],
-    body: Buffer.alloc(0),
-    extraBytes: 0,
-    via: [],
-    authorization: [],
-    proxyAuthorization: [],
-    wwwAuthenticate: [],
-    proxyAuthenticate: [],
-    proxyRequire: [],
-    require: [],
+const EMPTY_BODY = Buffer.alloc(0);
+
+/**
+ * The message objects are built by these two literals only, every field in place from the start
+ * (the typed views undefined until their header is seen). Adding the fields one by one in the
+ * order headers happen to come in gave V8 a new object shape per message: every store in apply()
+ * went to the runtime, which cost more than the parsing itself.
+ */
+function newRequest(version: string, method: string, uri: Uri, rawUri: string): SipRequest {
+  return {
+    type: 'request', version, method, uri, rawUri,
+    headers: [], body: EMPTY_BODY, extraBytes: 0,
+    via: [], from: undefined, to: undefined, callId: undefined, cseq: undefined, maxForwards: undefined, contentLength: undefined,
+    expires: undefined, contact: undefined, authorization: [], proxyAuthorization: [], wwwAuthenticate: [], proxyAuthenticate: [],
+    proxyRequire: [], require: [], userAgent: undefined,
   };
+}
+
+function newResponse(version: string, status: number, reason: string): SipResponse {
+  return {
+    type: 'response', version, status, reason,
+    headers: [], body: EMPTY_BODY, extraBytes: 0,
+    via: [], from: undefined, to: undefined, callId: undefined, cseq: undefined, maxForwards: undefined, contentLength: undefined,
+    expires: undefined, contact: undefined, authorization: [], proxyAuthorization: [], wwwAuthenticate: [], proxyAuthenticate: [],
+    proxyRequire: [], require: [], userAgent: undefined,
+  };
+}
+
+function parseStartLine(line: string, opts: HeaderParseOptions): SipRequest | SipResponse {
   if (line.length >= 4 && line.slice(0, 4).toUpperCase() === 'SIP/') {
     // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
     const sp = line.indexOf(' ');
@@ -195,7 +221,7 @@ function parseStartLine(line: string, opts: HeaderParseOptions): SipRequest | Si
     if (status < 100 || status > 699) throw new SipParseError('bad-status', `Status-Code ${status} out of range 100-699`);
     if (line.length > sp + 4 && line.charCodeAt(sp + 4) !== 0x20) throw new SipParseError('bad-status', 'Status-Code is not three digits');
     if (line.length === sp + 4) throw new SipParseError('bad-start-line', 'no SP after Status-Code');
-    return { ...base, type: 'response', version, status, reason: line.slice(sp + 5) };
+    return newResponse(version, status, line.slice(sp + 5));
   }
   // Request-Line = Method SP Request-URI SP SIP-Version: exactly two single spaces.
   const sp1 = line.indexOf(' ');
@@ -210,7 +236,7 @@ function parseStartLine(line: string, opts: HeaderParseOptions): SipRequest | Si
   const version = line.slice(sp2 + 1);
   if (!isSipVersion(version)) throw new SipParseError('bad-version', `bad SIP-Version ${excerpt(version, 16)}`);
   const uri = parseUri(rawUri, opts);
-  return { ...base, type: 'request', version, method, uri, rawUri };
+  return newRequest(version, method, uri, rawUri);
 }
 
 function duplicate(key: string): SipParseError {
