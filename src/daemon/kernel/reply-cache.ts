@@ -33,6 +33,7 @@ export interface ReplyCacheOptions {
 }
 
 interface Entry<R> {
+  key: string;
   /** ms */
   expires: number;
   /** undefined while the request is being worked on */
@@ -46,15 +47,23 @@ const NEW = Object.freeze({ state: 'new' as const });
 const PENDING = Object.freeze({ state: 'pending' as const });
 
 /**
- * The key of a request: where it came from and a digest of its bytes. MD5 is enough: a collision
- * could only come from the same source, and would only give it an answer to its own request.
+ * The key of a request: where it came from and a digest of its bytes. SHA-1 is enough (and, with
+ * the CPU's SHA instructions, faster than MD5): a collision could only come from the same source,
+ * and would only give it an answer to its own request.
  */
 export function requestKey(source: Endpoint, data: Buffer): string {
-  return `${source.transport}:${source.ip}:${source.port} ${hash('md5', data, 'base64')}`;
+  return `${source.transport}:${source.ip}:${source.port} ${hash('sha1', data, 'base64')}`;
 }
 
 export class ReplyCache<R> {
   private readonly map = new Map<string, Entry<R>>();
+  /**
+   * The entries in arrival order (so in expiry order: every entry lives ttlMs), from `head` on.
+   * Not the Map's own order: taking its first entry walks every slot deleted since the Map last
+   * compacted itself, which made each lookup slower the busier the server was.
+   */
+  private order: Array<Entry<R>> = [];
+  private head = 0;
   private readonly ttlMs: number;
   private readonly max: number;
   private readonly now: () => number;
@@ -81,9 +90,10 @@ export class ReplyCache<R> {
       this.counters.answered++;
       return { state: 'answered', reply: e.reply };
     }
-    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value as string);
-    // Insertion order is arrival order, and every entry lives ttlMs: the oldest is always first.
-    this.map.set(key, { expires: now + this.ttlMs });
+    while (this.map.size >= this.max) this.dropOldest();
+    const entry: Entry<R> = { key, expires: now + this.ttlMs };
+    this.map.set(key, entry);
+    this.order.push(entry);
     this.schedule();
     return NEW;
   }
@@ -106,27 +116,40 @@ export class ReplyCache<R> {
   /** Forget everything and stop the timer. */
   clear(): void {
     this.map.clear();
+    this.order = [];
+    this.head = 0;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
   }
 
-  private expire(now: number): void {
-    for (const [key, e] of this.map) {
-      if (e.expires > now) break;
-      this.map.delete(key);
+  /** Take the oldest entry off the queue; it leaves the map unless a newer one has its key (forgotten, then seen again). */
+  private dropOldest(): void {
+    const e = this.order[this.head];
+    this.order[this.head] = undefined as never;
+    this.head++;
+    if (this.map.get(e.key) === e) this.map.delete(e.key);
+    if (this.head >= 1024 && this.head * 2 >= this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
     }
+  }
+
+  private expire(now: number): void {
+    while (this.head < this.order.length && this.order[this.head].expires <= now) this.dropOldest();
   }
 
   /** One timer while anything is remembered, for the oldest entry, so memory is given back when idle. */
   private schedule(): void {
-    if (this.timer !== undefined) return;
-    const first = this.map.values().next();
-    if (first.done === true) return;
+    if (this.timer !== undefined || this.head >= this.order.length) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.expire(this.now());
+      if (this.head >= this.order.length) {
+        this.order = [];
+        this.head = 0;
+      }
       this.schedule();
-    }, Math.max(1000, first.value.expires - this.now() + 10));
+    }, Math.max(1000, this.order[this.head].expires - this.now() + 10));
     this.timer.unref();
   }
 }
