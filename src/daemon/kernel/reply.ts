@@ -6,7 +6,7 @@
  * CSeq and top branch with a per-process key), so a retransmission gets the same tag, as a
  * stateless server must give it (RFC 3261 §8.2.6.2).
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, hash, randomBytes } from 'node:crypto';
 import type { SipRequest } from '../../core/sip/message.js';
 import { formatVia } from '../../core/sip/serializer.js';
 import type { Endpoint, ReplySpec } from './contracts.js';
@@ -30,16 +30,39 @@ function oneLine(s: string): string {
   return s.replace(/[\r\n\0]+/g, ' ');
 }
 
+/**
+ * HMAC-SHA256 with the key's pads prepared once (RFC 2104): the same value as createHmac, from
+ * two one-shot hashes over a reused buffer, for less than half the CPU of an Hmac object per
+ * reply.
+ */
+class TagMac {
+  private readonly inner = Buffer.alloc(64 + 2048);
+  private readonly outer = Buffer.alloc(64 + 32);
+  constructor(private readonly key: Buffer) {
+    const k = key.length > 64 ? hash('sha256', key, 'buffer') : key;
+    for (let i = 0; i < 64; i++) {
+      this.inner[i] = (i < k.length ? k[i] : 0) ^ 0x36;
+      this.outer[i] = (i < k.length ? k[i] : 0) ^ 0x5c;
+    }
+  }
+
+  hex(message: string): string {
+    if (Buffer.byteLength(message, 'utf8') > this.inner.length - 64) return createHmac('sha256', this.key).update(message, 'utf8').digest('hex');
+    const n = this.inner.write(message, 64, 'utf8');
+    hash('sha256', this.inner.subarray(0, 64 + n), 'buffer').copy(this.outer, 64);
+    return hash('sha256', this.outer, 'hex');
+  }
+}
+
+const tagMacs = new WeakMap<Buffer, TagMac>();
+
 export function toTag(req: SipRequest, key: Buffer = processTagKey): string {
-  const h = createHmac('sha256', key);
-  h.update(req.callId ?? '');
-  h.update('\0');
-  h.update(req.from?.tag ?? '');
-  h.update('\0');
-  h.update(String(req.cseq?.seq ?? ''));
-  h.update('\0');
-  h.update(req.via[0]?.branch ?? '');
-  return h.digest('hex').slice(0, 24);
+  let mac = tagMacs.get(key);
+  if (mac === undefined) {
+    mac = new TagMac(key);
+    tagMacs.set(key, mac);
+  }
+  return mac.hex(`${req.callId ?? ''}\0${req.from?.tag ?? ''}\0${String(req.cseq?.seq ?? '')}\0${req.via[0]?.branch ?? ''}`).slice(0, 24);
 }
 
 /** The response to `req` as bytes. */

@@ -5,6 +5,7 @@
  * gives). A datagram larger than the parser's limit is refused by the parser, not here.
  */
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import net from 'node:net';
 import { ConnectionError } from '../../core/errors.js';
 import type { Endpoint } from '../kernel/contracts.js';
@@ -24,7 +25,15 @@ export interface UdpOptions {
 
 export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, opts: UdpOptions): Promise<SipTransport> {
   const v6 = net.isIPv6(addr.host);
-  const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6, reuseAddr: false });
+  // Replies go to the address a request came from, always an IP literal: dgram's default lookup
+  // would still run it through dns.lookup and send one tick later; this one answers at once and
+  // asks DNS only for a name.
+  const lookup = (host: string, family: number, cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void => {
+    const f = net.isIP(host);
+    if (f !== 0) cb(null, host, f);
+    else dns.lookup(host, family, cb);
+  };
+  const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6, reuseAddr: false, lookup: lookup as never });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', (e: NodeJS.ErrnoException) => reject(new ConnectionError('SIP_LISTEN_FAILED', `cannot listen on udp:${addr.host}:${addr.port}: ${e.code ?? e.message}`, { cause: e })));
     socket.bind({ address: addr.host, port: addr.port, exclusive: true }, () => resolve());
@@ -44,7 +53,8 @@ export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, 
     });
   };
   socket.on('message', (data, rinfo) => {
-    const source: Endpoint = { ip: normaliseIp(rinfo.address), port: rinfo.port, transport: 'udp' };
+    // An IPv4 socket only ever reports dotted-quad sources, which normaliseIp returns unchanged.
+    const source: Endpoint = { ip: v6 ? normaliseIp(rinfo.address) : rinfo.address, port: rinfo.port, transport: 'udp' };
     const reply = (out: Buffer) => {
       socket.send(out, rinfo.port, rinfo.address, (err) => {
         if (err) opts.log.debug('UDP send failed', { to: `${source.ip}:${source.port}`, error: err.message });

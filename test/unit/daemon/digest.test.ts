@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import {
   DigestAuth, type DigestAlgorithm, type DigestOptions, type Ha1Query, computeHa1, computeResponse,
 } from '../../../src/daemon/modules/auth/digest.js';
@@ -195,6 +195,28 @@ test('retransmission: the same credentials in the same request within 32 s are a
   assert.deepEqual(await auth.verify(noQop, { ...REQ, requestId: 'd' }), { status: 'fail', reason: 'replay' });
   // A wrong digest is never a retransmission.
   assert.deepEqual(await auth.verify(answer(ch3, { qop: false, password: 'wrong' }), { ...REQ, requestId: 'c' }), { status: 'fail', reason: 'invalid-credentials' });
+});
+
+test('nonce layout: timestamp, 16 random bytes, HMAC-SHA256(secret, head ‖ algorithm id ‖ realm), as before the pads were precomputed', async () => {
+  for (const [secret, realm] of [[SECRET, REALM], [Buffer.alloc(100, 9), 'x'.repeat(1500)], [Buffer.alloc(64, 1), 'réalm.example']] as const) {
+    const clock = { t: 1_700_000_000_123 };
+    const auth = new DigestAuth({ realm, secret, now: () => clock.t });
+    const seen = new Set<string>();
+    for (let i = 0; i < 300; i++) {
+      const [sha, md5] = auth.challenge().map((c) => Buffer.from(parseAuth(c).params.get('nonce')!, 'base64url'));
+      for (const [raw, id] of [[sha, 1], [md5, 2]] as const) {
+        assert.equal(raw.length, 56);
+        assert.equal(Number(raw.readBigUInt64BE(0)), clock.t);
+        const mac = createHmac('sha256', secret).update(raw.subarray(0, 24)).update(Buffer.of(id)).update(realm, 'utf8').digest();
+        assert.deepEqual(raw.subarray(24), mac);
+        const rnd = raw.subarray(8, 24).toString('hex');
+        assert.ok(!seen.has(rnd), 'random bytes never reused');
+        seen.add(rnd);
+      }
+    }
+    const ch = auth.challenge()[1];
+    assert.equal((await auth.verify(answer(ch), { ...REQ, realm })).status, 'ok', 'and it verifies');
+  }
 });
 
 test('replay: concurrent verifications of the same nc accept exactly one', async () => {

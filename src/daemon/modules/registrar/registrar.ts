@@ -76,6 +76,8 @@ export function formatQ(q: number): string {
 
 function canonicalHost(h: string): string {
   const lower = h.toLowerCase();
+  // without a colon it is neither IPv6 nor IPv4-mapped: skip the (slow) IPv6 checks
+  if (lower.indexOf(':') === -1) return lower;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
   if (mapped !== null) return mapped[1];
   if (isIPv6(lower)) return new URL(`http://[${lower}]/`).hostname.slice(1, -1);
