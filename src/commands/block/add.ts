@@ -1,10 +1,9 @@
 import { Args, Flags } from '@oclif/core';
-import { RpcCommand, rpcFlags } from '../../cli/rpc-support.js';
-import { addBlocked, reloadBlocked } from '../../core/block/blocklist.js';
-import { nodesError, outcomeJson } from '../../core/proxy/node-set.js';
-import { SipctlError } from '../../core/errors.js';
+import { BlockCommand } from '../../cli/block-command.js';
+import { rpcFlags } from '../../cli/rpc-support.js';
+import { addBlocked } from '../../core/block/blocklist.js';
 
-export default class BlockAdd extends RpcCommand<typeof BlockAdd> {
+export default class BlockAdd extends BlockCommand<typeof BlockAdd> {
   static summary = 'Block calls to a destination prefix (mtree table), then reload the proxies.';
   static description = `Subscribers' calls to the carrier whose dialled number starts with PREFIX (longest match wins) are refused with 403 "Destination blocked". Spaces, dashes, dots and brackets are ignored; digits, +, * and # count as written, so +44 and 0044 are different prefixes — block both when both are dialled.
 
@@ -25,15 +24,5 @@ The row goes into the mtree table (Kamailio's schema: tprefix, tvalue); then eve
     this.print(`${change.dryRun ? 'would block' : 'blocked'} ${e.prefix} (${e.note})`);
     if (change.dryRun || !this.flags.reload) return change;
     return { ...change, reload: await this.reloadProxies() };
-  }
-
-  /** mtree.reload on every proxy; a node that fails fails the command (the database is changed). */
-  private async reloadProxies(): Promise<unknown> {
-    const nodes = this.nodeSet();
-    const outcomes = await nodes.each((c) => reloadBlocked(c));
-    for (const o of outcomes) if (o.ok) this.note(nodes.multi ? `${o.node}: ${o.value.message}` : o.value.message);
-    const err = nodesError(outcomes, nodes.nodes.length);
-    if (err) throw new SipctlError(err.code, `the database is changed, but the proxy did not reload it: ${err.message}`, { category: err.category, hint: err.hint ?? 'reload later with `sipctl rpc mtree.reload`', details: err.details });
-    return nodes.multi ? outcomes.map((o) => outcomeJson(o)) : outcomes[0]!.ok ? outcomes[0]!.value : undefined;
   }
 }
