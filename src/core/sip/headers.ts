@@ -149,20 +149,21 @@ export class Scanner {
   quoted(): string {
     if (this.peek() !== 0x22) throw this.err('expected a quoted string');
     this.pos++;
-    const parts: string[] = [];
+    // the text before `chunk`, once an escape was seen (most values have none: one slice, no joining)
+    let before = '';
     let chunk = this.pos;
     while (this.pos < this.s.length) {
       const c = this.s.charCodeAt(this.pos);
       if (c === 0x22) {
-        parts.push(this.s.slice(chunk, this.pos));
+        const last = this.s.slice(chunk, this.pos);
         this.pos++;
-        return parts.join('');
+        return before.length === 0 ? last : before + last;
       }
       if (c === 0x5c /* \ */) {
         // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
         const next = this.pos + 1 < this.s.length ? this.s.charCodeAt(this.pos + 1) : -1;
         if (next < 0 || next > 0x7f || next === 0x0a || next === 0x0d) throw this.err('bad escape in quoted string');
-        parts.push(this.s.slice(chunk, this.pos));
+        before += this.s.slice(chunk, this.pos);
         this.pos += 2;
         chunk = this.pos - 1;
         continue;

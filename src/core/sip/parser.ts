@@ -56,6 +56,13 @@ interface Head {
   ascii: boolean;
 }
 
+/** scanHead's byte classes: 0 allowed in a line (printable ASCII, HTAB), 1 CR, 2 not ASCII, 3 other controls (NUL, LF, DEL…). */
+const BYTE_CLASS = (() => {
+  const t = new Uint8Array(256);
+  for (let b = 0; b < 256; b++) t[b] = b === CR ? 1 : b >= 0x80 ? 2 : (b < 0x20 && b !== 0x09) || b === 0x7f ? 3 : 0;
+  return t;
+})();
+
 /**
  * One pass over the bytes from `from` to the empty line ending the header section. Leading CRLFs
  * are skipped (RFC 3261 §7.5; RFC 5626 keep-alives). Throws SipParseError on every violation.
@@ -66,12 +73,16 @@ function scanHead(buf: Buffer, from: number, limits: ParserLimits): Head {
   while (i + 1 < len && buf[i] === CR && buf[i + 1] === LF) i += 2;
   if (i >= len || (i + 1 === len && buf[i] === CR)) throw new SipParseError('empty', 'no message (empty or only CRLF)');
   const lines: number[] = [];
+  const maxLine = limits.maxLineLength;
   let lineStart = i;
+  /** the first offset of this line that is over the line limit */
+  let lineLimit = lineStart + maxLine;
   let fields = 0;
   let ascii = true;
   for (; i < len; i++) {
     const b = buf[i];
-    if (b === CR) {
+    const cls = BYTE_CLASS[b];
+    if (cls === 1) {
       if (i + 1 >= len) break;
       if (buf[i + 1] !== LF) throw new SipParseError('bad-line-ending', 'CR not followed by LF', { offset: i });
       if (i === lineStart) return { lines, bodyStart: i + 2, ascii };
@@ -81,17 +92,20 @@ function scanHead(buf: Buffer, from: number, limits: ParserLimits): Head {
       lines.push(lineStart, i);
       i++;
       lineStart = i + 1;
+      lineLimit = lineStart + maxLine;
       continue;
     }
-    if (i - lineStart >= limits.maxLineLength) {
-      throw new SipParseError('line-too-long', `a line is longer than ${limits.maxLineLength} bytes`, { offset: lineStart });
+    if (i >= lineLimit) {
+      throw new SipParseError('line-too-long', `a line is longer than ${maxLine} bytes`, { offset: lineStart });
     }
-    if (b >= 0x80) ascii = false;
-    else if (b < 0x20 || b === 0x7f) {
-      if (b === 0) throw new SipParseError('nul-byte', 'NUL byte in the start line or headers', { offset: i });
-      if (b === LF) throw new SipParseError('bad-line-ending', 'LF without CR', { offset: i });
-      if (b !== 0x09) throw new SipParseError('control-char', `control character 0x${b.toString(16).padStart(2, '0')} in the start line or headers`, { offset: i });
+    if (cls === 0) continue;
+    if (cls === 2) {
+      ascii = false;
+      continue;
     }
+    if (b === 0) throw new SipParseError('nul-byte', 'NUL byte in the start line or headers', { offset: i });
+    if (b === LF) throw new SipParseError('bad-line-ending', 'LF without CR', { offset: i });
+    throw new SipParseError('control-char', `control character 0x${b.toString(16).padStart(2, '0')} in the start line or headers`, { offset: i });
   }
   throw new SipParseError('truncated', 'the header section does not end with an empty line', { offset: len });
 }

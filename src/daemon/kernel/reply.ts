@@ -91,7 +91,8 @@ export function buildReply(req: SipRequest, spec: ReplySpec, opts: ReplyOptions)
   if (opts.server) lines.push(`Server: ${oneLine(opts.server)}`);
   const body = Buffer.from(spec.body ?? '', 'utf8');
   lines.push(`Content-Length: ${body.length}`);
-  return Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'utf8'), body]);
+  const head = Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'utf8');
+  return body.length === 0 ? head : Buffer.concat([head, body]);
 }
 
 function canonical(key: string): string {

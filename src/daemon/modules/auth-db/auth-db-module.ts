@@ -67,12 +67,14 @@ const KEY_USER_MAX = 64;
 
 /** The user part of a ban key: "%" and ":" escaped, and "*" (the per-address key) never produced by a user. */
 export function keyUser(user: string): string {
-  const u = user.slice(0, KEY_USER_MAX).replace(/[%:]/g, (c) => (c === '%' ? '%25' : '%3A'));
+  const cut = user.length > KEY_USER_MAX ? user.slice(0, KEY_USER_MAX) : user;
+  const u = cut.indexOf('%') === -1 && cut.indexOf(':') === -1 ? cut : cut.replace(/[%:]/g, (c) => (c === '%' ? '%25' : '%3A'));
   return u === '*' ? '%2A' : u;
 }
 
 /** An IPv4-mapped IPv6 source (dual-stack socket) is its IPv4 address, so bans match sipctl's view. */
 export function keyIp(ip: string): string {
+  if (ip.indexOf(':') === -1) return ip.toLowerCase();
   const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   return m === null ? ip.toLowerCase() : m[1];
 }

@@ -65,6 +65,8 @@ export interface ResponseInput {
   /** 8 hex digits, with qop */
   nc?: string;
   cnonce?: string;
+  /** H(method:uri) when the caller has it already */
+  ha2?: string;
 }
 
 /**
@@ -72,7 +74,7 @@ export interface ResponseInput {
  * H(HA1:nonce:HA2) without; HA2 = H(method:digest-uri).
  */
 export function computeResponse(r: ResponseInput): string {
-  const ha2 = h(r.algorithm, `${r.method}:${r.uri}`);
+  const ha2 = r.ha2 ?? h(r.algorithm, `${r.method}:${r.uri}`);
   const ha1 = r.ha1.toLowerCase();
   if (r.qop === 'auth') return h(r.algorithm, `${ha1}:${r.nonce}:${r.nc ?? ''}:${r.cnonce ?? ''}:auth:${ha2}`);
   return h(r.algorithm, `${ha1}:${r.nonce}:${ha2}`);
@@ -172,52 +174,45 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const HEX8 = /^[0-9a-fA-F]{8}$/;
 const HEX = /^[0-9a-fA-F]+$/;
 
-/** The credentials last accepted for a nonce, and the request that carried them. */
-interface Accepted {
-  /** nc as a number; Infinity without qop */
-  nc: number;
-  cnonce: string;
-  /** lower case */
-  response: string;
-  requestId: string;
-  /** ms */
-  at: number;
-}
-
+/**
+ * One nonce used before: the highest nc accepted, the nonce's issue time, and the credentials
+ * last accepted with it and the request that carried them (for telling a retransmission from a
+ * replay). One object per nonce, as the cache holds tens of thousands of them.
+ */
 interface ReplayEntry {
+  nonce: string;
   /** highest nc accepted (Infinity once a qop-less answer used the nonce) */
   nc: number;
   /** the nonce's issue time */
   ts: number;
-  /** the last acceptance, when the request had a requestId */
-  last?: Accepted;
-}
-
-/** A nonce in the LRU list. */
-interface LruNode {
-  nonce: string;
-  v: ReplayEntry;
-  prev: LruNode | undefined;
-  next: LruNode | undefined;
+  /** the last acceptance, when its request had a requestId: nc (Infinity without qop), cnonce, response (lower case), when (ms) */
+  lastRequestId: string | undefined;
+  lastNc: number;
+  lastCnonce: string;
+  lastResponse: string;
+  lastAt: number;
+  /** LRU list: towards the least (prev) and the most (next) recently used */
+  prev: ReplayEntry | undefined;
+  next: ReplayEntry | undefined;
 }
 
 /**
- * Bounded LRU of nonce → { highest nc accepted, issue time, last acceptance }: a Map for lookup,
- * a doubly linked list for the order. (Not the Map's own insertion order: once full, taking its
- * oldest entry walks every slot deleted since the Map last compacted itself, which at 65,536
- * nonces cost some 20 µs per authentication.)
+ * Bounded LRU of nonces used before: a Map for lookup, a doubly linked list for the order. (Not
+ * the Map's own insertion order: once full, taking its oldest entry walks every slot deleted
+ * since the Map last compacted itself, which at 65,536 nonces cost some 20 µs per
+ * authentication.)
  */
 class ReplayCache {
-  private readonly map = new Map<string, LruNode>();
+  private readonly map = new Map<string, ReplayEntry>();
   /** least recently used */
-  private head: LruNode | undefined;
+  private head: ReplayEntry | undefined;
   /** most recently used */
-  private tail: LruNode | undefined;
+  private tail: ReplayEntry | undefined;
   /** nonces issued at or before this time may have been forgotten */
   forgetBefore = -Infinity;
   constructor(private readonly max: number) {}
 
-  private unlink(n: LruNode): void {
+  private unlink(n: ReplayEntry): void {
     if (n.prev === undefined) this.head = n.next;
     else n.prev.next = n.next;
     if (n.next === undefined) this.tail = n.prev;
@@ -226,7 +221,7 @@ class ReplayCache {
     n.next = undefined;
   }
 
-  private append(n: LruNode): void {
+  private append(n: ReplayEntry): void {
     n.prev = this.tail;
     n.next = undefined;
     if (this.tail === undefined) this.head = n;
@@ -234,6 +229,7 @@ class ReplayCache {
     this.tail = n;
   }
 
+  /** The entry of a nonce, now the most recently used; undefined when never used (or forgotten). */
   get(nonce: string): ReplayEntry | undefined {
     const n = this.map.get(nonce);
     if (n === undefined) return undefined;
@@ -241,27 +237,32 @@ class ReplayCache {
       this.unlink(n);
       this.append(n);
     }
-    return n.v;
+    return n;
   }
 
-  set(nonce: string, v: ReplayEntry): void {
-    const had = this.map.get(nonce);
-    if (had !== undefined) {
-      had.v = v;
-      if (had !== this.tail) {
-        this.unlink(had);
-        this.append(had);
-      }
-      return;
+  /** Record an acceptance: nc, the nonce's issue time and what identifies it as a request. */
+  set(nonce: string, nc: number, ts: number, last: { requestId: string | undefined; cnonce: string; response: string; at: number }): void {
+    let n = this.map.get(nonce);
+    if (n === undefined) {
+      n = { nonce, nc, ts, lastRequestId: undefined, lastNc: 0, lastCnonce: '', lastResponse: '', lastAt: 0, prev: undefined, next: undefined };
+      this.map.set(nonce, n);
+      this.append(n);
+    } else if (n !== this.tail) {
+      this.unlink(n);
+      this.append(n);
     }
-    const n: LruNode = { nonce, v, prev: undefined, next: undefined };
-    this.map.set(nonce, n);
-    this.append(n);
+    n.nc = nc;
+    n.ts = ts;
+    n.lastRequestId = last.requestId;
+    n.lastNc = nc;
+    n.lastCnonce = last.cnonce;
+    n.lastResponse = last.response;
+    n.lastAt = last.at;
     while (this.map.size > this.max && this.head !== undefined) {
       const oldest = this.head;
       this.unlink(oldest);
       this.map.delete(oldest.nonce);
-      if (oldest.v.ts > this.forgetBefore) this.forgetBefore = oldest.v.ts;
+      if (oldest.ts > this.forgetBefore) this.forgetBefore = oldest.ts;
     }
   }
 
@@ -331,6 +332,8 @@ export class DigestAuth {
   private readonly replay: ReplayCache;
   /** per algorithm, a random HA1 used when the user is unknown, so both paths do the same work */
   private readonly dummyHa1 = new Map<DigestAlgorithm, string>();
+  /** HA2 = H(method:uri) of recent requests: a registrar sees the same few (REGISTER, its own URI) over and over */
+  private readonly ha2Cache = new Map<string, string>();
 
   constructor(opts: DigestOptions) {
     if (typeof opts.realm !== 'string') throw new ValidationError('realm', 'expected a string');
@@ -485,7 +488,7 @@ export class DigestAuth {
     const stored = typeof found === 'string' || found === undefined ? found : await found;
     const known = typeof stored === 'string' && stored.length === info.hexLength && HEX.test(stored);
     const ha1 = known ? stored : (this.dummyHa1.get(algorithm) as string);
-    const expected = computeResponse({ algorithm, ha1, nonce, method: req.method, uri, qop: qop === undefined ? undefined : 'auth', nc, cnonce });
+    const expected = computeResponse({ algorithm, ha1, nonce, method: req.method, uri, qop: qop === undefined ? undefined : 'auth', nc, cnonce, ha2: this.ha2(algorithm, req.method, uri) });
     const same = timingSafeEqual(Buffer.from(expected, 'latin1'), Buffer.from(response.toLowerCase(), 'latin1'));
     if (!(same && known)) return fail('invalid-credentials');
 
@@ -497,18 +500,27 @@ export class DigestAuth {
     const seen = this.replay.get(nonce);
     const ok: DigestVerifyResult = { status: 'ok', username, realm, algorithm, variant: query.variant };
     const nc1 = qop === undefined ? Number.POSITIVE_INFINITY : ncValue;
-    const accepted = (): Accepted | undefined =>
-      req.requestId === undefined ? undefined : { nc: nc1, cnonce: cnonce ?? '', response: response.toLowerCase(), requestId: req.requestId, at: now };
+    const lower = response.toLowerCase();
     if (seen !== undefined && (qop === undefined || ncValue <= seen.nc)) {
       // Used before: the same request again (a retransmission) is fine, anything else is a replay.
-      const l = seen.last;
-      const again = l !== undefined && req.requestId !== undefined && l.requestId === req.requestId && l.nc === nc1 && l.cnonce === (cnonce ?? '') && l.response === response.toLowerCase() && now - l.at <= RETRANSMISSION_MS;
+      const again = seen.lastRequestId !== undefined && req.requestId !== undefined && seen.lastRequestId === req.requestId && seen.lastNc === nc1 && seen.lastCnonce === (cnonce ?? '') && seen.lastResponse === lower && now - seen.lastAt <= RETRANSMISSION_MS;
       return again ? { ...ok, retransmission: true } : fail('replay');
     }
     if (seen === undefined && issued <= this.replay.forgetBefore) return { status: 'stale' };
-    const last = accepted();
-    this.replay.set(nonce, last === undefined ? { nc: nc1, ts: issued } : { nc: nc1, ts: issued, last });
+    this.replay.set(nonce, nc1, issued, { requestId: req.requestId, cnonce: cnonce ?? '', response: lower, at: now });
     return ok;
+  }
+
+  private ha2(algorithm: DigestAlgorithm, method: string, uri: string): string {
+    const key = `${algorithm} ${method}:${uri}`;
+    let v = this.ha2Cache.get(key);
+    if (v === undefined) {
+      v = h(algorithm, `${method}:${uri}`);
+      // the same for every user: caching it tells nobody anything
+      if (this.ha2Cache.size >= 256) this.ha2Cache.clear();
+      this.ha2Cache.set(key, v);
+    }
+    return v;
   }
 
   /** Nonces currently remembered for replay protection (for stats). */

@@ -86,7 +86,7 @@ function canonicalHost(h: string): string {
 
 function hostForUri(ip: string): string {
   const h = canonicalHost(ip);
-  return isIPv6(h) ? `[${h}]` : h;
+  return h.indexOf(':') !== -1 && isIPv6(h) ? `[${h}]` : h;
 }
 
 /** Kamailio's socket string: proto:ip:port, IPv6 in brackets. */
