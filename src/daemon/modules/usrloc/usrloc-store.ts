@@ -36,6 +36,9 @@ interface AorRecord {
   contacts: ContactRecord[];
 }
 
+const RESOLVED: Promise<unknown> = Promise.resolve();
+const noop = (): void => {};
+
 /** A contact is valid (VALID_CONTACT) until its expiry time; 0 means permanent. */
 export function isValid(c: ContactRecord, now: number): boolean {
   return c.expires === 0 || c.expires > now;
@@ -105,16 +108,16 @@ export class UsrlocStore {
   }
 
   /** Run fn with the AoR locked against other withLock calls for the same AoR. */
-  async withLock<T>(aor: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(aor) ?? Promise.resolve();
-    const run = prev.catch(() => undefined).then(fn);
-    const tail = run.catch(() => undefined);
+  withLock<T>(aor: string, fn: () => Promise<T>): Promise<T> {
+    // A tail never rejects, so the next caller's fn runs whatever this one's did.
+    const prev = this.locks.get(aor) ?? RESOLVED;
+    const run = prev.then(fn);
+    const tail: Promise<unknown> = run.then(noop, noop);
     this.locks.set(aor, tail);
-    try {
-      return await run;
-    } finally {
+    void tail.then(() => {
       if (this.locks.get(aor) === tail) this.locks.delete(aor);
-    }
+    });
+    return run;
   }
 
   /** All contacts of an AoR (also expired ones the timer has not removed yet), in q order; copies. */
