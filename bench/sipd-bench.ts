@@ -42,10 +42,10 @@
  * 127.0.0.1, "myself" for both, so pike never bans it; its User-Agent "SIPp-lab" is checked
  * against both scanner filters with a live OPTIONS before the run. The scenario is the lab's with
  * the port in the Request-URI (bench/sipp/sipd_reg_auth.xml says why: sipp's digest uri). The
- * userban table is flushed on both before each step: sipd refuses a UDP retransmission of an
- * authenticated REGISTER as a nonce replay and counts it as a failed login, so one slow moment
- * (> 500 ms, sipp's retransmission timer) can lock 127.0.0.1 out for 900 s and would otherwise
- * fail every later step too.
+ * userban table is flushed on both before each step, so a step starts with no lockout left over
+ * from the last one (an overloaded step makes sipp give up on calls half-way; sipd no longer counts
+ * a UDP retransmission as a failed login — it answers it from its reply cache — but a flush keeps
+ * the steps independent whatever either proxy counts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -638,7 +638,7 @@ function fmtStep(s: Step): string {
   return `${s.proxy} ${s.target}/s: created ${s.created}/${s.offered}, ok ${s.successful}, failed ${s.failedPct.toFixed(2)}%, achieved ${s.achieved.toFixed(0)}/s, rtd ${s.rtdMs.toFixed(1)} ms, retrans ${s.retrans}, CPU proxy ${s.proxyCpuPct.toFixed(0)}% db ${s.dbCpuPct.toFixed(0)}% sipp ${s.sippCpuPct.toFixed(0)}% others ${s.otherCpuPct.toFixed(0)}% → ${s.pass ? 'pass' : 'FAIL'}${s.note ? ` (${s.note})` : ''}`;
 }
 
-/** Between steps: lockout counters cleared on both (sipd counts a UDP retransmission of a REGISTER as a replay failure). */
+/** Between steps: lockout counters cleared on both, so every step starts from the same state. */
 async function resetBetweenSteps(p: Proxy): Promise<void> {
   await rpc(p.rpcUrl, 'htable.flush', ['userban']).catch(() => undefined);
   await sleep(1500);

@@ -52,6 +52,8 @@ const DISPLAY = new Map<string, string>([
 
 /** The canonical key of a header name: long form, lower case ("V" → "via", "Call-Id" → "call-id"). */
 export function headerKey(name: string): string {
+  const common = COMMON_SPELLINGS.get(name);
+  if (common !== undefined) return common;
   const lower = name.toLowerCase();
   return (lower.length === 1 && COMPACT.get(lower)) || lower;
 }
@@ -68,6 +70,24 @@ export function compactForm(key: string): string | undefined {
   for (const [short, long] of COMPACT) if (long === key) return short;
   return undefined;
 }
+
+/**
+ * The spellings nearly every message uses, each with its key: the parser looks up every header
+ * name, and this spares the common ones a lower-cased copy.
+ */
+const COMMON_SPELLINGS = (() => {
+  const m = new Map<string, string>();
+  const keys = ['via', 'from', 'to', 'call-id', 'cseq', 'contact', 'max-forwards', 'user-agent', 'expires', 'content-length', 'content-type', 'authorization', 'proxy-authorization', 'allow', 'supported', 'route', 'record-route', 'server', 'www-authenticate', 'proxy-authenticate', 'accept', 'event', 'require', 'path'];
+  for (const k of keys) {
+    m.set(k, k);
+    m.set(headerDisplayName(k), k);
+  }
+  for (const [short, long] of COMPACT) {
+    m.set(short, long);
+    m.set(short.toUpperCase(), long);
+  }
+  return m;
+})();
 
 /** Options the structured parsers pass on to the URI parser. */
 export type HeaderParseOptions = UriOptions;

@@ -40,6 +40,11 @@ export interface RequestContext {
   tlsPeer?: TlsPeer;
   /** the proxy's own addresses/domains (Kamailio's `myself`) */
   isMyself(host: string, port?: number): boolean;
+  /**
+   * A digest of the source and the bytes of the request (reply-cache.ts requestKey), when the
+   * kernel made one: equal for two requests only when one is a retransmission of the other.
+   */
+  requestKey?: string;
 }
 
 /** A stateless reply the pipeline builds from the request (Via, From, To+tag, Call-ID, CSeq copied). */

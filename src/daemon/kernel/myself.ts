@@ -26,6 +26,8 @@ export class Myself {
 
   isMyself(host: string, port?: number): boolean {
     if (typeof host !== 'string' || host.length === 0 || host.length > 255) return false;
+    // Most requests name the proxy exactly as it is listed: no normalising needed.
+    if (this.hosts.has(host)) return port === undefined || this.ports.has(port);
     const h = net.isIP(host.replace(/^\[|\]$/g, '')) !== 0 ? normaliseIp(host) : host.toLowerCase().replace(/\.$/, '');
     if (!this.hosts.has(h)) return false;
     return port === undefined || this.ports.has(port);

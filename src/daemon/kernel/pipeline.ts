@@ -43,6 +43,9 @@ import type { ProxyApi } from '../modules/proxy/proxy-module.js';
 
 export const ALLOW = 'OPTIONS, REGISTER';
 
+/** sl's counter per reply class, by status / 100 (names made once, not per reply). */
+const REPLY_CLASS_COUNTERS: readonly (string | undefined)[] = [undefined, 'sl:1xx_replies', 'sl:2xx_replies', 'sl:3xx_replies', 'sl:4xx_replies', 'sl:5xx_replies', 'sl:6xx_replies'];
+
 export interface PipelineOptions {
   registry: ModuleRegistry;
   /** the proxy's own addresses (Kamailio's myself) */
@@ -165,9 +168,13 @@ export class Pipeline {
     // them the response would be noise, so the request is dropped instead.
     if (req.via.length === 0 || req.cseq === undefined) return this.drop();
     this.counters.replies++;
-    this.stat('sl:sent_replies');
-    this.stat(`sl:${Math.floor(spec.status / 100)}xx_replies`);
-    if (spec.status >= 300) this.stat('sl:sent_err_replies');
+    const stats = this.api<StatsApi>('stats');
+    if (stats !== undefined) {
+      stats.inc('sl:sent_replies');
+      const cls = REPLY_CLASS_COUNTERS[Math.floor(spec.status / 100)];
+      if (cls !== undefined) stats.inc(cls);
+      if (spec.status >= 300) stats.inc('sl:sent_err_replies');
+    }
     m.reply(buildReply(req, spec, { source: m.source, server: this.opts.server }));
   }
 
@@ -276,6 +283,7 @@ export class Pipeline {
       return this.send(m, ctx.msg, { status: 500, reason: 'Server Internal Error' });
     }
     const key = requestKey(m.source, m.data);
+    ctx.requestKey = key; // auth-db tells a retransmission from a replay by it: no second digest
     const seen = this.registers.begin(key);
     if (seen.state === 'pending') return;
     if (seen.state === 'answered') return this.send(m, ctx.msg, seen.reply);

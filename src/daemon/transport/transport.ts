@@ -60,6 +60,7 @@ export function formatListen(a: { transport: string; host: string; port: number 
 
 /** Canonical textual IP: IPv4-mapped IPv6 (::ffff:1.2.3.4) becomes the IPv4 form; IPv6 lower-case, compressed. */
 export function normaliseIp(ip: string): string {
+  if (ip.indexOf(':') === -1 && ip.charCodeAt(0) !== 0x5b) return ip; // IPv4 or a name: nothing to normalise
   const bare = ip.startsWith('[') && ip.endsWith(']') ? ip.slice(1, -1) : ip;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
   if (mapped) return mapped[1];

@@ -45,21 +45,19 @@ export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, 
   }
   const bound = socket.address();
   const local: Endpoint = { ip: normaliseIp(bound.address), port: bound.port, transport: 'udp' };
-  socket.on('error', (e) => opts.log.error('UDP socket error', { local: `${local.ip}:${local.port}`, error: e.message }));
+  // Sends go without a callback (a callback costs a closure and a process.nextTick per datagram);
+  // a failed send then arrives here, with syscall 'send', and is only worth a debug line: UDP
+  // gives no delivery guarantee anyway and the client retransmits.
+  socket.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.syscall === 'send') opts.log.debug('UDP send failed', { local: `${local.ip}:${local.port}`, error: e.message });
+    else opts.log.error('UDP socket error', { local: `${local.ip}:${local.port}`, error: e.message });
+  });
   // Requests a proxy forwards leave from this socket too (responses come back to our Via here).
-  const sendTo = (to: { ip: string; port: number }, out: Buffer) => {
-    socket.send(out, to.port, to.ip, (err) => {
-      if (err) opts.log.debug('UDP send failed', { to: `${to.ip}:${to.port}`, error: err.message });
-    });
-  };
+  const sendTo = (to: { ip: string; port: number }, out: Buffer) => socket.send(out, to.port, to.ip);
   socket.on('message', (data, rinfo) => {
     // An IPv4 socket only ever reports dotted-quad sources, which normaliseIp returns unchanged.
     const source: Endpoint = { ip: v6 ? normaliseIp(rinfo.address) : rinfo.address, port: rinfo.port, transport: 'udp' };
-    const reply = (out: Buffer) => {
-      socket.send(out, rinfo.port, rinfo.address, (err) => {
-        if (err) opts.log.debug('UDP send failed', { to: `${source.ip}:${source.port}`, error: err.message });
-      });
-    };
+    const reply = (out: Buffer) => socket.send(out, rinfo.port, rinfo.address);
     const inbound: UdpInbound = { data, source, local, reply, sendTo };
     try {
       onMessage(inbound);

@@ -88,6 +88,7 @@ function fromHost(msg: SipRequest): string {
  * The identity of a request for telling a retransmission from a replay: every header field in
  * order, and the body. A retransmission is byte for byte the same request (RFC 3261 §17.1.2.2);
  * a replay that changes anything (Call-ID, CSeq, Contact, Expires…) gets another identity.
+ * Used when the kernel did not already key the request by its bytes (ctx.requestKey).
  */
 export function requestIdentity(msg: SipRequest): string {
   let s = `${msg.method} ${msg.rawUri}\n`;
@@ -213,7 +214,7 @@ export function createAuthDbModule(deps: AuthDbDeps = {}) {
         return { ok: false, reply: challenge(kind, realm) };
       }
 
-      const r = await digest.verify(cred, { method, uri: msg.rawUri, realm, ha1Lookup, requestId: requestIdentity(msg) });
+      const r = await digest.verify(cred, { method, uri: msg.rawUri, realm, ha1Lookup, requestId: ctx.requestKey ?? requestIdentity(msg) });
       if (r.status === 'stale') {
         stats?.inc('auth:challenges');
         return { ok: false, reply: challenge(kind, realm, true) };
