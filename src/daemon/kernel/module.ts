@@ -7,6 +7,7 @@
  * JSON-RPC params and return a result or throw.
  */
 import { ConfigError } from '../../core/errors.js';
+import { invalidParams } from './rpc-fault.js';
 
 /** One module parameter (Kamailio `modparam`), with its default and a one-line doc. */
 export type ParamSpec =
@@ -23,6 +24,26 @@ export type ParamValues<S extends ParamSpecs> = {
 
 /** JSON-RPC params as they arrive: positional, named, or none. */
 export type RpcParams = readonly unknown[] | Readonly<Record<string, unknown>> | undefined;
+
+/**
+ * An RPC method's params as a list, as Kamailio reads them (positionally). Named params are
+ * taken in the order of `names` when the method gives them (Kamailio accepts
+ * `{"htable": …, "key": …}`; an unknown name is refused rather than ignored, a missing one ends
+ * the list), else in the order they were written.
+ */
+export function rpcArgs(p: RpcParams, names?: readonly string[]): unknown[] {
+  if (p === undefined) return [];
+  if (Array.isArray(p)) return [...(p as readonly unknown[])];
+  const obj = p as Readonly<Record<string, unknown>>;
+  if (names === undefined) return Object.values(obj);
+  for (const k of Object.keys(obj)) if (!names.includes(k)) throw invalidParams(`unknown parameter ${JSON.stringify(k.slice(0, 32))}; expected ${names.join(', ')}`);
+  const out: unknown[] = [];
+  for (const n of names) {
+    if (!Object.prototype.hasOwnProperty.call(obj, n)) break;
+    out.push(obj[n]);
+  }
+  return out;
+}
 
 export interface RpcMethod {
   /** one line, shown by system.methodHelp */

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ModuleRegistry } from '../../../src/daemon/kernel/module-registry.js';
 import { RpcFault } from '../../../src/daemon/kernel/rpc-fault.js';
-import { DEFAULT_HTABLES, Htable, coreCaseHash, makeDefinition } from '../../../src/daemon/modules/htable/htable.js';
+import { DEFAULT_HTABLES, Htable, makeDefinition } from '../../../src/daemon/modules/htable/htable.js';
+import { coreCaseHash } from '../../../src/daemon/kernel/kamailio-hash.js';
 import { createHtableModule, type HtableModuleApi } from '../../../src/daemon/modules/htable/htable-module.js';
 
 const defaults = () => Object.entries(DEFAULT_HTABLES).map(([n, a]) => makeDefinition(n, a));

@@ -12,7 +12,7 @@ import { flattenAddressDump } from '../../../src/core/rpc/methods.js';
 import { ModuleRegistry } from '../../../src/daemon/kernel/module-registry.js';
 import { RpcFault } from '../../../src/daemon/kernel/rpc-fault.js';
 import type { Logger } from '../../../src/daemon/kernel/module.js';
-import { coreHash } from '../../../src/daemon/modules/usrloc/kamailio-hash.js';
+import { coreHash } from '../../../src/daemon/kernel/kamailio-hash.js';
 import { formatIp, parseIp } from '../../../src/daemon/modules/permissions/ip.js';
 import { createPermissionsModule, type PermissionsModuleApi } from '../../../src/daemon/modules/permissions/permissions-module.js';
 import { createTestDb, forEachEngine } from '../../helpers/db.js';

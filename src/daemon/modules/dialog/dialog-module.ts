@@ -17,12 +17,12 @@ import { ConfigError } from '../../../core/errors.js';
 import type { SipRequest, SipResponse } from '../../../core/sip/message.js';
 import { formatUri } from '../../../core/sip/uri.js';
 import type { Endpoint, PersistentState, ReplySpec, StatsApi } from '../../kernel/contracts.js';
-import { defineModule, type Logger, type ParamValues, type RpcParams } from '../../kernel/module.js';
+import { defineModule, rpcArgs, type Logger, type ParamValues, type RpcParams } from '../../kernel/module.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
 import type { AccApi } from '../acc/acc-module.js';
 import type { CallParties, EndReason } from '../acc/records.js';
 import { allValues, headerValue, routeUri } from '../proxy/header-values.js';
-import { coreHash } from '../usrloc/kamailio-hash.js';
+import { coreHash } from '../../kernel/kamailio-hash.js';
 import { DLG_CONFIRMED, DLG_CONFIRMED_NA, DLG_DELETED, DLG_EARLY, Dialog, type LegName } from './dialog.js';
 
 /** What sipd itself sends (the BYEs of a call it ends); the proxy module provides it. */
@@ -79,11 +79,6 @@ const params = {
 } as const;
 
 type Params = ParamValues<typeof params>;
-
-function positional(p: RpcParams): unknown[] {
-  if (p === undefined) return [];
-  return Array.isArray(p) ? [...p] : Object.values(p);
-}
 
 function parseUserLimits(text: string): Map<string, number> {
   const out = new Map<string, number>();
@@ -435,7 +430,7 @@ export function createDialogModule() {
       'dlg.dlg_list': {
         doc: 'Print dialog based on callid and fromtag',
         handler(params: RpcParams) {
-          const [callId, fromTag] = positional(params);
+          const [callId, fromTag] = rpcArgs(params);
           if (typeof callId !== 'string') throw new RpcFault(500, 'Invalid parameters');
           return (byCallId.get(callId) ?? []).filter((d) => d.active && (fromTag === undefined || d.caller.tag === fromTag)).map(dump);
         },
@@ -443,7 +438,7 @@ export function createDialogModule() {
       'dlg.end_dlg': {
         doc: 'End a given dialog based on [h_entry] [h_id]',
         handler(params: RpcParams) {
-          const [e, i] = positional(params);
+          const [e, i] = rpcArgs(params);
           if (e === undefined || i === undefined) throw new RpcFault(500, 'Invalid parameters');
           const d = needDialog(e, i);
           counters.ended_by_rpc++;
@@ -454,7 +449,7 @@ export function createDialogModule() {
       'dlg.terminate_dlg': {
         doc: 'End a given dialog based on callid, from tag and to tag',
         handler(params: RpcParams) {
-          const [callId, fromTag, toTag] = positional(params);
+          const [callId, fromTag, toTag] = rpcArgs(params);
           if (typeof callId !== 'string' || typeof fromTag !== 'string' || typeof toTag !== 'string') throw new RpcFault(500, 'Invalid parameters');
           const d = (byCallId.get(callId) ?? []).find((x) => x.active && x.caller.tag === fromTag && x.callee.tag === toTag);
           if (d === undefined) throw new RpcFault(404, 'Dialog not found');
@@ -466,7 +461,7 @@ export function createDialogModule() {
       'dlg.profile_get_size': {
         doc: 'Returns the number of dialogs belonging to a profile: dlg.profile_get_size caller [user]',
         handler(params: RpcParams) {
-          const [name, value] = positional(params);
+          const [name, value] = rpcArgs(params);
           if (name !== 'caller') throw new RpcFault(404, `Profile not found: ${String(name).slice(0, 64)}`);
           if (value === undefined) return [...profile.values()].reduce((a, b) => a + b, 0);
           return profile.get(String(value)) ?? 0;
@@ -475,7 +470,7 @@ export function createDialogModule() {
       'dlg.profile_list': {
         doc: 'Lists all the dialogs belonging to a profile: dlg.profile_list caller [user]',
         handler(params: RpcParams) {
-          const [name, value] = positional(params);
+          const [name, value] = rpcArgs(params);
           if (name !== 'caller') throw new RpcFault(404, `Profile not found: ${String(name).slice(0, 64)}`);
           return all().filter((d) => d.active && d.profileUser !== undefined && (value === undefined || d.profileUser === String(value))).map(dump);
         },
@@ -496,7 +491,7 @@ export function createDialogModule() {
       'dialog.setUserLimit': {
         doc: 'sipd: set the active-calls limit of one subscriber: dialog.setUserLimit <user> <n> (0 = none allowed, -1 = no limit, "default" = back to the configured value)',
         handler(params: RpcParams) {
-          const [user, n] = positional(params);
+          const [user, n] = rpcArgs(params);
           if (typeof user !== 'string' || !/^[^\s]{1,64}$/.test(user)) throw new RpcFault(400, 'Bad user');
           if (n === 'default') {
             runtimeOverrides.delete(user);

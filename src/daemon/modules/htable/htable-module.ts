@@ -8,7 +8,7 @@
  * (`define`): new tables appear, changed attributes apply from then on, contents are kept.
  */
 import type { CoreApi, HtableApi, HtableValue, PersistentState } from '../../kernel/contracts.js';
-import { type Logger, type ModuleContext, type ParamValues, type RpcParams, defineModule } from '../../kernel/module.js';
+import { type Logger, type ModuleContext, type ParamValues, type RpcParams, defineModule, rpcArgs } from '../../kernel/module.js';
 import { RpcFault, invalidParams } from '../../kernel/rpc-fault.js';
 import { Htable, type HtableDefinition, toInt32 } from './htable.js';
 
@@ -36,23 +36,6 @@ function localTimestamp(ms: number): string {
   const d = new Date(ms);
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-}
-
-/**
- * Positional params, or named ones (Kamailio accepts `{"htable": …, "key": …}`). Unknown names
- * are refused rather than ignored.
- */
-function positional(p: RpcParams, names: readonly string[]): unknown[] {
-  if (p === undefined) return [];
-  if (Array.isArray(p)) return p as unknown[];
-  const obj = p as Readonly<Record<string, unknown>>;
-  for (const k of Object.keys(obj)) if (!names.includes(k)) throw invalidParams(`unknown parameter ${JSON.stringify(k.slice(0, 32))}; expected ${names.join(', ')}`);
-  const out: unknown[] = [];
-  for (const n of names) {
-    if (!Object.prototype.hasOwnProperty.call(obj, n)) break;
-    out.push(obj[n]);
-  }
-  return out;
 }
 
 /** A table or key name: strings, and (for keys) numbers written as text. */
@@ -248,14 +231,14 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
       'htable.dump': {
         doc: 'Dump the contents of hash table: htable.dump <htable>',
         handler: (p) => {
-          const [name] = positional(p, ['htable']);
+          const [name] = rpcArgs(p, ['htable']);
           return needTable(name, 'No htable name given').dump(now());
         },
       },
       'htable.get': {
         doc: 'Get one key from a hash table: htable.get <htable> <key>',
         handler: (p) => {
-          const [name, key] = positional(p, ['htable', 'key']);
+          const [name, key] = rpcArgs(p, ['htable', 'key']);
           if (name === undefined || key === undefined) throw new RpcFault(500, 'Not enough parameters (htable name and key name)');
           const e = table(nameParam(name, 'htable name')).get(nameParam(key, 'key'), now());
           if (e === undefined) throw new RpcFault(500, "Key name doesn't exist in htable.");
@@ -272,7 +255,7 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
       'htable.sets': {
         doc: 'Set one key in a hash table to a string value: htable.sets <htable> <key> <value>',
         handler: (p) => {
-          const [name, key, value] = positional(p, ['htable', 'key', 'value']);
+          const [name, key, value] = rpcArgs(p, ['htable', 'key', 'value']);
           if (name === undefined || key === undefined || value === undefined) throw new RpcFault(500, 'Not enough parameters (htable name, key name and value)');
           const t = table(nameParam(name, 'htable name'));
           if (typeof value !== 'string' && !(typeof value === 'number' && Number.isFinite(value))) throw invalidParams('value must be a string');
@@ -283,7 +266,7 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
       'htable.seti': {
         doc: 'Set one key in a hash table to an integer value: htable.seti <htable> <key> <value>',
         handler: (p) => {
-          const [name, key, value] = positional(p, ['htable', 'key', 'value']);
+          const [name, key, value] = rpcArgs(p, ['htable', 'key', 'value']);
           if (name === undefined || key === undefined || value === undefined) throw new RpcFault(500, 'Not enough parameters (htable name, key name and value)');
           const t = table(nameParam(name, 'htable name'));
           setValue(t.def.name, nameParam(key, 'key'), { type: 'int', value: intParam(value) });
@@ -293,7 +276,7 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
       'htable.delete': {
         doc: 'Delete one key from a hash table: htable.delete <htable> <key>',
         handler: (p) => {
-          const [name, key] = positional(p, ['htable', 'key']);
+          const [name, key] = rpcArgs(p, ['htable', 'key']);
           if (name === undefined || key === undefined) throw new RpcFault(500, 'Not enough parameters (htable name and key name)');
           const t = table(nameParam(name, 'htable name'));
           if (!t.delete(nameParam(key, 'key'), now())) throw new RpcFault(404, 'Key not found in htable.');
@@ -304,7 +287,7 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
       'htable.flush': {
         doc: 'Remove every key of a hash table: htable.flush <htable>',
         handler: (p) => {
-          const [name] = positional(p, ['htable']);
+          const [name] = rpcArgs(p, ['htable']);
           needTable(name, 'No htable name given').flush();
           changed = true;
           return 'Ok. Htable flushed.';
@@ -333,7 +316,7 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
       'htable.reload': {
         doc: 'Reload a hash table from its database table: htable.reload <htable>',
         handler: async (p) => {
-          const [name] = positional(p, ['htable']);
+          const [name] = rpcArgs(p, ['htable']);
           const t = needTable(name, 'No htable name given');
           if (t.def.dbtable === undefined) throw new RpcFault(500, 'No htable db_url');
           const n = await loadFromDb(t);

@@ -10,6 +10,7 @@
  * hash Kamailio's htable uses — so `htable.dump` answers with the entry numbers Kamailio would.
  */
 import type { HtableValue } from '../../kernel/contracts.js';
+import { coreCaseHash } from '../../kernel/kamailio-hash.js';
 
 export interface HtableDefinition {
   name: string;
@@ -35,29 +36,6 @@ export interface DumpSlot {
   entry: number;
   size: number;
   slot: Array<{ name: string; value: number | string; type: 'int' | 'str' }>;
-}
-
-/** Kamailio's ch_icase + signed char arithmetic of core_case_hash (src/core/hashes.h). */
-function hashByte(b: number): number {
-  const c = b >= 0x41 && b <= 0x5a ? b | 0x20 : b;
-  return c >= 0x80 ? c - 0x100 : c;
-}
-
-/** Kamailio core_case_hash(key, NULL, 0): the hash htable uses to pick a slot. */
-export function coreCaseHash(key: string): number {
-  const b = Buffer.from(key, 'utf8');
-  const end = b.length;
-  let h = 0;
-  let v: number;
-  let p = 0;
-  for (; p <= end - 4; p += 4) {
-    v = ((hashByte(b[p]) << 24) + (hashByte(b[p + 1]) << 16) + (hashByte(b[p + 2]) << 8) + hashByte(b[p + 3])) >>> 0;
-    h = (h + ((v ^ (v >>> 3)) >>> 0)) >>> 0;
-  }
-  v = 0;
-  for (; p < end; p++) v = ((v << 8) + hashByte(b[p])) >>> 0;
-  h = (h + ((v ^ (v >>> 3)) >>> 0)) >>> 0;
-  return (h + (h >>> 11) + ((h >>> 13) + (h >>> 23))) >>> 0;
 }
 
 /** Kamailio keeps integers as C int: values wrap to 32-bit signed. */

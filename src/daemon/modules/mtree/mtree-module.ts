@@ -11,7 +11,7 @@
  */
 import { ConfigError } from '../../../core/errors.js';
 import type { Database } from '../../../core/db/database.js';
-import { defineModule, type Logger, type RpcParams } from '../../kernel/module.js';
+import { defineModule, rpcArgs, type Logger, type RpcParams } from '../../kernel/module.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
 import { ReloadGate } from '../permissions/reload-gate.js';
 import { PREFIX_CHARS, PrefixTree, type PrefixMatch } from './prefix-tree.js';
@@ -34,11 +34,6 @@ const params = {
 } as const;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
-
-function positional(p: RpcParams): unknown[] {
-  if (p === undefined) return [];
-  return Array.isArray(p) ? [...p] : Object.values(p);
-}
 
 export function createMtreeModule(deps: MtreeDeps = {}) {
   let tree = new PrefixTree();
@@ -126,7 +121,7 @@ export function createMtreeModule(deps: MtreeDeps = {}) {
       'mtree.list': {
         doc: 'List the content of one or all trees: mtree.list [tname]',
         handler(p: RpcParams) {
-          const [tname] = positional(p);
+          const [tname] = rpcArgs(p);
           wantTree(tname);
           return tree.entries().map((e) => ({ tname: name, tprefix: e.prefix, tvalue: [e.value] }));
         },
@@ -134,7 +129,7 @@ export function createMtreeModule(deps: MtreeDeps = {}) {
       'mtree.match': {
         doc: 'Match prefix value against mtree: mtree.match tname number mode (mode 0)',
         handler(p: RpcParams) {
-          const [tname, number, mode] = positional(p);
+          const [tname, number, mode] = rpcArgs(p);
           if (typeof tname !== 'string' || (typeof number !== 'string' && typeof number !== 'number') || mode === undefined) throw new RpcFault(500, 'Invalid Parameters');
           if (Number(mode) !== 0 && Number(mode) !== 2) throw new RpcFault(500, "Invalid parameter 'mode'");
           if (tname !== name) throw new RpcFault(404, 'Tree not found');
@@ -146,7 +141,7 @@ export function createMtreeModule(deps: MtreeDeps = {}) {
       'mtree.summary': {
         doc: 'Print summary of loaded mtree tables',
         handler(p: RpcParams) {
-          const [tname] = positional(p);
+          const [tname] = rpcArgs(p);
           wantTree(tname);
           return [{ table: name, item: { ttype: 0, memsize: tree.nodeCount * 64, nrnodes: tree.nodeCount, nritems: tree.size, reload_count: reloads, reload_time: reloadTime } }];
         },

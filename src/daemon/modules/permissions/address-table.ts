@@ -4,7 +4,7 @@
  * the subnet list kept ordered by group. Port 0 matches any port. Built once per load and never
  * changed afterwards: a reload builds a new table and swaps it in (habit 8).
  */
-import { coreHash } from '../usrloc/kamailio-hash.js';
+import { coreHash } from '../../kernel/kamailio-hash.js';
 import { type IpAddr, formatIp, parseIp, prefixMatch, sameIp } from './ip.js';
 
 /** Kamailio's PERM_HASH_SIZE. */

@@ -14,7 +14,7 @@
  */
 import { SipctlError } from '../../../core/errors.js';
 import type { StatsApi } from '../../kernel/contracts.js';
-import { defineModule, type RpcParams } from '../../kernel/module.js';
+import { defineModule, rpcArgs, type RpcParams } from '../../kernel/module.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
 
 /** The functions other modules call: the contract's inc() plus gauges and reads. */
@@ -63,12 +63,6 @@ const STAT_NAME = /^([a-z][a-z0-9_]{0,31}):([A-Za-z0-9_.-]{1,64})$/;
 const params = {
   max_counters: { type: 'integer', default: 1024, min: 64, max: 65_536, doc: 'most distinct counters kept; inc() of a new name beyond this is ignored (and logged once)' },
 } as const;
-
-function positional(p: RpcParams): unknown[] {
-  if (p === undefined) return [];
-  if (Array.isArray(p)) return [...p];
-  return Object.values(p);
-}
 
 export function createStatsModule() {
   /** group → name → value; Map keeps definition order */
@@ -212,7 +206,7 @@ export function createStatsModule() {
       'stats.get_statistics': {
         doc: 'Statistics as "group:name = value" lines: stats.get_statistics all | group: | name …',
         handler(p: RpcParams) {
-          const args = positional(p);
+          const args = rpcArgs(p);
           if (args.length === 0 || typeof args[0] !== 'string') throw new RpcFault(400, 'Please provide which stats to retrieve');
           const out: string[] = [];
           for (const a of args) {
@@ -224,7 +218,7 @@ export function createStatsModule() {
       'stats.reset_statistics': {
         doc: 'Set counters to 0 (all, group: or name); gauges are current values and stay',
         handler(p: RpcParams) {
-          const args = positional(p);
+          const args = rpcArgs(p);
           if (args.length === 0 || typeof args[0] !== 'string') throw new RpcFault(400, 'Please provide stats name');
           for (const a of args) {
             if (typeof a !== 'string') continue;

@@ -7,7 +7,7 @@
 import { ConfigError, SipctlError } from '../../../core/errors.js';
 import type { Database } from '../../../core/db/database.js';
 import type { ContactRecord, UsrlocApi } from '../../kernel/contracts.js';
-import { defineModule, type Logger, type RpcParams } from '../../kernel/module.js';
+import { defineModule, rpcArgs, type Logger, type RpcParams } from '../../kernel/module.js';
 import type { StatsRegistryApi } from '../stats/stats-module.js';
 import { type ContactChange, UsrlocStore, isValid } from './usrloc-store.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
@@ -53,12 +53,6 @@ const params = {
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const NOT_SET = '[not set]';
-
-function positional(p: RpcParams): unknown[] {
-  if (p === undefined) return [];
-  if (Array.isArray(p)) return [...p];
-  return Object.values(p);
-}
 
 /** One contact as usrloc's rpc_dump_contact() prints it (5.6, with KA-Roundtrip). */
 export function dumpContact(c: ContactRecord, now: number): { Contact: Record<string, string | number> } {
@@ -143,7 +137,7 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
   }
 
   function tableAndAor(p: RpcParams): string {
-    const [table, aor] = positional(p);
+    const [table, aor] = rpcArgs(p);
     if (typeof table !== 'string' || typeof aor !== 'string' || aor === '') throw new RpcFault(500, 'Not enough parameters (table and AOR to lookup)');
     if (table !== domainName) throw new RpcFault(500, 'Domain not found');
     return fixAor(aor);
@@ -219,7 +213,7 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
         doc: 'Dump user location tables: ul.dump [brief]',
         handler(p: RpcParams) {
           const s = need();
-          const brief = positional(p)[0] === 'brief';
+          const brief = rpcArgs(p)[0] === 'brief';
           const t = now();
           const AoRs: unknown[] = [];
           for (const r of s.records()) {

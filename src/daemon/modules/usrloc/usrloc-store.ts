@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Database } from '../../../core/db/database.js';
 import type { ContactRecord } from '../../kernel/contracts.js';
-import { coreHash } from './kamailio-hash.js';
+import { coreHash } from '../../kernel/kamailio-hash.js';
 import { type ContactChange, LocationTable } from './location-db.js';
 import { LocationWriter } from './location-writer.js';
 
