@@ -149,24 +149,7 @@ function parseSipUri(text: string, scheme: 'sip' | 'sips', s: string, opts: UriO
 
   // uri-parameters
   const params: UriParams = new Map();
-  while (s.charCodeAt(pos) === 0x3b /* ; */) {
-    pos++;
-    const nameEnd = scanRun(s, pos, PARAMCHAR);
-    if (nameEnd === pos) throw bad(text, 'empty parameter name');
-    // Names are identifiers: escapes decoded ("%6C%72" is "lr", RFC 4475 esc01), case folded.
-    const name = unescape(s.slice(pos, nameEnd)).toLowerCase();
-    pos = nameEnd;
-    let value: string | null = null;
-    if (s.charCodeAt(pos) === 0x3d /* = */) {
-      pos++;
-      const valueEnd = scanRun(s, pos, PARAMCHAR);
-      if (valueEnd === pos) throw bad(text, `empty value for parameter ${excerpt(name)}`);
-      value = s.slice(pos, valueEnd);
-      pos = valueEnd;
-    }
-    if (params.has(name)) throw bad(text, `parameter ${excerpt(name)} given twice`);
-    params.set(name, value);
-  }
+  pos = parseParams(text, s, pos, params, true);
 
   // headers
   const headers: Array<[string, string]> = [];
@@ -196,23 +179,7 @@ function parseTelUri(text: string, s: string): TelUri {
   const number = s.slice(0, pos);
   if (!validTelNumber(number)) throw bad(text, 'invalid telephone-subscriber');
   const params: UriParams = new Map();
-  while (s.charCodeAt(pos) === 0x3b /* ; */) {
-    pos++;
-    const nameEnd = scanRun(s, pos, TEL_PNAME, false);
-    if (nameEnd === pos) throw bad(text, 'empty parameter name');
-    const name = s.slice(pos, nameEnd).toLowerCase();
-    pos = nameEnd;
-    let value: string | null = null;
-    if (s.charCodeAt(pos) === 0x3d /* = */) {
-      pos++;
-      const valueEnd = scanRun(s, pos, PARAMCHAR);
-      if (valueEnd === pos) throw bad(text, `empty value for parameter ${excerpt(name)}`);
-      value = s.slice(pos, valueEnd);
-      pos = valueEnd;
-    }
-    if (params.has(name)) throw bad(text, `parameter ${excerpt(name)} given twice`);
-    params.set(name, value);
-  }
+  pos = parseParams(text, s, pos, params, false);
   if (pos !== s.length) throw bad(text, `unexpected ${excerpt(s[pos], 4)}`);
   return { kind: 'tel', scheme: 'tel', number, global: number.startsWith('+'), params };
 }
@@ -237,6 +204,35 @@ function validTelNumber(n: string): boolean {
     }
   }
   return significant > 0;
+}
+
+/**
+ * `*( ";" name [ "=" value ] )` from `pos` into `params`; returns where the run ends. SIP's
+ * uri-parameters (RFC 3261 §25.1) and tel's parameters (RFC 3966 §3) share this grammar and its
+ * checks (no empty name or value, no name twice); they differ only in the name: `sip` names are
+ * paramchar with escapes, decoded ("%6C%72" is "lr", RFC 4475 esc01), tel's pname is
+ * alphanum / "-" with no escapes. Names are identifiers, so case-folded.
+ */
+function parseParams(text: string, s: string, pos: number, params: UriParams, sipNames: boolean): number {
+  while (s.charCodeAt(pos) === 0x3b /* ; */) {
+    pos++;
+    const nameEnd = sipNames ? scanRun(s, pos, PARAMCHAR) : scanRun(s, pos, TEL_PNAME, false);
+    if (nameEnd === pos) throw bad(text, 'empty parameter name');
+    const raw = s.slice(pos, nameEnd);
+    const name = (sipNames ? unescape(raw) : raw).toLowerCase();
+    pos = nameEnd;
+    let value: string | null = null;
+    if (s.charCodeAt(pos) === 0x3d /* = */) {
+      pos++;
+      const valueEnd = scanRun(s, pos, PARAMCHAR);
+      if (valueEnd === pos) throw bad(text, `empty value for parameter ${excerpt(name)}`);
+      value = s.slice(pos, valueEnd);
+      pos = valueEnd;
+    }
+    if (params.has(name)) throw bad(text, `parameter ${excerpt(name)} given twice`);
+    params.set(name, value);
+  }
+  return pos;
 }
 
 /** End of the run of characters in `set` (and escapes, when allowed) starting at `from`. */
