@@ -2,6 +2,7 @@ import { chmodSync, chownSync, mkdtempSync, rmSync, statSync, type Stats } from 
 import { constants as OS, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { UnixDgramSocket } from 'unix-dgram';
+import { ExitCleanup } from './exit-cleanup.js';
 import { RpcError, badReply, timeoutError, unreachable } from './rpc-error.js';
 import { parseJsonReply, type RpcTransport, type TransportOptions, type WireRequest } from './transport.js';
 
@@ -84,7 +85,6 @@ export function createDgramTransport(opts: DgramTransportOptions): RpcTransport 
       const dir = mkdtempSync(join(opts.replyDir ?? tmpdir(), 'sipctl-rpc-'));
       replyDirPath = dir;
       liveReplyDirs.add(dir);
-      installExitHook();
       const replyPath = join(dir, 'reply.sock');
       const s = createSocket('unix_dgram');
       let bindError: (Error & { code?: number }) | undefined;
@@ -272,18 +272,4 @@ function grantProxyAccess(dir: string, replyPath: string, target: Stats): void {
 }
 
 /** Reply directories of open clients, removed at exit if close() never ran. */
-const liveReplyDirs = new Set<string>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const d of liveReplyDirs) {
-      try {
-        rmSync(d, { recursive: true, force: true });
-      } catch {
-        // nothing more can be done at exit
-      }
-    }
-  });
-}
+const liveReplyDirs = new ExitCleanup((d) => rmSync(d, { recursive: true, force: true }));

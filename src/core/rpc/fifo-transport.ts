@@ -4,9 +4,10 @@ import { constants as FS, open as openCb, promises as fsp, unlinkSync, type Stat
 import net from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { JsonFrameScanner } from './json-frame.js';
-import { RpcError, badReply, describeErrno, errnoCode, timeoutError, toTransportError, unreachable } from './rpc-error.js';
-import { parseJsonReply, type RpcTransport, type TransportOptions, type WireRequest } from './transport.js';
+import { ExitCleanup } from './exit-cleanup.js';
+import { JsonReplyReader } from './json-frame.js';
+import { RpcError, describeErrno, errnoCode, timeoutError, toTransportError, unreachable } from './rpc-error.js';
+import type { RpcTransport, TransportOptions, WireRequest } from './transport.js';
 
 const execFileP = promisify(execFile);
 const openFd = promisify(openCb) as (path: string, flags: number) => Promise<number>;
@@ -44,7 +45,6 @@ export const FIFO_MAX_REQUEST_BYTES = 8189;
  */
 export function createFifoTransport(opts: FifoTransportOptions): RpcTransport {
   const { path, replyDir, display, timeoutMs } = opts;
-  installExitHook();
   let tail: Promise<unknown> = Promise.resolve();
   const active = new Set<(err: RpcError) => void>();
 
@@ -108,9 +108,7 @@ export function createFifoTransport(opts: FifoTransportOptions): RpcTransport {
     let cancel = (): void => undefined;
     const promise = new Promise<unknown>((resolve, reject) => {
       let settled = false;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const scanner = new JsonFrameScanner();
+      const reply = new JsonReplyReader(display);
       const finish = (err: RpcError | null, value?: unknown): void => {
         if (settled) return;
         settled = true;
@@ -123,7 +121,7 @@ export function createFifoTransport(opts: FifoTransportOptions): RpcTransport {
       active.add(abort);
       const complete = (): void => {
         try {
-          finish(null, parseJsonReply(Buffer.concat(chunks, size), display));
+          finish(null, reply.parse());
         } catch (e) {
           finish(toTransportError(e, display));
         }
@@ -133,21 +131,18 @@ export function createFifoTransport(opts: FifoTransportOptions): RpcTransport {
       Math.max(0, deadline - Date.now()));
       sock.on('data', (chunk: Buffer) => {
         if (settled) return;
-        let end: number;
+        let done: boolean;
         try {
-          end = scanner.push(chunk);
+          done = reply.push(chunk);
         } catch (e) {
-          finish(badReply(display, (e as Error).message));
+          finish(e as RpcError);
           return;
         }
-        const part = end < 0 ? chunk : chunk.subarray(0, end);
-        chunks.push(part);
-        size += part.length;
-        if (end >= 0) complete();
+        if (done) complete();
       });
       sock.on('end', () => {
         if (settled) return;
-        if (size === 0) finish(new RpcError('RPC_CONNECTION_LOST', `the proxy closed the reply FIFO of ${display} without writing a reply`, { details: { url: display } }));
+        if (reply.size === 0) finish(new RpcError('RPC_CONNECTION_LOST', `the proxy closed the reply FIFO of ${display} without writing a reply`, { details: { url: display } }));
         else complete();
       });
       sock.on('error', (e) => finish(toTransportError(e, display)));
@@ -171,26 +166,8 @@ export function createFifoTransport(opts: FifoTransportOptions): RpcTransport {
   };
 }
 
-/**
- * Reply FIFOs of calls in flight. If the process exits mid-call (the CLI calls process.exit on
- * an error elsewhere, or a signal handler exits), the 'exit' hook still removes them from the
- * shared reply directory. Registered once, on first use.
- */
-const liveReplyFifos = new Set<string>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const p of liveReplyFifos) {
-      try {
-        unlinkSync(p);
-      } catch {
-        // already gone (or never created): nothing to clean up, and 'exit' cannot report anyway
-      }
-    }
-  });
-}
+/** Reply FIFOs of calls in flight, removed from the shared reply directory if the process exits mid-call. */
+const liveReplyFifos = new ExitCleanup(unlinkSync);
 
 /**
  * JSON text that Kamailio's FIFO reader frames correctly. Its reader finds the end of a

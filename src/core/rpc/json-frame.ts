@@ -1,3 +1,6 @@
+import { badReply } from './rpc-error.js';
+import { parseJsonReply } from './transport.js';
+
 /**
  * Finds where one top-level JSON object or array ends in a byte stream, without parsing it.
  * Stream transports (unix:) use it to know a reply is complete while the connection stays open;
@@ -55,5 +58,41 @@ export class JsonFrameScanner {
   /** Bytes seen so far. */
   get bytes(): number {
     return this.total;
+  }
+}
+
+/**
+ * One JSON reply read from a byte stream: the unix stream socket and the FIFO both read their
+ * replies this way. Chunks are kept up to the end of the top-level value (bytes after it are
+ * dropped) and concatenated once, when the reply is parsed.
+ */
+export class JsonReplyReader {
+  private readonly scanner = new JsonFrameScanner();
+  private readonly chunks: Buffer[] = [];
+  /** Bytes kept so far. */
+  size = 0;
+
+  constructor(private readonly display: string) {}
+
+  /**
+   * Keep the next chunk; true once the value is complete. Throws RPC_BAD_REPLY on bytes that
+   * cannot be a JSON reply.
+   */
+  push(chunk: Buffer): boolean {
+    let end: number;
+    try {
+      end = this.scanner.push(chunk);
+    } catch (e) {
+      throw badReply(this.display, (e as Error).message);
+    }
+    const part = end < 0 ? chunk : chunk.subarray(0, end);
+    this.chunks.push(part);
+    this.size += part.length;
+    return end >= 0;
+  }
+
+  /** Parse what was kept (complete or not); RPC_BAD_REPLY when it is not JSON. */
+  parse(): unknown {
+    return parseJsonReply(Buffer.concat(this.chunks, this.size), this.display);
   }
 }

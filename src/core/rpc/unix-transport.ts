@@ -1,7 +1,7 @@
 import net from 'node:net';
-import { RpcError, badReply, errnoCode, timeoutError, toTransportError } from './rpc-error.js';
-import { JsonFrameScanner } from './json-frame.js';
-import { parseJsonReply, type RpcTransport, type TransportOptions, type WireRequest } from './transport.js';
+import { RpcError, errnoCode, timeoutError, toTransportError } from './rpc-error.js';
+import { JsonReplyReader } from './json-frame.js';
+import type { RpcTransport, TransportOptions, WireRequest } from './transport.js';
 
 export interface UnixTransportOptions extends TransportOptions {
   path: string;
@@ -73,9 +73,7 @@ function createStreamTransport(opts: UnixTransportOptions): RpcTransport {
     const body = JSON.stringify(request);
     return new Promise<unknown>((resolve, reject) => {
       let settled = false;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const scanner = new JsonFrameScanner();
+      const reply = new JsonReplyReader(display);
       const sock = net.createConnection({ path });
       const finish = (err: RpcError | null, value?: unknown): void => {
         if (settled) return;
@@ -88,7 +86,7 @@ function createStreamTransport(opts: UnixTransportOptions): RpcTransport {
       };
       const complete = (): void => {
         try {
-          finish(null, parseJsonReply(Buffer.concat(chunks, size), display));
+          finish(null, reply.parse());
         } catch (e) {
           finish(toTransportError(e, display));
         }
@@ -98,25 +96,18 @@ function createStreamTransport(opts: UnixTransportOptions): RpcTransport {
 
       sock.on('connect', () => sock.write(body + '\n'));
       sock.on('data', (chunk: Buffer) => {
-        let end: number;
+        let done: boolean;
         try {
-          end = scanner.push(chunk);
+          done = reply.push(chunk);
         } catch (e) {
-          finish(badReply(display, (e as Error).message));
+          finish(e as RpcError);
           return;
         }
-        if (end < 0) {
-          chunks.push(chunk);
-          size += chunk.length;
-          return;
-        }
-        chunks.push(chunk.subarray(0, end));
-        size += end;
-        complete();
+        if (done) complete();
       });
       sock.on('end', () => {
         if (settled) return;
-        if (size === 0) finish(new RpcError('RPC_CONNECTION_LOST', `${display} closed the connection without a reply`, { details: { url: display } }));
+        if (reply.size === 0) finish(new RpcError('RPC_CONNECTION_LOST', `${display} closed the connection without a reply`, { details: { url: display } }));
         else complete(); // parse what came; an incomplete value becomes RPC_BAD_REPLY
       });
       sock.on('error', (e) => {
