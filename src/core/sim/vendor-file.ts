@@ -73,9 +73,14 @@ export interface SimParserOptions {
 
 const NONE: ParsedLine[] = [];
 
-function isBlankOrComment(line: string): boolean {
+/**
+ * What both file formats read of a line: without the UTF-8 BOM an editor may put before line 1,
+ * or undefined for a blank line or a '#' comment (those say nothing in either format).
+ */
+function contentLine(raw: string, lineNo: number): string | undefined {
+  const line = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
   const t = line.trim();
-  return t === '' || t.startsWith('#');
+  return t === '' || t.startsWith('#') ? undefined : line;
 }
 
 const VENDOR_KV = /^\s*([A-Za-z][A-Za-z0-9_ .\-]*?)\s*:\s*(.*)$/;
@@ -164,8 +169,8 @@ class CsvParser implements SimLineParser {
   push(raw: string, lineNo: number): ParsedLine[] {
     this.#lastLine = lineNo;
     if (this.#dead) return NONE;
-    const line = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
-    if (isBlankOrComment(line)) return NONE;
+    const line = contentLine(raw, lineNo);
+    if (line === undefined) return NONE;
     if (this.columns !== undefined) {
       this.rowsRead++;
       if (this.#scanOnly) return NONE;
@@ -255,8 +260,8 @@ export class VendorFileParser implements SimLineParser {
   push(raw: string, lineNo: number): ParsedLine[] {
     this.#lastLine = lineNo;
     if (this.#dead) return NONE;
-    const line = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
-    if (isBlankOrComment(line)) return NONE;
+    const line = contentLine(raw, lineNo);
+    if (line === undefined) return NONE;
     const t = line.trim();
 
     if (this.varOut !== undefined) {
