@@ -3,12 +3,11 @@
 // for https, kamcmd-style parameter typing on the wire.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isolatedEnv, runSipctl } from '../helpers/cli.js';
+import { haveOpenssl, startHttpsRpcServer, type HttpsRpcServer } from '../helpers/rpc.js';
 import { startRawHttpServer, type RawHttpServer } from '../unit/rpc/servers.js';
 
 let dir: string;
@@ -106,43 +105,23 @@ describe('authentication: never from a flag value', () => {
   });
 });
 
-function haveOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('https with a private CA', { skip: haveOpenssl() ? false : 'openssl not installed' }, () => {
-  let server: https.Server;
+  let tls: HttpsRpcServer;
   let url: string;
   before(async () => {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-    server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        const id = JSON.parse(body).id;
-        res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ jsonrpc: '2.0', result: { now: 'n', up_since: 'u', uptime: 9 }, id }));
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `https://127.0.0.1:${(server.address() as { port: number }).port}/RPC`;
+    tls = await startHttpsRpcServer((req) => ({ body: JSON.stringify({ jsonrpc: '2.0', result: { now: 'n', up_since: 'u', uptime: 9 }, id: req.id }) }));
+    url = tls.url;
   });
-  after(() => new Promise<void>((r) => server.close(() => r())));
+  after(() => tls.close());
 
   test('untrusted certificate: exit 5 with a hint; --rpc-ca-file / SIPCTL_RPC_CA_FILE trusts it', async () => {
     const no = await runSipctl(['uptime', '--rpc', url], { env: isolatedEnv() });
     assert.equal(no.code, 5);
     assert.match(no.stderr, /TLS handshake .* failed/);
-    const yes = await runSipctl(['uptime', '--json', '--rpc', url, '--rpc-ca-file', join(dir, 'cert.pem')], { env: isolatedEnv() });
+    const yes = await runSipctl(['uptime', '--json', '--rpc', url, '--rpc-ca-file', tls.caFile], { env: isolatedEnv() });
     assert.equal(yes.code, 0, yes.stderr);
     assert.equal(JSON.parse(yes.stdout)[0].uptime, 9);
-    const env = await runSipctl(['uptime', '--rpc', url], { env: isolatedEnv({ SIPCTL_RPC_CA_FILE: join(dir, 'cert.pem') }) });
+    const env = await runSipctl(['uptime', '--rpc', url], { env: isolatedEnv({ SIPCTL_RPC_CA_FILE: tls.caFile }) });
     assert.equal(env.code, 0, env.stderr);
   });
 });

@@ -3,22 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readdirSync, writeFileSync, readFileSync, mkdirSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inspect } from 'node:util';
 import { spawnSync } from 'node:child_process';
-import { createRpcClient, RpcError, flattenHtableDump, flattenUlDump, type HtableDumpResult, type UlDumpResult } from '../../../src/core/rpc/index.js';
+import { createRpcClient, flattenHtableDump, flattenUlDump, type HtableDumpResult, type UlDumpResult } from '../../../src/core/rpc/index.js';
 import { kamailioFifoJson, FIFO_MAX_REQUEST_BYTES } from '../../../src/core/rpc/fifo-transport.js';
 import { recordedFifo, withId, bigUlDump } from './recorded.js';
 import { startFakeKamailioFifo, mkfifo, type FakeKamailioFifo, type FifoRequestSeen, type FifoAnswer } from './servers.js';
-
-async function rejects(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof RpcError, `expected RpcError, got ${inspect(e)}`);
-    return e;
-  }
-  assert.fail('expected the call to fail');
-}
+import { expectRpcError, withClient } from '../../helpers/rpc.js';
 
 describe('fifo: transport against a fake Kamailio FIFO replaying recorded replies', () => {
   let dir: string;
@@ -26,7 +16,7 @@ describe('fifo: transport against a fake Kamailio FIFO replaying recorded replie
   let kam: FakeKamailioFifo;
   let answer: (req: FifoRequestSeen) => FifoAnswer;
   let url: string;
-  const client = (timeoutMs = 2000) => createRpcClient(url, { fifoReplyDir: replyDir, timeoutMs });
+  const clientOpts = (timeoutMs = 2000) => ({ fifoReplyDir: replyDir, timeoutMs });
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sipctl-fifo-'));
@@ -47,57 +37,45 @@ describe('fifo: transport against a fake Kamailio FIFO replaying recorded replie
 
   test('core.uptime round trip; request written as kamctl does', async () => {
     answer = replay('core.uptime');
-    const c = client();
-    try {
+    await withClient(url, clientOpts(), async (c) => {
       assert.deepEqual(await c.call('core.uptime'), { now: 'Sat Nov 21 05:38:54 2026', up_since: 'Sat Nov 21 05:27:11 2026', uptime: 703 });
       const req = kam.seen.at(-1)!;
       assert.match(req.replyName, /^sipctl_\d+_[0-9a-f]{16}$/);
       assert.deepEqual(req.json, { jsonrpc: '2.0', method: 'core.uptime', id: req.json.id, reply_name: req.replyName });
       assert.equal(req.replyStat!.mode & 0o777, 0o600);
       assert.ok(req.replyStat!.isFIFO());
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('htable.dump ipban flattens', async () => {
     answer = replay('htable.dump ipban');
-    const c = client();
-    try {
+    await withClient(url, clientOpts(), async (c) => {
       const r = await c.call<HtableDumpResult>('htable.dump', ['ipban']);
       assert.deepEqual(kam.seen.at(-1)!.json.params, ['ipban']);
       assert.deepEqual(flattenHtableDump(r).map((x) => x.name), ['1.1.1.2', '1.1.1.1', '5.6.7.8', '1.2.3.4']);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('JSON-RPC error over the FIFO is remote with Kamailio\'s code', async () => {
     answer = replay('ERR unknown htable');
-    const c = client();
-    try {
-      const e = await rejects(c.call('htable.dump', ['nosuchtable']));
+    await withClient(url, clientOpts(), async (c) => {
+      const e = await expectRpcError(c.call('htable.dump', ['nosuchtable']));
       assert.equal(e.category, 'remote');
       assert.equal(e.code, 'RPC_ERROR');
       assert.equal(e.message, 'htable.dump: No such htable (code 500)');
       assert.deepEqual([e.details?.rpcCode, e.details?.rpcMessage], [500, 'No such htable']);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('a string ending in a backslash does not wedge Kamailio\'s reader', async () => {
     answer = (req) => Buffer.from(JSON.stringify({ jsonrpc: '2.0', result: req.json.params, id: req.json.id }));
-    const c = client();
     const params = ['C:\\dir\\', 'quote"inside', 'back\\"slash-quote', "it's {not} a brace", 'ünïcode'];
-    try {
+    await withClient(url, clientOpts(), async (c) => {
       assert.deepEqual(await c.call('echo', params), params);
       assert.ok(kam.seen.at(-1)!.raw.includes('\\u005c'));
       // and the next request is framed correctly too
       assert.deepEqual(await c.call('echo', ['x']), ['x']);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('kamailioFifoJson is the same JSON value', () => {
@@ -109,100 +87,82 @@ describe('fifo: transport against a fake Kamailio FIFO replaying recorded replie
 
   test('concurrent calls are serialized and each gets its reply', async () => {
     answer = (req) => Buffer.from(JSON.stringify({ jsonrpc: '2.0', result: req.json.params[0], id: req.json.id }));
-    const c = client();
-    try {
+    await withClient(url, clientOpts(), async (c) => {
       assert.deepEqual(await Promise.all([1, 2, 3, 4, 5, 6].map((n) => c.call('echo', [n]))), [1, 2, 3, 4, 5, 6]);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('a 20 MB reply through the FIFO', async () => {
     answer = (req) => bigUlDump(23_000, req.json.id);
-    const c = client(20_000);
-    try {
+    await withClient(url, clientOpts(20_000), async (c) => {
       assert.equal(flattenUlDump(await c.call<UlDumpResult>('ul.dump')).length, 23_000);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('no reply (what a wedged FIFO does) times out and removes the reply FIFO', async () => {
     answer = () => 'ignore';
-    const c = client(300);
-    try {
+    await withClient(url, clientOpts(300), async (c) => {
       const t0 = Date.now();
-      const e = await rejects(c.call('core.uptime'));
+      const e = await expectRpcError(c.call('core.uptime'));
       assert.equal(e.code, 'RPC_TIMEOUT');
       assert.equal(e.category, 'timeout');
       assert.equal(e.message, `no reply from ${url} within 300 ms`);
       assert.match(e.hint ?? '', /wedges/);
       assert.ok(Date.now() - t0 < 800);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('close() fails an in-flight call at once and removes its reply FIFO', async () => {
     answer = () => 'ignore';
-    const c = client(5000);
+    const c = createRpcClient(url, clientOpts(5000));
     const t0 = Date.now();
     const pending = c.call('core.uptime');
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(readdirSync(replyDir).length, 1);
     await c.close();
-    const e = await rejects(pending);
+    const e = await expectRpcError(pending);
     assert.equal(e.code, 'RPC_CLIENT_CLOSED');
     assert.ok(Date.now() - t0 < 1000);
   });
 
   test('garbage reply is RPC_BAD_REPLY; reply FIFO removed', async () => {
     answer = () => Buffer.from('500 command not found\n');
-    const c = client();
-    try {
-      assert.equal((await rejects(c.call('core.uptime'))).code, 'RPC_BAD_REPLY');
-    } finally {
-      await c.close();
-    }
+    await withClient(url, clientOpts(), async (c) => {
+      assert.equal((await expectRpcError(c.call('core.uptime'))).code, 'RPC_BAD_REPLY');
+    });
   });
 
   test('proxy closes the reply FIFO without writing: connection lost', async () => {
     answer = () => Buffer.alloc(0);
-    const c = client();
-    try {
-      const e = await rejects(c.call('core.uptime'));
+    await withClient(url, clientOpts(), async (c) => {
+      const e = await expectRpcError(c.call('core.uptime'));
       assert.equal(e.code, 'RPC_CONNECTION_LOST');
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('as root, the reply FIFO is handed to the proxy\'s user (owner of the request FIFO), still 0600',
     { skip: process.geteuid?.() === 0 ? false : 'needs root' }, async () => {
       answer = replay('core.uptime');
       chownSync(kam.path, 65534, 65534); // Kamailio creates its FIFO after dropping to its own user
-      const c = client();
       try {
-        await c.call('core.uptime');
-        const st = kam.seen.at(-1)!.replyStat!;
-        assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [65534, 65534, 0o600]);
+        await withClient(url, clientOpts(), async (c) => {
+          await c.call('core.uptime');
+          const st = kam.seen.at(-1)!.replyStat!;
+          assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [65534, 65534, 0o600]);
+        });
       } finally {
         chownSync(kam.path, 0, 0);
-        await c.close();
       }
     });
 
   test('requests Kamailio cannot read (> 8 KB) are refused before anything is written', async () => {
-    const c = client();
     const before = kam.seen.length;
-    try {
-      const e = await rejects(c.call('htable.sets', ['t', 'k', 'x'.repeat(FIFO_MAX_REQUEST_BYTES)]));
+    await withClient(url, clientOpts(), async (c) => {
+      const e = await expectRpcError(c.call('htable.sets', ['t', 'k', 'x'.repeat(FIFO_MAX_REQUEST_BYTES)]));
       assert.equal(e.code, 'RPC_REQUEST_TOO_LARGE');
       assert.equal(e.category, 'usage');
       assert.equal(kam.seen.length, before);
-    } finally {
-      await c.close();
-    }
+    });
   });
 });
 
@@ -218,43 +178,34 @@ describe('fifo: unreachable', () => {
     mkfifo(path);
     const replyDir = join(dir, 'r1');
     mkdirSync(replyDir);
-    const c = createRpcClient(`fifo:${path}`, { fifoReplyDir: replyDir, timeoutMs: 1000 });
-    try {
+    await withClient(`fifo:${path}`, { fifoReplyDir: replyDir, timeoutMs: 1000 }, async (c) => {
       const t0 = Date.now();
-      const e = await rejects(c.call('core.uptime'));
+      const e = await expectRpcError(c.call('core.uptime'));
       assert.ok(Date.now() - t0 < 500, 'must not block on open');
       assert.equal(e.category, 'connection');
       assert.equal(e.code, 'RPC_UNREACHABLE');
       assert.equal(e.message, `cannot reach fifo:${path}: no proxy is reading the FIFO`);
       assert.deepEqual(readdirSync(replyDir), []);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('missing FIFO is RPC_UNREACHABLE', async () => {
-    const c = createRpcClient(`fifo:${join(dir, 'missing.fifo')}`, { fifoReplyDir: dir });
-    try {
-      const e = await rejects(c.call('core.uptime'));
+    await withClient(`fifo:${join(dir, 'missing.fifo')}`, { fifoReplyDir: dir }, async (c) => {
+      const e = await expectRpcError(c.call('core.uptime'));
       assert.equal(e.code, 'RPC_UNREACHABLE');
       assert.match(e.message, /no such FIFO$/);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('a regular file is refused and left untouched', async () => {
     const path = join(dir, 'not-a-fifo');
     writeFileSync(path, 'keep me\n');
-    const c = createRpcClient(`fifo:${path}`, { fifoReplyDir: dir });
-    try {
-      const e = await rejects(c.call('core.uptime'));
+    await withClient(`fifo:${path}`, { fifoReplyDir: dir }, async (c) => {
+      const e = await expectRpcError(c.call('core.uptime'));
       assert.equal(e.code, 'RPC_BAD_URL');
       assert.equal(e.message, `fifo:${path} is not a FIFO`);
       assert.equal(readFileSync(path, 'utf8'), 'keep me\n');
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('process.exit() during a call still removes the reply FIFO', () => {
@@ -280,15 +231,15 @@ describe('fifo: unreachable', () => {
     const kdir = mkdtempSync(join(dir, 'k-'));
     const seen: FifoRequestSeen[] = [];
     const kam = await startFakeKamailioFifo(kdir, kdir, (r) => { seen.push(r); return 'ignore'; });
-    const c = createRpcClient(`fifo:${kam.path}`, { fifoReplyDir: join(dir, 'does-not-exist') });
     try {
-      const e = await rejects(c.call('core.uptime'));
-      assert.equal(e.code, 'RPC_BAD_OPTION');
-      assert.equal(e.category, 'usage');
-      await new Promise((r) => setTimeout(r, 50));
-      assert.equal(seen.length, 0);
+      await withClient(`fifo:${kam.path}`, { fifoReplyDir: join(dir, 'does-not-exist') }, async (c) => {
+        const e = await expectRpcError(c.call('core.uptime'));
+        assert.equal(e.code, 'RPC_BAD_OPTION');
+        assert.equal(e.category, 'usage');
+        await new Promise((r) => setTimeout(r, 50));
+        assert.equal(seen.length, 0);
+      });
     } finally {
-      await c.close();
       await kam.close();
     }
   });

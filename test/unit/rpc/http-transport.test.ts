@@ -1,30 +1,16 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
-import https from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { createRpcClient, RpcError, flattenHtableDump, flattenUlDump, type HtableDumpResult, type UlDumpResult, type CoreUptimeResult } from '../../../src/core/rpc/index.js';
 import { recordedHttp, withId, httpResponseBytes, bigUlDump, parseRecorded } from './recorded.js';
 import { startRawHttpServer, closedPort, type RawHttpServer } from './servers.js';
+import { expectRpcError, haveOpenssl, startHttpsRpcServer, withClient, type HttpsRpcServer } from '../../helpers/rpc.js';
 
 /** Replay the recorded Kamailio reply for `label`, answering the request's id. */
 function replay(label: string) {
   const rec = recordedHttp(label);
   const isJsonRpc = rec.body[0] === 0x7b; // HTML bodies are replayed as they are
   return (req: { json: any }) => httpResponseBytes(rec, isJsonRpc ? withId(rec.body, req.json.id) : rec.body);
-}
-
-async function rejects(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof RpcError, `expected RpcError, got ${inspect(e)}`);
-    return e;
-  }
-  assert.fail('expected the call to fail');
 }
 
 describe('http transport against replayed Kamailio replies', () => {
@@ -37,238 +23,184 @@ describe('http transport against replayed Kamailio replies', () => {
 
   test('core.uptime: result of the recorded 200 reply', async () => {
     route = replay('core.uptime');
-    const c = createRpcClient(srv.url);
-    try {
+    await withClient(srv.url, async (c) => {
       const r = await c.call<CoreUptimeResult>('core.uptime');
       assert.deepEqual(r, { now: 'Sat Nov 21 05:38:23 2026', up_since: 'Sat Nov 21 05:27:11 2026', uptime: 672 });
       const last = srv.seen.at(-1)!;
       assert.equal(last.requestLine, 'POST /RPC HTTP/1.1');
       assert.equal(last.headers['content-type'], 'application/json');
       assert.deepEqual(last.json, { jsonrpc: '2.0', method: 'core.uptime', id: last.json.id });
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('params are sent positionally; htable.dump flattens', async () => {
     route = replay('htable.dump ipban (after seti)');
-    const c = createRpcClient(srv.url);
-    try {
+    await withClient(srv.url, async (c) => {
       const r = await c.call<HtableDumpResult>('htable.dump', ['ipban']);
       assert.deepEqual(srv.seen.at(-1)!.json.params, ['ipban']);
       assert.deepEqual(flattenHtableDump(r), [
         { name: '5.6.7.8', value: 1, type: 'int' },
         { name: '1.2.3.4', value: 1, type: 'int' },
       ]);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('JSON-RPC error with 500 in the status line is a remote error, not an HTTP error', async () => {
     route = replay('ERR unknown htable (get)');
-    const c = createRpcClient(srv.url);
-    try {
-      const e = await rejects(c.call('htable.get', ['nosuchtable', 'k']));
+    await withClient(srv.url, async (c) => {
+      const e = await expectRpcError(c.call('htable.get', ['nosuchtable', 'k']));
       assert.equal(e.category, 'remote');
       assert.equal(e.code, 'RPC_ERROR');
       assert.equal(e.message, 'htable.get: No such htable (code 500)');
       assert.equal(e.details?.rpcCode, 500);
       assert.equal(e.details?.rpcMessage, 'No such htable');
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('404 in the status line with a JSON-RPC body keeps code 404', async () => {
     route = replay('htable.delete again (missing key)');
-    const c = createRpcClient(srv.url);
-    try {
-      const e = await rejects(c.call('htable.delete', ['MessageCount', 'ExampleAdd']));
+    await withClient(srv.url, async (c) => {
+      const e = await expectRpcError(c.call('htable.delete', ['MessageCount', 'ExampleAdd']));
       assert.equal(e.category, 'remote');
       assert.equal(e.details?.rpcCode, 404);
       assert.equal(e.message, 'htable.delete: Key not found in htable. (code 404)');
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('HTTP 403 with an HTML body is RPC_HTTP_ERROR showing the status', async () => {
     route = replay('HTTP on SIP tcp port 5060');
-    const c = createRpcClient(srv.url);
-    try {
-      const e = await rejects(c.call('core.uptime'));
+    await withClient(srv.url, async (c) => {
+      const e = await expectRpcError(c.call('core.uptime'));
       assert.equal(e.code, 'RPC_HTTP_ERROR');
       assert.equal(e.category, 'protocol');
       assert.equal(e.message, `HTTP 403 Forbidden from ${srv.url}`);
       assert.equal(e.details?.httpStatus, 403);
       assert.match(String(e.details?.bodySnippet), /HTTP not served on port 5060/);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('200 with an HTML body (Kamailio "Wrong URL") is RPC_BAD_REPLY', async () => {
     route = replay('wrong URL path /foo');
-    const c = createRpcClient(srv.url.replace('/RPC', '/foo'));
-    try {
-      const e = await rejects(c.call('core.uptime'));
+    await withClient(srv.url.replace('/RPC', '/foo'), async (c) => {
+      const e = await expectRpcError(c.call('core.uptime'));
       assert.equal(e.code, 'RPC_BAD_REPLY');
       assert.equal(e.category, 'protocol');
       assert.match(e.message, /not JSON \(text\/html, 40 bytes\)/);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('garbage body with application/json is RPC_BAD_REPLY', async () => {
     const rec = recordedHttp('core.uptime');
     route = () => httpResponseBytes(rec, Buffer.from('{"jsonrpc":\t"2.0", "result": {'));
-    const c = createRpcClient(srv.url);
-    try {
-      const e = await rejects(c.call('core.uptime'));
+    await withClient(srv.url, async (c) => {
+      const e = await expectRpcError(c.call('core.uptime'));
       assert.equal(e.code, 'RPC_BAD_REPLY');
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('a reply for another id is RPC_BAD_REPLY (and does not hang)', async () => {
     const rec = recordedHttp('core.uptime');
     route = () => httpResponseBytes(rec, rec.body); // recorded id 18, ours differs
-    const c = createRpcClient(srv.url, { timeoutMs: 2000 });
-    try {
-      const e = await rejects(c.call('core.uptime'));
+    await withClient(srv.url, { timeoutMs: 2000 }, async (c) => {
+      const e = await expectRpcError(c.call('core.uptime'));
       assert.equal(e.code, 'RPC_BAD_REPLY');
       assert.match(e.message, /reply id 18 does not match request id 1/);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('Kamailio batch answer (result {} without id) is a bad reply, not a hang', async () => {
     const rec = recordedHttp('batch array');
     route = () => httpResponseBytes(rec, rec.body);
-    const c = createRpcClient(srv.url, { timeoutMs: 2000 });
-    try {
-      const e = await rejects(c.call('core.uptime'));
+    await withClient(srv.url, { timeoutMs: 2000 }, async (c) => {
+      const e = await expectRpcError(c.call('core.uptime'));
       assert.equal(e.code, 'RPC_BAD_REPLY');
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('an accepted request that is never answered times out within timeout + slack', async () => {
     route = () => 'hang'; // what Kamailio does with malformed JSON
-    const c = createRpcClient(srv.url, { timeoutMs: 300 });
-    try {
+    await withClient(srv.url, { timeoutMs: 300 }, async (c) => {
       const t0 = Date.now();
-      const e = await rejects(c.call('core.uptime'));
+      const e = await expectRpcError(c.call('core.uptime'));
       const took = Date.now() - t0;
       assert.equal(e.code, 'RPC_TIMEOUT');
       assert.equal(e.category, 'timeout');
       assert.equal(e.message, `no reply from ${srv.url} within 300 ms`);
       assert.ok(took >= 290 && took < 800, `took ${took} ms`);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('connection dropped before a reply is a connection error', async () => {
     route = () => 'close';
-    const c = createRpcClient(srv.url);
-    try {
-      const e = await rejects(c.call('core.uptime'));
+    await withClient(srv.url, async (c) => {
+      const e = await expectRpcError(c.call('core.uptime'));
       assert.equal(e.category, 'connection');
       assert.equal(e.code, 'RPC_CONNECTION_LOST');
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('reply cut short (fewer bytes than Content-Length) is a connection error', async () => {
     const rec = recordedHttp('ul.dump');
     route = (req) => httpResponseBytes(rec, withId(rec.body, req.json.id)).subarray(0, 500);
-    const c = createRpcClient(srv.url);
-    try {
-      const e = await rejects(c.call('ul.dump'));
+    await withClient(srv.url, async (c) => {
+      const e = await expectRpcError(c.call('ul.dump'));
       assert.equal(e.category, 'connection');
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('sequential calls work although Kamailio closes every connection', async () => {
     route = replay('core.version');
-    const c = createRpcClient(srv.url);
-    try {
+    await withClient(srv.url, async (c) => {
       for (let i = 0; i < 5; i++) assert.equal(await c.call('core.version'), 'kamailio 5.6.3 (x86_64/linux) ');
       const results = await Promise.all([1, 2, 3, 4].map(() => c.call('core.version')));
       assert.equal(results.length, 4);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('keep-alive: a server that keeps the connection serves several calls on one socket', async () => {
     const rec = recordedHttp('core.version');
     route = (req) => ({ bytes: httpResponseBytes(rec, withId(rec.body, req.json.id)), keepOpen: true as const });
     const before = srv.connections;
-    const c = createRpcClient(srv.url);
-    try {
+    await withClient(srv.url, async (c) => {
       for (let i = 0; i < 3; i++) await c.call('core.version');
       assert.equal(srv.connections - before, 1);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('a 20 MB ul.dump is received and parsed', async () => {
     route = (req) => httpResponseBytes(recordedHttp('ul.dump'), bigUlDump(23_000, req.json.id));
-    const c = createRpcClient(srv.url, { timeoutMs: 20_000 });
-    try {
+    await withClient(srv.url, { timeoutMs: 20_000 }, async (c) => {
       const r = await c.call<UlDumpResult>('ul.dump');
       const rows = flattenUlDump(r);
       assert.equal(rows.length, 23_000);
       assert.equal(rows[22_999]!.aor, 'u22999');
       assert.equal(r.Domains[0]!.Domain.Stats.Records, 23_000);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('basic auth from options is sent; the password never shows in errors', async () => {
     route = replay('core.uptime');
-    const c = createRpcClient(srv.url, { auth: { user: 'admin', password: 's3cr3t-pw' } });
-    try {
+    await withClient(srv.url, { auth: { user: 'admin', password: 's3cr3t-pw' } }, async (c) => {
       await c.call('core.uptime');
       assert.equal(srv.seen.at(-1)!.headers.authorization, 'Basic ' + Buffer.from('admin:s3cr3t-pw').toString('base64'));
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('user:password in the URL becomes basic auth and is masked in client.url', async () => {
     route = replay('core.uptime');
-    const c = createRpcClient(`http://ops:p%40ss@127.0.0.1:${srv.port}/RPC`);
-    try {
+    await withClient(`http://ops:p%40ss@127.0.0.1:${srv.port}/RPC`, async (c) => {
       assert.equal(c.url, `http://ops:***@127.0.0.1:${srv.port}/RPC`);
       await c.call('core.uptime');
       assert.equal(srv.seen.at(-1)!.headers.authorization, 'Basic ' + Buffer.from('ops:p@ss').toString('base64'));
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('bearer auth', async () => {
     route = replay('core.uptime');
-    const c = createRpcClient(srv.url, { auth: { bearer: 'tok-123' } });
-    try {
+    await withClient(srv.url, { auth: { bearer: 'tok-123' } }, async (c) => {
       await c.call('core.uptime');
       assert.equal(srv.seen.at(-1)!.headers.authorization, 'Bearer tok-123');
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('batch: calls in order, remote errors per entry', async () => {
@@ -276,23 +208,20 @@ describe('http transport against replayed Kamailio replies', () => {
       const label = req.json.method === 'core.version' ? 'core.version' : 'ERR unknown method';
       return replay(label)(req);
     };
-    const c = createRpcClient(srv.url);
-    try {
+    await withClient(srv.url, async (c) => {
       const out = await c.batch([{ method: 'core.version' }, { method: 'no.such.method' }, { method: 'core.version' }]);
       assert.equal(out.length, 3);
       assert.deepEqual(out[0], { ok: true, result: 'kamailio 5.6.3 (x86_64/linux) ' });
       assert.equal(out[1]!.ok, false);
       assert.equal(!out[1]!.ok && out[1]!.error.message, 'no.such.method: Method Not Found (code 500)');
       assert.equal(out[2]!.ok, true);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('call after close is a usage error', async () => {
     const c = createRpcClient(srv.url);
     await c.close();
-    const e = await rejects(c.call('core.uptime'));
+    const e = await expectRpcError(c.call('core.uptime'));
     assert.equal(e.code, 'RPC_CLIENT_CLOSED');
     assert.equal(e.category, 'usage');
   });
@@ -302,15 +231,12 @@ describe('http transport: unreachable endpoints', () => {
   test('connection refused is RPC_UNREACHABLE naming the URL', async () => {
     const port = await closedPort();
     const url = `http://127.0.0.1:${port}/RPC`;
-    const c = createRpcClient(url);
-    try {
-      const e = await rejects(c.call('core.uptime'));
+    await withClient(url, async (c) => {
+      const e = await expectRpcError(c.call('core.uptime'));
       assert.equal(e.code, 'RPC_UNREACHABLE');
       assert.equal(e.category, 'connection');
       assert.equal(e.message, `cannot reach ${url}: connection refused (ECONNREFUSED)`);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('credentials never leak into messages, hints, details or causes', async () => {
@@ -320,15 +246,12 @@ describe('http transport: unreachable endpoints', () => {
       [`http://127.0.0.1:${port}/RPC`, { auth: { user: 'root', password: 'hunter2-secret' } }],
       [`http://127.0.0.1:${port}/RPC`, { auth: { bearer: 'hunter2-secret' } }],
     ] as const) {
-      const c = createRpcClient(url, opts);
-      try {
-        const e = await rejects(c.call('core.uptime'));
+      await withClient(url, opts, async (c) => {
+        const e = await expectRpcError(c.call('core.uptime'));
         const everything = [e.message, e.hint ?? '', JSON.stringify(e.details), inspect(e, { depth: 10 }), c.url].join('\n');
         assert.ok(!everything.includes('hunter2'), everything);
         assert.ok(!everything.includes(Buffer.from('root:hunter2-secret').toString('base64')));
-      } finally {
-        await c.close();
-      }
+      });
     }
   });
 
@@ -352,69 +275,33 @@ describe('http transport: unreachable endpoints', () => {
   });
 });
 
-function haveOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('https transport', { skip: haveOpenssl() ? false : 'openssl not installed' }, () => {
-  let dir: string;
-  let server: https.Server;
+  let srv: HttpsRpcServer;
   let url: string;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sipctl-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
     const rec = recordedHttp('core.version');
-    server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const id = JSON.parse(Buffer.concat(chunks).toString()).id;
-        res.writeHead(rec.status, rec.reason, { 'Content-Type': 'application/json' });
-        res.end(withId(rec.body, id));
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `https://127.0.0.1:${(server.address() as { port: number }).port}/RPC`;
+    srv = await startHttpsRpcServer((req) => ({ status: rec.status, reason: rec.reason, body: withId(rec.body, req.id) }));
+    url = srv.url;
   });
-  after(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => srv.close());
 
   test('with the CA file the call succeeds', async () => {
-    const c = createRpcClient(url, { caFile: join(dir, 'cert.pem') });
-    try {
+    await withClient(url, { caFile: srv.caFile }, async (c) => {
       assert.equal(await c.call('core.version'), parseRecorded(recordedHttp('core.version').body));
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('an untrusted certificate is RPC_TLS_ERROR', async () => {
-    const c = createRpcClient(url);
-    try {
-      const e = await rejects(c.call('core.version'));
+    await withClient(url, async (c) => {
+      const e = await expectRpcError(c.call('core.version'));
       assert.equal(e.code, 'RPC_TLS_ERROR');
       assert.equal(e.category, 'connection');
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('insecure skips verification', async () => {
-    const c = createRpcClient(url, { insecure: true });
-    try {
+    await withClient(url, { insecure: true }, async (c) => {
       assert.equal(await c.call('core.version'), 'kamailio 5.6.3 (x86_64/linux) ');
-    } finally {
-      await c.close();
-    }
+    });
   });
 });

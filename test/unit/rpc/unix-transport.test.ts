@@ -3,20 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inspect } from 'node:util';
-import { createRpcClient, RpcError, flattenUlDump, type UlDumpResult } from '../../../src/core/rpc/index.js';
+import { createRpcClient, flattenUlDump, type UlDumpResult } from '../../../src/core/rpc/index.js';
 import { recordedDgram, withId, bigUlDump } from './recorded.js';
 import { startUnixServer, type UnixServer } from './servers.js';
-
-async function rejects(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof RpcError, `expected RpcError, got ${inspect(e)}`);
-    return e;
-  }
-  assert.fail('expected the call to fail');
-}
+import { expectRpcError, withClient } from '../../helpers/rpc.js';
 
 describe('unix: stream socket transport', () => {
   let dir: string;
@@ -39,13 +29,10 @@ describe('unix: stream socket transport', () => {
       seen = req;
       sock.write(withId(recordedDgram('core.uptime'), req.id)); // pretty-printed, no trailing newline, not closed
     };
-    const c = createRpcClient(url);
-    try {
+    await withClient(url, async (c) => {
       assert.deepEqual(await c.call('core.uptime'), { now: 'Sat Nov 21 05:39:16 2026', up_since: 'Sat Nov 21 05:27:11 2026', uptime: 725 });
       assert.deepEqual(seen, { jsonrpc: '2.0', method: 'core.uptime', id: seen.id });
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('reply split into tiny chunks, server closes after', async () => {
@@ -60,72 +47,57 @@ describe('unix: stream socket transport', () => {
       };
       next();
     };
-    const c = createRpcClient(url);
-    try {
+    await withClient(url, async (c) => {
       assert.deepEqual(await c.call('htable.get', ['ipban', '1.2.3.4']), { item: { name: '1.2.3.4', value: 1, flags: 0, expire: '2026-11-21 05:43:23' } });
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('JSON-RPC error is remote', async () => {
     onRequest = (req, sock) => sock.end(withId(recordedDgram('ERR unknown method'), req.id));
-    const c = createRpcClient(url);
-    try {
-      const e = await rejects(c.call('no.such'));
+    await withClient(url, async (c) => {
+      const e = await expectRpcError(c.call('no.such'));
       assert.equal(e.category, 'remote');
       assert.equal(e.details?.rpcCode, 500);
       assert.equal(e.message, 'no.such: Method Not Found (code 500)');
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('never answering times out; garbage is a bad reply; silent close is connection lost', async () => {
-    const c = createRpcClient(url, { timeoutMs: 250 });
-    try {
+    await withClient(url, { timeoutMs: 250 }, async (c) => {
       onRequest = () => undefined;
       const t0 = Date.now();
-      const e1 = await rejects(c.call('core.uptime'));
+      const e1 = await expectRpcError(c.call('core.uptime'));
       assert.equal(e1.code, 'RPC_TIMEOUT');
       assert.ok(Date.now() - t0 < 750);
       assert.equal(e1.message, `no reply from ${url} within 250 ms`);
 
       onRequest = (_req, sock) => sock.end('OK\n');
-      assert.equal((await rejects(c.call('core.uptime'))).code, 'RPC_BAD_REPLY');
+      assert.equal((await expectRpcError(c.call('core.uptime'))).code, 'RPC_BAD_REPLY');
 
       onRequest = (_req, sock) => sock.end('{"jsonrpc": "2.0", "resu');
-      assert.equal((await rejects(c.call('core.uptime'))).code, 'RPC_BAD_REPLY');
+      assert.equal((await expectRpcError(c.call('core.uptime'))).code, 'RPC_BAD_REPLY');
 
       onRequest = (_req, sock) => sock.end();
-      const e4 = await rejects(c.call('core.uptime'));
+      const e4 = await expectRpcError(c.call('core.uptime'));
       assert.equal(e4.code, 'RPC_CONNECTION_LOST');
       assert.equal(e4.category, 'connection');
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('a 20 MB reply', async () => {
     onRequest = (req, sock) => sock.end(bigUlDump(23_000, req.id));
-    const c = createRpcClient(url, { timeoutMs: 20_000 });
-    try {
+    await withClient(url, { timeoutMs: 20_000 }, async (c) => {
       const rows = flattenUlDump(await c.call<UlDumpResult>('ul.dump'));
       assert.equal(rows.length, 23_000);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('concurrent calls each get their own reply', async () => {
     onRequest = (req, sock) => setTimeout(() => sock.end(JSON.stringify({ jsonrpc: '2.0', result: req.params[0], id: req.id })), 20 - req.params[0]);
-    const c = createRpcClient(url);
-    try {
+    await withClient(url, async (c) => {
       const out = await Promise.all([1, 2, 3, 4, 5].map((n) => c.call('echo', [n])));
       assert.deepEqual(out, [1, 2, 3, 4, 5]);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('close() fails an in-flight call at once', async () => {
@@ -135,22 +107,19 @@ describe('unix: stream socket transport', () => {
     const pending = c.call('core.uptime');
     await new Promise((r) => setTimeout(r, 50));
     await c.close();
-    const e = await rejects(pending);
+    const e = await expectRpcError(pending);
     assert.equal(e.code, 'RPC_CLIENT_CLOSED');
     assert.ok(Date.now() - t0 < 1000);
   });
 
   test('missing socket is RPC_UNREACHABLE', async () => {
     const missing = `unix:${join(dir, 'nope.sock')}`;
-    const c = createRpcClient(missing);
-    try {
-      const e = await rejects(c.call('core.uptime'));
+    await withClient(missing, async (c) => {
+      const e = await expectRpcError(c.call('core.uptime'));
       assert.equal(e.code, 'RPC_UNREACHABLE');
       assert.equal(e.category, 'connection');
       assert.equal(e.message, `cannot reach ${missing}: no such file or directory (ENOENT)`);
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   test('unix:///abs form is accepted', () => {
