@@ -12,6 +12,7 @@
 import { ConfigError } from '../../../core/errors.js';
 import type { Database } from '../../../core/db/database.js';
 import { defineModule, type Logger } from '../../kernel/module.js';
+import { closeModuleDb, openModuleDb, assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
 import { ACC_BASE, ACC_EXTRA, CDR_BASE, CDR_EXTRA, accRow, cdrRow, type AccEvent, type CdrRecord } from './records.js';
 
 export interface AccApi {
@@ -24,7 +25,7 @@ export interface AccApi {
 }
 
 export interface AccDeps {
-  db?: Database | (() => Promise<Database>);
+  db?: ModuleDbDependency;
 }
 
 const params = {
@@ -35,8 +36,6 @@ const params = {
   flush_interval: { type: 'integer', default: 200, min: 10, max: 60_000, doc: 'ms between batched writes' },
   max_queue: { type: 'integer', default: 100_000, min: 100, max: 10_000_000, doc: 'records held while the database is slow or down; beyond it the oldest are dropped' },
 } as const;
-
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 type Row = { table: 'acc' | 'cdr'; values: Array<string | number> };
 
@@ -129,17 +128,15 @@ export function createAccModule(deps: AccDeps = {}) {
     async init(ctx) {
       log = ctx.log;
       const p = ctx.params;
-      for (const [k, v] of [['db_table_acc', p.db_table_acc], ['cdrs_table', p.cdrs_table]] as const) {
-        if (!IDENTIFIER.test(v)) throw new ConfigError('MODULE_PARAM_INVALID', `acc.${k}: not a plain table name`);
-      }
+      assertTableName('acc.db_table_acc', p.db_table_acc);
+      assertTableName('acc.cdrs_table', p.cdrs_table);
       accTable = p.db_table_acc;
       cdrTable = p.cdrs_table;
       logTx = p.log_transactions;
       cdrOn = p.cdr_enable;
       maxQueue = p.max_queue;
       if (deps.db === undefined) throw new ConfigError('MODULE_DEPENDENCY', 'acc needs a database with the acc and acc_cdrs tables');
-      ownsDb = typeof deps.db === 'function';
-      db = typeof deps.db === 'function' ? await deps.db() : deps.db;
+      ({ db, owned: ownsDb } = await openModuleDb(deps.db));
       for (const [on, table, base, extra, set] of [
         [logTx, accTable, ACC_BASE, ACC_EXTRA, (v: boolean) => (accExtra = v)],
         [cdrOn, cdrTable, CDR_BASE, CDR_EXTRA, (v: boolean) => (cdrExtra = v)],
@@ -159,7 +156,7 @@ export function createAccModule(deps: AccDeps = {}) {
       timer = undefined;
       await flushing;
       await flush();
-      if (ownsDb && db !== undefined) await db.close();
+      await closeModuleDb(db, ownsDb);
       db = undefined;
       ownsDb = false;
     },

@@ -32,7 +32,8 @@ import { unescape } from '../../../core/sip/uri.js';
 import type { AuthApi, CoreApi, HtableApi, ReplySpec, RequestContext, SecurityEvent, StatsApi } from '../../kernel/contracts.js';
 import { defineModule, type Logger } from '../../kernel/module.js';
 import { DigestAuth, type DigestAlgorithm, type Ha1Query, computeHa1 } from '../auth/digest.js';
-import { ReloadGate } from '../permissions/reload-gate.js';
+import { closeModuleDb, openModuleDb, assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
+import { ReloadGate, startPeriodicReload } from '../../kernel/reload-gate.js';
 import { CredentialCache } from './credential-cache.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
 
@@ -43,7 +44,7 @@ export interface AuthDbModuleApi extends AuthApi {
 
 export interface AuthDbDeps {
   /** the database holding `subscriber`; a function is called at init and its result closed at destroy */
-  db?: Database | (() => Promise<Database>);
+  db?: ModuleDbDependency;
 }
 
 const params = {
@@ -61,7 +62,6 @@ const params = {
   failure_window: { type: 'integer', default: 900, min: 1, max: 86_400, doc: 'seconds after the last failure that a lockout lasts and counters are kept' },
 } as const;
 
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 /** subscriber.username is VARCHAR(64): longer usernames cannot exist; keys keep at most this much */
 const KEY_USER_MAX = 64;
 
@@ -267,7 +267,7 @@ export function createAuthDbModule(deps: AuthDbDeps = {}) {
     async init(ctx) {
       log = ctx.log;
       const c = ctx.params;
-      if (!IDENTIFIER.test(c.subscriber_table)) throw new ConfigError('MODULE_PARAM_INVALID', 'auth-db.subscriber_table: not a plain table name');
+      assertTableName('auth-db.subscriber_table', c.subscriber_table);
       if (c.secret !== '' && Buffer.byteLength(c.secret, 'utf8') < 32) throw new ConfigError('MODULE_PARAM_INVALID', 'auth-db.secret: at least 32 characters', 'or leave it empty for a random key per start');
       p = {
         realm: c.realm.toLowerCase(),
@@ -289,20 +289,14 @@ export function createAuthDbModule(deps: AuthDbDeps = {}) {
       stats = ctx.api<StatsApi>('stats');
       core = ctx.api<CoreApi>('core');
       if (deps.db === undefined) throw new ConfigError('MODULE_DEPENDENCY', 'auth-db needs a database with the subscriber table');
-      ownsDb = typeof deps.db === 'function';
-      db = typeof deps.db === 'function' ? await deps.db() : deps.db;
+      ({ db, owned: ownsDb } = await openModuleDb(deps.db));
 
       const algorithms: DigestAlgorithm[] = p.calculateHa1 ? ['SHA-256', 'MD5'] : [p.hash === 'sha256' ? 'SHA-256' : 'MD5'];
       const secret = c.secret === '' ? randomBytes(32) : Buffer.from(c.secret, 'utf8');
       digest = new DigestAuth({ realm: p.realm || 'sipd', secret, nonceExpires: c.nonce_expire, algorithms, allowNoQop: c.allow_no_qop, now: ctx.now });
       secret.fill(0);
       await gate.reload();
-      if (c.cache_refresh > 0) {
-        timer = setInterval(() => {
-          gate.reload().catch((e: unknown) => ctx.log.error('auth-db: credential refresh failed, keeping the previous cache', { error: String(e) }));
-        }, c.cache_refresh * 1000);
-        timer.unref();
-      }
+      timer = startPeriodicReload(gate, c.cache_refresh, (e) => ctx.log.error('auth-db: credential refresh failed, keeping the previous cache', { error: String(e) }));
     },
     async destroy() {
       if (timer !== undefined) clearInterval(timer);
@@ -312,7 +306,7 @@ export function createAuthDbModule(deps: AuthDbDeps = {}) {
       digest = undefined;
       core = undefined;
       cache = CredentialCache.empty();
-      if (ownsDb && db !== undefined) await db.close();
+      await closeModuleDb(db, ownsDb);
       db = undefined;
       ownsDb = false;
     },

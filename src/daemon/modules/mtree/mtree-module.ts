@@ -13,7 +13,8 @@ import { ConfigError } from '../../../core/errors.js';
 import type { Database } from '../../../core/db/database.js';
 import { defineModule, rpcArgs, type Logger, type RpcParams } from '../../kernel/module.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
-import { ReloadGate } from '../permissions/reload-gate.js';
+import { closeModuleDb, openModuleDb, assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
+import { ReloadGate, startPeriodicReload } from '../../kernel/reload-gate.js';
 import { PREFIX_CHARS, PrefixTree, type PrefixMatch } from './prefix-tree.js';
 
 export interface MtreeApi {
@@ -24,7 +25,7 @@ export interface MtreeApi {
 
 export interface MtreeDeps {
   /** the database holding the table; a function is called at init and its result closed at destroy */
-  db?: Database | (() => Promise<Database>);
+  db?: ModuleDbDependency;
 }
 
 const params = {
@@ -32,8 +33,6 @@ const params = {
   tree_name: { type: 'string', default: 'blocked', doc: 'the tree name shown by mtree.list / matched by mtree.match' },
   reload_interval: { type: 'integer', default: 0, min: 0, max: 86_400, doc: 'seconds between automatic reloads; 0 = only at start and on mtree.reload' },
 } as const;
-
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 export function createMtreeModule(deps: MtreeDeps = {}) {
   let tree = new PrefixTree();
@@ -82,26 +81,20 @@ export function createMtreeModule(deps: MtreeDeps = {}) {
     async init(ctx) {
       log = ctx.log;
       now = ctx.now;
-      if (!IDENTIFIER.test(ctx.params.db_table)) throw new ConfigError('MODULE_PARAM_INVALID', 'mtree.db_table: not a plain table name');
+      assertTableName('mtree.db_table', ctx.params.db_table);
       if (!/^[A-Za-z0-9_.-]{1,64}$/.test(ctx.params.tree_name)) throw new ConfigError('MODULE_PARAM_INVALID', 'mtree.tree_name: letters, digits, "_", "-", "." only');
       table = ctx.params.db_table;
       name = ctx.params.tree_name;
       if (deps.db === undefined) throw new ConfigError('MODULE_DEPENDENCY', 'mtree needs a database with the mtree table');
-      ownsDb = typeof deps.db === 'function';
-      db = typeof deps.db === 'function' ? await deps.db() : deps.db;
+      ({ db, owned: ownsDb } = await openModuleDb(deps.db));
       await gate.reload();
-      if (ctx.params.reload_interval > 0) {
-        timer = setInterval(() => {
-          gate.reload().catch((e: unknown) => ctx.log.error('mtree: periodic reload failed, keeping the previous tree', { error: String(e) }));
-        }, ctx.params.reload_interval * 1000);
-        timer.unref();
-      }
+      timer = startPeriodicReload(gate, ctx.params.reload_interval, (e) => ctx.log.error('mtree: periodic reload failed, keeping the previous tree', { error: String(e) }));
     },
     async destroy() {
       if (timer !== undefined) clearInterval(timer);
       timer = undefined;
       await gate.idle();
-      if (ownsDb && db !== undefined) await db.close();
+      await closeModuleDb(db, ownsDb);
       db = undefined;
       ownsDb = false;
     },

@@ -16,7 +16,8 @@ import type { Database } from '../../../core/db/database.js';
 import type { PermissionsApi } from '../../kernel/contracts.js';
 import { defineModule, type Logger } from '../../kernel/module.js';
 import { AddressTable, type AddressDumpItem, type AddressRow, type SubnetDumpItem } from './address-table.js';
-import { ReloadGate } from './reload-gate.js';
+import { closeModuleDb, openModuleDb, assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
+import { ReloadGate, startPeriodicReload } from '../../kernel/reload-gate.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
 
 export interface PermissionsModuleApi extends PermissionsApi {
@@ -28,7 +29,7 @@ export interface PermissionsModuleApi extends PermissionsApi {
 
 export interface PermissionsDeps {
   /** the database holding `address`; a function is called at init and its result closed at destroy */
-  db?: Database | (() => Promise<Database>);
+  db?: ModuleDbDependency;
 }
 
 const params = {
@@ -36,8 +37,6 @@ const params = {
   max_subnets: { type: 'integer', default: 512, min: 1, max: 65_536, doc: 'most subnet rows (mask below 32/128) accepted; more fails the load (Kamailio max_subnets)' },
   reload_interval: { type: 'integer', default: 0, min: 0, max: 86_400, doc: 'seconds between automatic reloads; 0 = only at start and on permissions.addressReload' },
 } as const;
-
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 export function createPermissionsModule(deps: PermissionsDeps = {}) {
   let table = new AddressTable([]);
@@ -73,27 +72,19 @@ export function createPermissionsModule(deps: PermissionsDeps = {}) {
     params,
     async init(ctx) {
       log = ctx.log;
-      if (!IDENTIFIER.test(ctx.params.address_table)) {
-        throw new ConfigError('MODULE_PARAM_INVALID', 'permissions.address_table: not a plain table name');
-      }
+      assertTableName('permissions.address_table', ctx.params.address_table);
       tableName = ctx.params.address_table;
       maxSubnets = ctx.params.max_subnets;
-      ownsDb = typeof deps.db === 'function';
-      db = typeof deps.db === 'function' ? await deps.db() : deps.db;
+      if (deps.db !== undefined) ({ db, owned: ownsDb } = await openModuleDb(deps.db));
       await reload();
-      if (ctx.params.reload_interval > 0) {
-        timer = setInterval(() => {
-          reload().catch((e: unknown) => ctx.log.error('permissions: periodic reload failed, keeping the previous table', { error: String(e) }));
-        }, ctx.params.reload_interval * 1000);
-        timer.unref();
-      }
+      timer = startPeriodicReload(gate, ctx.params.reload_interval, (e) => ctx.log.error('permissions: periodic reload failed, keeping the previous table', { error: String(e) }));
     },
     async destroy() {
       if (timer !== undefined) clearInterval(timer);
       timer = undefined;
       await gate.idle();
       table = new AddressTable([]);
-      if (ownsDb && db !== undefined) await db.close();
+      await closeModuleDb(db, ownsDb);
       db = undefined;
       ownsDb = false;
     },

@@ -8,6 +8,7 @@ import { ConfigError, SipctlError } from '../../../core/errors.js';
 import type { Database } from '../../../core/db/database.js';
 import type { ContactRecord, UsrlocApi } from '../../kernel/contracts.js';
 import { defineModule, rpcArgs, type Logger, type RpcParams } from '../../kernel/module.js';
+import { closeModuleDb, openModuleDb, assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
 import type { StatsRegistryApi } from '../stats/stats-module.js';
 import { type ContactChange, UsrlocStore, isValid } from './usrloc-store.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
@@ -39,7 +40,7 @@ export interface UsrlocModuleApi extends UsrlocApi {
 
 export interface UsrlocDeps {
   /** the database holding `location`; a function is called at init and its result closed at destroy */
-  db?: Database | (() => Promise<Database>);
+  db?: ModuleDbDependency;
 }
 
 const params = {
@@ -51,7 +52,6 @@ const params = {
   timer_interval: { type: 'integer', default: 60, min: 1, max: 3600, doc: 'seconds between removals of expired contacts' },
 } as const;
 
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const NOT_SET = '[not set]';
 
 /** One contact as usrloc's rpc_dump_contact() prints it (5.6, with KA-Roundtrip). */
@@ -148,17 +148,14 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
     params,
     async init(ctx) {
       log = ctx.log;
-      if (!IDENTIFIER.test(ctx.params.table)) {
-        throw new ConfigError('MODULE_PARAM_INVALID', 'usrloc.table: not a plain table name');
-      }
+      assertTableName('usrloc.table', ctx.params.table);
       domainName = ctx.params.table;
       now = () => Math.floor(ctx.now() / 1000);
       if (ctx.params.db_mode === 1) {
         if (deps.db === undefined) {
           throw new ConfigError('MODULE_PARAM_INVALID', 'usrloc.db_mode=1 needs a database', 'configure the database, or set usrloc db_mode 0 (registrations lost on restart)');
         }
-        ownsDb = typeof deps.db === 'function';
-        db = typeof deps.db === 'function' ? await deps.db() : deps.db;
+        ({ db, owned: ownsDb } = await openModuleDb(deps.db));
       }
       store = new UsrlocStore({
         db,
@@ -204,7 +201,7 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
       await sweeping;
       countExpired = () => {};
       store = undefined;
-      if (ownsDb && db !== undefined) await db.close();
+      await closeModuleDb(db, ownsDb);
       db = undefined;
       ownsDb = false;
     },

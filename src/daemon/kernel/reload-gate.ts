@@ -34,3 +34,17 @@ export class ReloadGate {
     while (this.running !== undefined || this.queued !== undefined) await Promise.allSettled([this.running, this.queued]);
   }
 }
+
+/**
+ * Reload every `seconds` (0: never) through `gate`, for modules with a reload_interval /
+ * cache_refresh parameter. A failed reload keeps the previous copy and is only reported to
+ * `onError`; the timer does not keep the process alive. Returns the timer for destroy().
+ */
+export function startPeriodicReload(gate: ReloadGate, seconds: number, onError: (e: unknown) => void): NodeJS.Timeout | undefined {
+  if (seconds <= 0) return undefined;
+  const timer = setInterval(() => {
+    gate.reload().catch(onError);
+  }, seconds * 1000);
+  timer.unref();
+  return timer;
+}
