@@ -3,6 +3,7 @@ import { constants as OS, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { UnixDgramSocket } from 'unix-dgram';
 import { ExitCleanup } from './exit-cleanup.js';
+import { SerialCalls } from './serial-calls.js';
 import { RpcError, badReply, timeoutError, unreachable } from './rpc-error.js';
 import { parseJsonReply, type RpcTransport, type TransportOptions, type WireRequest } from './transport.js';
 
@@ -43,7 +44,6 @@ export function createDgramTransport(opts: DgramTransportOptions): RpcTransport 
   let sock: UnixDgramSocket | undefined;
   let opening: Promise<UnixDgramSocket> | undefined;
   let replyDirPath: string | undefined;
-  let tail: Promise<unknown> = Promise.resolve();
   let closed = false;
   /** The call waiting for its reply: id and the function settling it. */
   let pending: { id: unknown; settle: (err: RpcError | null, value?: unknown) => void } | undefined;
@@ -186,20 +186,15 @@ export function createDgramTransport(opts: DgramTransportOptions): RpcTransport 
     }
   }
 
+  const calls = new SerialCalls(timeoutMs, exchangeOnce);
+
   return {
-    exchange(request: WireRequest, callTimeoutMs?: number): Promise<unknown> {
-      const t = callTimeoutMs ?? timeoutMs;
-      const deadline = Date.now() + t;
-      const run = (): Promise<unknown> => exchangeOnce(request, deadline, t);
-      const p = tail.then(run, run);
-      tail = p.catch(() => undefined);
-      return p;
-    },
+    exchange: (request, callTimeoutMs) => calls.exchange(request, callTimeoutMs),
     kind: () => 'unix-dgram',
     async close() {
       closed = true;
       pending?.settle(new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${display} was closed`));
-      await tail;
+      await calls.idle();
       if (opening) await opening.catch(() => undefined);
       cleanup();
     },

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ExitCleanup } from './exit-cleanup.js';
 import { JsonReplyReader } from './json-frame.js';
+import { SerialCalls } from './serial-calls.js';
 import { RpcError, describeErrno, errnoCode, timeoutError, toTransportError, unreachable } from './rpc-error.js';
 import type { RpcTransport, TransportOptions, WireRequest } from './transport.js';
 
@@ -45,18 +46,8 @@ export const FIFO_MAX_REQUEST_BYTES = 8189;
  */
 export function createFifoTransport(opts: FifoTransportOptions): RpcTransport {
   const { path, replyDir, display, timeoutMs } = opts;
-  let tail: Promise<unknown> = Promise.resolve();
   const active = new Set<(err: RpcError) => void>();
-
-  function exchange(request: WireRequest, callTimeoutMs?: number): Promise<unknown> {
-    // The deadline starts now, not when the call's turn comes: timeoutMs bounds the whole call.
-    const t = callTimeoutMs ?? timeoutMs;
-    const deadline = Date.now() + t;
-    const run = (): Promise<unknown> => exchangeOnce(request, deadline, t);
-    const p = tail.then(run, run);
-    tail = p.catch(() => undefined);
-    return p;
-  }
+  const calls = new SerialCalls(timeoutMs, exchangeOnce);
 
   async function exchangeOnce(request: WireRequest, deadline: number, timeoutMs: number): Promise<unknown> {
     if (Date.now() >= deadline) throw timeoutError(display, timeoutMs, 'earlier calls on this FIFO used up the time');
@@ -119,31 +110,16 @@ export function createFifoTransport(opts: FifoTransportOptions): RpcTransport {
       };
       const abort = (err: RpcError): void => finish(err);
       active.add(abort);
-      const complete = (): void => {
-        try {
-          finish(null, reply.parse());
-        } catch (e) {
-          finish(toTransportError(e, display));
-        }
-      };
       const timer = setTimeout(() => finish(timeoutError(display, timeoutMs,
         `a malformed request wedges Kamailio's jsonrpcs FIFO until a lone '}' is written to it; the proxy must also be able to write its reply in ${replyDir} (jsonrpcs fifo_reply_dir)`)),
       Math.max(0, deadline - Date.now()));
       sock.on('data', (chunk: Buffer) => {
-        if (settled) return;
-        let done: boolean;
-        try {
-          done = reply.push(chunk);
-        } catch (e) {
-          finish(e as RpcError);
-          return;
-        }
-        if (done) complete();
+        if (!settled) reply.feed(chunk, finish);
       });
       sock.on('end', () => {
         if (settled) return;
         if (reply.size === 0) finish(new RpcError('RPC_CONNECTION_LOST', `the proxy closed the reply FIFO of ${display} without writing a reply`, { details: { url: display } }));
-        else complete();
+        else reply.settle(finish);
       });
       sock.on('error', (e) => finish(toTransportError(e, display)));
       cancel = () => {
@@ -156,12 +132,12 @@ export function createFifoTransport(opts: FifoTransportOptions): RpcTransport {
   }
 
   return {
-    exchange,
+    exchange: (request, callTimeoutMs) => calls.exchange(request, callTimeoutMs),
     kind: () => 'fifo',
     async close() {
       const err = new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${display} was closed`);
       for (const abort of [...active]) abort(err);
-      await tail;
+      await calls.idle();
     },
   };
 }

@@ -1,4 +1,4 @@
-import { badReply } from './rpc-error.js';
+import { badReply, toTransportError, type RpcError } from './rpc-error.js';
 import { parseJsonReply } from './transport.js';
 
 /**
@@ -61,6 +61,9 @@ export class JsonFrameScanner {
   }
 }
 
+/** How a stream transport settles one call: an error, or null and the parsed reply. */
+export type SettleReply = (err: RpcError | null, value?: unknown) => void;
+
 /**
  * One JSON reply read from a byte stream: the unix stream socket and the FIFO both read their
  * replies this way. Chunks are kept up to the end of the top-level value (bytes after it are
@@ -75,24 +78,29 @@ export class JsonReplyReader {
   constructor(private readonly display: string) {}
 
   /**
-   * Keep the next chunk; true once the value is complete. Throws RPC_BAD_REPLY on bytes that
-   * cannot be a JSON reply.
+   * Keep the next chunk. Once the value is complete the call is settled with it; bytes that
+   * cannot be a JSON reply settle it with RPC_BAD_REPLY.
    */
-  push(chunk: Buffer): boolean {
+  feed(chunk: Buffer, finish: SettleReply): void {
     let end: number;
     try {
       end = this.scanner.push(chunk);
     } catch (e) {
-      throw badReply(this.display, (e as Error).message);
+      finish(badReply(this.display, (e as Error).message));
+      return;
     }
     const part = end < 0 ? chunk : chunk.subarray(0, end);
     this.chunks.push(part);
     this.size += part.length;
-    return end >= 0;
+    if (end >= 0) this.settle(finish);
   }
 
-  /** Parse what was kept (complete or not); RPC_BAD_REPLY when it is not JSON. */
-  parse(): unknown {
-    return parseJsonReply(Buffer.concat(this.chunks, this.size), this.display);
+  /** Settle the call with what was kept, complete or not (an incomplete value is RPC_BAD_REPLY). */
+  settle(finish: SettleReply): void {
+    try {
+      finish(null, parseJsonReply(Buffer.concat(this.chunks, this.size), this.display));
+    } catch (e) {
+      finish(toTransportError(e, this.display));
+    }
   }
 }

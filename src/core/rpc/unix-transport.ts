@@ -84,31 +84,15 @@ function createStreamTransport(opts: UnixTransportOptions): RpcTransport {
         if (err) reject(err);
         else resolve(value);
       };
-      const complete = (): void => {
-        try {
-          finish(null, reply.parse());
-        } catch (e) {
-          finish(toTransportError(e, display));
-        }
-      };
       const timer = setTimeout(() => finish(timeoutError(display, timeoutMs)), timeoutMs);
       open.set(sock, (err) => finish(err));
 
       sock.on('connect', () => sock.write(body + '\n'));
-      sock.on('data', (chunk: Buffer) => {
-        let done: boolean;
-        try {
-          done = reply.push(chunk);
-        } catch (e) {
-          finish(e as RpcError);
-          return;
-        }
-        if (done) complete();
-      });
+      sock.on('data', (chunk: Buffer) => reply.feed(chunk, finish));
       sock.on('end', () => {
         if (settled) return;
         if (reply.size === 0) finish(new RpcError('RPC_CONNECTION_LOST', `${display} closed the connection without a reply`, { details: { url: display } }));
-        else complete(); // parse what came; an incomplete value becomes RPC_BAD_REPLY
+        else reply.settle(finish); // parse what came; an incomplete value becomes RPC_BAD_REPLY
       });
       sock.on('error', (e) => {
         if (errnoCode(e) === 'EPROTOTYPE') {
