@@ -16,12 +16,17 @@ export interface ModuleDb {
 
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
+/** A plain SQL identifier of at most 64 characters: safe to put into SQL text as a table name. */
+export function isPlainTableName(value: string): boolean {
+  return TABLE_NAME.test(value);
+}
+
 /**
  * Table names come from module parameters and are put into SQL text, so only a plain
  * identifier is accepted. `param` is the module-qualified name, e.g. "usrloc.table".
  */
 export function assertTableName(param: string, value: string): void {
-  if (!TABLE_NAME.test(value)) throw new ConfigError('MODULE_PARAM_INVALID', `${param}: not a plain table name`);
+  if (!isPlainTableName(value)) throw new ConfigError('MODULE_PARAM_INVALID', `${param}: not a plain table name`);
 }
 
 /** Open the dependency: a factory gives the module a connection it owns; a shared one is borrowed. */

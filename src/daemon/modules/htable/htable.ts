@@ -11,6 +11,7 @@
  */
 import type { HtableValue } from '../../kernel/contracts.js';
 import { coreCaseHash } from '../../kernel/kamailio-hash.js';
+import { isPlainTableName } from '../../kernel/module-db.js';
 
 export interface HtableDefinition {
   name: string;
@@ -182,7 +183,6 @@ export class Htable {
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-const DB_TABLE = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 /** Validate one definition from the configuration (name → attributes); throws Error with the reason. */
 export function makeDefinition(name: string, raw: Readonly<Record<string, unknown>>): HtableDefinition {
@@ -210,7 +210,7 @@ export function makeDefinition(name: string, raw: Readonly<Record<string, unknow
     else throw new Error(`htable ${name}: updateexpire must be true or false`);
   }
   if (raw.dbtable !== undefined) {
-    if (typeof raw.dbtable !== 'string' || !DB_TABLE.test(raw.dbtable)) throw new Error(`htable ${name}: dbtable must be a plain SQL table name`);
+    if (typeof raw.dbtable !== 'string' || !isPlainTableName(raw.dbtable)) throw new Error(`htable ${name}: dbtable must be a plain SQL table name`);
     def.dbtable = raw.dbtable;
   }
   return def;
