@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { REPO } from '../helpers/cli.js';
 import { cliFor, ESC, expectExit, jsonError, oneErrorLine, show, STACK_LINE } from './cli-support.js';
 
-const LAB_KAMCTLRC = '/work/shared/kamailio/kamctlrc';
+const LAB_KAMCTLRC = fileURLToPath(new URL('../fixtures/kamailio/kamctlrc', import.meta.url));
 const SHA_KAMCTLRC = fileURLToPath(new URL('../fixtures/foundation/kamctlrc.sha256', import.meta.url));
 
 const tmp = mkdtempSync(join(tmpdir(), 'sipctl-cli-cfg-'));

@@ -6,8 +6,9 @@
  * several instances can run at once (multi-node tests, concurrent test files)
  * without touching /run/kamailio or a system Kamailio.
  *
- * The config is generated from the reference lab config
- * (../shared/kamailio/kamailio.cfg relative to the repo root) by exact,
+ * The config is generated from the project's lab config
+ * (test/fixtures/kamailio/kamailio.cfg: Debian's stock kamailio.cfg plus the
+ * defines and changes of test/fixtures/kamailio/lab/make_cfg.py) by exact,
  * checked substitutions: if the lab config drifts and a substitution no longer
  * matches, startKamailio() throws instead of silently running the wrong config.
  *
@@ -33,9 +34,11 @@ import { fileURLToPath } from 'node:url';
 
 /** Repo root (this file is test/helpers/kamailio.ts). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** The reference lab directory (config, sipp scenarios, recorded outputs). */
-export const LAB_DIR = path.resolve(REPO_ROOT, '..', 'shared', 'kamailio');
+/** The lab fixtures inside the repo: config, kamctlrc, sipp scenarios, recorded replies (see its README.md). */
+export const LAB_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'kamailio');
 export const LAB_CFG = path.join(LAB_DIR, 'kamailio.cfg');
+/** Kamailio's recorded replies (scripts/record-kamailio.sh rewrites them). */
+export const LAB_RECORDED = path.join(LAB_DIR, 'recorded');
 
 const KAMAILIO_BIN_CANDIDATES = ['/usr/sbin/kamailio', '/usr/local/sbin/kamailio'];
 const KAMCMD_BIN_CANDIDATES = ['/usr/sbin/kamcmd', '/usr/local/sbin/kamcmd'];

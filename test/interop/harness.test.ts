@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import {
+  LAB_CFG,
   LAB_SCHEMA_MODULES,
   createMysqlTestDatabase,
   kamailioMissing,
@@ -25,7 +26,8 @@ import {
   type KamailioInstance,
   type MysqlTestDatabase,
 } from '../helpers/kamailio.js';
-import { sipsakAvailable, sipsakRegister, sippAvailable, sippRegister } from '../helpers/sip-tools.js';
+import { sipsakRegister, sippRegister } from '../helpers/sip-tools.js';
+import { requireComponent, toolsMissing } from '../helpers/require.js';
 
 const DOMAIN = '127.0.0.1';
 // sipsak user: one good and one bad REGISTER (userban triggers at 3 failures)
@@ -33,9 +35,8 @@ const ALICE = { user: 'alice', password: 'Wonder-land-42' };
 // sipp user: separate row so its failed attempt does not count against alice
 const BOB = { user: 'bob', password: 'builder-77' };
 
-const skip =
-  kamailioMissing() ??
-  (sipsakAvailable() ? undefined : 'sipsak not installed (apt-get install sipsak)');
+// a missing Kamailio, sipsak or sipp fails every suite below (scripts/test.sh installs them)
+const prerequisites = () => requireComponent(kamailioMissing() ?? toolsMissing('sipsak', 'sipp'));
 
 // belt and braces: every instance this file started is stopped even if a hook below fails
 after(stopAllKamailio);
@@ -134,7 +135,8 @@ function sqliteEngine(): Engine {
 
 for (const makeEngine of [mysqlEngine, sqliteEngine]) {
   const engine = makeEngine();
-  describe(`Kamailio harness on ${engine.name}`, { skip }, () => {
+  describe(`Kamailio harness on ${engine.name}`, () => {
+    before(prerequisites);
     let k: KamailioInstance;
 
     before(async () => {
@@ -192,7 +194,7 @@ for (const makeEngine of [mysqlEngine, sqliteEngine]) {
       assert.match(k.logTail(50), /auth failed .* for alice/);
     });
 
-    it('registers and fails as expected with sipp (reg_auth.xml)', { skip: sippAvailable() ? undefined : 'sipp not installed' }, async () => {
+    it('registers and fails as expected with sipp (reg_auth.xml)', async () => {
       const good = await sippRegister({ users: [BOB], domain: DOMAIN, proxyHost: k.listenIp, proxyPort: k.sipPort });
       assert.equal(good.successful, 1, `sipp:\n${good.output}`);
       assert.equal(good.failed, 0);
@@ -231,7 +233,8 @@ for (const makeEngine of [mysqlEngine, sqliteEngine]) {
   });
 }
 
-describe('two Kamailio instances at once', { skip }, () => {
+describe('two Kamailio instances at once', () => {
+  before(prerequisites);
   const engine = mysqlEngine();
   let nodes: KamailioInstance[] = [];
 
@@ -270,11 +273,12 @@ describe('two Kamailio instances at once', { skip }, () => {
   });
 });
 
-describe('config problems are reported', { skip }, () => {
+describe('config problems are reported', () => {
+  before(prerequisites);
   it('surfaces kamailio -c output when the generated config is rejected', async () => {
     const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'sipctl-badcfg-'));
     try {
-      const lab = await fsp.readFile(path.resolve(import.meta.dirname, '../../../shared/kamailio/kamailio.cfg'), 'utf8');
+      const lab = await fsp.readFile(LAB_CFG, 'utf8');
       const bad = path.join(dir, 'kamailio.cfg');
       await fsp.writeFile(bad, lab.replace('request_route {', 'request_route {\n\tno_such_function_xyz();'));
       await assert.rejects(

@@ -14,7 +14,7 @@ import { writeConfigFile } from '../../../src/core/config/config-file.js';
 import { ConfigError, ConflictError } from '../../../src/core/errors.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/foundation/', import.meta.url));
-const LAB_KAMCTLRC = '/work/shared/kamailio/kamctlrc';
+const LAB_KAMCTLRC = fileURLToPath(new URL('../../fixtures/kamailio/kamctlrc', import.meta.url));
 
 const dir = mkdtempSync(join(tmpdir(), 'sipctl-config-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -16,11 +16,11 @@ import { coreHash } from '../../../src/daemon/kernel/kamailio-hash.js';
 import { formatIp, parseIp } from '../../../src/daemon/modules/permissions/ip.js';
 import { createPermissionsModule, type PermissionsModuleApi } from '../../../src/daemon/modules/permissions/permissions-module.js';
 import { createTestDb, forEachEngine } from '../../helpers/db.js';
-import { LAB_DIR } from '../../helpers/kamailio.js';
+import { LAB_RECORDED } from '../../helpers/kamailio.js';
 
 /** The JSON-RPC result Kamailio sent for section "### [n] title" of jsonrpc_http.txt. */
 function recordedResult(title: string): unknown {
-  const text = readFileSync(path.join(LAB_DIR, 'outputs', 'jsonrpc_http.txt'), 'utf8');
+  const text = readFileSync(path.join(LAB_RECORDED, 'jsonrpc_http.txt'), 'utf8');
   const start = text.indexOf(`] ${title}\n`);
   assert.ok(start > 0, `section ${title} not recorded`);
   const headers = text.indexOf('--- response', start);

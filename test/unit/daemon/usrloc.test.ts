@@ -17,11 +17,11 @@ import { ALL_METHODS, fromDbDatetime, toDbDatetime } from '../../../src/daemon/m
 import { createUsrlocModule, type UsrlocModuleApi } from '../../../src/daemon/modules/usrloc/usrloc-module.js';
 import { createStatsModule } from '../../../src/daemon/modules/stats/stats-module.js';
 import { createTestDb, forEachEngine } from '../../helpers/db.js';
-import { LAB_DIR } from '../../helpers/kamailio.js';
+import { LAB_RECORDED } from '../../helpers/kamailio.js';
 
 /** The JSON-RPC reply Kamailio sent for section "### [n] title" of jsonrpc_http.txt. */
 function recorded(title: string): { result?: unknown; error?: { code: number; message: string } } {
-  const text = readFileSync(path.join(LAB_DIR, 'outputs', 'jsonrpc_http.txt'), 'utf8');
+  const text = readFileSync(path.join(LAB_RECORDED, 'jsonrpc_http.txt'), 'utf8');
   const start = text.indexOf(`] ${title}\n`);
   assert.ok(start > 0, `section ${title} not recorded`);
   const headers = text.indexOf('--- response', start);

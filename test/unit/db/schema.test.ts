@@ -5,6 +5,7 @@
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createTestDb, forEachEngine, type EngineName } from '../../helpers/db.js';
 import type { Database } from '../../../src/core/db/database.js';
 import { initSchema, schemaStatus } from '../../../src/core/db/schema/schema.js';
@@ -27,7 +28,7 @@ const EXPECTED_VERSIONS: Record<string, number> = {
 };
 const ALL = Object.keys(EXPECTED_VERSIONS).sort();
 const KAMAILIO_TABLES = ['version', 'subscriber', 'address', 'trusted', 'location', 'location_attrs', 'htable'];
-const SCHEMA_TXT = '/work/shared/kamailio/outputs/db_schema.txt';
+const SCHEMA_TXT = fileURLToPath(new URL('../../fixtures/kamailio/recorded/db_schema.txt', import.meta.url));
 const KAMAILIO_SQL = '/usr/share/kamailio';
 /** The modules kamdbctl would load for the lab: standard (version), auth_db, permissions, registrar, usrloc, htable. */
 const KAMAILIO_MODULES = ['standard', 'auth_db', 'permissions', 'registrar', 'usrloc', 'htable'];

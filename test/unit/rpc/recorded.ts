@@ -1,6 +1,6 @@
 /**
- * Exact replies of a real Kamailio 5.6.3, as recorded in /work/shared/kamailio/outputs
- * (jsonrpc_http.sh, jsonrpc_fifo.sh, jsonrpc_dgram.py). Tests replay these bytes from local
+ * Exact replies of a real Kamailio 5.6.3, as recorded in test/fixtures/kamailio/recorded
+ * (scripts/record-kamailio.sh rewrites them). Tests replay these bytes from local
  * servers; only the JSON-RPC id is substituted so the reply answers the request at hand.
  */
 import { readFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const OUTPUTS = join(here, '..', '..', '..', '..', 'shared', 'kamailio', 'outputs');
+export const OUTPUTS = join(here, '..', '..', 'fixtures', 'kamailio', 'recorded');
 
 const SEP = '==================================================================\n';
 
