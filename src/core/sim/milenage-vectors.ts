@@ -2,10 +2,10 @@
  * The 3GPP Milenage conformance test data bundled with sipctl for `sipctl sim selftest`:
  * all 20 TS 35.208 §4.3 test sets and TS 35.207 set 2 (TS 35.208 set 2 repeats set 1).
  *
- * Copied verbatim (hex, lower case) from the project's shared vector file
- * (../shared/milenage-vectors.json), where each set is cross-checked against independent public
- * implementations. A .ts module rather than JSON so it ships in dist/ with a plain `tsc` build.
- * test/unit/sim/selftest.test.ts checks that this copy matches the shared file.
+ * Copied verbatim (hex, lower case) from the project's original vector file, where each set is
+ * cross-checked against independent public implementations. This is the one copy: the tests
+ * iterate it too. A .ts module rather than JSON so it ships in dist/ with a plain `tsc` build.
+ * test/unit/sim/selftest.test.ts pins a digest of it, so an edited digit fails.
  */
 
 export interface MilenageTestSet {
