@@ -3,7 +3,7 @@ import type { RpcClient } from './client.js';
 /*
  * The Kamailio RPC methods sipctl uses, with their result shapes exactly as Kamailio 5.6
  * jsonrpcs returns them (member names, spelling and nesting taken from the recorded replies in
- * /work/shared/kamailio/outputs/jsonrpc_*.txt and the module sources that print them).
+ * test/fixtures/kamailio/recorded/jsonrpc_*.txt and the module sources that print them).
  * sipd implements the same names with the same shapes.
  */
 

@@ -1,6 +1,6 @@
 /**
  * The `location` table, column for column as Kamailio's usrloc writes it (see
- * /work/shared/kamailio/outputs/db_location_rows.txt): received / path / instance / socket NULL
+ * test/fixtures/kamailio/recorded/db_location_rows.txt): received / path / instance / socket NULL
  * when unset, q -1 when the contact had none, methods NULL for "all methods", connection_id -1
  * for UDP, domain NULL without use_domain.
  *

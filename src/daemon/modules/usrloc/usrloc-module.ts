@@ -2,7 +2,7 @@
  * The usrloc module: the registrations (AoR → contacts) in memory, written through to the
  * `location` table and loaded back at start, expired contacts removed by a timer, and
  * Kamailio's ul.dump / ul.lookup / ul.rm with their exact result shapes and fault messages
- * (Kamailio's usrloc ul_rpc.c; recorded in /work/shared/kamailio/outputs/jsonrpc_http.txt).
+ * (Kamailio's usrloc ul_rpc.c; recorded in test/fixtures/kamailio/recorded/jsonrpc_http.txt).
  */
 import { ConfigError, SipctlError } from '../../../core/errors.js';
 import type { Database } from '../../../core/db/database.js';
