@@ -27,13 +27,21 @@ export interface TestDb {
 
 const ADMIN = process.env.SIPCTL_TEST_MYSQL_ADMIN ?? 'socket:/run/mysqld/mysqld.sock';
 
-async function adminConnection() {
+async function adminConnection(spec = ADMIN) {
   const mysql = await import('mysql2/promise');
-  if (ADMIN.startsWith('socket:')) return mysql.createConnection({ socketPath: ADMIN.slice(7), user: 'root' });
-  return mysql.createConnection(ADMIN);
+  if (spec.startsWith('socket:')) return mysql.createConnection({ socketPath: spec.slice(7), user: 'root' });
+  return mysql.createConnection(spec);
 }
 
-export async function createTestDb(engine: EngineName, opts: { init?: boolean } = {}): Promise<TestDb> {
+export interface TestDbOptions {
+  init?: boolean;
+  /** another MariaDB server (e.g. test/helpers/private-mariadb.ts): its admin spec and TCP port */
+  server?: { admin: string; port: number };
+  /** session sql_mode for every connection sipctl opens (the URL's ?sql_mode=) */
+  sqlMode?: string;
+}
+
+export async function createTestDb(engine: EngineName, opts: TestDbOptions = {}): Promise<TestDb> {
   const tag = `sipctl_t_${process.pid}_${randomBytes(3).toString('hex')}`;
   let t: TestDb;
   if (engine === 'sqlite') {
@@ -48,7 +56,10 @@ export async function createTestDb(engine: EngineName, opts: { init?: boolean } 
     };
   } else {
     const password = randomBytes(12).toString('hex');
-    const admin = await adminConnection();
+    const adminSpec = opts.server?.admin ?? ADMIN;
+    const port = opts.server?.port ?? 3306;
+    const query = opts.sqlMode !== undefined ? `?sql_mode=${opts.sqlMode}` : '';
+    const admin = await adminConnection(adminSpec);
     try {
       await admin.query(`CREATE DATABASE \`${tag}\` CHARACTER SET latin1`);
       await admin.query('CREATE USER ?@? IDENTIFIED BY ?', [tag, 'localhost', password]);
@@ -58,15 +69,15 @@ export async function createTestDb(engine: EngineName, opts: { init?: boolean } 
     } finally {
       await admin.end();
     }
-    const url = `mysql://${tag}@127.0.0.1:3306/${tag}`;
+    const url = `mysql://${tag}@127.0.0.1:${port}/${tag}${query}`;
     t = {
       engine,
       url,
       password,
-      fullUrl: `mysql://${tag}:${password}@127.0.0.1:3306/${tag}`,
+      fullUrl: `mysql://${tag}:${password}@127.0.0.1:${port}/${tag}${query}`,
       open: () => openDatabase(url, { password }),
       drop: async () => {
-        const a = await adminConnection();
+        const a = await adminConnection(adminSpec);
         try {
           await a.query(`DROP DATABASE IF EXISTS \`${tag}\``);
           await a.query('DROP USER IF EXISTS ?@?', [tag, 'localhost']);

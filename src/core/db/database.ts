@@ -40,10 +40,15 @@ export interface DbUrl {
   database?: string;
   socketPath?: string;
   ssl?: false | { caFile?: string; rejectUnauthorized?: boolean };
+  /** mysql: the session sql_mode set on every new connection (`?sql_mode=A,B`); server default otherwise */
+  sqlMode?: string;
 }
 
+/** sql_mode values are comma-separated upper-case words; nothing else reaches the server. */
+const SQL_MODE = /^[A-Z_]*(,[A-Z_]+)*$/;
+
 /**
- * mysql://user[:pass]@host[:port]/db[?ssl=true&socket=/path]
+ * mysql://user[:pass]@host[:port]/db[?ssl=true&socket=/path&sql_mode=MODES]
  * sqlite:///absolute/path.db, sqlite:relative.db, sqlite::memory:
  */
 export function parseDbUrl(url: string, password?: string): DbUrl {
@@ -64,6 +69,10 @@ export function parseDbUrl(url: string, password?: string): DbUrl {
     if (!database) throw new UsageError('BAD_DB_URL', 'database URL names no database', 'use mysql://user@host:3306/kamailio');
     const sslParam = u.searchParams.get('ssl');
     const ca = u.searchParams.get('ssl-ca') ?? undefined;
+    const sqlMode = u.searchParams.get('sql_mode') ?? undefined;
+    if (sqlMode !== undefined && !SQL_MODE.test(sqlMode.toUpperCase())) {
+      throw new UsageError('BAD_DB_URL', 'database URL option sql_mode is not a comma-separated list of mode names', 'e.g. ?sql_mode=NO_BACKSLASH_ESCAPES,ANSI_QUOTES');
+    }
     return {
       engine: 'mysql',
       host: u.hostname || 'localhost',
@@ -73,6 +82,7 @@ export function parseDbUrl(url: string, password?: string): DbUrl {
       database,
       socketPath: u.searchParams.get('socket') ?? undefined,
       ssl: ca ? { caFile: ca, rejectUnauthorized: true } : sslParam === 'true' || sslParam === '1' ? { rejectUnauthorized: true } : false,
+      sqlMode: sqlMode?.toUpperCase(),
     };
   }
   throw new UsageError('BAD_DB_URL', `unsupported database URL scheme in "${url.replace(/:[^/@]*@/, ':****@')}"`, 'use mysql://… or sqlite:…');

@@ -58,6 +58,15 @@ export async function openMysql(u: DbUrl): Promise<Database> {
     supportBigNumbers: true,
     connectTimeout: 5000,
   });
+  // A per-session sql_mode (URL ?sql_mode=): first command on every new connection, so nothing runs before it.
+  if (u.sqlMode !== undefined) {
+    const mode = u.sqlMode;
+    pool.on('connection', (conn) => {
+      conn.execute('SET SESSION sql_mode = ?', [mode], (err) => {
+        if (err) conn.destroy();
+      });
+    });
+  }
   const connection = () =>
     new Promise<PoolConnection>((resolve, reject) => pool.getConnection((err, conn) => (err ? reject(err) : resolve(conn))));
   const end = () => call((cb) => pool.end(cb));

@@ -1,0 +1,90 @@
+/**
+ * A private MariaDB server for tests that need a GLOBAL server setting (e.g. sql_mode) that must
+ * not be changed on the shared server other tests use: mariadb-install-db into a temp dir, its own
+ * socket and loopback port, started with the given options, killed and removed after (also when
+ * the test fails: call stop() in an after hook; a process exit hook kills it too).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const INSTALL_DB = ['/usr/bin/mariadb-install-db', '/usr/bin/mysql_install_db'];
+const SERVER = ['/usr/sbin/mariadbd', '/usr/sbin/mysqld'];
+
+export interface PrivateMariadb {
+  socket: string;
+  port: number;
+  /** admin spec for test/helpers/db.ts: socket:/path (root, no password) */
+  admin: string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+export async function startPrivateMariadb(serverArgs: string[]): Promise<PrivateMariadb> {
+  const install = INSTALL_DB.find(existsSync);
+  const server = SERVER.find(existsSync);
+  if (!install || !server) throw new Error(`MariaDB server binaries are missing (need one of ${INSTALL_DB.join(', ')} and ${SERVER.join(', ')}): install mariadb-server`);
+  const dir = mkdtempSync(join(tmpdir(), 'sipctl-mariadb-'));
+  const data = join(dir, 'data');
+  const socket = join(dir, 'mysqld.sock');
+  const port = await freePort();
+  const user = process.getuid?.() === 0 ? ['--user=root'] : [];
+  const init = spawnSync(install, [`--datadir=${data}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--no-defaults', ...user], { encoding: 'utf8' });
+  if (init.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`mariadb-install-db failed: ${init.stderr || init.stdout}`);
+  }
+  const child: ChildProcess = spawn(server, [
+    '--no-defaults', `--datadir=${data}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1',
+    `--pid-file=${join(dir, 'mysqld.pid')}`, '--skip-log-bin', '--innodb-buffer-pool-size=16M', '--skip-name-resolve=0', ...user, ...serverArgs,
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  let gone = false;
+  const exited = new Promise<void>((r) => child.on('exit', () => { gone = true; r(); }));
+  const kill = () => { if (!gone) child.kill('SIGKILL'); };
+  process.once('exit', kill);
+  const stop = async () => {
+    if (!gone) {
+      child.kill('SIGTERM');
+      const t = setTimeout(kill, 10_000);
+      await exited;
+      clearTimeout(t);
+    }
+    process.removeListener('exit', kill);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (gone) {
+      await stop();
+      throw new Error(`private mariadbd exited during start:\n${out.slice(-2000)}`);
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`private mariadbd did not start within 60 s:\n${out.slice(-2000)}`);
+    }
+    if (existsSync(socket)) {
+      const ok = await new Promise<boolean>((r) => {
+        const c = net.connect(socket, () => { c.destroy(); r(true); });
+        c.on('error', () => r(false));
+      });
+      if (ok) break;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { socket, port, admin: `socket:${socket}`, stop };
+}
