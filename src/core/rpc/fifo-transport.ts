@@ -1,14 +1,13 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { constants as FS, open as openCb, promises as fsp, unlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants as FS, open as openCb, promises as fsp, unlinkSync, type Stats } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ExitCleanup } from './exit-cleanup.js';
-import { JsonReplyReader } from './json-frame.js';
-import { SerialCalls } from './serial-calls.js';
-import { RpcError, describeErrno, errnoCode, timeoutError, toTransportError, unreachable } from './rpc-error.js';
-import type { RpcTransport, TransportOptions, WireRequest } from './transport.js';
+import { JsonFrameScanner } from './json-frame.js';
+import { RpcError, badReply, describeErrno, errnoCode, timeoutError, toTransportError, unreachable } from './rpc-error.js';
+import { parseJsonReply, type RpcTransport, type TransportOptions, type WireRequest } from './transport.js';
 
 const execFileP = promisify(execFile);
 const openFd = promisify(openCb) as (path: string, flags: number) => Promise<number>;
@@ -22,128 +21,317 @@ export interface FifoTransportOptions extends TransportOptions {
 
 /**
  * Kamailio jsonrpcs reads at most 8191 bytes per document (JSONRPC_BUF_IN_SIZE - 1, counting the
- * newline left over from the previous writer); beyond that it drops the document half-read and
+ * newline left over from the previous document); beyond that it drops the document half-read and
  * the rest of it wedges the FIFO. Refuse such requests before writing anything.
  */
 export const FIFO_MAX_REQUEST_BYTES = 8189;
 
+const WEDGED_HINT = (replyDir: string) =>
+  `a malformed request wedges Kamailio's jsonrpcs FIFO until a lone '}' is written to it; the proxy must also be able to write its reply in ${replyDir} (jsonrpcs fifo_reply_dir)`;
+
 /**
- * JSON-RPC over Kamailio's jsonrpcs FIFO, the way kamctl does it (outputs/jsonrpc_fifo.sh):
+ * JSON-RPC over Kamailio's jsonrpcs FIFO (kamctl's transport), pipelined.
  *
- *  1. open the request FIFO write-only and non-blocking: ENXIO means no proxy is reading it;
- *  2. mkfifo a reply FIFO `<replyDir>/sipctl_<pid>_<random>` with mode 0600. Kamailio only
- *     accepts a bare name in `reply_name` (it rejects '.', '/' and '\\') and prefixes its own
- *     `fifo_reply_dir`, so the reply FIFO cannot live in a private sub-directory;
- *  3. open the reply FIFO for reading *before* writing the request (Kamailio opens it
- *     non-blocking and gives up after ~320 ms if nobody reads it);
- *  4. write `{..., "reply_name": "<name>"}` plus "\n" to the request FIFO;
- *  5. read the reply until its JSON value is complete or Kamailio closes the FIFO;
- *  6. always close both and unlink the reply FIFO - on success, error and timeout.
+ * How Kamailio's FIFO process works (jsonrpcs_fifo.c): one process reads the request FIFO through
+ * a stdio stream, one JSON document at a time (braces counted outside strings), runs it, then
+ * opens `<fifo_reply_dir>/<reply_name>` non-blocking for writing (retrying for ~320 ms while no
+ * reader is there), writes the whole reply and closes it. It keeps no state between documents,
+ * so several documents may be in the FIFO at once and are answered in order.
  *
- * Calls through one client are serialized: the FIFO is one shared stream, and Kamailio answers
- * one document at a time anyway. timeoutMs bounds each call from the moment it is made,
- * including time spent waiting behind earlier calls.
+ * kamctl pays for a new reply FIFO and a `mkfifo` process per call (≈15 ms). This client makes
+ * one reply FIFO per client, `<replyDir>/sipctl_<pid>_<random>` (mode 0600; Kamailio only
+ * accepts a bare name and prefixes its own `fifo_reply_dir`, so it cannot live in a private
+ * sub-directory), keeps it open for reading for the client's life, and also holds a write end
+ * of it itself so that Kamailio closing its end after each reply is not an end-of-file. Replies
+ * are framed by their JSON structure and matched to calls by id. Requests are written as soon as
+ * they are made (one writer at a time), so `batch` and concurrent calls are pipelined.
+ *
+ * Kamailio runs the documents in order and answers each that it could execute: when a reply
+ * arrives, calls sent before it that are still waiting will get none (their document could not
+ * be executed) and fail at once. A reply whose call already timed out is recognised by its id
+ * and dropped. Garbage on the reply FIFO or an I/O error fails the calls in flight and the
+ * reply FIFO is replaced for the next call. close() (and, failing that, process exit) removes it.
  */
 export function createFifoTransport(opts: FifoTransportOptions): RpcTransport {
   const { path, replyDir, display, timeoutMs } = opts;
-  const active = new Set<(err: RpcError) => void>();
-  const calls = new SerialCalls(timeoutMs, exchangeOnce);
+  let request: RequestFifo | undefined;
+  let channel: Promise<ReplyChannel> | undefined;
+  let writing: Promise<unknown> = Promise.resolve();
+  let closed = false;
+  /** Calls waiting for a reply, in the order their requests were written. */
+  const waiting: Pending[] = [];
+  const pendingAll = new Set<Pending>();
 
-  async function exchangeOnce(request: WireRequest, deadline: number, timeoutMs: number): Promise<unknown> {
-    if (Date.now() >= deadline) throw timeoutError(display, timeoutMs, 'earlier calls on this FIFO used up the time');
-    const name = `sipctl_${process.pid}_${randomBytes(8).toString('hex')}`;
-    const doc = kamailioFifoJson({ ...request, reply_name: name });
-    const bytes = Buffer.from(doc + '\n', 'utf8');
-    if (bytes.length > FIFO_MAX_REQUEST_BYTES) {
-      throw new RpcError('RPC_REQUEST_TOO_LARGE', `request for ${request.method} is ${bytes.length} bytes; Kamailio's jsonrpcs FIFO takes at most ${FIFO_MAX_REQUEST_BYTES}`, {
-        hint: 'use the HTTP interface for large requests',
-        details: { url: display, bytes: bytes.length },
-      });
-    }
-
-    const req = await openRequestFifo(path, display);
-    const replyPath = join(replyDir, name);
-    liveReplyFifos.add(replyPath);
-    let created = false;
-    let reader: net.Socket | undefined;
-    let cancelReply: (() => void) | undefined;
-    try {
-      await makeReplyFifo(replyPath, replyDir);
-      created = true;
-      await grantProxyAccess(replyPath, req.stat);
-      // A raw fd, not a FileHandle: the socket below owns and closes it (a FileHandle would
-      // close it a second time when garbage-collected).
-      const readFd = await openFd(replyPath, FS.O_RDONLY | FS.O_NONBLOCK);
-      // net.Socket over the FIFO's fd reads it through libuv's event loop (no thread-pool
-      // thread blocked while we wait).
-      reader = new net.Socket({ fd: readFd, readable: true, writable: false });
-      const reply = readReply(reader, deadline, timeoutMs);
-      cancelReply = reply.cancel;
-      // The reply may fail (or arrive) while we are still writing: mark it handled now, it is
-      // awaited below.
-      reply.promise.catch(() => undefined);
-      await writeAll(req.handle, bytes, deadline, display, timeoutMs);
-      await req.handle.close();
-      return await reply.promise;
-    } finally {
-      cancelReply?.();
-      reader?.destroy();
-      await req.handle.close().catch(() => undefined); // already closed on the success path
-      liveReplyFifos.delete(replyPath);
-      if (created) await fsp.unlink(replyPath).catch((e: unknown) => { if (errnoCode(e) !== 'ENOENT') throw toTransportError(e, display); });
-    }
+  interface Pending {
+    id: unknown;
+    resolve: (v: unknown) => void;
+    reject: (e: RpcError) => void;
+    timer: NodeJS.Timeout;
   }
 
-  /** Wait for the reply; `cancel` stops the timer without settling (used when the write failed). */
-  function readReply(sock: net.Socket, deadline: number, timeoutMs: number): { promise: Promise<unknown>; cancel: () => void } {
-    let cancel = (): void => undefined;
-    const promise = new Promise<unknown>((resolve, reject) => {
-      let settled = false;
-      const reply = new JsonReplyReader(display);
-      const finish = (err: RpcError | null, value?: unknown): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        active.delete(abort);
-        if (err) reject(err);
-        else resolve(value);
-      };
-      const abort = (err: RpcError): void => finish(err);
-      active.add(abort);
-      const timer = setTimeout(() => finish(timeoutError(display, timeoutMs,
-        `a malformed request wedges Kamailio's jsonrpcs FIFO until a lone '}' is written to it; the proxy must also be able to write its reply in ${replyDir} (jsonrpcs fifo_reply_dir)`)),
-      Math.max(0, deadline - Date.now()));
-      sock.on('data', (chunk: Buffer) => {
-        if (!settled) reply.feed(chunk, finish);
-      });
-      sock.on('end', () => {
-        if (settled) return;
-        if (reply.size === 0) finish(new RpcError('RPC_CONNECTION_LOST', `the proxy closed the reply FIFO of ${display} without writing a reply`, { details: { url: display } }));
-        else reply.settle(finish);
-      });
-      sock.on('error', (e) => finish(toTransportError(e, display)));
-      cancel = () => {
-        settled = true;
-        clearTimeout(timer);
-        active.delete(abort);
-      };
-    });
-    return { promise, cancel };
+  function settle(p: Pending, err: RpcError | null, value?: unknown): void {
+    if (!pendingAll.delete(p)) return;
+    clearTimeout(p.timer);
+    const i = waiting.indexOf(p);
+    if (i >= 0) waiting.splice(i, 1);
+    if (err) p.reject(err);
+    else p.resolve(value);
+  }
+
+  function failAll(err: RpcError): void {
+    for (const p of [...pendingAll]) settle(p, err);
+  }
+
+  /** One complete JSON value arrived on the reply FIFO. */
+  function onReply(body: Buffer): void {
+    let value: unknown;
+    try {
+      value = parseJsonReply(body, display);
+    } catch (e) {
+      const err = toTransportError(e, display);
+      const head = waiting[0];
+      if (head) settle(head, err);
+      return;
+    }
+    const id = (value as { id?: unknown } | null)?.id;
+    const at = id === undefined || id === null ? (waiting.length ? 0 : -1) : waiting.findIndex((p) => p.id === id);
+    if (at < 0) return; // the reply to a call that already timed out
+    // Kamailio answers in order: calls written before this one will get no reply.
+    for (const p of waiting.slice(0, at)) {
+      settle(p, new RpcError('RPC_CONNECTION_LOST', `${display} did not answer this request (the proxy could not execute it) and went on with the next`, { details: { url: display } }));
+    }
+    settle(waiting[0]!, null, value);
+  }
+
+  function dropChannel(err: RpcError): void {
+    const c = channel;
+    channel = undefined;
+    failAll(err);
+    void c?.then((ch) => ch.close(), () => undefined);
+  }
+
+  function openChannel(stat: Stats): Promise<ReplyChannel> {
+    channel ??= ReplyChannel.open(replyDir, stat, display, onReply, (err) => dropChannel(err));
+    const c = channel;
+    c.catch(() => { if (channel === c) channel = undefined; });
+    return c;
   }
 
   return {
-    exchange: (request, callTimeoutMs) => calls.exchange(request, callTimeoutMs),
+    exchange(req: WireRequest, callTimeoutMs?: number): Promise<unknown> {
+      if (closed) return Promise.reject(new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${display} was closed`));
+      const t = callTimeoutMs ?? timeoutMs;
+      const deadline = Date.now() + t;
+      // The reply FIFO's name has a fixed length: the size is known before anything exists.
+      const size = Buffer.byteLength(kamailioFifoJson({ ...req, reply_name: 'x'.repeat(REPLY_NAME_LENGTH) }) + '\n', 'utf8');
+      if (size > FIFO_MAX_REQUEST_BYTES) {
+        return Promise.reject(new RpcError('RPC_REQUEST_TOO_LARGE', `request for ${req.method} is ${size} bytes; Kamailio's jsonrpcs FIFO takes at most ${FIFO_MAX_REQUEST_BYTES}`, {
+          hint: 'use the HTTP interface for large requests',
+          details: { url: display, bytes: size },
+        }));
+      }
+      return new Promise<unknown>((resolve, reject) => {
+        const p: Pending = {
+          id: req.id,
+          resolve,
+          reject,
+          timer: setTimeout(() => settle(p, timeoutError(display, t, WEDGED_HINT(replyDir))), t),
+        };
+        pendingAll.add(p);
+        const write = async (): Promise<void> => {
+          if (!pendingAll.has(p)) return;
+          if (Date.now() >= deadline) {
+            settle(p, timeoutError(display, t, 'earlier calls on this FIFO used up the time'));
+            return;
+          }
+          try {
+            request ??= await RequestFifo.open(path, display);
+            const ch = await openChannel(request.stat);
+            if (!pendingAll.has(p)) return; // timed out or closed meanwhile
+            waiting.push(p);
+            await request.writeAll(Buffer.from(kamailioFifoJson({ ...req, reply_name: ch.name }) + '\n', 'utf8'), deadline, t, () => closed);
+          } catch (e) {
+            // A proxy that went away: the next call opens the FIFO again (and finds out whether it is back).
+            const r = request;
+            request = undefined;
+            await r?.close();
+            settle(p, e instanceof RpcError ? e : toTransportError(e, display));
+          }
+        };
+        // One writer at a time: each document must reach the FIFO in one piece.
+        const w = writing.then(write, write);
+        writing = w.catch(() => undefined);
+      });
+    },
     kind: () => 'fifo',
     async close() {
-      const err = new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${display} was closed`);
-      for (const abort of [...active]) abort(err);
-      await calls.idle();
+      closed = true;
+      await writing; // a write waiting on a full FIFO gives up at once (it checks `closed`)
+      const c = channel;
+      channel = undefined;
+      await c?.then((ch) => ch.close(), () => undefined);
+      const r = request;
+      request = undefined;
+      await r?.close();
+      failAll(new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${display} was closed`));
     },
   };
 }
 
-/** Reply FIFOs of calls in flight, removed from the shared reply directory if the process exits mid-call. */
+/** `sipctl_<pid>_<16 hex>`: fixed length, so a request's size is known before the FIFO exists. */
+const REPLY_NAME_LENGTH = `sipctl_${process.pid}_`.length + 16;
+
+/** Reply FIFOs that exist, removed from the shared reply directory if the process exits without close(). */
 const liveReplyFifos = new ExitCleanup(unlinkSync);
+
+/** Kamailio's request FIFO, opened for writing once per client. */
+class RequestFifo {
+  private constructor(private readonly handle: fsp.FileHandle, readonly stat: Stats, private readonly display: string) {}
+
+  static async open(path: string, display: string): Promise<RequestFifo> {
+    let handle: fsp.FileHandle;
+    try {
+      handle = await fsp.open(path, FS.O_WRONLY | FS.O_NONBLOCK);
+    } catch (e) {
+      const code = errnoCode(e);
+      if (code === 'ENXIO') {
+        throw unreachable(display, 'no proxy is reading the FIFO', { cause: e, errno: code, hint: 'is Kamailio running with jsonrpcs loaded and fifo_name set to this path?' });
+      }
+      if (code === 'ENOENT') {
+        throw unreachable(display, 'no such FIFO', { cause: e, errno: code, hint: 'is Kamailio running, and is this its jsonrpcs fifo_name?' });
+      }
+      if (code === 'EACCES' || code === 'EPERM') {
+        throw unreachable(display, `permission denied (${code})`, { cause: e, errno: code, hint: 'run as root or as a member of the FIFO\'s group' });
+      }
+      throw toTransportError(e, display);
+    }
+    const stat = await handle.stat();
+    if (!stat.isFIFO()) {
+      await handle.close();
+      throw new RpcError('RPC_BAD_URL', `${display} is not a FIFO`, { hint: 'point fifo: at Kamailio\'s jsonrpcs fifo_name', details: { url: display } });
+    }
+    return new RequestFifo(handle, stat, display);
+  }
+
+  async writeAll(bytes: Buffer, deadline: number, timeoutMs: number, cancelled: () => boolean): Promise<void> {
+    let off = 0;
+    while (off < bytes.length) {
+      try {
+        const { bytesWritten } = await this.handle.write(bytes, off, bytes.length - off);
+        off += bytesWritten;
+      } catch (e) {
+        const code = errnoCode(e);
+        if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') {
+          if (code === 'EPIPE') throw unreachable(this.display, 'the proxy stopped reading the FIFO', { cause: e, errno: code });
+          throw toTransportError(e, this.display);
+        }
+        // The FIFO is full: the proxy is not draining it (busy, or wedged by a malformed request).
+        if (cancelled()) throw new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${this.display} was closed`);
+        if (Date.now() >= deadline) throw timeoutError(this.display, timeoutMs, 'the FIFO is full: the proxy is not reading it');
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The client's reply FIFO: read for the client's life, its JSON values handed to `onValue` one
+ * by one. We hold a write end ourselves, so the reader never sees end-of-file when Kamailio
+ * closes its end after a reply.
+ */
+class ReplyChannel {
+  private scanner = new JsonFrameScanner();
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private done = false;
+
+  private constructor(
+    readonly name: string,
+    private readonly path: string,
+    private readonly reader: net.Socket,
+    private readonly holdFd: number,
+    private readonly display: string,
+    private readonly onValue: (body: Buffer) => void,
+    private readonly onFailure: (err: RpcError) => void,
+  ) {
+    reader.on('data', (chunk: Buffer) => this.feed(chunk));
+    reader.on('error', (e) => this.fail(toTransportError(e, display)));
+    reader.on('end', () => this.fail(new RpcError('RPC_CONNECTION_LOST', `the reply FIFO of ${display} was closed`, { details: { url: display } })));
+  }
+
+  static async open(replyDir: string, fifo: Stats, display: string, onValue: (body: Buffer) => void, onFailure: (err: RpcError) => void): Promise<ReplyChannel> {
+    const name = `sipctl_${process.pid}_${randomBytes(8).toString('hex')}`;
+    const path = join(replyDir, name);
+    liveReplyFifos.add(path);
+    try {
+      await makeReplyFifo(path, replyDir);
+      await grantProxyAccess(path, fifo);
+      // Raw fds, not FileHandles: the socket owns and closes the read end (a FileHandle would
+      // close it a second time when garbage-collected). Read end first: opening a FIFO's write
+      // end non-blocking fails while nobody reads it.
+      const readFd = await openFd(path, FS.O_RDONLY | FS.O_NONBLOCK);
+      const holdFd = await openFd(path, FS.O_WRONLY | FS.O_NONBLOCK);
+      // net.Socket over the FIFO's fd reads it through libuv's event loop (no thread-pool
+      // thread blocked while we wait).
+      const reader = new net.Socket({ fd: readFd, readable: true, writable: false });
+      // An idle client must not keep the process alive; a call in flight has its timer for that.
+      reader.unref();
+      return new ReplyChannel(name, path, reader, holdFd, display, onValue, onFailure);
+    } catch (e) {
+      await fsp.unlink(path).catch(() => undefined);
+      liveReplyFifos.delete(path);
+      throw e;
+    }
+  }
+
+  private feed(chunk: Buffer): void {
+    while (chunk.length > 0 && !this.done) {
+      let end: number;
+      try {
+        end = this.scanner.push(chunk);
+      } catch (e) {
+        this.fail(badReply(this.display, (e as Error).message));
+        return;
+      }
+      const part = end < 0 ? chunk : chunk.subarray(0, end);
+      this.chunks.push(part);
+      this.size += part.length;
+      if (end < 0) return;
+      const body = Buffer.concat(this.chunks, this.size);
+      this.chunks = [];
+      this.size = 0;
+      this.scanner = new JsonFrameScanner();
+      this.onValue(body);
+      chunk = chunk.subarray(end);
+      // what separates two replies (Kamailio adds none; a newline would be skipped by the scanner)
+      let i = 0;
+      while (i < chunk.length && (chunk[i] === 0x0a || chunk[i] === 0x0d || chunk[i] === 0x20 || chunk[i] === 0x09)) i++;
+      chunk = chunk.subarray(i);
+    }
+  }
+
+  private fail(err: RpcError): void {
+    if (this.done) return;
+    this.onFailure(err);
+  }
+
+  async close(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    this.reader.destroy();
+    try {
+      closeSync(this.holdFd);
+    } catch {
+      // already closed
+    }
+    liveReplyFifos.delete(this.path);
+    await fsp.unlink(this.path).catch((e: unknown) => { if (errnoCode(e) !== 'ENOENT') throw toTransportError(e, this.display); });
+  }
+}
 
 /**
  * JSON text that Kamailio's FIFO reader frames correctly. Its reader finds the end of a
@@ -154,31 +342,6 @@ const liveReplyFifos = new ExitCleanup(unlinkSync);
  */
 export function kamailioFifoJson(value: unknown): string {
   return JSON.stringify(value).replace(/\\\\/g, '\\u005c');
-}
-
-async function openRequestFifo(path: string, display: string): Promise<{ handle: fsp.FileHandle; stat: Stats }> {
-  let handle: fsp.FileHandle;
-  try {
-    handle = await fsp.open(path, FS.O_WRONLY | FS.O_NONBLOCK);
-  } catch (e) {
-    const code = errnoCode(e);
-    if (code === 'ENXIO') {
-      throw unreachable(display, 'no proxy is reading the FIFO', { cause: e, errno: code, hint: 'is Kamailio running with jsonrpcs loaded and fifo_name set to this path?' });
-    }
-    if (code === 'ENOENT') {
-      throw unreachable(display, 'no such FIFO', { cause: e, errno: code, hint: 'is Kamailio running, and is this its jsonrpcs fifo_name?' });
-    }
-    if (code === 'EACCES' || code === 'EPERM') {
-      throw unreachable(display, `permission denied (${code})`, { cause: e, errno: code, hint: 'run as root or as a member of the FIFO\'s group' });
-    }
-    throw toTransportError(e, display);
-  }
-  const stat = await handle.stat();
-  if (!stat.isFIFO()) {
-    await handle.close();
-    throw new RpcError('RPC_BAD_URL', `${display} is not a FIFO`, { hint: 'point fifo: at Kamailio\'s jsonrpcs fifo_name', details: { url: display } });
-  }
-  return { handle, stat };
 }
 
 async function makeReplyFifo(replyPath: string, replyDir: string): Promise<void> {
@@ -215,24 +378,5 @@ async function grantProxyAccess(replyPath: string, fifo: Stats): Promise<void> {
   } catch (e) {
     if (errnoCode(e) !== 'EPERM') throw e;
     // not a member of the proxy's group: keep 0600 (see above)
-  }
-}
-
-async function writeAll(handle: fsp.FileHandle, bytes: Buffer, deadline: number, display: string, timeoutMs: number): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) {
-    try {
-      const { bytesWritten } = await handle.write(bytes, off, bytes.length - off);
-      off += bytesWritten;
-    } catch (e) {
-      const code = errnoCode(e);
-      if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') {
-        if (code === 'EPIPE') throw unreachable(display, 'the proxy stopped reading the FIFO', { cause: e, errno: code });
-        throw toTransportError(e, display);
-      }
-      // The FIFO is full: the proxy is not draining it (busy, or wedged by a malformed request).
-      if (Date.now() >= deadline) throw timeoutError(display, timeoutMs, 'the FIFO is full: the proxy is not reading it');
-      await new Promise((r) => setTimeout(r, 10));
-    }
   }
 }

@@ -9,6 +9,7 @@ import { kamailioFifoJson, FIFO_MAX_REQUEST_BYTES } from '../../../src/core/rpc/
 import { recordedFifo, withId, bigUlDump } from './recorded.js';
 import { startFakeKamailioFifo, mkfifo, type FakeKamailioFifo, type FifoRequestSeen, type FifoAnswer } from './servers.js';
 import { expectRpcError, withClient } from '../../helpers/rpc.js';
+import { requireRoot } from '../../helpers/require.js';
 
 describe('fifo: transport against a fake Kamailio FIFO replaying recorded replies', () => {
   let dir: string;
@@ -132,16 +133,40 @@ describe('fifo: transport against a fake Kamailio FIFO replaying recorded replie
     });
   });
 
-  test('proxy closes the reply FIFO without writing: connection lost', async () => {
+  test('proxy opens the reply FIFO and closes it without writing: the call times out, the next call works', async () => {
+    // The reply FIFO stays open between replies (pipelining), so an empty reply is no end-of-file.
     answer = () => Buffer.alloc(0);
-    await withClient(url, clientOpts(), async (c) => {
-      const e = await expectRpcError(c.call('core.uptime'));
-      assert.equal(e.code, 'RPC_CONNECTION_LOST');
+    await withClient(url, clientOpts(300), async (c) => {
+      assert.equal((await expectRpcError(c.call('core.uptime'))).code, 'RPC_TIMEOUT');
+      answer = replay('core.uptime');
+      assert.equal(((await c.call('core.uptime')) as { uptime: number }).uptime, 703);
     });
   });
 
+  test('a request the proxy cannot execute gets no reply: it fails as soon as the next reply arrives', async () => {
+    answer = (req) => (req.json.method === 'bad' ? 'ignore' : Buffer.from(JSON.stringify({ jsonrpc: '2.0', result: 'ok', id: req.json.id })));
+    await withClient(url, clientOpts(60_000), async (c) => {
+      const [bad, good] = await Promise.allSettled([c.call('bad'), c.call('good')]);
+      assert.equal(good.status === 'fulfilled' && good.value, 'ok');
+      assert.equal(bad.status === 'rejected' && (bad.reason as { code?: string }).code, 'RPC_CONNECTION_LOST');
+    });
+  });
+
+  test('one reply FIFO serves every call of a client, and pipelined calls all reach the proxy', async () => {
+    answer = (req) => Buffer.from(JSON.stringify({ jsonrpc: '2.0', result: req.json.params[0], id: req.json.id }));
+    const before = kam.seen.length;
+    await withClient(url, clientOpts(), async (c) => {
+      const n = Array.from({ length: 200 }, (_, i) => i);
+      assert.deepEqual(await Promise.all(n.map((i) => c.call('echo', [i]))), n);
+      assert.equal(readdirSync(replyDir).length, 1);
+    });
+    const names = new Set(kam.seen.slice(before).map((r) => r.replyName));
+    assert.equal(names.size, 1);
+  });
+
   test('as root, the reply FIFO is handed to the proxy\'s user (owner of the request FIFO), still 0600',
-    { skip: process.geteuid?.() === 0 ? false : 'needs root' }, async () => {
+    async () => {
+      requireRoot('this test chowns the request FIFO to another user, as Kamailio does after dropping root');
       answer = replay('core.uptime');
       chownSync(kam.path, 65534, 65534); // Kamailio creates its FIFO after dropping to its own user
       try {
