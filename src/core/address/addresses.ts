@@ -2,6 +2,7 @@ import type { Database, Queryable } from '../db/database.js';
 import { assertWritable } from '../db/schema/schema.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { parseIp } from './ip.js';
+import { assertColumnText } from '../db/charset.js';
 
 /*
  * The permissions module's `address` table (kamctl address add/rm/show). The running proxy only
@@ -65,7 +66,7 @@ export function validateAddress(input: AddressInput): AddressEntry {
   if (input.tag !== undefined && input.tag !== '') {
     if (input.tag.length > TAG_MAX) throw new ValidationError('tag', `is ${input.tag.length} characters; the address table holds at most ${TAG_MAX}`);
     if (/[\x00-\x1f\x7f]/.test(input.tag)) throw new ValidationError('tag', 'must not contain control characters');
-    tag = input.tag;
+    tag = assertColumnText('tag', input.tag);
   }
   return { grp, ip: ip.text, mask, port, tag };
 }

@@ -8,6 +8,7 @@ import type { Database } from '../db/database.js';
 import { assertWritable } from '../db/schema/schema.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { RpcClient } from '../rpc/client.js';
+import { assertColumnText } from '../db/charset.js';
 
 export interface BlockedPrefix {
   prefix: string;
@@ -41,7 +42,7 @@ export function normalisePrefix(input: string): string {
 function checkNote(note: string): string {
   if (note.length > MAX_NOTE) throw new ValidationError('note', `longer than ${MAX_NOTE} characters`);
   if (/[\x00-\x1f\x7f]/.test(note)) throw new ValidationError('note', 'holds control characters');
-  return note;
+  return assertColumnText('note', note);
 }
 
 export async function addBlocked(db: Database, prefixIn: string, noteIn = 'blocked', opts: { dryRun?: boolean } = {}): Promise<BlockChange> {

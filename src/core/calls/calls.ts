@@ -11,6 +11,7 @@
 import type { Database } from '../db/database.js';
 import { NotFoundError, SipctlError, ValidationError } from '../errors.js';
 import type { RpcClient } from '../rpc/client.js';
+import { assertColumnText } from '../db/charset.js';
 
 /** One dialog as dlg.list prints it (Kamailio 5.x). */
 export interface DlgListItem {
@@ -184,6 +185,7 @@ export async function callHistory(db: Database, q: HistoryQuery = {}): Promise<{
   const where: string[] = [];
   const params: Array<string | number> = [];
   if (q.user !== undefined) {
+    assertColumnText('user', q.user);
     where.push('(src_user = ? OR dst_ouser = ? OR dst_user = ?)');
     params.push(q.user, q.user, q.user);
   }
@@ -192,6 +194,7 @@ export async function callHistory(db: Database, q: HistoryQuery = {}): Promise<{
     params.push(localDatetime(q.since));
   }
   if (q.number !== undefined) {
+    assertColumnText('number', q.number);
     where.push('dst_ouser LIKE ?');
     params.push(q.number.replace(/[%_\\]/g, '') + '%');
   }

@@ -1,21 +1,43 @@
 import { readFileSync } from 'node:fs';
 import type { Pool, PoolConnection, QueryError, ResultSetHeader } from 'mysql2';
+import { mapValueError } from './charset.js';
 import { connectionFailed, type Database, type DbUrl, type ExecResult, type Queryable, type SqlValue } from './database.js';
 
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOENT', 'ER_ACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'PROTOCOL_CONNECTION_LOST', 'ER_DBACCESS_DENIED_ERROR', 'EACCES']);
 
-type Runner = Pick<Pool | PoolConnection, 'query'>;
+type Runner = Pick<Pool | PoolConnection, 'execute'>;
+type Typed = typeof import('mysql2')['TypedParameter'];
+
+/**
+ * Every statement with values is a server-side prepared statement (mysql2 execute(): COM_STMT_PREPARE
+ * + COM_STMT_EXECUTE). Values travel in the binary protocol and are never part of the SQL text, so
+ * no sql_mode (NO_BACKSLASH_ESCAPES, ANSI_QUOTES, …) can change what they mean. query() would
+ * interpolate them on the client with backslash escapes, which NO_BACKSLASH_ESCAPES does not honour
+ * (issue 16): see README.md beside this file.
+ *
+ * The binary protocol wants typed values: integers go as BIGINT (so LIMIT ? and integer columns take
+ * them; a JS number would go as DOUBLE), undefined as NULL.
+ */
+export function bindParams(params: readonly unknown[], typed: Typed): unknown[] {
+  return params.map((p) => {
+    if (p === undefined || p === null) return null;
+    if (typeof p === 'number') return Number.isSafeInteger(p) ? typed.LONGLONG(p) : p;
+    if (typeof p === 'bigint') return typed.LONGLONG(p);
+    if (typeof p === 'boolean') return typed.TINY(p ? 1 : 0);
+    return p;
+  });
+}
 
 /**
  * One statement over mysql2's callback API. Its promise wrapper captures a stack trace for every
  * query (mysql2/lib/promise), which under load (sipd writing registrations) cost more CPU than
  * the query itself; a plain promise around the callback does not.
  */
-function run<T>(runner: Runner, label: string, sql: string, params: SqlValue[]): Promise<T> {
+function run<T>(runner: Runner, typed: Typed, label: string, sql: string, params: readonly unknown[]): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    runner.query(sql, params, (err: QueryError | null, rows: unknown) => {
+    runner.execute(sql, bindParams(params, typed) as never, (err: QueryError | null, rows: unknown) => {
       if (!err) resolve(rows as T);
-      else reject(CONNECT_ERRORS.has(err.code ?? '') ? connectionFailed(label, err) : err);
+      else reject(CONNECT_ERRORS.has(err.code ?? '') ? connectionFailed(label, err) : mapValueError(err));
     });
   });
 }
@@ -25,16 +47,14 @@ function call(fn: (cb: (err: NodeJS.ErrnoException | QueryError | null) => void)
   return new Promise<void>((resolve, reject) => fn((err) => (err ? reject(err) : resolve())));
 }
 
-function wrap(runner: Runner, label: string): Queryable {
+function wrap(runner: Runner, typed: Typed, label: string): Queryable {
   return {
     engine: 'mysql',
-    // query() (not execute()) so multi-row VALUES lists of any length work; values are still escaped
-    // by the driver as parameters, never concatenated by us.
     query<T>(sql: string, params: SqlValue[] = []): Promise<T[]> {
-      return run<T[]>(runner, label, sql, params);
+      return run<T[]>(runner, typed, label, sql, params);
     },
     async execute(sql: string, params: SqlValue[] = []): Promise<ExecResult> {
-      const res = await run<ResultSetHeader>(runner, label, sql, params);
+      const res = await run<ResultSetHeader>(runner, typed, label, sql, params);
       return { affectedRows: res.affectedRows, insertId: res.insertId };
     },
   };
@@ -53,6 +73,9 @@ export async function openMysql(u: DbUrl): Promise<Database> {
     ssl: u.ssl ? { ca: u.ssl.caFile ? readFileSync(u.ssl.caFile, 'utf8') : undefined, rejectUnauthorized: u.ssl.rejectUnauthorized } : undefined,
     connectionLimit: 4,
     multipleStatements: false,
+    // Prepared statements are cached per connection (LRU). The server caps them for ALL clients
+    // (max_prepared_stmt_count, 16382 by default): 4 connections x 256 stays far below.
+    maxPreparedStatements: 256,
     charset: 'utf8mb4',
     dateStrings: true,
     supportBigNumbers: true,
@@ -77,7 +100,9 @@ export async function openMysql(u: DbUrl): Promise<Database> {
     await end().catch(() => undefined);
     throw connectionFailed(label, e);
   }
-  const q = wrap(pool, label);
+  // A getter on the CommonJS exports: ESM sees it only on the default export.
+  const typed = (mysql.default ?? mysql).TypedParameter;
+  const q = wrap(pool, typed, label);
   return {
     ...q,
     label,
@@ -85,7 +110,7 @@ export async function openMysql(u: DbUrl): Promise<Database> {
       const conn = await connection();
       try {
         await call((cb) => conn.beginTransaction(cb));
-        const result = await fn(wrap(conn, label));
+        const result = await fn(wrap(conn, typed, label));
         await call((cb) => conn.commit(cb));
         return result;
       } catch (e) {
@@ -96,6 +121,7 @@ export async function openMysql(u: DbUrl): Promise<Database> {
       }
     },
     async exec(sql: string) {
+      // DDL only, never with values: many DDL statements cannot be prepared, and there is nothing to escape.
       await call((cb) => pool.query(sql, (err: QueryError | null) => cb(err)));
     },
     async close() {

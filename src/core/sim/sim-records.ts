@@ -25,6 +25,7 @@ import { ConflictError, NotFoundError, SchemaError, SipctlError, UsageError, Val
 import { createOpcDeriver, deriveOpcHex, generateVector, hexToBytes, resync, wipe } from './milenage.js';
 import { normaliseAmf, normaliseIccid, normaliseImsi, normaliseKey, normaliseMsisdn, normaliseSqn, sqnFromHex, sqnToHex } from './validation.js';
 import type { RawSimRow } from './vendor-file.js';
+import { assertColumnText } from '../db/charset.js';
 
 export const DEFAULT_AMF = '8000';
 /** What a masked Ki / OPc looks like in output (text and JSON alike). */
@@ -118,7 +119,7 @@ function label(field: 'batch' | 'vendor', value: string | undefined): string | n
   if (s.length > LABEL_MAX) throw new ValidationError(field, `longer than ${LABEL_MAX} characters (${s.length})`);
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(s)) throw new ValidationError(field, 'contains control characters');
-  return s;
+  return assertColumnText(field, s);
 }
 
 function validateWith(raw: RawSimRow, ctx: ValidatorContext, line: number | undefined): SimRecord {
