@@ -142,6 +142,11 @@ export class Pipeline {
     this.api<StatsApi>('stats')?.inc(name);
   }
 
+  /** REGISTERs remembered for retransmissions (bounded by the reply cache's max), for stats. */
+  replyCacheSize(): number {
+    return this.registers.size;
+  }
+
   /** TCP accept gate: a banned source does not get a connection at all. */
   admitConnection(ip: string): boolean {
     const pike = this.api<PikeApi>('pike');
@@ -167,6 +172,9 @@ export class Pipeline {
     // A client matches a response by the top Via branch and the CSeq (RFC 3261 §17.1.3): without
     // them the response would be noise, so the request is dropped instead.
     if (req.via.length === 0 || req.cseq === undefined) return this.drop();
+    // Refusals are rate-limited per source (pike's refusals_per_unit): the source of a datagram
+    // can be forged, and our answers must not become a stream aimed at someone else.
+    if (spec.status >= 400 && !this.mayRefuse(m)) return this.drop();
     this.counters.replies++;
     const stats = this.api<StatsApi>('stats');
     if (stats !== undefined) {
@@ -176,6 +184,12 @@ export class Pipeline {
       if (spec.status >= 300) stats.inc('sl:sent_err_replies');
     }
     m.reply(buildReply(req, spec, { source: m.source, server: this.opts.server }));
+  }
+
+  /** Whether a refusal may go to this source now (pike's per-source refusal budget). */
+  private mayRefuse(m: Inbound): boolean {
+    const pike = this.api<PikeApi>('pike');
+    return pike === undefined || pike.refused(m.source.ip);
   }
 
   private run(m: Inbound): void {

@@ -144,7 +144,7 @@ test('pike module: parameters (density, unit) and pike.top / pike.list shape', a
   assert.deepEqual(await h.call('pike.list', ['warm']), top);
   await assert.rejects(h.call('pike.top', ['BOGUS']), (e: unknown) => e instanceof RpcFault && e.code === 500 && e.message === 'Bad argument. Select: ALL, HOT or WARM');
   assert.equal(h.pike.admit('192.0.2.2').action, 'drop');
-  assert.deepEqual(await h.call('pike.stats'), { tracked: 1, evicted: 0, bans: 1, max_entries: 100_000 });
+  assert.deepEqual(await h.call('pike.stats'), { tracked: 1, evicted: 0, bans: 1, refusals_suppressed: 0, max_entries: 100_000 });
   await h.reg.destroyAll();
 });
 

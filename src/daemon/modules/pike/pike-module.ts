@@ -29,6 +29,13 @@ export interface PikeApi {
   exempt(ip: string): boolean;
   /** true when `ip` is in the ban table now */
   banned(ip: string): boolean;
+  /**
+   * The pipeline is about to refuse a request from `ip` (a 4xx-6xx it makes itself): true when
+   * the refusal may be sent, false when the source had more than `refusals_per_unit` refusals
+   * in the sampling unit — then nothing is sent, so a source address forged into requests we
+   * refuse cannot be made a target of our replies (issue 16). Not a ban: requests go on.
+   */
+  refused(ip: string): boolean;
 }
 
 const params = {
@@ -37,6 +44,7 @@ const params = {
   max_entries: { type: 'integer', default: 100_000, min: 16, max: 10_000_000, doc: 'sources tracked at once; beyond it the least recently seen is forgotten (bounded memory under spoofed floods)' },
   ban_table: { type: 'string', default: 'ipban', doc: 'htable a flooding source is put in (value 1; it expires with the table\'s autoexpire)' },
   trusted_groups: { type: 'string', default: '', doc: 'comma-separated address groups (permissions module) exempt from flood detection' },
+  refusals_per_unit: { type: 'integer', default: 8, min: 0, max: 1_000_000, doc: 'refusals (4xx-6xx replies sipd makes itself) sent to one source within a sampling unit; beyond it they are not sent. 0 = no limit' },
 } as const;
 
 type Params = ParamValues<typeof params>;
@@ -53,6 +61,8 @@ function parseGroups(text: string): number[] {
 export function createPikeModule() {
   let ctx: ModuleContext<Params> | undefined;
   let detector: FloodDetector | undefined;
+  let refusals: FloodDetector | undefined;
+  let suppressed = 0;
   let groups: number[] = [];
   let banTable: string = params.ban_table.default;
   let timer: NodeJS.Timeout | undefined;
@@ -70,11 +80,17 @@ export function createPikeModule() {
     const opts = { unitMs: c.params.sampling_time_unit * 1000, maxHits: c.params.reqs_density_per_unit, maxEntries: c.params.max_entries };
     if (detector === undefined) detector = new FloodDetector(opts);
     else detector.configure(opts);
+    const refusalOpts = { ...opts, maxHits: c.params.refusals_per_unit };
+    if (refusals === undefined) refusals = new FloodDetector(refusalOpts);
+    else refusals.configure(refusalOpts);
     ctx = c;
     groups = g;
     banTable = c.params.ban_table;
     if (timer) clearInterval(timer);
-    timer = setInterval(() => detector?.sweep(c.now()), opts.unitMs);
+    timer = setInterval(() => {
+      detector?.sweep(c.now());
+      refusals?.sweep(c.now());
+    }, opts.unitMs);
     timer.unref();
   }
 
@@ -87,6 +103,13 @@ export function createPikeModule() {
     },
     banned(ip) {
       return htable()?.get(banTable, ip) !== undefined;
+    },
+    refused(ip) {
+      if (ctx === undefined || refusals === undefined || ctx.params.refusals_per_unit === 0 || api.exempt(ip)) return true;
+      if (!refusals.hit(ip, ctx.now())) return true;
+      suppressed++;
+      ctx.api<StatsApi>('stats')?.inc('pike:refusals_suppressed');
+      return false;
     },
     admit(ip, method) {
       if (ctx === undefined || detector === undefined) return { action: 'continue' };
@@ -133,8 +156,8 @@ export function createPikeModule() {
       'pike.top': { doc: 'Sources pike tracks: pike.top [HOT|WARM|ALL] (default HOT)', handler: top },
       'pike.list': { doc: 'Same as pike.top', handler: top },
       'pike.stats': {
-        doc: 'sipd: sources tracked, evicted because the table was full, bans since start',
-        handler: () => ({ tracked: detector?.size ?? 0, evicted: detector?.evicted ?? 0, bans, max_entries: ctx?.params.max_entries ?? 0 }),
+        doc: 'sipd: sources tracked, evicted because the table was full, bans, refusals not sent (refusals_per_unit) since start',
+        handler: () => ({ tracked: detector?.size ?? 0, evicted: detector?.evicted ?? 0, bans, refusals_suppressed: suppressed, max_entries: ctx?.params.max_entries ?? 0 }),
       },
     },
     api,

@@ -23,11 +23,14 @@
  * upstream through the server transaction. Timer C (fr_inv_timer, §16.6 item 11) ends an
  * unanswered INVITE branch with a CANCEL downstream and a 408 upstream.
  *
- * Local rejections of strangers before any authentication (403 Not relaying, the first 407
- * challenge) are stateless, like Kamailio's sl_send_reply: a spoofed source gets one reply, not
- * a retransmitting transaction. Everything after that is stateful, so retransmissions are
- * absorbed (an authenticated INVITE's retransmission never reaches auth-db again, which would
- * count its reused nonce as a replay).
+ * Every local refusal of a new request — before authentication (403 Not relaying, 407
+ * challenges, bad credentials) and after it (404, blocked prefix, call limits) — is one
+ * stateless reply, like Kamailio's sl_send_reply: no 100 Trying, no transaction whose Timer G
+ * would send the final reply again, so a datagram with a forged source gets one reply at most
+ * (issue 16). The server transaction is made when the request is relayed; from then on
+ * retransmissions are absorbed. A retransmission that arrives while the first copy's
+ * credentials are checked is absorbed too; one arriving after a refusal is refused again (auth-db
+ * tells a retransmission from a replay, so its reused nonce is not counted as one).
  */
 import { promises as dns } from 'node:dns';
 import net from 'node:net';
@@ -42,7 +45,7 @@ import { loopHash, loopPartOf, newBranch, proxyBranch, statelessBranch } from '.
 import { ClientInviteTransaction } from '../../transaction/client-invite.js';
 import type { ServerInviteTransaction } from '../../transaction/server-invite.js';
 import type { TimerHandle } from '../../transaction/timers.js';
-import type { ClientTransaction, ServerTransaction, TransactionLayer } from '../../transaction/transaction-layer.js';
+import { serverKey, type ClientTransaction, type ServerTransaction, type TransactionLayer } from '../../transaction/transaction-layer.js';
 import type { TransportPath } from '../../transaction/transaction.js';
 import type { Inbound } from '../../transport/transport.js';
 import type { AccApi } from '../acc/acc-module.js';
@@ -154,6 +157,8 @@ export class Proxy {
   private responseSource: Endpoint | undefined;
   private kernel: KernelReply = { sl: () => undefined, server: 'sipd' };
   private readonly dnsCache = new Map<string, { ip: string; until: number }>();
+  /** server keys of requests whose credentials are being checked (their retransmissions are absorbed) */
+  private readonly authenticating = new Set<string>();
   readonly counters = { relayed: 0, local_replies: 0, rpl_received: 0, rpl_dropped: 0, rpl_relayed: 0, cancelled: 0, timer_c: 0, loops: 0, not_relaying: 0, no_dialog: 0 };
 
   constructor(private readonly d: ProxyDeps, public settings: ProxySettings) {}
@@ -316,65 +321,67 @@ export class Proxy {
       this.counters.not_relaying++;
       return sl({ status: 403, reason: 'Not relaying' });
     }
-    const auth = this.api<AuthApi>('auth-db');
-    if (!carrier && fromMe) {
-      if (auth === undefined) return sl({ status: 500, reason: 'Server Internal Error' });
-      if (msg.proxyAuthorization.length === 0) {
-        // The challenge is stateless: a stranger gets one reply and costs no transaction.
-        const a = await auth.authenticate(ctx, 'proxy');
-        return sl(a.ok ? { status: 500, reason: 'Server Internal Error' } : a.reply);
-      }
-    }
-    if (this.d.layer.counts().server >= s.maxTransactions) return sl({ status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
-    const call = this.newCall(ctx, m);
-    if (call === undefined) return;
 
+    // Every refusal up to the relay is one stateless reply (sl) and no transaction: no 100
+    // Trying, no final reply retransmitted by Timer G — a datagram with a forged source gets one
+    // answer at most (issue 16). A retransmission is worked on again and answered again, once.
     let caller: Caller;
     if (carrier) caller = { kind: 'carrier' };
     else if (fromMe) {
-      const a = await auth!.authenticate(ctx, 'proxy');
-      if (!a.ok) return this.replyLocal(call, a.reply);
+      const auth = this.api<AuthApi>('auth-db');
+      if (auth === undefined) return sl({ status: 500, reason: 'Server Internal Error' });
+      // A retransmission that arrives while the first copy is being authenticated is absorbed:
+      // the first copy answers (or relays) for both.
+      const key = msg.proxyAuthorization.length > 0 ? serverKey(msg) : undefined;
+      if (key !== undefined) {
+        if (this.authenticating.has(key)) return;
+        this.authenticating.add(key);
+      }
+      let a: Awaited<ReturnType<AuthApi['authenticate']>>;
+      try {
+        a = await auth.authenticate(ctx, 'proxy');
+      } finally {
+        if (key !== undefined) this.authenticating.delete(key);
+      }
+      if (!a.ok) return sl(a.reply);
       caller = { kind: 'local', user: a.username, domain: a.domain };
     } else caller = { kind: 'guest' };
-    if (call.final) return; // cancelled while authenticating
 
-    this.sanitize(msg.headers, ctx.source);
     const dialled = sipUser(uri);
-    if (msg.method === 'INVITE') {
-      call.parties = {
-        callId: msg.callId ?? '',
-        fromTag: msg.from?.tag ?? '',
-        srcUser: caller.user ?? sipUser(fromUri),
-        srcDomain: caller.domain ?? sipHost(fromUri),
-        srcIp: ctx.source.ip,
-        dstOuser: dialled,
-        dstUser: dialled,
-        dstDomain: uri.host,
-      };
-    }
+    const parties: ProxyCall['parties'] = msg.method !== 'INVITE' ? undefined : {
+      callId: msg.callId ?? '',
+      fromTag: msg.from?.tag ?? '',
+      srcUser: caller.user ?? sipUser(fromUri),
+      srcDomain: caller.domain ?? sipHost(fromUri),
+      srcIp: ctx.source.ip,
+      dstOuser: dialled,
+      dstUser: dialled,
+      dstDomain: uri.host,
+    };
+    const refuse = (spec: ReplySpec) => this.refuse(sl, parties, ctx.receivedAt, spec);
 
     // Where to.
     let target: Target | undefined;
     if (toMe) {
-      if (uri.user === undefined) return this.reject(call, { status: 484, reason: 'Address Incomplete' });
+      if (uri.user === undefined) return refuse({ status: 484, reason: 'Address Incomplete' });
       target = this.lookup(dialled, uri.host);
       if (target === undefined) {
         if (caller.kind === 'local') {
           // A telephone number goes to the trunk (Kamailio's route[PSTN]); a user name not registered here is 404.
-          if (!this.isNumber(dialled)) return this.reject(call, { status: 404, reason: 'User not Registered' });
+          if (!this.isNumber(dialled)) return refuse({ status: 404, reason: 'User not Registered' });
           target = this.carrierTarget(uri);
-          if (target === undefined) return this.reject(call, { status: 404, reason: 'Not Found' });
-        } else if (caller.kind === 'carrier') return this.reject(call, { status: 404, reason: 'User not Registered' });
+          if (target === undefined) return refuse({ status: 404, reason: 'Not Found' });
+        } else if (caller.kind === 'carrier') return refuse({ status: 404, reason: 'User not Registered' });
         else {
           this.counters.not_relaying++;
-          return this.reject(call, { status: 403, reason: 'Not relaying' });
+          return refuse({ status: 403, reason: 'Not relaying' });
         }
       }
     } else {
       target = caller.kind === 'local' && this.isNumber(dialled) ? this.carrierTarget(uri) : undefined;
       if (target === undefined) {
         this.counters.not_relaying++;
-        return this.reject(call, { status: 403, reason: 'Not relaying' });
+        return refuse({ status: 403, reason: 'Not relaying' });
       }
     }
 
@@ -385,16 +392,23 @@ export class Proxy {
         if (blocked !== undefined) {
           this.stat('mtree:blocked_calls');
           this.d.log.info('proxy: call to a blocked destination refused', { caller: caller.user, dialled: dialled.slice(0, 64), prefix: blocked.prefix });
-          return this.reject(call, { status: 403, reason: 'Destination blocked' });
+          return refuse({ status: 403, reason: 'Destination blocked' });
         }
       }
       const cps = this.api<PipelimitApi>('pipelimit')?.check(caller.user);
-      if (cps !== undefined) return this.reject(call, cps);
+      if (cps !== undefined) return refuse(cps);
       const busy = this.api<DialogApi>('dialog')?.admit(caller.user);
-      if (busy !== undefined) return this.reject(call, busy);
-      if (call.parties !== undefined) call.parties.dstUser = sipUser(target.uri), call.parties.dstDomain = target.uri.host;
+      if (busy !== undefined) return refuse(busy);
+      if (parties !== undefined) parties.dstUser = sipUser(target.uri), parties.dstDomain = target.uri.host;
     }
 
+    // Relayed: from here on the request has its server transaction (100 Trying for an INVITE,
+    // retransmissions absorbed, the final response retransmitted until the ACK).
+    if (this.d.layer.counts().server >= s.maxTransactions) return sl({ status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
+    const call = this.newCall(ctx, m);
+    if (call === undefined) return; // a retransmission that came in meanwhile already made it
+    if (parties !== undefined) call.parties = parties;
+    this.sanitize(msg.headers, ctx.source);
     const add: Array<[string, string]> = [];
     if (caller.kind === 'local' && target.kind === 'carrier') {
       const pai = this.api<IdentityApi>('identity')?.assertion(caller.user!, caller.domain!);
@@ -408,6 +422,17 @@ export class Proxy {
       profileUser: caller.kind === 'local' ? caller.user : undefined,
       unreachable: target.kind === 'user' ? { status: 480, reason: 'Temporarily Unavailable' } : { status: 503, reason: 'Service Unavailable' },
     });
+  }
+
+  /** A new call refused before it was relayed: one stateless reply, and its CDR. */
+  private refuse(sl: (spec: ReplySpec) => void, parties: ProxyCall['parties'], setupTime: number, spec: ReplySpec): void {
+    sl(spec);
+    if (parties === undefined) return;
+    const acc = this.api<AccApi>('acc');
+    const t = this.d.now();
+    const rec = { ...parties, toTag: '' };
+    acc?.event({ ...rec, method: 'INVITE', sipCode: spec.status, sipReason: spec.reason, time: t });
+    acc?.cdr({ ...rec, setupTime, endTime: t, sipCode: spec.status, sipReason: spec.reason, endReason: 'rejected' });
   }
 
   /** A registered user's contact (usrloc), highest q first. */

@@ -55,6 +55,7 @@ export const WELL_KNOWN_COUNTERS: readonly string[] = [
   'registrar:accepted_regs',
   'registrar:rejected_regs',
   'pike:bans',
+  'pike:refusals_suppressed',
 ];
 
 /** group: a lower-case word; name: what Kamailio uses (letters, digits, _ . -). */
