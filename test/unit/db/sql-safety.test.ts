@@ -1,0 +1,122 @@
+// Enforces src/core/db/README.md (issue 16 part 1): no value ever becomes SQL text.
+// - mysql2 is used only by src/core/db/mysql.ts, and there every statement with values goes
+//   through execute() (server-side prepared statements); query() only runs DDL without values.
+// - SQL text anywhere in src/ (a template literal or a `+` chain whose constant text looks like
+//   SQL) interpolates only reviewed expressions: placeholder lists ("?, ?, ?"), upper-case
+//   constants, table names checked by isPlainTableName/assertTableName, and WHERE clauses
+//   assembled from constant fragments. A new interpolation fails this test until it is reviewed
+//   and added below with the reason it is safe.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ts from 'typescript';
+import { REPO } from '../../helpers/cli.js';
+import { scan, scanSource } from './sql-scan.js';
+
+const SRC = join(REPO, 'src');
+const MYSQL_DRIVER_FILE = 'src/core/db/mysql.ts';
+
+/** Expressions that can only produce SQL we wrote: safe in any file. */
+const GENERIC: Array<[RegExp, string]> = [
+  [/^[A-Z][A-Z0-9_]*$/, 'a module constant (upper case) holding SQL text or column lists'],
+  [/^[\w.]+\.map\(\(\) => ('\?'|one|'\([?, ]+\)')\)\.join\(', '\)$/, 'a list of ? placeholders'],
+  [/^Array\.from\(\{ length: \w+ \}, \(\) => one\)\.join\(', '\)$/, 'a list of placeholder tuples'],
+  [/^new Array\([\w.]+\)\.fill\([A-Z_]+\)\.join\(', '\)$/, 'a list of constant placeholder tuples'],
+  [/^marks\([\w.]+\)$/, 'marks(n): n ? placeholders'],
+];
+
+/** Reviewed interpolations, per file: expression → why it is safe. */
+const REVIEWED: Record<string, Record<string, string>> = {
+  'src/core/calls/calls.ts': {
+    w: 'WHERE clause joined from constant fragments with ? placeholders',
+    limit: 'an integer clamped to 1..1,000,000 by Math.max/Math.min',
+  },
+  'src/core/db/schema/schema.ts': { 't.name': 'a table name from the constant TABLES list' },
+  'src/core/db/schema/tables.ts': {
+    locationColumnsMysql: 'constant DDL column list',
+    locationColumnsSqlite: 'constant DDL column list',
+  },
+  'src/core/sim/sim-records.ts': {
+    where: 'constant fragments with ? placeholders',
+    clause: 'listWhere(): constant fragments with ? placeholders',
+    cond: 'listWhere() clause plus a constant fragment',
+  },
+  'src/core/subscribers/import.ts': { cond: 'repeated constant "(username = ? AND domain = ?)" fragments' },
+  'src/core/subscribers/subscribers.ts': { clause: 'constant fragments with ? placeholders' },
+  'src/daemon/modules/acc/acc-module.ts': {
+    table: 'acc/cdr table parameter, checked by assertTableName at init',
+    "cols.join(', ')": 'constant column lists (ACC_BASE/CDR_BASE and extras)',
+  },
+  'src/daemon/modules/auth-db/credential-cache.ts': {
+    table: 'auth_db table parameter, checked by assertTableName at init',
+    cols: 'one of two constant column lists',
+  },
+  'src/daemon/modules/htable/htable-module.ts': { 't.def.dbtable': 'htable dbtable, checked by isPlainTableName when the definition is parsed' },
+  'src/daemon/modules/mtree/mtree-module.ts': { table: 'mtree table parameter, checked by assertTableName at init' },
+  'src/daemon/modules/permissions/permissions-module.ts': { tableName: 'address table parameter, checked by assertTableName at init' },
+  'src/daemon/modules/usrloc/location-db.ts': {
+    'q(this.table)': 'usrloc table parameter (assertTableName at init), quoted',
+    "q('ruid')": 'a constant column name, quoted',
+    "q('id')": 'a constant column name, quoted',
+    "COLUMNS.map(q).join(', ')": 'the constant COLUMNS list, quoted',
+    "COLUMNS.map((c) => `? AS ${q(c)}`).join(', ')": 'placeholders named after the constant COLUMNS',
+    "['id', 'ruid', 'username', 'domain', 'contact', 'received', 'path', 'expires', 'q', 'callid', 'cseq', 'last_modified', 'flags', 'cflags', 'user_agent', 'socket', 'methods', 'instance', 'reg_id'].map(q).join(', ')": 'a constant column list, quoted',
+  },
+};
+
+/** Files whose reviewed interpolations include a table name from configuration: they must validate it. */
+const TABLE_NAME_FILES: Record<string, string> = {
+  'src/daemon/modules/acc/acc-module.ts': 'assertTableName(',
+  'src/daemon/modules/auth-db/auth-db-module.ts': 'assertTableName(',
+  'src/daemon/modules/htable/htable.ts': 'isPlainTableName(',
+  'src/daemon/modules/mtree/mtree-module.ts': 'assertTableName(',
+  'src/daemon/modules/permissions/permissions-module.ts': 'assertTableName(',
+  'src/daemon/modules/usrloc/usrloc-module.ts': 'assertTableName(',
+};
+
+const found = scan(REPO, SRC);
+
+test('mysql2 is imported only by the driver file', () => {
+  const users = found.imports.filter((i) => i.module === 'mysql2' || i.module.startsWith('mysql2/')).map((i) => i.file);
+  assert.deepEqual([...new Set(users)], [MYSQL_DRIVER_FILE]);
+});
+
+test('the driver never sends values with query(): statements with values use execute()', () => {
+  const calls = found.calls.filter((c) => c.file === MYSQL_DRIVER_FILE);
+  assert.ok(calls.some((c) => c.callee.endsWith('.execute')), 'the driver runs statements with execute()');
+  for (const c of calls.filter((x) => x.callee.endsWith('.query'))) {
+    // query(sql, callback) only: no value array, no options object with values.
+    const valueArgs = c.argKinds.slice(1).filter((k) => k !== ts.SyntaxKind.ArrowFunction && k !== ts.SyntaxKind.FunctionExpression);
+    assert.equal(valueArgs.length, 0, `${c.file}:${c.line}: ${c.callee}(${c.args.join(', ')}) passes values to query()`);
+  }
+});
+
+test('SQL text interpolates only reviewed expressions', () => {
+  const unreviewed: string[] = [];
+  for (const i of found.interpolations) {
+    if (GENERIC.some(([re]) => re.test(i.expr))) continue;
+    if (REVIEWED[i.file]?.[i.expr] !== undefined) continue;
+    unreviewed.push(`${i.file}:${i.line}: \${${i.expr}}`);
+  }
+  assert.deepEqual(unreviewed, [], 'SQL built from a non-constant value: pass it as a ? parameter, or review it and add it to REVIEWED with the reason it is safe');
+});
+
+test('reviewed table names are validated where they come from', () => {
+  for (const [file, check] of Object.entries(TABLE_NAME_FILES)) {
+    assert.ok(readFileSync(join(REPO, file), 'utf8').includes(check), `${file} no longer calls ${check}`);
+  }
+});
+
+test('the scanner catches what it is meant to catch', () => {
+  // A self-check, so a broken scanner cannot pass the tests above by finding nothing.
+  assert.ok(found.interpolations.length > 20, 'found the known SQL interpolations');
+  const probe = scanSource('probe.ts', [
+    'db.query(`SELECT * FROM t WHERE a = \'${name}\'`);',
+    'db.execute("UPDATE t SET a = \'" + x + "\' WHERE id = 1");',
+    'const sql = `DELETE FROM t WHERE id IN (${ids.join(",")})`;',
+    'conn.query("SELECT 1 FROM t WHERE a = ?", [v]);',
+  ].join('\n'));
+  assert.deepEqual(probe.interpolations.map((i) => i.expr), ['name', 'x', 'ids.join(",")']);
+  assert.deepEqual(probe.calls.map((c) => c.argKinds.length), [1, 1, 2]);
+});
