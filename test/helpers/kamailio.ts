@@ -203,6 +203,18 @@ export interface KamailioOptions {
    * or 'ha1' (calculate_ha1 0, password_column ha1: what a deployment without stored passwords uses).
    */
   authMode?: 'plaintext' | 'ha1';
+  /**
+   * Extra module-section lines (loadmodule/modparam), inserted after the lab's own modparams and
+   * before the routing logic, so they may also set parameters of modules the lab loads
+   * (e.g. permissions). See test/helpers/kamailio-modules.ts for the issue-12 set.
+   */
+  extraModules?: string[];
+}
+
+/** Put `lines` at the end of the module section of a generated config. */
+export function withExtraModules(cfg: string, lines: string[] | undefined): string {
+  if (!lines || lines.length === 0) return cfg;
+  return replaceOnce(cfg, '####### Routing Logic ########', `${lines.join('\n')}\n\n####### Routing Logic ########`, 'routing logic marker');
 }
 
 interface BuildCfgParams {
@@ -591,7 +603,7 @@ async function startOnce(opts: KamailioOptions): Promise<KamailioInstance> {
       children: opts.children ?? 2,
       extraGlobals: opts.extraGlobals,
     });
-    await fsp.writeFile(cfgPath, opts.authMode === 'ha1' ? useHa1Column(cfg) : cfg);
+    await fsp.writeFile(cfgPath, withExtraModules(opts.authMode === 'ha1' ? useHa1Column(cfg) : cfg, opts.extraModules));
 
     // 1. syntax/semantic check first, with its own output on failure
     const check = await run(bin, ['-c', '-f', cfgPath, '-Y', runDir, '-L', moduleDir()!], 20000);

@@ -23,6 +23,15 @@ export const TABLE_DOCS: Array<{ name: string; version: number; owner: string; d
     ],
   },
   { name: 'mtree', version: 1, owner: 'mtree', description: 'blocked destination prefixes (tprefix → tvalue), matched longest-prefix on the dialled number; `sipctl block add|rm|list`.' },
+  { name: 'domain', version: 2, owner: 'domain', description: 'the SIP domains this proxy serves (domain, did); `sipctl domain add|rm|show`, loaded by the domain module.' },
+  { name: 'domain_attrs', version: 1, owner: 'domain', description: 'attributes of a domain id (did, name, type, value); created for Kamailio compatibility.' },
+  { name: 'dispatcher', version: 4, owner: 'dispatcher', description: 'destination sets (setid, destination SIP URI, flags, priority, attrs, description); `sipctl dispatcher`.' },
+  { name: 'dialplan', version: 2, owner: 'dialplan', description: 'number translation rules (dpid, pr, match_op, match_exp, subst_exp, repl_exp, attrs); `sipctl dialplan`.' },
+  { name: 'grp', version: 2, owner: 'group', description: 'group membership of users (username, domain, grp); `sipctl acl`.' },
+  { name: 're_grp', version: 1, owner: 'group', description: 'regular-expression groups; created for Kamailio compatibility.' },
+  { name: 'dbaliases', version: 1, owner: 'alias_db', description: 'user aliases (alias_username@alias_domain → username@domain); `sipctl alias`.' },
+  { name: 'speed_dial', version: 2, owner: 'speeddial', description: 'per-user short numbers (username, domain, sd_username → new_uri); `sipctl speeddial`.' },
+  { name: 'uacreg', version: 5, owner: 'uac', description: 'registrations of the proxy to remote registrars; auth_password is a secret.' },
   {
     name: 'sim', version: 1, owner: 'sipctl', description: 'SIM key material. The operator OP is never stored, only the per-card OPc.',
     columns: [

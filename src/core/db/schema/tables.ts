@@ -341,6 +341,244 @@ export const TABLES: TableDef[] = [
 )`],
     },
   },
+  // Issue 12 (kamctl domain/dispatcher/dialplan/acl/alias_db/speeddial, kamcli uacreg): copied
+  // from Kamailio 5.6's mysql/ and db_sqlite/ create scripts (Debian's kamailio package), with
+  // the version rows kamdbctl writes.
+  {
+    name: 'domain',
+    version: 2,
+    owner: 'domain',
+    ddl: {
+      mysql: [`CREATE TABLE \`domain\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`domain\` VARCHAR(64) NOT NULL,
+    \`did\` VARCHAR(64) DEFAULT NULL,
+    \`last_modified\` DATETIME DEFAULT '2000-01-01 00:00:01' NOT NULL,
+    CONSTRAINT domain_idx UNIQUE (\`domain\`)
+)${MYSQL_TAIL}`],
+      sqlite: [`CREATE TABLE domain (
+    id INTEGER PRIMARY KEY NOT NULL,
+    domain VARCHAR(64) NOT NULL,
+    did VARCHAR(64) DEFAULT NULL,
+    last_modified TIMESTAMP WITHOUT TIME ZONE DEFAULT '2000-01-01 00:00:01' NOT NULL,
+    CONSTRAINT domain_domain_idx UNIQUE (domain)
+)`],
+    },
+  },
+  {
+    name: 'domain_attrs',
+    version: 1,
+    owner: 'domain',
+    ddl: {
+      mysql: [`CREATE TABLE \`domain_attrs\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`did\` VARCHAR(64) NOT NULL,
+    \`name\` VARCHAR(32) NOT NULL,
+    \`type\` INT UNSIGNED NOT NULL,
+    \`value\` VARCHAR(255) NOT NULL,
+    \`last_modified\` DATETIME DEFAULT '2000-01-01 00:00:01' NOT NULL
+)${MYSQL_TAIL}`, 'CREATE INDEX domain_attrs_idx ON domain_attrs (`did`, `name`)'],
+      sqlite: [`CREATE TABLE domain_attrs (
+    id INTEGER PRIMARY KEY NOT NULL,
+    did VARCHAR(64) NOT NULL,
+    name VARCHAR(32) NOT NULL,
+    type INTEGER NOT NULL,
+    value VARCHAR(255) NOT NULL,
+    last_modified TIMESTAMP WITHOUT TIME ZONE DEFAULT '2000-01-01 00:00:01' NOT NULL
+)`, 'CREATE INDEX domain_attrs_domain_attrs_idx ON domain_attrs (did, name)'],
+    },
+  },
+  {
+    name: 'dispatcher',
+    version: 4,
+    owner: 'dispatcher',
+    ddl: {
+      mysql: [`CREATE TABLE \`dispatcher\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`setid\` INT DEFAULT 0 NOT NULL,
+    \`destination\` VARCHAR(192) DEFAULT '' NOT NULL,
+    \`flags\` INT DEFAULT 0 NOT NULL,
+    \`priority\` INT DEFAULT 0 NOT NULL,
+    \`attrs\` VARCHAR(128) DEFAULT '' NOT NULL,
+    \`description\` VARCHAR(64) DEFAULT '' NOT NULL
+)${MYSQL_TAIL}`],
+      sqlite: [`CREATE TABLE dispatcher (
+    id INTEGER PRIMARY KEY NOT NULL,
+    setid INTEGER DEFAULT 0 NOT NULL,
+    destination VARCHAR(192) DEFAULT '' NOT NULL,
+    flags INTEGER DEFAULT 0 NOT NULL,
+    priority INTEGER DEFAULT 0 NOT NULL,
+    attrs VARCHAR(128) DEFAULT '' NOT NULL,
+    description VARCHAR(64) DEFAULT '' NOT NULL
+)`],
+    },
+  },
+  {
+    name: 'dialplan',
+    version: 2,
+    owner: 'dialplan',
+    ddl: {
+      mysql: [`CREATE TABLE \`dialplan\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`dpid\` INT(11) NOT NULL,
+    \`pr\` INT(11) NOT NULL,
+    \`match_op\` INT(11) NOT NULL,
+    \`match_exp\` VARCHAR(64) NOT NULL,
+    \`match_len\` INT(11) NOT NULL,
+    \`subst_exp\` VARCHAR(64) NOT NULL,
+    \`repl_exp\` VARCHAR(256) NOT NULL,
+    \`attrs\` VARCHAR(64) NOT NULL
+)${MYSQL_TAIL}`],
+      sqlite: [`CREATE TABLE dialplan (
+    id INTEGER PRIMARY KEY NOT NULL,
+    dpid INTEGER NOT NULL,
+    pr INTEGER NOT NULL,
+    match_op INTEGER NOT NULL,
+    match_exp VARCHAR(64) NOT NULL,
+    match_len INTEGER NOT NULL,
+    subst_exp VARCHAR(64) NOT NULL,
+    repl_exp VARCHAR(256) NOT NULL,
+    attrs VARCHAR(64) NOT NULL
+)`],
+    },
+  },
+  {
+    name: 'grp',
+    version: 2,
+    owner: 'group',
+    ddl: {
+      mysql: [`CREATE TABLE \`grp\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`username\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`domain\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`grp\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`last_modified\` DATETIME DEFAULT '2000-01-01 00:00:01' NOT NULL,
+    CONSTRAINT account_group_idx UNIQUE (\`username\`, \`domain\`, \`grp\`)
+)${MYSQL_TAIL}`],
+      sqlite: [`CREATE TABLE grp (
+    id INTEGER PRIMARY KEY NOT NULL,
+    username VARCHAR(64) DEFAULT '' NOT NULL,
+    domain VARCHAR(64) DEFAULT '' NOT NULL,
+    grp VARCHAR(64) DEFAULT '' NOT NULL,
+    last_modified TIMESTAMP WITHOUT TIME ZONE DEFAULT '2000-01-01 00:00:01' NOT NULL,
+    CONSTRAINT grp_account_group_idx UNIQUE (username, domain, grp)
+)`],
+    },
+  },
+  {
+    name: 're_grp',
+    version: 1,
+    owner: 'group',
+    ddl: {
+      mysql: [`CREATE TABLE \`re_grp\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`reg_exp\` VARCHAR(128) DEFAULT '' NOT NULL,
+    \`group_id\` INT(11) DEFAULT 0 NOT NULL
+)${MYSQL_TAIL}`, 'CREATE INDEX group_idx ON re_grp (`group_id`)'],
+      sqlite: [`CREATE TABLE re_grp (
+    id INTEGER PRIMARY KEY NOT NULL,
+    reg_exp VARCHAR(128) DEFAULT '' NOT NULL,
+    group_id INTEGER DEFAULT 0 NOT NULL
+)`, 'CREATE INDEX re_grp_group_idx ON re_grp (group_id)'],
+    },
+  },
+  {
+    name: 'dbaliases',
+    version: 1,
+    owner: 'alias_db',
+    ddl: {
+      mysql: [`CREATE TABLE \`dbaliases\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`alias_username\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`alias_domain\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`username\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`domain\` VARCHAR(64) DEFAULT '' NOT NULL
+)${MYSQL_TAIL}`, 'CREATE INDEX alias_user_idx ON dbaliases (`alias_username`)', 'CREATE INDEX alias_idx ON dbaliases (`alias_username`, `alias_domain`)', 'CREATE INDEX target_idx ON dbaliases (`username`, `domain`)'],
+      sqlite: [`CREATE TABLE dbaliases (
+    id INTEGER PRIMARY KEY NOT NULL,
+    alias_username VARCHAR(64) DEFAULT '' NOT NULL,
+    alias_domain VARCHAR(64) DEFAULT '' NOT NULL,
+    username VARCHAR(64) DEFAULT '' NOT NULL,
+    domain VARCHAR(64) DEFAULT '' NOT NULL
+)`, 'CREATE INDEX dbaliases_alias_user_idx ON dbaliases (alias_username)', 'CREATE INDEX dbaliases_alias_idx ON dbaliases (alias_username, alias_domain)', 'CREATE INDEX dbaliases_target_idx ON dbaliases (username, domain)'],
+    },
+  },
+  {
+    name: 'speed_dial',
+    version: 2,
+    owner: 'speeddial',
+    ddl: {
+      mysql: [`CREATE TABLE \`speed_dial\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`username\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`domain\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`sd_username\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`sd_domain\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`new_uri\` VARCHAR(255) DEFAULT '' NOT NULL,
+    \`fname\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`lname\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`description\` VARCHAR(64) DEFAULT '' NOT NULL,
+    CONSTRAINT speed_dial_idx UNIQUE (\`username\`, \`domain\`, \`sd_domain\`, \`sd_username\`)
+)${MYSQL_TAIL}`],
+      sqlite: [`CREATE TABLE speed_dial (
+    id INTEGER PRIMARY KEY NOT NULL,
+    username VARCHAR(64) DEFAULT '' NOT NULL,
+    domain VARCHAR(64) DEFAULT '' NOT NULL,
+    sd_username VARCHAR(64) DEFAULT '' NOT NULL,
+    sd_domain VARCHAR(64) DEFAULT '' NOT NULL,
+    new_uri VARCHAR(255) DEFAULT '' NOT NULL,
+    fname VARCHAR(64) DEFAULT '' NOT NULL,
+    lname VARCHAR(64) DEFAULT '' NOT NULL,
+    description VARCHAR(64) DEFAULT '' NOT NULL,
+    CONSTRAINT speed_dial_speed_dial_idx UNIQUE (username, domain, sd_domain, sd_username)
+)`],
+    },
+  },
+  {
+    name: 'uacreg',
+    version: 5,
+    owner: 'uac',
+    ddl: {
+      mysql: [`CREATE TABLE \`uacreg\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`l_uuid\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`l_username\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`l_domain\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`r_username\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`r_domain\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`realm\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`auth_username\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`auth_password\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`auth_ha1\` VARCHAR(128) DEFAULT '' NOT NULL,
+    \`auth_proxy\` VARCHAR(255) DEFAULT '' NOT NULL,
+    \`expires\` INT DEFAULT 0 NOT NULL,
+    \`flags\` INT DEFAULT 0 NOT NULL,
+    \`reg_delay\` INT DEFAULT 0 NOT NULL,
+    \`contact_addr\` VARCHAR(255) DEFAULT '' NOT NULL,
+    \`socket\` VARCHAR(128) DEFAULT '' NOT NULL,
+    CONSTRAINT l_uuid_idx UNIQUE (\`l_uuid\`)
+)${MYSQL_TAIL}`],
+      sqlite: [`CREATE TABLE uacreg (
+    id INTEGER PRIMARY KEY NOT NULL,
+    l_uuid VARCHAR(64) DEFAULT '' NOT NULL,
+    l_username VARCHAR(64) DEFAULT '' NOT NULL,
+    l_domain VARCHAR(64) DEFAULT '' NOT NULL,
+    r_username VARCHAR(64) DEFAULT '' NOT NULL,
+    r_domain VARCHAR(64) DEFAULT '' NOT NULL,
+    realm VARCHAR(64) DEFAULT '' NOT NULL,
+    auth_username VARCHAR(64) DEFAULT '' NOT NULL,
+    auth_password VARCHAR(64) DEFAULT '' NOT NULL,
+    auth_ha1 VARCHAR(128) DEFAULT '' NOT NULL,
+    auth_proxy VARCHAR(255) DEFAULT '' NOT NULL,
+    expires INTEGER DEFAULT 0 NOT NULL,
+    flags INTEGER DEFAULT 0 NOT NULL,
+    reg_delay INTEGER DEFAULT 0 NOT NULL,
+    contact_addr VARCHAR(255) DEFAULT '' NOT NULL,
+    socket VARCHAR(128) DEFAULT '' NOT NULL,
+    CONSTRAINT uacreg_l_uuid_idx UNIQUE (l_uuid)
+)`],
+    },
+  },
   {
     // sipctl's own: SIM key material. OP is never stored, only the per-card OPc.
     name: 'sim',
