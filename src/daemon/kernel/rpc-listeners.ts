@@ -120,7 +120,7 @@ async function startHttp(addr: Extract<RpcListenAddress, { kind: 'http' }>, opts
     });
     req.on('end', () => {
       if (refused) return;
-      const text = Buffer.concat(chunks, size).toString('utf8');
+      const text = Buffer.concat(chunks, size); // bytes: the dispatcher refuses invalid UTF-8 (-32700)
       dispatcher.handle(text).then(
         (reply) => (reply === undefined ? (res.writeHead(204), res.end()) : send(res, 200, reply)),
         (e: unknown) => {
@@ -199,7 +199,7 @@ async function startUnix(path: string, opts: RpcListenerOptions): Promise<RpcLis
     const finish = (body: Buffer) => {
       done = true;
       sock.pause();
-      dispatcher.handle(body.toString('utf8')).then(reply, (e: unknown) => {
+      dispatcher.handle(body).then(reply, (e: unknown) => {
         log.error('RPC over unix socket failed', { error: e instanceof Error ? e.message : String(e) });
         reply(errorBody(-32603, 'Internal error'));
       });

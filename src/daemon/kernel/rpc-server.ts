@@ -24,6 +24,8 @@ import type { Logger } from './module.js';
 import type { ModuleRegistry } from './module-registry.js';
 import { RPC_INTERNAL_ERROR, RPC_INVALID_PARAMS, RPC_INVALID_REQUEST, RPC_METHOD_NOT_FOUND, RPC_PARSE_ERROR } from './rpc-fault.js';
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 export interface RpcDispatcherOptions {
   /** most calls in one batch array; default 100 */
   maxBatch?: number;
@@ -47,13 +49,15 @@ export class RpcDispatcher {
   }
 
   /**
-   * One HTTP body or unix-socket request. Returns the response JSON, or undefined when nothing
+   * One HTTP body or unix-socket request (its bytes, or text already decoded). Returns the response JSON, or undefined when nothing
    * is to be sent back (only notifications).
    */
-  async handle(text: string): Promise<string | undefined> {
+  async handle(input: string | Buffer): Promise<string | undefined> {
     let payload: unknown;
     try {
-      payload = JSON.parse(text);
+      // Bytes are decoded strictly: invalid UTF-8 is a parse error, not a request run with
+      // U+FFFD where the caller's bytes were (a name or key that silently differs).
+      payload = JSON.parse(typeof input === 'string' ? input : strictUtf8.decode(input));
     } catch {
       return stringify(createJSONRPCErrorResponse(null, RPC_PARSE_ERROR, 'Parse error'));
     }

@@ -70,6 +70,17 @@ test('dispatcher: -32700 parse error for bad JSON, empty body, binary', async ()
   }
 });
 
+test('dispatcher: -32700 for bytes that are not valid UTF-8, instead of running the call with U+FFFD (issue 16)', async () => {
+  // a valid request whose string argument holds a lone 0xff byte, an overlong "/" (0xc0 0xaf), a cut sequence
+  for (const bad of [Buffer.from([0xff]), Buffer.from([0xc0, 0xaf]), Buffer.from([0xe2, 0x82])]) {
+    const body = Buffer.concat([Buffer.from('{"jsonrpc":"2.0","method":"demo.echo","params":["a'), bad, Buffer.from('"],"id":7}')]);
+    assert.deepEqual(JSON.parse((await d.handle(body))!), { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } });
+  }
+  // valid UTF-8 bytes: the call runs
+  const ok = Buffer.from('{"jsonrpc":"2.0","method":"demo.echo","params":["a\u00e9\u{1f600}"],"id":7}', 'utf8');
+  assert.deepEqual(JSON.parse((await d.handle(ok))!), { jsonrpc: '2.0', id: 7, result: ['a\u00e9\u{1f600}'] });
+});
+
 test('dispatcher: -32600 invalid request, keeping the id when it is usable', async () => {
   const bad = async (body: unknown, id: unknown = null) => {
     const r = await call(body);
@@ -197,6 +208,8 @@ test('HTTP: wrong path 404, GET 405, notification 204, oversized 413 (declared a
   assert.equal(JSON.parse(r.body).error.code, -32600);
   const chunked = await post(l.url, big, { headers: { 'Transfer-Encoding': 'chunked' } });
   assert.equal(chunked.status, 413);
+  const bytes = await post(l.url, Buffer.concat([Buffer.from('{"jsonrpc":"2.0","method":"demo.echo","params":["'), Buffer.from([0xff]), Buffer.from('"],"id":1}')]));
+  assert.equal(JSON.parse(bytes.body).error.code, -32700, 'invalid UTF-8 over HTTP');
   const pe = await post(l.url, 'hello');
   assert.equal(pe.status, 200);
   assert.equal(JSON.parse(pe.body).error.code, -32700);
@@ -249,6 +262,8 @@ test('unix socket: garbage, oversized, notification, half-close and a stale sock
   await listen(`unix:${path}`, 1024);
   assert.equal(JSON.parse((await unixExchange(path, 'hello\n')).text).error.code, -32700);
   assert.equal(JSON.parse((await unixExchange(path, Buffer.from([0, 1, 2, 255]))).text).error.code, -32700);
+  const notUtf8 = Buffer.concat([Buffer.from('{"jsonrpc":"2.0","method":"demo.echo","params":["'), Buffer.from([0xff, 0xfe]), Buffer.from('"],"id":1}\n')]);
+  assert.equal(JSON.parse((await unixExchange(path, notUtf8)).text).error.code, -32700, 'invalid UTF-8 over the unix socket');
   const big = await unixExchange(path, JSON.stringify(req('demo.echo', ['x'.repeat(5000)])));
   assert.equal(JSON.parse(big.text).error.code, -32600);
   const n = await unixExchange(path, JSON.stringify({ jsonrpc: '2.0', method: 'demo.echo' }) + '\n');
