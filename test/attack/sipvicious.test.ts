@@ -66,14 +66,17 @@ describe('sipvicious against sipd (default configuration)', { skip: missing('svm
     // -t 0.2: one guess per 0.2 s, below pike's 16 requests per 2 s, so only the lockout stops it
     const r = await sipvicious('svcrack', ['-c', '-x', '127.0.0.2', '-P', '7062', '-p', String(sipd!.sipPort), '-u', '1001', '-d', dict, '-t', '0.2', '--maximumtime', '3', '-v', '127.0.0.1'], { source: '127.0.0.2', home: dir, timeoutMs: 40_000 });
     assert.equal(r.timedOut, false, r.output);
-    assert.match(r.output, /no more passwords/);
+    // it ends with its dictionary, or earlier when sipd stops answering: pike's refusal budget
+    // (refusals_per_unit) silences the 403s to a source that keeps collecting them
+    assert.match(r.output, /no more passwords|since we last received a response - stopping/);
     assert.match(r.output, /found nothing/, r.output);
     assert.deepEqual(resultRows(r.output), []);
     assert.doesNotMatch(r.output, new RegExp(SECRET));
 
     // exactly 3 failures counted, then every guess (the right one too) refused with 403 Try later
     assert.equal((await stat('auth:failures')) - before.failures, 3);
-    assert.ok((await stat('auth:refused')) - before.refused >= 4, 'guesses 4 to 7 refused');
+    // (the 4th guess at least: then the refusal budget may silence sipd, and svcrack gives up)
+    assert.ok((await stat('auth:refused')) - before.refused >= 1, 'guesses after the 3rd refused');
     assert.equal((await stat('auth:successes')) - before.successes, 0);
     assert.equal(await stat('auth:lockouts'), 1);
     const lockout = sipd!.lines().find((l) => l.event === 'auth-lockout');
