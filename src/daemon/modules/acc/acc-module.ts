@@ -14,6 +14,7 @@ import type { Database } from '../../../core/db/database.js';
 import { defineModule, type Logger } from '../../kernel/module.js';
 import { closeModuleDb, openModuleDb, assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
 import { ACC_BASE, ACC_EXTRA, CDR_BASE, CDR_EXTRA, accRow, cdrRow, type AccEvent, type CdrRecord } from './records.js';
+import { toColumnText } from '../../../core/db/charset.js';
 
 export interface AccApi {
   /** one accounted transaction (acc table) */
@@ -83,7 +84,9 @@ export function createAccModule(deps: AccDeps = {}) {
           const rows = batch.filter((r) => r.table === kind);
           for (let i = 0; i < rows.length; i += CHUNK) {
             const chunk = rows.slice(i, i + CHUNK);
-            await tx.execute(insertSql(table, cols, chunk.length), chunk.flatMap((r) => r.values));
+            // Header values come from the network: a character the latin1 column cannot hold becomes
+            // '?', else MariaDB refuses the whole batch and it would be retried forever.
+            await tx.execute(insertSql(table, cols, chunk.length), chunk.flatMap((r) => r.values.map((v) => (typeof v === 'string' ? toColumnText(v) : v))));
           }
         }
       });

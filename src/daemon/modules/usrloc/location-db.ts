@@ -104,7 +104,8 @@ export function splitAor(aor: string, useDomain: boolean): { username: string; d
  * value") and the phone would not be registered. Such characters are stored as '?' instead.
  */
 export function latin1Safe(s: string): string {
-  return s.replace(/[^\x20-\x7e\xa0-\xff]/g, '?');
+  // u: one '?' per character, not one per UTF-16 half of an emoji.
+  return s.replace(/[^\x20-\x7e\xa0-\xff]/gu, '?');
 }
 
 function values(c: ContactRecord, useDomain: boolean): SqlValue[] {
