@@ -8,17 +8,13 @@ import { Flags, type Command } from '@oclif/core';
 import type { ConfigValues } from '../core/config/config.js';
 import { ConfigError, SipctlError, UsageError } from '../core/errors.js';
 import type { RpcAuth } from '../core/rpc/client.js';
-import type { HtableInfo, HtableRow, UlContactRow } from '../core/rpc/methods.js';
 import { renderYamlish } from '../core/rpc/render.js';
-import type { HtableChange, HtableItem, UnbanResult } from '../core/proxy/htable.js';
 import { NodeSet, nodesError, outcomeJson, type NodeOutcome } from '../core/proxy/node-set.js';
 import type { OpContext, OpResult } from '../core/proxy/ops.js';
-import type { LoadedAddress, ReloadResult } from '../core/proxy/permissions.js';
-import { formatDuration, type NodeHealth } from '../core/proxy/status.js';
 import { resolveTargets } from '../core/proxy/targets.js';
-import type { UlDump, UlLookup, UlRemoval } from '../core/proxy/ul.js';
 import { BaseCommand } from './base-command.js';
-import { renderTable, sanitize, type Column, type OutputPolicy } from './output.js';
+import { renderRecord, renderTable, sanitize, type OutputPolicy } from './output.js';
+import { VIEWS, jsonValue } from './views.js';
 
 export const rpcFlags = {
   rpc: Flags.string({ description: 'proxy RPC URL (repeatable): http(s)://host:port/RPC, fifo:/path, unix:/path (also SIPCTL_RPC; default http://127.0.0.1:5071/RPC)', multiple: true, multipleNonGreedy: true, helpGroup: 'RPC' }),
@@ -27,6 +23,11 @@ export const rpcFlags = {
   'rpc-auth-file': Flags.string({ description: 'file (mode 0600) holding "user:password" or "Bearer TOKEN" for HTTP auth (else SIPCTL_RPC_USER/PASSWORD/TOKEN or the config file)', env: 'SIPCTL_RPC_AUTH_FILE', helpGroup: 'RPC' }),
   'rpc-ca-file': Flags.string({ description: 'PEM CA certificate(s) to trust for https:// proxies (also SIPCTL_RPC_CA_FILE)', helpGroup: 'RPC' }),
 };
+
+/** Destructive commands: ask on a terminal, else need --yes (a usage error naming it). */
+export const yesFlag = Flags.boolean({ char: 'y', description: 'do not ask for confirmation (required when there is no terminal)' });
+/** Commands that change data on the proxies or in the database. */
+export const dryRunFlag = Flags.boolean({ description: 'check and show what would change; change nothing' });
 
 /** Default deadline of dumps (ul dump of 100,000 contacts takes Kamailio 5.6 ~35 s) when no timeout was set. */
 export const DEFAULT_DUMP_TIMEOUT_MS = 120_000;
@@ -101,7 +102,19 @@ export abstract class RpcCommand<T extends typeof Command> extends BaseCommand<T
       nodes: this.nodeSet(),
       longTimeoutMs: this.timeoutExplicit ? t : Math.max(t, DEFAULT_DUMP_TIMEOUT_MS),
       reloadBudgetMs: this.timeoutExplicit ? t : Math.max(t, DEFAULT_RELOAD_BUDGET_MS),
+      dryRun: (this.flags as { 'dry-run'?: boolean })['dry-run'] === true,
     };
+  }
+
+  /**
+   * Before a destructive change: nothing to ask under --dry-run or --yes; on a terminal, ask;
+   * otherwise a usage error (exit 2) naming --yes.
+   */
+  protected async confirmDestructive(question: string): Promise<void> {
+    const f = this.flags as { yes?: boolean; 'dry-run'?: boolean };
+    if (f['dry-run']) return;
+    const { confirmAction } = await import('./prompt.js');
+    await confirmAction(question, f.yes === true);
   }
 
   protected override async finally(err: Error | undefined): Promise<void> {
@@ -115,21 +128,21 @@ export abstract class RpcCommand<T extends typeof Command> extends BaseCommand<T
   }
 
   /**
-   * Print an OpResult the way people or scripts want it and return the JSON value. When any node
-   * failed, the per-node JSON still goes to stdout, and the thrown error names the node(s) and
-   * sets the exit code (the others still did their part).
+   * Print an OpResult the way people or scripts want it and return the JSON envelope. When any
+   * node failed, the envelope still goes to stdout (--json), and the thrown error names the
+   * node(s) and sets the exit code (the others still did their part).
    */
-  protected async finish(result: OpResult, opts: { json?: (r: OpResult) => unknown } = {}): Promise<unknown> {
+  protected async finish(result: OpResult, opts: { json?: (r: OpResult) => unknown; raw?: boolean } = {}): Promise<unknown> {
     const multi = this.nodeSet().multi;
     for (const w of result.warnings) this.note(`sipctl: warning: ${w}`);
-    const json = opts.json ? opts.json(result) : resultJson(result, multi);
+    const json = opts.json ? opts.json(result) : resultJson(result, { raw: opts.raw });
     const err = nodesError(result.outcomes, this.nodeSet().nodes.length);
     if (!this.jsonEnabled()) {
       const text = await renderResult(result, this.out, multi);
       if (text !== '') this.log(text);
     }
     if (err) {
-      if (this.jsonEnabled() && multi) writeJson(json);
+      if (this.jsonEnabled()) writeJson(json);
       throw err;
     }
     return json;
@@ -142,23 +155,27 @@ export function writeJson(json: unknown): void {
 
 // ---------------------------------------------------------------- JSON
 
+/** One node's part of a proxy command's JSON: its result, or its error. */
+export type NodeResultJson<R = unknown> =
+  | { node: string; ok: true; result: R }
+  | { node: string; ok: false; error: { code: string; category: string; message: string; hint?: string } };
+
 /**
- * One node: the command's own result (for ul dump, the proxy's own structure; warnings, if any,
- * travel inside it). Several nodes: `{nodes: [{node, ok, result | error}], warnings?}`.
+ * The one JSON shape of every command that talks to proxies, whatever the number of nodes:
+ * `{nodes: [{node, ok, result | error}], warnings: [...]}` (schemas/proxy-envelope.json).
+ * One node is a list of one, so a script reads `.nodes[0].result` against one proxy or ten.
  */
-export function resultJson(result: OpResult, multi: boolean): unknown {
-  const perNodeViews = new Set(['health', 'uptime', 'version']);
-  if (perNodeViews.has(result.view)) {
-    return result.outcomes.map((o) => (o.ok ? { node: o.node, ok: true, ...(o.value as object) } : outcomeJson(o)));
-  }
-  const value = (v: unknown): unknown => (result.view === 'ul-rows' ? ((v as UlDump).raw ?? (v as UlDump).rows) : v);
-  if (!multi) {
-    const o = result.outcomes[0]!;
-    const v = o.ok ? value(o.value) : undefined;
-    if (result.warnings.length && v && typeof v === 'object' && !Array.isArray(v) && !('warnings' in v)) return { ...(v as object), warnings: result.warnings };
-    return v;
-  }
-  return { nodes: result.outcomes.map((o) => outcomeJson(o, value)), ...(result.warnings.length ? { warnings: result.warnings } : {}) };
+export interface ProxyEnvelope<R = unknown> {
+  nodes: Array<NodeResultJson<R>>;
+  warnings: string[];
+}
+
+export function envelope<T, R = T>(outcomes: Array<NodeOutcome<T>>, warnings: string[] = [], map?: (v: T) => R): ProxyEnvelope<R> {
+  return { nodes: outcomes.map((o) => outcomeJson(o, map) as NodeResultJson<R>), warnings };
+}
+
+export function resultJson(result: OpResult, opts: { raw?: boolean } = {}): ProxyEnvelope {
+  return envelope(result.outcomes, result.warnings, (v) => jsonValue(result.view, v, opts.raw));
 }
 
 // ---------------------------------------------------------------- text
@@ -167,97 +184,30 @@ const LARGE_TABLE = 2000;
 
 /** Tables for people on a TTY (TSV when piped); several nodes add a NODE column. */
 export async function renderResult(result: OpResult, out: OutputPolicy, multi: boolean): Promise<string> {
+  const spec = VIEWS[result.view];
   const okOutcomes = result.outcomes.filter((o): o is Extract<NodeOutcome<unknown>, { ok: true }> => o.ok);
-  const merged = <R>(pick: (v: unknown) => R[]): Array<R & { node: string }> => okOutcomes.flatMap((o) => pick(o.value).map((r) => ({ ...r, node: o.node })));
-  const nodeCol: Array<Column<{ node: string }>> = multi ? [{ header: 'NODE', get: (r) => r.node }] : [];
-  const table = async <R extends { node: string }>(rows: R[], cols: Array<Column<R>>): Promise<string> => {
-    if (rows.length === 0) return '';
-    const all = [...(nodeCol as Array<Column<R>>), ...cols];
-    if (out.tty && rows.length > LARGE_TABLE) return renderTable(rows, all, { ...out, tty: false }).then((body) => all.map((c) => c.header).join('\t') + '\n' + body);
-    return renderTable(rows, all, out);
-  };
-  const statusRows = async (message: (v: unknown) => string): Promise<string> => {
-    if (!multi) {
-      const o = result.outcomes[0]!;
-      return o.ok ? sanitize(message(o.value)) : '';
+  switch (spec.kind) {
+    case 'rows': {
+      if (!multi && spec.record) {
+        const o = result.outcomes[0]!;
+        return o.ok ? renderRecord(spec.record(o.value), out) : '';
+      }
+      const rows = okOutcomes.flatMap((o) => spec.rows(o.value).map((r) => ({ ...(r as object), node: o.node })));
+      if (rows.length === 0) return '';
+      const all = [...(multi ? [{ header: 'NODE', get: (r: { node: string }) => r.node }] : []), ...spec.columns(out)];
+      if (out.tty && rows.length > LARGE_TABLE) return renderTable(rows, all, { ...out, tty: false }).then((body) => all.map((c) => c.header).join('\t') + '\n' + body);
+      return renderTable(rows, all, out);
     }
-    const rows = result.outcomes.map((o) => ({ node: o.node, status: o.ok ? 'ok' : 'error', message: o.ok ? message(o.value) : o.error.message }));
-    return renderTable(rows, [{ header: 'NODE', get: (r) => r.node }, { header: 'STATUS', get: (r) => r.status }, { header: 'MESSAGE', get: (r) => r.message }], out);
-  };
-
-  switch (result.view) {
-    case 'htable-list':
-      return table(merged((v) => v as HtableInfo[]), [
-        { header: 'NAME', get: (r) => r.name },
-        { header: 'DBTABLE', get: (r) => r.dbtable },
-        { header: 'DBMODE', get: (r) => r.dbmode },
-        { header: 'EXPIRE', get: (r) => r.expire },
-        { header: 'SIZE', get: (r) => r.size },
-      ]);
-    case 'htable-rows':
-      return table(merged((v) => v as HtableRow[]), [
-        { header: 'KEY', get: (r) => r.name },
-        { header: 'VALUE', get: (r) => r.value },
-        { header: 'TYPE', get: (r) => r.type },
-      ]);
-    case 'htable-item': {
+    case 'status': {
       if (!multi) {
         const o = result.outcomes[0]!;
-        if (!o.ok) return '';
-        const it = o.value as HtableItem;
-        const { renderRecord } = await import('./output.js');
-        return renderRecord([['table', it.table], ['key', it.key], ['value', it.value], ['type', it.type], ['expire', it.expire]], out);
+        return o.ok ? sanitize(spec.message(o.value)) : '';
       }
-      return table(merged((v) => [v as HtableItem]), [
-        { header: 'KEY', get: (r) => r.key },
-        { header: 'VALUE', get: (r) => r.value },
-        { header: 'TYPE', get: (r) => r.type },
-        { header: 'EXPIRE', get: (r) => r.expire },
-      ]);
+      const rows = result.outcomes.map((o) => ({ node: o.node, status: o.ok ? 'ok' : 'error', message: o.ok ? spec.message(o.value) : o.error.message }));
+      return renderTable(rows, [{ header: 'NODE', get: (r) => r.node }, { header: 'STATUS', get: (r) => r.status }, { header: 'MESSAGE', get: (r) => r.message }], out);
     }
-    case 'change':
-      return statusRows((v) => (v as HtableChange).message);
-    case 'unban':
-      return statusRows((v) => {
-        const u = v as UnbanResult;
-        if (!u.ipban && u.userbanKeys.length === 0) return `${u.ip} was not banned`;
-        return `unbanned ${u.ip}: ${u.ipban ? 'ipban entry removed' : 'no ipban entry'}, ${u.userbanKeys.length} userban key(s) removed`;
-      });
-    case 'ul-rows':
-    case 'ul-lookup':
-      return table(merged((v) => ((v as UlDump).rows ?? (v as UlLookup).contacts ?? []) as UlContactRow[]), ulColumns(out));
-    case 'ul-rm':
-      return statusRows((v) => ((v as UlRemoval).notRegistered ? 'not registered here' : `removed ${(v as UlRemoval).aor} (${(v as UlRemoval).contacts} contact(s))`));
-    case 'address-loaded':
-      return table(merged((v) => v as LoadedAddress[]), [
-        { header: 'GROUP', get: (r) => r.group },
-        { header: 'IP', get: (r) => r.ip },
-        { header: 'MASK', get: (r) => r.mask },
-        { header: 'PORT', get: (r) => r.port },
-        { header: 'TAG', get: (r) => r.tag ?? '' },
-        { header: 'KIND', get: (r) => r.kind },
-      ]);
-    case 'reload':
-      return statusRows((v) => (v as ReloadResult).message);
-    case 'health':
-      return renderTable(result.outcomes.map((o) => ({ o })), [
-        { header: 'NODE', get: (r) => r.o.node },
-        { header: 'STATUS', get: (r) => (r.o.ok ? 'up' : 'DOWN') },
-        { header: 'VERSION', get: (r) => (r.o.ok ? (r.o.value as NodeHealth).version : '') },
-        { header: 'UPTIME', get: (r) => (r.o.ok ? (out.tty ? formatDuration((r.o.value as NodeHealth).uptime) : (r.o.value as NodeHealth).uptime) : '') },
-        { header: 'RPC', get: (r) => (r.o.ok ? `${(r.o.value as NodeHealth).transport} ${(r.o.value as NodeHealth).latencyMs} ms` : r.o.error.message) },
-      ], out);
-    case 'uptime':
-      return renderTable(result.outcomes.map((o) => ({ o })), [
-        { header: 'NODE', get: (r) => r.o.node },
-        { header: 'UPTIME', get: (r) => (r.o.ok ? (out.tty ? formatDuration((r.o.value as { uptime: number }).uptime) : (r.o.value as { uptime: number }).uptime) : 'DOWN') },
-        { header: 'UP SINCE', get: (r) => (r.o.ok ? (r.o.value as { upSince: string }).upSince : r.o.error.message) },
-      ], out);
-    case 'version':
-      return renderTable(result.outcomes.map((o) => ({ o })), [
-        { header: 'NODE', get: (r) => r.o.node },
-        { header: 'VERSION', get: (r) => (r.o.ok ? (r.o.value as { version: string }).version : `DOWN: ${r.o.error.message}`) },
-      ], out);
+    case 'per-node':
+      return renderTable(result.outcomes.map((o) => ({ o })), spec.columns(out), out);
     case 'raw': {
       if (!multi) {
         const o = result.outcomes[0]!;
@@ -268,39 +218,12 @@ export async function renderResult(result: OpResult, out: OutputPolicy, multi: b
   }
 }
 
-function ulColumns(out: OutputPolicy): Array<Column<UlContactRow & { node: string }>> {
-  const now = Date.now() / 1000;
-  return [
-    { header: 'AOR', get: (r) => r.aor },
-    { header: 'CONTACT', get: (r) => r.contact },
-    { header: 'EXPIRES IN', get: (r) => (typeof r.expires === 'number' ? (out.tty ? formatDuration(r.expires) : r.expires) : r.expires) },
-    { header: 'RECEIVED', get: (r) => r.received ?? '' },
-    { header: 'USER AGENT', get: (r) => r.userAgent ?? '' },
-    { header: 'LAST MODIFIED', get: (r) => (out.tty ? `${formatDuration(Math.max(0, now - r.lastModified))} ago` : new Date(r.lastModified * 1000).toISOString()) },
-  ];
-}
-
 // ---------------------------------------------------------------- batch / shell
 
 /** One line of `batch` output: `ok<TAB>summary` or `error<TAB>message`; never more than one line. */
 export function compactLine(result: OpResult, multi: boolean): string {
   const err = nodesError(result.outcomes);
-  const summary = (v: unknown): string => {
-    switch (result.view) {
-      case 'change': return (v as HtableChange).message;
-      case 'htable-item': return String((v as HtableItem).value);
-      case 'htable-rows': return `${(v as HtableRow[]).length} key(s)`;
-      case 'ul-rows': return `${(v as UlDump).count} contact(s)`;
-      case 'ul-lookup': return `${(v as UlLookup).contacts.length} contact(s)`;
-      case 'ul-rm': return `removed ${(v as UlRemoval).contacts} contact(s)`;
-      case 'unban': return `ipban ${(v as UnbanResult).ipban ? 'removed' : 'absent'}, ${(v as UnbanResult).userbanKeys.length} userban key(s)`;
-      case 'reload': return (v as ReloadResult).message;
-      case 'health': return `up ${(v as NodeHealth).uptime}s ${(v as NodeHealth).version}`;
-      case 'uptime': return `${(v as { uptime: number }).uptime}s`;
-      case 'version': return (v as { version: string }).version;
-      default: return typeof v === 'string' ? v : JSON.stringify(v);
-    }
-  };
+  const summary = VIEWS[result.view].summary;
   if (!multi) {
     const o = result.outcomes[0]!;
     return o.ok ? `ok\t${sanitize(summary(o.value))}` : `error\t${sanitize(o.error.message)}`;

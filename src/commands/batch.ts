@@ -13,14 +13,14 @@ export default class Batch extends RpcCommand<typeof Batch> {
 
 One result line per command: LINE<TAB>ok<TAB>summary or LINE<TAB>error<TAB>message (LINE = input line number). With --json, one JSON object per line: {"line", "command", "ok", "result" | "error"}. Every line runs even when some fail (unless --stop-on-error); the exit code is non-zero if any failed.
 
-This is how a script should make many changes: 10,000 htable updates cost one sipctl start-up instead of 10,000 kamcmd or sipctl processes. htable flush needs --yes (on the line or for the whole batch).`;
+This is how a script should make many changes: 10,000 htable updates cost one sipctl start-up instead of 10,000 kamcmd or sipctl processes. Destructive lines (htable delete, htable flush, ul rm) need --yes, on the line or for the whole batch.`;
   static examples = [
-    "printf 'htable sets ipban 1.2.3.4 1\\nhtable delete ipban 5.6.7.8\\n' | <%= config.bin %> batch",
+    "printf 'htable sets ipban 1.2.3.4 1\\nhtable get ipban 1.2.3.4\\nhtable delete ipban 1.2.3.4 --yes\\n' | <%= config.bin %> batch",
     '<%= config.bin %> batch --json < changes.txt',
   ];
   static flags = {
     ...rpcFlags,
-    yes: Flags.boolean({ char: 'y', description: 'confirm destructive lines (htable flush)' }),
+    yes: Flags.boolean({ char: 'y', description: 'confirm destructive lines (htable delete, htable flush, ul rm)' }),
     'stop-on-error': Flags.boolean({ description: 'stop at the first line that fails' }),
   };
 
@@ -48,7 +48,7 @@ This is how a script should make many changes: 10,000 htable updates cost one si
         error = nodesError(result.outcomes);
         for (const w of result.warnings) process.stderr.write(`sipctl: line ${lineNo}: warning: ${w}\n`);
         if (json) {
-          record = { line: lineNo, command: prepared.command, ok: !error, result: resultJson(result, multi) };
+          record = { line: lineNo, command: prepared.command, ok: !error, result: resultJson(result) };
           if (error) record.error = { code: error.code, category: error.category, message: error.message, exitCode: EXIT_CODES[error.category] };
         } else {
           text = `${lineNo}\t${compactLine(result, multi)}`;

@@ -1,4 +1,4 @@
-import { RpcCommand, rpcFlags } from '../cli/rpc-support.js';
+import { RpcCommand, resultJson, rpcFlags } from '../cli/rpc-support.js';
 import { ops } from '../core/proxy/ops.js';
 
 export default class Version extends RpcCommand<typeof Version> {
@@ -9,7 +9,7 @@ export default class Version extends RpcCommand<typeof Version> {
   async run() {
     this.print(`sipctl ${this.config.version} (node ${process.version})`);
     const result = await ops.version(this.opContext());
-    const nodes = await this.finish(result, { json: (r) => ({ sipctl: this.config.version, node: process.version, proxies: r.outcomes.map((o) => (o.ok ? { node: o.node, ok: true, ...(o.value as object) } : { node: o.node, ok: false, error: { code: o.error.code, message: o.error.message } })) }) });
-    return nodes;
+    // the proxy envelope plus sipctl's own version (nodejs: the runtime; nodes: the proxies)
+    return this.finish(result, { json: (r) => ({ sipctl: this.config.version, nodejs: process.version, ...resultJson(r) }) });
   }
 }

@@ -31,7 +31,10 @@ forEachEngine('sipctl address', (engine, track) => {
     assert.equal(dry.stdout, 'would add 192.0.2.1/32 port any to group 8\n');
     assert.equal((await s('address', 'show', '--group', '8')).stdout, '');
 
-    const rm = await s('address', 'rm', '7', '2001:db8::1');
+    const noYes = await s('address', 'rm', '7', '2001:db8::1');
+    assert.equal(noYes.code, 2);
+    assert.match(noYes.stderr, /--yes/);
+    const rm = await s('address', 'rm', '7', '2001:db8::1', '--yes');
     assert.equal(rm.code, 0, rm.stderr);
     const missing = await s('address', 'rm', '7', '2001:db8::1');
     assert.equal(missing.code, 3);

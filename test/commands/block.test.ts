@@ -37,7 +37,7 @@ describe('sipctl block with a running sipd', () => {
     assert.match(a.stderr, /reloaded/);
     const b = await s('block', 'add', '+44 90-', '--note', 'UK premium', '--json');
     assert.equal(b.code, 0, b.stderr);
-    assert.deepEqual(JSON.parse(b.stdout), { action: 'add', entries: [{ prefix: '+4490', note: 'UK premium' }], dryRun: false, reload: { message: 'blocked prefixes reloaded' } });
+    assert.deepEqual(JSON.parse(b.stdout), { action: 'add', entries: [{ prefix: '+4490', note: 'UK premium' }], dryRun: false, reload: { nodes: [{ node: sipd.rpcUrl, ok: true, result: { message: 'blocked prefixes reloaded' } }], warnings: [] } });
     assert.deepEqual(await loaded(), ['+44=blocked', '+4490=UK premium']);
     const m = await sipd.rpc('mtree.match', ['blocked', '+449012345', 0]);
     assert.deepEqual(m, { tname: 'blocked', tprefix: '+4490', tvalue: 'UK premium' });
@@ -62,7 +62,10 @@ describe('sipctl block with a running sipd', () => {
   });
 
   test('rm unblocks and reloads; rm of what is not blocked → 3; --no-reload leaves the proxy as it was', async () => {
-    const r = await s('block', 'rm', '+4490');
+    const noYes = await s('block', 'rm', '+4490');
+    assert.equal(noYes.code, 2);
+    assert.match(noYes.stderr, /--yes/);
+    const r = await s('block', 'rm', '+4490', '--yes');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'unblocked +4490 (UK premium)\n');
     assert.deepEqual(await loaded(), ['+44=blocked']);

@@ -58,7 +58,7 @@ describe('sipctl calls with a running sipd and a live call', { skip: !hasSipp &&
       assert.ok(Date.now() < deadline, 'the call never came up');
       const r = await s('calls', 'list', '--json');
       assert.equal(r.code, 0, r.stderr);
-      calls = JSON.parse(r.stdout);
+      calls = JSON.parse(r.stdout).nodes[0].result;
       await new Promise((res) => setTimeout(res, 100));
     }
     assert.equal(calls.length, 1);
@@ -66,15 +66,19 @@ describe('sipctl calls with a running sipd and a live call', { skip: !hasSipp &&
     const tsv = await s('calls', 'list');
     assert.match(tsv.stdout, new RegExp(`^${calls[0].callId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\tsip:alice@127\\.0\\.0\\.1\t`));
 
-    const missing = await s('calls', 'end', 'no-such-call@nowhere');
+    const missing = await s('calls', 'end', 'no-such-call@nowhere', '--yes');
     assert.equal(missing.code, 3, missing.stderr);
-    const end = await s('calls', 'end', calls[0].callId);
+    const dry = await s('calls', 'end', calls[0].callId, '--dry-run', '--json');
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.deepEqual(JSON.parse(dry.stdout).nodes[0].result, { callId: calls[0].callId, ended: 1, dryRun: true });
+    assert.equal(JSON.parse((await s('calls', 'list', '--json')).stdout).nodes[0].result.length, 1, '--dry-run ended nothing');
+    const end = await s('calls', 'end', calls[0].callId, '--yes');
     assert.equal(end.code, 0, end.stderr);
     assert.match(end.stdout, /BYE sent to both sides/);
     const [a, b] = await Promise.all([uac.done, uas.done]);
     assert.equal(a.code, 0, `caller did not get its BYE\n${a.output.slice(-1500)}`);
     assert.equal(b.code, 0, `callee did not get its BYE\n${b.output.slice(-1500)}`);
-    assert.deepEqual(JSON.parse((await s('calls', 'list', '--json')).stdout), []);
+    assert.deepEqual(JSON.parse((await s('calls', 'list', '--json')).stdout), { nodes: [{ node: sipd.rpcUrl, ok: true, result: [] }], warnings: [] });
 
     await new Promise((res) => setTimeout(res, 400));
     const h = JSON.parse((await s('calls', 'history', '--json')).stdout) as { total: number; calls: Array<{ caller: string; callee: string; sipCode: number; endReason: string; callId: string }> };
@@ -92,7 +96,9 @@ describe('sipctl calls with a running sipd and a live call', { skip: !hasSipp &&
     assert.equal((await s('calls', 'limit', 'alice', 'lots')).code, 2);
     assert.equal((await s('calls', 'limit', 'alice')).code, 2);
     assert.equal((await s('calls', 'limit', 'alice', 'default')).code, 0);
-    assert.deepEqual(JSON.parse((await s('calls', 'limit', '--json')).stdout), { default: 0, users: [] });
+    const dry = await s('calls', 'limit', 'alice', '3', '--dry-run');
+    assert.equal(dry.stdout, 'would set alice: at most 3 call(s) at once (0 active)\n');
+    assert.deepEqual(JSON.parse((await s('calls', 'limit', '--json')).stdout).nodes[0].result, { default: 0, users: [] }, '--dry-run set nothing');
   });
 });
 

@@ -42,20 +42,20 @@ describe('choosing proxies', () => {
     const env = isolatedEnv({ SIPCTL_CONFIG: cfg });
     const all = await runSipctl(['version', '--json'], { env });
     assert.equal(all.code, 0, all.stderr);
-    assert.deepEqual(JSON.parse(all.stdout).proxies.map((p: { node: string; version: string }) => [p.node, p.version]), [['alpha', 'proxy a'], ['beta', 'proxy b']]);
+    assert.deepEqual(JSON.parse(all.stdout).nodes.map((p: { node: string; result: { version: string } }) => [p.node, p.result.version]), [['alpha', 'proxy a'], ['beta', 'proxy b']]);
     const one = await runSipctl(['version', '--json', '--node', 'beta'], { env });
-    assert.deepEqual(JSON.parse(one.stdout).proxies.map((p: { node: string }) => p.node), ['beta']);
+    assert.deepEqual(JSON.parse(one.stdout).nodes.map((p: { node: string }) => p.node), ['beta']);
     // SIPCTL_RPC (env) beats the config's nodes, --rpc beats both
     const viaEnv = await runSipctl(['version', '--json'], { env: { ...env, SIPCTL_RPC: b.url } });
-    assert.deepEqual(JSON.parse(viaEnv.stdout).proxies.map((p: { version: string }) => p.version), ['proxy b']);
+    assert.deepEqual(JSON.parse(viaEnv.stdout).nodes.map((p: { result: { version: string } }) => p.result.version), ['proxy b']);
     const viaFlag = await runSipctl(['version', '--json', '--rpc', a.url, '--rpc', b.url], { env: { ...env, SIPCTL_RPC: b.url } });
-    assert.deepEqual(JSON.parse(viaFlag.stdout).proxies.map((p: { version: string }) => p.version), ['proxy a', 'proxy b']);
+    assert.deepEqual(JSON.parse(viaFlag.stdout).nodes.map((p: { result: { version: string } }) => p.result.version), ['proxy a', 'proxy b']);
   });
 
   test('kamcmd-style parameter typing on the wire', async () => {
     const r = await runSipctl(['rpc', 'x.echo', '5', 's:5', 'abc', 'i:7', 'd:1.5', 'j:{"a":[1]}', '61312341234', '--json', '--rpc', a.url], { env: isolatedEnv() });
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout), { echo: [5, '5', 'abc', 7, 1.5, { a: [1] }, '61312341234'] });
+    assert.deepEqual(JSON.parse(r.stdout).nodes[0].result, { echo: [5, '5', 'abc', 7, 1.5, { a: [1] }, '61312341234'] });
     const bad = await runSipctl(['rpc', 'x.echo', 'i:abc', '--rpc', a.url], { env: isolatedEnv() });
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /parameter 1 \(i:abc\)/);
@@ -120,7 +120,7 @@ describe('https with a private CA', { skip: haveOpenssl() ? false : 'openssl not
     assert.match(no.stderr, /TLS handshake .* failed/);
     const yes = await runSipctl(['uptime', '--json', '--rpc', url, '--rpc-ca-file', tls.caFile], { env: isolatedEnv() });
     assert.equal(yes.code, 0, yes.stderr);
-    assert.equal(JSON.parse(yes.stdout)[0].uptime, 9);
+    assert.equal(JSON.parse(yes.stdout).nodes[0].result.uptime, 9);
     const env = await runSipctl(['uptime', '--rpc', url], { env: isolatedEnv({ SIPCTL_RPC_CA_FILE: tls.caFile }) });
     assert.equal(env.code, 0, env.stderr);
   });

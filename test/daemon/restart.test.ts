@@ -28,9 +28,9 @@ const sipctl = (s: SipdProcess, args: string[]) => runSipctl(args, { env: isolat
 
 type Contact = { Address: string; Expires: number; 'Call-ID': string; CSeq: number; 'User-Agent': string; Ruid: string };
 async function contacts(s: SipdProcess): Promise<Contact[]> {
-  const r = await sipctl(s, ['ul', 'dump', '--json']);
+  const r = await sipctl(s, ['ul', 'dump', '--json', '--raw']);
   assert.equal(r.code, 0, r.stderr);
-  const d = JSON.parse(r.stdout) as { Domains: Array<{ Domain: { AoRs: Array<{ Info: { AoR: string; Contacts: Array<{ Contact: Contact }> } }> } }> };
+  const d = JSON.parse(r.stdout).nodes[0].result as { Domains: Array<{ Domain: { AoRs: Array<{ Info: { AoR: string; Contacts: Array<{ Contact: Contact }> } }> } }> };
   return d.Domains.flatMap((x) => x.Domain.AoRs.flatMap((a) => a.Info.Contacts.map((c) => ({ ...c.Contact, aor: a.Info.AoR })))).sort((a, b) => a.Address.localeCompare(b.Address));
 }
 async function table(s: SipdProcess, name: string): Promise<Record<string, { value: number; expire: string }>> {

@@ -36,7 +36,7 @@ describe(`sipctl address against ${TARGET}`, { skip: targetMissing() }, () => {
     assert.deepEqual((await px.rpc('permissions.subnetDump')).result, []);
     const re = await sipctl(['address', 'reload', '--json']);
     assert.equal(re.code, 0, re.stderr);
-    assert.equal(JSON.parse(re.stdout).message, 'Reload OK');
+    assert.equal(JSON.parse(re.stdout).nodes[0].result.message, 'Reload OK');
     assert.deepEqual((await px.rpc('permissions.subnetDump')).result.map((e: { group: number; item: { ip: string; mask: number } }) => [e.group, e.item.ip, e.item.mask]), [[1, '192.168.0.0', 16]]);
 
     const d = await sipctl(['address', 'dump']);
@@ -61,7 +61,7 @@ describe(`sipctl address against ${TARGET}`, { skip: targetMissing() }, () => {
     const third = await sipctl(['address', 'reload', '--json']);
     assert.equal(third.code, 0, third.stderr);
     const j = JSON.parse(third.stdout);
-    assert.ok(j.retries > 0);
+    assert.ok(j.nodes[0].result.retries > 0);
     assert.match(j.warnings[0], /ongoing reload/);
   });
 
@@ -82,7 +82,7 @@ describe(`sipctl address against ${TARGET}`, { skip: targetMissing() }, () => {
     assert.equal(missing.code, 3);
 
     await new Promise((r) => setTimeout(r, 100));
-    const rm = await sipctl(['address', 'rm', '200', '10.0.1.102', '--reload']);
+    const rm = await sipctl(['address', 'rm', '200', '10.0.1.102', '--reload', '--yes']);
     assert.equal(rm.code, 0, rm.stderr);
     assert.match(rm.stdout, /^removed 10\.0\.1\.102\/32 port 5060 from group 200\nReload OK\n$/);
     assert.deepEqual((await px.rpc('permissions.addressDump')).result, []);

@@ -71,10 +71,10 @@ describe(`fan-out across two ${TARGET} instances`, { skip: targetMissing() ?? (s
     const show = await sipctl(['ul', 'show', '2002']);
     assert.equal(show.code, 0, show.stderr);
     assert.match(show.stdout, /^edge1\t2002\tsip:2002@127\.0\.0\.1:5095\t/);
-    const rm = await sipctl(['ul', 'rm', '2002']);
+    const rm = await sipctl(['ul', 'rm', '2002', '--yes']);
     assert.equal(rm.code, 0, rm.stderr);
     assert.equal(rm.stdout, 'edge1\tok\tremoved 2002 (1 contact(s))\nedge2\tok\tnot registered here\n');
-    const again = await sipctl(['ul', 'rm', '2002']);
+    const again = await sipctl(['ul', 'rm', '2002', '--yes']);
     assert.equal(again.code, 3, 'registered nowhere: not found');
   });
 

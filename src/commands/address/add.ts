@@ -37,7 +37,7 @@ The running proxy sees the change after a reload: add --reload to do both in one
       return change;
     }
     const reload = await ops.addressReload(this.opContext());
-    const json = { ...change, reload: resultJson(reload, this.nodeSet().multi) };
+    const json = { ...change, reload: resultJson(reload) };
     await this.finish(reload, { json: () => json });
     return json;
   }

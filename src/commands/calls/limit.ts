@@ -1,5 +1,5 @@
 import { Args } from '@oclif/core';
-import { RpcCommand, rpcFlags } from '../../cli/rpc-support.js';
+import { RpcCommand, dryRunFlag, envelope, rpcFlags, writeJson } from '../../cli/rpc-support.js';
 import { renderTable } from '../../cli/output.js';
 import { parseLimit, setUserLimit, userLimits } from '../../core/calls/calls.js';
 import { UsageError } from '../../core/errors.js';
@@ -15,19 +15,30 @@ With USER and N: from now on USER may have N calls at once as caller (0 = none a
     user: Args.string({ description: 'subscriber' }),
     limit: Args.string({ description: 'calls at once: a number, 0, -1 / unlimited, or default' }),
   };
-  static flags = { ...rpcFlags };
+  static flags = { ...rpcFlags, 'dry-run': dryRunFlag };
 
   async run() {
     const nodes = this.nodeSet();
     if (this.args.user !== undefined) {
       if (this.args.limit === undefined) throw new UsageError('MISSING_ARGUMENT', 'give the limit too: sipctl calls limit USER N');
       const n = parseLimit(this.args.limit);
-      const outcomes = await nodes.each((c) => setUserLimit(c, this.args.user!, n));
+      const user = this.args.user;
+      const dryRun = this.flags['dry-run'];
+      // --dry-run: the user's current entry, with the limit it would get (a number; "default" stays a word)
+      const preview = async (c: Parameters<typeof userLimits>[0]) => {
+        const cur = (await userLimits(c)).users.find((u) => u.user === user);
+        return { user, limit: n === 'default' ? (cur?.limit ?? -1) : n, source: n === 'default' ? ('default' as const) : ('rpc' as const), active: cur?.active ?? 0, dryRun: true };
+      };
+      const outcomes = await nodes.each((c) => (dryRun ? preview(c) : setUserLimit(c, user, n)));
+      const json = envelope(outcomes);
       const err = nodesError(outcomes, nodes.nodes.length);
-      if (err) throw err;
+      if (err) {
+        if (this.jsonEnabled()) writeJson(json);
+        throw err;
+      }
       const v = outcomes.find((o) => o.ok);
-      if (v?.ok) this.print(`${v.value.user}: ${v.value.limit < 0 ? 'no limit' : `at most ${v.value.limit} call(s) at once`} (${v.value.active} active)`);
-      return nodes.multi ? { nodes: outcomes.map((o) => (o.ok ? { node: o.node, ok: true, ...o.value } : { node: o.node, ok: false })) } : v?.ok ? v.value : undefined;
+      if (v?.ok) this.print(`${dryRun ? 'would set ' : ''}${v.value.user}: ${v.value.limit < 0 ? 'no limit' : `at most ${v.value.limit} call(s) at once`} (${v.value.active} active)`);
+      return json;
     }
     const outcomes = await nodes.each((c) => userLimits(c));
     const rows = outcomes.flatMap((o) => (o.ok ? o.value.users.map((u) => ({ ...u, node: o.node })) : []));
@@ -41,8 +52,12 @@ With USER and N: from now on USER may have N calls at once as caller (0 = none a
         { header: 'ACTIVE', get: (r) => r.active },
       ], this.out));
     }
+    const json = envelope(outcomes);
     const err = nodesError(outcomes, nodes.nodes.length);
-    if (err) throw err;
-    return nodes.multi ? { nodes: outcomes.map((o) => (o.ok ? { node: o.node, ok: true, ...o.value } : { node: o.node, ok: false })) } : outcomes[0]!.ok ? outcomes[0]!.value : undefined;
+    if (err) {
+      if (this.jsonEnabled()) writeJson(json);
+      throw err;
+    }
+    return json;
   }
 }

@@ -1,4 +1,4 @@
-import { RpcCommand, rpcFlags } from '../../cli/rpc-support.js';
+import { RpcCommand, envelope, rpcFlags, writeJson } from '../../cli/rpc-support.js';
 import { renderTable, type Column } from '../../cli/output.js';
 import { listCalls, type ActiveCall } from '../../core/calls/calls.js';
 import { nodesError } from '../../core/proxy/node-set.js';
@@ -30,8 +30,12 @@ export default class CallsList extends RpcCommand<typeof CallsList> {
     ];
     if (rows.length > 0) this.print(await renderTable(rows, cols, this.out));
     else this.note('no active calls');
+    const json = envelope(outcomes);
     const err = nodesError(outcomes, nodes.nodes.length);
-    if (err) throw err;
-    return nodes.multi ? { nodes: outcomes.map((o) => (o.ok ? { node: o.node, ok: true, calls: o.value } : { node: o.node, ok: false, error: { code: o.error.code, message: o.error.message } })) } : rows.map(({ node: _n, ...c }) => c);
+    if (err) {
+      if (this.jsonEnabled()) writeJson(json);
+      throw err;
+    }
+    return json;
   }
 }

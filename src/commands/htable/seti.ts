@@ -1,5 +1,5 @@
 import { Args } from '@oclif/core';
-import { RpcCommand, rpcFlags } from '../../cli/rpc-support.js';
+import { RpcCommand, dryRunFlag, rpcFlags } from '../../cli/rpc-support.js';
 import { ops } from '../../core/proxy/ops.js';
 
 export default class HtableSeti extends RpcCommand<typeof HtableSeti> {
@@ -11,7 +11,7 @@ export default class HtableSeti extends RpcCommand<typeof HtableSeti> {
     key: Args.string({ description: 'key', required: true }),
     value: Args.string({ description: 'integer value', required: true }),
   };
-  static flags = { ...rpcFlags };
+  static flags = { ...rpcFlags, 'dry-run': dryRunFlag };
 
   async run() {
     return this.finish(await ops.htableSeti(this.opContext(), this.args.table, this.args.key, this.args.value));

@@ -4,12 +4,16 @@ import { ops } from '../../core/proxy/ops.js';
 
 export default class UlShow extends RpcCommand<typeof UlShow> {
   static summary = 'Show the contacts of one AoR (ul.lookup).';
-  static description = 'Exit code 3 when the AoR is not registered (on every node).';
+  static description = 'Exit code 3 when the AoR is not registered (on every node). --json gives {aor, contacts} with the same contact records as `ul dump --json`; --raw the proxy\'s own ul.lookup answer.';
   static examples = ['<%= config.bin %> ul show 61312341234', '<%= config.bin %> ul show sip:alice@example.com --json'];
   static args = { aor: Args.string({ description: 'address of record: user, user@domain or sip:user@domain', required: true }) };
-  static flags = { ...rpcFlags, table: Flags.string({ description: 'usrloc table', default: 'location' }) };
+  static flags = {
+    ...rpcFlags,
+    table: Flags.string({ description: 'usrloc table', default: 'location' }),
+    raw: Flags.boolean({ description: "with --json: the proxy's own ul.lookup answer instead of sipctl's contact records" }),
+  };
 
   async run() {
-    return this.finish(await ops.ulShow(this.opContext(), this.args.aor, this.flags.table));
+    return this.finish(await ops.ulShow(this.opContext(), this.args.aor, this.flags.table, { raw: this.flags.raw }), { raw: this.flags.raw });
   }
 }

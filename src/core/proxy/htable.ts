@@ -23,8 +23,10 @@ export interface HtableChange {
   key?: string;
   action: 'seti' | 'sets' | 'delete' | 'flush' | 'reload';
   value?: number | string;
-  /** The proxy's own words, e.g. "Ok. Key set to new value.". */
+  /** The proxy's own words, e.g. "Ok. Key set to new value."; under --dry-run, what would happen. */
   message: string;
+  /** --dry-run: nothing was changed. */
+  dryRun?: boolean;
 }
 
 const C_INT_MIN = -2147483648;
@@ -128,8 +130,10 @@ export interface UnbanResult {
   ip: string;
   /** The ipban entry existed and was deleted. */
   ipban: boolean;
-  /** userban keys `IP::user::…` that were deleted. */
+  /** userban keys `IP::user::…` that were deleted (--dry-run: that would be). */
   userbanKeys: string[];
+  /** --dry-run: nothing was changed. */
+  dryRun?: boolean;
 }
 
 /**
@@ -137,18 +141,20 @@ export interface UnbanResult {
  * keys `IP::user::auth_count` / `IP::user::last_auth` (failed digest auth). A key that is already
  * gone counts as lifted; a table the proxy does not have is an error (wrong proxy or config).
  */
-export async function unbanAddress(c: RpcClient, ip: string, opts: { ipbanTable?: string; userbanTable?: string; timeoutMs?: number } = {}): Promise<UnbanResult> {
+export async function unbanAddress(c: RpcClient, ip: string, opts: { ipbanTable?: string; userbanTable?: string; timeoutMs?: number; dryRun?: boolean } = {}): Promise<UnbanResult> {
   const ipbanTable = opts.ipbanTable ?? 'ipban';
   const userbanTable = opts.userbanTable ?? 'userban';
   let ipban = true;
   try {
-    await deleteItem(c, ipbanTable, ip);
+    if (opts.dryRun) await getItem(c, ipbanTable, ip);
+    else await deleteItem(c, ipbanTable, ip);
   } catch (e) {
     if ((e as { code?: string }).code !== 'HTABLE_KEY_NOT_FOUND') throw e;
     ipban = false;
   }
   const prefix = `${ip}::`;
   const keys = (await dumpTable(c, userbanTable, { timeoutMs: opts.timeoutMs })).map((r) => r.name).filter((k) => k.startsWith(prefix));
+  if (opts.dryRun) return { ip, ipban, userbanKeys: keys, dryRun: true };
   const deleted: string[] = [];
   for (const key of keys) {
     try {

@@ -23,8 +23,8 @@ export const LINE_COMMANDS: Record<string, string[]> = {
 
 export const LINE_HELP = `commands (as on the command line, without "sipctl"):
   htable list | dump TABLE [--filter PATTERN] | get TABLE KEY | seti TABLE KEY INT
-  htable sets TABLE KEY STRING | delete TABLE KEY | flush TABLE [--yes] | reload TABLE
-  ul dump [--filter PATTERN] [--table T] [--force] | show AOR | rm AOR
+  htable sets TABLE KEY STRING | delete TABLE KEY [--yes] | flush TABLE [--yes] | reload TABLE
+  ul dump [--filter PATTERN] [--table T] [--force] | show AOR | rm AOR [--yes]
   address dump | address reload
   unban IP
   status | uptime | version
@@ -122,6 +122,15 @@ export interface PreparedLine {
   run(): Promise<OpResult>;
 }
 
+/** Destructive lines, as destructive commands: --yes on the line or for the whole batch, else ask (shell), else a usage error. */
+async function confirmed(ctx: LineContext, p: Parsed, what: string, question: string, run: () => Promise<OpResult>): Promise<OpResult> {
+  if (!ctx.assumeYes && !p.options.has('yes')) {
+    if (!ctx.confirm) throw new UsageError('CONFIRMATION_REQUIRED', `${what} needs confirmation`, 'add --yes to the line (or run batch --yes)');
+    if (!(await ctx.confirm(question))) throw new UsageError('ABORTED', 'aborted; nothing was changed');
+  }
+  return run();
+}
+
 /** Parse one line; returns undefined for blank and comment lines. Throws UsageError for a bad line. */
 export function prepareLine(line: string, ctx: LineContext): PreparedLine | undefined {
   const words = tokenizeLine(line);
@@ -139,32 +148,25 @@ export function prepareLine(line: string, ctx: LineContext): PreparedLine | unde
         case 'get': { const [t, k] = need(p, 2, 'htable get TABLE KEY'); return { command: 'htable get', run: () => ops.htableGet(ctx, t!, k!) }; }
         case 'seti': { const [t, k, v] = need(p, 3, 'htable seti TABLE KEY INT'); return { command: 'htable seti', run: () => ops.htableSeti(ctx, t!, k!, v!) }; }
         case 'sets': { const [t, k, v] = need(p, 3, 'htable sets TABLE KEY STRING'); return { command: 'htable sets', run: () => ops.htableSets(ctx, t!, k!, v!) }; }
-        case 'delete': { const [t, k] = need(p, 2, 'htable delete TABLE KEY'); return { command: 'htable delete', run: () => ops.htableDelete(ctx, t!, k!) }; }
+        case 'delete': {
+          const [t, k] = need(p, 2, 'htable delete TABLE KEY [--yes]');
+          return { command: 'htable delete', run: () => confirmed(ctx, p, `htable delete ${t} ${k}`, `Delete key ${k} of htable ${t} on ${ctx.nodes.nodes.length} node(s)?`, () => ops.htableDelete(ctx, t!, k!)) };
+        }
         case 'flush': {
           const [t] = need(p, 1, 'htable flush TABLE [--yes]');
-          const yes = ctx.assumeYes || p.options.has('yes');
-          return {
-            command: 'htable flush',
-            run: async () => {
-              if (!yes) {
-                if (!ctx.confirm) throw new UsageError('CONFIRMATION_REQUIRED', `htable flush ${t} needs confirmation`, 'add --yes to the line (or run batch --yes)');
-                if (!(await ctx.confirm(`Flush every key of htable ${t} on ${ctx.nodes.nodes.length} node(s)?`))) throw new UsageError('ABORTED', 'aborted; nothing was changed');
-              }
-              return ops.htableFlush(ctx, t!);
-            },
-          };
+          return { command: 'htable flush', run: () => confirmed(ctx, p, `htable flush ${t}`, `Flush every key of htable ${t} on ${ctx.nodes.nodes.length} node(s)?`, () => ops.htableFlush(ctx, t!)) };
         }
         case 'reload': { const [t] = need(p, 1, 'htable reload TABLE'); return { command: 'htable reload', run: () => ops.htableReload(ctx, t!) }; }
         default: throw new UsageError('UNKNOWN_COMMAND', `unknown command: htable ${sub ?? ''}`.trim(), `htable ${LINE_COMMANDS.htable!.join('|')}`);
       }
     }
     case 'ul': {
-      const p = parseArgs(rest, ['filter', 'table'], ['force']);
+      const p = parseArgs(rest, ['filter', 'table'], ['force', 'yes']);
       const table = str(p.options.get('table'));
       switch (sub) {
         case 'dump': need(p, 0, 'ul dump [--filter PATTERN]'); return { command: 'ul dump', run: () => ops.ulDump(ctx, { filter: str(p.options.get('filter')), table, force: p.options.has('force') }) };
         case 'show': { const [a] = need(p, 1, 'ul show AOR'); return { command: 'ul show', run: () => ops.ulShow(ctx, a!, table) }; }
-        case 'rm': { const [a] = need(p, 1, 'ul rm AOR'); return { command: 'ul rm', run: () => ops.ulRm(ctx, a!, table) }; }
+        case 'rm': { const [a] = need(p, 1, 'ul rm AOR [--yes]'); return { command: 'ul rm', run: () => confirmed(ctx, p, `ul rm ${a}`, `Remove every contact of ${a} on ${ctx.nodes.nodes.length} node(s)?`, () => ops.ulRm(ctx, a!, table)) }; }
         default: throw new UsageError('UNKNOWN_COMMAND', `unknown command: ul ${sub ?? ''}`.trim(), 'ul dump|show|rm');
       }
     }

@@ -1,8 +1,9 @@
 import type { RpcClient, RpcParams } from '../rpc/client.js';
+import { NotFoundError } from '../errors.js';
 import { RpcError, isRpcError } from '../rpc/rpc-error.js';
 import type { HtableInfo, HtableRow } from '../rpc/methods.js';
 import { parseIp } from '../address/ip.js';
-import { deleteItem, dumpTable, flushTable, getItem, listTables, parseHtableInt, reloadTable, setItem, unbanAddress, type HtableChange, type HtableItem, type UnbanResult } from './htable.js';
+import { deleteItem, dumpTable, flushTable, getItem, listTables, parseHtableInt, reloadTable, setItem, unbanAddress, validateTableName, type HtableChange, type HtableItem, type UnbanResult } from './htable.js';
 import { type NodeOutcome, type NodeSet } from './node-set.js';
 import { loadedAddresses, reloadAddresses, type LoadedAddress, type ReloadResult } from './permissions.js';
 import { nodeHealth, nodeUptime, nodeVersion, type NodeHealth } from './status.js';
@@ -36,11 +37,29 @@ export interface OpContext {
   longTimeoutMs: number;
   /** How long `address reload` keeps retrying while the proxy says "ongoing reload". */
   reloadBudgetMs: number;
+  /**
+   * --dry-run: writes only read what they would change (the key, the AoR, the table exists) and
+   * report it as "would …"; nothing on any proxy changes.
+   */
+  dryRun?: boolean;
 }
 
 async function op<T>(ctx: OpContext, command: string, view: OpView, write: boolean, fn: (c: RpcClient) => Promise<T>): Promise<OpResult<T>> {
   const outcomes = await ctx.nodes.each((c) => fn(c));
   return { command, view, write, outcomes, warnings: [] };
+}
+
+/** A write: `fn` normally, `preview` (read-only) under --dry-run. */
+function write<T>(ctx: OpContext, command: string, view: OpView, fn: (c: RpcClient) => Promise<T>, preview: (c: RpcClient) => Promise<T>): Promise<OpResult<T>> {
+  return op(ctx, command, view, true, ctx.dryRun ? preview : fn);
+}
+
+/** The table exists on this proxy (htable.listTables), else HTABLE_NOT_FOUND (exit 3). */
+async function existingTable(c: RpcClient, table: string): Promise<HtableInfo> {
+  validateTableName(table);
+  const t = (await listTables(c)).find((x) => x.name === table);
+  if (!t) throw new NotFoundError('HTABLE_NOT_FOUND', `no htable named ${table} on this proxy`, 'list the tables with `sipctl htable list`');
+  return t;
 }
 
 /**
@@ -63,26 +82,58 @@ export const ops = {
   htableGet: (ctx: OpContext, table: string, key: string) => op<HtableItem>(ctx, 'htable get', 'htable-item', false, (c) => getItem(c, table, key)),
   htableSeti: (ctx: OpContext, table: string, key: string, value: string) => {
     const n = parseHtableInt(value); // validated once, before any node is touched
-    return op<HtableChange>(ctx, 'htable seti', 'change', true, (c) => setItem(c, table, key, n));
+    return write<HtableChange>(ctx, 'htable seti', 'change', (c) => setItem(c, table, key, n), async (c) => {
+      await existingTable(c, table);
+      return { table, key, action: 'seti', value: n, message: `would set ${key} to ${n}`, dryRun: true };
+    });
   },
-  htableSets: (ctx: OpContext, table: string, key: string, value: string) => op<HtableChange>(ctx, 'htable sets', 'change', true, (c) => setItem(c, table, key, value)),
+  htableSets: (ctx: OpContext, table: string, key: string, value: string) =>
+    write<HtableChange>(ctx, 'htable sets', 'change', (c) => setItem(c, table, key, value), async (c) => {
+      await existingTable(c, table);
+      return { table, key, action: 'sets', value, message: `would set ${key} to "${value}"`, dryRun: true };
+    }),
   htableDelete: async (ctx: OpContext, table: string, key: string) =>
-    absentIsFine(await op<HtableChange>(ctx, 'htable delete', 'change', true, (c) => deleteItem(c, table, key)), 'HTABLE_KEY_NOT_FOUND', () => ({ table, key, action: 'delete' as const, message: 'not present' })),
-  htableFlush: (ctx: OpContext, table: string) => op<HtableChange>(ctx, 'htable flush', 'change', true, (c) => flushTable(c, table)),
-  htableReload: (ctx: OpContext, table: string) => op<HtableChange>(ctx, 'htable reload', 'change', true, (c) => reloadTable(c, table)),
+    absentIsFine(
+      await write<HtableChange>(ctx, 'htable delete', 'change', (c) => deleteItem(c, table, key), async (c) => {
+        const it = await getItem(c, table, key);
+        return { table, key, action: 'delete', value: it.value, message: `would delete ${key} (${it.value})`, dryRun: true };
+      }),
+      'HTABLE_KEY_NOT_FOUND',
+      () => ({ table, key, action: 'delete' as const, message: 'not present', ...(ctx.dryRun ? { dryRun: true } : {}) }),
+    ),
+  htableFlush: (ctx: OpContext, table: string) =>
+    write<HtableChange>(ctx, 'htable flush', 'change', (c) => flushTable(c, table), async (c) => {
+      const n = (await dumpTable(c, table, { timeoutMs: ctx.longTimeoutMs })).length;
+      return { table, action: 'flush', message: `would flush ${n} key(s)`, dryRun: true };
+    }),
+  htableReload: (ctx: OpContext, table: string) =>
+    write<HtableChange>(ctx, 'htable reload', 'change', (c) => reloadTable(c, table), async (c) => {
+      const t = await existingTable(c, table);
+      return { table, action: 'reload', message: t.dbtable ? `would reload from ${t.dbtable}` : 'would fail: the table has no dbtable', dryRun: true };
+    }),
   unban: (ctx: OpContext, ipIn: string) => {
     const ip = parseIp(ipIn).text;
-    return op<UnbanResult>(ctx, 'unban', 'unban', true, (c) => unbanAddress(c, ip, { timeoutMs: ctx.longTimeoutMs }));
+    return write<UnbanResult>(ctx, 'unban', 'unban', (c) => unbanAddress(c, ip, { timeoutMs: ctx.longTimeoutMs }), (c) => unbanAddress(c, ip, { timeoutMs: ctx.longTimeoutMs, dryRun: true }));
   },
   ulDump: (ctx: OpContext, opts: { filter?: string; table?: string; force?: boolean; want?: 'raw' | 'rows' } = {}) =>
     op<UlDump>(ctx, 'ul dump', 'ul-rows', false, (c) => ulDump(c, { ...opts, timeoutMs: ctx.longTimeoutMs })),
-  ulShow: async (ctx: OpContext, aor: string, table?: string) =>
-    absentIsFine(await op<UlLookup>(ctx, 'ul show', 'ul-lookup', false, (c) => ulShow(c, aor, table)), 'AOR_NOT_FOUND', () => ({ aor, contacts: [] })),
+  ulShow: async (ctx: OpContext, aor: string, table?: string, opts: { raw?: boolean } = {}) =>
+    absentIsFine(await op<UlLookup>(ctx, 'ul show', 'ul-lookup', false, (c) => ulShow(c, aor, table, opts)), 'AOR_NOT_FOUND', () => ({ aor, contacts: [] })),
   ulRm: async (ctx: OpContext, aor: string, table?: string) =>
-    absentIsFine(await op<UlRemoval>(ctx, 'ul rm', 'ul-rm', true, (c) => ulRemove(c, aor, table)), 'AOR_NOT_FOUND', () => ({ aor, contacts: 0, notRegistered: true })),
+    absentIsFine(
+      await write<UlRemoval>(ctx, 'ul rm', 'ul-rm', (c) => ulRemove(c, aor, table), async (c) => {
+        const found = await ulShow(c, aor, table);
+        return { aor: found.aor, contacts: found.contacts.length, dryRun: true };
+      }),
+      'AOR_NOT_FOUND',
+      () => ({ aor, contacts: 0, notRegistered: true }),
+    ),
   addressDump: (ctx: OpContext) => op<LoadedAddress[]>(ctx, 'address dump', 'address-loaded', false, (c) => loadedAddresses(c)),
   addressReload: async (ctx: OpContext): Promise<OpResult<ReloadResult>> => {
-    const r = await op<ReloadResult>(ctx, 'address reload', 'reload', true, (c) => reloadAddresses(c, { budgetMs: ctx.reloadBudgetMs }));
+    const r = await write<ReloadResult>(ctx, 'address reload', 'reload', (c) => reloadAddresses(c, { budgetMs: ctx.reloadBudgetMs }), async (c) => {
+      const n = (await loadedAddresses(c)).length;
+      return { message: `would reload the address table (${n} entr(ies) loaded now)`, retries: 0, waitedMs: 0, warnings: [], dryRun: true };
+    });
     for (const o of r.outcomes) if (o.ok) for (const w of o.value.warnings) r.warnings.push(ctx.nodes.multi ? `${o.node}: ${w}` : w);
     return r;
   },

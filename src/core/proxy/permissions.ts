@@ -30,6 +30,8 @@ export interface ReloadResult {
   retries: number;
   waitedMs: number;
   warnings: string[];
+  /** --dry-run: nothing was reloaded. */
+  dryRun?: boolean;
 }
 
 /**

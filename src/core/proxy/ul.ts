@@ -119,13 +119,15 @@ export function normalizeAor(aor: string): string {
   return s;
 }
 
+/** One AoR: the same normalised contact record as a dump's rows (`raw`: Kamailio's ul.lookup answer, with --raw). */
 export interface UlLookup {
   aor: string;
   contacts: UlContactRow[];
+  raw?: unknown;
 }
 
 /** ul.lookup: the contacts of one AoR; not registered → not-found (exit 3). */
-export async function ulShow(c: RpcClient, aorIn: string, table = DEFAULT_UL_TABLE): Promise<UlLookup> {
+export async function ulShow(c: RpcClient, aorIn: string, table = DEFAULT_UL_TABLE, opts: { raw?: boolean } = {}): Promise<UlLookup> {
   const aor = normalizeAor(aorIn);
   let res: { AoR: string; Contacts: Array<{ Contact: UlContact }> };
   try {
@@ -134,7 +136,7 @@ export async function ulShow(c: RpcClient, aorIn: string, table = DEFAULT_UL_TAB
     throw mapNotFound(e, { table, aor });
   }
   const rows = flattenUlDump({ Domains: [{ Domain: { Domain: table, Size: 0, AoRs: [{ Info: { AoR: res.AoR ?? aor, HashID: 0, Contacts: res.Contacts ?? [] } }], Stats: { Records: 1, 'Max-Slots': 0 } } }] });
-  return { aor: res.AoR ?? aor, contacts: rows };
+  return { aor: res.AoR ?? aor, contacts: rows, ...(opts.raw ? { raw: res } : {}) };
 }
 
 export interface UlRemoval {
@@ -143,6 +145,8 @@ export interface UlRemoval {
   contacts: number;
   /** Several nodes: this one did not have the AoR. */
   notRegistered?: boolean;
+  /** --dry-run: nothing was removed. */
+  dryRun?: boolean;
 }
 
 /**

@@ -1,0 +1,141 @@
+/**
+ * How each kind of proxy result looks, in one record per view: the table columns people see,
+ * the one-line summary `batch` prints, and the per-node result type that the JSON envelope
+ * carries (schemas/ describes it). Adding an operation means adding its view here, nowhere else
+ * in cli/.
+ */
+import type { HtableInfo, HtableRow, UlContactRow } from '../core/rpc/methods.js';
+import type { HtableChange, HtableItem, UnbanResult } from '../core/proxy/htable.js';
+import type { NodeOutcome } from '../core/proxy/node-set.js';
+import type { OpView } from '../core/proxy/ops.js';
+import type { LoadedAddress, ReloadResult } from '../core/proxy/permissions.js';
+import { formatDuration, type NodeHealth } from '../core/proxy/status.js';
+import type { UlDump, UlLookup, UlRemoval } from '../core/proxy/ul.js';
+import type { Column, OutputPolicy } from './output.js';
+
+type Outcome = NodeOutcome<unknown>;
+type Row = Record<string, unknown> & { node: string };
+
+export type ViewSpec =
+  /** Rows merged over the nodes (a NODE column when there are several). */
+  | { kind: 'rows'; rows: (v: unknown) => object[]; columns: (out: OutputPolicy) => Array<Column<Row>>; summary: (v: unknown) => string; record?: (v: unknown) => Array<[string, unknown]> }
+  /** One message per node ("Ok. Key set to new value."). */
+  | { kind: 'status'; message: (v: unknown) => string; summary: (v: unknown) => string }
+  /** One row per node, failed nodes included (status, uptime, version). */
+  | { kind: 'per-node'; columns: (out: OutputPolicy) => Array<Column<{ o: Outcome }>>; summary: (v: unknown) => string }
+  /** Whatever the method returned (rpc): YAML-like text. */
+  | { kind: 'raw'; summary: (v: unknown) => string };
+
+const col = <R>(header: string, get: (r: R) => unknown): Column<R> => ({ header, get });
+const dur = (out: OutputPolicy, s: number): unknown => (out.tty ? formatDuration(s) : s);
+
+function ulColumns(out: OutputPolicy): Array<Column<Row>> {
+  const now = Date.now() / 1000;
+  return [
+    col<Row>('AOR', (r) => (r as unknown as UlContactRow).aor),
+    col<Row>('CONTACT', (r) => (r as unknown as UlContactRow).contact),
+    col<Row>('EXPIRES IN', (r) => {
+      const e = (r as unknown as UlContactRow).expires;
+      return typeof e === 'number' ? dur(out, e) : e;
+    }),
+    col<Row>('RECEIVED', (r) => (r as unknown as UlContactRow).received ?? ''),
+    col<Row>('USER AGENT', (r) => (r as unknown as UlContactRow).userAgent ?? ''),
+    col<Row>('LAST MODIFIED', (r) => {
+      const lm = (r as unknown as UlContactRow).lastModified;
+      return out.tty ? `${formatDuration(Math.max(0, now - lm))} ago` : new Date(lm * 1000).toISOString();
+    }),
+  ];
+}
+
+const ulRows = (v: unknown): UlContactRow[] => ((v as UlDump).rows ?? (v as UlLookup).contacts ?? []) as UlContactRow[];
+
+export const VIEWS: Record<OpView, ViewSpec> = {
+  'htable-list': {
+    kind: 'rows',
+    rows: (v) => v as HtableInfo[],
+    columns: () => [col('NAME', (r) => r.name), col('DBTABLE', (r) => r.dbtable), col('DBMODE', (r) => r.dbmode), col('EXPIRE', (r) => r.expire), col('SIZE', (r) => r.size)],
+    summary: (v) => `${(v as HtableInfo[]).length} table(s)`,
+  },
+  'htable-rows': {
+    kind: 'rows',
+    rows: (v) => v as HtableRow[],
+    columns: () => [col('KEY', (r) => r.name), col('VALUE', (r) => r.value), col('TYPE', (r) => r.type)],
+    summary: (v) => `${(v as HtableRow[]).length} key(s)`,
+  },
+  'htable-item': {
+    kind: 'rows',
+    rows: (v) => [v as HtableItem],
+    columns: () => [col('KEY', (r) => r.key), col('VALUE', (r) => r.value), col('TYPE', (r) => r.type), col('EXPIRE', (r) => r.expire)],
+    record: (v) => {
+      const it = v as HtableItem;
+      return [['table', it.table], ['key', it.key], ['value', it.value], ['type', it.type], ['expire', it.expire]];
+    },
+    summary: (v) => String((v as HtableItem).value),
+  },
+  change: { kind: 'status', message: (v) => (v as HtableChange).message, summary: (v) => (v as HtableChange).message },
+  unban: {
+    kind: 'status',
+    message: (v) => {
+      const u = v as UnbanResult;
+      if (!u.ipban && u.userbanKeys.length === 0) return `${u.ip} was not banned`;
+      return `unbanned ${u.ip}: ${u.ipban ? 'ipban entry removed' : 'no ipban entry'}, ${u.userbanKeys.length} userban key(s) removed`;
+    },
+    summary: (v) => `ipban ${(v as UnbanResult).ipban ? 'removed' : 'absent'}, ${(v as UnbanResult).userbanKeys.length} userban key(s)`,
+  },
+  'ul-rows': { kind: 'rows', rows: ulRows, columns: ulColumns, summary: (v) => `${(v as UlDump).count} contact(s)` },
+  'ul-lookup': { kind: 'rows', rows: ulRows, columns: ulColumns, summary: (v) => `${(v as UlLookup).contacts.length} contact(s)` },
+  'ul-rm': {
+    kind: 'status',
+    message: (v) => ((v as UlRemoval).notRegistered ? 'not registered here' : `${(v as UlRemoval).dryRun ? 'would remove' : 'removed'} ${(v as UlRemoval).aor} (${(v as UlRemoval).contacts} contact(s))`),
+    summary: (v) => `${(v as UlRemoval).dryRun ? 'would remove' : 'removed'} ${(v as UlRemoval).contacts} contact(s)`,
+  },
+  'address-loaded': {
+    kind: 'rows',
+    rows: (v) => v as LoadedAddress[],
+    columns: () => [col('GROUP', (r) => r.group), col('IP', (r) => r.ip), col('MASK', (r) => r.mask), col('PORT', (r) => r.port), col('TAG', (r) => r.tag ?? ''), col('KIND', (r) => r.kind)],
+    summary: (v) => `${(v as LoadedAddress[]).length} entr(ies)`,
+  },
+  reload: { kind: 'status', message: (v) => (v as ReloadResult).message, summary: (v) => (v as ReloadResult).message },
+  health: {
+    kind: 'per-node',
+    columns: (out) => [
+      col('NODE', (r) => r.o.node),
+      col('STATUS', (r) => (r.o.ok ? 'up' : 'DOWN')),
+      col('VERSION', (r) => (r.o.ok ? (r.o.value as NodeHealth).version : '')),
+      col('UPTIME', (r) => (r.o.ok ? dur(out, (r.o.value as NodeHealth).uptime) : '')),
+      col('RPC', (r) => (r.o.ok ? `${(r.o.value as NodeHealth).transport} ${(r.o.value as NodeHealth).latencyMs} ms` : r.o.error.message)),
+    ],
+    summary: (v) => `up ${(v as NodeHealth).uptime}s ${(v as NodeHealth).version}`,
+  },
+  uptime: {
+    kind: 'per-node',
+    columns: (out) => [
+      col('NODE', (r) => r.o.node),
+      col('UPTIME', (r) => (r.o.ok ? dur(out, (r.o.value as { uptime: number }).uptime) : 'DOWN')),
+      col('UP SINCE', (r) => (r.o.ok ? (r.o.value as { upSince: string }).upSince : r.o.error.message)),
+    ],
+    summary: (v) => `${(v as { uptime: number }).uptime}s`,
+  },
+  version: {
+    kind: 'per-node',
+    columns: () => [col('NODE', (r) => r.o.node), col('VERSION', (r) => (r.o.ok ? (r.o.value as { version: string }).version : `DOWN: ${r.o.error.message}`))],
+    summary: (v) => (v as { version: string }).version,
+  },
+  raw: { kind: 'raw', summary: (v) => (typeof v === 'string' ? v : JSON.stringify(v)) },
+};
+
+/**
+ * The per-node result in the JSON envelope. ul dump/show carry the normalised contact records
+ * (the same record in both); with --raw, the proxy's own structure instead.
+ */
+export function jsonValue(view: OpView, v: unknown, raw = false): unknown {
+  if (view === 'ul-rows') {
+    const d = v as UlDump;
+    return raw ? d.raw : d.rows;
+  }
+  if (view === 'ul-lookup') {
+    const { raw: proxyRaw, ...rest } = v as UlLookup;
+    return raw ? proxyRaw : rest;
+  }
+  return v;
+}
