@@ -19,16 +19,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isolatedEnv, runSipctl, type RunResult } from '../helpers/cli.js';
 import { findFreePort } from '../helpers/kamailio.js';
-import { onPath } from '../../src/core/demo/demo.js';
 import { startSipd, type SipdProcess } from '../daemon/sipd-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-
-/** Why a test needing these programs cannot run, or undefined. */
-export function missing(...bins: string[]): string | undefined {
-  const gone = bins.filter((b) => !onPath(b));
-  return gone.length ? `not installed: ${gone.join(', ')} (Debian: sip-tester, sipvicious, sipsak)` : undefined;
-}
 
 /** What a bounded tool run returns (the shared runner lives in test/helpers/sip-tools.ts). */
 export type Proc = Awaited<ReturnType<typeof runBounded>>;

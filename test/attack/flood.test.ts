@@ -9,12 +9,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertBuilt, makeDb, type SipdProcess } from '../daemon/sipd-process.js';
-import { missing, sipctlFor, sippFlood, sippRegister, startDefaultSipd } from './attack-tools.js';
+import { sipctlFor, sippFlood, sippRegister, startDefaultSipd } from './attack-tools.js';
+import { requireTools } from '../helpers/require.js';
 
 const PASSWORD = 'Lantern-Quartz-3391';
 const FLOOD = { rate: 500, calls: 3000 };
 
-describe('flood from 127.0.0.2 against sipd (default configuration)', { skip: missing('sipp') }, () => {
+describe('flood from 127.0.0.2 against sipd (default configuration)', () => {
+  before(() => requireTools('sipp'));
   let dir: string;
   let dbUrl: string;
   let sipd: SipdProcess | undefined;

@@ -7,11 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertBuilt, makeDb, type SipdProcess } from '../daemon/sipd-process.js';
-import { missing, sipctlFor, sippRegister, startDefaultSipd } from './attack-tools.js';
+import { sipctlFor, sippRegister, startDefaultSipd } from './attack-tools.js';
+import { requireTools } from '../helpers/require.js';
 
 const PASSWORD = 'Kettle-Orbit-5523';
 
-describe('sipp REGISTER with digest auth against sipd', { skip: missing('sipp') }, () => {
+describe('sipp REGISTER with digest auth against sipd', () => {
+  before(() => requireTools('sipp'));
   let dir: string;
   let dbUrl: string;
   let sipd: SipdProcess | undefined;

@@ -11,11 +11,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertBuilt, makeDb, type SipdProcess } from '../daemon/sipd-process.js';
-import { missing, resultRows, sipctlFor, sippRegister, sipvicious, startDefaultSipd } from './attack-tools.js';
+import { resultRows, sipctlFor, sippRegister, sipvicious, startDefaultSipd } from './attack-tools.js';
+import { requireTools } from '../helpers/require.js';
 
 const SECRET = 'Walrus-Piano-8812';
 
-describe('sipvicious against sipd (default configuration)', { skip: missing('svmap', 'svwar', 'svcrack', 'sipp') }, () => {
+describe('sipvicious against sipd (default configuration)', () => {
+  before(() => requireTools('svmap', 'svwar', 'svcrack', 'sipp'));
   let dir: string;
   let dbUrl: string;
   let sipd: SipdProcess | undefined;

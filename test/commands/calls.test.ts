@@ -10,12 +10,14 @@ import { openDatabase } from '../../src/core/db/database.js';
 import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
 import { isolatedEnv, runSipctl } from '../helpers/cli.js';
 import { createTestDb, forEachEngine } from '../helpers/db.js';
-import { hasSipp, register, scenario, settle, sipp } from '../daemon/calls-support.js';
+import { register, scenario, settle, sipp } from '../daemon/calls-support.js';
 import { assertBuilt, freeSipPort, makeDb, startSipd, type SipdProcess } from '../daemon/sipd-process.js';
+import { requireTools } from '../helpers/require.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
 
-describe('sipctl calls with a running sipd and a live call', { skip: !hasSipp && 'sipp not installed' }, () => {
+describe('sipctl calls with a running sipd and a live call', () => {
+  before(() => requireTools('sipp'));
   let dir: string;
   let sipd: SipdProcess;
   let env: NodeJS.ProcessEnv;

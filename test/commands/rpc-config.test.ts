@@ -7,8 +7,9 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isolatedEnv, runSipctl } from '../helpers/cli.js';
-import { haveOpenssl, startHttpsRpcServer, type HttpsRpcServer } from '../helpers/rpc.js';
+import { startHttpsRpcServer, type HttpsRpcServer } from '../helpers/rpc.js';
 import { startRawHttpServer, type RawHttpServer } from '../unit/rpc/servers.js';
+import { requireTools } from '../helpers/require.js';
 
 let dir: string;
 let a: RawHttpServer;
@@ -105,7 +106,8 @@ describe('authentication: never from a flag value', () => {
   });
 });
 
-describe('https with a private CA', { skip: haveOpenssl() ? false : 'openssl not installed' }, () => {
+describe('https with a private CA', () => {
+  before(() => requireTools('openssl'));
   let tls: HttpsRpcServer;
   let url: string;
   before(async () => {

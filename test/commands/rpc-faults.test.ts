@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isolatedEnv, runSipctl } from '../helpers/cli.js';
 import { closedPort, startFakeKamailioFifo, startRawHttpServer, startUnixServer, type FakeKamailioFifo, type RawHttpServer, type UnixServer } from '../unit/rpc/servers.js';
-import { haveUnixDgram, startFakeDgramServer, type FakeDgramServer } from '../unit/rpc/dgram-servers.js';
+import { startFakeDgramServer, type FakeDgramServer } from '../unit/rpc/dgram-servers.js';
+import { requireNodeModule } from '../helpers/require.js';
 
 let dir: string;
 let replyDir: string;
@@ -54,7 +55,8 @@ before(async () => {
   hangUnix = await startUnixServer(join(dir, 'hang.sock'), () => undefined);
   garbageUnix = await startUnixServer(join(dir, 'garbage.sock'), (_req, sock) => sock.end('<html>nope</html>\n'));
   hangFifo = await startFakeKamailioFifo(dir, replyDir, () => 'ignore');
-  if (haveUnixDgram()) {
+  requireNodeModule('unix-dgram'); // the datagram cases below must run, not drop out
+  {
     hangDgram = startFakeDgramServer(join(dir, 'hang.dgram'), () => 'ignore');
     garbageDgram = startFakeDgramServer(join(dir, 'garbage.dgram'), () => Buffer.from('not json at all'));
   }

@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { SIPCTL, isolatedEnv } from '../helpers/cli.js';
 import { startRawHttpServer, type RawHttpServer } from '../unit/rpc/servers.js';
 
-const havePty = spawnSync('python3', ['-c', 'import pty'], { stdio: 'ignore' }).status === 0;
 let srv: RawHttpServer;
 
 before(async () => {
@@ -53,8 +52,10 @@ drain(1.5)
 os.waitpid(pid, 0)
 sys.stdout.write(out.decode('utf-8', 'replace'))
 `;
+import { requireComponent } from '../helpers/require.js';
 
-test('Tab completes method and table names; history is kept, private', { skip: havePty ? false : 'python3 pty not available' }, async () => {
+test('Tab completes method and table names; history is kept, private', async () => {
+  requireComponent(spawnSync('python3', ['-c', 'import pty'], { stdio: 'ignore' }).status === 0 ? undefined : 'python3 with its pty module (Debian package python3)');
   const env = isolatedEnv({ SIPCTL_RPC: srv.url, TERM: 'xterm' });
   const chunks = ['core.up', '\t', '\r', 'htable dump ip', '\t', '\r', 'exit\r'];
   const child = spawn('python3', ['-c', DRIVER, JSON.stringify(chunks), process.execPath, SIPCTL, 'shell'], { env });

@@ -3,7 +3,7 @@
 // line on stderr and writes nothing; no key appears in any output unless --reveal asks for it.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { SIPCTL, isolatedEnv, runSipctl, type RunResult } from '../helpers/cli.j
 import type { Database } from '../../src/core/db/database.js';
 import { buildAuts, deriveOpcHex } from '../../src/core/sim/milenage.js';
 import { MILENAGE_TEST_SETS } from '../../src/core/sim/milenage-vectors.js';
+import { requireTools } from '../helpers/require.js';
 
 const fixture = (name: string) => new URL(`../fixtures/sim/${name}`, import.meta.url).pathname;
 const OP = '63bfa50ee6523365ff14c1f45f88737d';
@@ -90,9 +91,9 @@ test('sim opc: prints the OPc only; key files and stdin; bad keys exit 2 with on
   }
 });
 
-const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
 
-test('sim opc on a terminal: a missing key is asked for at a hidden prompt (util-linux script gives the pty)', { skip: !hasScript && 'script(1) not installed' }, async () => {
+test('sim opc on a terminal: a missing key is asked for at a hidden prompt (util-linux script gives the pty)', async () => {
+  requireTools('script');
   const out = await new Promise<string>((resolve, reject) => {
     const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(SIPCTL)} sim opc --op ${SET1.op}`;
     const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env: isolatedEnv(), stdio: ['pipe', 'pipe', 'pipe'] });

@@ -1,16 +1,16 @@
 // `sipctl tls selfsigned` as a user runs it: the BUILT bin (npm run build && npx oclif manifest
 // first), real files, modes and exit codes. The key never appears in any output.
-import { after, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isolatedEnv, runSipctl, type RunResult } from '../helpers/cli.js';
+import { requireTools } from '../helpers/require.js';
 
-const hasOpenssl = spawnSync('sh', ['-c', 'command -v openssl'], { encoding: 'utf8' }).status === 0;
-const skip = !hasOpenssl && 'openssl not installed';
+before(() => requireTools('openssl'));
+
 const dir = mkdtempSync(join(tmpdir(), 'sipctl-tlscli-'));
 const env = isolatedEnv({ NO_COLOR: '1' });
 after(() => {
@@ -27,7 +27,7 @@ function noKeyIn(r: RunResult, keyPath: string): void {
   for (const line of body) assert.ok(!r.stdout.includes(line) && !r.stderr.includes(line), 'key material in the output');
 }
 
-test('tls selfsigned --json: cert.pem + key.pem (0600), paths, subject, SANs and the SHA-256 fingerprint', { skip }, async () => {
+test('tls selfsigned --json: cert.pem + key.pem (0600), paths, subject, SANs and the SHA-256 fingerprint', async () => {
   const out = join(dir, 'a', 'nested');
   const r = await run(['--out-dir', out, '--json']);
   assert.equal(r.code, 0, show(r));
@@ -49,7 +49,7 @@ test('tls selfsigned --json: cert.pem + key.pem (0600), paths, subject, SANs and
   noKeyIn(r, join(out, 'key.pem'));
 });
 
-test('tls selfsigned: human output; --cn/--days/--san/--key-type; existing files need --force', { skip }, async () => {
+test('tls selfsigned: human output; --cn/--days/--san/--key-type; existing files need --force', async () => {
   const out = join(dir, 'b');
   const r = await run(['--cn', 'sip.example.com', '--san', '192.0.2.10', '--san', 'proxy.example.com', '--days', '30', '--key-type', 'rsa', '--out-dir', out]);
   assert.equal(r.code, 0, show(r));
@@ -75,7 +75,7 @@ test('tls selfsigned: human output; --cn/--days/--san/--key-type; existing files
   assert.equal(statSync(join(out, 'key.pem')).mode & 0o777, 0o600);
 });
 
-test('tls selfsigned: bad values are usage errors (exit 2) and write nothing', { skip }, async () => {
+test('tls selfsigned: bad values are usage errors (exit 2) and write nothing', async () => {
   const out = join(dir, 'c');
   for (const args of [['--cn', 'a/b=c'], ['--cn', ''], ['--days', '0'], ['--days', '4000'], ['--san', 'not a name'], ['--key-type', 'dsa']]) {
     const r = await run([...args, '--out-dir', out]);

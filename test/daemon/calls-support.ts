@@ -3,13 +3,12 @@
  * filled, a UAC run to completion, a UAS run in the background, each with a hard timeout and its
  * whole process group killed at the end (also when the test process dies).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from './sipd-process.js';
 
-export const hasSipp = spawnSync('sh', ['-c', 'command -v sipp'], { encoding: 'utf8' }).status === 0;
 export const SIPP_DIR = join(REPO, 'test', 'fixtures', 'sipp');
 
 const work = mkdtempSync(join(tmpdir(), 'sipd-calls-'));

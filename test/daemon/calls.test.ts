@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../../src/core/db/database.js';
 import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
-import { hasSipp, register, scenario, settle, sipp, type SippRun } from './calls-support.js';
+import { register, scenario, settle, sipp, type SippRun } from './calls-support.js';
 import { assertBuilt, freeSipPort, makeDb, startSipd, statusOf, udpExchange, type SipdProcess } from './sipd-process.js';
+import { requireTools } from '../helpers/require.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
 const MAX_DURATION = 3;
@@ -21,7 +22,8 @@ function ok(r: SippRun, what: string): void {
   assert.equal(r.successful, 1, `${what}: ${r.output.slice(-1500)}`);
 }
 
-describe('calls through sipd between sipp instances', { skip: !hasSipp && 'sipp not installed' }, () => {
+describe('calls through sipd between sipp instances', () => {
+  before(() => requireTools('sipp'));
   let dir: string;
   let dbUrl: string;
   let sipd: SipdProcess;

@@ -22,10 +22,8 @@ import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
 import { createSelfSigned, type SelfSignedResult } from '../../src/core/tls/selfsigned.js';
 import { computeHa1, computeResponse, type DigestAlgorithm } from '../../src/daemon/modules/auth/digest.js';
 import { SIPD, assertBuilt, freeSipPort, makeDb, options, startSipd, statusOf, udpExchange, type SipdProcess } from './sipd-process.js';
+import { requireSipsakTls, requireTools } from '../helpers/require.js';
 
-const has = (bin: string) => spawnSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' }).status === 0;
-const hasOpenssl = has('openssl');
-const hasSipsak = has('sipsak') && /TLS_SUPPORT/.test(spawnSync('sipsak', ['-V'], { encoding: 'utf8' }).stdout);
 const PASSWORD = { alice: 'Tr0ub4dor-Horse-77', bob: 'Correct-Battery-Staple-9' } as const;
 
 const dir = mkdtempSync(join(tmpdir(), 'sipd-tls-proc-'));
@@ -38,7 +36,7 @@ let clientsCa: string; // alice's and bob's self-signed certificates: the CAs si
 
 before(async () => {
   assertBuilt();
-  if (!hasOpenssl) return;
+  requireTools('openssl');
   dbUrl = await makeDb(dir);
   const db = await openDatabase(dbUrl);
   try {
@@ -214,7 +212,7 @@ const until = async (cond: () => boolean, what: string, ms = 5000) => {
 
 // ---------------------------------------------------------------- tests
 
-describe('sipd over TLS, no client certificates', { skip: !hasOpenssl && 'openssl not installed' }, () => {
+describe('sipd over TLS, no client certificates', () => {
   let sipd: SipdProcess & { tlsPort: number };
   before(async () => {
     sipd = await startTlsSipd({ handshakeTimeoutSec: 1 });
@@ -301,7 +299,8 @@ describe('sipd over TLS, no client certificates', { skip: !hasOpenssl && 'openss
   });
 });
 
-describe('sipsak (GnuTLS) over TLS', { skip: (!hasOpenssl && 'openssl not installed') || (!hasSipsak && 'sipsak with TLS support not installed') }, () => {
+describe('sipsak (GnuTLS) over TLS', () => {
+  before(requireSipsakTls);
   let sipd: SipdProcess & { tlsPort: number };
   before(async () => {
     sipd = await startTlsSipd({ maxVersion: 'TLSv1.2' });
@@ -331,7 +330,7 @@ describe('sipsak (GnuTLS) over TLS', { skip: (!hasOpenssl && 'openssl not instal
   });
 });
 
-describe('client certificates required and verified, CN must match the From user', { skip: !hasOpenssl && 'openssl not installed' }, () => {
+describe('client certificates required and verified, CN must match the From user', () => {
   let sipd: SipdProcess & { tlsPort: number };
   before(async () => {
     sipd = await startTlsSipd({ caFile: clientsCa, requireClientCert: true, verifyClientCert: true, cnMustMatchFromUser: true });
@@ -417,7 +416,7 @@ describe('client certificates required and verified, CN must match the From user
   });
 });
 
-describe('start-up refusals for TLS', { skip: !hasOpenssl && 'openssl not installed' }, () => {
+describe('start-up refusals for TLS', () => {
   const run = (args: string[]) =>
     spawnSync(process.execPath, [SIPD, ...args], { encoding: 'utf8', timeout: 15_000, env: { PATH: process.env.PATH, HOME: dir, SIPCTL_DB: dbUrl } });
 

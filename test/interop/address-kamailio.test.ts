@@ -4,10 +4,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TARGET, makeProxyDb, oneLine, sipctlWith, startProxy, stopAllProxies, targetMissing, type ProxyDb, type ProxyUnderTest } from './rpc-target.js';
+import { requireComponent } from '../helpers/require.js';
 
 after(stopAllProxies);
 
-describe(`sipctl address against ${TARGET}`, { skip: targetMissing() }, () => {
+describe(`sipctl address against ${TARGET}`, () => {
+  before(() => requireComponent(targetMissing()));
   let pdb: ProxyDb;
   let px: ProxyUnderTest;
   let sipctl: ReturnType<typeof sipctlWith>;

@@ -6,12 +6,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sipsakAvailable, sipsakRegister } from '../helpers/sip-tools.js';
+import { sipsakRegister } from '../helpers/sip-tools.js';
 import { TARGET, makeProxyDb, sipctlWith, startProxy, stopAllProxies, targetMissing, type ProxyDb, type ProxyUnderTest } from './rpc-target.js';
+import { requireComponent, toolsMissing } from '../helpers/require.js';
 
 after(stopAllProxies);
 
-describe(`fan-out across two ${TARGET} instances`, { skip: targetMissing() ?? (sipsakAvailable() ? undefined : 'sipsak not installed') }, () => {
+describe(`fan-out across two ${TARGET} instances`, () => {
+  before(() => requireComponent(targetMissing() ?? toolsMissing('sipsak')));
   let pdb: ProxyDb;
   let edge1: ProxyUnderTest;
   let edge2: ProxyUnderTest;

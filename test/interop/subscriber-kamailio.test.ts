@@ -6,13 +6,14 @@ import { runSipctl, isolatedEnv } from '../helpers/cli.js';
 import { createTestDb, ENGINES, type TestDb } from '../helpers/db.js';
 import { kamailioMissing, startKamailio, stopAllKamailio, type KamailioInstance } from '../helpers/kamailio.js';
 import { sipsakRegister } from '../helpers/sip-tools.js';
+import { requireComponent, toolsMissing } from '../helpers/require.js';
 
-const missing = kamailioMissing();
 after(stopAllKamailio);
 
 for (const engine of ENGINES) {
   for (const authMode of ['ha1', 'plaintext'] as const) {
-    describe(`sipctl subscriber → Kamailio auth_db [${engine}, ${authMode}]`, { skip: missing }, () => {
+    describe(`sipctl subscriber → Kamailio auth_db [${engine}, ${authMode}]`, () => {
+      before(() => requireComponent(kamailioMissing() ?? toolsMissing('sipsak')));
       let db: TestDb;
       let kam: KamailioInstance;
       let env: NodeJS.ProcessEnv;

@@ -3,7 +3,6 @@
 // pipeline. Certificates are made with `sipctl tls selfsigned`'s code (openssl).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,8 +21,8 @@ import type { StreamCloseReason, StreamLimits } from '../../../src/daemon/transp
 import { listenTls, loadTlsCredentials, type TlsSettings, type TlsTransport } from '../../../src/daemon/transport/tls.js';
 import { CERT_MISMATCH_REASON, certificateMismatch, cnMustMatchFromUser } from '../../../src/daemon/transport/tls-policy.js';
 import { parseListen } from '../../../src/daemon/transport/transport.js';
+import { requireTools } from '../../helpers/require.js';
 
-const hasOpenssl = spawnSync('sh', ['-c', 'command -v openssl'], { encoding: 'utf8' }).status === 0;
 const log = { debug() {}, info() {}, warn() {}, error() {} };
 const dir = mkdtempSync(join(tmpdir(), 'sipd-tls-unit-'));
 let server: SelfSignedResult; // CN=localhost
@@ -32,7 +31,7 @@ let mallory: SelfSignedResult; // CN=alice too, but nobody's CA
 let server2: SelfSignedResult; // for the reload test
 
 before(async () => {
-  if (!hasOpenssl) return;
+  requireTools('openssl');
   [server, alice, mallory, server2] = await Promise.all([
     createSelfSigned({ outDir: join(dir, 'server') }),
     createSelfSigned({ cn: 'alice', outDir: join(dir, 'alice') }),
@@ -41,7 +40,6 @@ before(async () => {
   ]);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
-const skip = !hasOpenssl && 'openssl not installed';
 
 function sipMessage(n: number, body = '', from = 'alice'): string {
   return `OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1;branch=z9hG4bK-${n}\r\nFrom: <sip:${from}@127.0.0.1>;tag=${n}\r\nCall-ID: ${n}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
@@ -102,7 +100,7 @@ test('parseListen: tls:IP[:PORT], 5061 by default', () => {
   assert.throws(() => parseListen('tls:localhost:5061'), /listen/);
 });
 
-test('TLS: Content-Length framing over the encrypted stream, replies on the same connection, no peer without a client certificate', { skip }, async () => {
+test('TLS: Content-Length framing over the encrypted stream, replies on the same connection, no peer without a client certificate', async () => {
   const h = await tlsServer();
   const s = await connect(h.port);
   assert.equal(s.authorized, true, 'the client verified the server certificate (CN/SAN localhost, 127.0.0.1)');
@@ -128,7 +126,7 @@ test('TLS: Content-Length framing over the encrypted stream, replies on the same
   await h.t.close();
 });
 
-test('TLS: a verified client certificate reaches every message as tlsPeer', { skip }, async () => {
+test('TLS: a verified client certificate reaches every message as tlsPeer', async () => {
   const h = await tlsServer({ ca: alice.cert, tls: { requireClientCert: true, verifyClientCert: true } });
   const s = await connect(h.port, { cert: alice });
   s.write(sipMessage(1));
@@ -138,7 +136,7 @@ test('TLS: a verified client certificate reaches every message as tlsPeer', { sk
   await h.t.close();
 });
 
-test('TLS: client certificate required — none, or one not from the CA, is refused after the handshake; nothing reaches SIP', { skip }, async () => {
+test('TLS: client certificate required — none, or one not from the CA, is refused after the handshake; nothing reaches SIP', async () => {
   const h = await tlsServer({ ca: alice.cert, tls: { requireClientCert: true, verifyClientCert: true } });
   for (const cert of [undefined, mallory]) {
     // TLS 1.3: the client's handshake completes before the server has looked at its certificate,
@@ -180,7 +178,7 @@ test('TLS: client certificate required — none, or one not from the CA, is refu
   await Promise.all([h.t.close(), v.t.close(), r.t.close()]);
 });
 
-test('TLS: garbage, plain SIP, a stalled and a half handshake close the connection; the listener keeps serving', { skip }, async () => {
+test('TLS: garbage, plain SIP, a stalled and a half handshake close the connection; the listener keeps serving', async () => {
   const h = await tlsServer({ tls: { handshakeTimeoutMs: 300 } });
   const raw = (data?: Buffer | string) =>
     new Promise<string>((resolve) => {
@@ -215,7 +213,7 @@ test('TLS: garbage, plain SIP, a stalled and a half handshake close the connecti
   await h.t.close();
 });
 
-test('TLS: the TCP bounds apply — per-source cap and bans at accept (before any handshake), idle and slow-sender timeouts, framing errors', { skip }, async () => {
+test('TLS: the TCP bounds apply — per-source cap and bans at accept (before any handshake), idle and slow-sender timeouts, framing errors', async () => {
   const h = await tlsServer({ limits: { maxConnectionsPerSource: 2, idleTimeoutMs: 300, slowSenderTimeoutMs: 200 }, admit: (ip) => ip !== '127.0.0.9' });
   const a = await connect(h.port);
   const b = await connect(h.port);
@@ -249,7 +247,7 @@ test('TLS: the TCP bounds apply — per-source cap and bans at accept (before an
   await h.t.close();
 });
 
-test('TLS: minVersion / maxVersion bound what is negotiated', { skip }, async () => {
+test('TLS: minVersion / maxVersion bound what is negotiated', async () => {
   const dflt = await tlsServer();
   const s13 = await connect(dflt.port);
   assert.equal(s13.getProtocol(), 'TLSv1.3');
@@ -268,7 +266,7 @@ test('TLS: minVersion / maxVersion bound what is negotiated', { skip }, async ()
   await Promise.all([dflt.t.close(), only12.t.close(), only13.t.close()]);
 });
 
-test('TLS: setCredentials serves a new certificate to new connections (SIGHUP rotation); bad files are ConfigErrors', { skip }, async () => {
+test('TLS: setCredentials serves a new certificate to new connections (SIGHUP rotation); bad files are ConfigErrors', async () => {
   const h = await tlsServer();
   const before = await connect(h.port);
   assert.equal(before.getPeerX509Certificate()?.fingerprint256, server.fingerprint256);

@@ -4,10 +4,12 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { recordedDgram, withId } from './recorded.js';
-import { haveUnixDgram, startFakeDgramServer, type DgramAnswer, type DgramSeen, type FakeDgramServer } from './dgram-servers.js';
+import { startFakeDgramServer, type DgramAnswer, type DgramSeen, type FakeDgramServer } from './dgram-servers.js';
 import { expectRpcError, withClient } from '../../helpers/rpc.js';
+import { requireNodeModule } from '../../helpers/require.js';
 
-describe('unix: datagram socket (Kamailio jsonrpcs dgram_socket, kamcmd -j)', { skip: haveUnixDgram() ? false : 'unix-dgram addon not installed' }, () => {
+describe('unix: datagram socket (Kamailio jsonrpcs dgram_socket, kamcmd -j)', () => {
+  before(() => requireNodeModule('unix-dgram'));
   let dir: string;
   let replyDir: string;
   let srv: FakeDgramServer;

@@ -4,7 +4,8 @@ import { inspect } from 'node:util';
 import { createRpcClient, RpcError, flattenHtableDump, flattenUlDump, type HtableDumpResult, type UlDumpResult, type CoreUptimeResult } from '../../../src/core/rpc/index.js';
 import { recordedHttp, withId, httpResponseBytes, bigUlDump, parseRecorded } from './recorded.js';
 import { startRawHttpServer, closedPort, type RawHttpServer } from './servers.js';
-import { expectRpcError, haveOpenssl, startHttpsRpcServer, withClient, type HttpsRpcServer } from '../../helpers/rpc.js';
+import { expectRpcError, startHttpsRpcServer, withClient, type HttpsRpcServer } from '../../helpers/rpc.js';
+import { requireTools } from '../../helpers/require.js';
 
 /** Replay the recorded Kamailio reply for `label`, answering the request's id. */
 function replay(label: string) {
@@ -275,7 +276,8 @@ describe('http transport: unreachable endpoints', () => {
   });
 });
 
-describe('https transport', { skip: haveOpenssl() ? false : 'openssl not installed' }, () => {
+describe('https transport', () => {
+  before(() => requireTools('openssl'));
   let srv: HttpsRpcServer;
   let url: string;
   before(async () => {
