@@ -3,13 +3,14 @@
 // JSON-RPC call), over HTTP, the FIFO and the datagram socket.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sipsakAvailable, sipsakRegister } from '../helpers/sip-tools.js';
+import { sipsakRegister } from '../helpers/sip-tools.js';
 import { EXTRA_TRANSPORTS, TARGET, makeProxyDb, oneLine, registerWithUserAgent, sipctlWith, startProxy, stopAllProxies, targetMissing, type ProxyDb, type ProxyUnderTest } from './rpc-target.js';
+import { requireComponent, toolsMissing } from '../helpers/require.js';
 
-const skip = targetMissing() ?? (sipsakAvailable() ? undefined : 'sipsak not installed');
 after(stopAllProxies);
 
-describe(`sipctl RPC commands against ${TARGET}`, { skip }, () => {
+describe(`sipctl RPC commands against ${TARGET}`, () => {
+  before(() => requireComponent(targetMissing() ?? toolsMissing('sipsak')));
   let pdb: ProxyDb;
   let px: ProxyUnderTest;
   let sipctl: ReturnType<typeof sipctlWith>;
@@ -161,8 +162,9 @@ describe(`sipctl RPC commands against ${TARGET}`, { skip }, () => {
     assert.equal((await sipctl(['ul', 'show', 'nobody'])).code, 3);
     const rm = await sipctl(['ul', 'rm', '1001']);
     assert.equal(rm.stdout, 'removed 1001 (2 contact(s))\n');
-    assert.equal((await px.rpc('ul.lookup', ['location', '1001'])).error?.message, 'AOR not found in location table');
-    const rm2 = await sipctl(['ul', 'rm', '1001']);
+    // Kamailio answers either: the emptied record may still be in memory until usrloc's timer drops it
+    assert.match((await px.rpc('ul.lookup', ['location', '1001'])).error?.message ?? '(no error)', /^AOR (not found in location table|has no contacts)$/);
+    const rm2 = await sipctl(['ul', 'rm', '1001', '--yes']);
     assert.equal(rm2.code, 3);
     assert.equal(oneLine(rm2.stderr), 'sipctl: 1001 is not registered');
   });
