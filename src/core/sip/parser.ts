@@ -79,6 +79,9 @@ function scanHead(buf: Buffer, from: number, limits: ParserLimits): Head {
   let lineLimit = lineStart + maxLine;
   let fields = 0;
   let ascii = true;
+  /** where the header field of the current line starts (continuation lines belong to it) */
+  let fieldStart = lineStart;
+  const quotes: QuoteScan = { field: -1, pos: 0, quoted: false };
   for (; i < len; i++) {
     const b = buf[i];
     const cls = BYTE_CLASS[b];
@@ -93,6 +96,7 @@ function scanHead(buf: Buffer, from: number, limits: ParserLimits): Head {
       i++;
       lineStart = i + 1;
       lineLimit = lineStart + maxLine;
+      if (lineStart < len && !isWsp(buf[lineStart])) fieldStart = lineStart;
       continue;
     }
     if (i >= lineLimit) {
@@ -103,11 +107,53 @@ function scanHead(buf: Buffer, from: number, limits: ParserLimits): Head {
       ascii = false;
       continue;
     }
-    if (b === 0) throw new SipParseError('nul-byte', 'NUL byte in the start line or headers', { offset: i });
     if (b === LF) throw new SipParseError('bad-line-ending', 'LF without CR', { offset: i });
+    // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F): any control character but CR and LF may be
+    // escaped inside a quoted string (RFC 3261 §25.1; RFC 4475 intmeth's To display name).
+    if (i > fieldStart && buf[i - 1] === 0x5c && quotedPairAt(buf, quotes, fieldStart, i - 1)) continue;
+    if (b === 0) throw new SipParseError('nul-byte', 'NUL byte in the start line or headers', { offset: i });
     throw new SipParseError('control-char', `control character 0x${b.toString(16).padStart(2, '0')} in the start line or headers`, { offset: i });
   }
   throw new SipParseError('truncated', 'the header section does not end with an empty line', { offset: len });
+}
+
+/**
+ * Quote state of one header field, advanced only when asked (a control character after a
+ * backslash) and never over the same bytes twice: scanning stays linear whatever the input.
+ */
+interface QuoteScan {
+  /** the field being scanned, and how far */
+  field: number;
+  pos: number;
+  quoted: boolean;
+}
+
+/**
+ * Whether the backslash at `at` opens a quoted-pair: it is inside a quoted string of the header
+ * field starting at `field`, and not itself the escaped half of a quoted-pair.
+ */
+function quotedPairAt(buf: Buffer, q: QuoteScan, field: number, at: number): boolean {
+  if (q.field !== field) {
+    q.field = field;
+    q.pos = field;
+    q.quoted = false;
+  }
+  let k = q.pos;
+  let quoted = q.quoted;
+  while (k < at) {
+    const c = buf[k];
+    if (quoted && c === 0x5c) k += 2; // a quoted-pair: the escaped byte is skipped, whatever it is
+    else {
+      if (c === 0x22) quoted = !quoted;
+      k++;
+    }
+  }
+  // k passes `at` when the backslash there is itself escaped; either way the scan resumes after
+  // the control character that follows it
+  const opens = quoted && k === at;
+  q.pos = at + 2;
+  q.quoted = quoted;
+  return opens;
 }
 
 /** The physical lines as text. */

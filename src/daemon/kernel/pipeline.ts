@@ -8,8 +8,9 @@
  *  0. flood (pike): banned sources dropped, sources over the rate banned — before parsing, so a
  *     banned source costs a Map lookup and a garbage flood is counted like any other (responses:
  *     ban checked, not counted — Kamailio counts requests only)
- *  1. parse: the strict bounded parser; unparseable → dropped on UDP, 400 on a stream when the
- *     headers needed for a reply can be read (and 400 for a truncated body on UDP too)
+ *  1. parse: the strict bounded parser; a request it refuses gets 400 (505, 513) with a reason
+ *     naming the problem when the headers a reply needs can be read (salvageBadRequest), on every
+ *     transport and within pike's refusal budget; anything else, and every response, is dropped
  *  2. sanity → 400/416/420/505 with Kamailio's reason phrase
  *  3. maxfwd: 483 at zero, decrement, add 70 when missing
  *  4. scanner: known scanner User-Agents dropped (or answered 200)
@@ -83,16 +84,67 @@ export function sniffMethod(data: Buffer): string | undefined {
 
 const SALVAGE_NAMES: Record<string, string> = { via: 'Via', v: 'Via', from: 'From', f: 'From', to: 'To', t: 'To', 'call-id': 'Call-ID', i: 'Call-ID', cseq: 'CSeq' };
 
+/** Canonical names of headers the parser names in its errors, for reason phrases. */
+const HEADER_NAMES: Record<string, string> = {
+  ...SALVAGE_NAMES, 'content-length': 'Content-Length', 'max-forwards': 'Max-Forwards', contact: 'Contact', expires: 'Expires', authorization: 'Authorization',
+  'proxy-authorization': 'Proxy-Authorization', 'proxy-require': 'Proxy-Require', require: 'Require', route: 'Route', 'record-route': 'Record-Route', 'content-type': 'Content-Type',
+};
+
 /**
- * A 400 for a request the parser refused, built from the raw header lines, when they hold what a
- * reply needs (Via, From, To, Call-ID, CSeq, each printable and short, one of each but Via).
- * Undefined when that is not possible or the request is an ACK.
+ * The status and reason phrase for a request the parser refused: the phrase names the problem
+ * (RFC 3261 §21.4.1 lets it explain; RFC 4475 asks for "an appropriate reason phrase").
  */
-export function salvageBadRequest(data: Buffer, reason: string, server: string): Buffer | undefined {
+export function parseFailureReply(e: SipParseError): { status: number; reason: string } {
+  const h = e.header === undefined ? undefined : HEADER_NAMES[e.header] ?? e.header.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase());
+  switch (e.reason) {
+    case 'body-truncated':
+      return { status: 400, reason: 'Content-Length mis-match' };
+    case 'bad-content-length':
+      return { status: 400, reason: 'Bad Content-Length' };
+    case 'duplicate-header':
+      return { status: 400, reason: `Duplicate ${h ?? 'header'}` };
+    case 'bad-header':
+      return { status: 400, reason: h === undefined ? 'Bad header' : `Bad ${h} header` };
+    case 'bad-uri':
+      return { status: 400, reason: h === undefined ? 'Bad Request-URI' : `Bad URI in ${h}` };
+    case 'uri-password':
+      return { status: 400, reason: 'Password in URI not accepted' };
+    case 'bad-version':
+      return { status: 505, reason: 'Version Not Supported' };
+    case 'bad-start-line':
+      return { status: 400, reason: 'Bad Request-Line' };
+    case 'too-large':
+      return { status: 513, reason: 'Message Too Large' };
+    case 'too-many-headers':
+      return { status: 400, reason: 'Too Many Headers' };
+    case 'line-too-long':
+      return { status: 400, reason: 'Header Too Long' };
+    case 'truncated':
+      return { status: 400, reason: 'Incomplete Header Section' };
+    case 'nul-byte':
+    case 'control-char':
+    case 'bad-utf8':
+    case 'bad-line-ending':
+      return { status: 400, reason: 'Bad Characters in Header' };
+    case 'bad-header-name':
+      return { status: 400, reason: 'Bad Header Name' };
+    default:
+      return { status: 400, reason: 'Bad Request' };
+  }
+}
+
+/**
+ * The reply for a request the parser refused, built from the raw header lines, when they hold
+ * what a reply needs (Via, From, To, Call-ID, CSeq, each printable and short; the first of each
+ * but Via). The start line need only look like a request (method, URI, version, however spaced: RFC
+ * 4475 lwsstart, trws, lwsruri). Undefined when that is not possible, for an ACK, and for
+ * anything that looks like a response (never answered).
+ */
+export function salvageBadRequest(data: Buffer, reason: string, server: string, status = 400): Buffer | undefined {
   const headEnd = data.indexOf('\r\n\r\n');
   const head = data.toString('latin1', 0, headEnd === -1 ? Math.min(data.length, 16_384) : headEnd);
   const lines = head.split('\r\n');
-  const start = /^([A-Za-z]{1,16}) \S{1,1024} SIP\/2\.0$/.exec(lines[0] ?? '');
+  const start = /^([A-Za-z0-9.!%*_+`'~-]{1,32}) +\S.{0,2047}? +SIP\/\d{1,3}\.\d{1,3} *$/.exec(lines[0] ?? '');
   if (!start || start[1].toUpperCase() === 'ACK') return undefined;
   const got = new Map<string, string[]>();
   for (const line of lines.slice(1)) {
@@ -104,10 +156,11 @@ export function salvageBadRequest(data: Buffer, reason: string, server: string):
     if (!/^[\x20-\x7e]{1,1024}$/.test(value)) return undefined;
     got.set(name, [...(got.get(name) ?? []), value]);
   }
-  for (const n of ['From', 'To', 'Call-ID', 'CSeq']) if (got.get(n)?.length !== 1) return undefined;
+  // Given twice (RFC 4475 multi01), the first one is answered: the 400 says what is wrong.
+  for (const n of ['From', 'To', 'Call-ID', 'CSeq']) if ((got.get(n)?.length ?? 0) === 0) return undefined;
   if ((got.get('Via')?.length ?? 0) === 0) return undefined;
   const to = got.get('To')![0];
-  const out = [`SIP/2.0 400 ${reason}`];
+  const out = [`SIP/2.0 ${status} ${reason}`];
   for (const v of got.get('Via')!) out.push(`Via: ${v}`);
   out.push(`From: ${got.get('From')![0]}`);
   out.push(`To: ${/;\s*tag=/i.test(to) ? to : `${to};tag=${Math.random().toString(16).slice(2, 14)}`}`);
@@ -211,19 +264,22 @@ export class Pipeline {
       this.counters.parseErrors++;
       this.stat('core:err_requests');
       this.opts.security({ event: 'parse-failed', sourceIp: m.source.ip, method, detail: e.reason });
+      // RFC 3261 §8.2 / RFC 4475: a request that can be answered gets 400 (or the specific code)
+      // with a reason naming the problem, on every transport; what cannot be answered, and every
+      // response, is dropped. Refusals are budgeted per source like any other.
       const partial = e.partial;
+      const { status, reason } = parseFailureReply(e);
       if (e.reason === 'body-truncated' && partial !== undefined && partial.type === 'request' && partial.method !== 'ACK' && partial.via.length > 0) {
-        return this.send(m, partial, { status: 400, reason: 'Content-Length mis-match' });
+        return this.send(m, partial, { status, reason });
       }
-      if (m.source.transport !== 'udp') {
-        const out = salvageBadRequest(m.data, 'Bad Request', this.opts.server);
-        if (out !== undefined) {
-          this.counters.replies++;
-          m.reply(out);
-          return;
-        }
-      }
-      return this.drop();
+      // (a response never matches salvageBadRequest's start line: it is never answered)
+      const out = salvageBadRequest(m.data, reason, this.opts.server, status);
+      if (out === undefined || !this.mayRefuse(m)) return this.drop();
+      this.counters.replies++;
+      this.stat('sl:sent_replies');
+      this.stat('sl:sent_err_replies');
+      m.reply(out);
+      return;
     }
     if (parsed.type === 'response') {
       this.stat('core:rcv_replies');

@@ -129,23 +129,29 @@ test('sanity failures → 400 with the reason phrase, logged; maxfwd 0 → 483; 
   assert.equal(t.last().status, 200);
 });
 
-test('unparseable: dropped on UDP (logged), 400 on TCP when the reply headers can be read, 400 for a truncated body', async () => {
+test('unparseable: 400 naming the problem on UDP and TCP when the reply headers can be read (logged), 400 for a truncated body', async () => {
   const t = await pipeline();
   const garbage = msg('OPTIONS').replace('CSeq: 7 OPTIONS', 'CSeq: seven OPTIONS');
   t.send(garbage);
-  assert.equal(t.replies.length, 0);
+  assert.equal(t.replies.length, 1, 'answered over UDP too (issue 16 part 3)');
+  assert.match(t.replies[0].toString(), /^SIP\/2\.0 400 Bad CSeq header\r\n/);
   assert.equal(t.events.at(-1)?.event, 'parse-failed');
   t.send(garbage, '127.0.0.1', 'tcp');
-  assert.equal(t.replies.length, 1);
-  assert.match(t.replies[0].toString(), /^SIP\/2\.0 400 Bad Request\r\n/);
-  const r = parseMessage(t.replies[0].toString().replace('CSeq: seven', 'CSeq: 7')) as SipResponse;
+  assert.equal(t.replies.length, 2);
+  assert.match(t.replies[1].toString(), /^SIP\/2\.0 400 Bad CSeq header\r\n/);
+  const r = parseMessage(t.replies[1].toString().replace('CSeq: seven', 'CSeq: 7')) as SipResponse;
   assert.ok(r.to?.tag);
   t.send(msg('OPTIONS').replace('Content-Length: 0', 'Content-Length: 50'));
   assert.deepEqual([t.last().status, t.last().reason], [400, 'Content-Length mis-match']);
-  // nothing to build a reply from (the last one parses, but has no Via or CSeq to answer)
-  for (const junk of ['', '\r\n\r\n', 'hello', Buffer.from([0, 1, 2, 3, 255]), 'INVITE sip:x SIP/2.0\r\n\r\n']) t.send(junk, '127.0.0.1', 'tcp');
-  assert.equal(t.replies.length, 2);
-  assert.equal(t.p.counters.parseErrors, 7);
+  t.send(msg('OPTIONS').replace('Max-Forwards: 70', 'Max-Forwards: -1'));
+  assert.match(t.replies.at(-1)!.toString(), /^SIP\/2\.0 400 Bad Max-Forwards header\r\n/);
+  t.send(msg('OPTIONS').replace('Content-Length: 0', 'Content-Length: 0\r\nl: 0'));
+  assert.match(t.replies.at(-1)!.toString(), /^SIP\/2\.0 400 Duplicate Content-Length\r\n/);
+  const n = t.replies.length;
+  // nothing to build a reply from (the last one parses, but has no Via or CSeq to answer), or a response
+  for (const junk of ['', '\r\n\r\n', 'hello', Buffer.from([0, 1, 2, 3, 255]), 'INVITE sip:x SIP/2.0\r\n\r\n', 'SIP/2.0 2000 OK\r\nVia: a\r\nFrom: a\r\nTo: b\r\nCall-ID: c\r\nCSeq: 1 X\r\n\r\n']) t.send(junk, '127.0.0.1', 'tcp');
+  assert.equal(t.replies.length, n);
+  assert.equal(t.p.counters.parseErrors, 10);
 });
 
 test('scanner: dropped silently by default; reply 200 when configured', async () => {
@@ -229,6 +235,10 @@ test('sniffMethod and salvageBadRequest', () => {
   assert.equal(sniffMethod(Buffer.from([0, 1, 2])), undefined);
   assert.equal(sniffMethod(Buffer.from('A'.repeat(40))), undefined);
   assert.equal(salvageBadRequest(Buffer.from('ACK sip:x SIP/2.0\r\nVia: a\r\nFrom: a\r\nTo: b\r\nCall-ID: c\r\nCSeq: 1 ACK\r\n\r\n'), 'Bad Request', 's'), undefined);
-  assert.equal(salvageBadRequest(Buffer.from('OPTIONS sip:x SIP/2.0\r\nVia: a\r\nFrom: a\r\nFrom: b\r\nTo: b\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n'), 'Bad Request', 's'), undefined, 'two From');
+  assert.match(salvageBadRequest(Buffer.from('OPTIONS sip:x SIP/2.0\r\nVia: a\r\nFrom: a\r\nFrom: b\r\nTo: b\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n'), 'Duplicate From', 's')!.toString(), /^SIP\/2\.0 400 Duplicate From\r\n[^]*From: a\r\n/, 'two From: the first answered');
+  assert.equal(salvageBadRequest(Buffer.from('OPTIONS sip:x SIP/2.0\r\nVia: a\r\nTo: b\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n'), 'Bad Request', 's'), undefined, 'no From');
+  assert.equal(salvageBadRequest(Buffer.from('SIP/2.0 200 OK\r\nVia: a\r\nFrom: a\r\nTo: b\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n'), 'Bad Request', 's'), undefined, 'a response is never answered');
+  // RFC 4475 lwsstart / trws: a start line with extra spaces can still be answered
+  assert.match(salvageBadRequest(Buffer.from('INVITE  sip:x  SIP/2.0 \r\nVia: a\r\nFrom: a\r\nTo: b\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n'), 'Bad Request-Line', 's')!.toString(), /^SIP\/2\.0 400 Bad Request-Line\r\n/);
   assert.match(salvageBadRequest(Buffer.from('OPTIONS sip:x SIP/2.0\r\nv: a\r\nf: a\r\nt: b;tag=9\r\ni: c\r\nCSeq: 1 OPTIONS\r\n\r\n'), 'Bad Request', 's')!.toString(), /To: b;tag=9\r\n/);
 });

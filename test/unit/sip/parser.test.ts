@@ -97,9 +97,17 @@ test('RFC 4475 intmeth: unusual but valid characters everywhere (URI password al
   assert.equal(ext?.value, '\ufeff\u5927\u505c\u96fb', 'a leading U+FEFF is content, not whitespace');
 });
 
-test('RFC 4475 intmeth as published (BEL, NUL, DEL in a quoted-pair) is refused by policy', () => {
-  refused(INTMETH_ORIGINAL, 'control-char', { allowUriPassword: true }); // the BEL comes first
-  refused(INTMETH_ORIGINAL.replace('BEL:\\\u0007', 'BEL:\\B'), 'nul-byte', { allowUriPassword: true });
+test('RFC 4475 intmeth as published: BEL, NUL and DEL escaped in a quoted string parse (quoted-pair, RFC 3261 §25.1)', () => {
+  const m = req(INTMETH_ORIGINAL, { allowUriPassword: true });
+  assert.equal(m.to?.displayName, 'BEL:\u0007 NUL:\u0000 DEL:\u007f');
+  // the same characters unescaped, or escaped outside a quoted string, are still refused
+  refused(INTMETH_ORIGINAL.replace('BEL:\\\u0007', 'BEL:\u0007'), 'control-char', { allowUriPassword: true });
+  refused(INTMETH_ORIGINAL.replace('NUL:\\\u0000', 'NUL:\u0000'), 'nul-byte', { allowUriPassword: true });
+  refused(INTMETH_ORIGINAL.replace('Call-ID: intmeth', 'Call-ID: in\\\u0000tmeth'), 'nul-byte', { allowUriPassword: true });
+  // an escaped backslash does not escape what follows it
+  refused(INTMETH_ORIGINAL.replace('BEL:\\\u0007', 'BEL:\\\\\u0007'), 'control-char', { allowUriPassword: true });
+  // CR and LF can never be escaped
+  refused(INTMETH_ORIGINAL.replace('BEL:\\\u0007', 'BEL:\\\n'), 'bad-line-ending', { allowUriPassword: true });
 });
 
 test('RFC 4475 esc01: escapes in Request-URI, To, From and Contact; compact forms i and C', () => {
