@@ -17,7 +17,11 @@ as_root() {
 
 if [ "$mode" != "--runtime" ]; then
   PKGS=(kamailio kamailio-mysql-modules kamailio-sqlite-modules kamailio-json-modules kamailio-utils-modules
-        kamailio-extra-modules sip-tester sipsak sipvicious mariadb-server mariadb-client procps iproute2 hyperfine)
+        kamailio-extra-modules sip-tester sipsak sipvicious mariadb-server mariadb-client procps iproute2 hyperfine
+        openssl python3 bsdutils git curl make g++)
+  # openssl: TLS certificates in tests; python3: test/attack/srcbind.py and the pty of the shell
+  # tests, and node-gyp for the unix-dgram addon (with make and g++); bsdutils: script(1);
+  # git: the self-contained check lists tracked files; curl: scripts/record-kamailio.sh.
   missing=()
   for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
