@@ -24,6 +24,8 @@ export const ISSUE12_MODULES: string[] = [
   'loadmodule "speeddial.so"',
   'modparam("speeddial", "db_url", DBURL)',
   'loadmodule "uac.so"',
+  // uac.restore_mode defaults to auto, which needs rr append_fromtag; no From rewriting here
+  'modparam("uac", "restore_mode", "none")',
   'modparam("uac", "reg_db_url", DBURL)',
   'modparam("uac", "reg_contact_addr", "127.0.0.1:5060")',
 ];

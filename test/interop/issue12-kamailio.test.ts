@@ -1,0 +1,62 @@
+// Issue 12 against a real Kamailio 5.6 with the domain, permissions (trusted), dispatcher,
+// dialplan, group, alias_db, speeddial and uac modules loaded (test/helpers/kamailio-modules.ts),
+// on a database made ONLY by `sipctl db init`, on MariaDB and SQLite. The proxy's own RPC
+// replies (its oracle client, not sipctl's) say what it loaded.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isolatedEnv, runSipctl } from '../helpers/cli.js';
+import { createTestDb, ENGINES, type TestDb } from '../helpers/db.js';
+import { kamailioMissing, startKamailio, type KamailioInstance } from '../helpers/kamailio.js';
+import { ISSUE12_MODULES } from '../helpers/kamailio-modules.js';
+import { requireComponent } from '../helpers/require.js';
+
+for (const engine of ENGINES) {
+  describe(`issue 12 commands against Kamailio 5.6 [${engine}]`, () => {
+    let t: TestDb;
+    let k: KamailioInstance;
+    let sipctl: (...args: string[]) => ReturnType<typeof runSipctl>;
+
+    before(async () => {
+      requireComponent(kamailioMissing());
+      // the database: nothing but `sipctl db init`
+      t = await createTestDb(engine, { init: false });
+      const env = isolatedEnv({ SIPCTL_DB: t.url, SIPCTL_DB_PASSWORD: t.password });
+      const init = await runSipctl(['db', 'init'], { env });
+      assert.equal(init.code, 0, init.stderr);
+      k = await startKamailio({ dbUrl: t.fullUrl, extraModules: ISSUE12_MODULES });
+      const withRpc = { ...env, SIPCTL_RPC: k.rpcUrl };
+      sipctl = (...args) => runSipctl(args, { env: withRpc });
+    });
+    after(async () => {
+      await k?.stop();
+      await t?.drop();
+    });
+
+    test('domain: add --reload is in domain.dump at once; rm --reload takes it out; dump and show agree', async () => {
+      assert.deepEqual((await k.rpc('domain.dump')).result.domains ?? [], []);
+      const add = await sipctl('domain', 'add', 'Sip.Example.com', '--did', 'ex', '--reload');
+      assert.equal(add.code, 0, add.stderr);
+      assert.equal(add.stdout, 'added domain sip.example.com (did ex)\ndomain table reloaded\n');
+      assert.deepEqual((await k.rpc('domain.dump')).result.domains, [{ domain: 'sip.example.com', did: 'ex' }]);
+
+      // without --reload the proxy does not see it until `domain reload`
+      assert.equal((await sipctl('domain', 'add', '2001:db8::1')).code, 0);
+      assert.equal((await k.rpc('domain.dump')).result.domains.length, 1);
+      const dryReload = await sipctl('domain', 'reload', '--dry-run');
+      assert.equal(dryReload.stdout, 'would reload the domain table (1 domain(s) loaded now)\n');
+      assert.equal((await sipctl('domain', 'reload')).code, 0);
+      const loaded = (await k.rpc('domain.dump')).result.domains.map((d: { domain: string; did: string }) => [d.domain, d.did]).sort();
+      assert.deepEqual(loaded, [['[2001:db8::1]', '[2001:db8::1]'], ['sip.example.com', 'ex']]);
+
+      const dump = await sipctl('domain', 'dump', '--json');
+      assert.equal(dump.code, 0, dump.stderr);
+      assert.deepEqual(JSON.parse(dump.stdout).nodes[0].result, [{ domain: '[2001:db8::1]', did: '[2001:db8::1]', attrs: [] }, { domain: 'sip.example.com', did: 'ex', attrs: [] }]);
+      const show = JSON.parse((await sipctl('domain', 'show', '--json')).stdout);
+      assert.deepEqual(show.map((r: { domain: string }) => r.domain), ['[2001:db8::1]', 'sip.example.com']);
+
+      const rm = await sipctl('domain', 'rm', 'sip.example.com', '--yes', '--reload');
+      assert.equal(rm.code, 0, rm.stderr);
+      assert.deepEqual((await k.rpc('domain.dump')).result.domains, [{ domain: '[2001:db8::1]', did: '[2001:db8::1]' }]);
+    });
+  });
+}
