@@ -32,13 +32,13 @@ describe(`sipctl RPC commands against ${TARGET}`, () => {
     assert.equal(s.code, 0, s.stderr);
     assert.match(s.stdout, new RegExp(`^http://127\\.0\\.0\\.1:\\d+/RPC\\tup\\t${px.expect.version.source}\\t\\d+\\thttp [\\d.]+ ms\\n$`));
     const j = JSON.parse((await sipctl(['status', '--json'])).stdout);
-    assert.equal(j.length, 1);
-    assert.equal(j[0].ok, true);
-    assert.equal(typeof j[0].uptime, 'number');
+    assert.equal(j.nodes.length, 1);
+    assert.equal(j.nodes[0].ok, true);
+    assert.equal(typeof j.nodes[0].result.uptime, 'number');
     const u = await sipctl(['uptime']);
     assert.match(u.stdout, /\t\d+\t\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\n$/);
     const v = JSON.parse((await sipctl(['version', '--json'])).stdout);
-    assert.match(v.proxies[0].version, new RegExp(`^${px.expect.version.source}$`));
+    assert.match(v.nodes[0].result.version, new RegExp(`^${px.expect.version.source}$`));
     assert.equal(v.sipctl, '0.1.0');
   });
 
@@ -47,7 +47,7 @@ describe(`sipctl RPC commands against ${TARGET}`, () => {
     assert.equal(t.code, 0, t.stderr);
     assert.match(t.stdout, /^now: .+\nup_since: .+\nuptime: \d+\n$/);
     const j = await sipctl(['rpc', 'htable.listTables', '--json']);
-    assert.deepEqual(JSON.parse(j.stdout).map((x: { name: string }) => x.name).sort(), ['MessageCount', 'ipban', 'userban']);
+    assert.deepEqual(JSON.parse(j.stdout).nodes[0].result.map((x: { name: string }) => x.name).sort(), ['MessageCount', 'ipban', 'userban']);
     const set = await sipctl(['rpc', 'htable.seti', 'MessageCount', 'typed', '42']);
     assert.equal(set.stdout, 'Ok. Key set to new value.\n');
     assert.deepEqual((await px.rpc('htable.get', ['MessageCount', 'typed'])).result.item.value, 42);
@@ -63,7 +63,7 @@ describe(`sipctl RPC commands against ${TARGET}`, () => {
     const s = await sipctl(['htable', 'sets', 'ipban', '192.0.2.10', 'manual']);
     assert.equal(s.code, 0, s.stderr);
     const g = await sipctl(['htable', 'get', 'ipban', '192.0.2.10', '--json']);
-    const item = JSON.parse(g.stdout);
+    const item = JSON.parse(g.stdout).nodes[0].result;
     assert.deepEqual({ key: item.key, value: item.value, type: item.type }, { key: '192.0.2.10', value: 'manual', type: 'str' });
     const k = await px.kamcmd!('htable.get', 'ipban', '192.0.2.10');
     assert.match(k.stdout, /name: 192\.0\.2\.10\n\s+value: manual\n/);
@@ -73,11 +73,17 @@ describe(`sipctl RPC commands against ${TARGET}`, () => {
     const d = await sipctl(['htable', 'dump', 'ipban']);
     assert.deepEqual(d.stdout.trim().split('\n').sort(), ['192.0.2.10\tmanual\tstr', '192.0.2.11\t3\tint']);
     const f = await sipctl(['htable', 'dump', 'ipban', '--filter', '*.11', '--json']);
-    assert.deepEqual(JSON.parse(f.stdout), [{ name: '192.0.2.11', value: 3, type: 'int' }]);
-    const del = await sipctl(['htable', 'delete', 'ipban', '192.0.2.10']);
+    assert.deepEqual(JSON.parse(f.stdout), { nodes: [{ node: px.rpcUrl, ok: true, result: [{ name: '192.0.2.11', value: 3, type: 'int' }] }], warnings: [] });
+    const noYes = await sipctl(['htable', 'delete', 'ipban', '192.0.2.10']);
+    assert.equal(noYes.code, 2);
+    assert.match(oneLine(noYes.stderr), /--yes/);
+    const dry = await sipctl(['htable', 'delete', 'ipban', '192.0.2.10', '--dry-run']);
+    assert.equal(dry.stdout, 'would delete 192.0.2.10 (manual)\n');
+    assert.match((await px.kamcmd!('htable.get', 'ipban', '192.0.2.10')).stdout, /value: manual/, '--dry-run changed nothing');
+    const del = await sipctl(['htable', 'delete', 'ipban', '192.0.2.10', '--yes']);
     assert.equal(del.stdout, 'Ok. Key deleted.\n');
     assert.match((await px.kamcmd!('htable.get', 'ipban', '192.0.2.10')).stdout, /Key name doesn't exist/);
-    const again = await sipctl(['htable', 'delete', 'ipban', '192.0.2.10']);
+    const again = await sipctl(['htable', 'delete', 'ipban', '192.0.2.10', '-y']);
     assert.equal(again.code, 3);
     assert.equal(oneLine(again.stderr), 'sipctl: key 192.0.2.10 not found in htable ipban');
   });
@@ -111,7 +117,7 @@ describe(`sipctl RPC commands against ${TARGET}`, () => {
     const out = (await sipctl(['htable', 'dump', 'MessageCount'])).stdout + (await sipctl(['htable', 'get', 'MessageCount', 'evil'])).stdout + (await sipctl(['rpc', 'htable.get', 'MessageCount', 'evil'])).stdout;
     assert.ok(!/[\x1b\x07\x9b]/.test(out), `raw control characters reached the terminal: ${JSON.stringify(out)}`);
     assert.match(out, /x\\x1b\[2J\\x1b\]0;pwned\\x07\\x9bend/);
-    assert.equal(JSON.parse((await sipctl(['htable', 'get', 'MessageCount', 'evil', '--json'])).stdout).value, evil);
+    assert.equal(JSON.parse((await sipctl(['htable', 'get', 'MessageCount', 'evil', '--json'])).stdout).nodes[0].result.value, evil);
   });
 
   test('unban removes the ipban key and only that address\'s userban keys', async () => {
@@ -128,7 +134,7 @@ describe(`sipctl RPC commands against ${TARGET}`, () => {
     assert.deepEqual(left, [`${ip}0::bob::auth_count`]);
     const again = await sipctl(['unban', ip, '--json']);
     assert.equal(again.code, 0);
-    assert.deepEqual(JSON.parse(again.stdout), { ip, ipban: false, userbanKeys: [] });
+    assert.deepEqual(JSON.parse(again.stdout).nodes[0].result, { ip, ipban: false, userbanKeys: [] });
     assert.equal((await sipctl(['unban', 'not-an-ip'])).code, 2);
   });
 
@@ -151,16 +157,35 @@ describe(`sipctl RPC commands against ${TARGET}`, () => {
     assert.match(evilRow[5]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/);
     assert.ok(!/[\x00-\x08\x0b-\x1f\x7f-\x9f]/.test(d.stdout), 'no raw control character reached the terminal');
 
+    // --json: sipctl's normalised contact records, the same in ul dump and ul show
     const j = JSON.parse((await sipctl(['ul', 'dump', '--json'])).stdout);
-    const contacts = j.Domains[0].Domain.AoRs[0].Info.Contacts.map((c: { Contact: { 'User-Agent': string } }) => c.Contact['User-Agent']);
-    assert.ok(contacts.includes(ua), 'the proxy\'s own structure, values as they are');
-    const none = JSON.parse((await sipctl(['ul', 'dump', '--json', '--filter', 'nobody*'])).stdout);
-    assert.deepEqual(none.Domains[0].Domain.AoRs, []);
-
+    const dumped = j.nodes[0].result as Array<Record<string, unknown>>;
+    assert.deepEqual(dumped.map((c) => c.userAgent).sort(), [ua, dumped.find((c) => c.contact === 'sip:1001@127.0.0.1:5092')!.userAgent].sort(), 'values as they are');
     const s = await sipctl(['ul', 'show', 'sip:1001@127.0.0.1', '--json']);
-    assert.equal(JSON.parse(s.stdout).contacts.length, 2);
+    const shown = JSON.parse(s.stdout).nodes[0].result;
+    assert.equal(shown.aor, '1001');
+    const byContact = (rows: Array<Record<string, unknown>>) => Object.fromEntries(rows.map((r) => [r.contact, { ...r, expires: typeof r.expires }]));
+    assert.deepEqual(byContact(shown.contacts), byContact(dumped), 'one record in both');
+    for (const c of dumped) {
+      assert.deepEqual(Object.keys(c).sort(), ['aor', 'callId', 'contact', 'cseq', 'domain', 'expires', 'lastModified', 'q', 'received', 'ruid', 'socket', 'userAgent']);
+      assert.ok(!Object.values(c).includes('[not set]'), 'unset values are null');
+    }
+    // --raw: the proxy's own structures
+    const raw = JSON.parse((await sipctl(['ul', 'dump', '--json', '--raw'])).stdout).nodes[0].result;
+    const uas = raw.Domains[0].Domain.AoRs[0].Info.Contacts.map((c: { Contact: { 'User-Agent': string } }) => c.Contact['User-Agent']);
+    assert.ok(uas.includes(ua), 'the proxy\'s own structure, values as they are');
+    const rawShow = JSON.parse((await sipctl(['ul', 'show', '1001', '--json', '--raw'])).stdout).nodes[0].result;
+    assert.equal(rawShow.Contacts.length, 2);
+    const none = JSON.parse((await sipctl(['ul', 'dump', '--json', '--filter', 'nobody*'])).stdout);
+    assert.deepEqual(none.nodes[0].result, []);
     assert.equal((await sipctl(['ul', 'show', 'nobody'])).code, 3);
-    const rm = await sipctl(['ul', 'rm', '1001']);
+    const rmNoYes = await sipctl(['ul', 'rm', '1001']);
+    assert.equal(rmNoYes.code, 2);
+    assert.match(oneLine(rmNoYes.stderr), /--yes/);
+    const rmDry = await sipctl(['ul', 'rm', '1001', '--dry-run']);
+    assert.equal(rmDry.stdout, 'would remove 1001 (2 contact(s))\n');
+    assert.equal((await px.rpc('ul.lookup', ['location', '1001'])).result.Contacts.length, 2, '--dry-run removed nothing');
+    const rm = await sipctl(['ul', 'rm', '1001', '--yes']);
     assert.equal(rm.stdout, 'removed 1001 (2 contact(s))\n');
     // Kamailio answers either: the emptied record may still be in memory until usrloc's timer drops it
     assert.match((await px.rpc('ul.lookup', ['location', '1001'])).error?.message ?? '(no error)', /^AOR (not found in location table|has no contacts)$/);
@@ -175,20 +200,20 @@ describe(`sipctl RPC commands against ${TARGET}`, () => {
       const run = (args: string[]) => sipctl([...args, '--rpc', url]);
       const st = await run(['status', '--json']);
       assert.equal(st.code, 0, st.stderr);
-      assert.equal(JSON.parse(st.stdout)[0].transport, via === 'fifo' ? 'fifo' : px.expect.unixTransport);
+      assert.equal(JSON.parse(st.stdout).nodes[0].result.transport, via === 'fifo' ? 'fifo' : px.expect.unixTransport);
       const key = `${via}.example`;
       assert.equal((await run(['htable', 'sets', 'MessageCount', key, 'v1'])).code, 0);
       assert.match((await px.kamcmd!('htable.get', 'MessageCount', key)).stdout, /value: v1/);
       const g = await run(['htable', 'get', 'MessageCount', key]);
       assert.match(g.stdout, /value\tv1\n/);
       assert.match((await run(['htable', 'dump', 'MessageCount'])).stdout, new RegExp(`${key.replace('.', '\\.')}\\tv1\\tstr`));
-      assert.equal((await run(['htable', 'delete', 'MessageCount', key])).code, 0);
+      assert.equal((await run(['htable', 'delete', 'MessageCount', key, '--yes'])).code, 0);
       assert.equal((await run(['htable', 'get', 'MessageCount', key])).code, 3);
       assert.match((await run(['rpc', 'core.uptime'])).stdout, /^now: /);
       const e = await run(['rpc', 'no.such']);
       assert.equal(e.code, 6);
       assert.equal(oneLine(e.stderr), px.expect.unknownMethod);
-      const batch = await sipctl(['batch', '--rpc', url], { input: 'htable seti MessageCount b1 1\nhtable get MessageCount b1\nhtable delete MessageCount b1\n' });
+      const batch = await sipctl(['batch', '--rpc', url], { input: 'htable seti MessageCount b1 1\nhtable get MessageCount b1\nhtable delete MessageCount b1 --yes\n' });
       assert.equal(batch.stdout, '1\tok\tOk. Key set to new value.\n2\tok\t1\n3\tok\tOk. Key deleted.\n');
     });
   }
@@ -223,7 +248,7 @@ describe(`sipctl RPC commands against ${TARGET}`, () => {
     assert.equal(j.code, 0, j.stderr);
     const objs = j.stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(objs.map((o) => [o.line, o.command, o.ok]), [[1, 'htable seti', true], [2, 'htable get', true]]);
-    assert.equal(objs[1].result.value, 2);
+    assert.equal(objs[1].result.nodes[0].result.value, 2);
   });
 
   test('shell: lines from a pipe run in order over one connection; failures make the exit code', async () => {
