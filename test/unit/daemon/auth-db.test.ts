@@ -374,6 +374,23 @@ forEachEngine('auth-db', (engine, track) => {
     }
   });
 
+  test('an unknown Authorization scheme gets a fresh 401 challenge, never counted as a failure (RFC 4475 regaut01)', async () => {
+    const s = await start(db);
+    const ip = '192.0.2.89';
+    try {
+      for (let i = 0; i < 5; i++) {
+        const r = await s.auth(request({ user: 'alice', auth: 'NoOneKnowsThisScheme opaque-data=here' }), ip);
+        assert.equal(status(r), 401);
+        assert.equal(challenges((r as { reply: ReplySpec }).reply).length, 1, 'a Digest challenge');
+      }
+      assert.equal(s.stats.get('auth:failures'), 0);
+      assert.deepEqual(s.ht.keys('userban', `${ip}::`), [], 'nothing counted: no lockout');
+      assert.equal(status(await s.login({ user: 'alice', password: PW.alice, ip })), 'ok');
+    } finally {
+      await s.reg.destroyAll();
+    }
+  });
+
   test('a retransmitted REGISTER is accepted again and never counted; a replay in another request is refused but never locks out', async () => {
     const s = await start(db);
     const ip = '192.0.2.88';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseMessage } from '../../../src/core/sip/parser.js';
 import type { SipMessage } from '../../../src/core/sip/message.js';
-import { ALL_CHECKS, SanityCheck, checkSanity, validDigestCredentials } from '../../../src/daemon/modules/sanity/sanity.js';
+import { ALL_CHECKS, KAMAILIO_STOCK_CHECKS, SanityCheck, checkSanity, validDigestCredentials } from '../../../src/daemon/modules/sanity/sanity.js';
 import { type SanityApi, createSanityModule } from '../../../src/daemon/modules/sanity/sanity-module.js';
 import { ModuleRegistry } from '../../../src/daemon/kernel/module-registry.js';
 import { parseAuth } from '../../../src/core/sip/headers.js';
@@ -28,7 +28,24 @@ function msg(opts: { first?: string; drop?: string[]; set?: Record<string, strin
 
 test('a well-formed REGISTER passes every check', () => {
   assert.deepEqual(checkSanity(msg()), { ok: true });
-  assert.equal(ALL_CHECKS, 1 | 2 | 4 | 32 | 64 | 128 | 256 | 512 | 2048 | 16384);
+  assert.equal(ALL_CHECKS, 1 | 2 | 4 | 32 | 64 | 128 | 256 | 512 | 1024 | 2048 | 4096 | 8192 | 16384);
+  assert.equal(KAMAILIO_STOCK_CHECKS, 1 | 2 | 4 | 32 | 64 | 128 | 256 | 1024 | 16384, 'sanity_check("17895") of the stock kamailio.cfg');
+});
+
+test('Request-URI longer than max_ruri_length → 414 Request-URI Too Long (off at 0)', () => {
+  const long = `REGISTER sip:${'a'.repeat(520)}@example.com SIP/2.0`;
+  assert.deepEqual(checkSanity(msg({ first: long }), { maxRuriLength: 512 }), { ok: false, status: 414, reason: 'Request-URI Too Long', check: 'RURI_LENGTH', reply: true });
+  assert.deepEqual(checkSanity(msg({ first: long }), { maxRuriLength: 0 }), { ok: true });
+  assert.deepEqual(checkSanity(msg({ first: long }), { maxRuriLength: 600 }), { ok: true });
+});
+
+test('AUTHORIZATION (8192): Digest credentials must be complete, other schemes pass (DIGEST_CREDENTIALS refuses them)', () => {
+  const other = msg({ add: ['Authorization: NoOneKnowsThisScheme opaque-data=here'] });
+  assert.deepEqual(checkSanity(other, { checks: SanityCheck.AUTHORIZATION }), { ok: true });
+  assert.equal((checkSanity(other, { checks: SanityCheck.DIGEST_CREDENTIALS }) as { status: number }).status, 400);
+  assert.equal((checkSanity(other, { checks: KAMAILIO_STOCK_CHECKS }) as { ok: boolean }).ok, true, 'the stock checks leave it to the auth module');
+  const partial = msg({ add: ['Authorization: Digest username="a", realm="b"'] });
+  assert.deepEqual(checkSanity(partial, { checks: SanityCheck.AUTHORIZATION }), { ok: false, status: 400, reason: 'Bad Credentials', check: 'AUTHORIZATION', reply: true });
 });
 
 test('required headers: Via, From, To, Call-ID, CSeq; Max-Forwards may be missing', () => {

@@ -97,10 +97,14 @@ export function requestIdentity(msg: SipRequest): string {
   return hash('sha256', s, 'base64');
 }
 
-/** The credentials for our realm (Kamailio picks by realm), else the first Digest ones. */
+/**
+ * The Digest credentials for our realm (Kamailio picks by realm), else the first Digest ones.
+ * Credentials of another scheme are not ours to judge: the request is treated as carrying none
+ * and gets a fresh challenge, not a counted failure (RFC 4475 §3.3.7 regaut01).
+ */
 function pickCredentials(list: readonly AuthValue[], realm: string): AuthValue | undefined {
   const digest = list.filter((a) => a.scheme.toLowerCase() === 'digest');
-  return digest.find((a) => a.params.get('realm') === realm) ?? digest[0] ?? list[0];
+  return digest.find((a) => a.params.get('realm') === realm) ?? digest[0];
 }
 
 export function createAuthDbModule(deps: AuthDbDeps = {}) {

@@ -28,20 +28,35 @@ export const SanityCheck = Object.freeze({
   EXPIRES_VALUE: 256,
   /** 420 (with Unsupported) for a Proxy-Require option tag not in `proxyRequire` */
   PROXY_REQUIRE: 512,
+  /** the Request-URI, From and To parse (the parser enforces it for every message: a no-op here, kept so Kamailio values carry over) */
+  PARSE_URIS: 1024,
   /** 400 for Authorization / Proxy-Authorization that is not Digest or lacks a required parameter */
   DIGEST_CREDENTIALS: 2048,
+  /** no duplicated To/From tags (enforced by the parser: a no-op here, like PARSE_URIS) */
+  DUPLICATE_TAGS: 4096,
+  /** 400 for Digest credentials that lack a required parameter; other schemes pass (the auth module challenges them) */
+  AUTHORIZATION: 8192,
   /** 400 / 505 unless the first Via is SIP/2.0 with a sent-by host */
   VIA1: 16384,
 });
 
-export type SanityCheckName = keyof typeof SanityCheck;
+/**
+ * What Kamailio's stock kamailio.cfg runs: sanity_check("17895", "7") in route[REQINIT]
+ * (Debian's /etc/kamailio/kamailio.cfg for 5.6) = 1|2|4|32|64|128|256|1024|16384. Proxy-Require
+ * (512) and the digest checks (2048, 8192) are left out, so an unknown Authorization scheme gets
+ * a fresh challenge rather than 400 (RFC 4475 §3.3.7 regaut01). sipd's default.
+ */
+export const KAMAILIO_STOCK_CHECKS = 17895;
+
+/** A check's name: a Kamailio bit, or RURI_LENGTH (sipd's max_ruri_length, no bit). */
+export type SanityCheckName = keyof typeof SanityCheck | 'RURI_LENGTH';
 
 /** Every check above. */
 export const ALL_CHECKS = Object.values(SanityCheck).reduce((a, b) => a | b, 0);
 
 export type SanityFailure = {
   ok: false;
-  status: 400 | 416 | 420 | 505;
+  status: 400 | 414 | 416 | 420 | 505;
   reason: string;
   check: SanityCheckName;
   /**
@@ -60,6 +75,8 @@ export interface SanityOptions {
   checks?: number;
   /** option tags this proxy supports in Proxy-Require (Kamailio's proxy_require), compared case-sensitively */
   proxyRequire?: readonly string[];
+  /** a longer Request-URI (in bytes, as received) gets 414 Request-URI Too Long; 0 or undefined = no limit */
+  maxRuriLength?: number;
 }
 
 const OK: SanityResult = Object.freeze({ ok: true });
@@ -75,6 +92,9 @@ export function checkSanity(msg: SipMessage, opts: SanityOptions = {}): SanityRe
 
   if (on(SanityCheck.RURI_SIP_VERSION) && msg.version.toUpperCase() !== 'SIP/2.0') {
     return fail('RURI_SIP_VERSION', 505, 'Version Not Supported (R-URI)');
+  }
+  if (isRequest && opts.maxRuriLength !== undefined && opts.maxRuriLength > 0 && Buffer.byteLength(msg.rawUri, 'utf8') > opts.maxRuriLength) {
+    return fail('RURI_LENGTH', 414, 'Request-URI Too Long');
   }
   if (on(SanityCheck.RURI_SCHEME) && isRequest && msg.uri.kind === 'absolute') {
     return fail('RURI_SCHEME', 416, 'Unsupported URI Scheme in Request URI');
@@ -103,6 +123,11 @@ export function checkSanity(msg: SipMessage, opts: SanityOptions = {}): SanityRe
   if (on(SanityCheck.DIGEST_CREDENTIALS) && isRequest) {
     for (const cred of [...msg.authorization, ...msg.proxyAuthorization]) {
       if (!validDigestCredentials(cred)) return fail('DIGEST_CREDENTIALS', 400, 'Bad Credentials');
+    }
+  }
+  if (on(SanityCheck.AUTHORIZATION) && isRequest) {
+    for (const cred of [...msg.authorization, ...msg.proxyAuthorization]) {
+      if (cred.scheme.toLowerCase() === 'digest' && !validDigestCredentials(cred)) return fail('AUTHORIZATION', 400, 'Bad Credentials');
     }
   }
   if (on(SanityCheck.VIA1)) {
