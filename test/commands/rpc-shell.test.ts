@@ -53,8 +53,10 @@ os.waitpid(pid, 0)
 sys.stdout.write(out.decode('utf-8', 'replace'))
 `;
 import { requireComponent } from '../helpers/require.js';
+import { assertFreshBuild } from '../helpers/build.js';
 
 test('Tab completes method and table names; history is kept, private', async () => {
+  assertFreshBuild();
   requireComponent(spawnSync('python3', ['-c', 'import pty'], { stdio: 'ignore' }).status === 0 ? undefined : 'python3 with its pty module (Debian package python3)');
   const env = isolatedEnv({ SIPCTL_RPC: srv.url, TERM: 'xterm' });
   const chunks = ['core.up', '\t', '\r', 'htable dump ip', '\t', '\r', 'exit\r'];

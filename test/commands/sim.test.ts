@@ -14,6 +14,7 @@ import type { Database } from '../../src/core/db/database.js';
 import { buildAuts, deriveOpcHex } from '../../src/core/sim/milenage.js';
 import { MILENAGE_TEST_SETS } from '../../src/core/sim/milenage-vectors.js';
 import { requireTools } from '../helpers/require.js';
+import { assertFreshBuild } from '../helpers/build.js';
 
 const fixture = (name: string) => new URL(`../fixtures/sim/${name}`, import.meta.url).pathname;
 const OP = '63bfa50ee6523365ff14c1f45f88737d';
@@ -94,6 +95,7 @@ test('sim opc: prints the OPc only; key files and stdin; bad keys exit 2 with on
 
 test('sim opc on a terminal: a missing key is asked for at a hidden prompt (util-linux script gives the pty)', async () => {
   requireTools('script');
+  assertFreshBuild();
   const out = await new Promise<string>((resolve, reject) => {
     const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(SIPCTL)} sim opc --op ${SET1.op}`;
     const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env: isolatedEnv(), stdio: ['pipe', 'pipe', 'pipe'] });

@@ -14,12 +14,14 @@ import { canBindTcp, canBindUdp } from '../../src/core/daemon/daemon-control.js'
 import { openDatabase } from '../../src/core/db/database.js';
 import { initSchema } from '../../src/core/db/schema/schema.js';
 import { createRpcClient } from '../../src/core/rpc/client.js';
+import { assertFreshBuild } from '../helpers/build.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SIPD = join(REPO, 'bin', 'sipd.js');
 
-/** Fail early and clearly when dist/ is missing (the process tests run the build, like test/commands). */
+/** Fail early and clearly when dist/ is missing or older than src/ (test/helpers/build.ts): a failure, not a skip. */
 export function assertBuilt(): void {
+  assertFreshBuild();
   if (!existsSync(join(REPO, 'dist', 'daemon', 'main.js'))) throw new Error('dist/daemon/main.js is missing: run `npm run build` before the process tests');
 }
 

@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assertFreshBuild } from './build.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SIPCTL = join(REPO, 'bin', 'run.js');
@@ -24,6 +25,7 @@ export function isolatedEnv(extra: Record<string, string | undefined> = {}): Nod
 
 export function runSipctl(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
+    assertFreshBuild(); // the built binary must be today's source
     const child = spawn(process.execPath, [SIPCTL, ...args], { env: opts.env ?? isolatedEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
