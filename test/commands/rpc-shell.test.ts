@@ -7,6 +7,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SIPCTL, isolatedEnv } from '../helpers/cli.js';
+import { assertFreshBuild } from '../helpers/build.js';
+import { requireComponent } from '../helpers/require.js';
 import { startRawHttpServer, type RawHttpServer } from '../unit/rpc/servers.js';
 
 let srv: RawHttpServer;
@@ -52,8 +54,6 @@ drain(1.5)
 os.waitpid(pid, 0)
 sys.stdout.write(out.decode('utf-8', 'replace'))
 `;
-import { requireComponent } from '../helpers/require.js';
-import { assertFreshBuild } from '../helpers/build.js';
 
 test('Tab completes method and table names; history is kept, private', async () => {
   assertFreshBuild();
