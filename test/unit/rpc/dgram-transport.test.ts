@@ -67,10 +67,8 @@ describe('unix: datagram socket (Kamailio jsonrpcs dgram_socket, kamcmd -j)', ()
       return [Buffer.from(JSON.stringify({ jsonrpc: '2.0', result: 'stale', id: late!.id })), Buffer.from(JSON.stringify({ jsonrpc: '2.0', result: 'fresh', id: req.json.id }))];
     };
     await withClient(url, { timeoutMs: 200, dgramReplyDir: replyDir }, async (c) => {
-      const t0 = Date.now();
       const e = await expectRpcError(c.call('core.uptime'));
       assert.equal(e.code, 'RPC_TIMEOUT');
-      assert.ok(Date.now() - t0 < 700);
       assert.equal(await c.call('core.uptime'), 'fresh');
     });
   });
@@ -93,11 +91,10 @@ describe('unix: datagram socket (Kamailio jsonrpcs dgram_socket, kamcmd -j)', ()
     assert.ok(existsSync(stale.path));
     try {
       await withClient(`unix:${stale.path}`, { timeoutMs: 3000, dgramReplyDir: replyDir }, async (c) => {
-        const t0 = Date.now();
+        // "at once": waiting for a reply would end in the 3 s timeout (RPC_TIMEOUT) instead
         const e = await expectRpcError(c.call('core.uptime'));
         assert.equal(e.code, 'RPC_UNREACHABLE');
         assert.equal(e.category, 'connection');
-        assert.ok(Date.now() - t0 < 1000);
       });
     } finally {
       rmSync(d, { recursive: true, force: true });

@@ -103,27 +103,25 @@ describe('fifo: transport against a fake Kamailio FIFO replaying recorded replie
   test('no reply (what a wedged FIFO does) times out and removes the reply FIFO', async () => {
     answer = () => 'ignore';
     await withClient(url, clientOpts(300), async (c) => {
-      const t0 = Date.now();
       const e = await expectRpcError(c.call('core.uptime'));
       assert.equal(e.code, 'RPC_TIMEOUT');
       assert.equal(e.category, 'timeout');
       assert.equal(e.message, `no reply from ${url} within 300 ms`);
       assert.match(e.hint ?? '', /wedges/);
-      assert.ok(Date.now() - t0 < 800);
     });
   });
 
   test('close() fails an in-flight call at once and removes its reply FIFO', async () => {
     answer = () => 'ignore';
     const c = createRpcClient(url, clientOpts(5000));
-    const t0 = Date.now();
     const pending = c.call('core.uptime');
-    await new Promise((r) => setTimeout(r, 100));
+    // in flight once its reply FIFO exists (polled: a fixed sleep loses on a loaded machine)
+    for (let i = 0; i < 250 && readdirSync(replyDir).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(readdirSync(replyDir).length, 1);
     await c.close();
+    // the close ended it, not the 5 s timeout (that would be RPC_TIMEOUT)
     const e = await expectRpcError(pending);
     assert.equal(e.code, 'RPC_CLIENT_CLOSED');
-    assert.ok(Date.now() - t0 < 1000);
   });
 
   test('garbage reply is RPC_BAD_REPLY; reply FIFO removed', async () => {
@@ -204,9 +202,8 @@ describe('fifo: unreachable', () => {
     const replyDir = join(dir, 'r1');
     mkdirSync(replyDir);
     await withClient(`fifo:${path}`, { fifoReplyDir: replyDir, timeoutMs: 1000 }, async (c) => {
-      const t0 = Date.now();
+      // blocking on open would end in the 1 s timeout (RPC_TIMEOUT), not in this error
       const e = await expectRpcError(c.call('core.uptime'));
-      assert.ok(Date.now() - t0 < 500, 'must not block on open');
       assert.equal(e.category, 'connection');
       assert.equal(e.code, 'RPC_UNREACHABLE');
       assert.equal(e.message, `cannot reach fifo:${path}: no proxy is reading the FIFO`);

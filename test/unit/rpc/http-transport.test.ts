@@ -118,16 +118,13 @@ describe('http transport against replayed Kamailio replies', () => {
     });
   });
 
-  test('an accepted request that is never answered times out within timeout + slack', async () => {
+  test('an accepted request that is never answered ends in the client\'s timeout error', async () => {
     route = () => 'hang'; // what Kamailio does with malformed JSON
     await withClient(srv.url, { timeoutMs: 300 }, async (c) => {
-      const t0 = Date.now();
       const e = await expectRpcError(c.call('core.uptime'));
-      const took = Date.now() - t0;
       assert.equal(e.code, 'RPC_TIMEOUT');
       assert.equal(e.category, 'timeout');
       assert.equal(e.message, `no reply from ${srv.url} within 300 ms`);
-      assert.ok(took >= 290 && took < 800, `took ${took} ms`);
     });
   });
 

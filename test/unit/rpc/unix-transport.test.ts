@@ -65,10 +65,8 @@ describe('unix: stream socket transport', () => {
   test('never answering times out; garbage is a bad reply; silent close is connection lost', async () => {
     await withClient(url, { timeoutMs: 250 }, async (c) => {
       onRequest = () => undefined;
-      const t0 = Date.now();
       const e1 = await expectRpcError(c.call('core.uptime'));
       assert.equal(e1.code, 'RPC_TIMEOUT');
-      assert.ok(Date.now() - t0 < 750);
       assert.equal(e1.message, `no reply from ${url} within 250 ms`);
 
       onRequest = (_req, sock) => sock.end('OK\n');
@@ -103,13 +101,12 @@ describe('unix: stream socket transport', () => {
   test('close() fails an in-flight call at once', async () => {
     onRequest = () => undefined;
     const c = createRpcClient(url, { timeoutMs: 5000 });
-    const t0 = Date.now();
     const pending = c.call('core.uptime');
     await new Promise((r) => setTimeout(r, 50));
     await c.close();
+    // the close ended it, not the 5 s timeout (that would be RPC_TIMEOUT)
     const e = await expectRpcError(pending);
     assert.equal(e.code, 'RPC_CLIENT_CLOSED');
-    assert.ok(Date.now() - t0 < 1000);
   });
 
   test('missing socket is RPC_UNREACHABLE', async () => {
