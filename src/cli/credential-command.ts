@@ -6,7 +6,7 @@ import { Args, Flags } from '@oclif/core';
 import type { Database } from '../core/db/database.js';
 import type { CredentialOptions, SubscriberChange } from '../core/subscribers/subscribers.js';
 import { BaseCommand } from './base-command.js';
-import { credentialConfig, credentialFlags, obtainPassword, parseAor, passwordSourceFlags } from './subscriber-support.js';
+import { credentialConfig, credentialFlags, obtainPassword, parseAor, passwordSourceFlags, plaintextChoice } from './subscriber-support.js';
 
 export abstract class CredentialCommand extends BaseCommand<typeof CredentialCommand> {
   static args = {
@@ -34,10 +34,11 @@ export abstract class CredentialCommand extends BaseCommand<typeof CredentialCom
     const db = await this.openDb();
     const change = await this.apply(db, username, domain, password, {
       hash: this.cfg.values.hash,
-      storePlaintext: this.cfg.values.storePlaintext,
+      storePlaintext: plaintextChoice(this.cfg),
       allowWeak: this.flags['allow-weak'],
       dryRun: this.flags['dry-run'],
     });
+    for (const w of change.warnings ?? []) this.note(`warning: ${w}`);
     this.print(`${change.dryRun ? this.verbs[1] : this.verbs[0]} ${username}@${domain}${change.storedPlaintext ? ' (plaintext password stored)' : ''}`);
     if (generated && !this.jsonEnabled()) process.stdout.write(`password: ${password}\n`);
     return { ...change, ...(generated ? { generatedPassword: password } : {}) };

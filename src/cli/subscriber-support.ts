@@ -1,6 +1,6 @@
 /** Flags and password sourcing shared by the subscriber commands (add, passwd, import). */
 import { Flags } from '@oclif/core';
-import type { ConfigValues } from '../core/config/config.js';
+import type { ConfigValues, ResolvedConfig } from '../core/config/config.js';
 import { generatePassword } from '../core/subscribers/credentials.js';
 import { splitAor } from '../core/subscribers/identity.js';
 import { UsageError } from '../core/errors.js';
@@ -11,7 +11,7 @@ export const domainFlag = Flags.string({ char: 'd', description: 'SIP domain (= 
 export const credentialFlags = {
   domain: domainFlag,
   hash: Flags.string({ description: 'ha1 hash: md5 (Kamailio default) or sha256 (for proxies set up for it)', options: ['md5', 'sha256'] }),
-  'store-plaintext': Flags.boolean({ description: 'also store the plaintext password (off by default: only ha1/ha1b are kept)', allowNo: true }),
+  'store-plaintext': Flags.boolean({ description: 'also store the plaintext password, for Kamailio with auth_db calculate_ha1 yes (--no-store-plaintext: ha1/ha1b only, for calculate_ha1 0 + password_column ha1; neither: ha1 only, refused when the table keeps plaintext passwords)', allowNo: true }),
   'allow-weak': Flags.boolean({ description: 'accept a password that fails the strength rules' }),
 };
 
@@ -26,6 +26,15 @@ export function credentialConfig(flags: { domain?: string; hash?: string; 'store
     hash: flags.hash as ConfigValues['hash'] | undefined,
     storePlaintext: flags['store-plaintext'],
   };
+}
+
+/**
+ * The plaintext choice, when someone made it: a flag (--store-plaintext / --no-store-plaintext),
+ * SIPCTL_STORE_PLAINTEXT, the config file's storePlaintext or a kamctlrc. undefined = sipctl's
+ * default, which core checks against the subscriber table before writing ha1 only.
+ */
+export function plaintextChoice(cfg: ResolvedConfig): boolean | undefined {
+  return cfg.sources.storePlaintext.source === 'default' ? undefined : cfg.values.storePlaintext;
 }
 
 export function parseAor(aor: string, domain: string | undefined) {

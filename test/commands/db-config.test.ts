@@ -22,10 +22,10 @@ const tmpPath = (name: string) => join(tmp, `${++n}-${name}`);
 describe('db init / db status (SQLite)', () => {
   const cli = cliFor();
 
-  test('db status of a missing SQLite file: exit 3, and the file is not created', async () => {
+  test('db status of a missing SQLite file: exit 5 (not 3, "no such record"), and the file is not created', async () => {
     const path = tmpPath('absent.db');
     const r = await cli.run(['db', 'status', '--db', `sqlite://${path}`]);
-    expectExit(r, 3);
+    expectExit(r, 5);
     assert.match(oneErrorLine(r), /does not exist.*sipctl db init/);
     assert.equal(existsSync(path), false);
   });
@@ -163,7 +163,7 @@ describe('config import-kamctlrc', () => {
     assert.ok(!(r.stdout + r.stderr).includes('kamailiorw'), show(r));
     assert.match(r.stdout, /dbPassword=\*\*\*\*/);
     assert.equal(statSync(out).mode & 0o777, 0o600);
-    assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), { db: 'mysql://kamailio@localhost/kamailio', dbPassword: 'kamailiorw', domain: '127.0.0.1' });
+    assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), { db: 'mysql://kamailio@localhost/kamailio', dbPassword: 'kamailiorw', domain: '127.0.0.1', storePlaintext: true });
 
     const s = await cli.run(['config', 'show', '--config', out, '--json']);
     expectExit(s, 0);

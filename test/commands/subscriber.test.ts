@@ -71,7 +71,8 @@ forEachEngine('sipctl subscriber (built CLI)', (engine, track) => {
     const r = await cli.run(['add', '61312341234@127.0.0.1', KAMCTL_PW]);
     expectExit(r, 0);
     assert.equal(r.stdout, 'added subscriber 61312341234@127.0.0.1\n');
-    assert.equal(r.stderr, '');
+    // An empty table cannot tell which auth_db setting the proxy has: ha1 only is never silent.
+    assert.match(r.stderr, /^warning: stored ha1 only .*calculate_ha1 yes.*--store-plaintext.*password_column.*\n$/);
   });
 
   test('show --json is one JSON document with stable keys and no secrets', async () => {
@@ -231,13 +232,19 @@ forEachEngine('sipctl subscriber (built CLI)', (engine, track) => {
     assert.equal(s.password, 'Plain-passw0rd-7');
     assert.equal(s.ha1, createHash('sha256').update('pt:127.0.0.1:Plain-passw0rd-7').digest('hex'));
 
+    // passwd keeps the row's storage mode: blanking the column would lock the user out of a
+    // proxy with calculate_ha1 yes (issue 11).
     const p = await cli.run(['passwd', 'pt@127.0.0.1', 'Changed-passw0rd-8']);
     secrets.add('Changed-passw0rd-8');
     expectExit(p, 0);
     const s2 = (await rowOf('pt@127.0.0.1'))!;
-    assert.equal(s2.password, '', 'passwd without --store-plaintext clears the column');
+    assert.equal(s2.password, 'Changed-passw0rd-8', 'passwd on a plaintext row keeps plaintext');
     assert.equal(s2.ha1, md5('pt:127.0.0.1:Changed-passw0rd-8'));
     expectExit(await cli.run(['passwd', 'nobody@127.0.0.1', 'Changed-passw0rd-8']), 3);
+    // Told otherwise, it clears the column; the table is ha1-only again for the tests below.
+    expectExit(await cli.run(['passwd', 'pt@127.0.0.1', 'Changed-passw0rd-9', '--no-store-plaintext']), 0);
+    secrets.add('Changed-passw0rd-9');
+    assert.equal((await rowOf('pt@127.0.0.1'))!.password, '', 'passwd --no-store-plaintext clears the column');
   });
 
   test('subscriber import of a CSV file: counts, and rejected rows → exit 2 with line numbers', async () => {
@@ -263,7 +270,7 @@ forEachEngine('sipctl subscriber (built CLI)', (engine, track) => {
     assert.equal(r.stdout, 'added 2, skipped 0 (already present), rejected 0\n');
     const j = await cli.run(['subscriber', 'import', '-', '--json'], { input: csv });
     expectExit(j, 0);
-    assert.deepEqual(JSON.parse(j.stdout), { added: 0, skipped: 2, rejected: 0, rejections: [], dryRun: false, atomic: false, rolledBack: false });
+    assert.deepEqual(JSON.parse(j.stdout), { added: 0, skipped: 2, rejected: 0, rejections: [], dryRun: false, atomic: false, rolledBack: false, storedPlaintext: false });
     assert.equal(await ha1Of('in2@stdin.example'), md5('in2:stdin.example:Stdin-passw0rd-2'));
   });
 
@@ -379,8 +386,9 @@ forEachEngine('unreachable database', (engine) => {
       expectExit(j, 5);
       assert.equal(jsonError(j).code, 'DB_UNREACHABLE');
     } else {
-      // a SQLite file that does not exist is "not found" (and is not created by a read)
-      expectExit(r, 3);
+      // a SQLite file that does not exist is a database that cannot be opened (5), not "no such
+      // subscriber" (3), which scripts test for; and a read does not create it (issue 11)
+      expectExit(r, 5);
       assert.match(oneErrorLine(r), /does not exist.*db init/);
     }
     assert.doesNotMatch(r.stderr, STACK_LINE);

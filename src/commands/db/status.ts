@@ -1,15 +1,25 @@
 import { BaseCommand } from '../../cli/base-command.js';
 import { renderTable } from '../../cli/output.js';
 import { schemaStatus } from '../../core/db/schema/schema.js';
+import { subscriberStorage, type StorageStats } from '../../core/subscribers/storage.js';
+
+const MODE_TEXT: Record<StorageStats['mode'], string> = {
+  empty: 'empty',
+  plaintext: 'plaintext (for auth_db calculate_ha1 yes)',
+  'ha1-only': 'ha1 only (for auth_db calculate_ha1 0 + password_column ha1)',
+  mixed: 'mixed (some rows ha1 only: those users cannot register on a proxy with calculate_ha1 yes)',
+};
 
 export default class DbStatus extends BaseCommand<typeof DbStatus> {
   static summary = 'List the tables sipctl uses with their versions and row counts.';
-  static description = 'state is ok, missing, no-version-row, or unknown-version (sipctl refuses to write to such a table).';
+  static description = 'state is ok, missing, no-version-row, or unknown-version (sipctl refuses to write to such a table). Also says how the subscriber table stores passwords: plaintext, ha1 only, mixed or empty (which Kamailio auth_db setting it fits).';
   static examples = ['<%= config.bin %> db status', '<%= config.bin %> db status --json'];
 
   async run() {
     const db = await this.openDb();
     const tables = await schemaStatus(db);
+    const subscriber = tables.find((t) => t.table === 'subscriber');
+    const storage = subscriber && subscriber.state !== 'missing' ? await subscriberStorage(db) : undefined;
     this.print(
       await renderTable(tables, [
         { header: 'TABLE', get: (t) => t.table },
@@ -20,6 +30,7 @@ export default class DbStatus extends BaseCommand<typeof DbStatus> {
         { header: 'OWNER', get: (t) => t.owner },
       ], this.out),
     );
-    return { database: db.label, engine: db.engine, tables };
+    if (storage) this.note(`subscriber passwords: ${MODE_TEXT[storage.mode]}${storage.mode === 'mixed' ? ` — ${storage.plaintext} of ${storage.rows} in plaintext` : ''}`);
+    return { database: db.label, engine: db.engine, tables, ...(storage ? { subscriberPasswords: storage } : {}) };
   }
 }

@@ -3,7 +3,7 @@ import { addSubscriber } from '../../core/subscribers/subscribers.js';
 
 export default class SubscriberAdd extends CredentialCommand {
   static summary = 'Add a subscriber (SIP digest credentials).';
-  static description = `Stores ha1 = MD5(user:domain:password) and ha1b = MD5(user@domain:domain:password), as Kamailio's auth_db expects (realm = domain). The plaintext password is stored only with --store-plaintext.
+  static description = `Stores ha1 = MD5(user:domain:password) and ha1b = MD5(user@domain:domain:password), as Kamailio's auth_db expects (realm = domain). The plaintext password is stored only with --store-plaintext (Kamailio with auth_db calculate_ha1 yes, Debian's stock kamailio.cfg, needs it). Without a choice (flag, SIPCTL_STORE_PLAINTEXT, config file, kamctlrc) sipctl looks at the table first: when existing subscribers keep plaintext passwords it refuses (exit 4) rather than add a user who could not register.
 
 The password may be given as an argument (as with kamctl, but then it is visible in process lists), on standard input, generated, or typed at a hidden prompt.`;
   static examples = [

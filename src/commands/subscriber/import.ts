@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { progressBar } from '../../cli/progress.js';
-import { credentialConfig, credentialFlags } from '../../cli/subscriber-support.js';
+import { credentialConfig, credentialFlags, plaintextChoice } from '../../cli/subscriber-support.js';
 import { SipctlError } from '../../core/errors.js';
 import { importSubscribers, openInput } from '../../core/subscribers/import.js';
 
@@ -32,7 +32,7 @@ export default class SubscriberImport extends BaseCommand<typeof SubscriberImpor
     try {
       summary = await importSubscribers(db, input, {
         hash: this.cfg.values.hash,
-        storePlaintext: this.cfg.values.storePlaintext,
+        storePlaintext: plaintextChoice(this.cfg),
         allowWeak: this.flags['allow-weak'],
         defaultDomain: this.cfg.values.domain,
         atomic: this.flags.atomic,
@@ -43,6 +43,7 @@ export default class SubscriberImport extends BaseCommand<typeof SubscriberImpor
       bar?.done();
     }
     const verb = summary.dryRun ? 'would add' : 'added';
+    for (const w of summary.warnings ?? []) this.note(`warning: ${w}`);
     for (const r of summary.rejections) this.note(`line ${r.line}: ${r.reason}`);
     this.print(`${verb} ${summary.added}, skipped ${summary.skipped} (already present), rejected ${summary.rejected}${summary.rolledBack ? ' — rolled back, nothing imported (--atomic)' : ''}`);
     if (summary.rejected > 0) {

@@ -50,7 +50,11 @@ export function kamctlrcToConfig(vars: Record<string, string>, source: string): 
     throw new ConfigError('KAMCTLRC_ENGINE', `${source}: DBENGINE=${vars.DBENGINE} is not supported by sipctl`, 'sipctl speaks MYSQL and SQLITE');
   }
   if (vars.SIP_DOMAIN) out.domain = vars.SIP_DOMAIN;
-  if (vars.STORE_PLAINTEXT_PW !== undefined) out.storePlaintext = vars.STORE_PLAINTEXT_PW === '1' || /^(yes|true)$/i.test(vars.STORE_PLAINTEXT_PW);
+  // Exactly kamctl.base + kamctl: unset or empty means 1 (plaintext stored), and only "1" stores
+  // it (`[ "$STORE_PLAINTEXT_PW" = "1" ]`). Debian's stock kamctlrc leaves it commented out, which
+  // is what its stock kamailio.cfg (auth_db calculate_ha1 yes) needs.
+  const pw = vars.STORE_PLAINTEXT_PW ?? '';
+  out.storePlaintext = pw === '' || pw === '1';
   const hashTool = vars.CMDHASH ?? vars.MD5;
   if (hashTool && /sha256/i.test(hashTool)) out.hash = 'sha256';
   return out;

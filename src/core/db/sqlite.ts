@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { NotFoundError } from '../errors.js';
+import { ConnectionError } from '../errors.js';
 import { connectionFailed, type Database, type ExecResult, type Queryable, type SqlValue } from './database.js';
 
 type Db = BetterSqlite3.Database;
@@ -38,7 +38,8 @@ export async function openSqlite(path: string, opts: { create: boolean }): Promi
   const full = path === ':memory:' ? path : resolve(path);
   if (full !== ':memory:' && !existsSync(full)) {
     if (!opts.create) {
-      throw new NotFoundError('DB_NOT_FOUND', `SQLite database ${full} does not exist`, 'create it with `sipctl db init`');
+      // Not exit 3: that means "no such subscriber/record", and scripts test for it.
+      throw new ConnectionError('DB_NOT_FOUND', `SQLite database ${full} does not exist`, { hint: 'create it with `sipctl db init`, or check --db / SIPCTL_DB' });
     }
     mkdirSync(dirname(full), { recursive: true, mode: 0o700 });
   }

@@ -5,6 +5,7 @@ import type { Database, Queryable } from '../db/database.js';
 import { assertWritable } from '../db/schema/schema.js';
 import { SipctlError, UsageError, isSipctlError } from '../errors.js';
 import { computeHa1, validatePassword } from './credentials.js';
+import { decideStorage } from './storage.js';
 import type { CredentialOptions } from './subscribers.js';
 import { validateDomain, validateUsername } from './identity.js';
 
@@ -22,6 +23,9 @@ export interface ImportSummary {
   atomic: boolean;
   /** true when --atomic and a rejection rolled everything back */
   rolledBack: boolean;
+  /** whether the plaintext password column was written (decided once, before any row: storage.ts) */
+  storedPlaintext: boolean;
+  warnings?: string[];
 }
 
 export interface ImportOptions extends CredentialOptions {
@@ -82,7 +86,12 @@ export function openInput(file: string, stdin: Readable = process.stdin): Readab
  */
 export async function importSubscribers(db: Database, input: Readable, opts: ImportOptions): Promise<ImportSummary> {
   await assertWritable(db, 'subscriber');
-  const summary: ImportSummary = { added: 0, skipped: 0, rejected: 0, rejections: [], dryRun: !!opts.dryRun, atomic: !!opts.atomic, rolledBack: false };
+  // The same rule as `add`: ha1 only by default, refused when the table shows the proxy needs plaintext.
+  const storage = await decideStorage(db, opts.storePlaintext);
+  const summary: ImportSummary = {
+    added: 0, skipped: 0, rejected: 0, rejections: [], dryRun: !!opts.dryRun, atomic: !!opts.atomic, rolledBack: false,
+    storedPlaintext: storage.storePlaintext, ...(storage.warning ? { warnings: [storage.warning] } : {}),
+  };
   const batchSize = opts.batchSize ?? 500;
   const reject = (line: number, reason: string) => {
     summary.rejected++;
@@ -154,7 +163,7 @@ export async function importSubscribers(db: Database, input: Readable, opts: Imp
         if (seen.has(key)) throw new UsageError('CSV_DUPLICATE', `${username}@${domain} appears earlier in the file`);
         seen.add(key);
         const { ha1, ha1b } = computeHa1(username, domain, password, opts.hash);
-        batch.push({ line: lineNo, username, domain, password: opts.storePlaintext ? password : '', ha1, ha1b });
+        batch.push({ line: lineNo, username, domain, password: storage.storePlaintext ? password : '', ha1, ha1b });
       } catch (e) {
         if (!isSipctlError(e)) throw e;
         reject(lineNo, e.message);

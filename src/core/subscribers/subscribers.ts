@@ -3,6 +3,7 @@ import { isDuplicateKey, type Database, type Queryable } from '../db/database.js
 import { assertWritable } from '../db/schema/schema.js';
 import { ConflictError, NotFoundError, UsageError } from '../errors.js';
 import { computeHa1, validatePassword } from './credentials.js';
+import { decideStorage } from './storage.js';
 import { validateDomain, validateUsername } from './identity.js';
 
 export interface SubscriberRow {
@@ -26,7 +27,8 @@ export interface SubscriberView {
 
 export interface CredentialOptions {
   hash: HashAlgorithm;
-  storePlaintext: boolean;
+  /** true/false: the caller chose; undefined: sipctl's default (ha1 only), decided against the table (storage.ts) */
+  storePlaintext?: boolean;
   allowWeak?: boolean;
 }
 
@@ -37,6 +39,7 @@ export interface SubscriberChange {
   dryRun: boolean;
   storedPlaintext?: boolean;
   hash?: HashAlgorithm;
+  warnings?: string[];
 }
 
 export function toView(row: SubscriberRow, reveal = false): SubscriberView {
@@ -51,7 +54,7 @@ export function toView(row: SubscriberRow, reveal = false): SubscriberView {
 function credentialColumns(username: string, domain: string, password: string, opts: CredentialOptions) {
   validatePassword(password, username, opts.allowWeak ?? false);
   const { ha1, ha1b } = computeHa1(username, domain, password, opts.hash);
-  return { ha1, ha1b, password: opts.storePlaintext ? password : '' };
+  return { ha1, ha1b, password };
 }
 
 async function findRow(db: Queryable, username: string, domain: string): Promise<SubscriberRow | undefined> {
@@ -66,16 +69,17 @@ export async function addSubscriber(db: Database, username: string, domain: stri
   await assertWritable(db, 'subscriber');
   const exists = await findRow(db, username, domain);
   if (exists) throw new ConflictError('SUBSCRIBER_EXISTS', `subscriber ${username}@${domain} already exists`, 'use `sipctl passwd` to change its password');
+  const storage = await decideStorage(db, opts.storePlaintext);
   if (!opts.dryRun) {
     try {
-      await db.execute('INSERT INTO subscriber (username, domain, password, ha1, ha1b) VALUES (?, ?, ?, ?, ?)', [username, domain, cols.password, cols.ha1, cols.ha1b]);
+      await db.execute('INSERT INTO subscriber (username, domain, password, ha1, ha1b) VALUES (?, ?, ?, ?, ?)', [username, domain, storage.storePlaintext ? cols.password : '', cols.ha1, cols.ha1b]);
     } catch (e) {
       // Someone else added it between our check and our insert.
       if (isDuplicateKey(e)) throw new ConflictError('SUBSCRIBER_EXISTS', `subscriber ${username}@${domain} already exists`);
       throw e;
     }
   }
-  return { action: 'add', username, domain, dryRun: !!opts.dryRun, storedPlaintext: opts.storePlaintext, hash: opts.hash };
+  return { action: 'add', username, domain, dryRun: !!opts.dryRun, storedPlaintext: storage.storePlaintext, hash: opts.hash, ...warnings(storage.warning) };
 }
 
 export async function changePassword(db: Database, username: string, domain: string, password: string, opts: CredentialOptions & { dryRun?: boolean }): Promise<SubscriberChange> {
@@ -83,12 +87,16 @@ export async function changePassword(db: Database, username: string, domain: str
   validateDomain(domain);
   const cols = credentialColumns(username, domain, password, opts);
   await assertWritable(db, 'subscriber');
-  if (!(await findRow(db, username, domain))) throw notFound(username, domain);
+  const row = await findRow(db, username, domain);
+  if (!row) throw notFound(username, domain);
+  // Unless told otherwise, the row keeps its storage mode: blanking a plaintext column would lock
+  // the user out of a proxy with calculate_ha1 yes.
+  const storage = await decideStorage(db, opts.storePlaintext, row.password ?? '');
   if (!opts.dryRun) {
-    const r = await db.execute('UPDATE subscriber SET password = ?, ha1 = ?, ha1b = ? WHERE username = ? AND domain = ?', [cols.password, cols.ha1, cols.ha1b, username, domain]);
+    const r = await db.execute('UPDATE subscriber SET password = ?, ha1 = ?, ha1b = ? WHERE username = ? AND domain = ?', [storage.storePlaintext ? cols.password : '', cols.ha1, cols.ha1b, username, domain]);
     if (r.affectedRows === 0) throw notFound(username, domain);
   }
-  return { action: 'passwd', username, domain, dryRun: !!opts.dryRun, storedPlaintext: opts.storePlaintext, hash: opts.hash };
+  return { action: 'passwd', username, domain, dryRun: !!opts.dryRun, storedPlaintext: storage.storePlaintext, hash: opts.hash, ...warnings(storage.warning) };
 }
 
 export async function removeSubscriber(db: Database, username: string, domain: string, opts: { dryRun?: boolean } = {}): Promise<SubscriberChange> {
@@ -150,6 +158,10 @@ export async function listSubscribers(db: Database, opts: ListOptions = {}): Pro
     [...params, limit, offset],
   );
   return { total: Number(n), subscribers: rows.map((r) => toView(r, opts.reveal)) };
+}
+
+function warnings(w: string | undefined): { warnings?: string[] } {
+  return w ? { warnings: [w] } : {};
 }
 
 function notFound(username: string, domain: string): NotFoundError {

@@ -70,8 +70,8 @@ describe('precedence: flags > env > kamctlrc > file > default', () => {
     assert.equal(rc0.values.timeoutMs, 1234); // only the file sets it
     assert.equal(rc0.sources.timeoutMs.source, 'file');
     assert.deepEqual(rc0.values.rpc, ['http://file:5071/RPC']);
-    assert.equal(rc0.values.storePlaintext, false); // nobody sets it
-    assert.equal(rc0.sources.storePlaintext.source, 'default');
+    assert.equal(rc0.values.storePlaintext, true); // a kamctlrc without STORE_PLAINTEXT_PW: kamctl's 1
+    assert.equal(rc0.sources.storePlaintext.source, 'kamctlrc');
     assert.deepEqual(rc0.files, [cfgFile]);
   });
 
@@ -257,7 +257,7 @@ describe('kamctlrc', () => {
     assert.equal(c.dbPassword, 'kamailiorw');
     assert.ok(!c.db!.includes('kamailiorw'));
     assert.equal(c.domain, '127.0.0.1');
-    assert.equal(c.storePlaintext, undefined);
+    assert.equal(c.storePlaintext, true, 'STORE_PLAINTEXT_PW unset: kamctl stores plaintext (kamctl.base)');
     assert.equal(c.hash, undefined);
   });
 
@@ -289,8 +289,8 @@ describe('kamctlrc', () => {
   });
 
   test('MySQL defaults follow kamctl (host localhost, user kamailio, password kamailiorw)', () => {
-    assert.deepEqual(kamctlrcToConfig({ DBENGINE: 'MYSQL' }, 'x'), { db: 'mysql://kamailio@localhost/kamailio', dbPassword: 'kamailiorw' });
-    assert.deepEqual(kamctlrcToConfig({ SIP_DOMAIN: 'only.example' }, 'x'), { domain: 'only.example' });
+    assert.deepEqual(kamctlrcToConfig({ DBENGINE: 'MYSQL' }, 'x'), { db: 'mysql://kamailio@localhost/kamailio', dbPassword: 'kamailiorw', storePlaintext: true });
+    assert.deepEqual(kamctlrcToConfig({ SIP_DOMAIN: 'only.example' }, 'x'), { domain: 'only.example', storePlaintext: true });
   });
 
   test('parseKamctlrc reads assignments only, never runs anything', () => {
