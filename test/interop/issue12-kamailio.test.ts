@@ -58,5 +58,28 @@ for (const engine of ENGINES) {
       assert.equal(rm.code, 0, rm.stderr);
       assert.deepEqual((await k.rpc('domain.dump')).result.domains, [{ domain: '[2001:db8::1]', did: '[2001:db8::1]' }]);
     });
+
+    test('trusted: add --reload is in the proxy at once (kamcmd permissions.trustedDump), rm --reload takes it out', async () => {
+      const a = await sipctl('trusted', 'add', '192.0.2.20', 'udp', '^sip:.*@carrier\\.example$', 'carrier-a', '--priority', '5', '--reload');
+      assert.equal(a.code, 0, a.stderr);
+      assert.equal(a.stdout, 'trusted 192.0.2.20 (udp) From ~ ^sip:.*@carrier\\.example$ tag carrier-a\nReload OK\n');
+      const b = await sipctl('trusted', 'add', '2001:db8::20', 'tcp', '--ruri-pattern', '^sip:\\+49', '--reload');
+      assert.equal(b.code, 0, b.stderr);
+      // kamcmd (binrpc) is the oracle: it lists every loaded entry
+      const dump = (await k.kamcmd('permissions.trustedDump')).stdout;
+      assert.match(dump, /ip: 192\.0\.2\.20\s+proto: 1\s+pattern: \^sip:\.\*@carrier\\\.example\$\s+ruri_pattern: NULL\s+tag: carrier-a\s+priority: 5/);
+      assert.match(dump, /ip: 2001:db8::20\s+proto: 2\s+pattern: NULL\s+ruri_pattern: \^sip:\\\+49\s+tag: NULL\s+priority: 0/);
+      // over JSON-RPC Kamailio repeats the keys of one object: sipctl sees what JSON can carry
+      const sd = await sipctl('trusted', 'dump', '--json');
+      assert.equal(sd.code, 0, sd.stderr);
+      const seen = JSON.parse(sd.stdout).nodes[0].result as Array<{ srcIp: string }>;
+      assert.ok(seen.length >= 1 && seen.every((e) => ['192.0.2.20', '2001:db8::20'].includes(e.srcIp)), sd.stdout);
+
+      const rm = await sipctl('trusted', 'rm', '192.0.2.20', '--yes', '--reload');
+      assert.equal(rm.code, 0, rm.stderr);
+      const after = (await k.kamcmd('permissions.trustedDump')).stdout;
+      assert.doesNotMatch(after, /192\.0\.2\.20/);
+      assert.match(after, /2001:db8::20/);
+    });
   });
 }
