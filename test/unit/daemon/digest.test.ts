@@ -6,6 +6,7 @@ import {
 } from '../../../src/daemon/modules/auth/digest.js';
 import { parseAuth } from '../../../src/core/sip/headers.js';
 import { ValidationError } from '../../../src/core/errors.js';
+import { spyTimingSafeEqual, type TimingSafeEqualCall } from '../../helpers/crypto-spy.js';
 
 // ------------------------------------------------------------------------------ RFC vectors
 
@@ -282,20 +283,24 @@ test('unknown user and wrong password: identical result, lookup made, same work'
   const broken = await auth.verify(answer(ch, { nc: 2 }), { ...REQ, ha1Lookup: () => 'not-hex' });
   assert.deepEqual(broken, unknown);
 
-  // Timing: both paths compute and compare; interleaved over many runs their cost is the same order.
-  const headers = { unknown: answer(ch, { username: 'mallory', password: 'x' }), wrong: answer(ch, { username: 'alice', password: 'x' }) };
-  let a = 0;
-  let b = 0;
-  for (let i = 0; i < 6000; i++) {
-    const unknownTurn = i % 2 === 0;
-    const t0 = process.hrtime.bigint();
-    await auth.verify(unknownTurn ? headers.unknown : headers.wrong, REQ);
-    const d = Number(process.hrtime.bigint() - t0);
-    if (i < 1000) continue; // warm-up
-    if (unknownTurn) a += d;
-    else b += d;
+  // Same work on both paths, by construction rather than by a stopwatch: each checks the nonce's
+  // MAC and then compares a computed response (a dummy HA1 for the unknown user) with the one
+  // sent, in crypto.timingSafeEqual over equal lengths. Timing the two would measure the load.
+  const headers = { unknown: answer(ch, { username: 'mallory', password: 'x', nc: 3 }), wrong: answer(ch, { username: 'alice', password: 'x', nc: 4 }) };
+  const spy = spyTimingSafeEqual();
+  let unknownCalls: TimingSafeEqualCall[];
+  let wrongCalls: TimingSafeEqualCall[];
+  try {
+    assert.deepEqual(await auth.verify(headers.unknown, REQ), { status: 'fail', reason: 'invalid-credentials' });
+    unknownCalls = spy.calls.splice(0);
+    assert.deepEqual(await auth.verify(headers.wrong, REQ), { status: 'fail', reason: 'invalid-credentials' });
+    wrongCalls = spy.calls.splice(0);
+  } finally {
+    spy.restore();
   }
-  assert.ok(a / b > 0.5 && a / b < 2, `unknown ${a} ns vs wrong password ${b} ns`);
+  assert.deepEqual(unknownCalls.map((c) => c.lengths), wrongCalls.map((c) => c.lengths), 'the same comparisons on both paths');
+  assert.deepEqual(unknownCalls.at(-1), { lengths: [64, 64], result: false }, 'unknown user: a full SHA-256 response compared');
+  assert.deepEqual(wrongCalls.at(-1), { lengths: [64, 64], result: false }, 'wrong password: a full SHA-256 response compared');
 });
 
 test('malformed and unsupported credentials', async () => {
