@@ -407,19 +407,20 @@ test('limits: message size, header count, line length (defaults and custom)', ()
   assert.throws(() => parseMessage(basic([]), { maxHeaders: 0 }), RangeError);
 });
 
-test('pathological inputs are refused (or parsed) in linear time', () => {
-  const t0 = performance.now();
-  refused(basic(Array.from({ length: 20000 }, () => 'X: y')).slice(0, 65535), 'too-many-headers');
-  refused('OPTIONS sip:a@b.c SIP/2.0\r\n' + 'X: y\r\n'.repeat(10000), 'too-many-headers');
-  refused('OPTIONS sip:a@b.c SIP/2.0\r\nSubject: ' + 'a'.repeat(65000), 'line-too-long');
-  refused('OPTIONS sip:a@b.c SIP/2.0\r\n' + 'a'.repeat(65000), 'line-too-long');
-  const t1 = performance.now();
-  assert.ok(t1 - t0 < 250, `early refusals took ${(t1 - t0).toFixed(1)} ms`);
+test('pathological inputs are refused at the limit they break, or parsed', () => {
+  // the parser stops where the limit is crossed (the error's offset), it does not read on:
+  // header 101 starts line 101, an over-long line is refused at its start
+  const lineStart = (s: string, n: number) => s.split('\r\n').slice(0, n).reduce((at, l) => at + l.length + 2, 0);
+  const stopsAt = (s: string, reason: SipParseReason, line: number) => assert.equal(refused(s, reason).offset, lineStart(s, line), `${reason} at line ${line}`);
+  stopsAt(basic(Array.from({ length: 20000 }, () => 'X: y')).slice(0, 65535), 'too-many-headers', 101);
+  stopsAt('OPTIONS sip:a@b.c SIP/2.0\r\n' + 'X: y\r\n'.repeat(10000), 'too-many-headers', 101);
+  stopsAt('OPTIONS sip:a@b.c SIP/2.0\r\nSubject: ' + 'a'.repeat(65000), 'line-too-long', 1);
+  stopsAt('OPTIONS sip:a@b.c SIP/2.0\r\n' + 'a'.repeat(65000), 'line-too-long', 1);
 
-  // With the line limit lifted, worst-case header values: still linear.
+  // With the line limit lifted, worst-case header values: parsed or refused with the right reason
+  // (how fast is a benchmark's question, not a test's).
   const big = { maxLineLength: 65535 };
   const vias = Array.from({ length: 1500 }, (_, i) => `SIP/2.0/UDP h${i}.example.com;branch=z${i}`).join(',');
-  const t2 = performance.now();
   assert.equal(req(basic([`Via: ${vias}`]), big).via.length, 1501);
   const manyParams = Array.from({ length: 7000 }, (_, i) => `;p${i}`).join('');
   const longContact = req(basic([`Contact: <sip:a@b.c>${manyParams}`]), big).contact;
@@ -432,8 +433,6 @@ test('pathological inputs are refused (or parsed) in linear time', () => {
   refused(basic([`Contact: ${'<sip:a@b.c>,'.repeat(5000)}`]), 'bad-header', big);
   assert.equal(parseMessage(basic([`User-Agent: ${'(\\('.repeat(20000)}`]), big).userAgent, undefined);
   refused(basic([`Via: ${'SIP/2.0/UDP h;x="'.repeat(3000)}`]), 'bad-header', big);
-  const t3 = performance.now();
-  assert.ok(t3 - t2 < 500, `worst-case values took ${(t3 - t2).toFixed(1)} ms`);
 });
 
 // ------------------------------------------------------------------------------ round trip
@@ -608,7 +607,6 @@ test('fuzz: 20,000 seeded mutations never throw anything but SipParseError, and 
   t.diagnostic(`refusals: ${[...reasons].sort((a, b) => b[1] - a[1]).map(([r, c]) => `${r}=${c}`).join(' ')}`);
   assert.ok(accepted > 500, 'mutations leave a fair share of valid messages');
   assert.ok(reasons.size >= 10, 'mutations reach many different refusals');
-  assert.ok(ms < 15_000, `fuzz run took ${ms.toFixed(0)} ms`);
 });
 
 // --------------------------------------------------------------------------- StreamFramer
@@ -652,13 +650,42 @@ test('StreamFramer: errors are SipParseErrors and final', () => {
   assert.equal(err(['\r', '\n\r\n', basic(['Content-Length: 0'])]), undefined, 'keep-alives split across segments');
 });
 
-test('StreamFramer: one-byte segments cost linear time (no re-scanning)', () => {
-  const big = Buffer.from(basic([`Subject: ${'s'.repeat(8000)}`, 'Content-Length: 50000'], 'b'.repeat(50000)));
-  const t0 = performance.now();
+test('StreamFramer: complete messages before bad bytes in the same chunk are returned, the error kept (issue 16)', () => {
+  const ok = basic(['Content-Length: 0']);
   const f = new StreamFramer();
+  const got = f.push(Buffer.from(ok + ok + 'GARBAGE\r\n\r\n'));
+  assert.deepEqual(got.map((m) => m.toString()), [ok, ok]);
+  assert.equal(f.error?.reason, 'missing-content-length', 'GARBAGE has no Content-Length');
+  assert.throws(() => f.push(Buffer.from(ok)), (e: unknown) => e === f.error, 'dead after the error');
+  // bad bytes alone: thrown at once, as before
+  const g = new StreamFramer();
+  assert.throws(() => g.push(Buffer.from('GARBAGE\r\n\r\n')), SipParseError);
+  assert.ok(g.error instanceof SipParseError);
+});
+
+test('StreamFramer: one-byte segments are not re-scanned (bytes searched stay linear in the input)', () => {
+  const big = Buffer.from(basic([`Subject: ${'s'.repeat(8000)}`, 'Content-Length: 50000'], 'b'.repeat(50000)));
+  // count the bytes the framer's searches (indexOf / lastIndexOf) may examine: re-scanning
+  // everything buffered on each push would be about n²/2, resuming where it stopped about n
+  const { indexOf, lastIndexOf } = Buffer.prototype;
+  let searched = 0;
+  Buffer.prototype.indexOf = function (this: Buffer, value: any, from?: any, enc?: any) {
+    const start = typeof from === 'number' ? (from < 0 ? Math.max(0, this.length + from) : Math.min(from, this.length)) : 0;
+    searched += this.length - start;
+    return indexOf.call(this, value, from, enc);
+  } as typeof indexOf;
+  Buffer.prototype.lastIndexOf = function (this: Buffer, value: any, from?: any, enc?: any) {
+    searched += this.length;
+    return lastIndexOf.call(this, value, from, enc);
+  } as typeof lastIndexOf;
   let got = 0;
-  for (let i = 0; i < big.length; i++) got += f.push(big.subarray(i, i + 1)).length;
-  const ms = performance.now() - t0;
+  try {
+    const f = new StreamFramer();
+    for (let i = 0; i < big.length; i++) got += f.push(big.subarray(i, i + 1)).length;
+  } finally {
+    Buffer.prototype.indexOf = indexOf;
+    Buffer.prototype.lastIndexOf = lastIndexOf;
+  }
   assert.equal(got, 1);
-  assert.ok(ms < 1000, `${big.length} one-byte pushes took ${ms.toFixed(0)} ms`);
+  assert.ok(searched < 20 * big.length, `${big.length} one-byte pushes searched ${searched} bytes`);
 });
