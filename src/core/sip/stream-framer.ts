@@ -40,10 +40,17 @@ export class StreamFramer {
     return this.end - this.start;
   }
 
+  /** Why the stream can no longer be valid SIP, once that is known (then close the connection). */
+  get error(): SipParseError | undefined {
+    return this.failed;
+  }
+
   /**
    * Add received bytes; returns the messages they complete, in order. Throws SipParseError when
    * the stream can no longer be valid SIP (the connection should be closed); every later call
-   * throws the same error.
+   * throws the same error. When complete messages came before the bad bytes in the same chunk,
+   * they are returned and the error is only recorded (`error`): a valid request followed by
+   * garbage is still answered before the connection is closed (issue 16).
    */
   push(chunk: Uint8Array): Buffer[] {
     if (this.failed) throw this.failed;
@@ -56,8 +63,9 @@ export class StreamFramer {
         out.push(m);
       }
     } catch (e) {
-      if (e instanceof SipParseError) this.failed = e;
-      throw e;
+      if (!(e instanceof SipParseError)) throw e;
+      this.failed = e;
+      if (out.length === 0) throw e;
     }
     return out;
   }

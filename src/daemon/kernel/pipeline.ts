@@ -144,7 +144,7 @@ export function salvageBadRequest(data: Buffer, reason: string, server: string, 
   const headEnd = data.indexOf('\r\n\r\n');
   const head = data.toString('latin1', 0, headEnd === -1 ? Math.min(data.length, 16_384) : headEnd);
   const lines = head.split('\r\n');
-  const start = /^([A-Za-z0-9.!%*_+`'~-]{1,32}) +\S.{0,2047}? +SIP\/\d{1,3}\.\d{1,3} *$/.exec(lines[0] ?? '');
+  const start = /^([A-Za-z0-9.!%*_+`'~-]{1,64}) +\S.{0,2047}? +SIP\/\d{1,3}\.\d{1,3} *$/.exec(lines[0] ?? '');
   if (!start || start[1].toUpperCase() === 'ACK') return undefined;
   const got = new Map<string, string[]>();
   for (const line of lines.slice(1)) {
@@ -153,7 +153,9 @@ export function salvageBadRequest(data: Buffer, reason: string, server: string, 
     const name = SALVAGE_NAMES[line.slice(0, colon).trim().toLowerCase()];
     if (name === undefined) continue;
     const value = line.slice(colon + 1).trim();
-    if (!/^[\x20-\x7e]{1,1024}$/.test(value)) return undefined;
+    // printable ASCII or the bytes of UTF-8 text (copied as they came); a control character only
+    // escaped (a quoted-pair, RFC 4475 intmeth)
+    if (value.length === 0 || value.length > 1024 || !/^(?:[\x20-\x7e\x80-\xff]|\\[\x00-\x09\x0b\x0c\x0e-\x7f])+$/.test(value)) return undefined;
     got.set(name, [...(got.get(name) ?? []), value]);
   }
   // Given twice (RFC 4475 multi01), the first one is answered: the 400 says what is wrong.

@@ -178,6 +178,9 @@ export function serveStream(
         log.error(`${kind} message handler threw`, { error: e instanceof Error ? e.message : String(e) });
       }
     }
+    if (sock.destroyed) return;
+    // Bad bytes after complete messages: those were answered above; now the connection goes.
+    if (framer.error !== undefined) return closeFor('framing-error', framer.error.reason);
     // A message has started: it must be complete within slowSenderTimeoutMs.
     if (framer.buffered > 0) {
       slowTimer ??= setTimeout(() => closeFor('slow-sender', `${framer.buffered} bytes pending`), limits.slowSenderTimeoutMs);

@@ -57,10 +57,9 @@ export const WSINV = sipMessage(
 
 /**
  * RFC 4475 §3.1.1.2 intmeth: wide range of valid characters. Changed: the To display name of
- * the original holds a BEL, a NUL and a DEL (as quoted-pairs); sipd refuses every NUL and control
- * character in headers by policy, so here they are replaced by letters. The original is kept as
- * INTMETH_ORIGINAL for the test that shows the refusal. The Request-URI carries a password, so
- * parsing needs allowUriPassword.
+ * the original holds a BEL, a NUL and a DEL (as quoted-pairs), replaced by letters here; the
+ * original is INTMETH_ORIGINAL (those quoted-pairs parse; unescaped they are refused). The
+ * Request-URI carries a password, so parsing needs allowUriPassword.
  */
 export const INTMETH = sipMessage([
   "!interesting-Method0123456789_*+`.%indeed'~ sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com SIP/2.0",

@@ -650,6 +650,19 @@ test('StreamFramer: errors are SipParseErrors and final', () => {
   assert.equal(err(['\r', '\n\r\n', basic(['Content-Length: 0'])]), undefined, 'keep-alives split across segments');
 });
 
+test('StreamFramer: complete messages before bad bytes in the same chunk are returned, the error kept (issue 16)', () => {
+  const ok = basic(['Content-Length: 0']);
+  const f = new StreamFramer();
+  const got = f.push(Buffer.from(ok + ok + 'GARBAGE\r\n\r\n'));
+  assert.deepEqual(got.map((m) => m.toString()), [ok, ok]);
+  assert.equal(f.error?.reason, 'missing-content-length', 'GARBAGE has no Content-Length');
+  assert.throws(() => f.push(Buffer.from(ok)), (e: unknown) => e === f.error, 'dead after the error');
+  // bad bytes alone: thrown at once, as before
+  const g = new StreamFramer();
+  assert.throws(() => g.push(Buffer.from('GARBAGE\r\n\r\n')), SipParseError);
+  assert.ok(g.error instanceof SipParseError);
+});
+
 test('StreamFramer: one-byte segments are not re-scanned (bytes searched stay linear in the input)', () => {
   const big = Buffer.from(basic([`Subject: ${'s'.repeat(8000)}`, 'Content-Length: 50000'], 'b'.repeat(50000)));
   // count the bytes the framer's searches (indexOf / lastIndexOf) may examine: re-scanning
