@@ -1,5 +1,5 @@
 import { Args } from '@oclif/core';
-import { RpcCommand, dryRunFlag, envelope, rpcFlags, yesFlag } from '../../cli/rpc-support.js';
+import { RpcCommand, dryRunFlag, envelope, rpcFlags, writeJson, yesFlag } from '../../cli/rpc-support.js';
 import { endCall, listCalls, type EndedCall } from '../../core/calls/calls.js';
 import { NotFoundError } from '../../core/errors.js';
 import { nodesError, type NodeOutcome } from '../../core/proxy/node-set.js';
@@ -26,10 +26,14 @@ export default class CallsEnd extends RpcCommand<typeof CallsEnd> {
     // with several nodes the call lives on one: "not found" elsewhere is expected (ended: 0)
     const notFound = (o: NodeOutcome<EndedCall>) => !o.ok && o.error.code === 'CALL_NOT_FOUND';
     if (outcomes.length > 1 && !outcomes.every(notFound)) outcomes = outcomes.map((o) => (notFound(o) ? { node: o.node, ok: true, value: { callId, ended: 0 } } : o));
+    const json = envelope(outcomes, [], (v) => ({ ...v, ...(dryRun ? { dryRun: true } : {}) }));
     const err = nodesError(outcomes, outcomes.length);
-    if (err) throw err;
+    if (err) {
+      if (this.jsonEnabled()) writeJson(json);
+      throw err;
+    }
     const ended = outcomes.reduce((n, o) => n + (o.ok ? o.value.ended : 0), 0);
     this.print(`${dryRun ? 'would end' : 'ended'} ${callId}${ended > 1 ? ` (${ended} dialogs)` : ''}: BYE ${dryRun ? 'to' : 'sent to'} both sides`);
-    return envelope(outcomes, [], (v) => ({ ...v, ...(dryRun ? { dryRun: true } : {}) }));
+    return json;
   }
 }
