@@ -42,6 +42,27 @@ test('every command has a schema in schemas/, every schema a command, every $ref
   }
 });
 
+// README "Behaviour common to every command": which commands ask (and take --yes), which change
+// data and so have --dry-run, and the documented exceptions. A new command is sorted in here.
+const DESTRUCTIVE = ['rm', 'subscriber:rm', 'sim:rm', 'address:rm', 'trusted:rm', 'domain:rm', 'dispatcher:rm', 'block:rm', 'htable:delete', 'htable:flush', 'ul:rm', 'calls:end'];
+const NO_DRY_RUN = new Set(['rpc', 'batch', 'sim:set-sqn', 'sim:resync', 'sim:vector']);
+const READ_ONLY_OR_NOT_DATA = new Set([
+  'show', 'status', 'uptime', 'version', 'shell', 'demo', 'address:dump', 'address:show', 'config:show', 'db:status', 'calls:history', 'calls:list',
+  'sim:export', 'sim:list', 'sim:opc', 'sim:selftest', 'sim:show', 'htable:dump', 'htable:get', 'htable:list', 'domain:dump', 'domain:show',
+  'trusted:dump', 'trusted:show', 'dispatcher:dump', 'dispatcher:show', 'block:list', 'ul:dump', 'ul:show', 'subscriber:list', 'subscriber:show',
+  'daemon:logs', 'daemon:status', 'daemon:start', 'daemon:stop', 'tls:selfsigned',
+]);
+
+test('destructive commands take --yes; every command that changes data has --dry-run, but the documented exceptions', () => {
+  const ids = Object.keys(manifest.commands).filter((id) => !id.startsWith('autocomplete'));
+  for (const id of DESTRUCTIVE) assert.ok('yes' in (manifest.commands[id]?.flags ?? {}), `${id} has --yes`);
+  const unsorted = ids.filter((id) => !NO_DRY_RUN.has(id) && !READ_ONLY_OR_NOT_DATA.has(id) && !('dry-run' in manifest.commands[id]!.flags));
+  assert.deepEqual(unsorted, [], 'commands that change data without --dry-run (add it, or list the command as an exception here and in README)');
+  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  for (const id of NO_DRY_RUN) assert.ok(readme.includes(`\`${id.replace(':', ' ')}\``), `README names ${id} as an exception`);
+  for (const id of DESTRUCTIVE) assert.ok(readme.includes(`\`${id.replace(':', ' ')}\``), `README names ${id} as destructive`);
+});
+
 describe('--json output matches schemas/ (sipd + SQLite)', () => {
   let dir: string;
   let sipd: SipdProcess;
