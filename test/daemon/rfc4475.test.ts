@@ -104,3 +104,52 @@ test('over TCP, a complete valid request followed by garbage on the same connect
     assert.equal(got.closed, true, 'then the connection is closed (no resynchronising after bad bytes)');
   }
 });
+
+test('IPv6 reference errors (RFC 5118 §4) get 400 naming the header; valid IPv6 references are answered normally', async () => {
+  const reg = (uri: string, extra: Record<string, string> = {}) =>
+    [
+      `REGISTER ${uri} SIP/2.0`,
+      extra.via ?? 'Via: SIP/2.0/UDP [2001:db8::9:1];branch=z9hG4bKas3-111',
+      'Max-Forwards: 70',
+      'From: <sip:user@example.com>;tag=268923',
+      'To: <sip:user@example.com>',
+      `Call-ID: ipv6-${Object.keys(extra).join('-')}-${uri.length}@example.com`,
+      'CSeq: 2 REGISTER',
+      extra.contact ?? 'Contact: <sip:user@[2001:db8::10]>',
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
+  const cases: Array<[string, string, number, RegExp]> = [
+    // §4.2 ipv6-bad: an IPv6 reference without brackets
+    ['R-URI without brackets', reg('sip:[2001:db8::10]'.replace('[2001:db8::10]', '2001:db8::10')), 400, /Bad Request-URI/],
+    ['Via: no closing bracket', reg('sip:example.com', { via: 'Via: SIP/2.0/UDP [2001:db8::9:1;branch=z9hG4bKas3-111' }), 400, /Bad Via header/],
+    ['Contact: not an IPv6 address', reg('sip:example.com', { contact: 'Contact: <sip:user@[2001:db8::g]>' }), 400, /Contact/],
+    ['Contact: port inside the brackets is not a port', reg('sip:example.com', { contact: 'Contact: <sip:user@[2001:db8::10]:5070:5070>' }), 400, /Contact/],
+    // §4.1 ipv6-good and §4.3 port-ambiguous: valid (the registrar challenges them)
+    ['valid: bracketed IPv6 everywhere', reg('sip:example.com'), 401, /Unauthorized/],
+    ['valid: [2001:db8::10:5070] is an address, not a port', reg('sip:example.com', { contact: 'Contact: <sip:user@[2001:db8::10:5070]>' }), 401, /Unauthorized/],
+  ];
+  const socks: dgram.Socket[] = [];
+  const got: Buffer[][] = [];
+  try {
+    for (let i = 0; i < cases.length; i++) {
+      const s = dgram.createSocket('udp4');
+      await new Promise<void>((r) => s.bind({ address: `127.0.2.${10 + i}`, port: 0 }, () => r()));
+      const list: Buffer[] = [];
+      got.push(list);
+      s.on('message', (m) => list.push(m));
+      socks.push(s);
+      s.send(cases[i][1], sipd.sipPort, '127.0.0.1');
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+  } finally {
+    for (const s of socks) s.close();
+  }
+  const wrong: string[] = [];
+  cases.forEach(([name, , status, reason], i) => {
+    const first = got[i][0]?.toString('latin1').split('\r\n')[0] ?? '(nothing)';
+    if (got[i].length !== 1 || statusOf(first) !== status || !reason.test(first)) wrong.push(`${name}: ${got[i].length} repl(ies), ${first}`);
+  });
+  assert.deepEqual(wrong, []);
+});
