@@ -117,6 +117,22 @@ test('pike module: a flood bans the source in ipban; it is dropped until the ent
   await h.reg.destroyAll();
 });
 
+test('pike module: refusals per source are budgeted (refusals_per_unit); not a ban; exempt sources and 0 = no limit', async () => {
+  const h = await harness({ refusals_per_unit: 3 }, { '7': ['10.7.7.7'] });
+  assert.deepEqual([1, 2, 3, 4, 5].map(() => h.pike.refused('192.0.2.1')), [true, true, true, false, false]);
+  assert.equal(h.pike.refused('192.0.2.2'), true, 'another source has its own budget');
+  assert.equal(h.pike.banned('192.0.2.1'), false, 'not banned: a forged address must not lock its owner out');
+  assert.equal(h.pike.admit('192.0.2.1').action, 'continue');
+  assert.equal(((await h.call('pike.stats')) as { refusals_suppressed: number }).refusals_suppressed, 2);
+  h.tick(4_001); // two sampling units later the budget is back
+  assert.equal(h.pike.refused('192.0.2.1'), true);
+  for (let i = 0; i < 10; i++) assert.equal(h.pike.refused('127.0.0.1'), true, 'the proxy itself is exempt');
+  await h.reg.destroyAll();
+  const off = await harness({ refusals_per_unit: 0 });
+  for (let i = 0; i < 50; i++) assert.equal(off.pike.refused('192.0.2.1'), true);
+  await off.reg.destroyAll();
+});
+
 test('pike module: the proxy itself and trusted groups are exempt', async () => {
   const h = await harness({ trusted_groups: '1, 7' }, { '7': ['10.7.7.7'] });
   for (let i = 0; i < 100; i++) {
