@@ -81,5 +81,38 @@ for (const engine of ENGINES) {
       assert.doesNotMatch(after, /192\.0\.2\.20/);
       assert.match(after, /2001:db8::20/);
     });
+
+    test('dispatcher: add --reload is in dispatcher.list; set-state changes the loaded state; rm --reload; empty dump is []', async () => {
+      const empty = await sipctl('dispatcher', 'dump', '--json');
+      assert.equal(empty.code, 0, empty.stderr);
+      assert.deepEqual(JSON.parse(empty.stdout).nodes[0].result, []);
+      const a = await sipctl('dispatcher', 'add', '1', 'sip:192.0.2.30:5060', '--attrs', 'weight=50', '--description', 'gateway A', '--reload');
+      assert.equal(a.code, 0, a.stderr);
+      assert.equal(a.stdout, 'added sip:192.0.2.30:5060 to dispatcher set 1\nOk. Dispatcher successfully reloaded.\n');
+      const list = (await k.rpc('dispatcher.list')).result;
+      assert.equal(list.NRSETS, 1);
+      assert.deepEqual(list.RECORDS.map((r: any) => [r.SET.ID, r.SET.TARGETS.map((t: any) => [t.DEST.URI, t.DEST.FLAGS, t.DEST.ATTRS.BODY])]), [[1, [['sip:192.0.2.30:5060', 'AX', 'weight=50']]]]);
+
+      const dry = await sipctl('dispatcher', 'set-state', 'inactive', '1', 'sip:192.0.2.30:5060', '--dry-run');
+      assert.equal(dry.stdout, 'would set sip:192.0.2.30:5060 in set 1 inactive (now active)\n');
+      const st = await sipctl('dispatcher', 'set-state', 'inactive', '1', 'sip:192.0.2.30:5060');
+      assert.equal(st.code, 0, st.stderr);
+      assert.equal((await k.rpc('dispatcher.list')).result.RECORDS[0].SET.TARGETS[0].DEST.FLAGS, 'IX');
+      assert.equal((await sipctl('dispatcher', 'set-state', 'probing', '1', 'sip:192.0.2.30:5060')).code, 0);
+      assert.match((await k.rpc('dispatcher.list')).result.RECORDS[0].SET.TARGETS[0].DEST.FLAGS, /^IP/);
+      const dump = JSON.parse((await sipctl('dispatcher', 'dump', '--json')).stdout).nodes[0].result;
+      assert.deepEqual(dump.map((d: any) => [d.setid, d.uri, d.state, d.probing, d.attrs]), [[1, 'sip:192.0.2.30:5060', 'inactive', true, 'weight=50']]);
+      const notLoaded = await sipctl('dispatcher', 'set-state', 'active', '2', 'sip:192.0.2.99');
+      assert.equal(notLoaded.code, 3, notLoaded.stderr);
+
+      const rm = await sipctl('dispatcher', 'rm', '1', 'sip:192.0.2.30:5060', '--yes', '--reload');
+      assert.equal(rm.code, 0, rm.stderr);
+      assert.equal((await k.rpc('dispatcher.list')).error?.message, 'No Destination Sets');
+      // a second reload within Kamailio's ds_reload_delta (5 s) is waited out, not failed
+      const again = await sipctl('dispatcher', 'reload');
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(again.stdout, 'Ok. Dispatcher successfully reloaded.\n');
+      assert.match(again.stderr, /ongoing reload/);
+    });
   });
 }

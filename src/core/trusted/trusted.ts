@@ -184,16 +184,17 @@ export interface TrustedReload {
 }
 
 /**
- * permissions.trustedReload, waiting out the module's "ongoing reload" refusal (reload_delta,
- * 5 s, shared with the address reload) within `budgetMs` instead of failing the script.
+ * A reload RPC, waiting out Kamailio's "ongoing reload" refusal within `budgetMs` instead of
+ * failing the script: the permissions module (reload_delta, shared by the address and trusted
+ * tables) and the dispatcher module (ds_reload_delta) refuse a reload within 5 s of the last.
  */
-export async function reloadTrusted(c: RpcClient, budgetMs: number): Promise<TrustedReload> {
+export async function reloadWaitingOut(c: RpcClient, method: string, budgetMs: number): Promise<{ reply: unknown; retries: number }> {
   const deadline = Date.now() + budgetMs;
   let retries = 0;
   let pause = 250;
   for (;;) {
     try {
-      return { message: String(await c.call<string>('permissions.trustedReload')), retries };
+      return { reply: await c.call<unknown>(method), retries };
     } catch (e) {
       if (!isRemoteMessage(e, /ongoing reload/i) || Date.now() + pause >= deadline) throw e;
       retries++;
@@ -201,6 +202,18 @@ export async function reloadTrusted(c: RpcClient, budgetMs: number): Promise<Tru
       pause = Math.min(pause * 2, 1000);
     }
   }
+}
+
+/** The warning for reloads that had to wait, one per node. */
+export function reloadWarnings(outcomes: Array<{ node: string; ok: boolean; value?: { retries?: number } }>, multi: boolean): string[] {
+  const out: string[] = [];
+  for (const o of outcomes) if (o.ok && (o.value?.retries ?? 0) > 0) out.push(`${multi ? `${o.node}: ` : ''}the proxy was still busy with an earlier reload ("ongoing reload"); retried ${o.value!.retries} time(s)`);
+  return out;
+}
+
+export async function reloadTrusted(c: RpcClient, budgetMs: number): Promise<TrustedReload> {
+  const { reply, retries } = await reloadWaitingOut(c, 'permissions.trustedReload', budgetMs);
+  return { message: String(reply), retries };
 }
 
 export async function trustedDump(ctx: OpContext): Promise<OpResult<LoadedTrusted[]>> {
@@ -215,7 +228,5 @@ export async function trustedReload(ctx: OpContext): Promise<OpResult<TrustedRel
     }
     return reloadTrusted(c, ctx.reloadBudgetMs);
   });
-  const warnings: string[] = [];
-  for (const o of outcomes) if (o.ok && o.value.retries > 0) warnings.push(`${ctx.nodes.multi ? `${o.node}: ` : ''}the proxy was still busy with an earlier reload ("ongoing reload"); retried ${o.value.retries} time(s)`);
-  return { command: 'trusted reload', view: 'reload', write: true, outcomes, warnings };
+  return { command: 'trusted reload', view: 'reload', write: true, outcomes, warnings: reloadWarnings(outcomes, ctx.nodes.multi) };
 }
