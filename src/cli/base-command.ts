@@ -1,6 +1,7 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { resolveConfig, type ConfigValues, type ResolvedConfig } from '../core/config/config.js';
 import type { Database } from '../core/db/database.js';
+import { schemaErrorFrom } from '../core/db/db-errors.js';
 import { SipctlError, isSipctlError } from '../core/errors.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { outputPolicy, type OutputPolicy } from './output.js';
@@ -98,6 +99,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     let category: keyof typeof EXIT_CODES;
     let hint: string | undefined;
     let details: Record<string, unknown> | undefined;
+    // A table or column the database lacks is a schema error (9) whichever command meets it, not a bug.
+    const schema = isSipctlError(err) ? undefined : schemaErrorFrom(err);
+    if (schema) err = Object.assign(schema, { stack: err.stack, cause: err });
     if (isSipctlError(err)) {
       ({ code, category, hint, details } = err);
     } else if (err instanceof Errors.CLIError && (err as { parse?: unknown }).parse !== undefined) {

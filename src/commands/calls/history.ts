@@ -6,7 +6,7 @@ import { formatDuration } from '../../core/proxy/status.js';
 
 export default class CallsHistory extends BaseCommand<typeof CallsHistory> {
   static summary = 'Show finished calls from the accounting table (acc_cdrs), newest first.';
-  static description = 'One row per call: START (INVITE), CALLER, CALLEE (as dialled), RESULT (the final response: 200 OK, 486 Busy Here, 403 Destination blocked, …), DURATION (answer to end), ENDED (caller-bye, callee-bye, max-duration, rpc, cancelled, failed, rejected, no-answer). Written by sipd\'s acc module; reads the database, so no proxy needs to run.';
+  static description = 'One row per call: START (INVITE), CALLER, CALLEE (as dialled), RESULT (the final response: 200 OK, 486 Busy Here, 403 Destination blocked, …), DURATION (answer to end), ENDED (caller-bye, callee-bye, max-duration, rpc, cancelled, failed, rejected, no-answer). Written by sipd\'s acc module; reads the database, so no proxy needs to run. Works on Kamailio\'s stock acc_cdrs too (start_time, end_time, duration only: CALLER, CALLEE and CALL-ID show "-" and --user/--number/--answered need the cdr_extra columns). When more calls match than --limit, stderr says how many were left out.';
   static examples = ['<%= config.bin %> calls history', '<%= config.bin %> calls history --user alice --since 24h', "<%= config.bin %> calls history --number +44 --json"];
   static flags = {
     user: Flags.string({ char: 'u', description: 'calls this subscriber made or received' }),
@@ -26,17 +26,18 @@ export default class CallsHistory extends BaseCommand<typeof CallsHistory> {
       limit: this.flags.limit,
     });
     const tty = this.out.tty;
+    const dash = (v: unknown) => (v === undefined ? '-' : v);
     this.print(await renderTable(calls, [
       { header: 'START', get: (r) => (tty ? r.start.replace('T', ' ').slice(0, 19) : r.start) },
-      { header: 'CALLER', get: (r) => r.caller },
-      { header: 'CALLEE', get: (r) => r.callee },
-      { header: 'RESULT', get: (r) => `${r.sipCode} ${r.sipReason}` },
+      { header: 'CALLER', get: (r) => dash(r.caller) },
+      { header: 'CALLEE', get: (r) => dash(r.callee) },
+      { header: 'RESULT', get: (r) => (r.sipCode === undefined ? 'answered' : `${r.sipCode} ${r.sipReason ?? ''}`.trim()) },
       { header: 'DURATION', get: (r) => (tty ? formatDuration(Math.round(r.duration)) : r.duration) },
-      { header: 'ENDED', get: (r) => r.endReason },
-      { header: 'CALL-ID', get: (r) => r.callId },
+      { header: 'ENDED', get: (r) => dash(r.endReason) },
+      { header: 'CALL-ID', get: (r) => dash(r.callId) },
     ], this.out));
     if (calls.length === 0) this.note('no calls');
-    else if (tty) this.note(`${calls.length} of ${total} call(s)`);
-    return { total, calls };
+    else if (calls.length < total) this.note(`${calls.length} of ${total} call(s) shown, newest first: --limit ${total} shows all`);
+    return { total, truncated: calls.length < total, calls };
   }
 }

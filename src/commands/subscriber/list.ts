@@ -5,6 +5,7 @@ import { renderSubscribers } from './show.js';
 
 export default class SubscriberList extends BaseCommand<typeof SubscriberList> {
   static summary = 'List subscribers, filtered by domain and username pattern, paged.';
+  static description = 'A page of --limit rows (default 100). When rows are left out, stderr says how many and how to get them, and --json has total and truncated: true. `sipctl show` lists every subscriber.';
   static examples = ['<%= config.bin %> subscriber list --domain sip.example.com', "<%= config.bin %> subscriber list --pattern '6131*' --limit 50 --page 2"];
   static flags = {
     domain: Flags.string({ char: 'd', description: 'only this domain' }),
@@ -25,7 +26,11 @@ export default class SubscriberList extends BaseCommand<typeof SubscriberList> {
       reveal: this.flags.reveal,
     });
     this.print(await renderSubscribers(subscribers, this.out, this.flags.reveal));
-    if (this.out.tty) this.note(`${subscribers.length} of ${total} subscriber(s), page ${page} of ${Math.max(1, Math.ceil(total / limit))}`);
-    return { total, page, limit, subscribers };
+    // Never cut short silently: piped or not, stderr says what this page left out and how to get it.
+    const pages = Math.max(1, Math.ceil(total / limit));
+    const truncated = subscribers.length < total;
+    if (truncated) this.note(`${subscribers.length} of ${total} subscriber(s), page ${page} of ${pages}: ${page < pages ? `--page ${page + 1} for the next, ` : ''}--limit ${total} for all, or \`sipctl show\` for every subscriber`);
+    else if (this.out.tty) this.note(`${subscribers.length} of ${total} subscriber(s)`);
+    return { total, truncated, page, limit, subscribers };
   }
 }

@@ -21,9 +21,10 @@ export default class SubscriberShow extends BaseCommand<typeof SubscriberShow> {
   async run() {
     const db = await this.openDb();
     if (!this.args.user) {
+      // kamctl show lists every subscriber: so does this, never a silent first 1,000.
       const { total, subscribers } = await listSubscribers(db, { reveal: this.flags.reveal, domain: this.flags.domain });
       this.print(await renderSubscribers(subscribers, this.out, this.flags.reveal));
-      return { total, subscribers };
+      return { total, truncated: false, subscribers };
     }
     const { username, domain } = parseAor(this.args.user, this.cfg.values.domain);
     const sub = await getSubscriber(db, username, domain, this.flags.reveal);

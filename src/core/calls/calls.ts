@@ -8,8 +8,8 @@
  *   limit   dialog.userLimits / dialog.setUserLimit (sipd's own)
  *   history acc_cdrs, newest first
  */
-import type { Database } from '../db/database.js';
-import { NotFoundError, SipctlError, ValidationError } from '../errors.js';
+import type { Database, Queryable } from '../db/database.js';
+import { NotFoundError, SchemaError, SipctlError, UsageError, ValidationError } from '../errors.js';
 import type { RpcClient } from '../rpc/client.js';
 import { assertColumnText } from '../db/charset.js';
 
@@ -126,15 +126,18 @@ export async function setUserLimit(c: RpcClient, user: string, limit: number | '
 }
 
 export interface CallRecord {
-  callId: string;
-  caller: string;
-  callerDomain: string;
-  callerIp: string;
+  /** Kamailio's stock acc_cdrs has only id, start_time, end_time and duration: the rest are cdr_extra
+   * columns (sipd's acc module writes them all) and absent from a record when the table lacks them. */
+  id: number;
+  callId?: string;
+  caller?: string;
+  callerDomain?: string;
+  callerIp?: string;
   /** the number as dialled */
-  callee: string;
+  callee?: string;
   /** where it went (user@host as forwarded) */
-  calleeForwarded: string;
-  /** ISO: INVITE arrived */
+  calleeForwarded?: string;
+  /** ISO: INVITE arrived (stock tables: the answer time, all they know) */
   start: string;
   /** ISO: answered */
   answer?: string;
@@ -142,9 +145,9 @@ export interface CallRecord {
   end: string;
   /** seconds answered → end */
   duration: number;
-  sipCode: number;
-  sipReason: string;
-  endReason: string;
+  sipCode?: number;
+  sipReason?: string;
+  endReason?: string;
 }
 
 /** acc_cdrs times are 'YYYY-MM-DD HH:MM:SS' in the proxy's local time (as Kamailio writes them). */
@@ -181,51 +184,83 @@ export interface HistoryQuery {
   limit?: number;
 }
 
+/** The columns a table has (names lower-cased); empty when the table does not exist. */
+export async function tableColumns(db: Queryable, table: string): Promise<Set<string>> {
+  const rows = db.engine === 'mysql'
+    ? await db.query<{ name: string }>('SELECT column_name AS name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?', [table])
+    : await db.query<{ name: string }>('SELECT name FROM pragma_table_info(?)', [table]);
+  return new Set(rows.map((r) => String(r.name).toLowerCase()));
+}
+
+/** The cdr_extra columns sipctl reads when present (sipd's acc module writes all of them). */
+const EXTRA = ['callid', 'src_user', 'src_domain', 'src_ip', 'dst_ouser', 'dst_user', 'dst_domain', 'setup_time', 'sip_code', 'sip_reason', 'end_reason'] as const;
+const NEEDS_EXTRA = "Kamailio's stock acc_cdrs has only start_time, end_time and duration: add the cdr_extra columns (acc module parameter cdr_extra) or leave this filter out";
+
 export async function callHistory(db: Database, q: HistoryQuery = {}): Promise<{ total: number; calls: CallRecord[] }> {
+  const cols = await tableColumns(db, 'acc_cdrs');
+  if (cols.size === 0) throw new SchemaError('SCHEMA_MISSING', `database ${db.label} has no acc_cdrs table`, 'run `sipctl db init`, or Kamailio\'s acc-create.sql');
+  const has = (c: string) => cols.has(c);
+  const need = (flag: string, ...c: string[]) => {
+    const missing = c.filter((x) => !has(x));
+    if (missing.length) throw new UsageError('CDR_COLUMN_MISSING', `${flag} needs acc_cdrs column(s) ${missing.join(', ')}, which this table lacks`, NEEDS_EXTRA);
+  };
   const where: string[] = [];
   const params: Array<string | number> = [];
   if (q.user !== undefined) {
+    need('--user', 'src_user', 'dst_ouser', 'dst_user');
     assertColumnText('user', q.user);
     where.push('(src_user = ? OR dst_ouser = ? OR dst_user = ?)');
     params.push(q.user, q.user, q.user);
   }
+  // The stock table knows only the answer time; it is the best "since" it has.
+  const timeCol = has('setup_time') ? 'setup_time' : 'start_time';
   if (q.since !== undefined) {
-    where.push('setup_time >= ?');
+    where.push(`${timeCol} >= ?`);
     params.push(localDatetime(q.since));
   }
   if (q.number !== undefined) {
+    need('--number', 'dst_ouser');
     assertColumnText('number', q.number);
     where.push('dst_ouser LIKE ?');
     params.push(q.number.replace(/[%_\\]/g, '') + '%');
   }
-  if (q.answered !== undefined) where.push(q.answered ? "sip_code LIKE '2%'" : "sip_code NOT LIKE '2%'");
+  if (q.answered !== undefined) {
+    need(q.answered ? '--answered' : '--no-answered', 'sip_code');
+    where.push(q.answered ? "sip_code LIKE '2%'" : "sip_code NOT LIKE '2%'");
+  }
   const w = where.length ? ` WHERE ${where.join(' AND ')}` : '';
   const limit = Math.max(1, Math.min(q.limit ?? 50, 1_000_000));
+  // Column names come from our own constant list, filtered by what the table has: never from input.
+  const select = ['id', 'start_time', 'end_time', 'duration', ...EXTRA.filter(has)].join(', ');
   const [{ n }] = await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM acc_cdrs${w}`, params);
-  const rows = await db.query<Record<string, unknown>>(
-    `SELECT callid, src_user, src_domain, src_ip, dst_ouser, dst_user, dst_domain, setup_time, start_time, end_time, duration, sip_code, sip_reason, end_reason FROM acc_cdrs${w} ORDER BY setup_time DESC, id DESC LIMIT ${limit}`,
-    params,
-  );
+  const rows = await db.query<Record<string, unknown>>(`SELECT ${select} FROM acc_cdrs${w} ORDER BY ${timeCol} DESC, id DESC LIMIT ${limit}`, params);
+  const str = (r: Record<string, unknown>, c: string) => (has(c) && r[c] !== null && r[c] !== undefined ? String(r[c]) : undefined);
   return {
     total: Number(n),
     calls: rows.map((r) => {
-      const code = Number(r.sip_code);
-      const answered = code >= 200 && code < 300;
-      return {
-        callId: String(r.callid),
-        caller: String(r.src_user),
-        callerDomain: String(r.src_domain),
-        callerIp: String(r.src_ip),
-        callee: String(r.dst_ouser),
-        calleeForwarded: `${String(r.dst_user)}@${String(r.dst_domain)}`,
-        start: isoLocal(r.setup_time),
+      const code = has('sip_code') ? Number(r.sip_code) : undefined;
+      // A stock acc_cdrs row is written for a confirmed dialog: it was answered at start_time.
+      const answered = code === undefined || (code >= 200 && code < 300);
+      const rec: CallRecord = {
+        id: Number(r.id),
+        start: isoLocal(has('setup_time') ? r.setup_time : r.start_time),
         ...(answered ? { answer: isoLocal(r.start_time) } : {}),
         end: isoLocal(r.end_time),
         duration: Number(r.duration),
-        sipCode: code,
-        sipReason: String(r.sip_reason),
-        endReason: String(r.end_reason),
       };
+      const set = <K extends keyof CallRecord>(k: K, v: CallRecord[K] | undefined) => {
+        if (v !== undefined) rec[k] = v;
+      };
+      set('callId', str(r, 'callid'));
+      set('caller', str(r, 'src_user'));
+      set('callerDomain', str(r, 'src_domain'));
+      set('callerIp', str(r, 'src_ip'));
+      set('callee', str(r, 'dst_ouser'));
+      if (has('dst_user') && has('dst_domain')) set('calleeForwarded', `${String(r.dst_user)}@${String(r.dst_domain)}`);
+      set('sipCode', code);
+      set('sipReason', str(r, 'sip_reason'));
+      set('endReason', str(r, 'end_reason'));
+      return rec;
     }),
   };
 }

@@ -150,12 +150,15 @@ export async function listSubscribers(db: Database, opts: ListOptions = {}): Pro
     params.push(globToLike(opts.pattern));
   }
   const clause = where.length ? ' WHERE ' + where.join(' AND ') : '';
-  const limit = Math.max(0, Math.min(opts.limit ?? 1000, 1_000_000));
+  // No limit given: every row (show prints them all); a page otherwise, and the caller says what it left out.
+  const limit = opts.limit === undefined ? undefined : Math.max(0, Math.min(opts.limit, 1_000_000));
   const offset = Math.max(0, opts.offset ?? 0);
   const [{ n }] = await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM subscriber' + clause, params);
+  const page = limit === undefined ? (offset ? ' LIMIT ? OFFSET ?' : '') : ' LIMIT ? OFFSET ?';
+  const pageParams = page ? [limit ?? Number.MAX_SAFE_INTEGER, offset] : [];
   const rows = await db.query<SubscriberRow>(
-    'SELECT id, username, domain, password, ha1, ha1b FROM subscriber' + clause + ' ORDER BY domain, username LIMIT ? OFFSET ?',
-    [...params, limit, offset],
+    'SELECT id, username, domain, password, ha1, ha1b FROM subscriber' + clause + ' ORDER BY domain, username' + page,
+    [...params, ...pageParams],
   );
   return { total: Number(n), subscribers: rows.map((r) => toView(r, opts.reveal)) };
 }
