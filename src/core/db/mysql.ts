@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { ConnectionError } from '../errors.js';
+import { accessDeniedHint, mysqlTarget } from './mysql-socket.js';
 import type { Pool, PoolConnection, QueryError, ResultSetHeader } from 'mysql2';
 import { mapValueError } from './charset.js';
 import { connectionFailed, type Database, type DbUrl, type ExecResult, type Queryable, type SqlValue } from './database.js';
@@ -62,14 +64,16 @@ function wrap(runner: Runner, typed: Typed, label: string): Queryable {
 
 export async function openMysql(u: DbUrl): Promise<Database> {
   const mysql = await import('mysql2');
-  const label = `mysql://${u.user}@${u.socketPath ? 'unix:' + u.socketPath : `${u.host}:${u.port}`}/${u.database}`;
+  // host localhost = the unix socket, as libmysqlclient (and so kamctl) does it: mysql-socket.ts
+  const target = mysqlTarget(u);
+  const label = `mysql://${u.user}@${target.socketPath ? 'unix:' + target.socketPath : `${u.host}:${u.port}`}/${u.database}`;
   const pool = mysql.createPool({
-    host: u.host,
-    port: u.port,
+    host: target.host,
+    port: target.port,
     user: u.user,
     password: u.password,
     database: u.database,
-    socketPath: u.socketPath,
+    socketPath: target.socketPath,
     ssl: u.ssl ? { ca: u.ssl.caFile ? readFileSync(u.ssl.caFile, 'utf8') : undefined, rejectUnauthorized: u.ssl.rejectUnauthorized } : undefined,
     connectionLimit: 4,
     multipleStatements: false,
@@ -98,7 +102,9 @@ export async function openMysql(u: DbUrl): Promise<Database> {
     (await connection()).release();
   } catch (e) {
     await end().catch(() => undefined);
-    throw connectionFailed(label, e);
+    const err = connectionFailed(label, e);
+    const denied = (e as { code?: string }).code === 'ER_ACCESS_DENIED_ERROR';
+    throw denied ? new ConnectionError(err.code, err.message, { hint: accessDeniedHint(target, u.user), cause: e }) : err;
   }
   // A getter on the CommonJS exports: ESM sees it only on the default export.
   const typed = (mysql.default ?? mysql).TypedParameter;
