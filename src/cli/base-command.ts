@@ -1,5 +1,5 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
-import { resolveConfig, type ConfigValues, type ResolvedConfig } from '../core/config/config.js';
+import { assertSecretPrivate, insecureWarnings, resolveConfig, type ConfigValues, type ResolvedConfig } from '../core/config/config.js';
 import type { Database } from '../core/db/database.js';
 import { schemaErrorFrom } from '../core/db/db-errors.js';
 import { SipctlError, isSipctlError } from '../core/errors.js';
@@ -68,6 +68,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected async openDb(opts: { create?: boolean } = {}): Promise<Database> {
     const { openDatabase } = await import('../core/db/database.js');
+    assertSecretPrivate(this.cfg, 'db');
     const db = await openDatabase(this.cfg.values.db, { password: this.cfg.values.dbPassword, create: opts.create });
     this.openDbs.push(db);
     return db;
@@ -85,6 +86,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected override async finally(err: Error | undefined): Promise<void> {
     await Promise.all(this.openDbs.map((d) => d.close().catch(() => undefined)));
+    // A secret others can read, in a config file this command did not need it from: say so, once.
+    if (!err && this.resolved) for (const w of insecureWarnings(this.resolved)) this.note(`warning: ${w}`);
     return super.finally(err);
   }
 

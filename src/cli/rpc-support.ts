@@ -5,7 +5,7 @@
  */
 import { assertPrivateMode, readFileWithMode } from '../core/config/private-file.js';
 import { Flags, type Command } from '@oclif/core';
-import type { ConfigValues } from '../core/config/config.js';
+import { assertSecretPrivate, type ConfigValues } from '../core/config/config.js';
 import { ConfigError, SipctlError, UsageError } from '../core/errors.js';
 import type { RpcAuth } from '../core/rpc/client.js';
 import { renderYamlish } from '../core/rpc/render.js';
@@ -85,6 +85,7 @@ export abstract class RpcCommand<T extends typeof Command> extends BaseCommand<T
   protected nodeSet(): NodeSet {
     if (!this.nodeSetInstance) {
       const v = this.cfg.values;
+      assertSecretPrivate(this.cfg, 'rpc');
       const targets = resolveTargets(this.cfg, { node: this.rpcFlagValues.node });
       const authFile = this.rpcFlagValues['rpc-auth-file'];
       let auth: RpcAuth | undefined;

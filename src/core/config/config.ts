@@ -29,6 +29,8 @@ export interface ResolvedConfig {
   values: ConfigValues;
   sources: Record<keyof ConfigValues, { source: ConfigSource; detail?: string }>;
   files: string[]; // config files that were read
+  /** files whose secrets others can read: refused when the secret is used (assertSecretPrivate) */
+  insecure?: InsecureFile[];
 }
 
 export interface ConfigInputs {
@@ -107,7 +109,7 @@ function coerce(key: keyof ConfigValues, value: unknown, where: string): unknown
 }
 
 /** A config file holding a secret must not be readable by group or others (like ssh keys). */
-function readConfigFile(path: string, required: boolean): Partial<ConfigValues> | undefined {
+function readConfigFile(path: string, required: boolean, insecure?: InsecureFile[]): Partial<ConfigValues> | undefined {
   if (!required && !existsSync(path)) return undefined;
   const { text, mode } = readFileWithMode(path, 'config file', 'CONFIG_UNREADABLE');
   let parsed: Record<string, unknown>;
@@ -123,13 +125,38 @@ function readConfigFile(path: string, required: boolean): Partial<ConfigValues> 
     if (!known.has(k)) throw new ConfigError('CONFIG_UNKNOWN_KEY', `config file ${path}: unknown key "${k}"`, `known keys: ${[...known].join(', ')}`);
     out[k] = coerce(k as keyof ConfigValues, v, path);
   }
-  const holdsSecret = typeof out.dbPassword === 'string' || (typeof out.db === 'string' && urlHasPassword(out.db));
-  if (holdsSecret) assertPrivateMode(path, mode, 'config file (it holds a database password)');
+  // A secret in a file others can read is refused by the commands that use it (assertSecretPrivate),
+  // not by every command: `sipctl status` needs no database password, so it only warns.
+  const secrets: SecretKind[] = [];
+  if (typeof out.dbPassword === 'string' || (typeof out.db === 'string' && urlHasPassword(out.db))) secrets.push('db');
   const rpcSecret = typeof out.rpcPassword === 'string' || typeof out.rpcToken === 'string'
     || (Array.isArray(out.rpc) && (out.rpc as string[]).some(urlHasPassword))
     || (out.nodes !== undefined && Object.values(out.nodes as Record<string, string>).some(urlHasPassword));
-  if (rpcSecret) assertPrivateMode(path, mode, 'config file (it holds an RPC password or token)');
+  if (rpcSecret) secrets.push('rpc');
+  if (secrets.length && (mode & 0o077) !== 0) insecure?.push({ path, mode, secrets });
   return out as Partial<ConfigValues>;
+}
+
+export type SecretKind = 'db' | 'rpc';
+/** A config file holding secrets that group or others can read. */
+export interface InsecureFile {
+  path: string;
+  mode: number;
+  secrets: SecretKind[];
+}
+
+const SECRET_TEXT: Record<SecretKind, string> = { db: 'a database password', rpc: 'an RPC password or token' };
+
+/** Before using a secret from the config file: refuse when others can read that file (exit 10). */
+export function assertSecretPrivate(rc: ResolvedConfig, kind: SecretKind): void {
+  for (const f of rc.insecure ?? []) {
+    if (f.secrets.includes(kind)) assertPrivateMode(f.path, f.mode, `config file (it holds ${SECRET_TEXT[kind]})`);
+  }
+}
+
+/** One line per insecure file, for commands that go on without its secret. */
+export function insecureWarnings(rc: ResolvedConfig): string[] {
+  return (rc.insecure ?? []).map((f) => `config file ${f.path} holds ${f.secrets.map((k) => SECRET_TEXT[k]).join(' and ')} and is readable by group or others (mode ${(f.mode & 0o777).toString(8)}): run chmod 600 ${f.path}`);
 }
 
 /** Optional RPC settings: config file and environment only (secrets never come from flags, except the CA file). */
@@ -150,6 +177,7 @@ export function resolveConfig(inputs: ConfigInputs = {}): ResolvedConfig {
   const values = defaults(env) as ConfigValues;
   const sources = Object.fromEntries(Object.keys({ ...values, dbPassword: 1, domain: 1, nodes: 1, ...Object.fromEntries(RPC_OPTIONAL_KEYS.map((k) => [k, 1])) }).map((k) => [k, { source: 'default' as ConfigSource }])) as ResolvedConfig['sources'];
   const files: string[] = [];
+  const insecure: InsecureFile[] = [];
   const apply = (partial: Partial<ConfigValues> | undefined, source: ConfigSource, detail?: string) => {
     if (!partial) return;
     for (const [k, v] of Object.entries(partial)) {
@@ -163,12 +191,12 @@ export function resolveConfig(inputs: ConfigInputs = {}): ResolvedConfig {
   const explicitFile = flags.config ?? env.SIPCTL_CONFIG;
   if (explicitFile) {
     const path = resolve(explicitFile);
-    apply(readConfigFile(path, true), 'file', path);
+    apply(readConfigFile(path, true, insecure), 'file', path);
     files.push(path);
   } else {
     // The first file found wins, like most tools' user-then-system lookup.
     for (const path of inputs.searchPaths ?? defaultConfigPaths(env)) {
-      const got = readConfigFile(path, false);
+      const got = readConfigFile(path, false, insecure);
       if (got) {
         apply(got, 'file', path);
         files.push(path);
@@ -198,7 +226,7 @@ export function resolveConfig(inputs: ConfigInputs = {}): ResolvedConfig {
     // A password in the URL is accepted, but flags put it in the process list: say so once.
     sources.db.detail = (sources.db.detail ? sources.db.detail + '; ' : '') + 'password in URL';
   }
-  return { values, sources, files };
+  return { values, sources, files, ...(insecure.length ? { insecure } : {}) };
 }
 
 /** The effective configuration with secrets masked, for `config show`. */

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { ConnectionError } from '../errors.js';
@@ -42,6 +42,18 @@ export async function openSqlite(path: string, opts: { create: boolean }): Promi
       throw new ConnectionError('DB_NOT_FOUND', `SQLite database ${full} does not exist`, { hint: 'create it with `sipctl db init`, or check --db / SIPCTL_DB' });
     }
     mkdirSync(dirname(full), { recursive: true, mode: 0o700 });
+    // It will hold ha1, Ki and OPc: create it 0600 whatever the umask (fchmod, since open's mode is
+    // masked). SQLite gives its -wal and -shm files the database file's mode, so they follow.
+    let fd: number | undefined;
+    try {
+      fd = openSync(full, 'wx', 0o600);
+      fchmodSync(fd, 0o600);
+    } catch (e) {
+      // Someone created it between our check and now: theirs to keep, as it is.
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw connectionFailed(full, e);
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
   }
   const { default: Sqlite } = await import('better-sqlite3');
   let db: Db;

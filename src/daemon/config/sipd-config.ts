@@ -13,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { resolveConfig } from '../../core/config/config.js';
+import { assertSecretPrivate, resolveConfig } from '../../core/config/config.js';
 import { SOCKET_NAME, defaultStateDir } from '../../core/daemon/files.js';
 import { ConfigError } from '../../core/errors.js';
 import type { LogLevel } from '../kernel/logger.js';
@@ -362,6 +362,8 @@ export interface DbSettings {
  */
 export function resolveDb(cfg: SipdConfig, flagDb: string | undefined, env: NodeJS.ProcessEnv = process.env): DbSettings {
   const rc = resolveConfig({ flags: { db: flagDb }, env });
+  // sipd uses the database password: a config file others can read that holds it is refused.
+  assertSecretPrivate(rc, 'db');
   const src = rc.sources.db.source;
   if (src === 'flag' || src === 'env' || cfg.db === undefined) {
     return { url: rc.values.db, password: rc.values.dbPassword, source: src === 'flag' ? '--db' : src === 'env' ? 'SIPCTL_DB' : `sipctl ${src}${rc.sources.db.detail ? ` (${rc.sources.db.detail})` : ''}` };

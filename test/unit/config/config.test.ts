@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describeConfig, maskUrl, resolveConfig, urlHasPassword, type ResolvedConfig } from '../../../src/core/config/config.js';
+import { assertSecretPrivate, describeConfig, insecureWarnings, maskUrl, resolveConfig, urlHasPassword, type ResolvedConfig } from '../../../src/core/config/config.js';
 import { kamctlrcToConfig, parseKamctlrc, readKamctlrc } from '../../../src/core/config/kamctlrc.js';
 import { writeConfigFile } from '../../../src/core/config/config-file.js';
 import { ConfigError, ConflictError } from '../../../src/core/errors.js';
@@ -207,15 +207,20 @@ describe('config show masking', () => {
 describe('config file rules', () => {
   test('a file with dbPassword readable by others is refused with a chmod 600 hint', () => {
     const p = json({ db: 'mysql://kam@h/k', dbPassword: 'pw-in-file-1' }, 0o644);
-    const e = assertConfigError(() => resolveConfig({ env: env(), searchPaths: [p] }), 'CONFIG_INSECURE_MODE');
+    // resolving works (commands that need no password go on, with a warning); using the secret is refused
+    const rc = resolveConfig({ env: env(), searchPaths: [p] });
+    assert.match(insecureWarnings(rc).join('\n'), /holds a database password.*chmod 600/);
+    const e = assertConfigError(() => assertSecretPrivate(rc, 'db'), 'CONFIG_INSECURE_MODE');
     assert.match(e.hint ?? '', new RegExp(`chmod 600 ${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
     assert.match(e.message, /644/);
     assert.ok(!e.message.includes('pw-in-file-1') && !(e.hint ?? '').includes('pw-in-file-1'));
   });
 
   test('group-readable (0640) and a password inside the db URL count too', () => {
-    assertConfigError(() => resolveConfig({ env: env(), searchPaths: [json({ dbPassword: 'x' }, 0o640)] }), 'CONFIG_INSECURE_MODE', /chmod 600/);
-    assertConfigError(() => resolveConfig({ env: env(), searchPaths: [json({ db: 'mysql://kam:pw@h/k' }, 0o644)] }), 'CONFIG_INSECURE_MODE', /chmod 600/);
+    assertConfigError(() => assertSecretPrivate(resolveConfig({ env: env(), searchPaths: [json({ dbPassword: 'x' }, 0o640)] }), 'db'), 'CONFIG_INSECURE_MODE', /chmod 600/);
+    assertConfigError(() => assertSecretPrivate(resolveConfig({ env: env(), searchPaths: [json({ db: 'mysql://kam:pw@h/k' }, 0o644)] }), 'db'), 'CONFIG_INSECURE_MODE', /chmod 600/);
+    // a database password is not an RPC secret: RPC commands are not refused for it
+    assert.doesNotThrow(() => assertSecretPrivate(resolveConfig({ env: env(), searchPaths: [json({ dbPassword: 'x' }, 0o640)] }), 'rpc'));
   });
 
   test('mode 0600 with a password is accepted', () => {

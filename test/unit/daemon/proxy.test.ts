@@ -241,8 +241,8 @@ test('carrier (address group 200): no digest auth, reaches a registered user; an
   }
 });
 
-test('not an open relay: a guest reaches registered local users only; another domain, an unregistered user or the carrier → 403 Not relaying', async () => {
-  const h = await harness({ modules: { proxy: { carrier_host: '127.0.0.2', carrier_port: 5070 } } });
+test('not an open relay: a guest (only with allow_guest_calls) reaches registered local users only; another domain, an unregistered user or the carrier → 403 Not relaying', async () => {
+  const h = await harness({ modules: { proxy: { carrier_host: '127.0.0.2', carrier_port: 5070, allow_guest_calls: true } } });
   try {
     await h.register('bob', `sip:bob@${BOB}`);
     const GUEST = '203.0.113.7:5060';
@@ -260,8 +260,9 @@ test('not an open relay: a guest reaches registered local users only; another do
       assert.deepEqual(r.map((x) => [x.status, x.reason]), [[403, 'Not relaying']], uri);
       assert.equal(h.to('127.0.0.2:5070', m).length, 0, 'nothing reaches the carrier');
     }
-    // with allow_guest_calls off, not even local users
-    const h2 = await harness({ modules: { proxy: { allow_guest_calls: false } } });
+    // by default (allow_guest_calls off, issue 11: calls only from registered users and carriers),
+    // not even local users
+    const h2 = await harness({ modules: { proxy: {} } });
     try {
       await h2.register('bob', `sip:bob@${BOB}`);
       const c = newCall();
@@ -333,7 +334,7 @@ test('in-dialog requests must match a dialog sipd knows: a forged BYE gets 404 a
 });
 
 test('identity headers from untrusted sources are removed in every spelling: case, whitespace, folding, duplicates, all three names', async () => {
-  const h = await harness();
+  const h = await harness({ modules: { proxy: { allow_guest_calls: true } } }); // guest callers (off by default)
   try {
     await h.register('bob', `sip:bob@${BOB}`);
     const c = newCall();
@@ -367,7 +368,7 @@ test('identity headers from untrusted sources are removed in every spelling: cas
 });
 
 test('loops: a request carrying our Via with its own loop hash → 482; a spiral (another Request-URI) passes; Max-Forwards 0 → 483', async () => {
-  const h = await harness();
+  const h = await harness({ modules: { proxy: { allow_guest_calls: true } } }); // guest callers (off by default)
   try {
     await h.register('bob', `sip:bob@${BOB}`);
     const GUEST = '203.0.113.7:5060';

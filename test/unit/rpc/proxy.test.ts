@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveConfig } from '../../../src/core/config/config.js';
+import { assertSecretPrivate, resolveConfig } from '../../../src/core/config/config.js';
 import { isSipctlError, SipctlError } from '../../../src/core/errors.js';
 import { resolveTargets } from '../../../src/core/proxy/targets.js';
 import { NodeSet, nodesError, type NodeOutcome } from '../../../src/core/proxy/node-set.js';
@@ -56,7 +56,7 @@ describe('which proxies a command talks to', () => {
     const path = join(dir, 'c.json');
     writeFileSync(path, JSON.stringify({ rpcPassword: 'x' }), { mode: 0o644 });
     try {
-      assert.throws(() => resolveConfig({ env: { HOME: dir }, searchPaths: [path] }), (e: unknown) => isSipctlError(e) && e.code === 'CONFIG_INSECURE_MODE');
+      assert.throws(() => assertSecretPrivate(resolveConfig({ env: { HOME: dir }, searchPaths: [path] }), 'rpc'), (e: unknown) => isSipctlError(e) && e.code === 'CONFIG_INSECURE_MODE');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

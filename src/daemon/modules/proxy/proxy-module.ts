@@ -32,7 +32,9 @@ const params = {
   carrier_port: { type: 'integer', default: 5060, min: 1, max: 65_535, doc: 'outbound trunk port' },
   carrier_transport: { type: 'string', default: 'udp', choices: ['udp', 'tcp', 'tls'], doc: 'outbound trunk transport (tcp/tls need a connection the carrier opened)' },
   carrier_numbers: { type: 'string', default: '^(\\+|00)[1-9][0-9]{3,20}$', doc: 'regular expression: dialled numbers (visual separators removed) that go to the trunk when not registered here (Kamailio\'s stock route[PSTN] pattern); other unregistered names get 404' },
-  allow_guest_calls: { type: 'boolean', default: true, doc: 'callers that are neither authenticated subscribers nor carriers may call registered local users (never anything else)' },
+  // Off by default: the security playbook allows calls only from registered users and carriers;
+  // operators who federate with other domains turn it on.
+  allow_guest_calls: { type: 'boolean', default: false, doc: 'callers that are neither authenticated subscribers nor carriers may call registered local users (never anything else); off by default, turn it on to federate with other domains' },
   record_route: { type: 'boolean', default: true, doc: 'Record-Route INVITEs so in-dialog requests come back through sipd (needed for BYE matching, limits and CDRs)' },
   fr_timer: { type: 'integer', default: 32_000, min: 1_000, max: 600_000, doc: 'ms a client transaction waits for a final response (Timer B/F; Kamailio fr_timer); then 408' },
   fr_inv_timer: { type: 'integer', default: 120_000, min: 1_000, max: 3_600_000, doc: 'ms an INVITE may ring: Timer C, from the first provisional response, restarted by each but 100 (Kamailio fr_inv_timer); then CANCEL downstream and 408 upstream' },
