@@ -1,5 +1,7 @@
 /** Flags and key sourcing shared by the sim commands that take key material (opc, add, import) and show records. */
 import { Flags, type Interfaces } from '@oclif/core';
+import type { ResolvedConfig } from '../core/config/config.js';
+import type { Kek } from '../core/sim/kek.js';
 import { UsageError } from '../core/errors.js';
 import { createKeyReader, type KeyInput, type KeyReader } from '../core/sim/key-input.js';
 import type { SimView } from '../core/sim/sim-records.js';
@@ -49,6 +51,15 @@ export function simPairs(s: SimView): Array<[string, unknown]> {
     ['created', s.createdAt],
     ['updated', s.updatedAt],
   ];
+}
+
+/**
+ * The key-encryption key for SIM keys at rest: SIPCTL_SIM_KEK (hex, environment only) or the 0600
+ * file named by SIPCTL_SIM_KEK_FILE / the config key simKekFile. Never a flag. None: plain storage.
+ */
+export async function configuredKek(cfg: ResolvedConfig): Promise<Kek | undefined> {
+  const { resolveKek } = await import('../core/sim/kek.js');
+  return resolveKek({ hex: process.env.SIPCTL_SIM_KEK, file: cfg.values.simKekFile });
 }
 
 export const revealFlag = Flags.boolean({ description: 'show Ki and OPc (masked as **** otherwise, also with --json)' });

@@ -74,11 +74,15 @@ test('sim opc: prints the OPc only; key files and stdin; bad keys exit 2 with on
   const r = await runSipctl(args);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, SET1.opc + '\n');
-  assert.equal(r.stderr, '');
+  // Keys given as flag values work, with a warning per flag (issue 16): ps shows them to every user.
+  assert.equal(r.stderr, ['--ki', '--op'].map((f) => `warning: ${f}: the value is visible to other users in the process list (ps); prefer ${f}-file (a 0600 file, or - for standard input) or the prompt\n`).join(''));
   const kiFile = secretFile('set1.ki', SET1.k + '\n');
   const f = await runSipctl(['sim', 'opc', '--ki-file', kiFile, '--op-file', '-'], { input: SET1.op + '\n' });
   assert.equal(f.stdout, SET1.opc + '\n', f.stderr);
-  assert.deepEqual(JSON.parse((await runSipctl([...args, '--json'])).stdout), { opc: SET1.opc });
+  assert.equal(f.stderr, '', 'files and standard input: no warning');
+  const j = JSON.parse((await runSipctl([...args, '--json'])).stdout);
+  assert.equal(j.opc, SET1.opc);
+  assert.equal(j.warnings.length, 2, 'the warnings travel in the JSON document');
   for (const [bad, re] of [
     [['--ki', SET1.k.slice(1), '--op', SET1.op], /^sipctl: ki: expected 32 hex digits \(16 bytes\), got 31 characters$/],
     [['--ki', SET1.k, '--op', SET1.op.slice(0, 31) + 'x'], /^sipctl: op: expected hex digits only .* position 32$/],

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { renderRecord } from '../../cli/output.js';
-import { keyFlags, keyReader, obtainKey, revealFlag, simPairs } from '../../cli/sim-support.js';
+import { configuredKek, keyFlags, keyReader, obtainKey, revealFlag, simPairs } from '../../cli/sim-support.js';
 
 
 export default class SimAdd extends BaseCommand<typeof SimAdd> {
@@ -10,7 +10,9 @@ export default class SimAdd extends BaseCommand<typeof SimAdd> {
 
 Values are normalised (lower-case hex) and checked before anything is written: IMSI 6-15 digits; ICCID 18-20 digits with a valid Luhn check digit; Ki/OP/OPc 32 hex digits and not all zeros; OPc different from Ki; AMF 4 hex (default 8000); SQN 12 hex (default 000000000000). A card whose IMSI, ICCID or Ki is already stored is refused (exit 4).
 
-Key flags are visible in process lists: prefer the --…-file forms (a path, or - for standard input) or, on a terminal, the hidden prompt that appears when a key is missing. Ki and OPc are masked in the output unless --reveal is given.`;
+With a key-encryption key configured (SIPCTL_SIM_KEK_FILE or SIPCTL_SIM_KEK, see "sim rekey"), Ki and OPc are stored encrypted (AES-256-GCM, the IMSI as associated data); without one they are stored in the clear.
+
+Key flags are visible in process lists (a warning says so each time): prefer the --…-file forms (a path, or - for standard input) or, on a terminal, the hidden prompt that appears when a key is missing. Ki and OPc are masked in the output unless --reveal is given.`;
   static examples = [
     '<%= config.bin %> sim add 001010000000001 --ki-file ki.hex --op-file /etc/sipctl/op.hex --iccid 8944012401000010014',
     'printf %s "$KI" | <%= config.bin %> sim add 001010000000002 --ki-file - --random-op',
@@ -43,7 +45,7 @@ Key flags are visible in process lists: prefer the --…-file forms (a path, or 
     if (opc === undefined && op === undefined && !f['random-op']) {
       opcValue = await obtainKey(reader, { field: 'opc', flag: '--opc' }, { required: true, also: '--op, --op-file or --random-op' });
     }
-    for (const w of reader.warnings) this.note(`warning: ${w}`);
+    const kek = await configuredKek(this.cfg);
     const db = await this.openDb();
     const { addSim } = await import('../../core/sim/sim-records.js');
     const result = await addSim(
@@ -52,11 +54,14 @@ Key flags are visible in process lists: prefer the --…-file forms (a path, or 
         imsi: this.args.imsi, ki: ki!, opc: opcValue, op, randomOp: f['random-op'], amf: f.amf, sqn: f.sqn,
         iccid: f.iccid, msisdn: f.msisdn, batch: f.batch, vendor: f.vendor, allowNoCheckDigit: f['iccid-without-check-digit'],
       },
-      { dryRun: f['dry-run'], reveal: f.reveal },
+      { dryRun: f['dry-run'], reveal: f.reveal, kek },
     );
+    kek?.wipe();
     const how = result.opcSource === 'op' ? ' (OPc derived from OP; OP not stored)' : result.opcSource === 'random-op' ? ' (OPc derived from a random OP, which was discarded)' : '';
     this.print(`${result.dryRun ? 'would add' : 'added'} SIM ${result.sim.imsi}${how}`);
     if (f.reveal) this.print(await renderRecord(simPairs(result.sim), this.out));
-    return result;
+    // After the work: an error stays one line (what scripts read).
+    for (const w of reader.warnings) this.note(`warning: ${w}`);
+    return { ...result, encrypted: kek !== undefined, ...(reader.warnings.length ? { warnings: reader.warnings } : {}) };
   }
 }

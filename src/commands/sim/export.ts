@@ -2,7 +2,8 @@ import { closeSync, fchmodSync, openSync, writeSync } from 'node:fs';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { UsageError } from '../../core/errors.js';
-import { exportSims, iterateSims, EXPORT_COLUMNS, MASK } from '../../core/sim/sim-records.js';
+import { exportSims, iterateSims, openRow, EXPORT_COLUMNS, MASK } from '../../core/sim/sim-records.js';
+import { configuredKek } from '../../cli/sim-support.js';
 
 export default class SimExport extends BaseCommand<typeof SimExport> {
   static summary = 'Export SIM cards as CSV or JSON, e.g. for loading into an HSS.';
@@ -25,9 +26,12 @@ With --json the cards are returned in the JSON document (under "sims", Ki/OPc ma
     const f = this.flags;
     const db = await this.openDb();
     const format = f.format as 'csv' | 'json';
+    // Encrypted rows are opened with the configured key-encryption key; the export itself is plain text (0600 with --output).
+    const kek = f.reveal ? await configuredKek(this.cfg) : undefined;
     if (this.jsonEnabled() && f.output === undefined) {
       const sims: Array<Record<string, string | null>> = [];
-      for await (const r of iterateSims(db, { batch: f.batch, imsiPrefix: f['imsi-prefix'] })) {
+      for await (const stored of iterateSims(db, { batch: f.batch, imsiPrefix: f['imsi-prefix'] })) {
+        const r = f.reveal ? openRow(stored, kek) : stored;
         const o: Record<string, string | null> = {};
         for (const c of EXPORT_COLUMNS) o[c] = (c === 'ki' || c === 'opc') && !f.reveal ? MASK : r[c];
         sims.push(o);
@@ -35,7 +39,7 @@ With --json the cards are returned in the JSON document (under "sims", Ki/OPc ma
       return { count: sims.length, revealed: !!f.reveal, sims };
     }
     let count = 0;
-    const chunks = exportSims(db, { format, reveal: f.reveal, batch: f.batch, imsiPrefix: f['imsi-prefix'], onRecord: () => count++ });
+    const chunks = exportSims(db, { format, reveal: f.reveal, batch: f.batch, imsiPrefix: f['imsi-prefix'], onRecord: () => count++, kek });
     if (f.output !== undefined) {
       let fd: number;
       try {

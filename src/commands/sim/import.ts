@@ -7,7 +7,7 @@ import { hexToBytes, wipe } from '../../core/sim/milenage.js';
 import { normaliseKey } from '../../core/sim/validation.js';
 import type { SimImportSource } from '../../core/sim/sim-import.js';
 import type { TransportColumn } from '../../core/sim/vendor-file.js';
-import { keyFlags, keyReader, obtainKey } from '../../cli/sim-support.js';
+import { configuredKek, keyFlags, keyReader, obtainKey } from '../../cli/sim-support.js';
 
 export default class SimImport extends BaseCommand<typeof SimImport> {
   static summary = 'Bulk-load SIM cards from a CSV file or a SIM-vendor output file.';
@@ -19,7 +19,9 @@ The operator OP can be given once (--op-file, or --op) to derive the OPc of ever
 
 --transport-key-file decrypts the Ki and OPc columns first: AES-128, the key as 32 hex digits in the file; --transport-mode ecb (default) or cbc with --transport-iv (every value decrypted on its own with that IV); --transport-columns picks the columns (default ki,opc; op allowed). The transport key is never stored or printed.
 
-Every row is checked as by "sim add". The file is scanned once before anything is written: an unknown format, a bad header or a truncated vendor file changes nothing (exit 2). Rows are then written in transactions of --batch-size rows (default 10,000; 1,000 rows per INSERT). A row whose IMSI is already stored with the same Ki, OPc and ICCID is skipped; one that clashes with a stored card (same IMSI with other keys, another card's Ki or ICCID) or repeats an earlier line is rejected, as is every invalid row; rejections are listed with their line numbers and the command exits 2. With --atomic any rejection means nothing is imported. --dry-run checks everything and writes nothing. A progress bar is shown on a terminal.`;
+Every row is checked as by "sim add". The file is scanned once before anything is written: an unknown format, a bad header or a truncated vendor file changes nothing (exit 2). Rows are then written in transactions of --batch-size rows (default 10,000; 1,000 rows per INSERT). A row whose IMSI is already stored with the same Ki, OPc and ICCID is skipped; one that clashes with a stored card (same IMSI with other keys, another card's Ki or ICCID) or repeats an earlier line is rejected, as is every invalid row; rejections are listed with their line numbers and the command exits 2. With --atomic any rejection means nothing is imported. --dry-run checks everything and writes nothing. A progress bar is shown on a terminal.
+
+With a key-encryption key configured (SIPCTL_SIM_KEK_FILE or SIPCTL_SIM_KEK) Ki and OPc are stored encrypted, as by "sim add".`;
   static examples = [
     '<%= config.bin %> sim import EXN2401.out --op-file /etc/sipctl/op.hex',
     '<%= config.bin %> sim import EXN2401.out --transport-key-file tk.hex --atomic',
@@ -47,7 +49,6 @@ Every row is checked as by "sim add". The file is scanned once before anything i
     const reader = keyReader(file === '-' ? 'the import file (-)' : undefined);
     const op = await obtainKey(reader, { field: 'op', flag: '--op', value: f.op, file: f['op-file'] }, { required: false });
     const tkHex = await reader.read({ field: 'transport key', flag: '--transport-key', file: f['transport-key-file'] });
-    for (const w of reader.warnings) this.note(`warning: ${w}`);
     if (f['transport-iv'] !== undefined && tkHex === undefined) throw new UsageError('TRANSPORT_IV_WITHOUT_KEY', '--transport-iv needs --transport-key-file');
 
     let transportKey: Buffer | undefined;
@@ -80,6 +81,7 @@ Every row is checked as by "sim add". The file is scanned once before anything i
       source = () => createReadStream(file, { highWaterMark: 1 << 20 });
     }
 
+    const kek = await configuredKek(this.cfg);
     const db = await this.openDb();
     const { importSims } = await import('../../core/sim/sim-import.js');
     const bar = !this.jsonEnabled() && !!process.stderr.isTTY ? progressBar() : undefined;
@@ -95,6 +97,7 @@ Every row is checked as by "sim add". The file is scanned once before anything i
         dryRun: f['dry-run'],
         batchSize: f['batch-size'],
         onProgress: bar?.update,
+        kek,
       });
       bar?.done();
       for (const r of summary.rejections) this.note(`line ${r.line}: ${r.reason}`);
@@ -108,11 +111,14 @@ Every row is checked as by "sim add". The file is scanned once before anything i
           details: { added: summary.added, skipped: summary.skipped, rejected: summary.rejected },
         });
       }
-      return summary;
+      // After the work: an error stays one line (what scripts read).
+      for (const w of reader.warnings) this.note(`warning: ${w}`);
+      return reader.warnings.length ? { ...summary, warnings: reader.warnings } : summary;
     } finally {
       bar?.done();
       wipe(transportKey, iv);
       if (held) wipe(...held);
+      kek?.wipe();
     }
   }
 }

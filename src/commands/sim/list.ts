@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { renderTable, type Column } from '../../cli/output.js';
 import { listSims, type SimView } from '../../core/sim/sim-records.js';
-import { revealFlag } from '../../cli/sim-support.js';
+import { configuredKek, revealFlag } from '../../cli/sim-support.js';
 
 export default class SimList extends BaseCommand<typeof SimList> {
   static summary = 'List SIM cards, filtered by batch and IMSI prefix, paged.';
@@ -19,7 +19,9 @@ export default class SimList extends BaseCommand<typeof SimList> {
   async run() {
     const db = await this.openDb();
     const { limit, page } = this.flags;
-    const { total, sims } = await listSims(db, { batch: this.flags.batch, imsiPrefix: this.flags['imsi-prefix'], limit, offset: (page - 1) * limit, reveal: this.flags.reveal });
+    const kek = this.flags.reveal ? await configuredKek(this.cfg) : undefined;
+    const { total, sims } = await listSims(db, { batch: this.flags.batch, imsiPrefix: this.flags['imsi-prefix'], limit, offset: (page - 1) * limit, reveal: this.flags.reveal, kek });
+    kek?.wipe();
     const cols: Column<SimView>[] = [
       { header: 'IMSI', get: (s) => s.imsi },
       { header: 'ICCID', get: (s) => s.iccid ?? '' },

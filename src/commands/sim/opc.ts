@@ -21,9 +21,10 @@ Key flags are visible in process lists: prefer --ki-file / --op-file (a path, or
     const reader = keyReader();
     const ki = await obtainKey(reader, { field: 'ki', flag: '--ki', value: this.flags.ki, file: this.flags['ki-file'] }, { required: true });
     const op = await obtainKey(reader, { field: 'op', flag: '--op', value: this.flags.op, file: this.flags['op-file'] }, { required: true });
-    for (const w of reader.warnings) this.note(`warning: ${w}`);
     const opc = deriveOpcHex(normaliseKey('ki', ki!), normaliseKey('op', op!));
     this.print(opc);
-    return { opc };
+    // After the work: an error stays one line (what scripts read).
+    for (const w of reader.warnings) this.note(`warning: ${w}`);
+    return { opc, ...(reader.warnings.length ? { warnings: reader.warnings } : {}) };
   }
 }

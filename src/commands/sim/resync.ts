@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { resyncSim } from '../../core/sim/sim-records.js';
+import { configuredKek } from '../../cli/sim-support.js';
 
 export default class SimResync extends BaseCommand<typeof SimResync> {
   static summary = 'Resynchronise the SQN from an AUTS sent by the card (TS 33.102 §6.3.5).';
@@ -14,7 +15,9 @@ export default class SimResync extends BaseCommand<typeof SimResync> {
 
   async run() {
     const db = await this.openDb();
-    const r = await resyncSim(db, this.args.imsi, this.flags.rand, this.flags.auts);
+    const kek = await configuredKek(this.cfg);
+    const r = await resyncSim(db, this.args.imsi, this.flags.rand, this.flags.auts, { kek });
+    kek?.wipe();
     this.print(`SQN of ${r.imsi} resynchronised to ${r.sqnMs} (was ${r.previousSqn}); next vector uses ${r.nextSqn}`);
     return r;
   }

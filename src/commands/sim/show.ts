@@ -2,7 +2,7 @@ import { Args } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { renderRecord } from '../../cli/output.js';
 import { getSim } from '../../core/sim/sim-records.js';
-import { revealFlag, simPairs } from '../../cli/sim-support.js';
+import { configuredKek, revealFlag, simPairs } from '../../cli/sim-support.js';
 
 export default class SimShow extends BaseCommand<typeof SimShow> {
   static summary = 'Show one SIM card.';
@@ -13,7 +13,9 @@ export default class SimShow extends BaseCommand<typeof SimShow> {
 
   async run() {
     const db = await this.openDb();
-    const sim = await getSim(db, this.args.imsi, { reveal: this.flags.reveal });
+    const kek = this.flags.reveal ? await configuredKek(this.cfg) : undefined;
+    const sim = await getSim(db, this.args.imsi, { reveal: this.flags.reveal, kek });
+    kek?.wipe();
     this.print(await renderRecord(simPairs(sim), this.out));
     return sim;
   }

@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { renderRecord } from '../../cli/output.js';
 import { nextVector } from '../../core/sim/sim-records.js';
+import { configuredKek } from '../../cli/sim-support.js';
 
 export default class SimVector extends BaseCommand<typeof SimVector> {
   static summary = 'Compute an authentication vector (RAND, AUTN, XRES, CK, IK) and advance the SQN.';
@@ -14,7 +15,9 @@ AUTN = (SQN XOR AK) || AMF || MAC-A. Ki and OPc are never printed.`;
 
   async run() {
     const db = await this.openDb();
-    const v = await nextVector(db, this.args.imsi, this.flags.rand);
+    const kek = await configuredKek(this.cfg);
+    const v = await nextVector(db, this.args.imsi, this.flags.rand, { kek });
+    kek?.wipe();
     this.print(await renderRecord([['imsi', v.imsi], ['sqn', v.sqn], ['rand', v.rand], ['autn', v.autn], ['xres', v.xres], ['ck', v.ck], ['ik', v.ik], ['ak', v.ak]], this.out));
     return v;
   }

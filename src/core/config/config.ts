@@ -22,6 +22,7 @@ export interface ConfigValues {
   rpcToken?: string;        // HTTP bearer token (config file / env only)
   rpcCaFile?: string;       // PEM CA bundle for https:// RPC endpoints
   rpcFifoReplyDir?: string; // Kamailio's jsonrpcs fifo_reply_dir, for fifo: endpoints (default /tmp)
+  simKekFile?: string;      // 0600 file with the SIM key-encryption key (config file / env only, never a flag)
 }
 
 export type ConfigSource = 'flag' | 'env' | 'kamctlrc' | 'file' | 'default';
@@ -53,6 +54,7 @@ const ENV_KEYS: Record<string, keyof ConfigValues> = {
   SIPCTL_RPC_TOKEN: 'rpcToken',
   SIPCTL_RPC_CA_FILE: 'rpcCaFile',
   SIPCTL_RPC_FIFO_REPLY_DIR: 'rpcFifoReplyDir',
+  SIPCTL_SIM_KEK_FILE: 'simKekFile',
 };
 
 export function defaultDataDir(env: NodeJS.ProcessEnv): string {
@@ -160,7 +162,7 @@ export function insecureWarnings(rc: ResolvedConfig): string[] {
 }
 
 /** Optional RPC settings: config file and environment only (secrets never come from flags, except the CA file). */
-const RPC_OPTIONAL_KEYS = ['rpcUser', 'rpcPassword', 'rpcToken', 'rpcCaFile', 'rpcFifoReplyDir'] as const;
+const RPC_OPTIONAL_KEYS = ['rpcUser', 'rpcPassword', 'rpcToken', 'rpcCaFile', 'rpcFifoReplyDir', 'simKekFile'] as const;
 
 export function urlHasPassword(url: string): boolean {
   return /^[a-z0-9+]+:\/\/[^/@]*:[^/@]*@/i.test(url);

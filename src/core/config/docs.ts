@@ -13,4 +13,5 @@ export const CONFIG_DOCS: Array<{ key: string; env?: string; flag?: string; defa
   { key: 'rpcCaFile', env: 'SIPCTL_RPC_CA_FILE', flag: '--rpc-ca-file', default: 'system CAs', description: 'PEM CA bundle trusted for https:// RPC endpoints.' },
   { key: 'rpcFifoReplyDir', env: 'SIPCTL_RPC_FIFO_REPLY_DIR', default: '/tmp', description: "Kamailio's jsonrpcs fifo_reply_dir, where fifo: calls create their reply FIFO." },
   { key: 'timeoutMs', env: 'SIPCTL_TIMEOUT', flag: '--timeout', default: '5000', description: 'JSON-RPC timeout in milliseconds.' },
+  { key: 'simKekFile', env: 'SIPCTL_SIM_KEK_FILE', default: 'none (Ki/OPc stored in the clear)', description: 'File (mode 0600) holding the 64-hex-digit key-encryption key for SIM keys at rest (AES-256-GCM per row). SIPCTL_SIM_KEK (the hex key itself, environment only) overrides it. Never a flag.' },
 ];

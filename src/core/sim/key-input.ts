@@ -42,7 +42,11 @@ export function createKeyReader(readStdin: () => Promise<string>, opts: { stdinT
       if (input.value !== undefined && input.file !== undefined) {
         throw new UsageError('KEY_SOURCES', `give ${input.field} one way only: ${input.flag} or ${fileFlag}`);
       }
-      if (input.value !== undefined) return input.value;
+      if (input.value !== undefined) {
+        // Not refused (kamctl-style scripts use it), but said every time: any local user can read argv.
+        warnings.push(`${input.flag}: the value is visible to other users in the process list (ps); prefer ${input.flag}-file (a 0600 file, or - for standard input) or the prompt`);
+        return input.value;
+      }
       if (input.file === undefined) return undefined;
       let text: string;
       if (input.file === '-') {

@@ -22,7 +22,8 @@
  * With `atomic`, any rejection rolls back everything. `dryRun` does all the checks, writes nothing.
  */
 import { detectFormat, createSimParser, createTransportDecryptor, type ParsedLine, type RawSimRow, type SimFileFormat, type SimLineParser, type TransportKeyOptions, type VendorFileParser } from './vendor-file.js';
-import { createRecordValidator, INSERT_COLS, INSERT_TUPLE, insertParams, mapSimDbError, sqlNow, type SimRecord } from './sim-records.js';
+import { assertKekForWrites, createRecordValidator, INSERT_COLS, INSERT_TUPLE, insertParams, mapSimDbError, sqlNow, type SimRecord } from './sim-records.js';
+import type { Kek } from './kek.js';
 import { isDuplicateKey, type Database, type Queryable, type SqlValue } from '../db/database.js';
 import { assertWritable } from '../db/schema/schema.js';
 import { SipctlError, ValidationError } from '../errors.js';
@@ -47,6 +48,8 @@ export interface SimImportOptions {
   /** Rows per transaction (default 10,000), written 1,000 rows per INSERT statement. */
   batchSize?: number;
   onProgress?: (p: { done: number; total: number }) => void;
+  /** Seal Ki/OPc with this key-encryption key (encryption at rest, kek.ts); none: stored in the clear. */
+  kek?: Kek;
 }
 
 export interface SimImportRejection {
@@ -206,9 +209,10 @@ interface ExistingRow {
 }
 
 /** One SELECT finding every stored card that shares an IMSI, ICCID or Ki with the batch. */
-async function findClashes(q: Queryable, rows: Pending[]): Promise<ExistingRow[]> {
+async function findClashes(q: Queryable, rows: Pending[], kek: Kek | undefined): Promise<ExistingRow[]> {
   const imsis = rows.map((p) => p.r.imsi);
-  const kis = rows.map((p) => p.r.ki);
+  // A stored Ki is in the clear on a plain row and a fingerprint on an encrypted one.
+  const kis = kek === undefined ? rows.map((p) => p.r.ki) : rows.flatMap((p) => [p.r.ki, kek.fingerprint('ki', p.r.ki)]);
   const iccids = rows.map((p) => p.r.iccid).filter((x): x is string => x !== null);
   const marks = (n: number) => new Array(n).fill('?').join(', ');
   let sql = `SELECT imsi, iccid, ki, opc FROM sim WHERE imsi IN (${marks(imsis.length)}) UNION SELECT imsi, iccid, ki, opc FROM sim WHERE ki IN (${marks(kis.length)})`;
@@ -220,9 +224,9 @@ async function findClashes(q: Queryable, rows: Pending[]): Promise<ExistingRow[]
   return q.query<ExistingRow>(sql, params);
 }
 
-async function insertRows(q: Queryable, rows: Pending[], now: string): Promise<void> {
+async function insertRows(q: Queryable, rows: Pending[], now: string, kek: Kek | undefined): Promise<void> {
   const params: SqlValue[] = [];
-  for (const p of rows) params.push(...insertParams(p.r, now));
+  for (const p of rows) params.push(...insertParams(p.r, now, kek));
   await q.execute(`INSERT INTO sim (${INSERT_COLS}) VALUES ${new Array(rows.length).fill(INSERT_TUPLE).join(', ')}`, params);
 }
 
@@ -253,6 +257,10 @@ export async function importSims(db: Database, source: SimImportSource, opts: Si
     const total = scanned.parser!.rowsRead;
 
     if (!dryRun) await assertWritable(db, 'sim');
+    await assertKekForWrites(db, opts.kek);
+    const kek = opts.kek;
+    /** Does a stored ki/opc column value hold this key (in the clear, or as this KEK's fingerprint)? */
+    const holds = (stored: string, column: 'ki' | 'opc', hex: string) => stored === hex || (kek !== undefined && stored === kek.fingerprint(column, hex));
 
     const summary: SimImportSummary = { format, rows: 0, added: 0, skipped: 0, rejected: 0, rejections: [], dryRun, atomic, rolledBack: false };
     const reject = (line: number, reason: string, field?: string) => {
@@ -276,14 +284,14 @@ export async function importSims(db: Database, source: SimImportSource, opts: Si
           // Fast path: fresh rows go straight in. A unique-key clash rolls back just this statement.
           if (!dryRun) {
             try {
-              await insertRows(t, chunk, now);
+              await insertRows(t, chunk, now, kek);
               res.added += chunk.length;
               return;
             } catch (e) {
               if (!isDuplicateKey(e)) throw mapSimDbError(e, db);
             }
           }
-          const found = await findClashes(t, chunk);
+          const found = await findClashes(t, chunk, kek);
           const byImsi = new Map<string, ExistingRow>();
           const byKi = new Map<string, ExistingRow>();
           const byIccid = new Map<string, ExistingRow>();
@@ -296,12 +304,12 @@ export async function importSims(db: Database, source: SimImportSource, opts: Si
           for (const p of chunk) {
             const ex = byImsi.get(p.r.imsi);
             if (ex) {
-              const differs = ex.ki !== p.r.ki ? 'ki' : ex.opc !== p.r.opc ? 'opc' : (ex.iccid ?? null) !== p.r.iccid ? 'iccid' : undefined;
+              const differs = !holds(ex.ki, 'ki', p.r.ki) ? 'ki' : !holds(ex.opc, 'opc', p.r.opc) ? 'opc' : (ex.iccid ?? null) !== p.r.iccid ? 'iccid' : undefined;
               if (differs === undefined) res.skipped++;
               else res.rejects.push([p.line, 'imsi', `imsi: ${p.r.imsi} is already stored with a different ${differs}`]);
               continue;
             }
-            const kiOwner = byKi.get(p.r.ki);
+            const kiOwner = byKi.get(p.r.ki) ?? (kek === undefined ? undefined : byKi.get(kek.fingerprint('ki', p.r.ki)));
             if (kiOwner) {
               res.rejects.push([p.line, 'ki', `ki: already used by another card (IMSI ${kiOwner.imsi})`]);
               continue;
@@ -315,7 +323,7 @@ export async function importSims(db: Database, source: SimImportSource, opts: Si
           }
           if (!dryRun && fresh.length) {
             try {
-              await insertRows(t, fresh, now);
+              await insertRows(t, fresh, now, kek);
             } catch (e) {
               throw mapSimDbError(e, db);
             }

@@ -26,6 +26,7 @@ import { createOpcDeriver, deriveOpcHex, generateVector, hexToBytes, resync, wip
 import { normaliseAmf, normaliseIccid, normaliseImsi, normaliseKey, normaliseMsisdn, normaliseSqn, sqnFromHex, sqnToHex } from './validation.js';
 import type { RawSimRow } from './vendor-file.js';
 import { assertColumnText } from '../db/charset.js';
+import { type Kek } from './kek.js';
 
 export const DEFAULT_AMF = '8000';
 /** What a masked Ki / OPc looks like in output (text and JSON alike). */
@@ -205,13 +206,51 @@ export function createRecordValidator(opts: Omit<SimRecordOptions, 'line'> = {})
 // ---------------------------------------------------------------------------------------------
 // Database access
 
-const SELECT_COLS = 'imsi, iccid, msisdn, ki, opc, amf, sqn, batch, vendor, created_at, updated_at';
-export const INSERT_COLS = 'imsi, iccid, msisdn, ki, opc, amf, sqn, batch, vendor, created_at, updated_at';
-export const INSERT_TUPLE = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const SELECT_COLS = 'imsi, iccid, msisdn, ki, opc, amf, sqn, batch, vendor, created_at, updated_at, key_id, keys_enc';
+export const INSERT_COLS = 'imsi, iccid, msisdn, ki, opc, amf, sqn, batch, vendor, created_at, updated_at, key_id, keys_enc';
+export const INSERT_TUPLE = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
 
-interface SimRow extends SimRecord {
+/** A row as stored: on an encrypted row ki/opc hold fingerprints and keys_enc the sealed keys (kek.ts). */
+export interface SimRow extends SimRecord {
   created_at: string;
   updated_at: string;
+  key_id?: string | null;
+  keys_enc?: string | null;
+}
+
+/** The row with its real Ki and OPc: opened with the KEK when it is encrypted. */
+export function openRow<T extends { imsi: string; ki: string; opc: string; key_id?: string | null; keys_enc?: string | null }>(row: T, kek: Kek | undefined): T {
+  if (row.key_id === null || row.key_id === undefined) return row;
+  if (kek === undefined) {
+    throw new SipctlError('SIM_KEK_REQUIRED', `sim ${row.imsi}: Ki and OPc are encrypted (key id ${row.key_id}) and no key-encryption key is configured`, { category: 'config', hint: 'set SIPCTL_SIM_KEK_FILE (a 0600 file with 64 hex digits) or the config key simKekFile' });
+  }
+  if (kek.keyId !== row.key_id) {
+    throw new SipctlError('SIM_KEK_WRONG', `sim ${row.imsi}: encrypted with key id ${row.key_id}, but the configured key-encryption key has id ${kek.keyId}`, { category: 'config', hint: 'configure the key this table was encrypted with (see `sipctl db status`)' });
+  }
+  const { ki, opc } = kek.open(row.imsi, row.keys_enc ?? '');
+  return { ...row, ki, opc };
+}
+
+/** How a record is stored: in the clear, or (with a KEK) sealed with fingerprints in ki/opc. */
+export function storedKeys(r: SimRecord, kek: Kek | undefined): { ki: string; opc: string; keyId: string | null; keysEnc: string | null } {
+  if (kek === undefined) return { ki: r.ki, opc: r.opc, keyId: null, keysEnc: null };
+  return { ki: kek.fingerprint('ki', r.ki), opc: kek.fingerprint('opc', r.opc), keyId: kek.keyId, keysEnc: kek.seal(r.imsi, r.ki, r.opc) };
+}
+
+/**
+ * New cards go in only under the key the encrypted rows already use (or in the clear into a plain
+ * table): otherwise a new card's Ki could not be checked against theirs, and the table would need
+ * two keys to read.
+ */
+export async function assertKekForWrites(db: Queryable & { label?: string }, kek: Kek | undefined): Promise<void> {
+  const other = await guarded(db, () => kek === undefined
+    ? db.query<{ key_id: string }>('SELECT key_id FROM sim WHERE key_id IS NOT NULL LIMIT 1')
+    : db.query<{ key_id: string }>('SELECT key_id FROM sim WHERE key_id IS NOT NULL AND key_id <> ? LIMIT 1', [kek.keyId]));
+  if (other.length === 0) return;
+  if (kek === undefined) {
+    throw new SipctlError('SIM_KEK_REQUIRED', `the sim table holds encrypted cards (key id ${other[0].key_id}) and no key-encryption key is configured`, { category: 'config', hint: 'set SIPCTL_SIM_KEK_FILE (a 0600 file with 64 hex digits) or the config key simKekFile' });
+  }
+  throw new SipctlError('SIM_KEK_WRONG', `the sim table holds cards encrypted with key id ${other[0].key_id}, but the configured key-encryption key has id ${kek.keyId}`, { category: 'config', hint: 'configure that key, or move the table to this one with `sipctl sim rekey`' });
 }
 
 /** 'YYYY-MM-DD HH:MM:SS' in UTC, as both engines store DATETIME here. */
@@ -219,8 +258,9 @@ export function sqlNow(): string {
   return new Date().toISOString().slice(0, 19).replace('T', ' ');
 }
 
-export function insertParams(r: SimRecord, now: string): SqlValue[] {
-  return [r.imsi, r.iccid, r.msisdn, r.ki, r.opc, r.amf, r.sqn, r.batch, r.vendor, now, now];
+export function insertParams(r: SimRecord, now: string, kek?: Kek): SqlValue[] {
+  const k = storedKeys(r, kek);
+  return [r.imsi, r.iccid, r.msisdn, k.ki, k.opc, r.amf, r.sqn, r.batch, r.vendor, now, now, k.keyId, k.keysEnc];
 }
 
 /**
@@ -235,6 +275,9 @@ export function mapSimDbError(e: unknown, db: { label?: string }): unknown {
     return new ConflictError('SIM_CONFLICT', `${which}: already used by another card (changed by another writer meanwhile)`, 'run the command again');
   }
   const code = (e as { code?: string }).code;
+  if (code === 'ER_BAD_FIELD_ERROR' || /no such column: key(s_enc|_id)/i.test(String((e as Error)?.message ?? ''))) {
+    return new SchemaError('SCHEMA_OUTDATED', `table sim in ${db.label ?? 'the database'} is version 1 (no encryption columns)`, 'run `sipctl db init` to upgrade it (it only adds columns)');
+  }
   if (code === 'ER_NO_SUCH_TABLE' || /no such table/i.test(String((e as Error)?.message ?? ''))) {
     return new SchemaError('SCHEMA_MISSING', `table sim is not set up in ${db.label ?? 'the database'}`, 'run `sipctl db init`');
   }
@@ -249,6 +292,7 @@ async function guarded<T>(db: Queryable & { label?: string }, fn: () => Promise<
   }
 }
 
+/** Ki and OPc are shown only with `reveal`; pass an opened row (openRow) then. */
 export function toView(row: SimRow, reveal = false): SimView {
   return {
     imsi: row.imsi,
@@ -302,9 +346,12 @@ export interface AddSimResult {
 }
 
 /** Refuse a record that clashes with a stored card: same IMSI, same ICCID, or the same Ki. */
-async function assertNoClash(db: Database, r: SimRecord): Promise<void> {
-  const params: SqlValue[] = [r.imsi, r.ki];
-  let where = 'imsi = ? OR ki = ?';
+async function assertNoClash(db: Database, r: SimRecord, kek: Kek | undefined): Promise<void> {
+  await assertKekForWrites(db, kek);
+  // A stored Ki is in the clear on a plain row and a fingerprint on an encrypted one.
+  const kiForms = kek === undefined ? [r.ki] : [r.ki, kek.fingerprint('ki', r.ki)];
+  const params: SqlValue[] = [r.imsi, ...kiForms];
+  let where = kiForms.length === 1 ? 'imsi = ? OR ki = ?' : 'imsi = ? OR ki = ? OR ki = ?';
   if (r.iccid !== null) {
     where += ' OR iccid = ?';
     params.push(r.iccid);
@@ -314,13 +361,13 @@ async function assertNoClash(db: Database, r: SimRecord): Promise<void> {
     if (f.imsi === r.imsi) throw new ConflictError('SIM_EXISTS', `imsi: a SIM with IMSI ${r.imsi} already exists`, 'remove it first with `sipctl sim rm`, or use another IMSI');
   }
   for (const f of found) {
-    if (f.ki === r.ki) throw new ConflictError('SIM_KI_IN_USE', `ki: already used by another card (IMSI ${f.imsi})`, 'every card needs its own Ki');
+    if (kiForms.includes(f.ki)) throw new ConflictError('SIM_KI_IN_USE', `ki: already used by another card (IMSI ${f.imsi})`, 'every card needs its own Ki');
     if (r.iccid !== null && f.iccid === r.iccid) throw new ConflictError('SIM_ICCID_IN_USE', `iccid: already used by another card (IMSI ${f.imsi})`);
   }
 }
 
 /** Add one card. With `op` the OPc is derived and the OP discarded; with `randomOp` a fresh OP is drawn, used once and wiped. */
-export async function addSim(db: Database, input: AddSimInput, opts: { dryRun?: boolean; reveal?: boolean } = {}): Promise<AddSimResult> {
+export async function addSim(db: Database, input: AddSimInput, opts: { dryRun?: boolean; reveal?: boolean; kek?: Kek } = {}): Promise<AddSimResult> {
   const given = [input.opc !== undefined, input.op !== undefined, !!input.randomOp].filter(Boolean).length;
   if (given !== 1) {
     throw new UsageError('SIM_OPC_SOURCE', given === 0 ? 'opc: missing: give the OPc, or the OP to derive it from, or --random-op' : 'give exactly one of --opc, --op and --random-op');
@@ -342,19 +389,19 @@ export async function addSim(db: Database, input: AddSimInput, opts: { dryRun?: 
     record = validateSimRecord(raw, { allowNoCheckDigit: input.allowNoCheckDigit });
   }
   if (!opts.dryRun) await assertWritable(db, 'sim');
-  await assertNoClash(db, record);
+  await assertNoClash(db, record, opts.kek);
   const now = sqlNow();
   if (!opts.dryRun) {
-    await guarded(db, () => db.execute(`INSERT INTO sim (${INSERT_COLS}) VALUES ${INSERT_TUPLE}`, insertParams(record, now)));
+    await guarded(db, () => db.execute(`INSERT INTO sim (${INSERT_COLS}) VALUES ${INSERT_TUPLE}`, insertParams(record, now, opts.kek)));
   }
   return { action: 'add', dryRun: !!opts.dryRun, opcSource, sim: toView({ ...record, created_at: now, updated_at: now }, opts.reveal) };
 }
 
-export async function getSim(db: Database, imsiArg: string, opts: { reveal?: boolean } = {}): Promise<SimView> {
+export async function getSim(db: Database, imsiArg: string, opts: { reveal?: boolean; kek?: Kek } = {}): Promise<SimView> {
   const imsi = normaliseImsi(imsiArg);
   const row = await findRow(db, imsi);
   if (!row) throw notFound(imsi);
-  return toView(row, opts.reveal);
+  return toView(opts.reveal ? openRow(row, opts.kek) : row, opts.reveal);
 }
 
 export interface ListSimsOptions {
@@ -364,6 +411,8 @@ export interface ListSimsOptions {
   limit?: number;
   offset?: number;
   reveal?: boolean;
+  /** needed with reveal when rows are encrypted */
+  kek?: Kek;
 }
 
 function listWhere(opts: { batch?: string; imsiPrefix?: string }): { clause: string; params: SqlValue[] } {
@@ -391,7 +440,7 @@ export async function listSims(db: Database, opts: ListSimsOptions = {}): Promis
   const offset = Math.max(0, opts.offset ?? 0);
   const [{ n }] = await guarded(db, () => db.query<{ n: number }>('SELECT COUNT(*) AS n FROM sim' + clause, params));
   const rows = await guarded(db, () => db.query<SimRow>(`SELECT ${SELECT_COLS} FROM sim${clause} ORDER BY imsi LIMIT ? OFFSET ?`, [...params, limit, offset]));
-  return { total: Number(n), sims: rows.map((r) => toView(r, opts.reveal)) };
+  return { total: Number(n), sims: rows.map((r) => toView(opts.reveal ? openRow(r, opts.kek) : r, opts.reveal)) };
 }
 
 export async function removeSim(db: Database, imsiArg: string, opts: { dryRun?: boolean } = {}): Promise<{ action: 'rm'; imsi: string; dryRun: boolean }> {
@@ -451,14 +500,15 @@ function pause(ms: number): Promise<void> {
  * and store that SQN. The advance is a compare-and-swap retried on contention, so two concurrent
  * calls (any connections, any processes) never issue the same SQN.
  */
-export async function nextVector(db: Database, imsiArg: string, randHex?: string): Promise<SimVector> {
+export async function nextVector(db: Database, imsiArg: string, randHex?: string, opts: { kek?: Kek } = {}): Promise<SimVector> {
   const imsi = normaliseImsi(imsiArg);
   const rand = randHex === undefined ? undefined : hexToBytes('rand', randHex.trim(), 16);
   await assertWritable(db, 'sim');
   for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-    const rows = await guarded(db, () => db.query<{ ki: string; opc: string; amf: string; sqn: string }>('SELECT ki, opc, amf, sqn FROM sim WHERE imsi = ?', [imsi]));
+    const rows = await guarded(db, () => db.query<{ imsi: string; ki: string; opc: string; amf: string; sqn: string; key_id: string | null; keys_enc: string | null }>('SELECT imsi, ki, opc, amf, sqn, key_id, keys_enc FROM sim WHERE imsi = ?', [imsi]));
     if (rows.length === 0) throw notFound(imsi);
-    const { ki, opc, amf, sqn } = rows[0];
+    // Opened before the SQN moves: a wrong or missing KEK changes nothing.
+    const { ki, opc, amf, sqn } = openRow(rows[0], opts.kek);
     const next = advanceSqn(sqn);
     const r = await guarded(db, () => db.execute('UPDATE sim SET sqn = ?, updated_at = ? WHERE imsi = ? AND sqn = ?', [next, sqlNow(), imsi, sqn]));
     if (r.affectedRows !== 1) {
@@ -490,15 +540,16 @@ export async function nextVector(db: Database, imsiArg: string, randHex?: string
  * Resynchronisation (TS 33.102 §6.3.5): verify MAC-S in AUTS for this RAND, recover SQN_MS and
  * store it, so the next vector uses SQN_MS + 32. A MAC-S that does not verify changes nothing.
  */
-export async function resyncSim(db: Database, imsiArg: string, randHex: string, autsHex: string): Promise<{ action: 'resync'; imsi: string; previousSqn: string; sqnMs: string; sqn: string; nextSqn: string }> {
+export async function resyncSim(db: Database, imsiArg: string, randHex: string, autsHex: string, opts: { kek?: Kek } = {}): Promise<{ action: 'resync'; imsi: string; previousSqn: string; sqnMs: string; sqn: string; nextSqn: string }> {
   const imsi = normaliseImsi(imsiArg);
   if (randHex === undefined) throw new ValidationError('rand', 'is required (32 hex digits)');
   if (autsHex === undefined) throw new ValidationError('auts', 'is required (28 hex digits)');
   const rand = hexToBytes('rand', randHex.trim(), 16);
   const auts = hexToBytes('auts', autsHex.trim(), 14);
   await assertWritable(db, 'sim');
-  const row = await findRow(db, imsi);
-  if (!row) throw notFound(imsi);
+  const stored = await findRow(db, imsi);
+  if (!stored) throw notFound(imsi);
+  const row = openRow(stored, opts.kek);
   const kiBuf = Buffer.from(row.ki, 'hex');
   const opcBuf = Buffer.from(row.opc, 'hex');
   let sqnMs: string;
@@ -529,7 +580,7 @@ export const EXPORT_COLUMNS = ['imsi', 'iccid', 'msisdn', 'ki', 'opc', 'amf', 's
 const SECRET_COLUMNS = new Set(['ki', 'opc']);
 
 /** Every stored card in IMSI order (optionally one batch), read in pages by a keyset so memory stays flat. */
-export async function* iterateSims(db: Database, opts: { batch?: string; imsiPrefix?: string; pageSize?: number } = {}): AsyncGenerator<SimRecord> {
+export async function* iterateSims(db: Database, opts: { batch?: string; imsiPrefix?: string; pageSize?: number } = {}): AsyncGenerator<SimRow> {
   const { clause, params } = listWhere(opts);
   const page = opts.pageSize ?? 1000;
   let after = '';
@@ -552,14 +603,15 @@ function csvField(v: string | null): string {
  * Without `reveal` the ki and opc columns are left out altogether (a masked value is useless to
  * an HSS and dangerous to load).
  */
-export async function* exportSims(db: Database, opts: { format?: ExportFormat; reveal?: boolean; batch?: string; imsiPrefix?: string; onRecord?: () => void } = {}): AsyncGenerator<string> {
+export async function* exportSims(db: Database, opts: { format?: ExportFormat; reveal?: boolean; batch?: string; imsiPrefix?: string; onRecord?: () => void; kek?: Kek } = {}): AsyncGenerator<string> {
   const format = opts.format ?? 'csv';
   if (format !== 'csv' && format !== 'json') throw new ValidationError('format', `expected csv or json, got ${JSON.stringify(format)}`);
   const cols = EXPORT_COLUMNS.filter((c) => opts.reveal || !SECRET_COLUMNS.has(c));
   let buf = format === 'csv' ? cols.join(',') + '\n' : '[';
   let first = true;
-  for await (const r of iterateSims(db, opts)) {
+  for await (const stored of iterateSims(db, opts)) {
     opts.onRecord?.();
+    const r = opts.reveal ? openRow(stored, opts.kek) : stored;
     if (format === 'csv') {
       buf += cols.map((c) => csvField(r[c])).join(',') + '\n';
     } else {

@@ -34,7 +34,7 @@ const EXPECTED_VERSIONS: Record<string, number> = {
   dbaliases: 1,
   speed_dial: 2,
   uacreg: 5,
-  sim: 1,
+  sim: 2,
 };
 const ISSUE12_TABLES = ['domain', 'domain_attrs', 'dispatcher', 'dialplan', 'grp', 're_grp', 'dbaliases', 'speed_dial', 'uacreg'];
 const ALL = Object.keys(EXPECTED_VERSIONS).sort();

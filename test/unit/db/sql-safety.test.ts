@@ -31,6 +31,8 @@ const REVIEWED: Record<string, Record<string, string>> = {
   'src/core/calls/calls.ts': {
     w: 'WHERE clause joined from constant fragments with ? placeholders',
     limit: 'an integer clamped to 1..1,000,000 by Math.max/Math.min',
+    select: 'column names from the constant EXTRA list, filtered by the columns the table has',
+    timeCol: "one of the constants 'setup_time' / 'start_time'",
   },
   'src/core/db/schema/schema.ts': { 't.name': 'a table name from the constant TABLES list' },
   'src/core/db/schema/tables.ts': {
@@ -43,7 +45,10 @@ const REVIEWED: Record<string, Record<string, string>> = {
     cond: 'listWhere() clause plus a constant fragment',
   },
   'src/core/subscribers/import.ts': { cond: 'repeated constant "(username = ? AND domain = ?)" fragments' },
-  'src/core/subscribers/subscribers.ts': { clause: 'constant fragments with ? placeholders' },
+  'src/core/subscribers/subscribers.ts': {
+    clause: 'constant fragments with ? placeholders',
+    page: "the constant ' LIMIT ? OFFSET ?' or ''",
+  },
   'src/daemon/modules/acc/acc-module.ts': {
     table: 'acc/cdr table parameter, checked by assertTableName at init',
     "cols.join(', ')": 'constant column lists (ACC_BASE/CDR_BASE and extras)',

@@ -54,8 +54,13 @@ test('key reader: flag, file (trimmed), stdin once, unreadable/empty files are u
   let stdinReads = 0;
   const r = createKeyReader(async () => { stdinReads++; return 'cdc202d5123e20f62b6d676ac72cb318\n'; });
   assert.equal(await r.read({ field: 'ki', flag: '--ki', value: 'abc' }), 'abc');
+  // A key given as a flag value works, with a warning naming the flag (never the value): ps shows it.
+  assert.equal(r.warnings.length, 1);
+  assert.match(r.warnings[0], /^--ki: the value is visible to other users in the process list/);
+  assert.ok(!r.warnings[0].includes('abc'));
+  r.warnings.length = 0;
   assert.equal(await r.read({ field: 'ki', flag: '--ki', file: p }), '465B5CE8B199B49FAA5F0A2EE238A6BC');
-  assert.deepEqual(r.warnings, []);
+  assert.deepEqual(r.warnings, [], 'a file (or stdin, or the prompt) warns of nothing');
   assert.equal(await r.read({ field: 'ki', flag: '--ki' }), undefined);
   assert.equal(await r.read({ field: 'op', flag: '--op', file: '-' }), 'cdc202d5123e20f62b6d676ac72cb318');
   await assert.rejects(r.read({ field: 'opc', flag: '--opc', file: '-' }), (e: unknown) => e instanceof UsageError && /--opc-file -: standard input is already used by --op-file -/.test(e.message));

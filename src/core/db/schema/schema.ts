@@ -9,7 +9,16 @@ export interface TableStatus {
   /** null: no version row; undefined: table absent */
   version: number | null | undefined;
   rows: number | null;
-  state: 'ok' | 'missing' | 'unknown-version' | 'no-version-row';
+  /** outdated: an older version of a sipctl table that `db init` upgrades */
+  state: 'ok' | 'missing' | 'unknown-version' | 'no-version-row' | 'outdated';
+}
+
+/** Can `db init` take this table from version `from` to the current one? */
+function migratable(name: string, from: number): boolean {
+  const t = tableDef(name);
+  if (from >= t.version) return false;
+  for (let v = from; v < t.version; v++) if (!t.migrations?.[v]) return false;
+  return true;
 }
 
 async function existingTables(db: Queryable): Promise<Set<string>> {
@@ -28,6 +37,8 @@ async function versionRows(db: Queryable, present: Set<string>): Promise<Map<str
 export interface InitResult {
   created: string[];
   existing: string[];
+  /** sipctl tables upgraded in place (e.g. sim 1 → 2: the encryption-at-rest columns) */
+  migrated: Array<{ table: string; from: number; to: number }>;
   engine: string;
 }
 
@@ -41,9 +52,15 @@ export async function initSchema(db: Database, opts: { dryRun?: boolean } = {}):
   const versions = await versionRows(db, present);
   const created: string[] = [];
   const existing: string[] = [];
+  const migrated: InitResult['migrated'] = [];
   for (const t of TABLES) {
     if (present.has(t.name)) {
       const v = versions.get(t.name);
+      if (v !== undefined && migratable(t.name, v)) {
+        migrated.push({ table: t.name, from: v, to: t.version });
+        existing.push(t.name);
+        continue;
+      }
       if (v !== undefined && v !== t.version) {
         throw new SchemaError('SCHEMA_VERSION_MISMATCH', `table ${t.name} has version ${v}, sipctl knows version ${t.version}`, 'migrate it with Kamailio\'s kamdbctl, or point sipctl at another database');
       }
@@ -52,7 +69,15 @@ export async function initSchema(db: Database, opts: { dryRun?: boolean } = {}):
     }
     created.push(t.name);
   }
-  if (opts.dryRun) return { created, existing, engine: db.engine };
+  if (opts.dryRun) return { created, existing, migrated, engine: db.engine };
+  // A migration step, then its version row, so an interrupted upgrade resumes where it stopped.
+  for (const m of migrated) {
+    const t = tableDef(m.table);
+    for (let v = m.from; v < m.to; v++) {
+      for (const stmt of t.migrations![v][db.engine]) await db.exec(stmt);
+      await db.execute('UPDATE version SET table_version = ? WHERE table_name = ?', [v + 1, m.table]);
+    }
+  }
   // DDL is not transactional on MySQL; create one table at a time, then its version row,
   // so an interrupted init can simply be run again.
   for (const name of created) {
@@ -62,7 +87,7 @@ export async function initSchema(db: Database, opts: { dryRun?: boolean } = {}):
   for (const t of TABLES) {
     if (!now.has(t.name)) await db.execute('INSERT INTO version (table_name, table_version) VALUES (?, ?)', [t.name, t.version]);
   }
-  return { created, existing, engine: db.engine };
+  return { created, existing, migrated, engine: db.engine };
 }
 
 export async function schemaStatus(db: Database): Promise<TableStatus[]> {
@@ -83,7 +108,7 @@ export async function schemaStatus(db: Database): Promise<TableStatus[]> {
       expectedVersion: t.version,
       version: v ?? null,
       rows: Number(n),
-      state: v === undefined ? 'no-version-row' : v === t.version ? 'ok' : 'unknown-version',
+      state: v === undefined ? 'no-version-row' : v === t.version ? 'ok' : migratable(t.name, v) ? 'outdated' : 'unknown-version',
     });
   }
   return out;
@@ -108,6 +133,7 @@ export async function assertWritable(db: Database, table: string): Promise<void>
   if (rows.length === 0) throw new SchemaError('SCHEMA_MISSING', `table ${table} is not set up in ${db.label}`, 'run `sipctl db init`');
   const v = Number(rows[0].table_version);
   if (v !== t.version) {
+    if (migratable(table, v)) throw new SchemaError('SCHEMA_OUTDATED', `table ${table} has version ${v}; this sipctl uses version ${t.version}`, 'run `sipctl db init` to upgrade it (it only adds columns)');
     throw new SchemaError('SCHEMA_VERSION_MISMATCH', `refusing to write: table ${table} has version ${v}, sipctl knows version ${t.version}`, 'check `sipctl db status`; migrate with Kamailio\'s tools first');
   }
   seen.add(table);

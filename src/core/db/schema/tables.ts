@@ -11,6 +11,12 @@ export interface TableDef {
   /** Who owns it: a Kamailio module, or sipctl itself. */
   owner: string;
   ddl: Record<Engine, string[]>;
+  /**
+   * Upgrades `sipctl db init` runs on a table of an older version: migrations[n] takes version n
+   * to n + 1 (statements per engine). Only sipctl's own tables have them; Kamailio's are migrated
+   * with Kamailio's tools.
+   */
+  migrations?: Record<number, Record<Engine, string[]>>;
 }
 
 const MYSQL_TAIL = ' ENGINE=InnoDB DEFAULT CHARSET=latin1';
@@ -581,8 +587,10 @@ export const TABLES: TableDef[] = [
   },
   {
     // sipctl's own: SIM key material. OP is never stored, only the per-card OPc.
+    // Version 2 (issue 16) adds key_id and keys_enc for encryption at rest (src/core/sim/kek.ts):
+    // on an encrypted row ki/opc hold "enc:" fingerprints and keys_enc the AES-GCM sealed keys.
     name: 'sim',
-    version: 1,
+    version: 2,
     owner: 'sipctl',
     ddl: {
       mysql: [`CREATE TABLE \`sim\` (
@@ -598,6 +606,8 @@ export const TABLES: TableDef[] = [
     \`vendor\` VARCHAR(64) DEFAULT NULL,
     \`created_at\` DATETIME NOT NULL,
     \`updated_at\` DATETIME NOT NULL,
+    \`key_id\` VARCHAR(16) DEFAULT NULL,
+    \`keys_enc\` VARCHAR(128) DEFAULT NULL,
     CONSTRAINT sim_imsi_idx UNIQUE (\`imsi\`),
     CONSTRAINT sim_iccid_idx UNIQUE (\`iccid\`),
     CONSTRAINT sim_ki_idx UNIQUE (\`ki\`)
@@ -615,10 +625,18 @@ export const TABLES: TableDef[] = [
     vendor VARCHAR(64) DEFAULT NULL,
     created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
     updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+    key_id VARCHAR(16) DEFAULT NULL,
+    keys_enc VARCHAR(128) DEFAULT NULL,
     CONSTRAINT sim_imsi_idx UNIQUE (imsi),
     CONSTRAINT sim_iccid_idx UNIQUE (iccid),
     CONSTRAINT sim_ki_idx UNIQUE (ki)
 )`, 'CREATE INDEX sim_batch_idx ON sim (batch)'],
+    },
+    migrations: {
+      1: {
+        mysql: ['ALTER TABLE `sim` ADD COLUMN `key_id` VARCHAR(16) DEFAULT NULL, ADD COLUMN `keys_enc` VARCHAR(128) DEFAULT NULL'],
+        sqlite: ['ALTER TABLE sim ADD COLUMN key_id VARCHAR(16) DEFAULT NULL', 'ALTER TABLE sim ADD COLUMN keys_enc VARCHAR(128) DEFAULT NULL'],
+      },
     },
   },
 ];
