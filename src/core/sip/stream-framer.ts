@@ -30,6 +30,10 @@ export class StreamFramer {
   private failed: SipParseError | undefined;
   /** CRLF keep-alive bytes skipped so far (RFC 5626 pings are "\r\n\r\n") */
   keepaliveBytes = 0;
+  /** double-CRLF pings seen between messages (RFC 5626 §4.4.1: each is answered with one CRLF) */
+  pings = 0;
+  /** CRLFs in a row since the last message or ping */
+  private crlfRun = 0;
 
   constructor(limits: Partial<ParserLimits> = {}) {
     this.limits = resolveLimits(limits);
@@ -103,7 +107,13 @@ export class StreamFramer {
       while (this.end - this.start >= 2 && this.buf[this.start] === CR && this.buf[this.start + 1] === LF) {
         this.keepaliveBytes += 2;
         this.consume(2);
+        if (++this.crlfRun === 2) {
+          this.pings++;
+          this.crlfRun = 0;
+        }
       }
+      // A lone CR may be the first half of a CRLF still in flight; anything else starts a message.
+      if (this.end > this.start && !(this.end - this.start === 1 && this.buf[this.start] === CR)) this.crlfRun = 0;
       const view = this.buf.subarray(this.start, this.end);
       if (view.length === 0) return undefined;
       const from = Math.max(0, this.searched - 3);

@@ -28,8 +28,8 @@ export interface SipdConfig {
   logFormat: 'auto' | 'json' | 'text';
   stateSaveIntervalSec: number;
   sip: { maxMessageSize: number; maxHeaders: number; maxLineLength: number };
-  tcp: { maxConnections: number; maxConnectionsPerSource: number; idleTimeoutSec: number; slowSenderTimeoutSec: number };
-  rpc: { maxRequestBytes: number; maxBatch: number; timeoutSec: number; maxConnections: number };
+  tcp: { maxConnections: number; maxConnectionsPerSource: number; idleTimeoutSec: number; slowSenderTimeoutSec: number; keepaliveMinIntervalSec: number };
+  rpc: { maxRequestBytes: number; maxBatch: number; timeoutSec: number; maxConnections: number; maxConnectionsPerSource: number };
   tls: TlsConfig;
   htables: Record<string, Record<string, unknown>>;
   modules: Record<string, Record<string, unknown>>;
@@ -77,10 +77,11 @@ export const CONFIG_KEYS: ReadonlyArray<{ key: string; type: string; default: st
   { key: 'sip.maxMessageSize', type: 'integer', default: '65535', doc: 'largest SIP message (bytes); also the per-connection TCP buffer cap' },
   { key: 'sip.maxHeaders', type: 'integer', default: '100', doc: 'most header fields in one message' },
   { key: 'sip.maxLineLength', type: 'integer', default: '8192', doc: 'longest header line (bytes)' },
-  { key: 'tcp.maxConnections', type: 'integer', default: '2048', doc: 'open SIP TCP connections in all' },
-  { key: 'tcp.maxConnectionsPerSource', type: 'integer', default: '32', doc: 'open SIP TCP connections from one source IP' },
-  { key: 'tcp.idleTimeoutSec', type: 'integer', default: '120', doc: 'a connection with no bytes for this long is closed' },
-  { key: 'tcp.slowSenderTimeoutSec', type: 'integer', default: '10', doc: 'a message, once started, must be complete within this (slowloris guard)' },
+  { key: 'tcp.maxConnections', type: 'integer', default: '2048', doc: 'open SIP TCP (and TLS) connections in all; when every slot is taken, a new connection closes the least recently active one' },
+  { key: 'tcp.maxConnectionsPerSource', type: 'integer', default: '32', doc: 'open SIP TCP connections from one source IP (never more than half of maxConnections)' },
+  { key: 'tcp.idleTimeoutSec', type: 'integer', default: '120', doc: 'a connection with no complete message for this long is closed (keep-alives: see keepaliveMinIntervalSec)' },
+  { key: 'tcp.slowSenderTimeoutSec', type: 'integer', default: '10', doc: 'a message (headers and body), once started, must be complete within this; so must the first message after the accept, CRLF keep-alives or not (slowloris guard)' },
+  { key: 'tcp.keepaliveMinIntervalSec', type: 'integer 1–3600', default: '30', doc: 'a CRLF keep-alive (RFC 5626) refreshes the idle timer at most once per this; each double-CRLF ping is answered with a CRLF pong' },
   { key: 'tls.certFile', type: 'string', default: '(none)', doc: 'server certificate (PEM; may include the chain) for tls: listen addresses; required when one is configured. `sipctl tls selfsigned` makes a pair for testing' },
   { key: 'tls.keyFile', type: 'string', default: '(none)', doc: 'its private key (PEM, unencrypted; keep it 0600 — a warning is logged otherwise)' },
   { key: 'tls.caFile', type: 'string', default: '(none)', doc: 'CA certificate(s) (PEM) client certificates are verified against; required by verifyClientCert' },
@@ -92,8 +93,9 @@ export const CONFIG_KEYS: ReadonlyArray<{ key: string; type: string; default: st
   { key: 'tls.handshakeTimeoutSec', type: 'integer 1–300', default: '10', doc: 'a TLS handshake must finish within this (the TCP limits above apply to TLS connections too)' },
   { key: 'rpc.maxRequestBytes', type: 'integer', default: '1048576', doc: 'larger JSON-RPC requests are refused (HTTP 413 / -32600)' },
   { key: 'rpc.maxBatch', type: 'integer', default: '100', doc: 'most calls in one batch array' },
-  { key: 'rpc.timeoutSec', type: 'integer', default: '10', doc: 'a request must arrive completely within this' },
-  { key: 'rpc.maxConnections', type: 'integer', default: '64', doc: 'open RPC connections per endpoint' },
+  { key: 'rpc.timeoutSec', type: 'integer', default: '10', doc: 'a request (headers and body) must arrive completely within this from the connection (or the previous reply) on; checked every second' },
+  { key: 'rpc.maxConnections', type: 'integer', default: '64', doc: 'open RPC connections per endpoint; when every slot is taken, a new connection closes the least recently active idle one' },
+  { key: 'rpc.maxConnectionsPerSource', type: 'integer', default: '16', doc: 'open RPC HTTP connections from one source IP (never more than half of maxConnections)' },
   { key: 'htables', type: 'object name → {size, autoexpire, initval, updateexpire, dbtable}', default: '{"ipban": {"size": 8, "autoexpire": 300}, "userban": {"size": 8, "autoexpire": 900, "initval": 0}}', doc: 'hash tables; merged over the defaults (a name given here replaces that default)' },
   { key: 'modules', type: 'object module → {param: value}', default: '{}', doc: 'module parameters (Kamailio modparam); see each module\'s README. A JSON array of strings is accepted for a comma-separated list parameter' },
   { key: 'disableModules', type: 'string[]', default: '[]', doc: 'optional modules not to load: sanity, maxfwd, scanner, pike, stats, permissions, usrloc, auth-db, registrar, identity, mtree, pipelimit, acc, dialog, proxy (without proxy, sipd relays nothing)' },
@@ -112,8 +114,8 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): SipdConfig 
     logFormat: 'auto',
     stateSaveIntervalSec: 5,
     sip: { maxMessageSize: 65_535, maxHeaders: 100, maxLineLength: 8192 },
-    tcp: { maxConnections: 2048, maxConnectionsPerSource: 32, idleTimeoutSec: 120, slowSenderTimeoutSec: 10 },
-    rpc: { maxRequestBytes: 1_048_576, maxBatch: 100, timeoutSec: 10, maxConnections: 64 },
+    tcp: { maxConnections: 2048, maxConnectionsPerSource: 32, idleTimeoutSec: 120, slowSenderTimeoutSec: 10, keepaliveMinIntervalSec: 30 },
+    rpc: { maxRequestBytes: 1_048_576, maxBatch: 100, timeoutSec: 10, maxConnections: 64, maxConnectionsPerSource: 16 },
     tls: { ...DEFAULT_TLS },
     htables: {},
     modules: {},
@@ -268,10 +270,10 @@ export function applyFileConfig(cfg: SipdConfig, raw: unknown, where: string): S
         out.sip = section(v, out.sip, where, k, { maxMessageSize: [512, 1_048_576], maxHeaders: [8, 10_000], maxLineLength: [256, 65_535] });
         break;
       case 'tcp':
-        out.tcp = section(v, out.tcp, where, k, { maxConnections: [1, 1_000_000], maxConnectionsPerSource: [1, 1_000_000], idleTimeoutSec: [1, 86_400], slowSenderTimeoutSec: [1, 3600] });
+        out.tcp = section(v, out.tcp, where, k, { maxConnections: [1, 1_000_000], maxConnectionsPerSource: [1, 1_000_000], idleTimeoutSec: [1, 86_400], slowSenderTimeoutSec: [1, 3600], keepaliveMinIntervalSec: [1, 3600] });
         break;
       case 'rpc':
-        out.rpc = section(v, out.rpc, where, k, { maxRequestBytes: [1024, 64 * 1_048_576], maxBatch: [1, 10_000], timeoutSec: [1, 3600], maxConnections: [1, 100_000] });
+        out.rpc = section(v, out.rpc, where, k, { maxRequestBytes: [1024, 64 * 1_048_576], maxBatch: [1, 10_000], timeoutSec: [1, 3600], maxConnections: [1, 100_000], maxConnectionsPerSource: [1, 100_000] });
         break;
       case 'tls':
         out.tls = tlsSection(v, out.tls, where);

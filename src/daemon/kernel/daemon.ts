@@ -182,6 +182,7 @@ export class Daemon {
             maxConnectionsPerSource: cfg.tcp.maxConnectionsPerSource,
             idleTimeoutMs: cfg.tcp.idleTimeoutSec * 1000,
             slowSenderTimeoutMs: cfg.tcp.slowSenderTimeoutSec * 1000,
+            keepaliveMinIntervalMs: cfg.tcp.keepaliveMinIntervalSec * 1000,
             maxPendingWriteBytes: 256 * 1024,
           },
           parser: cfg.sip,
@@ -217,8 +218,10 @@ export class Daemon {
           maxRequestBytes: cfg.rpc.maxRequestBytes,
           timeoutMs: cfg.rpc.timeoutSec * 1000,
           maxConnections: cfg.rpc.maxConnections,
+          maxConnectionsPerSource: cfg.rpc.maxConnectionsPerSource,
         }));
       }
+      this.registerGauges();
       this.ready = true;
       this.housekeeping = setInterval(() => this.security.flushDropped(), 1000);
       this.housekeeping.unref();
@@ -241,8 +244,36 @@ export class Daemon {
     }
   }
 
+  /**
+   * The sizes of what the kernel holds per connection or per request, as `sipd:` gauges in
+   * stats.get_statistics (issue 18: every structure that grows with traffic is bounded and
+   * visible; modules add their own under the same group).
+   */
+  private registerGauges(): void {
+    const stats = this.registry.api<{ gauge?(name: string, read: () => number): void }>('stats');
+    if (stats === undefined || typeof stats.gauge !== 'function') return;
+    const streams = (kind: 'tcp' | 'tls', what: 'total' | 'sources' | 'writers') => () => {
+      let n = 0;
+      for (const t of this.transports) if (t.local.transport === kind) n += (t as TlsTransport).connections()[what] ?? 0;
+      return n;
+    };
+    stats.gauge('sipd:tcp_connections', streams('tcp', 'total'));
+    stats.gauge('sipd:tcp_sources', streams('tcp', 'sources'));
+    stats.gauge('sipd:tcp_writers', streams('tcp', 'writers'));
+    stats.gauge('sipd:tls_connections', streams('tls', 'total'));
+    stats.gauge('sipd:tls_sources', streams('tls', 'sources'));
+    stats.gauge('sipd:rpc_connections', () => this.rpcListeners.reduce((a, l) => a + (l.connections?.().total ?? 0), 0));
+    stats.gauge('sipd:rpc_sources', () => this.rpcListeners.reduce((a, l) => a + (l.connections?.().sources ?? 0), 0));
+    stats.gauge('sipd:reply_cache_entries', () => this.pipeline.replyCacheSize());
+    stats.gauge('sipd:requests_in_flight', () => this.pipeline.counters.inFlight);
+    stats.gauge('sipd:security_log_sources', () => this.security.pending());
+    stats.gauge('sipd:heap_used_kb', () => Math.round(process.memoryUsage().heapUsed / 1024));
+    stats.gauge('sipd:rss_kb', () => Math.round(process.memoryUsage.rss() / 1024));
+  }
+
   private tcpClosed(source: Endpoint, reason: TcpCloseReason, detail?: string): void {
     const kind = source.transport.toUpperCase();
+    this.registry.api<{ inc(name: string): void }>('stats')?.inc(`sipd:${source.transport}_closed_${reason.replace(/-/g, '_')}`);
     if (reason === 'framing-error') this.security.emit({ event: 'parse-failed', sourceIp: source.ip, detail: `${kind} stream framing error; connection closed` });
     else if (reason === 'client-cert-missing' || reason === 'client-cert-unverified') this.security.emit({ event: 'tls-refused', sourceIp: source.ip, detail: `${reason}${detail ? `: ${detail}` : ''}` });
     else this.opts.log.debug(`${kind} connection closed`, { source: source.ip, reason, ...(detail !== undefined ? { detail } : {}) });

@@ -10,14 +10,21 @@
  * simply closed.
  *
  * Bounds: a request larger than `maxRequestBytes` is refused (HTTP 413 / -32600 on the socket)
- * without reading the rest; idle or slow peers are cut off after `timeoutMs`; connection counts
- * are capped.
+ * without reading the rest; a request must arrive completely within `timeoutMs` of the
+ * connection (or of the previous reply on a keep-alive connection), however slowly its bytes
+ * trickle — sipd's own deadline per connection, because Node's http server checks its
+ * requestTimeout only every connectionsCheckingInterval (30 s by default; issue 18 saw slow
+ * connections held 15–29 s against a 10 s limit). HTTP connections are capped per source IP
+ * (`maxConnectionsPerSource`, never more than half of `maxConnections`) and in all; when every
+ * slot is taken, a new connection closes the least recently active idle one, so one source
+ * trickling requests on many connections cannot lock a legitimate client out.
  */
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { JsonFrameScanner } from '../../core/rpc/json-frame.js';
 import { ConfigError, ConnectionError } from '../../core/errors.js';
+import { normaliseIp } from '../transport/transport.js';
 import type { Logger } from './module.js';
 import { RPC_INVALID_REQUEST, RPC_PARSE_ERROR } from './rpc-fault.js';
 import type { RpcDispatcher } from './rpc-server.js';
@@ -28,11 +35,15 @@ export interface RpcListenerOptions {
   maxRequestBytes: number;
   timeoutMs: number;
   maxConnections: number;
+  /** HTTP only; default: half of maxConnections */
+  maxConnectionsPerSource?: number;
 }
 
 export interface RpcListener {
   /** "http://127.0.0.1:5071/RPC" or "unix:/path", with the port actually bound */
   readonly url: string;
+  /** open connections and distinct source addresses (the unix socket counts as one source) */
+  connections(): { total: number; sources: number };
   close(): Promise<void>;
 }
 
@@ -86,7 +97,9 @@ function errorBody(code: number, message: string): string {
 
 async function startHttp(addr: Extract<RpcListenAddress, { kind: 'http' }>, opts: RpcListenerOptions): Promise<RpcListener> {
   const { dispatcher, log, maxRequestBytes } = opts;
-  const server = http.createServer({ requestTimeout: opts.timeoutMs, headersTimeout: Math.min(opts.timeoutMs, 10_000), keepAliveTimeout: 5_000, maxHeaderSize: 8192 }, (req, res) => {
+  const server = http.createServer({ requestTimeout: opts.timeoutMs, headersTimeout: Math.min(opts.timeoutMs, 10_000), keepAliveTimeout: 5_000, maxHeaderSize: 8192, connectionsCheckingInterval: 1000 }, (req, res) => {
+    conns.busy(req.socket);
+    res.on('finish', () => conns.idle(req.socket));
     const path = (req.url ?? '').split('?')[0];
     if (path !== addr.path) {
       send(res, 404, errorBody(RPC_INVALID_REQUEST, `Invalid Request: no JSON-RPC at ${JSON.stringify(path.slice(0, 64))}, use ${addr.path}`));
@@ -131,7 +144,8 @@ async function startHttp(addr: Extract<RpcListenAddress, { kind: 'http' }>, opts
     });
     req.on('error', () => undefined);
   });
-  server.maxConnections = opts.maxConnections;
+  const conns = new HttpConnections(opts);
+  server.on('connection', (sock: net.Socket) => conns.accept(sock));
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     else socket.destroy();
@@ -146,12 +160,96 @@ async function startHttp(addr: Extract<RpcListenAddress, { kind: 'http' }>, opts
   if (!isLoopback(addr.host)) log.warn('JSON-RPC over HTTP listens beyond loopback: it has no authentication', { host: addr.host, port });
   return {
     url: `http://${host}:${port}${addr.path}`,
+    connections: () => conns.counts(),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       }),
   };
+}
+
+interface HttpConn {
+  sock: net.Socket;
+  ip: string;
+  /** a request has been read and its reply is not written yet */
+  busy: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * The HTTP listener's connections: per-source and total caps, and the deadline by which the
+ * next request must have arrived completely. Map order = least recently active first.
+ */
+class HttpConnections {
+  private readonly open = new Map<net.Socket, HttpConn>();
+  private readonly perSource = new Map<string, number>();
+  private readonly perSourceCap: number;
+
+  constructor(private readonly opts: Pick<RpcListenerOptions, 'maxConnections' | 'maxConnectionsPerSource' | 'timeoutMs'>) {
+    const half = Math.max(1, Math.floor(opts.maxConnections / 2));
+    this.perSourceCap = Math.min(opts.maxConnectionsPerSource ?? half, half);
+  }
+
+  accept(sock: net.Socket): void {
+    const ip = normaliseIp(sock.remoteAddress ?? '');
+    const n = this.perSource.get(ip) ?? 0;
+    if (n >= this.perSourceCap) return void sock.destroy();
+    if (this.open.size >= this.opts.maxConnections) {
+      // The least recently active connection that is not being answered makes room.
+      let victim: HttpConn | undefined;
+      for (const c of this.open.values()) {
+        if (!c.busy) {
+          victim = c;
+          break;
+        }
+      }
+      if (victim === undefined) return void sock.destroy();
+      this.forget(victim);
+      victim.sock.destroy();
+    }
+    const c: HttpConn = { sock, ip, busy: false, timer: undefined };
+    this.open.set(sock, c);
+    this.perSource.set(ip, n + 1);
+    this.arm(c);
+    sock.once('close', () => this.forget(c));
+  }
+
+  private arm(c: HttpConn): void {
+    if (c.timer !== undefined) clearTimeout(c.timer);
+    c.timer = setTimeout(() => c.sock.destroy(), this.opts.timeoutMs);
+  }
+
+  private forget(c: HttpConn): void {
+    if (c.timer !== undefined) clearTimeout(c.timer);
+    c.timer = undefined;
+    if (this.open.get(c.sock) !== c) return;
+    this.open.delete(c.sock);
+    const left = (this.perSource.get(c.ip) ?? 1) - 1;
+    if (left <= 0) this.perSource.delete(c.ip);
+    else this.perSource.set(c.ip, left);
+  }
+
+  /** A whole request head arrived: no deadline while it is read and answered (the request timeout and body limit still apply). */
+  busy(sock: net.Socket): void {
+    const c = this.open.get(sock);
+    if (c === undefined) return;
+    c.busy = true;
+  }
+
+  /** Its reply is written: the next request must come within the deadline; most recently active now. */
+  idle(sock: net.Socket): void {
+    const c = this.open.get(sock);
+    if (c === undefined) return;
+    c.busy = false;
+    this.open.delete(sock);
+    this.open.set(sock, c);
+    this.arm(c);
+  }
+
+  counts(): { total: number; sources: number } {
+    return { total: this.open.size, sources: this.perSource.size };
+  }
 }
 
 // ------------------------------------------------------------------ unix stream socket
@@ -186,7 +284,9 @@ async function startUnix(path: string, opts: RpcListenerOptions): Promise<RpcLis
   const server = net.createServer({ allowHalfOpen: true }, (sock) => {
     sockets.add(sock);
     sock.on('close', () => sockets.delete(sock));
-    sock.setTimeout(opts.timeoutMs, () => sock.destroy());
+    // A total deadline, not an idle timeout: a byte every few seconds must not hold the socket.
+    const deadline = setTimeout(() => sock.destroy(), opts.timeoutMs);
+    sock.on('close', () => clearTimeout(deadline));
     const scanner = new JsonFrameScanner();
     const chunks: Buffer[] = [];
     let size = 0;
@@ -198,6 +298,8 @@ async function startUnix(path: string, opts: RpcListenerOptions): Promise<RpcLis
     };
     const finish = (body: Buffer) => {
       done = true;
+      clearTimeout(deadline);
+      sock.setTimeout(opts.timeoutMs, () => sock.destroy()); // a client that does not read its reply
       sock.pause();
       dispatcher.handle(body).then(reply, (e: unknown) => {
         log.error('RPC over unix socket failed', { error: e instanceof Error ? e.message : String(e) });
@@ -245,6 +347,7 @@ async function startUnix(path: string, opts: RpcListenerOptions): Promise<RpcLis
   server.on('error', (e) => log.error('RPC unix server error', { error: e.message }));
   return {
     url: `unix:${path}`,
+    connections: () => ({ total: sockets.size, sources: sockets.size > 0 ? 1 : 0 }),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

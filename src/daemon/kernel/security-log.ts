@@ -84,6 +84,11 @@ export class SecurityLog {
     });
   }
 
+  /** (event, source) pairs remembered for rate limiting (bounded by maxTracked), for stats. */
+  pending(): number {
+    return this.pairs.size;
+  }
+
   /** Write the summary of lines held back by the overall limit, if any (also called at shutdown). */
   flushDropped(): void {
     if (this.dropped.size === 0) return;

@@ -6,16 +6,28 @@
  *
  * - per connection, at most one message is buffered, never more than the parser's
  *   maxMessageSize (StreamFramer refuses anything larger and the connection is closed);
- * - idle timeout: a connection with no bytes for `idleTimeoutMs` is closed;
- * - slow-sender timeout: once a message has started, it must be complete within
- *   `slowSenderTimeoutMs` (a slowloris trickle is cut off);
- * - at most `maxConnectionsPerSource` connections per source IP and `maxConnections` in all
- *   (for TLS counted from the TCP accept, so handshakes in progress count too);
+ * - slow-sender limit: a message, once started, must be complete within `slowSenderTimeoutMs`
+ *   (headers and body together: a slowloris trickle is cut off), and so must the FIRST message
+ *   from the accept on — CRLF keep-alives do not count, so a connection that only ever sends
+ *   CRLFs is closed (issue 18: such connections once held every slot);
+ * - idle timeout: a connection with no complete message for `idleTimeoutMs` is closed. A CRLF
+ *   keep-alive (RFC 5626 §3.5.1, §4.4.1) refreshes that timer at most once per
+ *   `keepaliveMinIntervalMs` — a client keeps a flow alive with one ping per interval, and
+ *   pinging every few seconds buys nothing more. Each double-CRLF ping is answered with one
+ *   CRLF pong (RFC 5626 §4.4.1);
+ * - at most `maxConnectionsPerSource` connections per source IP (never more than half of
+ *   `maxConnections`, so one address cannot take every slot) and `maxConnections` in all (for
+ *   TLS counted from the TCP accept, so handshakes in progress count too). When all slots are
+ *   taken, a new connection is admitted by closing the least recently active one ('evicted'):
+ *   the oldest idle connection goes first, so trickling connections make room for live ones;
  * - a peer that does not read its replies (more than `maxPendingWriteBytes` queued) is dropped;
  * - a source the kernel refuses (`admit` — e.g. banned in ipban) is closed at accept, before a
  *   TLS handshake costs anything.
  * A framing error (no Content-Length, oversized, bad bytes) closes the connection: there is no
  * way to find the next message boundary after it.
+ *
+ * Timers: one per connection, armed for the earliest deadline and re-armed lazily when it fires
+ * early — a message does not cost a clearTimeout/setTimeout pair.
  */
 import net from 'node:net';
 import { ConnectionError } from '../../core/errors.js';
@@ -24,19 +36,22 @@ import { SipParseError } from '../../core/sip/sip-parse-error.js';
 import { StreamFramer } from '../../core/sip/stream-framer.js';
 import type { Endpoint, TlsPeer } from '../kernel/contracts.js';
 import type { Logger } from '../kernel/module.js';
-import { type ListenAddress, type MessageHandler, normaliseIp } from './transport.js';
+import { type ListenAddress, type MessageHandler, type StreamConnection, normaliseIp } from './transport.js';
 
 export interface StreamLimits {
   maxConnections: number;
   maxConnectionsPerSource: number;
   idleTimeoutMs: number;
   slowSenderTimeoutMs: number;
+  /** a CRLF keep-alive refreshes the idle timer at most this often (default 30 s) */
+  keepaliveMinIntervalMs?: number;
   maxPendingWriteBytes: number;
 }
 
 export type StreamCloseReason =
   | 'per-source-cap'
   | 'refused'
+  | 'evicted'
   | 'idle-timeout'
   | 'slow-sender'
   | 'framing-error'
@@ -55,47 +70,93 @@ export interface StreamOptions {
   admit?(ip: string): boolean;
   /** a connection the transport closed for one of its bounds; for counters and security events */
   onClose?(source: Endpoint, reason: StreamCloseReason, detail?: string): void;
+  now?(): number;
 }
 
 type StreamTransportName = 'tcp' | 'tls';
 
+/** The per-source cap actually applied: the configured one, but never more than half of all slots. */
+export function effectivePerSourceCap(limits: Pick<StreamLimits, 'maxConnections' | 'maxConnectionsPerSource'>): number {
+  return Math.max(1, Math.min(limits.maxConnectionsPerSource, Math.floor(limits.maxConnections / 2)));
+}
+
+interface Tracked {
+  sock: net.Socket;
+  source: Endpoint;
+  acceptedAt: number;
+}
+
+export const DEFAULT_KEEPALIVE_MIN_INTERVAL_MS = 30_000;
+
 /**
- * Admission and bookkeeping at accept: the ban check, the per-source cap, the set of open
- * sockets (closed at shutdown). `accept` is called with the socket the TCP accept produced.
+ * Admission and bookkeeping at accept: the ban check, the per-source cap, the total cap (by
+ * closing the least recently active connection), the open sockets (closed at shutdown) in
+ * order of last activity. `accept` is called with the socket the TCP accept produced.
  */
 export class ConnectionTable {
   private readonly perSource = new Map<string, number>();
-  private readonly open = new Set<net.Socket>();
+  /** open connections, least recently active first (touch() moves one to the end) */
+  private readonly open = new Map<net.Socket, Tracked>();
   /** "ip|port" of a connection's peer → its writer, for requests sent to a peer on its own connection */
   private readonly writers = new Map<string, (data: Buffer) => void>();
+  readonly closed: Partial<Record<StreamCloseReason, number>> = {};
 
   constructor(
     private readonly transport: StreamTransportName,
-    private readonly opts: Pick<StreamOptions, 'limits' | 'admit' | 'onClose'>,
+    private readonly opts: Pick<StreamOptions, 'limits' | 'admit' | 'onClose' | 'now'>,
   ) {}
+
+  /** Count a close by the transport and tell the kernel. */
+  report(source: Endpoint, reason: StreamCloseReason, detail?: string): void {
+    this.closed[reason] = (this.closed[reason] ?? 0) + 1;
+    this.opts.onClose?.(source, reason, detail);
+  }
 
   /** The source endpoint when admitted; undefined when the socket was refused (and destroyed). */
   accept(sock: net.Socket): Endpoint | undefined {
     const ip = normaliseIp(sock.remoteAddress ?? '');
     const source: Endpoint = { ip, port: sock.remotePort ?? 0, transport: this.transport };
     const refuse = (reason: StreamCloseReason) => {
-      this.opts.onClose?.(source, reason);
+      this.report(source, reason);
       sock.destroy();
       return undefined;
     };
     if (ip === '' || (this.opts.admit && !this.opts.admit(ip))) return refuse('refused');
     const n = this.perSource.get(ip) ?? 0;
-    if (n >= this.opts.limits.maxConnectionsPerSource) return refuse('per-source-cap');
+    if (n >= effectivePerSourceCap(this.opts.limits)) return refuse('per-source-cap');
+    // Under pressure the least recently active connection makes room (issue 18: trickling
+    // connections held every slot and live clients were refused).
+    while (this.open.size >= this.opts.limits.maxConnections) {
+      const oldest = this.open.values().next().value as Tracked;
+      this.forget(oldest.sock, oldest.source.ip);
+      this.report(oldest.source, 'evicted');
+      oldest.sock.destroy();
+    }
     this.perSource.set(ip, n + 1);
-    this.open.add(sock);
+    this.open.set(sock, { sock, source, acceptedAt: (this.opts.now ?? Date.now)() });
     sock.on('error', () => undefined);
-    sock.once('close', () => {
-      this.open.delete(sock);
-      const left = (this.perSource.get(ip) ?? 1) - 1;
-      if (left <= 0) this.perSource.delete(ip);
-      else this.perSource.set(ip, left);
-    });
+    sock.once('close', () => this.forget(sock, ip));
     return source;
+  }
+
+  private forget(sock: net.Socket, ip: string): void {
+    if (!this.open.delete(sock)) return;
+    const left = (this.perSource.get(ip) ?? 1) - 1;
+    if (left <= 0) this.perSource.delete(ip);
+    else this.perSource.set(ip, left);
+  }
+
+  /** The connection did something that counts as activity: it is the last to be evicted now. */
+  touch(sock: net.Socket): void {
+    const t = this.open.get(sock);
+    if (t === undefined) return;
+    this.open.delete(sock);
+    this.open.set(sock, t);
+  }
+
+  /** When the connection (the TCP socket accept() was given) was accepted. */
+  acceptedAt(sock: net.Socket): number | undefined {
+    return this.open.get(sock)?.acceptedAt;
   }
 
   /** Make a served connection reachable by sendTo until it closes. */
@@ -119,12 +180,12 @@ export class ConnectionTable {
     return true;
   }
 
-  counts(): { total: number; sources: number } {
-    return { total: this.open.size, sources: this.perSource.size };
+  counts(): { total: number; sources: number; writers: number } {
+    return { total: this.open.size, sources: this.perSource.size, writers: this.writers.size };
   }
 
   destroyAll(): void {
-    for (const s of this.open) s.destroy();
+    for (const s of [...this.open.keys()]) s.destroy();
   }
 }
 
@@ -132,6 +193,8 @@ export class ConnectionTable {
  * Serve SIP on one admitted connection: messages cut by Content-Length go to `onMessage` with a
  * reply function that writes back on this connection (and `table.sendTo` reaches it too). `sock` is the plain socket (TCP) or the
  * TLSSocket after its handshake (TLS); `tlsPeer` is handed along with every message.
+ * `accepted` is the socket the table accepted (TLS: the TCP socket under `sock`): its accept
+ * time starts the first message's deadline, and activity moves it to the end of the eviction order.
  */
 export function serveStream(
   sock: net.Socket,
@@ -139,30 +202,75 @@ export function serveStream(
   local: Endpoint,
   onMessage: MessageHandler,
   opts: StreamOptions,
-  extra: { table?: ConnectionTable; tlsPeer?: TlsPeer } = {},
+  extra: { table?: ConnectionTable; tlsPeer?: TlsPeer; accepted?: net.Socket } = {},
 ): void {
-  const { tlsPeer } = extra;
+  const { tlsPeer, table } = extra;
+  const accepted = extra.accepted ?? sock;
+  const keepaliveEvery = keepaliveInterval(opts.limits);
   const { limits, log } = opts;
+  const now = opts.now ?? Date.now;
   const kind = source.transport.toUpperCase();
   const framer = new StreamFramer(opts.parser);
-  let slowTimer: NodeJS.Timeout | undefined;
   let closedBy: StreamCloseReason | undefined;
+  /** when the message being received started; the accept until the first message is complete */
+  let messageStart: number | undefined = table?.acceptedAt(accepted) ?? now();
+  /** last complete message, or keep-alive that was allowed to count */
+  let lastActive = now();
+  let lastKeepaliveRefresh = 0;
+  /** a complete message has arrived on this connection */
+  let served = false;
+  let timer: NodeJS.Timeout | undefined;
+  let armedFor = Infinity;
+  const closeListeners: Array<() => void> = [];
+  const connection: StreamConnection = {
+    get closed() {
+      return sock.destroyed;
+    },
+    onClose(listener) {
+      if (sock.destroyed) listener();
+      else closeListeners.push(listener);
+    },
+  };
   const closeFor = (reason: StreamCloseReason, detail?: string) => {
     if (closedBy !== undefined) return;
     closedBy = reason;
-    opts.onClose?.(source, reason, detail);
+    if (table) table.report(source, reason, detail);
+    else opts.onClose?.(source, reason, detail);
     sock.destroy();
+  };
+  // While a message is being received only the slow-sender limit applies; between messages, the idle timeout too.
+  const deadline = () => Math.min(framer.buffered > 0 ? Infinity : lastActive + limits.idleTimeoutMs, messageStart === undefined ? Infinity : messageStart + limits.slowSenderTimeoutMs);
+  const onTimer = () => {
+    timer = undefined;
+    armedFor = Infinity;
+    if (sock.destroyed) return;
+    const t = now();
+    if (messageStart !== undefined && t >= messageStart + limits.slowSenderTimeoutMs) {
+      return closeFor('slow-sender', framer.buffered > 0 ? `${framer.buffered} bytes pending` : 'no complete message');
+    }
+    if (framer.buffered === 0 && t >= lastActive + limits.idleTimeoutMs) return closeFor('idle-timeout');
+    arm();
+  };
+  /** Make sure the timer fires no later than the earliest deadline (it may fire earlier: then it re-arms). */
+  const arm = () => {
+    const d = deadline();
+    if (d >= armedFor) return;
+    if (timer !== undefined) clearTimeout(timer);
+    armedFor = d;
+    timer = setTimeout(onTimer, Math.max(0, d - now()) + 5);
   };
   const reply = (out: Buffer) => {
     if (sock.destroyed || !sock.writable) return;
     if (sock.writableLength + out.length > limits.maxPendingWriteBytes) return closeFor('write-backlog');
     sock.write(out);
   };
+  const PONG = Buffer.from('\r\n', 'latin1');
 
-  extra.table?.register(sock, source, reply);
-  sock.setTimeout(limits.idleTimeoutMs, () => closeFor('idle-timeout'));
+  table?.register(sock, source, reply);
+  arm();
   sock.on('data', (chunk: Buffer) => {
     let messages: Buffer[];
+    const pings = framer.pings;
     try {
       messages = framer.push(chunk);
     } catch (e) {
@@ -170,10 +278,16 @@ export function serveStream(
       log.error(`${kind} framing failed`, { error: e instanceof Error ? e.message : String(e) });
       return closeFor('framing-error', 'internal');
     }
+    const t = now();
+    if (messages.length > 0) {
+      served = true;
+      lastActive = t;
+      table?.touch(accepted);
+    }
     for (const data of messages) {
       if (sock.destroyed) return;
       try {
-        onMessage(tlsPeer === undefined ? { data, source, local, reply } : { data, source, local, reply, tlsPeer });
+        onMessage({ data, source, local, reply, connection, ...(tlsPeer === undefined ? {} : { tlsPeer }) });
       } catch (e) {
         log.error(`${kind} message handler threw`, { error: e instanceof Error ? e.message : String(e) });
       }
@@ -181,18 +295,34 @@ export function serveStream(
     if (sock.destroyed) return;
     // Bad bytes after complete messages: those were answered above; now the connection goes.
     if (framer.error !== undefined) return closeFor('framing-error', framer.error.reason);
-    // A message has started: it must be complete within slowSenderTimeoutMs.
-    if (framer.buffered > 0) {
-      slowTimer ??= setTimeout(() => closeFor('slow-sender', `${framer.buffered} bytes pending`), limits.slowSenderTimeoutMs);
-    } else if (slowTimer !== undefined) {
-      clearTimeout(slowTimer);
-      slowTimer = undefined;
+    if (framer.pings > pings) {
+      // RFC 5626 §4.4.1: one pong per ping (2 bytes for 4: nothing to amplify).
+      for (let i = framer.pings - pings; i > 0; i--) reply(PONG);
+      // A keep-alive counts as activity only on a connection that has carried a message, and
+      // only once per interval.
+      if (served && t - lastKeepaliveRefresh >= keepaliveEvery) {
+        lastKeepaliveRefresh = t;
+        lastActive = t;
+        table?.touch(accepted);
+      }
     }
+    // The deadline of the message being received: restarted by every complete message.
+    if (framer.buffered > 0) {
+      if (messages.length > 0 || messageStart === undefined) messageStart = t;
+    } else if (served) {
+      messageStart = undefined;
+    }
+    arm();
   });
   sock.on('error', () => undefined);
   sock.on('close', () => {
-    if (slowTimer !== undefined) clearTimeout(slowTimer);
+    if (timer !== undefined) clearTimeout(timer);
+    for (const l of closeListeners.splice(0)) l();
   });
+}
+
+function keepaliveInterval(l: StreamLimits): number {
+  return l.keepaliveMinIntervalMs ?? DEFAULT_KEEPALIVE_MIN_INTERVAL_MS;
 }
 
 /** Bind a stream server (net.Server or tls.Server) to `addr`; the endpoint actually bound. */

@@ -15,6 +15,7 @@ export const DEFAULT_TCP_LIMITS: Readonly<TcpLimits> = Object.freeze({
   maxConnectionsPerSource: 32,
   idleTimeoutMs: 120_000,
   slowSenderTimeoutMs: 10_000,
+  keepaliveMinIntervalMs: 30_000,
   maxPendingWriteBytes: 256 * 1024,
 });
 
@@ -25,7 +26,7 @@ export type TcpOptions = StreamOptions;
 
 export interface TcpTransport extends SipTransport {
   /** open connections, and per source (for tests and status) */
-  connections(): { total: number; sources: number };
+  connections(): { total: number; sources: number; writers: number };
   /** send on the open connection from `to` (e.g. a request to a client registered over it); false when there is none */
   sendTo(to: { ip: string; port: number }, data: Buffer): boolean;
 }
@@ -37,7 +38,8 @@ export async function listenTcp(addr: ListenAddress, onMessage: MessageHandler, 
     const source = table.accept(sock);
     if (source !== undefined) serveStream(sock, source, local, onMessage, opts, { table });
   });
-  server.maxConnections = opts.limits.maxConnections;
+  // No server.maxConnections: Node would refuse new connections silently at the cap; the table
+  // admits them by closing the least recently active one instead.
   const bound = await bindStreamServer(server, addr, opts.log);
   local = { ...bound, transport: 'tcp' };
   return {

@@ -50,7 +50,7 @@ export interface TlsOptions extends StreamOptions {
 }
 
 export interface TlsTransport extends SipTransport {
-  connections(): { total: number; sources: number };
+  connections(): { total: number; sources: number; writers: number };
   /** send on the open TLS connection from `to` (e.g. a request to a client registered over it); false when there is none */
   sendTo(to: { ip: string; port: number }, data: Buffer): boolean;
   /** new certificate/key/CA for connections from now on (SIGHUP); throws ConfigError when unusable */
@@ -189,10 +189,12 @@ export async function listenTls(addr: ListenAddress, onMessage: MessageHandler, 
     if (peer !== undefined && settings.verifyClientCert && !peer.verified) {
       return refuse('client-cert-unverified', `${String(sock.authorizationError ?? 'unverified')}; subject ${peer.subject.slice(0, 200)}`);
     }
-    serveStream(sock, source, local, onMessage, opts, { table, ...(peer !== undefined ? { tlsPeer: peer } : {}) });
+    // The table knows the TCP socket under the TLS one (tls.Server keeps it as _parent).
+    const accepted = (sock as tls.TLSSocket & { _parent?: net.Socket })._parent;
+    serveStream(sock, source, local, onMessage, opts, { table, ...(accepted !== undefined ? { accepted } : {}), ...(peer !== undefined ? { tlsPeer: peer } : {}) });
   });
 
-  server.maxConnections = opts.limits.maxConnections;
+  // No server.maxConnections: the table admits a new connection by closing the least recently active one.
   local = await bindStreamServer(server, addr, opts.log);
   return {
     local,

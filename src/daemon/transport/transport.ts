@@ -15,6 +15,15 @@ export interface Inbound {
   reply(data: Buffer): void;
   /** TLS only: the client certificate the connection presented (absent when it sent none) */
   tlsPeer?: TlsPeer;
+  /** TCP/TLS only: the connection the message came in on, so what remembers it can forget it when it closes */
+  connection?: StreamConnection;
+}
+
+/** One open stream connection, as modules that keep a reference to it (the proxy's sender table) see it. */
+export interface StreamConnection {
+  readonly closed: boolean;
+  /** `listener` runs once, when the connection closes (at once when it already has) */
+  onClose(listener: () => void): void;
 }
 
 export type MessageHandler = (m: Inbound) => void;

@@ -113,8 +113,9 @@ test('TLS: Content-Length framing over the encrypted stream, replies on the same
   assert.equal(h.got[0].source.transport, 'tls');
   assert.equal(h.got[0].source.ip, '127.0.0.1');
   assert.equal(h.got[0].tlsPeer, undefined);
-  await until(() => replies === 'ok 1\nok 2\nok 3\n');
-  assert.deepEqual(h.t.connections(), { total: 1, sources: 1 });
+  // the double CRLF is an RFC 5626 ping: one CRLF back
+  await until(() => replies === 'ok 1\nok 2\n\r\nok 3\n');
+  assert.deepEqual(h.t.connections(), { total: 1, sources: 1, writers: 1 });
   // a request towards the client goes on its own connection (the proxy's way to reach a UA registered over TLS)
   const clientPort = s.localPort!;
   assert.equal(h.t.sendTo({ ip: '127.0.0.1', port: clientPort }, Buffer.from('INVITE\n')), true);
@@ -227,9 +228,9 @@ test('TLS: the TCP bounds apply — per-source cap and bans at accept (before an
   assert.ok(banned instanceof Error, 'a banned source gets no handshake');
   assert.equal(h.closes.at(-1)?.reason, 'refused');
   assert.equal(h.closes.at(-1)?.ip, '127.0.0.9');
-  // idle: a and b say nothing and are closed
+  // a and b say nothing: closed when their first message is not complete within the slow-sender limit
   await Promise.all([closed(a), closed(b)]);
-  assert.equal(h.closes.filter((c) => c.reason === 'idle-timeout').length, 2);
+  assert.equal(h.closes.filter((c) => c.reason === 'slow-sender').length, 2);
   // slow sender: half a message, then silence shorter than the idle timeout
   const slow = await connect(h.port);
   slow.on('error', () => undefined);

@@ -52,7 +52,7 @@ interface TcpHarness {
   got: Array<{ text: string; source: Endpoint }>;
   closes: Array<{ reason: TcpCloseReason; detail?: string }>;
   close(): Promise<void>;
-  connections(): { total: number; sources: number };
+  connections(): { total: number; sources: number; writers: number };
 }
 
 async function tcp(limits: Partial<TcpLimits> = {}, admit?: (ip: string) => boolean, host = '127.0.0.1'): Promise<TcpHarness> {
@@ -99,7 +99,8 @@ test('TCP: framing by Content-Length, several messages per connection, any segme
   await until(() => h.got.length === 4);
   assert.deepEqual(h.got.map((g) => g.text), [sipMessage(1), sipMessage(2, 'body-2'), sipMessage(3), sipMessage(4, 'x'.repeat(100))]);
   assert.equal(h.got[0].source.transport, 'tcp');
-  await until(() => replies === 'ok 1\nok 2\nok 3\nok 4\n');
+  // the double CRLF between 1 and 2 is an RFC 5626 ping: answered with one CRLF (after the replies of that read)
+  await until(() => replies === 'ok 1\nok 2\nok 3\n\r\nok 4\n');
   s.destroy();
   await h.close();
 });
@@ -126,9 +127,8 @@ test('TCP: a message without Content-Length, or over the buffer cap, closes the 
 test('TCP: idle timeout and slow-sender timeout', async () => {
   const h = await tcp({ idleTimeoutMs: 150, slowSenderTimeoutMs: 250 });
   const idle = await connect(h.port);
-  const t0 = Date.now();
   await closed(idle);
-  assert.ok(Date.now() - t0 >= 100, 'idle connection closed after the idle timeout');
+  assert.deepEqual(h.closes.map((c) => c.reason), ['idle-timeout'], 'closed by the idle timeout, not for another reason');
   // a slowloris: a byte every 50 ms keeps the idle timer happy but never finishes a message
   const slow = await connect(h.port);
   slow.on('error', () => undefined);
@@ -164,7 +164,7 @@ test('TCP: per-source connection cap; refused sources are closed at accept; IPv6
   other.write(sipMessage(9));
   await until(() => h.got.length === 1);
   assert.equal(h.got[0].source.ip, '127.0.0.2');
-  assert.deepEqual(h.connections(), { total: 4, sources: 2 });
+  assert.deepEqual(h.connections(), { total: 4, sources: 2, writers: 4 });
   const banned = await connect(h.port, '127.0.0.1', '127.0.0.9');
   await closed(banned);
   assert.equal(h.closes.at(-1)?.reason, 'refused');
@@ -188,5 +188,70 @@ test('TCP: a peer that never reads its replies is dropped (bounded write queue)'
   s.write(sipMessage(1) + sipMessage(2));
   await closed(s);
   assert.ok(h.closes.some((c) => c.reason === 'write-backlog'));
+  await h.close();
+});
+
+test('TCP: a double-CRLF ping gets one CRLF pong (RFC 5626 §4.4.1), also when its halves come in separate reads', async () => {
+  const h = await tcp();
+  const s = await connect(h.port);
+  let got = '';
+  s.on('data', (c) => (got += c.toString('latin1')));
+  s.write(sipMessage(1));
+  await until(() => got === 'ok 1\n');
+  s.write('\r\n\r\n');
+  await until(() => got === 'ok 1\n\r\n');
+  s.write('\r\n');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(got, 'ok 1\n\r\n', 'a single CRLF is not a ping');
+  s.write('\r\n');
+  await until(() => got === 'ok 1\n\r\n\r\n');
+  s.destroy();
+  await h.close();
+});
+
+test('TCP: a connection that only sends CRLFs is closed at the slow-sender limit; keep-alives refresh the idle timer at most once per interval', async () => {
+  const h = await tcp({ idleTimeoutMs: 400, slowSenderTimeoutMs: 250, keepaliveMinIntervalMs: 10_000 });
+  // never a message: CRLF every 50 ms does not keep it open
+  const crlf = await connect(h.port);
+  crlf.on('error', () => undefined);
+  const drip = setInterval(() => !crlf.destroyed && crlf.write('\r\n\r\n'), 50);
+  await closed(crlf);
+  clearInterval(drip);
+  assert.deepEqual(h.closes.map((c) => [c.reason, c.detail]), [['slow-sender', 'no complete message']]);
+  // after a message, pings every 50 ms refresh the idle timer once (interval 10 s), so it closes
+  // one idle timeout after that refresh, not never
+  const ka = await connect(h.port);
+  ka.on('error', () => undefined);
+  ka.write(sipMessage(1));
+  await until(() => h.got.length === 1);
+  const drip2 = setInterval(() => !ka.destroyed && ka.write('\r\n\r\n'), 50);
+  await closed(ka);
+  clearInterval(drip2);
+  assert.equal(h.closes.at(-1)?.reason, 'idle-timeout');
+  await h.close();
+});
+
+test('TCP: with every slot taken, a new connection closes the least recently active one; the per-source cap is at most half the slots', async () => {
+  const h = await tcp({ maxConnections: 4, maxConnectionsPerSource: 100 });
+  const a = await connect(h.port, '127.0.0.1', '127.0.0.2');
+  const b = await connect(h.port, '127.0.0.1', '127.0.0.2');
+  const third = await connect(h.port, '127.0.0.1', '127.0.0.2');
+  await closed(third);
+  assert.equal(h.closes.at(-1)?.reason, 'per-source-cap', 'one source gets at most 2 of 4 slots');
+  const c = await connect(h.port, '127.0.0.1', '127.0.0.3');
+  const d = await connect(h.port, '127.0.0.1', '127.0.0.3');
+  for (const s of [a, b, c, d]) s.on('error', () => undefined);
+  // a is active now (a complete message); b is the least recently active
+  a.write(sipMessage(1));
+  await until(() => h.got.length === 1);
+  await until(() => h.connections().total === 4);
+  const e = await connect(h.port, '127.0.0.1', '127.0.0.4');
+  await closed(b);
+  assert.equal(h.closes.at(-1)?.reason, 'evicted');
+  e.write(sipMessage(2));
+  await until(() => h.got.length === 2);
+  assert.equal(h.got[1].source.ip, '127.0.0.4');
+  for (const s of [a, c, d, e]) s.destroy();
+  await until(() => h.connections().total === 0);
   await h.close();
 });

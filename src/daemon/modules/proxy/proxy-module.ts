@@ -41,6 +41,7 @@ const params = {
   t1: { type: 'integer', default: 500, min: 50, max: 10_000, doc: 'ms, RFC 3261 T1 (retransmission base)' },
   t2: { type: 'integer', default: 4_000, min: 500, max: 60_000, doc: 'ms, RFC 3261 T2 (longest retransmission interval)' },
   max_transactions: { type: 'integer', default: 100_000, min: 10, max: 10_000_000, doc: 'server transactions at once; beyond that new requests get 503' },
+  max_stream_senders: { type: 'integer', default: 65_536, min: 16, max: 10_000_000, doc: 'TCP/TLS connections remembered for sending back to their peer (an entry leaves when its connection closes; beyond this the least recently used is forgotten)' },
 } as const;
 
 type Params = ParamValues<typeof params>;
@@ -90,10 +91,19 @@ export function createProxyModule(opts: ProxyModuleOptions = {}) {
       const settings = settingsOf(p);
       layer = new TransactionLayer({ ...(opts.timers !== undefined ? { timers: opts.timers } : {}), settings: { T1: p.t1, T2: p.t2, frTimer: p.fr_timer } });
       const core = ctx.api<CoreApi>('core');
+      const sender = new SipSender(p.max_stream_senders);
+      // Sizes of what grows with traffic, next to the kernel's in stats.get_statistics sipd: (issue 18).
+      const stats = ctx.api<{ gauge?(name: string, read: () => number): void }>('stats');
+      if (stats !== undefined && typeof stats.gauge === 'function') {
+        stats.gauge('sipd:stream_senders', () => sender.streamCount());
+        stats.gauge('sipd:server_transactions', () => layer?.counts().server ?? 0);
+        stats.gauge('sipd:client_transactions', () => layer?.counts().client ?? 0);
+        stats.gauge('sipd:proxy_calls', () => (proxy?.stats() as { calls?: number } | undefined)?.calls ?? 0);
+      }
       proxy = new Proxy(
         {
           layer,
-          sender: new SipSender(),
+          sender,
           log: ctx.log,
           now: ctx.now,
           api: <T>(name: string) => ctx.api<T>(name),

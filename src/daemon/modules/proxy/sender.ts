@@ -6,12 +6,16 @@
  * TCP / TLS: a message to a peer goes over the connection that peer opened to sipd (the one its
  * REGISTER or INVITE came in on — RFC 5626-style connection reuse, what Kamailio does by
  * default). sipd opens no outbound stream connections: a stream destination without a connection
- * is unreachable (the caller gets 480 / 503). The connection table is bounded (least recently
- * used forgotten).
+ * is unreachable (the caller gets 480 / 503).
+ *
+ * The stream table holds open connections only: an entry is removed when its connection closes
+ * (an entry keeps the connection's socket, framer and timers reachable — 70,000 short TCP
+ * connections once held 340 MB of dead sockets here, issue 18). `maxStreams` is a second bound
+ * (least recently used forgotten) for a transport that gives no close notice.
  */
 import net from 'node:net';
 import type { Endpoint } from '../../kernel/contracts.js';
-import type { Inbound } from '../../transport/transport.js';
+import type { Inbound, StreamConnection } from '../../transport/transport.js';
 
 type SendTo = (to: { ip: string; port: number }, data: Buffer) => void;
 
@@ -22,13 +26,21 @@ export interface Outbound {
   send(data: Buffer): boolean;
 }
 
+interface StreamEntry {
+  local: Endpoint;
+  reply: (d: Buffer) => void;
+  conn: StreamConnection | undefined;
+}
+
 const key = (e: Endpoint) => `${e.transport}:${e.ip}:${e.port}`;
+
+export const DEFAULT_MAX_STREAMS = 65_536;
 
 export class SipSender {
   private readonly udp = new Map<string, { local: Endpoint; sendTo: SendTo }>();
-  private readonly streams = new Map<string, { local: Endpoint; reply: (d: Buffer) => void }>();
+  private readonly streams = new Map<string, StreamEntry>();
 
-  constructor(private readonly maxStreams = 50_000) {}
+  constructor(private readonly maxStreams = DEFAULT_MAX_STREAMS) {}
 
   /** Remember the socket (UDP) or connection (TCP/TLS) a message arrived on. */
   learn(m: Inbound): void {
@@ -38,9 +50,19 @@ export class SipSender {
       if (sendTo !== undefined && !this.udp.has(k)) this.udp.set(k, { local: m.local, sendTo });
       return;
     }
+    const conn = m.connection;
+    if (conn?.closed) return;
     const k = key(m.source);
+    const had = this.streams.get(k);
+    // Same connection: only move it to the recent end (one close listener per connection, not per message).
+    const entry = had !== undefined && had.conn === conn && conn !== undefined ? had : { local: m.local, reply: m.reply, conn };
     this.streams.delete(k);
-    this.streams.set(k, { local: m.local, reply: m.reply });
+    this.streams.set(k, entry);
+    if (entry !== had && conn !== undefined) {
+      conn.onClose(() => {
+        if (this.streams.get(k) === entry) this.streams.delete(k);
+      });
+    }
     if (this.streams.size > this.maxStreams) this.streams.delete(this.streams.keys().next().value as string);
   }
 
@@ -66,5 +88,10 @@ export class SipSender {
   /** UDP sockets known (one per listen address that has received something). */
   locals(): Endpoint[] {
     return [...this.udp.values()].map((u) => u.local);
+  }
+
+  /** Stream connections remembered (open ones only, unless a transport gave no close notice). */
+  streamCount(): number {
+    return this.streams.size;
   }
 }
