@@ -2,6 +2,7 @@ import { BaseCommand } from '../../cli/base-command.js';
 import { renderTable } from '../../cli/output.js';
 import { schemaStatus } from '../../core/db/schema/schema.js';
 import { subscriberStorage, type StorageStats } from '../../core/subscribers/storage.js';
+import { simStorage, type SimStorage } from '../../core/sim/sim-at-rest.js';
 
 const MODE_TEXT: Record<StorageStats['mode'], string> = {
   empty: 'empty',
@@ -12,7 +13,7 @@ const MODE_TEXT: Record<StorageStats['mode'], string> = {
 
 export default class DbStatus extends BaseCommand<typeof DbStatus> {
   static summary = 'List the tables sipctl uses with their versions and row counts.';
-  static description = 'state is ok, missing, no-version-row, or unknown-version (sipctl refuses to write to such a table). Also says how the subscriber table stores passwords: plaintext, ha1 only, mixed or empty (which Kamailio auth_db setting it fits).';
+  static description = 'state is ok, missing, no-version-row, or unknown-version (sipctl refuses to write to such a table). Also says how the subscriber table stores passwords: plaintext, ha1 only, mixed or empty (which Kamailio auth_db setting it fits); and how the sim table stores Ki/OPc: plain, encrypted (with the key ids), mixed or empty (see sim rekey). outdated: a sipctl table of an older version that db init upgrades.';
   static examples = ['<%= config.bin %> db status', '<%= config.bin %> db status --json'];
 
   async run() {
@@ -20,6 +21,8 @@ export default class DbStatus extends BaseCommand<typeof DbStatus> {
     const tables = await schemaStatus(db);
     const subscriber = tables.find((t) => t.table === 'subscriber');
     const storage = subscriber && subscriber.state !== 'missing' ? await subscriberStorage(db) : undefined;
+    const sim = tables.find((t) => t.table === 'sim');
+    const simKeys = sim?.state === 'ok' ? await simStorage(db) : undefined;
     this.print(
       await renderTable(tables, [
         { header: 'TABLE', get: (t) => t.table },
@@ -31,6 +34,17 @@ export default class DbStatus extends BaseCommand<typeof DbStatus> {
       ], this.out),
     );
     if (storage) this.note(`subscriber passwords: ${MODE_TEXT[storage.mode]}${storage.mode === 'mixed' ? ` — ${storage.plaintext} of ${storage.rows} in plaintext` : ''}`);
-    return { database: db.label, engine: db.engine, tables, ...(storage ? { subscriberPasswords: storage } : {}) };
+    if (simKeys) this.note(`sim keys: ${simKeysText(simKeys)}`);
+    return { database: db.label, engine: db.engine, tables, ...(storage ? { subscriberPasswords: storage } : {}), ...(simKeys ? { simKeys } : {}) };
+  }
+}
+
+function simKeysText(s: SimStorage): string {
+  const ids = Object.entries(s.encrypted).map(([id, n]) => `${id} (${n})`).join(', ');
+  switch (s.mode) {
+    case 'empty': return 'empty';
+    case 'plain': return 'plain (Ki/OPc in the clear)';
+    case 'encrypted': return `encrypted, key id ${ids}`;
+    case 'mixed': return `mixed: ${s.plain} of ${s.rows} plain, encrypted with key id ${ids} (sim rekey encrypts the rest)`;
   }
 }
