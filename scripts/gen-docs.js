@@ -146,9 +146,38 @@ function manTopic(topic) {
   return out.join('\n') + '\n';
 }
 
+// ---------- sipd(8): from the daemon's own metadata ----------
+// Options: sipd's --help (generated from its flag table); keys: CONFIG_KEYS, the table the
+// daemon validates its configuration with. Nothing here is written by hand twice.
+async function manSipd() {
+  const { CONFIG_KEYS } = await import(join(root, 'dist', 'daemon', 'config', 'sipd-config.js'));
+  const { spawnSync } = await import('node:child_process');
+  const help = spawnSync(process.execPath, [join(root, 'bin', 'sipd.js'), '--help'], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: '/nonexistent' } });
+  if (help.status !== 0) throw new Error(`sipd --help failed: ${help.stderr}`);
+  const section = (from, to) => {
+    const i = help.stdout.indexOf(from);
+    const j = to ? help.stdout.indexOf(to, i) : -1;
+    if (i < 0) throw new Error(`sipd --help lacks "${from}"`);
+    return help.stdout.slice(i + from.length, j < 0 ? undefined : j).replace(/^\n+|\s+$/g, '');
+  };
+  const options = section('Options:', 'Signals:');
+  const signals = section('Signals:', 'Configuration keys');
+  const out = [`.TH SIPD 8 "" "sipd ${pkg.version}" "System Manager's Manual"`, '.SH NAME', 'sipd \\- ' + esc('a lean SIP proxy enforcing the Kamailio security playbook, answering Kamailio\'s JSON-RPC')];
+  out.push('.SH SYNOPSIS', '.B sipd', '[OPTIONS]');
+  out.push('.SH DESCRIPTION', esc('sipd runs in the foreground (sipctl daemon start runs it in the background; contrib/systemd/sipd.service runs it under systemd). It listens on loopback only unless configured, reads the same database as sipctl, and answers the JSON-RPC methods sipctl and kamcmd use. Calls are accepted only from registered users and carriers unless the proxy module parameter allow_guest_calls is turned on.'));
+  out.push('.SH OPTIONS', '.nf', esc(options), '.fi');
+  out.push('.SH SIGNALS', esc(signals.trim()));
+  out.push('.SH CONFIGURATION', esc('One JSON file (--config FILE or $SIPD_CONFIG); flags override it, defaults are under it. sipd --print-config prints the effective configuration. Module parameters (the modules key) are documented in each module\'s README under src/daemon/modules/.'));
+  for (const k of CONFIG_KEYS) out.push('.TP', `.B ${esc(k.key)}`, esc(`${k.doc} Type: ${k.type}. Default: ${k.default}.`));
+  out.push('.SH EXIT STATUS', esc('0 on a clean stop; otherwise the codes of sipctl(8), e.g. 10 for a configuration error and 5 when the database is unreachable.'));
+  out.push('.SH SEE ALSO', '.BR sipctl (8),', '.BR kamailio (8),', '.BR systemd.exec (5)');
+  return out.join('\n') + '\n';
+}
+
 // ---------- write or check ----------
 const files = new Map();
 files.set(join(root, 'man', `${bin}.8`), manMain());
+files.set(join(root, 'man', 'sipd.8'), await manSipd());
 for (const t of [...new Set(commands.filter((c) => c.id.includes(':')).map((c) => c.id.split(':')[0]))]) files.set(join(root, 'man', `${bin}-${t}.8`), manTopic(t));
 
 const readmePath = join(root, 'README.md');
@@ -166,6 +195,17 @@ if (existsSync(readmePath)) {
   readme = replaceBlock(readme, 'exitcodes', markdownExitCodes());
   readme = replaceBlock(readme, 'configkeys', markdownConfig());
   files.set(readmePath, readme);
+}
+
+// package.json "man" lists every page, so `npm install -g` / `npm link` put them where man(1) looks.
+{
+  const pkgPath = join(root, 'package.json');
+  const pages = [...files.keys()].filter((p) => p.endsWith('.8')).map((p) => './man/' + p.split('/').pop()).sort();
+  const text = readFileSync(pkgPath, 'utf8');
+  const block = '"man": [\n' + pages.map((p) => `    ${JSON.stringify(p)}`).join(',\n') + '\n  ]';
+  const re = /"man": \[[^\]]*\]/;
+  const next = re.test(text) ? text.replace(re, block) : text.replace(/("main": "[^"]*",\n)/, `$1  ${block},\n`);
+  files.set(pkgPath, next);
 }
 
 let stale = [];
