@@ -1,0 +1,438 @@
+/**
+ * sipd soak benchmark (issue 18): does sipd's memory stay flat under hours of ordinary load, and
+ * does it come back after a fuzz run?
+ *
+ *  1. sipp drives REGISTER → 401 → REGISTER with credentials → 200 (bench/sipp/sipd_reg_auth.xml,
+ *     1,000 subscribers on MariaDB) at a fixed rate for --warmup + --minutes minutes;
+ *  2. sipd's VmRSS (/proc/PID/status, as it is: no forced GC) and heap used are sampled every
+ *     --sample seconds; the slope in MB/h is the least-squares line through the samples after the
+ *     warm-up;
+ *  3. at the end of the soak the size of every bounded structure (stats.get_statistics sipd:,
+ *     usrloc) is read;
+ *  4. fuzz: --fuzz-datagrams mutated datagrams over UDP and --fuzz-tcp short TCP connections (one
+ *     OPTIONS each, then closed), then --after minutes of the same REGISTER load, sampled; RSS
+ *     then is compared with the warm-up level.
+ *
+ * Reference, measured in the same run: sipd's own RSS at the end of the warm-up (its level once
+ * JIT, database pools and the 1,000 registrations are in place). Targets (issue 18): slope ≤ 5
+ * MB/h after warm-up; RSS within 20 % of the warm-up level --after minutes after the fuzz run.
+ *
+ *   node --import tsx bench/soak-bench.ts [--minutes 30] [--warmup 3] [--rate 300] [--sample 60]
+ *       [--fuzz-datagrams 100000] [--fuzz-tcp 20000] [--after 5] [--no-record] [--commit REV]
+ *   npm run bench -- soak        (bench/run.sh: the soak runs only when named, it takes its time)
+ *
+ * sipd is compiled for the run into bench/out/ from the working tree (or --commit REV), never run
+ * from dist/, which a concurrent `npm run build` may rewrite. Needs sipp and MariaDB with root over
+ * its unix socket (test/helpers/db.ts). Everything it starts is stopped and the database dropped at
+ * the end, also on failure or Ctrl-C.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import dgram from 'node:dgram';
+import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Database, SqlValue } from '../src/core/db/database.js';
+import { createTestDb } from '../test/helpers/db.js';
+import { findFreePort } from '../test/helpers/kamailio.js';
+import { appendResults, machineLine } from './lib.js';
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : def;
+}
+const MINUTES = Number(arg('minutes', '30'));
+const WARMUP_MIN = Number(arg('warmup', '3'));
+const RATE = Number(arg('rate', '300'));
+const SAMPLE_S = Number(arg('sample', '60'));
+const FUZZ_DATAGRAMS = Number(arg('fuzz-datagrams', '100000'));
+const FUZZ_TCP = Number(arg('fuzz-tcp', '20000'));
+const AFTER_MIN = Number(arg('after', '5'));
+const RECORD = !process.argv.includes('--no-record');
+const COMMIT = arg('commit', '');
+const USERS = 1000;
+const DOMAIN = '127.0.0.1';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const REPO = resolve(HERE, '..');
+const SCENARIO = join(HERE, 'sipp', 'sipd_reg_auth.xml');
+const T0 = Date.now();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = (s: string) => process.stderr.write(`[${((Date.now() - T0) / 1000).toFixed(0).padStart(5)} s] ${s}\n`);
+
+// ---------------------------------------------------------------- cleanup (also on failure / signals)
+
+const cleanups: Array<() => Promise<void> | void> = [];
+async function cleanupAll(): Promise<void> {
+  while (cleanups.length > 0) {
+    try {
+      await cleanups.pop()!();
+    } catch (e) {
+      process.stderr.write(`cleanup failed: ${String(e)}\n`);
+    }
+  }
+}
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => void cleanupAll().finally(() => process.exit(130)));
+}
+const HARD_LIMIT_S = (WARMUP_MIN + MINUTES + AFTER_MIN) * 60 + 900;
+setTimeout(() => {
+  process.stderr.write(`soak exceeded its hard time limit (${HARD_LIMIT_S} s); cleaning up\n`);
+  void cleanupAll().finally(() => process.exit(3));
+}, HARD_LIMIT_S * 1000).unref();
+
+// ---------------------------------------------------------------- helpers
+
+function git(...args: string[]): string {
+  const r = spawnSync('git', ['-C', REPO, ...args], { encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr.trim()}`);
+  return r.stdout.trim();
+}
+
+/** Compile sipd into bench/out/ (as sipd-bench.ts does): the working tree now, or --commit REV. */
+function buildSipd(): { bin: string; what: string } {
+  const dir = join(HERE, 'out', `soak-build-${process.pid}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const parts = ['bin', 'src', 'package.json', 'tsconfig.json'];
+  let what: string;
+  if (COMMIT) {
+    if (!/^[\w./~^@{}-]+$/.test(COMMIT)) throw new Error(`--commit: not a revision: ${COMMIT}`);
+    const rev = git('rev-parse', '--short', `${COMMIT}^{commit}`);
+    git('archive', '--format=tar', '-o', join(dir, 'src.tar'), rev, ...parts);
+    const x = spawnSync('tar', ['-xf', join(dir, 'src.tar'), '-C', dir], { encoding: 'utf8' });
+    if (x.status !== 0) throw new Error(`tar: ${x.stderr}`);
+    what = `commit ${rev}`;
+  } else {
+    for (const p of parts) cpSync(join(REPO, p), join(dir, p), { recursive: true });
+    const dirty = git('status', '--porcelain', '--', 'src', 'bin').split('\n').filter(Boolean).length;
+    what = `the working tree at ${git('rev-parse', '--short', 'HEAD')}${dirty ? ` with ${dirty} uncommitted changes under src/ and bin/` : ' (clean)'}`;
+  }
+  const r = spawnSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.json')], { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`building sipd from ${what} failed:\n${(r.stdout + r.stderr).slice(0, 2000)}`);
+  return { bin: join(dir, 'bin', 'sipd.js'), what };
+}
+
+const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+const userName = (i: number) => `sipp${String(i).padStart(4, '0')}`;
+const password = (u: string) => `pw-${u}-x9`;
+
+async function provision(db: Database): Promise<void> {
+  const rows: SqlValue[] = [];
+  for (let i = 1; i <= USERS; i++) {
+    const u = userName(i);
+    const pw = password(u);
+    rows.push(u, DOMAIN, pw, md5(`${u}:${DOMAIN}:${pw}`), md5(`${u}@${DOMAIN}:${DOMAIN}:${pw}`));
+  }
+  await db.execute(`INSERT INTO subscriber (username, domain, password, ha1, ha1b) VALUES ${Array.from({ length: USERS }, () => '(?,?,?,?,?)').join(',')}`, rows);
+}
+
+let rpcId = 0;
+async function rpc<T>(url: string, method: string, params?: unknown[]): Promise<T> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', method, ...(params ? { params } : {}), id: ++rpcId }), signal: AbortSignal.timeout(10_000) });
+  const j = (await res.json()) as { result?: T; error?: { message: string } };
+  if (j.error) throw new Error(`${method}: ${j.error.message}`);
+  return j.result as T;
+}
+
+async function statistics(url: string, which: string[]): Promise<Map<string, number>> {
+  const lines = await rpc<string[]>(url, 'stats.get_statistics', which);
+  const m = new Map<string, number>();
+  for (const l of lines) {
+    const x = /^(\S+) = (-?\d+)/.exec(l);
+    if (x) m.set(x[1], Number(x[2]));
+  }
+  return m;
+}
+
+function rssKb(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+const fdCount = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+
+/** Least-squares slope of y over x. */
+function slope(xs: number[], ys: number[]): number {
+  const n = xs.length;
+  if (n < 2) return NaN;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i] - mx) * (ys[i] - my);
+    den += (xs[i] - mx) ** 2;
+  }
+  return num / den;
+}
+
+// ---------------------------------------------------------------- sipd and sipp
+
+interface Sipd {
+  pid: number;
+  port: number;
+  rpcUrl: string;
+}
+
+async function startSipd(bin: string, dbUrl: string, dbPassword: string): Promise<Sipd> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'sipd-soak-'));
+  const port = await findFreePort('127.0.0.1');
+  const configFile = join(stateDir, 'sipd.json');
+  writeFileSync(configFile, JSON.stringify({ listen: [`udp:127.0.0.1:${port}`, `tcp:127.0.0.1:${port}`], rpcListen: ['http://127.0.0.1:0/RPC'] }));
+  const logFile = join(stateDir, 'sipd.log');
+  const fd = openSync(logFile, 'a');
+  const child: ChildProcess = spawn(process.execPath, [bin, '--config', configFile, '--state-dir', stateDir, '--log-format', 'json', '--log-level', 'warn'], {
+    env: { PATH: process.env.PATH, HOME: stateDir, XDG_CONFIG_HOME: join(stateDir, '.config'), SIPCTL_DB: dbUrl, SIPCTL_DB_PASSWORD: dbPassword, LANG: 'C.UTF-8' },
+    stdio: ['ignore', fd, fd],
+    cwd: stateDir,
+  });
+  closeSync(fd);
+  let gone = false;
+  const exited = new Promise<void>((r) => child.on('exit', () => ((gone = true), r())));
+  cleanups.push(async () => {
+    if (!gone) {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(t);
+    }
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (gone) throw new Error(`sipd exited during start:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
+    if (Date.now() > deadline) throw new Error(`sipd not ready:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
+    try {
+      const rt = JSON.parse(readFileSync(join(stateDir, 'sipd.runtime.json'), 'utf8')) as { pid: number; rpc: string[] };
+      if (rt.pid === child.pid) {
+        const rpcUrl = rt.rpc.find((u) => u.startsWith('http:'))!;
+        await rpc(rpcUrl, 'core.uptime');
+        return { pid: child.pid, port, rpcUrl };
+      }
+    } catch {
+      /* not yet */
+    }
+    await sleep(100);
+  }
+}
+
+interface SippRun {
+  done: Promise<Record<string, string> | undefined>;
+  stop(): void;
+}
+
+/** sipp at RATE calls/s for `seconds` (from one local port: every call refreshes its user's one binding). */
+function startSipp(workDir: string, sipdPort: number, localPort: number, seconds: number): SippRun {
+  const csv = join(workDir, 'users.csv');
+  const lines = ['SEQUENTIAL'];
+  for (let i = 1; i <= USERS; i++) lines.push(`${userName(i)};[authentication username=${userName(i)} password=${password(userName(i))}]`);
+  writeFileSync(csv, lines.join('\n') + '\n');
+  const stat = join(workDir, `stat-${Date.now()}.csv`);
+  const child = spawn('sipp', [
+    `127.0.0.1:${sipdPort}`, '-sf', SCENARIO, '-inf', csv, '-i', '127.0.0.1', '-p', String(localPort),
+    '-r', String(RATE), '-rp', '1000', '-m', String(RATE * seconds), '-l', String(RATE * 4 + 100),
+    '-recv_timeout', '5000', '-timeout', `${seconds + 60}s`, '-nostdin', '-trace_stat', '-stf', stat, '-fd', '10',
+  ], { cwd: workDir, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d) => (err = (err + d).slice(-2000)));
+  const kill = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  };
+  cleanups.push(kill);
+  const done = new Promise<Record<string, string> | undefined>((resolveDone) =>
+    child.on('close', (code) => {
+      let txt = '';
+      try {
+        txt = readFileSync(stat, 'utf8');
+      } catch {
+        log(`sipp left no statistics (exit ${code}): ${err.trim().slice(-300)}`);
+        return resolveDone(undefined);
+      }
+      const rows = txt.split('\n').filter((l) => l.trim()).map((l) => l.split(';'));
+      const out: Record<string, string> = {};
+      rows[0].forEach((h, i) => (out[h] = rows[rows.length - 1][i]));
+      resolveDone(out);
+    }),
+  );
+  return { done, stop: kill };
+}
+
+// ---------------------------------------------------------------- fuzz
+
+function mutate(base: Buffer): Buffer {
+  const d = Buffer.from(base);
+  const n = 1 + Math.floor(Math.random() * 6);
+  for (let k = 0; k < n; k++) {
+    const i = Math.floor(Math.random() * d.length);
+    const r = Math.random();
+    if (r < 0.6) d[i] = Math.floor(Math.random() * 256);
+    else if (r < 0.8) d[i] = 0x0d;
+    else d[i] = 0x3a;
+  }
+  return Math.random() < 0.2 ? d.subarray(0, Math.floor(Math.random() * d.length)) : d;
+}
+
+function request(method: string, port: number, n: number): string {
+  return [
+    `${method} sip:127.0.0.1:${port} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-fz${n}-${Date.now()};rport`,
+    `From: <sip:fuzz${n % 97}@127.0.0.1>;tag=f${n}`,
+    `To: <sip:fuzz${n % 97}@127.0.0.1>`,
+    `Call-ID: fuzz-${n}-${process.pid}@soak`,
+    `CSeq: ${n} ${method}`,
+    `Contact: <sip:fuzz@127.0.0.1:5999>`,
+    'Max-Forwards: 70',
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+}
+
+async function fuzzUdp(port: number, count: number): Promise<void> {
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sock.bind({ address: '127.0.0.1', port: 0 }, () => r()));
+  sock.on('message', () => undefined);
+  for (let i = 0; i < count; i++) {
+    const base = Buffer.from(request(i % 2 ? 'OPTIONS' : 'REGISTER', port, i), 'latin1');
+    await new Promise<void>((r) => sock.send(mutate(base), port, '127.0.0.1', () => r()));
+    if (i % 500 === 499) await sleep(20); // about 20,000/s: the soak load keeps running beside it
+  }
+  sock.close();
+}
+
+function shortTcp(port: number, n: number): Promise<void> {
+  return new Promise((resolveConn) => {
+    const s = net.createConnection({ host: '127.0.0.1', port });
+    const timer = setTimeout(() => s.destroy(), 5000);
+    s.on('connect', () => s.write(request('OPTIONS', port, n).replace('SIP/2.0/UDP', 'SIP/2.0/TCP')));
+    s.on('data', () => s.destroy());
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolveConn();
+    });
+  });
+}
+
+async function fuzzTcp(port: number, count: number): Promise<void> {
+  for (let i = 0; i < count; i += 20) await Promise.all(Array.from({ length: Math.min(20, count - i) }, (_, k) => shortTcp(port, i + k)));
+}
+
+// ---------------------------------------------------------------- main
+
+interface Sample {
+  minute: number;
+  phase: 'warm-up' | 'soak' | 'after fuzz';
+  rssMb: number;
+  heapMb: number;
+  fds: number;
+}
+
+async function main(): Promise<void> {
+  const workDir = mkdtempSync(join(tmpdir(), 'sipd-soak-work-'));
+  cleanups.push(() => rmSync(workDir, { recursive: true, force: true }));
+  log(`machine: ${machineLine()}`);
+  const built = buildSipd();
+  log(`sipd built from ${built.what}`);
+  const t = await createTestDb('mysql');
+  cleanups.push(() => t.drop());
+  const db = await t.open();
+  await provision(db);
+  await db.close();
+  const sipd = await startSipd(built.bin, t.url, t.password ?? '');
+  log(`sipd pid ${sipd.pid} on udp:127.0.0.1:${sipd.port}`);
+  const sippPort = await findFreePort('127.0.0.1', { tcp: false });
+
+  const samples: Sample[] = [];
+  const started = Date.now();
+  const take = async (phase: Sample['phase']) => {
+    const heap = (await statistics(sipd.rpcUrl, ['sipd:heap_used_kb']).catch(() => new Map<string, number>())).get('sipd:heap_used_kb') ?? NaN;
+    const s: Sample = { minute: (Date.now() - started) / 60_000, phase, rssMb: rssKb(sipd.pid) / 1024, heapMb: heap / 1024, fds: fdCount(sipd.pid) };
+    samples.push(s);
+    log(`${phase} minute ${s.minute.toFixed(1)}: RSS ${s.rssMb.toFixed(1)} MB, heap ${s.heapMb.toFixed(1)} MB, fds ${s.fds}`);
+  };
+
+  // 1–2. warm-up + soak
+  const soakS = (WARMUP_MIN + MINUTES) * 60;
+  const fd0 = fdCount(sipd.pid);
+  const sipp = startSipp(workDir, sipd.port, sippPort, soakS);
+  await take('warm-up');
+  while ((Date.now() - started) / 1000 < soakS - 1) {
+    await sleep(Math.min(SAMPLE_S * 1000, soakS * 1000 - (Date.now() - started)));
+    await take((Date.now() - started) / 60_000 <= WARMUP_MIN + 0.01 ? 'warm-up' : 'soak');
+  }
+  const sippStats = await sipp.done;
+  const created = Number(sippStats?.['TotalCallCreated'] ?? 0);
+  const ok = Number(sippStats?.['SuccessfulCall(C)'] ?? 0);
+  log(`sipp: ${ok} of ${created} calls successful`);
+  const warm = samples.filter((s) => s.phase === 'warm-up').at(-1)!;
+  const soak = samples.filter((s) => s.phase === 'soak');
+  const slopeMbH = slope(soak.map((s) => s.minute / 60), soak.map((s) => s.rssMb));
+  const heapSlopeMbH = slope(soak.map((s) => s.minute / 60), soak.map((s) => s.heapMb));
+  // 3. sizes at the end of the soak
+  const sizes = await statistics(sipd.rpcUrl, ['sipd:', 'usrloc:']);
+
+  // 4. fuzz, with the REGISTER load running again beside it and after it
+  const sipp2 = startSipp(workDir, sipd.port, sippPort, AFTER_MIN * 60 + 120);
+  const f0 = Date.now();
+  await Promise.all([fuzzUdp(sipd.port, FUZZ_DATAGRAMS), fuzzTcp(sipd.port, FUZZ_TCP)]);
+  const fuzzS = (Date.now() - f0) / 1000;
+  await take('after fuzz');
+  const sizesFuzz = await statistics(sipd.rpcUrl, ['sipd:']);
+  log(`fuzz: ${FUZZ_DATAGRAMS} datagrams and ${FUZZ_TCP} TCP connections in ${fuzzS.toFixed(0)} s`);
+  const fuzzEnd = Date.now();
+  while (Date.now() - fuzzEnd < AFTER_MIN * 60_000 - 1000) {
+    await sleep(Math.min(SAMPLE_S * 1000, AFTER_MIN * 60_000 - (Date.now() - fuzzEnd)));
+    await take('after fuzz');
+  }
+  const after = samples.at(-1)!;
+  const fdAfter = fdCount(sipd.pid);
+  sipp2.stop();
+  const sizesAfter = await statistics(sipd.rpcUrl, ['sipd:']);
+
+  // ---- report
+  const ratio = after.rssMb / warm.rssMb;
+  const rows = samples.map((s) => `| ${s.minute.toFixed(1)} | ${s.phase} | ${s.rssMb.toFixed(1)} | ${s.heapMb.toFixed(1)} | ${s.fds} |`);
+  const sizeRows = [...new Set([...sizes.keys(), ...sizesFuzz.keys(), ...sizesAfter.keys()])].map((k) => `| \`${k}\` | ${sizes.get(k) ?? ''} | ${sizesFuzz.get(k) ?? ''} | ${sizesAfter.get(k) ?? ''} |`);
+  const verdict = (b: boolean) => (b ? 'met' : 'NOT met');
+  const body = [
+    `${machineLine()}; sipd from ${built.what}.`,
+    `Command: \`node --import tsx bench/soak-bench.ts --minutes ${MINUTES} --warmup ${WARMUP_MIN} --rate ${RATE} --sample ${SAMPLE_S} --fuzz-datagrams ${FUZZ_DATAGRAMS} --fuzz-tcp ${FUZZ_TCP} --after ${AFTER_MIN}\`.`,
+    '',
+    `Load: sipp REGISTER with digest (bench/sipp/sipd_reg_auth.xml, ${USERS} subscribers, MariaDB) at ${RATE}/s for ${WARMUP_MIN} + ${MINUTES} min: ${ok} of ${created} calls successful. sipd with its default modules and limits. RSS is VmRSS as it is (no forced GC); heap is V8's heapUsed (stats sipd:heap_used_kb).`,
+    '',
+    '| | sipd | reference: sipd at the end of the warm-up | ratio | target |',
+    '|---|---|---|---|---|',
+    `| RSS slope after warm-up (least squares, ${soak.length} samples) | ${slopeMbH.toFixed(2)} MB/h (heap ${heapSlopeMbH.toFixed(2)} MB/h) | — | — | ≤ 5 MB/h: ${verdict(slopeMbH <= 5)} |`,
+    `| RSS at the end of the soak | ${soak.at(-1)?.rssMb.toFixed(1)} MB | ${warm.rssMb.toFixed(1)} MB | ${((soak.at(-1)?.rssMb ?? NaN) / warm.rssMb).toFixed(2)} | — |`,
+    `| RSS ${AFTER_MIN} min after the fuzz (${FUZZ_DATAGRAMS} mutated datagrams + ${FUZZ_TCP} short TCP connections in ${fuzzS.toFixed(0)} s, REGISTER load continuing) | ${after.rssMb.toFixed(1)} MB | ${warm.rssMb.toFixed(1)} MB | ${ratio.toFixed(2)} | within 20 %: ${verdict(Math.abs(ratio - 1) <= 0.2)} |`,
+    `| open fds of sipd: before the load / after everything | ${fd0} / ${fdAfter} | | | back to baseline: ${verdict(fdAfter <= fd0 + 2)} |`,
+    '',
+    '| minute | phase | RSS MB | heap MB | fds |',
+    '|---|---|---|---|---|',
+    ...rows,
+    '',
+    '| statistic | end of soak | just after the fuzz | end |',
+    '|---|---|---|---|',
+    ...sizeRows,
+    '',
+  ].join('\n');
+  process.stdout.write(body + '\n');
+  if (RECORD) appendResults('sipd soak (issue 18)', body);
+}
+
+main()
+  .then(() => cleanupAll())
+  .then(() => process.exit(0))
+  .catch(async (e: unknown) => {
+    process.stderr.write(`soak failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    await cleanupAll();
+    process.exit(1);
+  });
