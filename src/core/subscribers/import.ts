@@ -6,7 +6,7 @@ import { assertWritable } from '../db/schema/schema.js';
 import { SipctlError, UsageError, isSipctlError } from '../errors.js';
 import { computeHa1, validatePassword } from './credentials.js';
 import { decideStorage } from './storage.js';
-import type { CredentialOptions } from './subscribers.js';
+import { usernameEquals, type CredentialOptions } from './subscribers.js';
 import { validateDomain, validateUsername } from './identity.js';
 
 export interface ImportRejection {
@@ -112,7 +112,8 @@ export async function importSubscribers(db: Database, input: Readable, opts: Imp
       const run = async (q: Queryable) => {
         // One SELECT per batch finds the rows that exist already; the rest go in one multi-row INSERT.
         const existing = new Set<string>();
-        const cond = rows.map(() => '(username = ? AND domain = ?)').join(' OR ');
+        const one = `(${usernameEquals(q)} AND domain = ?)`;
+        const cond = rows.map(() => one).join(' OR ');
         const found = await q.query<{ username: string; domain: string }>(`SELECT username, domain FROM subscriber WHERE ${cond}`, rows.flatMap((r) => [r.username, r.domain]));
         for (const f of found) existing.add(`${f.username}\u0000${f.domain}`.toLowerCase());
         const fresh = rows.filter((r) => !existing.has(`${r.username}\u0000${r.domain}`.toLowerCase()));

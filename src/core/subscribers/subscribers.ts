@@ -57,8 +57,18 @@ function credentialColumns(username: string, domain: string, password: string, o
   return { ha1, ha1b, password };
 }
 
+/**
+ * Usernames compare case-insensitively on both engines, as Kamailio's MySQL schema does (latin1
+ * _ci collation, and the unique key on username+domain): "Alice" and "alice" are one subscriber.
+ * SQLite compares case-sensitively unless told: COLLATE NOCASE (ASCII folding, and usernames are
+ * ASCII). See src/core/db/README.md.
+ */
+export function usernameEquals(db: Queryable): string {
+  return db.engine === 'sqlite' ? 'username = ? COLLATE NOCASE' : 'username = ?';
+}
+
 async function findRow(db: Queryable, username: string, domain: string): Promise<SubscriberRow | undefined> {
-  const rows = await db.query<SubscriberRow>('SELECT id, username, domain, password, ha1, ha1b FROM subscriber WHERE username = ? AND domain = ?', [username, domain]);
+  const rows = await db.query<SubscriberRow>(`SELECT id, username, domain, password, ha1, ha1b FROM subscriber WHERE ${usernameEquals(db)} AND domain = ?`, [username, domain]);
   return rows[0];
 }
 
@@ -85,15 +95,17 @@ export async function addSubscriber(db: Database, username: string, domain: stri
 export async function changePassword(db: Database, username: string, domain: string, password: string, opts: CredentialOptions & { dryRun?: boolean }): Promise<SubscriberChange> {
   validateUsername(username);
   validateDomain(domain);
-  const cols = credentialColumns(username, domain, password, opts);
+  credentialColumns(username, domain, password, opts);
   await assertWritable(db, 'subscriber');
   const row = await findRow(db, username, domain);
   if (!row) throw notFound(username, domain);
+  // ha1 over the name as stored (a lookup may have differed in case): that is what the proxy digests.
+  const cols = credentialColumns(row.username, row.domain, password, opts);
   // Unless told otherwise, the row keeps its storage mode: blanking a plaintext column would lock
   // the user out of a proxy with calculate_ha1 yes.
   const storage = await decideStorage(db, opts.storePlaintext, row.password ?? '');
   if (!opts.dryRun) {
-    const r = await db.execute('UPDATE subscriber SET password = ?, ha1 = ?, ha1b = ? WHERE username = ? AND domain = ?', [storage.storePlaintext ? cols.password : '', cols.ha1, cols.ha1b, username, domain]);
+    const r = await db.execute('UPDATE subscriber SET password = ?, ha1 = ?, ha1b = ? WHERE id = ?', [storage.storePlaintext ? cols.password : '', cols.ha1, cols.ha1b, row.id]);
     if (r.affectedRows === 0) throw notFound(username, domain);
   }
   return { action: 'passwd', username, domain, dryRun: !!opts.dryRun, storedPlaintext: storage.storePlaintext, hash: opts.hash, ...warnings(storage.warning) };
@@ -103,9 +115,10 @@ export async function removeSubscriber(db: Database, username: string, domain: s
   validateUsername(username);
   validateDomain(domain);
   await assertWritable(db, 'subscriber');
-  if (!(await findRow(db, username, domain))) throw notFound(username, domain);
+  const row = await findRow(db, username, domain);
+  if (!row) throw notFound(username, domain);
   if (!opts.dryRun) {
-    const r = await db.execute('DELETE FROM subscriber WHERE username = ? AND domain = ?', [username, domain]);
+    const r = await db.execute('DELETE FROM subscriber WHERE id = ?', [row.id]);
     if (r.affectedRows === 0) throw notFound(username, domain);
   }
   return { action: 'rm', username, domain, dryRun: !!opts.dryRun };

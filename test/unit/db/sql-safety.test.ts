@@ -24,6 +24,7 @@ const GENERIC: Array<[RegExp, string]> = [
   [/^Array\.from\(\{ length: \w+ \}, \(\) => one\)\.join\(', '\)$/, 'a list of placeholder tuples'],
   [/^new Array\([\w.]+\)\.fill\([A-Z_]+\)\.join\(', '\)$/, 'a list of constant placeholder tuples'],
   [/^marks\([\w.]+\)$/, 'marks(n): n ? placeholders'],
+  [/^usernameEquals\((db|q)\)$/, "usernameEquals(): one of two constant comparisons ('username = ?' with or without COLLATE NOCASE)"],
 ];
 
 /** Reviewed interpolations, per file: expression → why it is safe. */
