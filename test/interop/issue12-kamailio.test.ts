@@ -114,5 +114,37 @@ for (const engine of ENGINES) {
       assert.equal(again.stdout, 'Ok. Dispatcher successfully reloaded.\n');
       assert.match(again.stderr, /ongoing reload/);
     });
+
+    test('dialplan: rules added with --reload translate in Kamailio (dialplan.translate is the oracle); dump, rm', async () => {
+      assert.equal((await sipctl('dialplan', 'dump', '1')).code, 3, 'nothing loaded yet');
+      const a = await sipctl('dialplan', 'add', '1', '^00([1-9][[:digit:]]+)$', '+\\1', '--attrs', 'intl', '--priority', '1');
+      assert.equal(a.code, 0, a.stderr);
+      const b = await sipctl('dialplan', 'add', '1', '^0([1-9][0-9]+)$', '+49\\1', '--priority', '2', '--reload');
+      assert.equal(b.code, 0, b.stderr);
+      assert.match(b.stdout, /\ndialplan table reloaded\n$/);
+      const c = await sipctl('dialplan', 'add', '2', '911', '112', '--match-op', 'equal', '--reload');
+      assert.equal(c.code, 0, c.stderr);
+
+      assert.deepEqual((await k.rpc('dialplan.translate', [1, '004930123'])).result, { Output: '+4930123', Attributes: 'intl' });
+      assert.deepEqual((await k.rpc('dialplan.translate', [1, '030123'])).result, { Output: '+4930123', Attributes: null });
+      assert.deepEqual((await k.rpc('dialplan.translate', [2, '911'])).result, { Output: '112', Attributes: null });
+      const tr = await sipctl('dialplan', 'translate', '1', '004930123', '--json');
+      assert.equal(tr.code, 0, tr.stderr);
+      assert.deepEqual(JSON.parse(tr.stdout).nodes[0].result, { input: '004930123', output: '+4930123', attrs: 'intl' });
+      const none = await sipctl('dialplan', 'translate', '1', 'abc');
+      assert.equal(none.code, 3, none.stderr);
+      assert.equal((await sipctl('dialplan', 'translate', '7', '1')).code, 3);
+
+      // what the proxy loaded equals what the database holds
+      const dump = JSON.parse((await sipctl('dialplan', 'dump', '1', '--json')).stdout).nodes[0].result;
+      const show = JSON.parse((await sipctl('dialplan', 'show', '1', '--json')).stdout);
+      const key = (r: any) => [r.pr, r.matchOp, r.matchExp, r.substExp, r.replExp, r.attrs];
+      assert.deepEqual(dump.map(key), show.map(key));
+      assert.equal(dump.length, 2);
+
+      const rm = await sipctl('dialplan', 'rm', '1', '^0([1-9][0-9]+)$', '--yes', '--reload');
+      assert.equal(rm.code, 0, rm.stderr);
+      assert.equal((await k.rpc('dialplan.dump', [1])).result.ENTRIES.length, 1);
+    });
   });
 }

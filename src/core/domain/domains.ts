@@ -7,6 +7,7 @@ import { parseIp } from '../address/ip.js';
 import { validateHost } from '../sip/uri.js';
 import type { RpcClient } from '../rpc/client.js';
 import type { OpContext, OpResult } from '../proxy/ops.js';
+import { reloadWaitingOut, reloadWarnings } from '../trusted/trusted.js';
 
 /*
  * The domain module's `domain` table (kamctl domain add/rm/show): the SIP domains the proxy
@@ -141,6 +142,7 @@ export async function loadedDomains(c: RpcClient): Promise<LoadedDomain[]> {
 
 export interface DomainReload {
   message: string;
+  retries?: number;
   dryRun?: boolean;
 }
 
@@ -152,8 +154,9 @@ export function domainDump(ctx: OpContext): Promise<OpResult<LoadedDomain[]>> {
 export async function domainReload(ctx: OpContext): Promise<OpResult<DomainReload>> {
   const outcomes = await ctx.nodes.each(async (c): Promise<DomainReload> => {
     if (ctx.dryRun) return { message: `would reload the domain table (${(await loadedDomains(c)).length} domain(s) loaded now)`, dryRun: true };
-    await c.call('domain.reload');
-    return { message: 'domain table reloaded' };
+    // waits out an "ongoing reload" refusal the way the other table reloads do
+    const { retries } = await reloadWaitingOut(c, 'domain.reload', ctx.reloadBudgetMs);
+    return { message: 'domain table reloaded', retries };
   });
-  return { command: 'domain reload', view: 'reload', write: true, outcomes, warnings: [] };
+  return { command: 'domain reload', view: 'reload', write: true, outcomes, warnings: reloadWarnings(outcomes, ctx.nodes.multi) };
 }
