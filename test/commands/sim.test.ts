@@ -216,6 +216,13 @@ forEachEngine('sipctl sim (built CLI)', (engine, track) => {
     const lr = JSON.parse((await sim(['list', '--batch', 'CLI2', '--reveal', '--json'])).stdout);
     assert.equal(lr.sims[0].ki, KI_C);
     assert.equal((await sim(['list', '--batch', 'nothing'])).stdout, '');
+    // a page that leaves SIMs out says so on stderr, and in --json (issue 11)
+    const page = await sim(['list', '--imsi-prefix', '0010100000000', '--limit', '2']);
+    assert.equal(page.stdout.trim().split('\n').length, 2);
+    assert.match(page.stderr, /^2 of 3 SIM\(s\), page 1 of 2: --page 2 for the next, --limit 3 for all\n$/);
+    const pj = JSON.parse((await sim(['list', '--imsi-prefix', '0010100000000', '--limit', '2', '--json'])).stdout);
+    assert.deepEqual([pj.total, pj.truncated, pj.sims.length], [3, true, 2]);
+    assert.equal(lj.truncated, false);
   });
 
   test('set-sqn, vector advancing the SQN, resync from an AUTS', async () => {

@@ -33,7 +33,11 @@ export default class SimList extends BaseCommand<typeof SimList> {
     ];
     if (this.flags.reveal) cols.push({ header: 'KI', get: (s) => s.ki }, { header: 'OPC', get: (s) => s.opc });
     this.print(await renderTable(sims, cols, this.out));
-    if (this.out.tty) this.note(`${sims.length} of ${total} SIM(s), page ${page} of ${Math.max(1, Math.ceil(total / limit))}`);
-    return { total, page, limit, sims };
+    // Never cut short silently (issue 11): piped or not, stderr says what this page left out.
+    const pages = Math.max(1, Math.ceil(total / limit));
+    const truncated = sims.length < total;
+    if (truncated) this.note(`${sims.length} of ${total} SIM(s), page ${page} of ${pages}: ${page < pages ? `--page ${page + 1} for the next, ` : ''}--limit ${total} for all`);
+    else if (this.out.tty) this.note(`${sims.length} of ${total} SIM(s)`);
+    return { total, truncated, page, limit, sims };
   }
 }
