@@ -44,12 +44,12 @@ test('every command has a schema in schemas/, every schema a command, every $ref
 
 // README "Behaviour common to every command": which commands ask (and take --yes), which change
 // data and so have --dry-run, and the documented exceptions. A new command is sorted in here.
-const DESTRUCTIVE = ['rm', 'subscriber:rm', 'sim:rm', 'address:rm', 'trusted:rm', 'domain:rm', 'dispatcher:rm', 'dialplan:rm', 'block:rm', 'htable:delete', 'htable:flush', 'ul:rm', 'calls:end'];
+const DESTRUCTIVE = ['rm', 'subscriber:rm', 'sim:rm', 'address:rm', 'trusted:rm', 'domain:rm', 'dispatcher:rm', 'dialplan:rm', 'acl:revoke', 'alias:rm', 'speeddial:rm', 'block:rm', 'htable:delete', 'htable:flush', 'ul:rm', 'calls:end'];
 const NO_DRY_RUN = new Set(['rpc', 'batch', 'sim:set-sqn', 'sim:resync', 'sim:vector']);
 const READ_ONLY_OR_NOT_DATA = new Set([
   'show', 'status', 'uptime', 'version', 'shell', 'demo', 'address:dump', 'address:show', 'config:show', 'db:status', 'calls:history', 'calls:list',
   'sim:export', 'sim:list', 'sim:opc', 'sim:selftest', 'sim:show', 'htable:dump', 'htable:get', 'htable:list', 'domain:dump', 'domain:show',
-  'trusted:dump', 'trusted:show', 'dispatcher:dump', 'dispatcher:show', 'dialplan:dump', 'dialplan:show', 'dialplan:translate', 'block:list', 'ul:dump', 'ul:show', 'subscriber:list', 'subscriber:show',
+  'trusted:dump', 'trusted:show', 'dispatcher:dump', 'dispatcher:show', 'dialplan:dump', 'dialplan:show', 'dialplan:translate', 'acl:show', 'alias:show', 'speeddial:show', 'block:list', 'ul:dump', 'ul:show', 'subscriber:list', 'subscriber:show',
   'daemon:logs', 'daemon:status', 'daemon:start', 'daemon:stop', 'tls:selfsigned',
 ]);
 
