@@ -24,6 +24,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { JsonFrameScanner } from '../../core/rpc/json-frame.js';
 import { ConfigError, ConnectionError } from '../../core/errors.js';
+import { pickVictim } from '../transport/stream.js';
 import { normaliseIp } from '../transport/transport.js';
 import type { Logger } from './module.js';
 import { RPC_INVALID_REQUEST, RPC_PARSE_ERROR } from './rpc-fault.js';
@@ -196,14 +197,9 @@ class HttpConnections {
     const n = this.perSource.get(ip) ?? 0;
     if (n >= this.perSourceCap) return void sock.destroy();
     if (this.open.size >= this.opts.maxConnections) {
-      // The least recently active connection that is not being answered makes room.
-      let victim: HttpConn | undefined;
-      for (const c of this.open.values()) {
-        if (!c.busy) {
-          victim = c;
-          break;
-        }
-      }
+      // The least recently active idle connection of the source holding the most makes room
+      // (the SIP transports' rule); a newcomer from a source as heavy as any is refused.
+      const victim = pickVictim(this.open.values(), this.perSource, n, (c) => c.ip, (c) => !c.busy);
       if (victim === undefined) return void sock.destroy();
       this.forget(victim);
       victim.sock.destroy();

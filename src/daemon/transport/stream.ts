@@ -18,8 +18,10 @@
  * - at most `maxConnectionsPerSource` connections per source IP (never more than half of
  *   `maxConnections`, so one address cannot take every slot) and `maxConnections` in all (for
  *   TLS counted from the TCP accept, so handshakes in progress count too). When all slots are
- *   taken, a new connection is admitted by closing the least recently active one ('evicted'):
- *   the oldest idle connection goes first, so trickling connections make room for live ones;
+ *   taken, a new connection is admitted by closing ('evicted') the least recently active
+ *   connection of the source holding the most — unless the newcomer's own source holds as many,
+ *   then it is refused: a source with few connections always gets in, the oldest idle
+ *   connections of the heaviest sources go first, and trickling sources settle at equal shares;
  * - a peer that does not read its replies (more than `maxPendingWriteBytes` queued) is dropped;
  * - a source the kernel refuses (`admit` — e.g. banned in ipban) is closed at accept, before a
  *   TLS handshake costs anything.
@@ -75,6 +77,21 @@ export interface StreamOptions {
 
 type StreamTransportName = 'tcp' | 'tls';
 
+/**
+ * The connection to close so a newcomer from a source holding `mine` connections gets a slot:
+ * the least recently active (first in `byActivity`) of the sources holding the most, when they
+ * hold more than `mine`; undefined when the newcomer's source is itself among the heaviest.
+ * `eligible` leaves out connections that must not be closed (an RPC call being answered).
+ * Shared by the SIP stream transports and the RPC HTTP listener.
+ */
+export function pickVictim<T>(byActivity: Iterable<T>, perSource: ReadonlyMap<string, number>, mine: number, ipOf: (t: T) => string, eligible: (t: T) => boolean = () => true): T | undefined {
+  let most = 0;
+  for (const c of perSource.values()) if (c > most) most = c;
+  if (most <= mine) return undefined;
+  for (const t of byActivity) if (perSource.get(ipOf(t)) === most && eligible(t)) return t;
+  return undefined;
+}
+
 /** The per-source cap actually applied: the configured one, but never more than half of all slots. */
 export function effectivePerSourceCap(limits: Pick<StreamLimits, 'maxConnections' | 'maxConnectionsPerSource'>): number {
   return Math.max(1, Math.min(limits.maxConnectionsPerSource, Math.floor(limits.maxConnections / 2)));
@@ -124,13 +141,16 @@ export class ConnectionTable {
     if (ip === '' || (this.opts.admit && !this.opts.admit(ip))) return refuse('refused');
     const n = this.perSource.get(ip) ?? 0;
     if (n >= effectivePerSourceCap(this.opts.limits)) return refuse('per-source-cap');
-    // Under pressure the least recently active connection makes room (issue 18: trickling
-    // connections held every slot and live clients were refused).
+    // Under pressure a connection of the source holding the most makes room, the least recently
+    // active one of those first (issue 18: trickling connections held every slot and live
+    // clients were refused). A newcomer whose source already holds as many as any other is
+    // refused instead, so sources that keep reconnecting settle at equal shares.
     while (this.open.size >= this.opts.limits.maxConnections) {
-      const oldest = this.open.values().next().value as Tracked;
-      this.forget(oldest.sock, oldest.source.ip);
-      this.report(oldest.source, 'evicted');
-      oldest.sock.destroy();
+      const victim = pickVictim(this.open.values(), this.perSource, n, (t) => t.source.ip);
+      if (victim === undefined) return refuse('per-source-cap');
+      this.forget(victim.sock, victim.source.ip);
+      this.report(victim.source, 'evicted');
+      victim.sock.destroy();
     }
     this.perSource.set(ip, n + 1);
     this.open.set(sock, { sock, source, acceptedAt: (this.opts.now ?? Date.now)() });
