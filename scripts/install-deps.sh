@@ -42,7 +42,9 @@ if [ "$mode" != "--runtime" ]; then
     [ -d /var/lib/mysql/mysql ] || as_root mysql_install_db --user=mysql --datadir=/var/lib/mysql >/dev/null
     as_root mkdir -p /run/mysqld
     as_root chown mysql:root /run/mysqld
-    as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
+    # --pidfile, not --exec alone: another mariadbd (a test's private server) must not count as ours
+    as_root start-stop-daemon --start --oknodo --background --make-pidfile --pidfile /run/mysqld/sipctl-mariadbd.pid \
+      --exec /usr/sbin/mariadbd -- --user=mysql
     for _ in $(seq 1 60); do
       mysqladmin --socket=/run/mysqld/mysqld.sock -uroot ping >/dev/null 2>&1 && break
       sleep 1
