@@ -50,6 +50,10 @@ export async function startPrivateMariadb(serverArgs: string[]): Promise<Private
     '--no-defaults', `--datadir=${data}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1',
     `--pid-file=${join(dir, 'mysqld.pid')}`, '--skip-log-bin', '--innodb-buffer-pool-size=16M', '--skip-name-resolve=0', ...user, ...serverArgs,
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // A watchdog outlives a test process that is killed (a test-runner timeout sends a signal, and
+  // 'exit' handlers do not run then): when this process is gone it kills the server and removes its files.
+  const watchdog = spawn('sh', ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -9 ${child.pid} 2>/dev/null; sleep 1; rm -rf '${dir}'`], { detached: true, stdio: 'ignore' });
+  watchdog.unref();
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -65,6 +69,7 @@ export async function startPrivateMariadb(serverArgs: string[]): Promise<Private
       clearTimeout(t);
     }
     process.removeListener('exit', kill);
+    watchdog.kill();
     rmSync(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + 60_000;
