@@ -54,6 +54,7 @@ const params = {
   subscriber_table: { type: 'string', default: 'subscriber', doc: 'table with username, domain, ha1, ha1b (and password) columns' },
   cache_refresh: { type: 'integer', default: 60, min: 0, max: 86_400, doc: 'seconds between credential cache reloads; 0 = only at start and on auth.reloadCredentials' },
   nonce_expire: { type: 'integer', default: 300, min: 10, max: 3600, doc: 'seconds a nonce stays fresh; an older one with a right digest is answered stale=true' },
+  nonce_replay_entries: { type: 'integer', default: 65_536, min: 1024, max: 10_000_000, doc: 'nonces remembered for replay protection (least recently used forgotten; a forgotten nonce older than the newest forgotten one is answered stale=true); stats sipd:nonce_replay_entries' },
   secret: { type: 'string', default: '', doc: 'nonce key, at least 32 characters; empty = random per start (nonces do not survive a restart)' },
   allow_no_qop: { type: 'boolean', default: true, doc: 'accept RFC 2069 credentials without qop (each nonce then works once)' },
   ban_table: { type: 'string', default: 'userban', doc: 'htable holding the failure counters' },
@@ -297,7 +298,9 @@ export function createAuthDbModule(deps: AuthDbDeps = {}) {
 
       const algorithms: DigestAlgorithm[] = p.calculateHa1 ? ['SHA-256', 'MD5'] : [p.hash === 'sha256' ? 'SHA-256' : 'MD5'];
       const secret = c.secret === '' ? randomBytes(32) : Buffer.from(c.secret, 'utf8');
-      digest = new DigestAuth({ realm: p.realm || 'sipd', secret, nonceExpires: c.nonce_expire, algorithms, allowNoQop: c.allow_no_qop, now: ctx.now });
+      digest = new DigestAuth({ realm: p.realm || 'sipd', secret, nonceExpires: c.nonce_expire, algorithms, allowNoQop: c.allow_no_qop, now: ctx.now, replayCacheSize: c.nonce_replay_entries });
+      const g = stats as { gauge?(name: string, read: () => number): void } | undefined;
+      if (g !== undefined && typeof g.gauge === 'function') g.gauge('sipd:nonce_replay_entries', () => digest?.replayCacheEntries ?? 0);
       secret.fill(0);
       await gate.reload();
       timer = startPeriodicReload(gate, c.cache_refresh, (e) => ctx.log.error('auth-db: credential refresh failed, keeping the previous cache', { error: String(e) }));

@@ -197,6 +197,16 @@ interface ReplayEntry {
 }
 
 /**
+ * A copy of `s` that does not keep the text it was cut from alive. V8 makes a substring of 13 or
+ * more characters a view into its parent — here the whole request — and a remembered view holds
+ * all of it: a full replay cache kept 65,536 requests' text, some 45 MB (issue 18, heap
+ * snapshot). Concatenating makes a new string; slicing that keeps only the copy.
+ */
+function detach(s: string): string {
+  return s.length < 13 ? s : (' ' + s).slice(1);
+}
+
+/**
  * Bounded LRU of nonces used before: a Map for lookup, a doubly linked list for the order. (Not
  * the Map's own insertion order: once full, taking its oldest entry walks every slot deleted
  * since the Map last compacted itself, which at 65,536 nonces cost some 20 µs per
@@ -244,6 +254,7 @@ class ReplayCache {
   set(nonce: string, nc: number, ts: number, last: { requestId: string | undefined; cnonce: string; response: string; at: number }): void {
     let n = this.map.get(nonce);
     if (n === undefined) {
+      nonce = detach(nonce);
       n = { nonce, nc, ts, lastRequestId: undefined, lastNc: 0, lastCnonce: '', lastResponse: '', lastAt: 0, prev: undefined, next: undefined };
       this.map.set(nonce, n);
       this.append(n);
@@ -255,8 +266,8 @@ class ReplayCache {
     n.ts = ts;
     n.lastRequestId = last.requestId;
     n.lastNc = nc;
-    n.lastCnonce = last.cnonce;
-    n.lastResponse = last.response;
+    n.lastCnonce = detach(last.cnonce);
+    n.lastResponse = detach(last.response);
     n.lastAt = last.at;
     while (this.map.size > this.max && this.head !== undefined) {
       const oldest = this.head;
