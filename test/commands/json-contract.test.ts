@@ -49,7 +49,7 @@ const NO_DRY_RUN = new Set(['rpc', 'batch', 'sim:set-sqn', 'sim:resync', 'sim:ve
 const READ_ONLY_OR_NOT_DATA = new Set([
   'show', 'status', 'uptime', 'version', 'shell', 'demo', 'address:dump', 'address:show', 'config:show', 'db:status', 'calls:history', 'calls:list',
   'sim:export', 'sim:list', 'sim:opc', 'sim:selftest', 'sim:show', 'htable:dump', 'htable:get', 'htable:list', 'domain:dump', 'domain:show',
-  'trusted:dump', 'trusted:show', 'dispatcher:dump', 'dispatcher:show', 'dialplan:dump', 'dialplan:show', 'dialplan:translate', 'acl:show', 'alias:show', 'speeddial:show', 'block:list', 'ul:dump', 'ul:show', 'subscriber:list', 'subscriber:show',
+  'trusted:dump', 'trusted:show', 'dispatcher:dump', 'dispatcher:show', 'dialplan:dump', 'dialplan:show', 'dialplan:translate', 'acl:show', 'alias:show', 'speeddial:show', 'db:show', 'block:list', 'ul:dump', 'ul:show', 'subscriber:list', 'subscriber:show',
   'daemon:logs', 'daemon:status', 'daemon:start', 'daemon:stop', 'tls:selfsigned',
 ]);
 

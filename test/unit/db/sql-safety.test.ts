@@ -36,6 +36,13 @@ const REVIEWED: Record<string, Record<string, string>> = {
     timeCol: "one of the constants 'setup_time' / 'start_time'",
   },
   'src/core/db/schema/schema.ts': { 't.name': 'a table name from the constant TABLES list' },
+  'src/core/db/table-show.ts': {
+    list: 'column names read from the database for a table of the constant TABLES list, each matching ^[A-Za-z_][A-Za-z0-9_]*$',
+    table: 'a table name from the constant TABLES list',
+    where: "' WHERE ' + 'COLUMN = ?' fragments, each COLUMN one of those checked column names",
+    'columns[0]': 'the first of those checked column names',
+    'limit + 1': 'an integer clamped to 1..1,000,000 by Math.max/Math.min',
+  },
   'src/core/db/schema/tables.ts': {
     locationColumnsMysql: 'constant DDL column list',
     locationColumnsSqlite: 'constant DDL column list',
