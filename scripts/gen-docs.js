@@ -8,6 +8,12 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const check = process.argv.includes('--check');
 const manifest = JSON.parse(readFileSync(join(root, 'oclif.manifest.json'), 'utf8'));
+// `oclif manifest` lists commands in directory order, which differs between machines: keep the
+// committed file in id order so a regeneration without changes is no diff.
+if (!check) {
+  manifest.commands = Object.fromEntries(Object.entries(manifest.commands).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  writeFileSync(join(root, 'oclif.manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+}
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const { EXIT_CODE_DOCS } = await import(join(root, 'dist', 'cli', 'exit-codes.js'));
 const { CONFIG_DOCS } = await import(join(root, 'dist', 'core', 'config', 'docs.js'));
