@@ -61,7 +61,7 @@ forEachEngine('sipctl subscriber (built CLI)', (engine, track) => {
   test('db init creates the schema', async () => {
     const r = await cli.run(['db', 'init']);
     expectExit(r, 0);
-    assert.match(r.stdout, /^created: version, subscriber, address, trusted, location, location_attrs, htable, acc, acc_cdrs, mtree, sim\n$/);
+    assert.match(r.stdout, /^created: version, subscriber, address, trusted, location, location_attrs, htable, acc, acc_cdrs, mtree, domain, domain_attrs, dispatcher, dialplan, grp, re_grp, dbaliases, speed_dial, uacreg, sim\n$/);
     const again = await cli.run(['db', 'init']);
     expectExit(again, 0);
     assert.match(again.stdout, /nothing to create/);
@@ -289,7 +289,7 @@ forEachEngine('sipctl subscriber (built CLI)', (engine, track) => {
     const path = join(tmp, 'atomic.csv');
     writeFileSync(path, 'username,domain,password\nat1,atomic.example,Atomic-passw0rd\nbad user,atomic.example,Atomic-passw0rd\n');
     secrets.add('Atomic-passw0rd');
-    const r = await cli.run(['subscriber', 'import', path, '--atomic'], { timeoutMs: 4000 });
+    const r = await cli.run(['subscriber', 'import', path, '--atomic'], { timeoutMs: 30_000 });
     expectExit(r, 2);
     assert.match(r.stdout, /rolled back, nothing imported/);
     assert.equal(await rowOf('at1@atomic.example'), undefined);
@@ -327,7 +327,7 @@ forEachEngine('sipctl subscriber (built CLI)', (engine, track) => {
     const doc = JSON.parse(r.stdout);
     assert.equal(doc.engine, engine);
     assert.ok(!doc.database.includes(t.password ?? '\u0000'), 'no password in the label');
-    assert.deepEqual(doc.tables.map((x: { table: string }) => x.table), ['version', 'subscriber', 'address', 'trusted', 'location', 'location_attrs', 'htable', 'acc', 'acc_cdrs', 'mtree', 'sim']);
+    assert.deepEqual(doc.tables.map((x: { table: string }) => x.table), ['version', 'subscriber', 'address', 'trusted', 'location', 'location_attrs', 'htable', 'acc', 'acc_cdrs', 'mtree', 'domain', 'domain_attrs', 'dispatcher', 'dialplan', 'grp', 're_grp', 'dbaliases', 'speed_dial', 'uacreg', 'sim']);
     for (const x of doc.tables) assert.equal(x.state, 'ok');
   });
 
