@@ -39,7 +39,8 @@ import { openDatabase } from '../src/core/db/database.js';
 import { addSubscriber } from '../src/core/subscribers/subscribers.js';
 import { createTestDb, type TestDb } from '../test/helpers/db.js';
 import { kamailioMissing, startKamailio, stopAllKamailio, type KamailioInstance } from '../test/helpers/kamailio.js';
-import { hasSipp, register, scenario, settle, sipp } from '../test/daemon/calls-support.js';
+import { register, scenario, settle, sipp } from '../test/daemon/calls-support.js';
+import { toolsMissing } from '../test/helpers/require.js';
 import { freeSipPort, startSipd, type SipdProcess } from '../test/daemon/sipd-process.js';
 import { appendResults, machineLine } from './lib.js';
 
@@ -200,7 +201,8 @@ function table(rows: Step[]): string {
 }
 
 async function main(): Promise<void> {
-  if (!hasSipp) throw new Error('sipp is not installed');
+  const missing = toolsMissing('sipp');
+  if (missing) throw new Error(missing);
   const why = kamailioMissing();
   if (why && ONLY !== 'sipd') throw new Error(why);
   const dbs: TestDb[] = [];

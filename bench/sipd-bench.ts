@@ -58,7 +58,7 @@ import type { Database, SqlValue } from '../src/core/db/database.js';
 import { createTestDb, type TestDb } from '../test/helpers/db.js';
 import { createRpcClient } from '../src/core/rpc/client.js';
 import { findFreePort, startKamailio, type KamailioInstance } from '../test/helpers/kamailio.js';
-import { appendResults, machineLine } from './lib.js';
+import { appendResults, buildSipd, git, machineLine } from './lib.js';
 
 // ---------------------------------------------------------------- options
 
@@ -92,7 +92,7 @@ const MIN_ACHIEVED = 0.95;
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '..');
-/** set by buildSipd(): sipd runs from its own build, which a concurrent `npm run build` cannot change mid-run */
+/** set by buildSipdForBench(): sipd runs from its own build, which a concurrent `npm run build` cannot change mid-run */
 let SIPD_BIN = '';
 const COMMIT = arg('commit', '');
 const SCENARIO = join(HERE, 'sipp', 'sipd_reg_auth.xml');
@@ -245,40 +245,11 @@ async function statistics(url: string, which: string[]): Promise<Map<string, num
 
 // ---------------------------------------------------------------- sipd build
 
-function git(...args: string[]): string {
-  const r = spawnSync('git', ['-C', REPO, ...args], { encoding: 'utf8', timeout: 30_000 });
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr.trim()}`);
-  return r.stdout.trim();
-}
-
-/**
- * Compile sipd into bench/out/ (git-ignored; inside the repo so node_modules resolves): the
- * working tree's src/ as it is now, or `--commit REV`. The bench never runs dist/ itself, which
- * another `npm run build` may rewrite while the bench runs.
- */
-function buildSipd(): string {
-  const dir = join(HERE, 'out', `sipd-build-${process.pid}`);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  onCleanup('sipd build', () => rmSync(dir, { recursive: true, force: true }));
-  const parts = ['bin', 'src', 'package.json', 'tsconfig.json'];
-  let what: string;
-  if (COMMIT) {
-    if (!/^[\w./~^@{}-]+$/.test(COMMIT)) throw new Error(`--commit: not a revision: ${COMMIT}`);
-    const rev = git('rev-parse', '--short', `${COMMIT}^{commit}`);
-    git('archive', '--format=tar', '-o', join(dir, 'src.tar'), rev, ...parts);
-    const x = spawnSync('tar', ['-xf', join(dir, 'src.tar'), '-C', dir], { encoding: 'utf8' });
-    if (x.status !== 0) throw new Error(`tar: ${x.stderr}`);
-    what = `commit ${rev} ("${git('log', '-1', '--format=%s', rev)}")`;
-  } else {
-    for (const p of parts) cpSync(join(REPO, p), join(dir, p), { recursive: true });
-    const dirty = git('status', '--porcelain', '--', 'src', 'bin').split('\n').filter(Boolean).length;
-    what = `the working tree at ${git('rev-parse', '--short', 'HEAD')}${dirty ? ` with ${dirty} uncommitted changes under src/ and bin/` : ' (clean)'}`;
-  }
-  const r = spawnSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.json')], { encoding: 'utf8', timeout: 180_000 });
-  if (r.status !== 0) throw new Error(`building sipd from ${what} failed (try --commit HEAD):\n${(r.stdout + r.stderr).slice(0, 2000)}`);
-  SIPD_BIN = join(dir, 'bin', 'sipd.js');
-  return what;
+/** sipd from its own build (bench/lib.ts buildSipd): the working tree, or --commit REV. */
+function buildSipdForBench(): string {
+  const built = buildSipd('sipd-build', COMMIT, (remove) => onCleanup('sipd build', remove));
+  SIPD_BIN = built.bin;
+  return built.what;
 }
 
 // ---------------------------------------------------------------- proxies
@@ -971,7 +942,7 @@ async function main(): Promise<void> {
   onCleanup('work dir', () => rmSync(workDir, { recursive: true, force: true }));
   const load0 = loadavg();
   log(`machine: ${machineLine()}; load average ${load0.map((x) => x.toFixed(2)).join(' ')}`);
-  const built = buildSipd();
+  const built = buildSipdForBench();
   log(`sipd built from ${built}`);
 
   const t = await createTestDb('mysql');

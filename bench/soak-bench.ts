@@ -38,7 +38,7 @@ import { fileURLToPath } from 'node:url';
 import type { Database, SqlValue } from '../src/core/db/database.js';
 import { createTestDb } from '../test/helpers/db.js';
 import { findFreePort } from '../test/helpers/kamailio.js';
-import { appendResults, machineLine } from './lib.js';
+import { appendResults, buildSipd, git, machineLine } from './lib.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -85,37 +85,6 @@ setTimeout(() => {
 }, HARD_LIMIT_S * 1000).unref();
 
 // ---------------------------------------------------------------- helpers
-
-function git(...args: string[]): string {
-  const r = spawnSync('git', ['-C', REPO, ...args], { encoding: 'utf8', timeout: 30_000 });
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr.trim()}`);
-  return r.stdout.trim();
-}
-
-/** Compile sipd into bench/out/ (as sipd-bench.ts does): the working tree now, or --commit REV. */
-function buildSipd(): { bin: string; what: string } {
-  const dir = join(HERE, 'out', `soak-build-${process.pid}`);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const parts = ['bin', 'src', 'package.json', 'tsconfig.json'];
-  let what: string;
-  if (COMMIT) {
-    if (!/^[\w./~^@{}-]+$/.test(COMMIT)) throw new Error(`--commit: not a revision: ${COMMIT}`);
-    const rev = git('rev-parse', '--short', `${COMMIT}^{commit}`);
-    git('archive', '--format=tar', '-o', join(dir, 'src.tar'), rev, ...parts);
-    const x = spawnSync('tar', ['-xf', join(dir, 'src.tar'), '-C', dir], { encoding: 'utf8' });
-    if (x.status !== 0) throw new Error(`tar: ${x.stderr}`);
-    what = `commit ${rev}`;
-  } else {
-    for (const p of parts) cpSync(join(REPO, p), join(dir, p), { recursive: true });
-    const dirty = git('status', '--porcelain', '--', 'src', 'bin').split('\n').filter(Boolean).length;
-    what = `the working tree at ${git('rev-parse', '--short', 'HEAD')}${dirty ? ` with ${dirty} uncommitted changes under src/ and bin/` : ' (clean)'}`;
-  }
-  const r = spawnSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.json')], { encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0) throw new Error(`building sipd from ${what} failed:\n${(r.stdout + r.stderr).slice(0, 2000)}`);
-  return { bin: join(dir, 'bin', 'sipd.js'), what };
-}
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 const userName = (i: number) => `sipp${String(i).padStart(4, '0')}`;
@@ -362,7 +331,7 @@ async function main(): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), 'sipd-soak-work-'));
   cleanups.push(() => rmSync(workDir, { recursive: true, force: true }));
   log(`machine: ${machineLine()}`);
-  const built = buildSipd();
+  const built = buildSipd('soak-build', COMMIT, (remove) => cleanups.push(remove));
   log(`sipd built from ${built.what}`);
   const t = await createTestDb('mysql');
   cleanups.push(() => t.drop());
