@@ -9,6 +9,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Database } from '../../src/core/db/database.js';
+import { createTestDb, type EngineName, type TestDb, type TestDbOptions } from './db.js';
 
 const INSTALL_DB = ['/usr/bin/mariadb-install-db', '/usr/bin/mysql_install_db'];
 const SERVER = ['/usr/sbin/mariadbd', '/usr/sbin/mysqld'];
@@ -92,4 +94,46 @@ export async function startPrivateMariadb(serverArgs: string[]): Promise<Private
     await new Promise((r) => setTimeout(r, 200));
   }
   return { socket, port, admin: `socket:${socket}`, stop };
+}
+
+/** An SQL mode the injection suites run in: SQLite, MariaDB with a session sql_mode, or a private server with global flags. */
+export interface SqlModeSpec {
+  name: string;
+  engine: EngineName;
+  /** set per session (the DB URL's ?sql_mode=) */
+  sqlMode?: string;
+  /** a private mariadbd started with these arguments (e.g. --sql-mode=…), for global settings */
+  globalArgs?: string[];
+}
+
+export interface SqlModeDb {
+  t: TestDb;
+  db: Database;
+  server?: PrivateMariadb;
+  /** closes the connection, drops the database and stops the private server; never throws */
+  close(): Promise<void>;
+}
+
+/** A test database in `mode`, open; close() undoes all of it (call it from an after hook). */
+export async function openSqlModeDb(mode: SqlModeSpec): Promise<SqlModeDb> {
+  const opts: TestDbOptions = { sqlMode: mode.sqlMode };
+  const server = mode.globalArgs ? await startPrivateMariadb(mode.globalArgs) : undefined;
+  if (server) opts.server = { admin: server.admin, port: server.port };
+  try {
+    const t = await createTestDb(mode.engine, opts);
+    const db = await t.open();
+    return {
+      t,
+      db,
+      server,
+      async close() {
+        await db.close().catch(() => undefined);
+        await t.drop().catch((e) => console.error('drop failed', e));
+        await server?.stop();
+      },
+    };
+  } catch (e) {
+    await server?.stop();
+    throw e;
+  }
 }

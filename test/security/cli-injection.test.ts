@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Database } from '../../src/core/db/database.js';
 import { isolatedEnv, runSipctl, type RunResult } from '../helpers/cli.js';
-import { createTestDb, type TestDb, type TestDbOptions } from '../helpers/db.js';
-import { startPrivateMariadb, type PrivateMariadb } from '../helpers/private-mariadb.js';
+import type { TestDb } from '../helpers/db.js';
+import { openSqlModeDb, type SqlModeDb } from '../helpers/private-mariadb.js';
 import { assertBuilt } from '../daemon/sipd-process.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
@@ -40,7 +40,7 @@ function okOrUsage(r: RunResult, check: () => void): 'ok' | 'refused' {
 
 for (const mode of MODES) {
   describe(`sipctl with injection strings [${mode.name}]`, () => {
-    let server: PrivateMariadb | undefined;
+    let opened: SqlModeDb | undefined;
     let t: TestDb;
     let db: Database;
     let dir: string;
@@ -51,22 +51,15 @@ for (const mode of MODES) {
 
     before(async () => {
       assertBuilt();
-      const opts: TestDbOptions = { sqlMode: mode.sqlMode };
-      if (mode.globalArgs) {
-        server = await startPrivateMariadb(mode.globalArgs);
-        opts.server = { admin: server.admin, port: server.port };
-      }
-      t = await createTestDb(mode.engine, opts);
-      db = await t.open();
+      opened = await openSqlModeDb(mode);
+      ({ t, db } = opened);
       dir = mkdtempSync(join(tmpdir(), 'sipctl-inj-'));
       env = isolatedEnv({ SIPCTL_DB: t.url, SIPCTL_DB_PASSWORD: t.password, NO_COLOR: '1' });
       const canary = await s(['add', 'canary@example.com', '--password-stdin'], PASSWORD);
       assert.equal(canary.code, 0, show(canary));
     });
     after(async () => {
-      await db?.close().catch(() => undefined);
-      await t?.drop().catch((e) => console.error('drop failed', e));
-      await server?.stop();
+      await opened?.close();
       if (dir) rmSync(dir, { recursive: true, force: true });
       if (env?.HOME) rmSync(env.HOME, { recursive: true, force: true });
       console.log(`[${mode.name}] CLI cases: ${tally.ok} round-tripped, ${tally.refused} refused with exit 2`);

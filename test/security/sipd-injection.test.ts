@@ -12,8 +12,8 @@ import { addSubscriber, getSubscriber } from '../../src/core/subscribers/subscri
 import { ModuleRegistry } from '../../src/daemon/kernel/module-registry.js';
 import { createAccModule, type AccApi } from '../../src/daemon/modules/acc/acc-module.js';
 import type { CdrRecord } from '../../src/daemon/modules/acc/records.js';
-import { createTestDb, type TestDb, type TestDbOptions } from '../helpers/db.js';
-import { startPrivateMariadb, type PrivateMariadb } from '../helpers/private-mariadb.js';
+import type { TestDb } from '../helpers/db.js';
+import { openSqlModeDb, type SqlModeDb } from '../helpers/private-mariadb.js';
 import { assertBuilt, freeSipPort, startSipd, type SipdProcess } from '../daemon/sipd-process.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
@@ -48,27 +48,20 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms 
 
 for (const mode of MODES) {
   describe(`sipd location and acc writes [${mode.name}]`, () => {
-    let server: PrivateMariadb | undefined;
+    let opened: SqlModeDb | undefined;
     let t: TestDb;
     let db: Database;
     let sipd: SipdProcess | undefined;
 
     before(async () => {
       assertBuilt();
-      const opts: TestDbOptions = { sqlMode: mode.sqlMode };
-      if (mode.globalArgs) {
-        server = await startPrivateMariadb(mode.globalArgs);
-        opts.server = { admin: server.admin, port: server.port };
-      }
-      t = await createTestDb(mode.engine, opts);
-      db = await t.open();
+      opened = await openSqlModeDb(mode);
+      ({ t, db } = opened);
       await addSubscriber(db, 'alice', '127.0.0.1', PASSWORD, { hash: 'md5', storePlaintext: false });
     });
     after(async () => {
       if (sipd?.child.exitCode === null) await sipd.stop();
-      await db?.close().catch(() => undefined);
-      await t?.drop().catch((e) => console.error('drop failed', e));
-      await server?.stop();
+      await opened?.close();
     });
 
     test('REGISTER with quotes and backslashes in the User-Agent: 200, stored byte-exact', async () => {

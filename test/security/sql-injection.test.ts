@@ -17,8 +17,8 @@ import { isSipctlError } from '../../src/core/errors.js';
 import { addSim, getSim, listSims } from '../../src/core/sim/sim-records.js';
 import { importSubscribers } from '../../src/core/subscribers/import.js';
 import { addSubscriber, changePassword, getSubscriber, listSubscribers, removeSubscriber } from '../../src/core/subscribers/subscribers.js';
-import { createTestDb, type TestDb, type TestDbOptions } from '../helpers/db.js';
-import { startPrivateMariadb, type PrivateMariadb } from '../helpers/private-mariadb.js';
+import type { TestDb } from '../helpers/db.js';
+import { openSqlModeDb, type PrivateMariadb, type SqlModeDb } from '../helpers/private-mariadb.js';
 import { EVIL } from './injection-strings.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
@@ -69,6 +69,7 @@ async function counts(db: Database): Promise<Record<string, number>> {
 
 for (const mode of MODES) {
   describe(`injection strings [${mode.name}]`, () => {
+    let opened: SqlModeDb | undefined;
     let server: PrivateMariadb | undefined;
     let t: TestDb;
     let db: Database;
@@ -76,20 +77,13 @@ for (const mode of MODES) {
     const refused: string[] = [];
 
     before(async () => {
-      const opts: TestDbOptions = { sqlMode: mode.sqlMode };
-      if (mode.globalArgs) {
-        server = await startPrivateMariadb(mode.globalArgs);
-        opts.server = { admin: server.admin, port: server.port };
-      }
-      t = await createTestDb(mode.engine, opts);
-      db = await t.open();
+      opened = await openSqlModeDb(mode);
+      ({ t, db, server } = opened);
       await addSubscriber(db, 'canary', 'example.com', PASSWORD, CRED);
       canaryHa1 = (await getSubscriber(db, 'canary', 'example.com', true)).ha1!;
     });
     after(async () => {
-      await db?.close().catch(() => undefined);
-      await t?.drop().catch((e) => console.error('drop failed', e));
-      await server?.stop();
+      await opened?.close();
       console.log(`[${mode.name}] cases so far round-tripped: ${roundTripped}; refused as usage errors in this mode: ${refused.length}`);
     });
 
