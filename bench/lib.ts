@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -61,4 +61,22 @@ export function buildSipd(name: string, rev: string | undefined, onRemove: (remo
   const r = spawnSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.json')], { encoding: 'utf8', timeout: 300_000 });
   if (r.status !== 0) throw new Error(`building sipd from ${what} failed (try --commit HEAD):\n${(r.stdout + r.stderr).slice(0, 2000)}`);
   return { bin: join(dir, 'bin', 'sipd.js'), what };
+}
+
+/** Stops a daemon the bench started (SIGTERM, SIGKILL after 20 s) and removes its state dir; safe to call when it already exited. */
+export function daemonStopper(child: ChildProcess, stateDir: string): () => Promise<void> {
+  let gone = child.exitCode !== null || child.signalCode !== null;
+  const exited = new Promise<void>((r) => {
+    if (gone) r();
+    else child.on('exit', () => ((gone = true), r()));
+  });
+  return async () => {
+    if (!gone) {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(t);
+    }
+    rmSync(stateDir, { recursive: true, force: true });
+  };
 }

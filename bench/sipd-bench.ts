@@ -58,7 +58,7 @@ import type { Database, SqlValue } from '../src/core/db/database.js';
 import { createTestDb, type TestDb } from '../test/helpers/db.js';
 import { createRpcClient } from '../src/core/rpc/client.js';
 import { findFreePort, startKamailio, type KamailioInstance } from '../test/helpers/kamailio.js';
-import { appendResults, buildSipd, git, machineLine } from './lib.js';
+import { appendResults, buildSipd, daemonStopper, git, machineLine } from './lib.js';
 
 // ---------------------------------------------------------------- options
 
@@ -341,22 +341,12 @@ async function startSipdProxy(t: TestDb, o: { sipPort?: number; nodeArgs?: strin
   });
   closeSync(fd);
   const pid = child.pid!;
-  let gone = false;
-  const exited = new Promise<void>((r) => child.on('exit', () => ((gone = true), r())));
-  const stop = async () => {
-    if (!gone) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await exited;
-      clearTimeout(t);
-    }
-    rmSync(stateDir, { recursive: true, force: true });
-  };
+  const stop = daemonStopper(child, stateDir);
   const unregister = onCleanup(`sipd ${pid}`, stop);
   const deadline = Date.now() + (o.timeoutMs ?? 120_000);
   let rpcUrl = '';
   for (;;) {
-    if (gone) throw new Error(`sipd exited during start:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`sipd exited during start:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
     if (Date.now() > deadline) throw new Error(`sipd not ready:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
     try {
       const rt = JSON.parse(readFileSync(join(stateDir, 'sipd.runtime.json'), 'utf8')) as { pid: number; rpc: string[] };

@@ -38,7 +38,7 @@ import { fileURLToPath } from 'node:url';
 import type { Database, SqlValue } from '../src/core/db/database.js';
 import { createTestDb } from '../test/helpers/db.js';
 import { findFreePort } from '../test/helpers/kamailio.js';
-import { appendResults, buildSipd, git, machineLine } from './lib.js';
+import { appendResults, buildSipd, daemonStopper, git, machineLine } from './lib.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -168,20 +168,10 @@ async function startSipd(bin: string, dbUrl: string, dbPassword: string): Promis
     cwd: stateDir,
   });
   closeSync(fd);
-  let gone = false;
-  const exited = new Promise<void>((r) => child.on('exit', () => ((gone = true), r())));
-  cleanups.push(async () => {
-    if (!gone) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await exited;
-      clearTimeout(t);
-    }
-    rmSync(stateDir, { recursive: true, force: true });
-  });
+  cleanups.push(daemonStopper(child, stateDir));
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (gone) throw new Error(`sipd exited during start:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`sipd exited during start:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
     if (Date.now() > deadline) throw new Error(`sipd not ready:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
     try {
       const rt = JSON.parse(readFileSync(join(stateDir, 'sipd.runtime.json'), 'utf8')) as { pid: number; rpc: string[] };
