@@ -24,6 +24,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import * as dgram from 'node:dgram';
 import * as os from 'node:os';
@@ -524,20 +525,36 @@ async function httpRpc(
 ): Promise<JsonRpcResponse> {
   const body: Record<string, unknown> = { jsonrpc: '2.0', method, id: 1 };
   if (params !== undefined) body.params = params;
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(timeoutMs),
+  const payload = JSON.stringify(body);
+  // One fresh connection per call (agent: false, Connection: close). fetch() pools
+  // keep-alive sockets, and the lab cfg's xhttp route closes each connection after its
+  // reply, so a pooled socket could be reused just as Kamailio closed it ("other side
+  // closed") — a race in the helper, not a finding about the proxy.
+  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = http.request(url, {
+      method: 'POST',
+      agent: false,
+      headers: { 'content-type': 'application/json', connection: 'close', 'content-length': Buffer.byteLength(payload) },
+      timeout: timeoutMs,
+    });
+    req.on('timeout', () => req.destroy(new Error(`no reply from ${url} within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (text += d));
+      res.on('error', reject);
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.end(payload);
   });
-  const text = await res.text();
   let parsed: any;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new Error(`non-JSON reply from ${url} (HTTP ${res.status}): ${text.slice(0, 200)}`);
+    throw new Error(`non-JSON reply from ${url} (HTTP ${status}): ${text.slice(0, 200)}`);
   }
-  return { ...parsed, httpStatus: res.status };
+  return { ...parsed, httpStatus: status };
 }
 
 class BindError extends Error {}
