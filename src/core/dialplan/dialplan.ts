@@ -3,7 +3,7 @@ import { assertWritable } from '../db/schema/schema.js';
 import { assertColumnText } from '../db/charset.js';
 import { NotFoundError, ValidationError, ConflictError } from '../errors.js';
 import { isRemoteMessage } from '../proxy/remote.js';
-import { reloadWaitingOut, reloadWarnings } from '../trusted/trusted.js';
+import { reloadWaitingOut, reloadWarnings } from '../proxy/reload.js';
 import type { RpcClient } from '../rpc/client.js';
 import type { OpContext, OpResult } from '../proxy/ops.js';
 import { checkPcre } from './pcre.js';

@@ -4,7 +4,7 @@ import { assertColumnText } from '../db/charset.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { formatUri, parseUri } from '../sip/uri.js';
 import { isRemoteMessage } from '../proxy/remote.js';
-import { reloadWaitingOut, reloadWarnings } from '../trusted/trusted.js';
+import { reloadWaitingOut, reloadWarnings } from '../proxy/reload.js';
 import type { RpcClient } from '../rpc/client.js';
 import type { OpContext, OpResult } from '../proxy/ops.js';
 

@@ -7,7 +7,7 @@ import { parseIp } from '../address/ip.js';
 import { validateHost } from '../sip/uri.js';
 import type { RpcClient } from '../rpc/client.js';
 import type { OpContext, OpResult } from '../proxy/ops.js';
-import { reloadWaitingOut, reloadWarnings } from '../trusted/trusted.js';
+import { reloadWaitingOut, reloadWarnings } from '../proxy/reload.js';
 
 /*
  * The domain module's `domain` table (kamctl domain add/rm/show): the SIP domains the proxy
