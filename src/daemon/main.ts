@@ -17,6 +17,7 @@ import { CONFIG_KEYS, loadSipdConfig, resolveDb, type SipdConfig, type SipdFlags
 import { Daemon } from './kernel/daemon.js';
 import { chooseFormat, createLogger, errorFields, type KernelLogger } from './kernel/logger.js';
 import type { ParamSpecs, SipdModule } from './kernel/module.js';
+import { createAlertsModule } from './modules/alerts/alerts-module.js';
 import { createMaxfwdModule } from './modules/maxfwd/maxfwd-module.js';
 import { createPikeModule } from './modules/pike/pike-module.js';
 import { createSanityModule } from './modules/sanity/sanity-module.js';
@@ -33,6 +34,8 @@ type ModuleDeps = { db: () => ReturnType<typeof openDatabase> };
  */
 const MODULES: Array<{ name: string; load: (deps: ModuleDeps) => Promise<AnyModule | undefined> }> = [
   { name: 'stats', load: (d) => optional('stats', d) },
+  // alerts early: every module after it may emit (security events reach it through the kernel)
+  { name: 'alerts', load: async () => createAlertsModule() as unknown as AnyModule },
   { name: 'sanity', load: async () => createSanityModule() as unknown as AnyModule },
   { name: 'maxfwd', load: async () => createMaxfwdModule() as unknown as AnyModule },
   { name: 'scanner', load: async () => createScannerModule() as unknown as AnyModule },

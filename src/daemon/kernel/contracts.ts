@@ -177,3 +177,69 @@ export interface PersistentState {
   /** true when something changed since the last snapshot */
   readonly changed: boolean;
 }
+
+/**
+ * module 'alerts': the one alert mechanism for security and fraud events (issue 13). Callers
+ * name an event type (see modules/alerts/README.md: flood-ban, auth-lockout, blocklisted-source,
+ * country-refused, time-rule, blocked-destination, call-limit, daily-limit, cost-limit,
+ * limit-threshold, …) and a key; the same (type, key) within the dedup window is one alert.
+ * emit() never blocks and never throws: delivery (webhook, exec, syslog) is queued.
+ */
+export interface AlertsApi {
+  emit(type: string, key: string, details?: Readonly<Record<string, unknown>>): void;
+  /** The kernel hands every security event here; the alerts module picks those that are alerts. */
+  fromSecurityEvent(ev: SecurityEvent): void;
+}
+
+// ---- module 'cluster' (sipd --cluster: shared state through Redis) ----
+
+/** One change of a replicated htable entry, as it travels between nodes. */
+export interface ClusterHtableEvent {
+  op: 'set' | 'del' | 'flush';
+  table: string;
+  key?: string;
+  value?: HtableValue;
+  /** epoch ms; 0 = never */
+  expires?: number;
+}
+
+/** The outcome of a shared call admission. */
+export type ClusterAdmission = 'admitted' | 'full' | 'down';
+
+/**
+ * module 'cluster': the one door to the state sipd nodes share. Each piece of shared state stays
+ * with the module that owns it (htable: bans and counters; usrloc: registrations; dialog: active
+ * calls); those modules call this API. `enabled` is false without cluster.url, and then nothing
+ * here is called.
+ */
+export interface ClusterApi {
+  readonly enabled: boolean;
+  readonly nodeId: string;
+  /** call admission while Redis is away (cluster.admission) */
+  readonly admission: 'open' | 'closed';
+  /** Redis answered the last command (or the connection is up) */
+  up(): boolean;
+  /** a replicated htable entry changed here: store it and tell the other nodes (queued while down) */
+  htableSet(table: string, key: string, value: HtableValue, expires: number): void;
+  htableDelete(table: string, key: string): void;
+  htableFlush(table: string): void;
+  /** atomic increment across nodes; the new total, or undefined when Redis is unreachable */
+  htableIncr(table: string, key: string, by: number, ttlSec: number): Promise<{ value: number; expires: number } | undefined>;
+  /** every entry of a replicated table as Redis has it (resynchronisation) */
+  htableLoad(table: string): Promise<Array<{ key: string; value: HtableValue; expires: number }>>;
+  /** another node changed a replicated entry */
+  onHtable(listener: (ev: ClusterHtableEvent) => void): void;
+  /** called after every (re)connection, before queued writes are replayed */
+  onConnect(listener: () => Promise<void> | void): void;
+  /** registrations: write one AoR's changes (throws when Redis is unreachable) */
+  locationWrite(aor: string, put: ContactRecord[], remove: string[]): Promise<void>;
+  /** registrations: the AoR's contacts as every node wrote them (throws when unreachable) */
+  locationRead(aor: string): Promise<ContactRecord[]>;
+  /** active calls: admit `member` into `user`'s set if fewer than `limit` are live */
+  callAdmit(user: string, member: string, limit: number): Promise<ClusterAdmission>;
+  /** active calls: this node's live members, deadlines pushed forward (the owner's heartbeat) */
+  callRefresh(entries: Array<{ user: string; member: string }>): void;
+  callRelease(user: string, member: string): void;
+  /** the nodes that announced themselves, with their last heartbeat (epoch ms) */
+  nodes(): Promise<Array<{ node: string; lastSeen: number; listen: string[]; pid: number }>>;
+}

@@ -25,7 +25,7 @@ import { listenTls, loadTlsCredentials, type TlsTransport } from '../transport/t
 import { cnMustMatchFromUser } from '../transport/tls-policy.js';
 import { formatListen, parseListen, type SipTransport } from '../transport/transport.js';
 import { listenUdp } from '../transport/udp.js';
-import type { AuthApi, Endpoint, PermissionsApi } from './contracts.js';
+import type { AlertsApi, AuthApi, Endpoint, PermissionsApi, SecurityEvent } from './contracts.js';
 import { errorFields, type KernelLogger } from './logger.js';
 import type { ParamSpecs, SipdModule } from './module.js';
 import { ModuleRegistry } from './module-registry.js';
@@ -103,7 +103,7 @@ export class Daemon {
         now: this.now,
         stateDir: this.config.stateDir,
         database: () => this.database(),
-        securityEvent: (ev) => this.security.emit(ev),
+        securityEvent: (ev) => this.securityEvent(ev),
         isMyself: (h, p) => this.myself.isMyself(h, p),
         domains: () => this.config.domain,
       }),
@@ -115,12 +115,21 @@ export class Daemon {
       registry: this.registry,
       myself: { isMyself: (h, p) => this.myself.isMyself(h, p) },
       log: log.child({ module: 'pipeline' }),
-      security: (ev) => this.security.emit(ev),
+      security: (ev) => this.securityEvent(ev),
       parser: this.config.sip,
       server: `sipd ${opts.version}`,
       now: this.now,
-      ...(this.config.tls.cnMustMatchFromUser ? { certificatePolicy: cnMustMatchFromUser((ev) => this.security.emit(ev)) } : {}),
+      ...(this.config.tls.cnMustMatchFromUser ? { certificatePolicy: cnMustMatchFromUser((ev) => this.securityEvent(ev)) } : {}),
     });
+  }
+
+  /**
+   * One security event: logged (bounded, security-log.ts) and handed to the alerts module, which
+   * turns those that are alerts (flood ban, lockouts, scanner) into one alert per key and window.
+   */
+  securityEvent(ev: SecurityEvent): void {
+    this.security.emit(ev);
+    this.registry.api<AlertsApi>('alerts')?.fromSecurityEvent(ev);
   }
 
   /** The shared database (opened on first use). */
@@ -274,8 +283,8 @@ export class Daemon {
   private tcpClosed(source: Endpoint, reason: TcpCloseReason, detail?: string): void {
     const kind = source.transport.toUpperCase();
     this.registry.api<{ inc(name: string): void }>('stats')?.inc(`sipd:${source.transport}_closed_${reason.replace(/-/g, '_')}`);
-    if (reason === 'framing-error') this.security.emit({ event: 'parse-failed', sourceIp: source.ip, detail: `${kind} stream framing error; connection closed` });
-    else if (reason === 'client-cert-missing' || reason === 'client-cert-unverified') this.security.emit({ event: 'tls-refused', sourceIp: source.ip, detail: `${reason}${detail ? `: ${detail}` : ''}` });
+    if (reason === 'framing-error') this.securityEvent({ event: 'parse-failed', sourceIp: source.ip, detail: `${kind} stream framing error; connection closed` });
+    else if (reason === 'client-cert-missing' || reason === 'client-cert-unverified') this.securityEvent({ event: 'tls-refused', sourceIp: source.ip, detail: `${reason}${detail ? `: ${detail}` : ''}` });
     else this.opts.log.debug(`${kind} connection closed`, { source: source.ip, reason, ...(detail !== undefined ? { detail } : {}) });
   }
 
