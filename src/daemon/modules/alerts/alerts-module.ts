@@ -44,12 +44,20 @@ const params = {
 
 type Params = ParamValues<typeof params>;
 
-/** Which kernel security events are alerts, and their key. */
-const FROM_SECURITY: Partial<Record<SecurityEvent['event'], (ev: SecurityEvent) => string>> = {
+/**
+ * Which kernel security events are alerts, and their key. Keyed by name, not by the
+ * SecurityEvent union, so rule modules that add event names (13-A: blocklisted-source,
+ * country-refused, ua-refused, time-rule) are alerts as soon as they are listed here.
+ */
+const FROM_SECURITY: Readonly<Record<string, (ev: SecurityEvent) => string>> = {
   'flood-ban': (ev) => ev.sourceIp,
   'auth-lockout': (ev) => `${ev.sourceIp}|${ev.user ?? ''}`,
   'spray-lockout': (ev) => ev.sourceIp,
   'scanner-dropped': (ev) => ev.sourceIp,
+  'blocklisted-source': (ev) => ev.sourceIp,
+  'country-refused': (ev) => ev.sourceIp,
+  'ua-refused': (ev) => ev.sourceIp,
+  'time-rule': (ev) => `${ev.user ?? ev.sourceIp}`,
 };
 
 /** The HMAC key: the file's content, trimmed; refused when others can read the file. */
@@ -146,7 +154,7 @@ export function createAlertsModule() {
       }
     },
     fromSecurityEvent(ev) {
-      const key = FROM_SECURITY[ev.event];
+      const key = Object.prototype.hasOwnProperty.call(FROM_SECURITY, ev.event) ? FROM_SECURITY[ev.event] : undefined;
       if (key === undefined) return;
       api.emit(ev.event, key(ev), { sourceIp: ev.sourceIp, method: ev.method, user: ev.user, detail: ev.detail });
     },
