@@ -53,6 +53,10 @@ const FUZZ_TCP = Number(arg('fuzz-tcp', '20000'));
 const AFTER_MIN = Number(arg('after', '5'));
 const RECORD = !process.argv.includes('--no-record');
 const COMMIT = arg('commit', '');
+/** --keep DIR: copy sipd's log and sipp's statistics and error logs there before clean-up (to find out why calls fail). */
+const KEEP = arg('keep', '');
+/** --snapshots 3,8: heap snapshots (after a forced GC) into --keep at the first samples at or after these minutes */
+const SNAPSHOTS = arg('snapshots', '').split(',').filter(Boolean).map(Number);
 const USERS = 1000;
 const DOMAIN = '127.0.0.1';
 
@@ -141,14 +145,20 @@ function slope(xs: number[], ys: number[]): number {
 
 // ---------------------------------------------------------------- sipd and sipp
 
+/** Copies the named files (or all files whose name starts with one of them) from dir into --keep. */
+function keepFiles(dir: string, prefixes: string[]): void {
+  mkdirSync(KEEP, { recursive: true });
+  for (const f of readdirSync(dir)) if (prefixes.some((p) => f.startsWith(p))) cpSync(join(dir, f), join(KEEP, f));
+}
+
 /** Forced GC on SIGUSR2, then process.memoryUsage() into $SIPD_BENCH_MEM: harness only, no change to sipd. */
 const GC_HOOK = `data:text/javascript,${encodeURIComponent(
-  "import{writeFileSync}from'node:fs';process.on('SIGUSR2',()=>{globalThis.gc();globalThis.gc();setTimeout(()=>writeFileSync(process.env.SIPD_BENCH_MEM,JSON.stringify(process.memoryUsage())),300)});",
+  "import{writeFileSync,readFileSync,rmSync}from'node:fs';import{writeHeapSnapshot}from'node:v8';process.on('SIGUSR2',()=>{globalThis.gc();globalThis.gc();const w=process.env.SIPD_BENCH_MEM+'.snapshot';let to;try{to=readFileSync(w,'utf8')}catch{}if(to){rmSync(w);writeHeapSnapshot(to)}setTimeout(()=>writeFileSync(process.env.SIPD_BENCH_MEM,JSON.stringify(process.memoryUsage())),300)});",
 )}`;
 
 interface Sipd {
-  /** heap used after a forced full GC, MB */
-  liveHeapMb(): Promise<number>;
+  /** heap used after a forced full GC, MB; with `snapshot`, a heap snapshot is written there after the GC */
+  liveHeapMb(snapshot?: string): Promise<number>;
   pid: number;
   port: number;
   rpcUrl: string;
@@ -169,6 +179,7 @@ async function startSipd(bin: string, dbUrl: string, dbPassword: string): Promis
   });
   closeSync(fd);
   cleanups.push(daemonStopper(child, stateDir));
+  if (KEEP) cleanups.push(() => keepFiles(stateDir, ['sipd.log']));
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`sipd exited during start:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
@@ -178,13 +189,16 @@ async function startSipd(bin: string, dbUrl: string, dbPassword: string): Promis
       if (rt.pid === child.pid) {
         const rpcUrl = rt.rpc.find((u) => u.startsWith('http:'))!;
         await rpc(rpcUrl, 'core.uptime');
-        const liveHeapMb = async () => {
+        const liveHeapMb = async (snapshot?: string) => {
           rmSync(memFile, { force: true });
+          if (snapshot) writeFileSync(`${memFile}.snapshot`, snapshot);
           process.kill(child.pid!, 'SIGUSR2');
-          for (let i = 0; i < 100; i++) {
+          for (let i = 0; i < 1200; i++) {
             await sleep(100);
             try {
-              return (JSON.parse(readFileSync(memFile, 'utf8')) as NodeJS.MemoryUsage).heapUsed / 2 ** 20;
+              const mu = JSON.parse(readFileSync(memFile, 'utf8')) as NodeJS.MemoryUsage;
+              log(`after GC: heapUsed ${(mu.heapUsed / 2 ** 20).toFixed(1)} MB, heapTotal ${(mu.heapTotal / 2 ** 20).toFixed(1)} MB, external ${(mu.external / 2 ** 20).toFixed(1)} MB, arrayBuffers ${(mu.arrayBuffers / 2 ** 20).toFixed(1)} MB, rss ${(mu.rss / 2 ** 20).toFixed(1)} MB`);
+              return mu.heapUsed / 2 ** 20;
             } catch {
               /* not yet */
             }
@@ -215,7 +229,7 @@ function startSipp(workDir: string, sipdPort: number, localPort: number, seconds
   const child = spawn('sipp', [
     `127.0.0.1:${sipdPort}`, '-sf', SCENARIO, '-inf', csv, '-i', '127.0.0.1', '-p', String(localPort),
     '-r', String(RATE), '-rp', '1000', '-m', String(RATE * seconds), '-l', String(RATE * 4 + 100),
-    '-recv_timeout', '5000', '-timeout', `${seconds + 60}s`, '-nostdin', '-trace_stat', '-stf', stat, '-fd', '10',
+    '-recv_timeout', '5000', '-timeout', `${seconds + 60}s`, '-nostdin', '-trace_stat', '-stf', stat, '-fd', '10', ...(KEEP ? ['-trace_err', '-trace_rtt', '-rtt_freq', '1000'] : []),
   ], { cwd: workDir, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d) => (err = (err + d).slice(-2000)));
@@ -320,6 +334,7 @@ interface Sample {
 async function main(): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), 'sipd-soak-work-'));
   cleanups.push(() => rmSync(workDir, { recursive: true, force: true }));
+  if (KEEP) cleanups.push(() => keepFiles(workDir, ['stat-', 'sipd_reg_auth_']));
   log(`machine: ${machineLine()}`);
   const built = buildSipd('soak-build', COMMIT, (remove) => cleanups.push(remove));
   log(`sipd built from ${built.what}`);
@@ -334,11 +349,19 @@ async function main(): Promise<void> {
 
   const samples: Sample[] = [];
   const started = Date.now();
+  const snapped = new Set<number>();
   const take = async (phase: Sample['phase']) => {
     const heap = (await statistics(sipd.rpcUrl, ['sipd:heap_used_kb']).catch(() => new Map<string, number>())).get('sipd:heap_used_kb') ?? NaN;
     const minute = (Date.now() - started) / 60_000;
     const rssMb = rssKb(sipd.pid) / 1024;
-    const s: Sample = { minute, phase, rssMb, heapMb: heap / 1024, liveMb: await sipd.liveHeapMb(), fds: fdCount(sipd.pid) };
+    const snapAt = KEEP ? SNAPSHOTS.find((m) => minute >= m && !snapped.has(m)) : undefined;
+    if (snapAt !== undefined) {
+      snapped.add(snapAt);
+      mkdirSync(KEEP, { recursive: true });
+    }
+    const snapshot = snapAt === undefined ? undefined : join(KEEP, `sipd-${minute.toFixed(1)}min.heapsnapshot`);
+    const s: Sample = { minute, phase, rssMb, heapMb: heap / 1024, liveMb: await sipd.liveHeapMb(snapshot), fds: fdCount(sipd.pid) };
+    if (snapshot) log(`heap snapshot: ${snapshot}`);
     samples.push(s);
     log(`${phase} minute ${s.minute.toFixed(1)}: RSS ${s.rssMb.toFixed(1)} MB, heap ${s.heapMb.toFixed(1)} MB, after GC ${s.liveMb.toFixed(1)} MB, fds ${s.fds}`);
   };

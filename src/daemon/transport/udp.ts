@@ -33,7 +33,9 @@ export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, 
     if (f !== 0) cb(null, host, f);
     else dns.lookup(host, family, cb);
   };
-  const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6, reuseAddr: false, lookup: lookup as never });
+  // reusePort (sipd --workers, Node.js >= 22.12): several processes on one port, the kernel
+  // choosing one per source address and port. Older Node ignores the option (checked in workers.ts).
+  const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6, reuseAddr: false, lookup: lookup as never, ...(addr.reusePort === true ? { reusePort: true } : {}) } as dgram.SocketOptions);
   await new Promise<void>((resolve, reject) => {
     socket.once('error', (e: NodeJS.ErrnoException) => reject(new ConnectionError('SIP_LISTEN_FAILED', `cannot listen on udp:${addr.host}:${addr.port}: ${e.code ?? e.message}`, { cause: e })));
     socket.bind({ address: addr.host, port: addr.port, exclusive: true }, () => resolve());
@@ -52,12 +54,24 @@ export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, 
     if (e.syscall === 'send') opts.log.debug('UDP send failed', { local: `${local.ip}:${local.port}`, error: e.message });
     else opts.log.error('UDP socket error', { local: `${local.ip}:${local.port}`, error: e.message });
   });
+  // Once close() has begun, a reply that was still being worked on (a REGISTER waiting for the
+  // database at SIGTERM) is dropped: dgram's send() on a closed socket throws
+  // ERR_SOCKET_DGRAM_NOT_RUNNING synchronously, which would escape as an uncaught exception from
+  // whatever callback finished the work, and the client retransmits to the next sipd anyway.
+  let closed = false;
+  const send = (out: Buffer, port: number, ip: string): void => {
+    if (closed) {
+      opts.log.debug('UDP send after close dropped', { local: `${local.ip}:${local.port}`, to: `${ip}:${port}` });
+      return;
+    }
+    socket.send(out, port, ip);
+  };
   // Requests a proxy forwards leave from this socket too (responses come back to our Via here).
-  const sendTo = (to: { ip: string; port: number }, out: Buffer) => socket.send(out, to.port, to.ip);
+  const sendTo = (to: { ip: string; port: number }, out: Buffer) => send(out, to.port, to.ip);
   socket.on('message', (data, rinfo) => {
     // An IPv4 socket only ever reports dotted-quad sources, which normaliseIp returns unchanged.
     const source: Endpoint = { ip: v6 ? normaliseIp(rinfo.address) : rinfo.address, port: rinfo.port, transport: 'udp' };
-    const reply = (out: Buffer) => socket.send(out, rinfo.port, rinfo.address);
+    const reply = (out: Buffer) => send(out, rinfo.port, rinfo.address);
     const inbound: UdpInbound = { data, source, local, reply, sendTo };
     try {
       onMessage(inbound);
@@ -65,7 +79,6 @@ export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, 
       opts.log.error('UDP message handler threw', { error: e instanceof Error ? e.message : String(e) });
     }
   });
-  let closed = false;
   return {
     local,
     close: () =>

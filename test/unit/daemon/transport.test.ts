@@ -87,6 +87,24 @@ const until = async (cond: () => boolean, ms = 3000) => {
   }
 };
 
+test('UDP: a reply finished after close() is dropped, not thrown (graceful shutdown with a REGISTER still in flight)', async () => {
+  const got: Inbound[] = [];
+  const t = await listenUdp({ transport: 'udp', host: '127.0.0.1', port: 0 }, (m) => got.push(m), { log });
+  const c = dgram.createSocket('udp4');
+  try {
+    c.send('OPTIONS sip:x SIP/2.0\r\n\r\n', t.local.port, '127.0.0.1');
+    for (let i = 0; i < 500 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(got.length, 1);
+    await t.close();
+    // dgram throws ERR_SOCKET_DGRAM_NOT_RUNNING from send() on a closed socket; the transport must not
+    assert.doesNotThrow(() => got[0].reply(Buffer.from('SIP/2.0 200 OK\r\n\r\n')));
+    assert.doesNotThrow(() => (got[0] as Inbound & { sendTo(to: { ip: string; port: number }, d: Buffer): void }).sendTo({ ip: '127.0.0.1', port: 9 }, Buffer.from('x')));
+  } finally {
+    c.close();
+    await t.close();
+  }
+});
+
 test('TCP: framing by Content-Length, several messages per connection, any segmentation; replies on the connection', async () => {
   const h = await tcp();
   const s = await connect(h.port);
