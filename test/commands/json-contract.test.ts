@@ -45,12 +45,12 @@ test('every command has a schema in schemas/, every schema a command, every $ref
 // README "Behaviour common to every command": which commands ask (and take --yes), which change
 // data and so have --dry-run, and the documented exceptions. A new command is sorted in here.
 const DESTRUCTIVE = ['rm', 'subscriber:rm', 'sim:rm', 'address:rm', 'trusted:rm', 'domain:rm', 'dispatcher:rm', 'dialplan:rm', 'acl:revoke', 'alias:rm', 'speeddial:rm', 'block:rm', 'htable:delete', 'htable:flush', 'ul:rm', 'calls:end'];
-const NO_DRY_RUN = new Set(['rpc', 'batch', 'sim:set-sqn', 'sim:resync', 'sim:vector']);
+const NO_DRY_RUN = new Set(['rpc', 'batch', 'sim:set-sqn', 'sim:resync', 'sim:vector', 'alerts:test']);
 const READ_ONLY_OR_NOT_DATA = new Set([
   'show', 'status', 'uptime', 'version', 'shell', 'demo', 'address:dump', 'address:show', 'config:show', 'db:status', 'calls:history', 'calls:list',
   'sim:export', 'sim:list', 'sim:opc', 'sim:selftest', 'sim:show', 'htable:dump', 'htable:get', 'htable:list', 'domain:dump', 'domain:show',
   'trusted:dump', 'trusted:show', 'dispatcher:dump', 'dispatcher:show', 'dialplan:dump', 'dialplan:show', 'dialplan:translate', 'acl:show', 'alias:show', 'speeddial:show', 'db:show', 'block:list', 'ul:dump', 'ul:show', 'subscriber:list', 'subscriber:show',
-  'daemon:logs', 'daemon:status', 'daemon:start', 'daemon:stop', 'tls:selfsigned',
+  'daemon:logs', 'daemon:status', 'daemon:start', 'daemon:stop', 'tls:selfsigned', 'alerts:recent',
 ]);
 
 test('destructive commands take --yes; every command that changes data has --dry-run, but the documented exceptions', () => {
@@ -178,6 +178,8 @@ describe('--json output matches schemas/ (sipd + SQLite)', () => {
     await json(['calls', 'limit', 'alice', '3', '--dry-run']);
     await json(['calls', 'limit', 'alice', '2']);
     await json(['calls', 'end', 'no-such-call@nowhere', '--yes'], 3);
+    await json(['alerts', 'test', 'contract check']);
+    await json(['alerts', 'recent', '--limit', '5']);
 
     const reg = await sipsakRegister({ user: 'bob', password: 'Str0ng-enough-pw1', domain: '127.0.0.1', proxyHost: '127.0.0.1', proxyPort: sipd.sipPort, contactPort: 5097 });
     assert.ok(reg.ok, reg.output.slice(-600));
