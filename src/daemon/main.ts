@@ -41,12 +41,16 @@ const MODULES: Array<{ name: string; load: (deps: ModuleDeps) => Promise<AnyModu
   { name: 'scanner', load: async () => createScannerModule() as unknown as AnyModule },
   { name: 'pike', load: async () => createPikeModule() as unknown as AnyModule },
   { name: 'permissions', load: (d) => optional('permissions', d) },
+  // issue 13: the operator's IP blocklist (dropped before parsing) and country rules (GeoIP)
+  { name: 'blocklist', load: (d) => optional('blocklist', d) },
+  { name: 'country', load: (d) => optional('country', d) },
   { name: 'usrloc', load: (d) => optional('usrloc', d) },
   { name: 'auth-db', load: (d) => optional('auth-db', d) },
   { name: 'registrar', load: (d) => optional('registrar', d) },
   // call handling: identity trust, blocked prefixes, calls per second, accounting, dialogs, the proxy
   { name: 'identity', load: (d) => optional('identity', d) },
   { name: 'mtree', load: (d) => optional('mtree', d) },
+  { name: 'timerule', load: (d) => optional('timerule', d) },
   { name: 'pipelimit', load: (d) => optional('pipelimit', d) },
   { name: 'acc', load: (d) => optional('acc', d) },
   { name: 'dialog', load: (d) => optional('dialog', d) },

@@ -63,7 +63,9 @@ export type StageResult =
 
 /** Structured security event, logged by the kernel as one JSON line (the operators' alerting hook). */
 export interface SecurityEvent {
-  event: 'flood-ban' | 'auth-lockout' | 'auth-failed' | 'scanner-dropped' | 'sanity-failed' | 'parse-failed' | 'banned-drop' | 'spray-lockout' | 'tls-refused';
+  event: 'flood-ban' | 'auth-lockout' | 'auth-failed' | 'scanner-dropped' | 'sanity-failed' | 'parse-failed' | 'banned-drop' | 'spray-lockout' | 'tls-refused'
+    // issue 13's rule modules (blocklist, country, timerule); names as modules/alerts' ALERT_TYPES
+    | 'blocklisted-source' | 'country-refused' | 'time-rule';
   sourceIp: string;
   method?: string;
   user?: string;

@@ -5,7 +5,8 @@
  * and registrar may query the database), which runs asynchronously with a cap on how many are
  * in flight.
  *
- *  0. flood (pike): banned sources dropped, sources over the rate banned — before parsing, so a
+ *  0. blocklist: sources in the operator's blocklist (modules/blocklist) dropped, nothing sent back
+ *  0b. flood (pike): banned sources dropped, sources over the rate banned — before parsing, so a
  *     banned source costs a Map lookup and a garbage flood is counted like any other (responses:
  *     ban checked, not counted — Kamailio counts requests only)
  *  1. parse: the strict bounded parser; a request it refuses gets 400 (505, 513) with a reason
@@ -21,7 +22,8 @@
  *  5. ACK: absorbed (a stateless proxy has nothing to match it with)
  *  6. Request-URI not the proxy → 403 Not relaying (sipd does not relay)
  *  7. OPTIONS to the proxy itself → 200 OK
- *  8. REGISTER → auth-db authenticate('www') → registrar save; a retransmission is absorbed while
+ *  8. REGISTER → country rules (modules/country: scope register; home countries after auth) →
+ *     auth-db authenticate('www') → registrar save; a retransmission is absorbed while
  *     the first copy is worked on and then gets the same reply (reply-cache.ts)
  *  9. CANCEL → 481; anything else → 501 Not Implemented (with Allow)
  * Responses received go to the proxy module's transactions when it is loaded, else are dropped.
@@ -41,6 +43,8 @@ import type { MaxfwdApi } from '../modules/maxfwd/maxfwd-module.js';
 import type { ScannerApi } from '../modules/scanner/scanner-module.js';
 import type { PikeApi } from '../modules/pike/pike-module.js';
 import type { ProxyApi } from '../modules/proxy/proxy-module.js';
+import type { BlocklistApi } from '../modules/blocklist/blocklist-module.js';
+import type { CountryApi } from '../modules/country/country-module.js';
 
 export const ALLOW = 'OPTIONS, REGISTER';
 
@@ -204,6 +208,7 @@ export class Pipeline {
 
   /** TCP accept gate: a banned source does not get a connection at all. */
   admitConnection(ip: string): boolean {
+    if (this.api<BlocklistApi>('blocklist')?.blocked(ip) !== undefined) return false;
     const pike = this.api<PikeApi>('pike');
     return pike === undefined || pike.exempt(ip) || !pike.banned(ip);
   }
@@ -248,6 +253,9 @@ export class Pipeline {
   }
 
   private run(m: Inbound): void {
+    // The operator's blocklist (modules/blocklist): dropped before anything else, nothing sent back.
+    const blocklist = this.api<BlocklistApi>('blocklist');
+    if (blocklist !== undefined && blocklist.blocked(m.source.ip) !== undefined) return this.drop();
     const method = sniffMethod(m.data);
     const pike = this.api<PikeApi>('pike');
     if (pike !== undefined) {
@@ -329,7 +337,12 @@ export class Pipeline {
     if (msg.method === 'OPTIONS' && uri.kind === 'sip' && uri.user === undefined) {
       return this.send(m, msg, { status: 200, reason: 'OK', headers: [['Allow', ALLOW], ['Accept', 'application/sdp']] });
     }
-    if (msg.method === 'REGISTER') return this.register(m, ctx);
+    if (msg.method === 'REGISTER') {
+      // Country rules for registrations (modules/country), before any credential is looked at.
+      const cr = this.api<CountryApi>('country')?.check('register', m.source.ip, 'REGISTER', fromUser(msg));
+      if (cr !== undefined && this.decided(m, msg, cr)) return;
+      return this.register(m, ctx);
+    }
     if (msg.method === 'CANCEL') return this.send(m, msg, { status: 481, reason: 'Call/Transaction Does Not Exist' });
     return this.send(m, msg, { status: 501, reason: 'Not Implemented', headers: [['Allow', ALLOW]] });
   }
@@ -368,7 +381,11 @@ export class Pipeline {
       let reply: ReplySpec;
       try {
         const a = await auth.authenticate(ctx, 'www');
-        reply = a.ok ? await registrar.save(ctx, a.username, a.domain) : a.reply;
+        // A subscriber registering from outside its home countries: refused when the policy says so.
+        const home = a.ok ? this.api<CountryApi>('country')?.home(a.username, ctx.source.ip, 'REGISTER') : undefined;
+        if (home !== undefined && typeof home === 'object' && home.action !== 'continue') {
+          reply = home.action === 'reply' ? home.reply : { status: 403, reason: 'Originating country not allowed' };
+        } else reply = a.ok ? await registrar.save(ctx, a.username, a.domain) : a.reply;
       } catch (e) {
         this.opts.log.error('REGISTER failed', { error: e instanceof Error ? e.message : String(e), source: ctx.source.ip, callId: ctx.msg.callId?.slice(0, 64) });
         reply = { status: 500, reason: 'Server Internal Error' };

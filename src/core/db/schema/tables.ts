@@ -585,6 +585,103 @@ export const TABLES: TableDef[] = [
 )`],
     },
   },
+  // Issue 13: sipd's rule tables (no Kamailio table fits: secfilter holds only action/type/data,
+  // with no reason, expiry, scope or time zone). Read by sipd's blocklist, country and timerule
+  // modules; written by `sipctl blocklist`, `sipctl country`, `sipctl timerule`.
+  {
+    // the operator's IP/CIDR blocklist: expires in seconds since the epoch, 0 = never
+    name: 'sipd_blocklist',
+    version: 1,
+    owner: 'sipd blocklist',
+    ddl: {
+      mysql: [`CREATE TABLE \`sipd_blocklist\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`network\` VARCHAR(64) NOT NULL,
+    \`reason\` VARCHAR(255) DEFAULT '' NOT NULL,
+    \`expires\` BIGINT DEFAULT 0 NOT NULL,
+    \`created\` BIGINT DEFAULT 0 NOT NULL,
+    CONSTRAINT sipd_blocklist_network_idx UNIQUE (\`network\`)
+)${MYSQL_TAIL}`],
+      sqlite: [`CREATE TABLE sipd_blocklist (
+    id INTEGER PRIMARY KEY NOT NULL,
+    network VARCHAR(64) NOT NULL,
+    reason VARCHAR(255) DEFAULT '' NOT NULL,
+    expires INTEGER DEFAULT 0 NOT NULL,
+    created INTEGER DEFAULT 0 NOT NULL,
+    CONSTRAINT sipd_blocklist_network_idx UNIQUE (network)
+)`],
+    },
+  },
+  {
+    // country rules: scope register|subscriber|carrier (username '') or home (per subscriber)
+    name: 'sipd_country',
+    version: 1,
+    owner: 'sipd country',
+    ddl: {
+      mysql: [`CREATE TABLE \`sipd_country\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`scope\` VARCHAR(16) NOT NULL,
+    \`username\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`action\` VARCHAR(8) NOT NULL,
+    \`country\` CHAR(2) NOT NULL,
+    CONSTRAINT sipd_country_idx UNIQUE (\`scope\`, \`username\`, \`country\`)
+)${MYSQL_TAIL}`],
+      sqlite: [`CREATE TABLE sipd_country (
+    id INTEGER PRIMARY KEY NOT NULL,
+    scope VARCHAR(16) NOT NULL,
+    username VARCHAR(64) DEFAULT '' NOT NULL,
+    action VARCHAR(8) NOT NULL,
+    country CHAR(2) NOT NULL,
+    CONSTRAINT sipd_country_idx UNIQUE (scope, username, country)
+)`],
+    },
+  },
+  {
+    // the operator's corrections to the country data: network (CIDR) → country
+    name: 'sipd_country_override',
+    version: 1,
+    owner: 'sipd country',
+    ddl: {
+      mysql: [`CREATE TABLE \`sipd_country_override\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`network\` VARCHAR(64) NOT NULL,
+    \`country\` CHAR(2) NOT NULL,
+    \`note\` VARCHAR(128) DEFAULT '' NOT NULL,
+    CONSTRAINT sipd_country_override_idx UNIQUE (\`network\`)
+)${MYSQL_TAIL}`],
+      sqlite: [`CREATE TABLE sipd_country_override (
+    id INTEGER PRIMARY KEY NOT NULL,
+    network VARCHAR(64) NOT NULL,
+    country CHAR(2) NOT NULL,
+    note VARCHAR(128) DEFAULT '' NOT NULL,
+    CONSTRAINT sipd_country_override_idx UNIQUE (network)
+)`],
+    },
+  },
+  {
+    // time rules: a destination class allowed only within a tmrec window, optionally per group
+    name: 'sipd_timerule',
+    version: 1,
+    owner: 'sipd timerule',
+    ddl: {
+      mysql: [`CREATE TABLE \`sipd_timerule\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`class\` VARCHAR(32) NOT NULL,
+    \`grp\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`timerec\` VARCHAR(255) NOT NULL,
+    \`tz\` VARCHAR(64) DEFAULT 'UTC' NOT NULL,
+    \`description\` VARCHAR(128) DEFAULT '' NOT NULL
+)${MYSQL_TAIL}`],
+      sqlite: [`CREATE TABLE sipd_timerule (
+    id INTEGER PRIMARY KEY NOT NULL,
+    class VARCHAR(32) NOT NULL,
+    grp VARCHAR(64) DEFAULT '' NOT NULL,
+    timerec VARCHAR(255) NOT NULL,
+    tz VARCHAR(64) DEFAULT 'UTC' NOT NULL,
+    description VARCHAR(128) DEFAULT '' NOT NULL
+)`],
+    },
+  },
   {
     // sipctl's own: SIM key material. OP is never stored, only the per-card OPc.
     // Version 2 (issue 16) adds key_id and keys_enc for encryption at rest (src/core/sim/kek.ts):

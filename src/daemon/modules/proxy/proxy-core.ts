@@ -15,7 +15,8 @@
  *                 a registered user        → its contact (usrloc)
  *                 anything else, local caller → the carrier trunk (unless a blocked prefix)
  *                 anything else, carrier   → 404 User not Registered;  guest → 403 Not relaying
- *               new calls (INVITE) also pass: blocked prefixes (mtree), calls per second
+ *               country rules (modules/country) by the source address, for every caller;
+ *               new calls (INVITE) also pass: blocked prefixes (mtree), time rules (timerule), calls per second
  *               (pipelimit), active calls per subscriber (dialog); then the dialog is tracked,
  *               Record-Route added, identity headers of untrusted sources removed.
  *
@@ -55,6 +56,9 @@ import type { DialogApi } from '../dialog/dialog-module.js';
 import { IDENTITY_HEADERS, hasHeaders, identityKeys, stripHeaders } from '../identity/identity.js';
 import type { IdentityApi } from '../identity/identity-module.js';
 import type { MtreeApi } from '../mtree/mtree-module.js';
+import type { CountryApi } from '../country/country-module.js';
+import type { TimeruleApi } from '../timerule/timerule-module.js';
+import { isInternational } from '../../../core/block/destination-class.js';
 import { normaliseNumber } from '../mtree/prefix-tree.js';
 import type { PipelimitApi } from '../pipelimit/pipelimit-module.js';
 import type { PermissionsApi } from '../../kernel/contracts.js';
@@ -347,6 +351,22 @@ export class Proxy {
       caller = { kind: 'local', user: a.username, domain: a.domain };
     } else caller = { kind: 'guest' };
 
+    // Country rules (modules/country): calls of carriers and of everyone else by the source's
+    // country; a subscriber outside its home countries is refused or restricted (no international).
+    const country = this.api<CountryApi>('country');
+    let restricted = false;
+    if (country !== undefined) {
+      const cr = country.check(caller.kind === 'carrier' ? 'carrier' : 'subscriber', ctx.source.ip, msg.method, caller.user);
+      if (cr.action === 'reply') return sl(cr.reply);
+      if (cr.action === 'drop') return;
+      if (caller.kind === 'local') {
+        const h = country.home(caller.user!, ctx.source.ip, msg.method);
+        if (h === 'restricted') restricted = true;
+        else if (h !== 'home' && h.action === 'reply') return sl(h.reply);
+        else if (h !== 'home' && h.action === 'drop') return;
+      }
+    }
+
     const dialled = sipUser(uri);
     const parties: ProxyCall['parties'] = msg.method !== 'INVITE' ? undefined : {
       callId: msg.callId ?? '',
@@ -394,6 +414,12 @@ export class Proxy {
           this.d.log.info('proxy: call to a blocked destination refused', { caller: caller.user, dialled: dialled.slice(0, 64), prefix: blocked.prefix });
           return refuse({ status: 403, reason: 'Destination blocked' });
         }
+      }
+      if (restricted && isInternational(dialled)) return refuse({ status: 403, reason: 'International calls not allowed from abroad' });
+      // Time rules (modules/timerule): a destination class allowed only within its windows.
+      if (caller.kind === 'local') {
+        const outside = this.api<TimeruleApi>('timerule')?.check(caller.user!, dialled, ctx.source.ip);
+        if (outside !== undefined) return refuse(outside);
       }
       const cps = this.api<PipelimitApi>('pipelimit')?.check(caller.user);
       if (cps !== undefined) return refuse(cps);
