@@ -18,10 +18,12 @@ import { Daemon } from './kernel/daemon.js';
 import { chooseFormat, createLogger, errorFields, type KernelLogger } from './kernel/logger.js';
 import type { ParamSpecs, SipdModule } from './kernel/module.js';
 import { createAlertsModule } from './modules/alerts/alerts-module.js';
+import { createClusterModule } from './modules/cluster/cluster-module.js';
 import { createMaxfwdModule } from './modules/maxfwd/maxfwd-module.js';
 import { createPikeModule } from './modules/pike/pike-module.js';
 import { createSanityModule } from './modules/sanity/sanity-module.js';
 import { createScannerModule } from './modules/scanner/scanner-module.js';
+import { WORKER_ENV, checkWorkers, defaultNodeId, runWorkers, workerConfig } from './workers.js';
 
 type AnyModule = SipdModule<ParamSpecs, unknown>;
 type ModuleDeps = { db: () => ReturnType<typeof openDatabase> };
@@ -89,6 +91,11 @@ Options:
                          default $XDG_STATE_HOME/sipd or ~/.local/state/sipd)
   --log-level LEVEL      debug, info, warn, error (default info)
   --log-format FORMAT    auto, json, text (default auto: JSON lines unless stderr is a TTY)
+  --cluster URL          share bans, failed-auth counters, registrations and call counts with
+                         the other sipd nodes on this Redis/Valkey: redis://HOST:PORT/DB
+                         (rediss:// for TLS; password from cluster.password_file)
+  --workers N|auto       processes on the same listen addresses, each a cluster node (default
+                         1; auto = one per core); N > 1 needs --cluster and Node.js >= 22.12
   --print-config         print the effective configuration as JSON and exit
   --check-config         validate the configuration (and database settings) and exit
   -V, --version          print the version and exit
@@ -123,6 +130,8 @@ function parseFlags(argv: string[]): SipdFlags & { help?: boolean; version?: boo
       'state-dir': { type: 'string' },
       'log-level': { type: 'string' },
       'log-format': { type: 'string' },
+      cluster: { type: 'string' },
+      workers: { type: 'string' },
       'print-config': { type: 'boolean' },
       'check-config': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -139,6 +148,8 @@ function parseFlags(argv: string[]): SipdFlags & { help?: boolean; version?: boo
     stateDir: values['state-dir'],
     logLevel: values['log-level'],
     logFormat: values['log-format'],
+    cluster: values.cluster,
+    workers: values.workers,
     help: values.help,
     version: values.version,
     printConfig: values['print-config'],
@@ -178,6 +189,25 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     if (isSipctlError(e)) fail(e.message, EXIT_CODES[e.category], e.hint);
     throw e;
   }
+  // --workers N > 1: this process only starts and watches N sipd processes (workers.ts).
+  const workerIndex = process.env[WORKER_ENV];
+  if (workerIndex === undefined && config.workers !== 1 && !flags.printConfig) {
+    try {
+      const n = checkWorkers(config);
+      if (n > 1) {
+        if (flags.checkConfig) {
+          process.stdout.write(`configuration OK: ${n} workers on ${config.listen.join(', ')}\n`);
+          return;
+        }
+        process.exitCode = await runWorkers(n, argv);
+        return;
+      }
+    } catch (e) {
+      if (isSipctlError(e)) fail(e.message, EXIT_CODES[e.category], e.hint);
+      throw e;
+    }
+  }
+  if (workerIndex !== undefined) config = workerConfig(config, Number(workerIndex));
   if (flags.printConfig) {
     process.stdout.write(JSON.stringify({ ...config, db: db.url.replace(/:[^/@:]*@/, ':****@') }, null, 2) + '\n');
     return;
@@ -190,6 +220,23 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   });
   const deps: ModuleDeps = { db: () => openDatabase(db.url, { password: db.password }) };
   const modules: AnyModule[] = [];
+  // The cluster module first: the modules owning shared state reach Redis through it.
+  let cluster: ReturnType<typeof createClusterModule>;
+  try {
+    cluster = createClusterModule({
+      url: config.cluster.url,
+      nodeId: config.cluster.node_id ?? defaultNodeId(config),
+      passwordFile: config.cluster.password_file,
+      admission: config.cluster.admission,
+      timeoutMs: config.cluster.timeout_ms,
+      dialogTtlSec: config.cluster.dialog_ttl_sec,
+      listen: config.listen,
+    });
+  } catch (e) {
+    if (isSipctlError(e)) fail(e.message, EXIT_CODES[e.category], e.hint);
+    throw e;
+  }
+  modules.push(cluster as unknown as AnyModule);
   for (const m of MODULES) {
     if (config.disableModules.includes(m.name)) continue;
     const mod = await m.load(deps);

@@ -34,6 +34,28 @@ export interface SipdConfig {
   htables: Record<string, Record<string, unknown>>;
   modules: Record<string, Record<string, unknown>>;
   disableModules: string[];
+  /** sipd --cluster: shared state through Redis/Valkey (cluster module); url undefined = a node alone */
+  cluster: ClusterConfig;
+  /** sipd --workers: processes on the same listen addresses (each a cluster node); 0 = one per core */
+  workers: number;
+  /** set by --workers for its processes (not a configuration key): bind SIP sockets with reusePort */
+  reusePort?: boolean;
+}
+
+/** The cluster section (see src/daemon/modules/cluster/README.md). */
+export interface ClusterConfig {
+  /** redis://[user@]HOST:PORT/DB or rediss://…; undefined = no cluster */
+  url?: string;
+  /** this node's name in the cluster; default hostname + first listen address */
+  node_id?: string;
+  /** file (0600) holding the Redis password; never in the URL or argv */
+  password_file?: string;
+  /** call admission while Redis is unreachable: "open" admits on the local count, "closed" answers 503 */
+  admission: 'open' | 'closed';
+  /** one Redis command may take this long before the cluster counts as down */
+  timeout_ms: number;
+  /** seconds a node's dialog record lives unless its owner refreshes it (crash-safety of call limits) */
+  dialog_ttl_sec: number;
 }
 
 /** SIP over TLS (tls: listen addresses). Paths are resolved against the working directory. */
@@ -59,6 +81,10 @@ export interface SipdFlags {
   stateDir?: string;
   logLevel?: string;
   logFormat?: string;
+  /** --cluster URL (cluster.url) */
+  cluster?: string;
+  /** --workers N|auto */
+  workers?: string;
 }
 
 export const DEFAULT_LISTEN = Object.freeze(['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060']);
@@ -98,10 +124,17 @@ export const CONFIG_KEYS: ReadonlyArray<{ key: string; type: string; default: st
   { key: 'rpc.maxConnectionsPerSource', type: 'integer', default: '16', doc: 'open RPC HTTP connections from one source IP (never more than half of maxConnections)' },
   { key: 'htables', type: 'object name → {size, autoexpire, initval, updateexpire, dbtable}', default: '{"ipban": {"size": 8, "autoexpire": 300}, "userban": {"size": 8, "autoexpire": 900, "initval": 0}}', doc: 'hash tables; merged over the defaults (a name given here replaces that default)' },
   { key: 'modules', type: 'object module → {param: value}', default: '{}', doc: 'module parameters (Kamailio modparam); see each module\'s README. A JSON array of strings is accepted for a comma-separated list parameter' },
-  { key: 'disableModules', type: 'string[]', default: '[]', doc: 'optional modules not to load: sanity, maxfwd, scanner, pike, stats, permissions, usrloc, auth-db, registrar, identity, mtree, pipelimit, acc, dialog, proxy (without proxy, sipd relays nothing)' },
+  { key: 'cluster.url', type: 'string', default: '(none)', doc: 'redis://HOST:PORT/DB or rediss://HOST:PORT/DB (also --cluster): share bans, failed-auth counters, registrations and call counts with the other sipd nodes on that Redis/Valkey. No password in the URL: see cluster.password_file' },
+  { key: 'cluster.node_id', type: 'string', default: 'hostname/first listen address', doc: 'this node\'s name in the cluster (sipctl nodes); unique per node' },
+  { key: 'cluster.password_file', type: 'string', default: '(none)', doc: 'file holding the Redis AUTH password (one line; must not be readable by others: 0600)' },
+  { key: 'cluster.admission', type: '"open"|"closed"', default: '"closed"', doc: 'while Redis is unreachable: "closed" refuses calls of users with a call limit (503), "open" admits them on this node\'s own count' },
+  { key: 'cluster.timeout_ms', type: 'integer 50–10000', default: '500', doc: 'a Redis command not answered within this fails (REGISTER 503) and marks the cluster down until it answers again' },
+  { key: 'cluster.dialog_ttl_sec', type: 'integer 10–86400', default: '90', doc: 'a call counted against a user\'s limit is forgotten this long after its owner node last refreshed it (a dead node\'s calls free themselves)' },
+  { key: 'workers', type: 'integer 0–64', default: '1', doc: 'processes serving the same listen addresses (also --workers; 0 or "auto" = one per core); more than 1 needs cluster.url and Node.js >= 22.12' },
+  { key: 'disableModules', type: 'string[]', default: '[]', doc: 'optional modules not to load: sanity, maxfwd, scanner, pike, stats, pv, permissions, usrloc, auth-db, registrar, identity, mtree, pipelimit, acc, dialog, proxy (without proxy, sipd relays nothing)' },
 ];
 
-const TOP_KEYS = new Set(['listen', 'rpcListen', 'domain', 'stateDir', 'db', 'logLevel', 'logFormat', 'stateSaveIntervalSec', 'sip', 'tcp', 'rpc', 'tls', 'htables', 'modules', 'disableModules']);
+const TOP_KEYS = new Set(['listen', 'rpcListen', 'domain', 'stateDir', 'db', 'logLevel', 'logFormat', 'stateSaveIntervalSec', 'sip', 'tcp', 'rpc', 'tls', 'htables', 'modules', 'disableModules', 'cluster', 'workers']);
 
 export function defaultConfig(env: NodeJS.ProcessEnv = process.env): SipdConfig {
   const stateDir = defaultStateDir(env);
@@ -120,6 +153,8 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): SipdConfig 
     htables: {},
     modules: {},
     disableModules: [],
+    cluster: { admission: 'closed', timeout_ms: 500, dialog_ttl_sec: 90 },
+    workers: 1,
   };
 }
 
@@ -215,6 +250,43 @@ function domains(v: unknown, where: string): string[] {
   return list;
 }
 
+const CLUSTER_KEYS = ['url', 'node_id', 'password_file', 'admission', 'timeout_ms', 'dialog_ttl_sec'] as const;
+
+function clusterSection(v: unknown, base: ClusterConfig, where: string): ClusterConfig {
+  if (!isObject(v)) throw bad(where, 'cluster', 'must be an object');
+  const out: ClusterConfig = { ...base };
+  for (const [k, x] of Object.entries(v)) {
+    switch (k) {
+      case 'url': {
+        if (typeof x !== 'string' || !/^rediss?:\/\/[^/\s]+(\/\d{1,2})?\/?$/.test(x)) throw bad(where, 'cluster.url', 'must be redis://HOST:PORT/DB or rediss://HOST:PORT/DB');
+        if (/^rediss?:\/\/[^/@]*:[^/@]*@/.test(x)) throw bad(where, 'cluster.url', 'must not carry a password (it would show in ps and logs); put it in cluster.password_file');
+        out.url = x;
+        break;
+      }
+      case 'node_id':
+        if (typeof x !== 'string' || !/^[A-Za-z0-9._:\[\]\/@-]{1,128}$/.test(x)) throw bad(where, 'cluster.node_id', 'must be 1–128 characters of letters, digits and ._:[]/@-');
+        out.node_id = x;
+        break;
+      case 'password_file':
+        if (typeof x !== 'string' || x === '' || x.length > 4096) throw bad(where, 'cluster.password_file', 'must be a file path');
+        out.password_file = x;
+        break;
+      case 'admission':
+        out.admission = choice(x, where, 'cluster.admission', ['open', 'closed'] as const);
+        break;
+      case 'timeout_ms':
+        out.timeout_ms = integer(x, where, 'cluster.timeout_ms', 50, 10_000);
+        break;
+      case 'dialog_ttl_sec':
+        out.dialog_ttl_sec = integer(x, where, 'cluster.dialog_ttl_sec', 10, 86_400);
+        break;
+      default:
+        throw new ConfigError('CONFIG_UNKNOWN_KEY', `${where}: unknown key "cluster.${k.slice(0, 64)}"`, `known: ${CLUSTER_KEYS.map((b) => `cluster.${b}`).join(', ')}`);
+    }
+  }
+  return out;
+}
+
 /** Module params: objects of scalars; a string array becomes the comma-separated string module params use. */
 function moduleParams(v: unknown, where: string): Record<string, Record<string, unknown>> {
   if (!isObject(v)) throw bad(where, 'modules', 'must be an object of module name → parameters');
@@ -235,7 +307,7 @@ function moduleParams(v: unknown, where: string): Record<string, Record<string, 
 /** Apply a parsed config file object over `cfg`. */
 export function applyFileConfig(cfg: SipdConfig, raw: unknown, where: string): SipdConfig {
   if (!isObject(raw)) throw new ConfigError('CONFIG_BAD_JSON', `${where} must hold a JSON object`);
-  const out: SipdConfig = { ...cfg, sip: { ...cfg.sip }, tcp: { ...cfg.tcp }, rpc: { ...cfg.rpc }, tls: { ...cfg.tls } };
+  const out: SipdConfig = { ...cfg, sip: { ...cfg.sip }, tcp: { ...cfg.tcp }, rpc: { ...cfg.rpc }, tls: { ...cfg.tls }, cluster: { ...cfg.cluster } };
   for (const [k, v] of Object.entries(raw)) {
     if (!TOP_KEYS.has(k)) throw new ConfigError('CONFIG_UNKNOWN_KEY', `${where}: unknown key "${k.slice(0, 64)}"`, `known keys: ${[...TOP_KEYS].join(', ')}`);
     switch (k) {
@@ -288,6 +360,13 @@ export function applyFileConfig(cfg: SipdConfig, raw: unknown, where: string): S
       case 'disableModules':
         out.disableModules = Array.isArray(v) && v.length === 0 ? [] : stringList(v, where, k);
         break;
+      case 'cluster':
+        out.cluster = clusterSection(v, out.cluster, where);
+        break;
+      case 'workers':
+        if (v === 'auto') out.workers = 0;
+        else out.workers = integer(v, where, k, 0, 64);
+        break;
     }
   }
   return out;
@@ -337,12 +416,15 @@ export function loadSipdConfig(flags: SipdFlags, env: NodeJS.ProcessEnv = proces
   if (flags.db !== undefined) fromFlags.db = flags.db;
   if (flags.logLevel !== undefined) fromFlags.logLevel = flags.logLevel;
   if (flags.logFormat !== undefined) fromFlags.logFormat = flags.logFormat;
+  if (flags.cluster !== undefined) fromFlags.cluster = { url: flags.cluster };
+  if (flags.workers !== undefined) fromFlags.workers = flags.workers === 'auto' ? 'auto' : /^\d{1,3}$/.test(flags.workers) ? Number(flags.workers) : flags.workers;
   cfg = applyFileConfig(cfg, fromFlags, 'command line');
   cfg.stateDir = resolve(cwd, cfg.stateDir);
   for (const k of ['certFile', 'keyFile', 'caFile'] as const) {
     const f = cfg.tls[k];
     if (f !== undefined) cfg.tls[k] = resolve(cwd, f);
   }
+  if (cfg.cluster.password_file !== undefined) cfg.cluster.password_file = resolve(cwd, cfg.cluster.password_file);
   checkTlsConfig(cfg, file ?? 'command line');
   // The default unix socket lives in the state directory, wherever that ended up.
   if (!rpcExplicit) cfg.rpcListen = [DEFAULT_HTTP_RPC, `unix:${join(cfg.stateDir, SOCKET_NAME)}`];

@@ -231,8 +231,12 @@ export interface ClusterApi {
   htableLoad(table: string): Promise<Array<{ key: string; value: HtableValue; expires: number }>>;
   /** another node changed a replicated entry */
   onHtable(listener: (ev: ClusterHtableEvent) => void): void;
-  /** called after every (re)connection, before queued writes are replayed */
-  onConnect(listener: () => Promise<void> | void): void;
+  /**
+   * called after every (re)connection, before queued writes are replayed. `redisLostData`: Redis
+   * came back without the data it had when this node last saw it (restarted without persistence),
+   * so the node's copies are the best there is and go back to Redis.
+   */
+  onConnect(listener: (info: { redisLostData: boolean }) => Promise<void> | void): void;
   /** registrations: write one AoR's changes (throws when Redis is unreachable) */
   locationWrite(aor: string, put: ContactRecord[], remove: string[]): Promise<void>;
   /** registrations: the AoR's contacts as every node wrote them (throws when unreachable) */

@@ -168,7 +168,7 @@ export class Daemon {
     const log = this.opts.log;
     const cfg = this.config;
     // Parse every address before touching anything, so a typo fails fast.
-    const listen = cfg.listen.map(parseListen);
+    const listen = cfg.listen.map((l) => (cfg.reusePort === true ? { ...parseListen(l), reusePort: true } : parseListen(l)));
     const rpc = cfg.rpcListen.map(parseRpcListen);
     this.lockStateDir();
     try {

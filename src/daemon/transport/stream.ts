@@ -350,7 +350,7 @@ export async function bindStreamServer(server: net.Server, addr: ListenAddress, 
   const transport = addr.transport as StreamTransportName;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => reject(new ConnectionError('SIP_LISTEN_FAILED', `cannot listen on ${transport}:${addr.host}:${addr.port}: ${e.code ?? e.message}`, { cause: e })));
-    server.listen({ host: addr.host, port: addr.port, ipv6Only: net.isIPv6(addr.host), exclusive: true, backlog: 511 }, () => resolve());
+    server.listen({ host: addr.host, port: addr.port, ipv6Only: net.isIPv6(addr.host), exclusive: true, backlog: 511, ...(addr.reusePort === true ? { reusePort: true } : {}) } as net.ListenOptions, () => resolve());
   });
   server.on('error', (e) => log.error(`${transport.toUpperCase()} server error`, { error: e.message }));
   const bound = server.address() as net.AddressInfo;

@@ -40,6 +40,8 @@ export interface ListenAddress {
   /** IP literal, IPv6 without brackets */
   host: string;
   port: number;
+  /** bind with SO_REUSEPORT (sipd --workers; Node.js >= 22.12) */
+  reusePort?: boolean;
 }
 
 /**

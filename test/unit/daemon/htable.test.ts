@@ -202,7 +202,9 @@ test('makeDefinition validates', () => {
   assert.throws(() => makeDefinition('t', { size: 40 }), /size/);
   assert.throws(() => makeDefinition('t', { bogus: 1 }), /unknown attribute/);
   assert.throws(() => makeDefinition('t', { dbtable: 'x; DROP TABLE y' }), /dbtable/);
-  assert.deepEqual(makeDefinition('t', { autoexpire: '30', updateexpire: 0 }), { name: 't', size: 8, autoexpire: 30, updateexpire: false });
+  assert.deepEqual(makeDefinition('t', { autoexpire: '30', updateexpire: 0 }), { name: 't', size: 8, autoexpire: 30, updateexpire: false, replicate: false });
+  assert.equal(makeDefinition('t', { replicate: true }).replicate, true);
+  assert.throws(() => makeDefinition('t', { replicate: 'sometimes' }), /replicate must be true or false/);
 });
 
 test('dbtable: loaded at init and by htable.reload (Kamailio htable schema), swapped in whole', async () => {

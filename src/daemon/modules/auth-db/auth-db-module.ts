@@ -169,13 +169,22 @@ export function createAuthDbModule(deps: AuthDbDeps = {}) {
     return false;
   }
 
-  /** Count one failure; returns the new count. */
-  function countFailure(ip: string, user: string): number {
+  /**
+   * Count one failure; returns the new count. In a cluster (a replicated ban table) the count is
+   * one atomic increment of the total over every node, so the lockout trips after max_failures
+   * guesses in all, not per node; while Redis is away it counts here.
+   */
+  async function countFailure(ip: string, user: string): Promise<number> {
     if (ht === undefined) return 0;
     const base = `${ip}::${user}::`;
-    const n = ht.inc(p.banTable, base + 'auth_count');
-    // inc() keeps the table's own expiry; set ours explicitly so counters never outlive the window.
-    ht.setInt(p.banTable, base + 'auth_count', n, p.window);
+    let n: number;
+    const shared = ht as HtableApi & { incShared?(t: string, k: string, by: number, sec: number): Promise<number> };
+    if (typeof shared.incShared === 'function') n = await shared.incShared(p.banTable, base + 'auth_count', 1, p.window);
+    else {
+      n = ht.inc(p.banTable, base + 'auth_count');
+      // inc() keeps the table's own expiry; set ours explicitly so counters never outlive the window.
+      ht.setInt(p.banTable, base + 'auth_count', n, p.window);
+    }
     ht.setInt(p.banTable, base + 'last_auth', nowSec(), p.window);
     return n;
   }
@@ -249,8 +258,7 @@ export function createAuthDbModule(deps: AuthDbDeps = {}) {
         stats?.inc('auth:challenges');
         return { ok: false, reply: challenge(kind, realm) };
       }
-      const pairCount = countFailure(ip, user);
-      const ipCount = countFailure(ip, '*');
+      const [pairCount, ipCount] = await Promise.all([countFailure(ip, user), countFailure(ip, '*')]);
       if (p.maxFailures > 0 && pairCount === p.maxFailures) {
         stats?.inc('auth:lockouts');
         emit('warn', { event: 'auth-lockout', sourceIp: ip, method, user: evUser });

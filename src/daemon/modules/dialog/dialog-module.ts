@@ -16,7 +16,7 @@
 import { ConfigError } from '../../../core/errors.js';
 import type { SipRequest, SipResponse } from '../../../core/sip/message.js';
 import { formatUri } from '../../../core/sip/uri.js';
-import type { Endpoint, PersistentState, ReplySpec, StatsApi } from '../../kernel/contracts.js';
+import type { ClusterApi, Endpoint, PersistentState, ReplySpec, StatsApi } from '../../kernel/contracts.js';
 import { defineModule, rpcArgs, type Logger, type ParamValues, type RpcParams } from '../../kernel/module.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
 import type { AccApi } from '../acc/acc-module.js';
@@ -53,6 +53,12 @@ export interface DialogInit {
 export interface DialogApi {
   /** may `user` start one more call? undefined = yes; else the 403 to answer */
   admit(user: string | undefined): ReplySpec | undefined;
+  /**
+   * admit() across the cluster (cluster.url): the user's calls on every node count. `member` names
+   * the call (Call-ID and From tag); create() for the same INVITE then holds it until the call ends.
+   * Alone, the same as admit().
+   */
+  admitShared(user: string | undefined, member: string): Promise<ReplySpec | undefined>;
   create(init: DialogInit): Dialog;
   /** a provisional response to the INVITE (from the callee, as received) */
   provisional(d: Dialog, res: SipResponse): void;
@@ -111,6 +117,11 @@ export function createDialogModule() {
   let getUac: () => UacApi | undefined = () => undefined;
   let getStats: () => StatsApi | undefined = () => undefined;
   let changed = false;
+  let cluster: ClusterApi | undefined;
+  let refresher: NodeJS.Timeout | undefined;
+  /** dialogs counted in the cluster: dialog → [user, member] */
+  const sharedMembers = new Map<Dialog, { user: string; member: string }>();
+  const memberOf = (callId: string, fromTag: string) => `${callId}|${fromTag}`;
   const counters = { created: 0, answered: 0, failed: 0, ended_by_timeout: 0, ended_by_rpc: 0, refused_by_limit: 0 };
 
   const size = () => p?.hash_size ?? 4096;
@@ -151,6 +162,11 @@ export function createDialogModule() {
     if (d.timer !== undefined) clearTimeout(d.timer);
     d.timer = undefined;
     if (wasCounted) profileChange(d, -1);
+    const shared = sharedMembers.get(d);
+    if (shared !== undefined) {
+      sharedMembers.delete(d);
+      cluster?.callRelease(shared.user, shared.member);
+    }
     getAcc()?.cdr({
       ...d.parties,
       toTag: d.callee.tag,
@@ -211,6 +227,23 @@ export function createDialogModule() {
       }
       return undefined;
     },
+    async admitShared(user, member) {
+      const local = api.admit(user);
+      if (local !== undefined || user === undefined || cluster === undefined) return local;
+      const limit = limitOf(user);
+      if (limit === undefined) return undefined;
+      const r = await cluster.callAdmit(user, member, limit);
+      if (r === 'admitted') return undefined;
+      if (r === 'full') {
+        counters.refused_by_limit++;
+        getStats()?.inc('dialog:refused_by_limit');
+        return { status: 403, reason: 'No more active calls' };
+      }
+      // Redis away: cluster.admission decides (the local count above still applied).
+      if (cluster.admission === 'open') return undefined;
+      getStats()?.inc('dialog:refused_cluster_down');
+      return { status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] };
+    },
     create(init) {
       const inv = init.invite;
       const callId = inv.callId ?? '';
@@ -238,6 +271,9 @@ export function createDialogModule() {
       slot.set(hId, d);
       byCallId.set(callId, [...(byCallId.get(callId) ?? []), d]);
       profileChange(d, +1);
+      if (cluster !== undefined && init.profileUser !== undefined && limitOf(init.profileUser) !== undefined) {
+        sharedMembers.set(d, { user: init.profileUser, member: memberOf(callId, inv.from?.tag ?? '') });
+      }
       counters.created++;
       // An unanswered dialog whose transaction somehow never finished is not kept for ever.
       d.timer = setTimeout(() => {
@@ -407,6 +443,14 @@ export function createDialogModule() {
       getAcc = () => ctx.api<AccApi>('acc');
       getUac = () => ctx.api<UacApi>('proxy');
       getStats = () => ctx.api<StatsApi>('stats');
+      const cl = ctx.api<ClusterApi>('cluster');
+      if (cl?.enabled === true) {
+        cluster = cl;
+        // The owner's heartbeat: deadlines of the calls it still holds move forward every
+        // third of cluster.dialog_ttl_sec; a node that dies stops refreshing and its calls expire.
+        refresher = setInterval(() => cl.callRefresh([...sharedMembers.values()]), 10_000);
+        refresher.unref();
+      }
     },
     reload(ctx) {
       const o = parseUserLimits(ctx.params.user_limits);
@@ -414,6 +458,8 @@ export function createDialogModule() {
       overrides = o;
     },
     destroy() {
+      if (refresher !== undefined) clearInterval(refresher);
+      refresher = undefined;
       for (const d of all()) {
         if (d.active) finish(d, 'shutdown');
         if (d.timer !== undefined) clearTimeout(d.timer);

@@ -7,7 +7,7 @@
  * Table definitions come from the configuration (`htables`); a SIGHUP hands in new definitions
  * (`define`): new tables appear, changed attributes apply from then on, contents are kept.
  */
-import type { CoreApi, HtableApi, HtableValue, PersistentState } from '../../kernel/contracts.js';
+import type { ClusterApi, ClusterHtableEvent, CoreApi, HtableApi, HtableValue, PersistentState } from '../../kernel/contracts.js';
 import { type Logger, type ModuleContext, type ParamValues, type RpcParams, defineModule, rpcArgs } from '../../kernel/module.js';
 import { RpcFault, invalidParams } from '../../kernel/rpc-fault.js';
 import { Htable, type HtableDefinition, toInt32 } from './htable.js';
@@ -17,6 +17,12 @@ export interface HtableModuleApi extends HtableApi {
   define(defs: readonly HtableDefinition[]): void;
   /** current definitions, in order */
   definitions(): HtableDefinition[];
+  /**
+   * $shtinc across the cluster: for a replicated table while Redis answers, one atomic increment
+   * of the cluster-wide total (its expiry `expiresSec` from now), copied here; otherwise the
+   * local inc with that expiry.
+   */
+  incShared(table: string, key: string, by: number, expiresSec: number): Promise<number>;
 }
 
 const params = {
@@ -59,6 +65,9 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
   let timer: NodeJS.Timeout | undefined;
   let changed = false;
   let lastEvictionWarning = 0;
+  let cluster: ClusterApi | undefined;
+  /** the table is shared through the cluster module */
+  const shared = (t: Htable) => cluster !== undefined && t.def.replicate;
 
   const now = () => (ctx ? ctx.now() : Date.now());
   const log = (): Logger | undefined => ctx?.log;
@@ -99,7 +108,52 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
     const t = mustTable(name);
     if (t.set(key, value, now(), expiresSec)) noteEviction(t);
     changed = true;
+    if (shared(t)) {
+      if (!cluster!.up()) pendingKeys.add(`${name}\u0000${key}`);
+      cluster!.htableSet(name, key, value, t.get(key, now())?.expires ?? 0);
+    }
   }
+
+  /** A change another node made to a replicated table: applied here, never sent back. */
+  function applyRemote(ev: ClusterHtableEvent): void {
+    const t = tables.get(ev.table);
+    if (t === undefined || !t.def.replicate) return;
+    const at = now();
+    if (ev.op === 'flush') t.flush();
+    else if (ev.op === 'del' && ev.key !== undefined) t.delete(ev.key, at);
+    else if (ev.op === 'set' && ev.key !== undefined && ev.value !== undefined) {
+      if (t.load(ev.key, ev.value, ev.expires ?? 0, at)) noteEviction(t);
+    }
+    changed = true;
+  }
+
+  /**
+   * After a (re)connection: each replicated table becomes what Redis holds, plus what this node
+   * wrote while Redis was away (the cluster module replays those writes right after this).
+   */
+  async function resyncShared(info: { redisLostData: boolean }): Promise<void> {
+    for (const t of tables.values()) {
+      if (!t.def.replicate || cluster === undefined) continue;
+      const rows = await cluster.htableLoad(t.def.name);
+      const at = now();
+      const local = new Map([...t.live(at)].map(([k, e]) => [k, e] as const));
+      const remote = new Set(rows.map((r) => r.key));
+      for (const r of rows) t.load(r.key, r.value, r.expires, at);
+      // Entries gone from Redis were lifted (unban) or expired elsewhere — unless this node
+      // wrote them while Redis was away: those are in the cluster module's queue, sent next.
+      // When Redis itself lost its data (restarted empty), this node's entries go back to it instead.
+      for (const [k, e] of local) {
+        if (remote.has(k) || pendingKeys.has(`${t.def.name}\u0000${k}`)) continue;
+        if (info.redisLostData) cluster.htableSet(t.def.name, k, e.value, e.expires);
+        else t.delete(k, at);
+      }
+      changed = true;
+    }
+    pendingKeys.clear();
+  }
+  /** keys this node changed while Redis was away (kept from deletion by the resync) */
+  const pendingKeys = new Set<string>();
+
 
   /** Load a table's rows from its dbtable (Kamailio htable schema: key_type 0 rows; value_type 1 = int). */
   async function loadFromDb(t: Htable): Promise<number> {
@@ -137,6 +191,22 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
       const v = t.inc(key, by, now());
       if (t.evicted !== before) noteEviction(t);
       changed = true;
+      if (shared(t)) cluster!.htableSet(name, key, { type: 'int', value: v }, t.get(key, now())?.expires ?? 0);
+      return v;
+    },
+    async incShared(name, key, by, expiresSec) {
+      const t = mustTable(name);
+      if (shared(t) && cluster!.up()) {
+        const r = await cluster!.htableIncr(name, key, by, expiresSec);
+        if (r !== undefined) {
+          if (t.load(key, { type: 'int', value: toInt32(r.value) }, r.expires, now())) noteEviction(t);
+          changed = true;
+          return toInt32(r.value);
+        }
+      }
+      if (shared(t)) pendingKeys.add(`${name}\u0000${key}`);
+      const v = t.inc(key, by, now());
+      setValue(name, key, { type: 'int', value: v }, expiresSec);
       return v;
     },
     delete(name, key) {
@@ -144,6 +214,8 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
       if (t === undefined) return false;
       const had = t.delete(key, now());
       if (had) changed = true;
+      // Deleted everywhere, even when this node's copy did not have it (sipctl unban on any node).
+      if (shared(t)) cluster!.htableDelete(name, key);
       return had;
     },
     keys: (name, prefix) => tables.get(name)?.keys(now(), prefix) ?? [],
@@ -180,6 +252,8 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
       let loaded = 0;
       for (const [name, rows] of Object.entries(d.tables)) {
         const t = tables.get(name);
+        // A shared table already holds what the cluster holds: Redis is its truth, not this file.
+        if (t !== undefined && shared(t) && cluster!.up()) continue;
         if (t === undefined || !Array.isArray(rows)) {
           log()?.info('saved htable is no longer defined; its entries are dropped', { htable: name.slice(0, 64) });
           continue;
@@ -211,6 +285,12 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
       ctx = c;
       maxEntries = c.params.max_entries;
       build();
+      const cl = c.api<ClusterApi>('cluster');
+      if (cl?.enabled === true) {
+        cluster = cl;
+        cl.onHtable(applyRemote);
+        cl.onConnect(resyncShared);
+      }
       for (const t of tables.values()) if (t.def.dbtable !== undefined) await loadFromDb(t);
       timer = setInterval(() => {
         const at = now();
@@ -279,7 +359,10 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
           const [name, key] = rpcArgs(p, ['htable', 'key']);
           if (name === undefined || key === undefined) throw new RpcFault(500, 'Not enough parameters (htable name and key name)');
           const t = table(nameParam(name, 'htable name'));
-          if (!t.delete(nameParam(key, 'key'), now())) throw new RpcFault(404, 'Key not found in htable.');
+          const k = nameParam(key, 'key');
+          const had = t.delete(k, now());
+          if (shared(t)) cluster!.htableDelete(t.def.name, k);
+          if (!had) throw new RpcFault(404, 'Key not found in htable.');
           changed = true;
           return 'Ok. Key deleted.';
         },
@@ -288,7 +371,9 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
         doc: 'Remove every key of a hash table: htable.flush <htable>',
         handler: (p) => {
           const [name] = rpcArgs(p, ['htable']);
-          needTable(name, 'No htable name given').flush();
+          const t = needTable(name, 'No htable name given');
+          t.flush();
+          if (shared(t)) cluster!.htableFlush(t.def.name);
           changed = true;
           return 'Ok. Htable flushed.';
         },
@@ -303,7 +388,7 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
             expire: t.def.autoexpire,
             updateexpire: t.def.updateexpire ? 1 : 0,
             size: t.slots,
-            dmqreplicate: 0,
+            dmqreplicate: shared(t) ? 1 : 0,
           })),
       },
       'htable.stats': {

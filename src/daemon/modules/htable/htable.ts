@@ -25,6 +25,11 @@ export interface HtableDefinition {
   updateexpire: boolean;
   /** database table (Kamailio htable schema) loaded at start and by htable.reload */
   dbtable?: string;
+  /**
+   * shared by every node of a sipd cluster (cluster.url): writes go through Redis and reach the
+   * other nodes' copies (Kamailio's dmqreplicate, without DMQ). Ignored without a cluster.
+   */
+  replicate: boolean;
 }
 
 export interface HtableEntry {
@@ -187,7 +192,7 @@ const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 /** Validate one definition from the configuration (name → attributes); throws Error with the reason. */
 export function makeDefinition(name: string, raw: Readonly<Record<string, unknown>>): HtableDefinition {
   if (!NAME.test(name)) throw new Error(`htable name ${JSON.stringify(name.slice(0, 64))}: letters, digits, "_", "." and "-" only, at most 64`);
-  const known = new Set(['size', 'autoexpire', 'initval', 'updateexpire', 'dbtable']);
+  const known = new Set(['size', 'autoexpire', 'initval', 'updateexpire', 'dbtable', 'replicate']);
   for (const k of Object.keys(raw)) if (!known.has(k)) throw new Error(`htable ${name}: unknown attribute ${JSON.stringify(k.slice(0, 32))} (known: ${[...known].join(', ')})`);
   const int = (k: string, dflt: number, min: number, max: number): number => {
     const v = raw[k];
@@ -201,6 +206,7 @@ export function makeDefinition(name: string, raw: Readonly<Record<string, unknow
     size: int('size', 8, 1, 14),
     autoexpire: int('autoexpire', 0, 0, 10 * 365 * 86400),
     updateexpire: true,
+    replicate: false,
   };
   if (raw.initval !== undefined) def.initval = int('initval', 0, -(2 ** 31), 2 ** 31 - 1);
   if (raw.updateexpire !== undefined) {
@@ -208,6 +214,12 @@ export function makeDefinition(name: string, raw: Readonly<Record<string, unknow
     if (u === true || u === 1 || u === '1' || u === 'true') def.updateexpire = true;
     else if (u === false || u === 0 || u === '0' || u === 'false') def.updateexpire = false;
     else throw new Error(`htable ${name}: updateexpire must be true or false`);
+  }
+  if (raw.replicate !== undefined) {
+    const r = raw.replicate;
+    if (r === true || r === 1 || r === '1' || r === 'true') def.replicate = true;
+    else if (r === false || r === 0 || r === '0' || r === 'false') def.replicate = false;
+    else throw new Error(`htable ${name}: replicate must be true or false`);
   }
   if (raw.dbtable !== undefined) {
     if (typeof raw.dbtable !== 'string' || !isPlainTableName(raw.dbtable)) throw new Error(`htable ${name}: dbtable must be a plain SQL table name`);
@@ -218,6 +230,6 @@ export function makeDefinition(name: string, raw: Readonly<Record<string, unknow
 
 /** The tables every sipd has unless configured otherwise: what the Kamailio security playbook uses. */
 export const DEFAULT_HTABLES: Readonly<Record<string, Readonly<Record<string, unknown>>>> = Object.freeze({
-  ipban: Object.freeze({ size: 8, autoexpire: 300 }),
-  userban: Object.freeze({ size: 8, autoexpire: 900, initval: 0 }),
+  ipban: Object.freeze({ size: 8, autoexpire: 300, replicate: true }),
+  userban: Object.freeze({ size: 8, autoexpire: 900, initval: 0, replicate: true }),
 });

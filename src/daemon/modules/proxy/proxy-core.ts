@@ -38,7 +38,7 @@ import net from 'node:net';
 import type { SipRequest, SipResponse } from '../../../core/sip/message.js';
 import { parseMessage } from '../../../core/sip/parser.js';
 import { parseUri, unescape, type SipUri, type Uri } from '../../../core/sip/uri.js';
-import type { AuthApi, Endpoint, ReplySpec, RequestContext, StatsApi, UsrlocApi } from '../../kernel/contracts.js';
+import type { AuthApi, Endpoint, ReplySpec, RequestContext, StatsApi, UsrlocApi, ContactRecord } from '../../kernel/contracts.js';
 import type { Logger } from '../../kernel/module.js';
 import { buildReply } from '../../kernel/reply.js';
 import { buildCancel } from '../../transaction/ack-cancel.js';
@@ -384,7 +384,16 @@ export class Proxy {
     let target: Target | undefined;
     if (toMe) {
       if (uri.user === undefined) return refuse({ status: 484, reason: 'Address Incomplete' });
-      target = this.lookup(dialled, uri.host);
+      let found: Target | undefined | 'unavailable';
+      try {
+        found = await this.lookup(dialled, uri.host);
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'CLUSTER_UNAVAILABLE') throw e;
+        found = 'unavailable';
+      }
+      // A cluster whose shared store is away cannot say where the user is: not "404".
+      if (found === 'unavailable') return refuse({ status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
+      target = found;
       if (target === undefined) {
         if (caller.kind === 'local') {
           // A telephone number goes to the trunk (Kamailio's route[PSTN]); a user name not registered here is 404.
@@ -423,7 +432,8 @@ export class Proxy {
       }
       const cps = this.api<PipelimitApi>('pipelimit')?.check(caller.user);
       if (cps !== undefined) return refuse(cps);
-      const busy = this.api<DialogApi>('dialog')?.admit(caller.user);
+      const dlg = this.api<DialogApi>('dialog');
+      const busy = dlg === undefined ? undefined : await dlg.admitShared(caller.user, `${msg.callId ?? ''}|${msg.from?.tag ?? ''}`);
       if (busy !== undefined) return refuse(busy);
       if (parties !== undefined) parties.dstUser = sipUser(target.uri), parties.dstDomain = target.uri.host;
     }
@@ -462,11 +472,13 @@ export class Proxy {
   }
 
   /** A registered user's contact (usrloc), highest q first. */
-  private lookup(user: string, domain: string): Target | undefined {
-    const ul = this.api<UsrlocApi & { aorOf?(u: string, d: string): string }>('usrloc');
+  private async lookup(user: string, domain: string): Promise<Target | undefined> {
+    const ul = this.api<UsrlocApi & { aorOf?(u: string, d: string): string; lookupAny?(aor: string): Promise<ContactRecord[]> }>('usrloc');
     if (ul === undefined) return undefined;
     const aor = ul.aorOf !== undefined ? ul.aorOf(user, domain) : user.toLowerCase();
-    for (const c of ul.lookup(aor)) {
+    // lookupAny: in a cluster, the contacts every node registered (Redis); alone, lookup().
+    const contacts = ul.lookupAny !== undefined ? await ul.lookupAny(aor) : ul.lookup(aor);
+    for (const c of contacts) {
       let uri: Uri;
       try {
         uri = parseUri(c.contact);

@@ -202,6 +202,7 @@ export class Registrar {
         try {
           await this.ul.commit(aor, { remove: existing.map((c) => c.ruid) });
         } catch (e) {
+          if ((e as { code?: string }).code === 'CLUSTER_UNAVAILABLE') return { status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] };
           this.log.error('registrar: removing all bindings failed', { aor, error: String(e) });
           return regError(500, 'usrloc_record_delete failed', this.contactHeader(aor));
         }
@@ -297,6 +298,10 @@ export class Registrar {
       try {
         await this.ul.commit(aor, { insert, update, remove });
       } catch (e) {
+        if ((e as { code?: string }).code === 'CLUSTER_UNAVAILABLE') {
+          this.log.warn('registrar: cluster store unreachable; REGISTER refused', { aor });
+          return { status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] };
+        }
         this.log.error('registrar: saving bindings failed', { aor, error: String(e) });
         return regError(500, 'usrloc_contact_insert failed', this.contactHeader(aor));
       }

@@ -6,7 +6,7 @@
  */
 import { ConfigError, SipctlError } from '../../../core/errors.js';
 import type { Database } from '../../../core/db/database.js';
-import type { ContactRecord, UsrlocApi } from '../../kernel/contracts.js';
+import type { ClusterApi, ContactRecord, UsrlocApi } from '../../kernel/contracts.js';
 import { defineModule, rpcArgs, type Logger, type RpcParams } from '../../kernel/module.js';
 import { closeModuleDb, openModuleDb, assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
 import type { StatsRegistryApi } from '../stats/stats-module.js';
@@ -36,6 +36,18 @@ export interface UsrlocModuleApi extends UsrlocApi {
   newRuid(): string;
   /** remove expired contacts now (what the timer does); returns how many */
   sweep(): Promise<number>;
+  /**
+   * valid contacts of an AoR wherever they registered: in a cluster, what every node wrote to
+   * Redis (throws ClusterUnavailableError while Redis is away); alone, lookup()
+   */
+  lookupAny(aor: string): Promise<ContactRecord[]>;
+}
+
+/** Redis (cluster.url) does not answer: registrations can be neither written nor read cluster-wide. */
+export class ClusterUnavailableError extends SipctlError {
+  constructor() {
+    super('CLUSTER_UNAVAILABLE', 'the cluster store (Redis) is unreachable', { category: 'connection' });
+  }
 }
 
 export interface UsrlocDeps {
@@ -95,6 +107,7 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
   let now = () => Math.floor(Date.now() / 1000);
   let log: Logger | undefined;
   let countExpired = (_n: number): void => {};
+  let cluster: ClusterApi | undefined;
 
   const need = (): UsrlocStore => {
     if (store === undefined) throw new SipctlError('USRLOC_NOT_READY', 'usrloc is not initialised', { category: 'internal' });
@@ -113,7 +126,30 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
     },
     get: (aor) => store?.get(aor) ?? [],
     withLock: (aor, fn) => need().withLock(aor, fn),
-    commit: (aor, change) => need().commit(aor, change),
+    async commit(aor, change) {
+      // In a cluster a registration exists for every node or not at all: with Redis away the
+      // REGISTER fails (503) rather than registering on this node only.
+      if (cluster !== undefined && !cluster.up()) throw new ClusterUnavailableError();
+      await need().commit(aor, change);
+      if (cluster !== undefined) {
+        try {
+          await cluster.locationWrite(aor, [...(change.insert ?? []), ...(change.update ?? [])], change.remove ?? []);
+        } catch {
+          throw new ClusterUnavailableError();
+        }
+      }
+    },
+    async lookupAny(aor) {
+      if (cluster === undefined) return api.lookup(aor);
+      let all: ContactRecord[];
+      try {
+        all = await cluster.locationRead(aor);
+      } catch {
+        throw new ClusterUnavailableError();
+      }
+      const t = now();
+      return all.filter((c) => isValid(c, t)).sort((a, b) => b.q - a.q);
+    },
     removeAor: (aor) => need().withLock(aor, () => need().removeAor(aor)),
     newRuid: () => need().newRuid(),
     async sweep() {
@@ -148,6 +184,8 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
     params,
     async init(ctx) {
       log = ctx.log;
+      const cl = ctx.api<ClusterApi>('cluster');
+      cluster = cl?.enabled === true ? cl : undefined;
       assertTableName('usrloc.table', ctx.params.table);
       domainName = ctx.params.table;
       now = () => Math.floor(ctx.now() / 1000);
