@@ -50,6 +50,8 @@ export const ALLOW = 'OPTIONS, REGISTER';
 
 /** sl's counter per reply class, by status / 100 (names made once, not per reply). */
 const REPLY_CLASS_COUNTERS: readonly (string | undefined)[] = [undefined, 'sl:1xx_replies', 'sl:2xx_replies', 'sl:3xx_replies', 'sl:4xx_replies', 'sl:5xx_replies', 'sl:6xx_replies'];
+/** The reply codes Kamailio's sl module counts by themselves (sl:200_replies …). */
+const SL_CODE_COUNTERS: ReadonlyMap<number, string> = new Map([200, 202, 300, 301, 302, 400, 401, 403, 404, 407, 408, 483, 500].map((c) => [c, `sl:${c}_replies`]));
 
 export interface PipelineOptions {
   registry: ModuleRegistry;
@@ -241,6 +243,9 @@ export class Pipeline {
       stats.inc('sl:sent_replies');
       const cls = REPLY_CLASS_COUNTERS[Math.floor(spec.status / 100)];
       if (cls !== undefined) stats.inc(cls);
+      // Kamailio's sl also counts these codes on their own (sl.stats, stats.fetch sl:)
+      const byCode = SL_CODE_COUNTERS.get(spec.status);
+      if (byCode !== undefined) stats.inc(byCode);
       if (spec.status >= 300) stats.inc('sl:sent_err_replies');
     }
     m.reply(buildReply(req, spec, { source: m.source, server: this.opts.server }));

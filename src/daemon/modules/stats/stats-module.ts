@@ -29,6 +29,9 @@ export interface StatsRegistryApi extends StatsApi {
   all(): Array<[group: string, name: string, value: number]>;
 }
 
+/** The reply codes Kamailio's sl module counts by themselves (sl.stats keys, sl:<code>_replies). */
+export const SL_CODES: readonly number[] = [200, 202, 300, 301, 302, 400, 401, 403, 404, 407, 408, 483, 500];
+
 /**
  * Counters defined at start (0 until counted). Names follow Kamailio where Kamailio has the
  * statistic (core, sl, registrar, usrloc); auth and sipd's ban counters are sipd's own.
@@ -46,6 +49,7 @@ export const WELL_KNOWN_COUNTERS: readonly string[] = [
   'sl:6xx_replies',
   'sl:sent_replies',
   'sl:sent_err_replies',
+  ...SL_CODES.map((c) => `sl:${c}_replies`),
   'auth:challenges',
   'auth:successes',
   'auth:failures',
@@ -213,6 +217,20 @@ export function createStatsModule() {
           for (const a of args) {
             if (typeof a === 'string' && a.length > 0 && a.length <= 128) out.push(...select(a).map(format));
           }
+          return out;
+        },
+      },
+      'sl.stats': {
+        doc: 'Stateless replies sent, as Kamailio\'s sl.stats: the counted codes, then each class without them',
+        handler() {
+          const out: Record<string, number> = {};
+          const byCode = (c: number) => api.get(`sl:${c}_replies`) ?? 0;
+          for (const c of SL_CODES) out[String(c)] = byCode(c);
+          for (const cls of [2, 3, 4, 5, 6]) {
+            const inClass = SL_CODES.filter((c) => Math.floor(c / 100) === cls).reduce((a, c) => a + byCode(c), 0);
+            out[`${cls}xx`] = Math.max(0, (api.get(`sl:${cls}xx_replies`) ?? 0) - inClass);
+          }
+          out.xxx = 0;
           return out;
         },
       },
