@@ -1,0 +1,428 @@
+/**
+ * The cluster module: what sipd nodes share, through one Redis (or Valkey) — no replication
+ * protocol of our own. Every sipd process (and every --workers process) is one node.
+ *
+ * This module owns only the connection and the Redis layout; the state stays with the module
+ * that owns it (ARCHITECTURE.md habit 8) and reaches Redis through ClusterApi:
+ *
+ *   htable (replicate: true tables: ipban, userban)
+ *     sipd:ht:<table>:<key>   JSON {t, v, e}  with PXAT = the entry's expiry
+ *     channel sipd:ht         every set/del/flush, published in the same Lua script as the write,
+ *                             so all nodes see the writes in Redis' order
+ *     Each node keeps a local copy (no Redis read per packet). On every (re)connection it reads
+ *     the tables back (SCAN) and replays the writes it made while Redis was away.
+ *   failed-auth counters: INCR in Lua on the JSON entry, expiry from Redis' own clock
+ *   usrloc
+ *     sipd:loc:<aor>          HASH ruid → contact JSON (with the owner node), PEXPIREAT the
+ *                             latest contact expiry; written before the 200 OK
+ *   dialog (active calls per user)
+ *     sipd:calls:<user>       ZSET member → deadline (ms, Redis TIME). Admission is one Lua
+ *                             script: drop past deadlines, count, add. The owner refreshes its
+ *                             members' deadlines every dialog_ttl_sec/3; a dead node's calls
+ *                             drop out after dialog_ttl_sec. Never a bare INCR/DECR.
+ *   nodes
+ *     sipd:nodes              HASH node → JSON {lastSeen, listen, pid}, refreshed every 2 s
+ *
+ * Failure: commands time out after timeout_ms (ioredis commandTimeout) and are never queued by
+ * the client (enableOfflineQueue off); the module reconnects every second by itself. While down:
+ * htable writes are queued here (bounded) and replayed on reconnection, increments fall back to
+ * the local count, location writes and reads throw (the registrar answers 503), call admission
+ * answers 'down' (the dialog module applies cluster.admission).
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import type { Redis as RedisClient, RedisOptions } from 'ioredis';
+import { ConfigError } from '../../../core/errors.js';
+import type { ClusterAdmission, ClusterApi, ClusterHtableEvent, ContactRecord, HtableValue } from '../../kernel/contracts.js';
+import { defineModule, type Logger } from '../../kernel/module.js';
+
+export interface ClusterSettings {
+  url?: string;
+  nodeId: string;
+  passwordFile?: string;
+  admission: 'open' | 'closed';
+  timeoutMs: number;
+  dialogTtlSec: number;
+  listen: string[];
+}
+
+const PREFIX = 'sipd:';
+const HT_CHANNEL = `${PREFIX}ht`;
+const NODES = `${PREFIX}nodes`;
+const EPOCH = `${PREFIX}epoch`;
+const QUEUE_MAX = 10_000;
+const HEARTBEAT_MS = 2000;
+
+/** SET (or DEL) a replicated entry and PUBLISH the change, atomically. */
+const SET_PUB = `
+local e = tonumber(ARGV[3])
+if ARGV[2] == '' then redis.call('DEL', KEYS[1])
+elseif e > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PXAT', e)
+else redis.call('SET', KEYS[1], ARGV[2]) end
+redis.call('PUBLISH', ARGV[1], ARGV[4])
+return 1`;
+
+/** INCR a replicated int entry (JSON), expiry ttl from Redis' clock; publish the new total. */
+const INCR_PUB = `
+local cur = redis.call('GET', KEYS[1])
+local n = 0
+if cur then
+  local ok, o = pcall(cjson.decode, cur)
+  if ok and o.t == 'int' then n = tonumber(o.v) or 0 end
+end
+n = n + tonumber(ARGV[2])
+local t = redis.call('TIME')
+local e = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[3])
+redis.call('SET', KEYS[1], cjson.encode({t='int', v=n, e=e}), 'PXAT', e)
+redis.call('PUBLISH', ARGV[1], cjson.encode({n=ARGV[4], op='set', tb=ARGV[5], k=ARGV[6], t='int', v=n, e=e}))
+return {n, tostring(e)}`;
+
+/** Admit a call: drop expired members, count, add when below the limit. */
+const CALL_ADMIT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 1 end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
+return 1`;
+
+/** Push the deadlines of members this node still holds (XX: a released member is not revived). */
+const CALL_REFRESH = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[2])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
+return 1`;
+
+type Pending = { kind: 'set'; table: string; key: string; value: HtableValue; expires: number } | { kind: 'del'; table: string; key: string } | { kind: 'flush'; table: string };
+
+/** A Redis URL with the password taken from a 0600 file, never from argv or the URL. */
+export function redisOptions(url: string, passwordFile: string | undefined, timeoutMs: number): { url: string; options: RedisOptions } {
+  const options: RedisOptions = {
+    commandTimeout: timeoutMs,
+    connectTimeout: Math.max(timeoutMs, 1000),
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => 1000,
+    lazyConnect: true,
+  };
+  if (url.startsWith('rediss://')) options.tls = {};
+  if (passwordFile !== undefined) {
+    let st;
+    try {
+      st = statSync(passwordFile);
+    } catch (e) {
+      throw new ConfigError('CLUSTER_PASSWORD_FILE', `cluster.password_file ${passwordFile}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+    }
+    if ((st.mode & 0o077) !== 0) throw new ConfigError('CLUSTER_PASSWORD_FILE', `cluster.password_file ${passwordFile} can be read by others (mode ${(st.mode & 0o777).toString(8)})`, `chmod 600 ${passwordFile}`);
+    options.password = readFileSync(passwordFile, 'utf8').split('\n')[0]!.trim();
+  }
+  return { url, options };
+}
+
+export function createClusterModule(settings: ClusterSettings) {
+  const enabled = settings.url !== undefined;
+  let log: Logger | undefined;
+  let cmd: RedisClient | undefined;
+  let sub: RedisClient | undefined;
+  let isUp = false;
+  let heartbeat: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const htListeners: Array<(ev: ClusterHtableEvent) => void> = [];
+  const connectListeners: Array<(info: { redisLostData: boolean }) => Promise<void> | void> = [];
+  /** Redis' data generation: a random id set once (NX); a new one means Redis lost its data */
+  let epoch: string | undefined;
+  const pending: Pending[] = [];
+  let dropped = 0;
+  const counters = { published: 0, received: 0, resyncs: 0, failures: 0, queued_while_down: 0 };
+  const ttlMs = settings.dialogTtlSec * 1000;
+
+  const htKey = (table: string, key: string) => `${PREFIX}ht:${table}:${key}`;
+  const message = (o: Record<string, unknown>) => JSON.stringify({ n: settings.nodeId, ...o });
+
+  function down(e: unknown): void {
+    counters.failures++;
+    if (isUp) log?.warn('cluster: Redis unreachable; bans stay enforced from the local copy, REGISTER answered 503 until it is back', { error: String((e as Error)?.message ?? e).slice(0, 200) });
+    isUp = false;
+  }
+
+  function queue(p: Pending): void {
+    counters.queued_while_down++;
+    if (pending.length >= QUEUE_MAX) {
+      pending.shift();
+      dropped++;
+    }
+    pending.push(p);
+  }
+
+  async function send(p: Pending): Promise<void> {
+    const c = cmd!;
+    if (p.kind === 'set') {
+      await c.eval(SET_PUB, 1, htKey(p.table, p.key), HT_CHANNEL, JSON.stringify({ t: p.value.type, v: p.value.value, e: p.expires }), String(p.expires), message({ op: 'set', tb: p.table, k: p.key, t: p.value.type, v: p.value.value, e: p.expires }));
+    } else if (p.kind === 'del') {
+      await c.eval(SET_PUB, 1, htKey(p.table, p.key), HT_CHANNEL, '', '0', message({ op: 'del', tb: p.table, k: p.key }));
+    } else {
+      let cursor = '0';
+      do {
+        const [next, keys] = await c.scan(cursor, 'MATCH', `${htKey(p.table, '')}*`, 'COUNT', 500);
+        cursor = next;
+        if (keys.length > 0) await c.del(...keys);
+      } while (cursor !== '0');
+      await c.publish(HT_CHANNEL, message({ op: 'flush', tb: p.table }));
+    }
+    counters.published++;
+  }
+
+  function write(p: Pending): void {
+    if (!isUp || cmd === undefined) return queue(p);
+    send(p).catch((e: unknown) => {
+      down(e);
+      queue(p);
+    });
+  }
+
+  function onMessage(_channel: string, text: string): void {
+    let m: { n?: string; op?: string; tb?: string; k?: string; t?: string; v?: unknown; e?: number };
+    try {
+      m = JSON.parse(text) as typeof m;
+    } catch {
+      return;
+    }
+    if (m.n === settings.nodeId || typeof m.tb !== 'string') return;
+    counters.received++;
+    let ev: ClusterHtableEvent | undefined;
+    if (m.op === 'flush') ev = { op: 'flush', table: m.tb };
+    else if (m.op === 'del' && typeof m.k === 'string') ev = { op: 'del', table: m.tb, key: m.k };
+    else if (m.op === 'set' && typeof m.k === 'string') {
+      const value: HtableValue | undefined = m.t === 'int' && typeof m.v === 'number' ? { type: 'int', value: m.v } : m.t === 'str' && typeof m.v === 'string' ? { type: 'str', value: m.v } : undefined;
+      if (value !== undefined) ev = { op: 'set', table: m.tb, key: m.k, value, expires: typeof m.e === 'number' ? m.e : 0 };
+    }
+    if (ev !== undefined) for (const l of htListeners) l(ev);
+  }
+
+  async function announce(): Promise<void> {
+    if (cmd === undefined) return;
+    await cmd.hset(NODES, settings.nodeId, JSON.stringify({ lastSeen: Date.now(), listen: settings.listen, pid: process.pid }));
+  }
+
+  /** After a (re)connection: owners resynchronise their copies, then our queued writes go out. */
+  async function resync(): Promise<void> {
+    counters.resyncs++;
+    const mine = randomUUID();
+    await cmd!.set(EPOCH, mine, 'NX');
+    const now = await cmd!.get(EPOCH);
+    const redisLostData = epoch !== undefined && now !== epoch;
+    if (redisLostData) log?.warn('cluster: Redis came back without its data; this node gives its copies back', { node: settings.nodeId });
+    epoch = now ?? undefined;
+    for (const l of connectListeners) await l({ redisLostData });
+    while (pending.length > 0) {
+      const p = pending[0]!;
+      await send(p);
+      pending.shift();
+    }
+    if (dropped > 0) log?.warn('cluster: writes made while Redis was away were dropped (queue full)', { dropped });
+    dropped = 0;
+    await announce();
+  }
+
+  let resyncing: Promise<void> | undefined;
+  function connected(): void {
+    if (stopped || resyncing !== undefined) return;
+    resyncing = resync()
+      .then(() => {
+        if (!isUp) log?.info('cluster: connected to Redis; state resynchronised', { node: settings.nodeId });
+        isUp = true;
+      })
+      .catch((e: unknown) => down(e))
+      .finally(() => {
+        resyncing = undefined;
+      });
+  }
+
+  const api: ClusterApi = {
+    enabled,
+    nodeId: settings.nodeId,
+    admission: settings.admission,
+    up: () => enabled && isUp,
+    htableSet: (table, key, value, expires) => write({ kind: 'set', table, key, value, expires }),
+    htableDelete: (table, key) => write({ kind: 'del', table, key }),
+    htableFlush: (table) => write({ kind: 'flush', table }),
+    async htableIncr(table, key, by, ttlSec) {
+      if (!isUp || cmd === undefined) return undefined;
+      try {
+        const r = (await cmd.eval(INCR_PUB, 1, htKey(table, key), HT_CHANNEL, String(by), String(ttlSec * 1000), settings.nodeId, table, key)) as [number, string];
+        counters.published++;
+        return { value: Number(r[0]), expires: Number(r[1]) };
+      } catch (e) {
+        down(e);
+        return undefined;
+      }
+    },
+    async htableLoad(table) {
+      const c = cmd!;
+      const out: Array<{ key: string; value: HtableValue; expires: number }> = [];
+      const prefix = htKey(table, '');
+      let cursor = '0';
+      do {
+        const [next, keys] = await c.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+        cursor = next;
+        if (keys.length === 0) continue;
+        const values = await c.mget(...keys);
+        keys.forEach((k, i) => {
+          const raw = values[i];
+          if (raw === null || raw === undefined) return;
+          try {
+            const o = JSON.parse(raw) as { t?: string; v?: unknown; e?: number };
+            const value: HtableValue | undefined = o.t === 'int' && typeof o.v === 'number' ? { type: 'int', value: o.v } : o.t === 'str' && typeof o.v === 'string' ? { type: 'str', value: o.v } : undefined;
+            if (value !== undefined) out.push({ key: k.slice(prefix.length), value, expires: typeof o.e === 'number' ? o.e : 0 });
+          } catch {
+            /* not ours: skipped */
+          }
+        });
+      } while (cursor !== '0');
+      return out;
+    },
+    onHtable: (l) => void htListeners.push(l),
+    onConnect: (l) => void connectListeners.push(l),
+    async locationWrite(aor, put, remove) {
+      if (!isUp || cmd === undefined) throw new Error('cluster: Redis unreachable');
+      const key = `${PREFIX}loc:${aor}`;
+      const m = cmd.multi();
+      for (const c of put) m.hset(key, c.ruid, JSON.stringify({ ...c, node: settings.nodeId }));
+      if (remove.length > 0) m.hdel(key, ...remove);
+      const last = Math.max(0, ...put.map((c) => c.expires));
+      if (last > 0) m.pexpireat(key, last * 1000, 'GT' as never);
+      try {
+        const r = await m.exec();
+        const err = r?.find(([e]) => e !== null);
+        if (err !== undefined) throw err[0];
+        // A new key has no expiry yet, and GT never sets a first one.
+        if (last > 0) await cmd.pexpireat(key, last * 1000, 'NX' as never);
+      } catch (e) {
+        down(e);
+        throw e;
+      }
+    },
+    async locationRead(aor) {
+      if (!isUp || cmd === undefined) throw new Error('cluster: Redis unreachable');
+      try {
+        const h = await cmd.hgetall(`${PREFIX}loc:${aor}`);
+        const out: ContactRecord[] = [];
+        for (const v of Object.values(h)) {
+          try {
+            out.push(JSON.parse(v) as ContactRecord);
+          } catch {
+            /* skipped */
+          }
+        }
+        return out;
+      } catch (e) {
+        down(e);
+        throw e;
+      }
+    },
+    async callAdmit(user, member, limit) {
+      if (!isUp || cmd === undefined) return 'down';
+      try {
+        const r = await cmd.eval(CALL_ADMIT, 1, `${PREFIX}calls:${user}`, `${settings.nodeId}|${member}`, String(limit), String(ttlMs));
+        return Number(r) === 1 ? 'admitted' : 'full';
+      } catch (e) {
+        down(e);
+        return 'down';
+      }
+    },
+    callRefresh(entries) {
+      if (!isUp || cmd === undefined || entries.length === 0) return;
+      const p = cmd.pipeline();
+      for (const e of entries) p.eval(CALL_REFRESH, 1, `${PREFIX}calls:${e.user}`, String(ttlMs), `${settings.nodeId}|${e.member}`);
+      p.exec().catch((e: unknown) => down(e));
+    },
+    callRelease(user, member) {
+      if (!isUp || cmd === undefined) return; // it expires by its deadline
+      cmd.zrem(`${PREFIX}calls:${user}`, `${settings.nodeId}|${member}`).catch((e: unknown) => down(e));
+    },
+    async nodes() {
+      if (!isUp || cmd === undefined) throw new Error('cluster: Redis unreachable');
+      const h = await cmd.hgetall(NODES);
+      return Object.entries(h)
+        .map(([node, v]) => {
+          try {
+            const o = JSON.parse(v) as { lastSeen?: number; listen?: string[]; pid?: number };
+            return { node, lastSeen: Number(o.lastSeen ?? 0), listen: Array.isArray(o.listen) ? o.listen : [], pid: Number(o.pid ?? 0) };
+          } catch {
+            return { node, lastSeen: 0, listen: [], pid: 0 };
+          }
+        })
+        .sort((a, b) => a.node.localeCompare(b.node));
+    },
+  };
+
+  return defineModule({
+    name: 'cluster',
+    params: {},
+    async init(ctx) {
+      log = ctx.log;
+      if (!enabled) return;
+      const { Redis } = await import('ioredis');
+      const { url, options } = redisOptions(settings.url!, settings.passwordFile, settings.timeoutMs);
+      cmd = new Redis(url, options);
+      sub = new Redis(url, { ...options, commandTimeout: undefined });
+      // ioredis reports each failed reconnection; the state change is logged once by down().
+      cmd.on('error', (e: Error) => down(e));
+      sub.on('error', () => {});
+      cmd.on('close', () => {
+        if (isUp) down(new Error('connection closed'));
+      });
+      sub.on('message', onMessage);
+      // Subscribe first, then read back: no change can fall between the two.
+      sub.on('ready', () => {
+        sub!.subscribe(HT_CHANNEL).then(() => connected(), (e: unknown) => down(e));
+      });
+      cmd.on('ready', () => {
+        if (sub?.status === 'ready') connected();
+      });
+      await Promise.allSettled([sub.connect(), cmd.connect()]);
+      // Wait (bounded) for the first resynchronisation, so a node that starts with Redis up
+      // starts with the cluster's bans.
+      const until = Date.now() + Math.max(2000, settings.timeoutMs * 4);
+      while (!isUp && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      if (!isUp) log.warn('cluster: Redis not reachable at start; running on local state, retrying every second', { node: settings.nodeId });
+      heartbeat = setInterval(() => {
+        if (isUp) announce().catch((e: unknown) => down(e));
+        else if (cmd?.status === 'ready' && sub?.status === 'ready') connected();
+      }, HEARTBEAT_MS);
+      heartbeat.unref();
+      log.info('cluster: node started', { node: settings.nodeId, url: settings.url });
+    },
+    async destroy() {
+      stopped = true;
+      if (heartbeat !== undefined) clearInterval(heartbeat);
+      heartbeat = undefined;
+      await resyncing;
+      if (isUp && cmd !== undefined) await cmd.hdel(NODES, settings.nodeId).catch(() => undefined);
+      cmd?.disconnect();
+      sub?.disconnect();
+      cmd = sub = undefined;
+      isUp = false;
+    },
+    rpc: {
+      'cluster.nodes': {
+        doc: 'sipd: the nodes of the cluster (cluster.url) with their last heartbeat: cluster.nodes',
+        async handler() {
+          if (!enabled) return { enabled: false, node: settings.nodeId, nodes: [] };
+          const list = await api.nodes().catch(() => undefined);
+          if (list === undefined) return { enabled: true, up: false, node: settings.nodeId, nodes: [] };
+          const now = Date.now();
+          return { enabled: true, up: true, node: settings.nodeId, nodes: list.map((n) => ({ ...n, lastSeen: new Date(n.lastSeen).toISOString(), ageSec: Math.max(0, Math.round((now - n.lastSeen) / 1000)), alive: now - n.lastSeen < HEARTBEAT_MS * 3 })) };
+        },
+      },
+      'cluster.stats': {
+        doc: 'sipd: cluster counters: published, received, resyncs, failures, queued_while_down, pending',
+        handler: () => ({ enabled, up: api.up(), node: settings.nodeId, ...counters, pending: pending.length }),
+      },
+    },
+    api,
+  });
+}

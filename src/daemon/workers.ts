@@ -1,0 +1,104 @@
+/**
+ * sipd --workers N: N sipd processes on the same listen addresses, each one a cluster node.
+ *
+ * Linux spreads datagrams and connections over sockets bound with SO_REUSEPORT by a hash of the
+ * source address and port, so every request of one UA (retransmissions, CANCEL, ACK) reaches
+ * the same worker. Node.js opens such sockets from 22.12 on (dgram and net `reusePort`); Node 20
+ * cannot (it ignores the option and the second bind fails), so there sipd refuses --workers > 1
+ * with one line naming the requirement rather than silently running one process.
+ *
+ * The workers share state through the cluster (Redis): --workers > 1 needs --cluster. Worker 0
+ * keeps the configured state directory and RPC endpoints (sipctl talks to it as to one sipd);
+ * worker i > 0 gets <stateDir>/worker-i and its own unix socket there, and node id `<node>#i`.
+ * This process (the primary) binds nothing: it starts the workers, passes SIGTERM/SIGINT/SIGHUP
+ * on, restarts a worker that dies (at most once per second each), and exits when they have.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { availableParallelism, hostname } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SOCKET_NAME } from '../core/daemon/files.js';
+import { ConfigError } from '../core/errors.js';
+import type { SipdConfig } from './config/sipd-config.js';
+
+/** set in a worker's environment: its index */
+export const WORKER_ENV = 'SIPD_WORKER_INDEX';
+
+/** reusePort for dgram and net arrived in Node.js 22.12.0 (nodejs/node#55403, #55408). */
+export function supportsReusePort(version: string = process.versions.node): boolean {
+  const [major, minor] = version.split('.').map(Number) as [number, number];
+  return major > 22 || (major === 22 && minor >= 12);
+}
+
+/** The number of processes --workers asks for, after checking what it needs. */
+export function checkWorkers(cfg: SipdConfig, version: string = process.versions.node): number {
+  const n = cfg.workers === 0 ? availableParallelism() : cfg.workers;
+  if (n <= 1) return 1;
+  if (!supportsReusePort(version)) {
+    throw new ConfigError('WORKERS_UNSUPPORTED', `--workers ${n} needs Node.js >= 22.12 (reusePort sockets); this is Node.js ${version}`, 'run with --workers 1, or under Node.js 22.12 or newer');
+  }
+  if (cfg.cluster.url === undefined) {
+    throw new ConfigError('WORKERS_NEED_CLUSTER', `--workers ${n} needs --cluster (the workers share bans, counters and registrations through Redis)`, 'add --cluster redis://127.0.0.1:6379/0, or run with --workers 1');
+  }
+  return n;
+}
+
+/** hostname + first listen address: unique per machine and address */
+export function defaultNodeId(cfg: SipdConfig): string {
+  const first = cfg.listen[0] ?? '';
+  return `${hostname()}/${first}`.replace(/[^A-Za-z0-9._:[\]/@-]/g, '_').slice(0, 128);
+}
+
+/** A worker's configuration: its own state directory, RPC socket and node id; reusePort sockets. */
+export function workerConfig(cfg: SipdConfig, index: number): SipdConfig {
+  const nodeId = `${cfg.cluster.node_id ?? defaultNodeId(cfg)}#${index}`;
+  const out: SipdConfig = { ...cfg, cluster: { ...cfg.cluster, node_id: nodeId }, reusePort: true, workers: 1 };
+  if (index > 0) {
+    out.stateDir = join(cfg.stateDir, `worker-${index}`);
+    out.rpcListen = [`unix:${join(out.stateDir, SOCKET_NAME)}`];
+  }
+  return out;
+}
+
+/** Start `n` workers with this process's arguments; resolves with the exit code for the primary. */
+export function runWorkers(n: number, argv: string[]): Promise<number> {
+  const entry = fileURLToPath(new URL('../../bin/sipd.js', import.meta.url));
+  const children = new Map<number, ChildProcess>();
+  let stopping = false;
+  let exitCode = 0;
+  return new Promise((resolve) => {
+    const start = (i: number) => {
+      const started = Date.now();
+      const child = fork(entry, argv, { env: { ...process.env, [WORKER_ENV]: String(i) }, stdio: 'inherit' });
+      children.set(i, child);
+      child.on('exit', (code, signal) => {
+        children.delete(i);
+        if (!stopping) {
+          process.stderr.write(`sipd: worker ${i} exited (${signal ?? code}); restarting\n`);
+          const wait = Math.max(0, 1000 - (Date.now() - started));
+          setTimeout(() => {
+            if (!stopping) start(i);
+          }, wait).unref();
+          // A worker that cannot start at all (config error) must not loop for ever.
+          if (Date.now() - started < 3000 && code !== null && code !== 0) {
+            stopping = true;
+            exitCode = code;
+            for (const c of children.values()) c.kill('SIGTERM');
+          }
+        }
+        if (stopping && children.size === 0) resolve(exitCode);
+      });
+    };
+    for (let i = 0; i < n; i++) start(i);
+    const stop = (sig: NodeJS.Signals) => {
+      stopping = true;
+      for (const c of children.values()) c.kill(sig);
+      if (children.size === 0) resolve(exitCode);
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      for (const c of children.values()) c.kill('SIGHUP');
+    });
+  });
+}
