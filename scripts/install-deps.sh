@@ -18,10 +18,11 @@ as_root() {
 if [ "$mode" != "--runtime" ]; then
   PKGS=(kamailio kamailio-mysql-modules kamailio-sqlite-modules kamailio-json-modules kamailio-utils-modules
         kamailio-extra-modules sip-tester sipsak sipvicious mariadb-server mariadb-client procps iproute2 hyperfine
-        openssl python3 bsdutils git curl make g++ systemd logrotate man-db tor-geoipdb)
+        openssl python3 bsdutils git curl make g++ systemd logrotate man-db tor-geoipdb redis-server)
   # systemd: `systemd-analyze verify` of contrib/systemd/sipd.service (the package only, nothing is
   # booted or enabled; RUNLEVEL=1 below keeps its scripts from starting anything); logrotate: `logrotate -d`
   # of contrib/logrotate/sipd; man-db: the man pages are checked with man(1);
+  # redis-server: sipd --cluster's shared store; tests start a private one on a free port (never the system one);
   # tor-geoipdb: sipd's default IP → country data (/usr/share/tor/geoip, geoip6; IPFire Location, CC BY-SA 4.0);
   # openssl: TLS certificates in tests; python3: test/attack/srcbind.py and the pty of the shell
   # tests, and node-gyp for the unix-dgram addon (with make and g++); bsdutils: script(1);
