@@ -43,7 +43,7 @@ export function canonicalIpv6(addr: string): string {
   return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
 }
 
-function expandIpv6(addr: string): number[] {
+export function expandIpv6(addr: string): number[] {
   let s = addr.toLowerCase();
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
   if (v4) {
