@@ -15,6 +15,7 @@ import { defineModule, type Logger } from '../../kernel/module.js';
 import { closeModuleDb, openModuleDb, assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
 import { ACC_BASE, ACC_EXTRA, CDR_BASE, CDR_EXTRA, accRow, cdrRow, type AccEvent, type CdrRecord } from './records.js';
 import { toColumnText } from '../../../core/db/charset.js';
+import { statementChunks } from '../../../core/db/statement-sizes.js';
 
 export interface AccApi {
   /** one accounted transaction (acc table) */
@@ -66,7 +67,7 @@ export function createAccModule(deps: AccDeps = {}) {
   };
 
   /** One multi-row INSERT per table and chunk: a batch costs a few statements, not one per record. */
-  const CHUNK = 200;
+  const CHUNK = 256;
   const insertSql = (table: string, cols: readonly string[], rows: number) => {
     const one = `(${cols.map(() => '?').join(', ')})`;
     return `INSERT INTO ${table} (${cols.join(', ')}) VALUES ${Array.from({ length: rows }, () => one).join(', ')}`;
@@ -82,8 +83,8 @@ export function createAccModule(deps: AccDeps = {}) {
       await db.transaction(async (tx) => {
         for (const [kind, table, cols] of [['acc', accTable, accCols], ['cdr', cdrTable, cdrCols]] as const) {
           const rows = batch.filter((r) => r.table === kind);
-          for (let i = 0; i < rows.length; i += CHUNK) {
-            const chunk = rows.slice(i, i + CHUNK);
+          // chunks of 2^k rows: a bounded set of statement texts, so of cached prepared statements (statement-sizes.ts)
+          for (const chunk of statementChunks(rows, CHUNK)) {
             // Header values come from the network: a character the latin1 column cannot hold becomes
             // '?', else MariaDB refuses the whole batch and it would be retried forever.
             await tx.execute(insertSql(table, cols, chunk.length), chunk.flatMap((r) => r.values.map((v) => (typeof v === 'string' ? toColumnText(v) : v))));

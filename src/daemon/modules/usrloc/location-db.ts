@@ -9,6 +9,7 @@
  * Julian day, UTC), so a location table written by Kamailio on SQLite loads correctly.
  */
 import type { Database, Queryable, SqlValue } from '../../../core/db/database.js';
+import { statementChunks, statementSizes } from '../../../core/db/statement-sizes.js';
 import type { ContactRecord } from '../../kernel/contracts.js';
 
 /** The changes of one request to one AoR. */
@@ -20,7 +21,10 @@ export interface ContactChange {
 }
 
 /** Rows per multi-row statement (MySQL): bounds the statement size (about 300 bytes a row). */
-const ROWS_PER_STATEMENT = 250;
+/** most rows per multi-row INSERT/UPDATE (a power of two: statement-sizes.ts) */
+const ROWS_PER_STATEMENT = 256;
+/** most ruids per DELETE … IN */
+const REMOVE_PER_STATEMENT = 512;
 
 /** Kamailio's ALL_METHODS: the contact accepts every method (stored as NULL). */
 export const ALL_METHODS = 0xffffffff;
@@ -157,12 +161,14 @@ export class LocationTable {
       });
       return;
     }
-    const chunks = (n: number, size: number) => Math.ceil(n / size);
-    const statements = chunks(rem.length, 500) + chunks(upd.length, ROWS_PER_STATEMENT) + chunks(ins.length, ROWS_PER_STATEMENT);
+    // Chunks of 2^k rows: a bounded set of statement texts, so of prepared statements (statement-sizes.ts).
+    const updChunks = statementChunks(upd, ROWS_PER_STATEMENT);
+    const insChunks = statementChunks(ins, ROWS_PER_STATEMENT);
+    const statements = statementSizes(rem.length, REMOVE_PER_STATEMENT).length + updChunks.length + insChunks.length;
     const work = async (q: Queryable) => {
       if (rem.length > 0) await this.remove(q, rem);
-      for (let i = 0; i < upd.length; i += ROWS_PER_STATEMENT) await this.updateMany(q, upd.slice(i, i + ROWS_PER_STATEMENT));
-      for (let i = 0; i < ins.length; i += ROWS_PER_STATEMENT) await this.insertMany(q, ins.slice(i, i + ROWS_PER_STATEMENT));
+      for (const chunk of updChunks) await this.updateMany(q, chunk);
+      for (const chunk of insChunks) await this.insertMany(q, chunk);
     };
     if (statements === 1) await work(db);
     else await db.transaction(work);
@@ -195,14 +201,16 @@ export class LocationTable {
     // mysql2 connects with CLIENT_FOUND_ROWS: affectedRows counts matched rows, changed or not.
     if (r.affectedRows >= rows.length) return;
     const ruids = rows.map((c) => c.ruid);
-    const present = new Set((await db.query<{ ruid: string }>(`SELECT ${q('ruid')} FROM ${q(this.table)} WHERE ${q('ruid')} IN (${ruids.map(() => '?').join(', ')})`, ruids)).map((x) => x.ruid));
+    const present = new Set<string>();
+    for (const chunk of statementChunks(ruids, ROWS_PER_STATEMENT)) {
+      for (const x of await db.query<{ ruid: string }>(`SELECT ${q('ruid')} FROM ${q(this.table)} WHERE ${q('ruid')} IN (${chunk.map(() => '?').join(', ')})`, chunk)) present.add(x.ruid);
+    }
     const missing = new Map(rows.filter((c) => !present.has(c.ruid)).map((c) => [c.ruid, c]));
-    if (missing.size > 0) await this.insertMany(db, [...missing.values()]);
+    for (const chunk of statementChunks([...missing.values()], ROWS_PER_STATEMENT)) await this.insertMany(db, chunk);
   }
 
   async remove(db: Queryable, ruids: readonly string[]): Promise<void> {
-    for (let i = 0; i < ruids.length; i += 500) {
-      const chunk = ruids.slice(i, i + 500);
+    for (const chunk of statementChunks(ruids, REMOVE_PER_STATEMENT)) {
       await db.execute(`DELETE FROM ${q(this.table)} WHERE ${q('ruid')} IN (${chunk.map(() => '?').join(', ')})`, chunk);
     }
   }
