@@ -10,7 +10,11 @@ import type { NodeOutcome } from '../core/proxy/node-set.js';
 import type { OpView } from '../core/proxy/ops.js';
 import type { LoadedAddress, ReloadResult } from '../core/proxy/permissions.js';
 import { formatDuration, type NodeHealth } from '../core/proxy/status.js';
-import type { UlDump, UlLookup, UlRemoval } from '../core/proxy/ul.js';
+import type { OnlineAor, UlContactChange, UlDump, UlLookup, UlRemoval } from '../core/proxy/ul.js';
+import type { HtableStats } from '../core/proxy/htable.js';
+import type { ShvChange, ShvVar } from '../core/proxy/shv.js';
+import type { ProcessRow, StatRow } from '../core/proxy/stats.js';
+import type { LoadedUacreg } from '../core/uacreg/uacreg.js';
 import type { Column, OutputPolicy } from './output.js';
 
 type Outcome = NodeOutcome<unknown>;
@@ -120,6 +124,61 @@ export const VIEWS: Record<OpView, ViewSpec> = {
     kind: 'per-node',
     columns: () => [col('NODE', (r) => r.o.node), col('VERSION', (r) => (r.o.ok ? (r.o.value as { version: string }).version : `DOWN: ${r.o.error.message}`))],
     summary: (v) => (v as { version: string }).version,
+  },
+  'ul-contact': {
+    kind: 'status',
+    message: (v) => {
+      const u = v as UlContactChange;
+      if (u.notRegistered) return `${u.contact} not registered here`;
+      const verb = u.action === 'add' ? (u.dryRun ? 'would add' : 'added') : u.dryRun ? 'would remove' : 'removed';
+      const life = u.action === 'add' ? ` (${u.expires === 0 ? 'permanent' : `expires in ${u.expires} s`}${u.q !== undefined && u.q >= 0 ? `, q=${u.q}` : ''})` : '';
+      return `${verb} ${u.contact} ${u.action === 'add' ? 'to' : 'from'} ${u.aor}${life}`;
+    },
+    summary: (v) => `${(v as UlContactChange).action} ${(v as UlContactChange).contact}`,
+  },
+  online: {
+    kind: 'rows',
+    rows: (v) => v as OnlineAor[],
+    columns: () => [col('AOR', (r) => r.aor), col('CONTACTS', (r) => r.contacts)],
+    summary: (v) => `${(v as OnlineAor[]).length} AoR(s) online`,
+  },
+  stats: {
+    kind: 'rows',
+    rows: (v) => v as StatRow[],
+    columns: () => [col('GROUP', (r) => r.group), col('NAME', (r) => r.name), col('VALUE', (r) => r.value)],
+    summary: (v) => `${(v as StatRow[]).length} statistic(s)`,
+  },
+  processes: {
+    kind: 'rows',
+    rows: (v) => v as ProcessRow[],
+    columns: () => [col('IDX', (r) => r.idx), col('PID', (r) => r.pid), col('DESCRIPTION', (r) => r.description)],
+    summary: (v) => `${(v as ProcessRow[]).length} process(es)`,
+  },
+  shv: {
+    kind: 'rows',
+    rows: (v) => v as ShvVar[],
+    columns: () => [col('NAME', (r) => r.name), col('TYPE', (r) => r.type), col('VALUE', (r) => r.value)],
+    summary: (v) => ((v as ShvVar[]).length === 1 ? String((v as ShvVar[])[0]!.value) : `${(v as ShvVar[]).length} variable(s)`),
+  },
+  'shv-set': { kind: 'status', message: (v) => (v as ShvChange).message, summary: (v) => (v as ShvChange).message },
+  'htable-stats': {
+    kind: 'rows',
+    rows: (v) => v as HtableStats[],
+    columns: () => [col('NAME', (r) => r.name), col('SLOTS', (r) => r.slots), col('ITEMS', (r) => r.all), col('MIN/SLOT', (r) => r.min), col('MAX/SLOT', (r) => r.max)],
+    summary: (v) => `${(v as HtableStats[]).length} table(s)`,
+  },
+  'uacreg-loaded': {
+    kind: 'rows',
+    rows: (v) => v as LoadedUacreg[],
+    columns: () => [
+      col('L_UUID', (r) => r.lUuid),
+      col('LOCAL', (r) => `${r.lUsername}@${r.lDomain}`),
+      col('REMOTE', (r) => `${r.rUsername}@${r.rDomain}`),
+      col('AUTH PROXY', (r) => r.authProxy),
+      col('EXPIRES', (r) => r.expires),
+      col('STATE', (r) => (r.state as string[]).join(',') || '-'),
+    ],
+    summary: (v) => `${(v as LoadedUacreg[]).length} registration(s)`,
   },
   raw: { kind: 'raw', summary: (v) => (typeof v === 'string' ? v : JSON.stringify(v)) },
 };

@@ -36,6 +36,7 @@ type ModuleDeps = { db: () => ReturnType<typeof openDatabase> };
  */
 const MODULES: Array<{ name: string; load: (deps: ModuleDeps) => Promise<AnyModule | undefined> }> = [
   { name: 'stats', load: (d) => optional('stats', d) },
+  { name: 'pv', load: (d) => optional('pv', d) },
   // alerts early: every module after it may emit (security events reach it through the kernel)
   { name: 'alerts', load: async () => createAlertsModule() as unknown as AnyModule },
   { name: 'sanity', load: async () => createSanityModule() as unknown as AnyModule },

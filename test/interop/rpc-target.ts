@@ -107,11 +107,15 @@ export interface StartOptions {
   dbUrl: string;
   /** Extra global config lines (Kamailio), e.g. shm_mem_size=512 for 100,000 contacts. */
   extraGlobals?: string[];
+  /** Extra module lines (Kamailio loadmodule/modparam; see test/helpers/kamailio-modules.ts). */
+  extraModules?: string[];
+  /** sipd module parameters merged over the suite's defaults (sipd's twin of extraModules). */
+  sipdModules?: Record<string, Record<string, unknown>>;
 }
 
 export async function startProxy(opts: StartOptions): Promise<ProxyUnderTest> {
   if (TARGET === 'sipd') return startSipdTarget(opts);
-  const k = await startKamailio({ dbUrl: opts.dbUrl, extraGlobals: opts.extraGlobals });
+  const k = await startKamailio({ dbUrl: opts.dbUrl, extraGlobals: opts.extraGlobals, extraModules: opts.extraModules });
   return {
     kind: 'kamailio',
     rpcUrl: k.rpcUrl,
@@ -138,7 +142,7 @@ async function startSipdTarget(opts: StartOptions): Promise<ProxyUnderTest> {
     config: {
       htables: { MessageCount: { size: 8 } },
       // sipsak is the suites' SIP client: the default scanner list without it
-      modules: { scanner: { user_agents: ['friendly-scanner', 'sipvicious', 'sipcli', 'sundayddr', 'sip-scan', 'iWar'] } },
+      modules: { scanner: { user_agents: ['friendly-scanner', 'sipvicious', 'sipcli', 'sundayddr', 'sip-scan', 'iWar'] }, ...(opts.sipdModules ?? {}) },
     },
   });
   runningSipds.add(s);

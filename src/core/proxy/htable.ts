@@ -21,7 +21,7 @@ export interface HtableItem {
 export interface HtableChange {
   table: string;
   key?: string;
-  action: 'seti' | 'sets' | 'delete' | 'flush' | 'reload';
+  action: 'seti' | 'sets' | 'setex' | 'delete' | 'flush' | 'reload';
   value?: number | string;
   /** The proxy's own words, e.g. "Ok. Key set to new value."; under --dry-run, what would happen. */
   message: string;
@@ -124,6 +124,43 @@ export async function reloadTable(c: RpcClient, table: string): Promise<HtableCh
   } catch (e) {
     throw mapNotFound(e, { table });
   }
+}
+
+/** A key's time to live in seconds: 0 = never expires, at most a C int. */
+export function parseExpireSeconds(value: string): number {
+  const s = value.trim();
+  const n = /^\d+$/.test(s) ? Number(s) : NaN;
+  if (!Number.isSafeInteger(n) || n > 2147483647) throw new ValidationError('seconds', `"${value}" is not a whole number of seconds (0 = never expires)`);
+  return n;
+}
+
+/**
+ * htable.setex: a new expiry for an existing key. Kamailio answers "Ok" also for a key that is
+ * not there (and sets nothing), so the key is looked up first: a missing key is exit 3.
+ */
+export async function setItemExpire(c: RpcClient, table: string, key: string, seconds: number, opts: { dryRun?: boolean } = {}): Promise<HtableChange> {
+  const it = await getItem(c, table, key);
+  if (opts.dryRun) return { table, key, action: 'setex', value: seconds, message: `would make ${key} expire ${seconds === 0 ? 'never' : `in ${seconds} s`} (now ${it.expire})`, dryRun: true };
+  try {
+    const message = await c.call<string>('htable.setex', [table, key, seconds]);
+    return { table, key, action: 'setex', value: seconds, message: String(message) };
+  } catch (e) {
+    throw mapNotFound(e, { table, key });
+  }
+}
+
+/** One table of htable.stats: slots, items, fewest and most items in a slot. */
+export interface HtableStats {
+  name: string;
+  slots: number;
+  all: number;
+  min: number;
+  max: number;
+}
+
+export async function tableStats(c: RpcClient): Promise<HtableStats[]> {
+  const r = await c.call<unknown>('htable.stats');
+  return (Array.isArray(r) ? r : []).map((t: Record<string, unknown>) => ({ name: String(t.name), slots: Number(t.slots), all: Number(t.all), min: Number(t.min), max: Number(t.max) }));
 }
 
 export interface UnbanResult {

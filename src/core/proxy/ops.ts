@@ -3,11 +3,13 @@ import { NotFoundError } from '../errors.js';
 import { RpcError, isRpcError } from '../rpc/rpc-error.js';
 import type { HtableInfo, HtableRow } from '../rpc/methods.js';
 import { parseIp } from '../address/ip.js';
-import { deleteItem, dumpTable, flushTable, getItem, listTables, parseHtableInt, reloadTable, setItem, unbanAddress, validateTableName, type HtableChange, type HtableItem, type UnbanResult } from './htable.js';
+import { deleteItem, dumpTable, flushTable, getItem, listTables, parseExpireSeconds, parseHtableInt, reloadTable, setItem, setItemExpire, tableStats, unbanAddress, validateTableName, type HtableChange, type HtableItem, type HtableStats, type UnbanResult } from './htable.js';
 import { type NodeOutcome, type NodeSet } from './node-set.js';
 import { loadedAddresses, reloadAddresses, type LoadedAddress, type ReloadResult } from './permissions.js';
 import { nodeHealth, nodeUptime, nodeVersion, type NodeHealth } from './status.js';
-import { ulDump, ulRemove, ulShow, type UlDump, type UlLookup, type UlRemoval } from './ul.js';
+import { ulAddContact, ulDump, ulOnline, ulRemove, ulRemoveContact, ulShow, type OnlineAor, type UlContactChange, type UlContactInput, type UlDump, type UlLookup, type UlRemoval } from './ul.js';
+import { getShv, setShv, type ShvChange, type ShvVar } from './shv.js';
+import { fetchStats, listProcesses, type ProcessRow, type StatRow } from './stats.js';
 
 /*
  * Every proxy operation sipctl offers, fanned out over a NodeSet. The oclif commands, `batch`
@@ -19,7 +21,8 @@ import { ulDump, ulRemove, ulShow, type UlDump, type UlLookup, type UlRemoval } 
 export type OpView =
   | 'htable-list' | 'htable-rows' | 'htable-item' | 'change' | 'unban'
   | 'ul-rows' | 'ul-lookup' | 'ul-rm' | 'address-loaded' | 'reload'
-  | 'health' | 'uptime' | 'version' | 'raw';
+  | 'health' | 'uptime' | 'version' | 'raw'
+  | 'ul-contact' | 'online' | 'stats' | 'processes' | 'shv' | 'shv-set' | 'htable-stats' | 'uacreg-loaded';
 
 export interface OpResult<T = unknown> {
   /** e.g. "htable sets". */
@@ -128,6 +131,30 @@ export const ops = {
       'AOR_NOT_FOUND',
       () => ({ aor, contacts: 0, notRegistered: true }),
     ),
+  ulAdd: (ctx: OpContext, aor: string, contact: string, input: UlContactInput = {}, table?: string) =>
+    write<UlContactChange>(ctx, 'ul add', 'ul-contact', (c) => ulAddContact(c, aor, contact, input, table), (c) => ulAddContact(c, aor, contact, input, table, { dryRun: true })),
+  ulRmContact: async (ctx: OpContext, aor: string, contact: string, table?: string) =>
+    absentIsFine(
+      absentIsFine(
+        await write<UlContactChange>(ctx, 'ul rm', 'ul-contact', (c) => ulRemoveContact(c, aor, contact, table), (c) => ulRemoveContact(c, aor, contact, table, { dryRun: true })),
+        'AOR_NOT_FOUND',
+        () => ({ aor, contact, action: 'rm' as const, notRegistered: true }),
+      ),
+      'CONTACT_NOT_FOUND',
+      () => ({ aor, contact, action: 'rm' as const, notRegistered: true }),
+    ),
+  online: (ctx: OpContext, opts: { filter?: string; table?: string; force?: boolean } = {}) =>
+    op<OnlineAor[]>(ctx, 'online', 'online', false, (c) => ulOnline(c, { ...opts, timeoutMs: ctx.longTimeoutMs })),
+  stats: (ctx: OpContext, selectors: string[]) => op<StatRow[]>(ctx, 'stats', 'stats', false, (c) => fetchStats(c, selectors)),
+  ps: (ctx: OpContext) => op<ProcessRow[]>(ctx, 'ps', 'processes', false, (c) => listProcesses(c)),
+  shvGet: (ctx: OpContext, name?: string) => op<ShvVar[]>(ctx, 'shv get', 'shv', false, (c) => getShv(c, name)),
+  shvSet: (ctx: OpContext, name: string, value: string, type?: 'int' | 'str') =>
+    write<ShvChange>(ctx, 'shv set', 'shv-set', (c) => setShv(c, name, value, { type }), (c) => setShv(c, name, value, { type, dryRun: true })),
+  htableSetex: (ctx: OpContext, table: string, key: string, seconds: string) => {
+    const n = parseExpireSeconds(seconds);
+    return write<HtableChange>(ctx, 'htable setex', 'change', (c) => setItemExpire(c, table, key, n), (c) => setItemExpire(c, table, key, n, { dryRun: true }));
+  },
+  htableStats: (ctx: OpContext) => op<HtableStats[]>(ctx, 'htable stats', 'htable-stats', false, (c) => tableStats(c)),
   addressDump: (ctx: OpContext) => op<LoadedAddress[]>(ctx, 'address dump', 'address-loaded', false, (c) => loadedAddresses(c)),
   addressReload: async (ctx: OpContext): Promise<OpResult<ReloadResult>> => {
     const r = await write<ReloadResult>(ctx, 'address reload', 'reload', (c) => reloadAddresses(c, { budgetMs: ctx.reloadBudgetMs }), async (c) => {

@@ -31,3 +31,13 @@ export function mapNotFound(e: unknown, what: { table?: string; key?: string; ao
   if (/table not found|domain not found/i.test(m)) return notFound('UL_TABLE_NOT_FOUND', `no usrloc table named ${what.table ?? '?'} on this proxy`, 'the usual table is "location"');
   return e;
 }
+
+/**
+ * A proxy without the method (Kamailio without the module: 500 "Method Not Found"; sipd:
+ * -32601 "Method not found") as one clear line, exit 6 like any other proxy fault.
+ */
+export function mapUnsupported(e: unknown, method: string, hint?: string): unknown {
+  const d = remoteDetails(e);
+  if (!d || !(d.rpcCode === -32601 || /method not found/i.test(d.rpcMessage))) return e;
+  return new SipctlError('METHOD_NOT_SUPPORTED', `${method}: method not supported by this proxy`, { category: 'remote', hint, details: { rpcCode: d.rpcCode, rpcMessage: d.rpcMessage }, cause: e });
+}

@@ -3,6 +3,7 @@ import type { RpcClient } from '../rpc/client.js';
 import { isRpcError } from '../rpc/rpc-error.js';
 import { flattenUlDump, type UlContact, type UlContactRow, type UlDumpResult } from '../rpc/methods.js';
 import { makeFilter } from './filter.js';
+import { parseUri } from '../sip/uri.js';
 import { isRemoteMessage, mapNotFound } from './remote.js';
 
 /*
@@ -162,4 +163,125 @@ export async function ulRemove(c: RpcClient, aorIn: string, table = DEFAULT_UL_T
     throw e;
   }
   return { aor: found.aor, contacts: found.contacts.length };
+}
+
+// ---------------------------------------------------------------- one contact (ul.add, ul.rm_contact)
+
+export interface UlContactInput {
+  /** seconds from now; 0 = permanent (kamctl's default for `ul add`) */
+  expires?: string | number;
+  /** 0..1, or -1 for "not set"; default 1 as kamctl */
+  q?: string | number;
+  path?: string;
+  flags?: string | number;
+  cflags?: string | number;
+  methods?: string | number;
+}
+
+export interface UlContactChange {
+  aor: string;
+  contact: string;
+  action: 'add' | 'rm';
+  /** add: seconds, 0 = permanent */
+  expires?: number;
+  q?: number;
+  /** Several nodes: this one did not have the AoR or contact. */
+  notRegistered?: boolean;
+  dryRun?: boolean;
+}
+
+function uintParam(field: string, v: string | number | undefined, dflt: number, max = 4294967295): number {
+  if (v === undefined || v === '') return dflt;
+  const s = String(v).trim();
+  const n = /^\d+$/.test(s) ? Number(s) : NaN;
+  if (!Number.isSafeInteger(n) || n > max) throw new ValidationError(field, `"${v}" is not a whole number between 0 and ${max}`);
+  return n;
+}
+
+/** A contact as usrloc stores it: a sip:/sips: URI without control characters or blanks. */
+export function validateContact(contact: string): string {
+  const s = contact.trim();
+  if (!/^sips?:[^\s\x00-\x1f\x7f<>"]+$/i.test(s) || s.length > 512) throw new ValidationError('contact', `"${contact}" is not a SIP contact URI`, 'e.g. sip:alice@192.0.2.10:5060');
+  try {
+    const u = parseUri(s);
+    if (u.kind !== 'sip') throw new Error('not a sip: URI');
+  } catch (e) {
+    throw new ValidationError('contact', `"${contact}" is not a SIP contact URI (${(e as Error).message})`, 'e.g. sip:alice@192.0.2.10:5060');
+  }
+  return s;
+}
+
+/** The nine parameters of Kamailio 5.6's ul.add (usrloc ul_rpc.c, "SSSdfSddd"), validated. */
+export function ulAddParams(aorIn: string, contactIn: string, input: UlContactInput, table = DEFAULT_UL_TABLE): [string, string, string, number, number, string, number, number, number] {
+  const aor = normalizeAor(aorIn);
+  const contact = validateContact(contactIn);
+  const expires = uintParam('expires', input.expires, 0, 2147483647);
+  let q = 1;
+  if (input.q !== undefined && input.q !== '') {
+    const s = String(input.q).trim();
+    q = /^-?\d+(\.\d+)?$/.test(s) ? Number(s) : NaN;
+    if (!(q === -1 || (q >= 0 && q <= 1))) throw new ValidationError('q', `"${input.q}" is not a q value between 0 and 1 (or -1 for none)`);
+  }
+  const path = input.path ?? '';
+  if (/[\x00-\x1f\x7f]/.test(path) || path.length > 512) throw new ValidationError('path', 'must be at most 512 characters without control characters');
+  // Kamailio reads a path of "0" as no path (the only way to give none over kamcmd)
+  return [table, aor, contact, expires, q, path === '' ? '0' : path, uintParam('flags', input.flags, 0), uintParam('cflags', input.cflags, 0), uintParam('methods', input.methods, 0)];
+}
+
+/** ul.add: add (or update) one contact of an AoR. */
+export async function ulAddContact(c: RpcClient, aorIn: string, contactIn: string, input: UlContactInput = {}, table = DEFAULT_UL_TABLE, opts: { dryRun?: boolean } = {}): Promise<UlContactChange> {
+  const params = ulAddParams(aorIn, contactIn, input, table);
+  const [, aor, contact, expires, q] = params;
+  if (opts.dryRun) {
+    // the table exists on this proxy (an AoR that is not registered yet is fine)
+    await ulShow(c, aor, table).catch((e) => {
+      if ((e as { code?: string }).code !== 'AOR_NOT_FOUND' && !isRemoteMessage(e, /no contacts/i)) throw e;
+    });
+    return { aor, contact, action: 'add', expires, q, dryRun: true };
+  }
+  try {
+    await c.call('ul.add', params);
+  } catch (e) {
+    throw mapNotFound(e, { table, aor });
+  }
+  return { aor, contact, action: 'add', expires, q };
+}
+
+/**
+ * ul.rm_contact: remove one contact of an AoR. Kamailio answers 404 "AOR not found" and
+ * 404 "Contact not found"; both are exit 3. The contact is matched as the proxy stored it.
+ */
+export async function ulRemoveContact(c: RpcClient, aorIn: string, contactIn: string, table = DEFAULT_UL_TABLE, opts: { dryRun?: boolean } = {}): Promise<UlContactChange> {
+  const aor = normalizeAor(aorIn);
+  const contact = contactIn.trim();
+  if (contact === '' || /[\s\x00-\x1f\x7f]/.test(contact)) throw new ValidationError('contact', `"${contactIn}" is not a contact URI`);
+  if (opts.dryRun) {
+    const found = await ulShow(c, aor, table);
+    if (!found.contacts.some((r) => r.contact === contact)) throw new SipctlError('CONTACT_NOT_FOUND', `${aor} has no contact ${contact}`, { category: 'not-found', hint: `see \`sipctl ul show ${aor}\`` });
+    return { aor: found.aor, contact, action: 'rm', dryRun: true };
+  }
+  try {
+    await c.call('ul.rm_contact', [table, aor, contact]);
+  } catch (e) {
+    if (isRemoteMessage(e, /contact not found/i)) throw new SipctlError('CONTACT_NOT_FOUND', `${aor} has no contact ${contact}`, { category: 'not-found', hint: `see \`sipctl ul show ${aor}\``, cause: e });
+    throw mapNotFound(e, { table, aor });
+  }
+  return { aor, contact, action: 'rm' };
+}
+
+/** An AoR with at least one live contact (kamctl online). */
+export interface OnlineAor {
+  aor: string;
+  contacts: number;
+}
+
+/** kamctl online: the AoRs that have at least one contact that has not expired, sorted. */
+export async function ulOnline(c: RpcClient, opts: { table?: string; filter?: string; timeoutMs?: number; force?: boolean } = {}): Promise<OnlineAor[]> {
+  const d = await ulDump(c, { ...opts, want: 'rows' });
+  const counts = new Map<string, number>();
+  for (const r of d.rows ?? []) {
+    if (r.expires === 'expired' || r.expires === 'deleted') continue;
+    counts.set(r.aor, (counts.get(r.aor) ?? 0) + 1);
+  }
+  return [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([aor, contacts]) => ({ aor, contacts }));
 }

@@ -1,5 +1,5 @@
 /**
- * The core module: Kamailio's core.version and core.uptime, and the kernel's services for other
+ * The core module: Kamailio's core.version, core.uptime and core.psx, and the kernel's services for other
  * modules (CoreApi in contracts.ts: the shared database, security events, myself, domains, the
  * state directory). The kernel builds it with its own functions; the module holds no state of
  * its own beyond the start time.
@@ -44,6 +44,11 @@ export function createCoreModule(deps: CoreModuleDeps) {
         doc: 'Returns the version string of the server',
         // Kamailio: "kamailio 5.6.3 (x86_64/linux) " — name, version, (arch/os), trailing space.
         handler: () => `sipd ${deps.version} (${arch()}/${platform()}) `,
+      },
+      'core.psx': {
+        doc: 'List the processes: IDX, PID, DSC (sipd is one process)',
+        // Kamailio lists its forked workers; sipd does SIP, timers and RPC on one event loop
+        handler: () => [{ IDX: 0, PID: process.pid, DSC: 'sipd main process - SIP, timers and RPC (one event loop)' }],
       },
       'core.uptime': {
         doc: 'Returns uptime of the server: now, up_since (local time, ctime format) and uptime in seconds',

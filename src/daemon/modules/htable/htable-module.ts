@@ -353,6 +353,21 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
           return 'Ok. Key set to new value.';
         },
       },
+      'htable.setex': {
+        doc: 'Set the expire time of a key in a hash table: htable.setex <htable> <key> <seconds> (0 = never)',
+        handler: (p) => {
+          const [name, key, secs] = rpcArgs(p, ['htable', 'key', 'expire']);
+          if (name === undefined || key === undefined || secs === undefined) throw new RpcFault(500, 'Not enough parameters (htable name, key name and expire)');
+          const t = table(nameParam(name, 'htable name'));
+          const seconds = intParam(secs);
+          if (seconds < 0) throw invalidParams('expire must not be negative');
+          const k = nameParam(key, 'key');
+          const e = t.get(k, now());
+          // Kamailio answers "Ok" also for a key that is not there, and changes nothing
+          if (e !== undefined) setValue(t.def.name, k, e.value, seconds);
+          return 'Ok';
+        },
+      },
       'htable.delete': {
         doc: 'Delete one key from a hash table: htable.delete <htable> <key>',
         handler: (p) => {

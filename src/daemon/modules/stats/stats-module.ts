@@ -1,7 +1,8 @@
 /**
  * The stats module: named counters and gauges, answered through Kamailio's
  * `stats.get_statistics` with its exact shape (an array of "group:name = value" strings, as
- * kex's rpc_get_grp_vars_cbk prints them).
+ * kex's rpc_get_grp_vars_cbk prints them) and `stats.fetch` (one object, "group.name" → the
+ * value as a string, as kex 5.6 answers it).
  *
  * Counters are "group:name" (Kamailio's module:statistic). The well-known ones below exist from
  * the start, so `stats.get_statistics all` lists them at 0 before anything happened; any other
@@ -216,6 +217,19 @@ export function createStatsModule() {
           const out: string[] = [];
           for (const a of args) {
             if (typeof a === 'string' && a.length > 0 && a.length <= 128) out.push(...select(a).map(format));
+          }
+          return out;
+        },
+      },
+      'stats.fetch': {
+        doc: 'Statistics as one object {"group.name": "value"}: stats.fetch all | group: | name …',
+        handler(p: RpcParams) {
+          const args = rpcArgs(p);
+          if (args.length === 0 || typeof args[0] !== 'string') throw new RpcFault(400, 'Please provide which stats to retrieve');
+          // Kamailio's kex answers the values as strings (stats.fetch, rpc_fetch_grp_vars_cbk)
+          const out: Record<string, string> = {};
+          for (const a of args) {
+            if (typeof a === 'string' && a.length > 0 && a.length <= 128) for (const [g, n, v] of select(a)) out[`${g}.${n}`] = String(v);
           }
           return out;
         },

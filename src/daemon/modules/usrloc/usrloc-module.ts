@@ -1,8 +1,9 @@
 /**
  * The usrloc module: the registrations (AoR → contacts) in memory, written through to the
  * `location` table and loaded back at start, expired contacts removed by a timer, and
- * Kamailio's ul.dump / ul.lookup / ul.rm with their exact result shapes and fault messages
- * (Kamailio's usrloc ul_rpc.c; recorded in test/fixtures/kamailio/recorded/jsonrpc_http.txt).
+ * Kamailio's ul.dump / ul.lookup / ul.rm / ul.add / ul.rm_contact with their exact result shapes
+ * and fault messages (Kamailio's usrloc ul_rpc.c; recorded in
+ * test/fixtures/kamailio/recorded/jsonrpc_http.txt and jsonrpc_issue12_runtime.txt).
  */
 import { ConfigError, SipctlError } from '../../../core/errors.js';
 import type { Database } from '../../../core/db/database.js';
@@ -269,6 +270,74 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
           const valid = s.get(aor).filter((c) => isValid(c, t));
           if (valid.length === 0) throw new RpcFault(500, 'AOR has no contacts');
           return { AoR: aor, Contacts: valid.map((c) => dumpContact(c, t)) };
+        },
+      },
+      'ul.add': {
+        doc: 'Add a new contact for an address of record: ul.add <table> <aor> <contact> <expires> <q> <path> <flags> <cflags> <methods>',
+        async handler(p: RpcParams) {
+          const a = rpcArgs(p);
+          const [table, rawAor, contact, expires, q, path, flags, cflags, methods] = a;
+          const isInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
+          // Kamailio scans "SSSdfSddd": nine values of these types, else this one fault
+          if (
+            a.length < 9 || typeof table !== 'string' || typeof rawAor !== 'string' || rawAor === '' || typeof contact !== 'string' || contact === '' ||
+            !isInt(expires) || typeof q !== 'number' || !Number.isFinite(q) || typeof path !== 'string' || !isInt(flags) || !isInt(cflags) || !isInt(methods)
+          ) {
+            throw new RpcFault(500, 'Not enough parameters or wrong format');
+          }
+          if (table !== domainName) throw new RpcFault(500, 'Domain not found');
+          if (contact.length > 512 || /[\s\x00-\x1f\x7f]/.test(contact) || path.length > 512 || /[\x00-\x1f\x7f]/.test(path)) throw new RpcFault(500, 'Not enough parameters or wrong format');
+          const aor = fixAor(rawAor);
+          const t = now();
+          try {
+            await api.withLock(aor, async () => {
+              const existing = need().get(aor).find((c) => c.contact === contact);
+              const rec: ContactRecord = {
+                aor,
+                contact,
+                expires: (expires as number) <= 0 ? 0 : t + (expires as number),
+                q: q < 0 ? -1 : Math.min(1, q),
+                callId: 'dfjrewr12386fd6-343@kamailio.rpc', // what Kamailio's ul.add writes
+                cseq: 1,
+                userAgent: 'sipd RPC',
+                path: path === '0' ? undefined : path, // Kamailio: "0" = no path
+                socket: '',
+                ruid: existing?.ruid ?? api.newRuid(),
+                regId: 0,
+                lastModified: t,
+                flags: (flags as number) >>> 0,
+                cflags: (cflags as number) >>> 0,
+                methods: (methods as number) >>> 0,
+              };
+              await api.commit(aor, existing ? { update: [rec] } : { insert: [rec] });
+            });
+          } catch (e) {
+            log?.error('usrloc: ul.add failed', { aor, error: String(e) });
+            throw new RpcFault(500, 'Failed to insert contact');
+          }
+          log?.info('usrloc: contact added by RPC', { aor });
+          return {};
+        },
+      },
+      'ul.rm_contact': {
+        doc: 'Delete a contact from an AOR record: ul.rm_contact <table> <aor> <contact>',
+        async handler(p: RpcParams) {
+          const [table, rawAor, contact] = rpcArgs(p);
+          if (typeof table !== 'string' || typeof rawAor !== 'string' || rawAor === '' || typeof contact !== 'string') throw new RpcFault(500, 'Not enough parameters (table, AOR and contact)');
+          if (table !== domainName) throw new RpcFault(500, 'Domain not found');
+          const aor = fixAor(rawAor);
+          if (!need().has(aor)) throw new RpcFault(404, 'AOR not found');
+          await api.withLock(aor, async () => {
+            const found = need().get(aor).find((c) => c.contact === contact);
+            if (found === undefined) throw new RpcFault(404, 'Contact not found');
+            try {
+              await api.commit(aor, { remove: [found.ruid] });
+            } catch (e) {
+              log?.error('usrloc: ul.rm_contact failed', { aor, error: String(e) });
+              throw new RpcFault(500, 'Failed to delete contact');
+            }
+          });
+          return {};
         },
       },
       'ul.rm': {
