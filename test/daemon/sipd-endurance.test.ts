@@ -117,3 +117,41 @@ test('mutated datagrams: the reply cache and the security log stay within their 
   const r = await shortConnection(sipd.sipPort);
   assert.match(r, /^SIP\/2\.0 200/);
 });
+
+test('configured bounds (limits.*) are honoured and visible as sipd: gauges; a per-source cap applied lower than configured is logged', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'sipd-bounds-'));
+  const p = await startSipd({ dbUrl: await makeDb(d), config: { limits: { replyCacheEntries: 1024, securityLogSources: 16 }, tcp: { maxConnections: 8, maxConnectionsPerSource: 32 } } });
+  const socks: dgram.Socket[] = [];
+  try {
+    assert.match(p.output(), /tcp\.maxConnectionsPerSource 32 is more than half of tcp\.maxConnections \(8\); 4 is applied/);
+    // 1,500 different REGISTERs within the 32 s retransmission window: each is answered 401 and remembered, up to the bound.
+    const sock = dgram.createSocket('udp4');
+    socks.push(sock);
+    await new Promise<void>((r) => sock.bind({ address: '127.0.0.1', port: 0 }, () => r()));
+    let answers = 0;
+    sock.on('message', () => answers++);
+    const reg = options(p.sipPort).replace('OPTIONS sip:', 'REGISTER sip:').replace('CSeq: 1 OPTIONS', 'CSeq: 1 REGISTER');
+    for (let i = 0; i < 1500; i++) {
+      sock.send(reg.replace(/Call-ID: ([^\r]+)/, `Call-ID: bound-${i}-$1`), p.sipPort, '127.0.0.1');
+      if (i % 50 === 49) await new Promise((r) => setTimeout(r, 10));
+    }
+    await waitFor('answers to 1,500 REGISTERs', () => answers, (n) => n >= 1500, 30_000);
+    const g = await gauges(p);
+    assert.equal(g.get('sipd:reply_cache_entries'), 1024, 'the reply cache holds exactly its configured bound');
+    // parse failures from 40 source addresses: the security log tracks at most 16 (event, source) pairs
+    for (let i = 2; i < 42; i++) {
+      const s = dgram.createSocket('udp4');
+      socks.push(s);
+      await new Promise<void>((r) => s.bind({ address: `127.0.0.${i}`, port: 0 }, () => r()));
+      s.send(Buffer.from('REGISTER sip:x SIP/2.0\r\nVia: garbage\r\n\r\n'), p.sipPort, '127.0.0.1');
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const s2 = await gauges(p);
+    assert.ok((s2.get('sipd:security_log_sources') ?? 0) > 0, 'the security log saw the failures');
+    assert.ok((s2.get('sipd:security_log_sources') ?? 0) <= 16, `security log within its configured bound: ${s2.get('sipd:security_log_sources')}`);
+  } finally {
+    for (const s of socks) s.close();
+    await p.stop();
+    rmSync(d, { recursive: true, force: true });
+  }
+});

@@ -30,6 +30,8 @@ export interface SipdConfig {
   sip: { maxMessageSize: number; maxHeaders: number; maxLineLength: number };
   tcp: { maxConnections: number; maxConnectionsPerSource: number; idleTimeoutSec: number; slowSenderTimeoutSec: number; keepaliveMinIntervalSec: number };
   rpc: { maxRequestBytes: number; maxBatch: number; timeoutSec: number; maxConnections: number; maxConnectionsPerSource: number };
+  /** bounds of the kernel's own tables that grow with traffic (issue 18); each is a sipd: gauge in stats */
+  limits: { replyCacheEntries: number; requestsInFlight: number; securityLogSources: number };
   tls: TlsConfig;
   htables: Record<string, Record<string, unknown>>;
   modules: Record<string, Record<string, unknown>>;
@@ -104,7 +106,7 @@ export const CONFIG_KEYS: ReadonlyArray<{ key: string; type: string; default: st
   { key: 'sip.maxHeaders', type: 'integer', default: '100', doc: 'most header fields in one message' },
   { key: 'sip.maxLineLength', type: 'integer', default: '8192', doc: 'longest header line (bytes)' },
   { key: 'tcp.maxConnections', type: 'integer', default: '2048', doc: 'open SIP TCP (and TLS) connections in all; when every slot is taken, a new connection closes the least recently active one' },
-  { key: 'tcp.maxConnectionsPerSource', type: 'integer', default: '32', doc: 'open SIP TCP connections from one source IP (never more than half of maxConnections)' },
+  { key: 'tcp.maxConnectionsPerSource', type: 'integer', default: '32', doc: 'open SIP TCP connections from one source IP (never more than half of maxConnections: a larger value is applied as half, with a warning at start)' },
   { key: 'tcp.idleTimeoutSec', type: 'integer', default: '120', doc: 'a connection with no complete message for this long is closed (keep-alives: see keepaliveMinIntervalSec)' },
   { key: 'tcp.slowSenderTimeoutSec', type: 'integer', default: '10', doc: 'a message (headers and body), once started, must be complete within this; so must the first message after the accept, CRLF keep-alives or not (slowloris guard)' },
   { key: 'tcp.keepaliveMinIntervalSec', type: 'integer 1–3600', default: '30', doc: 'a CRLF keep-alive (RFC 5626) refreshes the idle timer at most once per this; each double-CRLF ping is answered with a CRLF pong' },
@@ -121,7 +123,10 @@ export const CONFIG_KEYS: ReadonlyArray<{ key: string; type: string; default: st
   { key: 'rpc.maxBatch', type: 'integer', default: '100', doc: 'most calls in one batch array' },
   { key: 'rpc.timeoutSec', type: 'integer', default: '10', doc: 'a request (headers and body) must arrive completely within this from the connection (or the previous reply) on; checked every second' },
   { key: 'rpc.maxConnections', type: 'integer', default: '64', doc: 'open RPC connections per endpoint; when every slot is taken, a new connection closes the least recently active idle one' },
-  { key: 'rpc.maxConnectionsPerSource', type: 'integer', default: '16', doc: 'open RPC HTTP connections from one source IP (never more than half of maxConnections)' },
+  { key: 'rpc.maxConnectionsPerSource', type: 'integer', default: '16', doc: 'open RPC HTTP connections from one source IP (never more than half of maxConnections: a larger value is applied as half, with a warning at start)' },
+  { key: 'limits.replyCacheEntries', type: 'integer 1024–10000000', default: '32768', doc: 'REGISTERs remembered for 32 s to answer their retransmissions with the same reply (oldest forgotten first; a forgotten one is handled again); stats sipd:reply_cache_entries' },
+  { key: 'limits.requestsInFlight', type: 'integer 1–1000000', default: '1024', doc: 'REGISTERs being authenticated and saved at once; beyond it 503 with Retry-After; stats sipd:requests_in_flight' },
+  { key: 'limits.securityLogSources', type: 'integer 16–10000000', default: '10000', doc: '(event, source) pairs the security log remembers to rate-limit its lines (least recently seen forgotten first); stats sipd:security_log_sources' },
   { key: 'htables', type: 'object name → {size, autoexpire, initval, updateexpire, dbtable}', default: '{"ipban": {"size": 8, "autoexpire": 300}, "userban": {"size": 8, "autoexpire": 900, "initval": 0}}', doc: 'hash tables; merged over the defaults (a name given here replaces that default)' },
   { key: 'modules', type: 'object module → {param: value}', default: '{}', doc: 'module parameters (Kamailio modparam); see each module\'s README. A JSON array of strings is accepted for a comma-separated list parameter' },
   { key: 'cluster.url', type: 'string', default: '(none)', doc: 'redis://HOST:PORT/DB or rediss://HOST:PORT/DB (also --cluster): share bans, failed-auth counters, registrations and call counts with the other sipd nodes on that Redis/Valkey. No password in the URL: see cluster.password_file' },
@@ -134,7 +139,7 @@ export const CONFIG_KEYS: ReadonlyArray<{ key: string; type: string; default: st
   { key: 'disableModules', type: 'string[]', default: '[]', doc: 'optional modules not to load: sanity, maxfwd, scanner, pike, stats, pv, permissions, usrloc, auth-db, registrar, identity, mtree, pipelimit, acc, dialog, proxy (without proxy, sipd relays nothing)' },
 ];
 
-const TOP_KEYS = new Set(['listen', 'rpcListen', 'domain', 'stateDir', 'db', 'logLevel', 'logFormat', 'stateSaveIntervalSec', 'sip', 'tcp', 'rpc', 'tls', 'htables', 'modules', 'disableModules', 'cluster', 'workers']);
+const TOP_KEYS = new Set(['listen', 'rpcListen', 'domain', 'stateDir', 'db', 'logLevel', 'logFormat', 'stateSaveIntervalSec', 'sip', 'tcp', 'rpc', 'limits', 'tls', 'htables', 'modules', 'disableModules', 'cluster', 'workers']);
 
 export function defaultConfig(env: NodeJS.ProcessEnv = process.env): SipdConfig {
   const stateDir = defaultStateDir(env);
@@ -149,6 +154,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): SipdConfig 
     sip: { maxMessageSize: 65_535, maxHeaders: 100, maxLineLength: 8192 },
     tcp: { maxConnections: 2048, maxConnectionsPerSource: 32, idleTimeoutSec: 120, slowSenderTimeoutSec: 10, keepaliveMinIntervalSec: 30 },
     rpc: { maxRequestBytes: 1_048_576, maxBatch: 100, timeoutSec: 10, maxConnections: 64, maxConnectionsPerSource: 16 },
+    limits: { ...DEFAULT_LIMITS },
     tls: { ...DEFAULT_TLS },
     htables: {},
     modules: {},
@@ -189,6 +195,22 @@ function section<T extends Record<string, number>>(v: unknown, base: T, where: s
     if (!(k in base)) throw new ConfigError('CONFIG_UNKNOWN_KEY', `${where}: unknown key "${key}.${k.slice(0, 64)}"`, `known: ${Object.keys(base).map((b) => `${key}.${b}`).join(', ')}`);
     const [min, max] = ranges[k as keyof T];
     (out as Record<string, number>)[k] = integer(x, where, `${key}.${k}`, min, max);
+  }
+  return out;
+}
+
+const DEFAULT_LIMITS: Readonly<SipdConfig['limits']> = Object.freeze({ replyCacheEntries: 32_768, requestsInFlight: 1024, securityLogSources: 10_000 });
+
+/**
+ * Configured values that sipd applies lower than given, one line each, for the start-up log: a
+ * per-source connection cap is never more than half of all slots (so one address cannot take
+ * them all), and a bound silently applied lower would look like a bug in production.
+ */
+export function clampedSettings(cfg: SipdConfig): string[] {
+  const out: string[] = [];
+  for (const k of ['tcp', 'rpc'] as const) {
+    const half = Math.max(1, Math.floor(cfg[k].maxConnections / 2));
+    if (cfg[k].maxConnectionsPerSource > half) out.push(`${k}.maxConnectionsPerSource ${cfg[k].maxConnectionsPerSource} is more than half of ${k}.maxConnections (${cfg[k].maxConnections}); ${half} is applied`);
   }
   return out;
 }
@@ -307,7 +329,7 @@ function moduleParams(v: unknown, where: string): Record<string, Record<string, 
 /** Apply a parsed config file object over `cfg`. */
 export function applyFileConfig(cfg: SipdConfig, raw: unknown, where: string): SipdConfig {
   if (!isObject(raw)) throw new ConfigError('CONFIG_BAD_JSON', `${where} must hold a JSON object`);
-  const out: SipdConfig = { ...cfg, sip: { ...cfg.sip }, tcp: { ...cfg.tcp }, rpc: { ...cfg.rpc }, tls: { ...cfg.tls }, cluster: { ...cfg.cluster } };
+  const out: SipdConfig = { ...cfg, sip: { ...cfg.sip }, tcp: { ...cfg.tcp }, rpc: { ...cfg.rpc }, limits: { ...cfg.limits }, tls: { ...cfg.tls }, cluster: { ...cfg.cluster } };
   for (const [k, v] of Object.entries(raw)) {
     if (!TOP_KEYS.has(k)) throw new ConfigError('CONFIG_UNKNOWN_KEY', `${where}: unknown key "${k.slice(0, 64)}"`, `known keys: ${[...TOP_KEYS].join(', ')}`);
     switch (k) {
@@ -346,6 +368,9 @@ export function applyFileConfig(cfg: SipdConfig, raw: unknown, where: string): S
         break;
       case 'rpc':
         out.rpc = section(v, out.rpc, where, k, { maxRequestBytes: [1024, 64 * 1_048_576], maxBatch: [1, 10_000], timeoutSec: [1, 3600], maxConnections: [1, 100_000], maxConnectionsPerSource: [1, 100_000] });
+        break;
+      case 'limits':
+        out.limits = section(v, out.limits, where, k, { replyCacheEntries: [1024, 10_000_000], requestsInFlight: [1, 1_000_000], securityLogSources: [16, 10_000_000] });
         break;
       case 'tls':
         out.tls = tlsSection(v, out.tls, where);

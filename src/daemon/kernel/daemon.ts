@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { Database } from '../../core/db/database.js';
 import { PID_FILE, RUNTIME_FILE, pidAlive, type RuntimeInfo } from '../../core/daemon/files.js';
 import { ConfigError, ConflictError } from '../../core/errors.js';
-import { type DbSettings, type SipdConfig } from '../config/sipd-config.js';
+import { clampedSettings, type DbSettings, type SipdConfig } from '../config/sipd-config.js';
 import { createCoreModule } from '../modules/core/core-module.js';
 import { DEFAULT_HTABLES, makeDefinition, type HtableDefinition } from '../modules/htable/htable.js';
 import { createHtableModule, type HtableModuleApi } from '../modules/htable/htable-module.js';
@@ -26,6 +26,7 @@ import { cnMustMatchFromUser } from '../transport/tls-policy.js';
 import { formatListen, parseListen, type SipTransport } from '../transport/transport.js';
 import { listenUdp } from '../transport/udp.js';
 import type { AlertsApi, AuthApi, Endpoint, PermissionsApi, SecurityEvent } from './contracts.js';
+import type { PrometheusApi } from '../modules/prometheus/prometheus-module.js';
 import { errorFields, type KernelLogger } from './logger.js';
 import type { ParamSpecs, SipdModule } from './module.js';
 import { ModuleRegistry } from './module-registry.js';
@@ -94,7 +95,7 @@ export class Daemon {
     this.now = opts.now ?? Date.now;
     this.startedAt = this.now();
     const log = opts.log;
-    this.security = new SecurityLog(log.child({ module: 'security' }), { now: this.now });
+    this.security = new SecurityLog(log.child({ module: 'security' }), { now: this.now, maxTracked: this.config.limits.securityLogSources });
     this.myself = new Myself([], this.config.domain);
     this.registry.register(
       createCoreModule({
@@ -119,6 +120,8 @@ export class Daemon {
       parser: this.config.sip,
       server: `sipd ${opts.version}`,
       now: this.now,
+      maxInFlight: this.config.limits.requestsInFlight,
+      replyCacheEntries: this.config.limits.replyCacheEntries,
       ...(this.config.tls.cnMustMatchFromUser ? { certificatePolicy: cnMustMatchFromUser((ev) => this.securityEvent(ev)) } : {}),
     });
   }
@@ -228,6 +231,11 @@ export class Daemon {
           timeoutMs: cfg.rpc.timeoutSec * 1000,
           maxConnections: cfg.rpc.maxConnections,
           maxConnectionsPerSource: cfg.rpc.maxConnectionsPerSource,
+          // GET /metrics (the prometheus module, when loaded)
+          get: (path, authorization) => this.registry.api<PrometheusApi>('prometheus')?.handle(path, authorization, {
+            securityEvents: this.security.counts,
+            uptimeSec: Math.floor((this.now() - this.startedAt) / 1000),
+          }),
         }));
       }
       this.registerGauges();
@@ -245,6 +253,7 @@ export class Daemon {
         modules: this.registry.moduleNames(),
       };
       writeFileAtomic(join(cfg.stateDir, RUNTIME_FILE), JSON.stringify(this.runtime, null, 2) + '\n', cfg.stateDir);
+      for (const line of clampedSettings(this.config)) log.warn(`configuration: ${line}`);
       log.info('sipd started', { version: this.opts.version, listen: this.runtime.listen, rpc: this.runtime.rpc, modules: this.runtime.modules, db: this.opts.db.source, myself: this.myself.list() });
       return this.runtime;
     } catch (e) {

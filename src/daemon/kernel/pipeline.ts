@@ -65,6 +65,8 @@ export interface PipelineOptions {
   now?: () => number;
   /** most REGISTERs being authenticated / saved at once; beyond → 503 (default 1024) */
   maxInFlight?: number;
+  /** most REGISTERs remembered to answer their retransmissions (reply-cache.ts; default 32,768) */
+  replyCacheEntries?: number;
   /** TLS client-certificate policy (transport/tls-policy.ts), applied before authentication */
   certificatePolicy?(ctx: RequestContext): StageResult;
 }
@@ -191,7 +193,7 @@ export class Pipeline {
   constructor(private readonly opts: PipelineOptions) {
     this.now = opts.now ?? Date.now;
     this.maxInFlight = opts.maxInFlight ?? 1024;
-    this.registers = new ReplyCache({ now: this.now });
+    this.registers = new ReplyCache({ now: this.now, ...(opts.replyCacheEntries !== undefined ? { max: opts.replyCacheEntries } : {}) });
   }
 
   // Module APIs are looked up per message: a Map lookup, and modules may come and go in tests.

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CONFIG_KEYS, defaultConfig, loadSipdConfig, resolveDb } from '../../../src/daemon/config/sipd-config.js';
+import { CONFIG_KEYS, clampedSettings, defaultConfig, loadSipdConfig, resolveDb } from '../../../src/daemon/config/sipd-config.js';
 import { htableDefinitions } from '../../../src/daemon/kernel/daemon.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sipd-config-'));
@@ -71,6 +71,23 @@ test('strict: unknown keys, wrong types, out of range, YAML, bad JSON', () => {
   assert.throws(() => loadSipdConfig({ config: join(dir, 'missing.json') }, env, dir), /cannot read config file/);
   assert.throws(() => loadSipdConfig({ logFormat: 'xml' }, env, dir), /command line: logFormat/);
   assert.throws(() => htableDefinitions({ ...defaultConfig(env), htables: { 'bad name': {} } }), /htables: htable name/);
+});
+
+test('limits: the kernel bounds (reply cache, requests in flight, security log) default, are configurable, are range-checked; clamped per-source caps are reported', () => {
+  const d = defaultConfig(env);
+  assert.deepEqual(d.limits, { replyCacheEntries: 32_768, requestsInFlight: 1024, securityLogSources: 10_000 });
+  const c = loadSipdConfig({ config: file('limits.json', { limits: { replyCacheEntries: 4096, securityLogSources: 64 } }) }, env, dir).config;
+  assert.deepEqual(c.limits, { replyCacheEntries: 4096, requestsInFlight: 1024, securityLogSources: 64 });
+  assert.throws(() => loadSipdConfig({ config: file('l1.json', { limits: { replyCacheEntries: 10 } }) }, env, dir), /limits.replyCacheEntries must be an integer 1024–10000000/);
+  assert.throws(() => loadSipdConfig({ config: file('l2.json', { limits: { requestsInFlight: 0 } }) }, env, dir), /limits.requestsInFlight must be an integer/);
+  assert.throws(() => loadSipdConfig({ config: file('l3.json', { limits: { nonces: 5 } }) }, env, dir), /unknown key "limits.nonces"/);
+  for (const k of ['limits.replyCacheEntries', 'limits.requestsInFlight', 'limits.securityLogSources']) assert.ok(CONFIG_KEYS.some((x) => x.key === k), `${k} documented`);
+  assert.deepEqual(clampedSettings(d), [], 'the defaults clamp nothing');
+  const clamped = loadSipdConfig({ config: file('clamp.json', { tcp: { maxConnections: 10, maxConnectionsPerSource: 6 }, rpc: { maxConnections: 64, maxConnectionsPerSource: 40 } }) }, env, dir).config;
+  assert.deepEqual(clampedSettings(clamped), [
+    'tcp.maxConnectionsPerSource 6 is more than half of tcp.maxConnections (10); 5 is applied',
+    'rpc.maxConnectionsPerSource 40 is more than half of rpc.maxConnections (64); 32 is applied',
+  ]);
 });
 
 test('database URL: --db, then SIPCTL_DB, then sipd\'s file, then sipctl\'s configuration', () => {
