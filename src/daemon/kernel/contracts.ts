@@ -219,6 +219,8 @@ export interface ClusterApi {
   readonly nodeId: string;
   /** call admission while Redis is away (cluster.admission) */
   readonly admission: 'open' | 'closed';
+  /** seconds a counted call lives in Redis unless its owner refreshes it (cluster.dialog_ttl_sec) */
+  readonly dialogTtlSec: number;
   /** Redis answered the last command (or the connection is up) */
   up(): boolean;
   /** a replicated htable entry changed here: store it and tell the other nodes (queued while down) */
@@ -238,7 +240,7 @@ export interface ClusterApi {
    */
   onConnect(listener: (info: { redisLostData: boolean }) => Promise<void> | void): void;
   /** registrations: write one AoR's changes (throws when Redis is unreachable) */
-  locationWrite(aor: string, put: ContactRecord[], remove: string[]): Promise<void>;
+  locationWrite(aor: string, put: ContactRecord[], remove: string[], resyncing?: boolean): Promise<void>;
   /** registrations: the AoR's contacts as every node wrote them (throws when unreachable) */
   locationRead(aor: string): Promise<ContactRecord[]>;
   /** active calls: admit `member` into `user`'s set if fewer than `limit` are live */

@@ -245,6 +245,7 @@ export function createClusterModule(settings: ClusterSettings) {
     enabled,
     nodeId: settings.nodeId,
     admission: settings.admission,
+    dialogTtlSec: settings.dialogTtlSec,
     up: () => enabled && isUp,
     htableSet: (table, key, value, expires) => write({ kind: 'set', table, key, value, expires }),
     htableDelete: (table, key) => write({ kind: 'del', table, key }),
@@ -286,8 +287,8 @@ export function createClusterModule(settings: ClusterSettings) {
     },
     onHtable: (l) => void htListeners.push(l),
     onConnect: (l) => void connectListeners.push(l),
-    async locationWrite(aor, put, remove) {
-      if (!isUp || cmd === undefined) throw new Error('cluster: Redis unreachable');
+    async locationWrite(aor, put, remove, resyncing = false) {
+      if ((!isUp && !resyncing) || cmd === undefined) throw new Error('cluster: Redis unreachable');
       const key = `${PREFIX}loc:${aor}`;
       const m = cmd.multi();
       for (const c of put) m.hset(key, c.ruid, JSON.stringify({ ...c, node: settings.nodeId }));

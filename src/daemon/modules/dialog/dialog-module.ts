@@ -448,7 +448,7 @@ export function createDialogModule() {
         cluster = cl;
         // The owner's heartbeat: deadlines of the calls it still holds move forward every
         // third of cluster.dialog_ttl_sec; a node that dies stops refreshing and its calls expire.
-        refresher = setInterval(() => cl.callRefresh([...sharedMembers.values()]), 10_000);
+        refresher = setInterval(() => cl.callRefresh([...sharedMembers.values()]), Math.max(1000, (cl.dialogTtlSec * 1000) / 3));
         refresher.unref();
       }
     },

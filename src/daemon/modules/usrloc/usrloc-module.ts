@@ -187,6 +187,20 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
       log = ctx.log;
       const cl = ctx.api<ClusterApi>('cluster');
       cluster = cl?.enabled === true ? cl : undefined;
+      // Redis came back empty (restarted without persistence): each node gives back the
+      // registrations it holds (those made through it, and the location rows it loaded at start).
+      cl?.onConnect(async ({ redisLostData }) => {
+        if (!redisLostData || store === undefined) return;
+        const t = now();
+        let n = 0;
+        for (const r of store.records()) {
+          const live = r.contacts.filter((c) => isValid(c, t));
+          if (live.length === 0) continue;
+          await cl.locationWrite(r.aor, live, [], true);
+          n += live.length;
+        }
+        ctx.log.info('usrloc: registrations given back to the cluster store', { contacts: n });
+      });
       assertTableName('usrloc.table', ctx.params.table);
       domainName = ctx.params.table;
       now = () => Math.floor(ctx.now() / 1000);
