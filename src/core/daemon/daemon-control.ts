@@ -16,7 +16,7 @@ import dgram from 'node:dgram';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, readSync, fstatSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../package-root.js';
 import { ConflictError, NotFoundError, SipctlError } from '../errors.js';
 import { createRpcClient } from '../rpc/client.js';
 import { LOG_FILE, PID_FILE, RUNTIME_FILE, SOCKET_NAME, pidAlive, type RuntimeInfo } from './files.js';
@@ -38,9 +38,9 @@ export function daemonPaths(stateDir: string): DaemonPaths {
   return { stateDir, pidFile: join(stateDir, PID_FILE), runtimeFile: join(stateDir, RUNTIME_FILE), logFile: join(stateDir, LOG_FILE) };
 }
 
-/** bin/sipd.js of this installation (same place from src/ and dist/). */
+/** bin/sipd.js of this installation (from src/, dist/ and the CLI bundle alike). */
 export function sipdBin(): string {
-  return fileURLToPath(new URL('../../../bin/sipd.js', import.meta.url));
+  return packageFile('bin', 'sipd.js');
 }
 
 /** The pid in the pid file when that process is alive and is a sipd; undefined otherwise. */

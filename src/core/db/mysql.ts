@@ -63,7 +63,9 @@ function wrap(runner: Runner, typed: Typed, label: string): Queryable {
 }
 
 export async function openMysql(u: DbUrl): Promise<Database> {
-  const mysql = await import('mysql2');
+  // mysql2 is CommonJS: its module.exports is the default export, in Node and in the CLI bundle alike
+  // (esbuild's split chunk for it has nothing but a default export).
+  const { default: mysql } = await import('mysql2');
   // host localhost = the unix socket, as libmysqlclient (and so kamctl) does it: mysql-socket.ts
   const target = mysqlTarget(u);
   const label = `mysql://${u.user}@${target.socketPath ? 'unix:' + target.socketPath : `${u.host}:${u.port}`}/${u.database}`;
@@ -106,8 +108,8 @@ export async function openMysql(u: DbUrl): Promise<Database> {
     const denied = (e as { code?: string }).code === 'ER_ACCESS_DENIED_ERROR';
     throw denied ? new ConnectionError(err.code, err.message, { hint: accessDeniedHint(target, u.user), cause: e }) : err;
   }
-  // A getter on the CommonJS exports: ESM sees it only on the default export.
-  const typed = (mysql.default ?? mysql).TypedParameter;
+  // A getter on the CommonJS exports: ESM sees it only on the default export (which `mysql` is).
+  const typed = mysql.TypedParameter;
   const q = wrap(pool, typed, label);
   return {
     ...q,

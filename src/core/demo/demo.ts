@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants as fsConstants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../package-root.js';
 import { daemonPaths, pickPort, readRuntime, runningPid, stopDaemon } from '../daemon/daemon-control.js';
 import { SOCKET_NAME, defaultStateDir } from '../daemon/files.js';
 import { flood, register } from './sip-ua.js';
@@ -57,7 +57,8 @@ export function demoStateDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(dirname(defaultStateDir(rest)), 'sipd-demo');
 }
 
-const SIPCTL_BIN = fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
+/** bin/run.js of this installation: found when first needed, not when the module loads. */
+const sipctlBin = () => packageFile('bin', 'run.js');
 
 /** Is `bin` an executable in one of PATH's directories? */
 export function onPath(bin: string, env: NodeJS.ProcessEnv = process.env): boolean {
@@ -158,7 +159,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   /** Run `sipctl args`, showing the command (`shown` replaces secrets) and what it printed. */
   const sipctl = async (args: string[], o: { input?: string; shown?: string[]; okCodes?: number[] } = {}): Promise<RunResult> => {
     say(`\n$ sipctl ${(o.shown ?? args).join(' ')}`);
-    const r = await run(process.execPath, [SIPCTL_BIN, ...args], env, { input: o.input });
+    const r = await run(process.execPath, [sipctlBin(), ...args], env, { input: o.input });
     if (r.stdout) write(r.stdout.endsWith('\n') ? r.stdout : `${r.stdout}\n`);
     else if (r.code === 0 && !r.stderr) say('(nothing)');
     if (r.stderr) write(r.stderr.endsWith('\n') ? r.stderr : `${r.stderr}\n`);

@@ -1,0 +1,10 @@
+/**
+ * What bin/run.js runs, as one module so the bundle (scripts/bundle.mjs) gives the launcher and
+ * every command the same copy of @oclif/core: bin/run.js imports dist/cli/main.js.
+ */
+import { execute } from '@oclif/core';
+
+/** Runs sipctl with argv already normalised (src/cli/argv.ts); `dir` is bin/run.js's URL. */
+export async function main(dir: string, argv: string[]): Promise<void> {
+  await execute({ dir, args: argv });
+}
