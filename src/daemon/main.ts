@@ -18,6 +18,7 @@ import { Daemon } from './kernel/daemon.js';
 import { chooseFormat, createLogger, errorFields, type KernelLogger } from './kernel/logger.js';
 import type { ParamSpecs, SipdModule } from './kernel/module.js';
 import { createAlertsModule } from './modules/alerts/alerts-module.js';
+import { createPrometheusModule } from './modules/prometheus/prometheus-module.js';
 import { createClusterModule } from './modules/cluster/cluster-module.js';
 import { createMaxfwdModule } from './modules/maxfwd/maxfwd-module.js';
 import { createPikeModule } from './modules/pike/pike-module.js';
@@ -39,6 +40,8 @@ const MODULES: Array<{ name: string; load: (deps: ModuleDeps) => Promise<AnyModu
   { name: 'pv', load: (d) => optional('pv', d) },
   // alerts early: every module after it may emit (security events reach it through the kernel)
   { name: 'alerts', load: async () => createAlertsModule() as unknown as AnyModule },
+  // GET /metrics on the RPC HTTP listener (Kamailio's xhttp_prom names plus sipd_*)
+  { name: 'prometheus', load: async () => createPrometheusModule() as unknown as AnyModule },
   { name: 'sanity', load: async () => createSanityModule() as unknown as AnyModule },
   { name: 'maxfwd', load: async () => createMaxfwdModule() as unknown as AnyModule },
   { name: 'scanner', load: async () => createScannerModule() as unknown as AnyModule },

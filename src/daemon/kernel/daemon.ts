@@ -26,6 +26,7 @@ import { cnMustMatchFromUser } from '../transport/tls-policy.js';
 import { formatListen, parseListen, type SipTransport } from '../transport/transport.js';
 import { listenUdp } from '../transport/udp.js';
 import type { AlertsApi, AuthApi, Endpoint, PermissionsApi, SecurityEvent } from './contracts.js';
+import type { PrometheusApi } from '../modules/prometheus/prometheus-module.js';
 import { errorFields, type KernelLogger } from './logger.js';
 import type { ParamSpecs, SipdModule } from './module.js';
 import { ModuleRegistry } from './module-registry.js';
@@ -230,6 +231,11 @@ export class Daemon {
           timeoutMs: cfg.rpc.timeoutSec * 1000,
           maxConnections: cfg.rpc.maxConnections,
           maxConnectionsPerSource: cfg.rpc.maxConnectionsPerSource,
+          // GET /metrics (the prometheus module, when loaded)
+          get: (path, authorization) => this.registry.api<PrometheusApi>('prometheus')?.handle(path, authorization, {
+            securityEvents: this.security.counts,
+            uptimeSec: Math.floor((this.now() - this.startedAt) / 1000),
+          }),
         }));
       }
       this.registerGauges();

@@ -38,6 +38,11 @@ export interface RpcListenerOptions {
   maxConnections: number;
   /** HTTP only; default: half of maxConnections */
   maxConnectionsPerSource?: number;
+  /**
+   * HTTP only: a GET (or HEAD) on another path than the RPC's, e.g. the prometheus module's
+   * /metrics. Undefined = not ours (404 as before).
+   */
+  get?(path: string, authorization: string | undefined): { status: number; headers: Record<string, string>; body: string } | undefined;
 }
 
 export interface RpcListener {
@@ -102,6 +107,23 @@ async function startHttp(addr: Extract<RpcListenAddress, { kind: 'http' }>, opts
     conns.busy(req.socket);
     res.on('finish', () => conns.idle(req.socket));
     const path = (req.url ?? '').split('?')[0];
+    if (path !== addr.path && (req.method === 'GET' || req.method === 'HEAD') && opts.get !== undefined) {
+      req.resume();
+      let r: ReturnType<NonNullable<RpcListenerOptions['get']>>;
+      try {
+        r = opts.get(path, req.headers.authorization);
+      } catch (e) {
+        log.error('HTTP GET handler failed', { path: path.slice(0, 64), error: (e as Error).message });
+        r = { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'Internal error\n' };
+      }
+      if (r !== undefined) {
+        if (!res.headersSent && !res.destroyed) {
+          res.writeHead(r.status, { ...r.headers, 'Content-Length': Buffer.byteLength(r.body) });
+          res.end(req.method === 'HEAD' ? undefined : r.body);
+        }
+        return;
+      }
+    }
     if (path !== addr.path) {
       send(res, 404, errorBody(RPC_INVALID_REQUEST, `Invalid Request: no JSON-RPC at ${JSON.stringify(path.slice(0, 64))}, use ${addr.path}`));
       req.resume();

@@ -144,7 +144,7 @@ export function createAlertsModule() {
 
   const api: AlertsApi & {
     recent(n: number): Alert[];
-    stats(): { engine: { emitted: number; delivered: number; deduplicated: number; rateLimited: number; trackedKeys: number }; byType: Record<string, number>; sinks: Array<{ name: string; pending: number; sent: number; failed: number; retried: number; dropped: number }> };
+    stats(): { engine: { emitted: number; delivered: number; deduplicated: number; rateLimited: number; trackedKeys: number }; byType: Record<string, number>; deliveredByType: Record<string, number>; sinks: Array<{ name: string; pending: number; sent: number; failed: number; retried: number; dropped: number }> };
   } = {
     emit(type, key, details) {
       try {
@@ -164,6 +164,7 @@ export function createAlertsModule() {
       return {
         engine: { emitted: c.emitted, delivered: c.delivered, deduplicated: c.deduplicated, rateLimited: c.rateLimited, trackedKeys: engine.trackedKeys() },
         byType: Object.fromEntries(c.byType),
+        deliveredByType: Object.fromEntries(c.deliveredByType),
         sinks: [...sinks, ...retired].map((s) => ({ name: s.name, pending: s.pending(), ...s.counters })),
       };
     },

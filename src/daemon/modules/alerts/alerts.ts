@@ -82,7 +82,10 @@ export interface EngineCounters {
   delivered: number;
   deduplicated: number;
   rateLimited: number;
+  /** events emitted, by type (before dedup and the rate limit) */
   byType: Map<string, number>;
+  /** alerts delivered, by type */
+  deliveredByType: Map<string, number>;
 }
 
 /** Attacker-chosen text stays short and printable. */
@@ -116,7 +119,7 @@ export class AlertEngine {
   private readonly ring: Alert[] = [];
   private minute = 0;
   private inMinute = 0;
-  readonly counters: EngineCounters = { emitted: 0, delivered: 0, deduplicated: 0, rateLimited: 0, byType: new Map() };
+  readonly counters: EngineCounters = { emitted: 0, delivered: 0, deduplicated: 0, rateLimited: 0, byType: new Map(), deliveredByType: new Map() };
 
   constructor(private opts: EngineOptions, private readonly deliver: (a: Alert) => void) {}
 
@@ -175,6 +178,7 @@ export class AlertEngine {
     this.ring.push(alert);
     while (this.ring.length > this.opts.recentSize) this.ring.shift();
     this.counters.delivered++;
+    this.counters.deliveredByType.set(t, (this.counters.deliveredByType.get(t) ?? 0) + 1);
     this.deliver(alert);
     return alert;
   }

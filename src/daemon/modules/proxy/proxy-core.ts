@@ -163,7 +163,18 @@ export class Proxy {
   private readonly dnsCache = new Map<string, { ip: string; until: number }>();
   /** server keys of requests whose credentials are being checked (their retransmissions are absorbed) */
   private readonly authenticating = new Set<string>();
-  readonly counters = { relayed: 0, local_replies: 0, rpl_received: 0, rpl_dropped: 0, rpl_relayed: 0, cancelled: 0, timer_c: 0, loops: 0, not_relaying: 0, no_dialog: 0 };
+  readonly counters = { relayed: 0, local_replies: 0, rpl_received: 0, rpl_dropped: 0, rpl_relayed: 0, cancelled: 0, timer_c: 0, loops: 0, not_relaying: 0, no_dialog: 0, final_2xx: 0, final_3xx: 0, final_4xx: 0, final_5xx: 0, final_6xx: 0 };
+
+  /** A call's transaction got its final reply (tm.stats' 2xx … 6xx: transactions by final class). */
+  private countFinal(status: number): void {
+    switch (Math.floor(status / 100)) {
+      case 2: this.counters.final_2xx++; break;
+      case 3: this.counters.final_3xx++; break;
+      case 4: this.counters.final_4xx++; break;
+      case 5: this.counters.final_5xx++; break;
+      case 6: this.counters.final_6xx++; break;
+    }
+  }
 
   constructor(private readonly d: ProxyDeps, public settings: ProxySettings) {}
 
@@ -293,7 +304,10 @@ export class Proxy {
   /** A reply sipd makes itself, through the call's server transaction. */
   private replyLocal(call: ProxyCall, spec: ReplySpec): void {
     if (call.final) return;
-    if (spec.status >= 200) call.final = true;
+    if (spec.status >= 200) {
+      call.final = true;
+      this.countFinal(spec.status);
+    }
     this.counters.local_replies++;
     this.stat('tmx:rpl_generated');
     call.st.respond(spec.status, buildReply(call.request, spec, { source: call.source, server: this.kernel.server }));
@@ -659,6 +673,7 @@ export class Proxy {
     if (status === 503) {
       // §16.7 item 6: a 503 is not forwarded as such (it would make the client avoid sipd).
       this.counters.local_replies++;
+      this.countFinal(500);
       call.st.respond(500, buildReply(call.request, { status: 500, reason: 'Server Internal Error' }, { source: call.source, server: this.kernel.server }));
     } else this.upstream(call, res);
     if (call.dialog !== undefined) dialogs?.failed(call.dialog, status, res.reason, call.cancelled || status === 487 ? 'cancelled' : 'failed');
@@ -666,6 +681,7 @@ export class Proxy {
 
   private upstream(call: ProxyCall, res: SipResponse): void {
     this.counters.rpl_relayed++;
+    if (res.status >= 200) this.countFinal(res.status);
     this.stat('tmx:rpl_relayed');
     call.vias ??= upstreamVias(call.request, call.source);
     call.st.respond(res.status, responseUpstream(res, call.vias));

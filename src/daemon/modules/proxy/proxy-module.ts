@@ -134,6 +134,15 @@ export function createProxyModule(opts: ProxyModuleOptions = {}) {
             rpl_received: s.rpl_received ?? 0,
             rpl_generated: s.local_replies ?? 0,
             rpl_sent: (s.rpl_relayed ?? 0) + (s.local_replies ?? 0),
+            // transactions by the class of their final reply, then created / freed, in Kamailio 5.6's order
+            '6xx': s.final_6xx ?? 0,
+            '5xx': s.final_5xx ?? 0,
+            '4xx': s.final_4xx ?? 0,
+            '3xx': s.final_3xx ?? 0,
+            '2xx': s.final_2xx ?? 0,
+            created: s.relayed ?? 0,
+            freed: Math.max(0, (s.relayed ?? 0) - (s.server_transactions ?? 0)),
+            delayed_free: 0,
           };
         },
       },
