@@ -8,7 +8,7 @@ import { UsageError } from '../../core/errors.js';
 export default class BlocklistImport extends RuleCommand<typeof BlocklistImport> {
   static summary = 'Add every address or network listed in a file to the blocklist, then reload the proxies.';
   static description = `FILE is a plain list, one address or CIDR network per line (e.g. a public VoIP blocklist saved to a file); blank lines and comments (# or ;) are ignored, and so is anything after the first word. Bad lines are reported with their line numbers; the good ones are added in one transaction. With --atomic one bad line means nothing is written (exit 2). Entries already listed are counted, not added twice.`;
-  static examples = ["<%= config.bin %> blocklist import voip-blocklist.txt --reason 'public VoIP blocklist'", '<%= config.bin %> blocklist import scanners.txt --atomic --expires 30d', '<%= config.bin %> blocklist import list.txt --dry-run'];
+  static examples = ['<%= config.bin %> blocklist import blocklist.txt --dry-run', "<%= config.bin %> blocklist import blocklist.txt --reason 'public VoIP blocklist'", '<%= config.bin %> blocklist import blocklist.txt --atomic --expires 30d'];
   static args = { file: Args.string({ description: 'the list, one address or CIDR per line ("-" = standard input)', required: true }) };
   static flags = {
     ...rpcFlags,

@@ -30,39 +30,51 @@ function text(c: number): string | undefined {
 }
 
 /**
- * An IPv6 address's text into four 32-bit words at `out[at…at+3]`; false when it is not one.
- * Hand-written (no Buffer, no BigInt): the geoip6 file has half a million of them.
+ * The IPv6 address text in data[from, to) into four 32-bit words at out[at…at+3]; false when it
+ * is not one. Reads the bytes directly: the geoip6 file has half a million addresses.
  */
-function words6(addr: string, out: Uint32Array, at: number): boolean {
-  const dbl = addr.indexOf('::');
-  const groups = new Array<number>(8).fill(0);
-  const parse = (s: string, into: number[]): boolean => {
-    if (s === '') return true;
-    let v = 0;
-    let n = 0;
-    for (let i = 0; i <= s.length; i++) {
-      const c = i === s.length ? 58 : s.charCodeAt(i);
-      if (c === 58) {
-        if (n === 0 || n > 4) return false;
-        into.push(v);
-        v = 0;
-        n = 0;
-        continue;
-      }
-      const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
-      if (d < 0) return false;
-      v = v * 16 + d;
-      n++;
-    }
-    return true;
-  };
-  const left: number[] = [];
+function words6(data: Uint8Array, from: number, to: number, out: Uint32Array, at: number): boolean {
+  const groups = [0, 0, 0, 0, 0, 0, 0, 0];
   const right: number[] = [];
-  if (dbl === -1) {
-    if (!parse(addr, left) || left.length !== 8) return false;
-  } else if (!parse(addr.slice(0, dbl), left) || !parse(addr.slice(dbl + 2), right) || left.length + right.length > 7) return false;
-  for (let i = 0; i < left.length; i++) groups[i] = left[i];
-  for (let i = 0; i < right.length; i++) groups[8 - right.length + i] = right[i];
+  let left = 0;
+  let inRight = false;
+  let v = 0;
+  let nd = 0;
+  for (let i = from; i <= to; i++) {
+    const c = i === to ? 58 : data[i];
+    if (c === 58) {
+      if (nd === 0) {
+        // "::" (or a leading/trailing ':' of it)
+        if (i + 1 < to && data[i + 1] === 58 && !inRight) {
+          inRight = true;
+          i++;
+          continue;
+        }
+        if (i === to && inRight) break;
+        if (i === from && data[i + 1] === 58) continue;
+        return false;
+      }
+      if (nd > 4) return false;
+      if (inRight) right.push(v);
+      else if (left < 8) groups[left++] = v;
+      else return false;
+      v = 0;
+      nd = 0;
+      if (i + 1 < to && data[i + 1] === 58 && !inRight) {
+        inRight = true;
+        i++;
+      }
+      continue;
+    }
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+    if (d < 0) return false;
+    v = v * 16 + d;
+    nd++;
+  }
+  if (inRight) {
+    if (left + right.length > 7) return false;
+    for (let k = 0; k < right.length; k++) groups[8 - right.length + k] = right[k];
+  } else if (left !== 8) return false;
   for (let w = 0; w < 4; w++) out[at + w] = ((groups[2 * w] << 16) | groups[2 * w + 1]) >>> 0;
   return true;
 }
@@ -91,77 +103,101 @@ export class TorGeoip implements CountrySource {
   skipped = 0;
 
   constructor(v4Path: string, v6Path: string) {
-    if (v4Path !== '') this.loadV4(readFileSync(v4Path, 'latin1'));
-    if (v6Path !== '') this.loadV6(readFileSync(v6Path, 'latin1'));
+    if (v4Path !== '') this.loadV4(readFileSync(v4Path));
+    if (v6Path !== '') this.loadV6(readFileSync(v6Path));
   }
 
   get ranges(): number {
     return this.v4Start.length + this.v6Cc.length;
   }
 
-  private loadV4(data: string): void {
-    const lines = data.split('\n');
-    let starts = new Uint32Array(lines.length);
-    let ends = new Uint32Array(lines.length);
-    let ccs = new Uint16Array(lines.length);
+  // The loaders read the bytes directly (no split, no substrings): 660,000 lines in well under a
+  // second on an idle machine, so reading the data set at start or reload costs little.
+
+  private loadV4(data: Buffer): void {
+    let cap = 1;
+    for (let i = 0; i < data.length; i++) if (data[i] === 10) cap++;
+    let starts = new Uint32Array(cap);
+    let ends = new Uint32Array(cap);
+    let ccs = new Uint16Array(cap);
     let n = 0;
     let sorted = true;
-    for (const line of lines) {
-      if (line === '' || line.charCodeAt(0) === 35) continue;
-      const a = line.indexOf(',');
-      const b = line.indexOf(',', a + 1);
-      const st = Number(line.slice(0, a));
-      const e = Number(line.slice(a + 1, b));
-      if (a < 1 || b < 0 || !(st >= 0 && st <= 0xffffffff) || !(e >= st && e <= 0xffffffff)) {
-        this.skipped++;
-        continue;
+    let i = 0;
+    while (i < data.length) {
+      let eol = data.indexOf(10, i);
+      if (eol === -1) eol = data.length;
+      if (eol > i && data[i] !== 35) {
+        // START,END,CC
+        let st = 0;
+        let e = 0;
+        let j = i;
+        let ok = true;
+        let digits = 0;
+        while (j < eol && data[j] >= 48 && data[j] <= 57) (st = st * 10 + data[j] - 48), j++, digits++;
+        if (digits === 0 || data[j] !== 44) ok = false;
+        j++;
+        digits = 0;
+        while (ok && j < eol && data[j] >= 48 && data[j] <= 57) (e = e * 10 + data[j] - 48), j++, digits++;
+        if (digits === 0 || data[j] !== 44 || e < st || e > 0xffffffff) ok = false;
+        j++;
+        if (!ok) this.skipped++;
+        else {
+          const c = eol - j >= 2 ? code(String.fromCharCode(data[j], data[j + 1])) : 0;
+          if (c !== 0) {
+            if (n > 0 && starts[n - 1] > st) sorted = false;
+            starts[n] = st, ends[n] = e, ccs[n] = c;
+            n++;
+          }
+        }
       }
-      const c = code(line.slice(b + 1).trim());
-      if (c === 0) continue;
-      if (n > 0 && starts[n - 1] > st) sorted = false;
-      starts[n] = st, ends[n] = e, ccs[n] = c;
-      n++;
+      i = eol + 1;
     }
     starts = starts.slice(0, n), ends = ends.slice(0, n), ccs = ccs.slice(0, n);
     if (!sorted) {
       // the files are sorted; a hand-edited one still works
-      const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => starts[x] - starts[y]);
-      starts = Uint32Array.from(order, (i) => starts[i]), ends = Uint32Array.from(order, (i) => ends[i]), ccs = Uint16Array.from(order, (i) => ccs[i]);
+      const order = Array.from({ length: n }, (_, k) => k).sort((x, y) => starts[x] - starts[y]);
+      starts = Uint32Array.from(order, (k) => starts[k]), ends = Uint32Array.from(order, (k) => ends[k]), ccs = Uint16Array.from(order, (k) => ccs[k]);
     }
     this.v4Start = starts;
     this.v4End = ends;
     this.v4Cc = ccs;
   }
 
-  private loadV6(data: string): void {
-    const lines = data.split('\n');
-    let starts = new Uint32Array(lines.length * 4);
-    let ends = new Uint32Array(lines.length * 4);
-    let ccs = new Uint16Array(lines.length);
+  private loadV6(data: Buffer): void {
+    let cap = 1;
+    for (let i = 0; i < data.length; i++) if (data[i] === 10) cap++;
+    let starts = new Uint32Array(cap * 4);
+    let ends = new Uint32Array(cap * 4);
+    let ccs = new Uint16Array(cap);
     let n = 0;
     let sorted = true;
-    for (const line of lines) {
-      if (line === '' || line.charCodeAt(0) === 35) continue;
-      const a = line.indexOf(',');
-      const b = line.indexOf(',', a + 1);
-      const c = b === -1 ? 0 : code(line.slice(b + 1).trim());
-      if (c === 0) {
-        if (b === -1) this.skipped++;
-        continue;
+    let i = 0;
+    while (i < data.length) {
+      let eol = data.indexOf(10, i);
+      if (eol === -1) eol = data.length;
+      if (eol > i && data[i] !== 35) {
+        const a = data.indexOf(44, i);
+        const b = a === -1 || a > eol ? -1 : data.indexOf(44, a + 1);
+        if (b === -1 || b > eol) this.skipped++;
+        else {
+          const c = eol - b - 1 >= 2 ? code(String.fromCharCode(data[b + 1], data[b + 2])) : 0;
+          if (c !== 0) {
+            if (!words6(data, i, a, starts, n * 4) || !words6(data, a + 1, b, ends, n * 4)) this.skipped++;
+            else {
+              ccs[n] = c;
+              if (n > 0 && cmp6(starts, (n - 1) * 4, starts, n * 4) > 0) sorted = false;
+              n++;
+            }
+          }
+        }
       }
-      if (!words6(line.slice(0, a), starts, n * 4) || !words6(line.slice(a + 1, b), ends, n * 4)) {
-        this.skipped++;
-        continue;
-      }
-      ccs[n] = c;
-      if (n > 0 && cmp6(starts, (n - 1) * 4, starts, n * 4) > 0) sorted = false;
-      n++;
+      i = eol + 1;
     }
     starts = starts.slice(0, n * 4);
     ends = ends.slice(0, n * 4);
     ccs = ccs.slice(0, n);
     if (!sorted) {
-      const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => cmp6(starts, x * 4, starts, y * 4));
+      const order = Array.from({ length: n }, (_, k) => k).sort((x, y) => cmp6(starts, x * 4, starts, y * 4));
       const s2 = new Uint32Array(n * 4);
       const e2 = new Uint32Array(n * 4);
       const c2 = new Uint16Array(n);
