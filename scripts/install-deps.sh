@@ -18,7 +18,7 @@ as_root() {
 if [ "$mode" != "--runtime" ]; then
   PKGS=(kamailio kamailio-mysql-modules kamailio-sqlite-modules kamailio-json-modules kamailio-utils-modules
         kamailio-extra-modules sip-tester sipsak sipvicious mariadb-server mariadb-client procps iproute2 hyperfine
-        openssl python3 bsdutils git curl make g++ systemd logrotate man-db tor-geoipdb redis-server)
+        openssl python3 bsdutils git curl make g++ systemd logrotate man-db tor-geoipdb redis-server tmux)
   # systemd: `systemd-analyze verify` of contrib/systemd/sipd.service (the package only, nothing is
   # booted or enabled; RUNLEVEL=1 below keeps its scripts from starting anything); logrotate: `logrotate -d`
   # of contrib/logrotate/sipd; man-db: the man pages are checked with man(1);
@@ -26,7 +26,8 @@ if [ "$mode" != "--runtime" ]; then
   # tor-geoipdb: sipd's default IP → country data (/usr/share/tor/geoip, geoip6; IPFire Location, CC BY-SA 4.0);
   # openssl: TLS certificates in tests; python3: test/attack/srcbind.py and the pty of the shell
   # tests, and node-gyp for the unix-dgram addon (with make and g++); bsdutils: script(1);
-  # git: the self-contained check lists tracked files; curl: scripts/record-kamailio.sh.
+  # git: the self-contained check lists tracked files; curl: scripts/record-kamailio.sh;
+  # tmux: `sipctl monitor` is tested in a real terminal (test/interop/monitor.test.ts, capture-pane).
   missing=()
   for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -83,12 +83,21 @@ function statSum(s: Map<string, number> | undefined, re: RegExp): number | undef
   return sum;
 }
 
-/** Replies sent of one class: sl's stateless replies plus tm's final replies of transactions. */
+/**
+ * Replies sent of one class: sl's stateless replies plus tm's final replies of transactions.
+ * Kamailio's sl counts some codes on their own (sl:200_replies, sl:404_replies, …) and the rest
+ * of the class in sl:Nxx_replies, so the class is the sum of both; tm's are tmx:Nxx_transactions
+ * (tm: in older versions).
+ */
 function repliesOf(s: Map<string, number> | undefined, cls: ReplyClass): number | undefined {
-  const sl = stat(s, `sl:${cls}_replies`);
-  const tm = stat(s, `tm:${cls}_transactions`);
-  if (sl === undefined && tm === undefined) return undefined;
-  return (sl ?? 0) + (tm ?? 0);
+  if (!s) return undefined;
+  const digit = cls[0]!;
+  let sum: number | undefined;
+  for (const [k, v] of s) {
+    const m = /^sl:(\d)(xx|\d\d)_replies$/.exec(k) ?? /^tmx?:(\d)(xx)_transactions$/.exec(k);
+    if (m && m[1] === digit) sum = (sum ?? 0) + v;
+  }
+  return sum;
 }
 
 /** Counter difference per second; a counter that went down (restart, reset) counts from 0. */

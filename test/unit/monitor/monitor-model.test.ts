@@ -13,7 +13,7 @@ function kamailioSample(at: number, reqs: number, extra: Partial<RawSample> = {}
     at,
     version: 'kamailio 5.6.3 (x86_64/linux)',
     uptime: 100 + at / 1000,
-    stats: stats({ 'core:rcv_requests': reqs, 'sl:2xx_replies': reqs / 2, 'tm:2xx_transactions': reqs / 2, 'sl:4xx_replies': 0, 'usrloc:registered_users': 3, 'usrloc:location-contacts': 4, 'usrloc:other-contacts': 1 }),
+    stats: stats({ 'core:rcv_requests': reqs, 'sl:200_replies': reqs / 4, 'sl:2xx_replies': reqs / 4, 'tmx:2xx_transactions': reqs / 2, 'sl:4xx_replies': 0, 'usrloc:registered_users': 3, 'usrloc:location-contacts': 4, 'usrloc:other-contacts': 1 }),
     htableSizes: new Map([['ipban', 2], ['userban', 0]]),
     banKeys: new Map([['ipban', ['192.0.2.1', '192.0.2.2']], ['userban', []]]),
     pike: [{ ip: '192.0.2.9', hits: 3, status: 'WARM' }, { ip: '192.0.2.8', hits: 40, status: 'HOT' }],
