@@ -203,7 +203,7 @@ export class Daemon {
           onClose: (source: Endpoint, reason: TcpCloseReason, detail?: string) => this.tcpClosed(source, reason, detail),
         };
         const t = a.transport === 'udp'
-          ? await listenUdp(a, handler, { log: log.child({ module: 'udp' }) })
+          ? await listenUdp(a, handler, { log: log.child({ module: 'udp' }), egress: a.reusePort === true })
           : a.transport === 'tls'
             ? await listenTls(a, handler, {
               ...stream,
@@ -220,6 +220,9 @@ export class Daemon {
             : await listenTcp(a, handler, stream);
         this.transports.push(t);
         bound.push(t.local);
+        // a worker's private port (sipd --workers) is ours too: Route and Via headers name it
+        const egress = (t as { egress?: Endpoint }).egress;
+        if (egress !== undefined) bound.push(egress);
       }
       this.myself = new Myself(bound, cfg.domain);
       const dispatcher = new RpcDispatcher(this.registry, { maxBatch: cfg.rpc.maxBatch, log: log.child({ module: 'rpc' }) });
@@ -336,7 +339,7 @@ export class Daemon {
       if (restart.length + tlsRestart.length > 0) log.warn('configuration changes that need a restart were not applied', { keys: [...restart, ...tlsRestart] });
       if (tlsCredentials !== undefined) for (const t of tlsTransports) t.setCredentials(tlsCredentials);
       this.config = { ...this.config, domain: next.domain, htables: next.htables, modules: next.modules, tls: { ...this.config.tls, certFile: next.tls.certFile, keyFile: next.tls.keyFile, caFile: next.tls.caFile } };
-      this.myself = new Myself(this.transports.map((t) => t.local), next.domain);
+      this.myself = new Myself(this.transports.flatMap((t) => [t.local, ...((t as { egress?: Endpoint }).egress !== undefined ? [(t as { egress?: Endpoint }).egress!] : [])]), next.domain);
       log.info('configuration reloaded', { reloaded: result.reloaded, htables: defs.map((d) => d.name) });
     } catch (e) {
       log.error('configuration reload refused; nothing changed', errorFields(e));

@@ -15,12 +15,24 @@ import { type Inbound, type ListenAddress, type MessageHandler, type SipTranspor
 /** A datagram as delivered: also a way to send to any address from the socket it arrived on. */
 export interface UdpInbound extends Inbound {
   sendTo(to: { ip: string; port: number }, data: Buffer): void;
+  /**
+   * sipd --workers: the socket requests forwarded for this message leave from, when it is not
+   * the one the message arrived on (the worker's private port; see UdpOptions.egress)
+   */
+  egress?: Endpoint;
 }
 
 export interface UdpOptions {
   /** SO_RCVBUF; default 4 MiB, so a burst waits in the kernel rather than being lost */
   recvBufferSize?: number;
   log: Logger;
+  /**
+   * sipd --workers (a reusePort address): also bind a private socket on the same IP (any free
+   * port) that this process's forwarded requests leave from. Their responses (to our Via) and the
+   * dialog's in-dialog requests (to our Record-Route) then come back to this process, which holds
+   * the transactions and dialogs, instead of to whichever worker the kernel's hash would pick.
+   */
+  egress?: boolean;
 }
 
 export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, opts: UdpOptions): Promise<SipTransport> {
@@ -79,13 +91,34 @@ export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, 
       opts.log.error('UDP message handler threw', { error: e instanceof Error ? e.message : String(e) });
     }
   });
+  let egress: SipTransport | undefined;
+  if (opts.egress === true) {
+    egress = await listenUdp({ transport: 'udp', host: addr.host, port: 0 }, onMessage, { ...opts, egress: false });
+    const private_ = egress.local;
+    const viaPrivate = (egress as SipTransport & { sendTo?: UdpInbound['sendTo'] }).sendTo!;
+    socket.removeAllListeners('message');
+    socket.on('message', (data, rinfo) => {
+      const source: Endpoint = { ip: v6 ? normaliseIp(rinfo.address) : rinfo.address, port: rinfo.port, transport: 'udp' };
+      const reply = (out: Buffer) => send(out, rinfo.port, rinfo.address);
+      const inbound: UdpInbound = { data, source, local, reply, sendTo: viaPrivate, egress: private_ };
+      try {
+        onMessage(inbound);
+      } catch (e) {
+        opts.log.error('UDP message handler threw', { error: e instanceof Error ? e.message : String(e) });
+      }
+    });
+  }
   return {
     local,
-    close: () =>
-      new Promise<void>((resolve) => {
+    sendTo,
+    ...(egress !== undefined ? { egress: egress.local } : {}),
+    close: async () => {
+      await egress?.close();
+      await new Promise<void>((resolve) => {
         if (closed) return resolve();
         closed = true;
         socket.close(() => resolve());
-      }),
-  };
+      });
+    },
+  } as SipTransport;
 }

@@ -45,9 +45,10 @@ export class SipSender {
   /** Remember the socket (UDP) or connection (TCP/TLS) a message arrived on. */
   learn(m: Inbound): void {
     if (m.source.transport === 'udp') {
-      const sendTo = (m as Inbound & { sendTo?: SendTo }).sendTo;
+      const { sendTo, egress } = m as Inbound & { sendTo?: SendTo; egress?: Endpoint };
       const k = key(m.local);
-      if (sendTo !== undefined && !this.udp.has(k)) this.udp.set(k, { local: m.local, sendTo });
+      // sipd --workers: requests leave from the worker's private socket (egress), not the shared one
+      if (sendTo !== undefined && !this.udp.has(k)) this.udp.set(k, { local: egress ?? m.local, sendTo });
       return;
     }
     const conn = m.connection;
