@@ -6,6 +6,9 @@
  *
  *   node --import tsx bench/heap-diff.ts A.heapsnapshot B.heapsnapshot [--top 30]
  *   node --import tsx bench/heap-diff.ts A.heapsnapshot --retainers 'Entry'   (who holds objects named Entry)
+ *   node --import tsx bench/heap-diff.ts A.heapsnapshot B.heapsnapshot --new 'string'
+ *       (objects of that type or constructor present in B but not in A — node ids are stable within one
+ *       process — grouped by what refers to them: the holder of what grew, with sample values)
  *
  * A heap snapshot is JSON: `snapshot.meta.node_fields` names the fields of each node in the flat
  * `nodes` array (type, name, id, self_size, edge_count, …), `strings` holds the names; edges
@@ -80,9 +83,54 @@ function retainers(s: Snapshot, name: string, limit: number): void {
   for (const [k, n] of [...count].sort((a, b) => b[1] - a[1]).slice(0, limit)) process.stdout.write(`${String(n).padStart(9)}  ${k}\n`);
 }
 
+/** Nodes of `what` (a node type such as "string", or "object Foo") in B whose id is not in A, grouped by their referrers. */
+function newRetainers(a: Snapshot, b: Snapshot, what: string, limit: number): void {
+  const f = b.snapshot.meta.node_fields;
+  const nf = f.length;
+  const iType = f.indexOf('type');
+  const iName = f.indexOf('name');
+  const iId = f.indexOf('id');
+  const iEdges = f.indexOf('edge_count');
+  const ef = b.snapshot.meta.edge_fields;
+  const enf = ef.length;
+  const eType = ef.indexOf('type');
+  const eName = ef.indexOf('name_or_index');
+  const eTo = ef.indexOf('to_node');
+  const edgeTypes = b.snapshot.meta.edge_types[0];
+  const types = b.snapshot.meta.node_types[0];
+  const aIds = new Set<number>();
+  const af = a.snapshot.meta.node_fields.length;
+  const aId = a.snapshot.meta.node_fields.indexOf('id');
+  for (let i = 0; i < a.nodes.length; i += af) aIds.add(a.nodes[i + aId]);
+  const label = (i: number) => {
+    const t = types[b.nodes[i + iType]];
+    return t === 'object' || t === 'closure' || t === 'native' ? `${t} ${b.strings[b.nodes[i + iName]].slice(0, 50)}` : t;
+  };
+  const isNew = (i: number) => label(i) === what && !aIds.has(b.nodes[i + iId]);
+  const count = new Map<string, { n: number; sample: string }>();
+  let e = 0;
+  for (let i = 0; i < b.nodes.length; i += nf) {
+    const from = label(i);
+    for (let k = 0; k < b.nodes[i + iEdges]; k++, e += enf) {
+      const to = b.edges[e + eTo];
+      if (!isNew(to)) continue;
+      const et = edgeTypes[b.edges[e + eType]];
+      if (et === 'weak') continue;
+      const name = et === 'element' || et === 'hidden' ? `[${et}]` : b.strings[b.edges[e + eName]];
+      const key = `${from} --${name}-->`;
+      const c = count.get(key) ?? { n: 0, sample: JSON.stringify(b.strings[b.nodes[to + iName]].slice(0, 60)) };
+      c.n++;
+      count.set(key, c);
+    }
+  }
+  for (const [k, c] of [...count].sort((x, y) => y[1].n - x[1].n).slice(0, limit)) process.stdout.write(`${String(c.n).padStart(9)}  ${k}  e.g. ${c.sample}\n`);
+}
+
 const args = process.argv.slice(2);
 const top = args.includes('--top') ? Number(args[args.indexOf('--top') + 1]) : 30;
-if (args.includes('--retainers')) {
+if (args.includes('--new')) {
+  newRetainers(load(args[0]), load(args[1]), args[args.indexOf('--new') + 1], top);
+} else if (args.includes('--retainers')) {
   retainers(load(args[0]), args[args.indexOf('--retainers') + 1], top);
 } else {
   if (args.length < 2) {
