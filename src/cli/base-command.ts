@@ -1,6 +1,7 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
-import { assertSecretPrivate, insecureWarnings, resolveConfig, type ConfigValues, type ResolvedConfig } from '../core/config/config.js';
+import { insecureWarnings, type ConfigValues, type ResolvedConfig } from '../core/config/config.js';
 import type { Database } from '../core/db/database.js';
+import { Session, type SessionOptions } from '../core/session.js';
 import { schemaErrorFrom } from '../core/db/db-errors.js';
 import { SipctlError, isSipctlError } from '../core/errors.js';
 import { EXIT_CODES } from './exit-codes.js';
@@ -26,8 +27,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected flags!: BaseFlags<T>;
   protected args!: Interfaces.InferredArgs<T['args']>;
   protected out!: OutputPolicy;
-  private resolved?: ResolvedConfig;
-  private openDbs: Database[] = [];
+  private sessionInstance?: Session;
 
   public override async init(): Promise<void> {
     await super.init();
@@ -57,21 +57,31 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return {};
   }
 
-  protected get cfg(): ResolvedConfig {
-    if (!this.resolved) {
-      this.resolved = resolveConfig({
+  /** What a Session needs beyond configuration values (RpcCommand: node names, the auth file). */
+  protected sessionOptions(): Omit<SessionOptions, 'flags'> {
+    return {};
+  }
+
+  /**
+   * Configuration, databases and proxy connections of this run: the same core Session the
+   * library's connect() uses (src/core/session.ts), closed in finally().
+   */
+  protected get session(): Session {
+    if (!this.sessionInstance) {
+      this.sessionInstance = new Session({
         flags: { config: this.flags.config, kamctlrc: this.flags.kamctlrc, db: this.flags.db, ...this.configOverrides() },
+        ...this.sessionOptions(),
       });
     }
-    return this.resolved;
+    return this.sessionInstance;
+  }
+
+  protected get cfg(): ResolvedConfig {
+    return this.session.cfg;
   }
 
   protected async openDb(opts: { create?: boolean } = {}): Promise<Database> {
-    const { openDatabase } = await import('../core/db/database.js');
-    assertSecretPrivate(this.cfg, 'db');
-    const db = await openDatabase(this.cfg.values.db, { password: this.cfg.values.dbPassword, create: opts.create });
-    this.openDbs.push(db);
-    return db;
+    return this.session.openDb(opts);
   }
 
   /** Human output goes to stdout only when --json is off. */
@@ -85,9 +95,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   protected override async finally(err: Error | undefined): Promise<void> {
-    await Promise.all(this.openDbs.map((d) => d.close().catch(() => undefined)));
+    await this.sessionInstance?.close();
     // A secret others can read, in a config file this command did not need it from: say so, once.
-    if (!err && this.resolved) for (const w of insecureWarnings(this.resolved)) this.note(`warning: ${w}`);
+    if (!err && this.sessionInstance?.configResolved) for (const w of insecureWarnings(this.sessionInstance.cfg)) this.note(`warning: ${w}`);
     return super.finally(err);
   }
 

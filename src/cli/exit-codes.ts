@@ -1,19 +1,5 @@
-import type { ErrorCategory } from '../core/errors.js';
-
-/** Exit codes, documented in README and sipctl(8). Keep this table and the docs in step. */
-export const EXIT_CODES: Record<ErrorCategory | 'ok', number> = {
-  ok: 0,
-  internal: 1,
-  usage: 2,
-  'not-found': 3,
-  conflict: 4,
-  connection: 5,
-  remote: 6,
-  timeout: 7,
-  protocol: 8,
-  schema: 9,
-  config: 10,
-};
+/** Exit codes, documented in README and sipctl(8): the table lives with the errors (core/errors.ts), the texts here. Keep both and the docs in step. */
+export { EXIT_CODES } from '../core/errors.js';
 
 export const EXIT_CODE_DOCS: Array<[number, string]> = [
   [0, 'success (also: a query that found nothing)'],

@@ -3,15 +3,12 @@
  * NodeSet, and turning an OpResult into tables (people) or JSON (scripts), with one exit code
  * for any failed node. Rendering lives here so the commands, `batch` and `shell` agree.
  */
-import { assertPrivateMode, readFileWithMode } from '../core/config/private-file.js';
 import { Flags, type Command } from '@oclif/core';
-import { assertSecretPrivate, type ConfigValues } from '../core/config/config.js';
-import { ConfigError, SipctlError, UsageError } from '../core/errors.js';
-import type { RpcAuth } from '../core/rpc/client.js';
+import type { ConfigValues } from '../core/config/config.js';
+import { SipctlError, UsageError } from '../core/errors.js';
 import { renderYamlish } from '../core/rpc/render.js';
 import { NodeSet, nodesError, outcomeJson, type NodeOutcome } from '../core/proxy/node-set.js';
 import type { OpContext, OpResult } from '../core/proxy/ops.js';
-import { resolveTargets } from '../core/proxy/targets.js';
 import { BaseCommand } from './base-command.js';
 import { renderRecord, renderTable, sanitize, type OutputPolicy } from './output.js';
 import { VIEWS, jsonValue } from './views.js';
@@ -29,10 +26,7 @@ export const yesFlag = Flags.boolean({ char: 'y', description: 'do not ask for c
 /** Commands that change data on the proxies or in the database. */
 export const dryRunFlag = Flags.boolean({ description: 'check and show what would change; change nothing' });
 
-/** Default deadline of dumps (ul dump of 100,000 contacts takes Kamailio 5.6 ~35 s) when no timeout was set. */
-export const DEFAULT_DUMP_TIMEOUT_MS = 120_000;
-/** Default retry budget of `address reload` (Kamailio refuses reloads for reload_delta = 5 s). */
-export const DEFAULT_RELOAD_BUDGET_MS = 10_000;
+export { DEFAULT_DUMP_TIMEOUT_MS, DEFAULT_RELOAD_BUDGET_MS } from '../core/session.js';
 
 /** "5000" → 5000 ms; also "500ms", "5s", "2m". */
 export function parseTimeout(value: string | undefined): number | undefined {
@@ -43,21 +37,7 @@ export function parseTimeout(value: string | undefined): number | undefined {
   return Math.round(n);
 }
 
-/**
- * The auth file: one line, `user:password` (basic) or `Bearer TOKEN` / a bare token (bearer).
- * Like ssh keys, it must not be readable by group or others.
- */
-export function readAuthFile(path: string): RpcAuth {
-  const { text, mode } = readFileWithMode(path, 'RPC auth file', 'RPC_AUTH_FILE_UNREADABLE');
-  assertPrivateMode(path, mode, 'RPC auth file');
-  const line = text.split(/\r?\n/).find((l) => l.trim() !== '')?.trim() ?? '';
-  if (line === '') throw new ConfigError('RPC_AUTH_FILE_EMPTY', `RPC auth file ${path} is empty`);
-  const bearer = /^bearer\s+(.+)$/i.exec(line);
-  if (bearer) return { bearer: bearer[1]!.trim() };
-  const colon = line.indexOf(':');
-  if (colon > 0) return { user: line.slice(0, colon), password: line.slice(colon + 1) };
-  return { bearer: line };
-}
+export { readAuthFile } from '../core/rpc/auth-file.js';
 
 type RpcFlagValues = { rpc?: string[]; node?: string[]; timeout?: string; 'rpc-auth-file'?: string; 'rpc-ca-file'?: string };
 
@@ -66,8 +46,6 @@ type RpcFlagValues = { rpc?: string[]; node?: string[]; timeout?: string; 'rpc-a
  * (closed in finally), and renders OpResults.
  */
 export abstract class RpcCommand<T extends typeof Command> extends BaseCommand<T> {
-  private nodeSetInstance?: NodeSet;
-
   private get rpcFlagValues(): RpcFlagValues {
     return this.flags as unknown as RpcFlagValues;
   }
@@ -77,34 +55,22 @@ export abstract class RpcCommand<T extends typeof Command> extends BaseCommand<T
     return { rpc: f.rpc, timeoutMs: parseTimeout(f.timeout), rpcCaFile: f['rpc-ca-file'] };
   }
 
-  /** The timeout was chosen by the user (flag, env, config file), not the built-in default. */
-  protected get timeoutExplicit(): boolean {
-    return this.cfg.sources.timeoutMs.source !== 'default';
+  protected override sessionOptions() {
+    return { node: this.rpcFlagValues.node, rpcAuthFile: this.rpcFlagValues['rpc-auth-file'] };
   }
 
+  /** The timeout was chosen by the user (flag, env, config file), not the built-in default. */
+  protected get timeoutExplicit(): boolean {
+    return this.session.timeoutExplicit;
+  }
+
+  /** The proxies (the Session's NodeSet: built once, closed in finally). */
   protected nodeSet(): NodeSet {
-    if (!this.nodeSetInstance) {
-      const v = this.cfg.values;
-      assertSecretPrivate(this.cfg, 'rpc');
-      const targets = resolveTargets(this.cfg, { node: this.rpcFlagValues.node });
-      const authFile = this.rpcFlagValues['rpc-auth-file'];
-      let auth: RpcAuth | undefined;
-      if (authFile) auth = readAuthFile(authFile);
-      else if (v.rpcToken) auth = { bearer: v.rpcToken };
-      else if (v.rpcUser) auth = { user: v.rpcUser, password: v.rpcPassword ?? '' };
-      this.nodeSetInstance = new NodeSet(targets, { timeoutMs: v.timeoutMs, auth, caFile: v.rpcCaFile, fifoReplyDir: v.rpcFifoReplyDir });
-    }
-    return this.nodeSetInstance;
+    return this.session.nodeSet();
   }
 
   protected opContext(): OpContext {
-    const t = this.cfg.values.timeoutMs;
-    return {
-      nodes: this.nodeSet(),
-      longTimeoutMs: this.timeoutExplicit ? t : Math.max(t, DEFAULT_DUMP_TIMEOUT_MS),
-      reloadBudgetMs: this.timeoutExplicit ? t : Math.max(t, DEFAULT_RELOAD_BUDGET_MS),
-      dryRun: (this.flags as { 'dry-run'?: boolean })['dry-run'] === true,
-    };
+    return this.session.opContext({ dryRun: (this.flags as { 'dry-run'?: boolean })['dry-run'] === true });
   }
 
   /**
@@ -116,11 +82,6 @@ export abstract class RpcCommand<T extends typeof Command> extends BaseCommand<T
     if (f['dry-run']) return;
     const { confirmAction } = await import('./prompt.js');
     await confirmAction(question, f.yes === true);
-  }
-
-  protected override async finally(err: Error | undefined): Promise<void> {
-    await this.nodeSetInstance?.close();
-    return super.finally(err);
   }
 
   /** JSON without oclif's colouring tokenizer, which is far too slow for a dump of tens of MB. */

@@ -15,6 +15,21 @@ export type ErrorCategory =
   | 'config'       // configuration unusable (e.g. insecure file mode)
   | 'internal';
 
+/** Exit codes by category, documented in README and sipctl(8) (src/cli/exit-codes.ts has the texts). */
+export const EXIT_CODES: Record<ErrorCategory | 'ok', number> = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  'not-found': 3,
+  conflict: 4,
+  connection: 5,
+  remote: 6,
+  timeout: 7,
+  protocol: 8,
+  schema: 9,
+  config: 10,
+};
+
 export class SipctlError extends Error {
   readonly code: string;
   readonly category: ErrorCategory;
@@ -28,6 +43,11 @@ export class SipctlError extends Error {
     this.category = opts.category ?? 'internal';
     this.hint = opts.hint;
     this.details = opts.details;
+  }
+
+  /** The process exit code sipctl uses for this error (EXIT_CODES, documented in sipctl(8)). */
+  get exitCode(): number {
+    return EXIT_CODES[this.category];
   }
 }
 
