@@ -7,6 +7,7 @@
  * sipd is 127.0.0.1:5060 (domain sip.example.com). Subscribers alice and bob (domain 127.0.0.1)
  * share PASSWORD. The carrier is 127.0.0.2 (address group 200).
  */
+import { createAlertsModule } from '../../../src/daemon/modules/alerts/alerts-module.js';
 import { createHash } from 'node:crypto';
 import { parseMessage } from '../../../src/core/sip/parser.js';
 import type { SipRequest, SipResponse } from '../../../src/core/sip/message.js';
@@ -72,6 +73,8 @@ export interface HarnessOptions {
   blocked?: string[];
   /** load pike (flood detection) too */
   pike?: boolean;
+  /** load the alerts module (alerts.recent shows what the modules raised) */
+  alerts?: boolean;
 }
 
 export async function harness(o: HarnessOptions = {}): Promise<Harness> {
@@ -88,6 +91,7 @@ export async function harness(o: HarnessOptions = {}): Promise<Harness> {
   registry.register(defineModule({ name: 'core', params: {}, init() {}, destroy() {}, rpc: {}, api: core }));
   registry.register(createHtableModule({ definitions: Object.entries(DEFAULT_HTABLES).map(([n, a]) => makeDefinition(n, a)) }));
   const mods: Array<SipdModule<ParamSpecs, unknown>> = [
+    ...(o.alerts ? [createAlertsModule()] : []),
     createSanityModule(),
     createMaxfwdModule(),
     createScannerModule(),

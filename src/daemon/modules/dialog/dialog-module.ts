@@ -16,7 +16,7 @@
 import { ConfigError } from '../../../core/errors.js';
 import type { SipRequest, SipResponse } from '../../../core/sip/message.js';
 import { formatUri } from '../../../core/sip/uri.js';
-import type { ClusterApi, Endpoint, PersistentState, ReplySpec, StatsApi } from '../../kernel/contracts.js';
+import type { AlertsApi, ClusterApi, Endpoint, PersistentState, ReplySpec, StatsApi } from '../../kernel/contracts.js';
 import { defineModule, rpcArgs, type Logger, type ParamValues, type RpcParams } from '../../kernel/module.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
 import type { AccApi } from '../acc/acc-module.js';
@@ -116,6 +116,7 @@ export function createDialogModule() {
   let getAcc: () => AccApi | undefined = () => undefined;
   let getUac: () => UacApi | undefined = () => undefined;
   let getStats: () => StatsApi | undefined = () => undefined;
+  let getAlerts: () => AlertsApi | undefined = () => undefined;
   let changed = false;
   let cluster: ClusterApi | undefined;
   let refresher: NodeJS.Timeout | undefined;
@@ -223,6 +224,7 @@ export function createDialogModule() {
       if (limit !== undefined && (profile.get(user) ?? 0) >= limit) {
         counters.refused_by_limit++;
         getStats()?.inc('dialog:refused_by_limit');
+        getAlerts()?.emit('call-limit', user, { user, limit, reason: 'No more active calls' });
         return { status: 403, reason: 'No more active calls' };
       }
       return undefined;
@@ -237,6 +239,7 @@ export function createDialogModule() {
       if (r === 'full') {
         counters.refused_by_limit++;
         getStats()?.inc('dialog:refused_by_limit');
+        getAlerts()?.emit('call-limit', user, { user, limit, reason: 'No more active calls (cluster)' });
         return { status: 403, reason: 'No more active calls' };
       }
       // Redis away: cluster.admission decides (the local count above still applied).
@@ -325,6 +328,7 @@ export function createDialogModule() {
         d.timer = setTimeout(() => {
           counters.ended_by_timeout++;
           log?.info('dialog: maximum call duration reached; ending the call', { callId: d.callId.slice(0, 64), seconds: d.lifetime });
+          getAlerts()?.emit('duration-limit', d.profileUser ?? d.fromUri, { user: d.profileUser, callId: d.callId, seconds: d.lifetime });
           api.end(d, 'max-duration');
         }, d.lifetime * 1000);
         d.timer.unref();
@@ -443,6 +447,7 @@ export function createDialogModule() {
       getAcc = () => ctx.api<AccApi>('acc');
       getUac = () => ctx.api<UacApi>('proxy');
       getStats = () => ctx.api<StatsApi>('stats');
+      getAlerts = () => ctx.api<AlertsApi>('alerts');
       const cl = ctx.api<ClusterApi>('cluster');
       if (cl?.enabled === true) {
         cluster = cl;

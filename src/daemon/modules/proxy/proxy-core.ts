@@ -38,7 +38,7 @@ import net from 'node:net';
 import type { SipRequest, SipResponse } from '../../../core/sip/message.js';
 import { parseMessage } from '../../../core/sip/parser.js';
 import { parseUri, unescape, type SipUri, type Uri } from '../../../core/sip/uri.js';
-import type { AuthApi, Endpoint, ReplySpec, RequestContext, StatsApi, UsrlocApi, ContactRecord } from '../../kernel/contracts.js';
+import type { AlertsApi, AuthApi, Endpoint, ReplySpec, RequestContext, StatsApi, UsrlocApi, ContactRecord } from '../../kernel/contracts.js';
 import type { Logger } from '../../kernel/module.js';
 import { buildReply } from '../../kernel/reply.js';
 import { buildCancel } from '../../transaction/ack-cancel.js';
@@ -435,6 +435,7 @@ export class Proxy {
         if (blocked !== undefined) {
           this.stat('mtree:blocked_calls');
           this.d.log.info('proxy: call to a blocked destination refused', { caller: caller.user, dialled: dialled.slice(0, 64), prefix: blocked.prefix });
+          this.api<AlertsApi>('alerts')?.emit('blocked-destination', `${caller.user ?? ctx.source.ip}|${blocked.prefix}`, { user: caller.user, sourceIp: ctx.source.ip, dialled, prefix: blocked.prefix });
           return refuse({ status: 403, reason: 'Destination blocked' });
         }
       }
