@@ -120,7 +120,7 @@ test('mutated datagrams: the reply cache and the security log stay within their 
 
 test('configured bounds (limits.*) are honoured and visible as sipd: gauges; a per-source cap applied lower than configured is logged', async () => {
   const d = mkdtempSync(join(tmpdir(), 'sipd-bounds-'));
-  const p = await startSipd({ dbUrl: await makeDb(d), config: { limits: { replyCacheEntries: 1024, securityLogSources: 16 }, tcp: { maxConnections: 8, maxConnectionsPerSource: 32 } } });
+  const p = await startSipd({ dbUrl: await makeDb(d), config: { limits: { replyCacheEntries: 1024, securityLogSources: 16 }, tcp: { maxConnections: 8, maxConnectionsPerSource: 32 }, modules: { pike: { max_entries: 16 } } } });
   const socks: dgram.Socket[] = [];
   try {
     assert.match(p.output(), /tcp\.maxConnectionsPerSource 32 is more than half of tcp\.maxConnections \(8\); 4 is applied/);
@@ -149,6 +149,10 @@ test('configured bounds (limits.*) are honoured and visible as sipd: gauges; a p
     const s2 = await gauges(p);
     assert.ok((s2.get('sipd:security_log_sources') ?? 0) > 0, 'the security log saw the failures');
     assert.ok((s2.get('sipd:security_log_sources') ?? 0) <= 16, `security log within its configured bound: ${s2.get('sipd:security_log_sources')}`);
+    // pike counted each of the 40 sources; it tracks at most its max_entries (16)
+    assert.ok((s2.get('sipd:pike_sources') ?? 0) > 0 && (s2.get('sipd:pike_sources') ?? 0) <= 16, `pike within its configured bound: ${s2.get('sipd:pike_sources')}`);
+    assert.ok((s2.get('sipd:pike_refusal_sources') ?? 0) <= 16, 'pike refusal budget within its bound');
+    for (const k of ['sipd:htable_entries', 'sipd:acc_queue', 'sipd:requests_in_flight', 'sipd:nonce_replay_entries']) assert.ok(s2.has(k), `${k} is a gauge`);
   } finally {
     for (const s of socks) s.close();
     await p.stop();

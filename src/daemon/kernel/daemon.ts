@@ -26,6 +26,8 @@ import { cnMustMatchFromUser } from '../transport/tls-policy.js';
 import { formatListen, parseListen, type SipTransport } from '../transport/transport.js';
 import { listenUdp } from '../transport/udp.js';
 import type { AlertsApi, AuthApi, Endpoint, PermissionsApi, SecurityEvent } from './contracts.js';
+import type { PikeApi } from '../modules/pike/pike-module.js';
+import type { AccApi } from '../modules/acc/acc-module.js';
 import type { PrometheusApi } from '../modules/prometheus/prometheus-module.js';
 import { errorFields, type KernelLogger } from './logger.js';
 import type { ParamSpecs, SipdModule } from './module.js';
@@ -288,6 +290,11 @@ export class Daemon {
     stats.gauge('sipd:reply_cache_entries', () => this.pipeline.replyCacheSize());
     stats.gauge('sipd:requests_in_flight', () => this.pipeline.counters.inFlight);
     stats.gauge('sipd:security_log_sources', () => this.security.pending());
+    // modules' tables that grow with traffic, each bounded by its own parameter (see the module READMEs)
+    stats.gauge('sipd:pike_sources', () => this.registry.api<PikeApi>('pike')?.sources().flood ?? 0);
+    stats.gauge('sipd:pike_refusal_sources', () => this.registry.api<PikeApi>('pike')?.sources().refusals ?? 0);
+    stats.gauge('sipd:htable_entries', () => (this.htable.api as HtableModuleApi).entries());
+    stats.gauge('sipd:acc_queue', () => this.registry.api<AccApi>('acc')?.queued() ?? 0);
     stats.gauge('sipd:heap_used_kb', () => Math.round(process.memoryUsage().heapUsed / 1024));
     stats.gauge('sipd:rss_kb', () => Math.round(process.memoryUsage.rss() / 1024));
   }

@@ -24,6 +24,8 @@ export interface AccApi {
   cdr(c: CdrRecord): void;
   /** write everything queued now */
   flush(): Promise<void>;
+  /** records waiting to be written (bounded by max_queue; stats sipd:acc_queue) */
+  queued(): number;
 }
 
 export interface AccDeps {
@@ -117,6 +119,7 @@ export function createAccModule(deps: AccDeps = {}) {
   }
 
   const api: AccApi = {
+    queued: () => queue.length,
     event(e) {
       if (logTx) push({ table: 'acc', values: accRow(e, accExtra) });
     },

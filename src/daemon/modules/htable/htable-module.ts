@@ -23,6 +23,8 @@ export interface HtableModuleApi extends HtableApi {
    * local inc with that expiry.
    */
   incShared(table: string, key: string, by: number, expiresSec: number): Promise<number>;
+  /** entries in all tables now (each table bounded by max_entries; stats sipd:htable_entries) */
+  entries(): number;
 }
 
 const params = {
@@ -179,6 +181,11 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
   }
 
   const api: HtableModuleApi = {
+    entries: () => {
+      let n = 0;
+      for (const t of tables.values()) n += t.size;
+      return n;
+    },
     has: (name) => tables.has(name),
     get(name, key) {
       return tables.get(name)?.get(key, now())?.value;

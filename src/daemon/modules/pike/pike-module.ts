@@ -36,6 +36,8 @@ export interface PikeApi {
    * refuse cannot be made a target of our replies (issue 16). Not a ban: requests go on.
    */
   refused(ip: string): boolean;
+  /** sources tracked now for flood counting and for the refusal budget, each bounded by max_entries (stats sipd:pike_sources, sipd:pike_refusal_sources) */
+  sources(): { flood: number; refusals: number };
 }
 
 const params = {
@@ -95,6 +97,7 @@ export function createPikeModule() {
   }
 
   const api: PikeApi = {
+    sources: () => ({ flood: detector?.size ?? 0, refusals: refusals?.size ?? 0 }),
     exempt(ip) {
       if (core()?.isMyself(ip) === true) return true;
       if (groups.length === 0) return false;
