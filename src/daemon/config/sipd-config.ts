@@ -136,7 +136,7 @@ export const CONFIG_KEYS: ReadonlyArray<{ key: string; type: string; default: st
   { key: 'cluster.timeout_ms', type: 'integer 50–10000', default: '500', doc: 'a Redis command not answered within this fails (REGISTER 503) and marks the cluster down until it answers again' },
   { key: 'cluster.dialog_ttl_sec', type: 'integer 10–86400', default: '90', doc: 'a call counted against a user\'s limit is forgotten this long after its owner node last refreshed it (a dead node\'s calls free themselves)' },
   { key: 'workers', type: 'integer 0–64', default: '1', doc: 'processes serving the same listen addresses (also --workers; 0 or "auto" = one per core); more than 1 needs cluster.url and Node.js >= 22.12' },
-  { key: 'disableModules', type: 'string[]', default: '[]', doc: 'optional modules not to load: sanity, maxfwd, scanner, pike, stats, pv, permissions, usrloc, auth-db, registrar, identity, mtree, pipelimit, acc, dialog, proxy (without proxy, sipd relays nothing)' },
+  { key: 'disableModules', type: 'string[]', default: '[]', doc: 'optional modules not to load: sanity, maxfwd, scanner, pike, stats, alerts, prometheus, pv, permissions, usrloc, auth-db, registrar, identity, mtree, pipelimit, acc, dialog, proxy (without proxy, sipd relays nothing)' },
 ];
 
 const TOP_KEYS = new Set(['listen', 'rpcListen', 'domain', 'stateDir', 'db', 'logLevel', 'logFormat', 'stateSaveIntervalSec', 'sip', 'tcp', 'rpc', 'limits', 'tls', 'htables', 'modules', 'disableModules', 'cluster', 'workers']);
