@@ -8,6 +8,9 @@ import type { HtableInfo, HtableRow, UlContactRow } from '../core/rpc/methods.js
 import type { HtableChange, HtableItem, UnbanResult } from '../core/proxy/htable.js';
 import type { NodeOutcome } from '../core/proxy/node-set.js';
 import type { OpView } from '../core/proxy/ops.js';
+import type { DbChange } from '../core/proxy/db-line-commands.js';
+import type { AddressRow } from '../core/address/addresses.js';
+import type { SubscriberView } from '../core/subscribers/subscribers.js';
 import type { LoadedAddress, ReloadResult } from '../core/proxy/permissions.js';
 import { formatDuration, type NodeHealth } from '../core/proxy/status.js';
 import type { OnlineAor, UlContactChange, UlDump, UlLookup, UlRemoval } from '../core/proxy/ul.js';
@@ -15,6 +18,7 @@ import type { HtableStats } from '../core/proxy/htable.js';
 import type { ShvChange, ShvVar } from '../core/proxy/shv.js';
 import type { ProcessRow, StatRow } from '../core/proxy/stats.js';
 import type { LoadedUacreg } from '../core/uacreg/uacreg.js';
+import type { ClusterMember, ClusterView } from '../core/proxy/cluster.js';
 import type { Column, OutputPolicy } from './output.js';
 
 type Outcome = NodeOutcome<unknown>;
@@ -54,6 +58,20 @@ function ulColumns(out: OutputPolicy): Array<Column<Row>> {
 const ulRows = (v: unknown): UlContactRow[] => ((v as UlDump).rows ?? (v as UlLookup).contacts ?? []) as UlContactRow[];
 
 export const VIEWS: Record<OpView, ViewSpec> = {
+  // database lines of batch/shell: one pseudo-node, "database" (db-line-commands.ts)
+  'db-change': { kind: 'status', message: (v) => (v as DbChange).message, summary: (v) => (v as DbChange).message },
+  'db-subscribers': {
+    kind: 'rows',
+    rows: (v) => v as SubscriberView[],
+    columns: () => [col('USERNAME', (r) => r.username), col('DOMAIN', (r) => r.domain), col('PLAINTEXT', (r) => (r.hasPlaintextPassword ? 'yes' : 'no'))],
+    summary: (v) => `${(v as SubscriberView[]).length} subscriber(s)`,
+  },
+  'db-addresses': {
+    kind: 'rows',
+    rows: (v) => v as AddressRow[],
+    columns: () => [col('GROUP', (r) => r.grp), col('IP', (r) => r.ip), col('MASK', (r) => r.mask), col('PORT', (r) => r.port), col('TAG', (r) => r.tag ?? '')],
+    summary: (v) => `${(v as AddressRow[]).length} entr(ies)`,
+  },
   'htable-list': {
     kind: 'rows',
     rows: (v) => v as HtableInfo[],
@@ -161,6 +179,21 @@ export const VIEWS: Record<OpView, ViewSpec> = {
     summary: (v) => ((v as ShvVar[]).length === 1 ? String((v as ShvVar[])[0]!.value) : `${(v as ShvVar[]).length} variable(s)`),
   },
   'shv-set': { kind: 'status', message: (v) => (v as ShvChange).message, summary: (v) => (v as ShvChange).message },
+  'cluster-nodes': {
+    kind: 'rows',
+    rows: (v) => (v as ClusterView).members,
+    columns: (out) => [
+      col('MEMBER', (r) => (r as unknown as ClusterMember).node),
+      col('ALIVE', (r) => ((r as unknown as ClusterMember).alive ? 'yes' : 'no')),
+      col('LAST SEEN', (r) => (out.tty ? `${formatDuration((r as unknown as ClusterMember).ageSec)} ago` : (r as unknown as ClusterMember).lastSeen)),
+      col('PID', (r) => (r as unknown as ClusterMember).pid),
+      col('LISTEN', (r) => (r as unknown as ClusterMember).listen.join(',')),
+    ],
+    summary: (v) => {
+      const c = v as ClusterView;
+      return !c.clustered ? 'not a cluster member (sipd without --cluster)' : `${c.members.filter((m) => m.alive).length} of ${c.members.length} member(s) alive${c.up ? '' : '; Redis unreachable'}`;
+    },
+  },
   'htable-stats': {
     kind: 'rows',
     rows: (v) => v as HtableStats[],

@@ -6,10 +6,14 @@ import { SipctlError, type ErrorCategory } from '../core/errors.js';
 import { EXIT_CODES } from '../cli/exit-codes.js';
 import { prepareLine, type LineContext } from '../core/proxy/line-commands.js';
 import { nodesError } from '../core/proxy/node-set.js';
+import { dbLineSession } from '../cli/db-line-session.js';
+import { credentialConfig, domainFlag } from '../cli/subscriber-support.js';
 
 export default class Batch extends RpcCommand<typeof Batch> {
   static summary = 'Run many commands from standard input over one connection per proxy.';
   static description = `One sipctl-style command per line, without "sipctl" (htable sets ipban 1.2.3.4 1, ul show alice, address reload, rpc core.uptime), or a raw kamcmd-style call (htable.get ipban 1.2.3.4). Blank lines and # comments are skipped; quotes work as in a shell.
+
+The database commands work too — add, passwd, rm, show (or subscriber add|passwd|rm|show|list) and address add|rm|show — over one database connection for the whole batch, so 1,000 password changes are one process. Passwords are given on the line as kamctl takes them (passwd alice@example.com NEW-PASSWORD): they are never echoed, but they are in your input, which the first such line warns about — keep that file private. A bad line (weak password, unknown user) fails alone: the lines before and after it are applied, each line on its own.
 
 One result line per command: LINE<TAB>ok<TAB>summary or LINE<TAB>error<TAB>message (LINE = input line number). With --json, one JSON object per line: {"line", "command", "ok", "result" | "error"}. Every line runs even when some fail (unless --stop-on-error); the exit code is non-zero if any failed.
 
@@ -17,15 +21,23 @@ This is how a script should make many changes: 10,000 htable updates cost one si
   static examples = [
     "printf 'htable sets ipban 1.2.3.4 1\\nhtable get ipban 1.2.3.4\\nhtable delete ipban 1.2.3.4 --yes\\n' | <%= config.bin %> batch",
     '<%= config.bin %> batch --json < changes.txt',
+    "printf 'passwd alice@sip.example.com Wq7-rTz9-kLm2\\npasswd bob@sip.example.com Hx4-pVn8-dQs5\\n' | <%= config.bin %> batch",
   ];
   static flags = {
     ...rpcFlags,
-    yes: Flags.boolean({ char: 'y', description: 'confirm destructive lines (htable delete, htable flush, ul rm)' }),
+    yes: Flags.boolean({ char: 'y', description: 'confirm destructive lines (htable delete, htable flush, ul rm, rm, address rm)' }),
+    domain: domainFlag,
+    hash: Flags.string({ description: 'ha1 hash of add/passwd lines: md5 (Kamailio default) or sha256', options: ['md5', 'sha256'] }),
+    'store-plaintext': Flags.boolean({ description: 'add/passwd lines also store the plaintext password (see subscriber add)', allowNo: true }),
     'stop-on-error': Flags.boolean({ description: 'stop at the first line that fails' }),
   };
 
+  protected override configOverrides() {
+    return { ...super.configOverrides(), ...credentialConfig(this.flags) };
+  }
+
   async run() {
-    const ctx: LineContext = { ...this.opContext(), assumeYes: this.flags.yes };
+    const ctx: LineContext = { ...this.opContext(), assumeYes: this.flags.yes, db: dbLineSession(() => this.openDb(), this.cfg) };
     const json = this.jsonEnabled();
     const multi = ctx.nodes.multi;
     let total = 0;

@@ -8,21 +8,29 @@ import { SipctlError } from '../core/errors.js';
 import { completeLine } from '../core/proxy/completion.js';
 import { LINE_HELP, prepareLine, type LineContext } from '../core/proxy/line-commands.js';
 import { nodesError } from '../core/proxy/node-set.js';
+import { lineHasSecret } from '../core/proxy/db-line-commands.js';
+import { tokenizeLine } from '../core/proxy/line-commands.js';
+import { dbLineSession } from '../cli/db-line-session.js';
+import { domainFlag } from '../cli/subscriber-support.js';
 
 const HISTORY_LINES = 1000;
 
 export default class Shell extends RpcCommand<typeof Shell> {
   static summary = 'Interactive session with the proxies: sipctl commands or raw RPC calls, connections kept open.';
-  static description = `Lines are sipctl commands without "sipctl" (htable dump ipban, ul show alice, rpc core.uptime) or raw kamcmd-style calls (core.uptime, htable.get ipban 1.2.3.4). Tab completes commands, RPC method names (from system.listMethods) and htable names (from htable.listTables). History is kept in the data directory (shell_history). "help" lists the commands; "exit", "quit" or Ctrl-D leave.
+  static description = `Lines are sipctl commands without "sipctl" (htable dump ipban, ul show alice, rpc core.uptime) or raw kamcmd-style calls (core.uptime, htable.get ipban 1.2.3.4), and the database commands (add, passwd, rm, show, address add|rm|show) over one database connection; a line with a password is kept out of the history. Tab completes commands, RPC method names (from system.listMethods) and htable names (from htable.listTables). History is kept in the data directory (shell_history). "help" lists the commands; "exit", "quit" or Ctrl-D leave.
 
 Read from a pipe, it runs the lines like a script and exits non-zero if any failed (see also: sipctl batch).`;
   static examples = ['<%= config.bin %> shell', '<%= config.bin %> shell --node all', "echo 'htable dump ipban' | <%= config.bin %> shell"];
-  static flags = { ...rpcFlags };
+  static flags = { ...rpcFlags, domain: domainFlag };
   static enableJsonFlag = false;
+
+  protected override configOverrides() {
+    return { ...super.configOverrides(), domain: this.flags.domain };
+  }
 
   async run() {
     const interactive = !!process.stdin.isTTY;
-    const ctx: LineContext = this.opContext();
+    const ctx: LineContext = { ...this.opContext(), db: dbLineSession(() => this.openDb(), this.cfg) };
     const nodes = ctx.nodes;
     const first = nodes.nodes[0]!;
     let methods: Promise<string[]> | undefined;
@@ -70,7 +78,7 @@ Read from a pipe, it runs the lines like a script and exits non-zero if any fail
       try {
         const prepared = prepareLine(line, ctx);
         if (!prepared) return true;
-        if (interactive && trimmed !== '') appendHistory(historyFile, trimmed);
+        if (interactive && trimmed !== '' && !lineHasSecret(tokenizeLine(trimmed))) appendHistory(historyFile, trimmed);
         const result = await prepared.run();
         for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
         const text = await renderResult(result, this.out, nodes.multi);

@@ -1,5 +1,6 @@
 import { UsageError } from '../errors.js';
 import { parseKamcmdParams } from '../rpc/params.js';
+import { DB_LINE_HELP, isDbLine, prepareDbLine, type DbLineSession } from './db-line-commands.js';
 import { ops, type OpContext, type OpResult } from './ops.js';
 
 /*
@@ -13,7 +14,12 @@ import { ops, type OpContext, type OpResult } from './ops.js';
 export const LINE_COMMANDS: Record<string, string[]> = {
   htable: ['list', 'dump', 'get', 'seti', 'sets', 'delete', 'flush', 'reload'],
   ul: ['dump', 'show', 'rm'],
-  address: ['dump', 'reload'],
+  address: ['dump', 'reload', 'add', 'rm', 'show'],
+  add: [],
+  passwd: [],
+  rm: [],
+  show: [],
+  subscriber: ['add', 'passwd', 'rm', 'show', 'list'],
   unban: [],
   status: [],
   uptime: [],
@@ -28,7 +34,8 @@ export const LINE_HELP = `commands (as on the command line, without "sipctl"):
   address dump | address reload
   unban IP
   status | uptime | version
-  rpc METHOD [PARAM...]        or just: METHOD [PARAM...]   (kamcmd-style params: i:5 s:007)`;
+  rpc METHOD [PARAM...]        or just: METHOD [PARAM...]   (kamcmd-style params: i:5 s:007)
+${DB_LINE_HELP}`;
 
 /** Split a line into words: blanks separate, '…' is literal, "…" allows \\ escapes, # starts a comment. */
 export function tokenizeLine(line: string): string[] {
@@ -68,13 +75,13 @@ export function tokenizeLine(line: string): string[] {
   return out;
 }
 
-interface Parsed {
+export interface Parsed {
   positional: string[];
   options: Map<string, string | true>;
 }
 
 /** `--name value`, `--name=value` and boolean `--name` / `-y`; `--` ends options. */
-function parseArgs(words: string[], valued: string[], booleans: string[]): Parsed {
+export function parseArgs(words: string[], valued: string[], booleans: string[]): Parsed {
   const positional: string[] = [];
   const options = new Map<string, string | true>();
   for (let i = 0; i < words.length; i++) {
@@ -101,7 +108,7 @@ function parseArgs(words: string[], valued: string[], booleans: string[]): Parse
   return { positional, options };
 }
 
-function need(p: Parsed, n: number, usage: string, max = n): string[] {
+export function need(p: Parsed, n: number, usage: string, max = n): string[] {
   if (p.positional.length < n || p.positional.length > max) throw new UsageError('BAD_ARGUMENTS', `usage: ${usage}`);
   return p.positional;
 }
@@ -113,6 +120,8 @@ export interface LineContext extends OpContext {
   confirm?: (question: string) => Promise<boolean>;
   /** `batch --yes`: every line is confirmed. */
   assumeYes?: boolean;
+  /** The database commands' session (add, passwd, rm, show, address add|rm|show): db-line-commands.ts. */
+  db?: DbLineSession;
 }
 
 /** A parsed line, ready to run. */
@@ -123,7 +132,7 @@ export interface PreparedLine {
 }
 
 /** Destructive lines, as destructive commands: --yes on the line or for the whole batch, else ask (shell), else a usage error. */
-async function confirmed(ctx: LineContext, p: Parsed, what: string, question: string, run: () => Promise<OpResult>): Promise<OpResult> {
+export async function confirmed(ctx: LineContext, p: Parsed, what: string, question: string, run: () => Promise<OpResult>): Promise<OpResult> {
   if (!ctx.assumeYes && !p.options.has('yes')) {
     if (!ctx.confirm) throw new UsageError('CONFIRMATION_REQUIRED', `${what} needs confirmation`, 'add --yes to the line (or run batch --yes)');
     if (!(await ctx.confirm(question))) throw new UsageError('ABORTED', 'aborted; nothing was changed');
@@ -137,6 +146,7 @@ export function prepareLine(line: string, ctx: LineContext): PreparedLine | unde
   if (words.length === 0) return undefined;
   if (words[0] === 'sipctl') words.shift(); // pasted from a script
   if (words.length === 0) return undefined;
+  if (isDbLine(words)) return prepareDbLine(words, ctx);
   const [head, sub, ...rest] = words as [string, string | undefined, ...string[]];
 
   switch (head) {
@@ -175,7 +185,7 @@ export function prepareLine(line: string, ctx: LineContext): PreparedLine | unde
       switch (sub) {
         case 'dump': need(p, 0, 'address dump'); return { command: 'address dump', run: () => ops.addressDump(ctx) };
         case 'reload': need(p, 0, 'address reload'); return { command: 'address reload', run: () => ops.addressReload(ctx) };
-        default: throw new UsageError('UNKNOWN_COMMAND', `address ${sub ?? ''} is not available here`.trim(), 'in batch/shell: address dump | address reload (add/rm/show work on the database: use the sipctl command)');
+        default: throw new UsageError('UNKNOWN_COMMAND', `unknown command: address ${sub ?? ''}`.trim(), 'address dump|reload (the proxy) or add|rm|show (the database)');
       }
     }
     case 'unban': {
