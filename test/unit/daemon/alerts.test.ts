@@ -17,6 +17,8 @@ import { createAlertsModule, readSecretFile } from '../../../src/daemon/modules/
 import { formatRfc5424 } from '../../../src/daemon/modules/alerts/sinks.js';
 import { resolveParams } from '../../../src/daemon/kernel/module.js';
 
+type CreateDgram = (type: 'unix_dgram', listener?: (b: Buffer) => void) => { bind(p: string): void; close(): void };
+
 const dir = mkdtempSync(join(tmpdir(), 'sipd-alerts-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -167,6 +169,26 @@ describe('alert sinks', () => {
       await until(() => got.length === 1, 'a syslog datagram');
       // <PRI>1 TIMESTAMP HOST APP PROCID MSGID [SD] MSG, PRI = 19*8 + 4 (warning)
       assert.match(got[0], /^<156>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \S+ sipd \d+ auth-lockout \[sipd@32473 type="auth-lockout" key="127\.0\.0\.5\|bob\\"\\]" id="[0-9a-f-]{36}" suppressed="0"\] \ufeffauth-lockout /);
+    } finally {
+      await m.destroy();
+      sock.close();
+    }
+  });
+
+  it('syslog to a local datagram socket (as /dev/log): the same RFC 5424 message', async () => {
+    const mod = (await import('unix-dgram')) as unknown as { createSocket?: CreateDgram; default?: { createSocket: CreateDgram } };
+    const create = (mod.createSocket ?? mod.default?.createSocket)!;
+    const path = join(dir, 'log.sock');
+    const got: string[] = [];
+    const sock = create('unix_dgram', (b: Buffer) => got.push(b.toString('utf8')));
+    sock.bind(path);
+    const { m, ctx } = moduleCtx({ syslog: 'local', syslog_socket: path, syslog_facility: 'auth' });
+    try {
+      await m.init(ctx);
+      m.api!.emit('spray-lockout', '127.0.0.8', { detail: 'many users' });
+      await until(() => got.length === 1, 'a datagram on the local socket');
+      // auth = 4, critical = 2: PRI 34
+      assert.match(got[0]!, /^<34>1 \S+ \S+ sipd \d+ spray-lockout \[sipd@32473 type="spray-lockout" key="127\.0\.0\.8" /);
     } finally {
       await m.destroy();
       sock.close();
