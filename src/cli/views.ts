@@ -18,6 +18,7 @@ import type { HtableStats } from '../core/proxy/htable.js';
 import type { ShvChange, ShvVar } from '../core/proxy/shv.js';
 import type { ProcessRow, StatRow } from '../core/proxy/stats.js';
 import type { LoadedUacreg } from '../core/uacreg/uacreg.js';
+import type { ClusterMember, ClusterView } from '../core/proxy/cluster.js';
 import type { Column, OutputPolicy } from './output.js';
 
 type Outcome = NodeOutcome<unknown>;
@@ -178,6 +179,21 @@ export const VIEWS: Record<OpView, ViewSpec> = {
     summary: (v) => ((v as ShvVar[]).length === 1 ? String((v as ShvVar[])[0]!.value) : `${(v as ShvVar[]).length} variable(s)`),
   },
   'shv-set': { kind: 'status', message: (v) => (v as ShvChange).message, summary: (v) => (v as ShvChange).message },
+  'cluster-nodes': {
+    kind: 'rows',
+    rows: (v) => (v as ClusterView).members,
+    columns: (out) => [
+      col('MEMBER', (r) => (r as unknown as ClusterMember).node),
+      col('ALIVE', (r) => ((r as unknown as ClusterMember).alive ? 'yes' : 'no')),
+      col('LAST SEEN', (r) => (out.tty ? `${formatDuration((r as unknown as ClusterMember).ageSec)} ago` : (r as unknown as ClusterMember).lastSeen)),
+      col('PID', (r) => (r as unknown as ClusterMember).pid),
+      col('LISTEN', (r) => (r as unknown as ClusterMember).listen.join(',')),
+    ],
+    summary: (v) => {
+      const c = v as ClusterView;
+      return !c.clustered ? 'not a cluster member (sipd without --cluster)' : `${c.members.filter((m) => m.alive).length} of ${c.members.length} member(s) alive${c.up ? '' : '; Redis unreachable'}`;
+    },
+  },
   'htable-stats': {
     kind: 'rows',
     rows: (v) => v as HtableStats[],

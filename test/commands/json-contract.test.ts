@@ -52,6 +52,9 @@ const READ_ONLY_OR_NOT_DATA = new Set([
   'sim:export', 'sim:list', 'sim:opc', 'sim:selftest', 'sim:show', 'htable:dump', 'htable:get', 'htable:list', 'domain:dump', 'domain:show',
   'trusted:dump', 'trusted:show', 'dispatcher:dump', 'dispatcher:show', 'dialplan:dump', 'dialplan:show', 'dialplan:translate', 'acl:show', 'alias:show', 'speeddial:show', 'db:show', 'block:list', 'ul:dump', 'ul:show', 'subscriber:list', 'subscriber:show',
   'daemon:logs', 'daemon:status', 'daemon:start', 'daemon:stop', 'tls:selfsigned', 'alerts:recent',
+  'monitor', 'ping',
+  'nodes',
+  'online', 'stats', 'ps', 'shv:get', 'htable:stats', 'uacreg:show', 'uacreg:dump',
 ]);
 
 test('destructive commands take --yes; every command that changes data has --dry-run, but the documented exceptions', () => {
@@ -195,7 +198,10 @@ describe('--json output matches schemas/ (sipd + SQLite)', () => {
     await json(['rpc', 'core.uptime']);
     await json(['status']);
     await json(['uptime']);
+    await json(['nodes']);
     await json(['version']);
+    await json(['monitor', '--count', '1']);
+    await json(['ping', `sip:127.0.0.1:${sipd.sipPort}`]);
     await json(['calls', 'list']);
     await json(['calls', 'limit']);
     await json(['calls', 'limit', 'alice', '3', '--dry-run']);

@@ -7,6 +7,7 @@ import { deleteItem, dumpTable, flushTable, getItem, listTables, parseExpireSeco
 import { type NodeOutcome, type NodeSet } from './node-set.js';
 import { loadedAddresses, reloadAddresses, type LoadedAddress, type ReloadResult } from './permissions.js';
 import { nodeHealth, nodeUptime, nodeVersion, type NodeHealth } from './status.js';
+import { clusterNodes, type ClusterView } from './cluster.js';
 import { ulAddContact, ulDump, ulOnline, ulRemove, ulRemoveContact, ulShow, type OnlineAor, type UlContactChange, type UlContactInput, type UlDump, type UlLookup, type UlRemoval } from './ul.js';
 import { getShv, setShv, type ShvChange, type ShvVar } from './shv.js';
 import { fetchStats, listProcesses, type ProcessRow, type StatRow } from './stats.js';
@@ -21,7 +22,7 @@ import { fetchStats, listProcesses, type ProcessRow, type StatRow } from './stat
 export type OpView =
   | 'htable-list' | 'htable-rows' | 'htable-item' | 'change' | 'unban'
   | 'ul-rows' | 'ul-lookup' | 'ul-rm' | 'address-loaded' | 'reload'
-  | 'health' | 'uptime' | 'version' | 'raw'
+  | 'health' | 'uptime' | 'version' | 'raw' | 'cluster-nodes'
   | 'ul-contact' | 'online' | 'stats' | 'processes' | 'shv' | 'shv-set' | 'htable-stats' | 'uacreg-loaded'
   /** database lines of batch/shell (db-line-commands.ts) */
   | 'db-change' | 'db-subscribers' | 'db-addresses';
@@ -168,6 +169,7 @@ export const ops = {
   },
   status: (ctx: OpContext) => op<NodeHealth>(ctx, 'status', 'health', false, (c) => nodeHealth(c)),
   uptime: (ctx: OpContext) => op(ctx, 'uptime', 'uptime', false, (c) => nodeUptime(c)),
+  nodes: (ctx: OpContext) => op<ClusterView>(ctx, 'nodes', 'cluster-nodes', false, (c) => clusterNodes(c)),
   version: (ctx: OpContext) => op(ctx, 'version', 'version', false, (c) => nodeVersion(c)),
   /** Any method by name (kamcmd-style). Not fanned out as a write: the caller cannot know; it goes to every node anyway. */
   raw: (ctx: OpContext, method: string, params: unknown[]) =>

@@ -1,0 +1,13 @@
+import { RpcCommand, rpcFlags } from '../cli/rpc-support.js';
+import { ops } from '../core/proxy/ops.js';
+
+export default class Nodes extends RpcCommand<typeof Nodes> {
+  static summary = 'The members of a sipd cluster (sipd --cluster) with their last heartbeat.';
+  static description = `Asks the proxy for the nodes registered in the cluster's Redis (RPC cluster.nodes): node id, listen addresses, pid, last heartbeat and whether it is alive (a heartbeat in the last 6 s). A sipd without --cluster lists no members; --node all asks every configured proxy.`;
+  static examples = ['<%= config.bin %> nodes', '<%= config.bin %> nodes --json'];
+  static flags = { ...rpcFlags };
+
+  async run() {
+    return this.finish(await ops.nodes(this.opContext()));
+  }
+}
