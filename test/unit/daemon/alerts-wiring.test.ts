@@ -28,3 +28,22 @@ test('dialog: calls over the active-calls limit are one call-limit alert for the
     await h.close();
   }
 });
+
+test('dialog: reaching 80 % of the active-calls limit is one limit-threshold alert, before the limit refuses', async () => {
+  const h = await harness({ alerts: true, modules: { dialog: { max_calls_per_user: 5 } } });
+  try {
+    await h.register('bob', `sip:bob@${BOB}`);
+    for (let i = 0; i < 4; i++) {
+      const r = await authedInvite(h);
+      assert.equal(asRequest(h.to(BOB, r.since)[0]).method, 'INVITE', `call ${i + 1} relayed`);
+    }
+    const { alerts } = await h.rpc<{ alerts: Array<{ type: string; key: string; details: Record<string, unknown> }> }>('alerts.recent', [10]);
+    const t = alerts.filter((a) => a.type === 'limit-threshold');
+    assert.equal(t.length, 1, JSON.stringify(alerts));
+    assert.equal(t[0]!.key, 'alice|calls');
+    assert.equal(t[0]!.details.active, 4);
+    assert.equal(alerts.filter((a) => a.type === 'call-limit').length, 0, 'not refused yet');
+  } finally {
+    await h.close();
+  }
+});

@@ -82,6 +82,7 @@ const params = {
   early_timeout: { type: 'integer', default: 300, min: 10, max: 86_400, doc: 'seconds a dialog may stay unanswered before it is dropped from the table (its transaction times out first)' },
   linger: { type: 'integer', default: 10, min: 0, max: 600, doc: 'seconds an ended dialog is still matched (late ACK, BYE glare)' },
   hash_size: { type: 'integer', default: 4096, min: 1, max: 1_048_576, doc: 'dialog hash table size (h_entry range; Kamailio hash_size)' },
+  alert_threshold_pct: { type: 'integer', default: 80, min: 0, max: 100, doc: 'a limit-threshold alert when a subscriber\'s active calls reach this share of their limit (limits of 2 and more); 0 = none' },
 } as const;
 
 type Params = ParamValues<typeof params>;
@@ -226,6 +227,12 @@ export function createDialogModule() {
         getStats()?.inc('dialog:refused_by_limit');
         getAlerts()?.emit('call-limit', user, { user, limit, reason: 'No more active calls' });
         return { status: 403, reason: 'No more active calls' };
+      }
+      // the call about to be created takes the user to this many: alert at the threshold, before the limit
+      const pct = p?.alert_threshold_pct ?? 0;
+      if (limit !== undefined && limit >= 2 && pct > 0) {
+        const n = (profile.get(user) ?? 0) + 1;
+        if (n < limit && n * 100 >= limit * pct) getAlerts()?.emit('limit-threshold', `${user}|calls`, { user, limit, active: n, thresholdPct: pct, reason: `${n} of ${limit} active calls` });
       }
       return undefined;
     },
