@@ -44,7 +44,7 @@ test('every command has a schema in schemas/, every schema a command, every $ref
 
 // README "Behaviour common to every command": which commands ask (and take --yes), which change
 // data and so have --dry-run, and the documented exceptions. A new command is sorted in here.
-const DESTRUCTIVE = ['rm', 'subscriber:rm', 'sim:rm', 'address:rm', 'trusted:rm', 'domain:rm', 'dispatcher:rm', 'dialplan:rm', 'acl:revoke', 'alias:rm', 'speeddial:rm', 'block:rm', 'htable:delete', 'htable:flush', 'ul:rm', 'calls:end', 'blocklist:rm', 'country:rm', 'country:override:rm', 'timerule:rm'];
+const DESTRUCTIVE = ['rm', 'subscriber:rm', 'sim:rm', 'address:rm', 'trusted:rm', 'domain:rm', 'dispatcher:rm', 'dialplan:rm', 'acl:revoke', 'alias:rm', 'speeddial:rm', 'block:rm', 'htable:delete', 'htable:flush', 'ul:rm', 'calls:end', 'blocklist:rm', 'country:rm', 'country:override:rm', 'timerule:rm', 'uacreg:rm'];
 const NO_DRY_RUN = new Set(['rpc', 'batch', 'sim:set-sqn', 'sim:resync', 'sim:vector', 'alerts:test']);
 const READ_ONLY_OR_NOT_DATA = new Set([
   'blocklist:show', 'country:show', 'country:lookup', 'timerule:show', 'timerule:check',
@@ -222,6 +222,34 @@ describe('--json output matches schemas/ (sipd + SQLite)', () => {
     await json(['ul', 'show', 'bob', '--raw']);
     await json(['ul', 'rm', 'bob', '--dry-run']);
     await json(['ul', 'rm', 'bob', '--yes']);
+
+    // issue 12: registrations and the running proxy
+    await json(['ul', 'add', 'carol', 'sip:carol@192.0.2.30', '--expires', '60']);
+    await json(['ul', 'add', 'carol', 'sip:carol@192.0.2.31', '--dry-run']);
+    await json(['ul', 'show']);
+    await json(['online']);
+    await json(['ul', 'rm', 'carol', 'sip:carol@192.0.2.30', '--dry-run']);
+    await json(['ul', 'rm', 'carol', 'sip:carol@192.0.2.30', '--yes']);
+    await json(['stats', 'usrloc', 'core:rcv_requests']);
+    await json(['ps']);
+    await json(['shv', 'get']);
+    await json(['shv', 'set', 'nosuch', '1'], 3);
+    await json(['htable', 'sets', 'ipban', '192.0.2.40', 'x']);
+    await json(['htable', 'setex', 'ipban', '192.0.2.40', '60']);
+    await json(['htable', 'setex', 'ipban', '192.0.2.40', '0', '--dry-run']);
+    await json(['htable', 'stats']);
+    const add = await runSipctl(['uacreg', 'add', 'gw1', 'c1@127.0.0.1', 'u1@carrier.example', 'sip:192.0.2.50', '--password-stdin', '--json'], { env, input: 'Carrier-pw-1\n' });
+    assert.equal(add.code, 0, add.stderr);
+    assert.deepEqual(schemas.validate('uacreg-add.json', JSON.parse(add.stdout)), [], add.stdout);
+    assert.ok(!add.stdout.includes('Carrier-pw-1'));
+    checked.add('uacreg:add');
+    await json(['uacreg', 'show']);
+    await json(['uacreg', 'rm', 'gw1', '--dry-run']);
+    await json(['uacreg', 'rm', 'gw1', '--yes']);
+    // sipd makes no registrations: the envelope with the node's error, exit 6
+    await json(['uacreg', 'dump'], 6);
+    await json(['uacreg', 'reload', '--dry-run'], 6);
+    await json(['uacreg', 'refresh', 'gw1'], 6);
   });
 
   test('one node or two: the same shape', async () => {

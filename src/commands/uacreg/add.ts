@@ -9,8 +9,8 @@ export default class UacregAdd extends RpcCommand<typeof UacregAdd> {
 
 The running proxy starts registering after --refresh (uac.reg_refresh of this record, on every node) or \`sipctl uacreg reload\`.`;
   static examples = [
-    "printf '%s\\n' \"$CARRIER_PASSWORD\" | <%= config.bin %> uacreg add carrier1 4930123456@sip.example.com 4930123456@carrier.example sip:carrier.example:5060 --password-stdin --refresh",
-    '<%= config.bin %> uacreg add pbx2 pbx2@sip.example.com trunk7@pbx.example sip:192.0.2.40 --realm pbx.example --expires 600',
+    'printf %s "$PW" | <%= config.bin %> uacreg add carrier1 4930123456@sip.example.com 4930123456@carrier.example sip:carrier.example:5060 --password-stdin',
+    'printf %s "$PW" | <%= config.bin %> uacreg add pbx2 pbx2@sip.example.com trunk7@pbx.example sip:192.0.2.40 --password-stdin --realm pbx.example --expires 600 --dry-run',
   ];
   static args = {
     l_uuid: Args.string({ description: 'record name, unique (at most 64 characters)', required: true }),

@@ -5,7 +5,7 @@ import { removeUacreg, uacregReload } from '../../core/uacreg/uacreg.js';
 export default class UacregRm extends RpcCommand<typeof UacregRm> {
   static summary = 'Remove a registration record from the uacreg table (kamcli uacreg rm).';
   static description = 'Asks first on a terminal; scripts pass --yes. A record that does not exist is exit code 3. The running proxy forgets it on `sipctl uacreg reload` (or --reload).';
-  static examples = ['<%= config.bin %> uacreg rm carrier1 --yes --reload'];
+  static examples = ['<%= config.bin %> uacreg rm carrier1 --yes', '<%= config.bin %> uacreg rm carrier1 --yes --reload'];
   static args = { l_uuid: Args.string({ description: 'record name', required: true }) };
   static flags = { ...rpcFlags, reload: Flags.boolean({ description: 'then reload the uacreg table on the proxies (uac.reg_reload)' }), yes: yesFlag, 'dry-run': dryRunFlag };
 

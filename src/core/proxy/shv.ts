@@ -33,7 +33,7 @@ const toVar = (v: RawShv): ShvVar => ({ name: String(v.name), type: v.type === '
 
 function notFound(e: unknown, name: string): unknown {
   const d = remoteDetails(e);
-  if (d && /variable not found/i.test(d.rpcMessage)) return new NotFoundError('SHV_NOT_FOUND', `no shared variable ${name} on this proxy`, 'a variable exists only when the proxy\'s configuration declares it (Kamailio: modparam("pv", "shvset", "name=i:0"))');
+  if (d && /variable not found/i.test(d.rpcMessage)) return new NotFoundError('SHV_NOT_FOUND', `no shared variable ${name} on this proxy`, 'only variables the proxy configuration declares exist, e.g. Kamailio modparam("pv", "shvset", "name=i:0")');
   return mapUnsupported(e, 'pv.shvGet', 'Kamailio needs the pv module');
 }
 

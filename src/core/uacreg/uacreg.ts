@@ -196,7 +196,7 @@ export interface LoadedUacreg extends UacregRow {
   regInit: number;
 }
 
-const UNSUPPORTED_HINT = 'the proxy needs the uac module with reg_db_url set (sipd does not make registrations of its own)';
+const UNSUPPORTED_HINT = "Kamailio's uac module with reg_db_url does this; sipd makes no registrations of its own";
 
 export function toLoaded(r: Record<string, unknown>): LoadedUacreg {
   const s = (v: unknown) => (v === null || v === undefined ? '' : String(v));
@@ -253,6 +253,11 @@ export async function uacregReload(ctx: OpContext): Promise<OpResult<UacregReloa
     try {
       await c.call('uac.reg_reload');
     } catch (e) {
+      // uac keeps the previous records for 150 s after a reload (registrations in flight may
+      // still use them) and refuses another reload until then (uac_reg.c, UAC_REG_GC_INTERVAL)
+      if (remoteDetails(e) && /failed to shift records/i.test(remoteDetails(e)!.rpcMessage)) {
+        throw new SipctlError('UACREG_RELOAD_TOO_SOON', 'the proxy refused the reload: Kamailio\'s uac module allows one uac.reg_reload per 150 s', { category: 'remote', hint: 'retry later, or load one record now with `sipctl uacreg refresh L_UUID`', details: { rpcMessage: remoteDetails(e)!.rpcMessage }, cause: e });
+      }
       throw mapUnsupported(e, 'uac.reg_reload', UNSUPPORTED_HINT);
     }
     return { message: 'uacreg table reloaded', retries: 0 };
