@@ -21,7 +21,8 @@ This is how a script should make many changes: 10,000 htable updates cost one si
   static examples = [
     "printf 'htable sets ipban 1.2.3.4 1\\nhtable get ipban 1.2.3.4\\nhtable delete ipban 1.2.3.4 --yes\\n' | <%= config.bin %> batch",
     '<%= config.bin %> batch --json < changes.txt',
-    "printf 'passwd alice@sip.example.com Wq7-rTz9-kLm2\\npasswd bob@sip.example.com Hx4-pVn8-dQs5\\n' | <%= config.bin %> batch",
+    "printf 'address add 1 192.0.2.77 --tag pbx\\naddress show --group 1\\naddress rm 1 192.0.2.77 --yes\\n' | <%= config.bin %> batch",
+    '<%= config.bin %> batch < new-passwords.txt   # needs: a file of "passwd USER@DOMAIN NEW-PASSWORD" lines for existing subscribers',
   ];
   static flags = {
     ...rpcFlags,

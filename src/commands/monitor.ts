@@ -15,7 +15,7 @@ Not on a terminal (or with --json): one JSON snapshot per interval on standard o
   static examples = [
     '<%= config.bin %> monitor',
     '<%= config.bin %> top --node all --interval 2',
-    '<%= config.bin %> monitor --count 3 | jq .nodes[0].requestsPerSec',
+    "<%= config.bin %> monitor --count 3 | jq -c '.nodes[0].requestsPerSec'",
   ];
   static flags = {
     ...rpcFlags,

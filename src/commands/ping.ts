@@ -11,9 +11,9 @@ export default class Ping extends BaseCommand<typeof Ping> {
 
 Any final reply counts as an answer, 404 or 503 included (the host's SIP stack answered). Exit codes: 0 when at least one reply came back; 7 (timeout) when none came within --timeout; 5 (connection) when the target refused (ICMP port unreachable, TCP connection refused) or cannot be resolved.`;
   static examples = [
-    '<%= config.bin %> ping sip:127.0.0.1',
-    '<%= config.bin %> ping sip:proxy.example.com:5060;transport=tcp --count 5',
-    '<%= config.bin %> ping sips:proxy.example.com --ca-file ca.pem --json',
+    '<%= config.bin %> ping sip:127.0.0.1:5060',
+    "<%= config.bin %> ping 'sip:127.0.0.1:5060;transport=tcp' --count 3 --interval 0.5",
+    '<%= config.bin %> ping sips:proxy.example.com --ca-file ca.pem --json   # needs: a TLS proxy at proxy.example.com',
   ];
   static args = { uri: Args.string({ description: 'SIP URI or host[:port] to send OPTIONS to', required: true }) };
   static flags = {

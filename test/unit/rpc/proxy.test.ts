@@ -113,7 +113,11 @@ describe('batch and shell lines', () => {
     assert.equal(prepareLine('core.uptime', ctx)!.command, 'rpc core.uptime');
     assert.equal(prepareLine('rpc htable.get ipban s:1', ctx)!.command, 'rpc htable.get');
     assert.equal(prepareLine('ul rm alice --table location', ctx)!.command, 'ul rm');
-    for (const bad of ['bogus', 'htable', 'htable sets ipban k', 'htable get a b c', 'ul dump --nope', 'address add 1 1.1.1.1', 'rpc', 'status now', 'rpc x i:abc']) {
+    // the database commands (issue 12): parsed like the others, run over the session's one connection
+    assert.equal(prepareLine('address add 1 1.1.1.1 --tag gw', ctx)!.command, 'address add');
+    assert.equal(prepareLine('passwd alice@example.com Secret-pw-1', ctx)!.command, 'passwd');
+    assert.equal(prepareLine('subscriber list', ctx)!.command, 'show');
+    for (const bad of ['bogus', 'htable', 'htable sets ipban k', 'htable get a b c', 'ul dump --nope', 'address frob 1 1.1.1.1', 'address add 1', 'passwd alice', 'add a b c', 'subscriber frob', 'rpc', 'status now', 'rpc x i:abc']) {
       assert.throws(() => prepareLine(bad, ctx), (e: unknown) => isSipctlError(e) && e.category === 'usage', bad);
     }
   });
