@@ -34,9 +34,15 @@ const EXPECTED_VERSIONS: Record<string, number> = {
   dbaliases: 1,
   speed_dial: 2,
   uacreg: 5,
+  // issue 13: sipd's rule tables
+  sipd_blocklist: 1,
+  sipd_country: 1,
+  sipd_country_override: 1,
+  sipd_timerule: 1,
   sim: 2,
 };
 const ISSUE12_TABLES = ['domain', 'domain_attrs', 'dispatcher', 'dialplan', 'grp', 're_grp', 'dbaliases', 'speed_dial', 'uacreg'];
+const ISSUE13_TABLES = ['sipd_blocklist', 'sipd_country', 'sipd_country_override', 'sipd_timerule'];
 const ALL = Object.keys(EXPECTED_VERSIONS).sort();
 const KAMAILIO_TABLES = ['version', 'subscriber', 'address', 'trusted', 'location', 'location_attrs', 'htable'];
 const SCHEMA_TXT = fileURLToPath(new URL('../../fixtures/kamailio/recorded/db_schema.txt', import.meta.url));
@@ -199,7 +205,7 @@ forEachEngine('compatibility with a database made by Kamailio\'s own scripts', (
   test('initSchema only adds what is missing (acc, acc_cdrs, mtree, sim), keeps foreign tables, and addSubscriber works', async () => {
     const before1 = await versions(kam);
     const r = await initSchema(kam);
-    const added = ['acc', 'acc_cdrs', 'mtree', ...ISSUE12_TABLES, 'sim'];
+    const added = ['acc', 'acc_cdrs', 'mtree', ...ISSUE12_TABLES, ...ISSUE13_TABLES, 'sim'];
     assert.deepEqual(r.created, added);
     assert.deepEqual([...r.existing].sort(), ALL.filter((t) => !added.includes(t)));
     assert.deepEqual(await versions(kam), { ...before1, ...Object.fromEntries(added.map((t) => [t, EXPECTED_VERSIONS[t]])) });
