@@ -294,13 +294,13 @@ export function createClusterModule(settings: ClusterSettings) {
       for (const c of put) m.hset(key, c.ruid, JSON.stringify({ ...c, node: settings.nodeId }));
       if (remove.length > 0) m.hdel(key, ...remove);
       const last = Math.max(0, ...put.map((c) => c.expires));
-      if (last > 0) m.pexpireat(key, last * 1000, 'GT' as never);
+      // The key lives as long as its longest contact: NX gives a new key its first expiry (GT
+      // never sets one), GT moves it later. One MULTI/EXEC: one round trip per REGISTER.
+      if (last > 0) m.pexpireat(key, last * 1000, 'NX' as never).pexpireat(key, last * 1000, 'GT' as never);
       try {
         const r = await m.exec();
         const err = r?.find(([e]) => e !== null);
         if (err !== undefined) throw err[0];
-        // A new key has no expiry yet, and GT never sets a first one.
-        if (last > 0) await cmd.pexpireat(key, last * 1000, 'NX' as never);
       } catch (e) {
         down(e);
         throw e;

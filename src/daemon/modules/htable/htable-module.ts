@@ -221,8 +221,10 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
       if (t === undefined) return false;
       const had = t.delete(key, now());
       if (had) changed = true;
-      // Deleted everywhere, even when this node's copy did not have it (sipctl unban on any node).
-      if (shared(t)) cluster!.htableDelete(name, key);
+      // A key this node's copy does not have is not in the cluster either (the copy follows
+      // Redis): no round trip for it — auth-db clears a pair's counters on every success. The
+      // htable.delete RPC (sipctl unban) deletes in Redis whatever the copy says.
+      if (had && shared(t)) cluster!.htableDelete(name, key);
       return had;
     },
     keys: (name, prefix) => tables.get(name)?.keys(now(), prefix) ?? [],
