@@ -67,6 +67,10 @@ const REVIEWED: Record<string, Record<string, string>> = {
   },
   'src/daemon/modules/htable/htable-module.ts': { 't.def.dbtable': 'htable dbtable, checked by isPlainTableName when the definition is parsed' },
   'src/daemon/modules/mtree/mtree-module.ts': { table: 'mtree table parameter, checked by assertTableName at init' },
+  // issue 13's rule modules: table names from their parameters, checked by assertTableName at init
+  'src/daemon/modules/blocklist/blocklist-module.ts': { 'ctx.params.db_table': 'blocklist table parameter, checked by assertTableName at init' },
+  'src/daemon/modules/country/country-module.ts': { 'p.db_table': 'country rules table parameter, checked by assertTableName at init', 'p.override_table': 'country override table parameter, checked by assertTableName at init' },
+  'src/daemon/modules/timerule/timerule-module.ts': { 'ctx.params.db_table': 'time rules table parameter, checked by assertTableName at init', 'ctx.params.group_table': 'group table parameter, checked by assertTableName at init' },
   'src/daemon/modules/permissions/permissions-module.ts': { tableName: 'address table parameter, checked by assertTableName at init' },
   'src/daemon/modules/usrloc/location-db.ts': {
     'q(this.table)': 'usrloc table parameter (assertTableName at init), quoted',
@@ -84,6 +88,9 @@ const TABLE_NAME_FILES: Record<string, string> = {
   'src/daemon/modules/auth-db/auth-db-module.ts': 'assertTableName(',
   'src/daemon/modules/htable/htable.ts': 'isPlainTableName(',
   'src/daemon/modules/mtree/mtree-module.ts': 'assertTableName(',
+  'src/daemon/modules/blocklist/blocklist-module.ts': 'assertTableName(',
+  'src/daemon/modules/country/country-module.ts': 'assertTableName(',
+  'src/daemon/modules/timerule/timerule-module.ts': 'assertTableName(',
   'src/daemon/modules/permissions/permissions-module.ts': 'assertTableName(',
   'src/daemon/modules/usrloc/usrloc-module.ts': 'assertTableName(',
 };
