@@ -57,6 +57,8 @@ const MODULES: Array<{ name: string; load: (deps: ModuleDeps) => Promise<AnyModu
   { name: 'identity', load: (d) => optional('identity', d) },
   { name: 'mtree', load: (d) => optional('mtree', d) },
   { name: 'timerule', load: (d) => optional('timerule', d) },
+  // issue 13 rule 4: rate table, spending and daily limits (the proxy admits, the dialog module ends calls at the budget)
+  { name: 'limits', load: (d) => optional('limits', d) },
   { name: 'pipelimit', load: (d) => optional('pipelimit', d) },
   { name: 'acc', load: (d) => optional('acc', d) },
   { name: 'dialog', load: (d) => optional('dialog', d) },

@@ -38,7 +38,7 @@ describe('db init / db status (SQLite)', () => {
     const doc = JSON.parse(init.stdout);
     assert.equal(doc.engine, 'sqlite');
     assert.equal(doc.dryRun, false);
-    assert.deepEqual(doc.created, ['version', 'subscriber', 'address', 'trusted', 'location', 'location_attrs', 'htable', 'acc', 'acc_cdrs', 'mtree', 'domain', 'domain_attrs', 'dispatcher', 'dialplan', 'grp', 're_grp', 'dbaliases', 'speed_dial', 'uacreg', 'sipd_blocklist', 'sipd_country', 'sipd_country_override', 'sipd_timerule', 'sim']);
+    assert.deepEqual(doc.created, ['version', 'subscriber', 'address', 'trusted', 'location', 'location_attrs', 'htable', 'acc', 'acc_cdrs', 'mtree', 'domain', 'domain_attrs', 'dispatcher', 'dialplan', 'grp', 're_grp', 'dbaliases', 'speed_dial', 'uacreg', 'sipd_blocklist', 'sipd_country', 'sipd_country_override', 'sipd_timerule', 'sipd_rate', 'sipd_limits', 'sim']);
     assert.ok(existsSync(path));
 
     const dry = await cli.run(['db', 'init', '--db', url, '--dry-run']);

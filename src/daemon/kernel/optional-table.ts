@@ -10,9 +10,9 @@ import type { Logger } from './module.js';
 
 const warned = new WeakMap<Logger, Set<string>>();
 
-export async function rowsOfOptionalTable<T>(db: Database, sql: string, table: string, log: Logger): Promise<T[]> {
+export async function rowsOfOptionalTable<T>(db: Database, sql: string, table: string, log: Logger, params?: Array<string | number>): Promise<T[]> {
   try {
-    return await db.query<T>(sql);
+    return await db.query<T>(sql, params);
   } catch (e) {
     if (schemaErrorFrom(e)?.code !== 'SCHEMA_MISSING') throw e;
     let seen = warned.get(log);

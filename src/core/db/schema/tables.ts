@@ -683,6 +683,60 @@ export const TABLES: TableDef[] = [
     },
   },
   {
+    // issue 13 rule 4: the rate table, dialled-number prefix (digits) → price per minute,
+    // currency, billing increment in seconds; the longest prefix wins (src/core/rate/rates.ts)
+    name: 'sipd_rate',
+    version: 1,
+    owner: 'sipd limits',
+    ddl: {
+      mysql: [`CREATE TABLE \`sipd_rate\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`prefix\` VARCHAR(32) NOT NULL,
+    \`price\` DECIMAL(14,6) DEFAULT 0 NOT NULL,
+    \`currency\` CHAR(3) DEFAULT 'EUR' NOT NULL,
+    \`billing_increment\` INT DEFAULT 60 NOT NULL,
+    \`description\` VARCHAR(128) DEFAULT '' NOT NULL,
+    CONSTRAINT sipd_rate_prefix_idx UNIQUE (\`prefix\`)
+)${MYSQL_TAIL}`],
+      sqlite: [`CREATE TABLE sipd_rate (
+    id INTEGER PRIMARY KEY NOT NULL,
+    prefix VARCHAR(32) NOT NULL,
+    price DECIMAL(14,6) DEFAULT 0 NOT NULL,
+    currency CHAR(3) DEFAULT 'EUR' NOT NULL,
+    billing_increment INTEGER DEFAULT 60 NOT NULL,
+    description VARCHAR(128) DEFAULT '' NOT NULL,
+    CONSTRAINT sipd_rate_prefix_idx UNIQUE (prefix)
+)`],
+    },
+  },
+  {
+    // issue 13 rule 4: spending and daily limits per subscriber ('*' = the default for everyone);
+    // NULL = not set here (the default row applies), -1 = no limit (src/core/limits/limits.ts)
+    name: 'sipd_limits',
+    version: 1,
+    owner: 'sipd limits',
+    ddl: {
+      mysql: [`CREATE TABLE \`sipd_limits\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`username\` VARCHAR(64) NOT NULL,
+    \`calls_per_day\` INT DEFAULT NULL,
+    \`minutes_per_day\` INT DEFAULT NULL,
+    \`cost_per_day\` DECIMAL(14,6) DEFAULT NULL,
+    \`cost_per_month\` DECIMAL(14,6) DEFAULT NULL,
+    CONSTRAINT sipd_limits_username_idx UNIQUE (\`username\`)
+)${MYSQL_TAIL}`],
+      sqlite: [`CREATE TABLE sipd_limits (
+    id INTEGER PRIMARY KEY NOT NULL,
+    username VARCHAR(64) NOT NULL,
+    calls_per_day INTEGER DEFAULT NULL,
+    minutes_per_day INTEGER DEFAULT NULL,
+    cost_per_day DECIMAL(14,6) DEFAULT NULL,
+    cost_per_month DECIMAL(14,6) DEFAULT NULL,
+    CONSTRAINT sipd_limits_username_idx UNIQUE (username)
+)`],
+    },
+  },
+  {
     // sipctl's own: SIM key material. OP is never stored, only the per-card OPc.
     // Version 2 (issue 16) adds key_id and keys_enc for encryption at rest (src/core/sim/kek.ts):
     // on an encrypted row ki/opc hold "enc:" fingerprints and keys_enc the AES-GCM sealed keys.

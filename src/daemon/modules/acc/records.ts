@@ -12,7 +12,7 @@
  */
 import { toDbDatetime } from '../usrloc/location-db.js';
 
-export type EndReason = 'caller-bye' | 'callee-bye' | 'max-duration' | 'rpc' | 'rejected' | 'failed' | 'cancelled' | 'no-answer' | 'timeout' | 'shutdown';
+export type EndReason = 'caller-bye' | 'callee-bye' | 'max-duration' | 'rpc' | 'rejected' | 'failed' | 'cancelled' | 'no-answer' | 'timeout' | 'shutdown' | 'cost-limit';
 
 export interface CallParties {
   callId: string;

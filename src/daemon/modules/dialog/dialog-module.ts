@@ -20,6 +20,7 @@ import type { AlertsApi, ClusterApi, Endpoint, PersistentState, ReplySpec, Stats
 import { defineModule, rpcArgs, type Logger, type ParamValues, type RpcParams } from '../../kernel/module.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
 import type { AccApi } from '../acc/acc-module.js';
+import type { LimitsApi } from '../limits/limits-module.js';
 import type { CallParties, EndReason } from '../acc/records.js';
 import { allValues, headerValue, routeUri } from '../proxy/header-values.js';
 import { coreHash } from '../../kernel/kamailio-hash.js';
@@ -118,6 +119,7 @@ export function createDialogModule() {
   let getUac: () => UacApi | undefined = () => undefined;
   let getStats: () => StatsApi | undefined = () => undefined;
   let getAlerts: () => AlertsApi | undefined = () => undefined;
+  let getLimits: () => LimitsApi | undefined = () => undefined;
   let changed = false;
   let cluster: ClusterApi | undefined;
   let refresher: NodeJS.Timeout | undefined;
@@ -127,6 +129,7 @@ export function createDialogModule() {
   const counters = { created: 0, answered: 0, failed: 0, ended_by_timeout: 0, ended_by_rpc: 0, refused_by_limit: 0 };
 
   const size = () => p?.hash_size ?? 4096;
+  const limitsKey = (d: Dialog) => `${d.hEntry}:${d.hId}:${d.callId}`;
 
   /** the active-calls limit of `user`; undefined = no limit (a per-user -1, or the default 0) */
   function limitOf(user: string): number | undefined {
@@ -163,7 +166,10 @@ export function createDialogModule() {
     d.endReason = why;
     if (d.timer !== undefined) clearTimeout(d.timer);
     d.timer = undefined;
+    if (d.budgetTimer !== undefined) clearTimeout(d.budgetTimer);
+    d.budgetTimer = undefined;
     if (wasCounted) profileChange(d, -1);
+    if (d.profileUser !== undefined) getLimits()?.ended({ callId: limitsKey(d), user: d.profileUser, dialled: d.parties.dstOuser, ...(d.startTs !== undefined ? { answerTime: d.startTs } : {}), endTime: d.endTs });
     const shared = sharedMembers.get(d);
     if (shared !== undefined) {
       sharedMembers.delete(d);
@@ -340,6 +346,19 @@ export function createDialogModule() {
         }, d.lifetime * 1000);
         d.timer.unref();
       }
+      // Spending limits (modules/limits): the call ends when the remaining budget is spent.
+      const lim = getLimits();
+      if (lim !== undefined && d.profileUser !== undefined) {
+        const call = { callId: limitsKey(d), user: d.profileUser, dialled: d.parties.dstOuser, answerTime: d.startTs };
+        const seconds = lim.answered(call);
+        if (seconds !== undefined) {
+          d.budgetTimer = setTimeout(() => {
+            lim.cutOff(call);
+            api.end(d, 'cost-limit');
+          }, seconds * 1000);
+          d.budgetTimer.unref();
+        }
+      }
     },
     failed(d, status, reason, why) {
       if (!d.active || d.confirmed) return;
@@ -455,6 +474,7 @@ export function createDialogModule() {
       getUac = () => ctx.api<UacApi>('proxy');
       getStats = () => ctx.api<StatsApi>('stats');
       getAlerts = () => ctx.api<AlertsApi>('alerts');
+      getLimits = () => ctx.api<LimitsApi>('limits');
       const cl = ctx.api<ClusterApi>('cluster');
       if (cl?.enabled === true) {
         cluster = cl;

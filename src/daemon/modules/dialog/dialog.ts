@@ -52,6 +52,8 @@ export class Dialog {
   endReason: EndReason | undefined;
   /** the max-duration timer (cleared on end) */
   timer: NodeJS.Timeout | undefined;
+  /** the spending-limit timer (modules/limits; cleared on end) */
+  budgetTimer: NodeJS.Timeout | undefined;
   /** max duration in seconds (0 = none) */
   lifetime: number;
 

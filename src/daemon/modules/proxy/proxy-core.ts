@@ -58,6 +58,7 @@ import type { IdentityApi } from '../identity/identity-module.js';
 import type { MtreeApi } from '../mtree/mtree-module.js';
 import type { CountryApi } from '../country/country-module.js';
 import type { TimeruleApi } from '../timerule/timerule-module.js';
+import type { LimitsApi } from '../limits/limits-module.js';
 import { isInternational } from '../../../core/block/destination-class.js';
 import { normaliseNumber } from '../mtree/prefix-tree.js';
 import type { PipelimitApi } from '../pipelimit/pipelimit-module.js';
@@ -444,6 +445,9 @@ export class Proxy {
       if (caller.kind === 'local') {
         const outside = this.api<TimeruleApi>('timerule')?.check(caller.user!, dialled, ctx.source.ip);
         if (outside !== undefined) return refuse(outside);
+        // Spending and daily limits (modules/limits): calls, minutes and cost per day, cost per month.
+        const spent = this.api<LimitsApi>('limits')?.admit(caller.user!, dialled);
+        if (spent !== undefined) return refuse(spent);
       }
       const cps = this.api<PipelimitApi>('pipelimit')?.check(caller.user);
       if (cps !== undefined) return refuse(cps);
