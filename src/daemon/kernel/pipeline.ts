@@ -385,21 +385,26 @@ export class Pipeline {
     }
     this.counters.inFlight++;
     void (async () => {
-      let reply: ReplySpec;
+      let reply: ReplySpec | undefined;
       try {
         const a = await auth.authenticate(ctx, 'www');
-        // A subscriber registering from outside its home countries: refused when the policy says so.
+        // A subscriber registering from outside its home countries: refused (or dropped: country.action) when the policy says so.
         const home = a.ok ? this.api<CountryApi>('country')?.home(a.username, ctx.source.ip, 'REGISTER') : undefined;
         if (home !== undefined && typeof home === 'object' && home.action !== 'continue') {
-          reply = home.action === 'reply' ? home.reply : { status: 403, reason: 'Originating country not allowed' };
+          reply = home.action === 'reply' ? home.reply : undefined;
         } else reply = a.ok ? await registrar.save(ctx, a.username, a.domain) : a.reply;
       } catch (e) {
         this.opts.log.error('REGISTER failed', { error: e instanceof Error ? e.message : String(e), source: ctx.source.ip, callId: ctx.msg.callId?.slice(0, 64) });
         reply = { status: 500, reason: 'Server Internal Error' };
       }
       try {
-        this.registers.finish(key, reply);
-        this.send(m, ctx.msg, reply);
+        if (reply === undefined) {
+          this.registers.forget(key);
+          this.drop();
+        } else {
+          this.registers.finish(key, reply);
+          this.send(m, ctx.msg, reply);
+        }
       } finally {
         this.counters.inFlight--;
       }
