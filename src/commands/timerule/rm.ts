@@ -6,7 +6,7 @@ import { reloadTimeRules, removeTimeRule } from '../../core/timerule/timerules.j
 export default class TimeruleRm extends RuleCommand<typeof TimeruleRm> {
   static summary = 'Remove a time rule by id, then reload the proxies.';
   static description = 'Asks first on a terminal; scripts pass --yes. The id is the one `sipctl timerule show` prints; no such rule: exit code 3.';
-  static examples = ['<%= config.bin %> timerule rm 3 --yes'];
+  static examples = ['<%= config.bin %> timerule rm 1 --yes'];
   static args = { id: Args.integer({ description: 'rule id', required: true }) };
   static flags = {
     ...rpcFlags,
