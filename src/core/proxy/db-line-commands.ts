@@ -53,13 +53,6 @@ export function lineHasSecret(words: string[]): boolean {
   return head === 'add' || head === 'passwd' || (head === 'subscriber' && (sub === 'add' || sub === 'passwd'));
 }
 
-export const DB_LINE_HELP = `database (one connection for the whole session):
-  add USER[@DOMAIN] PASSWORD [--allow-weak] [--dry-run]     (also: subscriber add)
-  passwd USER[@DOMAIN] PASSWORD [--allow-weak] [--dry-run]  (also: subscriber passwd)
-  rm USER[@DOMAIN] [--yes] [--dry-run] | show [USER[@DOMAIN]]  (also: subscriber rm|show|list)
-  address add GROUP IP [--mask N] [--port N] [--tag T] [--dry-run]
-  address rm GROUP IP [--mask N] [--port N] [--yes] [--dry-run] | address show [--group G]`;
-
 function dbResult<T>(command: string, view: 'db-change' | 'db-subscribers' | 'db-addresses', value: T, warnings: string[] = []): OpResult<T> {
   return { command, view, write: view === 'db-change', outcomes: [{ node: DB_NODE, ok: true, value }], warnings };
 }

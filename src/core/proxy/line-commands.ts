@@ -1,6 +1,7 @@
 import { UsageError } from '../errors.js';
 import { parseKamcmdParams } from '../rpc/params.js';
-import { DB_LINE_HELP, isDbLine, prepareDbLine, type DbLineSession } from './db-line-commands.js';
+// db-line-commands imports this module too: only functions cross (used at call time, never while loading)
+import { isDbLine, prepareDbLine, type DbLineSession } from './db-line-commands.js';
 import { ops, type OpContext, type OpResult } from './ops.js';
 
 /*
@@ -35,7 +36,12 @@ export const LINE_HELP = `commands (as on the command line, without "sipctl"):
   unban IP
   status | uptime | version
   rpc METHOD [PARAM...]        or just: METHOD [PARAM...]   (kamcmd-style params: i:5 s:007)
-${DB_LINE_HELP}`;
+database (one connection for the whole session):
+  add USER[@DOMAIN] PASSWORD [--allow-weak] [--dry-run]     (also: subscriber add)
+  passwd USER[@DOMAIN] PASSWORD [--allow-weak] [--dry-run]  (also: subscriber passwd)
+  rm USER[@DOMAIN] [--yes] [--dry-run] | show [USER[@DOMAIN]]  (also: subscriber rm|show|list)
+  address add GROUP IP [--mask N] [--port N] [--tag T] [--dry-run]
+  address rm GROUP IP [--mask N] [--port N] [--yes] [--dry-run] | address show [--group G]`;
 
 /** Split a line into words: blanks separate, '…' is literal, "…" allows \\ escapes, # starts a comment. */
 export function tokenizeLine(line: string): string[] {

@@ -9,7 +9,7 @@ import { assertSecretPrivate, resolveConfig } from '../../../src/core/config/con
 import { isSipctlError, SipctlError } from '../../../src/core/errors.js';
 import { resolveTargets } from '../../../src/core/proxy/targets.js';
 import { NodeSet, nodesError, type NodeOutcome } from '../../../src/core/proxy/node-set.js';
-import { prepareLine, tokenizeLine } from '../../../src/core/proxy/line-commands.js';
+import { LINE_HELP, prepareLine, tokenizeLine } from '../../../src/core/proxy/line-commands.js';
 import { completeLine } from '../../../src/core/proxy/completion.js';
 import { makeFilter } from '../../../src/core/proxy/filter.js';
 import { reloadAddresses } from '../../../src/core/proxy/permissions.js';
@@ -117,6 +117,7 @@ describe('batch and shell lines', () => {
     assert.equal(prepareLine('address add 1 1.1.1.1 --tag gw', ctx)!.command, 'address add');
     assert.equal(prepareLine('passwd alice@example.com Secret-pw-1', ctx)!.command, 'passwd');
     assert.equal(prepareLine('subscriber list', ctx)!.command, 'show');
+    assert.match(LINE_HELP, /\n {2}passwd USER\[@DOMAIN\] PASSWORD/, 'help lists the database lines');
     for (const bad of ['bogus', 'htable', 'htable sets ipban k', 'htable get a b c', 'ul dump --nope', 'address frob 1 1.1.1.1', 'address add 1', 'passwd alice', 'add a b c', 'subscriber frob', 'rpc', 'status now', 'rpc x i:abc']) {
       assert.throws(() => prepareLine(bad, ctx), (e: unknown) => isSipctlError(e) && e.category === 'usage', bad);
     }
