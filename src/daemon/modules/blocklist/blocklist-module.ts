@@ -88,7 +88,6 @@ export function createBlocklistModule(deps: BlocklistDeps = {}) {
       if (e.expires !== 0 && e.expires * 1000 <= (ctx?.now() ?? Date.now())) return undefined;
       dropped++;
       ctx?.api<StatsApi>('stats')?.inc('blocklist:dropped');
-      // TODO(alerts): the kernel's security events reach the alerts module once the lead connects them
       ctx?.api<CoreApi>('core')?.securityEvent({ event: 'blocklisted-source', sourceIp: ip, detail: `${e.network}: ${e.reason}`.slice(0, 128) });
       return e;
     },

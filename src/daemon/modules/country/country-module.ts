@@ -182,7 +182,6 @@ export function createCountryModule(deps: CountryDeps = {}) {
   function refusal(ip: string, cc: string | null, method: string | undefined, user: string | undefined, why: string): StageResult {
     counters.refused++;
     ctx?.api<StatsApi>('stats')?.inc('country:refused');
-    // TODO(alerts): the kernel's security events reach the alerts module once the lead connects them
     ctx?.api<CoreApi>('core')?.securityEvent({ event: 'country-refused', sourceIp: ip, method, user, detail: `${cc ?? 'unknown'}: ${why}` });
     return ctx?.params.action === 'drop' ? { action: 'drop', why: 'country' } : { action: 'reply', reply: { ...COUNTRY_REFUSED } };
   }

@@ -87,7 +87,6 @@ export function createTimeruleModule(deps: TimeruleDeps = {}) {
       if (c.allowed) return undefined;
       counters.refused++;
       ctx?.api<StatsApi>('stats')?.inc('timerule:refused');
-      // TODO(alerts): the kernel's security events reach the alerts module once the lead connects them
       ctx?.api<CoreApi>('core')?.securityEvent({ event: 'time-rule', sourceIp: sourceIp ?? '', method: 'INVITE', user, detail: `rules ${c.applicable.join(',')}: outside the allowed hours for ${dialled.slice(0, 32)}` });
       return { ...OUTSIDE_HOURS };
     },
