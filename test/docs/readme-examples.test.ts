@@ -70,6 +70,7 @@ before(async () => {
   file('updates.txt', 'htable sets ipban 198.51.100.1 1\nhtable get ipban 198.51.100.1\n');
   file('changes.txt', 'htable seti ipban 198.51.100.2 1\nhtable delete ipban 198.51.100.2 --yes\n');
   file('ki.hex', `${KI}\n`);
+  file('rates.csv', 'prefix,price,currency,increment,description\n+44,0.05,EUR,60,UK\n+4490,1.99,EUR,1,premium\n');
   file('blocklist.txt', '# a saved VoIP blocklist: one address or network per line\n192.0.2.66\n198.51.100.128/25 ; scanner range\n');
   file('opc.hex', 'cd63cb71954a9f4e48a5994e37a02baf\n');
   file('tk.hex', '000102030405060708090a0b0c0d0e0f\n');

@@ -6,7 +6,7 @@ import { nodesError } from '../../core/proxy/node-set.js';
 
 export default class LimitsShow extends RpcCommand<typeof LimitsShow> {
   static summary = "A subscriber's usage today and this month against its limits (limits.usage).";
-  static description = "One row per limit: LIMIT, USED, MAX ('-' = no limit). The usage is sipd's: the day's and month's CDRs plus the calls running now, so ask the proxy (several with --url, one row set each). Days and months are UTC.";
+  static description = "One row per limit: LIMIT, USED, MAX ('-' = no limit). The usage is sipd's: the day's and month's CDRs plus the calls running now, so it asks the proxy (several with --rpc or --node, one row set each). Days and months are UTC.";
   static examples = ['<%= config.bin %> limits show alice', '<%= config.bin %> limits show alice --json'];
   static args = { user: Args.string({ description: "subscriber user name, or '*'", required: true }) };
   static flags = { ...rpcFlags };
