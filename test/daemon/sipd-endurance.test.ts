@@ -98,7 +98,7 @@ test(`${CONNECTIONS} short TCP connections: sender table, connection counts and 
 test('mutated datagrams: the reply cache and the security log stay within their bounds', async () => {
   const sock = dgram.createSocket('udp4');
   await new Promise<void>((r) => sock.bind({ address: '127.0.0.1', port: 0 }, () => r()));
-  const base = Buffer.from(options(sipd.sipPort).replace('OPTIONS sip:', 'REGISTER sip:').replace('CSeq: 1 OPTIONS', 'CSeq: 1 REGISTER'), 'latin1');
+  const base = Buffer.from(options(sipd.sipPort).replace('OPTIONS sip:', 'REGISTER sip:').replace(/CSeq: (\d+) OPTIONS/, 'CSeq: $1 REGISTER'), 'latin1');
   let max = 0;
   for (let round = 0; round < 20; round++) {
     for (let i = 0; i < 250; i++) {
@@ -128,16 +128,23 @@ test('configured bounds (limits.*) are honoured and visible as sipd: gauges; a p
     const sock = dgram.createSocket('udp4');
     socks.push(sock);
     await new Promise<void>((r) => sock.bind({ address: '127.0.0.1', port: 0 }, () => r()));
+    sock.setRecvBufferSize(4 * 1024 * 1024);
     let answers = 0;
-    sock.on('message', () => answers++);
-    const reg = options(p.sipPort).replace('OPTIONS sip:', 'REGISTER sip:').replace('CSeq: 1 OPTIONS', 'CSeq: 1 REGISTER');
+    const statuses = new Map<string, number>();
+    sock.on('message', (b) => {
+      answers++;
+      const st = b.toString('latin1', 0, 12);
+      statuses.set(st, (statuses.get(st) ?? 0) + 1);
+    });
+    const reg = options(p.sipPort).replace('OPTIONS sip:', 'REGISTER sip:').replace(/CSeq: (\d+) OPTIONS/, 'CSeq: $1 REGISTER');
     for (let i = 0; i < 1500; i++) {
       sock.send(reg.replace(/Call-ID: ([^\r]+)/, `Call-ID: bound-${i}-$1`), p.sipPort, '127.0.0.1');
       if (i % 50 === 49) await new Promise((r) => setTimeout(r, 10));
     }
-    await waitFor('answers to 1,500 REGISTERs', () => answers, (n) => n >= 1500, 30_000);
+    // Not every answer need arrive (a loaded machine may drop datagrams to this socket); well over the bound is enough.
+    await waitFor('answers to the REGISTERs', () => answers, (n) => n >= 1200, 25_000);
     const g = await gauges(p);
-    assert.equal(g.get('sipd:reply_cache_entries'), 1024, 'the reply cache holds exactly its configured bound');
+    assert.equal(g.get('sipd:reply_cache_entries'), 1024, `the reply cache holds exactly its configured bound (answers: ${JSON.stringify([...statuses])})`);
     // parse failures from 40 source addresses: the security log tracks at most 16 (event, source) pairs
     for (let i = 2; i < 42; i++) {
       const s = dgram.createSocket('udp4');
