@@ -6,7 +6,7 @@ import { formatDuration } from '../../core/proxy/status.js';
 
 export default class CallsHistory extends BaseCommand<typeof CallsHistory> {
   static summary = 'Show finished calls from the accounting table (acc_cdrs), newest first.';
-  static description = 'One row per call: START (INVITE), CALLER, CALLEE (as dialled), RESULT (the final response: 200 OK, 486 Busy Here, 403 Destination blocked, …), DURATION (answer to end), ENDED (caller-bye, callee-bye, max-duration, rpc, cancelled, failed, rejected, no-answer). Written by sipd\'s acc module; reads the database, so no proxy needs to run. Works on Kamailio\'s stock acc_cdrs too (start_time, end_time, duration only: CALLER, CALLEE and CALL-ID show "-" and --user/--number/--answered need the cdr_extra columns). When more calls match than --limit, stderr says how many were left out.';
+  static description = 'One row per call: START (INVITE), CALLER, CALLEE (as dialled), RESULT (the final response: 200 OK, 486 Busy Here, 403 Destination blocked, …), DURATION (answer to end), ENDED (caller-bye, callee-bye, max-duration, cost-limit, rpc, cancelled, failed, rejected, no-answer). Written by sipd\'s acc module; reads the database, so no proxy needs to run. Works on Kamailio\'s stock acc_cdrs too (start_time, end_time, duration only: CALLER, CALLEE and CALL-ID show "-" and --user/--number/--answered need the cdr_extra columns). When more calls match than --limit, stderr says how many were left out.';
   static examples = ['<%= config.bin %> calls history', '<%= config.bin %> calls history --user alice --since 24h', "<%= config.bin %> calls history --number +44 --json"];
   static flags = {
     user: Flags.string({ char: 'u', description: 'calls this subscriber made or received' }),
