@@ -113,7 +113,9 @@ function substitute(line: string): string {
     .replace(/fifo:\/run\/kamailio\/kamailio_rpc\.fifo|unix:\/run\/kamailio\/kamailio_rpc\.sock/g, `unix:${sipd.unixPath}`)
     .replace(/mysql:\/\/kamailio@localhost(:3306)?\/kamailio/g, maria.url)
     .replace(/(udp|tcp):(127\.0\.0\.1|\[::1\]):5060/g, `$1:$2:${ports.sip}`)
-    .replace(/sip:127\.0\.0\.1:5060\b/g, `sip:127.0.0.1:${ports.sip}`)
+    // ping's examples ask the sipd under test (always running); other SIP URIs on 5060 name the
+    // daemon the README's own `daemon start` examples run on ports.sip
+    .replace(/sip:127\.0\.0\.1:5060\b/g, `sip:127.0.0.1:${/^sipctl ping\b/.test(line) ? sipd.sipPort : ports.sip}`)
     .replace(/(?<=\s)\/(etc|var\/lib)\//g, `${s}/$1/`);
 }
 
