@@ -14,11 +14,10 @@
  * RPC: blocklist.reload, blocklist.dump, blocklist.match ip, blocklist.stats.
  */
 import { ConfigError } from '../../../core/errors.js';
-import type { Database } from '../../../core/db/database.js';
 import type { CoreApi, StatsApi } from '../../kernel/contracts.js';
 import { defineModule, rpcArgs, type ModuleContext, type ParamValues, type RpcParams } from '../../kernel/module.js';
-import { closeModuleDb, openModuleDb, assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
-import { ReloadGate, startPeriodicReload } from '../../kernel/reload-gate.js';
+import { assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
+import { TableCopy } from '../../kernel/table-copy.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
 import { CidrMap, parseCidr } from '../../kernel/cidr-map.js';
 import { parseIp } from '../permissions/ip.js';
@@ -50,14 +49,12 @@ type Params = ParamValues<typeof params>;
 
 export function createBlocklistModule(deps: BlocklistDeps = {}) {
   let ctx: ModuleContext<Params> | undefined;
-  let db: Database | undefined;
-  let ownsDb = false;
   let map = new CidrMap<BlocklistEntry>();
   let entries: BlocklistEntry[] = [];
-  let timer: NodeJS.Timeout | undefined;
   let dropped = 0;
 
   async function load(): Promise<void> {
+    const db = copy.db;
     if (db === undefined || ctx === undefined) throw new ConfigError('BLOCKLIST_NO_DB', 'blocklist: no database configured');
     const rows = await rowsOfOptionalTable<{ network: string; reason: string; expires: number | string }>(db, `SELECT network, reason, expires FROM ${ctx.params.db_table}`, ctx.params.db_table, ctx.log);
     const next = new CidrMap<BlocklistEntry>();
@@ -77,7 +74,7 @@ export function createBlocklistModule(deps: BlocklistDeps = {}) {
     entries = list;
     ctx.log.info('blocklist: loaded', { entries: next.size, skipped });
   }
-  const gate = new ReloadGate(load);
+  const copy = new TableCopy('blocklist', 'list', load);
 
   const api: BlocklistApi = {
     blocked(ip) {
@@ -91,7 +88,7 @@ export function createBlocklistModule(deps: BlocklistDeps = {}) {
       ctx?.api<CoreApi>('core')?.securityEvent({ event: 'blocklisted-source', sourceIp: ip, detail: `${e.network}: ${e.reason}`.slice(0, 128) });
       return e;
     },
-    reload: () => gate.reload(),
+    reload: () => copy.reload(),
   };
 
   return defineModule({
@@ -101,31 +98,13 @@ export function createBlocklistModule(deps: BlocklistDeps = {}) {
       ctx = c;
       assertTableName('blocklist.db_table', c.params.db_table);
       if (deps.db === undefined) throw new ConfigError('MODULE_DEPENDENCY', 'blocklist needs a database with the sipd_blocklist table');
-      ({ db, owned: ownsDb } = await openModuleDb(deps.db));
-      await gate.reload();
-      timer = startPeriodicReload(gate, c.params.reload_interval, (e) => c.log.error('blocklist: periodic reload failed, keeping the previous list', { error: String(e) }));
+      await copy.open(deps.db, c.params.reload_interval, c.log);
     },
     async destroy() {
-      if (timer !== undefined) clearInterval(timer);
-      timer = undefined;
-      await gate.idle();
-      await closeModuleDb(db, ownsDb);
-      db = undefined;
-      ownsDb = false;
+      await copy.close();
     },
     rpc: {
-      'blocklist.reload': {
-        doc: 'Reload the IP blocklist from the database',
-        async handler() {
-          try {
-            await gate.reload();
-          } catch (e) {
-            ctx?.log.error('blocklist: reload failed, keeping the previous list', { error: String(e) });
-            throw new RpcFault(500, 'Reload failed.');
-          }
-          return 'Reload OK';
-        },
-      },
+      'blocklist.reload': copy.reloadMethod('Reload the IP blocklist from the database'),
       'blocklist.dump': {
         doc: 'The blocklist in memory: [{network, reason, expires}]',
         handler: () => entries,

@@ -26,11 +26,10 @@
  */
 import { existsSync } from 'node:fs';
 import { ConfigError } from '../../../core/errors.js';
-import type { Database } from '../../../core/db/database.js';
 import type { CoreApi, StageResult, StatsApi } from '../../kernel/contracts.js';
 import { defineModule, rpcArgs, type ModuleContext, type ParamValues, type RpcParams } from '../../kernel/module.js';
-import { closeModuleDb, openModuleDb, assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
-import { ReloadGate, startPeriodicReload } from '../../kernel/reload-gate.js';
+import { assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
+import { TableCopy } from '../../kernel/table-copy.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
 import { CidrMap, parseCidr } from '../../kernel/cidr-map.js';
 import { parseIp } from '../permissions/ip.js';
@@ -97,12 +96,9 @@ export const COUNTRY_REFUSED = { status: 403, reason: 'Originating country not a
 
 export function createCountryModule(deps: CountryDeps = {}) {
   let ctx: ModuleContext<Params> | undefined;
-  let db: Database | undefined;
-  let ownsDb = false;
   let rules = emptyRules();
   let data: CountrySource | undefined;
   let dataError: string | undefined;
-  let timer: NodeJS.Timeout | undefined;
   const counters = { lookups: 0, refused: 0, restricted: 0, unknown: 0 };
 
   function loadData(p: Params): void {
@@ -120,6 +116,7 @@ export function createCountryModule(deps: CountryDeps = {}) {
   }
 
   async function load(): Promise<void> {
+    const db = copy.db;
     if (db === undefined || ctx === undefined) throw new ConfigError('COUNTRY_NO_DB', 'country: no database configured');
     const p = ctx.params;
     const next = emptyRules();
@@ -167,7 +164,7 @@ export function createCountryModule(deps: CountryDeps = {}) {
     rules = next;
     ctx.log.info('country: rules loaded', { rules: next.count, overrides: next.overrides.size, skipped });
   }
-  const gate = new ReloadGate(load);
+  const copy = new TableCopy('country', 'rules', load);
 
   function countryOf(ip: string): CountryLookup {
     counters.lookups++;
@@ -211,7 +208,7 @@ export function createCountryModule(deps: CountryDeps = {}) {
       counters.restricted++;
       return 'restricted';
     },
-    reload: () => gate.reload(),
+    reload: () => copy.reload(),
   };
 
   return defineModule({
@@ -222,30 +219,23 @@ export function createCountryModule(deps: CountryDeps = {}) {
       assertTableName('country.db_table', c.params.db_table);
       assertTableName('country.override_table', c.params.override_table);
       if (deps.db === undefined) throw new ConfigError('MODULE_DEPENDENCY', 'country needs a database with the sipd_country tables');
-      ({ db, owned: ownsDb } = await openModuleDb(deps.db));
-      await gate.reload();
-      timer = startPeriodicReload(gate, c.params.reload_interval, (e) => c.log.error('country: periodic reload failed, keeping the previous rules', { error: String(e) }));
+      await copy.open(deps.db, c.params.reload_interval, c.log);
     },
     async reload(c) {
       // new parameters: the data set is read again on the next load
       ctx = c;
       data = undefined;
-      await gate.reload();
+      await copy.reload();
     },
     async destroy() {
-      if (timer !== undefined) clearInterval(timer);
-      timer = undefined;
-      await gate.idle();
-      await closeModuleDb(db, ownsDb);
-      db = undefined;
-      ownsDb = false;
+      await copy.close();
     },
     rpc: {
       'country.reload': {
         doc: 'Reload the country rules and overrides from the database',
         async handler() {
           try {
-            await gate.reload();
+            await copy.reload();
           } catch (e) {
             ctx?.log.error('country: reload failed, keeping the previous rules', { error: String(e) });
             dataError = e instanceof Error ? e.message : String(e);

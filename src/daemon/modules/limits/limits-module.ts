@@ -18,14 +18,13 @@
  * RPC: limits.reload, limits.usage user, limits.rate number, limits.stats.
  */
 import { ConfigError } from '../../../core/errors.js';
-import type { Database } from '../../../core/db/database.js';
 import { callCostMicro, checkRate, fromMicro, MICRO, RateTable, secondsForBudget, type Rate } from '../../../core/rate/rates.js';
 import { DEFAULT_LIMITS_USER, effectiveLimits, limitsOfRow, type LimitUsage, type Limits } from '../../../core/limits/limits.js';
 import { fromDbDatetime, toDbDatetime } from '../usrloc/location-db.js';
 import type { AlertsApi, ReplySpec, StatsApi } from '../../kernel/contracts.js';
 import { defineModule, rpcArgs, type ModuleContext, type ParamValues, type RpcParams } from '../../kernel/module.js';
-import { closeModuleDb, openModuleDb, assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
-import { ReloadGate, startPeriodicReload } from '../../kernel/reload-gate.js';
+import { assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
+import { TableCopy } from '../../kernel/table-copy.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
 import { rowsOfOptionalTable } from '../../kernel/optional-table.js';
 
@@ -90,14 +89,11 @@ function monthStart(ms: number): number {
 
 export function createLimitsModule(deps: LimitsDeps = {}) {
   let ctx: ModuleContext<Params> | undefined;
-  let db: Database | undefined;
-  let ownsDb = false;
   let rates = new RateTable([]);
   let limits = new Map<string, Limits>();
   let usage = new Map<string, Usage>();
   const running = new Map<string, Running>();
   let currencies = new Set<string>();
-  let timer: NodeJS.Timeout | undefined;
   const counters = { checked: 0, refused: 0, cut_off: 0 };
   const now = () => ctx?.now() ?? Date.now();
 
@@ -140,6 +136,7 @@ export function createLimitsModule(deps: LimitsDeps = {}) {
   }
 
   async function load(): Promise<void> {
+    const db = copy.db;
     if (db === undefined || ctx === undefined) throw new ConfigError('LIMITS_NO_DB', 'limits: no database configured');
     const p = ctx.params;
     const rateRows = await rowsOfOptionalTable<Record<string, unknown>>(db, `SELECT prefix, price, currency, billing_increment FROM ${p.rates_table}`, p.rates_table, ctx.log);
@@ -177,7 +174,7 @@ export function createLimitsModule(deps: LimitsDeps = {}) {
     usage = u;
     ctx.log.info('limits: rates and limits loaded', { rates: list.length, limits: l.size, subscribersWithUsage: u.size });
   }
-  const gate = new ReloadGate(load);
+  const copy = new TableCopy('limits', 'tables', load);
 
   function alerts(): AlertsApi | undefined {
     return ctx?.api<AlertsApi>('alerts');
@@ -264,7 +261,7 @@ export function createLimitsModule(deps: LimitsDeps = {}) {
       ctx?.log.info('limits: spending limit reached; ending the call', { user: call.user, callId: call.callId.slice(0, 64) });
       alerts()?.emit('cost-limit', `${call.user}|call`, { user: call.user, callId: call.callId, reason: 'call ended at the spending limit' });
     },
-    reload: () => gate.reload(),
+    reload: () => copy.reload(),
   };
 
   return defineModule({
@@ -276,31 +273,13 @@ export function createLimitsModule(deps: LimitsDeps = {}) {
       assertTableName('limits.limits_table', c.params.limits_table);
       assertTableName('limits.cdrs_table', c.params.cdrs_table);
       if (deps.db === undefined) throw new ConfigError('MODULE_DEPENDENCY', 'limits needs a database with the sipd_rate and sipd_limits tables');
-      ({ db, owned: ownsDb } = await openModuleDb(deps.db));
-      await gate.reload();
-      timer = startPeriodicReload(gate, c.params.reload_interval, (e) => c.log.error('limits: periodic reload failed, keeping the previous tables', { error: String(e) }));
+      await copy.open(deps.db, c.params.reload_interval, c.log);
     },
     async destroy() {
-      if (timer !== undefined) clearInterval(timer);
-      timer = undefined;
-      await gate.idle();
-      await closeModuleDb(db, ownsDb);
-      db = undefined;
-      ownsDb = false;
+      await copy.close();
     },
     rpc: {
-      'limits.reload': {
-        doc: 'Reload the rate table and the limits, and rebuild the totals from the CDRs',
-        async handler() {
-          try {
-            await gate.reload();
-          } catch (e) {
-            ctx?.log.error('limits: reload failed, keeping the previous tables', { error: String(e) });
-            throw new RpcFault(500, 'Reload failed.');
-          }
-          return 'Reload OK';
-        },
-      },
+      'limits.reload': copy.reloadMethod('Reload the rate table and the limits, and rebuild the totals from the CDRs'),
       'limits.usage': {
         doc: "A subscriber's usage today and this month against its limits: limits.usage user",
         handler(p: RpcParams) {

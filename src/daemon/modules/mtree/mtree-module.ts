@@ -10,11 +10,10 @@
  * {tname, tprefix, tvalue}; 404 "Prefix not found"), mtree.summary.
  */
 import { ConfigError } from '../../../core/errors.js';
-import type { Database } from '../../../core/db/database.js';
 import { defineModule, rpcArgs, type Logger, type RpcParams } from '../../kernel/module.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
-import { closeModuleDb, openModuleDb, assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
-import { ReloadGate, startPeriodicReload } from '../../kernel/reload-gate.js';
+import { assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
+import { TableCopy } from '../../kernel/table-copy.js';
 import { PREFIX_CHARS, PrefixTree, type PrefixMatch } from './prefix-tree.js';
 
 export interface MtreeApi {
@@ -36,17 +35,15 @@ const params = {
 
 export function createMtreeModule(deps: MtreeDeps = {}) {
   let tree = new PrefixTree();
-  let db: Database | undefined;
-  let ownsDb = false;
   let table: string = params.db_table.default;
   let name: string = params.tree_name.default;
   let log: Logger | undefined;
-  let timer: NodeJS.Timeout | undefined;
   let reloads = 0;
   let reloadTime = 0;
   let now = () => Date.now();
 
   async function load(): Promise<void> {
+    const db = copy.db;
     if (db === undefined) throw new ConfigError('MTREE_NO_DB', 'mtree: no database configured');
     const rows = await db.query<{ tprefix: string; tvalue: string }>(`SELECT tprefix, tvalue FROM ${table}`);
     const good: Array<{ tprefix: string; tvalue: string }> = [];
@@ -64,11 +61,11 @@ export function createMtreeModule(deps: MtreeDeps = {}) {
     reloadTime = Math.floor(now() / 1000);
     log?.info('mtree: blocked prefixes loaded', { tree: name, prefixes: tree.size, skipped });
   }
-  const gate = new ReloadGate(load);
+  const copy = new TableCopy('mtree', 'tree', load);
 
   const api: MtreeApi = {
     blocked: (number) => tree.match(number),
-    reload: () => gate.reload(),
+    reload: () => copy.reload(),
   };
 
   const wantTree = (tname: unknown) => {
@@ -86,31 +83,13 @@ export function createMtreeModule(deps: MtreeDeps = {}) {
       table = ctx.params.db_table;
       name = ctx.params.tree_name;
       if (deps.db === undefined) throw new ConfigError('MODULE_DEPENDENCY', 'mtree needs a database with the mtree table');
-      ({ db, owned: ownsDb } = await openModuleDb(deps.db));
-      await gate.reload();
-      timer = startPeriodicReload(gate, ctx.params.reload_interval, (e) => ctx.log.error('mtree: periodic reload failed, keeping the previous tree', { error: String(e) }));
+      await copy.open(deps.db, ctx.params.reload_interval, ctx.log);
     },
     async destroy() {
-      if (timer !== undefined) clearInterval(timer);
-      timer = undefined;
-      await gate.idle();
-      await closeModuleDb(db, ownsDb);
-      db = undefined;
-      ownsDb = false;
+      await copy.close();
     },
     rpc: {
-      'mtree.reload': {
-        doc: 'Reload mtrees from database to memory',
-        async handler() {
-          try {
-            await gate.reload();
-          } catch (e) {
-            log?.error('mtree: reload failed, keeping the previous tree', { error: String(e) });
-            throw new RpcFault(500, 'Mtree Reload Failed');
-          }
-          return null;
-        },
-      },
+      'mtree.reload': copy.reloadMethod('Reload mtrees from database to memory', { fault: 'Mtree Reload Failed', ok: null }),
       'mtree.list': {
         doc: 'List the content of one or all trees: mtree.list [tname]',
         handler(p: RpcParams) {

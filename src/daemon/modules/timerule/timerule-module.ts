@@ -10,12 +10,11 @@
  * RPC: timerule.reload, timerule.list, timerule.check number [user], timerule.stats.
  */
 import { ConfigError } from '../../../core/errors.js';
-import type { Database } from '../../../core/db/database.js';
 import { checkTimeRules, compileRule, OUTSIDE_HOURS, type CompiledRule, type TimeCheck } from '../../../core/timerule/timerules.js';
 import type { CoreApi, ReplySpec, StatsApi } from '../../kernel/contracts.js';
 import { defineModule, rpcArgs, type ModuleContext, type ParamValues, type RpcParams } from '../../kernel/module.js';
-import { closeModuleDb, openModuleDb, assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
-import { ReloadGate, startPeriodicReload } from '../../kernel/reload-gate.js';
+import { assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
+import { TableCopy } from '../../kernel/table-copy.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
 import { rowsOfOptionalTable } from '../../kernel/optional-table.js';
 
@@ -39,14 +38,12 @@ type Params = ParamValues<typeof params>;
 
 export function createTimeruleModule(deps: TimeruleDeps = {}) {
   let ctx: ModuleContext<Params> | undefined;
-  let db: Database | undefined;
-  let ownsDb = false;
   let rules: CompiledRule[] = [];
   let groups = new Map<string, Set<string>>();
-  let timer: NodeJS.Timeout | undefined;
   const counters = { checked: 0, refused: 0 };
 
   async function load(): Promise<void> {
+    const db = copy.db;
     if (db === undefined || ctx === undefined) throw new ConfigError('TIMERULE_NO_DB', 'timerule: no database configured');
     const rows = await rowsOfOptionalTable<Record<string, unknown>>(db, `SELECT id, class, grp, timerec, tz, description FROM ${ctx.params.db_table} ORDER BY id`, ctx.params.db_table, ctx.log);
     const next: CompiledRule[] = [];
@@ -73,7 +70,7 @@ export function createTimeruleModule(deps: TimeruleDeps = {}) {
     groups = g;
     ctx.log.info('timerule: rules loaded', { rules: next.length, skipped });
   }
-  const gate = new ReloadGate(load);
+  const copy = new TableCopy('timerule', 'rules', load);
 
   function decide(user: string, dialled: string): TimeCheck {
     return checkTimeRules(rules, groups.get(user) ?? new Set(), dialled, ctx?.now() ?? Date.now());
@@ -90,7 +87,7 @@ export function createTimeruleModule(deps: TimeruleDeps = {}) {
       ctx?.api<CoreApi>('core')?.securityEvent({ event: 'time-rule', sourceIp: sourceIp ?? '', method: 'INVITE', user, detail: `rules ${c.applicable.join(',')}: outside the allowed hours for ${dialled.slice(0, 32)}` });
       return { ...OUTSIDE_HOURS };
     },
-    reload: () => gate.reload(),
+    reload: () => copy.reload(),
   };
 
   return defineModule({
@@ -101,31 +98,13 @@ export function createTimeruleModule(deps: TimeruleDeps = {}) {
       assertTableName('timerule.db_table', c.params.db_table);
       assertTableName('timerule.group_table', c.params.group_table);
       if (deps.db === undefined) throw new ConfigError('MODULE_DEPENDENCY', 'timerule needs a database with the sipd_timerule table');
-      ({ db, owned: ownsDb } = await openModuleDb(deps.db));
-      await gate.reload();
-      timer = startPeriodicReload(gate, c.params.reload_interval, (e) => c.log.error('timerule: periodic reload failed, keeping the previous rules', { error: String(e) }));
+      await copy.open(deps.db, c.params.reload_interval, c.log);
     },
     async destroy() {
-      if (timer !== undefined) clearInterval(timer);
-      timer = undefined;
-      await gate.idle();
-      await closeModuleDb(db, ownsDb);
-      db = undefined;
-      ownsDb = false;
+      await copy.close();
     },
     rpc: {
-      'timerule.reload': {
-        doc: 'Reload the time rules and group membership from the database',
-        async handler() {
-          try {
-            await gate.reload();
-          } catch (e) {
-            ctx?.log.error('timerule: reload failed, keeping the previous rules', { error: String(e) });
-            throw new RpcFault(500, 'Reload failed.');
-          }
-          return 'Reload OK';
-        },
-      },
+      'timerule.reload': copy.reloadMethod('Reload the time rules and group membership from the database'),
       'timerule.list': {
         doc: 'The time rules in memory',
         handler: () => rules.map(({ rec: _rec, ...r }) => r),
