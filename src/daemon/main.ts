@@ -57,6 +57,8 @@ const MODULES: Array<{ name: string; load: (deps: ModuleDeps) => Promise<AnyModu
   { name: 'identity', load: (d) => optional('identity', d) },
   { name: 'mtree', load: (d) => optional('mtree', d) },
   { name: 'timerule', load: (d) => optional('timerule', d) },
+  // issue 13 rule 2: User-Agent allow-list per subscriber group (REGISTER and INVITE)
+  { name: 'uafilter', load: (d) => optional('uafilter', d) },
   // issue 13 rule 4: rate table, spending and daily limits (the proxy admits, the dialog module ends calls at the budget)
   { name: 'limits', load: (d) => optional('limits', d) },
   { name: 'pipelimit', load: (d) => optional('pipelimit', d) },

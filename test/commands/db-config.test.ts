@@ -38,7 +38,7 @@ describe('db init / db status (SQLite)', () => {
     const doc = JSON.parse(init.stdout);
     assert.equal(doc.engine, 'sqlite');
     assert.equal(doc.dryRun, false);
-    assert.deepEqual(doc.created, ['version', 'subscriber', 'address', 'trusted', 'location', 'location_attrs', 'htable', 'acc', 'acc_cdrs', 'mtree', 'domain', 'domain_attrs', 'dispatcher', 'dialplan', 'grp', 're_grp', 'dbaliases', 'speed_dial', 'uacreg', 'sipd_blocklist', 'sipd_country', 'sipd_country_override', 'sipd_timerule', 'sipd_rate', 'sipd_limits', 'sim']);
+    assert.deepEqual(doc.created, ['version', 'subscriber', 'address', 'trusted', 'location', 'location_attrs', 'htable', 'acc', 'acc_cdrs', 'mtree', 'domain', 'domain_attrs', 'dispatcher', 'dialplan', 'grp', 're_grp', 'dbaliases', 'speed_dial', 'uacreg', 'sipd_blocklist', 'sipd_country', 'sipd_country_override', 'sipd_timerule', 'sipd_rate', 'sipd_limits', 'sipd_ua_allow', 'sim']);
     assert.ok(existsSync(path));
 
     const dry = await cli.run(['db', 'init', '--db', url, '--dry-run']);
@@ -52,7 +52,7 @@ describe('db init / db status (SQLite)', () => {
     assert.equal(status.database, `sqlite://${path}`);
     const byName = Object.fromEntries(status.tables.map((x: { table: string }) => [x.table, x]));
     assert.deepEqual(byName.subscriber, { table: 'subscriber', owner: 'auth_db', expectedVersion: 7, version: 7, rows: 1, state: 'ok' });
-    assert.equal(byName.version.rows, 26); // one version row per table
+    assert.equal(byName.version.rows, 27); // one version row per table
 
     const human = await cli.run(['db', 'status', '--db', url]);
     expectExit(human, 0);

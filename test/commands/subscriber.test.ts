@@ -61,7 +61,7 @@ forEachEngine('sipctl subscriber (built CLI)', (engine, track) => {
   test('db init creates the schema', async () => {
     const r = await cli.run(['db', 'init']);
     expectExit(r, 0);
-    assert.match(r.stdout, /^created: version, subscriber, address, trusted, location, location_attrs, htable, acc, acc_cdrs, mtree, domain, domain_attrs, dispatcher, dialplan, grp, re_grp, dbaliases, speed_dial, uacreg, sipd_blocklist, sipd_country, sipd_country_override, sipd_timerule, sipd_rate, sipd_limits, sim\n$/);
+    assert.match(r.stdout, /^created: version, subscriber, address, trusted, location, location_attrs, htable, acc, acc_cdrs, mtree, domain, domain_attrs, dispatcher, dialplan, grp, re_grp, dbaliases, speed_dial, uacreg, sipd_blocklist, sipd_country, sipd_country_override, sipd_timerule, sipd_rate, sipd_limits, sipd_ua_allow, sim\n$/);
     const again = await cli.run(['db', 'init']);
     expectExit(again, 0);
     assert.match(again.stdout, /nothing to create/);
@@ -327,7 +327,7 @@ forEachEngine('sipctl subscriber (built CLI)', (engine, track) => {
     const doc = JSON.parse(r.stdout);
     assert.equal(doc.engine, engine);
     assert.ok(!doc.database.includes(t.password ?? '\u0000'), 'no password in the label');
-    assert.deepEqual(doc.tables.map((x: { table: string }) => x.table), ['version', 'subscriber', 'address', 'trusted', 'location', 'location_attrs', 'htable', 'acc', 'acc_cdrs', 'mtree', 'domain', 'domain_attrs', 'dispatcher', 'dialplan', 'grp', 're_grp', 'dbaliases', 'speed_dial', 'uacreg', 'sipd_blocklist', 'sipd_country', 'sipd_country_override', 'sipd_timerule', 'sipd_rate', 'sipd_limits', 'sim']);
+    assert.deepEqual(doc.tables.map((x: { table: string }) => x.table), ['version', 'subscriber', 'address', 'trusted', 'location', 'location_attrs', 'htable', 'acc', 'acc_cdrs', 'mtree', 'domain', 'domain_attrs', 'dispatcher', 'dialplan', 'grp', 're_grp', 'dbaliases', 'speed_dial', 'uacreg', 'sipd_blocklist', 'sipd_country', 'sipd_country_override', 'sipd_timerule', 'sipd_rate', 'sipd_limits', 'sipd_ua_allow', 'sim']);
     for (const x of doc.tables) assert.equal(x.state, 'ok');
   });
 

@@ -65,7 +65,7 @@ export type StageResult =
 export interface SecurityEvent {
   event: 'flood-ban' | 'auth-lockout' | 'auth-failed' | 'scanner-dropped' | 'sanity-failed' | 'parse-failed' | 'banned-drop' | 'spray-lockout' | 'tls-refused'
     // issue 13's rule modules (blocklist, country, timerule); names as modules/alerts' ALERT_TYPES
-    | 'blocklisted-source' | 'country-refused' | 'time-rule';
+    | 'blocklisted-source' | 'country-refused' | 'time-rule' | 'ua-refused';
   sourceIp: string;
   method?: string;
   user?: string;

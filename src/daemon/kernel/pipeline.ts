@@ -45,6 +45,8 @@ import type { PikeApi } from '../modules/pike/pike-module.js';
 import type { ProxyApi } from '../modules/proxy/proxy-module.js';
 import type { BlocklistApi } from '../modules/blocklist/blocklist-module.js';
 import type { CountryApi } from '../modules/country/country-module.js';
+import type { UafilterApi } from '../modules/uafilter/uafilter-module.js';
+import { userAgentOf } from '../../core/uafilter/uafilter.js';
 
 export const ALLOW = 'OPTIONS, REGISTER';
 
@@ -392,7 +394,11 @@ export class Pipeline {
         const home = a.ok ? this.api<CountryApi>('country')?.home(a.username, ctx.source.ip, 'REGISTER') : undefined;
         if (home !== undefined && typeof home === 'object' && home.action !== 'continue') {
           reply = home.action === 'reply' ? home.reply : undefined;
-        } else reply = a.ok ? await registrar.save(ctx, a.username, a.domain) : a.reply;
+        } else {
+          // User-Agent allow-list per group (modules/uafilter, issue 13 rule 2), once authenticated.
+          const ua = a.ok ? this.api<UafilterApi>('uafilter')?.check(a.username, userAgentOf(ctx.msg.headers), 'REGISTER', ctx.source.ip) : undefined;
+          reply = ua ?? (a.ok ? await registrar.save(ctx, a.username, a.domain) : a.reply);
+        }
       } catch (e) {
         this.opts.log.error('REGISTER failed', { error: e instanceof Error ? e.message : String(e), source: ctx.source.ip, callId: ctx.msg.callId?.slice(0, 64) });
         reply = { status: 500, reason: 'Server Internal Error' };

@@ -41,10 +41,11 @@ const EXPECTED_VERSIONS: Record<string, number> = {
   sipd_timerule: 1,
   sipd_rate: 1,
   sipd_limits: 1,
+  sipd_ua_allow: 1,
   sim: 2,
 };
 const ISSUE12_TABLES = ['domain', 'domain_attrs', 'dispatcher', 'dialplan', 'grp', 're_grp', 'dbaliases', 'speed_dial', 'uacreg'];
-const ISSUE13_TABLES = ['sipd_blocklist', 'sipd_country', 'sipd_country_override', 'sipd_timerule', 'sipd_rate', 'sipd_limits'];
+const ISSUE13_TABLES = ['sipd_blocklist', 'sipd_country', 'sipd_country_override', 'sipd_timerule', 'sipd_rate', 'sipd_limits', 'sipd_ua_allow'];
 const ALL = Object.keys(EXPECTED_VERSIONS).sort();
 const KAMAILIO_TABLES = ['version', 'subscriber', 'address', 'trusted', 'location', 'location_attrs', 'htable'];
 const SCHEMA_TXT = fileURLToPath(new URL('../../fixtures/kamailio/recorded/db_schema.txt', import.meta.url));

@@ -737,6 +737,27 @@ export const TABLES: TableDef[] = [
     },
   },
   {
+    // issue 13 rule 2: User-Agent allow-list per subscriber group ('' = every subscriber); JS
+    // regular expressions, read by sipd's uafilter module, written by `sipctl uafilter`
+    name: 'sipd_ua_allow',
+    version: 1,
+    owner: 'sipd uafilter',
+    ddl: {
+      mysql: [`CREATE TABLE \`sipd_ua_allow\` (
+    \`id\` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    \`grp\` VARCHAR(64) DEFAULT '' NOT NULL,
+    \`pattern\` VARCHAR(255) NOT NULL,
+    \`description\` VARCHAR(128) DEFAULT '' NOT NULL
+)${MYSQL_TAIL}`],
+      sqlite: [`CREATE TABLE sipd_ua_allow (
+    id INTEGER PRIMARY KEY NOT NULL,
+    grp VARCHAR(64) DEFAULT '' NOT NULL,
+    pattern VARCHAR(255) NOT NULL,
+    description VARCHAR(128) DEFAULT '' NOT NULL
+)`],
+    },
+  },
+  {
     // sipctl's own: SIM key material. OP is never stored, only the per-card OPc.
     // Version 2 (issue 16) adds key_id and keys_enc for encryption at rest (src/core/sim/kek.ts):
     // on an encrypted row ki/opc hold "enc:" fingerprints and keys_enc the AES-GCM sealed keys.

@@ -58,6 +58,8 @@ import type { IdentityApi } from '../identity/identity-module.js';
 import type { MtreeApi } from '../mtree/mtree-module.js';
 import type { CountryApi } from '../country/country-module.js';
 import type { TimeruleApi } from '../timerule/timerule-module.js';
+import type { UafilterApi } from '../uafilter/uafilter-module.js';
+import { userAgentOf } from '../../../core/uafilter/uafilter.js';
 import type { LimitsApi } from '../limits/limits-module.js';
 import { isInternational } from '../../../core/block/destination-class.js';
 import { normaliseNumber } from '../mtree/prefix-tree.js';
@@ -443,6 +445,9 @@ export class Proxy {
       if (restricted && isInternational(dialled)) return refuse({ status: 403, reason: 'International calls not allowed from abroad' });
       // Time rules (modules/timerule): a destination class allowed only within its windows.
       if (caller.kind === 'local') {
+        // User-Agent allow-list per group (modules/uafilter, issue 13 rule 2).
+        const ua = this.api<UafilterApi>('uafilter')?.check(caller.user!, userAgentOf(msg.headers), 'INVITE', ctx.source.ip);
+        if (ua !== undefined) return refuse(ua);
         const outside = this.api<TimeruleApi>('timerule')?.check(caller.user!, dialled, ctx.source.ip);
         if (outside !== undefined) return refuse(outside);
         // Spending and daily limits (modules/limits): calls, minutes and cost per day, cost per month.
