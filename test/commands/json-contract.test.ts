@@ -44,10 +44,10 @@ test('every command has a schema in schemas/, every schema a command, every $ref
 
 // README "Behaviour common to every command": which commands ask (and take --yes), which change
 // data and so have --dry-run, and the documented exceptions. A new command is sorted in here.
-const DESTRUCTIVE = ['rm', 'subscriber:rm', 'sim:rm', 'address:rm', 'trusted:rm', 'domain:rm', 'dispatcher:rm', 'dialplan:rm', 'acl:revoke', 'alias:rm', 'speeddial:rm', 'block:rm', 'htable:delete', 'htable:flush', 'ul:rm', 'calls:end', 'blocklist:rm', 'country:rm', 'country:override:rm', 'timerule:rm', 'uacreg:rm', 'rate:rm'];
+const DESTRUCTIVE = ['rm', 'subscriber:rm', 'sim:rm', 'address:rm', 'trusted:rm', 'domain:rm', 'dispatcher:rm', 'dialplan:rm', 'acl:revoke', 'alias:rm', 'speeddial:rm', 'block:rm', 'htable:delete', 'htable:flush', 'ul:rm', 'calls:end', 'blocklist:rm', 'country:rm', 'country:override:rm', 'timerule:rm', 'uafilter:rm', 'uacreg:rm', 'rate:rm'];
 const NO_DRY_RUN = new Set(['rpc', 'batch', 'sim:set-sqn', 'sim:resync', 'sim:vector', 'alerts:test']);
 const READ_ONLY_OR_NOT_DATA = new Set([
-  'blocklist:show', 'country:show', 'country:lookup', 'timerule:show', 'timerule:check',
+  'blocklist:show', 'country:show', 'country:lookup', 'timerule:show', 'timerule:check', 'uafilter:show',
   'rate:show', 'limits:show',
   'show', 'status', 'uptime', 'version', 'shell', 'demo', 'address:dump', 'address:show', 'config:show', 'db:status', 'calls:history', 'calls:list',
   'sim:export', 'sim:list', 'sim:opc', 'sim:selftest', 'sim:show', 'htable:dump', 'htable:get', 'htable:list', 'domain:dump', 'domain:show',
@@ -178,6 +178,9 @@ describe('--json output matches schemas/ (sipd + SQLite)', () => {
     await json(['timerule', 'show']);
     await json(['timerule', 'check', '+4930123456', '--at', '2026-12-07T10:00:00Z']);
     await json(['timerule', 'rm', '1', '--yes']);
+    await json(['uafilter', 'add', 'phones', '^Yealink', '--description', 'desk phones']);
+    await json(['uafilter', 'show']);
+    await json(['uafilter', 'rm', '1', '--yes']);
     writeFileSync(join(dir, 'rates.csv'), 'prefix,price,currency,increment\n+44,0.05,EUR,60\n+4490,1.99,EUR,1\n+33,abc\n');
     await json(['rate', 'add', '+49', '0.02']);
     await json(['rate', 'add', '+4990', '1.99', '--increment', '1', '--dry-run']);
