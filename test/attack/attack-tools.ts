@@ -144,6 +144,8 @@ export interface SippRegisterOptions {
   localPort?: number;
   /** Expires header; 0 removes the binding (default 300) */
   expires?: number;
+  /** User-Agent header (default SIPp-attack-tests) */
+  userAgent?: string;
   /** REGISTER transactions, one after another at `rate` per second (default 1) */
   calls?: number;
   rate?: number;
@@ -158,7 +160,7 @@ export async function sippRegister(o: SippRegisterOptions): Promise<SippResult &
   const calls = o.calls ?? 1;
   const csv = `SEQUENTIAL\n${o.user};[authentication username=${o.user} password=${o.password}];${domain}\n`;
   const args = [`127.0.0.1:${o.sipPort}`, '-i', localIp, '-p', String(localPort), '-m', String(calls), '-r', String(o.rate ?? 1), '-l', '1', '-auth_uri', domain, '-recv_timeout', '3000'];
-  const r = await runSipp(registerScenario(o.expires ?? 300, 'SIPp-attack-tests'), csv, args, o.timeoutMs ?? 20_000);
+  const r = await runSipp(registerScenario(o.expires ?? 300, o.userAgent ?? 'SIPp-attack-tests'), csv, args, o.timeoutMs ?? 20_000);
   return { ...r, localPort };
 }
 
