@@ -6,6 +6,7 @@
  */
 import type { Database } from '../../core/db/database.js';
 import { schemaErrorFrom } from '../../core/db/db-errors.js';
+import { assertTableName } from './module-db.js';
 import type { Logger } from './module.js';
 
 const warned = new WeakMap<Logger, Set<string>>();
@@ -23,4 +24,20 @@ export async function rowsOfOptionalTable<T>(db: Database, sql: string, table: s
     }
     return [];
   }
+}
+
+/**
+ * Kamailio's grp table as user → groups, for the rule modules that scope rules by group
+ * (timerule, uafilter). `param` names the module parameter the table name came from.
+ */
+export async function groupsOfUsers(db: Database, table: string, param: string, log: Logger): Promise<Map<string, Set<string>>> {
+  assertTableName(param, table);
+  const groups = new Map<string, Set<string>>();
+  for (const x of await rowsOfOptionalTable<{ username: string; grp: string }>(db, `SELECT username, grp FROM ${table}`, table, log)) {
+    const u = String(x.username);
+    let s = groups.get(u);
+    if (s === undefined) groups.set(u, (s = new Set()));
+    s.add(String(x.grp));
+  }
+  return groups;
 }

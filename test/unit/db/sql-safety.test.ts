@@ -70,8 +70,9 @@ const REVIEWED: Record<string, Record<string, string>> = {
   // issue 13's rule modules: table names from their parameters, checked by assertTableName at init
   'src/daemon/modules/blocklist/blocklist-module.ts': { 'ctx.params.db_table': 'blocklist table parameter, checked by assertTableName at init' },
   'src/daemon/modules/country/country-module.ts': { 'p.db_table': 'country rules table parameter, checked by assertTableName at init', 'p.override_table': 'country override table parameter, checked by assertTableName at init' },
-  'src/daemon/modules/timerule/timerule-module.ts': { 'ctx.params.db_table': 'time rules table parameter, checked by assertTableName at init', 'ctx.params.group_table': 'group table parameter, checked by assertTableName at init' },
-  'src/daemon/modules/uafilter/uafilter-module.ts': { 'ctx.params.db_table': 'User-Agent allow-list table parameter, checked by assertTableName at init', 'ctx.params.group_table': 'group table parameter, checked by assertTableName at init' },
+  'src/daemon/kernel/optional-table.ts': { table: 'the grp table name of groupsOfUsers, checked by assertTableName right above it' },
+  'src/daemon/modules/timerule/timerule-module.ts': { 'ctx.params.db_table': 'time rules table parameter, checked by assertTableName at init' },
+  'src/daemon/modules/uafilter/uafilter-module.ts': { 'ctx.params.db_table': 'User-Agent allow-list table parameter, checked by assertTableName at init' },
   'src/daemon/modules/limits/limits-module.ts': { 'p.rates_table': 'rate table parameter, checked by assertTableName at init', 'p.limits_table': 'limits table parameter, checked by assertTableName at init', 'p.cdrs_table': 'CDR table parameter, checked by assertTableName at init' },
   'src/daemon/modules/permissions/permissions-module.ts': { tableName: 'address table parameter, checked by assertTableName at init' },
   'src/daemon/modules/usrloc/location-db.ts': {
@@ -92,6 +93,7 @@ const TABLE_NAME_FILES: Record<string, string> = {
   'src/daemon/modules/mtree/mtree-module.ts': 'assertTableName(',
   'src/daemon/modules/blocklist/blocklist-module.ts': 'assertTableName(',
   'src/daemon/modules/country/country-module.ts': 'assertTableName(',
+  'src/daemon/kernel/optional-table.ts': 'assertTableName(',
   'src/daemon/modules/timerule/timerule-module.ts': 'assertTableName(',
   'src/daemon/modules/uafilter/uafilter-module.ts': 'assertTableName(',
   'src/daemon/modules/limits/limits-module.ts': 'assertTableName(',

@@ -17,7 +17,7 @@ import { defineModule, rpcArgs, type ModuleContext, type ParamValues, type RpcPa
 import { assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
 import { TableCopy } from '../../kernel/table-copy.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
-import { rowsOfOptionalTable } from '../../kernel/optional-table.js';
+import { groupsOfUsers, rowsOfOptionalTable } from '../../kernel/optional-table.js';
 
 export interface UafilterApi {
   /** A request of `user` with User-Agent `ua`: undefined when allowed, else the refusal. */
@@ -57,16 +57,7 @@ export function createUafilterModule(deps: UafilterDeps = {}) {
         ctx.log.warn('uafilter: pattern skipped', { id: Number(r.id), error: e instanceof Error ? e.message : String(e) });
       }
     }
-    const g = new Map<string, Set<string>>();
-    if (next.some((r) => r.grp !== '')) {
-      const gr = await rowsOfOptionalTable<{ username: string; grp: string }>(db, `SELECT username, grp FROM ${ctx.params.group_table}`, ctx.params.group_table, ctx.log);
-      for (const x of gr) {
-        const u = String(x.username);
-        let s = g.get(u);
-        if (s === undefined) g.set(u, (s = new Set()));
-        s.add(String(x.grp));
-      }
-    }
+    const g = next.some((r) => r.grp !== '') ? await groupsOfUsers(db, ctx.params.group_table, 'uafilter.group_table', ctx.log) : new Map<string, Set<string>>();
     rules = next;
     groups = g;
     ctx.log.info('uafilter: rules loaded', { rules: next.length, skipped });
