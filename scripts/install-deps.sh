@@ -19,7 +19,9 @@ if [ "$mode" != "--runtime" ]; then
   PKGS=(kamailio kamailio-mysql-modules kamailio-sqlite-modules kamailio-json-modules kamailio-utils-modules
         kamailio-extra-modules sip-tester sipsak sipvicious mariadb-server mariadb-client procps iproute2 hyperfine
         openssl python3 bsdutils git curl make g++ systemd logrotate man-db tor-geoipdb redis-server tmux
-        prometheus fail2ban)
+        prometheus fail2ban chromium)
+  # chromium: Debian's /usr/bin/chromium, driven headless by playwright-core in test/browser/ and
+  # bench/web-bench.ts (the web console; playwright downloads no browser of its own);
   # prometheus: promtool checks sipd's /metrics (the server is not started: RUNLEVEL=1 below);
   # fail2ban: fail2ban-regex and a private fail2ban-server test contrib/fail2ban against sipd's log.
   # systemd: `systemd-analyze verify` of contrib/systemd/sipd.service (the package only, nothing is

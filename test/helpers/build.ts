@@ -51,7 +51,8 @@ export function staleBuild(repo = REPO): string | undefined {
  * `npm run build` bundles after tsc (scripts/bundle.mjs): the entries bin/run.js loads are written
  * over tsc's dist/commands/**.js, dist/cli/main.js and dist/cli/hooks/, their shared code to
  * dist/chunks/, and dist/chunks/BUNDLE.json last. A dist/ file the CLI can reach (all but sipd's
- * dist/daemon/) newer than that stamp was written by a tsc run that was not bundled.
+ * dist/daemon/, and dist/web/: the browser's bundle, which scripts/build-web.mjs writes after it)
+ * newer than that stamp was written by a tsc run that was not bundled.
  */
 function staleBundle(DIST: string): string | undefined {
   const stamp = join(DIST, 'chunks', 'BUNDLE.json');
@@ -61,7 +62,7 @@ function staleBundle(DIST: string): string | undefined {
     readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.js') ? [join(dir, e.name)] : []));
   const newer = walk(DIST)
     .map((js) => relative(DIST, js))
-    .filter((rel) => !rel.startsWith('daemon/') && !rel.startsWith('chunks/') && statSync(join(DIST, rel)).mtimeMs > built);
+    .filter((rel) => !rel.startsWith('daemon/') && !rel.startsWith('chunks/') && !rel.startsWith('web/') && statSync(join(DIST, rel)).mtimeMs > built);
   const more = newer.length > 1 ? ` and ${newer.length - 1} more` : '';
   if (newer.length) return `dist/ is not bundled: dist/${newer[0]}${more} written after the last bundle: run \`npm run build\``;
   return undefined;

@@ -1,0 +1,84 @@
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { del, seg } from '../api';
+import { Chart } from '../components/chart';
+import { done, failed } from '../components/status';
+import { confirmed, DataTable } from '../components/table';
+import { text, type Row } from '../data';
+import { liveState, refreshLive, subscribe, type Ban } from '../live';
+
+function expiresOf(b: Ban): number {
+  const v = b.expires as unknown;
+  if (typeof v === 'number') return v;
+  const t = Date.parse(String(v));
+  return Number.isNaN(t) ? 0 : t / 1000;
+}
+
+export function Dashboard({ canChange }: { canChange: boolean }) {
+  const [, tick] = useState(0);
+  useEffect(() => subscribe(() => tick((n) => n + 1)), []);
+  const { snapshot, connected, history } = liveState();
+
+  // Newest first: the ban that ends last was set last (same lifetime per table).
+  const bans = useMemo(() => [...(snapshot?.bans ?? [])].sort((a, b) => expiresOf(b) - expiresOf(a)), [snapshot]);
+
+  async function unban(b: Ban) {
+    if (!confirmed(`Lift the ban on ${b.key} (${b.table})?`)) return;
+    try {
+      const r = await del(`/api/bans/${seg(b.table)}/${seg(b.key)}`);
+      done(`Unbanned ${b.key}`, r);
+      refreshLive();
+    } catch (e) {
+      failed(e, `Unban ${b.key}`);
+    }
+  }
+
+  return (
+    <section aria-labelledby="h-dashboard">
+      <h1 id="h-dashboard">Dashboard</h1>
+      <p class="meta" data-testid="live-state">
+        {connected ? 'Live' : 'Connecting…'}
+        {snapshot ? ` · last update ${text(snapshot.time)}` : ''}
+      </p>
+      {!snapshot && <p>Waiting for the first sample…</p>}
+      {snapshot?.nodes.map((n) => {
+        const h = history.get(n.node);
+        return (
+          <article class="node card" aria-label={`node ${n.node}`} data-testid="node">
+            <h2>
+              {n.node} <span class={n.ok ? 'badge ok' : 'badge bad'}>{n.ok ? 'up' : 'down'}</span>
+            </h2>
+            {!n.ok && <p class="error-text">{text(n.error)}</p>}
+            <dl class="figures">
+              <div><dt>Requests/s</dt><dd>{text(n.requestsPerSec ?? '–')}</dd></div>
+              <div><dt>Replies/s</dt><dd>{text(n.repliesPerSec ?? '–')}</dd></div>
+              <div><dt>Registered users</dt><dd data-testid="registered-users">{text(n.registeredUsers ?? '–')}</dd></div>
+              <div><dt>Contacts</dt><dd>{text(n.contacts ?? '–')}</dd></div>
+              <div><dt>Active calls</dt><dd>{text(n.activeCalls ?? '–')}</dd></div>
+            </dl>
+            {h && (
+              <Chart
+                title={`Requests and replies per second, last hour (${n.node})`}
+                yLabel="per second"
+                testid="rate-chart"
+                series={[
+                  { label: 'requests/s', stroke: '#1f6feb' },
+                  { label: 'replies/s', stroke: '#2da44e' },
+                ]}
+                data={[h[0].slice(), h[1].slice(), h[2].slice()] as any}
+              />
+            )}
+          </article>
+        );
+      })}
+      <DataTable
+        caption="Bans and lockouts, newest first"
+        testid="bans"
+        rows={bans as Row[]}
+        columns={[{ key: 'table' }, { key: 'key', label: 'Banned' }, { key: 'expires', label: 'Expires', render: (r) => text(r.expires) }]}
+        actions={canChange ? (r) => <button type="button" onClick={() => unban(r as Ban)} aria-label={`Unban ${text(r.key)}`}>Unban</button> : undefined}
+        empty="No bans."
+      />
+      <DataTable caption="Alerts" testid="alerts" rows={(snapshot?.alerts ?? []).map((a) => (a && typeof a === 'object' ? (a as Row) : { alert: a }))} empty="No alerts." />
+    </section>
+  );
+}
