@@ -44,7 +44,7 @@ test('every command has a schema in schemas/, every schema a command, every $ref
 
 // README "Behaviour common to every command": which commands ask (and take --yes), which change
 // data and so have --dry-run, and the documented exceptions. A new command is sorted in here.
-const DESTRUCTIVE = ['rm', 'subscriber:rm', 'sim:rm', 'address:rm', 'trusted:rm', 'domain:rm', 'dispatcher:rm', 'dialplan:rm', 'acl:revoke', 'alias:rm', 'speeddial:rm', 'block:rm', 'htable:delete', 'htable:flush', 'ul:rm', 'calls:end', 'blocklist:rm', 'country:rm', 'country:override:rm', 'timerule:rm', 'uafilter:rm', 'uacreg:rm', 'rate:rm'];
+const DESTRUCTIVE = ['rm', 'subscriber:rm', 'sim:rm', 'address:rm', 'trusted:rm', 'domain:rm', 'dispatcher:rm', 'dialplan:rm', 'acl:revoke', 'alias:rm', 'speeddial:rm', 'block:rm', 'htable:delete', 'htable:flush', 'ul:rm', 'calls:end', 'blocklist:rm', 'country:rm', 'country:override:rm', 'timerule:rm', 'uafilter:rm', 'uacreg:rm', 'rate:rm', 'web:user:rm'];
 const NO_DRY_RUN = new Set(['rpc', 'batch', 'sim:set-sqn', 'sim:resync', 'sim:vector', 'alerts:test']);
 const READ_ONLY_OR_NOT_DATA = new Set([
   'blocklist:show', 'country:show', 'country:lookup', 'timerule:show', 'timerule:check', 'uafilter:show',
@@ -54,7 +54,7 @@ const READ_ONLY_OR_NOT_DATA = new Set([
   'trusted:dump', 'trusted:show', 'dispatcher:dump', 'dispatcher:show', 'dialplan:dump', 'dialplan:show', 'dialplan:translate', 'acl:show', 'alias:show', 'speeddial:show', 'db:show', 'block:list', 'ul:dump', 'ul:show', 'subscriber:list', 'subscriber:show',
   'daemon:logs', 'daemon:status', 'daemon:start', 'daemon:stop', 'tls:selfsigned', 'alerts:recent',
   'monitor', 'ping',
-  'nodes',
+  'nodes', 'web', 'web:user:list',
   'online', 'stats', 'ps', 'shv:get', 'htable:stats', 'uacreg:show', 'uacreg:dump',
 ]);
 
