@@ -87,7 +87,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [N, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
   const salt = Buffer.from(m[4]!, 'base64url');
   const want = Buffer.from(m[5]!, 'base64url');
-  if (N < 2 || N > 1 << 20 || r < 1 || r > 32 || p < 1 || p > 16 || want.length < 16) return false;
+  if (N < 1 << 14 || N > 1 << 20 || (N & (N - 1)) !== 0 || r < 1 || r > 32 || p < 1 || p > 16 || want.length < 16) return false;
   const got = await scrypt(password.normalize('NFC'), salt, want.length, { N, r, p, maxmem: 128 * N * r * 2 + 1024 * 1024 });
   return timingSafeEqual(got, want);
 }
