@@ -22,7 +22,13 @@ export function listOf(data: unknown): Listing {
     const multi = d.nodes.length > 1;
     for (const n of d.nodes as Row[]) {
       if (n.ok) {
-        const inner = listOf(n.result);
+        const r = n.result;
+        // A one-object result (a translation, a change) is one row.
+        if (r && typeof r === 'object' && !Array.isArray(r) && !NAMED.some((k) => Array.isArray((r as Row)[k])) && !('nodes' in (r as Row))) {
+          out.items.push(multi ? { node: n.node, ...(r as Row) } : (r as Row));
+          continue;
+        }
+        const inner = listOf(r);
         out.items.push(...inner.items.map((r) => (multi && !('node' in r) ? { node: n.node, ...r } : r)));
         out.warnings.push(...inner.warnings);
       } else {

@@ -7,14 +7,25 @@ export interface NodeSnap {
   node: string;
   ok: boolean;
   error?: string;
+  version?: string | null;
+  uptime?: number | null;
   requestsPerSec: number | null;
-  repliesPerSec: number | null;
+  /** replies sent per second by class (1xx … 6xx), or one figure */
+  repliesPerSec: Record<string, number> | number | null;
   registeredUsers: number | null;
   contacts: number | null;
   activeCalls: number | null;
 }
-export interface Ban { table: string; key: string; expires?: unknown; [k: string]: unknown }
-export interface Snapshot { time: string; nodes: NodeSnap[]; bans: Ban[]; alerts: unknown[] }
+export interface Ban { table: string; key: string; expires?: string | null; node?: string; [k: string]: unknown }
+/** bans and alerts come newest first from the server. */
+export interface Snapshot { time: string; intervalSec?: number; nodes: NodeSnap[]; bans: Ban[]; alerts: Array<Record<string, unknown>> }
+
+/** Replies per second, all classes together. */
+export function repliesTotal(v: NodeSnap['repliesPerSec']): number | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'number') return v;
+  return Math.round(Object.values(v).reduce((a, b) => a + (Number(b) || 0), 0) * 10) / 10;
+}
 
 /** Per node: [seconds[], requests/s[], replies/s[]], one point per snapshot, the last hour. */
 export type History = Map<string, [number[], (number | null)[], (number | null)[]]>;
@@ -39,7 +50,7 @@ function take(s: Snapshot) {
     if (h[0].length && h[0][h[0].length - 1] >= t) continue;
     h[0].push(t);
     h[1].push(n.ok ? n.requestsPerSec : null);
-    h[2].push(n.ok ? n.repliesPerSec : null);
+    h[2].push(n.ok ? repliesTotal(n.repliesPerSec) : null);
     while (h[0].length && h[0][0] < t - HOUR) for (const a of h) a.shift();
   }
   emit();

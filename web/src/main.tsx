@@ -112,11 +112,11 @@ function App() {
           Log out
         </button>
       </header>
-      <nav id="nav" class={menuOpen ? 'nav open' : 'nav'} aria-label="pages">
+      <nav id="nav" class={menuOpen ? 'nav open' : 'nav'} aria-label="sections">
         <ul>
           {PAGES.map((p) => (
             <li>
-              <a href={`#/${p.path}`} aria-current={p.path === page ? 'page' : undefined}>
+              <a href={`#/${p.path}`} aria-current={p.path === page ? 'page' : undefined} onClick={() => setMenuOpen(false)}>
                 {p.title}
               </a>
             </li>

@@ -5,7 +5,8 @@ import uPlot from 'uplot';
 
 export interface Series { label: string; stroke: string; fill?: string; bars?: boolean }
 
-export function Chart(props: { title: string; series: Series[]; data: uPlot.AlignedData; height?: number; testid?: string; yLabel?: string }) {
+/** `window`: seconds of x shown, ending at the newest point (the dashboard's last hour). */
+export function Chart(props: { title: string; series: Series[]; data: uPlot.AlignedData; height?: number; testid?: string; yLabel?: string; window?: number }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const key = props.series.map((s) => s.label).join('|');
@@ -29,7 +30,12 @@ export function Chart(props: { title: string; series: Series[]; data: uPlot.Alig
         })),
       ],
       axes: [{}, { label: props.yLabel, size: 60 }],
-      scales: { y: { range: (_u, min, max) => [0, Math.max(1, max * 1.1, min)] } },
+      scales: {
+        x: props.window
+          ? { time: true, range: (u) => { const xs = u.data[0]; const end = xs.length ? xs[xs.length - 1]! : Date.now() / 1000; return [end - props.window!, end]; } }
+          : { time: true },
+        y: { range: (_u, min, max) => [0, Math.max(1, (max ?? 0) * 1.1, min ?? 0)] },
+      },
     };
     plot.current = new uPlot(opts, props.data, el);
     const ro = new ResizeObserver(() => plot.current?.setSize({ width: width(), height: props.height ?? 220 }));

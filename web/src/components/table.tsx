@@ -58,7 +58,7 @@ export function Pager(props: { offset: number; limit: number; total?: number; sh
   const { offset, limit, total, shown } = props;
   const last = total !== undefined ? offset + shown >= total : shown < limit;
   return (
-    <nav class="pager" aria-label="pages">
+    <nav class="pager" aria-label="paging">
       <button type="button" disabled={offset === 0} onClick={() => props.onPage(Math.max(0, offset - limit))}>
         Previous
       </button>

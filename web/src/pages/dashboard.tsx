@@ -1,16 +1,25 @@
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { del, seg } from '../api';
 import { Chart } from '../components/chart';
 import { done, failed } from '../components/status';
 import { confirmed, DataTable } from '../components/table';
 import { text, type Row } from '../data';
-import { liveState, refreshLive, subscribe, type Ban } from '../live';
+import { liveState, refreshLive, repliesTotal, subscribe, type Ban, type NodeSnap } from '../live';
 
-function expiresOf(b: Ban): number {
-  const v = b.expires as unknown;
-  if (typeof v === 'number') return v;
-  const t = Date.parse(String(v));
-  return Number.isNaN(t) ? 0 : t / 1000;
+function replyClasses(v: NodeSnap['repliesPerSec']): string {
+  if (!v || typeof v !== 'object') return '';
+  return Object.entries(v)
+    .filter(([, n]) => n)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(' · ');
+}
+
+function uptime(s: number | null | undefined): string {
+  if (typeof s !== 'number') return '–';
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return d ? `${d} d ${h} h` : h ? `${h} h ${m} min` : `${m} min`;
 }
 
 export function Dashboard({ canChange }: { canChange: boolean }) {
@@ -18,8 +27,7 @@ export function Dashboard({ canChange }: { canChange: boolean }) {
   useEffect(() => subscribe(() => tick((n) => n + 1)), []);
   const { snapshot, connected, history } = liveState();
 
-  // Newest first: the ban that ends last was set last (same lifetime per table).
-  const bans = useMemo(() => [...(snapshot?.bans ?? [])].sort((a, b) => expiresOf(b) - expiresOf(a)), [snapshot]);
+  const bans = snapshot?.bans ?? []; // newest first, as the monitor first saw them
 
   async function unban(b: Ban) {
     if (!confirmed(`Lift the ban on ${b.key} (${b.table})?`)) return;
@@ -48,9 +56,14 @@ export function Dashboard({ canChange }: { canChange: boolean }) {
               {n.node} <span class={n.ok ? 'badge ok' : 'badge bad'}>{n.ok ? 'up' : 'down'}</span>
             </h2>
             {!n.ok && <p class="error-text">{text(n.error)}</p>}
+            {n.ok && (
+              <p class="meta">
+                {text(n.version ?? '')} · up {uptime(n.uptime)}
+              </p>
+            )}
             <dl class="figures">
               <div><dt>Requests/s</dt><dd>{text(n.requestsPerSec ?? '–')}</dd></div>
-              <div><dt>Replies/s</dt><dd>{text(n.repliesPerSec ?? '–')}</dd></div>
+              <div><dt>Replies/s</dt><dd title={replyClasses(n.repliesPerSec)}>{text(repliesTotal(n.repliesPerSec) ?? '–')}</dd></div>
               <div><dt>Registered users</dt><dd data-testid="registered-users">{text(n.registeredUsers ?? '–')}</dd></div>
               <div><dt>Contacts</dt><dd>{text(n.contacts ?? '–')}</dd></div>
               <div><dt>Active calls</dt><dd>{text(n.activeCalls ?? '–')}</dd></div>
@@ -59,6 +72,7 @@ export function Dashboard({ canChange }: { canChange: boolean }) {
               <Chart
                 title={`Requests and replies per second, last hour (${n.node})`}
                 yLabel="per second"
+                window={3600}
                 testid="rate-chart"
                 series={[
                   { label: 'requests/s', stroke: '#1f6feb' },
@@ -74,11 +88,17 @@ export function Dashboard({ canChange }: { canChange: boolean }) {
         caption="Bans and lockouts, newest first"
         testid="bans"
         rows={bans as Row[]}
-        columns={[{ key: 'table' }, { key: 'key', label: 'Banned' }, { key: 'expires', label: 'Expires', render: (r) => text(r.expires) }]}
+        columns={[{ key: 'table' }, { key: 'key', label: 'Banned' }, { key: 'expires', label: 'Expires', render: (r) => text(r.expires ?? 'gone') }, { key: 'node' }]}
         actions={canChange ? (r) => <button type="button" onClick={() => unban(r as Ban)} aria-label={`Unban ${text(r.key)}`}>Unban</button> : undefined}
         empty="No bans."
       />
-      <DataTable caption="Alerts" testid="alerts" rows={(snapshot?.alerts ?? []).map((a) => (a && typeof a === 'object' ? (a as Row) : { alert: a }))} empty="No alerts." />
+      <DataTable
+        caption="Alerts, newest first"
+        testid="alerts"
+        rows={(snapshot?.alerts ?? []) as Row[]}
+        columns={[{ key: 'time' }, { key: 'severity' }, { key: 'type' }, { key: 'summary' }, { key: 'suppressed' }, { key: 'node' }]}
+        empty="No alerts."
+      />
     </section>
   );
 }

@@ -4,7 +4,7 @@ import { DataTable } from '../components/table';
 import { LoadState, useListing } from '../components/use-listing';
 import { text, type Row } from '../data';
 
-const STATES = ['active', 'inactive', 'probing'] as const;
+const STATES = ['active', 'inactive', 'disabled', 'probing'] as const;
 
 /** Kamailio's flags in dispatcher.list: A active, I inactive, D disabled, P probing (AP = active and probing). */
 function stateOf(r: Row): string {
@@ -43,6 +43,7 @@ export function Dispatcher({ canChange }: { canChange: boolean }) {
           { key: 'setid', label: 'Set' },
           { key: 'destination' },
           { key: 'state', label: 'State', render: stateOf },
+          { key: 'probing', render: (r) => (r.probing === undefined ? '' : r.probing ? 'yes' : 'no') },
           { key: 'flags' },
           { key: 'priority' },
           { key: 'attrs' },

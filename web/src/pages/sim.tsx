@@ -7,11 +7,12 @@ import { text, type Row } from '../data';
 
 const LIMIT = 50;
 interface Job { done: boolean; total: number; imported: number; errors: unknown[] }
+// formats as `sipctl sim import --format` takes them
 
 export function Sim({ canChange }: { canChange: boolean }) {
   const [offset, setOffset] = useState(0);
   const { listing, error, loading, reload } = useListing(withQuery('/api/sim', { offset, limit: LIMIT }));
-  const [format, setFormat] = useState('csv');
+  const [format, setFormat] = useState('auto');
   const [op, setOp] = useState('');
   const file = useRef<HTMLInputElement>(null);
   const [job, setJob] = useState<{ id: string; state?: Job } | undefined>();
@@ -61,7 +62,7 @@ export function Sim({ canChange }: { canChange: boolean }) {
           <div class="field">
             <label for="f-sim-format">Format</label>
             <select id="f-sim-format" value={format} onChange={(e) => setFormat((e.currentTarget as HTMLSelectElement).value)}>
-              {['csv', 'json', 'sysmocom', 'giesecke', 'idemia', 'thales'].map((x) => (
+              {['auto', 'csv', 'vendor'].map((x) => (
                 <option value={x}>{x}</option>
               ))}
             </select>
@@ -78,7 +79,7 @@ export function Sim({ canChange }: { canChange: boolean }) {
           {s?.errors.length ? (
             <ul class="warnings" aria-label="import errors">
               {s.errors.slice(0, 50).map((x) => (
-                <li>{text(x)}</li>
+                <li>{x && typeof x === 'object' && 'reason' in x ? `${(x as Row).line !== undefined ? `line ${text((x as Row).line)}: ` : ''}${text((x as Row).reason)}` : text(x)}</li>
               ))}
             </ul>
           ) : null}
