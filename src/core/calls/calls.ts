@@ -4,7 +4,8 @@
  *
  *   list    dlg.list
  *   end     dlg.list, then dlg.end_dlg <h_entry> <h_id> for each dialog with that Call-ID
- *           (BYE to both sides)
+ *           (BYE to both sides); none here: sipd's dialog.endCall <callid> (in a cluster, the
+ *           node that owns the call ends it)
  *   limit   dialog.userLimits / dialog.setUserLimit (sipd's own)
  *   history acc_cdrs, newest first
  */
@@ -88,9 +89,27 @@ export async function endCall(c: RpcClient, callId: string): Promise<EndedCall> 
   if (callId === '' || callId.length > 255) throw new ValidationError('callid', 'expected a Call-ID (1-255 characters)');
   const list = await c.call<DlgListItem[]>('dlg.list');
   const mine = (Array.isArray(list) ? list : []).filter((d) => d['call-id'] === callId && d.state !== 5);
-  if (mine.length === 0) throw new NotFoundError('CALL_NOT_FOUND', `no active call with Call-ID ${callId}`, 'see `sipctl calls list`');
+  if (mine.length === 0) {
+    // sipd in a cluster: the call may be another node's; dialog.endCall has the node that owns
+    // it end it. Kamailio (and a sipd that knows no such call) answer "not found".
+    const r = await c.call<{ ended?: unknown }>('dialog.endCall', [callId]).catch((e: unknown) => {
+      if (isNotFoundFault(e)) return undefined;
+      throw e;
+    });
+    const ended = Number(r?.ended ?? 0);
+    if (ended > 0) return { callId, ended };
+    throw new NotFoundError('CALL_NOT_FOUND', `no active call with Call-ID ${callId}`, 'see `sipctl calls list`');
+  }
   for (const d of mine) await c.call('dlg.end_dlg', [d.h_entry, d.h_id]);
   return { callId, ended: mine.length };
+}
+
+/** A JSON-RPC fault meaning "no such dialog" or "no such method" (Kamailio has no dialog.endCall). */
+function isNotFoundFault(e: unknown): boolean {
+  if (!(e instanceof SipctlError) || e.code !== 'RPC_ERROR') return false;
+  const d = e.details as { rpcCode?: unknown; rpcMessage?: unknown } | undefined;
+  const code = Number(d?.rpcCode);
+  return code === 404 || code === -32601 || /not found/i.test(String(d?.rpcMessage ?? ''));
 }
 
 export interface UserLimit {

@@ -130,6 +130,10 @@ export interface ContactRecord {
   flags: number;
   cflags: number;
   methods: number;
+  /** sipd --cluster, as read from Redis: the node the contact registered through */
+  node?: string;
+  /** sipd --cluster: where other nodes hand calls for this contact to that node (UDP ip:port) */
+  hop?: string;
 }
 
 export interface UsrlocApi {
@@ -250,4 +254,28 @@ export interface ClusterApi {
   callRelease(user: string, member: string): void;
   /** the nodes that announced themselves, with their last heartbeat (epoch ms) */
   nodes(): Promise<Array<{ node: string; lastSeen: number; listen: string[]; pid: number }>>;
+  /** this node's UDP address (ip:port) other nodes hand requests to, preferring `socket`'s IP */
+  hopFor(socket?: string): string | undefined;
+  /** HMAC of `data` with the cluster's key (kept in Redis); undefined before the first connection */
+  sign(data: string): string | undefined;
+  verify(data: string, sig: string): boolean;
+  /** a confirmed dialog this node owns (writes its CDR): other nodes forward its requests here */
+  dialogOwn(d: ClusterDialog, ttlSec: number): void;
+  dialogRelease(callId: string, fromTag: string): void;
+  /** the dialogs of a Call-ID some node owns (throws when Redis is unreachable) */
+  dialogOwners(callId: string): Promise<ClusterDialog[]>;
+  /** ask `node` to do `op` (pub/sub); resolves with its answer, rejects after timeout_ms * 4 */
+  command(node: string, op: string, args: Record<string, unknown>): Promise<unknown>;
+  /** answer commands other nodes send this node */
+  onCommand(op: string, handler: (args: Record<string, unknown>) => Promise<unknown> | unknown): void;
+}
+
+/** A dialog as the cluster store has it: who owns it and where that node takes requests. */
+export interface ClusterDialog {
+  callId: string;
+  fromTag: string;
+  toTag: string;
+  node: string;
+  /** ip:port (UDP) of the owner */
+  hop: string;
 }

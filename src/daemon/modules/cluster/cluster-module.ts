@@ -22,6 +22,12 @@
  *                             drop out after dialog_ttl_sec. Never a bare INCR/DECR.
  *   nodes
  *     sipd:nodes              HASH node → JSON {lastSeen, listen, pid}, refreshed every 2 s
+ *   dialogs (who owns a confirmed call: the node that set it up and writes its CDR)
+ *     sipd:dlg:<Call-ID>      HASH From tag → JSON {toTag, node, hop}; PEXPIRE the call's
+ *                             longest life; removed when the call ends. Another node that gets an
+ *                             in-dialog request of it forwards it to `hop`.
+ *   sipd:key                  a random key made once (NX): the HMAC of hand-offs between nodes
+ *   channel sipd:cmd          requests to one node (e.g. end a call it owns) and their answers
  *
  * Failure: commands time out after timeout_ms (ioredis commandTimeout) and are never queued by
  * the client (enableOfflineQueue off); the module reconnects every second by itself. While down:
@@ -29,11 +35,11 @@
  * the local count, location writes and reads throw (the registrar answers 503), call admission
  * answers 'down' (the dialog module applies cluster.admission).
  */
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { Redis as RedisClient, RedisOptions } from 'ioredis';
 import { ConfigError } from '../../../core/errors.js';
-import type { ClusterAdmission, ClusterApi, ClusterHtableEvent, ContactRecord, HtableValue } from '../../kernel/contracts.js';
+import type { ClusterAdmission, ClusterApi, ClusterDialog, ClusterHtableEvent, ContactRecord, HtableValue } from '../../kernel/contracts.js';
 import { defineModule, type Logger } from '../../kernel/module.js';
 
 export interface ClusterSettings {
@@ -50,6 +56,8 @@ const PREFIX = 'sipd:';
 const HT_CHANNEL = `${PREFIX}ht`;
 const NODES = `${PREFIX}nodes`;
 const EPOCH = `${PREFIX}epoch`;
+const KEY = `${PREFIX}key`;
+const CMD_CHANNEL = `${PREFIX}cmd`;
 const QUEUE_MAX = 10_000;
 const HEARTBEAT_MS = 2000;
 
@@ -122,6 +130,25 @@ export function redisOptions(url: string, passwordFile: string | undefined, time
   return { url, options };
 }
 
+/** ip:port of a socket string (proto:ip:port, IPv6 in brackets). */
+function splitSocket(s: string): { proto: string; ip: string; port: number } | undefined {
+  const m = /^(udp|tcp|tls|ws|wss):(\[[^\]]+\]|[^:]+):(\d{1,5})$/i.exec(s.trim());
+  if (m === null) return undefined;
+  return { proto: m[1]!.toLowerCase(), ip: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3]) };
+}
+
+/**
+ * The UDP address (ip:port) through which other nodes reach this one: a UDP listen address on
+ * the IP of `socket` (where the contact registered), else the first UDP listen address.
+ */
+export function hopOf(listen: readonly string[], socket?: string): string | undefined {
+  const udp = listen.map(splitSocket).filter((l): l is NonNullable<typeof l> => l !== undefined && l.proto === 'udp' && l.port !== 0);
+  const s = socket === undefined ? undefined : splitSocket(socket);
+  const pick = (s !== undefined ? udp.find((l) => l.ip === s.ip) : undefined) ?? udp[0];
+  if (pick === undefined) return undefined;
+  return pick.ip.includes(':') ? `[${pick.ip}]:${pick.port}` : `${pick.ip}:${pick.port}`;
+}
+
 export function createClusterModule(settings: ClusterSettings) {
   const enabled = settings.url !== undefined;
   let log: Logger | undefined;
@@ -138,6 +165,10 @@ export function createClusterModule(settings: ClusterSettings) {
   let dropped = 0;
   const counters = { published: 0, received: 0, resyncs: 0, failures: 0, queued_while_down: 0 };
   const ttlMs = settings.dialogTtlSec * 1000;
+  /** the cluster's HMAC key (sipd:key), read on every (re)connection */
+  let key: Buffer | undefined;
+  const commandHandlers = new Map<string, (args: Record<string, unknown>) => Promise<unknown> | unknown>();
+  const waiting = new Map<string, { resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
 
   const htKey = (table: string, key: string) => `${PREFIX}ht:${table}:${key}`;
   const message = (o: Record<string, unknown>) => JSON.stringify({ n: settings.nodeId, ...o });
@@ -183,7 +214,38 @@ export function createClusterModule(settings: ClusterSettings) {
     });
   }
 
-  function onMessage(_channel: string, text: string): void {
+  /** A request to this node (or an answer to one of ours) on sipd:cmd. */
+  function onCommandMessage(text: string): void {
+    let m: { n?: string; to?: string; id?: string; op?: string; args?: Record<string, unknown>; ok?: boolean; result?: unknown; error?: string };
+    try {
+      m = JSON.parse(text) as typeof m;
+    } catch {
+      return;
+    }
+    if (m.to !== settings.nodeId || typeof m.id !== 'string' || typeof m.n !== 'string') return;
+    if (m.op === 'answer') {
+      const w = waiting.get(m.id);
+      if (w === undefined) return;
+      waiting.delete(m.id);
+      clearTimeout(w.timer);
+      if (m.ok === true) w.resolve(m.result);
+      else w.reject(new Error(String(m.error ?? 'failed').slice(0, 200)));
+      return;
+    }
+    const handler = typeof m.op === 'string' ? commandHandlers.get(m.op) : undefined;
+    const from = m.n;
+    const id = m.id;
+    const answer = (o: Record<string, unknown>) => {
+      cmd?.publish(CMD_CHANNEL, JSON.stringify({ n: settings.nodeId, to: from, id, op: 'answer', ...o })).catch((e: unknown) => down(e));
+    };
+    if (handler === undefined) return answer({ ok: false, error: `unknown command ${String(m.op).slice(0, 40)}` });
+    Promise.resolve()
+      .then(() => handler(m.args ?? {}))
+      .then((result) => answer({ ok: true, result }), (e: unknown) => answer({ ok: false, error: e instanceof Error ? e.message : String(e) }));
+  }
+
+  function onMessage(channel: string, text: string): void {
+    if (channel === CMD_CHANNEL) return onCommandMessage(text);
     let m: { n?: string; op?: string; tb?: string; k?: string; t?: string; v?: unknown; e?: number };
     try {
       m = JSON.parse(text) as typeof m;
@@ -216,6 +278,9 @@ export function createClusterModule(settings: ClusterSettings) {
     const redisLostData = epoch !== undefined && now !== epoch;
     if (redisLostData) log?.warn('cluster: Redis came back without its data; this node gives its copies back', { node: settings.nodeId });
     epoch = now ?? undefined;
+    await cmd!.set(KEY, randomBytes(32).toString('hex'), 'NX');
+    const k = await cmd!.get(KEY);
+    if (k !== null) key = Buffer.from(k, 'hex');
     for (const l of connectListeners) await l({ redisLostData });
     while (pending.length > 0) {
       const p = pending[0]!;
@@ -291,7 +356,7 @@ export function createClusterModule(settings: ClusterSettings) {
       if ((!isUp && !resyncing) || cmd === undefined) throw new Error('cluster: Redis unreachable');
       const key = `${PREFIX}loc:${aor}`;
       const m = cmd.multi();
-      for (const c of put) m.hset(key, c.ruid, JSON.stringify({ ...c, node: settings.nodeId }));
+      for (const c of put) m.hset(key, c.ruid, JSON.stringify({ ...c, node: settings.nodeId, hop: hopOf(settings.listen, c.socket) }));
       if (remove.length > 0) m.hdel(key, ...remove);
       const last = Math.max(0, ...put.map((c) => c.expires));
       // The key lives as long as its longest contact: NX gives a new key its first expiry (GT
@@ -358,6 +423,65 @@ export function createClusterModule(settings: ClusterSettings) {
         })
         .sort((a, b) => a.node.localeCompare(b.node));
     },
+    hopFor: (socket) => hopOf(settings.listen, socket),
+    sign(data) {
+      if (key === undefined) return undefined;
+      return createHmac('sha256', key).update(data).digest('hex').slice(0, 32);
+    },
+    verify(data, sig) {
+      const want = api.sign(data);
+      if (want === undefined || sig.length !== want.length) return false;
+      return timingSafeEqual(Buffer.from(want), Buffer.from(sig));
+    },
+    dialogOwn(d, ttlSec) {
+      if (!isUp || cmd === undefined) return; // its own node still ends it; others cannot find it meanwhile
+      const k = `${PREFIX}dlg:${d.callId}`;
+      cmd.multi().hset(k, d.fromTag, JSON.stringify({ toTag: d.toTag, node: d.node, hop: d.hop })).pexpire(k, ttlSec * 1000, 'GT' as never).pexpire(k, ttlSec * 1000, 'NX' as never).exec().catch((e: unknown) => down(e));
+    },
+    dialogRelease(callId, fromTag) {
+      if (!isUp || cmd === undefined) return; // it expires
+      cmd.hdel(`${PREFIX}dlg:${callId}`, fromTag).catch((e: unknown) => down(e));
+    },
+    async dialogOwners(callId) {
+      if (!isUp || cmd === undefined) throw new Error('cluster: Redis unreachable');
+      let h: Record<string, string>;
+      try {
+        h = await cmd.hgetall(`${PREFIX}dlg:${callId}`);
+      } catch (e) {
+        down(e);
+        throw e;
+      }
+      const out: ClusterDialog[] = [];
+      for (const [fromTag, v] of Object.entries(h)) {
+        try {
+          const o = JSON.parse(v) as { toTag?: unknown; node?: unknown; hop?: unknown };
+          if (typeof o.toTag === 'string' && typeof o.node === 'string' && typeof o.hop === 'string') out.push({ callId, fromTag, toTag: o.toTag, node: o.node, hop: o.hop });
+        } catch {
+          /* skipped */
+        }
+      }
+      return out;
+    },
+    command(node, op, args) {
+      if (!isUp || cmd === undefined) return Promise.reject(new Error('cluster: Redis unreachable'));
+      const id = randomUUID();
+      const c = cmd;
+      return new Promise<unknown>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiting.delete(id);
+          reject(new Error(`node ${node} did not answer`));
+        }, Math.max(2000, settings.timeoutMs * 4));
+        timer.unref();
+        waiting.set(id, { resolve, reject, timer });
+        c.publish(CMD_CHANNEL, JSON.stringify({ n: settings.nodeId, to: node, id, op, args })).catch((e: unknown) => {
+          waiting.delete(id);
+          clearTimeout(timer);
+          down(e);
+          reject(e instanceof Error ? e : new Error(String(e)));
+        });
+      });
+    },
+    onCommand: (op, handler) => void commandHandlers.set(op, handler),
   };
 
   return defineModule({
@@ -379,7 +503,7 @@ export function createClusterModule(settings: ClusterSettings) {
       sub.on('message', onMessage);
       // Subscribe first, then read back: no change can fall between the two.
       sub.on('ready', () => {
-        sub!.subscribe(HT_CHANNEL).then(() => connected(), (e: unknown) => down(e));
+        sub!.subscribe(HT_CHANNEL, CMD_CHANNEL).then(() => connected(), (e: unknown) => down(e));
       });
       cmd.on('ready', () => {
         if (sub?.status === 'ready') connected();
@@ -402,6 +526,11 @@ export function createClusterModule(settings: ClusterSettings) {
       if (heartbeat !== undefined) clearInterval(heartbeat);
       heartbeat = undefined;
       await resyncing;
+      for (const w of waiting.values()) {
+        clearTimeout(w.timer);
+        w.reject(new Error('cluster: node stopping'));
+      }
+      waiting.clear();
       if (isUp && cmd !== undefined) await cmd.hdel(NODES, settings.nodeId).catch(() => undefined);
       cmd?.disconnect();
       sub?.disconnect();

@@ -11,7 +11,13 @@
  * RPC, with Kamailio's names and result shapes: dlg.list, dlg.dlg_list <callid> [from_tag],
  * dlg.end_dlg <h_entry> <h_id>, dlg.terminate_dlg <callid> <from_tag> <to_tag>,
  * dlg.profile_get_size <profile> [value], dlg.profile_list <profile> [value], dlg.stats_active;
- * and sipd's own dialog.setUserLimit <user> <n|-1> and dialog.userLimits.
+ * and sipd's own dialog.setUserLimit <user> <n|-1>, dialog.userLimits and dialog.endCall <callid>.
+ *
+ * In a cluster (cluster.url) the node that sets a call up owns it: it writes the CDR, once. When
+ * the call is answered it is recorded in Redis with this node's address, so another node that
+ * gets a BYE of it forwards the BYE here, and dialog.endCall on any node reaches this one.
+ * A node that only delivers a call another node handed over keeps a transit dialog (routing
+ * only: no CDR, no accounting, not listed).
  */
 import { ConfigError } from '../../../core/errors.js';
 import type { SipRequest, SipResponse } from '../../../core/sip/message.js';
@@ -49,6 +55,8 @@ export interface DialogInit {
   parties: Omit<CallParties, 'toTag'>;
   /** ms */
   setupTime: number;
+  /** sipd --cluster: a call another node owns, handed to this one (no CDR, not listed) */
+  transit?: boolean;
 }
 
 export interface DialogApi {
@@ -126,7 +134,9 @@ export function createDialogModule() {
   /** dialogs counted in the cluster: dialog → [user, member] */
   const sharedMembers = new Map<Dialog, { user: string; member: string }>();
   const memberOf = (callId: string, fromTag: string) => `${callId}|${fromTag}`;
-  const counters = { created: 0, answered: 0, failed: 0, ended_by_timeout: 0, ended_by_rpc: 0, refused_by_limit: 0 };
+  /** confirmed dialogs recorded in the cluster store as this node's */
+  const ownedShared = new Set<Dialog>();
+  const counters = { created: 0, answered: 0, failed: 0, ended_by_timeout: 0, ended_by_rpc: 0, refused_by_limit: 0, transit: 0, ended_for_other_node: 0 };
 
   const size = () => p?.hash_size ?? 4096;
   const limitsKey = (d: Dialog) => `${d.hEntry}:${d.hId}:${d.callId}`;
@@ -169,6 +179,13 @@ export function createDialogModule() {
     if (d.budgetTimer !== undefined) clearTimeout(d.budgetTimer);
     d.budgetTimer = undefined;
     if (wasCounted) profileChange(d, -1);
+    if (ownedShared.delete(d)) cluster?.dialogRelease(d.callId, d.caller.tag);
+    const linger = (p?.linger ?? 10) * 1000;
+    if (d.transit) {
+      // the owning node writes the CDR
+      setTimeout(() => remove(d), linger).unref();
+      return;
+    }
     if (d.profileUser !== undefined) getLimits()?.ended({ callId: limitsKey(d), user: d.profileUser, dialled: d.parties.dstOuser, ...(d.startTs !== undefined ? { answerTime: d.startTs } : {}), endTime: d.endTs });
     const shared = sharedMembers.get(d);
     if (shared !== undefined) {
@@ -185,12 +202,12 @@ export function createDialogModule() {
       sipReason: d.sipReason,
       endReason: why,
     });
-    const linger = (p?.linger ?? 10) * 1000;
     const t = setTimeout(() => remove(d), linger);
     t.unref();
   }
 
   function accEvent(d: Dialog, method: string, code: number, reason: string): void {
+    if (d.transit) return;
     getAcc()?.event({ ...d.parties, toTag: d.callee.tag, method, sipCode: code, sipReason: reason, time: now() });
   }
 
@@ -282,6 +299,10 @@ export function createDialogModule() {
       );
       // Overwrite initTs with the INVITE's arrival for the CDR.
       (d as { initTs: number }).initTs = init.setupTime;
+      if (init.transit === true) {
+        d.transit = true;
+        counters.transit++;
+      }
       let slot = slots.get(hEntry);
       if (slot === undefined) slots.set(hEntry, (slot = new Map()));
       slot.set(hId, d);
@@ -337,6 +358,22 @@ export function createDialogModule() {
       accEvent(d, 'INVITE', res.status, res.reason);
       if (d.timer !== undefined) clearTimeout(d.timer);
       d.timer = undefined;
+      if (d.transit) {
+        // The owner ends the call (its BYE passes here); this record is dropped after the
+        // longest a call may last, should the owner die first.
+        const s = d.lifetime > 0 ? d.lifetime + 60 : 86_400;
+        d.timer = setTimeout(() => finish(d, 'timeout'), s * 1000);
+        d.timer.unref();
+        return;
+      }
+      if (cluster !== undefined && cluster.up()) {
+        const sock = d.caller.socket;
+        const hop = cluster.hopFor(sock === undefined ? undefined : `udp:${sock.ip.includes(':') ? `[${sock.ip}]` : sock.ip}:${sock.port}`);
+        if (hop !== undefined) {
+          cluster.dialogOwn({ callId: d.callId, fromTag: d.caller.tag, toTag: tag, node: cluster.nodeId, hop }, d.lifetime > 0 ? d.lifetime + 60 : 86_400);
+          ownedShared.add(d);
+        }
+      }
       if (d.lifetime > 0) {
         d.timer = setTimeout(() => {
           counters.ended_by_timeout++;
@@ -398,10 +435,20 @@ export function createDialogModule() {
     },
     active: () => {
       let n = 0;
-      for (const s of slots.values()) for (const d of s.values()) if (d.active) n++;
+      for (const s of slots.values()) for (const d of s.values()) if (d.active && !d.transit) n++;
       return n;
     },
   };
+
+  /** End the calls of a Call-ID this node owns (BYE both ways); how many. */
+  function endLocal(callId: string): number {
+    const mine = (byCallId.get(callId) ?? []).filter((d) => d.active && !d.transit);
+    for (const d of mine) {
+      counters.ended_by_rpc++;
+      api.end(d, 'rpc');
+    }
+    return mine.length;
+  }
 
   function dump(d: Dialog) {
     const leg = (l: Dialog['caller']) => ({
@@ -432,9 +479,10 @@ export function createDialogModule() {
     };
   }
 
+  /** the dialogs this node holds, transit ones (another node's calls) left out */
   function all(): Dialog[] {
     const out: Dialog[] = [];
-    for (const k of [...slots.keys()].sort((a, b) => a - b)) for (const d of slots.get(k)!.values()) out.push(d);
+    for (const k of [...slots.keys()].sort((a, b) => a - b)) for (const d of slots.get(k)!.values()) if (!d.transit) out.push(d);
     return out;
   }
 
@@ -443,7 +491,7 @@ export function createDialogModule() {
     const i = Number(hId);
     if (!Number.isSafeInteger(e) || !Number.isSafeInteger(i)) throw new RpcFault(500, 'Invalid parameters');
     const d = slots.get(e)?.get(i);
-    if (d === undefined || !d.active) throw new RpcFault(404, 'Dialog not found');
+    if (d === undefined || !d.active || d.transit) throw new RpcFault(404, 'Dialog not found');
     return d;
   }
 
@@ -482,6 +530,13 @@ export function createDialogModule() {
         // third of cluster.dialog_ttl_sec; a node that dies stops refreshing and its calls expire.
         refresher = setInterval(() => cl.callRefresh([...sharedMembers.values()]), Math.max(1000, (cl.dialogTtlSec * 1000) / 3));
         refresher.unref();
+        // Another node asks this one to end a call it owns (dialog.endCall there).
+        cl.onCommand('dialog.end', (args) => {
+          const callId = typeof args.callId === 'string' ? args.callId : '';
+          const ended = callId === '' ? 0 : endLocal(callId);
+          if (ended > 0) counters.ended_for_other_node += ended;
+          return { ended };
+        });
       }
     },
     reload(ctx) {
@@ -510,7 +565,7 @@ export function createDialogModule() {
         handler(params: RpcParams) {
           const [callId, fromTag] = rpcArgs(params);
           if (typeof callId !== 'string') throw new RpcFault(500, 'Invalid parameters');
-          return (byCallId.get(callId) ?? []).filter((d) => d.active && (fromTag === undefined || d.caller.tag === fromTag)).map(dump);
+          return (byCallId.get(callId) ?? []).filter((d) => d.active && !d.transit && (fromTag === undefined || d.caller.tag === fromTag)).map(dump);
         },
       },
       'dlg.end_dlg': {
@@ -529,7 +584,7 @@ export function createDialogModule() {
         handler(params: RpcParams) {
           const [callId, fromTag, toTag] = rpcArgs(params);
           if (typeof callId !== 'string' || typeof fromTag !== 'string' || typeof toTag !== 'string') throw new RpcFault(500, 'Invalid parameters');
-          const d = (byCallId.get(callId) ?? []).find((x) => x.active && x.caller.tag === fromTag && x.callee.tag === toTag);
+          const d = (byCallId.get(callId) ?? []).find((x) => x.active && !x.transit && x.caller.tag === fromTag && x.callee.tag === toTag);
           if (d === undefined) throw new RpcFault(404, 'Dialog not found');
           counters.ended_by_rpc++;
           api.end(d, 'rpc');
@@ -590,6 +645,41 @@ export function createDialogModule() {
             default: p?.max_calls_per_user ?? 0,
             users: [...users].sort().map((u) => ({ user: u, limit: limitOf(u) ?? -1, source: runtimeOverrides.has(u) ? 'rpc' : overrides.has(u) ? 'config' : 'default', active: profile.get(u) ?? 0 })),
           };
+        },
+      },
+      'dialog.endCall': {
+        doc: 'sipd: end the calls of a Call-ID, BYE to both sides: here, or in a cluster on the node that owns them: dialog.endCall <callid>',
+        async handler(params: RpcParams) {
+          const [callId] = rpcArgs(params);
+          if (typeof callId !== 'string' || callId === '' || callId.length > 255) throw new RpcFault(500, 'Invalid parameters');
+          const here = endLocal(callId);
+          if (here > 0) return { callId, ended: here, node: cluster?.nodeId ?? '' };
+          if (cluster === undefined) throw new RpcFault(404, 'Dialog not found');
+          let owners: Awaited<ReturnType<ClusterApi['dialogOwners']>>;
+          try {
+            owners = await cluster.dialogOwners(callId);
+          } catch {
+            throw new RpcFault(503, 'Cluster store unreachable');
+          }
+          const nodes = [...new Set(owners.map((o) => o.node).filter((n) => n !== cluster!.nodeId))];
+          let ended = 0;
+          let by = '';
+          for (const n of nodes) {
+            let r: unknown;
+            try {
+              r = await cluster.command(n, 'dialog.end', { callId });
+            } catch (e) {
+              log?.warn('dialog: the node that owns the call did not end it', { node: n, error: e instanceof Error ? e.message : String(e) });
+              throw new RpcFault(504, `Node ${n.slice(0, 64)} did not answer`);
+            }
+            const k = Number((r as { ended?: unknown } | null)?.ended ?? 0);
+            if (k > 0) {
+              ended += k;
+              by = n;
+            }
+          }
+          if (ended === 0) throw new RpcFault(404, 'Dialog not found');
+          return { callId, ended, node: by };
         },
       },
       'dialog.stats': {

@@ -56,6 +56,11 @@ export class Dialog {
   budgetTimer: NodeJS.Timeout | undefined;
   /** max duration in seconds (0 = none) */
   lifetime: number;
+  /**
+   * sipd --cluster: a call another node owns and handed to this one for its contact; kept only
+   * so that in-dialog requests pass (no CDR, no accounting, not listed by dlg.list)
+   */
+  transit = false;
 
   constructor(
     readonly hEntry: number,

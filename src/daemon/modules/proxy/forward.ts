@@ -45,6 +45,8 @@ export interface ForwardOptions {
   dropProxyAuthorization?: boolean;
   /** header fields to add at the end */
   add?: Array<[string, string]>;
+  /** header fields (lower-case names) to remove */
+  drop?: readonly string[];
 }
 
 /** The request as it goes out (a new message object; `msg` is not changed). */
@@ -72,6 +74,7 @@ export function forwardRequest(msg: SipRequest, o: ForwardOptions): SipRequest {
       rrDone = true;
     }
     if (f.key === 'proxy-authorization' && o.dropProxyAuthorization) continue;
+    if (o.drop !== undefined && o.drop.includes(f.key)) continue;
     headers.push(f);
   }
   if (!viaDone) headers.unshift(ourVia);

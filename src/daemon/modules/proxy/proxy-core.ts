@@ -38,7 +38,7 @@ import net from 'node:net';
 import type { SipRequest, SipResponse } from '../../../core/sip/message.js';
 import { parseMessage } from '../../../core/sip/parser.js';
 import { parseUri, unescape, type SipUri, type Uri } from '../../../core/sip/uri.js';
-import type { AlertsApi, AuthApi, Endpoint, ReplySpec, RequestContext, StatsApi, UsrlocApi, ContactRecord } from '../../kernel/contracts.js';
+import type { AlertsApi, AuthApi, ClusterApi, Endpoint, ReplySpec, RequestContext, StatsApi, UsrlocApi, ContactRecord } from '../../kernel/contracts.js';
 import type { Logger } from '../../kernel/module.js';
 import { buildReply } from '../../kernel/reply.js';
 import { buildCancel } from '../../transaction/ack-cancel.js';
@@ -66,7 +66,7 @@ import { normaliseNumber } from '../mtree/prefix-tree.js';
 import type { PipelimitApi } from '../pipelimit/pipelimit-module.js';
 import type { PermissionsApi } from '../../kernel/contracts.js';
 import { forwardRequest, recordRouteValue, responseUpstream, routeValues, serialize, upstreamVias, viaValue } from './forward.js';
-import { routeUri } from './header-values.js';
+import { headerValue, routeUri } from './header-values.js';
 import type { Outbound, SipSender } from './sender.js';
 
 export interface ProxySettings {
@@ -106,6 +106,8 @@ interface Target {
   uri: SipUri;
   /** where to send (a registration's received address), else resolved from `uri` */
   dest?: Endpoint;
+  /** sipd --cluster: the contact registered through another node; the request goes there */
+  handoff?: { node: string; hop: string; aor: string; ruid: string };
 }
 
 interface Branch {
@@ -134,6 +136,8 @@ interface ProxyCall {
   inDialog?: { dialog: Dialog; leg: LegName };
   /** the Via fields of responses sent upstream (made on the first one) */
   vias?: SipRequest['headers'];
+  /** sipd --cluster: a call handed over by the node that owns it (no CDR here) */
+  transit?: boolean;
 }
 
 export interface ProxyDeps {
@@ -148,6 +152,16 @@ export interface ProxyDeps {
 const INITIAL_METHODS = new Set(['INVITE', 'MESSAGE', 'OPTIONS']);
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, UPDATE, INFO, PRACK, REFER, NOTIFY, REGISTER';
 const DEFAULT_IDENTITY_KEYS = identityKeys(IDENTITY_HEADERS);
+/**
+ * sipd --cluster: a call for a contact registered through another node goes to that node (the
+ * one holding the NAT binding or the TCP/TLS connection) with this header, signed with the
+ * cluster's key; that node delivers it to the contact over its own socket (RFC 3327's Path, in
+ * effect, without a header the phone has to echo).
+ */
+const HANDOFF = 'x-sipd-handoff';
+const HANDOFF_DROP = [HANDOFF] as const;
+/** ms a hand-off signature stays good (clock skew between nodes included) */
+const HANDOFF_WINDOW_MS = 60_000;
 
 function sipUser(u: Uri | undefined): string {
   return u !== undefined && u.kind === 'sip' && u.user !== undefined ? unescape(u.user) : '';
@@ -333,6 +347,8 @@ export class Proxy {
     if (!INITIAL_METHODS.has(msg.method)) return sl({ status: 501, reason: 'Not Implemented', headers: [['Allow', ALLOW]] });
     const uri = msg.uri;
     if (uri.kind !== 'sip') return sl({ status: 416, reason: 'Unsupported URI Scheme' });
+    const handoff = headerValue(msg, HANDOFF);
+    if (handoff !== undefined && this.cluster() !== undefined) return this.handedOver(ctx, m, sl, handoff);
     const carrier = this.isCarrier(ctx.source);
     const fromUri = msg.from?.uri;
     const fromMe = fromUri !== undefined && fromUri.kind === 'sip' && this.d.isMyself(fromUri.host, fromUri.port);
@@ -474,14 +490,93 @@ export class Proxy {
       const pai = this.api<IdentityApi>('identity')?.assertion(caller.user!, caller.domain!);
       if (pai !== undefined) add.push(['P-Asserted-Identity', pai]);
     }
-    await this.relay(call, target.uri, target.dest, {
+    let dest = target.dest;
+    let routes: string[] = [];
+    if (target.handoff !== undefined) {
+      // To the node that holds the contact's binding or connection, with a signed hand-off.
+      const h = target.handoff;
+      const t = String(this.d.now());
+      const sig = this.cluster()?.sign(this.handoffData(msg, h.aor, h.ruid, this.cluster()!.nodeId, t));
+      const hop = this.destinationOf(`sip:${h.hop}`);
+      if (sig === undefined || hop === undefined) {
+        this.fail(call, 480, 'Temporarily Unavailable', 'failed');
+        return;
+      }
+      dest = hop;
+      routes = [`<sip:${h.hop};lr>`];
+      add.push(['X-Sipd-Handoff', `${this.cluster()!.nodeId};aor=${encodeURIComponent(h.aor)};ruid=${encodeURIComponent(h.ruid)};t=${t};sig=${sig}`]);
+    }
+    await this.relay(call, target.uri, dest, {
       recordRoute: s.recordRoute && msg.method === 'INVITE',
-      routes: [],
+      routes,
       dropProxyAuthorization: caller.kind === 'local',
       add,
       profileUser: caller.kind === 'local' ? caller.user : undefined,
       unreachable: target.kind === 'user' ? { status: 480, reason: 'Temporarily Unavailable' } : { status: 503, reason: 'Service Unavailable' },
     });
+  }
+
+  /** The cluster API when sipd runs as a cluster node (cluster.url), else undefined. */
+  private cluster(): ClusterApi | undefined {
+    const c = this.api<ClusterApi>('cluster');
+    return c?.enabled === true ? c : undefined;
+  }
+
+  /** What a hand-off signature covers: the call, the contact, the node that sent it, when. */
+  private handoffData(msg: SipRequest, aor: string, ruid: string, node: string, t: string): string {
+    return [msg.method, msg.callId ?? '', msg.from?.tag ?? '', aor, ruid, node, t].join('|');
+  }
+
+  /**
+   * A request another node of the cluster handed over for a contact registered through this one:
+   * checked (signature, age), then delivered over this node's socket or connection to the contact.
+   * The node that handed it over authenticated the caller, applied the limits and owns the call
+   * (its CDR); this node relays it and keeps a transit record so in-dialog requests pass. Never
+   * handed on again (loop protection): the contact must be one this node holds.
+   */
+  private handedOver(ctx: RequestContext, m: Inbound, sl: (spec: ReplySpec) => void, value: string): void {
+    const msg = ctx.msg;
+    const cl = this.cluster()!;
+    const parts = value.split(';').map((x) => x.trim());
+    const node = parts[0] ?? '';
+    const p = new Map<string, string>();
+    for (const x of parts.slice(1)) {
+      const i = x.indexOf('=');
+      if (i > 0) p.set(x.slice(0, i).toLowerCase(), x.slice(i + 1));
+    }
+    let aor = '';
+    let ruid = '';
+    try {
+      aor = decodeURIComponent(p.get('aor') ?? '');
+      ruid = decodeURIComponent(p.get('ruid') ?? '');
+    } catch {
+      /* refused below */
+    }
+    const t = p.get('t') ?? '';
+    const age = Math.abs(this.d.now() - Number(t));
+    if (node === '' || node === cl.nodeId || aor === '' || ruid === '' || !/^\d{1,15}$/.test(t) || !(age <= HANDOFF_WINDOW_MS) || !cl.verify(this.handoffData(msg, aor, ruid, node, t), p.get('sig') ?? '')) {
+      this.d.log.warn('proxy: cluster hand-off refused (signature, age or sender)', { node: node.slice(0, 64), source: ctx.source.ip, callId: msg.callId?.slice(0, 64) });
+      return sl({ status: 403, reason: 'Forbidden' });
+    }
+    const ul = this.api<UsrlocApi>('usrloc');
+    const c = ul?.lookup(aor).find((x) => x.ruid === ruid);
+    const target = c === undefined ? undefined : this.contactTarget(c, false);
+    if (target === undefined) return sl({ status: 480, reason: 'Temporarily Unavailable' });
+    if (this.d.layer.counts().server >= this.settings.maxTransactions) return sl({ status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
+    const call = this.newCall(ctx, m);
+    if (call === undefined) return;
+    call.transit = true;
+    if (msg.method === 'INVITE') {
+      const dialled = sipUser(target.uri);
+      call.parties = { callId: msg.callId ?? '', fromTag: msg.from?.tag ?? '', srcUser: sipUser(msg.from?.uri), srcDomain: sipHost(msg.from?.uri), srcIp: ctx.source.ip, dstOuser: dialled, dstUser: dialled, dstDomain: target.uri.host };
+    }
+    this.sanitize(msg.headers, ctx.source);
+    void this.relay(call, target.uri, target.dest, {
+      recordRoute: this.settings.recordRoute && msg.method === 'INVITE',
+      routes: [],
+      drop: HANDOFF_DROP,
+      unreachable: { status: 480, reason: 'Temporarily Unavailable' },
+    }).catch((e: unknown) => this.d.log.error('proxy: hand-off relay failed', { error: e instanceof Error ? e.message : String(e) }));
   }
 
   /** A new call refused before it was relayed: one stateless reply, and its CDR. */
@@ -503,13 +598,29 @@ export class Proxy {
     // lookupAny: in a cluster, the contacts every node registered (Redis); alone, lookup().
     const contacts = ul.lookupAny !== undefined ? await ul.lookupAny(aor) : ul.lookup(aor);
     for (const c of contacts) {
+      const t = this.contactTarget(c, true);
+      if (t !== undefined) return t;
+    }
+    return undefined;
+  }
+
+  /**
+   * Where a request for one registered contact goes. `handoff`: in a cluster, a contact
+   * registered through another node is reached through that node.
+   */
+  private contactTarget(c: ContactRecord, handoff: boolean): Target | undefined {
+    {
       let uri: Uri;
       try {
         uri = parseUri(c.contact);
       } catch {
-        continue;
+        return undefined;
       }
-      if (uri.kind !== 'sip') continue;
+      if (uri.kind !== 'sip') return undefined;
+      const cl = handoff ? this.cluster() : undefined;
+      if (cl !== undefined && c.node !== undefined && c.node !== cl.nodeId && c.hop !== undefined && c.hop !== '') {
+        return { kind: 'user', uri, handoff: { node: c.node, hop: c.hop, aor: c.aor, ruid: c.ruid } };
+      }
       let dest: Endpoint | undefined;
       if (c.received !== undefined && c.received !== '') {
         try {
@@ -522,7 +633,6 @@ export class Proxy {
       if (dest === undefined && (c.socket.startsWith('tcp:') || c.socket.startsWith('tls:'))) dest = this.ipDestination(uri, c.socket.slice(0, 3) as 'tcp' | 'tls');
       return { kind: 'user', uri, ...(dest !== undefined ? { dest } : {}) };
     }
-    return undefined;
   }
 
   /** A number the trunk takes (carrier_numbers, Kamailio's stock PSTN pattern by default). */
@@ -581,6 +691,8 @@ export class Proxy {
       add?: Array<[string, string]>;
       profileUser?: string;
       unreachable: ReplySpec;
+      /** header fields to remove (default: a cluster hand-off header) */
+      drop?: readonly string[];
     },
   ): Promise<void> {
     const msg = call.request;
@@ -607,7 +719,7 @@ export class Proxy {
       if (same) rr.push(recordRouteValue(call.local, false));
       else rr.push(recordRouteValue(out.local, true), recordRouteValue(call.local, true));
     }
-    const fwd = forwardRequest(msg, { uri, via: viaValue(out.local, branchId), recordRoute: rr, ...(o.routes !== undefined ? { routes: o.routes } : {}), dropProxyAuthorization: o.dropProxyAuthorization, add: o.add });
+    const fwd = forwardRequest(msg, { uri, via: viaValue(out.local, branchId), recordRoute: rr, ...(o.routes !== undefined ? { routes: o.routes } : {}), dropProxyAuthorization: o.dropProxyAuthorization, add: o.add, drop: o.drop ?? HANDOFF_DROP });
     const bytes = serialize(fwd);
     if (msg.method === 'INVITE' && call.parties !== undefined && call.inDialog === undefined) {
       call.dialog = this.api<DialogApi>('dialog')?.create({
@@ -618,6 +730,7 @@ export class Proxy {
         profileUser: o.profileUser,
         parties: call.parties,
         setupTime: call.setupTime,
+        ...(call.transit === true ? { transit: true } : {}),
       });
     }
     const branch: Partial<Branch> = { out, cancelPending: false, cancelSent: false };
@@ -741,6 +854,13 @@ export class Proxy {
     const dialogs = this.api<DialogApi>('dialog');
     const hit = dialogs?.match(msg);
     if (hit === undefined) {
+      // In a cluster the call may be another node's: that node gets the request (and ends the
+      // call, and writes its CDR, when it is a BYE).
+      const cl = this.cluster();
+      if (cl !== undefined) {
+        void this.toOwner(ctx, m, sl, cl).catch((e: unknown) => this.d.log.error('proxy: in-dialog request to the owning node failed', { error: e instanceof Error ? e.message : String(e) }));
+        return;
+      }
       // A forged or stale in-dialog request reaches nobody (an ACK of our own stateless reply
       // lands here too, and is simply absorbed).
       if (msg.method !== 'ACK') this.counters.no_dialog++;
@@ -771,6 +891,42 @@ export class Proxy {
     void this.relay(call, msg.uri, dest, { recordRoute: false, routes: rest, unreachable: { status: 480, reason: 'Temporarily Unavailable' } }).catch((e: unknown) =>
       this.d.log.error('proxy: in-dialog relay failed', { error: e instanceof Error ? e.message : String(e) }),
     );
+  }
+
+  /**
+   * sipd --cluster: an in-dialog request for a call this node does not hold. When the cluster
+   * store names another node as the owner of this very dialog (Call-ID and both tags), the
+   * request goes there (through that node's Route, ours taken off); else 404 as for any unknown
+   * dialog. The owner never sends it back: it handles its own dialogs, and a stale record
+   * naming this node is ignored here.
+   */
+  private async toOwner(ctx: RequestContext, m: Inbound, sl: (spec: ReplySpec) => void, cl: ClusterApi): Promise<void> {
+    const msg = ctx.msg;
+    const from = msg.from?.tag;
+    const to = msg.to?.tag;
+    let owners: Awaited<ReturnType<ClusterApi['dialogOwners']>> = [];
+    try {
+      owners = await cl.dialogOwners(msg.callId ?? '');
+    } catch {
+      /* Redis away: the call cannot be found */
+    }
+    const o = owners.find((d) => d.node !== cl.nodeId && ((d.fromTag === from && d.toTag === to) || (d.fromTag === to && d.toTag === from)));
+    const hop = o === undefined ? undefined : this.destinationOf(`sip:${o.hop}`);
+    if (o === undefined || hop === undefined) {
+      if (msg.method !== 'ACK') this.counters.no_dialog++;
+      return sl({ status: 404, reason: 'Not here' });
+    }
+    this.sanitize(msg.headers, ctx.source);
+    const routes = routeValues(msg);
+    let i = 0;
+    while (i < routes.length && this.isOurRoute(routes[i])) i++;
+    const rest = [`<sip:${o.hop};lr>`, ...routes.slice(i)];
+    this.d.log.debug('proxy: in-dialog request to the node that owns the call', { method: msg.method, node: o.node, callId: msg.callId?.slice(0, 64) });
+    if (msg.method === 'ACK') return this.forwardStateless(ctx, rest, hop);
+    if (this.d.layer.counts().server >= this.settings.maxTransactions) return sl({ status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
+    const call = this.newCall(ctx, m);
+    if (call === undefined) return;
+    await this.relay(call, msg.uri, hop, { recordRoute: false, routes: rest, unreachable: { status: 480, reason: 'Temporarily Unavailable' } });
   }
 
   private isOurRoute(v: string): boolean {
