@@ -295,6 +295,108 @@ describe('sipctl web against SQLite and a running sipd', () => {
     assert.ok(!web.output().includes(OPS_PW) && !web.output().includes(NOC_PW), 'no password in the server output');
     assert.ok(!web.output().includes(ops.cookie!.split('=')[1]!), 'no session id in the server output');
   });
+
+  test('the other pages: address groups, trusted, domains, htable, calls, CDRs, SIM import with progress, dispatcher/dialplan on a proxy without them', async () => {
+    assert.equal((await s(['web', 'user', 'add', 'ops2', '--role', 'operator', '--password-stdin'], OPS_PW)).code, 0);
+    const w = await startWeb(env);
+    try {
+      const ops = new WebClient(w.url);
+      assert.equal((await ops.login('ops2', OPS_PW)).status, 200);
+
+      const addr = await ops.call('POST', '/api/address', { group: 200, address: '10.0.1.102', mask: null, port: null, tag: 'carrier <b>1</b>' });
+      assert.equal(addr.status, 200, addr.text);
+      assert.equal(addr.json.command, "sipctl address add 200 10.0.1.102 32 0 'carrier <b>1</b>'");
+      const shown = JSON.parse((await s(['address', 'show', '--json'])).stdout);
+      assert.deepEqual(shown.map((r: { grp: number; ip: string; tag: string }) => [r.grp, r.ip, r.tag]), [[200, '10.0.1.102', 'carrier <b>1</b>']]);
+      const listed = await ops.call('GET', '/api/address?q=carrier');
+      assert.equal(listed.json.data.total, 1);
+      assert.equal(listed.json.data.items[0].tag, 'carrier <b>1</b>', 'values travel as data');
+      const badAddr = await ops.call('POST', '/api/address', { group: 'x', address: '10.0.1.102' });
+      assert.equal(badAddr.status, 400);
+      assert.equal(badAddr.json.error.code, 'INVALID_GROUP');
+      const reload = await ops.call('POST', '/api/address/reload');
+      assert.equal(reload.status, 200, reload.text);
+      assert.equal(reload.json.command, 'sipctl address reload');
+      assert.equal(reload.json.data.nodes[0].ok, true);
+      const rmAddr = await ops.call('DELETE', '/api/address', { group: 200, address: '10.0.1.102' });
+      assert.equal(rmAddr.status, 200, rmAddr.text);
+      assert.equal(rmAddr.json.command, 'sipctl address rm 200 10.0.1.102 --yes');
+      assert.deepEqual(JSON.parse((await s(['address', 'show', '--json'])).stdout), []);
+
+      const tr = await ops.call('POST', '/api/trusted', { srcIp: '192.0.2.20', proto: 'udp', fromPattern: '^sip:.*@carrier\\.example$' });
+      assert.equal(tr.status, 200, tr.text);
+      assert.equal(tr.json.command, "sipctl trusted add 192.0.2.20 udp '^sip:.*@carrier\\.example$'");
+      assert.equal((await ops.call('GET', '/api/trusted')).json.data.total, 1);
+      assert.equal((await ops.call('POST', '/api/trusted', { srcIp: '192.0.2.21', fromPattern: '(?=x)' })).status, 400);
+      const rmTr = await ops.call('DELETE', '/api/trusted', { srcIp: '192.0.2.20', proto: 'udp' });
+      assert.equal(rmTr.status, 200, rmTr.text);
+      assert.equal(rmTr.json.command, 'sipctl trusted rm 192.0.2.20 --proto udp --yes');
+
+      const dom = await ops.call('POST', '/api/domains', { domain: 'Sip.Example.com' });
+      assert.equal(dom.status, 200, dom.text);
+      assert.equal(dom.json.command, 'sipctl domain add sip.example.com');
+      assert.deepEqual((await ops.call('GET', '/api/domains')).json.data.items.map((d: { domain: string }) => d.domain), ['sip.example.com']);
+      assert.equal((await ops.call('POST', '/api/domains', { domain: 'sip.example.com' })).status, 409);
+      const rmDom = await ops.call('DELETE', '/api/domains/sip.example.com');
+      assert.equal(rmDom.status, 200, rmDom.text);
+      assert.equal(rmDom.json.command, 'sipctl domain rm sip.example.com --yes');
+
+      const tables = await ops.call('GET', '/api/htable');
+      assert.equal(tables.status, 200, tables.text);
+      assert.ok(tables.json.data.items.some((t: { name: string }) => t.name === 'ipban'));
+      assert.equal((await s(['htable', 'sets', 'ipban', '<script>alert(1)</script>', 'x'])).code, 0);
+      const entries = await ops.call('GET', '/api/htable/ipban?q=script');
+      assert.equal(entries.status, 200, entries.text);
+      assert.equal(entries.json.data.items[0].key, '<script>alert(1)</script>', 'a key from the network is JSON data');
+      assert.match(String(entries.headers['content-type']), /^application\/json/);
+
+      const calls = await ops.call('GET', '/api/calls');
+      assert.equal(calls.status, 200, calls.text);
+      assert.deepEqual(calls.json.data, { total: 0, items: [] });
+      assert.equal((await ops.call('DELETE', '/api/calls/no-such-call')).status, 404);
+      const cdrs = await ops.call('GET', '/api/cdrs?from=7d');
+      assert.equal(cdrs.status, 200, cdrs.text);
+      assert.deepEqual(cdrs.json.data, { total: 0, items: [] });
+      const perHour = await ops.call('GET', '/api/cdrs/per-hour?from=3h');
+      assert.equal(perHour.status, 200, perHour.text);
+      assert.ok(perHour.json.data.length >= 3 && perHour.json.data.length <= 4, perHour.text);
+      assert.ok(perHour.json.data.every((h: { calls: number }) => h.calls === 0));
+      assert.equal((await ops.call('GET', '/api/cdrs?from=yesterday-ish')).status, 400);
+
+      // SIM import: the vendor CSV as the body; the job is polled until done; keys come back masked
+      const csv = readFileSync(join(REPO, 'test', 'fixtures', 'sim', 'sims-opc.csv'));
+      const imp = await request(w.url, 'POST', '/api/sim/import?format=csv', { headers: { Cookie: ops.cookie!, 'X-CSRF-Token': ops.csrf!, 'Content-Type': 'text/csv' }, body: csv });
+      assert.equal(imp.status, 200, imp.text);
+      const job = imp.json.data.job as string;
+      let st: { done: boolean; imported: number; total: number; errors: unknown[] } | undefined;
+      for (let i = 0; i < 100 && !st?.done; i++) {
+        st = (await ops.call('GET', `/api/sim/import/${job}`)).json.data;
+        if (!st!.done) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(st?.done, 'the import finished');
+      assert.ok(st!.imported > 0 && st!.imported === st!.total, JSON.stringify(st));
+      assert.deepEqual(st!.errors, []);
+      const sims = await ops.call('GET', '/api/sim?q=00101');
+      assert.equal(sims.status, 200, sims.text);
+      assert.equal(sims.json.data.total, st!.imported);
+      assert.ok(sims.json.data.items.every((x: { ki: string; opc: string }) => x.ki === '****' && x.opc === '****'), 'keys masked as the CLI masks them');
+      assert.ok(!sims.text.toLowerCase().includes('05fa9808d0b21d95dfb9a45d5e4ff46d'));
+      assert.equal((await ops.call('GET', '/api/sim/import/nosuchjob')).status, 404);
+
+      // sipd has neither dispatcher nor dialplan: the table still lists, the proxy's part is a warning or an RPC error
+      assert.equal((await s(['dispatcher', 'add', '1', 'sip:192.0.2.30:5060'])).code, 0);
+      const disp = await ops.call('GET', '/api/dispatcher');
+      assert.equal(disp.status, 200, disp.text);
+      assert.equal(disp.json.data.items[0].destination, 'sip:192.0.2.30:5060');
+      assert.equal(disp.json.data.items[0].state, undefined);
+      assert.equal(disp.json.warnings.length, 1, disp.text);
+      const setState = await ops.call('POST', '/api/dispatcher/state', { setid: 1, destination: 'sip:192.0.2.30:5060', state: 'inactive' });
+      assert.equal(setState.status, 502, setState.text);
+      assert.equal((await ops.call('POST', '/api/dispatcher/state', { setid: 1, destination: 'sip:192.0.2.30:5060', state: 'asleep' })).status, 400);
+    } finally {
+      assert.equal(await w.stop(), 0, w.output());
+    }
+  });
 });
 
 /** The first server-sent event of /api/events. */
