@@ -29,20 +29,32 @@
  *
  *   node --import tsx bench/calls-bench.ts [--duration 8] [--start 100] [--bisect 3]
  *       [--only sipd|kamailio] [--kamailio-shm 64,512] [--no-record] [--verbose]
+ *       [--sipd 'default;node=22.23.5,workers=2'] [--clients 4] [--commit REV]
+ *
+ * --sipd (bench/sipd-variants.ts): the sipd set-ups to measure one after the other, e.g.
+ * single-process sipd on the machine's Node and --workers 2 --cluster under Node 22 (from
+ * .cache/node, as scripts/test-node-versions.sh installs it) on a private Redis, whose Redis round
+ * trips per call are counted. --clients K: K sipp callers per step from their own ports at 1/K of
+ * the rate each (the kernel hands each source address and port to one worker), for every proxy.
+ * --commit REV: sipd compiled for the run from that commit into bench/out/ (bench/lib.ts
+ * buildSipd), not dist/, which other engineers' builds may rewrite during a long run.
  *
  * Needs sipp, Kamailio 5.6 with the lab modules, MariaDB with root over its socket, and a built
  * dist/ (npm run build). Everything it starts is stopped and the databases dropped at the end,
  * also on failure.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { openDatabase } from '../src/core/db/database.js';
 import { addSubscriber } from '../src/core/subscribers/subscribers.js';
 import { createTestDb, type TestDb } from '../test/helpers/db.js';
 import { kamailioMissing, startKamailio, stopAllKamailio, type KamailioInstance } from '../test/helpers/kamailio.js';
 import { register, scenario, settle, sipp } from '../test/daemon/calls-support.js';
 import { toolsMissing } from '../test/helpers/require.js';
-import { freeSipPort, startSipd, type SipdProcess } from '../test/daemon/sipd-process.js';
-import { appendResults, machineLine } from './lib.js';
+import { SIPD, assertBuilt, freeSipPort } from '../test/daemon/sipd-process.js';
+import { appendResults, buildSipd, machineLine } from './lib.js';
+import { parseVariants, roundTrips, startVariant, type StartedVariant } from './sipd-variants.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
 /**
@@ -64,6 +76,11 @@ const RECORD = !process.argv.includes('--no-record');
 const VERBOSE = process.argv.includes('--verbose');
 /** Kamailio's shared memory pools to run with: the lab's 64 MB (its -m), and a large one. */
 const KAM_SHM = arg('kamailio-shm', '64,512').split(',').map(Number);
+const VARIANTS_SPEC = arg('sipd', 'default');
+const SIPD_VARIANTS = parseVariants(VARIANTS_SPEC);
+/** sipp callers per step, each from its own port at 1/CLIENTS of the rate */
+const CLIENTS = Math.max(1, Number(arg('clients', '1')));
+const COMMIT = arg('commit', '');
 
 interface Step {
   rate: number;
@@ -74,6 +91,8 @@ interface Step {
   retransmissions: number;
   wallMs: number;
   cpu: number;
+  /** sipd --cluster: Redis round trips (top-level commands) per successful call */
+  redisTrips?: number;
   pass: boolean;
 }
 
@@ -82,6 +101,7 @@ interface Target {
   port: number;
   pids(): number[];
   flushUserban(): Promise<void>;
+  redisCommands?(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -130,30 +150,44 @@ async function step(t: Target, rate: number, calleePort: number): Promise<Step> 
   await t.flushUserban();
   const planned = rate * DURATION;
   const pids = t.pids();
-  const cpu0 = cpuTicks(pids);
+  const rc0 = t.redisCommands ? await t.redisCommands() : undefined;
+  const ports: number[] = [];
+  while (ports.length < CLIENTS) {
+    const p = await freeSipPort();
+    if (!ports.includes(p)) ports.push(p);
+  }
+  const share = (k: number) => Math.floor(planned / CLIENTS) + (k < planned % CLIENTS ? 1 : 0);
+  const cpu0 = cpuTicks(t.pids());
   const t0 = Date.now();
-  const r = await sipp({
-    scenario: scenario('caller.xml', { USER: 'alice', HOLD: 0 }),
-    remote: `127.0.0.1:${t.port}`,
-    localPort: await freeSipPort(),
-    service: 'bob',
-    user: 'alice',
-    password: PASSWORD,
-    calls: planned,
-    rate,
-    timeoutMs: (DURATION * 2 + 20) * 1000,
-    extra: ['-l', String(Math.max(50, rate * 4)), '-recv_timeout', '5000', '-max_socket', '2000'],
-  }).done;
+  // CLIENTS callers at once, each at rate/CLIENTS (-r rate -rp 1000×CLIENTS) from its own port
+  const runs = await Promise.all(
+    ports.map((localPort, k) =>
+      sipp({
+        scenario: scenario('caller.xml', { USER: 'alice', HOLD: 0 }),
+        remote: `127.0.0.1:${t.port}`,
+        localPort,
+        service: 'bob',
+        user: 'alice',
+        password: PASSWORD,
+        calls: share(k),
+        rate,
+        timeoutMs: (DURATION * 2 + 20) * 1000,
+        extra: ['-rp', String(1000 * CLIENTS), '-l', String(Math.max(50, Math.ceil((rate * 4) / CLIENTS))), '-recv_timeout', '5000', '-max_socket', '2000'],
+      }).done,
+    ),
+  );
   const wallMs = Date.now() - t0;
-  const cpu = ((cpuTicks(pids) - cpu0) / CLK_TCK / (wallMs / 1000)) * 100;
-  const created = (r.successful ?? 0) + (r.failed ?? 0);
-  const retransmissions = Number(/Retransmissions[^|]*\|\s*\d+\s*\|\s*(\d+)/.exec(r.output)?.[1] ?? 0);
-  const successful = r.successful ?? 0;
-  const failed = r.failed ?? planned;
+  const cpu = ((cpuTicks(t.pids()) - cpu0) / CLK_TCK / (wallMs / 1000)) * 100;
+  void pids;
+  const successful = runs.reduce((a, r) => a + (r.successful ?? 0), 0);
+  const failed = runs.reduce((a, r, k) => a + (r.failed ?? share(k)), 0);
+  const created = successful + runs.reduce((a, r) => a + (r.failed ?? 0), 0);
+  const retransmissions = runs.reduce((a, r) => a + Number(/Retransmissions[^|]*\|\s*\d+\s*\|\s*(\d+)/.exec(r.output)?.[1] ?? 0), 0);
   const pass = created >= planned && failed < planned * 0.01 && wallMs <= DURATION * 1250 + 3000;
   void calleePort;
-  if (!pass && VERBOSE) console.error(r.output.split('\n').filter((l) => /received 'SIP\/2.0/.test(l)).slice(0, 3).join('\n'));
-  return { rate, planned, created, successful, failed, retransmissions, wallMs, cpu, pass };
+  if (!pass && VERBOSE) console.error(runs.flatMap((r) => r.output.split('\n').filter((l) => /received 'SIP\/2.0/.test(l)).slice(0, 3)).join('\n'));
+  const redisTrips = rc0 && t.redisCommands ? roundTrips(rc0, await t.redisCommands()) / Math.max(1, successful) : undefined;
+  return { rate, planned, created, successful, failed, retransmissions, wallMs, cpu, redisTrips, pass };
 }
 
 async function search(t: Target, calleePort: number, log: (s: Step) => void): Promise<{ best: number; steps: Step[] }> {
@@ -196,9 +230,13 @@ async function withCallee<T>(port: number, proxyPort: number, fn: () => Promise<
 }
 
 function table(rows: Step[]): string {
-  const head = '| rate (calls/s) | calls | failed | retrans. | wall (s) | proxy CPU | |\n|---:|---:|---:|---:|---:|---:|---|\n';
-  return head + rows.map((s) => `| ${s.rate} | ${s.created}/${s.planned} | ${s.failed} | ${s.retransmissions} | ${(s.wallMs / 1000).toFixed(1)} | ${s.cpu.toFixed(0)}% | ${s.pass ? 'pass' : 'FAIL'} |`).join('\n') + '\n';
+  const head = '| rate (calls/s) | calls | failed | retrans. | wall (s) | proxy CPU | Redis round trips/call | |\n|---:|---:|---:|---:|---:|---:|---:|---|\n';
+  return head + rows.map((s) => `| ${s.rate} | ${s.created}/${s.planned} | ${s.failed} | ${s.retransmissions} | ${(s.wallMs / 1000).toFixed(1)} | ${s.cpu.toFixed(0)}% | ${s.redisTrips?.toFixed(2) ?? ''} | ${s.pass ? 'pass' : 'FAIL'} |`).join('\n') + '\n';
 }
+
+let sipdFrom = 'dist/ (npm run build)';
+let removeBuild = () => {};
+const LOAD0 = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 async function main(): Promise<void> {
   const missing = toolsMissing('sipp');
@@ -207,27 +245,52 @@ async function main(): Promise<void> {
   if (why && ONLY !== 'sipd') throw new Error(why);
   const dbs: TestDb[] = [];
   const results: Array<{ name: string; best: number; steps: Step[] }> = [];
-  const print = (name: string) => (s: Step) => console.log(`${name.padEnd(9)} ${String(s.rate).padStart(5)}/s  calls ${s.created}/${s.planned}  failed ${s.failed}  retrans ${s.retransmissions}  wall ${(s.wallMs / 1000).toFixed(1)}s  cpu ${s.cpu.toFixed(0)}%  ${s.pass ? 'pass' : 'FAIL'}`);
+  const print = (name: string) => (s: Step) => console.log(`${name.padEnd(9)} ${String(s.rate).padStart(5)}/s  calls ${s.created}/${s.planned}  failed ${s.failed}  retrans ${s.retransmissions}  wall ${(s.wallMs / 1000).toFixed(1)}s  cpu ${s.cpu.toFixed(0)}%${s.redisTrips !== undefined ? `  redis ${s.redisTrips.toFixed(2)}/call` : ''}  ${s.pass ? 'pass' : 'FAIL'}`);
   try {
     if (ONLY !== 'kamailio') {
-      const t = await createTestDb('mysql');
-      dbs.push(t);
-      await provision(t);
-      let sipd: SipdProcess | undefined;
-      try {
-        sipd = await startSipd({ dbUrl: t.fullUrl, timeoutMs: 30_000, config: { logLevel: 'warn', modules: {} } });
-        const s = sipd;
-        const target: Target = {
-          name: 'sipd',
-          port: s.sipPort,
-          pids: () => [s.child.pid!],
-          flushUserban: async () => void (await s.rpc('htable.flush', ['userban'])),
-          stop: async () => void (await s.stop()),
-        };
-        const port = await freeSipPort();
-        results.push({ name: 'sipd', ...(await withCallee(port, s.sipPort, () => search(target, port, print('sipd')))) });
-      } finally {
-        await sipd?.stop();
+      let sipdBin = SIPD;
+      if (COMMIT) {
+        const built = buildSipd('calls-build', COMMIT, (remove) => (removeBuild = remove));
+        sipdBin = built.bin;
+        sipdFrom = built.what;
+        console.log(`sipd built from ${built.what}`);
+      } else assertBuilt();
+      for (const v of SIPD_VARIANTS) {
+        const t = await createTestDb('mysql');
+        dbs.push(t);
+        await provision(t);
+        const stateDir = mkdtempSync(join(tmpdir(), 'sipd-calls-bench-'));
+        let sv: StartedVariant | undefined;
+        try {
+          const sipPort = await freeSipPort();
+          // as test/daemon/sipd-process.ts starts it (the default modules), at log level warn
+          sv = await startVariant(v, {
+            sipdBin,
+            stateDir,
+            config: { listen: [`udp:127.0.0.1:${sipPort}`, `tcp:127.0.0.1:${sipPort}`], rpcListen: ['http://127.0.0.1:0/RPC'], stateSaveIntervalSec: 1, logLevel: 'warn', modules: { scanner: { user_agents: ['friendly-scanner', 'sipvicious', 'sipcli', 'sundayddr', 'sip-scan', 'iWar'] } } },
+            env: { PATH: process.env.PATH ?? '', HOME: stateDir, XDG_CONFIG_HOME: join(stateDir, '.config'), SIPCTL_DB: t.fullUrl, LANG: 'C.UTF-8' },
+            logFd: 'pipe',
+            timeoutMs: 60_000,
+          });
+          const s = sv;
+          const flush = async () => {
+            await fetch(s.rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', method: 'htable.flush', params: ['userban'], id: 1 }), signal: AbortSignal.timeout(5000) });
+          };
+          const target: Target = {
+            name: v.label,
+            port: sipPort,
+            pids: () => s.pids(),
+            flushUserban: flush,
+            ...(v.cluster ? { redisCommands: () => s.redisCommands() } : {}),
+            stop: () => s.stop(),
+          };
+          const port = await freeSipPort();
+          const short = v.workers > 1 ? `sipd/w${v.workers}` : v.cluster ? 'sipd/cl' : 'sipd';
+          results.push({ name: v.label, ...(await withCallee(port, sipPort, () => search(target, port, print(short)))) });
+        } finally {
+          await sv?.stop();
+          rmSync(stateDir, { recursive: true, force: true });
+        }
       }
     }
     if (ONLY !== 'sipd') {
@@ -255,21 +318,28 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    removeBuild();
     await stopAllKamailio();
     for (const t of dbs) await t.drop().catch(() => undefined);
   }
 
-  const sipdBest = results.find((r) => r.name === 'sipd')?.best;
+  const sipds = results.filter((r) => r.name.startsWith('sipd'));
   const kams = results.filter((r) => r.name.startsWith('Kamailio'));
   const kamBest = kams.length > 0 ? Math.max(...kams.map((r) => r.best)) : undefined;
-  let body = `${machineLine()}\n\n`;
-  body += `INVITE (407, digest) → 180 → 200 → ACK → BYE per call, sipp caller on 127.0.0.1, callee on ${CALLEE_IP}, ${DURATION} s per step; pass = every call made, < 1% failed, sipp kept the pace. Command: \`node --import tsx bench/calls-bench.ts --duration ${DURATION} --start ${START} --bisect ${BISECT}\`.\n\n`;
-  body += '| proxy | highest rate with < 1% failures |\n|---|---:|\n';
-  for (const r of results) body += `| ${r.name} | ${r.best} calls/s |\n`;
-  if (sipdBest !== undefined && kamBest !== undefined && kamBest > 0) {
-    body += `\nRatio sipd / Kamailio (Kamailio's best configuration above): **${(sipdBest / kamBest).toFixed(2)}**`;
-    for (const k of kams) if (k.best > 0) body += `; sipd / ${k.name}: ${(sipdBest / k.best).toFixed(2)}`;
-    body += '\n';
+  const cpuPerCall = (r: { best: number; steps: Step[] }) => {
+    const s = r.steps.find((x) => x.pass && x.rate === r.best);
+    return s && s.successful > 0 ? (s.cpu * 10_000 * s.wallMs) / 1000 / s.successful : undefined;
+  };
+  const baseCpu = sipds[0] ? cpuPerCall(sipds[0]) : undefined;
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  let body = `${machineLine()}; load average at the start ${LOAD0}, at the end ${load}\n\n`;
+  body += `INVITE (407, digest) → 180 → 200 → ACK → BYE per call, sipp caller${CLIENTS > 1 ? `s (${CLIENTS} at once, each from its own port at 1/${CLIENTS} of the rate)` : ''} on 127.0.0.1, callee on ${CALLEE_IP}, ${DURATION} s per step; pass = every call made, < 1% failed, sipp kept the pace. sipd from ${sipdFrom}. Command: \`node --import tsx bench/calls-bench.ts ${process.argv.slice(2).join(' ')}\`.\n\n`;
+  body += '| proxy | highest rate with < 1% failures | × Kamailio (best) | proxy CPU per call at that rate | CPU per call × first sipd row | Redis round trips per call |\n|---|---:|---:|---:|---:|---:|\n';
+  for (const r of results) {
+    const c = cpuPerCall(r);
+    const st = r.steps.find((x) => x.pass && x.rate === r.best);
+    const isSipd = r.name.startsWith('sipd');
+    body += `| ${r.name} | ${r.best} calls/s | ${kamBest ? (r.best / kamBest).toFixed(2) : '—'} | ${c !== undefined ? `${c.toFixed(0)} µs` : '—'} | ${isSipd && c !== undefined && baseCpu ? (c / baseCpu).toFixed(2) : ''} | ${st?.redisTrips !== undefined ? st.redisTrips.toFixed(2) : isSipd ? '0' : '—'} |\n`;
   }
   for (const r of results) body += `\n${r.name} steps:\n\n${table(r.steps)}`;
   console.log('\n' + body);

@@ -29,6 +29,15 @@
  *       [--bans 10000] [--rates 1000,2000,…] [--profile | --no-profile] [--only sipd|kamailio]
  *       [--skip-memory] [--skip-throughput] [--no-record] [--keep-profile DIR]
  *       [--sipd-config '{"modules":{…}}'] [--commit REV]
+ *       [--sipd 'default;node=22.23.5,workers=2'] [--clients 4]
+ *
+ * --sipd (bench/sipd-variants.ts): the sipd set-ups to measure, one after the other beside the one
+ * Kamailio run, e.g. single-process sipd on the machine's Node, and --workers 2 --cluster under
+ * Node 22 (from .cache/node, as scripts/test-node-versions.sh installs it) on a private Redis.
+ * Diagnostics and the memory part use the first. --clients K: K sipp processes, each from its own
+ * port with its own 1/K of the users at 1/K of the rate — needed for --workers, since the kernel
+ * hands each source address and port to one worker (one sipp = one worker); used for every proxy
+ * of the run alike.
  *
  * sipd is compiled for the run into bench/out/ from the working tree's src/ as it is at the start
  * (or from --commit REV), never run from dist/, which a concurrent `npm run build` may rewrite.
@@ -58,7 +67,8 @@ import type { Database, SqlValue } from '../src/core/db/database.js';
 import { createTestDb, type TestDb } from '../test/helpers/db.js';
 import { createRpcClient } from '../src/core/rpc/client.js';
 import { findFreePort, startKamailio, type KamailioInstance } from '../test/helpers/kamailio.js';
-import { appendResults, buildSipd, daemonStopper, git, machineLine } from './lib.js';
+import { appendResults, buildSipd, git, machineLine } from './lib.js';
+import { parseVariants, roundTrips, startVariant, type SipdVariant } from './sipd-variants.js';
 
 // ---------------------------------------------------------------- options
 
@@ -83,6 +93,11 @@ const NO_PROFILE = flag('no-profile');
 const KEEP_PROFILE = arg('keep-profile', '');
 /** extra sipd configuration (JSON) merged over the bench's, for experiments */
 const SIPD_CONFIG = JSON.parse(arg('sipd-config', '{}')) as Record<string, unknown>;
+/** the sipd set-ups measured (bench/sipd-variants.ts) */
+const VARIANTS_SPEC = arg('sipd', 'default');
+const SIPD_VARIANTS = parseVariants(VARIANTS_SPEC);
+/** sipp processes per step, each with 1/CLIENTS of the rate and of the users */
+const CLIENTS = Math.max(1, Number(arg('clients', '1')));
 const USERS = 1000;
 const DOMAIN = '127.0.0.1';
 /** profile sipd when its rate is below this fraction of Kamailio's */
@@ -261,6 +276,8 @@ interface Proxy {
   rpcUrl: string;
   /** every pid whose CPU counts as the proxy's */
   pids(): number[];
+  /** sipd --cluster: Redis commands so far (INFO commandstats of its private Redis) */
+  redisCommands?(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -324,50 +341,48 @@ interface SipdProxy extends Proxy {
   gc(): Promise<NodeJS.MemoryUsage | undefined>;
 }
 
-async function startSipdProxy(t: TestDb, o: { sipPort?: number; nodeArgs?: string[]; timeoutMs?: number; name?: string; config?: Record<string, unknown> } = {}): Promise<SipdProxy> {
+async function startSipdProxy(t: TestDb, o: { sipPort?: number; nodeArgs?: string[]; timeoutMs?: number; name?: string; config?: Record<string, unknown>; variant?: SipdVariant } = {}): Promise<SipdProxy & { redisCommands(): Promise<Record<string, number>> }> {
+  const variant = o.variant ?? SIPD_VARIANTS[0]!;
   const stateDir = mkdtempSync(join(tmpdir(), 'sipd-bench-'));
   const sipPort = o.sipPort ?? (await findFreePort('127.0.0.1'));
-  const configFile = join(stateDir, 'sipd.json');
   // Defaults everywhere except where it listens; the scanner list is the default one (sipp's
   // User-Agent "SIPp-lab" matches none of its patterns: checked live by probeOptions).
-  writeFileSync(configFile, JSON.stringify({ listen: [`udp:127.0.0.1:${sipPort}`, `tcp:127.0.0.1:${sipPort}`], rpcListen: ['http://127.0.0.1:0/RPC'], ...o.config }, null, 2));
   const logFile = join(stateDir, 'sipd.log');
   const memFile = join(stateDir, 'mem.json');
   const fd = openSync(logFile, 'a');
-  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', '--import', GC_HOOK, ...(o.nodeArgs ?? []), SIPD_BIN, '--config', configFile, '--state-dir', stateDir, '--log-format', 'json'], {
-    env: { PATH: process.env.PATH, HOME: stateDir, XDG_CONFIG_HOME: join(stateDir, '.config'), SIPCTL_DB: t.url, SIPCTL_DB_PASSWORD: t.password ?? '', SIPD_BENCH_MEM: memFile, LANG: 'C.UTF-8' },
-    stdio: ['ignore', fd, fd],
-    cwd: stateDir,
-  });
-  closeSync(fd);
-  const pid = child.pid!;
-  const stop = daemonStopper(child, stateDir);
-  const unregister = onCleanup(`sipd ${pid}`, stop);
-  const deadline = Date.now() + (o.timeoutMs ?? 120_000);
-  let rpcUrl = '';
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`sipd exited during start:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
-    if (Date.now() > deadline) throw new Error(`sipd not ready:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
-    try {
-      const rt = JSON.parse(readFileSync(join(stateDir, 'sipd.runtime.json'), 'utf8')) as { pid: number; rpc: string[] };
-      if (rt.pid === pid) {
-        rpcUrl = rt.rpc.find((u) => u.startsWith('http:'))!;
-        await rpc(rpcUrl, 'core.uptime', undefined, 1000);
-        break;
-      }
-    } catch {
-      /* not yet */
-    }
-    await sleep(100);
+  let v;
+  try {
+    v = await startVariant(variant, {
+      sipdBin: SIPD_BIN,
+      stateDir,
+      config: { listen: [`udp:127.0.0.1:${sipPort}`, `tcp:127.0.0.1:${sipPort}`], rpcListen: ['http://127.0.0.1:0/RPC'], ...o.config },
+      env: { PATH: process.env.PATH ?? '', HOME: stateDir, XDG_CONFIG_HOME: join(stateDir, '.config'), SIPCTL_DB: t.url, SIPCTL_DB_PASSWORD: t.password ?? '', SIPD_BENCH_MEM: memFile, LANG: 'C.UTF-8' },
+      logFd: fd,
+      nodeArgs: ['--expose-gc', '--import', GC_HOOK, ...(o.nodeArgs ?? [])],
+      timeoutMs: o.timeoutMs,
+    });
+  } catch (e) {
+    throw new Error(`${String(e)}\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
+  } finally {
+    closeSync(fd);
   }
+  const started = v;
+  const pid = started.pid;
+  const stop = async () => {
+    await started.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  };
+  const unregister = onCleanup(`sipd ${pid}`, stop);
+  const rpcUrl = started.rpcUrl;
   return {
-    name: o.name ?? 'sipd',
+    name: o.name ?? variant.label,
     pid,
     sipPort,
     rpcUrl,
     stateDir,
     logFile,
-    pids: () => [pid],
+    pids: () => started.pids(),
+    redisCommands: () => started.redisCommands(),
     async gc() {
       rmSync(memFile, { force: true });
       process.kill(pid, 'SIGUSR2');
@@ -457,17 +472,21 @@ interface Step {
   otherCpuPct: number;
   /** sipd only: REGISTERs answered "403 Try later" by the auth-db lockout during the step */
   refused?: number;
+  /** sipd --cluster: Redis round trips (top-level commands) per successful call in the step */
+  redisTrips?: number;
   pass: boolean;
   note: string;
 }
 
 let workDir = '';
-let sippPort: number | undefined;
-function writeCsv(): string {
-  const f = join(workDir, 'users.csv');
+/** one local port per sipp client for every step: see runSipp */
+const sippPorts: number[] = [];
+/** users.csv for client k of CLIENTS: users i with (i - 1) % CLIENTS === k */
+function writeCsv(k = 0): string {
+  const f = join(workDir, `users-${k}.csv`);
   if (!existsSync(f)) {
     const lines = ['SEQUENTIAL'];
-    for (let i = 1; i <= USERS; i++) {
+    for (let i = 1 + k; i <= USERS; i += CLIENTS) {
       const u = userName(i);
       lines.push(`${u};[authentication username=${u} password=${password(u)}]`);
     }
@@ -498,74 +517,98 @@ function sippTime(s: string | undefined): number {
   return Number(s);
 }
 
+/**
+ * One step: CLIENTS sipp processes at once, each at rate/CLIENTS (-r rate -rp 1000×CLIENTS) with
+ * its own users, from its own local port. The port stays the same for every step, so the Contact
+ * (sip:user@127.0.0.1:PORT) does too and each call refreshes the user's one binding instead of
+ * adding one per step (max_contacts is 10 in sipd).
+ */
 async function runSipp(p: Proxy, rate: number, seconds: number, extraCheck?: () => Promise<number>): Promise<Step> {
-  const dir = mkdtempSync(join(workDir, `sipp-${p.name}-${rate}-`));
-  const stat = join(dir, 'stat.csv');
-  const timeFile = join(dir, 'time.txt');
-  // One local port for every step: the Contact (sip:user@127.0.0.1:PORT) stays the same, so each
-  // call refreshes the user's one binding instead of adding one per step (max_contacts is 10 in sipd).
-  sippPort ??= await findFreePort('127.0.0.1', { tcp: false });
-  const localPort = sippPort;
+  const dir = mkdtempSync(join(workDir, `sipp-${p.name.replace(/\W+/g, '-')}-${rate}-`));
+  while (sippPorts.length < CLIENTS) {
+    const port = await findFreePort('127.0.0.1', { tcp: false });
+    if (!sippPorts.includes(port)) sippPorts.push(port);
+  }
   const m = rate * seconds;
-  const args = [
-    '-f', '%U %S', '-o', timeFile,
+  const share = (k: number) => Math.floor(m / CLIENTS) + (k < m % CLIENTS ? 1 : 0);
+  const clientArgs = (k: number) => [
+    '-f', '%U %S', '-o', join(dir, `time-${k}.txt`),
     'sipp', `127.0.0.1:${p.sipPort}`,
-    '-sf', SCENARIO, '-inf', writeCsv(),
-    '-i', '127.0.0.1', '-p', String(localPort),
-    '-r', String(rate), '-rp', '1000', '-m', String(m), '-l', String(rate * 4 + 100),
+    '-sf', SCENARIO, '-inf', writeCsv(k),
+    '-i', '127.0.0.1', '-p', String(sippPorts[k]),
+    '-r', String(rate), '-rp', String(1000 * CLIENTS), '-m', String(share(k)), '-l', String(Math.ceil((rate * 4) / CLIENTS) + 100),
     '-recv_timeout', '5000', '-timeout', `${seconds + 15}s`,
     '-buff_size', String(4 * 1024 * 1024),
-    '-nostdin', '-trace_stat', '-stf', stat, '-fd', '1',
+    '-nostdin', '-trace_stat', '-stf', join(dir, `stat-${k}.csv`), '-fd', '1',
   ];
   const mp = mariadbPid();
   const m0 = machineTicks();
-  const c0 = p.pids().reduce((a, x) => a + cpuTicks(x), 0);
+  const pids0 = p.pids();
+  const each0 = pids0.map(cpuTicks);
+  const c0 = each0.reduce((a, x) => a + x, 0);
   const d0 = mp ? cpuTicks(mp) : 0;
   const t0 = Date.now();
-  const child = spawn('/usr/bin/time', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (d) => (err = (err + d).slice(-4000)));
-  const kill = () => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  };
-  const unregister = onCleanup(`sipp ${child.pid}`, kill);
-  const hard = setTimeout(kill, (seconds + 30) * 1000);
-  const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? 1)));
-  clearTimeout(hard);
-  unregister();
+  const codes = await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, k) => {
+      const child = spawn('/usr/bin/time', clientArgs(k), { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+      child.stderr!.setEncoding('utf8').on('data', (d) => (err = (err + d).slice(-4000)));
+      const kill = () => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      };
+      const unregister = onCleanup(`sipp ${child.pid}`, kill);
+      const hard = setTimeout(kill, (seconds + 30) * 1000);
+      const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? 1)));
+      clearTimeout(hard);
+      unregister();
+      return code;
+    }),
+  );
+  const code = codes.find((c) => c !== 0) ?? 0;
   const wall = (Date.now() - t0) / 1000;
   const c1 = p.pids().reduce((a, x) => a + cpuTicks(x), 0);
   const d1 = mp ? cpuTicks(mp) : 0;
   const m1 = machineTicks();
-  const s = parseStat(stat);
-  let sippCpu = NaN;
-  try {
-    const [u, sy] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
-    sippCpu = u + sy;
-  } catch {
-    /* no time file */
+  const stats = Array.from({ length: CLIENTS }, (_, k) => parseStat(join(dir, `stat-${k}.csv`)));
+  const all = stats.every((x) => x !== undefined) ? (stats as Array<Record<string, string>>) : undefined;
+  const sum = (key: string) => (all ? all.reduce((a, x) => a + Number(x[key] ?? 0), 0) : 0);
+  let sippCpu = 0;
+  for (let k = 0; k < CLIENTS; k++) {
+    try {
+      const [u, sy] = readFileSync(join(dir, `time-${k}.txt`), 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+      sippCpu += u + sy;
+    } catch {
+      sippCpu = NaN;
+    }
   }
-  const created = Number(s?.['TotalCallCreated'] ?? 0);
-  const successful = Number(s?.['SuccessfulCall(C)'] ?? 0);
-  const elapsed = sippTime(s?.['ElapsedTime(C)']) || wall;
+  const created = sum('TotalCallCreated');
+  const successful = sum('SuccessfulCall(C)');
+  const elapsed = (all ? Math.max(...all.map((x) => sippTime(x['ElapsedTime(C)']) || 0)) : 0) || wall;
   const failed = Math.max(0, created - successful);
   const failedPct = created > 0 ? (100 * failed) / created : 100;
   const achieved = successful / Math.max(elapsed, seconds);
   const refused = extraCheck ? await extraCheck() : undefined;
   const pass = created > 0 && failedPct < MAX_FAILED_PCT && achieved >= MIN_ACHIEVED * rate;
   const notes: string[] = [];
-  if (!s) notes.push(`no sipp stats (exit ${code}): ${err.trim().split('\n').slice(-3).join(' | ')}`);
-  if (s && Number(s['FailedMaxUDPRetrans(C)'] ?? 0) > 0) notes.push(`max-retrans ${s['FailedMaxUDPRetrans(C)']}`);
-  if (s && Number(s['FailedUnexpectedMessage(C)'] ?? 0) > 0) notes.push(`unexpected ${s['FailedUnexpectedMessage(C)']}`);
-  if (s && Number(s['FailedCallRejected(C)'] ?? 0) > 0) notes.push(`rejected ${s['FailedCallRejected(C)']}`);
-  if (s && Number(s['FailedOutboundCongestion(C)'] ?? 0) > 0) notes.push(`congestion ${s['FailedOutboundCongestion(C)']}`);
-  if (s && Number(s['FailedCmdNotSent(C)'] ?? 0) > 0) notes.push(`not-sent ${s['FailedCmdNotSent(C)']}`);
+  if (!all) notes.push(`no sipp stats (exit ${code}): ${err.trim().split('\n').slice(-3).join(' | ')}`);
+  const count = (key: string, what: string) => {
+    if (sum(key) > 0) notes.push(`${what} ${sum(key)}`);
+  };
+  count('FailedMaxUDPRetrans(C)', 'max-retrans');
+  count('FailedUnexpectedMessage(C)', 'unexpected');
+  count('FailedCallRejected(C)', 'rejected');
+  count('FailedOutboundCongestion(C)', 'congestion');
+  count('FailedCmdNotSent(C)', 'not-sent');
   if (refused) notes.push(`403 Try later ${refused}`);
-  if (s && created < 0.98 * m && failedPct < MAX_FAILED_PCT) notes.push(`sipp created only ${created} of ${m}`);
+  // several processes (sipd --workers: the primary, then the workers): did the load spread?
+  if (pids0.length > 1 && p.name !== 'Kamailio') notes.push(`CPU per process ${pids0.map((x, i) => `${((100 * (cpuTicks(x) - each0[i]!)) / HZ / wall).toFixed(0)}%`).join(' / ')}`);
+  if (all && created < 0.98 * m && failedPct < MAX_FAILED_PCT) notes.push(`sipp created only ${created} of ${m}`);
+  // mean response time over the clients, weighted by their successful calls
+  const rtdS = all && successful > 0 ? all.reduce((a, x) => a + (x['ResponseTime1(C)'] ? sippTime(x['ResponseTime1(C)']) : 0) * Number(x['SuccessfulCall(C)'] ?? 0), 0) / successful : NaN;
   const step: Step = {
     proxy: p.name,
     target: rate,
@@ -577,8 +620,8 @@ async function runSipp(p: Proxy, rate: number, seconds: number, extraCheck?: () 
     elapsedS: elapsed,
     achieved,
     // sipp reports it in whole milliseconds: 0 means under 1 ms
-    rtdMs: Number(s?.['ResponseTime1(C)'] ? sippTime(s['ResponseTime1(C)']) * 1000 : NaN),
-    retrans: Number(s?.['Retransmissions(C)'] ?? 0),
+    rtdMs: rtdS * 1000,
+    retrans: sum('Retransmissions(C)'),
     proxyCpuPct: (100 * (c1 - c0)) / HZ / wall,
     dbCpuPct: (100 * (d1 - d0)) / HZ / wall,
     sippCpuPct: (100 * sippCpu) / wall,
@@ -596,7 +639,7 @@ async function runSipp(p: Proxy, rate: number, seconds: number, extraCheck?: () 
 const steps: Step[] = [];
 
 function fmtStep(s: Step): string {
-  return `${s.proxy} ${s.target}/s: created ${s.created}/${s.offered}, ok ${s.successful}, failed ${s.failedPct.toFixed(2)}%, achieved ${s.achieved.toFixed(0)}/s, rtd ${s.rtdMs.toFixed(1)} ms, retrans ${s.retrans}, CPU proxy ${s.proxyCpuPct.toFixed(0)}% db ${s.dbCpuPct.toFixed(0)}% sipp ${s.sippCpuPct.toFixed(0)}% others ${s.otherCpuPct.toFixed(0)}% → ${s.pass ? 'pass' : 'FAIL'}${s.note ? ` (${s.note})` : ''}`;
+  return `${s.proxy} ${s.target}/s:${s.redisTrips !== undefined ? ` Redis round trips/call ${s.redisTrips.toFixed(2)},` : ''} created ${s.created}/${s.offered}, ok ${s.successful}, failed ${s.failedPct.toFixed(2)}%, achieved ${s.achieved.toFixed(0)}/s, rtd ${s.rtdMs.toFixed(1)} ms, retrans ${s.retrans}, CPU proxy ${s.proxyCpuPct.toFixed(0)}% db ${s.dbCpuPct.toFixed(0)}% sipp ${s.sippCpuPct.toFixed(0)}% others ${s.otherCpuPct.toFixed(0)}% → ${s.pass ? 'pass' : 'FAIL'}${s.note ? ` (${s.note})` : ''}`;
 }
 
 /** Between steps: lockout counters cleared on both, so every step starts from the same state. */
@@ -625,7 +668,9 @@ async function search(p: Proxy, deadlineS: number, duration = DURATION): Promise
   const run = async (rate: number): Promise<Step> => {
     await resetBetweenSteps(p);
     const r0 = await refusedCounter(p);
+    const rc0 = p.redisCommands ? await p.redisCommands() : undefined;
     const s = await runSipp(p, rate, duration, async () => (await refusedCounter(p)) - r0);
+    if (rc0 && p.redisCommands) s.redisTrips = roundTrips(rc0, await p.redisCommands()) / Math.max(1, s.successful);
     steps.push(s);
     log(fmtStep(s));
     return s;
@@ -947,7 +992,7 @@ async function main(): Promise<void> {
   let kam = wantK ? await startKamailioProxy(t) : undefined;
   if (kam) log(`Kamailio 5.6 pid ${kam.k.pid} on udp:127.0.0.1:${kam.sipPort} (children 8, -m 64 -M 8, ${kam.pids().length} processes), started in ${kam.k.startupMs} ms`);
   let sipd = wantS ? await startSipdProxy(t, { config: SIPD_CONFIG }) : undefined;
-  if (sipd) log(`sipd pid ${sipd.pid} on udp:127.0.0.1:${sipd.sipPort}, rpc ${sipd.rpcUrl}`);
+  if (sipd) log(`${sipd.name} pid ${sipd.pid} on udp:127.0.0.1:${sipd.sipPort}, rpc ${sipd.rpcUrl}`);
   for (const p of [kam, sipd]) if (p) log(`${p.name}: OPTIONS with User-Agent SIPp-lab → ${await probeOptions(p.sipPort)}`);
 
   // ---- 1. throughput
@@ -955,14 +1000,33 @@ async function main(): Promise<void> {
   const diagReserve = wantS && !NO_PROFILE ? 170 : 0;
   const tpEnd = BUDGET_S - memReserve - diagReserve;
   const results = new Map<string, SearchResult>();
+  // Kamailio's share of the time: 0.65 beside one sipd, an equal share beside several
+  const nS = wantS ? SIPD_VARIANTS.length : 0;
+  const kShare = nS === 0 ? 1 : nS === 1 ? 0.65 : 1 / (nS + 0.5);
   if (kam && !SKIP_THROUGHPUT) {
-    const until = sipd ? elapsedS() + 0.65 * (tpEnd - elapsedS()) : tpEnd;
+    const until = elapsedS() + kShare * (tpEnd - elapsedS());
     log(`Kamailio: step search (${DURATION} s per step, until ${until.toFixed(0)} s)`);
     results.set('Kamailio', await search(kam, until));
   }
+  /** every sipd set-up's search, in --sipd order (the first is also "sipd" below) */
+  const variantResults: Array<{ v: SipdVariant; r: SearchResult }> = [];
   if (sipd && !SKIP_THROUGHPUT) {
-    log(`sipd: step search (${DURATION} s per step, until ${tpEnd.toFixed(0)} s)`);
-    results.set('sipd', await search(sipd, tpEnd));
+    const until = elapsedS() + (tpEnd - elapsedS()) / nS;
+    log(`${sipd.name}: step search (${DURATION} s per step, until ${until.toFixed(0)} s)`);
+    results.set('sipd', await search(sipd, until));
+    variantResults.push({ v: SIPD_VARIANTS[0]!, r: results.get('sipd')! });
+    for (const [i, v] of SIPD_VARIANTS.entries()) {
+      if (i === 0) continue;
+      const p = await startSipdProxy(t, { config: SIPD_CONFIG, variant: v });
+      try {
+        log(`${p.name} pid ${p.pid} (${p.pids().length} processes) on udp:127.0.0.1:${p.sipPort}: OPTIONS → ${await probeOptions(p.sipPort)}`);
+        const untilV = elapsedS() + (tpEnd - elapsedS()) / (nS - i);
+        log(`${p.name}: step search (${DURATION} s per step, until ${untilV.toFixed(0)} s)`);
+        variantResults.push({ v, r: await search(p, untilV) });
+      } finally {
+        await p.stop();
+      }
+    }
   }
   const kBest = results.get('Kamailio')?.best;
   const sBest = results.get('sipd')?.best;
@@ -1101,10 +1165,22 @@ async function main(): Promise<void> {
     );
   }
   if (kamNotes.length) rows.push('', ...kamNotes.map((n) => `Note: ${n}.`));
+  const setupRows: string[] = [];
+  if (variantResults.length > 1 || CLIENTS > 1) {
+    const base = variantResults[0]?.r.best;
+    setupRows.push(
+      `Every sipd set-up beside the same Kamailio run (${CLIENTS} sipp client${CLIENTS > 1 ? 's' : ''} per step, each from its own port). CPU per call: the proxy's processes' CPU (all workers, plus the --workers primary) over the calls of its best step; "per core" compares it with the first row — cluster mode's cost per core is how much more CPU one call takes.`,
+      '',
+      '| proxy | highest rate (< 1% failed) | × Kamailio | proxy CPU at that rate | proxy CPU per call | CPU per call × first row | Redis round trips per call (REGISTER→401→REGISTER→200) | what stopped it |',
+      '|---|---:|---:|---:|---:|---:|---:|---|',
+      `| Kamailio 5.6 (8 children) | ${rateCell(kBest)} | 1.00 | ${pct(kBest?.proxyCpuPct)} | ${cpuPerCall(kBest)?.toFixed(0) ?? '—'} µs | | — | ${lim(results.get('Kamailio'))} |`,
+      ...variantResults.map(({ v, r }) => `| ${v.label} | ${rateCell(r.best)} | ${ratio(r.best?.achieved, kBest?.achieved)} | ${pct(r.best?.proxyCpuPct)} | ${cpuPerCall(r.best)?.toFixed(0) ?? '—'} µs | ${ratio(cpuPerCall(r.best), cpuPerCall(base))} | ${r.best?.redisTrips !== undefined ? r.best.redisTrips.toFixed(2) : v.cluster ? '—' : '0'} | ${lim(r)} |`),
+    );
+  }
   const stepRows = [
-    '| proxy | offered/s | s | created | successful | failed | achieved/s | rtd ms | retrans | proxy CPU | MariaDB CPU | sipp CPU | other processes | result |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
-    ...steps.map((s) => `| ${s.proxy} | ${s.target} | ${s.offered / s.target} | ${s.created} | ${s.successful} | ${s.failedPct.toFixed(2)}% | ${s.achieved.toFixed(0)} | ${s.rtdMs.toFixed(1)} | ${s.retrans} | ${s.proxyCpuPct.toFixed(0)}% | ${s.dbCpuPct.toFixed(0)}% | ${s.sippCpuPct.toFixed(0)}% | ${s.otherCpuPct.toFixed(0)}% | ${s.pass ? 'pass' : 'fail'}${s.note ? ` (${s.note})` : ''} |`),
+    '| proxy | offered/s | s | created | successful | failed | achieved/s | rtd ms | retrans | proxy CPU | MariaDB CPU | sipp CPU | other processes | Redis round trips/call | result |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    ...steps.map((s) => `| ${s.proxy} | ${s.target} | ${s.offered / s.target} | ${s.created} | ${s.successful} | ${s.failedPct.toFixed(2)}% | ${s.achieved.toFixed(0)} | ${s.rtdMs.toFixed(1)} | ${s.retrans} | ${s.proxyCpuPct.toFixed(0)}% | ${s.dbCpuPct.toFixed(0)}% | ${s.sippCpuPct.toFixed(0)}% | ${s.otherCpuPct.toFixed(0)}% | ${s.redisTrips?.toFixed(2) ?? ''} | ${s.pass ? 'pass' : 'fail'}${s.note ? ` (${s.note})` : ''} |`),
   ];
   const noisy = steps.filter((x) => x.otherCpuPct > 20);
   if (noisy.length > 0) {
@@ -1121,10 +1197,11 @@ async function main(): Promise<void> {
   const body = [
     `${machineLine()}; load average at start ${load0.map((x) => x.toFixed(2)).join(' ')}; bench took ${elapsedS().toFixed(0)} s`,
     '',
-    `Command: \`${cmd}\`; sipd built from ${built}. sipp 3.6.1 from 127.0.0.1 (\`bench/sipp/sipd_reg_auth.xml\`: the lab's reg_auth.xml with the port in the Request-URI), ${USERS} users from a CSV in turn; MariaDB 10.11 on the same 2 cores. sipd: default configuration (usrloc write-through, auth-db lockout on); Kamailio: the lab cfg, children 8, auth_db on ha1, usrloc db_mode 2 (write-back). A step passes with < ${MAX_FAILED_PCT}% failed calls and ≥ ${MIN_ACHIEVED * 100}% of the offered rate; userban flushed on both before each step.`,
+    `Command: \`${cmd}\`; sipd built from ${built}; load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}. sipp 3.6.1 from 127.0.0.1 (\`bench/sipp/sipd_reg_auth.xml\`: the lab's reg_auth.xml with the port in the Request-URI), ${USERS} users from a CSV in turn; MariaDB 10.11 on the same 2 cores. sipd: default configuration (usrloc write-through, auth-db lockout on); Kamailio: the lab cfg, children 8, auth_db on ha1, usrloc db_mode 2 (write-back). A step passes with < ${MAX_FAILED_PCT}% failed calls and ≥ ${MIN_ACHIEVED * 100}% of the offered rate; userban flushed on both before each step.`,
     '',
     ...rows,
     '',
+    ...(setupRows.length ? [...setupRows, ''] : []),
     'Steps:',
     '',
     ...stepRows,

