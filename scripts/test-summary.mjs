@@ -1,11 +1,14 @@
 #!/usr/bin/env node
-// Reads the TAP that scripts/test.sh has node's test runner write beside its spec output, lists
-// every skipped test by name, and ends with one plain line: `N passed, N failed, N skipped`.
-// Exit status 1 when anything failed or was cancelled, or when a test was skipped that is not an
-// opt-in suite below: a missing component must fail (test/helpers/require.ts), never skip.
-//   node scripts/test-summary.mjs FILE.tap [node's exit status]
+// Reads the TAP that scripts/test.sh has node's test runner write beside its spec output (the
+// main suite under the system's Node, and scripts/test-node-versions.sh's files for Node 22 and
+// 24), lists every skipped test by name, and ends with one plain line over all of them:
+// `N passed, N failed, N skipped`. Exit status 1 when anything failed or was cancelled, when a
+// runner exited non-zero, when a TAP file has no totals (its runner crashed or never ran), or
+// when a test was skipped that is not an opt-in suite below: a missing component must fail
+// (test/helpers/require.ts), never skip.
+//   node scripts/test-summary.mjs FILE.tap [node's exit status] [FILE.tap [status]]...
 import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
+import { basename, relative } from 'node:path';
 
 /**
  * The only skips a run may contain: suites a person turns on with an environment variable.
@@ -15,55 +18,75 @@ const OPT_IN = [
   { name: /^ul dump of \d+ contacts from \w+$/, how: 'SIPCTL_TEST_UL_LARGE=1 (test/interop/rpc-ul-large.test.ts)' },
 ];
 
-const [file, nodeStatus = '0'] = process.argv.slice(2);
-if (!file) {
-  console.error('usage: test-summary.mjs FILE.tap [node exit status]');
+/** FILE.tap, each optionally followed by the exit status of the runner that wrote it */
+const runs = [];
+for (const a of process.argv.slice(2)) {
+  if (/^\d+$/.test(a) && runs.length > 0 && runs[runs.length - 1].status === undefined) runs[runs.length - 1].status = a;
+  else runs.push({ file: a, status: undefined });
+}
+if (runs.length === 0) {
+  console.error('usage: test-summary.mjs FILE.tap [node exit status] [FILE.tap [status]]...');
   process.exit(2);
 }
-const lines = readFileSync(file, 'utf8').split('\n');
 
 const RESULT = /^( *)(ok|not ok) \d+ - (.*?)(?: # (SKIP|TODO)\b ?(.*))?$/;
 const SUBTEST = /^( *)# Subtest: (.*)$/;
-const parents = [];
 const skipped = [];
 const todo = [];
 const totals = {};
-for (let i = 0; i < lines.length; i++) {
-  const line = lines[i];
-  const sub = SUBTEST.exec(line);
-  if (sub) {
-    parents[sub[1].length / 4] = sub[2];
-    continue;
+/** runs whose TAP has no totals or whose runner exited non-zero */
+const broken = [];
+const label = (file) => (runs.length > 1 ? `[${basename(file, '.tap')}] ` : '');
+for (const { file, status = '0' } of runs) {
+  let lines;
+  try {
+    lines = readFileSync(file, 'utf8').split('\n');
+  } catch {
+    lines = [];
   }
-  const m = RESULT.exec(line);
-  if (m) {
-    const level = m[1].length / 4;
-    const name = m[3].replace(/\\#/g, '#');
-    if (!m[4]) continue;
-    // the test's file, from the YAML block after the result line (node 20 gives none for skips)
-    let where = '';
-    for (let j = i + 1; j < lines.length && j < i + 12; j++) {
-      const loc = /^\s+location: '(.*?):\d+:\d+'$/.exec(lines[j]);
-      if (loc) {
-        where = relative(process.cwd(), loc[1]);
-        break;
-      }
-      if (RESULT.test(lines[j]) || SUBTEST.test(lines[j])) break;
+  const parents = [];
+  const mine = {};
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const sub = SUBTEST.exec(line);
+    if (sub) {
+      parents[sub[1].length / 4] = sub[2];
+      continue;
     }
-    const reason = `${m[4] === 'TODO' ? 'todo ' : ''}${(m[5] ?? '').trim()}`.trim();
-    const entry = { path: [...parents.slice(0, level), name].join(' › '), name, where, reason };
-    (m[4] === 'SKIP' ? skipped : todo).push(entry);
-    continue;
+    const m = RESULT.exec(line);
+    if (m) {
+      const level = m[1].length / 4;
+      const name = m[3].replace(/\\#/g, '#');
+      if (!m[4]) continue;
+      // the test's file, from the YAML block after the result line (node 20 gives none for skips)
+      let where = '';
+      for (let j = i + 1; j < lines.length && j < i + 12; j++) {
+        const loc = /^\s+location: '(.*?):\d+:\d+'$/.exec(lines[j]);
+        if (loc) {
+          where = relative(process.cwd(), loc[1]);
+          break;
+        }
+        if (RESULT.test(lines[j]) || SUBTEST.test(lines[j])) break;
+      }
+      const reason = `${m[4] === 'TODO' ? 'todo ' : ''}${(m[5] ?? '').trim()}`.trim();
+      const entry = { path: label(file) + [...parents.slice(0, level), name].join(' › '), name, where, reason };
+      (m[4] === 'SKIP' ? skipped : todo).push(entry);
+      continue;
+    }
+    // the run's totals: the last unindented "# key N" lines
+    const t = /^# (tests|pass|fail|cancelled|skipped|todo) (\d+)$/.exec(line);
+    if (t) mine[t[1]] = Number(t[2]);
   }
-  // the run's totals: the last unindented "# key N" lines
-  const t = /^# (tests|pass|fail|cancelled|skipped|todo) (\d+)$/.exec(line);
-  if (t) totals[t[1]] = Number(t[2]);
-}
-
-if (totals.tests === undefined) {
-  console.log('test-summary: no totals in the TAP output (did the runner crash?)');
-  console.log('0 passed, 1 failed, 0 skipped');
-  process.exit(1);
+  if (mine.tests === undefined) {
+    broken.push(`${file}: no totals in the TAP output (did the runner crash, or not run?)`);
+    mine.fail = 1;
+  } else if (status !== '0') {
+    broken.push(`${file}: its runner exited with status ${status}`);
+    // a runner that failed without a failing test (it crashed after its last result): one failure
+    if ((mine.fail ?? 0) + (mine.cancelled ?? 0) === 0) mine.fail = (mine.fail ?? 0) + 1;
+  }
+  for (const [k, v] of Object.entries(mine)) totals[k] = (totals[k] ?? 0) + v;
+  if (runs.length > 1) console.log(`${label(file)}${mine.pass ?? 0} passed, ${(mine.fail ?? 0) + (mine.cancelled ?? 0)} failed, ${(mine.skipped ?? 0) + (mine.todo ?? 0)} skipped`);
 }
 
 const optIn = (s) => OPT_IN.find((o) => o.name.test(s.name) && /^opt-in:/.test(s.reason));
@@ -81,6 +104,7 @@ if (refused.length) {
   console.log(`Skipped without being opt-in — a failure (${refused.length}); a missing component must fail the test (test/helpers/require.ts):`);
   for (const s of refused) console.log(show(s));
 }
+for (const b of broken) console.log(`Broken run: ${b}`);
 if (failed) console.log(`Failed: ${totals.fail ?? 0}, cancelled (counted as failed): ${totals.cancelled ?? 0}; see "failing tests" above.`);
 console.log(`${totals.pass ?? 0} passed, ${failed} failed, ${skipped.length + todo.length} skipped`);
-process.exit(failed || refused.length || nodeStatus !== '0' ? 1 : 0);
+process.exit(failed || refused.length || broken.length ? 1 : 0);
