@@ -56,11 +56,14 @@ export interface WebServer {
   stop(): Promise<void>;
 }
 
-/** `sipctl web --listen 127.0.0.1:PORT` from the built bin, ready when it answers HTTP. */
-export async function startWeb(env: NodeJS.ProcessEnv, extraArgs: string[] = []): Promise<WebServer> {
-  assertFreshBuild();
+/**
+ * `sipctl web --listen 127.0.0.1:PORT` from the built bin (or `bin`, a copy built elsewhere, as
+ * bench/web-bench.ts does), ready when it answers HTTP.
+ */
+export async function startWeb(env: NodeJS.ProcessEnv, extraArgs: string[] = [], bin?: string): Promise<WebServer> {
+  if (!bin) assertFreshBuild();
   const port = await findFreePort('127.0.0.1', { udp: false });
-  const child: ChildProcess = spawn(process.execPath, [join(REPO, 'bin', 'run.js'), 'web', '--listen', `127.0.0.1:${port}`, ...extraArgs], {
+  const child: ChildProcess = spawn(process.execPath, [bin ?? join(REPO, 'bin', 'run.js'), 'web', '--listen', `127.0.0.1:${port}`, ...extraArgs], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
