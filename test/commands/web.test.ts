@@ -128,6 +128,10 @@ describe('sipctl web against SQLite and a running sipd', () => {
       assert.ok(!r.text.includes('"name": "sipctl"'));
     }
     assert.equal((await request(web.url, 'GET', '/assets/')).status, 400, 'no directory listing');
+    const rebound = await request(web.url, 'GET', '/api/session', { headers: { Host: `attacker.example:${new URL(web.url).port}` } });
+    assert.equal(rebound.status, 421, 'a name that was made to resolve to 127.0.0.1 (DNS rebinding) is not served');
+    assert.equal(rebound.json.error.code, 'BAD_HOST');
+    assert.equal((await request(web.url, 'GET', '/', { headers: { Host: `localhost:${new URL(web.url).port}` } })).status, 200);
     const anon = new WebClient(web.url);
     const noSession = await anon.call('GET', '/api/session');
     assert.equal(noSession.status, 401);
@@ -286,6 +290,11 @@ describe('sipctl web against SQLite and a running sipd', () => {
     const right = await anon.login('noc', NOC_PW);
     assert.equal(right.status, 429, 'locked even with the right password');
     assert.equal((await new WebClient(web.url).login('ops', OPS_PW)).status, 200, 'another name from the same address is not locked');
+    // parallel guesses are checked one after the other: no more than max_failures get through to a 401
+    const burst = await Promise.all(Array.from({ length: 5 }, (_, i) => anon.login('ops', `Wrong-pass-burst-${i}`)));
+    assert.deepEqual(burst.map((r) => r.status).sort(), [401, 401, 429, 429, 429]);
+    assert.equal((await anon.login('ops', OPS_PW)).status, 429);
+    assert.doesNotMatch(web.output(), /Wrong-pass/, 'what was typed is never logged');
 
     // --- the accounts file changes under a running server: removed account's session ends
     assert.equal((await s(['web', 'user', 'rm', 'ops', '--yes'])).code, 0);

@@ -94,7 +94,10 @@ export class DashboardFeed {
   /** Receive a document every interval until the returned function is called. */
   subscribe(fn: (d: DashboardDoc) => void): () => void {
     this.listeners.add(fn);
-    if (this.last) fn(this.last.doc);
+    if (this.last) {
+      const doc = this.last.doc;
+      setImmediate(() => this.listeners.has(fn) && fn(doc));
+    }
     if (!this.timer) this.tick();
     return () => {
       this.listeners.delete(fn);

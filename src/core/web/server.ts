@@ -24,6 +24,8 @@ export const COOKIE = 'sipctl_session';
 /** Largest JSON request body; SIM vendor files (POST /api/sim/import) may be larger. */
 export const MAX_JSON_BODY = 64 * 1024;
 export const MAX_UPLOAD_BODY = 32 * 1024 * 1024;
+/** Logins being checked or waiting, over all addresses, before more are answered 429 LOGIN_BUSY. */
+export const MAX_LOGINS_WAITING = 64;
 
 export interface WebServerOptions {
   /** core Session: configuration, database and proxies, as the CLI commands build it */
@@ -108,6 +110,8 @@ export class WebServer {
   private readonly tls: boolean;
   private readonly listenAt: Listen;
   private readonly log: (line: string) => void;
+  private readonly loginChains = new Map<string, Promise<void>>();
+  private loginsWaiting = 0;
 
   constructor(readonly o: WebServerOptions) {
     this.tls = Boolean(o.tlsCert || o.tlsKey);
@@ -218,6 +222,7 @@ export class WebServer {
     const api = pathOnly.startsWith('/api/') || pathOnly === '/api';
     this.baseHeaders(res, api);
     try {
+      if (!this.hostAllowed(req.headers.host)) throw new WebError(421, 'BAD_HOST', 'this console answers only to its loopback address', { hint: 'open it as http://127.0.0.1:PORT/ or http://localhost:PORT/' });
       if (climbs(pathOnly)) throw new WebError(400, 'BAD_PATH', 'path not allowed');
       const url = new URL(raw, 'http://console.invalid');
       if (api) return await this.api(req, res, url);
@@ -228,6 +233,19 @@ export class WebServer {
     } catch (e) {
       this.sendError(res, e, `${req.method} ${pathOnly}`);
     }
+  }
+
+  /**
+   * On loopback, the Host header must name a loopback address: a web page whose own name was
+   * made to resolve to 127.0.0.1 (DNS rebinding) is not served. Beyond loopback, TLS and the
+   * certificate's names do that job.
+   */
+  private hostAllowed(host: string | undefined): boolean {
+    if (!isLoopback(this.listenAt.host)) return true;
+    if (!host) return false;
+    const m = /^(?:\[([^\]]+)\]|([^:]+))(?::\d+)?$/.exec(host);
+    const name = (m?.[1] ?? m?.[2] ?? '').toLowerCase();
+    return isLoopback(name) || name === 'localhost.';
   }
 
   private async readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
@@ -350,16 +368,35 @@ export class WebServer {
       throw new WebError(400, 'BAD_LOGIN', 'name and password are required');
     }
     const ip = sourceIp(req);
-    const locked = this.lockout.lockedFor(ip, name);
-    if (locked > 0) throw new WebError(429, 'LOGIN_LOCKED', `too many failed logins; try again in ${locked} s`, { retryAfter: locked });
-    const user = await this.o.accounts.verify(name, password);
-    if (!user) {
-      const now = this.lockout.fail(ip, name);
-      this.log(`sipctl web: failed login for ${JSON.stringify(name.slice(0, 64))} from ${ip}${now > 0 ? ' (now locked out)' : ''}`);
-      if (now > 0) throw new WebError(429, 'LOGIN_LOCKED', `too many failed logins; try again in ${now} s`, { retryAfter: now });
-      throw new WebError(401, 'BAD_LOGIN', 'wrong name or password');
+    // One login at a time per source address, so parallel guesses cannot all pass the lockout
+    // check before the first failure is counted; and a bounded queue overall (scrypt is costly).
+    if (this.loginsWaiting >= MAX_LOGINS_WAITING) throw new WebError(429, 'LOGIN_BUSY', 'too many logins at once; try again', { retryAfter: 1 });
+    this.loginsWaiting++;
+    const prev = this.loginChains.get(ip) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const chain = prev.then(() => mine);
+    this.loginChains.set(ip, chain);
+    let user: Awaited<ReturnType<AccountStore['verify']>>;
+    try {
+      await prev;
+      const locked = this.lockout.lockedFor(ip, name);
+      if (locked > 0) throw new WebError(429, 'LOGIN_LOCKED', `too many failed logins; try again in ${locked} s`, { retryAfter: locked });
+      user = await this.o.accounts.verify(name, password);
+      if (!user) {
+        const now = this.lockout.fail(ip, name);
+        // The name is not logged: people type passwords into the name field.
+        const known = this.o.accounts.get(name) !== undefined;
+        this.log(`sipctl web: failed login from ${ip} (${known ? `account ${name}` : 'no such account'})${now > 0 ? '; logins from there are now locked' : ''}`);
+        if (now > 0) throw new WebError(429, 'LOGIN_LOCKED', `too many failed logins; try again in ${now} s`, { retryAfter: now });
+        throw new WebError(401, 'BAD_LOGIN', 'wrong name or password');
+      }
+      this.lockout.success(ip, name);
+    } finally {
+      this.loginsWaiting--;
+      release();
+      if (this.loginChains.get(ip) === chain) this.loginChains.delete(ip);
     }
-    this.lockout.success(ip, name);
     const old = this.sessions.get(cookieOf(req, COOKIE));
     if (old) this.sessions.destroy(old.id); // a new id at every login (no session fixation)
     const s = this.sessions.create({ name: user.name, role: user.role });
@@ -371,7 +408,15 @@ export class WebServer {
   private events(req: http.IncomingMessage, res: http.ServerResponse): void {
     res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     res.write(': sipctl web\n\n');
+    const sid = cookieOf(req, COOKIE);
     const unsubscribe = this.feed.subscribe((doc) => {
+      // the stream ends with its session (logout, idle expiry, account removed)
+      const s = this.sessions.peek(sid);
+      if (!s || !this.o.accounts.get(s.user.name)) {
+        unsubscribe();
+        res.end();
+        return;
+      }
       res.write(`event: dashboard\ndata: ${JSON.stringify(doc)}\n\n`);
     });
     const end = () => unsubscribe();

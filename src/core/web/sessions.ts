@@ -81,6 +81,15 @@ export class SessionStore {
     return s;
   }
 
+  /** The live session of this id without counting it as used (an event stream is not activity). */
+  peek(id: string | undefined): WebSession | undefined {
+    if (!id) return undefined;
+    const s = this.sessions.get(id);
+    if (!s) return undefined;
+    const t = this.now();
+    return t - s.lastSeen > this.idleMs || t - s.created > this.maxAgeMs ? undefined : s;
+  }
+
   destroy(id: string | undefined): void {
     if (id) this.sessions.delete(id);
   }
