@@ -11,9 +11,10 @@
 // oclif can require for ts-node set-ups, and the autocomplete plugin (oclif loads plugins by package).
 // dist/chunks/BUNDLE.json is written last: test/helpers/build.ts compares dist/ against its time.
 import { build } from 'esbuild';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = join(ROOT, 'dist');
@@ -29,7 +30,71 @@ function jsFiles(dir) {
   return out;
 }
 
-const entryPoints = [...jsFiles(join(DIST, 'commands')), ...jsFiles(join(DIST, 'cli', 'hooks')), join(DIST, 'cli', 'main.js')];
+const entryPoints = [...jsFiles(join(DIST, 'commands')), ...jsFiles(join(DIST, 'cli', 'hooks')), join(DIST, 'cli', 'main.js'), join(DIST, 'cli', 'fast-path.js')];
+
+// @oclif/core is CommonJS whose index loads everything (config, plugins, help, ux: about 150
+// modules) because each file requires its imports at the top. In the bundle each such top-level
+// `const x = require("…")` becomes a proxy that requires the module on first use, so a command
+// run by the launcher's fast path (src/cli/fast-path.ts) evaluates only the parts of oclif it
+// touches (Command, the parser, flags), and full oclif still gets every module when it uses it.
+// Only whole-statement forms tsc emits are rewritten; anything else is
+// left as it is.
+const LAZY_HELPER =
+  'var __sipctlLazy = (load) => { let m; const t = () => (m ??= load()); return new Proxy(Object.create(null), {' +
+  ' get: (_, k) => Reflect.get(t(), k), has: (_, k) => k in t(), set: (_, k, v) => Reflect.set(t(), k, v),' +
+  ' ownKeys: () => Reflect.ownKeys(t()), getPrototypeOf: () => Reflect.getPrototypeOf(t()),' +
+  ' getOwnPropertyDescriptor: (_, k) => { const d = Reflect.getOwnPropertyDescriptor(t(), k); return d && { ...d, configurable: true }; },' +
+  ' defineProperty: (_, k, d) => Reflect.defineProperty(t(), k, d) }); };\n';
+const REQUIRE_EXPR = String.raw`require\((["'])[^"']+\4\)|__importDefault\(require\((["'])[^"']+\5\)\)|__importStar\(require\((["'])[^"']+\6\)\)`;
+const LAZY_DECL = new RegExp(String.raw`^(const|var|let) ([\w$]+) = (${REQUIRE_EXPR});$`, 'gm');
+const LAZY_EXPORT = new RegExp(String.raw`^(exports\.[\w$]+) = (__importStar\(require\("[^"]+"\)\));$`, 'gm');
+// oclif's third-party packages (ejs, semver, minimatch, tinyglobby, cli-spinners, wrap-ansi, …:
+// half the bytes of the bundled oclif, read by V8 on every run) are not bundled: oclif requires
+// them from its own installed location, as it does unbundled, and through the proxies above only
+// when it uses them.
+const OCLIF_REQUIRE =
+  'var __sipctlOclifRequire = (id) => (globalThis[Symbol.for("sipctl.oclifRequire")] ??= require("node:module").createRequire(require.resolve("@oclif/core/package.json")))(id);\n';
+// debug (with ms, supports-color, has-flag) stays bundled: full oclif uses it on every run.
+const OCLIF_DEP = /\brequire\((["'])((?!node:|@oclif\/core\b|typescript\b|debug\b)[^"'.][^"']*)\1\)/g;
+const lazyOclif = {
+  name: 'lazy-oclif-requires',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]@oclif[\\/]core[\\/]lib[\\/].*\.js$/ }, (args) => {
+      const src = readFileSync(args.path, 'utf8');
+      let n = 0;
+      const out = src
+        .replace(LAZY_DECL, (_, kind, name, expr) => (n++, `${kind} ${name} = __sipctlLazy(() => ${expr});`))
+        .replace(LAZY_EXPORT, (_, lhs, expr) => (n++, `${lhs} = __sipctlLazy(() => ${expr});`))
+        .replace(OCLIF_DEP, (_, q, id) => (n++, `__sipctlOclifRequire("${id}")`));
+      // After the "use strict" directive, which must stay the file's first statement.
+      return { contents: n ? out.replace(/^("use strict";\n)?/, (d) => d + LAZY_HELPER + OCLIF_REQUIRE) : src, loader: 'js' };
+    });
+  },
+};
+
+// Node's built-in modules are taken with require() (the banner's), not import: an ESM import of a
+// built-in builds its ESM facade, which reads every export — node:fs's ReadStream getter alone
+// loads the whole stream stack, about 10 ms per run. esbuild then reads the named imports as
+// properties of the CommonJS module where they are used.
+// The network, process, crypto and terminal ones, which most runs never use, load on first use.
+const LAZY_BUILTINS = new Set(['node:http', 'node:https', 'node:tls', 'node:net', 'node:dgram', 'node:child_process', 'node:crypto', 'node:readline', 'node:readline/promises', 'node:zlib', 'node:dns', 'node:http2', 'node:worker_threads']);
+const builtinsByRequire = {
+  name: 'builtins-by-require',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) => {
+      if (args.kind === 'require-call' || !isBuiltin(args.path)) return undefined;
+      return { path: args.path.startsWith('node:') ? args.path : `node:${args.path}`, namespace: 'sipctl-builtin' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'sipctl-builtin' }, (args) => {
+      const id = JSON.stringify(args.path);
+      if (!LAZY_BUILTINS.has(args.path)) return { contents: `module.exports = require(${id});`, loader: 'js' };
+      // Loaded on first use: one getter/setter per export (names from this Node's module).
+      const names = Object.keys(createRequire(import.meta.url)(args.path));
+      const props = names.map((k) => `get ${JSON.stringify(k)}() { return load()[${JSON.stringify(k)}]; }, set ${JSON.stringify(k)}(v) { load()[${JSON.stringify(k)}] = v; }`);
+      return { contents: `let m; const load = () => (m ??= require(${id}));\nmodule.exports = { ${props.join(',\n')} };`, loader: 'js' };
+    });
+  },
+};
 
 const result = await build({
   absWorkingDir: ROOT,
@@ -51,6 +116,7 @@ const result = await build({
   keepNames: true,
   legalComments: 'none',
   logLevel: 'warning',
+  plugins: [lazyOclif, builtinsByRequire],
 });
 
 // Written only now that esbuild has read every input: the entries replace their own sources.
@@ -59,6 +125,19 @@ for (const f of result.outputFiles) {
   mkdirSync(dirname(f.path), { recursive: true });
   writeFileSync(f.path, f.contents);
 }
+// The launcher's fast path reads only a few fields of oclif.manifest.json's commands: their slim
+// form, with the manifest's size and modification time so a manifest regenerated later (npm run
+// docs) is read itself until the next build (src/cli/fast-path.ts, readManifest).
+const manifestFile = join(ROOT, 'oclif.manifest.json');
+const indexFile = join(DIST, 'cli', 'fast-path-index.json');
+rmSync(indexFile, { force: true });
+if (existsSync(manifestFile)) {
+  const bytes = readFileSync(manifestFile);
+  const { slimManifest } = await import(pathToFileURL(join(DIST, 'cli', 'fast-path.js')).href);
+  const { size, mtimeMs } = statSync(manifestFile);
+  writeFileSync(indexFile, JSON.stringify({ size, mtimeMs, manifest: slimManifest(JSON.parse(bytes.toString('utf8'))) }) + '\n');
+}
+
 const entries = entryPoints.map((p) => relative(DIST, p)).sort();
 writeFileSync(join(CHUNKS, 'BUNDLE.json'), JSON.stringify({ tool: 'scripts/bundle.mjs', entries }, null, 1) + '\n');
 console.log(`bundle: ${entries.length} entries, ${result.outputFiles.length - entries.length} chunks in ${relative(ROOT, CHUNKS)}/`);

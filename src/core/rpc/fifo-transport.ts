@@ -9,7 +9,9 @@ import { JsonFrameScanner } from './json-frame.js';
 import { RpcError, badReply, describeErrno, errnoCode, timeoutError, toTransportError, unreachable } from './rpc-error.js';
 import { parseJsonReply, type RpcTransport, type TransportOptions, type WireRequest } from './transport.js';
 
-const execFileP = promisify(execFile);
+// Read on first use, not at load: in the bundle node:child_process loads when first touched
+// (scripts/bundle.mjs), and most runs of sipctl never make a reply FIFO.
+const execFileP = (...args: Parameters<typeof execFile.__promisify__>) => promisify(execFile)(...args);
 const openFd = promisify(openCb) as (path: string, flags: number) => Promise<number>;
 
 export interface FifoTransportOptions extends TransportOptions {
