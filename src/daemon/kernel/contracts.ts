@@ -254,6 +254,8 @@ export interface ClusterApi {
   callRelease(user: string, member: string): void;
   /** the nodes that announced themselves, with their last heartbeat (epoch ms) */
   nodes(): Promise<Array<{ node: string; lastSeen: number; listen: string[]; pid: number }>>;
+  /** whether `node` sent a heartbeat in the last 6 s (as last read, every 2 s); undefined: not known yet */
+  alive(node: string): boolean | undefined;
   /** this node's UDP address (ip:port) other nodes hand requests to, preferring `socket`'s IP */
   hopFor(socket?: string): string | undefined;
   /** HMAC of `data` with the cluster's key (kept in Redis); undefined before the first connection */

@@ -169,6 +169,8 @@ export function createClusterModule(settings: ClusterSettings) {
   let key: Buffer | undefined;
   const commandHandlers = new Map<string, (args: Record<string, unknown>) => Promise<unknown> | unknown>();
   const waiting = new Map<string, { resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
+  /** the members' last heartbeats (epoch ms), read with every heartbeat of ours */
+  const seen = new Map<string, number>();
 
   const htKey = (table: string, key: string) => `${PREFIX}ht:${table}:${key}`;
   const message = (o: Record<string, unknown>) => JSON.stringify({ n: settings.nodeId, ...o });
@@ -267,6 +269,16 @@ export function createClusterModule(settings: ClusterSettings) {
   async function announce(): Promise<void> {
     if (cmd === undefined) return;
     await cmd.hset(NODES, settings.nodeId, JSON.stringify({ lastSeen: Date.now(), listen: settings.listen, pid: process.pid }));
+    // who else is alive: calls are handed to a node only while it is
+    const h = await cmd.hgetall(NODES);
+    seen.clear();
+    for (const [node, v] of Object.entries(h)) {
+      try {
+        seen.set(node, Number((JSON.parse(v) as { lastSeen?: unknown }).lastSeen ?? 0));
+      } catch {
+        /* skipped */
+      }
+    }
   }
 
   /** After a (re)connection: owners resynchronise their copies, then our queued writes go out. */
@@ -424,6 +436,11 @@ export function createClusterModule(settings: ClusterSettings) {
         .sort((a, b) => a.node.localeCompare(b.node));
     },
     hopFor: (socket) => hopOf(settings.listen, socket),
+    alive(node) {
+      if (node === settings.nodeId) return true;
+      const t = seen.get(node);
+      return t === undefined ? undefined : Date.now() - t < HEARTBEAT_MS * 3;
+    },
     sign(data) {
       if (key === undefined) return undefined;
       return createHmac('sha256', key).update(data).digest('hex').slice(0, 32);

@@ -618,7 +618,9 @@ export class Proxy {
       }
       if (uri.kind !== 'sip') return undefined;
       const cl = handoff ? this.cluster() : undefined;
-      if (cl !== undefined && c.node !== undefined && c.node !== cl.nodeId && c.hop !== undefined && c.hop !== '') {
+      // A node that stopped announcing itself (dead for 6 s) is passed by: the contact directly,
+      // as without a cluster (right on one network; behind NAT nothing else would reach it).
+      if (cl !== undefined && c.node !== undefined && c.node !== cl.nodeId && c.hop !== undefined && c.hop !== '' && cl.alive(c.node) !== false) {
         return { kind: 'user', uri, handoff: { node: c.node, hop: c.hop, aor: c.aor, ruid: c.ruid } };
       }
       let dest: Endpoint | undefined;
@@ -910,7 +912,7 @@ export class Proxy {
     } catch {
       /* Redis away: the call cannot be found */
     }
-    const o = owners.find((d) => d.node !== cl.nodeId && ((d.fromTag === from && d.toTag === to) || (d.fromTag === to && d.toTag === from)));
+    const o = owners.find((d) => d.node !== cl.nodeId && cl.alive(d.node) !== false && ((d.fromTag === from && d.toTag === to) || (d.fromTag === to && d.toTag === from)));
     const hop = o === undefined ? undefined : this.destinationOf(`sip:${o.hop}`);
     if (o === undefined || hop === undefined) {
       if (msg.method !== 'ACK') this.counters.no_dialog++;
