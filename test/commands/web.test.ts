@@ -110,6 +110,26 @@ describe('sipctl web against SQLite and a running sipd', () => {
     assert.equal(bad.code, 2, bad.stderr);
   });
 
+  test('beyond loopback with --tls-cert/--tls-key: HTTPS, Secure cookie, HSTS', async () => {
+    const tlsDir = join(dir, 'tls');
+    const cert = await s(['tls', 'selfsigned', '--cn', 'localhost', '--san', '127.0.0.1', '--out-dir', tlsDir]);
+    assert.equal(cert.code, 0, cert.stderr);
+    const onlyCert = await s(['web', '--listen', '0.0.0.0:0', '--tls-cert', join(tlsDir, 'cert.pem')]);
+    assert.equal(onlyCert.code, 2, 'a certificate without its key is a usage error');
+    const w = await startWeb(env, ['--tls-cert', join(tlsDir, 'cert.pem'), '--tls-key', join(tlsDir, 'key.pem')], '0.0.0.0:0');
+    try {
+      assert.match(w.url, /^https:\/\/localhost:\d+\/$/);
+      const ca = readFileSync(join(tlsDir, 'cert.pem'), 'utf8');
+      const login = await request(w.url, 'POST', '/api/login', { ca, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'ops', password: OPS_PW }) });
+      assert.equal(login.status, 200, login.text);
+      assert.match(String(login.headers['set-cookie']), /^sipctl_session=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=\/; Secure$/);
+      assert.match(String(login.headers['strict-transport-security']), /^max-age=\d+/);
+      assert.equal(login.headers['content-security-policy'], CSP);
+    } finally {
+      assert.equal(await w.stop(), 0, w.output());
+    }
+  });
+
   test('serving: headers, login, CSRF, roles, subscribers, location, bans, dashboard, events, logout, lockout', async () => {
     web = await startWeb(env);
     assert.match(web.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import https from 'node:https';
 import { SIPCTL } from '../../helpers/cli.js';
 import { assertFreshBuild } from '../../helpers/build.js';
 
@@ -15,10 +16,10 @@ export interface WebProcess {
 }
 
 /** Start `sipctl web --listen 127.0.0.1:0 --json …`; resolves once it printed {url}. */
-export function startWeb(env: NodeJS.ProcessEnv, extra: string[] = []): Promise<WebProcess> {
+export function startWeb(env: NodeJS.ProcessEnv, extra: string[] = [], listen = '127.0.0.1:0'): Promise<WebProcess> {
   assertFreshBuild();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SIPCTL, 'web', '--listen', '127.0.0.1:0', '--json', ...extra], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [SIPCTL, 'web', '--listen', listen, '--json', ...extra], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let done = false;
@@ -76,10 +77,11 @@ export interface Reply<T = any> {
 }
 
 /** One HTTP request with the raw path as given (no URL normalisation: `..` reaches the server). */
-export function request(base: string, method: string, path: string, opts: { headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<Reply> {
+export function request(base: string, method: string, path: string, opts: { headers?: Record<string, string>; body?: string | Buffer; ca?: string } = {}): Promise<Reply> {
   const u = new URL(base);
+  const mod = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, method, path, headers: { ...(opts.body !== undefined ? { 'Content-Length': String(Buffer.byteLength(opts.body)) } : {}), ...opts.headers } }, (res) => {
+    const req = mod.request({ host: u.hostname, port: u.port, method, path, ...(opts.ca ? { ca: opts.ca } : {}), headers: { ...(opts.body !== undefined ? { 'Content-Length': String(Buffer.byteLength(opts.body)) } : {}), ...opts.headers } }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (d) => (text += d));
       res.on('end', () => {
