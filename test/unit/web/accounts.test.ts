@@ -15,8 +15,9 @@ function tmp(): { dir: string; store: AccountStore; done: () => void } {
 const codeOf = (e: unknown) => (isSipctlError(e) ? e.code : String(e));
 
 test('the file lives in the sipctl config directory', () => {
-  assert.equal(defaultAccountsFile({ XDG_CONFIG_HOME: '/x/cfg', HOME: '/home/u' }), '/x/cfg/sipctl/web-users.json');
-  assert.equal(defaultAccountsFile({ HOME: '/home/u' }), '/home/u/.config/sipctl/web-users.json');
+  const base = join(tmpdir(), 'sipctl-web-paths');
+  assert.equal(defaultAccountsFile({ XDG_CONFIG_HOME: join(base, 'cfg'), HOME: join(base, 'home') }), join(base, 'cfg', 'sipctl', 'web-users.json'));
+  assert.equal(defaultAccountsFile({ HOME: join(base, 'home') }), join(base, 'home', '.config', 'sipctl', 'web-users.json'));
 });
 
 test('add writes a 0600 file with scrypt hashes (salt per user) and no password; verify checks them', async () => {
