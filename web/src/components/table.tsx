@@ -14,7 +14,8 @@ export function DataTable(props: {
   empty?: string;
   testid?: string;
 }) {
-  const cols: Column[] = props.columns ?? keysOf(props.rows, props.drop).map((key) => ({ key }));
+  const derived = keysOf(props.rows, props.drop).map((key) => ({ key }));
+  const cols: Column[] = props.columns ?? (derived.length ? derived : [{ key: 'value', label: 'Value' }]);
   return (
     <div class="table-wrap">
       <table data-testid={props.testid}>

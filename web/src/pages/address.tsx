@@ -62,6 +62,7 @@ function AddressGroups({ canChange }: { canChange: boolean }) {
         caption="Address groups (permissions address table)"
         testid="address"
         rows={listing?.items ?? []}
+        columns={[{ key: 'id', label: 'Id' }, { key: 'grp', label: 'Group' }, { key: 'ip', label: 'Address' }, { key: 'mask' }, { key: 'port' }, { key: 'tag' }]}
         actions={canChange ? (r) => <button type="button" class="danger" onClick={() => remove(r)} aria-label={`Remove ${text(r.ip ?? r.address)}`}>Remove</button> : undefined}
         empty="No addresses."
       />
@@ -121,6 +122,7 @@ function Trusted({ canChange }: { canChange: boolean }) {
         caption="Trusted peers (permissions trusted table)"
         testid="trusted"
         rows={listing?.items ?? []}
+        columns={[{ key: 'id', label: 'Id' }, { key: 'srcIp', label: 'Source IP' }, { key: 'proto', label: 'Transport' }, { key: 'fromPattern', label: 'From pattern' }, { key: 'ruriPattern', label: 'R-URI pattern' }, { key: 'tag' }, { key: 'priority' }]}
         actions={canChange ? (r) => <button type="button" class="danger" onClick={() => remove(r)} aria-label={`Remove trusted peer ${text(r.srcIp)}`}>Remove</button> : undefined}
         empty="No trusted peers."
       />

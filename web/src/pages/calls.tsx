@@ -66,7 +66,7 @@ export function Calls({ canChange }: { canChange: boolean }) {
         caption="Active calls"
         testid="active-calls"
         rows={active.listing?.items ?? []}
-        drop={['hEntry', 'hId']}
+        columns={[{ key: 'callId', label: 'Call-ID' }, { key: 'from' }, { key: 'to' }, { key: 'state' }, { key: 'started' }, { key: 'duration' }, { key: 'caller' }, { key: 'node' }]}
         actions={canChange ? (r) => <button type="button" class="danger" onClick={() => end(r)} aria-label={`End the call ${text(r.callId)}`}>End</button> : undefined}
         empty="No active calls."
       />
@@ -80,7 +80,7 @@ export function Calls({ canChange }: { canChange: boolean }) {
       <PerHour from={filters.from} to={filters.to} />
       <LoadState error={cdrs.error} loading={cdrs.loading && !cdrs.listing} />
       {cdrs.listing && <Warnings list={cdrs.listing.warnings} />}
-      <DataTable caption="Call detail records" testid="cdrs" rows={cdrs.listing?.items ?? []} empty="No calls in this period." />
+      <DataTable caption="Call detail records" testid="cdrs" rows={cdrs.listing?.items ?? []} columns={[{ key: 'start' }, { key: 'caller' }, { key: 'callee' }, { key: 'duration' }, { key: 'sipCode', label: 'SIP code' }, { key: 'sipReason', label: 'SIP reason' }, { key: 'endReason', label: 'End reason' }, { key: 'callId', label: 'Call-ID' }]} empty="No calls in this period." />
       <Pager offset={offset} limit={LIMIT} total={cdrs.listing?.total} shown={cdrs.listing?.items.length ?? 0} onPage={setOffset} />
     </section>
   );

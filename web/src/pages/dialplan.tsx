@@ -38,7 +38,7 @@ export function Dialplan() {
       <div aria-live="polite">
         {result && (
           <>
-            <DataTable caption="Translation" testid="translation" rows={result.items} empty="No rule matched." />
+            <DataTable caption="Translation" testid="translation" rows={result.items} columns={[{ key: 'node' }, { key: 'input' }, { key: 'output' }, { key: 'attrs' }]} empty="No rule matched." />
             <Warnings list={[...result.warnings, ...result.failures.map((f) => `${f.node}: ${f.message}`)]} />
             {command && (
               <p class="notice-command">
@@ -50,7 +50,7 @@ export function Dialplan() {
       </div>
       <LoadState error={error} loading={loading && !listing} />
       {listing && <Warnings list={listing.warnings} />}
-      <DataTable caption="Dialplan rules" testid="dialplan" rows={listing?.items ?? []} empty="No rules." />
+      <DataTable caption="Dialplan rules" testid="dialplan" rows={listing?.items ?? []} columns={[{ key: 'id', label: 'Id' }, { key: 'dpid', label: 'Dpid' }, { key: 'pr', label: 'Priority' }, { key: 'matchOp', label: 'Match op' }, { key: 'matchExp', label: 'Match' }, { key: 'matchLen', label: 'Match length' }, { key: 'substExp', label: 'Substitute' }, { key: 'replExp', label: 'Replacement' }, { key: 'attrs' }]} empty="No rules." />
     </section>
   );
 }

@@ -46,6 +46,7 @@ export function Domains({ canChange }: { canChange: boolean }) {
         caption="Domains served"
         testid="domains"
         rows={listing?.items ?? []}
+        columns={[{ key: 'id', label: 'Id' }, { key: 'domain' }, { key: 'did', label: 'DID' }, { key: 'lastModified', label: 'Last modified' }]}
         actions={canChange ? (r) => <button type="button" class="danger" onClick={() => remove(r)} aria-label={`Remove ${text(r.domain)}`}>Remove</button> : undefined}
         empty="No domains."
       />

@@ -21,6 +21,7 @@ export function Htable() {
         caption="Tables"
         testid="htables"
         rows={tables.listing?.items ?? []}
+        columns={[{ key: 'name' }, { key: 'dbtable', label: 'DB table' }, { key: 'dbmode', label: 'DB mode' }, { key: 'expire' }, { key: 'size' }, { key: 'node' }]}
         actions={(r) => (
           <button type="button" aria-pressed={table === text(r.name)} onClick={() => { setTable(text(r.name)); setQuery(''); setQ(''); }} aria-label={`Show the entries of ${text(r.name)}`}>
             Entries
@@ -38,7 +39,7 @@ export function Htable() {
           </form>
           <LoadState error={entries.error} loading={entries.loading && !entries.listing} />
           {entries.listing && <Warnings list={[...entries.listing.warnings, ...entries.listing.failures.map((f) => `${f.node}: ${f.message}`)]} />}
-          <DataTable caption={`Entries of ${table}`} testid="htable-entries" rows={entries.listing?.items ?? []} empty="No entries." />
+          <DataTable caption={`Entries of ${table}`} testid="htable-entries" rows={entries.listing?.items ?? []} columns={[{ key: 'key' }, { key: 'value' }, { key: 'type' }, { key: 'node' }]} empty="No entries." />
         </section>
       )}
     </section>

@@ -87,7 +87,7 @@ export function Sim({ canChange }: { canChange: boolean }) {
       )}
       <LoadState error={error} loading={loading && !listing} />
       {listing && <Warnings list={listing.warnings} />}
-      <DataTable caption="SIM records (keys masked)" testid="sims" rows={(listing?.items ?? []) as Row[]} empty="No SIM records." />
+      <DataTable caption="SIM records (keys masked)" testid="sims" rows={(listing?.items ?? []) as Row[]} columns={[{ key: 'imsi', label: 'IMSI' }, { key: 'iccid', label: 'ICCID' }, { key: 'msisdn', label: 'MSISDN' }, { key: 'ki', label: 'Ki' }, { key: 'opc', label: 'OPc' }, { key: 'amf', label: 'AMF' }, { key: 'sqn', label: 'SQN' }, { key: 'batch' }, { key: 'vendor' }]} empty="No SIM records." />
       <Pager offset={offset} limit={LIMIT} total={listing?.total} shown={listing?.items.length ?? 0} onPage={setOffset} />
     </section>
   );

@@ -106,7 +106,7 @@ export function Subscribers({ canChange }: { canChange: boolean }) {
         caption="Subscribers"
         testid="subscribers"
         rows={listing?.items ?? []}
-        drop={['password', 'ha1', 'ha1b', 'hash']}
+        columns={[{ key: 'id', label: 'Id' }, { key: 'username' }, { key: 'domain' }, { key: 'hasPlaintextPassword', label: 'Plaintext password stored' }]}
         actions={
           canChange
             ? (r) => {
