@@ -522,6 +522,12 @@ export class Proxy {
     return c?.enabled === true ? c : undefined;
   }
 
+  /** A node's hand-off address that is one of ours (another worker of this machine, sharing it). */
+  private isOwnHop(hop: string): boolean {
+    const d = this.destinationOf(`sip:${hop}`);
+    return d !== undefined && this.d.isMyself(d.ip, d.port);
+  }
+
   /** What a hand-off signature covers: the call, the contact, the node that sent it, when. */
   private handoffData(msg: SipRequest, aor: string, ruid: string, node: string, t: string): string {
     return [msg.method, msg.callId ?? '', msg.from?.tag ?? '', aor, ruid, node, t].join('|');
@@ -620,7 +626,8 @@ export class Proxy {
       const cl = handoff ? this.cluster() : undefined;
       // A node that stopped announcing itself (dead for 6 s) is passed by: the contact directly,
       // as without a cluster (right on one network; behind NAT nothing else would reach it).
-      if (cl !== undefined && c.node !== undefined && c.node !== cl.nodeId && c.hop !== undefined && c.hop !== '' && cl.alive(c.node) !== false) {
+      // Workers of one machine (sipd --workers) share their address: nothing to hand over there.
+      if (cl !== undefined && c.node !== undefined && c.node !== cl.nodeId && c.hop !== undefined && c.hop !== '' && cl.alive(c.node) !== false && !this.isOwnHop(c.hop)) {
         return { kind: 'user', uri, handoff: { node: c.node, hop: c.hop, aor: c.aor, ruid: c.ruid } };
       }
       let dest: Endpoint | undefined;
@@ -912,7 +919,7 @@ export class Proxy {
     } catch {
       /* Redis away: the call cannot be found */
     }
-    const o = owners.find((d) => d.node !== cl.nodeId && cl.alive(d.node) !== false && ((d.fromTag === from && d.toTag === to) || (d.fromTag === to && d.toTag === from)));
+    const o = owners.find((d) => d.node !== cl.nodeId && cl.alive(d.node) !== false && !this.isOwnHop(d.hop) && ((d.fromTag === from && d.toTag === to) || (d.fromTag === to && d.toTag === from)));
     const hop = o === undefined ? undefined : this.destinationOf(`sip:${o.hop}`);
     if (o === undefined || hop === undefined) {
       if (msg.method !== 'ACK') this.counters.no_dialog++;
