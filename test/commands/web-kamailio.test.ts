@@ -92,6 +92,11 @@ describe('sipctl web against Kamailio 5.6 [sqlite]', () => {
     assert.equal(dash.status, 200, dash.text);
     assert.equal(dash.json.data.nodes[0].ok, true, dash.text);
     assert.deepEqual(dash.json.data.alerts, [], 'Kamailio has no alerts module');
+    const nodes = await ops.call('GET', '/api/nodes');
+    assert.equal(nodes.status, 200, nodes.text);
+    assert.equal(nodes.json.data.items[0].ok, true, nodes.text);
+    assert.match(nodes.json.data.items[0].version, /kamailio 5\.6/i);
+    assert.equal(nodes.json.data.items[0].cluster, undefined, 'Kamailio has no cluster.nodes');
 
     assert.equal(await web.stop(), 0, web.output());
     web = undefined;

@@ -151,11 +151,21 @@ const simJobs = new Map<string, SimJob>();
 export const ROUTES: Route[] = [
   // ---- nodes and dashboard
   route('GET', '/api/nodes', false, async ({ session }) => {
+    // `sipctl status` for every configured node, and `sipctl nodes` where the proxy is a sipd (Kamailio has no cluster.nodes)
     const nodes = session.nodeSet();
-    const r = await ops.nodes(session.opContext());
+    const ctx = session.opContext();
+    const [health, cluster] = await Promise.all([ops.status(ctx), ops.nodes(ctx)]);
     const items = nodes.nodes.map((n) => {
-      const o = r.outcomes.find((x) => x.node === n.name);
-      return { node: n.name, url: n.display, ok: o?.ok ?? false, ...(o && !o.ok ? { error: o.error.message } : {}), ...(o?.ok ? { cluster: o.value } : {}) };
+      const h = health.outcomes.find((x) => x.node === n.name);
+      const c = cluster.outcomes.find((x) => x.node === n.name);
+      return {
+        node: n.name,
+        url: n.display,
+        ok: h?.ok ?? false,
+        ...(h && !h.ok ? { error: h.error.message } : {}),
+        ...(h?.ok ? { version: h.value.version, uptime: h.value.uptime, latencyMs: h.value.latencyMs } : {}),
+        ...(c?.ok ? { cluster: c.value } : {}),
+      };
     });
     return { data: { total: items.length, items } };
   }),
