@@ -279,6 +279,35 @@ describe(`web console in chromium against ${TARGET}`, () => {
     assert.doesNotMatch(text.toLowerCase(), /05fa9808d0b21d95dfb9a45d5e4ff46d|1b9c64eedf6ad64b8631eba7bf0211de/);
   });
 
+  test('domains and address groups: add from the form and remove, each with its sipctl command', async () => {
+    await page.getByRole('link', { name: 'Domains' }).click();
+    await page.getByLabel('Domain', { exact: true }).fill('Web.Example.com');
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    assert.equal(await commandShown(), 'sipctl domain add web.example.com');
+    const domains = page.getByTestId('domains');
+    await domains.getByRole('cell', { name: 'web.example.com', exact: true }).waitFor();
+    await domains.getByRole('button', { name: 'Remove web.example.com' }).click();
+    assert.equal(await commandShown(), 'sipctl domain rm web.example.com --yes');
+    assert.equal(dialogs.pop()?.type, 'confirm');
+    await domains.getByRole('cell', { name: 'web.example.com', exact: true }).waitFor({ state: 'detached' });
+
+    await page.getByRole('link', { name: 'Address groups & trusted' }).click();
+    await page.getByLabel('Group', { exact: true }).fill('7');
+    await page.getByLabel('Address', { exact: true }).fill('198.51.100.0');
+    await page.getByLabel('Mask', { exact: true }).fill('24');
+    await page.getByRole('form', { name: 'Add an address' }).getByRole('button', { name: 'Add' }).click();
+    assert.match(await commandShown(), /^sipctl address add 7 198\.51\.100\.0 24 0$/);
+    const show = await sipctl(['address', 'show', '--json']);
+    assert.deepEqual(JSON.parse(show.stdout).map((e: { grp: number; ip: string; mask: number }) => [e.grp, e.ip, e.mask]), [[7, '198.51.100.0', 24]]);
+    const reload = page.getByRole('button', { name: 'Reload proxies' });
+    await reload.click();
+    assert.equal(await commandShown(), 'sipctl address reload');
+    await page.getByTestId('address').getByRole('button', { name: 'Remove 198.51.100.0' }).click();
+    assert.match(await commandShown(), /^sipctl address rm 7 198\.51\.100\.0 --mask 24 --port 0 --yes$/);
+    assert.equal(dialogs.pop()?.type, 'confirm');
+    assert.deepEqual(JSON.parse((await sipctl(['address', 'show', '--json'])).stdout), []);
+  });
+
   test('a change without the CSRF token is refused (403 CSRF_TOKEN) and changes nothing', async () => {
     const r = await page.evaluate(async () => {
       const res = await fetch('/api/subscribers', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ aor: 'csrf@127.0.0.1' }) });

@@ -3,6 +3,7 @@ import { del, seg } from '../api';
 import { Chart } from '../components/chart';
 import { done, failed } from '../components/status';
 import { confirmed, DataTable } from '../components/table';
+import { useListing } from '../components/use-listing';
 import { text, type Row } from '../data';
 import { liveState, refreshLive, repliesTotal, subscribe, type Ban, type NodeSnap } from '../live';
 
@@ -28,6 +29,7 @@ export function Dashboard({ canChange }: { canChange: boolean }) {
   const { snapshot, connected, history } = liveState();
 
   const bans = snapshot?.bans ?? []; // newest first, as the monitor first saw them
+  const nodes = useListing('/api/nodes');
 
   async function unban(b: Ban) {
     if (!confirmed(`Lift the ban on ${b.key} (${b.table})?`)) return;
@@ -91,6 +93,27 @@ export function Dashboard({ canChange }: { canChange: boolean }) {
         columns={[{ key: 'table' }, { key: 'key', label: 'Banned' }, { key: 'expires', label: 'Expires', render: (r) => text(r.expires ?? 'gone') }, { key: 'node' }]}
         actions={canChange ? (r) => <button type="button" onClick={() => unban(r as Ban)} aria-label={`Unban ${text(r.key)}`}>Unban</button> : undefined}
         empty="No bans."
+      />
+      <DataTable
+        caption="Nodes (sipctl nodes)"
+        testid="nodes"
+        rows={nodes.listing?.items ?? []}
+        columns={[
+          { key: 'node' },
+          { key: 'url', label: 'RPC URL' },
+          { key: 'ok', label: 'Answers', render: (r) => (r.ok ? 'yes' : text(r.error ?? 'no')) },
+          {
+            key: 'cluster',
+            render: (r) => {
+              const c = r.cluster as Row | undefined;
+              if (!c) return '';
+              if (!c.clustered) return 'not clustered';
+              const members = Array.isArray(c.members) ? c.members.length : 0;
+              return `${c.up ? 'cluster up' : 'cluster down'}, ${members} member(s)`;
+            },
+          },
+        ]}
+        empty={nodes.error ?? 'No nodes.'}
       />
       <DataTable
         caption="Alerts, newest first"
