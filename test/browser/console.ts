@@ -45,7 +45,7 @@ export function staleWeb(): string | undefined {
   if (!existsSync(stamp)) return 'dist/web/ is not built: run `npm run build` (scripts/build-web.mjs)';
   const built = statSync(stamp).mtimeMs;
   const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
-  const newer = walk(join(REPO, 'web')).filter((f) => statSync(f).mtimeMs > built);
+  const newer = walk(join(REPO, 'web')).filter((f) => !f.endsWith('.md') && statSync(f).mtimeMs > built);
   if (newer.length) return `dist/web/ is older than ${relative(REPO, newer[0]!)}: run \`npm run build\``;
   return undefined;
 }
