@@ -163,7 +163,7 @@ export function createClusterModule(settings: ClusterSettings) {
   let epoch: string | undefined;
   const pending: Pending[] = [];
   let dropped = 0;
-  const counters = { published: 0, received: 0, resyncs: 0, failures: 0, queued_while_down: 0 };
+  const counters = { published: 0, received: 0, resyncs: 0, failures: 0, queued_while_down: 0, heartbeats: 0 };
   const ttlMs = settings.dialogTtlSec * 1000;
   /** the cluster's HMAC key (sipd:key), read on every (re)connection */
   let key: Buffer | undefined;
@@ -268,6 +268,7 @@ export function createClusterModule(settings: ClusterSettings) {
 
   async function announce(): Promise<void> {
     if (cmd === undefined) return;
+    counters.heartbeats++;
     await cmd.hset(NODES, settings.nodeId, JSON.stringify({ lastSeen: Date.now(), listen: settings.listen, pid: process.pid }));
     // who else is alive: calls are handed to a node only while it is
     const h = await cmd.hgetall(NODES);
@@ -566,7 +567,7 @@ export function createClusterModule(settings: ClusterSettings) {
         },
       },
       'cluster.stats': {
-        doc: 'sipd: cluster counters: published, received, resyncs, failures, queued_while_down, pending',
+        doc: 'sipd: cluster counters: published, received, resyncs, failures, queued_while_down, heartbeats (each one HSET and one HGETALL of sipd:nodes), pending',
         handler: () => ({ enabled, up: api.up(), node: settings.nodeId, ...counters, pending: pending.length }),
       },
     },

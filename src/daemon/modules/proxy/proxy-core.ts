@@ -40,7 +40,7 @@ import { parseMessage } from '../../../core/sip/parser.js';
 import { parseUri, unescape, type SipUri, type Uri } from '../../../core/sip/uri.js';
 import type { AlertsApi, AuthApi, ClusterApi, Endpoint, ReplySpec, RequestContext, StatsApi, UsrlocApi, ContactRecord } from '../../kernel/contracts.js';
 import type { Logger } from '../../kernel/module.js';
-import { buildReply } from '../../kernel/reply.js';
+import { buildReply, toTag } from '../../kernel/reply.js';
 import { buildCancel } from '../../transaction/ack-cancel.js';
 import { loopHash, loopPartOf, newBranch, proxyBranch, statelessBranch } from '../../transaction/branch.js';
 import { ClientInviteTransaction } from '../../transaction/client-invite.js';
@@ -866,7 +866,10 @@ export class Proxy {
       // In a cluster the call may be another node's: that node gets the request (and ends the
       // call, and writes its CDR, when it is a BYE).
       const cl = this.cluster();
-      if (cl !== undefined) {
+      // The ACK of a refusal this node made itself (the 407 of every call) carries the To tag it
+      // made: no other node owns that, and no Redis round trip is spent on it.
+      const ownRefusal = msg.method === 'ACK' && msg.to?.tag === toTag(msg);
+      if (cl !== undefined && !ownRefusal) {
         void this.toOwner(ctx, m, sl, cl).catch((e: unknown) => this.d.log.error('proxy: in-dialog request to the owning node failed', { error: e instanceof Error ? e.message : String(e) }));
         return;
       }
