@@ -604,7 +604,7 @@ async function runSipp(p: Proxy, rate: number, seconds: number, extraCheck?: () 
   count('FailedOutboundCongestion(C)', 'congestion');
   count('FailedCmdNotSent(C)', 'not-sent');
   if (refused) notes.push(`403 Try later ${refused}`);
-  // several processes (sipd --workers: the primary, then the workers): did the load spread?
+  // several processes (sipd --workers: the primary, then the workers; with --cluster, redis-server last): did the load spread?
   if (pids0.length > 1 && p.name !== 'Kamailio') notes.push(`CPU per process ${pids0.map((x, i) => `${((100 * (cpuTicks(x) - each0[i]!)) / HZ / wall).toFixed(0)}%`).join(' / ')}`);
   if (all && created < 0.98 * m && failedPct < MAX_FAILED_PCT) notes.push(`sipp created only ${created} of ${m}`);
   // mean response time over the clients, weighted by their successful calls
@@ -1169,7 +1169,7 @@ async function main(): Promise<void> {
   if (variantResults.length > 1 || CLIENTS > 1) {
     const base = variantResults[0]?.r.best;
     setupRows.push(
-      `Every sipd set-up beside the same Kamailio run (${CLIENTS} sipp client${CLIENTS > 1 ? 's' : ''} per step, each from its own port). CPU per call: the proxy's processes' CPU (all workers, plus the --workers primary) over the calls of its best step; "per core" compares it with the first row — cluster mode's cost per core is how much more CPU one call takes.`,
+      `Every sipd set-up beside the same Kamailio run (${CLIENTS} sipp client${CLIENTS > 1 ? 's' : ''} per step, each from its own port). CPU per call: the proxy's processes' CPU (all workers, plus the --workers primary, plus its private redis-server with --cluster) over the calls of its best step; "per core" compares it with the first row — cluster mode's cost per core is how much more CPU one call takes.`,
       '',
       '| proxy | highest rate (< 1% failed) | × Kamailio | proxy CPU at that rate | proxy CPU per call | CPU per call × first row | Redis round trips per call (REGISTER→401→REGISTER→200) | what stopped it |',
       '|---|---:|---:|---:|---:|---:|---:|---|',

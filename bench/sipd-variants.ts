@@ -79,13 +79,28 @@ export function processTree(root: number): number[] {
   return out;
 }
 
+/** The redis-server listening on `port` (its title is "redis-server 127.0.0.1:PORT"), from /proc. */
+export function redisPid(port: number): number | undefined {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() !== 'redis-server') continue;
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes(`:${port}`) || cmd.includes(`--port ${port} `)) return Number(d);
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
+}
+
 export interface StartedVariant {
   child: ChildProcess;
   pid: number;
   /** worker 0's HTTP JSON-RPC (the one sipctl talks to) */
   rpcUrl: string;
   redis?: RedisServer;
-  /** every process whose CPU counts as sipd's */
+  /** every process whose CPU counts as sipd's: with --cluster, its private redis-server too */
   pids(): number[];
   /** Redis commands sipd sent so far (INFO commandstats), when clustered */
   redisCommands(): Promise<Record<string, number>>;
@@ -195,7 +210,10 @@ export async function startVariant(v: SipdVariant, o: { sipdBin: string; stateDi
     pid,
     rpcUrl,
     redis,
-    pids: () => processTree(pid),
+    pids: () => {
+      const r = redis ? redisPid(redis.port) : undefined;
+      return [...processTree(pid), ...(r !== undefined ? [r] : [])];
+    },
     redisCommands: async () => (redis ? redisInfo(redis.port) : {}),
     stop,
   };
