@@ -16,7 +16,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { arch, homedir, platform, release, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 interface ManifestCommand {
@@ -150,6 +150,17 @@ function scopedKeys(bin: string, binAliases: string[] | undefined, k: string): s
   return [bin, ...(binAliases ?? [])].filter(Boolean).map((alias) => [alias.replaceAll('@', '').replaceAll(/[/-]/g, '_'), k].join('_').toUpperCase());
 }
 
+/** Where Node would find package `name` from `root`: the first node_modules/<name> up the tree. */
+function packageDir(root: string, name: string): string | undefined {
+  for (let dir = root; ; ) {
+    const candidate = join(dir, 'node_modules', name);
+    if (existsSync(join(candidate, 'package.json'))) return candidate;
+    const up = dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
 /** oclif's collateSpacedCmdIDFromArgs (topic separator ' '): the command words at the front of argv. */
 function collateId(argv: string[], ids: string[], find: (id: string) => ManifestCommand | undefined): string[] {
   if (argv.length === 1) return argv;
@@ -200,15 +211,21 @@ export function fastPlan(root: string, argv: readonly string[], env: NodeJS.Proc
   const manifest = readManifest(root);
   if (!manifest?.commands || String(manifest.version).split('-')[0] !== pjson.version.split('-')[0]) return undefined;
 
-  // Core plugins: their commands take part in finding the id; their hooks must not be command hooks.
+  // Core plugins: their commands take part in finding the id (oclif's commandIDs: ids, not
+  // aliases); their hooks must not be command hooks; an id or alias of theirs is theirs.
   const pluginIds: string[] = [];
+  const pluginNames = new Set<string>();
   for (const name of o.plugins ?? []) {
-    const dir = join(root, 'node_modules', name);
+    const dir = packageDir(root, name);
+    if (!dir) return undefined;
     const p = readJson<PackageJson>(join(dir, 'package.json'));
     const m = readJson<Manifest>(join(dir, 'oclif.manifest.json'));
     if (!p || !m?.commands) return undefined;
     if (Object.keys(p.oclif?.hooks ?? {}).some((h) => COMMAND_HOOKS.includes(h))) return undefined;
-    for (const c of Object.values(m.commands)) pluginIds.push(c.id, ...(c.aliases ?? []), ...(c.hiddenAliases ?? []));
+    for (const c of Object.values(m.commands)) {
+      pluginIds.push(c.id);
+      for (const n of [c.id, ...(c.aliases ?? []), ...(c.hiddenAliases ?? [])]) pluginNames.add(n);
+    }
   }
 
   const commands = Object.values(manifest.commands);
@@ -223,7 +240,7 @@ export function fastPlan(root: string, argv: readonly string[], env: NodeJS.Proc
 
   const [id, ...rest] = collateId([...argv], commandIDs, (x) => byId.get(x));
   const cmd = manifest.commands[id];
-  if (!cmd || cmd.id !== id || aliases.has(id) || pluginIds.includes(id)) return undefined;
+  if (!cmd || cmd.id !== id || aliases.has(id) || pluginNames.has(id)) return undefined;
   if (!cmd.isESM || !cmd.relativePath?.length || cmd.state === 'deprecated' || cmd.deprecateAliases) return undefined;
 
   const config: FastConfig = {

@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,6 +98,21 @@ describe('fastPlan: which argv runs without oclif (decided from the manifest and
     for (const [argv, e] of cases) assert.equal(fastPlan(REPO, argv, e ?? env), undefined, JSON.stringify(argv));
     // `show -- --help`: --help after -- is an argument, not help.
     assert.equal(fastPlan(REPO, ['show', '--', '--help'], env)?.id, 'show');
+  });
+
+  test('a copy of the package whose node_modules is further up the tree (as bench/out/ copies are): the plugins are found there', () => {
+    const top = mkdtempSync(join(tmpdir(), 'sipctl-fast-path-copy-'));
+    try {
+      const pkg = join(top, 'copy');
+      mkdirSync(pkg);
+      for (const f of ['package.json', 'oclif.manifest.json']) writeFileSync(join(pkg, f), readFileSync(join(REPO, f)));
+      symlinkSync(join(REPO, 'node_modules'), join(top, 'node_modules'));
+      assert.equal(fastPlan(pkg, ['htable', 'dump', 'ipban'], env)?.id, 'htable:dump');
+      rmSync(join(top, 'node_modules'));
+      assert.equal(fastPlan(pkg, ['htable', 'dump', 'ipban'], env), undefined, 'no plugin to be found: full oclif decides');
+    } finally {
+      rmSync(top, { recursive: true, force: true });
+    }
   });
 
   test('user plugins (<data dir>/sipctl/package.json) or a theme (<config dir>/sipctl/theme.json): full oclif', () => {
