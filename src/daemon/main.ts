@@ -15,6 +15,7 @@ import { openDatabase } from '../core/db/database.js';
 import { isSipctlError } from '../core/errors.js';
 import { CONFIG_KEYS, loadSipdConfig, resolveDb, type SipdConfig, type SipdFlags } from './config/sipd-config.js';
 import { Daemon } from './kernel/daemon.js';
+import { applyHeapLimits } from './kernel/heap.js';
 import { chooseFormat, createLogger, errorFields, type KernelLogger } from './kernel/logger.js';
 import type { ParamSpecs, SipdModule } from './kernel/module.js';
 import { createAlertsModule } from './modules/alerts/alerts-module.js';
@@ -221,6 +222,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     return;
   }
 
+  applyHeapLimits(config.limits);
   const log: KernelLogger = createLogger({
     level: config.logLevel,
     format: chooseFormat(config.logFormat, process.stderr.isTTY),

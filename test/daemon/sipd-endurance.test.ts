@@ -159,7 +159,7 @@ test('configured bounds (limits.*) are honoured and visible as sipd: gauges; a p
     // pike counted each of the 40 sources; it tracks at most its max_entries (16)
     assert.ok((s2.get('sipd:pike_sources') ?? 0) > 0 && (s2.get('sipd:pike_sources') ?? 0) <= 16, `pike within its configured bound: ${s2.get('sipd:pike_sources')}`);
     assert.ok((s2.get('sipd:pike_refusal_sources') ?? 0) <= 16, 'pike refusal budget within its bound');
-    for (const k of ['sipd:htable_entries', 'sipd:acc_queue', 'sipd:requests_in_flight', 'sipd:nonce_replay_entries']) assert.ok(s2.has(k), `${k} is a gauge`);
+    for (const k of ['sipd:htable_entries', 'sipd:acc_queue', 'sipd:requests_in_flight', 'sipd:nonce_replay_entries', 'sipd:heap_total_kb']) assert.ok(s2.has(k), `${k} is a gauge`);
   } finally {
     for (const s of socks) s.close();
     await p.stop();

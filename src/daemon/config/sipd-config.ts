@@ -31,7 +31,7 @@ export interface SipdConfig {
   tcp: { maxConnections: number; maxConnectionsPerSource: number; idleTimeoutSec: number; slowSenderTimeoutSec: number; keepaliveMinIntervalSec: number };
   rpc: { maxRequestBytes: number; maxBatch: number; timeoutSec: number; maxConnections: number; maxConnectionsPerSource: number };
   /** bounds of the kernel's own tables that grow with traffic (issue 18); each is a sipd: gauge in stats */
-  limits: { replyCacheEntries: number; requestsInFlight: number; securityLogSources: number };
+  limits: { replyCacheEntries: number; requestsInFlight: number; securityLogSources: number; heapGrowthPercent: number; heapOptimizeForSize: boolean };
   tls: TlsConfig;
   htables: Record<string, Record<string, unknown>>;
   modules: Record<string, Record<string, unknown>>;
@@ -127,6 +127,8 @@ export const CONFIG_KEYS: ReadonlyArray<{ key: string; type: string; default: st
   { key: 'limits.replyCacheEntries', type: 'integer 1024–10000000', default: '32768', doc: 'REGISTERs remembered for 32 s to answer their retransmissions with the same reply (oldest forgotten first; a forgotten one is handled again); stats sipd:reply_cache_entries' },
   { key: 'limits.requestsInFlight', type: 'integer 1–1000000', default: '1024', doc: 'REGISTERs being authenticated and saved at once; beyond it 503 with Retry-After; stats sipd:requests_in_flight' },
   { key: 'limits.securityLogSources', type: 'integer 16–10000000', default: '10000', doc: '(event, source) pairs the security log remembers to rate-limit its lines (least recently seen forgotten first); stats sipd:security_log_sources' },
+  { key: 'limits.heapGrowthPercent', type: 'integer 0–400', default: '25', doc: 'after each full garbage collection the JavaScript heap may grow by this share of what is still in use before the next one (V8 --heap-growing-percent); 0 leaves it to V8, which under steady load lets it grow to up to 4× and keeps the memory of load bursts. stats sipd:heap_total_kb, sipd:heap_used_kb' },
+  { key: 'limits.heapOptimizeForSize', type: 'boolean', default: 'true', doc: 'V8 keeps the JavaScript heap compact (V8 --optimize-for-size, set at start): fragmented pages are compacted at full garbage collections, so memory freed by expired cache entries and load bursts is returned instead of staying committed. stats sipd:heap_total_kb' },
   { key: 'htables', type: 'object name → {size, autoexpire, initval, updateexpire, dbtable}', default: '{"ipban": {"size": 8, "autoexpire": 300}, "userban": {"size": 8, "autoexpire": 900, "initval": 0}}', doc: 'hash tables; merged over the defaults (a name given here replaces that default)' },
   { key: 'modules', type: 'object module → {param: value}', default: '{}', doc: 'module parameters (Kamailio modparam); see each module\'s README. A JSON array of strings is accepted for a comma-separated list parameter' },
   { key: 'cluster.url', type: 'string', default: '(none)', doc: 'redis://HOST:PORT/DB or rediss://HOST:PORT/DB (also --cluster): share bans, failed-auth counters, registrations and call counts with the other sipd nodes on that Redis/Valkey. No password in the URL: see cluster.password_file' },
@@ -199,7 +201,7 @@ function section<T extends Record<string, number>>(v: unknown, base: T, where: s
   return out;
 }
 
-const DEFAULT_LIMITS: Readonly<SipdConfig['limits']> = Object.freeze({ replyCacheEntries: 32_768, requestsInFlight: 1024, securityLogSources: 10_000 });
+const DEFAULT_LIMITS: Readonly<SipdConfig['limits']> = Object.freeze({ replyCacheEntries: 32_768, requestsInFlight: 1024, securityLogSources: 10_000, heapGrowthPercent: 25, heapOptimizeForSize: true });
 
 /**
  * Configured values that sipd applies lower than given, one line each, for the start-up log: a
@@ -369,9 +371,14 @@ export function applyFileConfig(cfg: SipdConfig, raw: unknown, where: string): S
       case 'rpc':
         out.rpc = section(v, out.rpc, where, k, { maxRequestBytes: [1024, 64 * 1_048_576], maxBatch: [1, 10_000], timeoutSec: [1, 3600], maxConnections: [1, 100_000], maxConnectionsPerSource: [1, 100_000] });
         break;
-      case 'limits':
-        out.limits = section(v, out.limits, where, k, { replyCacheEntries: [1024, 10_000_000], requestsInFlight: [1, 1_000_000], securityLogSources: [16, 10_000_000] });
+      case 'limits': {
+        // one boolean among the integer bounds
+        const { heapOptimizeForSize, ...bounds } = isObject(v) ? v : ({} as Record<string, unknown>);
+        if (heapOptimizeForSize !== undefined && typeof heapOptimizeForSize !== 'boolean') throw bad(where, 'limits.heapOptimizeForSize', 'must be true or false');
+        const { heapOptimizeForSize: current, ...base } = out.limits;
+        out.limits = { ...section(isObject(v) ? bounds : v, base, where, k, { replyCacheEntries: [1024, 10_000_000], requestsInFlight: [1, 1_000_000], securityLogSources: [16, 10_000_000], heapGrowthPercent: [0, 400] }), heapOptimizeForSize: (heapOptimizeForSize as boolean | undefined) ?? current };
         break;
+      }
       case 'tls':
         out.tls = tlsSection(v, out.tls, where);
         break;

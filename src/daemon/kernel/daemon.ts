@@ -296,6 +296,8 @@ export class Daemon {
     stats.gauge('sipd:htable_entries', () => (this.htable.api as HtableModuleApi).entries());
     stats.gauge('sipd:acc_queue', () => this.registry.api<AccApi>('acc')?.queued() ?? 0);
     stats.gauge('sipd:heap_used_kb', () => Math.round(process.memoryUsage().heapUsed / 1024));
+    // V8's committed heap (limits.heapGrowthPercent bounds it to about heap_used × (1 + percent/100) plus the young generation)
+    stats.gauge('sipd:heap_total_kb', () => Math.round(process.memoryUsage().heapTotal / 1024));
     stats.gauge('sipd:rss_kb', () => Math.round(process.memoryUsage.rss() / 1024));
   }
 

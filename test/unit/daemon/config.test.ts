@@ -73,15 +73,20 @@ test('strict: unknown keys, wrong types, out of range, YAML, bad JSON', () => {
   assert.throws(() => htableDefinitions({ ...defaultConfig(env), htables: { 'bad name': {} } }), /htables: htable name/);
 });
 
-test('limits: the kernel bounds (reply cache, requests in flight, security log) default, are configurable, are range-checked; clamped per-source caps are reported', () => {
+test('limits: the kernel bounds (reply cache, requests in flight, security log, heap growth) default, are configurable, are range-checked; clamped per-source caps are reported', () => {
   const d = defaultConfig(env);
-  assert.deepEqual(d.limits, { replyCacheEntries: 32_768, requestsInFlight: 1024, securityLogSources: 10_000 });
-  const c = loadSipdConfig({ config: file('limits.json', { limits: { replyCacheEntries: 4096, securityLogSources: 64 } }) }, env, dir).config;
-  assert.deepEqual(c.limits, { replyCacheEntries: 4096, requestsInFlight: 1024, securityLogSources: 64 });
+  assert.deepEqual(d.limits, { replyCacheEntries: 32_768, requestsInFlight: 1024, securityLogSources: 10_000, heapGrowthPercent: 25, heapOptimizeForSize: true });
+  const c = loadSipdConfig({ config: file('limits.json', { limits: { replyCacheEntries: 4096, securityLogSources: 64, heapGrowthPercent: 0, heapOptimizeForSize: false } }) }, env, dir).config;
+  assert.deepEqual(c.limits, { replyCacheEntries: 4096, requestsInFlight: 1024, securityLogSources: 64, heapGrowthPercent: 0, heapOptimizeForSize: false });
+  assert.deepEqual(loadSipdConfig({ config: file('limits2.json', { limits: { requestsInFlight: 8 } }) }, env, dir).config.limits, { ...d.limits, requestsInFlight: 8 }, 'keys not given keep their defaults');
+  assert.throws(() => loadSipdConfig({ config: file('l6.json', { limits: { heapOptimizeForSize: 'yes' } }) }, env, dir), /limits.heapOptimizeForSize must be true or false/);
+  assert.throws(() => loadSipdConfig({ config: file('l7.json', { limits: 5 }) }, env, dir), /limits must be an object/);
+  assert.throws(() => loadSipdConfig({ config: file('l4.json', { limits: { heapGrowthPercent: 401 } }) }, env, dir), /limits.heapGrowthPercent must be an integer 0–400/);
+  assert.throws(() => loadSipdConfig({ config: file('l5.json', { limits: { heapGrowthPercent: 12.5 } }) }, env, dir), /limits.heapGrowthPercent must be an integer/);
   assert.throws(() => loadSipdConfig({ config: file('l1.json', { limits: { replyCacheEntries: 10 } }) }, env, dir), /limits.replyCacheEntries must be an integer 1024–10000000/);
   assert.throws(() => loadSipdConfig({ config: file('l2.json', { limits: { requestsInFlight: 0 } }) }, env, dir), /limits.requestsInFlight must be an integer/);
   assert.throws(() => loadSipdConfig({ config: file('l3.json', { limits: { nonces: 5 } }) }, env, dir), /unknown key "limits.nonces"/);
-  for (const k of ['limits.replyCacheEntries', 'limits.requestsInFlight', 'limits.securityLogSources']) assert.ok(CONFIG_KEYS.some((x) => x.key === k), `${k} documented`);
+  for (const k of ['limits.replyCacheEntries', 'limits.requestsInFlight', 'limits.securityLogSources', 'limits.heapGrowthPercent', 'limits.heapOptimizeForSize']) assert.ok(CONFIG_KEYS.some((x) => x.key === k), `${k} documented`);
   assert.deepEqual(clampedSettings(d), [], 'the defaults clamp nothing');
   const clamped = loadSipdConfig({ config: file('clamp.json', { tcp: { maxConnections: 10, maxConnectionsPerSource: 6 }, rpc: { maxConnections: 64, maxConnectionsPerSource: 40 } }) }, env, dir).config;
   assert.deepEqual(clampedSettings(clamped), [
