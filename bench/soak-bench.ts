@@ -53,6 +53,8 @@ const FUZZ_TCP = Number(arg('fuzz-tcp', '20000'));
 const AFTER_MIN = Number(arg('after', '5'));
 const RECORD = !process.argv.includes('--no-record');
 const COMMIT = arg('commit', '');
+/** --node-flags "--a --b": extra Node.js/V8 flags for the sipd under test — experiments only (what sipd sets by default is what a run for the record measures); printed with the results */
+const NODE_FLAGS = arg('node-flags', '').split(/\s+/).filter(Boolean);
 /** --keep DIR: copy sipd's log and sipp's statistics and error logs there before clean-up (to find out why calls fail). */
 const KEEP = arg('keep', '');
 /** --snapshots 3,8: heap snapshots (after a forced GC) into --keep at the first samples at or after these minutes */
@@ -127,6 +129,19 @@ function rssKb(pid: number): number {
   return m ? Number(m[1]) : 0;
 }
 const fdCount = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+/** CPU seconds (user + system) the process has used so far (/proc/PID/stat, clock ticks of 1/100 s) */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** sipd's resident memory split as the kernel sees it (/proc/PID/smaps_rollup): anonymous (V8 heap, malloc, stacks) and file-backed (node binary, libraries), MB. */
+function residentSplit(pid: number): { anonMb: number; fileMb: number } {
+  const t = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(t)?.[1] ?? NaN);
+  return { anonMb: kb('Anonymous') / 1024, fileMb: (kb('Rss') - kb('Anonymous')) / 1024 };
+}
 
 /** Least-squares slope of y over x. */
 function slope(xs: number[], ys: number[]): number {
@@ -153,12 +168,18 @@ function keepFiles(dir: string, prefixes: string[]): void {
 
 /** Forced GC on SIGUSR2, then process.memoryUsage() into $SIPD_BENCH_MEM: harness only, no change to sipd. */
 const GC_HOOK = `data:text/javascript,${encodeURIComponent(
-  "import{writeFileSync,readFileSync,rmSync}from'node:fs';import{writeHeapSnapshot}from'node:v8';process.on('SIGUSR2',()=>{globalThis.gc();globalThis.gc();const w=process.env.SIPD_BENCH_MEM+'.snapshot';let to;try{to=readFileSync(w,'utf8')}catch{}if(to){rmSync(w);writeHeapSnapshot(to)}setTimeout(()=>writeFileSync(process.env.SIPD_BENCH_MEM,JSON.stringify(process.memoryUsage())),300)});",
+  "import{writeFileSync,readFileSync,rmSync}from'node:fs';import{writeHeapSnapshot,getHeapSpaceStatistics}from'node:v8';process.on('SIGUSR2',()=>{const before=Object.fromEntries(getHeapSpaceStatistics().map(s=>[s.space_name,s.physical_space_size]));globalThis.gc();globalThis.gc();const w=process.env.SIPD_BENCH_MEM+'.snapshot';let to;try{to=readFileSync(w,'utf8')}catch{}if(to){rmSync(w);writeHeapSnapshot(to)}setTimeout(()=>writeFileSync(process.env.SIPD_BENCH_MEM,JSON.stringify({...process.memoryUsage(),spacesBefore:before,spaces:Object.fromEntries(getHeapSpaceStatistics().map(s=>[s.space_name,s.physical_space_size]))})),300)});",
 )}`;
 
+/** What the GC hook reports: process.memoryUsage() after the forced GC, and V8's committed size per heap space before and after it. */
+interface MemReport extends NodeJS.MemoryUsage {
+  spacesBefore: Record<string, number>;
+  spaces: Record<string, number>;
+}
+
 interface Sipd {
-  /** heap used after a forced full GC, MB; with `snapshot`, a heap snapshot is written there after the GC */
-  liveHeapMb(snapshot?: string): Promise<number>;
+  /** memory after a forced full GC; with `snapshot`, a heap snapshot is written there after the GC */
+  liveHeap(snapshot?: string): Promise<MemReport | undefined>;
   pid: number;
   port: number;
   rpcUrl: string;
@@ -172,7 +193,7 @@ async function startSipd(bin: string, dbUrl: string, dbPassword: string): Promis
   const logFile = join(stateDir, 'sipd.log');
   const fd = openSync(logFile, 'a');
   const memFile = join(stateDir, 'mem.json');
-  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', '--import', GC_HOOK, bin, '--config', configFile, '--state-dir', stateDir, '--log-format', 'json', '--log-level', 'warn'], {
+  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...NODE_FLAGS, '--import', GC_HOOK, bin, '--config', configFile, '--state-dir', stateDir, '--log-format', 'json', '--log-level', 'warn'], {
     env: { PATH: process.env.PATH, HOME: stateDir, XDG_CONFIG_HOME: join(stateDir, '.config'), SIPCTL_DB: dbUrl, SIPCTL_DB_PASSWORD: dbPassword, SIPD_BENCH_MEM: memFile, LANG: 'C.UTF-8' },
     stdio: ['ignore', fd, fd],
     cwd: stateDir,
@@ -189,23 +210,24 @@ async function startSipd(bin: string, dbUrl: string, dbPassword: string): Promis
       if (rt.pid === child.pid) {
         const rpcUrl = rt.rpc.find((u) => u.startsWith('http:'))!;
         await rpc(rpcUrl, 'core.uptime');
-        const liveHeapMb = async (snapshot?: string) => {
+        const liveHeap = async (snapshot?: string) => {
           rmSync(memFile, { force: true });
           if (snapshot) writeFileSync(`${memFile}.snapshot`, snapshot);
           process.kill(child.pid!, 'SIGUSR2');
           for (let i = 0; i < 1200; i++) {
             await sleep(100);
             try {
-              const mu = JSON.parse(readFileSync(memFile, 'utf8')) as NodeJS.MemoryUsage;
-              log(`after GC: heapUsed ${(mu.heapUsed / 2 ** 20).toFixed(1)} MB, heapTotal ${(mu.heapTotal / 2 ** 20).toFixed(1)} MB, external ${(mu.external / 2 ** 20).toFixed(1)} MB, arrayBuffers ${(mu.arrayBuffers / 2 ** 20).toFixed(1)} MB, rss ${(mu.rss / 2 ** 20).toFixed(1)} MB`);
-              return mu.heapUsed / 2 ** 20;
+              const mu = JSON.parse(readFileSync(memFile, 'utf8')) as MemReport;
+              const spaces = (r: Record<string, number>) => Object.entries(r).filter(([, v]) => v > 0).map(([k, v]) => `${k.replace(/_space$/, '')} ${mb(v)}`).join(', ');
+              log(`after GC: heapUsed ${mb(mu.heapUsed)} MB, heapTotal ${mb(mu.heapTotal)} MB, external ${mb(mu.external)} MB, arrayBuffers ${mb(mu.arrayBuffers)} MB, rss ${mb(mu.rss)} MB; committed before GC: ${spaces(mu.spacesBefore)}; after: ${spaces(mu.spaces)}`);
+              return mu;
             } catch {
               /* not yet */
             }
           }
-          return NaN;
+          return undefined;
         };
-        return { pid: child.pid!, port, rpcUrl, liveHeapMb };
+        return { pid: child.pid!, port, rpcUrl, liveHeap };
       }
     } catch {
       /* not yet */
@@ -326,9 +348,19 @@ interface Sample {
   minute: number;
   phase: 'warm-up' | 'soak' | 'after fuzz';
   rssMb: number;
+  /** of RSS: anonymous and file-backed pages (smaps_rollup), read with it */
+  anonMb: number;
+  fileMb: number;
+  /** V8's committed heap (all spaces) just before the forced GC, and of it the young generation */
+  v8Mb: number;
+  youngMb: number;
   heapMb: number;
   liveMb: number;
   fds: number;
+  /** the machine's 1-minute load average then */
+  load: number;
+  /** sipd's CPU seconds so far */
+  cpuS: number;
 }
 
 async function main(): Promise<void> {
@@ -354,16 +386,19 @@ async function main(): Promise<void> {
     const heap = (await statistics(sipd.rpcUrl, ['sipd:heap_used_kb']).catch(() => new Map<string, number>())).get('sipd:heap_used_kb') ?? NaN;
     const minute = (Date.now() - started) / 60_000;
     const rssMb = rssKb(sipd.pid) / 1024;
+    const split = residentSplit(sipd.pid);
     const snapAt = KEEP ? SNAPSHOTS.find((m) => minute >= m && !snapped.has(m)) : undefined;
     if (snapAt !== undefined) {
       snapped.add(snapAt);
       mkdirSync(KEEP, { recursive: true });
     }
     const snapshot = snapAt === undefined ? undefined : join(KEEP, `sipd-${minute.toFixed(1)}min.heapsnapshot`);
-    const s: Sample = { minute, phase, rssMb, heapMb: heap / 1024, liveMb: await sipd.liveHeapMb(snapshot), fds: fdCount(sipd.pid) };
+    const mem = await sipd.liveHeap(snapshot);
+    const committed = (names?: string[]) => (mem ? Object.entries(mem.spacesBefore).filter(([k]) => !names || names.includes(k)).reduce((a, [, v]) => a + v, 0) / 2 ** 20 : NaN);
+    const s: Sample = { minute, phase, rssMb, ...split, v8Mb: committed(), youngMb: committed(['new_space', 'new_large_object_space']), heapMb: heap / 1024, liveMb: mem ? mem.heapUsed / 2 ** 20 : NaN, fds: fdCount(sipd.pid), load: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]), cpuS: cpuSeconds(sipd.pid) };
     if (snapshot) log(`heap snapshot: ${snapshot}`);
     samples.push(s);
-    log(`${phase} minute ${s.minute.toFixed(1)}: RSS ${s.rssMb.toFixed(1)} MB, heap ${s.heapMb.toFixed(1)} MB, after GC ${s.liveMb.toFixed(1)} MB, fds ${s.fds}`);
+    log(`${phase} minute ${s.minute.toFixed(1)}: RSS ${s.rssMb.toFixed(1)} MB (anon ${s.anonMb.toFixed(1)}, file ${s.fileMb.toFixed(1)}; V8 committed ${s.v8Mb.toFixed(1)}, young ${s.youngMb.toFixed(1)}), heap ${s.heapMb.toFixed(1)} MB, after GC ${s.liveMb.toFixed(1)} MB, fds ${s.fds}, load ${s.load}, CPU ${s.cpuS.toFixed(1)} s`);
   };
 
   // 1–2. warm-up + soak
@@ -380,6 +415,7 @@ async function main(): Promise<void> {
   const ok = Number(sippStats?.['SuccessfulCall(C)'] ?? 0);
   log(`sipp: ${ok} of ${created} calls successful`);
   const warm = samples.filter((s) => s.phase === 'warm-up').at(-1)!;
+  const soakCpuS = samples.filter((s) => s.phase !== 'after fuzz').at(-1)!.cpuS - samples[0].cpuS;
   const soak = samples.filter((s) => s.phase === 'soak');
   const slopeMbH = slope(soak.map((s) => s.minute / 60), soak.map((s) => s.rssMb));
   const heapSlopeMbH = slope(soak.map((s) => s.minute / 60), soak.map((s) => s.liveMb));
@@ -406,12 +442,14 @@ async function main(): Promise<void> {
 
   // ---- report
   const ratio = after.rssMb / warm.rssMb;
-  const rows = samples.map((s) => `| ${s.minute.toFixed(1)} | ${s.phase} | ${s.rssMb.toFixed(1)} | ${s.heapMb.toFixed(1)} | ${s.liveMb.toFixed(1)} | ${s.fds} |`);
+  const rows = samples.map((s) => `| ${s.minute.toFixed(1)} | ${s.phase} | ${s.rssMb.toFixed(1)} | ${s.v8Mb.toFixed(1)} (${s.youngMb.toFixed(1)}) | ${(s.anonMb - s.v8Mb).toFixed(1)} | ${s.fileMb.toFixed(1)} | ${s.heapMb.toFixed(1)} | ${s.liveMb.toFixed(1)} | ${s.fds} | ${s.load.toFixed(1)} |`);
   const sizeRows = [...new Set([...sizes.keys(), ...sizesFuzz.keys(), ...sizesAfter.keys()])].map((k) => `| \`${k}\` | ${sizes.get(k) ?? ''} | ${sizesFuzz.get(k) ?? ''} | ${sizesAfter.get(k) ?? ''} |`);
   const verdict = (b: boolean) => (b ? 'met' : 'NOT met');
   const body = [
     `${machineLine()}; sipd from ${built.what}.`,
-    `Command: \`node --import tsx bench/soak-bench.ts --minutes ${MINUTES} --warmup ${WARMUP_MIN} --rate ${RATE} --sample ${SAMPLE_S} --fuzz-datagrams ${FUZZ_DATAGRAMS} --fuzz-tcp ${FUZZ_TCP} --after ${AFTER_MIN}\`.`,
+    `Command: \`node --import tsx bench/soak-bench.ts --minutes ${MINUTES} --warmup ${WARMUP_MIN} --rate ${RATE} --sample ${SAMPLE_S} --fuzz-datagrams ${FUZZ_DATAGRAMS} --fuzz-tcp ${FUZZ_TCP} --after ${AFTER_MIN}${NODE_FLAGS.length ? ` --node-flags "${NODE_FLAGS.join(' ')}"` : ''}\`.`,
+    '',
+    `Machine load during the run (1-minute load average at the samples): ${Math.min(...samples.map((s) => s.load)).toFixed(1)}–${Math.max(...samples.map((s) => s.load)).toFixed(1)}, mean ${(samples.reduce((a, s) => a + s.load, 0) / samples.length).toFixed(1)}.${NODE_FLAGS.length ? ` sipd ran with the extra Node.js flags ${NODE_FLAGS.join(' ')} (experiment).` : ''}`,
     '',
     `Load: sipp REGISTER with digest (bench/sipp/sipd_reg_auth.xml, ${USERS} subscribers, MariaDB) at ${RATE}/s for ${WARMUP_MIN} + ${MINUTES} min: ${ok} of ${created} calls successful. sipd with its default modules and limits. RSS is VmRSS as it is, read before the forced GC; heap is V8's heapUsed then (stats sipd:heap_used_kb); heap after forced GC is what sipd still holds.`,
     '',
@@ -420,10 +458,11 @@ async function main(): Promise<void> {
     `| RSS slope after warm-up (least squares, ${soak.length} samples) | ${slopeMbH.toFixed(2)} MB/h (heap after GC ${heapSlopeMbH.toFixed(2)} MB/h) | — | — | ≤ 5 MB/h: ${verdict(slopeMbH <= 5)} |`,
     `| RSS at the end of the soak | ${soak.at(-1)?.rssMb.toFixed(1)} MB | ${warm.rssMb.toFixed(1)} MB | ${((soak.at(-1)?.rssMb ?? NaN) / warm.rssMb).toFixed(2)} | — |`,
     `| RSS ${AFTER_MIN} min after the fuzz (${FUZZ_DATAGRAMS} mutated datagrams + ${FUZZ_TCP} short TCP connections in ${fuzzS.toFixed(0)} s, REGISTER load continuing) | ${after.rssMb.toFixed(1)} MB | ${warm.rssMb.toFixed(1)} MB | ${ratio.toFixed(2)} | within 20 %: ${verdict(Math.abs(ratio - 1) <= 0.2)} |`,
+    `| sipd CPU time during warm-up and soak (user + system) | ${soakCpuS.toFixed(0)} s = ${((soakCpuS / Math.max(1, ok)) * 1e6).toFixed(0)} µs per successful call | | | — |`,
     `| open fds of sipd: before the load / after everything | ${fd0} / ${fdAfter} | | | back to baseline: ${verdict(fdAfter <= fd0 + 2)} |`,
     '',
-    '| minute | phase | RSS MB | heap MB | heap after forced GC MB | fds |',
-    '|---|---|---|---|---|---|',
+    '| minute | phase | RSS MB | of it V8 heap committed MB (young gen.) | other anonymous MB (malloc, stacks) | file-backed MB | heap used MB | heap after forced GC MB | fds | load avg 1 min |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
     '',
     '| statistic | end of soak | just after the fuzz | end |',
