@@ -1,4 +1,4 @@
-// sipctl web, the built binary, over HTTP against SQLite and a real sipd: accounts made with
+// sipctl web, the built binary, over HTTP against SQLite and a real sipd (and MariaDB at the end): accounts made with
 // `sipctl web user add` (0600 file, scrypt hashes only), login and its lockout (429), CSRF (403,
 // nothing changed), a viewer changing nothing, subscribers added and removed with their `command`,
 // a sipsak registration on the location page and removed from it, an unban, the dashboard and its
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { openDatabase } from '../../src/core/db/database.js';
 import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
 import { isolatedEnv, runSipctl } from '../helpers/cli.js';
+import { createTestDb, type TestDb } from '../helpers/db.js';
 import { SchemaSet } from '../helpers/json-schema.js';
 import { requireTools } from '../helpers/require.js';
 import { sipsakRegister } from '../helpers/sip-tools.js';
@@ -133,6 +134,7 @@ describe('sipctl web against SQLite and a running sipd', () => {
   test('serving: headers, login, CSRF, roles, subscribers, location, bans, dashboard, events, logout, lockout', async () => {
     web = await startWeb(env);
     assert.match(web.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    assert.deepEqual(schemas.validate('web.json', { url: web.url }), [], 'what --json printed');
 
     // --- headers, static files, unauthenticated
     const index = await request(web.url, 'GET', '/');
@@ -425,6 +427,59 @@ describe('sipctl web against SQLite and a running sipd', () => {
     } finally {
       assert.equal(await w.stop(), 0, w.output());
     }
+  });
+});
+
+describe('sipctl web against MariaDB (no proxy running)', () => {
+  let t: TestDb;
+  let env: NodeJS.ProcessEnv;
+  let web: WebProcess | undefined;
+
+  before(async () => {
+    assertBuilt();
+    t = await createTestDb('mysql');
+    // the proxy is down: pages that need it answer 502, the database pages work
+    env = isolatedEnv({ SIPCTL_DB: t.url, SIPCTL_DB_PASSWORD: t.password, SIPCTL_RPC: 'http://127.0.0.1:9/RPC', SIPCTL_DOMAIN: 'sip.example.com', NO_COLOR: '1' });
+    assert.equal((await runSipctl(['web', 'user', 'add', 'ops', '--role', 'operator', '--password-stdin'], { env, input: OPS_PW })).code, 0);
+  });
+  after(async () => {
+    await web?.stop();
+    await t?.drop();
+    if (env?.HOME) rmSync(env.HOME, { recursive: true, force: true });
+  });
+
+  test('subscribers through the console land in MariaDB as the CLI writes them; proxy pages say the proxy is unreachable', async () => {
+    web = await startWeb(env);
+    const ops = new WebClient(web.url);
+    assert.equal((await ops.login('ops', OPS_PW)).status, 200);
+    const add = await ops.call('POST', '/api/subscribers', { aor: 'erin', password: 'Tulip-river-2026' });
+    assert.equal(add.status, 200, add.text);
+    assert.equal(add.json.command, 'sipctl add erin@sip.example.com');
+    const show = await runSipctl(['show', 'erin@sip.example.com', '--json', '--reveal'], { env });
+    assert.equal(show.code, 0, show.stderr);
+    const { createHash } = await import('node:crypto');
+    assert.equal(JSON.parse(show.stdout).ha1, createHash('md5').update('erin:sip.example.com:Tulip-river-2026').digest('hex'), 'the same ha1 the CLI computes');
+    const list = await ops.call('GET', '/api/subscribers?q=ri');
+    assert.deepEqual(list.json.data.items.map((i: { username: string }) => i.username), ['erin']);
+    const like = await ops.call('GET', '/api/subscribers?q=%25');
+    assert.equal(like.json.data.total, 0, '"%" is a character to look for, not a LIKE wildcard');
+    const noCsrf = await ops.call('DELETE', '/api/subscribers/erin', undefined, { csrf: false });
+    assert.equal(noCsrf.status, 403);
+    assert.equal((await runSipctl(['show', 'erin@sip.example.com'], { env })).code, 0);
+    const rm = await ops.call('DELETE', '/api/subscribers/erin');
+    assert.equal(rm.status, 200, rm.text);
+    assert.equal(rm.json.command, 'sipctl rm erin@sip.example.com --yes');
+    assert.equal((await runSipctl(['show', 'erin@sip.example.com'], { env })).code, 3);
+
+    const loc = await ops.call('GET', '/api/location');
+    assert.equal(loc.status, 502, loc.text);
+    assert.equal(loc.json.error.code, 'RPC_UNREACHABLE');
+    assert.equal(Object.keys(loc.json.error).filter((k) => !['code', 'message', 'hint'].includes(k)).length, 0);
+    const dash = await ops.call('GET', '/api/dashboard');
+    assert.equal(dash.status, 200, 'the dashboard reports a node that does not answer, it does not fail');
+    assert.equal(dash.json.data.nodes[0].ok, false);
+    assert.equal(await web.stop(), 0, web.output());
+    web = undefined;
   });
 });
 
