@@ -615,33 +615,31 @@ export class Proxy {
    * registered through another node is reached through that node.
    */
   private contactTarget(c: ContactRecord, handoff: boolean): Target | undefined {
-    {
-      let uri: Uri;
-      try {
-        uri = parseUri(c.contact);
-      } catch {
-        return undefined;
-      }
-      if (uri.kind !== 'sip') return undefined;
-      const cl = handoff ? this.cluster() : undefined;
-      // A node that stopped announcing itself (dead for 6 s) is passed by: the contact directly,
-      // as without a cluster (right on one network; behind NAT nothing else would reach it).
-      // Workers of one machine (sipd --workers) share their address: nothing to hand over there.
-      if (cl !== undefined && c.node !== undefined && c.node !== cl.nodeId && c.hop !== undefined && c.hop !== '' && cl.alive(c.node) !== false && !this.isOwnHop(c.hop)) {
-        return { kind: 'user', uri, handoff: { node: c.node, hop: c.hop, aor: c.aor, ruid: c.ruid } };
-      }
-      let dest: Endpoint | undefined;
-      if (c.received !== undefined && c.received !== '') {
-        try {
-          const r = parseUri(c.received);
-          if (r.kind === 'sip') dest = this.ipDestination(r);
-        } catch {
-          /* fall back to the contact */
-        }
-      }
-      if (dest === undefined && (c.socket.startsWith('tcp:') || c.socket.startsWith('tls:'))) dest = this.ipDestination(uri, c.socket.slice(0, 3) as 'tcp' | 'tls');
-      return { kind: 'user', uri, ...(dest !== undefined ? { dest } : {}) };
+    let uri: Uri;
+    try {
+      uri = parseUri(c.contact);
+    } catch {
+      return undefined;
     }
+    if (uri.kind !== 'sip') return undefined;
+    const cl = handoff ? this.cluster() : undefined;
+    // A node that stopped announcing itself (dead for 6 s) is passed by: the contact directly,
+    // as without a cluster (right on one network; behind NAT nothing else would reach it).
+    // Workers of one machine (sipd --workers) share their address: nothing to hand over there.
+    if (cl !== undefined && c.node !== undefined && c.node !== cl.nodeId && c.hop !== undefined && c.hop !== '' && cl.alive(c.node) !== false && !this.isOwnHop(c.hop)) {
+      return { kind: 'user', uri, handoff: { node: c.node, hop: c.hop, aor: c.aor, ruid: c.ruid } };
+    }
+    let dest: Endpoint | undefined;
+    if (c.received !== undefined && c.received !== '') {
+      try {
+        const r = parseUri(c.received);
+        if (r.kind === 'sip') dest = this.ipDestination(r);
+      } catch {
+        /* fall back to the contact */
+      }
+    }
+    if (dest === undefined && (c.socket.startsWith('tcp:') || c.socket.startsWith('tls:'))) dest = this.ipDestination(uri, c.socket.slice(0, 3) as 'tcp' | 'tls');
+    return { kind: 'user', uri, ...(dest !== undefined ? { dest } : {}) };
   }
 
   /** A number the trunk takes (carrier_numbers, Kamailio's stock PSTN pattern by default). */
