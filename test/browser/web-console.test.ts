@@ -17,6 +17,8 @@ import { ISSUE12_MODULES } from '../helpers/kamailio-modules.js';
 import { startKamailio, stopAllKamailio } from '../helpers/kamailio.js';
 import { requireComponent, requireTools } from '../helpers/require.js';
 import { sipsakRegister } from '../helpers/sip-tools.js';
+import { register as sippRegisterFrom, scenario, settle, sipp } from '../daemon/calls-support.js';
+import { freeSipPort } from '../daemon/sipd-process.js';
 import { TARGET, TARGET_EXPECT, makeProxyDb, registerWithUserAgent, sipctlWith, startProxy, stopAllProxies, targetMissing, type ProxyDb, type ProxyUnderTest } from '../interop/rpc-target.js';
 import { addWebUser, browserMissing, launchBrowser, loginWithKeyboard, REPO, startWeb, type Browser, type WebServer } from './console.js';
 
@@ -104,6 +106,12 @@ describe(`web console in chromium against ${TARGET}`, () => {
     await pdb?.db.drop();
   });
 
+  /** Clear the status region, so that the next commandShown() is the next change's. */
+  async function dismiss(): Promise<void> {
+    const d = page.getByRole('button', { name: 'Dismiss' });
+    if (await d.count()) await d.click();
+  }
+
   /** The status region's `sipctl …` line after a change. */
   async function commandShown(): Promise<string> {
     const c = page.getByTestId('command');
@@ -168,6 +176,7 @@ describe(`web console in chromium against ${TARGET}`, () => {
     await shot(page, 'web-location.png');
 
     // remove that one contact (ul.rm_contact), confirmed
+    await dismiss();
     await table.getByRole('button', { name: `Remove the contact sip:${SUBSCRIBER}@127.0.0.1:5092 of ${SUBSCRIBER}`, exact: false }).first().click();
     assert.match(await commandShown(), new RegExp(`^sipctl ul rm ${SUBSCRIBER}\\S* sip:${SUBSCRIBER}@127\\.0\\.0\\.1:5092 --yes$`));
     assert.equal(dialogs.length, 1);
@@ -184,6 +193,7 @@ describe(`web console in chromium against ${TARGET}`, () => {
     const bans = page.getByTestId('bans');
     // the live feed brings it within a sample or two
     await bans.getByRole('cell', { name: BANNED_IP, exact: true }).waitFor({ timeout: 20_000 });
+    await dismiss();
     await bans.getByRole('button', { name: `Unban ${BANNED_IP}` }).click();
     assert.equal(await commandShown(), `sipctl unban ${BANNED_IP}`);
     assert.doesNotMatch(await htableText(px, 'ipban'), new RegExp(BANNED_IP.replace(/\./g, '\\.')));
@@ -207,7 +217,7 @@ describe(`web console in chromium against ${TARGET}`, () => {
       assert.equal(await commandShown(), `sipctl dispatcher set-state inactive 1 ${DESTINATION}`);
       assert.match(await flags(), /^I/);
       await shot(page, 'web-dispatcher.png');
-      await page.getByRole('button', { name: 'Dismiss' }).click();
+      await dismiss();
       await table.getByRole('button', { name: `Set ${DESTINATION} active` }).click();
       assert.equal(await commandShown(), `sipctl dispatcher set-state active 1 ${DESTINATION}`);
       assert.match(await flags(), /^A/);
@@ -250,11 +260,13 @@ describe(`web console in chromium against ${TARGET}`, () => {
     assert.equal(await commandShown(), 'sipctl add webu2@127.0.0.1');
     assert.equal(await page.getByTestId('generated-password').count(), 0, 'a given password is not shown back');
     const table = page.getByTestId('subscribers');
+    await dismiss();
     await table.getByRole('button', { name: 'Change the password of webu2@127.0.0.1' }).click();
     await table.getByRole('button', { name: 'Save' }).click();
     await page.getByTestId('generated-password').waitFor();
     assert.equal(await commandShown(), 'sipctl passwd webu2@127.0.0.1 --generate');
     await page.getByRole('button', { name: 'I have copied it' }).click();
+    await dismiss();
     await table.getByRole('button', { name: 'Remove webu2@127.0.0.1' }).click();
     assert.equal(await commandShown(), 'sipctl rm webu2@127.0.0.1 --yes');
     assert.equal(dialogs.pop()?.type, 'confirm');
@@ -286,6 +298,7 @@ describe(`web console in chromium against ${TARGET}`, () => {
     assert.equal(await commandShown(), 'sipctl domain add web.example.com');
     const domains = page.getByTestId('domains');
     await domains.getByRole('cell', { name: 'web.example.com', exact: true }).waitFor();
+    await dismiss();
     await domains.getByRole('button', { name: 'Remove web.example.com' }).click();
     assert.equal(await commandShown(), 'sipctl domain rm web.example.com --yes');
     assert.equal(dialogs.pop()?.type, 'confirm');
@@ -299,14 +312,58 @@ describe(`web console in chromium against ${TARGET}`, () => {
     assert.match(await commandShown(), /^sipctl address add 7 198\.51\.100\.0 24 0$/);
     const show = await sipctl(['address', 'show', '--json']);
     assert.deepEqual(JSON.parse(show.stdout).map((e: { grp: number; ip: string; mask: number }) => [e.grp, e.ip, e.mask]), [[7, '198.51.100.0', 24]]);
-    const reload = page.getByRole('button', { name: 'Reload proxies' });
-    await reload.click();
+    await dismiss();
+    await page.getByRole('button', { name: 'Reload proxies' }).click();
     assert.equal(await commandShown(), 'sipctl address reload');
+    await dismiss();
     await page.getByTestId('address').getByRole('button', { name: 'Remove 198.51.100.0' }).click();
     assert.match(await commandShown(), /^sipctl address rm 7 198\.51\.100\.0 --mask 24 --port 0 --yes$/);
     assert.equal(dialogs.pop()?.type, 'confirm');
     assert.deepEqual(JSON.parse((await sipctl(['address', 'show', '--json'])).stdout), []);
   });
+
+  if (TARGET === 'sipd') {
+    // the lab Kamailio loads no dialog module (no dlg.list): active calls are sipd's here
+    test('end an active call from the calls page: both parties get a BYE', async () => {
+      requireTools('sipp');
+      const PW = 'Call-party-pw-9876';
+      for (const u of ['callera', 'calleeb']) {
+        const r = await sipctl(['add', `${u}@127.0.0.1`, '--password-stdin'], { input: PW });
+        assert.equal(r.code, 0, r.stderr);
+      }
+      assert.equal((await px.rpc('auth.reloadCredentials')).error, undefined);
+      const [aPort, bPort] = [await freeSipPort(), await freeSipPort()];
+      const reg = await sippRegisterFrom({ proxyPort: px.sipPort, user: 'calleeb', password: PW, localPort: bPort });
+      assert.equal(reg.code, 0, reg.output.slice(-1500));
+      const uas = sipp({ scenario: scenario('callee.xml'), localPort: bPort, timeoutMs: 40_000 });
+      await settle();
+      const uac = sipp({ scenario: scenario('caller-held.xml', { USER: 'callera' }), remote: `127.0.0.1:${px.sipPort}`, localPort: aPort, service: 'calleeb', user: 'callera', password: PW, timeoutMs: 40_000 });
+      try {
+        await page.getByRole('link', { name: 'Calls' }).click();
+        const table = page.getByTestId('active-calls');
+        const end = table.getByRole('button', { name: /^End the call / });
+        for (let i = 0; i < 40 && (await end.count()) === 0; i++) {
+          await new Promise((r) => setTimeout(r, 250));
+          await page.getByRole('button', { name: 'Refresh' }).click();
+        }
+        const label = (await end.first().getAttribute('aria-label')) ?? '';
+        const callId = label.replace(/^End the call /, '');
+        await dismiss();
+        await end.first().click();
+        assert.match(callId, /^[A-Za-z0-9_@%+=:,./-]+$/, 'sipp Call-IDs need no shell quoting');
+        assert.equal(await commandShown(), `sipctl calls end ${callId} --yes`);
+        assert.equal(dialogs.pop()?.type, 'confirm');
+        const [a, b] = await Promise.all([uac.done, uas.done]);
+        assert.equal(a.code, 0, `caller: ${a.output.slice(-1500)}`);
+        assert.equal(b.code, 0, `callee: ${b.output.slice(-1500)}`);
+        await page.getByRole('button', { name: 'Refresh' }).click();
+        await end.first().waitFor({ state: 'detached', timeout: 10_000 });
+      } finally {
+        uac.stop();
+        uas.stop();
+      }
+    });
+  }
 
   test('a change without the CSRF token is refused (403 CSRF_TOKEN) and changes nothing', async () => {
     const r = await page.evaluate(async () => {
