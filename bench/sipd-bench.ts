@@ -27,7 +27,7 @@
  *
  *   node --import tsx bench/sipd-bench.ts [--duration 20] [--budget 630] [--contacts 100000]
  *       [--bans 10000] [--rates 1000,2000,…] [--profile | --no-profile] [--only sipd|kamailio]
- *       [--skip-memory] [--skip-throughput] [--no-record] [--keep-profile DIR]
+ *       [--skip-memory] [--skip-throughput] [--no-record] [--keep-profile DIR] [--keep-logs DIR]
  *       [--sipd-config '{"modules":{…}}'] [--commit REV]
  *       [--sipd 'default;node=22.23.5,workers=2'] [--clients 4]
  *
@@ -91,11 +91,20 @@ const SKIP_THROUGHPUT = flag('skip-throughput');
 const FORCE_PROFILE = flag('profile');
 const NO_PROFILE = flag('no-profile');
 const KEEP_PROFILE = arg('keep-profile', '');
+/** copy each sipd's log (JSON lines) here when it stops, named after its set-up */
+const KEEP_LOGS = arg('keep-logs', '');
 /** extra sipd configuration (JSON) merged over the bench's, for experiments */
 const SIPD_CONFIG = JSON.parse(arg('sipd-config', '{}')) as Record<string, unknown>;
 /** the sipd set-ups measured (bench/sipd-variants.ts) */
 const VARIANTS_SPEC = arg('sipd', 'default');
 const SIPD_VARIANTS = parseVariants(VARIANTS_SPEC);
+/**
+ * --fixed 300,600 [--rounds 3]: instead of the step search, every proxy at these fixed rates, all
+ * of them running at once and taking turns (the order rotated each round), so that each sees the
+ * same share of whatever else loads the machine; the median CPU per call compares them.
+ */
+const FIXED = arg('fixed', '').split(',').filter(Boolean).map(Number);
+const ROUNDS = Number(arg('rounds', '3'));
 /** sipp processes per step, each with 1/CLIENTS of the rate and of the users */
 const CLIENTS = Math.max(1, Number(arg('clients', '1')));
 const USERS = 1000;
@@ -370,6 +379,10 @@ async function startSipdProxy(t: TestDb, o: { sipPort?: number; nodeArgs?: strin
   const pid = started.pid;
   const stop = async () => {
     await started.stop();
+    if (KEEP_LOGS) {
+      mkdirSync(KEEP_LOGS, { recursive: true });
+      cpSync(logFile, join(KEEP_LOGS, `${(o.name ?? variant.label).replace(/\W+/g, '-')}-${pid}.log`));
+    }
     rmSync(stateDir, { recursive: true, force: true });
   };
   const unregister = onCleanup(`sipd ${pid}`, stop);
@@ -953,6 +966,85 @@ async function dbCeiling(t: TestDb, poolSize: number, seconds = 4): Promise<numb
   }
 }
 
+// ---------------------------------------------------------------- fixed rates, taking turns
+
+async function interleaved(t: TestDb, first: Proxy[], load0: number[], built: string): Promise<void> {
+  const proxies: Proxy[] = [...first];
+  for (const [i, v] of SIPD_VARIANTS.entries()) {
+    if (i === 0 || ONLY === 'kamailio') continue;
+    const p = await startSipdProxy(t, { config: SIPD_CONFIG, variant: v });
+    log(`${p.name} pid ${p.pid} (${p.pids().length} processes) on udp:127.0.0.1:${p.sipPort}: OPTIONS → ${await probeOptions(p.sipPort)}`);
+    proxies.push(p);
+  }
+  for (const p of proxies) {
+    await resetBetweenSteps(p);
+    const w = await runSipp(p, 200, 4);
+    log(`${p.name}: warm-up ${w.successful}/${w.created} calls at 200/s`);
+  }
+  const got = new Map<string, Step[]>();
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const rate of FIXED) {
+      for (let j = 0; j < proxies.length; j++) {
+        const p = proxies[(j + r) % proxies.length]!;
+        await resetBetweenSteps(p);
+        const rc0 = p.redisCommands ? await p.redisCommands() : undefined;
+        const s = await runSipp(p, rate, DURATION);
+        if (rc0 && p.redisCommands) s.redisTrips = roundTrips(rc0, await p.redisCommands()) / Math.max(1, s.successful);
+        steps.push(s);
+        got.set(`${p.name}@${rate}`, [...(got.get(`${p.name}@${rate}`) ?? []), s]);
+        log(`round ${r + 1}/${ROUNDS}: ${fmtStep(s)}`);
+      }
+    }
+  }
+  const med = (xs: number[]) => {
+    const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+    return v.length === 0 ? NaN : v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  };
+  const cpuPer = (s: Step) => (s.successful > 0 ? (s.proxyCpuPct * 1e4) / s.achieved : NaN);
+  const rows: string[] = [
+    `| proxy | offered/s | rounds passed | calls failed (all rounds) | achieved/s (median) | proxy CPU per call (median) | × Kamailio | × first sipd row | proxy + MariaDB CPU per call (median) | Redis round trips per call | rtd (median) | other processes' CPU (median, of 200%) |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const rate of FIXED) {
+    const kam = got.get(`Kamailio@${rate}`);
+    const kCpu = kam ? med(kam.map(cpuPer)) : NaN;
+    const firstSipd = proxies.find((p) => p.name !== 'Kamailio');
+    const sCpu = firstSipd ? med((got.get(`${firstSipd.name}@${rate}`) ?? []).map(cpuPer)) : NaN;
+    for (const p of proxies) {
+      const ss = got.get(`${p.name}@${rate}`) ?? [];
+      const c = med(ss.map(cpuPer));
+      const created = ss.reduce((a, x) => a + x.created, 0);
+      const failed = ss.reduce((a, x) => a + x.failed, 0);
+      const trips = med(ss.map((x) => x.redisTrips ?? NaN));
+      rows.push(`| ${p.name} | ${rate} | ${ss.filter((x) => x.pass).length}/${ss.length} | ${failed} of ${created} | ${med(ss.map((x) => x.achieved)).toFixed(0)} | ${c.toFixed(0)} µs | ${ratio(c, kCpu)} | ${p.name === 'Kamailio' ? '' : ratio(c, sCpu)} | ${med(ss.map((x) => ((x.proxyCpuPct + x.dbCpuPct) * 1e4) / x.achieved)).toFixed(0)} µs | ${Number.isFinite(trips) ? trips.toFixed(2) : p.redisCommands ? '—' : '0'} | ${med(ss.map((x) => x.rtdMs)).toFixed(0)} ms | ${med(ss.map((x) => x.otherCpuPct)).toFixed(0)}% |`);
+    }
+  }
+  const stepRows = [
+    '| proxy | offered/s | created | successful | failed | achieved/s | rtd ms | retrans | proxy CPU | MariaDB CPU | sipp CPU | other processes | Redis round trips/call | result |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    ...steps.map((s) => `| ${s.proxy} | ${s.target} | ${s.created} | ${s.successful} | ${s.failedPct.toFixed(2)}% | ${s.achieved.toFixed(0)} | ${s.rtdMs.toFixed(1)} | ${s.retrans} | ${s.proxyCpuPct.toFixed(0)}% | ${s.dbCpuPct.toFixed(0)}% | ${s.sippCpuPct.toFixed(0)}% | ${s.otherCpuPct.toFixed(0)}% | ${s.redisTrips?.toFixed(2) ?? ''} | ${s.pass ? 'pass' : 'fail'}${s.note ? ` (${s.note})` : ''} |`),
+  ];
+  const cmd = `node --import tsx bench/sipd-bench.ts ${process.argv.slice(2).join(' ')}`.trim();
+  const body = [
+    `${machineLine()}; load average at start ${load0.map((x) => x.toFixed(2)).join(' ')}, at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}; bench took ${elapsedS().toFixed(0)} s`,
+    '',
+    `Command: \`${cmd}\`; sipd built from ${built}. Fixed rates, every proxy running at once and taking turns (order rotated each round, ${ROUNDS} rounds of ${DURATION} s per rate), REGISTER → 401 → REGISTER with digest → 200 per call from ${CLIENTS} sipp process${CLIENTS > 1 ? 'es' : ''} (each its own port and 1/${CLIENTS} of the ${USERS} users), MariaDB 10.11 on the same 2 cores. CPU per call: the proxy's processes (with --workers the primary and every worker; with --cluster its private redis-server too) over the successful calls.`,
+    '',
+    ...rows,
+    '',
+    'Steps:',
+    '',
+    ...stepRows,
+    '',
+  ].join('\n');
+  process.stdout.write('\n' + body + '\n');
+  if (RECORD) {
+    appendResults('sipd REGISTER at fixed rates: sipd set-ups and Kamailio taking turns', body);
+    log('appended to bench/RESULTS.md');
+  }
+  for (const p of proxies.slice(first.length)) await p.stop();
+}
+
 // ---------------------------------------------------------------- main
 
 const mb = (kb: number | undefined) => (kb === undefined || !Number.isFinite(kb) ? '—' : `${(kb / 1024).toFixed(1)} MB`);
@@ -994,6 +1086,11 @@ async function main(): Promise<void> {
   let sipd = wantS ? await startSipdProxy(t, { config: SIPD_CONFIG }) : undefined;
   if (sipd) log(`${sipd.name} pid ${sipd.pid} on udp:127.0.0.1:${sipd.sipPort}, rpc ${sipd.rpcUrl}`);
   for (const p of [kam, sipd]) if (p) log(`${p.name}: OPTIONS with User-Agent SIPp-lab → ${await probeOptions(p.sipPort)}`);
+
+  if (FIXED.length > 0) {
+    await interleaved(t, [kam, sipd].filter((p): p is NonNullable<typeof p> => p !== undefined), load0, built);
+    return;
+  }
 
   // ---- 1. throughput
   const memReserve = SKIP_MEMORY ? 0 : 90;
