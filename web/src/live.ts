@@ -74,6 +74,9 @@ export function startLive(): void {
   source.onerror = () => {
     connected = false;
     emit();
+    // The browser reconnects by itself; if the session ended meanwhile (idle expiry, account
+    // removed), this request's 401 takes the console back to the login page.
+    get('/api/session').catch(() => undefined);
   };
 }
 
