@@ -154,7 +154,9 @@ export const ROUTES: Route[] = [
     // `sipctl status` for every configured node, and `sipctl nodes` where the proxy is a sipd (Kamailio has no cluster.nodes)
     const nodes = session.nodeSet();
     const ctx = session.opContext();
-    const [health, cluster] = await Promise.all([ops.status(ctx), ops.nodes(ctx)]);
+    // one after the other: Kamailio's HTTP RPC resets a connection now and then under parallel calls
+    const health = await ops.status(ctx);
+    const cluster = await ops.nodes(ctx);
     const items = nodes.nodes.map((n) => {
       const h = health.outcomes.find((x) => x.node === n.name);
       const c = cluster.outcomes.find((x) => x.node === n.name);
