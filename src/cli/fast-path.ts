@@ -17,6 +17,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { arch, homedir, platform, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 
 interface ManifestCommand {
@@ -281,6 +282,22 @@ interface CommandClass {
 const quiet = () => {};
 const QUIET = { namespace: 'oclif', child: () => QUIET, debug: quiet, error: quiet, info: quiet, trace: quiet, warn: quiet };
 
+/**
+ * The command's entry and its chunks, read synchronously with require() (Node >= 20.19 loads ES
+ * modules that way): import() reads each of the twenty-odd files through the thread pool, and on a
+ * busy machine every one of those round trips waits for a time slice. A graph require() cannot
+ * take (top-level await, an older Node) is imported.
+ */
+async function loadModule(file: string): Promise<Record<string, unknown>> {
+  try {
+    return createRequire(import.meta.url)(file) as Record<string, unknown>;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code !== 'ERR_REQUIRE_ESM' && code !== 'ERR_REQUIRE_ASYNC_MODULE') throw e;
+    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  }
+}
+
 /** oclif's searchForCommandClass. */
 function commandClass(mod: Record<string, unknown>): CommandClass | undefined {
   if (typeof mod.run === 'function') return mod as unknown as CommandClass;
@@ -291,7 +308,7 @@ function commandClass(mod: Record<string, unknown>): CommandClass | undefined {
 
 /** Runs the plan (see fastPlan); false when the command file holds no command class (then full oclif). */
 export async function fastRun(plan: FastPlan): Promise<boolean> {
-  const mod = (await import(pathToFileURL(plan.file).href)) as Record<string, unknown>;
+  const mod = await loadModule(plan.file);
   const C = commandClass(mod);
   if (!C) return false;
   // @oclif/core is CommonJS: a dynamic import of it from the bundle gives module.exports as default.
