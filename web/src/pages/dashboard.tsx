@@ -102,6 +102,8 @@ export function Dashboard({ canChange }: { canChange: boolean }) {
           { key: 'node' },
           { key: 'url', label: 'RPC URL' },
           { key: 'ok', label: 'Answers', render: (r) => (r.ok ? 'yes' : text(r.error ?? 'no')) },
+          { key: 'version' },
+          { key: 'latencyMs', label: 'Latency (ms)' },
           {
             key: 'cluster',
             render: (r) => {

@@ -11,7 +11,9 @@ interface Job { done: boolean; total: number; imported: number; errors: unknown[
 
 export function Sim({ canChange }: { canChange: boolean }) {
   const [offset, setOffset] = useState(0);
-  const { listing, error, loading, reload } = useListing(withQuery('/api/sim', { offset, limit: LIMIT }));
+  const [q, setQ] = useState('');
+  const [query, setQuery] = useState('');
+  const { listing, error, loading, reload } = useListing(withQuery('/api/sim', { q: query, offset, limit: LIMIT }));
   const [format, setFormat] = useState('auto');
   const [op, setOp] = useState('');
   const file = useRef<HTMLInputElement>(null);
@@ -85,6 +87,10 @@ export function Sim({ canChange }: { canChange: boolean }) {
           ) : null}
         </div>
       )}
+      <form class="toolbar" role="search" onSubmit={(e) => { e.preventDefault(); setOffset(0); setQuery(q); }}>
+        <Field label="IMSI prefix" name="sim-q" type="search" value={q} onInput={setQ} inputMode="numeric" placeholder="00101" />
+        <button type="submit">Search</button>
+      </form>
       <LoadState error={error} loading={loading && !listing} />
       {listing && <Warnings list={listing.warnings} />}
       <DataTable caption="SIM records (keys masked)" testid="sims" rows={(listing?.items ?? []) as Row[]} columns={[{ key: 'imsi', label: 'IMSI' }, { key: 'iccid', label: 'ICCID' }, { key: 'msisdn', label: 'MSISDN' }, { key: 'ki', label: 'Ki' }, { key: 'opc', label: 'OPc' }, { key: 'amf', label: 'AMF' }, { key: 'sqn', label: 'SQN' }, { key: 'batch' }, { key: 'vendor' }]} empty="No SIM records." />
