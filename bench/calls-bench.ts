@@ -81,6 +81,13 @@ const SIPD_VARIANTS = parseVariants(VARIANTS_SPEC);
 /** sipp callers per step, each from its own port at 1/CLIENTS of the rate */
 const CLIENTS = Math.max(1, Number(arg('clients', '1')));
 const COMMIT = arg('commit', '');
+/**
+ * --fixed 100,200 [--rounds 3]: instead of the search, every proxy at these fixed rates, all of
+ * them running at once and taking turns (order rotated each round), so each sees the same share
+ * of whatever else loads the machine; the table compares medians of CPU per call.
+ */
+const FIXED = arg('fixed', '').split(',').filter(Boolean).map(Number);
+const ROUNDS = Number(arg('rounds', '3'));
 
 interface Step {
   rate: number;
@@ -346,7 +353,130 @@ async function main(): Promise<void> {
   if (RECORD) appendResults('Calls per second through the proxy (sipd vs Kamailio 5.6)', body);
 }
 
-main().catch((e: unknown) => {
+/** The proxies of the run, started at once: each sipd set-up, then Kamailio per --kamailio-shm. */
+async function startAll(dbs: TestDb[], stops: Array<() => Promise<void>>): Promise<Target[]> {
+  const targets: Target[] = [];
+  if (ONLY !== 'kamailio') {
+    let sipdBin = SIPD;
+    if (COMMIT) {
+      const built = buildSipd('calls-build', COMMIT, (remove) => (removeBuild = remove));
+      sipdBin = built.bin;
+      sipdFrom = built.what;
+      console.log(`sipd built from ${built.what}`);
+    } else assertBuilt();
+    for (const v of SIPD_VARIANTS) {
+      const t = await createTestDb('mysql');
+      dbs.push(t);
+      await provision(t);
+      const stateDir = mkdtempSync(join(tmpdir(), 'sipd-calls-bench-'));
+      stops.push(async () => rmSync(stateDir, { recursive: true, force: true }));
+      const sipPort = await freeSipPort();
+      const sv = await startVariant(v, {
+        sipdBin,
+        stateDir,
+        config: { listen: [`udp:127.0.0.1:${sipPort}`, `tcp:127.0.0.1:${sipPort}`], rpcListen: ['http://127.0.0.1:0/RPC'], stateSaveIntervalSec: 1, logLevel: 'warn', modules: { scanner: { user_agents: ['friendly-scanner', 'sipvicious', 'sipcli', 'sundayddr', 'sip-scan', 'iWar'] } } },
+        env: { PATH: process.env.PATH ?? '', HOME: stateDir, XDG_CONFIG_HOME: join(stateDir, '.config'), SIPCTL_DB: t.fullUrl, LANG: 'C.UTF-8' },
+        logFd: 'pipe',
+        timeoutMs: 60_000,
+      });
+      stops.push(() => sv.stop());
+      targets.push({
+        name: v.label,
+        port: sipPort,
+        pids: () => sv.pids(),
+        flushUserban: async () => void (await fetch(sv.rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', method: 'htable.flush', params: ['userban'], id: 1 }), signal: AbortSignal.timeout(5000) })),
+        ...(v.cluster ? { redisCommands: () => sv.redisCommands() } : {}),
+        stop: () => sv.stop(),
+      });
+    }
+  }
+  if (ONLY !== 'sipd') {
+    for (const shm of KAM_SHM) {
+      const t = await createTestDb('mysql');
+      dbs.push(t);
+      await provision(t);
+      const k = await startKamailio({ dbUrl: t.fullUrl, authMode: 'ha1', children: 8, readyTimeoutMs: 60_000, extraGlobals: shm === 64 ? [] : [`shm_mem_size=${shm}`] });
+      stops.push(() => k.stop());
+      targets.push({ name: shm === 64 ? 'Kamailio (lab cfg, 64 MB shm)' : `Kamailio (lab cfg, shm_mem_size=${shm})`, port: k.sipPort, pids: () => groupPids(k.pid), flushUserban: async () => void (await k.rpc('htable.flush', ['userban'])), stop: () => k.stop() });
+    }
+  }
+  return targets;
+}
+
+async function interleavedMain(): Promise<void> {
+  const missing = toolsMissing('sipp');
+  if (missing) throw new Error(missing);
+  const dbs: TestDb[] = [];
+  const stops: Array<() => Promise<void>> = [];
+  const got = new Map<string, Step[]>();
+  let targets: Target[] = [];
+  try {
+    targets = await startAll(dbs, stops);
+    // each proxy's own callee, registered there, answering for the whole run
+    const callees = new Map<string, number>();
+    for (const t of targets) {
+      const port = await freeSipPort();
+      const reg = await register({ proxyPort: t.port, user: 'bob', password: PASSWORD, localIp: CALLEE_IP, localPort: port, expires: 3600 });
+      if (reg.successful !== 1) throw new Error(`REGISTER bob at ${t.name} failed:\n${reg.output.slice(-1500)}`);
+      const uas = sipp({ scenario: scenario('callee.xml', { RING: 0 }), localIp: CALLEE_IP, localPort: port, calls: 10_000_000, timeoutMs: 3_600_000, extra: ['-max_socket', '2000'] });
+      stops.push(async () => {
+        uas.stop();
+        await uas.done;
+      });
+      callees.set(t.name, port);
+    }
+    await settle(500);
+    for (const t of targets) {
+      const w = await step(t, 50, callees.get(t.name)!);
+      console.log(`${t.name}: warm-up ${w.successful}/${w.planned} calls at 50/s`);
+    }
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const rate of FIXED) {
+        for (let j = 0; j < targets.length; j++) {
+          const t = targets[(j + r) % targets.length]!;
+          const s = await step(t, rate, callees.get(t.name)!);
+          got.set(`${t.name}@${rate}`, [...(got.get(`${t.name}@${rate}`) ?? []), s]);
+          console.log(`round ${r + 1}/${ROUNDS} ${t.name.padEnd(44)} ${String(rate).padStart(5)}/s  ok ${s.successful}/${s.planned}  failed ${s.failed}  wall ${(s.wallMs / 1000).toFixed(1)}s  cpu ${s.cpu.toFixed(0)}%${s.redisTrips !== undefined ? `  redis ${s.redisTrips.toFixed(2)}/call` : ''}  ${s.pass ? 'pass' : 'FAIL'}`);
+        }
+      }
+    }
+  } finally {
+    for (const f of stops.reverse()) await f().catch(() => undefined);
+    removeBuild();
+    await stopAllKamailio();
+    for (const t of dbs) await t.drop().catch(() => undefined);
+  }
+  const med = (xs: number[]) => {
+    const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+    return v.length === 0 ? NaN : v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  };
+  const cpuPer = (s: Step) => (s.successful > 0 ? (s.cpu * 10 * s.wallMs) / s.successful : NaN); // µs per successful call
+  const r2 = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? (a / b).toFixed(2) : '—');
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  let body = `${machineLine()}; load average at the start ${LOAD0}, at the end ${load}\n\n`;
+  body += `Fixed rates, every proxy running at once and taking turns (order rotated each round; ${ROUNDS} rounds of ${DURATION} s per rate). INVITE (407, digest) → 180 → 200 → ACK → BYE per call, ${CLIENTS} sipp caller${CLIENTS > 1 ? 's at once, each from its own port at 1/' + CLIENTS + ' of the rate' : ''} on 127.0.0.1, each proxy's own callee on ${CALLEE_IP}; a step passes when every call was made, < 1% failed and sipp kept the pace. CPU per call: the proxy's processes (with --workers the primary and every worker, with --cluster its private redis-server too) over the step's wall time, per successful call. sipd from ${sipdFrom}. Command: \`node --import tsx bench/calls-bench.ts ${process.argv.slice(2).join(' ')}\`.\n\n`;
+  body += '| proxy | offered calls/s | rounds passed | calls failed (all rounds) | proxy CPU per call (median) | × Kamailio | × first sipd row | Redis round trips per call (median) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n';
+  for (const rate of FIXED) {
+    const kam = targets.find((t) => t.name.startsWith('Kamailio'));
+    const kCpu = kam ? med((got.get(`${kam.name}@${rate}`) ?? []).map(cpuPer)) : NaN;
+    const first = targets.find((t) => t.name.startsWith('sipd'));
+    const sCpu = first ? med((got.get(`${first.name}@${rate}`) ?? []).map(cpuPer)) : NaN;
+    for (const t of targets) {
+      const ss = got.get(`${t.name}@${rate}`) ?? [];
+      const c = med(ss.map(cpuPer));
+      const trips = med(ss.map((x) => x.redisTrips ?? NaN));
+      body += `| ${t.name} | ${rate} | ${ss.filter((x) => x.pass).length}/${ss.length} | ${ss.reduce((a, x) => a + x.failed, 0)} of ${ss.reduce((a, x) => a + x.planned, 0)} | ${c.toFixed(0)} µs | ${r2(c, kCpu)} | ${t.name.startsWith('sipd') ? r2(c, sCpu) : ''} | ${Number.isFinite(trips) ? trips.toFixed(2) : t.redisCommands ? '—' : '0'} |\n`;
+    }
+  }
+  for (const t of targets) {
+    const all = FIXED.flatMap((rate) => got.get(`${t.name}@${rate}`) ?? []);
+    body += `\n${t.name} steps:\n\n${table(all)}`;
+  }
+  console.log('\n' + body);
+  if (RECORD) appendResults('Calls per second at fixed rates: sipd set-ups and Kamailio 5.6 taking turns', body);
+}
+
+(FIXED.length > 0 ? interleavedMain() : main()).catch((e: unknown) => {
   console.error(e);
   process.exitCode = 1;
 });
