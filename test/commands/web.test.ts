@@ -281,6 +281,16 @@ describe('sipctl web against SQLite and a running sipd', () => {
     assert.ok(Array.isArray(dash.json.data.bans) && Array.isArray(dash.json.data.alerts));
     const event = await firstEvent(web.url, noc.cookie!);
     assert.match(event, /^event: dashboard\ndata: \{/m);
+    // a sample is at most 2 s old when served: within a few seconds the hour has two points
+    let hour: Array<[number, number | null, number | null]> = [];
+    for (let i = 0; i < 50 && hour.length < 2; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 200));
+      const d = await noc.call('GET', '/api/dashboard');
+      hour = d.json.data.hour[d.json.data.nodes[0].node];
+    }
+    assert.ok(hour.length >= 2, `every sample is a point of the hour: ${JSON.stringify(hour)}`);
+    assert.ok(hour.every((p, i) => i === 0 || p[0] >= hour[i - 1]![0]), 'oldest first');
+    assert.equal(typeof hour[hour.length - 1]![1], 'number', 'requests/s once two samples were taken');
     const nodes = await noc.call('GET', '/api/nodes');
     assert.equal(nodes.status, 200, nodes.text);
     assert.equal(nodes.json.data.items[0].ok, true);

@@ -29,8 +29,14 @@ export interface DashboardDoc {
   alerts: Array<AlertDocument & { node: string }>;
 }
 
+/** One point of a node's hour: unix seconds, requests/s, replies/s (all classes; null = unknown). */
+export type HourPoint = [number, number | null, number | null];
+export const HOUR_SEC = 3600;
+
 export class DashboardFeed {
   private monitor?: Monitor;
+  /** node → the points of the last hour that were sampled (while someone watched) */
+  private readonly hour = new Map<string, HourPoint[]>();
   private readonly listeners = new Set<(d: DashboardDoc) => void>();
   private timer?: NodeJS.Timeout;
   private last?: { at: number; doc: DashboardDoc };
@@ -88,7 +94,20 @@ export class DashboardFeed {
     const alerts = extra.flatMap((o) => (o.ok ? o.value.alerts : [])).sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
     const doc: DashboardDoc = { time: snap.time, intervalSec: snap.intervalSec, nodes: snap.nodes, bans, alerts };
     this.last = { at: Date.now(), doc };
+    const t = Math.round(Date.parse(snap.time) / 1000);
+    for (const n of snap.nodes) {
+      let h = this.hour.get(n.node);
+      if (!h) this.hour.set(n.node, (h = []));
+      const replies = n.repliesPerSec ? Math.round(Object.values(n.repliesPerSec).reduce((a, b) => a + b, 0) * 10) / 10 : null;
+      h.push([t, n.ok ? n.requestsPerSec : null, n.ok ? replies : null]);
+      while (h.length > 0 && h[0]![0] < t - HOUR_SEC) h.shift();
+    }
     return doc;
+  }
+
+  /** What was sampled of the last hour, per node, oldest first (GET /api/dashboard's `hour`). */
+  hourSeries(): Record<string, HourPoint[]> {
+    return Object.fromEntries([...this.hour].map(([node, h]) => [node, [...h]]));
   }
 
   /** Receive a document every interval until the returned function is called. */

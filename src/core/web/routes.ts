@@ -171,7 +171,7 @@ export const ROUTES: Route[] = [
     });
     return { data: { total: items.length, items } };
   }),
-  route('GET', '/api/dashboard', false, async ({ server }) => ({ data: await server.feed.current() })),
+  route('GET', '/api/dashboard', false, async ({ server }) => ({ data: { ...(await server.feed.current()), hour: server.feed.hourSeries() } })),
 
   // ---- subscribers (sipctl add / passwd / rm / subscriber list)
   route('GET', '/api/subscribers', false, async ({ server, query }) => {
