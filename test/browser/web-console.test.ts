@@ -385,6 +385,15 @@ describe(`web console in chromium against ${TARGET}`, () => {
       await menu.focus();
       await page.keyboard.press('Enter');
       assert.equal(await menu.getAttribute('aria-expanded'), 'true');
+      // the focus is visible: Tab from Menu lands on a control with an outline
+      await page.keyboard.press('Tab');
+      const ring = await page.evaluate(() => {
+        const el = document.activeElement as HTMLElement;
+        const st = getComputedStyle(el);
+        return { tag: el.tagName, style: st.outlineStyle, width: parseFloat(st.outlineWidth) };
+      });
+      assert.ok(ring.style !== 'none' && ring.width >= 2, JSON.stringify(ring));
+      await menu.focus();
       await nav.getByRole('link', { name: 'Subscribers' }).waitFor();
       await nav.getByRole('link', { name: 'Subscribers' }).focus();
       await page.keyboard.press('Enter');
