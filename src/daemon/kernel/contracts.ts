@@ -87,6 +87,12 @@ export interface HtableApi {
   delete(table: string, key: string): boolean;
   /** keys starting with prefix (for unban of IP::user entries) */
   keys(table: string, prefix?: string): string[];
+  /**
+   * A rule for one table's keys: when `check` returns a reason, the key is not set — neither here
+   * (setInt/setStr, htable.sets/seti over RPC) nor from another node or Redis — and a warning
+   * names the table, the key and the reason (pike: no ban on a live cluster member's address).
+   */
+  refuseKeys?(table: string, check: (key: string) => string | undefined): void;
 }
 
 /** module 'permissions': the address table in memory (CIDR + port matching, groups). */
@@ -258,6 +264,11 @@ export interface ClusterApi {
   alive(node: string): boolean | undefined;
   /** this node's UDP address (ip:port) other nodes hand requests to, preferring `socket`'s IP */
   hopFor(socket?: string): string | undefined;
+  /**
+   * `ip` is the IP of a UDP listen address (what hopOf hands calls to) of another node whose
+   * heartbeat is under 6 s old, as last read (every 2 s). A Map lookup: asked per packet by pike.
+   */
+  memberAddress(ip: string): boolean;
   /** HMAC of `data` with the cluster's key (kept in Redis); undefined before the first connection */
   sign(data: string): string | undefined;
   verify(data: string, sig: string): boolean;

@@ -8,7 +8,11 @@
  *  0. blocklist: sources in the operator's blocklist (modules/blocklist) dropped, nothing sent back
  *  0b. flood (pike): banned sources dropped, sources over the rate banned — before parsing, so a
  *     banned source costs a Map lookup and a garbage flood is counted like any other (responses:
- *     ban checked, not counted — Kamailio counts requests only)
+ *     ban checked, not counted — Kamailio counts requests only). A request from a live cluster
+ *     member's address is decided after parsing (1b)
+ *  1b. a cluster member's request (pike.admitMember): not counted when the proxy proves it a
+ *     node's (a signed hand-off, a dialog or transaction held here); else counted, and over the
+ *     limit dropped — never banned (a UDP source can be forged)
  *  1. parse: the strict bounded parser; a request it refuses gets 400 (505, 513) with a reason
  *     naming the problem when the headers a reply needs can be read (salvageBadRequest), on every
  *     transport and within pike's refusal budget; anything else, and every response, is dropped
@@ -267,12 +271,17 @@ export class Pipeline {
     if (blocklist !== undefined && blocklist.blocked(m.source.ip) !== undefined) return this.drop();
     const method = sniffMethod(m.data);
     const pike = this.api<PikeApi>('pike');
+    /** from a live cluster member's address: pike decides once the request is parsed */
+    let member = false;
     if (pike !== undefined) {
       // Responses are checked against the bans but not counted, as Kamailio counts requests only
       // (pike_check_req in request_route): a callee or trunk answering many relayed calls is not
       // a flood. A response that matches no transaction is dropped right after parsing.
       const response = method === undefined && m.data.length > 8 && m.data.toString('latin1', 0, 8) === 'SIP/2.0 ';
-      if (response ? !pike.exempt(m.source.ip) && pike.banned(m.source.ip) : pike.admit(m.source.ip, method).action === 'drop') return this.drop();
+      if (response) {
+        if (!pike.exempt(m.source.ip) && pike.banned(m.source.ip)) return this.drop();
+      } else if (pike.member(m.source.ip)) member = true;
+      else if (pike.admit(m.source.ip, method).action === 'drop') return this.drop();
     }
 
     let parsed;
@@ -280,6 +289,7 @@ export class Pipeline {
       parsed = parseMessage(m.data, this.opts.parser);
     } catch (e) {
       if (!(e instanceof SipParseError)) throw e;
+      if (member && pike!.admitMember(m.source.ip, method, false).action === 'drop') return this.drop();
       this.counters.parseErrors++;
       this.stat('core:err_requests');
       this.opts.security({ event: 'parse-failed', sourceIp: m.source.ip, method, detail: e.reason });
@@ -308,6 +318,7 @@ export class Pipeline {
       return this.drop();
     }
     const msg = parsed;
+    if (member && pike!.admitMember(m.source.ip, msg.method, this.api<ProxyApi>('proxy')?.fromNode(msg) === true).action === 'drop') return this.drop();
     this.stat('core:rcv_requests');
     const ctx: RequestContext = {
       msg,

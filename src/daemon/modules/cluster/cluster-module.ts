@@ -171,6 +171,8 @@ export function createClusterModule(settings: ClusterSettings) {
   const waiting = new Map<string, { resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
   /** the members' last heartbeats (epoch ms), read with every heartbeat of ours */
   const seen = new Map<string, number>();
+  /** the other members' UDP listen IPs (the hand-off addresses, see hopOf) → their last heartbeat */
+  let memberIps = new Map<string, number>();
 
   const htKey = (table: string, key: string) => `${PREFIX}ht:${table}:${key}`;
   const message = (o: Record<string, unknown>) => JSON.stringify({ n: settings.nodeId, ...o });
@@ -273,13 +275,26 @@ export function createClusterModule(settings: ClusterSettings) {
     // who else is alive: calls are handed to a node only while it is
     const h = await cmd.hgetall(NODES);
     seen.clear();
+    const ips = new Map<string, number>();
     for (const [node, v] of Object.entries(h)) {
       try {
-        seen.set(node, Number((JSON.parse(v) as { lastSeen?: unknown }).lastSeen ?? 0));
+        const o = JSON.parse(v) as { lastSeen?: unknown; listen?: unknown };
+        const last = Number(o.lastSeen ?? 0);
+        seen.set(node, last);
+        // The addresses other nodes send hand-offs and forwarded requests from: their UDP
+        // listen addresses (a node's own are `myself` to it, and left out).
+        if (node === settings.nodeId || !Array.isArray(o.listen)) continue;
+        for (const l of o.listen) {
+          const s = typeof l === 'string' ? splitSocket(l) : undefined;
+          if (s === undefined || s.proto !== 'udp' || s.port === 0) continue;
+          const ip = s.ip.toLowerCase();
+          if ((ips.get(ip) ?? 0) < last) ips.set(ip, last);
+        }
       } catch {
         /* skipped */
       }
     }
+    memberIps = ips;
   }
 
   /** After a (re)connection: owners resynchronise their copies, then our queued writes go out. */
@@ -437,6 +452,11 @@ export function createClusterModule(settings: ClusterSettings) {
         .sort((a, b) => a.node.localeCompare(b.node));
     },
     hopFor: (socket) => hopOf(settings.listen, socket),
+    memberAddress(ip) {
+      if (memberIps.size === 0) return false;
+      const t = memberIps.get(ip) ?? memberIps.get(ip.toLowerCase());
+      return t !== undefined && Date.now() - t < HEARTBEAT_MS * 3;
+    },
     alive(node) {
       if (node === settings.nodeId) return true;
       const t = seen.get(node);

@@ -106,14 +106,38 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
     return t;
   }
 
-  function setValue(name: string, key: string, value: HtableValue, expiresSec?: number): void {
+  /** rules for keys per table (refuseKeys): a key a rule names a reason for is never set */
+  const keyRules = new Map<string, (key: string) => string | undefined>();
+  /** table + key → when its refusal was last logged (one line per key and minute, bounded) */
+  const refusalLogged = new Map<string, number>();
+
+  /** The reason `key` may not be set in `table` (logged), or undefined. */
+  function refusal(table: string, key: string, from: string): string | undefined {
+    const rule = keyRules.get(table);
+    const why = rule === undefined ? undefined : rule(key);
+    if (why === undefined) return undefined;
+    const id = `${table}\u0000${key}`;
+    const at = now();
+    if (at - (refusalLogged.get(id) ?? -Infinity) >= 60_000) {
+      refusalLogged.delete(id);
+      refusalLogged.set(id, at);
+      if (refusalLogged.size > 1000) refusalLogged.delete(refusalLogged.keys().next().value as string);
+      log()?.warn(`htable: ${table} entry refused: ${why}`, { htable: table, key: key.slice(0, 64), from });
+    }
+    return why;
+  }
+
+  /** false when a refuseKeys rule refused the key (nothing set, nothing replicated) */
+  function setValue(name: string, key: string, value: HtableValue, expiresSec?: number, from = 'local'): boolean {
     const t = mustTable(name);
+    if (refusal(name, key, from) !== undefined) return false;
     if (t.set(key, value, now(), expiresSec)) noteEviction(t);
     changed = true;
     if (shared(t)) {
       if (!cluster!.up()) pendingKeys.add(`${name}\u0000${key}`);
       cluster!.htableSet(name, key, value, t.get(key, now())?.expires ?? 0);
     }
+    return true;
   }
 
   /** A change another node made to a replicated table: applied here, never sent back. */
@@ -124,6 +148,7 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
     if (ev.op === 'flush') t.flush();
     else if (ev.op === 'del' && ev.key !== undefined) t.delete(ev.key, at);
     else if (ev.op === 'set' && ev.key !== undefined && ev.value !== undefined) {
+      if (refusal(ev.table, ev.key, 'another node') !== undefined) return;
       if (t.load(ev.key, ev.value, ev.expires ?? 0, at)) noteEviction(t);
     }
     changed = true;
@@ -140,7 +165,7 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
       const at = now();
       const local = new Map([...t.live(at)].map(([k, e]) => [k, e] as const));
       const remote = new Set(rows.map((r) => r.key));
-      for (const r of rows) t.load(r.key, r.value, r.expires, at);
+      for (const r of rows) if (refusal(t.def.name, r.key, 'Redis') === undefined) t.load(r.key, r.value, r.expires, at);
       // Entries gone from Redis were lifted (unban) or expired elsewhere — unless this node
       // wrote them while Redis was away: those are in the cluster module's queue, sent next.
       // When Redis itself lost its data (restarted empty), this node's entries go back to it instead.
@@ -190,8 +215,9 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
     get(name, key) {
       return tables.get(name)?.get(key, now())?.value;
     },
-    setInt: (name, key, value, expiresSec) => setValue(name, key, { type: 'int', value }, expiresSec),
-    setStr: (name, key, value, expiresSec) => setValue(name, key, { type: 'str', value }, expiresSec),
+    setInt: (name, key, value, expiresSec) => void setValue(name, key, { type: 'int', value }, expiresSec),
+    setStr: (name, key, value, expiresSec) => void setValue(name, key, { type: 'str', value }, expiresSec),
+    refuseKeys: (name, check) => void keyRules.set(name, check),
     inc(name, key, by = 1) {
       const t = mustTable(name);
       const before = t.evicted;
@@ -282,6 +308,11 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
     },
   };
 
+  /** An RPC set a refuseKeys rule refused: a fault naming why, not 'Ok'. */
+  const refuseRpc = (set: boolean, table: string, key: string): void => {
+    if (!set) throw new RpcFault(500, `Key refused: ${keyRules.get(table)?.(key) ?? 'refused'}`);
+  };
+
   const needTable = (v: unknown, missing: string): Htable => {
     if (v === undefined) throw new RpcFault(500, missing);
     return table(nameParam(v, 'htable name'));
@@ -348,7 +379,7 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
           if (name === undefined || key === undefined || value === undefined) throw new RpcFault(500, 'Not enough parameters (htable name, key name and value)');
           const t = table(nameParam(name, 'htable name'));
           if (typeof value !== 'string' && !(typeof value === 'number' && Number.isFinite(value))) throw invalidParams('value must be a string');
-          setValue(t.def.name, nameParam(key, 'key'), { type: 'str', value: String(value) });
+          refuseRpc(setValue(t.def.name, nameParam(key, 'key'), { type: 'str', value: String(value) }, undefined, 'RPC'), t.def.name, String(key));
           return 'Ok. Key set to new value.';
         },
       },
@@ -358,7 +389,7 @@ export function createHtableModule(opts: HtableModuleOptions = {}) {
           const [name, key, value] = rpcArgs(p, ['htable', 'key', 'value']);
           if (name === undefined || key === undefined || value === undefined) throw new RpcFault(500, 'Not enough parameters (htable name, key name and value)');
           const t = table(nameParam(name, 'htable name'));
-          setValue(t.def.name, nameParam(key, 'key'), { type: 'int', value: intParam(value) });
+          refuseRpc(setValue(t.def.name, nameParam(key, 'key'), { type: 'int', value: intParam(value) }, undefined, 'RPC'), t.def.name, String(key));
           return 'Ok. Key set to new value.';
         },
       },

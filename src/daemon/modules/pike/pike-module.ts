@@ -11,9 +11,18 @@
  * of garbage is counted like any other. Exempt: the proxy's own addresses (Kamailio's myself) and
  * sources in the address groups listed in `trusted_groups` (checked through the permissions
  * module when it is loaded).
+ *
+ * Cluster members (sipd --cluster): the UDP addresses other live nodes announce in their
+ * heartbeats send this node hand-offs and forwarded in-dialog requests (INVITE, ACK, BYE of
+ * every call), so a busy cluster would otherwise ban its own nodes — and a ban is shared by all.
+ * A UDP source address can be forged, so a member's address alone earns nothing: the pipeline
+ * decides after parsing (admitMember). A request the proxy authenticates as a node's (a valid
+ * signed hand-off, or a request of a dialog or transaction this node holds) is not counted; any
+ * other request from that address is counted as usual, and over the limit dropped — never
+ * banned: the ban table refuses a live member's address (logged), from here, RPC or other nodes.
  */
 import { ConfigError } from '../../../core/errors.js';
-import type { CoreApi, HtableApi, PermissionsApi, StageResult, StatsApi } from '../../kernel/contracts.js';
+import type { ClusterApi, CoreApi, HtableApi, PermissionsApi, StageResult, StatsApi } from '../../kernel/contracts.js';
 import { type ModuleContext, type ParamValues, type RpcParams, defineModule } from '../../kernel/module.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
 import { FloodDetector, type SourceStatus } from './flood-detector.js';
@@ -29,6 +38,17 @@ export interface PikeApi {
   exempt(ip: string): boolean;
   /** true when `ip` is in the ban table now */
   banned(ip: string): boolean;
+  /**
+   * true when `ip` is a live cluster member's address (not exempt): its requests are decided by
+   * admitMember after parsing instead of admit.
+   */
+  member(ip: string): boolean;
+  /**
+   * One request from a member's address, after parsing. `authentic`: the proxy proved it a
+   * node's (signed hand-off, a dialog or transaction this node holds): not counted. Otherwise it
+   * is counted as admit would; over the limit it is dropped ('flood') but never banned.
+   */
+  admitMember(ip: string, method: string | undefined, authentic: boolean): StageResult;
   /**
    * The pipeline is about to refuse a request from `ip` (a 4xx-6xx it makes itself): true when
    * the refusal may be sent, false when the source had more than `refusals_per_unit` refusals
@@ -69,9 +89,17 @@ export function createPikeModule() {
   let banTable: string = params.ban_table.default;
   let timer: NodeJS.Timeout | undefined;
   let bans = 0;
+  let memberDrops = 0;
+  let memberExempt = 0;
+  /** when a member address's flood was last logged (one line per address and sampling unit) */
+  const memberLogged = new Map<string, number>();
 
   const core = () => ctx?.api<CoreApi>('core');
   const htable = () => ctx?.api<HtableApi>('htable');
+  const cluster = () => {
+    const c = ctx?.api<ClusterApi>('cluster');
+    return c?.enabled === true ? c : undefined;
+  };
 
   function configure(c: ModuleContext<Params>): void {
     const ht = c.api<HtableApi>('htable');
@@ -88,6 +116,9 @@ export function createPikeModule() {
     ctx = c;
     groups = g;
     banTable = c.params.ban_table;
+    // Never a ban on a live cluster member's address, whoever sets it (this node, RPC, another
+    // node, Redis): a node's hand-offs must keep flowing, and a forged source must not ban it.
+    ht.refuseKeys?.(banTable, (key) => (cluster()?.memberAddress(key) === true ? 'a live cluster member\'s address (its requests are counted only when not authenticated, and never banned)' : undefined));
     if (timer) clearInterval(timer);
     timer = setInterval(() => {
       detector?.sweep(c.now());
@@ -106,6 +137,26 @@ export function createPikeModule() {
     },
     banned(ip) {
       return htable()?.get(banTable, ip) !== undefined;
+    },
+    member(ip) {
+      const cl = cluster();
+      return cl !== undefined && cl.memberAddress(ip) && !api.exempt(ip);
+    },
+    admitMember(ip, method, authentic) {
+      if (ctx === undefined || detector === undefined) return { action: 'continue' };
+      if (authentic) {
+        memberExempt++;
+        return { action: 'continue' };
+      }
+      if (!detector.hit(ip, ctx.now())) return { action: 'continue' };
+      memberDrops++;
+      const at = ctx.now();
+      if (at - (memberLogged.get(ip) ?? -Infinity) >= ctx.params.sampling_time_unit * 1000) {
+        memberLogged.set(ip, at);
+        if (memberLogged.size > 100) memberLogged.delete(memberLogged.keys().next().value as string);
+        ctx.log.warn('pike: requests from a cluster member\'s address that no node signed, over the limit: dropped, not banned (the address may be forged)', { source: ip, method, limit: ctx.params.reqs_density_per_unit });
+      }
+      return { action: 'drop', why: 'flood' };
     },
     refused(ip) {
       if (ctx === undefined || refusals === undefined || ctx.params.refusals_per_unit === 0 || api.exempt(ip)) return true;
@@ -159,8 +210,8 @@ export function createPikeModule() {
       'pike.top': { doc: 'Sources pike tracks: pike.top [HOT|WARM|ALL] (default HOT)', handler: top },
       'pike.list': { doc: 'Same as pike.top', handler: top },
       'pike.stats': {
-        doc: 'sipd: sources tracked, evicted because the table was full, bans, refusals not sent (refusals_per_unit) since start',
-        handler: () => ({ tracked: detector?.size ?? 0, evicted: detector?.evicted ?? 0, bans, refusals_suppressed: suppressed, max_entries: ctx?.params.max_entries ?? 0 }),
+        doc: 'sipd: sources tracked, evicted because the table was full, bans, refusals not sent (refusals_per_unit), requests from cluster members not counted (authenticated) and dropped (not authenticated, over the limit) since start',
+        handler: () => ({ tracked: detector?.size ?? 0, evicted: detector?.evicted ?? 0, bans, refusals_suppressed: suppressed, max_entries: ctx?.params.max_entries ?? 0, member_exempt: memberExempt, member_drops: memberDrops }),
       },
     },
     api,

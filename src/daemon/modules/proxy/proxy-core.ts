@@ -542,28 +542,12 @@ export class Proxy {
    */
   private handedOver(ctx: RequestContext, m: Inbound, sl: (spec: ReplySpec) => void, value: string): void {
     const msg = ctx.msg;
-    const cl = this.cluster()!;
-    const parts = value.split(';').map((x) => x.trim());
-    const node = parts[0] ?? '';
-    const p = new Map<string, string>();
-    for (const x of parts.slice(1)) {
-      const i = x.indexOf('=');
-      if (i > 0) p.set(x.slice(0, i).toLowerCase(), x.slice(i + 1));
-    }
-    let aor = '';
-    let ruid = '';
-    try {
-      aor = decodeURIComponent(p.get('aor') ?? '');
-      ruid = decodeURIComponent(p.get('ruid') ?? '');
-    } catch {
-      /* refused below */
-    }
-    const t = p.get('t') ?? '';
-    const age = Math.abs(this.d.now() - Number(t));
-    if (node === '' || node === cl.nodeId || aor === '' || ruid === '' || !/^\d{1,15}$/.test(t) || !(age <= HANDOFF_WINDOW_MS) || !cl.verify(this.handoffData(msg, aor, ruid, node, t), p.get('sig') ?? '')) {
-      this.d.log.warn('proxy: cluster hand-off refused (signature, age or sender)', { node: node.slice(0, 64), source: ctx.source.ip, callId: msg.callId?.slice(0, 64) });
+    const h = this.checkHandoff(msg, value);
+    if (h === undefined) {
+      this.d.log.warn('proxy: cluster hand-off refused (signature, age or sender)', { node: value.split(';')[0]!.trim().slice(0, 64), source: ctx.source.ip, callId: msg.callId?.slice(0, 64) });
       return sl({ status: 403, reason: 'Forbidden' });
     }
+    const { aor, ruid } = h;
     const ul = this.api<UsrlocApi>('usrloc');
     const c = ul?.lookup(aor).find((x) => x.ruid === ruid);
     const target = c === undefined ? undefined : this.contactTarget(c, false);
@@ -583,6 +567,47 @@ export class Proxy {
       drop: HANDOFF_DROP,
       unreachable: { status: 480, reason: 'Temporarily Unavailable' },
     }).catch((e: unknown) => this.d.log.error('proxy: hand-off relay failed', { error: e instanceof Error ? e.message : String(e) }));
+  }
+
+  /** A hand-off header's fields when its signature, age and sender are good (else undefined). */
+  private checkHandoff(msg: SipRequest, value: string): { node: string; aor: string; ruid: string } | undefined {
+    const cl = this.cluster();
+    if (cl === undefined) return undefined;
+    const parts = value.split(';').map((x) => x.trim());
+    const node = parts[0] ?? '';
+    const p = new Map<string, string>();
+    for (const x of parts.slice(1)) {
+      const i = x.indexOf('=');
+      if (i > 0) p.set(x.slice(0, i).toLowerCase(), x.slice(i + 1));
+    }
+    let aor = '';
+    let ruid = '';
+    try {
+      aor = decodeURIComponent(p.get('aor') ?? '');
+      ruid = decodeURIComponent(p.get('ruid') ?? '');
+    } catch {
+      /* refused below */
+    }
+    const t = p.get('t') ?? '';
+    const age = Math.abs(this.d.now() - Number(t));
+    if (node === '' || node === cl.nodeId || aor === '' || ruid === '' || !/^\d{1,15}$/.test(t) || !(age <= HANDOFF_WINDOW_MS) || !cl.verify(this.handoffData(msg, aor, ruid, node, t), p.get('sig') ?? '')) return undefined;
+    return { node, aor, ruid };
+  }
+
+  /**
+   * sipd --cluster: whether a request (from a live member's address: pike asks) proves it comes
+   * from a node — a hand-off this node verifies, or a request of a dialog this node holds (owner
+   * or transit: a BYE another node forwarded, the ACK and BYE of a handed-off call) or of one of
+   * its server transactions (a retransmission, a CANCEL, the ACK of a non-2xx). A forger would
+   * need the cluster's key, or the Call-ID and tags of a live call.
+   */
+  fromNode(msg: SipRequest): boolean {
+    if (this.cluster() === undefined) return false;
+    const h = headerValue(msg, HANDOFF);
+    if (h !== undefined) return this.checkHandoff(msg, h) !== undefined;
+    if (msg.to?.tag !== undefined && this.api<DialogApi>('dialog')?.match(msg) !== undefined) return true;
+    if (msg.method === 'CANCEL') return this.d.layer.matchInviteForCancel(msg) !== undefined;
+    return this.d.layer.matchServer(msg) !== undefined;
   }
 
   /** A new call refused before it was relayed: one stateless reply, and its CDR. */

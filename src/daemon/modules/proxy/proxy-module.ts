@@ -8,7 +8,7 @@
  */
 import net from 'node:net';
 import { ConfigError } from '../../../core/errors.js';
-import type { SipResponse } from '../../../core/sip/message.js';
+import type { SipRequest, SipResponse } from '../../../core/sip/message.js';
 import type { CoreApi, Endpoint, RequestContext } from '../../kernel/contracts.js';
 import { defineModule, type ParamValues } from '../../kernel/module.js';
 import { TransactionLayer } from '../../transaction/transaction-layer.js';
@@ -24,6 +24,12 @@ export interface ProxyApi extends UacApi {
   request(ctx: RequestContext, m: Inbound, kernel: KernelReply): boolean;
   /** a response: to its client transaction, or dropped */
   response(m: Inbound, res: SipResponse): void;
+  /**
+   * sipd --cluster: `msg` (from a cluster member's address) proves it comes from a node: a
+   * hand-off this node verifies (signature, age, sender), or a request of a dialog or transaction
+   * this node holds. Pike does not count such requests.
+   */
+  fromNode(msg: SipRequest): boolean;
 }
 
 const params = {
@@ -79,6 +85,7 @@ export function createProxyModule(opts: ProxyModuleOptions = {}) {
   const api: ProxyApi = {
     request: (ctx, m, kernel) => (proxy === undefined ? false : proxy.request(ctx, m, kernel)),
     response: (m, res) => proxy?.response(m, res),
+    fromNode: (msg) => proxy?.fromNode(msg) ?? false,
     originate: (dest: Endpoint, build, prefer) => (proxy === undefined ? Promise.resolve(503) : proxy.originate(dest, build, prefer)),
     destinationOf: (uri) => proxy?.destinationOf(uri),
   };
