@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { CoreApi, PermissionsApi, SecurityEvent } from '../../../src/daemon/kernel/contracts.js';
+import type { ClusterApi, ClusterHtableEvent, CoreApi, PermissionsApi, SecurityEvent } from '../../../src/daemon/kernel/contracts.js';
 import { defineModule } from '../../../src/daemon/kernel/module.js';
 import { ModuleRegistry } from '../../../src/daemon/kernel/module-registry.js';
 import { RpcFault } from '../../../src/daemon/kernel/rpc-fault.js';
@@ -49,6 +49,9 @@ test('FloodDetector: sweep forgets quiet sources; cap evicts least recently seen
   assert.equal(caught, true, 'the real flooder stays tracked and is caught');
 });
 
+/** listeners the htable module gave the fake cluster (a change another node made) */
+const fromOtherNodes: Array<(ev: ClusterHtableEvent) => void> = [];
+
 interface Harness {
   reg: ModuleRegistry;
   pike: PikeApi;
@@ -58,7 +61,7 @@ interface Harness {
   call(method: string, params?: unknown): Promise<unknown>;
 }
 
-async function harness(params: Record<string, unknown> = {}, trusted: Record<string, string[]> = {}): Promise<Harness> {
+async function harness(params: Record<string, unknown> = {}, trusted: Record<string, string[]> = {}, members?: Set<string>): Promise<Harness> {
   let now = 1_000_000;
   const events: SecurityEvent[] = [];
   const reg = new ModuleRegistry();
@@ -79,6 +82,20 @@ async function harness(params: Record<string, unknown> = {}, trusted: Record<str
       reload: async () => undefined,
     };
     reg.register(defineModule({ name: 'permissions', params: {}, init() {}, destroy() {}, rpc: {}, api: perms }));
+  }
+  if (members !== undefined) {
+    // a cluster node's view of the membership: the live members' UDP addresses
+    const cluster = {
+      enabled: true,
+      nodeId: 'node-a',
+      memberAddress: (ip: string) => members.has(ip),
+      up: () => true,
+      htableSet: () => undefined,
+      htableDelete: () => undefined,
+      onHtable: (l: (ev: ClusterHtableEvent) => void) => void fromOtherNodes.push(l),
+      onConnect: () => undefined,
+    } as unknown as ClusterApi;
+    reg.register(defineModule({ name: 'cluster', params: {}, init() {}, destroy() {}, rpc: {}, api: cluster }));
   }
   const pike = createPikeModule();
   reg.register(pike);
@@ -146,6 +163,37 @@ test('pike module: the proxy itself and trusted groups are exempt', async () => 
   await h.reg.destroyAll();
 });
 
+test('pike module, cluster: a live member\'s authenticated requests are not counted; unauthenticated ones are, dropped over the limit, never banned; the ban table refuses a member\'s address', async () => {
+  const members = new Set(['10.0.0.2']);
+  const h = await harness({}, {}, members);
+  assert.equal(h.pike.member('10.0.0.2'), true);
+  assert.equal(h.pike.member('10.0.0.9'), false, 'a stranger');
+  assert.equal(h.pike.member('127.0.0.1'), false, 'the proxy itself stays exempt');
+  for (let i = 0; i < 200; i++) assert.deepEqual(h.pike.admitMember('10.0.0.2', 'INVITE', true), { action: 'continue' });
+  for (let i = 0; i < 16; i++) assert.deepEqual(h.pike.admitMember('10.0.0.2', 'INVITE', false), { action: 'continue' });
+  assert.deepEqual(h.pike.admitMember('10.0.0.2', 'INVITE', false), { action: 'drop', why: 'flood' });
+  assert.equal(h.pike.banned('10.0.0.2'), false, 'dropped, not banned: the source may be forged');
+  assert.equal(h.events.length, 0);
+  const st = (await h.call('pike.stats')) as { bans: number; member_exempt: number; member_drops: number };
+  assert.deepEqual([st.bans, st.member_exempt, st.member_drops], [0, 200, 1]);
+  // a ban of a member's address: refused here, over RPC and from other nodes
+  h.htable.setInt('ipban', '10.0.0.2', 1);
+  assert.equal(h.htable.get('ipban', '10.0.0.2'), undefined);
+  await assert.rejects(h.call('htable.seti', ['ipban', '10.0.0.2', 1]), /Key refused: a live cluster member/);
+  assert.equal(h.htable.get('ipban', '10.0.0.2'), undefined);
+  assert.ok(fromOtherNodes.length > 0);
+  for (const l of fromOtherNodes) l({ op: 'set', table: 'ipban', key: '10.0.0.2', value: { type: 'int', value: 1 }, expires: 0 });
+  assert.equal(h.htable.get('ipban', '10.0.0.2'), undefined, 'a ban another node replicated');
+  // a stranger is banned as before; a node that left is an address like any other
+  for (let i = 0; i < 17; i++) h.pike.admit('10.0.0.9');
+  assert.equal(h.pike.banned('10.0.0.9'), true);
+  members.delete('10.0.0.2');
+  assert.equal(h.pike.member('10.0.0.2'), false);
+  h.htable.setInt('ipban', '10.0.0.2', 1);
+  assert.equal(h.pike.banned('10.0.0.2'), true);
+  await h.reg.destroyAll();
+});
+
 test('pike module: parameters (density, unit) and pike.top / pike.list shape', async () => {
   const h = await harness({ reqs_density_per_unit: 4, sampling_time_unit: 1 });
   for (let i = 0; i < 3; i++) h.pike.admit('192.0.2.1');
@@ -160,7 +208,7 @@ test('pike module: parameters (density, unit) and pike.top / pike.list shape', a
   assert.deepEqual(await h.call('pike.list', ['warm']), top);
   await assert.rejects(h.call('pike.top', ['BOGUS']), (e: unknown) => e instanceof RpcFault && e.code === 500 && e.message === 'Bad argument. Select: ALL, HOT or WARM');
   assert.equal(h.pike.admit('192.0.2.2').action, 'drop');
-  assert.deepEqual(await h.call('pike.stats'), { tracked: 1, evicted: 0, bans: 1, refusals_suppressed: 0, max_entries: 100_000 });
+  assert.deepEqual(await h.call('pike.stats'), { tracked: 1, evicted: 0, bans: 1, refusals_suppressed: 0, max_entries: 100_000, member_exempt: 0, member_drops: 0 });
   await h.reg.destroyAll();
 });
 
