@@ -1,8 +1,7 @@
 import { Args } from '@oclif/core';
 import { RpcCommand, dryRunFlag, envelope, rpcFlags, writeJson, yesFlag } from '../../cli/rpc-support.js';
-import { endCall, listCalls, type EndedCall } from '../../core/calls/calls.js';
-import { NotFoundError } from '../../core/errors.js';
-import { nodesError, type NodeOutcome } from '../../core/proxy/node-set.js';
+import { endCallOnNodes } from '../../core/calls/calls.js';
+import { nodesError } from '../../core/proxy/node-set.js';
 
 export default class CallsEnd extends RpcCommand<typeof CallsEnd> {
   static summary = 'End an active call: BYE to both sides (dlg.end_dlg).';
@@ -16,16 +15,7 @@ export default class CallsEnd extends RpcCommand<typeof CallsEnd> {
     const callId = this.args.callid;
     const dryRun = this.flags['dry-run'];
     await this.confirmDestructive(`End call ${callId} (BYE to both sides)?`);
-    // --dry-run: only find the call's dialogs, as endCall would
-    const preview = async (c: Parameters<typeof endCall>[0]): Promise<EndedCall> => {
-      const n = (await listCalls(c)).filter((d) => d.callId === callId && d.state !== 'deleted').length;
-      if (n === 0) throw new NotFoundError('CALL_NOT_FOUND', `no active call with Call-ID ${callId}`, 'see `sipctl calls list`');
-      return { callId, ended: n };
-    };
-    let outcomes: Array<NodeOutcome<EndedCall>> = await nodes.each((c) => (dryRun ? preview(c) : endCall(c, callId)));
-    // with several nodes the call lives on one: "not found" elsewhere is expected (ended: 0)
-    const notFound = (o: NodeOutcome<EndedCall>) => !o.ok && o.error.code === 'CALL_NOT_FOUND';
-    if (outcomes.length > 1 && !outcomes.every(notFound)) outcomes = outcomes.map((o) => (notFound(o) ? { node: o.node, ok: true, value: { callId, ended: 0 } } : o));
+    const outcomes = await endCallOnNodes(nodes, callId, { dryRun });
     const json = envelope(outcomes, [], (v) => ({ ...v, ...(dryRun ? { dryRun: true } : {}) }));
     const err = nodesError(outcomes, outcomes.length);
     if (err) {

@@ -12,6 +12,7 @@
 import type { Database, Queryable } from '../db/database.js';
 import { NotFoundError, SchemaError, SipctlError, UsageError, ValidationError } from '../errors.js';
 import type { RpcClient } from '../rpc/client.js';
+import type { NodeOutcome, NodeSet } from '../proxy/node-set.js';
 import { assertColumnText } from '../db/charset.js';
 
 /** One dialog as dlg.list prints it (Kamailio 5.x). */
@@ -102,6 +103,25 @@ export async function endCall(c: RpcClient, callId: string): Promise<EndedCall> 
   }
   for (const d of mine) await c.call('dlg.end_dlg', [d.h_entry, d.h_id]);
   return { callId, ended: mine.length };
+}
+
+/** What endCall would end, without ending it (the CLI's --dry-run). */
+export async function findCall(c: RpcClient, callId: string): Promise<EndedCall> {
+  const n = (await listCalls(c)).filter((d) => d.callId === callId && d.state !== 'deleted').length;
+  if (n === 0) throw new NotFoundError('CALL_NOT_FOUND', `no active call with Call-ID ${callId}`, 'see `sipctl calls list`');
+  return { callId, ended: n };
+}
+
+/**
+ * `sipctl calls end` on every node of the set (the CLI and the web console). With several nodes the
+ * call lives on one, so "not found" on the others is `ended: 0`; a Call-ID no node knows stays
+ * CALL_NOT_FOUND on each.
+ */
+export async function endCallOnNodes(nodes: NodeSet, callId: string, o: { dryRun?: boolean } = {}): Promise<Array<NodeOutcome<EndedCall>>> {
+  const outcomes = await nodes.each((c) => (o.dryRun ? findCall(c, callId) : endCall(c, callId)));
+  const notFound = (r: NodeOutcome<EndedCall>) => !r.ok && r.error.code === 'CALL_NOT_FOUND';
+  if (outcomes.length < 2 || outcomes.every(notFound)) return outcomes;
+  return outcomes.map((r) => (notFound(r) ? { node: r.node, ok: true as const, value: { callId, ended: 0 } } : r));
 }
 
 /** A JSON-RPC fault meaning "no such dialog" or "no such method" (Kamailio has no dialog.endCall). */

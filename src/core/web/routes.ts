@@ -20,7 +20,7 @@ import { addTrusted, listTrusted, removeTrusted } from '../trusted/trusted.js';
 import { addDomain, listDomains, removeDomain } from '../domain/domains.js';
 import { dispatcherDump, dispatcherSetState, listDispatcher } from '../dispatcher/dispatcher.js';
 import { dialplanTranslate, listDialplan } from '../dialplan/dialplan.js';
-import { callHistory, endCall, listCalls, parseSince, type CallRecord, type EndedCall } from '../calls/calls.js';
+import { callHistory, endCallOnNodes, listCalls, parseSince, type CallRecord } from '../calls/calls.js';
 import type { WebRole } from './accounts.js';
 import { WebError } from './http-errors.js';
 import type { WebServer } from './server.js';
@@ -401,9 +401,7 @@ export const ROUTES: Route[] = [
   }),
   route('DELETE', '/api/calls/:id', true, async ({ session, params }) => {
     const callId = params.id!;
-    let outcomes: Array<NodeOutcome<EndedCall>> = await session.nodeSet().each((c) => endCall(c, callId));
-    const notFound = (o: NodeOutcome<EndedCall>) => !o.ok && o.error.code === 'CALL_NOT_FOUND';
-    if (outcomes.length > 1 && !outcomes.every(notFound)) outcomes = outcomes.map((o) => (notFound(o) ? { node: o.node, ok: true as const, value: { callId, ended: 0 } } : o));
+    const outcomes = await endCallOnNodes(session.nodeSet(), callId);
     return envelopeResult({ outcomes, warnings: [] }, commandLine('calls', 'end', callId, '--yes'));
   }),
   route('GET', '/api/cdrs', false, async ({ server, query }) => {
