@@ -1,4 +1,6 @@
-// Loaded with `node --import` by scripts/test-node-versions.sh only: under a Node.js whose ABI
+// Loaded with `node --import` by scripts/test-node-versions.sh (the tests under Node 22 and 24,
+// which scripts/test.sh runs) and by bench/sipd-variants.ts (sipd under those Nodes in the
+// benches), never by sipd or sipctl themselves: under a Node.js whose ABI
 // differs from the one node_modules' native addons were built for (Node 22 or 24 from the npm
 // registry, while npm ci ran under Debian's Node 20), `better-sqlite3` and `unix-dgram` resolve
 // to copies rebuilt for this Node in $SIPCTL_TEST_NATIVE_DIR (a node_modules folder under
