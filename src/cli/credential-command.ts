@@ -6,7 +6,7 @@ import { Args, Flags } from '@oclif/core';
 import type { Database } from '../core/db/database.js';
 import type { CredentialOptions, SubscriberChange } from '../core/subscribers/subscribers.js';
 import { BaseCommand } from './base-command.js';
-import { credentialConfig, credentialFlags, obtainPassword, parseAor, passwordSourceFlags, plaintextChoice } from './subscriber-support.js';
+import { credentialConfig, credentialFlags, obtainPassword, parseAor, passwordSourceFlags, plaintextChoice, reloadProxyCredentials } from './subscriber-support.js';
 
 export abstract class CredentialCommand extends BaseCommand<typeof CredentialCommand> {
   static args = {
@@ -41,6 +41,7 @@ export abstract class CredentialCommand extends BaseCommand<typeof CredentialCom
     for (const w of change.warnings ?? []) this.note(`warning: ${w}`);
     this.print(`${change.dryRun ? this.verbs[1] : this.verbs[0]} ${username}@${domain}${change.storedPlaintext ? ' (plaintext password stored)' : ''}`);
     if (generated && !this.jsonEnabled()) process.stdout.write(`password: ${password}\n`);
-    return { ...change, ...(generated ? { generatedPassword: password } : {}) };
+    const reloaded = await reloadProxyCredentials(this.session, change, (l) => this.note(l));
+    return { ...reloaded, ...(generated ? { generatedPassword: password } : {}) };
   }
 }

@@ -4,11 +4,15 @@ import type { Database } from '../core/db/database.js';
 import type { DbLineSession } from '../core/proxy/db-line-commands.js';
 import { plaintextChoice } from './subscriber-support.js';
 
-/** `open` is the command's openDb (which closes it at the end); it is called at most once. */
-export function dbLineSession(open: () => Promise<Database>, cfg: ResolvedConfig): DbLineSession {
+/**
+ * `open` is the command's openDb (which closes it at the end); it is called at most once.
+ * `proxiesChosen`: Session.proxiesChosen (a failed credential reload on sipd is then a warning).
+ */
+export function dbLineSession(open: () => Promise<Database>, cfg: ResolvedConfig, proxiesChosen = true): DbLineSession {
   let db: Promise<Database> | undefined;
   return {
     open: () => (db ??= open()),
+    proxiesChosen,
     get domain() {
       return cfg.values.domain;
     },

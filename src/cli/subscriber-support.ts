@@ -5,6 +5,8 @@ import { generatePassword } from '../core/subscribers/credentials.js';
 import { splitAor } from '../core/subscribers/identity.js';
 import { UsageError } from '../core/errors.js';
 import { promptSecret, readStdinValue } from './prompt.js';
+import type { Session } from '../core/session.js';
+import { committed, reloadSessionCredentials } from '../core/subscribers/credential-reload.js';
 
 export const domainFlag = Flags.string({ char: 'd', description: 'SIP domain (= digest realm) when the user has no @domain', env: 'SIPCTL_DOMAIN' });
 
@@ -56,4 +58,17 @@ export async function obtainPassword(arg: string | undefined, flags: { 'password
   }
   if (flags.generate) return { password: generatePassword(), generated: true };
   return { password: await promptSecret('Password:', '--password-stdin or --generate', true), generated: false };
+}
+
+/**
+ * After a committed subscriber change (not --dry-run): sipd reloads its credential cache at once
+ * (core/subscribers/credential-reload.ts). A proxy that could not be reloaded is a warning on
+ * stderr and in the JSON's warnings; the command still succeeds — the row is written.
+ */
+export async function reloadProxyCredentials<T extends { dryRun?: boolean; warnings?: string[] }>(session: Session, change: T, note: (line: string) => void): Promise<T> {
+  if (!committed(change)) return change;
+  const warnings = await reloadSessionCredentials(session);
+  if (warnings.length === 0) return change;
+  for (const w of warnings) note(`warning: ${w}`);
+  return { ...change, warnings: [...(change.warnings ?? []), ...warnings] };
 }

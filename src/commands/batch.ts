@@ -7,6 +7,7 @@ import { EXIT_CODES } from '../cli/exit-codes.js';
 import { prepareLine, type LineContext } from '../core/proxy/line-commands.js';
 import { nodesError } from '../core/proxy/node-set.js';
 import { dbLineSession } from '../cli/db-line-session.js';
+import { reloadPendingCredentials } from '../core/proxy/db-line-commands.js';
 import { credentialConfig, domainFlag } from '../cli/subscriber-support.js';
 
 export default class Batch extends RpcCommand<typeof Batch> {
@@ -38,7 +39,7 @@ This is how a script should make many changes: 10,000 htable updates cost one si
   }
 
   async run() {
-    const ctx: LineContext = { ...this.opContext(), assumeYes: this.flags.yes, db: dbLineSession(() => this.openDb(), this.cfg) };
+    const ctx: LineContext = { ...this.opContext(), assumeYes: this.flags.yes, db: dbLineSession(() => this.openDb(), this.cfg, this.session.proxiesChosen) };
     const json = this.jsonEnabled();
     const multi = ctx.nodes.multi;
     let total = 0;
@@ -73,6 +74,7 @@ This is how a script should make many changes: 10,000 htable updates cost one si
         text = `${lineNo}\terror\t${sanitize(error.message)}`;
       }
       await out.write(json ? JSON.stringify(record) + '\n' : text + '\n');
+      for (const w of await reloadPendingCredentials(ctx, { final: false })) process.stderr.write(`sipctl: warning: ${w}\n`);
       if (error) {
         failed++;
         first ??= { line: lineNo, error };
@@ -81,6 +83,8 @@ This is how a script should make many changes: 10,000 htable updates cost one si
     }
     rl.close();
     await out.flush();
+    // Subscriber lines: sipd's credential cache reloads once for the whole batch.
+    for (const w of await reloadPendingCredentials(ctx, { final: true })) process.stderr.write(`sipctl: warning: ${w}\n`);
     if (first) {
       const category: ErrorCategory = first.error.category;
       throw new SipctlError('BATCH_FAILED', `${failed} of ${total} line(s) failed; first: line ${first.line}: ${first.error.message}`, { category, details: { failed, total, firstLine: first.line } });

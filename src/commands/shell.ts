@@ -8,7 +8,7 @@ import { SipctlError } from '../core/errors.js';
 import { completeLine } from '../core/proxy/completion.js';
 import { LINE_HELP, prepareLine, type LineContext } from '../core/proxy/line-commands.js';
 import { nodesError } from '../core/proxy/node-set.js';
-import { lineHasSecret } from '../core/proxy/db-line-commands.js';
+import { lineHasSecret, reloadPendingCredentials } from '../core/proxy/db-line-commands.js';
 import { tokenizeLine } from '../core/proxy/line-commands.js';
 import { dbLineSession } from '../cli/db-line-session.js';
 import { domainFlag } from '../cli/subscriber-support.js';
@@ -30,7 +30,7 @@ Read from a pipe, it runs the lines like a script and exits non-zero if any fail
 
   async run() {
     const interactive = !!process.stdin.isTTY;
-    const ctx: LineContext = { ...this.opContext(), db: dbLineSession(() => this.openDb(), this.cfg) };
+    const ctx: LineContext = { ...this.opContext(), db: dbLineSession(() => this.openDb(), this.cfg, this.session.proxiesChosen) };
     const nodes = ctx.nodes;
     const first = nodes.nodes[0]!;
     let methods: Promise<string[]> | undefined;
@@ -83,6 +83,8 @@ Read from a pipe, it runs the lines like a script and exits non-zero if any fail
         for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
         const text = await renderResult(result, this.out, nodes.multi);
         if (text !== '') this.log(text);
+        // A subscriber line is live on sipd at once for a person; piped input reloads in bulk.
+        for (const w of await reloadPendingCredentials(ctx, { final: interactive })) process.stderr.write(`warning: ${w}\n`);
         const err = nodesError(result.outcomes);
         if (err) throw err;
       } catch (e) {
@@ -120,6 +122,7 @@ Read from a pipe, it runs the lines like a script and exits non-zero if any fail
       if (!busy) done();
     });
     await finished;
+    for (const w of await reloadPendingCredentials(ctx, { final: true })) process.stderr.write(`warning: ${w}\n`);
     if (interactive) this.log('');
     if (!interactive && firstError) {
       throw new SipctlError('SHELL_FAILED', `${failures} command(s) failed; first: ${firstError.message}`, { category: firstError.category });

@@ -21,6 +21,7 @@ import type { RpcAuth } from './rpc/client.js';
 import { Session } from './session.js';
 import type { AddSimInput, AddSimResult, SimView } from './sim/sim-records.js';
 import { splitAor } from './subscribers/identity.js';
+import { committed, reloadSessionCredentials } from './subscribers/credential-reload.js';
 import { addSubscriber, changePassword, getSubscriber, listSubscribers, removeSubscriber, type ListOptions, type SubscriberChange, type SubscriberView } from './subscribers/subscribers.js';
 
 export interface ConnectOptions {
@@ -125,19 +126,29 @@ export class Sipctl {
     return { hash: cfg.values.hash, storePlaintext: cfg.sources.storePlaintext.source === 'default' ? undefined : cfg.values.storePlaintext, allowWeak: o.allowWeak, dryRun: o.dryRun };
   }
 
-  /** Subscribers (subscriber table): `sipctl add|passwd|rm|show`. */
+  /**
+   * A committed subscriber change is live on sipd at once: auth.reloadCredentials on the proxies
+   * (core/subscribers/credential-reload.ts); one that could not be reloaded is a warning in the result.
+   */
+  private async live<T extends { dryRun?: boolean; warnings?: string[] }>(change: T): Promise<T> {
+    if (!committed(change)) return change;
+    const warnings = await reloadSessionCredentials(this.session);
+    return warnings.length ? { ...change, warnings: [...(change.warnings ?? []), ...warnings] } : change;
+  }
+
+  /** Subscribers (subscriber table): `sipctl add|passwd|rm|show`. After add/passwd/remove sipd reloads its credentials. */
   readonly subscribers = {
     add: async (aor: string, password: string, o: WriteOptions & { allowWeak?: boolean } = {}): Promise<SubscriberChange> => {
       const { username, domain } = this.aor(aor);
-      return addSubscriber(await this.db(), username, domain, password, this.credentials(o));
+      return this.live(await addSubscriber(await this.db(), username, domain, password, this.credentials(o)));
     },
     passwd: async (aor: string, password: string, o: WriteOptions & { allowWeak?: boolean } = {}): Promise<SubscriberChange> => {
       const { username, domain } = this.aor(aor);
-      return changePassword(await this.db(), username, domain, password, this.credentials(o));
+      return this.live(await changePassword(await this.db(), username, domain, password, this.credentials(o)));
     },
     remove: async (aor: string, o: WriteOptions = {}): Promise<SubscriberChange> => {
       const { username, domain } = this.aor(aor);
-      return removeSubscriber(await this.db(), username, domain, o);
+      return this.live(await removeSubscriber(await this.db(), username, domain, o));
     },
     /** One subscriber; NotFoundError (SUBSCRIBER_NOT_FOUND, exit code 3) when there is none. */
     get: async (aor: string, o: { reveal?: boolean } = {}): Promise<SubscriberView> => {

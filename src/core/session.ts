@@ -76,6 +76,16 @@ export class Session {
     return this.nodes;
   }
 
+  /**
+   * Someone chose the proxies of this run (--node, --rpc, SIPCTL_RPC, "rpc"/"nodes" in a config
+   * file) rather than sipctl falling back to the built-in default URL.
+   */
+  get proxiesChosen(): boolean {
+    if ((this.opts.node ?? []).length > 0) return true;
+    const s = this.cfg.sources;
+    return s.rpc?.source !== 'default' || (s.nodes !== undefined && s.nodes.source !== 'default') || Object.keys(this.cfg.values.nodes ?? {}).length > 0;
+  }
+
   /** The timeout was chosen by someone (flag, env, config file), not the built-in default. */
   get timeoutExplicit(): boolean {
     return this.cfg.sources.timeoutMs.source !== 'default';

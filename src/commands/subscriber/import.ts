@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { progressBar } from '../../cli/progress.js';
-import { credentialConfig, credentialFlags, plaintextChoice } from '../../cli/subscriber-support.js';
+import { credentialConfig, credentialFlags, plaintextChoice, reloadProxyCredentials } from '../../cli/subscriber-support.js';
 import { SipctlError } from '../../core/errors.js';
 import { importSubscribers, openInput } from '../../core/subscribers/import.js';
 
@@ -46,6 +46,8 @@ export default class SubscriberImport extends BaseCommand<typeof SubscriberImpor
     for (const w of summary.warnings ?? []) this.note(`warning: ${w}`);
     for (const r of summary.rejections) this.note(`line ${r.line}: ${r.reason}`);
     this.print(`${verb} ${summary.added}, skipped ${summary.skipped} (already present), rejected ${summary.rejected}${summary.rolledBack ? ' — rolled back, nothing imported (--atomic)' : ''}`);
+    // Rows written (also when others were rejected): live on sipd at once.
+    if (summary.added > 0 && !summary.rolledBack) summary = await reloadProxyCredentials(this.session, summary, (l) => this.note(l));
     if (summary.rejected > 0) {
       if (this.jsonEnabled()) this.logJson(summary);
       throw new SipctlError('IMPORT_REJECTED_ROWS', `${summary.rejected} row(s) rejected${summary.rolledBack ? '; nothing was imported' : ''}`, { category: 'usage', details: { added: summary.added, skipped: summary.skipped, rejected: summary.rejected } });

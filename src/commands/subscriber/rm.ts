@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { confirmAction } from '../../cli/prompt.js';
-import { domainFlag, parseAor } from '../../cli/subscriber-support.js';
+import { domainFlag, parseAor, reloadProxyCredentials } from '../../cli/subscriber-support.js';
 import { removeSubscriber } from '../../core/subscribers/subscribers.js';
 
 export default class SubscriberRm extends BaseCommand<typeof SubscriberRm> {
@@ -30,6 +30,6 @@ export default class SubscriberRm extends BaseCommand<typeof SubscriberRm> {
     }
     const change = await removeSubscriber(db, username, domain, { dryRun: this.flags['dry-run'] });
     this.print(`${change.dryRun ? 'would remove' : 'removed'} subscriber ${username}@${domain}`);
-    return change;
+    return reloadProxyCredentials(this.session, change, (l) => this.note(l));
   }
 }

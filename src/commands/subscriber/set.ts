@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { dryRunFlag } from '../../cli/rpc-support.js';
+import { reloadProxyCredentials } from '../../cli/subscriber-support.js';
 import { SETTABLE, setAttribute } from '../../core/subscribers/attributes.js';
 
 export default class SubscriberSet extends BaseCommand<typeof SubscriberSet> {
@@ -21,6 +22,6 @@ export default class SubscriberSet extends BaseCommand<typeof SubscriberSet> {
     const db = await this.openDb();
     const change = await setAttribute(db, this.args.user, this.args.column, this.args.value, { defaultDomain: this.flags.domain ?? this.cfg.values.domain, dryRun: this.flags['dry-run'] });
     this.print(`${change.dryRun ? 'would set' : 'set'} ${change.column} of ${change.username}@${change.domain} to "${change.value}"${change.previous !== null ? ` (was "${change.previous}")` : ''}`);
-    return change;
+    return reloadProxyCredentials(this.session, change, (l) => this.note(l));
   }
 }

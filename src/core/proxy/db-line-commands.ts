@@ -16,6 +16,7 @@ import { splitAor } from '../subscribers/identity.js';
 import { addSubscriber, changePassword, getSubscriber, listSubscribers, removeSubscriber, type SubscriberChange, type SubscriberView } from '../subscribers/subscribers.js';
 import { confirmed, need, parseArgs, type LineContext, type PreparedLine } from './line-commands.js';
 import type { OpResult } from './ops.js';
+import { CREDENTIAL_RELOAD_EVERY, committed, reloadCredentialsOn } from '../subscribers/credential-reload.js';
 
 /** The database side of a batch or shell session. */
 export interface DbLineSession {
@@ -28,6 +29,10 @@ export interface DbLineSession {
   storePlaintext?: boolean;
   /** set once the "passwords in the input" warning was given */
   passwordWarned?: boolean;
+  /** subscriber changes committed since sipd last reloaded its credentials (reloadPendingCredentials) */
+  credentialsPending?: number;
+  /** someone chose the proxies (Session.proxiesChosen): a failed reload is then a warning */
+  proxiesChosen?: boolean;
 }
 
 /** What a database line did: one line of text for people and `batch`, the record for --json. */
@@ -94,6 +99,7 @@ export function prepareDbLine(words: string[], ctx: LineContext): PreparedLine {
           const db = await s.open();
           const opts = { hash: s.hash, storePlaintext: s.storePlaintext, allowWeak: p.options.has('allow-weak'), dryRun };
           const change = head === 'add' ? await addSubscriber(db, username, domain, password!, opts) : await changePassword(db, username, domain, password!, opts);
+          if (committed(change)) s.credentialsPending = (s.credentialsPending ?? 0) + 1;
           const verb = head === 'add' ? (dryRun ? 'would add subscriber' : 'added subscriber') : dryRun ? 'would change password of' : 'changed password of';
           return dbResult<DbChange>(head, 'db-change', { message: `${verb} ${username}@${domain}`, change }, [...warnings, ...(change.warnings ?? [])]);
         },
@@ -109,7 +115,11 @@ export function prepareDbLine(words: string[], ctx: LineContext): PreparedLine {
           const s = session(ctx);
           const { username, domain } = aor(s, user!);
           const db = await s.open();
-          const remove = async () => dbResult<DbChange>('rm', 'db-change', { message: `${dryRun ? 'would remove' : 'removed'} subscriber ${username}@${domain}`, change: await removeSubscriber(db, username, domain, { dryRun }) });
+          const remove = async () => {
+            const change = await removeSubscriber(db, username, domain, { dryRun });
+            if (committed(change)) s.credentialsPending = (s.credentialsPending ?? 0) + 1;
+            return dbResult<DbChange>('rm', 'db-change', { message: `${dryRun ? 'would remove' : 'removed'} subscriber ${username}@${domain}`, change });
+          };
           if (dryRun) return remove();
           await getSubscriber(db, username, domain); // nobody confirms the removal of nothing
           return confirmed(ctx, p, `rm ${username}@${domain}`, `Remove subscriber ${username}@${domain}?`, remove);
@@ -177,4 +187,19 @@ function addressLine(sub: string, rest: string[], ctx: LineContext): PreparedLin
       };
     }
   }
+}
+
+/**
+ * sipd's credential cache after subscriber lines (core/subscribers/credential-reload.ts): one
+ * auth.reloadCredentials per node for the changes so far — at the end of a batch (`final`), after
+ * each changing line of an interactive shell (`final` too), else once CREDENTIAL_RELOAD_EVERY
+ * changes have gathered. Returns the warnings; never throws.
+ */
+export async function reloadPendingCredentials(ctx: LineContext, opts: { final: boolean }): Promise<string[]> {
+  const s = ctx.db;
+  const pending = s?.credentialsPending ?? 0;
+  if (!s || pending === 0 || ctx.dryRun) return [];
+  if (!opts.final && pending < CREDENTIAL_RELOAD_EVERY) return [];
+  s.credentialsPending = 0;
+  return reloadCredentialsOn(ctx.nodes, { chosen: s.proxiesChosen ?? true });
 }

@@ -15,6 +15,7 @@ import { parseIp } from '../address/ip.js';
 import { splitAor } from '../subscribers/identity.js';
 import { generatePassword } from '../subscribers/credentials.js';
 import { addSubscriber, changePassword, listSubscribers, removeSubscriber } from '../subscribers/subscribers.js';
+import { reloadSessionCredentials } from '../subscribers/credential-reload.js';
 import { addAddress, listAddresses, removeAddress } from '../address/addresses.js';
 import { addTrusted, listTrusted, removeTrusted } from '../trusted/trusted.js';
 import { addDomain, listDomains, removeDomain } from '../domain/domains.js';
@@ -185,9 +186,10 @@ export const ROUTES: Route[] = [
     const { username, domain } = splitAor(aor, session.cfg.values.domain);
     const password = given ?? generatePassword();
     const change = await addSubscriber(await server.db(), username, domain, password, credentials(session));
+    const warnings = [...(change.warnings ?? []), ...(await reloadSessionCredentials(session))];
     return {
       data: { ...change, ...(given === undefined ? { password } : {}) },
-      warnings: change.warnings,
+      warnings,
       command: commandLine('add', `${username}@${domain}`, given === undefined && '--generate'),
     };
   }),
@@ -196,16 +198,18 @@ export const ROUTES: Route[] = [
     const { username, domain } = splitAor(params.aor!, session.cfg.values.domain);
     const password = given ?? generatePassword();
     const change = await changePassword(await server.db(), username, domain, password, credentials(session));
+    const warnings = [...(change.warnings ?? []), ...(await reloadSessionCredentials(session))];
     return {
       data: { ...change, ...(given === undefined ? { password } : {}) },
-      warnings: change.warnings,
+      warnings,
       command: commandLine('passwd', `${username}@${domain}`, given === undefined && '--generate'),
     };
   }),
   route('DELETE', '/api/subscribers/:aor', true, async ({ server, session, params }) => {
     const { username, domain } = splitAor(params.aor!, session.cfg.values.domain);
     const change = await removeSubscriber(await server.db(), username, domain);
-    return { data: change, command: commandLine('rm', `${username}@${domain}`, '--yes') };
+    const warnings = await reloadSessionCredentials(session);
+    return { data: change, ...(warnings.length ? { warnings } : {}), command: commandLine('rm', `${username}@${domain}`, '--yes') };
   }),
 
   // ---- location (sipctl ul dump / ul rm AOR CONTACT)
