@@ -8,6 +8,9 @@ import { promptSecret, readStdinValue } from './prompt.js';
 import type { Session } from '../core/session.js';
 import { committed, reloadSessionCredentials } from '../core/subscribers/credential-reload.js';
 
+/** The help sentence of every command that changes subscribers (see reloadProxyCredentials). */
+export const LIVE_CHANGE_HELP = 'The change is live at once: sipd (which caches credentials) is asked to reload them (auth.reloadCredentials on the configured proxies); a proxy that cannot be reached is a warning, not a failure.';
+
 export const domainFlag = Flags.string({ char: 'd', description: 'SIP domain (= digest realm) when the user has no @domain', env: 'SIPCTL_DOMAIN' });
 
 export const credentialFlags = {

@@ -1,12 +1,12 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { confirmAction } from '../../cli/prompt.js';
-import { domainFlag, parseAor, reloadProxyCredentials } from '../../cli/subscriber-support.js';
+import { LIVE_CHANGE_HELP, domainFlag, parseAor, reloadProxyCredentials } from '../../cli/subscriber-support.js';
 import { removeSubscriber } from '../../core/subscribers/subscribers.js';
 
 export default class SubscriberRm extends BaseCommand<typeof SubscriberRm> {
   static summary = 'Remove a subscriber.';
-  static description = 'Asks for confirmation on a terminal; scripts pass --yes.';
+  static description = 'Asks for confirmation on a terminal; scripts pass --yes.\n\n' + LIVE_CHANGE_HELP;
   static examples = ['<%= config.bin %> subscriber rm alice@sip.example.com --yes'];
   static args = { user: Args.string({ description: 'user or user@domain', required: true }) };
   static flags = {
