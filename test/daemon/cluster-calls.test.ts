@@ -18,6 +18,7 @@ import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { isolatedEnv, runSipctl } from '../helpers/cli.js';
 import { requireTools } from '../helpers/require.js';
+import { until } from '../helpers/until.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { scenario, settle, sipp, type SippRun } from './calls-support.js';
 import { assertBuilt, freeSipPort, startSipd, statusOf, udpExchange, type SipdProcess } from './sipd-process.js';
@@ -32,16 +33,6 @@ function ok(r: SippRun, what: string): void {
   assert.equal(r.timedOut, false, `${what}: sipp timed out\n${r.output.slice(-1500)}`);
   assert.equal(r.code, 0, `${what}: sipp exit ${r.code}\n${r.output.slice(-2500)}`);
   assert.equal(r.successful, 1, `${what}: ${r.output.slice(-1500)}`);
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v as T;
-    assert.ok(Date.now() < deadline, `${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 // ------------------------------------------------------------------ a small SIP UA

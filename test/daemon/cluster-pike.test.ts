@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { requireTools } from '../helpers/require.js';
+import { until } from '../helpers/until.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { register, scenario, settle, sipp, type SippRun } from './calls-support.js';
 import { assertBuilt, freeSipPort, options, startSipd, udpExchange, type SipdProcess } from './sipd-process.js';
@@ -27,16 +28,6 @@ const REALM = 'sip.test';
 const SECRET = randomBytes(24).toString('hex');
 const CALLS = 30;
 const CALLERS = 6;
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v as T;
-    assert.ok(Date.now() < deadline, `${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface PikeStats {
   bans: number;
