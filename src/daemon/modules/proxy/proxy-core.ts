@@ -902,11 +902,7 @@ export class Proxy {
       return sl({ status: 404, reason: 'Not here' });
     }
     this.sanitize(msg.headers, ctx.source);
-    // Loose routing (§16.4, RFC 3261 §16.12): our own Route entries come off.
-    const routes = routeValues(msg);
-    let i = 0;
-    while (i < routes.length && this.isOurRoute(routes[i])) i++;
-    const rest = routes.slice(i);
+    const rest = this.routesAfterOurs(msg);
     const other = hit.leg === 'caller' ? hit.dialog.callee : hit.dialog.caller;
     let dest: Endpoint | undefined;
     if (rest.length === 0) dest = other.reach;
@@ -952,16 +948,21 @@ export class Proxy {
       return sl({ status: 404, reason: 'Not here' });
     }
     this.sanitize(msg.headers, ctx.source);
-    const routes = routeValues(msg);
-    let i = 0;
-    while (i < routes.length && this.isOurRoute(routes[i])) i++;
-    const rest = [`<sip:${o.hop};lr>`, ...routes.slice(i)];
+    const rest = [`<sip:${o.hop};lr>`, ...this.routesAfterOurs(msg)];
     this.d.log.debug('proxy: in-dialog request to the node that owns the call', { method: msg.method, node: o.node, callId: msg.callId?.slice(0, 64) });
     if (msg.method === 'ACK') return this.forwardStateless(ctx, rest, hop);
     if (this.d.layer.counts().server >= this.settings.maxTransactions) return sl({ status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
     const call = this.newCall(ctx, m);
     if (call === undefined) return;
     await this.relay(call, msg.uri, hop, { recordRoute: false, routes: rest, unreachable: { status: 480, reason: 'Temporarily Unavailable' } });
+  }
+
+  /** Loose routing (§16.4, RFC 3261 §16.12): the Route entries left once our own leading ones come off. */
+  private routesAfterOurs(msg: SipRequest): string[] {
+    const routes = routeValues(msg);
+    let i = 0;
+    while (i < routes.length && this.isOurRoute(routes[i])) i++;
+    return routes.slice(i);
   }
 
   private isOurRoute(v: string): boolean {
