@@ -87,6 +87,22 @@ describe('subscriber changes are live on sipd at once', () => {
     }
   });
 
+  test('shell (piped) and the library API: the subscribers they add register at once', async () => {
+    const r = await sipctl(['shell'], 'add ivan Shell-Zx-pw-1123\n');
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, RELOAD_WARNING);
+    assert.ok((await register('ivan', 'Shell-Zx-pw-1123')).ok, 'ivan added in a shell registers');
+    const { connect } = await import('../../src/core/api.js');
+    const api = await connect({ db: env.SIPCTL_DB, rpc: sipd.rpcUrl, domain: DOMAIN, storePlaintext: false, env: {} });
+    try {
+      const change = await api.subscribers.add('judy', 'Api-Zx-pw-5813');
+      assert.equal(change.warnings?.some((w) => RELOAD_WARNING.test(w)) ?? false, false, JSON.stringify(change));
+    } finally {
+      await api.close();
+    }
+    assert.ok((await register('judy', 'Api-Zx-pw-5813')).ok, 'judy added through the library registers');
+  });
+
   test('--dry-run asks no proxy for anything and warns of nothing', async () => {
     const down = `http://127.0.0.1:${await findFreePort()}/RPC`;
     const r = await sipctl(['add', 'frank', '--password-stdin', '--dry-run'], 'Dry-Zx-pw-1618', { SIPCTL_RPC: down });
