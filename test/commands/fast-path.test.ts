@@ -8,12 +8,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fastPlan } from '../../src/cli/fast-path.js';
-import { REPO, SIPCTL, isolatedEnv, type RunResult } from '../helpers/cli.js';
-import { assertFreshBuild } from '../helpers/build.js';
+import { REPO, isolatedEnv, runSipctl, type RunResult } from '../helpers/cli.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 
 const MANIFEST = JSON.parse(readFileSync(join(REPO, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, { id: string; aliases?: string[]; hidden?: boolean; state?: string }> };
@@ -28,29 +26,15 @@ fsp.readFile = function (p, ...rest) { if (process.env.TRACE_READS) appendFileSy
 );
 after(() => rmSync(work, { recursive: true, force: true }));
 
-function run(args: string[], env: NodeJS.ProcessEnv, input = ''): Promise<RunResult & { reads: string[] }> {
-  assertFreshBuild();
+async function run(args: string[], env: NodeJS.ProcessEnv, input = ''): Promise<RunResult & { reads: string[] }> {
   const trace = join(work, `reads-${Math.random().toString(36).slice(2)}`);
   writeFileSync(trace, '');
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', PRELOAD, SIPCTL, ...args], { env: { ...env, TRACE_READS: trace }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`sipctl ${args.join(' ')} did not finish in 30 s`));
-    }, 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const reads = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
-      rmSync(trace, { force: true });
-      resolve({ code: code ?? -1, stdout, stderr, reads });
-    });
-    child.stdin.end(input);
-  });
+  try {
+    const r = await runSipctl(args, { env: { ...env, TRACE_READS: trace }, input, nodeArgs: ['-r', PRELOAD] });
+    return { ...r, reads: readFileSync(trace, 'utf8').split('\n').filter(Boolean) };
+  } finally {
+    rmSync(trace, { force: true });
+  }
 }
 
 /** Full oclif reads oclif.manifest.json (Config.load); the fast path does not. */

@@ -23,10 +23,11 @@ export function isolatedEnv(extra: Record<string, string | undefined> = {}): Nod
   return env;
 }
 
-export function runSipctl(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+/** Runs the built bin/run.js; `nodeArgs` go to node before it (e.g. `-r` a preload). */
+export function runSipctl(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; nodeArgs?: string[] } = {}): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
     assertFreshBuild(); // the built binary must be today's source
-    const child = spawn(process.execPath, [SIPCTL, ...args], { env: opts.env ?? isolatedEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), SIPCTL, ...args], { env: opts.env ?? isolatedEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
