@@ -1,0 +1,223 @@
+// A retransmitted REGISTER (UDP, RFC 3261 §17.2.2) that arrives while the first copy is still
+// being worked on must be absorbed, never refused as a nonce replay (found in the cluster
+// benchmark: "replay" security events under load, an error for a valid registration). A real
+// sipd --cluster whose registrar waits on a Redis held by CLIENT PAUSE WRITE; a raw UDP client
+// sends the same authenticated REGISTER (byte for byte) several times before the first is
+// answered, and again after: exactly one final response per copy answered, all 200, no replay
+// event, no failed-auth count, no lockout.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
+import { createTestDb, type TestDb } from '../helpers/db.js';
+import { requireTools } from '../helpers/require.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { scenario, sipp } from './calls-support.js';
+import { assertBuilt, freeSipPort, startSipd, statusOf, type SipdProcess } from './sipd-process.js';
+
+const PASSWORD = 'Tr0ub4dor-Horse-77';
+const REALM = 'sip.test';
+const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+
+/** One command to the test's own Redis (inline protocol); its reply line. */
+function redisCommand(port: number, cmd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1');
+    let out = '';
+    c.setEncoding('utf8');
+    c.on('connect', () => c.write(`${cmd}\r\n`));
+    c.on('data', (d) => {
+      out += d;
+      if (out.includes('\r\n')) {
+        c.end();
+        resolve(out.trim());
+      }
+    });
+    c.on('error', reject);
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('sipd: a retransmitted REGISTER is absorbed while the first copy waits on Redis, never a replay', () => {
+  before(() => requireTools('redis-server'));
+  let redis: RedisServer;
+  let tdb: TestDb;
+  let dir: string;
+  let sipd: SipdProcess;
+  let port: number;
+
+  before(async () => {
+    assertBuilt();
+    dir = mkdtempSync(join(tmpdir(), 'sipd-retrans-'));
+    redis = await startRedis(dir);
+    tdb = await createTestDb('mysql');
+    const db = await tdb.open();
+    try {
+      for (const u of ['alice', 'bob']) await addSubscriber(db, u, REALM, PASSWORD, { hash: 'md5', storePlaintext: false });
+    } finally {
+      await db.close();
+    }
+    port = await freeSipPort();
+    sipd = await startSipd({
+      dbUrl: tdb.fullUrl,
+      sipPort: port,
+      config: {
+        cluster: { url: `redis://127.0.0.1:${redis.port}/0`, node_id: 'node-r', timeout_ms: 10_000 },
+        modules: { 'auth-db': { realm: REALM }, dialog: { max_calls_per_user: 5 } },
+      },
+    });
+  });
+
+  after(async () => {
+    if (redis !== undefined) await redisCommand(redis.port, 'CLIENT UNPAUSE').catch(() => undefined);
+    if (sipd !== undefined && sipd.child.exitCode === null && sipd.child.signalCode === null) await sipd.stop();
+    await redis?.stop();
+    await tdb?.drop().catch((e) => console.error('drop failed', e));
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('copies at 0, 0.5, 1, 2 s while Redis is paused, and one after: every answer 200, one binding, no replay, no failure counted', async () => {
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind({ address: '127.0.0.1', port: 0 }, () => r()));
+    const replies: string[] = [];
+    sock.on('message', (m) => replies.push(m.toString('utf8')));
+    try {
+      const local = sock.address().port;
+      const uri = `sip:127.0.0.1:${port}`;
+      const callId = `${randomBytes(8).toString('hex')}@retrans-test`;
+      const fromTag = randomBytes(4).toString('hex');
+      const msg = (cseq: number, auth?: string) => [
+        `REGISTER ${uri} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-${cseq}-${callId.slice(0, 8)};rport`,
+        `From: <sip:alice@${REALM}>;tag=${fromTag}`,
+        `To: <sip:alice@${REALM}>`,
+        `Call-ID: ${callId}`,
+        `CSeq: ${cseq} REGISTER`,
+        `Contact: <sip:alice@127.0.0.1:${local}>`,
+        'Expires: 60',
+        'Max-Forwards: 70',
+        ...(auth ? [`Authorization: ${auth}`] : []),
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n');
+      const send = (data: string) => sock.send(data, port, '127.0.0.1');
+      const waitFor = async (n: number, ms: number) => {
+        const end = Date.now() + ms;
+        while (replies.filter((r) => !/^SIP\/2\.0 1\d\d /.test(r)).length < n && Date.now() < end) await sleep(20);
+      };
+
+      send(msg(1));
+      await waitFor(1, 5000);
+      const challenge = replies.shift();
+      assert.equal(statusOf(challenge), 401, `challenge: ${challenge}`);
+      const h = /WWW-Authenticate: *Digest (.*)/i.exec(challenge!)![1]!;
+      const param = (n: string) => new RegExp(`${n}="?([^",]+)"?`, 'i').exec(h)?.[1];
+      const nonce = param('nonce')!;
+      const cnonce = randomBytes(4).toString('hex');
+      const ha1 = md5(`alice:${REALM}:${PASSWORD}`);
+      const response = md5(`${ha1}:${nonce}:00000001:${cnonce}:auth:${md5(`REGISTER:${uri}`)}`);
+      const auth = `Digest username="alice", realm="${REALM}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`;
+      const register = msg(2, auth);
+
+      // Writes to Redis wait (the registrar's location write) for 2.5 s: the first copy is in flight.
+      assert.equal(await redisCommand(redis.port, 'CLIENT PAUSE 2500 WRITE'), '+OK');
+      send(register);
+      for (const at of [500, 1000, 2000]) {
+        await sleep(at === 500 ? 500 : at === 1000 ? 500 : 1000);
+        send(register); // the UA's retransmissions (Timer E: 0.5, 1, 2 s), byte for byte
+      }
+      await waitFor(1, 15_000);
+      // once answered, a late retransmission gets the final response again
+      send(register);
+      await waitFor(2, 5000);
+      await sleep(300);
+      const finals = replies.filter((r) => !/^SIP\/2\.0 1\d\d /.test(r));
+      assert.deepEqual(finals.map(statusOf), [200, 200], `finals:\n${finals.join('\n----\n')}\n${sipd.output().slice(-3000)}`);
+
+      const lines = sipd.lines();
+      const replays = lines.filter((l) => JSON.stringify(l).includes('replay') || l.event === 'auth-failed');
+      assert.deepEqual(replays, [], 'no replay / auth-failed security event');
+      const stats = await sipd.rpc<Record<string, number>>('stats.fetch', ['auth:']);
+      const get = (k: string) => Number(stats[k] ?? stats[k.replace(':', '.')] ?? 0);
+      assert.equal(get('auth:failures'), 0, `auth stats ${JSON.stringify(stats)}`);
+      assert.equal(get('auth:lockouts'), 0);
+      const ul = await sipd.rpc<unknown>('ul.dump');
+      assert.equal(JSON.stringify(ul).split(`alice@127.0.0.1:${local}`).length - 1, 1, `one binding: ${JSON.stringify(ul).slice(0, 2000)}`);
+    } finally {
+      sock.close();
+    }
+  });
+
+  test('sipp (register.xml, retransmitting every 0.5 s) while Redis writes wait 2.5 s: registered, no replay, no failure', async () => {
+    assert.equal(await redisCommand(redis.port, 'CLIENT PAUSE 2500 WRITE'), '+OK');
+    const before = sipd.lines().length;
+    const r = await sipp({ scenario: scenario('register.xml', { USER: 'alice', EXPIRES: 300 }), remote: `127.0.0.1:${port}`, localPort: await freeSipPort(), user: 'alice', password: PASSWORD, timeoutMs: 20_000, traceMessages: true }).done;
+    const trace = `${r.output.slice(-2000)}\n${(r.messages ?? '').slice(-6000)}`;
+    assert.equal(r.successful, 1, `sipp: ${trace}`);
+    const events = sipd.lines().slice(before).filter((l) => l.event === 'auth-failed' || JSON.stringify(l).includes('replay'));
+    assert.deepEqual(events, [], `no replay / auth-failed event\n${trace}`);
+    const stats = await sipd.rpc<Record<string, number>>('stats.fetch', ['auth:']);
+    assert.equal(Number(stats['auth.failures'] ?? 0), 0, JSON.stringify(stats));
+  });
+
+  test('INVITE: a retransmission of the authenticated INVITE while call admission waits on Redis is absorbed, never a replay', async () => {
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind({ address: '127.0.0.1', port: 0 }, () => r()));
+    const got: string[] = [];
+    sock.on('message', (m) => got.push(m.toString('latin1')));
+    try {
+      const local = sock.address().port;
+      const ruri = `sip:alice@127.0.0.1:${port}`;
+      const callId = `${randomBytes(8).toString('hex')}@retrans-invite`;
+      const invite = (cseq: number, extra: string[] = []) => [
+        `INVITE ${ruri} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-inv${cseq}-${callId.slice(0, 8)};rport`,
+        'Max-Forwards: 70',
+        `From: <sip:bob@127.0.0.1>;tag=b${cseq}x`,
+        `To: <${ruri}>`,
+        `Call-ID: ${callId}`,
+        `CSeq: ${cseq} INVITE`,
+        `Contact: <sip:bob@127.0.0.1:${local}>`,
+        ...extra,
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n');
+      sock.send(invite(1), port, '127.0.0.1');
+      const end = Date.now() + 5000;
+      while (!got.some((g) => statusOf(g) === 407) && Date.now() < end) await sleep(20);
+      const challenge = got.find((g) => statusOf(g) === 407);
+      assert.ok(challenge, `407: ${got.join('\n')}`);
+      const h = /^Proxy-Authenticate: *Digest (.*)$/im.exec(challenge)![1]!;
+      const param = (k: string) => new RegExp(`${k}="?([^",]*)"?`, 'i').exec(h)?.[1];
+      const nonce = param('nonce')!;
+      const ha1 = md5(`bob:${REALM}:${PASSWORD}`);
+      const response = md5(`${ha1}:${nonce}:00000001:c0ffee01:auth:${md5(`INVITE:${ruri}`)}`);
+      const cred = `Proxy-Authorization: Digest username="bob", realm="${REALM}", nonce="${nonce}", uri="${ruri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="c0ffee01"`;
+      got.length = 0;
+      const before = sipd.lines().length;
+      assert.equal(await redisCommand(redis.port, 'CLIENT PAUSE 2500 WRITE'), '+OK');
+      const second = invite(2, [cred]);
+      sock.send(second, port, '127.0.0.1');
+      for (const wait of [500, 500, 1000]) {
+        await sleep(wait);
+        sock.send(second, port, '127.0.0.1');
+      }
+      await sleep(3000);
+      const stats = await sipd.rpc<Record<string, string>>('stats.fetch', ['auth:']);
+      const events = sipd.lines().slice(before).filter((l) => l.event === 'auth-failed' || JSON.stringify(l).includes('replay'));
+      const statuses = got.map(statusOf);
+      assert.deepEqual(events, [], `no replay / auth-failed event; replies ${JSON.stringify(statuses)}; auth ${JSON.stringify(stats)}`);
+      assert.ok(!statuses.includes(407), `no second challenge: ${JSON.stringify(statuses)}\n${got.join('\n----\n').slice(0, 3000)}`);
+    } finally {
+      sock.close();
+    }
+  });
+});
