@@ -1,5 +1,7 @@
 import { closeSync, existsSync, fchmodSync, mkdirSync, openSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type BetterSqlite3 from 'better-sqlite3';
 import { ConnectionError } from '../errors.js';
 import { connectionFailed, type Database, type ExecResult, type Queryable, type SqlValue } from './database.js';
@@ -34,6 +36,33 @@ function makeQueryable(db: Db): Queryable {
   };
 }
 
+let addonPath: string | null | undefined;
+
+/**
+ * The .node file better-sqlite3's own loader (the `bindings` package: it reads a stack trace for
+ * the package root, then tries build/, build/Debug/ and build/Release/ by require()) would find,
+ * passed as its `nativeBinding` so that search runs no more: undefined leaves the search to
+ * better-sqlite3. Taken only when the better-sqlite3 that was loaded is the one this module
+ * resolves (test/helpers/native-abi.mjs points the import elsewhere under other Node versions) and
+ * only build/Release/ holds the addon (bindings would take build/ or build/Debug/ first).
+ */
+function sqliteAddon(): string | undefined {
+  if (addonPath === undefined) {
+    addonPath = null;
+    try {
+      const main = fileURLToPath(import.meta.resolve('better-sqlite3'));
+      if (createRequire(import.meta.url).cache[main]) {
+        const build = join(dirname(main), '..', 'build');
+        const file = join(build, 'Release', 'better_sqlite3.node');
+        if (existsSync(file) && !existsSync(join(build, 'better_sqlite3.node')) && !existsSync(join(build, 'Debug', 'better_sqlite3.node'))) addonPath = file;
+      }
+    } catch {
+      // better-sqlite3's own search decides.
+    }
+  }
+  return addonPath ?? undefined;
+}
+
 export async function openSqlite(path: string, opts: { create: boolean }): Promise<Database> {
   const full = path === ':memory:' ? path : resolve(path);
   if (full !== ':memory:' && !existsSync(full)) {
@@ -58,7 +87,8 @@ export async function openSqlite(path: string, opts: { create: boolean }): Promi
   const { default: Sqlite } = await import('better-sqlite3');
   let db: Db;
   try {
-    db = new Sqlite(full);
+    const nativeBinding = sqliteAddon();
+    db = nativeBinding ? new Sqlite(full, { nativeBinding }) : new Sqlite(full);
     db.pragma('journal_mode = WAL');
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = ON');
