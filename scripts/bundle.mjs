@@ -117,7 +117,10 @@ const result = await build({
   legalComments: 'none',
   logLevel: 'warning',
   plugins: [lazyOclif, builtinsByRequire],
+  // SIPCTL_BUNDLE_METAFILE=FILE writes esbuild's metafile there (which modules each entry pulls in).
+  metafile: Boolean(process.env.SIPCTL_BUNDLE_METAFILE),
 });
+if (process.env.SIPCTL_BUNDLE_METAFILE) writeFileSync(process.env.SIPCTL_BUNDLE_METAFILE, JSON.stringify(result.metafile));
 
 // Written only now that esbuild has read every input: the entries replace their own sources.
 rmSync(CHUNKS, { recursive: true, force: true });
