@@ -25,7 +25,7 @@ import { createMaxfwdModule } from './modules/maxfwd/maxfwd-module.js';
 import { createPikeModule } from './modules/pike/pike-module.js';
 import { createSanityModule } from './modules/sanity/sanity-module.js';
 import { createScannerModule } from './modules/scanner/scanner-module.js';
-import { WORKER_ENV, checkWorkers, defaultNodeId, runWorkers, workerConfig } from './workers.js';
+import { WORKER_ENV, checkListenFree, checkWorkers, defaultNodeId, runWorkers, workerConfig } from './workers.js';
 
 type AnyModule = SipdModule<ParamSpecs, unknown>;
 type ModuleDeps = { db: () => ReturnType<typeof openDatabase> };
@@ -208,6 +208,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
           process.stdout.write(`configuration OK: ${n} workers on ${config.listen.join(', ')}\n`);
           return;
         }
+        await checkListenFree(config.listen);
         process.exitCode = await runWorkers(n, argv);
         return;
       }

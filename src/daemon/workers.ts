@@ -12,14 +12,24 @@
  * worker i > 0 gets <stateDir>/worker-i and its own unix socket there, and node id `<node>#i`.
  * This process (the primary) binds nothing: it starts the workers, passes SIGTERM/SIGINT/SIGHUP
  * on, restarts a worker that dies (at most once per second each), and exits when they have.
+ *
+ * A reusePort bind never fails on a port that another process of the same user holds with
+ * reusePort too (another sipd --workers, a stale worker): the kernel would silently add our
+ * sockets to that process's group and split the traffic between the two daemons by the source
+ * hash — calls landing on the other one's workers, with the other one's registrations. So before
+ * forking, the primary binds every listen address once without reusePort (checkListenFree) and
+ * refuses to start when one is taken, as a single sipd would.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import net from 'node:net';
 import { availableParallelism, hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SOCKET_NAME } from '../core/daemon/files.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, ConnectionError } from '../core/errors.js';
 import type { SipdConfig } from './config/sipd-config.js';
+import { parseListen } from './transport/transport.js';
 
 /** set in a worker's environment: its index */
 export const WORKER_ENV = 'SIPD_WORKER_INDEX';
@@ -58,6 +68,33 @@ export function workerConfig(cfg: SipdConfig, index: number): SipdConfig {
     out.rpcListen = [`unix:${join(out.stateDir, SOCKET_NAME)}`];
   }
   return out;
+}
+
+/**
+ * Every listen address (port > 0) bound once without reusePort and released: throws
+ * SIP_LISTEN_FAILED naming the first one another process holds (see the header: with reusePort the
+ * workers' own binds would succeed and share that process's port).
+ */
+export async function checkListenFree(listen: readonly string[]): Promise<void> {
+  for (const text of listen) {
+    const a = parseListen(text);
+    if (a.port === 0) continue;
+    const v6 = net.isIPv6(a.host);
+    const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      if (a.transport === 'udp') {
+        const s = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6 });
+        s.once('error', (e: NodeJS.ErrnoException) => (s.close(), resolve(e)));
+        s.bind({ address: a.host, port: a.port, exclusive: true }, () => s.close(() => resolve(undefined)));
+      } else {
+        const s = net.createServer();
+        s.once('error', (e: NodeJS.ErrnoException) => resolve(e));
+        s.listen({ host: a.host, port: a.port, ipv6Only: v6, exclusive: true }, () => s.close(() => resolve(undefined)));
+      }
+    });
+    if (error !== undefined) {
+      throw new ConnectionError('SIP_LISTEN_FAILED', `cannot listen on ${text}: ${error.code ?? error.message}${error.code === 'EADDRINUSE' ? ' (another process holds it; --workers would share its traffic)' : ''}`, { cause: error });
+    }
+  }
 }
 
 /** Start `n` workers with this process's arguments; resolves with the exit code for the primary. */

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
@@ -73,6 +73,26 @@ async function digestRegister(port: number, srcIp: string, user: string): Promis
   }
 }
 
+/**
+ * The pids holding UDP sockets on `port` (ss, iproute2). A process of the same user that binds
+ * the port with SO_REUSEPORT too joins the workers' group without an error and takes part of
+ * the traffic: the test checks the port is held by this sipd's two workers and nothing else.
+ */
+function udpHolders(port: number): number[] {
+  const r = spawnSync('ss', ['-H', '-uanp', `sport = :${port}`], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(r.status, 0, `ss: ${r.stderr}`);
+  return [...r.stdout.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+}
+
+/** The parent pid of `pid` (Linux /proc). */
+function parentOf(pid: number): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
 function ok(r: SippRun, what: string): void {
   assert.equal(r.timedOut, false, `${what}: sipp timed out\n${r.output.slice(-1500)}`);
   assert.equal(r.code, 0, `${what}: sipp exit ${r.code}\n${r.output.slice(-2500)}`);
@@ -126,7 +146,7 @@ describe('sipd --workers', () => {
     };
 
     before(async () => {
-      requireTools('sipp', 'redis-server');
+      requireTools('sipp', 'redis-server', 'ss');
       redis = await startRedis(dir);
       tdb = await createTestDb('mysql');
       const db = await tdb.open();
@@ -164,6 +184,26 @@ describe('sipd --workers', () => {
       }
     });
 
+    /** The shared SIP port is held by this sipd's two workers (one socket each), by no one else. */
+    const assertOwnPort = () => {
+      const holders = udpHolders(port);
+      const foreign = holders.filter((p) => parentOf(p) !== sipd.pid);
+      assert.equal(foreign.length, 0, `udp 127.0.0.1:${port} is also held by pid ${foreign.join(', ')}, not a worker of this sipd (pid ${sipd.pid}): its sockets share the workers' traffic`);
+      // one socket each (their private ports are other ports)
+      assert.equal(new Set(holders).size, 2, `udp 127.0.0.1:${port} holders: ${holders.join(', ')}`);
+    };
+
+    test('the shared port is held by the two workers only; a second sipd --workers on it is refused (one line, exit 5)', () => {
+      assertOwnPort();
+      const r = spawnSync(process.execPath, [SIPD, '--state-dir', join(dir, 'second'), '--listen', `udp:127.0.0.1:${port}`, '--workers', '2', '--cluster', `redis://127.0.0.1:${redis.port}/0`], {
+        encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH, HOME: dir, SIPCTL_DB: tdb.fullUrl },
+      });
+      assert.equal(r.status, 5, r.stderr);
+      assert.match(r.stderr, new RegExp(`^sipd: cannot listen on udp:127\\.0\\.0\\.1:${port}: EADDRINUSE`));
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assertOwnPort();
+    });
+
     after(async () => {
       if (sipd !== undefined && sipd.exitCode === null) {
         sipd.kill('SIGTERM');
@@ -193,24 +233,36 @@ describe('sipd --workers', () => {
       const alicePort = await freeSipPort();
       ok(await register({ proxyPort: port, user: 'alice', password: PASSWORD, localPort: alicePort }), 'REGISTER alice');
       const relayed = async () => Promise.all([0, 1].map(async (w) => (await rpc<{ relayed: number }>(w, 'proxy.stats')).relayed));
-      const before = await relayed();
-      let calls = 0;
-      for (;;) {
+      // Which worker takes a call is the kernel's choice: SO_REUSEPORT hashes the caller's address
+      // and port, so each call from a fresh source port lands on either worker with about even odds
+      // (nothing promises a spread over a few sources). So every call is checked whichever worker
+      // took it: its INVITE, ACK and BYE are all relayed by that one worker, the owner of its
+      // transaction and dialog (the ACK and BYE follow Record-Route to the owner's private port; a
+      // response or in-dialog request that reached the other worker would fail the call or show up
+      // there). Calls go on until each worker has owned one: at even odds, 30 calls miss one of the
+      // workers with probability 2^-29, so a miss means the kernel does not send it that traffic.
+      const MAX_CALLS = 30;
+      const owned = [0, 0];
+      const log = () => `\nsipd's log (tail):\n${out.slice(-2500)}`;
+      for (let call = 1; ; call++) {
+        const before = await relayed();
         const uas = sipp({ scenario: scenario('callee.xml'), localIp: '127.0.0.1', localPort: alicePort, timeoutMs: 20_000 });
         await settle();
         const uac = sipp({ scenario: scenario('caller.xml', { USER: 'bob' }), remote: `127.0.0.1:${port}`, localPort: await freeSipPort(), service: 'alice', user: 'bob', password: PASSWORD, timeoutMs: 20_000 });
         const [c, a] = await Promise.all([uac.done, uas.done]);
-        calls++;
-        ok(c, `call ${calls}, caller`);
-        ok(a, `call ${calls}, callee`);
-        const now = await relayed();
-        const per = now.map((n, i) => n - before[i]!);
-        if (per.every((n) => n > 0)) {
-          console.log(`# ${calls} calls; requests relayed by worker 0: ${per[0]}, worker 1: ${per[1]}`);
-          break;
-        }
-        assert.ok(calls < 12, `12 calls and one worker relayed nothing: ${per.join(' / ')}`);
+        ok(c, `call ${call}, caller${log()}`);
+        ok(a, `call ${call}, callee${log()}`);
+        const d = (await relayed()).map((n, i) => n - before[i]!);
+        const owner = d[0]! > 0 ? 0 : 1;
+        assert.ok(d[owner]! >= 3 && d[1 - owner] === 0, `call ${call}: requests relayed by worker 0 / 1: ${d.join(' / ')} (INVITE, ACK and BYE all by the worker that took the call)${log()}`);
+        owned[owner]!++;
+        if (owned.every((n) => n > 0)) break;
+        assert.ok(call < MAX_CALLS, `${call} calls and worker ${owned.indexOf(0)} took none: calls owned by worker 0 / 1: ${owned.join(' / ')}${log()}`);
       }
+      console.log(`# calls owned by worker 0: ${owned[0]}, worker 1: ${owned[1]}`);
+      assertOwnPort();
+      // a worker that died and was restarted would have lost its calls' transactions: none did
+      assert.doesNotMatch(out, /sipd: worker \d+ exited/, log());
     });
   });
 });
