@@ -155,6 +155,68 @@ describe('sipd: a retransmitted REGISTER is absorbed while the first copy waits 
     }
   });
 
+  test('a copy re-sent by the UA with fresh cnonce (same branch, Call-ID, CSeq, nonce: sipp answers a retransmitted 401 so) is the same transaction: absorbed while pending, answered 200 after, never a replay', async () => {
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind({ address: '127.0.0.1', port: 0 }, () => r()));
+    const replies: string[] = [];
+    sock.on('message', (m) => replies.push(m.toString('utf8')));
+    try {
+      const local = sock.address().port;
+      const uri = `sip:127.0.0.1:${port}`;
+      const callId = `${randomBytes(8).toString('hex')}@rebuilt-test`;
+      const msg = (cseq: number, auth?: string) => [
+        `REGISTER ${uri} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-rb${cseq}-${callId.slice(0, 8)};rport`,
+        `From: <sip:alice@${REALM}>;tag=rb${callId.slice(0, 6)}`,
+        `To: <sip:alice@${REALM}>`,
+        `Call-ID: ${callId}`,
+        `CSeq: ${cseq} REGISTER`,
+        `Contact: <sip:alice@127.0.0.1:${local}>`,
+        'Expires: 60',
+        'Max-Forwards: 70',
+        ...(auth ? [`Authorization: ${auth}`] : []),
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n');
+      const send = (data: string) => sock.send(data, port, '127.0.0.1');
+      const finals = () => replies.filter((r) => !/^SIP\/2\.0 1\d\d /.test(r));
+      const waitFor = async (n: number, ms: number) => {
+        const end = Date.now() + ms;
+        while (finals().length < n && Date.now() < end) await sleep(20);
+      };
+      send(msg(1));
+      await waitFor(1, 5000);
+      const challenge = replies.shift();
+      assert.equal(statusOf(challenge), 401, `challenge: ${challenge}`);
+      const h = /WWW-Authenticate: *Digest (.*)/i.exec(challenge!)![1]!;
+      const nonce = new RegExp('nonce="([^"]+)"').exec(h)![1]!;
+      const ha1 = md5(`alice:${REALM}:${PASSWORD}`);
+      // the UA builds the authenticated REGISTER again for each copy: a new cnonce each time
+      const build = () => {
+        const cnonce = randomBytes(4).toString('hex');
+        const response = md5(`${ha1}:${nonce}:00000001:${cnonce}:auth:${md5(`REGISTER:${uri}`)}`);
+        return msg(2, `Digest username="alice", realm="${REALM}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`);
+      };
+      const before = sipd.lines().length;
+      assert.equal(await redisCommand(redis.port, 'CLIENT PAUSE 2000 WRITE'), '+OK');
+      send(build());
+      await sleep(500);
+      send(build()); // while the first is waiting on Redis (Trying): absorbed
+      await waitFor(1, 15_000);
+      send(build()); // after the 200 (Completed): the 200 again
+      await waitFor(2, 5000);
+      await sleep(500);
+      assert.deepEqual(finals().map(statusOf), [200, 200], `finals:\n${finals().join('\n----\n')}`);
+      const events = sipd.lines().slice(before).filter((l) => l.event === 'auth-failed' || JSON.stringify(l).includes('replay'));
+      assert.deepEqual(events, [], 'no replay / auth-failed security event');
+      const stats = await sipd.rpc<Record<string, string>>('stats.fetch', ['auth:']);
+      assert.equal(Number(stats['auth.failures'] ?? 0), 0, JSON.stringify(stats));
+    } finally {
+      sock.close();
+    }
+  });
+
   test('sipp (register.xml, retransmitting every 0.5 s) while Redis writes wait 2.5 s: registered, no replay, no failure', async () => {
     assert.equal(await redisCommand(redis.port, 'CLIENT PAUSE 2500 WRITE'), '+OK');
     const before = sipd.lines().length;

@@ -27,8 +27,9 @@
  *  6. Request-URI not the proxy → 403 Not relaying (sipd does not relay)
  *  7. OPTIONS to the proxy itself → 200 OK
  *  8. REGISTER → country rules (modules/country: scope register; home countries after auth) →
- *     auth-db authenticate('www') → registrar save; a retransmission is absorbed while
- *     the first copy is worked on and then gets the same reply (reply-cache.ts)
+ *     auth-db authenticate('www') → registrar save; a retransmission (the same bytes, or the
+ *     same transaction, Call-ID, CSeq and nonce built again by the UA) is absorbed while the
+ *     first copy is worked on and then gets the same reply (reply-cache.ts)
  *  9. CANCEL → 481; anything else → 501 Not Implemented (with Allow)
  * Responses received go to the proxy module's transactions when it is loaded, else are dropped.
  */
@@ -41,7 +42,7 @@ import type { Logger } from './module.js';
 import type { ModuleRegistry } from './module-registry.js';
 import type { Myself } from './myself.js';
 import { buildReply } from './reply.js';
-import { ReplyCache, requestKey } from './reply-cache.js';
+import { ReplyCache, requestKey, transactionKey } from './reply-cache.js';
 import type { SanityApi } from '../modules/sanity/sanity-module.js';
 import type { MaxfwdApi } from '../modules/maxfwd/maxfwd-module.js';
 import type { ScannerApi } from '../modules/scanner/scanner-module.js';
@@ -389,7 +390,9 @@ export class Pipeline {
     }
     const key = requestKey(m.source, m.data);
     ctx.requestKey = key; // auth-db tells a retransmission from a replay by it: no second digest
-    const seen = this.registers.begin(key);
+    // The same transaction built again by the UA (new cnonce, same branch, Call-ID, CSeq, nonce)
+    // is a retransmission too (RFC 3261 §17.2.3), absorbed or answered here: see reply-cache.ts.
+    const seen = this.registers.begin(key, transactionKey(m.source, ctx.msg));
     if (seen.state === 'pending') return;
     if (seen.state === 'answered') return this.send(m, ctx.msg, seen.reply);
     if (this.counters.inFlight >= this.maxInFlight) {

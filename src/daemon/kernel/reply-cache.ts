@@ -12,14 +12,20 @@
  * 32 s (Timer J).
  *
  * A copy is recognised by its bytes (RFC 3261 §17.1.2.2: a retransmission is the same request)
- * and the address it came from, so a request that differs in anything (a new CSeq, credentials
- * added, another Contact) is new, even from a client that reuses its branch. Bounded: at most `max` requests are remembered
+ * and the address it came from — or, when the caller gives one, by a second key: the
+ * transaction (§17.2.3: top-Via branch and sent-by, method) with the Call-ID, CSeq and the
+ * credentials' nonce, from the same address. A UA may build a copy again rather than resend the
+ * bytes: sipp answers a retransmitted 401 by rebuilding its authenticated REGISTER, with a fresh
+ * cnonce; that copy is the same transaction and must be absorbed like any other, not handled as
+ * new (where its used nonce made it a "replay"). A request that differs in CSeq, Call-ID,
+ * nonce, branch or source is new, even from a client that reuses its branch. Bounded: at most `max` requests are remembered
  * (the oldest forgotten first; a forgotten one is simply handled again, which the registrar and
  * the digest check treat as the retransmission it is) and an expiry timer runs only while
  * something is remembered, so an idle server holds nothing.
  */
 import { createHash, hash } from 'node:crypto';
 import type { Endpoint } from './contracts.js';
+import type { SipRequest } from '../../core/sip/message.js';
 
 /** Timer J for UDP: 64 × T1 (RFC 3261 §17.2.2). */
 export const RETRANSMISSION_WINDOW_MS = 32_000;
@@ -34,6 +40,8 @@ export interface ReplyCacheOptions {
 
 interface Entry<R> {
   key: string;
+  /** the second key (the transaction's), when begin() was given one */
+  alt?: string;
   /** ms */
   expires: number;
   /** undefined while the request is being worked on */
@@ -63,8 +71,33 @@ export function requestKey(source: Endpoint, data: Buffer): string {
   return hash('sha1', scratch.subarray(0, n + data.length), 'base64');
 }
 
+/**
+ * The second key of a request: its transaction as RFC 3261 §17.2.3 matches it (top-Via branch,
+ * sent-by, method; Call-ID, From tag and CSeq stand in for a branch without the magic cookie),
+ * with the Call-ID, CSeq number and the nonce of the credentials it carries (none: empty), from
+ * the address it came from — what a copy the UA built again shares with the original. Undefined
+ * without a Via, Call-ID or CSeq (then the bytes alone decide).
+ */
+export function transactionKey(source: Endpoint, msg: SipRequest): string | undefined {
+  const v = msg.via[0];
+  if (v === undefined || msg.callId === undefined || msg.cseq === undefined) return undefined;
+  const branch = v.branch !== undefined && v.branch.startsWith('z9hG4bK') ? v.branch : `2543 ${msg.from?.tag ?? ''}`;
+  let nonce = '';
+  for (const a of msg.authorization) {
+    const n = a.params.get('nonce');
+    if (n !== undefined) {
+      nonce = n;
+      break;
+    }
+  }
+  const text = `${source.transport} ${source.ip} ${source.port}\n${branch}\n${v.host.toLowerCase()}:${v.port ?? ''}\n${msg.method}\n${msg.callId}\n${msg.cseq.seq} ${msg.cseq.method}\n${nonce}`;
+  return 't' + hash('sha1', text, 'base64');
+}
+
 export class ReplyCache<R> {
   private readonly map = new Map<string, Entry<R>>();
+  /** second key → entry (only entries begun with one; an entry leaves both maps together) */
+  private readonly alts = new Map<string, Entry<R>>();
   /**
    * The entries in arrival order (so in expiry order: every entry lives ttlMs), from `head` on.
    * Not the Map's own order: taking its first entry walks every slot deleted since the Map last
@@ -86,10 +119,10 @@ export class ReplyCache<R> {
   }
 
   /** Look a request up; a new one is remembered as pending (finish() or forget() it later). */
-  begin(key: string): Seen<R> {
+  begin(key: string, alt?: string): Seen<R> {
     const now = this.now();
     this.expire(now);
-    const e = this.map.get(key);
+    const e = this.map.get(key) ?? (alt === undefined ? undefined : this.alts.get(alt));
     if (e !== undefined) {
       if (e.reply === undefined) {
         this.counters.absorbed++;
@@ -99,8 +132,9 @@ export class ReplyCache<R> {
       return { state: 'answered', reply: e.reply };
     }
     while (this.map.size >= this.max) this.dropOldest();
-    const entry: Entry<R> = { key, expires: now + this.ttlMs };
+    const entry: Entry<R> = alt === undefined ? { key, expires: now + this.ttlMs } : { key, alt, expires: now + this.ttlMs };
     this.map.set(key, entry);
+    if (alt !== undefined) this.alts.set(alt, entry);
     this.order.push(entry);
     this.schedule();
     return NEW;
@@ -114,7 +148,14 @@ export class ReplyCache<R> {
 
   /** Not answered after all (e.g. refused before any work): a copy is handled as new. */
   forget(key: string): void {
+    const e = this.map.get(key);
+    if (e === undefined) return;
     this.map.delete(key);
+    this.unalias(e);
+  }
+
+  private unalias(e: Entry<R>): void {
+    if (e.alt !== undefined && this.alts.get(e.alt) === e) this.alts.delete(e.alt);
   }
 
   get size(): number {
@@ -124,6 +165,7 @@ export class ReplyCache<R> {
   /** Forget everything and stop the timer. */
   clear(): void {
     this.map.clear();
+    this.alts.clear();
     this.order = [];
     this.head = 0;
     if (this.timer !== undefined) clearTimeout(this.timer);
@@ -136,6 +178,7 @@ export class ReplyCache<R> {
     this.order[this.head] = undefined as never;
     this.head++;
     if (this.map.get(e.key) === e) this.map.delete(e.key);
+    this.unalias(e);
     if (this.head >= 1024 && this.head * 2 >= this.order.length) {
       this.order = this.order.slice(this.head);
       this.head = 0;
