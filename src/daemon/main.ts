@@ -25,7 +25,7 @@ import { createMaxfwdModule } from './modules/maxfwd/maxfwd-module.js';
 import { createPikeModule } from './modules/pike/pike-module.js';
 import { createSanityModule } from './modules/sanity/sanity-module.js';
 import { createScannerModule } from './modules/scanner/scanner-module.js';
-import { WORKER_ENV, checkListenFree, checkWorkers, defaultNodeId, runWorkers, workerConfig } from './workers.js';
+import { WORKER_ENV, WORKER_READY, checkListenFree, checkWorkers, defaultNodeId, runWorkers, workerConfig } from './workers.js';
 
 type AnyModule = SipdModule<ParamSpecs, unknown>;
 type ModuleDeps = { db: () => ReturnType<typeof openDatabase> };
@@ -280,6 +280,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     if (isSipctlError(e)) fail(e.message, EXIT_CODES[e.category], e.hint);
     fail(e instanceof Error ? e.message : String(e), EXIT_CODES.internal);
   }
+  // sipd --workers: this worker's sockets are bound; the primary starts worker 0 when all are (workers.ts)
+  if (workerIndex !== undefined) process.send?.(WORKER_READY);
 
   let stopping = false;
   const stop = (signal: string) => {

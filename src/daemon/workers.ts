@@ -12,6 +12,10 @@
  * worker i > 0 gets <stateDir>/worker-i and its own unix socket there, and node id `<node>#i`.
  * This process (the primary) binds nothing: it starts the workers, passes SIGTERM/SIGINT/SIGHUP
  * on, restarts a worker that dies (at most once per second each), and exits when they have.
+ * Worker 0 starts last, once every other worker said it is up (WORKER_READY over the fork
+ * channel, sent after its sockets are bound): worker 0's configured RPC endpoint and runtime file
+ * are what sipctl daemon start/status and scripts take as "sipd is ready", so that readiness now
+ * means every worker has its socket in the reusePort group, not only worker 0.
  *
  * A reusePort bind never fails on a port that another process of the same user holds with
  * reusePort too (another sipd --workers, a stale worker): the kernel would silently add our
@@ -33,6 +37,8 @@ import { parseListen } from './transport/transport.js';
 
 /** set in a worker's environment: its index */
 export const WORKER_ENV = 'SIPD_WORKER_INDEX';
+/** sent by a worker to the primary (fork channel) once it has started: its sockets are bound */
+export const WORKER_READY = 'sipd:worker-ready';
 
 /** reusePort for dgram and net arrived in Node.js 22.12.0 (nodejs/node#55403, #55408). */
 export function supportsReusePort(version: string = process.versions.node): boolean {
@@ -108,8 +114,15 @@ export function runWorkers(n: number, argv: string[]): Promise<number> {
       const started = Date.now();
       const child = fork(entry, argv, { env: { ...process.env, [WORKER_ENV]: String(i) }, stdio: 'inherit' });
       children.set(i, child);
+      child.on('message', (m) => {
+        if (m !== WORKER_READY) return;
+        waiting.delete(i);
+        startZero();
+      });
       child.on('exit', (code, signal) => {
         children.delete(i);
+        // one that died before it was up is not waited for again (its restart goes on)
+        waiting.delete(i);
         if (!stopping) {
           process.stderr.write(`sipd: worker ${i} exited (${signal ?? code}); restarting\n`);
           const wait = Math.max(0, 1000 - (Date.now() - started));
@@ -123,10 +136,23 @@ export function runWorkers(n: number, argv: string[]): Promise<number> {
             for (const c of children.values()) c.kill('SIGTERM');
           }
         }
+        startZero();
         if (stopping && children.size === 0) resolve(exitCode);
       });
     };
-    for (let i = 0; i < n; i++) start(i);
+    // workers 1..n-1 first; worker 0 once they are all up (see the header)
+    const waiting = new Set<number>();
+    let zeroStarted = false;
+    const startZero = () => {
+      if (zeroStarted || stopping || waiting.size > 0) return;
+      zeroStarted = true;
+      start(0);
+    };
+    for (let i = 1; i < n; i++) {
+      waiting.add(i);
+      start(i);
+    }
+    startZero();
     const stop = (sig: NodeJS.Signals) => {
       stopping = true;
       for (const c of children.values()) c.kill(sig);

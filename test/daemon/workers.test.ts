@@ -177,8 +177,11 @@ describe('sipd --workers', () => {
         assert.equal(sipd.exitCode, null, `sipd exited:\n${out.slice(-3000)}`);
         assert.ok(Date.now() < deadline, `the two workers did not both join:\n${out.slice(-3000)}`);
         const n = await rpc<{ nodes: Array<{ node: string; alive: boolean }> }>(0, 'cluster.nodes').catch(() => undefined);
-        if (n !== undefined && n.nodes.filter((x) => x.alive).map((x) => x.node).join() === 'w#0,w#1') {
-          if (await rpc(1, 'core.uptime').then(() => true, () => false)) break;
+        if (n !== undefined) {
+          // the primary starts worker 0 (the configured RPC endpoint, the runtime file: what
+          // "sipd is ready" means to sipctl) only after worker 1 bound its sockets and is up
+          assert.ok(await rpc(1, 'core.uptime').then(() => true, () => false), `worker 0 answered before worker 1 was up:\n${out.slice(-3000)}`);
+          if (n.nodes.filter((x) => x.alive).map((x) => x.node).join() === 'w#0,w#1') break;
         }
         await new Promise((r) => setTimeout(r, 200));
       }
