@@ -13,6 +13,8 @@
  *    the committed old space stayed at about twice what was live. `limits.heapOptimizeForSize`
  *    (V8 `--optimize-for-size`) makes full collections compact pages from 20 % free and keeps the
  *    growing factor conservative.
+ * (On Node 24's V8 the growth cap set at run time showed no effect in test/unit/daemon/heap.test.ts;
+ * optimize-for-size still bounds the heap there.)
  * Both flags are read by V8 at every collection, so setting them once at start works (the
  * young generation's size, fixed when the process starts, is not affected: `node
  * --max-semi-space-size=N`, e.g. through NODE_OPTIONS, sets that).

@@ -32,9 +32,14 @@ test('applyHeapLimits, called in a running process, bounds the old generation of
     return Number(r.stdout) / 2 ** 20;
   };
   const defaults = run({ heapGrowthPercent: 0, heapOptimizeForSize: false });
+  const sipd = run({ heapGrowthPercent: 25, heapOptimizeForSize: true }); // sipd's defaults
   const growth = run({ heapGrowthPercent: 10, heapOptimizeForSize: false });
   const compact = run({ heapGrowthPercent: 0, heapOptimizeForSize: true });
-  const msg = `largest old space: V8's defaults ${defaults.toFixed(1)} MB, growth 10 % ${growth.toFixed(1)} MB, optimize for size ${compact.toFixed(1)} MB`;
-  assert.ok(growth < defaults * 0.9, msg);
+  const msg = `Node ${process.version}, largest old space: V8's defaults ${defaults.toFixed(1)} MB, sipd's defaults ${sipd.toFixed(1)} MB, growth 10 % ${growth.toFixed(1)} MB, optimize for size ${compact.toFixed(1)} MB`;
+  assert.ok(sipd < defaults * 0.8, msg);
   assert.ok(compact < defaults * 0.8, msg);
+  // The growth cap set at run time bounds this program on Node 20 and 22 (V8 11.3, 12.4); on
+  // Node 24 (V8 13.6) it showed no effect here (69–85 MB against 70 MB), so there sipd's bound
+  // comes from optimize-for-size alone, as the two assertions above check.
+  if (Number(process.versions.node.split('.')[0]) < 24) assert.ok(growth < defaults * 0.9, msg);
 });
