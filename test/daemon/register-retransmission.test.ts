@@ -44,6 +44,56 @@ function redisCommand(port: number, cmd: string): Promise<string> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * alice's UDP client for the REGISTER tests: REGISTERs to sipd on one Call-ID (a branch per CSeq)
+ * and every reply it gets. `authorization` answers a 401 as a UA builds it: a fresh cnonce each call.
+ */
+async function registerClient(sipdPort: number, label: string) {
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sock.bind({ address: '127.0.0.1', port: 0 }, () => r()));
+  const replies: string[] = [];
+  sock.on('message', (m) => replies.push(m.toString('utf8')));
+  const local = sock.address().port;
+  const uri = `sip:127.0.0.1:${sipdPort}`;
+  const callId = `${randomBytes(8).toString('hex')}@${label}-test`;
+  const fromTag = randomBytes(4).toString('hex');
+  const finals = () => replies.filter((r) => !/^SIP\/2\.0 1\d\d /.test(r));
+  return {
+    local,
+    replies,
+    finals,
+    msg: (cseq: number, auth?: string) =>
+      [
+        `REGISTER ${uri} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-${label}${cseq}-${callId.slice(0, 8)};rport`,
+        `From: <sip:alice@${REALM}>;tag=${fromTag}`,
+        `To: <sip:alice@${REALM}>`,
+        `Call-ID: ${callId}`,
+        `CSeq: ${cseq} REGISTER`,
+        `Contact: <sip:alice@127.0.0.1:${local}>`,
+        'Expires: 60',
+        'Max-Forwards: 70',
+        ...(auth ? [`Authorization: ${auth}`] : []),
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+    authorization: (challenge: string) => {
+      const h = /WWW-Authenticate: *Digest (.*)/i.exec(challenge)![1]!;
+      const nonce = /nonce="?([^",]+)"?/i.exec(h)![1]!;
+      const cnonce = randomBytes(4).toString('hex');
+      const response = md5(`${md5(`alice:${REALM}:${PASSWORD}`)}:${nonce}:00000001:${cnonce}:auth:${md5(`REGISTER:${uri}`)}`);
+      return `Digest username="alice", realm="${REALM}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`;
+    },
+    send: (data: string) => sock.send(data, sipdPort, '127.0.0.1'),
+    waitFor: async (n: number, ms: number) => {
+      const end = Date.now() + ms;
+      while (finals().length < n && Date.now() < end) await sleep(20);
+    },
+    close: () => sock.close(),
+  };
+}
+
 describe('sipd: a retransmitted REGISTER is absorbed while the first copy waits on Redis, never a replay', () => {
   before(() => requireTools('redis-server'));
   let redis: RedisServer;
@@ -83,48 +133,14 @@ describe('sipd: a retransmitted REGISTER is absorbed while the first copy waits 
   });
 
   test('copies at 0, 0.5, 1, 2 s while Redis is paused, and one after: every answer 200, one binding, no replay, no failure counted', async () => {
-    const sock = dgram.createSocket('udp4');
-    await new Promise<void>((r) => sock.bind({ address: '127.0.0.1', port: 0 }, () => r()));
-    const replies: string[] = [];
-    sock.on('message', (m) => replies.push(m.toString('utf8')));
+    const alice = await registerClient(port, 'retrans');
     try {
-      const local = sock.address().port;
-      const uri = `sip:127.0.0.1:${port}`;
-      const callId = `${randomBytes(8).toString('hex')}@retrans-test`;
-      const fromTag = randomBytes(4).toString('hex');
-      const msg = (cseq: number, auth?: string) => [
-        `REGISTER ${uri} SIP/2.0`,
-        `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-${cseq}-${callId.slice(0, 8)};rport`,
-        `From: <sip:alice@${REALM}>;tag=${fromTag}`,
-        `To: <sip:alice@${REALM}>`,
-        `Call-ID: ${callId}`,
-        `CSeq: ${cseq} REGISTER`,
-        `Contact: <sip:alice@127.0.0.1:${local}>`,
-        'Expires: 60',
-        'Max-Forwards: 70',
-        ...(auth ? [`Authorization: ${auth}`] : []),
-        'Content-Length: 0',
-        '',
-        '',
-      ].join('\r\n');
-      const send = (data: string) => sock.send(data, port, '127.0.0.1');
-      const waitFor = async (n: number, ms: number) => {
-        const end = Date.now() + ms;
-        while (replies.filter((r) => !/^SIP\/2\.0 1\d\d /.test(r)).length < n && Date.now() < end) await sleep(20);
-      };
-
+      const { local, replies, finals, msg, send, waitFor } = alice;
       send(msg(1));
       await waitFor(1, 5000);
       const challenge = replies.shift();
       assert.equal(statusOf(challenge), 401, `challenge: ${challenge}`);
-      const h = /WWW-Authenticate: *Digest (.*)/i.exec(challenge!)![1]!;
-      const param = (n: string) => new RegExp(`${n}="?([^",]+)"?`, 'i').exec(h)?.[1];
-      const nonce = param('nonce')!;
-      const cnonce = randomBytes(4).toString('hex');
-      const ha1 = md5(`alice:${REALM}:${PASSWORD}`);
-      const response = md5(`${ha1}:${nonce}:00000001:${cnonce}:auth:${md5(`REGISTER:${uri}`)}`);
-      const auth = `Digest username="alice", realm="${REALM}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`;
-      const register = msg(2, auth);
+      const register = msg(2, alice.authorization(challenge!));
 
       // Writes to Redis wait (the registrar's location write) for 2.5 s: the first copy is in flight.
       assert.equal(await redisCommand(redis.port, 'CLIENT PAUSE 2500 WRITE'), '+OK');
@@ -138,8 +154,7 @@ describe('sipd: a retransmitted REGISTER is absorbed while the first copy waits 
       send(register);
       await waitFor(2, 5000);
       await sleep(300);
-      const finals = replies.filter((r) => !/^SIP\/2\.0 1\d\d /.test(r));
-      assert.deepEqual(finals.map(statusOf), [200, 200], `finals:\n${finals.join('\n----\n')}\n${sipd.output().slice(-3000)}`);
+      assert.deepEqual(finals().map(statusOf), [200, 200], `finals:\n${finals().join('\n----\n')}\n${sipd.output().slice(-3000)}`);
 
       const lines = sipd.lines();
       const replays = lines.filter((l) => JSON.stringify(l).includes('replay') || l.event === 'auth-failed');
@@ -151,53 +166,20 @@ describe('sipd: a retransmitted REGISTER is absorbed while the first copy waits 
       const ul = await sipd.rpc<unknown>('ul.dump');
       assert.equal(JSON.stringify(ul).split(`alice@127.0.0.1:${local}`).length - 1, 1, `one binding: ${JSON.stringify(ul).slice(0, 2000)}`);
     } finally {
-      sock.close();
+      alice.close();
     }
   });
 
   test('a copy re-sent by the UA with fresh cnonce (same branch, Call-ID, CSeq, nonce: sipp answers a retransmitted 401 so) is the same transaction: absorbed while pending, answered 200 after, never a replay', async () => {
-    const sock = dgram.createSocket('udp4');
-    await new Promise<void>((r) => sock.bind({ address: '127.0.0.1', port: 0 }, () => r()));
-    const replies: string[] = [];
-    sock.on('message', (m) => replies.push(m.toString('utf8')));
+    const alice = await registerClient(port, 'rebuilt');
     try {
-      const local = sock.address().port;
-      const uri = `sip:127.0.0.1:${port}`;
-      const callId = `${randomBytes(8).toString('hex')}@rebuilt-test`;
-      const msg = (cseq: number, auth?: string) => [
-        `REGISTER ${uri} SIP/2.0`,
-        `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-rb${cseq}-${callId.slice(0, 8)};rport`,
-        `From: <sip:alice@${REALM}>;tag=rb${callId.slice(0, 6)}`,
-        `To: <sip:alice@${REALM}>`,
-        `Call-ID: ${callId}`,
-        `CSeq: ${cseq} REGISTER`,
-        `Contact: <sip:alice@127.0.0.1:${local}>`,
-        'Expires: 60',
-        'Max-Forwards: 70',
-        ...(auth ? [`Authorization: ${auth}`] : []),
-        'Content-Length: 0',
-        '',
-        '',
-      ].join('\r\n');
-      const send = (data: string) => sock.send(data, port, '127.0.0.1');
-      const finals = () => replies.filter((r) => !/^SIP\/2\.0 1\d\d /.test(r));
-      const waitFor = async (n: number, ms: number) => {
-        const end = Date.now() + ms;
-        while (finals().length < n && Date.now() < end) await sleep(20);
-      };
+      const { replies, finals, msg, send, waitFor } = alice;
       send(msg(1));
       await waitFor(1, 5000);
       const challenge = replies.shift();
       assert.equal(statusOf(challenge), 401, `challenge: ${challenge}`);
-      const h = /WWW-Authenticate: *Digest (.*)/i.exec(challenge!)![1]!;
-      const nonce = new RegExp('nonce="([^"]+)"').exec(h)![1]!;
-      const ha1 = md5(`alice:${REALM}:${PASSWORD}`);
       // the UA builds the authenticated REGISTER again for each copy: a new cnonce each time
-      const build = () => {
-        const cnonce = randomBytes(4).toString('hex');
-        const response = md5(`${ha1}:${nonce}:00000001:${cnonce}:auth:${md5(`REGISTER:${uri}`)}`);
-        return msg(2, `Digest username="alice", realm="${REALM}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`);
-      };
+      const build = () => msg(2, alice.authorization(challenge!));
       const before = sipd.lines().length;
       assert.equal(await redisCommand(redis.port, 'CLIENT PAUSE 2000 WRITE'), '+OK');
       send(build());
@@ -213,7 +195,7 @@ describe('sipd: a retransmitted REGISTER is absorbed while the first copy waits 
       const stats = await sipd.rpc<Record<string, string>>('stats.fetch', ['auth:']);
       assert.equal(Number(stats['auth.failures'] ?? 0), 0, JSON.stringify(stats));
     } finally {
-      sock.close();
+      alice.close();
     }
   });
 
