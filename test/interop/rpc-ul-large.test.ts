@@ -3,8 +3,8 @@
 // Kamailio 5.6 cannot use for a reply that size: xhttp copies it into its 8 MB private memory)
 // it says so at once instead of hanging. Contacts are loaded into the location table before
 // Kamailio starts (usrloc db_mode 2 loads them).
-// 5,000 contacts always; the 100,000-contact suite is opt-in (SIPCTL_TEST_UL_LARGE=1, or a count;
-// about a minute) and is the one skip scripts/test.sh accepts, listed by name at the end of a run.
+// 5,000 contacts always; the 100,000-contact suite runs with SIPCTL_TEST_UL_LARGE=1 (or a count;
+// about 100 s), which scripts/test.sh sets: only a run of this file alone skips it, by name.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireComponent } from '../helpers/require.js';
