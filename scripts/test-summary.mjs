@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Reads the TAP that scripts/test.sh has node's test runner write beside its spec output (the
 // main suite under the system's Node, and scripts/test-node-versions.sh's files for Node 22 and
-// 24), lists every skipped test by name, and ends with one plain line over all of them:
+// 24), lists every skipped test by name, every failing test by its full name (suite › subtest)
+// with the head of its diagnostic (error, expected/actual, location), and ends with one plain
+// line over all of them:
 // `N passed, N failed, N skipped`. Exit status 1 when anything failed or was cancelled, when a
 // runner exited non-zero, when a TAP file has no totals (its runner crashed or never ran), or
 // when a test was skipped that is not an opt-in suite below: a missing component must fail
@@ -33,6 +35,26 @@ const RESULT = /^( *)(ok|not ok) \d+ - (.*?)(?: # (SKIP|TODO)\b ?(.*))?$/;
 const SUBTEST = /^( *)# Subtest: (.*)$/;
 const skipped = [];
 const todo = [];
+/**
+ * Failing tests, innermost first as TAP reports them. A CI log must say why a test failed, not
+ * only which file: the diagnostic's head is kept, capped, so a run with many failures stays short.
+ */
+const failures = [];
+const DIAG_LINES = 15;
+const DIAG_WIDTH = 200;
+const MAX_FAILURES = 20;
+/** YAML lines that say nothing about why a test failed: timing, the location (it is in the heading),
+ *  and stack frames inside node itself (the test runner, promises) */
+const NOISE = /^(duration_ms|type|location): |^  (async )?(\S+ \((node:.*|<anonymous>)\)|node:\S+)$/;
+
+/** the YAML block after the result line at `i` (indented `indent` + 2), without its --- and ... */
+function diagnostic(lines, i, indent) {
+  const pad = ' '.repeat(indent + 2);
+  if (lines[i + 1] !== `${pad}---`) return [];
+  const out = [];
+  for (let j = i + 2; j < lines.length && lines[j] !== `${pad}...`; j++) out.push(lines[j].startsWith(pad) ? lines[j].slice(pad.length) : lines[j].trimStart());
+  return out;
+}
 const totals = {};
 /** runs whose TAP has no totals or whose runner exited non-zero */
 const broken = [];
@@ -50,13 +72,28 @@ for (const { file, status = '0' } of runs) {
     const line = lines[i];
     const sub = SUBTEST.exec(line);
     if (sub) {
-      parents[sub[1].length / 4] = sub[2];
+      parents[sub[1].length / 4] = sub[2].replace(/\\#/g, '#');
       continue;
     }
     const m = RESULT.exec(line);
     if (m) {
       const level = m[1].length / 4;
       const name = m[3].replace(/\\#/g, '#');
+      parents.length = level;
+      if (m[2] === 'not ok' && !m[4]) {
+        const yaml = diagnostic(lines, i, m[1].length);
+        const path = label(file) + [...parents, name].join(' › ');
+        const loc = yaml.map((l) => /^location: '(.*?)'$/.exec(l)).find(Boolean);
+        // a suite (or file) that failed only because a subtest failed: the subtest is listed
+        const onlySubtests = yaml.includes("failureType: 'subtestsFailed'") && failures.some((f) => f.path.startsWith(`${path} › `));
+        // a file that crashed: node reports its stderr as "# " lines just before its "# Subtest:"
+        const output = [];
+        if (yaml.includes("failureType: 'testCodeFailure'") && level === 0 && yaml.some((l) => /^exitCode: /.test(l))) {
+          for (let j = i - 2; j >= 0 && /^# (?!Subtest: )/.test(lines[j]) && output.length < DIAG_LINES; j--) output.unshift(`output: ${lines[j].slice(2)}`);
+        }
+        if (!onlySubtests) failures.push({ path, where: loc ? relative(process.cwd(), loc[1]) : '', yaml: [...output, ...yaml.filter((l) => !NOISE.test(l))] });
+        continue;
+      }
       if (!m[4]) continue;
       // the test's file, from the YAML block after the result line (node 20 gives none for skips)
       let where = '';
@@ -94,6 +131,7 @@ const allowed = skipped.filter(optIn);
 const refused = [...skipped.filter((s) => !optIn(s)), ...todo];
 const failed = (totals.fail ?? 0) + (totals.cancelled ?? 0);
 const show = (s) => `  ${s.where ? `${s.where}: ` : ''}${s.path}${s.reason ? ` — ${s.reason}` : ''}`;
+const clip = (l) => (l.length > DIAG_WIDTH ? `${l.slice(0, DIAG_WIDTH)}…` : l);
 
 console.log('');
 if (allowed.length) {
@@ -104,7 +142,16 @@ if (refused.length) {
   console.log(`Skipped without being opt-in — a failure (${refused.length}); a missing component must fail the test (test/helpers/require.ts):`);
   for (const s of refused) console.log(show(s));
 }
+if (failures.length) {
+  console.log(`Failing tests (${failures.length}):`);
+  for (const f of failures.slice(0, MAX_FAILURES)) {
+    console.log(`  ✖ ${f.where ? `${f.where}: ` : ''}${f.path}`);
+    for (const l of f.yaml.slice(0, DIAG_LINES)) console.log(`      ${clip(l)}`);
+    if (f.yaml.length > DIAG_LINES) console.log(`      … ${f.yaml.length - DIAG_LINES} more lines`);
+  }
+  if (failures.length > MAX_FAILURES) console.log(`  … and ${failures.length - MAX_FAILURES} more failing tests (see the spec output above)`);
+}
 for (const b of broken) console.log(`Broken run: ${b}`);
-if (failed) console.log(`Failed: ${totals.fail ?? 0}, cancelled (counted as failed): ${totals.cancelled ?? 0}; see "failing tests" above.`);
+if (failed) console.log(`Failed: ${totals.fail ?? 0}, cancelled (counted as failed): ${totals.cancelled ?? 0}.`);
 console.log(`${totals.pass ?? 0} passed, ${failed} failed, ${skipped.length + todo.length} skipped`);
 process.exit(failed || refused.length || broken.length ? 1 : 0);
