@@ -272,9 +272,31 @@ export interface ClusterApi {
   /** HMAC of `data` with the cluster's key (kept in Redis); undefined before the first connection */
   sign(data: string): string | undefined;
   verify(data: string, sig: string): boolean;
-  /** a confirmed dialog this node owns (writes its CDR): other nodes forward its requests here */
+  /**
+   * a confirmed dialog this node owns (writes its CDR): other nodes forward its requests here.
+   * Written again when `d.state` changes, but only while the record is still this process's
+   * (node and pid): never over a node that took the call over.
+   */
   dialogOwn(d: ClusterDialog, ttlSec: number): void;
   dialogRelease(callId: string, fromTag: string): void;
+  /**
+   * The call ended here: its record goes if it is still this process's. 'taken': another node
+   * took the call over (that node writes the CDR); 'gone': no record (expired, or Redis lost its
+   * data); 'down': Redis unreachable, nothing known. A record this node had taken over leaves a
+   * tombstone naming this node (until the key expires), so the node it came from, should it
+   * come back, hears 'taken'.
+   */
+  dialogEnd?(callId: string, fromTag: string): Promise<'released' | 'taken' | 'gone' | 'down'>;
+  /**
+   * Take over a dialog whose owner (`from`: node and pid, as read) is gone: one Lua script, so one
+   * node wins. The record as the owner last wrote it (with its `state`) when this node won;
+   * undefined when the record no longer names `from` (another node took it, or it ended).
+   */
+  dialogClaim?(callId: string, fromTag: string, from: { node: string; pid?: number }): Promise<ClusterDialog | undefined>;
+  /** the deadlines of the dialogs this node owns pushed dialog_ttl_sec forward (the owner's heartbeat) */
+  dialogRefresh?(dialogs: Array<{ callId: string; fromTag: string }>): void;
+  /** dialogs whose owner has not refreshed them for dialog_ttl_sec (at most `limit`) */
+  dialogsOverdue?(limit: number): Promise<Array<{ callId: string; fromTag: string }>>;
   /** the dialogs of a Call-ID some node owns (throws when Redis is unreachable) */
   dialogOwners(callId: string): Promise<ClusterDialog[]>;
   /** ask `node` to do `op` (pub/sub); resolves with its answer, rejects after timeout_ms * 4 */
@@ -291,4 +313,10 @@ export interface ClusterDialog {
   node: string;
   /** ip:port (UDP) of the owner */
   hop: string;
+  /** the owner's process id (a node restarted under the same name has another): set by the cluster module */
+  pid?: number;
+  /** what another node needs to take the call over (the dialog module's; opaque to the cluster module) */
+  state?: unknown;
+  /** the node this record was taken over from */
+  takenFrom?: string;
 }

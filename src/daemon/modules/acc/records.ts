@@ -12,7 +12,7 @@
  */
 import { toDbDatetime } from '../usrloc/location-db.js';
 
-export type EndReason = 'caller-bye' | 'callee-bye' | 'max-duration' | 'rpc' | 'rejected' | 'failed' | 'cancelled' | 'no-answer' | 'timeout' | 'shutdown' | 'cost-limit';
+export type EndReason = 'caller-bye' | 'callee-bye' | 'max-duration' | 'rpc' | 'rejected' | 'failed' | 'cancelled' | 'no-answer' | 'timeout' | 'shutdown' | 'cost-limit' | 'owner-lost';
 
 export interface CallParties {
   callId: string;
@@ -38,6 +38,11 @@ export interface CdrRecord extends CallParties {
   sipCode: number;
   sipReason: string;
   endReason: EndReason;
+  /**
+   * sipd --cluster: the node that set the call up died and this one took the call over (dialog
+   * module); end_reason then reads e.g. `caller-bye;taken-over`
+   */
+  takenOver?: boolean;
 }
 
 export interface AccEvent extends CallParties {
@@ -64,11 +69,16 @@ export function accRow(e: AccEvent, extra: boolean): Array<string | number> {
   return extra ? [...base, ...parties(e)] : base;
 }
 
+/** end_reason as written: the reason, and `;taken-over` for a call another node took over (at most 23 of the column's 32 characters) */
+export function endReasonText(c: Pick<CdrRecord, 'endReason' | 'takenOver'>): string {
+  return c.takenOver === true && c.endReason !== 'owner-lost' ? `${c.endReason};taken-over` : c.endReason;
+}
+
 export function cdrRow(c: CdrRecord, extra: boolean): Array<string | number> {
   const start = c.answerTime ?? c.endTime;
   const duration = c.answerTime === undefined ? 0 : Math.max(0, (c.endTime - c.answerTime) / 1000);
   const base: Array<string | number> = [toDbDatetime(Math.floor(start / 1000)), toDbDatetime(Math.floor(c.endTime / 1000)), Math.round(duration * 1000) / 1000];
   if (!extra) return base;
   const [srcUser, srcDomain, srcIp, dstOuser, dstUser, dstDomain] = parties(c);
-  return [...base, clip(c.callId, 255), clip(c.fromTag, 128), clip(c.toTag, 128), srcUser, srcDomain, srcIp, dstOuser, dstUser, dstDomain, toDbDatetime(Math.floor(c.setupTime / 1000)), String(c.sipCode).slice(0, 3), clip(c.sipReason, 128), c.endReason];
+  return [...base, clip(c.callId, 255), clip(c.fromTag, 128), clip(c.toTag, 128), srcUser, srcDomain, srcIp, dstOuser, dstUser, dstDomain, toDbDatetime(Math.floor(c.setupTime / 1000)), String(c.sipCode).slice(0, 3), clip(c.sipReason, 128), endReasonText(c)];
 }

@@ -22,15 +22,16 @@
 import { ConfigError } from '../../../core/errors.js';
 import type { SipRequest, SipResponse } from '../../../core/sip/message.js';
 import { formatUri } from '../../../core/sip/uri.js';
-import type { AlertsApi, ClusterApi, Endpoint, PersistentState, ReplySpec, StatsApi } from '../../kernel/contracts.js';
+import type { AlertsApi, ClusterApi, ClusterDialog, Endpoint, PersistentState, ReplySpec, StatsApi } from '../../kernel/contracts.js';
 import { defineModule, rpcArgs, type Logger, type ParamValues, type RpcParams } from '../../kernel/module.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
 import type { AccApi } from '../acc/acc-module.js';
 import type { LimitsApi } from '../limits/limits-module.js';
-import type { CallParties, EndReason } from '../acc/records.js';
+import type { CallParties, CdrRecord, EndReason } from '../acc/records.js';
 import { allValues, headerValue, routeUri } from '../proxy/header-values.js';
 import { coreHash } from '../../kernel/kamailio-hash.js';
 import { DLG_CONFIRMED, DLG_CONFIRMED_NA, DLG_DELETED, DLG_EARLY, Dialog, type LegName } from './dialog.js';
+import { dialogState, parseDialogState } from './takeover.js';
 
 /** What sipd itself sends (the BYEs of a call it ends); the proxy module provides it. */
 export interface UacApi {
@@ -82,7 +83,18 @@ export interface DialogApi {
   /** end a call: BYE to both sides */
   end(d: Dialog, why: EndReason): void;
   active(): number;
+  /**
+   * sipd --cluster: a request or command for a call whose record (`o`, from the cluster store)
+   * names a node that is not alive — or this node in an earlier process. Takes the call over
+   * (atomically: one node wins) and holds it here: `{dialog}`. `{owner}`: a live node owns it
+   * (it was alive after all, or another node took it over first): send the request there.
+   * undefined: nothing to take (ended meanwhile, or a record without the state to take it over).
+   */
+  adopt(o: ClusterDialog): Promise<{ dialog: Dialog } | { owner: ClusterDialog } | undefined>;
 }
+
+/** a node is alive while its heartbeat (every 2 s, cluster module) is under 6 s old */
+const NODE_ALIVE_MS = 6000;
 
 const params = {
   max_calls_per_user: { type: 'integer', default: 0, min: 0, max: 1_000_000, doc: 'active calls a subscriber may have as caller; 0 = no limit (a per-user value from user_limits / dialog.setUserLimit wins)' },
@@ -136,7 +148,15 @@ export function createDialogModule() {
   const memberOf = (callId: string, fromTag: string) => `${callId}|${fromTag}`;
   /** confirmed dialogs recorded in the cluster store as this node's */
   const ownedShared = new Set<Dialog>();
-  const counters = { created: 0, answered: 0, failed: 0, ended_by_timeout: 0, ended_by_rpc: 0, refused_by_limit: 0, transit: 0, ended_for_other_node: 0 };
+  const counters = { created: 0, answered: 0, failed: 0, ended_by_timeout: 0, ended_by_rpc: 0, refused_by_limit: 0, transit: 0, ended_for_other_node: 0, taken_over: 0, ended_owner_lost: 0, cdr_left_to_taker: 0 };
+  /**
+   * CDRs of recorded calls that ended while Redis was away: written once Redis tells whether
+   * another node took the call over meanwhile (then that node writes it), at shutdown otherwise
+   */
+  const held: Array<{ callId: string; fromTag: string; cdr: CdrRecord }> = [];
+  /** releases in flight (their CDRs follow): shutdown waits for them */
+  const releasing = new Set<Promise<void>>();
+  let sweeping = false;
 
   const size = () => p?.hash_size ?? 4096;
   const limitsKey = (d: Dialog) => `${d.hEntry}:${d.hId}:${d.callId}`;
@@ -179,7 +199,9 @@ export function createDialogModule() {
     if (d.budgetTimer !== undefined) clearTimeout(d.budgetTimer);
     d.budgetTimer = undefined;
     if (wasCounted) profileChange(d, -1);
-    if (ownedShared.delete(d)) cluster?.dialogRelease(d.callId, d.caller.tag);
+    const recorded = ownedShared.delete(d);
+    hops.delete(d);
+    if (recorded && cluster?.dialogEnd === undefined) cluster?.dialogRelease(d.callId, d.caller.tag);
     const linger = (p?.linger ?? 10) * 1000;
     if (d.transit) {
       // the owning node writes the CDR
@@ -192,7 +214,7 @@ export function createDialogModule() {
       sharedMembers.delete(d);
       cluster?.callRelease(shared.user, shared.member);
     }
-    getAcc()?.cdr({
+    const cdr: CdrRecord = {
       ...d.parties,
       toTag: d.callee.tag,
       setupTime: d.initTs,
@@ -201,10 +223,46 @@ export function createDialogModule() {
       sipCode: d.sipCode,
       sipReason: d.sipReason,
       endReason: why,
-    });
+      ...(d.takenFrom !== undefined ? { takenOver: true } : {}),
+    };
+    // A call recorded in the cluster store has its CDR written by the node that holds the record
+    // when it ends: this one, unless another node took the call over while this one looked dead.
+    if (recorded && cluster?.dialogEnd !== undefined) endRecorded(d.callId, d.caller.tag, cdr);
+    else getAcc()?.cdr(cdr);
     const t = setTimeout(() => remove(d), linger);
     t.unref();
   }
+
+  /** Release the call's record; write its CDR unless another node took the call over. */
+  function endRecorded(callId: string, fromTag: string, cdr: CdrRecord): void {
+    const cl = cluster!;
+    const done = cl.dialogEnd!(callId, fromTag).then(
+      (r) => {
+        if (r === 'taken') {
+          counters.cdr_left_to_taker++;
+          log?.info('dialog: another node took this call over while this one looked dead; it writes the CDR', { callId: callId.slice(0, 64) });
+        } else if (r === 'down') void held.push({ callId, fromTag, cdr });
+        else getAcc()?.cdr(cdr);
+      },
+      () => void held.push({ callId, fromTag, cdr }),
+    );
+    releasing.add(done);
+    void done.finally(() => releasing.delete(done));
+  }
+
+  /** The held CDRs again, now that Redis may answer. */
+  function retryHeld(): void {
+    if (held.length === 0 || cluster?.up() !== true) return;
+    for (const h of held.splice(0)) endRecorded(h.callId, h.fromTag, h.cdr);
+  }
+
+  /** the call's record: who owns it, and what another node needs to take it over */
+  function record(d: Dialog, hop: string): ClusterDialog {
+    return { callId: d.callId, fromTag: d.caller.tag, toTag: d.callee.tag, node: cluster!.nodeId, hop, state: dialogState(d) };
+  }
+  /** each recorded dialog's hop (written with the record; its updates keep it) */
+  const hops = new Map<Dialog, string>();
+  const ttlOf = (d: Dialog) => (d.lifetime > 0 ? d.lifetime + 60 : 86_400);
 
   function accEvent(d: Dialog, method: string, code: number, reason: string): void {
     if (d.transit) return;
@@ -370,7 +428,8 @@ export function createDialogModule() {
         const sock = d.caller.socket;
         const hop = cluster.hopFor(sock === undefined ? undefined : `udp:${sock.ip.includes(':') ? `[${sock.ip}]` : sock.ip}:${sock.port}`);
         if (hop !== undefined) {
-          cluster.dialogOwn({ callId: d.callId, fromTag: d.caller.tag, toTag: tag, node: cluster.nodeId, hop }, d.lifetime > 0 ? d.lifetime + 60 : 86_400);
+          cluster.dialogOwn(record(d, hop), ttlOf(d));
+          hops.set(d, hop);
           ownedShared.add(d);
         }
       }
@@ -417,7 +476,12 @@ export function createDialogModule() {
     request(d, leg, msg) {
       const from = leg === 'caller' ? d.caller : d.callee;
       const seq = msg.cseq?.seq ?? 0;
-      if (msg.method !== 'ACK' && msg.method !== 'CANCEL' && seq > from.cseq) from.cseq = seq;
+      if (msg.method !== 'ACK' && msg.method !== 'CANCEL' && seq > from.cseq) {
+        from.cseq = seq;
+        // a node that takes the call over sends its BYEs above the CSeq each side last saw
+        const hop = hops.get(d);
+        if (msg.method !== 'BYE' && hop !== undefined && d.active && ownedShared.has(d)) cluster?.dialogOwn(record(d, hop), ttlOf(d));
+      }
       if (!d.active) return;
       if (msg.method === 'ACK' && d.state === DLG_CONFIRMED_NA) d.state = DLG_CONFIRMED;
       if (msg.method === 'BYE') {
@@ -438,7 +502,107 @@ export function createDialogModule() {
       for (const s of slots.values()) for (const d of s.values()) if (d.active && !d.transit) n++;
       return n;
     },
+    async adopt(o) {
+      const cl = cluster;
+      if (cl === undefined || cl.dialogClaim === undefined) return undefined;
+      const held = (byCallId.get(o.callId) ?? []).find((d) => d.active && !d.transit && d.caller.tag === o.fromTag);
+      if (held !== undefined) return { dialog: held };
+      // this very process's record, yet the call is not here: it ended (the record is going)
+      if (o.node === cl.nodeId && o.pid === process.pid) return undefined;
+      // Is the owner alive? Asked afresh (not the view of the last heartbeat): a node that
+      // restarted under the same name has another pid and holds nothing of its former calls.
+      const owner = async (r: ClusterDialog) => {
+        const n = (await cl.nodes()).find((x) => x.node === r.node);
+        return n !== undefined && Date.now() - n.lastSeen < NODE_ALIVE_MS && (r.pid === undefined || n.pid === r.pid) && !(r.node === cl.nodeId && r.pid !== process.pid);
+      };
+      // a record written without the state (or unreadable) is not claimed: nobody could end the call from it
+      if (parseDialogState(o.state) === undefined) return undefined;
+      try {
+        if (await owner(o)) return o.node === cl.nodeId ? undefined : { owner: o };
+        const rec = await cl.dialogClaim(o.callId, o.fromTag, { node: o.node, ...(o.pid !== undefined ? { pid: o.pid } : {}) });
+        if (rec === undefined) {
+          // another node was first (or the call ended): it is that node's now
+          const now = (await cl.dialogOwners(o.callId)).find((x) => x.fromTag === o.fromTag);
+          return now !== undefined && now.node !== cl.nodeId && (await owner(now)) ? { owner: now } : undefined;
+        }
+        const d = restore(rec);
+        if (d === undefined) {
+          log?.warn('dialog: a call whose owner died could not be taken over: its record lacks the dialog state', { callId: o.callId.slice(0, 64), node: o.node });
+          return undefined;
+        }
+        return { dialog: d };
+      } catch (e) {
+        log?.warn('dialog: taking over a call whose owner died failed (Redis)', { callId: o.callId.slice(0, 64), error: e instanceof Error ? e.message : String(e) });
+        return undefined;
+      }
+    },
   };
+
+  /**
+   * A call this node just took over (dialogClaim won): the dialog rebuilt from the owner's
+   * record, held here as if set up here — counted in the caller's profile, its maximum duration
+   * kept, its record (now naming this node) released and its CDR written when it ends.
+   */
+  function restore(rec: ClusterDialog): Dialog | undefined {
+    const st = parseDialogState(rec.state);
+    const hop = cluster?.hopFor();
+    if (st === undefined || hop === undefined) return undefined;
+    const hEntry = coreHash(rec.callId, size());
+    const hId = (nextId.get(hEntry) ?? 0) + 1;
+    nextId.set(hEntry, hId);
+    const d = new Dialog(hEntry, hId, rec.callId, st.fromUri, st.toUri, st.reqUri, st.profileUser, { ...st.parties, callId: rec.callId }, st.caller, st.lifetime, st.initTs);
+    Object.assign(d.callee, st.callee);
+    d.state = DLG_CONFIRMED;
+    d.startTs = st.startTs;
+    d.sipCode = st.sipCode;
+    d.sipReason = st.sipReason;
+    d.takenFrom = rec.takenFrom ?? rec.node;
+    let slot = slots.get(hEntry);
+    if (slot === undefined) slots.set(hEntry, (slot = new Map()));
+    slot.set(hId, d);
+    byCallId.set(rec.callId, [...(byCallId.get(rec.callId) ?? []), d]);
+    profileChange(d, +1);
+    ownedShared.add(d);
+    hops.set(d, hop);
+    counters.taken_over++;
+    log?.info('dialog: took over a call whose owner node is gone', { callId: rec.callId.slice(0, 64), from: d.takenFrom });
+    if (d.lifetime > 0) {
+      const left = d.startTs! + d.lifetime * 1000 - now();
+      d.timer = setTimeout(() => {
+        counters.ended_by_timeout++;
+        api.end(d, 'max-duration');
+      }, Math.max(0, left));
+      d.timer.unref();
+    }
+    return d;
+  }
+
+  /**
+   * Calls whose owner stopped refreshing their records dialog_ttl_sec ago and is not alive (it
+   * died, and neither party sent a BYE anywhere else): taken over and ended, BYE to both sides,
+   * CDR end_reason owner-lost. A few per pass; every node sweeps, the claim decides who ends each.
+   */
+  async function sweep(): Promise<void> {
+    const cl = cluster;
+    if (sweeping || cl?.dialogsOverdue === undefined || !cl.up()) return;
+    sweeping = true;
+    try {
+      for (const k of await cl.dialogsOverdue(50)) {
+        const rec = (await cl.dialogOwners(k.callId)).find((x) => x.fromTag === k.fromTag);
+        if (rec === undefined) continue;
+        const r = await api.adopt(rec);
+        if (r !== undefined && 'dialog' in r && r.dialog.active) {
+          counters.ended_owner_lost++;
+          log?.info('dialog: ending a call of a node that died (no BYE came for it)', { callId: k.callId.slice(0, 64), node: rec.node });
+          api.end(r.dialog, 'owner-lost');
+        }
+      }
+    } catch (e) {
+      log?.warn('dialog: sweeping the calls of dead nodes failed', { error: e instanceof Error ? e.message : String(e) });
+    } finally {
+      sweeping = false;
+    }
+  }
 
   /** End the calls of a Call-ID this node owns (BYE both ways); how many. */
   function endLocal(callId: string): number {
@@ -528,13 +692,30 @@ export function createDialogModule() {
         cluster = cl;
         // The owner's heartbeat: deadlines of the calls it still holds move forward every
         // third of cluster.dialog_ttl_sec; a node that dies stops refreshing and its calls expire.
-        refresher = setInterval(() => cl.callRefresh([...sharedMembers.values()]), Math.max(1000, (cl.dialogTtlSec * 1000) / 3));
+        refresher = setInterval(() => {
+          cl.callRefresh([...sharedMembers.values()]);
+          cl.dialogRefresh?.([...ownedShared].map((d) => ({ callId: d.callId, fromTag: d.caller.tag })));
+          retryHeld();
+          void sweep();
+        }, Math.max(1000, (cl.dialogTtlSec * 1000) / 3));
         refresher.unref();
         // Another node asks this one to end a call it owns (dialog.endCall there).
-        cl.onCommand('dialog.end', (args) => {
+        cl.onCommand('dialog.end', async (args) => {
           const callId = typeof args.callId === 'string' ? args.callId : '';
-          const ended = callId === '' ? 0 : endLocal(callId);
+          let ended = callId === '' ? 0 : endLocal(callId);
           if (ended > 0) counters.ended_for_other_node += ended;
+          // this node's calls from before a restart (same name, another pid): taken over and ended
+          if (ended === 0 && callId !== '') {
+            for (const o of await cl.dialogOwners(callId)) {
+              if (o.node !== cl.nodeId || o.pid === process.pid) continue;
+              const r = await api.adopt(o);
+              if (r !== undefined && 'dialog' in r && r.dialog.active) {
+                counters.ended_by_rpc++;
+                api.end(r.dialog, 'rpc');
+                ended++;
+              }
+            }
+          }
           return { ended };
         });
       }
@@ -544,7 +725,7 @@ export function createDialogModule() {
       p = ctx.params;
       overrides = o;
     },
-    destroy() {
+    async destroy() {
       if (refresher !== undefined) clearInterval(refresher);
       refresher = undefined;
       for (const d of all()) {
@@ -554,6 +735,13 @@ export function createDialogModule() {
       slots.clear();
       byCallId.clear();
       profile.clear();
+      // the CDRs of recorded calls follow their release (acc is destroyed after this module)
+      await Promise.allSettled([...releasing]);
+      if (held.length > 0) {
+        // Redis unreachable: written rather than lost (a node that took one over meanwhile writes it too)
+        log?.warn('dialog: writing CDRs whose call records Redis could not confirm', { records: held.length });
+        for (const h of held.splice(0)) getAcc()?.cdr(h.cdr);
+      }
     },
     rpc: {
       'dlg.list': {
@@ -661,9 +849,26 @@ export function createDialogModule() {
           } catch {
             throw new RpcFault(503, 'Cluster store unreachable');
           }
-          const nodes = [...new Set(owners.map((o) => o.node).filter((n) => n !== cluster!.nodeId))];
           let ended = 0;
           let by = '';
+          // A call whose owner died (or is this node in an earlier process) is taken over and
+          // ended here; the others are asked to end theirs.
+          const asks: ClusterDialog[] = [];
+          for (const o of owners) {
+            if (o.node !== cluster.nodeId && cluster.alive(o.node) === true) {
+              asks.push(o);
+              continue;
+            }
+            const r = await api.adopt(o);
+            if (r !== undefined && 'owner' in r) asks.push(r.owner);
+            else if (r !== undefined && r.dialog.active) {
+              counters.ended_by_rpc++;
+              api.end(r.dialog, 'rpc');
+              ended++;
+              by = cluster.nodeId;
+            }
+          }
+          const nodes = [...new Set(asks.map((o) => o.node).filter((n) => n !== cluster!.nodeId))];
           for (const n of nodes) {
             let r: unknown;
             try {

@@ -61,6 +61,12 @@ export class Dialog {
    * so that in-dialog requests pass (no CDR, no accounting, not listed by dlg.list)
    */
   transit = false;
+  /**
+   * sipd --cluster: the node this call was taken over from (its owner died; dialog module
+   * `adopt`). In-dialog requests then follow the stored route sets, not the Route headers,
+   * which still name the dead node; the CDR's end_reason says `;taken-over`.
+   */
+  takenFrom: string | undefined;
 
   constructor(
     readonly hEntry: number,
