@@ -270,6 +270,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
 
   try {
     const info = await daemon.start();
+    // the hand-off address other nodes reach this one at: a --workers process's private port is known only now
+    cluster.api?.learnBound(info.listen);
     if (flags.checkConfig) {
       await daemon.stop();
       process.stdout.write(`configuration OK: ${info.listen.join(', ')}; rpc ${info.rpc.join(', ')}\n`);

@@ -2,8 +2,11 @@
 // cluster node over a private Redis, sharing one MariaDB database. REGISTERs from many sources
 // spread over both workers; calls through the shared port connect whichever worker took them
 // (responses and in-dialog requests come back to the worker that owns the transaction and the
-// dialog: its private port is in Via and Record-Route). Under Node 20, sipd refuses --workers 2
-// with one line naming the requirement; without --cluster it refuses too.
+// dialog: its private port is in Via and Record-Route). A TCP client's connection is held by one
+// worker; a call for it that the other worker takes is handed to the holder's private port (a
+// signed hand-off, as between machines) and reaches the client over its connection. Under Node
+// 20, sipd refuses --workers 2 with one line naming the requirement; without --cluster it refuses
+// too.
 // scripts/test-node-versions.sh runs this file under Node 22 and 24.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +14,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
@@ -93,6 +97,140 @@ function parentOf(pid: number): number | undefined {
   }
 }
 
+/** The values of one header (name exact, case-insensitive) in a message's head. */
+function headers(text: string, name: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\r\n\r\n')[0]!.split('\r\n').slice(1)) {
+    const i = line.indexOf(':');
+    if (i > 0 && line.slice(0, i).trim().toLowerCase() === name.toLowerCase()) out.push(line.slice(i + 1).trim());
+  }
+  return out;
+}
+
+/**
+ * A callee over one TCP connection it keeps open (a UA behind NAT: nothing reaches it except over
+ * that connection): registers with digest, answers INVITE with 200 (Record-Route copied) and BYE
+ * with 200, and keeps every request it got. (A slimmer copy of cluster-calls.test.ts' TestUa.)
+ */
+class TcpUa {
+  readonly requests: string[] = [];
+  private sock!: net.Socket;
+  private buf = Buffer.alloc(0);
+  private waiters: Array<{ match: (m: string) => boolean; resolve: (m: string) => void }> = [];
+  private readonly tag = randomBytes(4).toString('hex');
+  private cseq = 0;
+  localPort = 0;
+  constructor(readonly ip: string, readonly user: string) {}
+
+  get contact(): string {
+    return `<sip:${this.user}@${this.ip}:${this.localPort};transport=tcp>`;
+  }
+
+  async open(port: number): Promise<void> {
+    const c = net.connect({ host: '127.0.0.1', port, localAddress: this.ip });
+    await new Promise<void>((resolve, reject) => {
+      c.once('connect', () => resolve());
+      c.once('error', reject);
+    });
+    c.on('error', () => undefined);
+    c.on('data', (d: Buffer) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      for (;;) {
+        while (this.buf.length >= 2 && this.buf[0] === 0x0d && this.buf[1] === 0x0a) this.buf = this.buf.subarray(2);
+        const end = this.buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const len = Number(/\r\n(?:content-length|l)\s*:\s*(\d+)/i.exec(this.buf.subarray(0, end).toString('utf8'))?.[1] ?? 0);
+        if (this.buf.length < end + 4 + len) return;
+        const text = this.buf.subarray(0, end + 4 + len).toString('utf8');
+        this.buf = this.buf.subarray(end + 4 + len);
+        this.received(text);
+      }
+    });
+    this.sock = c;
+    this.localPort = c.localPort!;
+  }
+
+  close(): void {
+    this.sock?.destroy();
+  }
+
+  private received(text: string): void {
+    const method = /^SIP\/2\.0 /.test(text) ? undefined : text.slice(0, text.indexOf(' '));
+    if (method !== undefined) this.requests.push(text);
+    if (method === 'INVITE') this.respond(text, true);
+    else if (method === 'BYE') this.respond(text, false);
+    for (const w of [...this.waiters]) {
+      if (w.match(text)) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve(text);
+      }
+    }
+  }
+
+  private respond(req: string, answer: boolean): void {
+    const to = headers(req, 'To')[0]!;
+    this.sock.write([
+      'SIP/2.0 200 OK',
+      ...headers(req, 'Via').map((v) => `Via: ${v}`),
+      ...(answer ? headers(req, 'Record-Route').map((v) => `Record-Route: ${v}`) : []),
+      `From: ${headers(req, 'From')[0]}`,
+      `To: ${/;tag=/i.test(to) ? to : `${to};tag=${this.tag}`}`,
+      `Call-ID: ${headers(req, 'Call-ID')[0]}`,
+      `CSeq: ${headers(req, 'CSeq')[0]}`,
+      ...(answer ? [`Contact: ${this.contact}`] : []),
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n'));
+  }
+
+  wait(what: string, match: (m: string) => boolean, ms = 10_000): Promise<string> {
+    const had = this.requests.find(match);
+    if (had !== undefined) return Promise.resolve(had);
+    return new Promise<string>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${this.user}: no ${what} within ${ms} ms`)), ms);
+      this.waiters.push({ match, resolve: (m) => (clearTimeout(t), resolve(m)) });
+    });
+  }
+
+  /** REGISTER with digest over the connection; the final status. */
+  async register(port: number): Promise<number | undefined> {
+    const callId = `${randomBytes(8).toString('hex')}@workers-test`;
+    const uri = `sip:127.0.0.1:${port}`;
+    const msg = (auth?: string) => [
+      `REGISTER ${uri} SIP/2.0`,
+      `Via: SIP/2.0/TCP ${this.ip}:${this.localPort};branch=z9hG4bK-${randomBytes(6).toString('hex')};rport`,
+      `From: <sip:${this.user}@${REALM}>;tag=${randomBytes(4).toString('hex')}`,
+      `To: <sip:${this.user}@${REALM}>`,
+      `Call-ID: ${callId}`,
+      `CSeq: ${++this.cseq} REGISTER`,
+      `Contact: ${this.contact}`,
+      'Expires: 300',
+      'Max-Forwards: 70',
+      ...(auth ? [`Authorization: ${auth}`] : []),
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
+    const finalFor = (cseq: number) => (m: string) => /^SIP\/2\.0 [2-6]\d\d /.test(m) && headers(m, 'CSeq')[0] === `${cseq} REGISTER`;
+    const reply = (cseq: number) => new Promise<string>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${this.user}: no REGISTER reply`)), 5000);
+      this.waiters.push({ match: finalFor(cseq), resolve: (m) => (clearTimeout(t), resolve(m)) });
+    });
+    let r = reply(this.cseq + 1);
+    this.sock.write(msg());
+    const first = await r;
+    if (statusOf(first) !== 401) return statusOf(first);
+    const h = /Digest (.*)/i.exec(headers(first, 'WWW-Authenticate')[0] ?? '')![1]!;
+    const nonce = /nonce="([^"]+)"/.exec(h)![1]!;
+    const cnonce = randomBytes(4).toString('hex');
+    const response = md5(`${md5(`${this.user}:${REALM}:${PASSWORD}`)}:${nonce}:00000001:${cnonce}:auth:${md5(`REGISTER:${uri}`)}`);
+    r = reply(this.cseq + 1);
+    this.sock.write(msg(`Digest username="${this.user}", realm="${REALM}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`));
+    return statusOf(await r);
+  }
+}
+
 function ok(r: SippRun, what: string): void {
   assert.equal(r.timedOut, false, `${what}: sipp timed out\n${r.output.slice(-1500)}`);
   assert.equal(r.code, 0, `${what}: sipp exit ${r.code}\n${r.output.slice(-2500)}`);
@@ -151,7 +289,7 @@ describe('sipd --workers', () => {
       tdb = await createTestDb('mysql');
       const db = await tdb.open();
       try {
-        for (const u of ['alice', 'bob', 'carol']) await addSubscriber(db, u, REALM, PASSWORD, { hash: 'md5', storePlaintext: false });
+        for (const u of ['alice', 'bob', 'carol', 'dave']) await addSubscriber(db, u, REALM, PASSWORD, { hash: 'md5', storePlaintext: false });
       } finally {
         await db.close();
       }
@@ -159,7 +297,7 @@ describe('sipd --workers', () => {
       rpcPort = await freeSipPort();
       const cfg = join(dir, 'sipd.json');
       writeFileSync(cfg, JSON.stringify({
-        listen: [`udp:127.0.0.1:${port}`],
+        listen: [`udp:127.0.0.1:${port}`, `tcp:127.0.0.1:${port}`],
         rpcListen: [`http://127.0.0.1:${rpcPort}/RPC`],
         cluster: { url: `redis://127.0.0.1:${redis.port}/0`, node_id: 'w' },
         workers: 2,
@@ -266,6 +404,65 @@ describe('sipd --workers', () => {
       assertOwnPort();
       // a worker that died and was restarted would have lost its calls' transactions: none did
       assert.doesNotMatch(out, /sipd: worker \d+ exited/, log());
+    });
+
+    test('a TCP client registered through one worker: calls the other worker takes are handed to the holder\'s private port and reach the client over its connection; every call completes', async () => {
+      // each worker's hand-off address: its private UDP port on the listen IP (not the shared port)
+      const nodes = (await rpc<{ nodes: Array<{ node: string; hops: string[] }> }>(0, 'cluster.nodes')).nodes;
+      const hop = new Map(nodes.map((n) => [n.node, n.hops]));
+      for (const w of ['w#0', 'w#1']) {
+        const h = hop.get(w) ?? [];
+        assert.equal(h.length, 1, `${w} hand-off addresses: ${JSON.stringify(h)}`);
+        assert.match(h[0]!, /^udp:127\.0\.0\.1:\d+$/, `${w}: on the listen IP`);
+        assert.notEqual(h[0], `udp:127.0.0.1:${port}`, `${w}: its private port, not the shared one`);
+      }
+      const privatePort = (w: number) => Number(hop.get(`w#${w}`)![0]!.split(':')[2]);
+
+      const dave = new TcpUa('127.0.0.62', 'dave');
+      await dave.open(port);
+      try {
+        assert.equal(await dave.register(port), 200, 'dave registers over TCP');
+        // which worker took his connection (the kernel's choice): the one holding his contact
+        const holds = async (w: number) => (await rpc<{ Domains: Array<{ Domain: { AoRs: Array<{ Info: { AoR: string } }> } }> }>(w, 'ul.dump')).Domains[0]!.Domain.AoRs.some((a) => a.Info.AoR === 'dave');
+        const held = [await holds(0), await holds(1)];
+        assert.equal(held.filter(Boolean).length, 1, `dave's contact on worker 0 / 1: ${held.join(' / ')}`);
+        const holder = held[0] ? 0 : 1;
+        const other = 1 - holder;
+        const log = () => `\nsipd's log (tail):\n${out.slice(-2500)}`;
+        // Calls from fresh UDP source ports until each worker has taken one (the kernel's hash
+        // picks the worker, as in the test above): one taken by the holder goes straight over the
+        // connection; one taken by the other worker is handed to the holder's private port. Either
+        // way dave gets the INVITE over his connection, and ACK and BYE reach him too.
+        const MAX_CALLS = 30;
+        const kinds = { direct: 0, handedOff: 0 };
+        for (let call = 1; ; call++) {
+          const seen = dave.requests.length;
+          const uac = sipp({ scenario: scenario('caller.xml', { USER: 'bob', HOLD: 200 }), remote: `127.0.0.1:${port}`, localPort: await freeSipPort(), service: 'dave', user: 'bob', password: PASSWORD, timeoutMs: 20_000 });
+          const invite = await dave.wait('INVITE', (m) => m.startsWith('INVITE ') && dave.requests.indexOf(m) >= seen, 10_000).catch((e: Error) => assert.fail(`call ${call}: ${e.message}${log()}`));
+          ok(await uac.done, `call ${call}, caller${log()}`);
+          const callId = headers(invite, 'Call-ID')[0];
+          await dave.wait('BYE', (m) => m.startsWith('BYE ') && headers(m, 'Call-ID')[0] === callId, 10_000);
+          assert.ok(dave.requests.some((m) => m.startsWith('ACK ') && headers(m, 'Call-ID')[0] === callId), `call ${call}: dave got the ACK`);
+          assert.deepEqual(headers(invite, 'X-Sipd-Handoff'), [], 'the hand-off header stays between the workers');
+          // The Via path tells who took the call: the holder's TCP Via on top, then (handed off)
+          // the other worker's private port, then the caller.
+          const vias = headers(invite, 'Via').flatMap((v) => v.split(/\s*,\s*/));
+          assert.match(vias[0]!, new RegExp(`^SIP/2\\.0/TCP 127\\.0\\.0\\.1:${port};`), `call ${call}: over dave's connection: ${vias.join(' | ')}`);
+          if (vias.length === 3) {
+            assert.match(vias[1]!, new RegExp(`^SIP/2\\.0/UDP 127\\.0\\.0\\.1:${privatePort(other)};`), `call ${call}: handed over by worker ${other}: ${vias.join(' | ')}`);
+            kinds.handedOff++;
+          } else {
+            assert.equal(vias.length, 2, `call ${call}: Via ${vias.join(' | ')}`);
+            kinds.direct++;
+          }
+          if (kinds.direct > 0 && kinds.handedOff > 0) break;
+          assert.ok(call < MAX_CALLS, `${call} calls and ${kinds.direct === 0 ? `worker ${holder} (the holder)` : `worker ${other}`} took none: direct ${kinds.direct}, handed off ${kinds.handedOff}${log()}`);
+        }
+        console.log(`# calls for the TCP client: taken by its worker ${kinds.direct}, handed over by the other ${kinds.handedOff}`);
+      } finally {
+        dave.close();
+      }
+      assert.doesNotMatch(out, /sipd: worker \d+ exited/);
     });
   });
 });

@@ -3,7 +3,7 @@
 // UDP one; none without a UDP listen address with a fixed port.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hopOf } from '../../../src/daemon/modules/cluster/cluster-module.js';
+import { handOffAddresses, hopOf } from '../../../src/daemon/modules/cluster/cluster-module.js';
 
 test('hopOf: the UDP listen address on the IP the contact registered on', () => {
   const listen = ['udp:192.0.2.11:5060', 'tcp:192.0.2.11:5060', 'udp:198.51.100.7:5080', 'tls:198.51.100.7:5061'];
@@ -18,4 +18,25 @@ test('hopOf: IPv6 in brackets; nothing without a usable UDP listen address', () 
   assert.equal(hopOf(['tcp:192.0.2.11:5060']), undefined);
   assert.equal(hopOf(['udp:192.0.2.11:0']), undefined, 'port 0 (any free port) is no address to give others');
   assert.equal(hopOf(['not an address']), undefined);
+});
+
+test('hopOf: an unspecified address (0.0.0.0, ::) is no address to give others', () => {
+  assert.equal(hopOf(['udp:0.0.0.0:5060']), undefined);
+  assert.equal(hopOf(['udp:[::]:5060']), undefined);
+  assert.equal(hopOf(['udp:0.0.0.0:5060', 'udp:192.0.2.11:5060'], 'udp:0.0.0.0:5060'), '192.0.2.11:5060');
+});
+
+test('handOffAddresses: a --workers process hands off at its private port (per IP), others at their listen address', () => {
+  // sipd --workers: the shared address and the worker's private port on the same IP
+  const configured = ['udp:192.0.2.11:5060', 'tcp:192.0.2.11:5060', 'udp:198.51.100.7:5080'];
+  const bound = ['udp:192.0.2.11:5060', 'udp:192.0.2.11:41234', 'tcp:192.0.2.11:5060', 'udp:198.51.100.7:5080', 'udp:198.51.100.7:39000'];
+  const hops = handOffAddresses(configured, bound);
+  assert.deepEqual(hops, ['udp:192.0.2.11:41234', 'udp:198.51.100.7:39000']);
+  assert.equal(hopOf(hops, 'tcp:192.0.2.11:5060'), '192.0.2.11:41234', 'a TCP contact on the shared address: the private port of the worker holding its connection');
+  assert.equal(hopOf(hops, 'tls:198.51.100.7:5061'), '198.51.100.7:39000');
+  // one process: its listen addresses as they are
+  assert.deepEqual(handOffAddresses(configured, ['udp:192.0.2.11:5060', 'tcp:192.0.2.11:5060', 'udp:198.51.100.7:5080']), ['udp:192.0.2.11:5060', 'udp:198.51.100.7:5080']);
+  // a configured port 0: the port it got
+  assert.deepEqual(handOffAddresses(['udp:192.0.2.11:0'], ['udp:192.0.2.11:45000']), ['udp:192.0.2.11:45000']);
+  assert.deepEqual(handOffAddresses(['udp:[2001:db8::5]:5060'], ['udp:[2001:db8::5]:5060', 'udp:[2001:db8::5]:40000']), ['udp:[2001:db8::5]:40000']);
 });

@@ -137,16 +137,44 @@ function splitSocket(s: string): { proto: string; ip: string; port: number } | u
   return { proto: m[1]!.toLowerCase(), ip: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3]) };
 }
 
+/** 0.0.0.0 / :: — bound to every address: no address another node could send to */
+const unspecified = (ip: string) => ip === '0.0.0.0' || ip === '::' || ip === '[::]';
+
 /**
- * The UDP address (ip:port) through which other nodes reach this one: a UDP listen address on
- * the IP of `socket` (where the contact registered), else the first UDP listen address.
+ * The UDP address (ip:port) through which other nodes reach this one: one of `hops` (the node's
+ * hand-off addresses, see handOffAddresses) on the IP of `socket` (where the contact
+ * registered), else the first. None when the node has only unspecified addresses (0.0.0.0):
+ * then the contact is called directly, as without a cluster.
  */
-export function hopOf(listen: readonly string[], socket?: string): string | undefined {
-  const udp = listen.map(splitSocket).filter((l): l is NonNullable<typeof l> => l !== undefined && l.proto === 'udp' && l.port !== 0);
+export function hopOf(hops: readonly string[], socket?: string): string | undefined {
+  const udp = hops.map(splitSocket).filter((l): l is NonNullable<typeof l> => l !== undefined && l.proto === 'udp' && l.port !== 0 && !unspecified(l.ip));
   const s = socket === undefined ? undefined : splitSocket(socket);
   const pick = (s !== undefined ? udp.find((l) => l.ip === s.ip) : undefined) ?? udp[0];
   if (pick === undefined) return undefined;
   return pick.ip.includes(':') ? `[${pick.ip}]:${pick.port}` : `${pick.ip}:${pick.port}`;
+}
+
+/**
+ * A node's hand-off addresses, from its configured listen addresses and the UDP sockets it
+ * bound: per IP, a bound socket that is not a configured address (a `--workers` process's
+ * private port, or the port a configured port 0 got) before the configured one. The workers of
+ * one machine share its configured address, where the kernel gives a datagram to any of them;
+ * the private port reaches the one worker that holds a contact's TCP/TLS connection.
+ */
+export function handOffAddresses(configured: readonly string[], bound: readonly string[]): string[] {
+  const norm = (l: { ip: string; port: number }) => `${l.ip.toLowerCase()}|${l.port}`;
+  const conf = new Set(configured.map(splitSocket).filter((l) => l !== undefined && l.proto === 'udp').map((l) => norm(l!)));
+  const udp = bound.map(splitSocket).filter((l): l is NonNullable<typeof l> => l !== undefined && l.proto === 'udp' && l.port !== 0);
+  const out: string[] = [];
+  const ips = new Set<string>();
+  for (const configuredOnes of [false, true]) {
+    for (const l of udp) {
+      if (conf.has(norm(l)) !== configuredOnes || ips.has(l.ip.toLowerCase())) continue;
+      ips.add(l.ip.toLowerCase());
+      out.push(`udp:${l.ip.includes(':') ? `[${l.ip}]` : l.ip}:${l.port}`);
+    }
+  }
+  return out;
 }
 
 export function createClusterModule(settings: ClusterSettings) {
@@ -173,6 +201,12 @@ export function createClusterModule(settings: ClusterSettings) {
   const seen = new Map<string, number>();
   /** the other members' UDP listen IPs (the hand-off addresses, see hopOf) → their last heartbeat */
   let memberIps = new Map<string, number>();
+  /** this node's hand-off addresses: its listen addresses until start tells the bound ones (learnBound) */
+  let hops: string[] = [...settings.listen];
+  /** the members' hand-off addresses as they last announced them (a restarted worker has a new private port) */
+  let nodeHops = new Map<string, string[]>();
+  /** this node's own specific UDP listen addresses (ip|port): the same machine's workers share them */
+  const sharedUdp = new Set(settings.listen.map(splitSocket).filter((l) => l !== undefined && l.proto === 'udp' && l.port !== 0 && !unspecified(l.ip)).map((l) => `${l!.ip.toLowerCase()}|${l!.port}`));
 
   const htKey = (table: string, key: string) => `${PREFIX}ht:${table}:${key}`;
   const message = (o: Record<string, unknown>) => JSON.stringify({ n: settings.nodeId, ...o });
@@ -271,20 +305,23 @@ export function createClusterModule(settings: ClusterSettings) {
   async function announce(): Promise<void> {
     if (cmd === undefined) return;
     counters.heartbeats++;
-    await cmd.hset(NODES, settings.nodeId, JSON.stringify({ lastSeen: Date.now(), listen: settings.listen, pid: process.pid }));
+    await cmd.hset(NODES, settings.nodeId, JSON.stringify({ lastSeen: Date.now(), listen: settings.listen, hops, pid: process.pid }));
     // who else is alive: calls are handed to a node only while it is
     const h = await cmd.hgetall(NODES);
     seen.clear();
     const ips = new Map<string, number>();
+    const nh = new Map<string, string[]>();
     for (const [node, v] of Object.entries(h)) {
       try {
-        const o = JSON.parse(v) as { lastSeen?: unknown; listen?: unknown };
+        const o = JSON.parse(v) as { lastSeen?: unknown; listen?: unknown; hops?: unknown };
         const last = Number(o.lastSeen ?? 0);
         seen.set(node, last);
+        if (Array.isArray(o.hops)) nh.set(node, o.hops.filter((x): x is string => typeof x === 'string'));
         // The addresses other nodes send hand-offs and forwarded requests from: their UDP
-        // listen addresses (a node's own are `myself` to it, and left out).
+        // listen addresses and hand-off addresses (a --workers process sends from its private
+        // port, on its listen IP); a node's own are `myself` to it, and left out.
         if (node === settings.nodeId || !Array.isArray(o.listen)) continue;
-        for (const l of o.listen) {
+        for (const l of [...o.listen, ...(Array.isArray(o.hops) ? o.hops : [])]) {
           const s = typeof l === 'string' ? splitSocket(l) : undefined;
           if (s === undefined || s.proto !== 'udp' || s.port === 0) continue;
           const ip = s.ip.toLowerCase();
@@ -295,6 +332,22 @@ export function createClusterModule(settings: ClusterSettings) {
       }
     }
     memberIps = ips;
+    nodeHops = nh;
+  }
+
+  /**
+   * Where this node hands a call for `c` (another node's contact, as read from Redis) to: the
+   * owner's current hand-off address (a worker that restarted has a new private port; the one
+   * written with the contact is kept for a node not announced yet). None for a UDP contact that
+   * registered on a (specific) address this node listens on too: the same machine's workers share
+   * that address, so this node reaches the contact directly, as its owner would.
+   */
+  function handOffTo(c: { node?: string; socket?: string; hop?: string }): string | undefined {
+    if (c.node === undefined || c.node === settings.nodeId) return c.hop;
+    const s = c.socket === undefined ? undefined : splitSocket(c.socket);
+    if (s !== undefined && s.proto === 'udp' && sharedUdp.has(`${s.ip.toLowerCase()}|${s.port}`)) return undefined;
+    const theirs = nodeHops.get(c.node);
+    return theirs === undefined ? c.hop : hopOf(theirs, c.socket);
   }
 
   /** After a (re)connection: owners resynchronise their copies, then our queued writes go out. */
@@ -334,7 +387,13 @@ export function createClusterModule(settings: ClusterSettings) {
       });
   }
 
-  const api: ClusterApi = {
+  const api: ClusterApi & {
+    /**
+     * The addresses this node bound at start (the runtime's `listen`, with a --workers process's
+     * private port): its hand-off addresses from now on (handOffAddresses).
+     */
+    learnBound(bound: readonly string[]): void;
+  } = {
     enabled,
     nodeId: settings.nodeId,
     admission: settings.admission,
@@ -384,7 +443,7 @@ export function createClusterModule(settings: ClusterSettings) {
       if ((!isUp && !resyncing) || cmd === undefined) throw new Error('cluster: Redis unreachable');
       const key = `${PREFIX}loc:${aor}`;
       const m = cmd.multi();
-      for (const c of put) m.hset(key, c.ruid, JSON.stringify({ ...c, node: settings.nodeId, hop: hopOf(settings.listen, c.socket) }));
+      for (const c of put) m.hset(key, c.ruid, JSON.stringify({ ...c, node: settings.nodeId, hop: hopOf(hops, c.socket) }));
       if (remove.length > 0) m.hdel(key, ...remove);
       const last = Math.max(0, ...put.map((c) => c.expires));
       // The key lives as long as its longest contact: NX gives a new key its first expiry (GT
@@ -406,7 +465,11 @@ export function createClusterModule(settings: ClusterSettings) {
         const out: ContactRecord[] = [];
         for (const v of Object.values(h)) {
           try {
-            out.push(JSON.parse(v) as ContactRecord);
+            const c = JSON.parse(v) as ContactRecord;
+            const hop = handOffTo(c);
+            if (hop === undefined) delete c.hop;
+            else c.hop = hop;
+            out.push(c);
           } catch {
             /* skipped */
           }
@@ -443,15 +506,20 @@ export function createClusterModule(settings: ClusterSettings) {
       return Object.entries(h)
         .map(([node, v]) => {
           try {
-            const o = JSON.parse(v) as { lastSeen?: number; listen?: string[]; pid?: number };
-            return { node, lastSeen: Number(o.lastSeen ?? 0), listen: Array.isArray(o.listen) ? o.listen : [], pid: Number(o.pid ?? 0) };
+            const o = JSON.parse(v) as { lastSeen?: number; listen?: string[]; hops?: string[]; pid?: number };
+            return { node, lastSeen: Number(o.lastSeen ?? 0), listen: Array.isArray(o.listen) ? o.listen : [], hops: Array.isArray(o.hops) ? o.hops : [], pid: Number(o.pid ?? 0) };
           } catch {
-            return { node, lastSeen: 0, listen: [], pid: 0 };
+            return { node, lastSeen: 0, listen: [], hops: [], pid: 0 };
           }
         })
         .sort((a, b) => a.node.localeCompare(b.node));
     },
-    hopFor: (socket) => hopOf(settings.listen, socket),
+    hopFor: (socket) => hopOf(hops, socket),
+    learnBound(bound) {
+      hops = handOffAddresses(settings.listen, bound);
+      // tell the others at once rather than at the next heartbeat
+      if (isUp) announce().catch((e: unknown) => down(e));
+    },
     memberAddress(ip) {
       if (memberIps.size === 0) return false;
       const t = memberIps.get(ip) ?? memberIps.get(ip.toLowerCase());
@@ -493,7 +561,10 @@ export function createClusterModule(settings: ClusterSettings) {
       for (const [fromTag, v] of Object.entries(h)) {
         try {
           const o = JSON.parse(v) as { toTag?: unknown; node?: unknown; hop?: unknown };
-          if (typeof o.toTag === 'string' && typeof o.node === 'string' && typeof o.hop === 'string') out.push({ callId, fromTag, toTag: o.toTag, node: o.node, hop: o.hop });
+          if (typeof o.toTag !== 'string' || typeof o.node !== 'string' || typeof o.hop !== 'string') continue;
+          // the owner's current address (a restarted worker has a new private port), on the same IP
+          const theirs = o.node === settings.nodeId ? undefined : nodeHops.get(o.node);
+          out.push({ callId, fromTag, toTag: o.toTag, node: o.node, hop: (theirs === undefined ? undefined : hopOf(theirs, `udp:${o.hop}`)) ?? o.hop });
         } catch {
           /* skipped */
         }
