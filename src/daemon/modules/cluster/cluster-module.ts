@@ -21,7 +21,8 @@
  *                             members' deadlines every dialog_ttl_sec/3; a dead node's calls
  *                             drop out after dialog_ttl_sec. Never a bare INCR/DECR.
  *   nodes
- *     sipd:nodes              HASH node → JSON {lastSeen, listen, pid}, refreshed every 2 s
+ *     sipd:nodes              HASH node → JSON {lastSeen, listen, hops, pid}, refreshed every 2 s;
+ *                             hops: where other nodes hand calls to this one (handOffAddresses)
  *   dialogs (who owns a confirmed call: the node that set it up and writes its CDR)
  *     sipd:dlg:<Call-ID>      HASH From tag → JSON {toTag, node, hop}; PEXPIRE the call's
  *                             longest life; removed when the call ends. Another node that gets an
