@@ -7,9 +7,15 @@
  * `cps_per_user`, or what pl.set_pipe set for that pipe). RPC with Kamailio's names and shapes:
  * pl.get_pipes ([{name, algorithm, limit, counter}]), pl.stats ([{name, load, counter}]),
  * pl.set_pipe <name> <algorithm> <limit>.
+ *
+ * In a cluster (cluster.url) the pipes are shared: checkShared() admits a call through the
+ * cluster's pipes in Redis — one Lua script (modules/cluster pipeAdmit: a sliding window over
+ * timer_interval, on Redis' clock), so the limit holds for all nodes together, not per node. One
+ * round trip per call that meets a pipe; none when no limit applies. Redis away:
+ * cluster.admission — closed answers 503, open falls back to this node's own pipes.
  */
 import { ConfigError } from '../../../core/errors.js';
-import type { ReplySpec } from '../../kernel/contracts.js';
+import type { ClusterAdmission, ReplySpec, StatsApi } from '../../kernel/contracts.js';
 import { defineModule, type ParamValues, type RpcParams } from '../../kernel/module.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
 import { PipeTable } from './pipes.js';
@@ -20,6 +26,24 @@ export interface PipelimitApi {
    * may go on, else the 503 to answer.
    */
   check(user: string | undefined): ReplySpec | undefined;
+  /**
+   * check() across the nodes of a cluster (cluster.url): the pipes are shared through Redis. Without
+   * a cluster, check() itself.
+   */
+  checkShared(user: string | undefined): Promise<ReplySpec | undefined>;
+}
+
+/** What the cluster module offers for shared pipes (modules/cluster, with cluster.url). */
+export interface SharedPipes {
+  readonly enabled: boolean;
+  /** call admission while Redis is away (cluster.admission) */
+  readonly admission: 'open' | 'closed';
+  /**
+   * One request through every pipe in `pipes`, all or none: admitted when each has fewer than its
+   * `max` admitted in the last `windowMs` (Redis' clock), 'full' when one has not, 'down' when
+   * Redis is away.
+   */
+  pipeAdmit?(pipes: ReadonlyArray<{ name: string; max: number }>, windowMs: number): Promise<ClusterAdmission>;
 }
 
 const params = {
@@ -44,6 +68,10 @@ export function createPipelimitModule() {
   let now = () => Date.now();
   let timer: NodeJS.Timeout | undefined;
   let refused = 0;
+  /** shared pipes (cluster): Lua round trips, refusals by the shared count, refusals while Redis was away */
+  const shared = { checks: 0, refused: 0, refused_cluster_down: 0 };
+  let getCluster: () => SharedPipes | undefined = () => undefined;
+  let getStats: () => StatsApi | undefined = () => undefined;
 
   const configure = (next: ParamValues<typeof params>) => {
     if (!/^[\x20-\x7e]{1,64}$/.test(next.reply_reason)) throw new ConfigError('MODULE_PARAM_INVALID', 'pipelimit.reply_reason: printable text, at most 64 characters');
@@ -66,6 +94,34 @@ export function createPipelimitModule() {
       if (!table.push('cps', p.cps_total, t)) return refusal();
       return undefined;
     },
+    async checkShared(user) {
+      if (p === undefined) return undefined;
+      const cl = getCluster();
+      if (cl?.enabled !== true || cl.pipeAdmit === undefined) return api.check(user);
+      const c = p;
+      // the limits are this node's (configuration, pl.set_pipe): give every node the same ones
+      const pipes: Array<{ name: string; limit: number }> = [];
+      if (user !== undefined) pipes.push({ name: `cps:${user}`, limit: table.limitOf(`cps:${user}`, c.cps_per_user) });
+      pipes.push({ name: 'cps', limit: table.limitOf('cps', c.cps_total) });
+      const hit = pipes.filter((x) => x.limit > 0);
+      if (hit.length === 0) return undefined; // no limit: no round trip
+      shared.checks++;
+      const r = await cl.pipeAdmit(hit.map((x) => ({ name: x.name, max: x.limit * c.timer_interval })), c.timer_interval * 1000);
+      if (r === 'admitted') {
+        const t = now();
+        for (const x of pipes) table.count(x.name, x.name === 'cps' ? c.cps_total : c.cps_per_user, t);
+        return undefined;
+      }
+      if (r === 'full') {
+        shared.refused++;
+        return refusal();
+      }
+      // Redis away: cluster.admission decides, as for the active-call limits.
+      if (cl.admission === 'open') return api.check(user);
+      shared.refused_cluster_down++;
+      getStats()?.inc('pipelimit:refused_cluster_down');
+      return { status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] };
+    },
   };
 
   return defineModule({
@@ -73,6 +129,8 @@ export function createPipelimitModule() {
     params,
     init(ctx) {
       now = ctx.now;
+      getCluster = () => ctx.api<SharedPipes>('cluster');
+      getStats = () => ctx.api<StatsApi>('stats');
       configure(ctx.params);
       timer = setInterval(() => table.sweep(now(), 60_000), 30_000);
       timer.unref();
@@ -106,8 +164,11 @@ export function createPipelimitModule() {
         },
       },
       'pipelimit.stats': {
-        doc: 'sipd: calls refused by the pipes since start, and the configured limits',
-        handler: () => ({ refused, cps_total: p?.cps_total ?? 0, cps_per_user: p?.cps_per_user ?? 0 }),
+        doc: 'sipd: calls refused by the pipes since start, the configured limits, and in a cluster the shared pipes: Redis round trips, refusals by the shared count, refusals while Redis was away',
+        handler: () => {
+          const cl = getCluster();
+          return { refused, cps_total: p?.cps_total ?? 0, cps_per_user: p?.cps_per_user ?? 0, shared: cl?.enabled === true && cl.pipeAdmit !== undefined, shared_checks: shared.checks, shared_refused: shared.refused, refused_cluster_down: shared.refused_cluster_down };
+        },
       },
     },
     api,

@@ -78,6 +78,31 @@ export class PipeTable {
     return false;
   }
 
+  /**
+   * One request that passed elsewhere (a cluster's shared pipe, modules/cluster): counted in pipe
+   * `name` for pl.get_pipes / pl.stats, never refused here. Made with `defaultLimit` when absent
+   * (not at all when that is 0).
+   */
+  count(name: string, defaultLimit: number, now: number): void {
+    let p = this.pipes.get(name);
+    if (p === undefined) {
+      if (defaultLimit <= 0) return;
+      if (this.pipes.size >= this.maxPipes) this.sweep(now, 0);
+      p = this.set(name, defaultLimit, now, false);
+    }
+    if (now - p.windowStart >= this.intervalMs) {
+      p.windowStart = now - ((now - p.windowStart) % this.intervalMs);
+      p.counter = 0;
+    }
+    p.lastUsed = now;
+    p.counter++;
+  }
+
+  /** The limit (per second) a request through pipe `name` meets: the pipe's own, else `defaultLimit`. */
+  limitOf(name: string, defaultLimit: number): number {
+    return this.pipes.get(name)?.limit ?? defaultLimit;
+  }
+
   /** Forget unpinned pipes idle for `idleMs`; returns how many. */
   sweep(now: number, idleMs: number): number {
     let n = 0;

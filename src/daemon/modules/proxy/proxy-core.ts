@@ -29,9 +29,10 @@
  * stateless reply, like Kamailio's sl_send_reply: no 100 Trying, no transaction whose Timer G
  * would send the final reply again, so a datagram with a forged source gets one reply at most
  * (issue 16). The server transaction is made when the request is relayed; from then on
- * retransmissions are absorbed. A retransmission that arrives while the first copy's
- * credentials are checked is absorbed too; one arriving after a refusal is refused again (auth-db
- * tells a retransmission from a replay, so its reused nonce is not counted as one).
+ * retransmissions are absorbed. A retransmission that arrives while the first copy is still
+ * being admitted (credentials, lookups, call limits waiting on MariaDB or Redis) is absorbed too,
+ * an INVITE's with 100 Trying (whilePending); one arriving after a refusal is refused again
+ * (auth-db tells a retransmission from a replay, so its reused nonce is not counted as one).
  */
 import { promises as dns } from 'node:dns';
 import net from 'node:net';
@@ -178,9 +179,13 @@ export class Proxy {
   private responseSource: Endpoint | undefined;
   private kernel: KernelReply = { sl: () => undefined, server: 'sipd' };
   private readonly dnsCache = new Map<string, { ip: string; until: number }>();
-  /** server keys of requests whose credentials are being checked (their retransmissions are absorbed) */
-  private readonly authenticating = new Set<string>();
-  readonly counters = { relayed: 0, local_replies: 0, rpl_received: 0, rpl_dropped: 0, rpl_relayed: 0, cancelled: 0, timer_c: 0, loops: 0, not_relaying: 0, no_dialog: 0, final_2xx: 0, final_3xx: 0, final_4xx: 0, final_5xx: 0, final_6xx: 0 };
+  /**
+   * Server-transaction keys (§17.2.3) of new requests being admitted — credentials, lookups and
+   * limits that wait on MariaDB or Redis before the server transaction exists: their
+   * retransmissions are absorbed meanwhile (see whilePending).
+   */
+  private readonly pending = new Set<string>();
+  readonly counters = { relayed: 0, absorbed_pending: 0, local_replies: 0, rpl_received: 0, rpl_dropped: 0, rpl_relayed: 0, cancelled: 0, timer_c: 0, loops: 0, not_relaying: 0, no_dialog: 0, final_2xx: 0, final_3xx: 0, final_4xx: 0, final_5xx: 0, final_6xx: 0 };
 
   /** A call's transaction got its final reply (tm.stats' 2xx … 6xx: transactions by final class). */
   private countFinal(status: number): void {
@@ -268,9 +273,31 @@ export class Proxy {
     }
     if (msg.to?.tag !== undefined) return this.inDialog(ctx, m, sl);
     if (msg.method === 'ACK') return; // no transaction, no dialog: nothing acknowledges anything of ours
-    void this.initial(ctx, m, sl).catch((e: unknown) => {
-      this.d.log.error('proxy: initial request failed', { error: e instanceof Error ? e.message : String(e), callId: msg.callId?.slice(0, 64) });
-    });
+    this.whilePending(msg, sl, () => this.initial(ctx, m, sl), 'proxy: initial request failed');
+  }
+
+  /**
+   * Handles a new request whose admission waits (auth-db, usrloc and call limits on MariaDB or
+   * Redis) before its server transaction exists. A retransmission that arrives meanwhile — the
+   * same transaction by §17.2.3 — is absorbed, as the server transaction would absorb it
+   * (§17.2.1), and an INVITE's gets 100 Trying, which stops the UA's Timer A: the request is
+   * authenticated, counted against its limits and relayed once. Once it is relayed its server
+   * transaction absorbs copies; once refused (one stateless reply, issue 16) a copy is handled
+   * anew and refused again.
+   */
+  private whilePending(msg: SipRequest, sl: (spec: ReplySpec) => void, work: () => Promise<void>, failure: string): void {
+    const key = serverKey(msg);
+    if (key !== undefined && this.pending.has(key)) {
+      this.counters.absorbed_pending++;
+      if (msg.method === 'INVITE') sl({ status: 100, reason: 'Trying' });
+      return;
+    }
+    if (key !== undefined) this.pending.add(key);
+    void work()
+      .catch((e: unknown) => this.d.log.error(failure, { error: e instanceof Error ? e.message : String(e), callId: msg.callId?.slice(0, 64) }))
+      .finally(() => {
+        if (key !== undefined) this.pending.delete(key);
+      });
   }
 
   /** §16.3 item 4: a Via of ours whose branch carries this very request's loop hash. */
@@ -367,19 +394,8 @@ export class Proxy {
     else if (fromMe) {
       const auth = this.api<AuthApi>('auth-db');
       if (auth === undefined) return sl({ status: 500, reason: 'Server Internal Error' });
-      // A retransmission that arrives while the first copy is being authenticated is absorbed:
-      // the first copy answers (or relays) for both.
-      const key = msg.proxyAuthorization.length > 0 ? serverKey(msg) : undefined;
-      if (key !== undefined) {
-        if (this.authenticating.has(key)) return;
-        this.authenticating.add(key);
-      }
-      let a: Awaited<ReturnType<AuthApi['authenticate']>>;
-      try {
-        a = await auth.authenticate(ctx, 'proxy');
-      } finally {
-        if (key !== undefined) this.authenticating.delete(key);
-      }
+      // A retransmission arriving meanwhile is absorbed (whilePending): one digest check.
+      const a = await auth.authenticate(ctx, 'proxy');
       if (!a.ok) return sl(a.reply);
       caller = { kind: 'local', user: a.username, domain: a.domain };
     } else caller = { kind: 'guest' };
@@ -470,7 +486,9 @@ export class Proxy {
         const spent = this.api<LimitsApi>('limits')?.admit(caller.user!, dialled);
         if (spent !== undefined) return refuse(spent);
       }
-      const cps = this.api<PipelimitApi>('pipelimit')?.check(caller.user);
+      // In a cluster the pipes are shared (one Redis round trip when a pipe applies); alone, local.
+      const pl = this.api<PipelimitApi>('pipelimit');
+      const cps = pl === undefined ? undefined : this.cluster() !== undefined ? await pl.checkShared(caller.user) : pl.check(caller.user);
       if (cps !== undefined) return refuse(cps);
       const dlg = this.api<DialogApi>('dialog');
       const busy = dlg === undefined ? undefined : await dlg.admitShared(caller.user, `${msg.callId ?? ''}|${msg.from?.tag ?? ''}`);
@@ -482,7 +500,7 @@ export class Proxy {
     // retransmissions absorbed, the final response retransmitted until the ACK).
     if (this.d.layer.counts().server >= s.maxTransactions) return sl({ status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
     const call = this.newCall(ctx, m);
-    if (call === undefined) return; // a retransmission that came in meanwhile already made it
+    if (call === undefined) return; // a transaction with this key exists (a copy from another path)
     if (parties !== undefined) call.parties = parties;
     this.sanitize(msg.headers, ctx.source);
     const add: Array<[string, string]> = [];
@@ -893,7 +911,9 @@ export class Proxy {
       // made: no other node owns that, and no Redis round trip is spent on it.
       const ownRefusal = msg.method === 'ACK' && msg.to?.tag === toTag(msg);
       if (cl !== undefined && !ownRefusal) {
-        void this.toOwner(ctx, m, sl, cl).catch((e: unknown) => this.d.log.error('proxy: in-dialog request to the owning node failed', { error: e instanceof Error ? e.message : String(e) }));
+        // ACK has no transaction of its own to absorb copies in; it is forwarded statelessly.
+        if (msg.method === 'ACK') void this.toOwner(ctx, m, sl, cl).catch((e: unknown) => this.d.log.error('proxy: in-dialog request to the owning node failed', { error: e instanceof Error ? e.message : String(e) }));
+        else this.whilePending(msg, sl, () => this.toOwner(ctx, m, sl, cl), 'proxy: in-dialog request to the owning node failed');
         return;
       }
       // A forged or stale in-dialog request reaches nobody (an ACK of our own stateless reply

@@ -154,7 +154,7 @@ export function createProxyModule(opts: ProxyModuleOptions = {}) {
         },
       },
       'proxy.stats': {
-        doc: 'sipd: relayed requests, local replies, responses received / dropped / relayed, CANCELs, Timer C expiries, loops, refused relays, in-dialog requests without a dialog, open transactions',
+        doc: 'sipd: relayed requests, retransmissions absorbed while their first copy was admitted, local replies, responses received / dropped / relayed, CANCELs, Timer C expiries, loops, refused relays, in-dialog requests without a dialog, open transactions',
         handler: () => proxy?.stats() ?? {},
       },
     },

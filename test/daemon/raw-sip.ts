@@ -1,0 +1,168 @@
+/**
+ * Raw UDP SIP for process tests that need every datagram in hand (a retransmission sent byte for
+ * byte, calls fired at once): a caller that answers sipd's 407 with digest credentials and ACKs
+ * final responses, and a trunk that answers every INVITE with 486 Busy Here and keeps what it got.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { until } from '../helpers/until.js';
+
+const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+
+export function statusOf(text: string | undefined): number | undefined {
+  const m = /^SIP\/2\.0 (\d{3}) /.exec(text ?? '');
+  return m === null ? undefined : Number(m[1]);
+}
+
+export function headerOf(text: string, name: string): string | undefined {
+  const head = text.split('\r\n\r\n')[0]!;
+  for (const line of head.split('\r\n').slice(1)) {
+    const i = line.indexOf(':');
+    if (i > 0 && line.slice(0, i).trim().toLowerCase() === name.toLowerCase()) return line.slice(i + 1).trim();
+  }
+  return undefined;
+}
+
+export interface Peer {
+  address: string;
+  port: number;
+  /** every datagram received, in order */
+  got: string[];
+  send(text: string, port: number, host?: string): void;
+  close(): void;
+}
+
+export async function udpPeer(address: string, port = 0, onMessage?: (text: string, from: { address: string; port: number }, peer: Peer) => void): Promise<Peer> {
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sock.bind({ address, port }, () => r()));
+  const got: string[] = [];
+  const peer: Peer = {
+    address,
+    port: sock.address().port,
+    got,
+    send: (text, p, host = '127.0.0.1') => sock.send(text, p, host),
+    close: () => sock.close(),
+  };
+  sock.on('message', (m, rinfo) => {
+    const text = m.toString('latin1');
+    got.push(text);
+    onMessage?.(text, rinfo, peer);
+  });
+  return peer;
+}
+
+/**
+ * A trunk on `address`: every INVITE answered at once with 486 Busy Here (To tag added), ACKs
+ * taken silently; `invites` holds each INVITE datagram it got (retransmissions included).
+ */
+export async function busyTrunk(address: string, port = 0): Promise<Peer & { invites: string[] }> {
+  const invites: string[] = [];
+  const peer = await udpPeer(address, port, (text, from, p) => {
+    if (!text.startsWith('INVITE ')) return;
+    invites.push(text);
+    const head = text.split('\r\n\r\n')[0]!.split('\r\n');
+    const keep = head.filter((l) => /^(via|from|to|call-id|cseq)\s*:/i.test(l)).map((l) => (/^to\s*:/i.test(l) && !/;\s*tag=/i.test(l) ? `${l};tag=busy${randomBytes(3).toString('hex')}` : l));
+    p.send(['SIP/2.0 486 Busy Here', ...keep, 'Content-Length: 0', '', ''].join('\r\n'), from.port, from.address);
+  });
+  return Object.assign(peer, { invites });
+}
+
+/** The Proxy-Authorization a UA sends for `method` to `uri` after `challenge` (a 407). */
+export function proxyAuthorization(challenge: string, user: string, realm: string, password: string, method: string, uri: string): string {
+  const h = /^Proxy-Authenticate: *Digest (.*)$/im.exec(challenge)![1]!;
+  const nonce = /nonce="?([^",]*)"?/i.exec(h)![1]!;
+  const cnonce = randomBytes(4).toString('hex');
+  const response = md5(`${md5(`${user}:${realm}:${password}`)}:${nonce}:00000001:${cnonce}:auth:${md5(`${method}:${uri}`)}`);
+  return `Digest username="${user}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`;
+}
+
+/** One INVITE transaction a caller sends: its text (to send again byte for byte) and its replies. */
+export interface InviteTx {
+  text: string;
+  branch: string;
+  cseq: number;
+  replies(): string[];
+  /** the first final response, once there is one */
+  final(): string | undefined;
+}
+
+/**
+ * A caller on `peer` (127.0.0.x), From `user@fromHost` (a domain of sipd's: a local caller, digest
+ * in `realm`): calls `dialled` (a Request-URI) through sipd at `proxy`. Each
+ * call is a new Call-ID: the INVITE, the 407, then the INVITE with credentials (`prepare` only
+ * builds it, so a test can send it and its copies itself). Final responses are ACKed (a non-2xx
+ * ACK, hop by hop: same branch).
+ */
+export function caller(peer: Peer, proxy: { host: string; port: number }, who: { user: string; fromHost: string; realm: string; password: string }) {
+  const { user, fromHost, realm, password } = who;
+  const byBranch = (branch: string) => peer.got.filter((g) => statusOf(g) !== undefined && headerOf(g, 'via')?.includes(`branch=${branch}`));
+  const acked = new Set<string>();
+  const invite = (dialled: string, callId: string, fromTag: string, cseq: number, extra: string[] = []) => {
+    const branch = `z9hG4bK-${randomBytes(6).toString('hex')}`;
+    const text = [
+      `INVITE ${dialled} SIP/2.0`,
+      `Via: SIP/2.0/UDP ${peer.address}:${peer.port};branch=${branch};rport`,
+      'Max-Forwards: 70',
+      `From: <sip:${user}@${fromHost}>;tag=${fromTag}`,
+      `To: <${dialled}>`,
+      `Call-ID: ${callId}`,
+      `CSeq: ${cseq} INVITE`,
+      `Contact: <sip:${user}@${peer.address}:${peer.port}>`,
+      ...extra,
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
+    const tx: InviteTx = {
+      text,
+      branch,
+      cseq,
+      replies: () => byBranch(branch),
+      final: () => byBranch(branch).find((r) => (statusOf(r) ?? 0) >= 200),
+    };
+    return tx;
+  };
+  const ack = (tx: InviteTx, res: string) => {
+    if (acked.has(tx.branch)) return;
+    acked.add(tx.branch);
+    const dialled = tx.text.slice(7, tx.text.indexOf(' SIP/2.0'));
+    peer.send(
+      [
+        `ACK ${dialled} SIP/2.0`,
+        `Via: SIP/2.0/UDP ${peer.address}:${peer.port};branch=${tx.branch};rport`,
+        'Max-Forwards: 70',
+        `From: ${headerOf(tx.text, 'from')}`,
+        `To: ${headerOf(res, 'to')}`,
+        `Call-ID: ${headerOf(tx.text, 'call-id')}`,
+        `CSeq: ${tx.cseq} ACK`,
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+      proxy.port,
+      proxy.host,
+    );
+  };
+  return {
+    /** the challenge round: the authenticated INVITE to send (not sent yet) */
+    async prepare(dialled: string): Promise<InviteTx> {
+      const callId = `${randomBytes(8).toString('hex')}@raw-sip`;
+      const fromTag = randomBytes(4).toString('hex');
+      const first = invite(dialled, callId, fromTag, 1);
+      peer.send(first.text, proxy.port, proxy.host);
+      const challenge = await until(`407 for ${callId}`, () => first.final(), 15_000);
+      ack(first, challenge);
+      if (statusOf(challenge) !== 407) throw new Error(`expected 407, got: ${challenge}`);
+      return invite(dialled, callId, fromTag, 2, [`Proxy-Authorization: ${proxyAuthorization(challenge, user, realm, password, 'INVITE', dialled)}`]);
+    },
+    send(tx: InviteTx): void {
+      peer.send(tx.text, proxy.port, proxy.host);
+    },
+    /** waits for the final response and ACKs it; its status */
+    async finish(tx: InviteTx, ms = 20_000): Promise<number> {
+      const res = await until(`final response to ${tx.branch}`, () => tx.final(), ms);
+      ack(tx, res);
+      return statusOf(res)!;
+    },
+  };
+}
