@@ -3,13 +3,15 @@ import { statSync } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { progressBar } from '../../cli/progress.js';
-import { credentialConfig, credentialFlags, plaintextChoice, reloadProxyCredentials } from '../../cli/subscriber-support.js';
+import { LIVE_CHANGE_HELP, credentialConfig, credentialFlags, plaintextChoice, reloadProxyCredentials } from '../../cli/subscriber-support.js';
 import { SipctlError } from '../../core/errors.js';
 import { importSubscribers, openInput } from '../../core/subscribers/import.js';
 
 export default class SubscriberImport extends BaseCommand<typeof SubscriberImport> {
   static summary = 'Bulk-add subscribers from CSV (header: username,domain,password).';
-  static description = `Rows are validated, then written in transactions of 500. Subscribers already present are skipped (their passwords are not changed). Rejected rows are listed with their line numbers; the command then exits with code 2. With --atomic the whole file is one transaction and any rejected row means nothing is written.`;
+  static description = `Rows are validated, then written in transactions of 500. Subscribers already present are skipped (their passwords are not changed). Rejected rows are listed with their line numbers; the command then exits with code 2. With --atomic the whole file is one transaction and any rejected row means nothing is written.
+
+${LIVE_CHANGE_HELP} sipctl asks once, after the import, when it added subscribers.`;
   static examples = ['<%= config.bin %> subscriber import users.csv', 'generate-users | <%= config.bin %> subscriber import - --atomic --json'];
   static args = { file: Args.string({ description: 'CSV file, or - for standard input', required: true }) };
   static flags = {

@@ -1,12 +1,14 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { dryRunFlag } from '../../cli/rpc-support.js';
-import { reloadProxyCredentials } from '../../cli/subscriber-support.js';
+import { LIVE_CHANGE_HELP, reloadProxyCredentials } from '../../cli/subscriber-support.js';
 import { SETTABLE, setAttribute } from '../../core/subscribers/attributes.js';
 
 export default class SubscriberSet extends BaseCommand<typeof SubscriberSet> {
   static summary = 'Set an attribute column of a subscriber (kamctl sets/setn, kamcli setattrs).';
-  static description = `Only columns on an allow-list: email_address, rpid. Kamailio 5.6's stock subscriber table has neither; a database without the column is exit code 9, naming the column to add. The password, ha1 and ha1b change only through \`sipctl passwd\`; username and domain identify the account. A subscriber that does not exist is exit code 3.`;
+  static description = `Only columns on an allow-list: email_address, rpid. Kamailio 5.6's stock subscriber table has neither; a database without the column is exit code 9, naming the column to add. The password, ha1 and ha1b change only through \`sipctl passwd\`; username and domain identify the account. A subscriber that does not exist is exit code 3.
+
+${LIVE_CHANGE_HELP}`;
   static examples = ['<%= config.bin %> subscriber set alice@sip.example.com email_address alice@example.com', '<%= config.bin %> subscriber set alice rpid "+4930123456" -d sip.example.com --dry-run'];
   static args = {
     user: Args.string({ description: 'USER[@DOMAIN]', required: true }),
