@@ -22,12 +22,14 @@ import { createRpcClient } from '../../src/core/rpc/client.js';
 import { supportsReusePort } from '../../src/daemon/workers.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { requireTools } from '../helpers/require.js';
+import { until } from '../helpers/until.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { register, scenario, settle, sipp, type SippRun } from './calls-support.js';
-import { SIPD, assertBuilt, freeSipPort, statusOf } from './sipd-process.js';
+import { SIPD, assertBuilt, freeSipPort, startSipd, statusOf, type SipdProcess } from './sipd-process.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
 const REALM = 'sip.test';
+const SECRET = randomBytes(24).toString('hex');
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
 /** REGISTER with digest from a fresh source port on srcIp: the final status. */
@@ -270,6 +272,11 @@ describe('sipd --workers', () => {
     let tdb: TestDb;
     let sipd: ChildProcess;
     let out = '';
+    /** a TCP client (registered in the TCP test below) and another node, a single sipd on 127.0.0.2 */
+    let dave: TcpUa | undefined;
+    /** the private port of the worker holding dave's connection */
+    let holderPort: number | undefined;
+    let other: SipdProcess | undefined;
     let port: number;
     let rpcPort: number;
     const state = () => join(dir, 'w');
@@ -301,7 +308,7 @@ describe('sipd --workers', () => {
         rpcListen: [`http://127.0.0.1:${rpcPort}/RPC`],
         cluster: { url: `redis://127.0.0.1:${redis.port}/0`, node_id: 'w' },
         workers: 2,
-        modules: { 'auth-db': { realm: REALM, secret: randomBytes(24).toString('hex') }, scanner: { user_agents: ['friendly-scanner'] } },
+        modules: { 'auth-db': { realm: REALM, secret: SECRET }, scanner: { user_agents: ['friendly-scanner'] } },
       }));
       sipd = spawn(process.execPath, [SIPD, '--config', cfg, '--state-dir', state(), '--log-format', 'json'], {
         env: { PATH: process.env.PATH, HOME: dir, SIPCTL_DB: tdb.fullUrl, LANG: 'C.UTF-8' },
@@ -346,6 +353,8 @@ describe('sipd --workers', () => {
     });
 
     after(async () => {
+      dave?.close();
+      await other?.stop();
       if (sipd !== undefined && sipd.exitCode === null) {
         sipd.kill('SIGTERM');
         await new Promise((r) => sipd.once('exit', r));
@@ -418,9 +427,9 @@ describe('sipd --workers', () => {
       }
       const privatePort = (w: number) => Number(hop.get(`w#${w}`)![0]!.split(':')[2]);
 
-      const dave = new TcpUa('127.0.0.62', 'dave');
+      dave = new TcpUa('127.0.0.62', 'dave');
       await dave.open(port);
-      try {
+      {
         assert.equal(await dave.register(port), 200, 'dave registers over TCP');
         // which worker took his connection (the kernel's choice): the one holding his contact
         const holds = async (w: number) => (await rpc<{ Domains: Array<{ Domain: { AoRs: Array<{ Info: { AoR: string } }> } }> }>(w, 'ul.dump')).Domains[0]!.Domain.AoRs.some((a) => a.Info.AoR === 'dave');
@@ -428,6 +437,9 @@ describe('sipd --workers', () => {
         assert.equal(held.filter(Boolean).length, 1, `dave's contact on worker 0 / 1: ${held.join(' / ')}`);
         const holder = held[0] ? 0 : 1;
         const other = 1 - holder;
+        holderPort = privatePort(holder);
+        /** the Record-Route entries of a request, one per entry */
+        const rr = (m: string) => headers(m, 'Record-Route').flatMap((v) => v.split(/\s*,\s*/));
         const log = () => `\nsipd's log (tail):\n${out.slice(-2500)}`;
         // Calls from fresh UDP source ports until each worker has taken one (the kernel's hash
         // picks the worker, as in the test above): one taken by the holder goes straight over the
@@ -450,6 +462,8 @@ describe('sipd --workers', () => {
           assert.match(vias[0]!, new RegExp(`^SIP/2\\.0/TCP 127\\.0\\.0\\.1:${port};`), `call ${call}: over dave's connection: ${vias.join(' | ')}`);
           if (vias.length === 3) {
             assert.match(vias[1]!, new RegExp(`^SIP/2\\.0/UDP 127\\.0\\.0\\.1:${privatePort(other)};`), `call ${call}: handed over by worker ${other}: ${vias.join(' | ')}`);
+            // the holder took the hand-off at its private port (its double Record-Route: TCP side, UDP side)
+            assert.match(rr(invite)[1] ?? '', new RegExp(`^<sip:127\\.0\\.0\\.1:${holderPort};`), `call ${call}: Record-Route ${rr(invite).join(' | ')}`);
             kinds.handedOff++;
           } else {
             assert.equal(vias.length, 2, `call ${call}: Via ${vias.join(' | ')}`);
@@ -459,8 +473,45 @@ describe('sipd --workers', () => {
           assert.ok(call < MAX_CALLS, `${call} calls and ${kinds.direct === 0 ? `worker ${holder} (the holder)` : `worker ${other}`} took none: direct ${kinds.direct}, handed off ${kinds.handedOff}${log()}`);
         }
         console.log(`# calls for the TCP client: taken by its worker ${kinds.direct}, handed over by the other ${kinds.handedOff}`);
-      } finally {
-        dave.close();
+      }
+      assert.doesNotMatch(out, /sipd: worker \d+ exited/);
+    });
+
+    test('a call for the TCP client through another node (a single sipd on 127.0.0.2) is handed to the private port of the worker holding the connection', async () => {
+      assert.ok(dave !== undefined, 'the TCP test above registered dave');
+      const xPort = await freeSipPort();
+      other = await startSipd({
+        dbUrl: tdb.fullUrl,
+        sipPort: xPort,
+        config: {
+          listen: [`udp:127.0.0.2:${xPort}`],
+          cluster: { url: `redis://127.0.0.1:${redis.port}/0`, node_id: 'x' },
+          modules: { 'auth-db': { realm: REALM, secret: SECRET }, scanner: { user_agents: ['friendly-scanner'] } },
+        },
+      });
+      // x hands a call to a node only once it has seen that node's heartbeat (every 2 s)
+      await until('x sees both workers alive with their hand-off addresses', async () => {
+        const n = await other!.rpc<{ nodes: Array<{ node: string; alive: boolean; hops: string[] }> }>('cluster.nodes');
+        return ['w#0', 'w#1'].every((w) => n.nodes.some((x) => x.node === w && x.alive && x.hops.length === 1));
+      }, 10_000);
+      const log = () => `\nworkers' log (tail):\n${out.slice(-2000)}\nx's log (tail):\n${other!.output().slice(-1500)}`;
+      // A hand-off sent to the shared port would reach whichever worker the kernel's hash of x's
+      // address picks, half the time the one without dave's connection (480, as before).
+      for (let call = 1; call <= 2; call++) {
+        const seen = dave.requests.length;
+        const uac = sipp({ scenario: scenario('caller.xml', { USER: 'bob', HOLD: 200 }), remote: `127.0.0.2:${xPort}`, localPort: await freeSipPort(), service: 'dave', user: 'bob', password: PASSWORD, timeoutMs: 20_000 });
+        const invite = await dave.wait('INVITE', (m) => m.startsWith('INVITE ') && dave!.requests.indexOf(m) >= seen, 10_000).catch((e: Error) => assert.fail(`call ${call}: ${e.message}${log()}`));
+        ok(await uac.done, `call ${call} through x, caller${log()}`);
+        const callId = headers(invite, 'Call-ID')[0];
+        await dave.wait('BYE', (m) => m.startsWith('BYE ') && headers(m, 'Call-ID')[0] === callId, 10_000);
+        assert.deepEqual(headers(invite, 'X-Sipd-Handoff'), []);
+        const vias = headers(invite, 'Via').flatMap((v) => v.split(/\s*,\s*/));
+        assert.match(vias[0]!, new RegExp(`^SIP/2\\.0/TCP 127\\.0\\.0\\.1:${port};`), `call ${call}: over dave's connection: ${vias.join(' | ')}`);
+        assert.match(vias[1]!, new RegExp(`^SIP/2\\.0/UDP 127\\.0\\.0\\.2:${xPort};`), `call ${call}: handed over by x: ${vias.join(' | ')}`);
+        assert.equal(vias.length, 3, vias.join(' | '));
+        // the holder took the hand-off at its private port (its double Record-Route: TCP side, UDP side)
+        const rr = headers(invite, 'Record-Route').flatMap((v) => v.split(/\s*,\s*/));
+        assert.match(rr[1] ?? '', new RegExp(`^<sip:127\\.0\\.0\\.1:${holderPort};`), `call ${call}: Record-Route ${rr.join(' | ')}`);
       }
       assert.doesNotMatch(out, /sipd: worker \d+ exited/);
     });
