@@ -114,6 +114,11 @@ describe('sipd: an INVITE retransmitted while the first copy is being admitted i
     const pipes = await sipd.rpc<Array<{ name: string; counter: number }>>('pl.get_pipes');
     assert.equal(pipes.find((p) => p.name === 'cps')?.counter, 1, `one call through the overall pipe: ${JSON.stringify(pipes)}`);
     assert.equal(pipes.find((p) => p.name === 'cps:alice')?.counter, 1, `one call through alice's pipe: ${JSON.stringify(pipes)}`);
+    // in a cluster the pipes are shared (Redis): one admission there too, one round trip
+    assert.equal(await redisCommand(redis.port, 'ZCARD sipd:pl:cps'), ':1');
+    assert.equal(await redisCommand(redis.port, 'ZCARD sipd:pl:cps:alice'), ':1');
+    const pl = await sipd.rpc<{ shared: boolean; shared_checks: number }>('pipelimit.stats');
+    assert.deepEqual([pl.shared, pl.shared_checks], [true, 1], JSON.stringify(pl));
     const dialogs = await sipd.rpc<{ created: number }>('dialog.stats');
     assert.equal(dialogs.created, 1, `one dialog: ${JSON.stringify(dialogs)}`);
     const events = sipd.lines().slice(linesBefore).filter((l) => l.event === 'auth-failed' || JSON.stringify(l).includes('replay'));

@@ -258,6 +258,11 @@ export interface ClusterApi {
   /** active calls: this node's live members, deadlines pushed forward (the owner's heartbeat) */
   callRefresh(entries: Array<{ user: string; member: string }>): void;
   callRelease(user: string, member: string): void;
+  /**
+   * calls per second (pipelimit): one request through every pipe, all or none — admitted when
+   * each has fewer than `max` admitted in the last `windowMs` (Redis' clock); 'down' when Redis is away
+   */
+  pipeAdmit?(pipes: ReadonlyArray<{ name: string; max: number }>, windowMs: number): Promise<ClusterAdmission>;
   /** the nodes that announced themselves, with their last heartbeat (epoch ms) */
   nodes(): Promise<Array<{ node: string; lastSeen: number; listen: string[]; pid: number }>>;
   /** whether `node` sent a heartbeat in the last 6 s (as last read, every 2 s); undefined: not known yet */

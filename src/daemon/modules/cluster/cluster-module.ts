@@ -20,6 +20,10 @@
  *                             script: drop past deadlines, count, add. The owner refreshes its
  *                             members' deadlines every dialog_ttl_sec/3; a dead node's calls
  *                             drop out after dialog_ttl_sec. Never a bare INCR/DECR.
+ *   pipelimit (calls per second)
+ *     sipd:pl:<pipe>          ZSET member → admission time (ms, Redis TIME): a sliding window
+ *                             log. One Lua script per call checks and adds to all the call's
+ *                             pipes; members older than the window are dropped as it runs.
  *   nodes
  *     sipd:nodes              HASH node → JSON {lastSeen, listen, hops, pid}, refreshed every 2 s;
  *                             hops: where other nodes hand calls to this one (handOffAddresses)
@@ -106,6 +110,26 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
 return 1`;
 
 type Pending = { kind: 'set'; table: string; key: string; value: HtableValue; expires: number } | { kind: 'del'; table: string; key: string } | { kind: 'flush'; table: string };
+
+/**
+ * Admit one request through every pipe (KEYS) or none: a sliding window log per pipe. ARGV[1] =
+ * window (ms), ARGV[2] = a member unique to this admission, ARGV[2 + i] = most in the window for
+ * KEYS[i]. Returns 0 (admitted) or the index of the first full pipe. Milliseconds: Lua prints
+ * numbers with 14 digits, which µs since 1970 would not fit.
+ */
+const PIPE_ADMIT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local w = tonumber(ARGV[1])
+for i, k in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', k, '-inf', now - w)
+  if redis.call('ZCARD', k) >= tonumber(ARGV[i + 2]) then return i end
+end
+for i, k in ipairs(KEYS) do
+  redis.call('ZADD', k, now, ARGV[2])
+  redis.call('PEXPIRE', k, w + 1000)
+end
+return 0`;
 
 /** A Redis URL with the password taken from a 0600 file, never from argv or the URL. */
 export function redisOptions(url: string, passwordFile: string | undefined, timeoutMs: number): { url: string; options: RedisOptions } {
@@ -208,6 +232,10 @@ export function createClusterModule(settings: ClusterSettings) {
   let nodeHops = new Map<string, string[]>();
   /** this node's own specific UDP listen addresses (ip|port): the same machine's workers share them */
   const sharedUdp = new Set(settings.listen.map(splitSocket).filter((l) => l !== undefined && l.proto === 'udp' && l.port !== 0 && !unspecified(l.ip)).map((l) => `${l!.ip.toLowerCase()}|${l!.port}`));
+
+  /** pipeAdmit's members: this process (a node restarted within a window is another) and a count */
+  const processTag = randomBytes(4).toString('hex');
+  let admissions = 0;
 
   const htKey = (table: string, key: string) => `${PREFIX}ht:${table}:${key}`;
   const message = (o: Record<string, unknown>) => JSON.stringify({ n: settings.nodeId, ...o });
@@ -500,6 +528,18 @@ export function createClusterModule(settings: ClusterSettings) {
     callRelease(user, member) {
       if (!isUp || cmd === undefined) return; // it expires by its deadline
       cmd.zrem(`${PREFIX}calls:${user}`, `${settings.nodeId}|${member}`).catch((e: unknown) => down(e));
+    },
+    async pipeAdmit(pipes, windowMs) {
+      if (!isUp || cmd === undefined) return 'down';
+      // every admission its own member (a call re-sent with the same Call-ID counts again)
+      const member = `${settings.nodeId}|${processTag}|${++admissions}`;
+      try {
+        const r = await cmd.eval(PIPE_ADMIT, pipes.length, ...pipes.map((p) => `${PREFIX}pl:${p.name}`), String(windowMs), member, ...pipes.map((p) => String(p.max)));
+        return Number(r) === 0 ? 'admitted' : 'full';
+      } catch (e) {
+        down(e);
+        return 'down';
+      }
     },
     async nodes() {
       if (!isUp || cmd === undefined) throw new Error('cluster: Redis unreachable');

@@ -15,7 +15,7 @@
  * cluster.admission — closed answers 503, open falls back to this node's own pipes.
  */
 import { ConfigError } from '../../../core/errors.js';
-import type { ClusterAdmission, ReplySpec, StatsApi } from '../../kernel/contracts.js';
+import type { ClusterApi, ReplySpec, StatsApi } from '../../kernel/contracts.js';
 import { defineModule, type ParamValues, type RpcParams } from '../../kernel/module.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
 import { PipeTable } from './pipes.js';
@@ -34,17 +34,7 @@ export interface PipelimitApi {
 }
 
 /** What the cluster module offers for shared pipes (modules/cluster, with cluster.url). */
-export interface SharedPipes {
-  readonly enabled: boolean;
-  /** call admission while Redis is away (cluster.admission) */
-  readonly admission: 'open' | 'closed';
-  /**
-   * One request through every pipe in `pipes`, all or none: admitted when each has fewer than its
-   * `max` admitted in the last `windowMs` (Redis' clock), 'full' when one has not, 'down' when
-   * Redis is away.
-   */
-  pipeAdmit?(pipes: ReadonlyArray<{ name: string; max: number }>, windowMs: number): Promise<ClusterAdmission>;
-}
+export type SharedPipes = Pick<ClusterApi, 'enabled' | 'admission' | 'pipeAdmit'>;
 
 const params = {
   cps_total: { type: 'integer', default: 0, min: 0, max: 1_000_000, doc: 'new calls per second through the proxy in all; 0 = no limit (pipe "cps")' },
