@@ -540,7 +540,7 @@ export class Proxy {
     return c?.enabled === true ? c : undefined;
   }
 
-  /** A node's hand-off address that is one of ours (another worker of this machine, sharing it). */
+  /** A node's hand-off address that is one of ours (a record written before this node bound its ports): nothing to hand over. */
   private isOwnHop(hop: string): boolean {
     const d = this.destinationOf(`sip:${hop}`);
     return d !== undefined && this.d.isMyself(d.ip, d.port);
@@ -668,7 +668,9 @@ export class Proxy {
     const cl = handoff ? this.cluster() : undefined;
     // A node that stopped announcing itself (dead for 6 s) is passed by: the contact directly,
     // as without a cluster (right on one network; behind NAT nothing else would reach it).
-    // Workers of one machine (sipd --workers) share their address: nothing to hand over there.
+    // Workers of one machine (sipd --workers) hand off to each other at their private ports
+    // (only one holds a TCP/TLS contact's connection); a UDP contact on the address they share
+    // comes without a hop from the cluster module: called directly.
     if (cl !== undefined && c.node !== undefined && c.node !== cl.nodeId && c.hop !== undefined && c.hop !== '' && cl.alive(c.node) !== false && !this.isOwnHop(c.hop)) {
       return { kind: 'user', uri, handoff: { node: c.node, hop: c.hop, aor: c.aor, ruid: c.ruid } };
     }
