@@ -10,6 +10,11 @@
  * The workers share state through the cluster (Redis): --workers > 1 needs --cluster. Worker 0
  * keeps the configured state directory and RPC endpoints (sipctl talks to it as to one sipd);
  * worker i > 0 gets <stateDir>/worker-i and its own unix socket there, and node id `<node>#i`.
+ * Each worker also binds a private UDP port on the listen IP (transport/udp.ts, egress): its
+ * forwarded requests leave from there, so their responses and in-dialog requests come back to it,
+ * and it is the worker's hand-off address in the cluster (cluster-module.ts, handOffAddresses):
+ * a call for a TCP/TLS contact whose connection one worker holds reaches that worker whichever
+ * worker, or other node, took it.
  * This process (the primary) binds nothing: it starts the workers, passes SIGTERM/SIGINT/SIGHUP
  * on, restarts a worker that dies (at most once per second each), and exits when they have.
  * Worker 0 starts last, once every other worker said it is up (WORKER_READY over the fork
