@@ -8,36 +8,17 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../../src/core/db/database.js';
 import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
 import { requireTools } from '../helpers/require.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { busyTrunk, caller, statusOf, udpPeer, type Peer } from './raw-sip.js';
+import { busyTrunk, caller, redisCommand, statusOf, udpPeer, type Peer } from './raw-sip.js';
 import { assertBuilt, freeSipPort, makeDb, startSipd, type SipdProcess } from './sipd-process.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
 const REALM = 'sip.test';
-
-/** One command to the test's own Redis (inline protocol); its reply line. */
-export function redisCommand(port: number, cmd: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1');
-    let out = '';
-    c.setEncoding('utf8');
-    c.on('connect', () => c.write(`${cmd}\r\n`));
-    c.on('data', (d) => {
-      out += d;
-      if (out.includes('\r\n')) {
-        c.end();
-        resolve(out.trim());
-      }
-    });
-    c.on('error', reject);
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

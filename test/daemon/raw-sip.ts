@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { until } from '../helpers/until.js';
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
@@ -165,4 +166,31 @@ export function caller(peer: Peer, proxy: { host: string; port: number }, who: {
       return statusOf(res)!;
     },
   };
+}
+
+/**
+ * One command to a test's own Redis (inline protocol): a one-line reply as it came (`+OK`,
+ * `:1`), a bulk reply's text (INFO).
+ */
+export function redisCommand(port: number, cmd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1');
+    let out = '';
+    c.setEncoding('utf8');
+    c.on('connect', () => c.write(`${cmd}\r\n`));
+    c.on('data', (d) => {
+      out += d;
+      const eol = out.indexOf('\r\n');
+      if (eol === -1) return;
+      if (out.startsWith('$')) {
+        const len = Number(out.slice(1, eol));
+        if (len >= 0 && Buffer.byteLength(out) < eol + 2 + len + 2) return;
+        c.end();
+        return resolve(len < 0 ? '' : out.slice(eol + 2, eol + 2 + len));
+      }
+      c.end();
+      resolve(out.trim());
+    });
+    c.on('error', reject);
+  });
 }
