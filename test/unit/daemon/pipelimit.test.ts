@@ -50,3 +50,19 @@ test('module: per-subscriber and overall limits → 503 with Retry-After; pl.set
   assert.equal(((await rpc('pipelimit.stats')) as { refused: number }).refused, 2);
   await reg.destroyAll();
 });
+
+test("pipe table: count() records a call admitted elsewhere (a cluster's shared pipe) without refusing; limitOf() a pipe's own limit, else the default", () => {
+  const t = new PipeTable(1000);
+  t.set('cps', 2, 0);
+  for (let i = 0; i < 5; i++) t.count('cps', 0, 10 * i);
+  assert.equal(t.get('cps')!.counter, 5, 'counted past the limit: the decision was made elsewhere');
+  assert.equal(t.get('cps')!.dropped, 0);
+  t.count('cps', 0, 1500);
+  assert.equal(t.get('cps')!.counter, 1, 'a new interval starts from 0');
+  t.count('cps:bob', 0, 0);
+  assert.equal(t.get('cps:bob'), undefined, 'no pipe and no default limit: nothing made');
+  t.count('cps:alice', 3, 0);
+  assert.equal(t.get('cps:alice')!.counter, 1);
+  assert.equal(t.limitOf('cps:alice', 9), 3);
+  assert.equal(t.limitOf('cps:carol', 9), 9);
+});
