@@ -1,4 +1,3 @@
-import { JSONRPCClient, JSONRPCErrorException, type JSONRPCRequest, type JSONRPCResponse } from 'json-rpc-2.0';
 import { createFifoTransport } from './fifo-transport.js';
 import { createHttpTransport, type RpcAuth } from './http-transport.js';
 import { RpcError, badReply, isRpcError, type RemoteErrorDetails } from './rpc-error.js';
@@ -69,12 +68,6 @@ export interface RpcClient {
 
 export const DEFAULT_RPC_TIMEOUT_MS = 5000;
 
-interface CallContext {
-  /** The transport's own failure: the json-rpc-2.0 client would flatten it into a code-0 error response. */
-  failure?: RpcError;
-  timeoutMs?: number;
-}
-
 /**
  * A JSON-RPC 2.0 client for Kamailio (jsonrpcs over http(s), its FIFO or its datagram socket)
  * and sipd (unix stream socket). See rpc-url.ts for the URL forms. Throws RpcError (usage) for an unusable URL or option.
@@ -104,39 +97,50 @@ export function createRpcClient(url: string, opts: RpcClientOptions = {}): RpcCl
       break;
   }
 
-  // json-rpc-2.0 does the request building and id correlation; our send function runs the
-  // exchange and hands the reply back through receive(). Transport errors travel out of band
-  // in the per-call context, because the library would turn them into a generic error response.
+  // One request object per call, the reply checked against its id. A call waits on its own
+  // exchange (no library in between: a batch makes thousands of calls); close() fails the calls
+  // still waiting with RPC_CLIENT_CLOSED, whatever the transport then does with them.
   let nextId = 1;
-  const rpc: JSONRPCClient<CallContext> = new JSONRPCClient<CallContext>(async (payload: JSONRPCRequest, ctx: CallContext) => {
-    try {
-      const reply = await transport.exchange(payload as WireRequest, ctx.timeoutMs);
-      rpc.receive(checkReply(reply, payload, display));
-    } catch (e) {
-      ctx.failure = isRpcError(e) ? e : badReply(display, e instanceof Error ? e.message : String(e), {}, e);
-      throw ctx.failure;
-    }
-  }, () => nextId++);
-
   let closed = false;
+  const pending = new Set<{ method: string; reject: (e: RpcError) => void }>();
+  const closedDuring = (method: string) => new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${display} was closed during ${method}`);
 
-  async function call<T>(method: string, params?: RpcParams, opts?: CallOptions): Promise<T> {
-    if (closed) throw new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${display} is closed`);
+  function call<T>(method: string, params?: RpcParams, opts?: CallOptions): Promise<T> {
+    if (closed) return Promise.reject(new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${display} is closed`));
     if (typeof method !== 'string' || method.length === 0) {
-      throw new RpcError('RPC_BAD_PARAM', 'method name must be a non-empty string');
+      return Promise.reject(new RpcError('RPC_BAD_PARAM', 'method name must be a non-empty string'));
     }
     if (opts?.timeoutMs !== undefined && (!Number.isFinite(opts.timeoutMs) || opts.timeoutMs <= 0)) {
-      throw new RpcError('RPC_BAD_OPTION', `timeout must be a positive number of milliseconds, got ${String(opts.timeoutMs)}`);
+      return Promise.reject(new RpcError('RPC_BAD_OPTION', `timeout must be a positive number of milliseconds, got ${String(opts.timeoutMs)}`));
     }
-    const ctx: CallContext = { timeoutMs: opts?.timeoutMs };
-    try {
-      return (await rpc.request(method, params, ctx)) as T;
-    } catch (e) {
-      if (ctx.failure) throw ctx.failure;
-      if (closed) throw new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${display} was closed during ${method}`);
-      if (e instanceof JSONRPCErrorException) throw remoteError(method, e.code, e.message, e.data, display);
-      throw badReply(display, e instanceof Error ? e.message : String(e), { method }, e);
-    }
+    const request: WireRequest = { jsonrpc: '2.0', method, params, id: nextId++ };
+    return new Promise<T>((resolve, reject) => {
+      const entry = { method, reject };
+      pending.add(entry);
+      let exchange: Promise<unknown>;
+      try {
+        exchange = transport.exchange(request, opts?.timeoutMs);
+      } catch (e) {
+        exchange = Promise.reject(e);
+      }
+      exchange.then(
+        (reply) => {
+          if (!pending.delete(entry)) return;
+          try {
+            const r = checkReply(reply, request, display);
+            if ('error' in r) reject(remoteError(method, r.error.code, r.error.message, r.error.data, display));
+            else resolve(r.result as T);
+          } catch (e) {
+            reject(isRpcError(e) ? e : badReply(display, e instanceof Error ? e.message : String(e), { method }, e));
+          }
+        },
+        (e: unknown) => {
+          if (!pending.delete(entry)) return;
+          if (closed) reject(closedDuring(method));
+          else reject(isRpcError(e) ? e : badReply(display, e instanceof Error ? e.message : String(e), { method }, e));
+        },
+      );
+    });
   }
 
   async function batch(calls: RpcCall[]): Promise<RpcBatchOutcome[]> {
@@ -158,8 +162,12 @@ export function createRpcClient(url: string, opts: RpcClientOptions = {}): RpcCl
     async close() {
       if (closed) return;
       closed = true;
-      rpc.rejectAllPendingRequests(`RPC client for ${display} was closed`);
-      await transport.close();
+      try {
+        await transport.close();
+      } finally {
+        for (const p of pending) p.reject(closedDuring(p.method));
+        pending.clear();
+      }
     },
     url: display,
     timeoutMs,
@@ -174,12 +182,14 @@ export function remoteError(method: string, code: number, message: string, data:
   return new RpcError('RPC_ERROR', `${method}: ${message} (code ${code})`, { details: details as unknown as Record<string, unknown> });
 }
 
+/** A checked reply: the result, or the proxy's error object. */
+type CheckedReply = { result: unknown } | { error: { code: number; message: string; data?: unknown } };
+
 /**
  * A reply must be one JSON-RPC response object for our request: `result`, or an `error` with a
- * numeric code and a string message, and our id. Anything else would leave the json-rpc-2.0
- * client waiting for an id that never comes, so it is a bad reply.
+ * numeric code and a string message, and our id. Anything else is a bad reply.
  */
-function checkReply(reply: unknown, request: JSONRPCRequest, display: string): JSONRPCResponse {
+function checkReply(reply: unknown, request: WireRequest, display: string): CheckedReply {
   if (typeof reply !== 'object' || reply === null || Array.isArray(reply)) {
     throw badReply(display, Array.isArray(reply) ? 'a JSON array, expected one response object' : `JSON ${reply === null ? 'null' : typeof reply}, expected a response object`);
   }
@@ -192,8 +202,8 @@ function checkReply(reply: unknown, request: JSONRPCRequest, display: string): J
     if (typeof err !== 'object' || err === null || typeof err.code !== 'number' || typeof err.message !== 'string') {
       throw badReply(display, 'error member is not {code: number, message: string}');
     }
-    return { jsonrpc: '2.0', id: request.id ?? null, error: { code: err.code, message: err.message, ...(err.data !== undefined ? { data: err.data } : {}) } };
+    return { error: { code: err.code, message: err.message, ...(err.data !== undefined ? { data: err.data } : {}) } };
   }
   if (!('result' in r)) throw badReply(display, 'response has neither result nor error');
-  return { jsonrpc: '2.0', id: request.id ?? null, result: r.result };
+  return { result: r.result };
 }

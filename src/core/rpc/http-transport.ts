@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
+import { Http1Client } from './http1.js';
 import { RpcError, badReply, errnoCode, describeErrno, snippet, timeoutError, toTransportError } from './rpc-error.js';
 import type { RpcTransport, TransportOptions, WireRequest } from './transport.js';
 
@@ -29,6 +29,9 @@ export interface HttpTransportOptions extends TransportOptions {
  *
  * The reply is collected as a list of chunks and concatenated once, so tens of MB
  * (ul.dump with 100,000 contacts) cost one copy.
+ *
+ * Plain http goes through Http1Client (http1.ts: one write per request, a connection opened
+ * ahead while Kamailio answers); https through node:https with a keep-alive agent.
  */
 export function createHttpTransport(opts: HttpTransportOptions): RpcTransport {
   const { url, display, timeoutMs } = opts;
@@ -41,12 +44,11 @@ export function createHttpTransport(opts: HttpTransportOptions): RpcTransport {
       throw new RpcError('RPC_BAD_OPTION', `cannot read CA file ${opts.caFile}: ${describeErrno(e)}`, { cause: e });
     }
   }
+  if (!isHttps) return createPlainHttpTransport(opts);
   // Kamailio's stock xhttp route calls set_reply_close(), so its connections do not survive a
   // reply; keep-alive still pays off against servers that keep them (sipd), and a stale pooled
   // socket is retried once below.
-  const agent = isHttps
-    ? new https.Agent({ keepAlive: true, maxSockets: 8, ca, rejectUnauthorized: !opts.insecure })
-    : new http.Agent({ keepAlive: true, maxSockets: 8 });
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 8, ca, rejectUnauthorized: !opts.insecure });
   const authorization = authHeader(opts.auth);
   const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1'); // IPv6 literal without brackets
 
@@ -60,10 +62,10 @@ export function createHttpTransport(opts: HttpTransportOptions): RpcTransport {
         'content-length': Buffer.byteLength(body),
       };
       if (authorization) headers.authorization = authorization;
-      const req = (isHttps ? https : http).request({
+      const req = https.request({
         protocol: url.protocol,
         hostname,
-        port: url.port || (isHttps ? 443 : 80),
+        port: url.port || 443,
         path: url.pathname + url.search,
         method: 'POST',
         agent,
@@ -107,7 +109,7 @@ export function createHttpTransport(opts: HttpTransportOptions): RpcTransport {
         });
         res.on('end', () => {
           try {
-            finish(null, classify(res, Buffer.concat(chunks, size), display));
+            finish(null, classify({ status: res.statusCode ?? 0, statusMessage: res.statusMessage ?? '', contentType: String(res.headers['content-type'] ?? '') }, Buffer.concat(chunks, size), display));
           } catch (e) {
             finish(toTransportError(e, display));
           }
@@ -125,6 +127,28 @@ export function createHttpTransport(opts: HttpTransportOptions): RpcTransport {
     kind: () => 'http',
     async close() {
       agent.destroy();
+    },
+  };
+}
+
+function createPlainHttpTransport(opts: HttpTransportOptions): RpcTransport {
+  const { url, display, timeoutMs } = opts;
+  const client = new Http1Client({
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'), // IPv6 literal without brackets
+    port: Number(url.port || 80),
+    path: url.pathname + url.search,
+    hostHeader: url.host,
+    authorization: authHeader(opts.auth),
+    display,
+  });
+  return {
+    exchange: async (request: WireRequest, callTimeoutMs?: number) => {
+      const reply = await client.post(JSON.stringify(request), callTimeoutMs ?? timeoutMs);
+      return classify(reply, reply.body, display);
+    },
+    kind: () => 'http',
+    async close() {
+      client.close();
     },
   };
 }
@@ -147,9 +171,14 @@ const STATUS_HINTS: Record<number, string> = {
   404: 'check the URL path (Kamailio\'s jsonrpcs is usually served at /RPC)',
 };
 
-function classify(res: IncomingMessage, body: Buffer, display: string): unknown {
-  const status = res.statusCode ?? 0;
-  const contentType = String(res.headers['content-type'] ?? '');
+interface ReplyHead {
+  status: number;
+  statusMessage: string;
+  contentType: string;
+}
+
+function classify(res: ReplyHead, body: Buffer, display: string): unknown {
+  const { status, contentType } = res;
   let parsed: unknown;
   let isJson = false;
   if (body.length > 0) {

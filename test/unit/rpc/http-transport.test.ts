@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { createRpcClient, RpcError, flattenHtableDump, flattenUlDump, type HtableDumpResult, type UlDumpResult, type CoreUptimeResult } from '../../../src/core/rpc/index.js';
 import { recordedHttp, withId, httpResponseBytes, bigUlDump, parseRecorded } from './recorded.js';
-import { startRawHttpServer, closedPort, type RawHttpServer } from './servers.js';
+import { startRawHttpServer, closedPort, type HttpAnswer, type RawHttpServer } from './servers.js';
 import { expectRpcError, startHttpsRpcServer, withClient, type HttpsRpcServer } from '../../helpers/rpc.js';
 import { requireTools } from '../../helpers/require.js';
+import { until } from '../../helpers/until.js';
 
 /** Replay the recorded Kamailio reply for `label`, answering the request's id. */
 function replay(label: string) {
@@ -222,6 +223,131 @@ describe('http transport against replayed Kamailio replies', () => {
     const e = await expectRpcError(c.call('core.uptime'));
     assert.equal(e.code, 'RPC_CLIENT_CLOSED');
     assert.equal(e.category, 'usage');
+  });
+});
+
+describe('http transport: connections and reply framing (plain http client)', () => {
+  const version = recordedHttp('core.version');
+  const versionReply = (id: number) => httpResponseBytes(version, withId(version.body, id));
+  const expected = 'kamailio 5.6.3 (x86_64/linux) ';
+
+  test('a server that closes after each reply: every call in order, the next connection opened ahead, closed by close()', async () => {
+    const srv = await startRawHttpServer((req) => versionReply(req.json.id));
+    try {
+      const c = createRpcClient(srv.url);
+      for (let i = 0; i < 6; i++) assert.equal(await c.call('core.version'), expected);
+      // one connection per call (Kamailio closes each), plus the one opened for the next call
+      await until('the spare connection accepted', () => srv.connections === 7);
+      assert.deepEqual(srv.seen.map((r) => r.json.id), [1, 2, 3, 4, 5, 6]);
+      assert.equal(new Set(srv.seen.map((r) => r.connection)).size, 6, 'never two requests on one connection');
+      // once the client has seen the server close, it says so itself
+      assert.equal(srv.seen[0]!.headers.connection, undefined);
+      assert.equal(srv.seen.at(-1)!.headers.connection, 'close');
+      await c.close();
+      await until('every connection closed', () => srv.open === 0);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test('connections the server drops unused (idle timeout, restart) cost no call', async () => {
+    // every third connection is closed by the server as soon as it is accepted
+    const srv = await startRawHttpServer((req) => versionReply(req.json.id), { dropConnection: (n) => n % 3 === 0 });
+    try {
+      await withClient(srv.url, async (c) => {
+        for (let i = 0; i < 12; i++) assert.equal(await c.call('core.version'), expected);
+      });
+      assert.deepEqual(srv.seen.map((r) => r.json.id), Array.from({ length: 12 }, (_, i) => i + 1), 'each request once, in order');
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test('keep-alive server that closes idle connections: the next call opens a new one', async () => {
+    let keep = true;
+    const srv = await startRawHttpServer((req) => (keep ? { bytes: versionReply(req.json.id), keepOpen: true as const } : versionReply(req.json.id)));
+    try {
+      await withClient(srv.url, async (c) => {
+        await c.call('core.version');
+        await c.call('core.version');
+        assert.equal(srv.connections, 1);
+        keep = false;
+        await c.call('core.version'); // answered, then closed by the server
+        await until('server closed the connection', () => srv.open === 0);
+        keep = true;
+        assert.equal(await c.call('core.version'), expected);
+        assert.equal(srv.connections, 2);
+      });
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test('reply framing: byte by byte, chunked, a 100 Continue first, HTTP/1.0 read to the end', async () => {
+    const body = (id: number) => withId(version.body, id);
+    const cases: Array<[string, (id: number) => HttpAnswer]> = [
+      ['byte by byte', (id) => ({ pieces: [...versionReply(id)].map((b) => Buffer.from([b])) })],
+      ['chunked', (id) => {
+        const b = body(id);
+        const head = Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n', 'latin1');
+        const chunk = (x: Buffer) => Buffer.concat([Buffer.from(x.length.toString(16) + ';ext=1\r\n'), x, Buffer.from('\r\n')]);
+        return { pieces: [head, chunk(b.subarray(0, 7)), Buffer.concat([chunk(b.subarray(7)), Buffer.from('0\r\nX-Trailer: 1\r\n\r\n')])], keepOpen: true };
+      }],
+      ['100 Continue first', (id) => Buffer.concat([Buffer.from('HTTP/1.1 100 Continue\r\n\r\n'), versionReply(id)])],
+      ['HTTP/1.0 without Content-Length', (id) => ({ pieces: [Buffer.from('HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n'), body(id)] })],
+    ];
+    for (const [name, answer] of cases) {
+      const srv = await startRawHttpServer((req) => answer(req.json.id));
+      try {
+        await withClient(srv.url, async (c) => {
+          assert.equal(await c.call('core.version'), expected, name);
+          assert.equal(await c.call('core.version'), expected, `${name}, second call`);
+        });
+      } finally {
+        await srv.close();
+      }
+    }
+  });
+
+  test('a reply that is not HTTP is RPC_BAD_REPLY', async () => {
+    const srv = await startRawHttpServer(() => Buffer.from('SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n'));
+    try {
+      await withClient(srv.url, async (c) => {
+        const e = await expectRpcError(c.call('core.version'));
+        assert.equal(e.code, 'RPC_BAD_REPLY');
+        assert.match(e.message, /not an HTTP reply/);
+      });
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test('more calls at once than the client opens connections for: all answered', async () => {
+    const srv = await startRawHttpServer((req) => versionReply(req.json.id));
+    try {
+      await withClient(srv.url, async (c) => {
+        const results = await Promise.all(Array.from({ length: 30 }, () => c.call('core.version')));
+        assert.equal(results.filter((r) => r === expected).length, 30);
+      });
+      assert.equal(srv.seen.length, 30);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test('close() while a call waits: the call fails at once with RPC_CLIENT_CLOSED', async () => {
+    const srv = await startRawHttpServer(() => 'hang');
+    try {
+      const c = createRpcClient(srv.url, { timeoutMs: 60_000 });
+      const pending = expectRpcError(c.call('core.version'));
+      await until('request received', () => srv.seen.length === 1);
+      await c.close();
+      const e = await pending;
+      assert.equal(e.code, 'RPC_CLIENT_CLOSED');
+      await until('connection closed', () => srv.open === 0);
+    } finally {
+      await srv.close();
+    }
   });
 });
 

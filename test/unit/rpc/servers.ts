@@ -9,33 +9,54 @@ import net from 'node:net';
 import { join } from 'node:path';
 
 export interface HttpRequestSeen {
+  /** Which connection carried it: 1 for the server's first accepted connection. */
+  connection: number;
   requestLine: string;
   headers: Record<string, string>;
   body: string;
   json: any;
 }
 
-/** What a handler returns: bytes to send then close, 'hang' (never answer), 'close' (drop the connection). */
-export type HttpAnswer = Buffer | 'hang' | 'close' | { bytes: Buffer; keepOpen: true };
+/**
+ * What a handler returns: bytes to send then close, 'hang' (never answer), 'close' (drop the
+ * connection), bytes on a connection kept open, or pieces written one event-loop turn apart
+ * (then closed unless keepOpen).
+ */
+export type HttpAnswer = Buffer | 'hang' | 'close' | { bytes: Buffer; keepOpen: true } | { pieces: Buffer[]; keepOpen?: boolean };
 
 export interface RawHttpServer {
   url: string;
   port: number;
   seen: HttpRequestSeen[];
   connections: number;
+  /** Connections open now. */
+  open: number;
   close(): Promise<void>;
 }
 
-export async function startRawHttpServer(handler: (req: HttpRequestSeen) => HttpAnswer): Promise<RawHttpServer> {
+export interface RawHttpServerOptions {
+  /** Close the n-th accepted connection (1-based) at once, before reading anything. */
+  dropConnection?: (n: number) => boolean;
+}
+
+export async function startRawHttpServer(handler: (req: HttpRequestSeen) => HttpAnswer, opts: RawHttpServerOptions = {}): Promise<RawHttpServer> {
   const sockets = new Set<net.Socket>();
   const state = { seen: [] as HttpRequestSeen[], connections: 0 };
   const server = net.createServer((sock) => {
-    state.connections++;
+    const connection = ++state.connections;
     sockets.add(sock);
+    if (opts.dropConnection?.(connection)) {
+      sock.on('close', () => sockets.delete(sock));
+      sock.on('error', () => undefined);
+      sock.end();
+      return;
+    }
     sock.on('close', () => sockets.delete(sock));
     sock.on('error', () => undefined);
     let buf = Buffer.alloc(0);
+    let closing = false;
     sock.on('data', (chunk) => {
+      if (closing) return; // like Kamailio: nothing is read after the reply that closes
       buf = Buffer.concat([buf, chunk]);
       for (;;) {
         const headEnd = buf.indexOf('\r\n\r\n');
@@ -52,12 +73,28 @@ export async function startRawHttpServer(handler: (req: HttpRequestSeen) => Http
         buf = buf.subarray(headEnd + 4 + len);
         let json: any;
         try { json = JSON.parse(body); } catch { json = undefined; }
-        const req = { requestLine: lines[0]!, headers, body, json };
+        const req = { connection, requestLine: lines[0]!, headers, body, json };
         state.seen.push(req);
         const answer = handler(req);
         if (answer === 'hang') return;
         if (answer === 'close') { sock.destroy(); return; }
-        if (Buffer.isBuffer(answer)) { sock.end(answer); return; } // Kamailio: set_reply_close()
+        if (Buffer.isBuffer(answer)) { closing = true; sock.end(answer); return; } // Kamailio: set_reply_close()
+        if ('pieces' in answer) {
+          const pieces = [...answer.pieces];
+          if (!answer.keepOpen) closing = true;
+          const next = () => {
+            const p = pieces.shift();
+            if (p === undefined) {
+              if (!answer.keepOpen) sock.end();
+              return;
+            }
+            sock.write(p);
+            setTimeout(next, 1);
+          };
+          next();
+          if (!answer.keepOpen) return;
+          continue;
+        }
         sock.write(answer.bytes);
       }
     });
@@ -69,6 +106,7 @@ export async function startRawHttpServer(handler: (req: HttpRequestSeen) => Http
     port,
     get seen() { return state.seen; },
     get connections() { return state.connections; },
+    get open() { return sockets.size; },
     close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
   };
 }
