@@ -143,6 +143,7 @@ export function createDialogModule() {
   let changed = false;
   let cluster: ClusterApi | undefined;
   let refresher: NodeJS.Timeout | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
   /** dialogs counted in the cluster: dialog → [user, member] */
   const sharedMembers = new Map<Dialog, { user: string; member: string }>();
   const memberOf = (callId: string, fromTag: string) => `${callId}|${fromTag}`;
@@ -258,7 +259,7 @@ export function createDialogModule() {
 
   /** the call's record: who owns it, and what another node needs to take it over */
   function record(d: Dialog, hop: string): ClusterDialog {
-    return { callId: d.callId, fromTag: d.caller.tag, toTag: d.callee.tag, node: cluster!.nodeId, hop, state: dialogState(d) };
+    return { callId: d.callId, fromTag: d.caller.tag, toTag: d.callee.tag, node: cluster!.nodeId, hop, state: dialogState(d), ...(d.takenFrom !== undefined ? { takenFrom: d.takenFrom } : {}) };
   }
   /** each recorded dialog's hop (written with the record; its updates keep it) */
   const hops = new Map<Dialog, string>();
@@ -504,7 +505,9 @@ export function createDialogModule() {
     },
     async adopt(o) {
       const cl = cluster;
-      if (cl === undefined || cl.dialogClaim === undefined) return undefined;
+      if (cl === undefined) return undefined;
+      // a cluster module that cannot claim: the owner as named (the proxy forwards to it unless it looks dead)
+      if (cl.dialogClaim === undefined) return o.node !== cl.nodeId && cl.alive(o.node) !== false ? { owner: o } : undefined;
       const held = (byCallId.get(o.callId) ?? []).find((d) => d.active && !d.transit && d.caller.tag === o.fromTag);
       if (held !== undefined) return { dialog: held };
       // this very process's record, yet the call is not here: it ended (the record is going)
@@ -696,9 +699,11 @@ export function createDialogModule() {
           cl.callRefresh([...sharedMembers.values()]);
           cl.dialogRefresh?.([...ownedShared].map((d) => ({ callId: d.callId, fromTag: d.caller.tag })));
           retryHeld();
-          void sweep();
         }, Math.max(1000, (cl.dialogTtlSec * 1000) / 3));
         refresher.unref();
+        // The deadlines are each owner's (its own dialog_ttl_sec): look for overdue calls often.
+        sweeper = setInterval(() => void sweep(), Math.max(1000, Math.min(5000, (cl.dialogTtlSec * 1000) / 3)));
+        sweeper.unref();
         // Another node asks this one to end a call it owns (dialog.endCall there).
         cl.onCommand('dialog.end', async (args) => {
           const callId = typeof args.callId === 'string' ? args.callId : '';
@@ -727,7 +732,8 @@ export function createDialogModule() {
     },
     async destroy() {
       if (refresher !== undefined) clearInterval(refresher);
-      refresher = undefined;
+      if (sweeper !== undefined) clearInterval(sweeper);
+      refresher = sweeper = undefined;
       for (const d of all()) {
         if (d.active) finish(d, 'shutdown');
         if (d.timer !== undefined) clearTimeout(d.timer);

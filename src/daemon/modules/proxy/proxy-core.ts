@@ -924,8 +924,10 @@ export class Proxy {
       return sl({ status: 404, reason: 'Not here' });
     }
     this.sanitize(msg.headers, ctx.source);
-    const rest = this.routesAfterOurs(msg);
     const other = hit.leg === 'caller' ? hit.dialog.callee : hit.dialog.caller;
+    // A call taken over from a dead node: the parties' Route headers still name that node; the
+    // route set it stored for the other side is what it would have used.
+    const rest = hit.dialog.takenFrom !== undefined ? [...other.routeSet] : this.routesAfterOurs(msg);
     let dest: Endpoint | undefined;
     if (rest.length === 0) dest = other.reach;
     if (msg.method === 'ACK') {
@@ -948,10 +950,11 @@ export class Proxy {
 
   /**
    * sipd --cluster: an in-dialog request for a call this node does not hold. When the cluster
-   * store names another node as the owner of this very dialog (Call-ID and both tags), the
-   * request goes there (through that node's Route, ours taken off); else 404 as for any unknown
-   * dialog. The owner never sends it back: it handles its own dialogs, and a stale record
-   * naming this node is ignored here.
+   * store names another live node as the owner of this very dialog (Call-ID and both tags), the
+   * request goes there (through that node's Route, ours taken off). When the owner is not alive
+   * (or is this node before a restart), this node takes the call over (the dialog module's
+   * adopt: one node wins) and handles the request as its own; else 404 as for any unknown
+   * dialog. The owner never sends it back: it handles its own dialogs.
    */
   private async toOwner(ctx: RequestContext, m: Inbound, sl: (spec: ReplySpec) => void, cl: ClusterApi): Promise<void> {
     const msg = ctx.msg;
@@ -963,7 +966,16 @@ export class Proxy {
     } catch {
       /* Redis away: the call cannot be found */
     }
-    const o = owners.find((d) => d.node !== cl.nodeId && cl.alive(d.node) !== false && !this.isOwnHop(d.hop) && ((d.fromTag === from && d.toTag === to) || (d.fromTag === to && d.toTag === from)));
+    const ofThis = (d: (typeof owners)[number]) => (d.fromTag === from && d.toTag === to) || (d.fromTag === to && d.toTag === from);
+    let o = owners.find((d) => ofThis(d) && d.node !== cl.nodeId && cl.alive(d.node) === true && !this.isOwnHop(d.hop));
+    const orphan = o === undefined ? owners.find(ofThis) : undefined;
+    const dialogs = this.api<DialogApi>('dialog');
+    if (orphan !== undefined && dialogs !== undefined) {
+      // its owner is not alive (or is this node before a restart): this node takes the call over
+      const r = await dialogs.adopt(orphan);
+      if (r !== undefined && 'dialog' in r && dialogs.match(msg) !== undefined) return this.inDialog(ctx, m, sl);
+      if (r !== undefined && 'owner' in r && r.owner.node !== cl.nodeId && !this.isOwnHop(r.owner.hop)) o = r.owner;
+    }
     const hop = o === undefined ? undefined : this.destinationOf(`sip:${o.hop}`);
     if (o === undefined || hop === undefined) {
       if (msg.method !== 'ACK') this.counters.no_dialog++;
