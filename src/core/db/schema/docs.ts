@@ -19,7 +19,7 @@ export const TABLE_DOCS: Array<{ name: string; version: number; owner: string; d
       ['dst_ouser, dst_user, dst_domain', 'the callee: number as dialled, user and host as forwarded'],
       ['setup_time', 'when the INVITE arrived'],
       ['sip_code, sip_reason', 'the disposition: final response to the INVITE (200, 486, 403 Destination blocked, …)'],
-      ['end_reason', 'caller-bye, callee-bye, max-duration, cost-limit, rpc, rejected, failed, cancelled, no-answer, timeout, shutdown'],
+      ['end_reason', 'caller-bye, callee-bye, max-duration, cost-limit, rpc, rejected, failed, cancelled, no-answer, timeout, shutdown; in a cluster, a call whose node died and another node ended: the reason plus ;taken-over (caller-bye;taken-over, rpc;taken-over, …), or owner-lost when no BYE came for it within cluster.dialog_ttl_sec'],
     ],
   },
   { name: 'mtree', version: 1, owner: 'mtree', description: 'blocked destination prefixes (tprefix → tvalue), matched longest-prefix on the dialled number; `sipctl block add|rm|list`.' },
