@@ -41,19 +41,28 @@ const todo = [];
  */
 const failures = [];
 const DIAG_LINES = 15;
-const DIAG_WIDTH = 200;
+const DIAG_WIDTH = 300;
+/** the test's own diagnostics after its result (t.diagnostic(), e.g. the sipd log lines test/daemon/cluster-fixture.ts adds) */
+const NOTE_LINES = 8;
 const MAX_FAILURES = 20;
 /** YAML lines that say nothing about why a test failed: timing, the location (it is in the heading),
  *  and stack frames inside node itself (the test runner, promises) */
 const NOISE = /^(duration_ms|type|location): |^  (async )?(\S+ \((node:.*|<anonymous>)\)|node:\S+)$/;
 
-/** the YAML block after the result line at `i` (indented `indent` + 2), without its --- and ... */
+/**
+ * The YAML block after the result line at `i` (indented `indent` + 2), without its --- and ...,
+ * and the "# " lines at the test's own indent right after it (its diagnostics).
+ */
 function diagnostic(lines, i, indent) {
   const pad = ' '.repeat(indent + 2);
-  if (lines[i + 1] !== `${pad}---`) return [];
-  const out = [];
-  for (let j = i + 2; j < lines.length && lines[j] !== `${pad}...`; j++) out.push(lines[j].startsWith(pad) ? lines[j].slice(pad.length) : lines[j].trimStart());
-  return out;
+  const yaml = [];
+  const notes = [];
+  if (lines[i + 1] !== `${pad}---`) return { yaml, notes };
+  let j = i + 2;
+  for (; j < lines.length && lines[j] !== `${pad}...`; j++) yaml.push(lines[j].startsWith(pad) ? lines[j].slice(pad.length) : lines[j].trimStart());
+  const own = `${' '.repeat(indent)}# `;
+  for (j++; j < lines.length && lines[j].startsWith(own) && !SUBTEST.test(lines[j]); j++) notes.push(lines[j].slice(own.length));
+  return { yaml, notes };
 }
 const totals = {};
 /** runs whose TAP has no totals or whose runner exited non-zero */
@@ -81,7 +90,7 @@ for (const { file, status = '0' } of runs) {
       const name = m[3].replace(/\\#/g, '#');
       parents.length = level;
       if (m[2] === 'not ok' && !m[4]) {
-        const yaml = diagnostic(lines, i, m[1].length);
+        const { yaml, notes } = diagnostic(lines, i, m[1].length);
         const path = label(file) + [...parents, name].join(' › ');
         const loc = yaml.map((l) => /^location: '(.*?)'$/.exec(l)).find(Boolean);
         // a suite (or file) that failed only because a subtest failed: the subtest is listed
@@ -91,7 +100,7 @@ for (const { file, status = '0' } of runs) {
         if (yaml.includes("failureType: 'testCodeFailure'") && level === 0 && yaml.some((l) => /^exitCode: /.test(l))) {
           for (let j = i - 2; j >= 0 && /^# (?!Subtest: )/.test(lines[j]) && output.length < DIAG_LINES; j--) output.unshift(`output: ${lines[j].slice(2)}`);
         }
-        if (!onlySubtests) failures.push({ path, where: loc ? relative(process.cwd(), loc[1]) : '', yaml: [...output, ...yaml.filter((l) => !NOISE.test(l))] });
+        if (!onlySubtests) failures.push({ path, where: loc ? relative(process.cwd(), loc[1]) : '', yaml: [...output, ...yaml.filter((l) => !NOISE.test(l))], notes });
         continue;
       }
       if (!m[4]) continue;
@@ -142,14 +151,26 @@ if (refused.length) {
   console.log(`Skipped without being opt-in — a failure (${refused.length}); a missing component must fail the test (test/helpers/require.ts):`);
   for (const s of refused) console.log(show(s));
 }
-if (failures.length) {
-  console.log(`Failing tests (${failures.length}):`);
-  for (const f of failures.slice(0, MAX_FAILURES)) {
+// subtests cancelled because their suite's hook failed: one line under the suite, not one entry each
+const byPath = new Map(failures.map((f) => [f.path, f]));
+for (const f of failures) {
+  const parent = f.yaml.includes("failureType: 'cancelledByParent'") ? byPath.get(f.path.slice(0, f.path.lastIndexOf(' › '))) : undefined;
+  if (parent === undefined || parent === f) continue;
+  parent.cancelled = (parent.cancelled ?? 0) + 1;
+  f.hidden = true;
+}
+const shown = failures.filter((f) => !f.hidden);
+if (shown.length) {
+  console.log(`Failing tests (${shown.length}):`);
+  for (const f of shown.slice(0, MAX_FAILURES)) {
     console.log(`  ✖ ${f.where ? `${f.where}: ` : ''}${f.path}`);
+    if (f.cancelled) console.log(`      (${f.cancelled} of its tests cancelled with it)`);
     for (const l of f.yaml.slice(0, DIAG_LINES)) console.log(`      ${clip(l)}`);
     if (f.yaml.length > DIAG_LINES) console.log(`      … ${f.yaml.length - DIAG_LINES} more lines`);
+    for (const l of f.notes.slice(0, NOTE_LINES)) console.log(`      # ${clip(l)}`);
+    if (f.notes.length > NOTE_LINES) console.log(`      # … ${f.notes.length - NOTE_LINES} more diagnostics`);
   }
-  if (failures.length > MAX_FAILURES) console.log(`  … and ${failures.length - MAX_FAILURES} more failing tests (see the spec output above)`);
+  if (shown.length > MAX_FAILURES) console.log(`  … and ${shown.length - MAX_FAILURES} more failing tests (see the spec output above)`);
 }
 for (const b of broken) console.log(`Broken run: ${b}`);
 if (failed) console.log(`Failed: ${totals.fail ?? 0}, cancelled (counted as failed): ${totals.cancelled ?? 0}.`);
