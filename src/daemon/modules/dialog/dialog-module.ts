@@ -158,6 +158,8 @@ export function createDialogModule() {
   /** releases in flight (their CDRs follow): shutdown waits for them */
   const releasing = new Set<Promise<void>>();
   let sweeping = false;
+  /** takeovers in flight, by Call-ID and From tag */
+  const adopting = new Map<string, Promise<{ dialog: Dialog } | { owner: ClusterDialog } | undefined>>();
 
   const size = () => p?.hash_size ?? 4096;
   const limitsKey = (d: Dialog) => `${d.hEntry}:${d.hId}:${d.callId}`;
@@ -503,43 +505,54 @@ export function createDialogModule() {
       for (const s of slots.values()) for (const d of s.values()) if (d.active && !d.transit) n++;
       return n;
     },
-    async adopt(o) {
-      const cl = cluster;
-      if (cl === undefined) return undefined;
-      // a cluster module that cannot claim: the owner as named (the proxy forwards to it unless it looks dead)
-      if (cl.dialogClaim === undefined) return o.node !== cl.nodeId && cl.alive(o.node) !== false ? { owner: o } : undefined;
-      const held = (byCallId.get(o.callId) ?? []).find((d) => d.active && !d.transit && d.caller.tag === o.fromTag);
-      if (held !== undefined) return { dialog: held };
-      // this very process's record, yet the call is not here: it ended (the record is going)
-      if (o.node === cl.nodeId && o.pid === process.pid) return undefined;
-      // Is the owner alive? Asked afresh (not the view of the last heartbeat): a node that
-      // restarted under the same name has another pid and holds nothing of its former calls.
-      const owner = async (r: ClusterDialog) => {
-        const n = (await cl.nodes()).find((x) => x.node === r.node);
-        return n !== undefined && Date.now() - n.lastSeen < NODE_ALIVE_MS && (r.pid === undefined || n.pid === r.pid) && !(r.node === cl.nodeId && r.pid !== process.pid);
-      };
-      // a record written without the state (or unreadable) is not claimed: nobody could end the call from it
-      if (parseDialogState(o.state) === undefined) return undefined;
-      try {
-        if (await owner(o)) return o.node === cl.nodeId ? undefined : { owner: o };
-        const rec = await cl.dialogClaim(o.callId, o.fromTag, { node: o.node, ...(o.pid !== undefined ? { pid: o.pid } : {}) });
-        if (rec === undefined) {
-          // another node was first (or the call ended): it is that node's now
-          const now = (await cl.dialogOwners(o.callId)).find((x) => x.fromTag === o.fromTag);
-          return now !== undefined && now.node !== cl.nodeId && (await owner(now)) ? { owner: now } : undefined;
-        }
-        const d = restore(rec);
-        if (d === undefined) {
-          log?.warn('dialog: a call whose owner died could not be taken over: its record lacks the dialog state', { callId: o.callId.slice(0, 64), node: o.node });
-          return undefined;
-        }
-        return { dialog: d };
-      } catch (e) {
-        log?.warn('dialog: taking over a call whose owner died failed (Redis)', { callId: o.callId.slice(0, 64), error: e instanceof Error ? e.message : String(e) });
-        return undefined;
+    adopt(o) {
+      // a retransmitted BYE arriving while the first copy takes the call over waits for the same outcome
+      const k = memberOf(o.callId, o.fromTag);
+      let p = adopting.get(k);
+      if (p === undefined) {
+        p = adoptOnce(o).finally(() => adopting.delete(k));
+        adopting.set(k, p);
       }
+      return p;
     },
   };
+
+  async function adoptOnce(o: ClusterDialog): Promise<{ dialog: Dialog } | { owner: ClusterDialog } | undefined> {
+    const cl = cluster;
+    if (cl === undefined) return undefined;
+    // a cluster module that cannot claim: the owner as named (the proxy forwards to it unless it looks dead)
+    if (cl.dialogClaim === undefined) return o.node !== cl.nodeId && cl.alive(o.node) !== false ? { owner: o } : undefined;
+    const held = (byCallId.get(o.callId) ?? []).find((d) => d.active && !d.transit && d.caller.tag === o.fromTag);
+    if (held !== undefined) return { dialog: held };
+    // this very process's record, yet the call is not here: it ended (the record is going)
+    if (o.node === cl.nodeId && o.pid === process.pid) return undefined;
+    // Is the owner alive? Asked afresh (not the view of the last heartbeat): a node that
+    // restarted under the same name has another pid and holds nothing of its former calls.
+    const owner = async (r: ClusterDialog) => {
+      const n = (await cl.nodes()).find((x) => x.node === r.node);
+      return n !== undefined && Date.now() - n.lastSeen < NODE_ALIVE_MS && (r.pid === undefined || n.pid === r.pid) && !(r.node === cl.nodeId && r.pid !== process.pid);
+    };
+    // a record written without the state (or unreadable) is not claimed: nobody could end the call from it
+    if (parseDialogState(o.state) === undefined) return undefined;
+    try {
+      if (await owner(o)) return o.node === cl.nodeId ? undefined : { owner: o };
+      const rec = await cl.dialogClaim(o.callId, o.fromTag, { node: o.node, ...(o.pid !== undefined ? { pid: o.pid } : {}) });
+      if (rec === undefined) {
+        // another node was first (or the call ended): it is that node's now
+        const now = (await cl.dialogOwners(o.callId)).find((x) => x.fromTag === o.fromTag);
+        return now !== undefined && now.node !== cl.nodeId && (await owner(now)) ? { owner: now } : undefined;
+      }
+      const d = restore(rec);
+      if (d === undefined) {
+        log?.warn('dialog: a call whose owner died could not be taken over: its record lacks the dialog state', { callId: o.callId.slice(0, 64), node: o.node });
+        return undefined;
+      }
+      return { dialog: d };
+    } catch (e) {
+      log?.warn('dialog: taking over a call whose owner died failed (Redis)', { callId: o.callId.slice(0, 64), error: e instanceof Error ? e.message : String(e) });
+      return undefined;
+    }
+  }
 
   /**
    * A call this node just took over (dialogClaim won): the dialog rebuilt from the owner's
