@@ -70,6 +70,15 @@ const COLUMNS = [
   'ruid', 'username', 'domain', 'contact', 'received', 'path', 'expires', 'q', 'callid', 'cseq', 'last_modified',
   'flags', 'cflags', 'user_agent', 'socket', 'methods', 'instance', 'reg_id', 'server_id', 'connection_id', 'keepalive', 'partition',
 ] as const;
+/**
+ * server_id, connection_id, keepalive, partition: the same for every row sipd writes, so literals
+ * in the statement rather than parameters (the database driver's work and garbage grow with the
+ * parameters: 4 of 22 per row). VALUES takes them as literals; SET too.
+ */
+const CONSTANTS = '0, -1, 0, 0';
+const CONSTANT_SET = (prefix: string) => `${prefix}${q('server_id')} = 0, ${prefix}${q('connection_id')} = -1, ${prefix}${q('keepalive')} = 0, ${prefix}${q('partition')} = 0`;
+/** the columns written from parameters: COLUMNS but the constants */
+const PARAM_COLUMNS = COLUMNS.slice(0, COLUMNS.indexOf('server_id'));
 
 const q = (c: string) => '`' + c + '`';
 
@@ -117,21 +126,36 @@ function values(c: ContactRecord, useDomain: boolean): SqlValue[] {
   return [
     c.ruid, username, domain, c.contact, c.received ?? null, c.path ?? null, toDbDatetime(c.expires), c.q, c.callId, c.cseq,
     toDbDatetime(c.lastModified), c.flags, c.cflags, latin1Safe(c.userAgent), c.socket || null, c.methods === ALL_METHODS ? null : c.methods,
-    c.instance ?? null, c.regId, 0, -1, 0, 0,
+    c.instance ?? null, c.regId,
   ];
 }
 
 export class LocationTable {
+  /** statement texts by kind and row count (a bounded ladder: statement-sizes.ts), built once */
+  private readonly sql = new Map<string, string>();
+
   constructor(private readonly table: string, private readonly useDomain: boolean) {}
 
+  private text(key: string, build: () => string): string {
+    let t = this.sql.get(key);
+    if (t === undefined) {
+      t = build();
+      this.sql.set(key, t);
+    }
+    return t;
+  }
+
   async insert(db: Queryable, c: ContactRecord): Promise<void> {
-    await db.execute(`INSERT INTO ${q(this.table)} (${COLUMNS.map(q).join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`, values(c, this.useDomain));
+    await db.execute(this.text('insert', () => `INSERT INTO ${q(this.table)} (${COLUMNS.map(q).join(', ')}) VALUES (${PARAM_COLUMNS.map(() => '?').join(', ')}, ${CONSTANTS})`), values(c, this.useDomain));
   }
 
   async update(db: Queryable, c: ContactRecord): Promise<void> {
-    const cols = COLUMNS.filter((n) => n !== 'ruid');
-    const vals = values(c, this.useDomain).slice(1);
-    const r = await db.execute(`UPDATE ${q(this.table)} SET ${cols.map((n) => `${q(n)} = ?`).join(', ')} WHERE ${q('ruid')} = ?`, [...vals, c.ruid]);
+    const vals = values(c, this.useDomain);
+    vals.push(vals[0]!); // ruid: from the first place to the WHERE
+    const r = await db.execute(
+      this.text('update', () => `UPDATE ${q(this.table)} SET ${PARAM_COLUMNS.filter((n) => n !== 'ruid').map((n) => `${q(n)} = ?`).join(', ')}, ${CONSTANT_SET('')} WHERE ${q('ruid')} = ?`),
+      vals.slice(1),
+    );
     // The row may have been removed behind our back (e.g. by hand): write it again.
     if (r.affectedRows === 0) await this.insert(db, c);
   }
@@ -176,10 +200,13 @@ export class LocationTable {
 
   /** MySQL: several rows in one INSERT. */
   private async insertMany(db: Queryable, rows: readonly ContactRecord[]): Promise<void> {
-    const one = `(${COLUMNS.map(() => '?').join(', ')})`;
     const params: SqlValue[] = [];
     for (const c of rows) for (const v of values(c, this.useDomain)) params.push(v);
-    await db.execute(`INSERT INTO ${q(this.table)} (${COLUMNS.map(q).join(', ')}) VALUES ${rows.map(() => one).join(', ')}`, params);
+    const sql = this.text(`insert ${rows.length}`, () => {
+      const one = `(${PARAM_COLUMNS.map(() => '?').join(', ')}, ${CONSTANTS})`;
+      return `INSERT INTO ${q(this.table)} (${COLUMNS.map(q).join(', ')}) VALUES ${rows.map(() => one).join(', ')}`;
+    });
+    await db.execute(sql, params);
   }
 
   /**
@@ -191,13 +218,16 @@ export class LocationTable {
    */
   private async updateMany(db: Queryable, rows: readonly ContactRecord[]): Promise<void> {
     if (rows.length === 1) return this.update(db, rows[0]);
-    const first = `SELECT ${COLUMNS.map((c) => `? AS ${q(c)}`).join(', ')}`;
-    const next = `SELECT ${COLUMNS.map(() => '?').join(', ')}`;
     const params: SqlValue[] = [];
     for (const c of rows) for (const v of values(c, this.useDomain)) params.push(v);
-    const set = COLUMNS.filter((n) => n !== 'ruid').map((n) => `l.${q(n)} = v.${q(n)}`).join(', ');
-    const derived = rows.map((_, i) => (i === 0 ? first : next)).join(' UNION ALL ');
-    const r = await db.execute(`UPDATE ${q(this.table)} AS l JOIN (${derived}) AS v ON l.${q('ruid')} = v.${q('ruid')} SET ${set}`, params);
+    const sql = this.text(`update ${rows.length}`, () => {
+      const first = `SELECT ${PARAM_COLUMNS.map((c) => `? AS ${q(c)}`).join(', ')}`;
+      const next = `SELECT ${PARAM_COLUMNS.map(() => '?').join(', ')}`;
+      const set = `${PARAM_COLUMNS.filter((n) => n !== 'ruid').map((n) => `l.${q(n)} = v.${q(n)}`).join(', ')}, ${CONSTANT_SET('l.')}`;
+      const derived = rows.map((_, i) => (i === 0 ? first : next)).join(' UNION ALL ');
+      return `UPDATE ${q(this.table)} AS l JOIN (${derived}) AS v ON l.${q('ruid')} = v.${q('ruid')} SET ${set}`;
+    });
+    const r = await db.execute(sql, params);
     // mysql2 connects with CLIENT_FOUND_ROWS: affectedRows counts matched rows, changed or not.
     if (r.affectedRows >= rows.length) return;
     const ruids = rows.map((c) => c.ruid);
