@@ -34,6 +34,11 @@ const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
 /** REGISTER with digest from a fresh source port on srcIp: the final status. */
 async function digestRegister(port: number, srcIp: string, user: string): Promise<number | undefined> {
+  return statusOf(await digestRegisterReply(port, srcIp, user));
+}
+
+/** REGISTER with digest from a fresh source port on srcIp: the final reply (undefined: none in 3 s). */
+async function digestRegisterReply(port: number, srcIp: string, user: string): Promise<string | undefined> {
   const sock = dgram.createSocket('udp4');
   await new Promise<void>((r) => sock.bind({ address: srcIp, port: 0 }, () => r()));
   const local = sock.address().port;
@@ -68,12 +73,12 @@ async function digestRegister(port: number, srcIp: string, user: string): Promis
   });
   try {
     const first = await exchange(msg(1));
-    if (statusOf(first) !== 401) return statusOf(first);
+    if (statusOf(first) !== 401) return first;
     const h = /WWW-Authenticate: *Digest (.*)/i.exec(first!)![1]!;
     const nonce = /nonce="([^"]+)"/.exec(h)![1]!;
     const cnonce = randomBytes(4).toString('hex');
     const response = md5(`${md5(`${user}:${REALM}:${PASSWORD}`)}:${nonce}:00000001:${cnonce}:auth:${md5(`REGISTER:${uri}`)}`);
-    return statusOf(await exchange(msg(2, `Digest username="${user}", realm="${REALM}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`)));
+    return await exchange(msg(2, `Digest username="${user}", realm="${REALM}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`));
   } finally {
     sock.close();
   }
@@ -296,7 +301,7 @@ describe('sipd --workers', () => {
       tdb = await createTestDb('mysql');
       const db = await tdb.open();
       try {
-        for (const u of ['alice', 'bob', 'carol', 'dave']) await addSubscriber(db, u, REALM, PASSWORD, { hash: 'md5', storePlaintext: false });
+        for (const u of ['alice', 'bob', 'carol', 'dave', 'erin']) await addSubscriber(db, u, REALM, PASSWORD, { hash: 'md5', storePlaintext: false });
       } finally {
         await db.close();
       }
@@ -365,7 +370,7 @@ describe('sipd --workers', () => {
 
     test('REGISTERs from many sources all succeed and spread over both workers', async () => {
       const statuses: Array<number | undefined> = [];
-      // bob and carol, 8 each, so no AoR reaches registrar.max_contacts (10, counted per node);
+      // bob and carol, 8 each, so no AoR reaches registrar.max_contacts (10, on all workers together);
       // alice is left alone: the call test below needs her one live contact
       for (let i = 0; i < 16; i++) statuses.push(await digestRegister(port, `127.0.0.${10 + (i % 8)}`, i % 2 === 0 ? 'bob' : 'carol'));
       assert.deepEqual(statuses, Array(16).fill(200));
@@ -377,6 +382,31 @@ describe('sipd --workers', () => {
       console.log(`# REGISTERs taken: worker 0 ${w0}, worker 1 ${w1}`);
       assert.equal(w0 + w1, 16);
       assert.ok(w0 > 0 && w1 > 0, `both workers took some: ${w0} / ${w1}`);
+    });
+
+    test('registrar.max_contacts counts an AoR\'s contacts on all workers: 4 added on each worker, 2 registered (10), the next REGISTERs refused on either worker (503 Too many registered contacts)', async () => {
+      // 4 contacts through each worker (ul.add: written like a REGISTER, to the worker's own copy and Redis)
+      for (const w of [0, 1]) {
+        for (let i = 0; i < 4; i++) await rpc(w, 'ul.add', ['location', 'erin', `sip:erin@192.0.2.${w * 10 + i + 1}:5060`, 300, 1, '0', 0, 0, 0]);
+      }
+      const statuses: Array<number | undefined> = [];
+      for (let i = 0; i < 2; i++) statuses.push(await digestRegister(port, `127.0.0.${20 + i}`, 'erin'));
+      assert.deepEqual(statuses, [200, 200], 'erin\'s 9th and 10th contacts');
+      const held = async (w: number) => {
+        const d = await rpc<{ Domains: Array<{ Domain: { AoRs: Array<{ Info: { AoR: string; Contacts: unknown[] } }> } }> }>(w, 'ul.dump');
+        return d.Domains[0]!.Domain.AoRs.filter((a) => a.Info.AoR === 'erin').reduce((n, a) => n + a.Info.Contacts.length, 0);
+      };
+      const before = [await held(0), await held(1)];
+      assert.equal(before[0]! + before[1]!, 10);
+      // each worker alone holds fewer than 10: a count per worker would let the next ones in
+      assert.ok(before[0]! < 10 && before[1]! < 10, `erin's contacts on worker 0 / 1: ${before.join(' / ')}`);
+      // more attempts from fresh sources (and so, by the kernel's hash, on either worker): all refused
+      for (let i = 0; i < 6; i++) {
+        const reply = await digestRegisterReply(port, `127.0.0.${30 + i}`, 'erin');
+        assert.equal(statusOf(reply), 503, reply);
+        assert.match(reply!, /\r\nP-Registrar-Error: Too many registered contacts\r\n/i);
+      }
+      assert.deepEqual([await held(0), await held(1)], before, 'nothing was added on either worker');
     });
 
     test('calls through the shared port connect on either worker: responses and ACK/BYE reach the worker that owns the call', async () => {

@@ -249,8 +249,12 @@ export interface ClusterApi {
    * so the node's copies are the best there is and go back to Redis.
    */
   onConnect(listener: (info: { redisLostData: boolean }) => Promise<void> | void): void;
-  /** registrations: write one AoR's changes (throws when Redis is unreachable) */
-  locationWrite(aor: string, put: ContactRecord[], remove: string[], resyncing?: boolean): Promise<void>;
+  /**
+   * registrations: write one AoR's changes (throws when Redis is unreachable). With `maxContacts`
+   * > 0 and contacts to put, atomically refused when the AoR would then hold more valid contacts
+   * than that on all nodes together: resolves with the count it would have had (undefined: written).
+   */
+  locationWrite(aor: string, put: ContactRecord[], remove: string[], resyncing?: boolean, maxContacts?: number): Promise<{ contacts: number } | undefined>;
   /** registrations: the AoR's contacts as every node wrote them (throws when unreachable) */
   locationRead(aor: string): Promise<ContactRecord[]>;
   /** active calls: admit `member` into `user`'s set if fewer than `limit` are live */

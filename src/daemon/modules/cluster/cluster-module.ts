@@ -109,6 +109,57 @@ redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[2])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
 return 1`;
 
+/**
+ * Write one AoR's contacts unless it would then hold more than ARGV[1] valid contacts on all
+ * nodes together (registrar.max_contacts): one script, so two nodes cannot both take the last
+ * place. ARGV: max, PEXPIREAT ms (0: none), n, n × (ruid, contact URI, JSON), m, m × ruid to
+ * remove. A contact another node wrote with a URI this write puts (the same UA, registered again
+ * through another node) is counted once. Returns 0 when written, else the count it would have had.
+ */
+const LOC_WRITE = `
+local max = tonumber(ARGV[1])
+local n = tonumber(ARGV[3])
+local i = 4
+local puts, putRuid, putUri = {}, {}, {}
+for k = 1, n do
+  puts[k] = {ARGV[i], ARGV[i + 2]}
+  putRuid[ARGV[i]] = true
+  putUri[ARGV[i + 1]] = true
+  i = i + 3
+end
+local m = tonumber(ARGV[i])
+i = i + 1
+local rem, remSet = {}, {}
+for k = 1, m do
+  rem[k] = ARGV[i]
+  remSet[ARGV[i]] = true
+  i = i + 1
+end
+if max > 0 and n > 0 then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1])
+  local count = n
+  local h = redis.call('HGETALL', KEYS[1])
+  for j = 1, #h, 2 do
+    if not putRuid[h[j]] and not remSet[h[j]] then
+      local ok, c = pcall(cjson.decode, h[j + 1])
+      if ok and type(c) == 'table' and not putUri[c.contact] then
+        local e = tonumber(c.expires) or 0
+        if e == 0 or e > now then count = count + 1 end
+      end
+    end
+  end
+  if count > max then return count end
+end
+for _, p in ipairs(puts) do redis.call('HSET', KEYS[1], p[1], p[2]) end
+if m > 0 then redis.call('HDEL', KEYS[1], unpack(rem)) end
+local last = tonumber(ARGV[2])
+if last > 0 then
+  redis.call('PEXPIREAT', KEYS[1], last, 'NX')
+  redis.call('PEXPIREAT', KEYS[1], last, 'GT')
+end
+return 0`;
+
 type Pending = { kind: 'set'; table: string; key: string; value: HtableValue; expires: number } | { kind: 'del'; table: string; key: string } | { kind: 'flush'; table: string };
 
 /**
@@ -468,13 +519,26 @@ export function createClusterModule(settings: ClusterSettings) {
     },
     onHtable: (l) => void htListeners.push(l),
     onConnect: (l) => void connectListeners.push(l),
-    async locationWrite(aor, put, remove, resyncing = false) {
+    async locationWrite(aor, put, remove, resyncing = false, maxContacts = 0) {
       if ((!isUp && !resyncing) || cmd === undefined) throw new Error('cluster: Redis unreachable');
       const key = `${PREFIX}loc:${aor}`;
+      const last = Math.max(0, ...put.map((c) => c.expires));
+      if (maxContacts > 0 && put.length > 0) {
+        // registrar.max_contacts over all nodes: checked and written by one script (LOC_WRITE)
+        const args = [String(maxContacts), String(last * 1000), String(put.length)];
+        for (const c of put) args.push(c.ruid, c.contact, JSON.stringify({ ...c, node: settings.nodeId, hop: hopOf(hops, c.socket) }));
+        args.push(String(remove.length), ...remove);
+        try {
+          const r = Number(await (cmd as unknown as { sipdLocWrite(key: string, ...a: string[]): Promise<number> }).sipdLocWrite(key, ...args));
+          return r === 0 ? undefined : { contacts: r };
+        } catch (e) {
+          down(e);
+          throw e;
+        }
+      }
       const m = cmd.multi();
       for (const c of put) m.hset(key, c.ruid, JSON.stringify({ ...c, node: settings.nodeId, hop: hopOf(hops, c.socket) }));
       if (remove.length > 0) m.hdel(key, ...remove);
-      const last = Math.max(0, ...put.map((c) => c.expires));
       // The key lives as long as its longest contact: NX gives a new key its first expiry (GT
       // never sets one), GT moves it later. One MULTI/EXEC: one round trip per REGISTER.
       if (last > 0) m.pexpireat(key, last * 1000, 'NX' as never).pexpireat(key, last * 1000, 'GT' as never);
@@ -486,6 +550,7 @@ export function createClusterModule(settings: ClusterSettings) {
         down(e);
         throw e;
       }
+      return undefined;
     },
     async locationRead(aor) {
       if (!isUp || cmd === undefined) throw new Error('cluster: Redis unreachable');
@@ -644,6 +709,8 @@ export function createClusterModule(settings: ClusterSettings) {
       const { url, options } = redisOptions(settings.url!, settings.passwordFile, settings.timeoutMs);
       cmd = new Redis(url, options);
       sub = new Redis(url, { ...options, commandTimeout: undefined });
+      // EVALSHA, and the script's text only when Redis does not have it yet (NOSCRIPT)
+      cmd.defineCommand('sipdLocWrite', { numberOfKeys: 1, lua: LOC_WRITE });
       // ioredis reports each failed reconnection; the state change is logged once by down().
       cmd.on('error', (e: Error) => down(e));
       sub.on('error', () => {});

@@ -285,6 +285,8 @@ export class Registrar {
         (found === undefined ? insert : update).push(rec);
       }
 
+      // This node's own contacts first (no Redis round trip for a refusal it can see); in a cluster
+      // the commit checks the AoR's contacts on all nodes too (usrloc, TooManyContactsError).
       if (this.opts.maxContacts > 0) {
         const gone = new Set([...remove, ...update.map((c) => c.ruid)]);
         const remaining = existing.filter((c) => !gone.has(c.ruid) && isValid(c, t)).length;
@@ -296,8 +298,12 @@ export class Registrar {
       }
 
       try {
-        await this.ul.commit(aor, { insert, update, remove });
+        await this.ul.commit(aor, { insert, update, remove }, { maxContacts: this.opts.maxContacts });
       } catch (e) {
+        if ((e as { code?: string }).code === 'TOO_MANY_CONTACTS') {
+          this.log.info('registrar: too many contacts on all nodes', { aor, contacts: (e as { contacts?: number }).contacts, max: this.opts.maxContacts });
+          return regError(503, 'Too many registered contacts', this.contactHeader(aor));
+        }
         if ((e as { code?: string }).code === 'CLUSTER_UNAVAILABLE') {
           this.log.warn('registrar: cluster store unreachable; REGISTER refused', { aor });
           return { status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] };

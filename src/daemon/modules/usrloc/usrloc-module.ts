@@ -30,8 +30,12 @@ export interface UsrlocModuleApi extends UsrlocApi {
   get(aor: string): ContactRecord[];
   /** serialise read-compute-commit on one AoR */
   withLock<T>(aor: string, fn: () => Promise<T>): Promise<T>;
-  /** write-through change of one AoR (inside withLock) */
-  commit(aor: string, change: ContactChange): Promise<void>;
+  /**
+   * write-through change of one AoR (inside withLock). `maxContacts` (registrar.max_contacts): in
+   * a cluster, refused with TooManyContactsError when the AoR would hold more valid contacts than
+   * that on all nodes together (checked by Redis in the same step as the write).
+   */
+  commit(aor: string, change: ContactChange, opts?: { maxContacts?: number }): Promise<void>;
   /** delete an AoR and its contacts; returns the number of contacts removed */
   removeAor(aor: string): Promise<number>;
   newRuid(): string;
@@ -48,6 +52,13 @@ export interface UsrlocModuleApi extends UsrlocApi {
 export class ClusterUnavailableError extends SipctlError {
   constructor() {
     super('CLUSTER_UNAVAILABLE', 'the cluster store (Redis) is unreachable', { category: 'connection' });
+  }
+}
+
+/** The cluster store refused a REGISTER's contacts: the AoR would hold `contacts` (> max_contacts) on all nodes. */
+export class TooManyContactsError extends SipctlError {
+  constructor(readonly contacts: number) {
+    super('TOO_MANY_CONTACTS', `the AoR would hold ${contacts} contacts`, { category: 'usage' });
   }
 }
 
@@ -127,17 +138,29 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
     },
     get: (aor) => store?.get(aor) ?? [],
     withLock: (aor, fn) => need().withLock(aor, fn),
-    async commit(aor, change) {
+    async commit(aor, change, opts = {}) {
+      if (cluster === undefined) return need().commit(aor, change);
       // In a cluster a registration exists for every node or not at all: with Redis away the
-      // REGISTER fails (503) rather than registering on this node only.
-      if (cluster !== undefined && !cluster.up()) throw new ClusterUnavailableError();
-      await need().commit(aor, change);
-      if (cluster !== undefined) {
-        try {
-          await cluster.locationWrite(aor, [...(change.insert ?? []), ...(change.update ?? [])], change.remove ?? []);
-        } catch {
-          throw new ClusterUnavailableError();
-        }
+      // REGISTER fails (503) rather than registering on this node only. Redis first: it also
+      // decides max_contacts over all nodes, before anything is written here.
+      if (!cluster.up()) throw new ClusterUnavailableError();
+      const s = need();
+      const before = s.get(aor);
+      let refused: { contacts: number } | undefined;
+      try {
+        refused = await cluster.locationWrite(aor, [...(change.insert ?? []), ...(change.update ?? [])], change.remove ?? [], false, opts.maxContacts ?? 0);
+      } catch {
+        throw new ClusterUnavailableError();
+      }
+      if (refused !== undefined) throw new TooManyContactsError(refused.contacts);
+      try {
+        await s.commit(aor, change);
+      } catch (e) {
+        // the database refused: Redis gets back what it had (the contacts as this node holds them)
+        const had = new Map(before.map((c) => [c.ruid, c]));
+        const restore = [...(change.update ?? []).map((c) => c.ruid), ...(change.remove ?? [])].flatMap((r) => had.get(r) ?? []);
+        await cluster.locationWrite(aor, restore, (change.insert ?? []).map((c) => c.ruid)).catch(() => undefined);
+        throw e;
       }
     },
     async lookupAny(aor) {
