@@ -28,9 +28,17 @@
  *     sipd:nodes              HASH node → JSON {lastSeen, listen, hops, pid}, refreshed every 2 s;
  *                             hops: where other nodes hand calls to this one (handOffAddresses)
  *   dialogs (who owns a confirmed call: the node that set it up and writes its CDR)
- *     sipd:dlg:<Call-ID>      HASH From tag → JSON {toTag, node, hop}; PEXPIRE the call's
- *                             longest life; removed when the call ends. Another node that gets an
- *                             in-dialog request of it forwards it to `hop`.
+ *     sipd:dlg:<Call-ID>      HASH From tag → JSON {toTag, node, hop, pid, state}; PEXPIRE the
+ *                             call's longest life; removed when the call ends. Another node that
+ *                             gets an in-dialog request of it forwards it to `hop`; when that node
+ *                             is dead, it claims the record (node, pid compared and rewritten in
+ *                             one Lua script: one node wins) and takes the call over from `state`.
+ *                             Writes and the release compare node and pid too, so a node that
+ *                             comes back never takes a claimed call back nor writes its CDR; a
+ *                             taken-over call leaves a tombstone {ended, node} until the key expires.
+ *     sipd:dlgs               ZSET "<From tag> <Call-ID>" → deadline (Redis TIME + dialog_ttl_sec),
+ *                             pushed forward by the owner every dialog_ttl_sec/3: past it, the
+ *                             owner stopped refreshing (died) and any node may end the call.
  *   sipd:key                  a random key made once (NX): the HMAC of hand-offs between nodes
  *   channel sipd:cmd          requests to one node (e.g. end a call it owns) and their answers
  *
@@ -63,6 +71,10 @@ const NODES = `${PREFIX}nodes`;
 const EPOCH = `${PREFIX}epoch`;
 const KEY = `${PREFIX}key`;
 const CMD_CHANNEL = `${PREFIX}cmd`;
+const DLG_INDEX = `${PREFIX}dlgs`;
+const dlgKey = (callId: string) => `${PREFIX}dlg:${callId}`;
+/** a Call-ID has no space, nor a tag (RFC 3261 word, token) */
+const dlgMember = (callId: string, fromTag: string) => `${fromTag} ${callId}`;
 const QUEUE_MAX = 10_000;
 const HEARTBEAT_MS = 2000;
 
@@ -159,6 +171,85 @@ if last > 0 then
   redis.call('PEXPIREAT', KEYS[1], last, 'GT')
 end
 return 0`;
+
+/**
+ * Write a dialog's record (and its deadline) unless another process holds it: the field is new,
+ * or names this node and pid. A node that comes back after a claim cannot take the call back.
+ */
+const DLG_OWN = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local ok, o = pcall(cjson.decode, cur)
+  if ok and type(o) == 'table' and (o.node ~= ARGV[3] or tostring(o.pid) ~= ARGV[4]) then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]), 'GT')
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]), 'NX')
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[2], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[7]), ARGV[6])
+return 1`;
+
+/** The call ended on this node: its record goes if it is still this process's (a taken-over one leaves a tombstone). */
+const DLG_END = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then
+  redis.call('ZREM', KEYS[2], ARGV[4])
+  return 'gone'
+end
+local ok, o = pcall(cjson.decode, cur)
+if not ok or type(o) ~= 'table' or o.node ~= ARGV[2] or tostring(o.pid) ~= ARGV[3] then return 'taken' end
+if o.takenFrom then
+  redis.call('HSET', KEYS[1], ARGV[1], cjson.encode({ended=true, node=ARGV[2], takenFrom=o.takenFrom}))
+else
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
+redis.call('ZREM', KEYS[2], ARGV[4])
+return 'released'`;
+
+/** Claim a dead owner's dialog: only while the record still names that node and pid; returns it as it was. */
+const DLG_CLAIM = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return false end
+local ok, o = pcall(cjson.decode, cur)
+if not ok or type(o) ~= 'table' or o.ended or o.node ~= ARGV[2] then return false end
+local pid = ''
+if o.pid then pid = tostring(o.pid) end
+if pid ~= ARGV[3] then return false end
+o.takenFrom = o.node
+o.node = ARGV[4]
+o.pid = tonumber(ARGV[5])
+o.hop = ARGV[6]
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(o))
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[2], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[8]), ARGV[7])
+return cur`;
+
+/** Push the deadlines of the dialogs this node owns (XX: an ended one is not revived). */
+const DLG_REFRESH = `
+local t = redis.call('TIME')
+local d = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', d, ARGV[i]) end
+return 1`;
+
+/** Dialogs past their deadline; members whose record is gone are dropped on the way. */
+const DLG_OVERDUE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out = {}
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))) do
+  local i = string.find(m, ' ', 1, true)
+  if i == nil or redis.call('HEXISTS', ARGV[2] .. string.sub(m, i + 1), string.sub(m, 1, i - 1)) == 0 then
+    redis.call('ZREM', KEYS[1], m)
+  else
+    table.insert(out, m)
+  end
+end
+return out`;
+
+/** what a dialog record carries beyond its owner: the owner's pid, the takeover state, the node it was taken from */
+function recordExtras(o: { pid?: unknown; state?: unknown; takenFrom?: unknown }): { pid?: number; state?: unknown; takenFrom?: string } {
+  return { ...(typeof o.pid === 'number' ? { pid: o.pid } : {}), ...(o.state !== undefined ? { state: o.state } : {}), ...(typeof o.takenFrom === 'string' ? { takenFrom: o.takenFrom } : {}) };
+}
 
 type Pending = { kind: 'set'; table: string; key: string; value: HtableValue; expires: number } | { kind: 'del'; table: string; key: string } | { kind: 'flush'; table: string };
 
@@ -647,8 +738,53 @@ export function createClusterModule(settings: ClusterSettings) {
     },
     dialogOwn(d, ttlSec) {
       if (!isUp || cmd === undefined) return; // its own node still ends it; others cannot find it meanwhile
-      const k = `${PREFIX}dlg:${d.callId}`;
-      cmd.multi().hset(k, d.fromTag, JSON.stringify({ toTag: d.toTag, node: d.node, hop: d.hop })).pexpire(k, ttlSec * 1000, 'GT' as never).pexpire(k, ttlSec * 1000, 'NX' as never).exec().catch((e: unknown) => down(e));
+      const rec = { toTag: d.toTag, node: settings.nodeId, hop: d.hop, pid: process.pid, ...(d.takenFrom !== undefined ? { takenFrom: d.takenFrom } : {}), ...(d.state !== undefined ? { state: d.state } : {}) };
+      cmd.eval(DLG_OWN, 2, dlgKey(d.callId), DLG_INDEX, d.fromTag, JSON.stringify(rec), settings.nodeId, String(process.pid), String(ttlSec * 1000), dlgMember(d.callId, d.fromTag), String(ttlMs)).catch((e: unknown) => down(e));
+    },
+    async dialogEnd(callId, fromTag) {
+      if (!isUp || cmd === undefined) return 'down';
+      try {
+        const r = String(await cmd.eval(DLG_END, 2, dlgKey(callId), DLG_INDEX, fromTag, settings.nodeId, String(process.pid), dlgMember(callId, fromTag)));
+        return r === 'released' || r === 'taken' || r === 'gone' ? r : 'down';
+      } catch (e) {
+        down(e);
+        return 'down';
+      }
+    },
+    async dialogClaim(callId, fromTag, from) {
+      if (!isUp || cmd === undefined) throw new Error('cluster: Redis unreachable');
+      let r: unknown;
+      try {
+        r = await cmd.eval(DLG_CLAIM, 2, dlgKey(callId), DLG_INDEX, fromTag, from.node, from.pid === undefined ? '' : String(from.pid), settings.nodeId, String(process.pid), api.hopFor() ?? '', dlgMember(callId, fromTag), String(ttlMs));
+      } catch (e) {
+        down(e);
+        throw e;
+      }
+      if (typeof r !== 'string') return undefined;
+      const o = JSON.parse(r) as { toTag?: unknown; hop?: unknown; state?: unknown };
+      return { callId, fromTag, toTag: typeof o.toTag === 'string' ? o.toTag : '', node: from.node, hop: typeof o.hop === 'string' ? o.hop : '', ...(from.pid !== undefined ? { pid: from.pid } : {}), state: o.state, takenFrom: from.node };
+    },
+    dialogRefresh(list) {
+      if (!isUp || cmd === undefined || list.length === 0) return; // the deadlines pass: other nodes then end the calls only if this node looks dead
+      const p = cmd.pipeline();
+      for (let i = 0; i < list.length; i += 500) p.eval(DLG_REFRESH, 1, DLG_INDEX, String(ttlMs), ...list.slice(i, i + 500).map((d) => dlgMember(d.callId, d.fromTag)));
+      p.exec().catch((e: unknown) => down(e));
+    },
+    async dialogsOverdue(limit) {
+      if (!isUp || cmd === undefined) return [];
+      let r: unknown;
+      try {
+        r = await cmd.eval(DLG_OVERDUE, 1, DLG_INDEX, String(limit), dlgKey(''));
+      } catch (e) {
+        down(e);
+        return [];
+      }
+      const out: Array<{ callId: string; fromTag: string }> = [];
+      for (const m of Array.isArray(r) ? r : []) {
+        const i = typeof m === 'string' ? m.indexOf(' ') : -1;
+        if (i > 0) out.push({ fromTag: (m as string).slice(0, i), callId: (m as string).slice(i + 1) });
+      }
+      return out;
     },
     dialogRelease(callId, fromTag) {
       if (!isUp || cmd === undefined) return; // it expires
@@ -666,11 +802,11 @@ export function createClusterModule(settings: ClusterSettings) {
       const out: ClusterDialog[] = [];
       for (const [fromTag, v] of Object.entries(h)) {
         try {
-          const o = JSON.parse(v) as { toTag?: unknown; node?: unknown; hop?: unknown };
+          const o = JSON.parse(v) as { toTag?: unknown; node?: unknown; hop?: unknown; pid?: unknown; state?: unknown; takenFrom?: unknown };
           if (typeof o.toTag !== 'string' || typeof o.node !== 'string' || typeof o.hop !== 'string') continue;
           // the owner's current address (a restarted worker has a new private port), on the same IP
           const theirs = o.node === settings.nodeId ? undefined : nodeHops.get(o.node);
-          out.push({ callId, fromTag, toTag: o.toTag, node: o.node, hop: (theirs === undefined ? undefined : hopOf(theirs, `udp:${o.hop}`)) ?? o.hop });
+          out.push({ callId, fromTag, toTag: o.toTag, node: o.node, hop: (theirs === undefined ? undefined : hopOf(theirs, `udp:${o.hop}`)) ?? o.hop, ...recordExtras(o) });
         } catch {
           /* skipped */
         }
