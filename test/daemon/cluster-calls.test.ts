@@ -10,21 +10,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
 import { isolatedEnv, runSipctl } from '../helpers/cli.js';
-import { requireTools } from '../helpers/require.js';
 import { until } from '../helpers/until.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { scenario, settle, sipp, type SippRun } from './calls-support.js';
-import { assertBuilt, freeSipPort, startSipd, statusOf, udpExchange, type SipdProcess } from './sipd-process.js';
+import { clusterFixture, PASSWORD, REALM } from './cluster-fixture.js';
+import { freeSipPort, statusOf, udpExchange, type SipdProcess } from './sipd-process.js';
 
-const PASSWORD = 'Tr0ub4dor-Horse-77';
-const REALM = 'sip.test';
 const SECRET = randomBytes(24).toString('hex');
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
@@ -233,27 +225,32 @@ class TestUa {
 // ------------------------------------------------------------------ the cluster
 
 describe('calls across two sipd nodes (sipd --cluster): routed via the owning node, ended anywhere, one CDR', () => {
-  before(() => requireTools('sipp', 'redis-server'));
-  let redis: RedisServer;
-  let tdb: TestDb;
-  let dir: string;
+  const fx = clusterFixture({
+    name: 'sipd-cluster-calls-',
+    users: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'],
+    tools: ['sipp'],
+    config: ({ ip, port, id, redisUrl }) => ({
+      listen: [`udp:${ip}:${port}`, `tcp:${ip}:${port}`],
+      cluster: { url: redisUrl, node_id: id, timeout_ms: 300 },
+      modules: {
+        scanner: { user_agents: ['friendly-scanner', 'sipvicious', 'sipcli'] },
+        'auth-db': { realm: REALM, secret: SECRET },
+      },
+    }),
+  });
   let a: SipdProcess;
   let b: SipdProcess;
-  let bobPort: number;
   const uas: TestUa[] = [];
-
-  const nodeConfig = (ip: string, port: number, id: string) => ({
-    listen: [`udp:${ip}:${port}`, `tcp:${ip}:${port}`],
-    cluster: { url: `redis://127.0.0.1:${redis.port}/0`, node_id: id, timeout_ms: 300 },
-    modules: {
-      scanner: { user_agents: ['friendly-scanner', 'sipvicious', 'sipcli'] },
-      'auth-db': { realm: REALM, secret: SECRET },
-    },
+  before(() => {
+    [a, b] = fx.nodes as [SipdProcess, SipdProcess];
   });
+  // bob's port, new for each call: a port sipp released between two calls could meanwhile be
+  // handed to a test file running beside this one (freeSipPort only knows this process' ports)
+  const bobPort = () => freeSipPort();
 
   /** the CDRs of one call (acc_cdrs), once the acc queues have been written */
   async function cdrs(callId: string, atLeast = 1): Promise<Array<{ end_reason: string; sip_code: string; src_user: string; dst_ouser: string }>> {
-    const db = await tdb.open();
+    const db = await fx.tdb.open();
     try {
       const read = () => db.query<{ end_reason: string; sip_code: string; src_user: string; dst_ouser: string }>('SELECT end_reason, sip_code, src_user, dst_ouser FROM acc_cdrs WHERE callid = ?', [callId]);
       await until('the CDR is written', async () => (await read()).length >= atLeast, 5000);
@@ -273,31 +270,8 @@ describe('calls across two sipd nodes (sipd --cluster): routed via the owning no
     return u;
   }
 
-  before(async () => {
-    assertBuilt();
-    dir = mkdtempSync(join(tmpdir(), 'sipd-cluster-calls-'));
-    redis = await startRedis(dir);
-    tdb = await createTestDb('mysql');
-    const db = await tdb.open();
-    try {
-      for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank']) await addSubscriber(db, u, REALM, PASSWORD, { hash: 'md5', storePlaintext: false });
-    } finally {
-      await db.close();
-    }
-    const [pa, pb] = [await freeSipPort(), await freeSipPort()];
-    bobPort = await freeSipPort();
-    [a, b] = await Promise.all([
-      startSipd({ dbUrl: tdb.fullUrl, sipPort: pa, config: nodeConfig('127.0.0.1', pa, 'node-a') }),
-      startSipd({ dbUrl: tdb.fullUrl, sipPort: pb, config: nodeConfig('127.0.0.2', pb, 'node-b') }),
-    ]);
-  });
-
-  after(async () => {
+  after(() => {
     for (const u of uas) u.close();
-    for (const n of [a, b]) if (n !== undefined && n.child.exitCode === null && n.child.signalCode === null) await n.stop();
-    await redis?.stop();
-    await tdb?.drop().catch((e) => console.error('drop failed', e));
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   const A = () => ({ host: '127.0.0.1', port: a.sipPort });
@@ -305,7 +279,7 @@ describe('calls across two sipd nodes (sipd --cluster): routed via the owning no
 
   test('alice registers over TCP through A; bob calls her through B → the INVITE reaches her over her TCP connection to A, the call connects and ends; one CDR (B\'s)', async () => {
     const alice = await ua('tcp', '127.0.0.60', 'alice', A());
-    const caller = sipp({ scenario: scenario('caller.xml', { USER: 'bob', HOLD: 500 }), remote: `127.0.0.2:${b.sipPort}`, localPort: bobPort, service: 'alice', user: 'bob', password: PASSWORD, timeoutMs: 20_000 });
+    const caller = sipp({ scenario: scenario('caller.xml', { USER: 'bob', HOLD: 500 }), remote: `127.0.0.2:${b.sipPort}`, localPort: await bobPort(), service: 'alice', user: 'bob', password: PASSWORD, timeoutMs: 20_000 });
     const invite = await alice.wait('INVITE', (m) => m.method === 'INVITE', 10_000);
     assert.equal(invite.transport, 'tcp');
     assert.deepEqual(invite.from, { address: '127.0.0.1', port: a.sipPort }, 'over the connection alice opened to A');
@@ -324,7 +298,7 @@ describe('calls across two sipd nodes (sipd --cluster): routed via the owning no
 
   test('carol registers over UDP through A (her NAT lets in only A); bob calls her through B → every message she gets comes from A', async () => {
     const carol = await ua('udp', '127.0.0.61', 'carol', A());
-    const caller = sipp({ scenario: scenario('caller.xml', { USER: 'bob', HOLD: 500 }), remote: `127.0.0.2:${b.sipPort}`, localPort: bobPort, service: 'carol', user: 'bob', password: PASSWORD, timeoutMs: 20_000 });
+    const caller = sipp({ scenario: scenario('caller.xml', { USER: 'bob', HOLD: 500 }), remote: `127.0.0.2:${b.sipPort}`, localPort: await bobPort(), service: 'carol', user: 'bob', password: PASSWORD, timeoutMs: 20_000 });
     const invite = await carol.wait('INVITE', (m) => m.method === 'INVITE', 10_000);
     ok(await caller.done, 'bob (caller, through B)');
     await carol.wait('BYE', (m) => m.method === 'BYE');
@@ -335,7 +309,7 @@ describe('calls across two sipd nodes (sipd --cluster): routed via the owning no
 
   test('a call set up through A, the BYE sent to B → B forwards it to A, the call ends, exactly one CDR', async () => {
     const dave = await ua('udp', '127.0.0.62', 'dave', A());
-    const caller = sipp({ scenario: scenario('caller-held.xml', { USER: 'bob' }), remote: `127.0.0.1:${a.sipPort}`, localPort: bobPort, service: 'dave', user: 'bob', password: PASSWORD, timeoutMs: 20_000 });
+    const caller = sipp({ scenario: scenario('caller-held.xml', { USER: 'bob' }), remote: `127.0.0.1:${a.sipPort}`, localPort: await bobPort(), service: 'dave', user: 'bob', password: PASSWORD, timeoutMs: 20_000 });
     const invite = await dave.wait('INVITE', (m) => m.method === 'INVITE', 10_000);
     await dave.wait('ACK', (m) => m.method === 'ACK');
     const callId = header(invite.text, 'Call-ID')!;
@@ -386,7 +360,7 @@ describe('calls across two sipd nodes (sipd --cluster): routed via the owning no
 
   test('sipctl calls end ID --rpc <B> for a call set up through A → both sides get a BYE, one CDR', async () => {
     const frank = await ua('udp', '127.0.0.65', 'frank', A());
-    const caller = sipp({ scenario: scenario('caller-held.xml', { USER: 'bob' }), remote: `127.0.0.1:${a.sipPort}`, localPort: bobPort, service: 'frank', user: 'bob', password: PASSWORD, timeoutMs: 20_000 });
+    const caller = sipp({ scenario: scenario('caller-held.xml', { USER: 'bob' }), remote: `127.0.0.1:${a.sipPort}`, localPort: await bobPort(), service: 'frank', user: 'bob', password: PASSWORD, timeoutMs: 20_000 });
     const invite = await frank.wait('INVITE', (m) => m.method === 'INVITE', 10_000);
     await frank.wait('ACK', (m) => m.method === 'ACK');
     const callId = header(invite.text, 'Call-ID')!;

@@ -9,22 +9,14 @@
 //   - unsigned requests from B's address (another port: a forged source) are counted, dropped
 //     over the limit, and never banned; a ban of a member's address over RPC is refused;
 //   - a flood from 127.0.0.9 is still banned, on both nodes.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
-import { requireTools } from '../helpers/require.js';
 import { until } from '../helpers/until.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { register, scenario, settle, sipp, type SippRun } from './calls-support.js';
-import { assertBuilt, freeSipPort, options, startSipd, udpExchange, type SipdProcess } from './sipd-process.js';
+import { register, scenario, sipp, type SippRun } from './calls-support.js';
+import { clusterFixture, membershipRead, PASSWORD, REALM } from './cluster-fixture.js';
+import { freeSipPort, options, udpExchange, udpListening, type SipdProcess } from './sipd-process.js';
 
-const PASSWORD = 'Tr0ub4dor-Horse-77';
-const REALM = 'sip.test';
 const SECRET = randomBytes(24).toString('hex');
 const CALLS = 30;
 const CALLERS = 6;
@@ -36,55 +28,29 @@ interface PikeStats {
 }
 
 describe('pike in a sipd cluster: calls handed between nodes never get a node banned; strangers still are', () => {
-  before(() => requireTools('sipp', 'redis-server'));
-  let redis: RedisServer;
-  let tdb: TestDb;
-  let dir: string;
+  const fx = clusterFixture({
+    name: 'sipd-cluster-pike-',
+    users: ['alice', 'bob'],
+    tools: ['sipp'],
+    config: ({ ip, port, id, redisUrl }) => ({
+      listen: [`udp:${ip}:${port}`, `tcp:${ip}:${port}`],
+      cluster: { url: redisUrl, node_id: id, timeout_ms: 300 },
+      modules: {
+        scanner: { user_agents: ['friendly-scanner', 'sipvicious', 'sipcli'] },
+        'auth-db': { realm: REALM, secret: SECRET },
+      },
+    }),
+  });
   let a: SipdProcess;
   let b: SipdProcess;
-
-  const nodeConfig = (ip: string, port: number, id: string) => ({
-    listen: [`udp:${ip}:${port}`, `tcp:${ip}:${port}`],
-    cluster: { url: `redis://127.0.0.1:${redis.port}/0`, node_id: id, timeout_ms: 300 },
-    modules: {
-      scanner: { user_agents: ['friendly-scanner', 'sipvicious', 'sipcli'] },
-      'auth-db': { realm: REALM, secret: SECRET },
-    },
-  });
 
   const bans = async (n: SipdProcess) => JSON.stringify(await n.rpc('htable.dump', ['ipban']));
 
   before(async () => {
-    assertBuilt();
-    dir = mkdtempSync(join(tmpdir(), 'sipd-cluster-pike-'));
-    redis = await startRedis(dir);
-    tdb = await createTestDb('mysql');
-    const db = await tdb.open();
-    try {
-      for (const u of ['alice', 'bob']) await addSubscriber(db, u, REALM, PASSWORD, { hash: 'md5', storePlaintext: false });
-    } finally {
-      await db.close();
-    }
-    const [pa, pb] = [await freeSipPort(), await freeSipPort()];
-    [a, b] = await Promise.all([
-      startSipd({ dbUrl: tdb.fullUrl, sipPort: pa, config: nodeConfig('127.0.0.1', pa, 'node-a') }),
-      startSipd({ dbUrl: tdb.fullUrl, sipPort: pb, config: nodeConfig('127.0.0.2', pb, 'node-b') }),
-    ]);
-    // Each node learns the other's addresses from its heartbeats (every 2 s).
-    for (const n of [a, b]) {
-      await until('both nodes alive in the membership', async () => {
-        const r = await n.rpc<{ nodes: Array<{ node: string; alive: boolean }> }>('cluster.nodes');
-        return r.nodes.filter((x) => x.alive).length === 2;
-      });
-    }
-    await settle(2500); // one more heartbeat read on each node after both announced themselves
-  });
-
-  after(async () => {
-    for (const n of [a, b]) if (n !== undefined && n.child.exitCode === null && n.child.signalCode === null) await n.stop();
-    await redis?.stop();
-    await tdb?.drop().catch((e) => console.error('drop failed', e));
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    [a, b] = fx.nodes as [SipdProcess, SipdProcess];
+    // Each node learns the other's addresses from its heartbeats (every 2 s): the fixture saw
+    // both alive in Redis; now each node has read the membership itself since then.
+    await Promise.all([a, b].map(membershipRead));
   });
 
   test(`${CALLS} calls at ${CALLERS}/s (from ${CALLERS} callers) through B to alice, registered through A: all connect, no node banned, B's requests not counted by A's pike`, async () => {
@@ -92,7 +58,7 @@ describe('pike in a sipd cluster: calls handed between nodes never get a node ba
     const reg: SippRun = await register({ proxyPort: a.sipPort, user: 'alice', password: PASSWORD, localIp: '127.0.0.50', localPort: alicePort });
     assert.equal(reg.code, 0, `alice registers through A: ${reg.output.slice(-1500)}`);
     const uas = sipp({ scenario: scenario('callee.xml'), localIp: '127.0.0.50', localPort: alicePort, calls: CALLS, timeoutMs: 40_000 });
-    await settle();
+    await udpListening('127.0.0.50', alicePort);
     // Six callers on their own addresses, one call a second each: every caller stays under B's
     // pike limit (5 requests a call: INVITE, ACK of the 407, INVITE with credentials, ACK, BYE),
     // while B hands A 3 requests a call from its one address: 18 a second, over A's 16 per 2 s.

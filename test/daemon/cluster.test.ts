@@ -3,24 +3,17 @@
 // MariaDB database: bans replicated, failed-auth counters counted over both nodes, a user
 // registered through A called through B (sipp), the active-calls limit over both nodes, Redis
 // stopped and started again mid-run, and a node killed with SIGKILL whose call frees itself.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
 import { isolatedEnv, runSipctl } from '../helpers/cli.js';
-import { requireTools } from '../helpers/require.js';
 import { until } from '../helpers/until.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { register, scenario, settle, sipp, type SippRun } from './calls-support.js';
-import { assertBuilt, freeSipPort, options, startSipd, statusOf, udpExchange, type SipdProcess } from './sipd-process.js';
+import type { RedisServer } from '../helpers/redis.js';
+import { register, scenario, sipp, type SippRun } from './calls-support.js';
+import { clusterFixture, PASSWORD, REALM } from './cluster-fixture.js';
+import { freeSipPort, options, statusOf, udpExchange, udpListening, type SipdProcess } from './sipd-process.js';
 
-const PASSWORD = 'Tr0ub4dor-Horse-77';
-const REALM = 'sip.test';
 const SECRET = randomBytes(24).toString('hex'); // 48 characters, the same on both nodes
 const TTL = 10; // cluster.dialog_ttl_sec
 
@@ -87,50 +80,32 @@ async function digestRegister(o: { host: string; port: number; srcIp: string; us
 }
 
 describe('two sipd nodes sharing one Redis and one MariaDB (sipd --cluster)', () => {
-  before(() => requireTools('sipp', 'redis-server'));
+  const fx = clusterFixture({
+    name: 'sipd-cluster-',
+    users: ['alice', 'bob', 'carol'],
+    tools: ['sipp'],
+    config: ({ ip, port, id, redisUrl }) => ({
+      listen: [`udp:${ip}:${port}`, `tcp:${ip}:${port}`],
+      cluster: { url: redisUrl, node_id: id, dialog_ttl_sec: TTL, timeout_ms: 300 },
+      modules: {
+        scanner: { user_agents: ['friendly-scanner', 'sipvicious', 'sipcli'] },
+        'auth-db': { realm: REALM, secret: SECRET },
+        dialog: { max_calls_per_user: 1 },
+      },
+    }),
+  });
   let redis: RedisServer;
-  let tdb: TestDb;
-  let dir: string;
   let a: SipdProcess;
   let b: SipdProcess;
   let alicePort: number;
   let bobPort: number;
-
-  const nodeConfig = (ip: string, port: number, id: string) => ({
-    listen: [`udp:${ip}:${port}`, `tcp:${ip}:${port}`],
-    cluster: { url: `redis://127.0.0.1:${redis.port}/0`, node_id: id, dialog_ttl_sec: TTL, timeout_ms: 300 },
-    modules: {
-      scanner: { user_agents: ['friendly-scanner', 'sipvicious', 'sipcli'] },
-      'auth-db': { realm: REALM, secret: SECRET },
-      dialog: { max_calls_per_user: 1 },
-    },
-  });
-
   before(async () => {
-    assertBuilt();
-    dir = mkdtempSync(join(tmpdir(), 'sipd-cluster-'));
-    redis = await startRedis(dir);
-    tdb = await createTestDb('mysql');
-    const db = await tdb.open();
-    try {
-      for (const u of ['alice', 'bob', 'carol']) await addSubscriber(db, u, REALM, PASSWORD, { hash: 'md5', storePlaintext: false });
-    } finally {
-      await db.close();
-    }
-    const [pa, pb] = [await freeSipPort(), await freeSipPort()];
+    [a, b] = fx.nodes as [SipdProcess, SipdProcess];
+    redis = fx.redis;
     [alicePort, bobPort] = [await freeSipPort(), await freeSipPort()];
-    [a, b] = await Promise.all([
-      startSipd({ dbUrl: tdb.fullUrl, sipPort: pa, config: nodeConfig('127.0.0.1', pa, 'node-a') }),
-      startSipd({ dbUrl: tdb.fullUrl, sipPort: pb, config: nodeConfig('127.0.0.2', pb, 'node-b') }),
-    ]);
   });
-
-  after(async () => {
-    for (const n of [a, b]) if (n !== undefined && n.child.exitCode === null && n.child.signalCode === null) await n.stop();
-    await redis?.stop();
-    await tdb?.drop().catch((e) => console.error('drop failed', e));
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-  });
+  /** alice's sipp (callee.xml) has bound its port: a call sent before would meet no one */
+  const aliceListens = () => udpListening('127.0.0.1', alicePort);
 
   test('each node lists both members with their last heartbeat (cluster.nodes)', async () => {
     const r = await until('both nodes announced', async () => {
@@ -178,7 +153,7 @@ describe('two sipd nodes sharing one Redis and one MariaDB (sipd --cluster)', ()
   test('alice registers through A, bob calls alice through B → the call connects (sipp)', async () => {
     ok(await register({ proxyPort: a.sipPort, user: 'alice', password: PASSWORD, localPort: alicePort }), 'REGISTER alice through A');
     const uas = sipp({ scenario: scenario('callee.xml'), localIp: '127.0.0.1', localPort: alicePort, timeoutMs: 20_000 });
-    await settle();
+    await aliceListens();
     const uac = sipp({ scenario: scenario('caller.xml', { USER: 'bob' }), remote: `127.0.0.2:${b.sipPort}`, localPort: bobPort, service: 'alice', user: 'bob', password: PASSWORD, timeoutMs: 20_000 });
     const [caller, callee] = await Promise.all([uac.done, uas.done]);
     ok(caller, 'bob (caller, through B)');
@@ -187,7 +162,7 @@ describe('two sipd nodes sharing one Redis and one MariaDB (sipd --cluster)', ()
 
   test('the active-calls limit (1) holds over both nodes: a call through A is up → bob\'s second call through B gets 403', async () => {
     const uas = sipp({ scenario: scenario('callee.xml'), localIp: '127.0.0.1', localPort: alicePort, timeoutMs: 25_000 });
-    await settle();
+    await aliceListens();
     const first = sipp({ scenario: scenario('caller.xml', { USER: 'bob', HOLD: 3000 }), remote: `127.0.0.1:${a.sipPort}`, localPort: bobPort, service: 'alice', user: 'bob', password: PASSWORD, timeoutMs: 25_000 });
     await until('the first call is up on A', async () => (await a.rpc<unknown[]>('dlg.list')).length > 0);
     const second = sipp({ scenario: scenario('caller-fail.xml', { USER: 'bob', STATUS: 403 }), remote: `127.0.0.2:${b.sipPort}`, localPort: await freeSipPort(), service: 'alice', user: 'bob', password: PASSWORD, timeoutMs: 15_000 });
@@ -223,7 +198,7 @@ describe('two sipd nodes sharing one Redis and one MariaDB (sipd --cluster)', ()
   test(`A killed with SIGKILL during a call → its call stops counting after cluster.dialog_ttl_sec (${TTL} s)`, async () => {
     // bob's call through A, answered and held; A dies while it is up
     const uas = sipp({ scenario: scenario('callee.xml'), localIp: '127.0.0.1', localPort: alicePort, timeoutMs: 15_000 });
-    await settle();
+    await aliceListens();
     const first = sipp({ scenario: scenario('caller.xml', { USER: 'bob', HOLD: 8000 }), remote: `127.0.0.1:${a.sipPort}`, localPort: bobPort, service: 'alice', user: 'bob', password: PASSWORD, timeoutMs: 15_000 });
     await until('the call is up on A', async () => (await a.rpc<unknown[]>('dlg.list')).length > 0);
     await a.stop('SIGKILL');
@@ -236,7 +211,7 @@ describe('two sipd nodes sharing one Redis and one MariaDB (sipd --cluster)', ()
     await new Promise((r) => setTimeout(r, TTL * 1000));
     await until('a call through B is admitted again', async () => {
       const uas2 = sipp({ scenario: scenario('callee.xml'), localIp: '127.0.0.1', localPort: alicePort, timeoutMs: 15_000 });
-      await settle();
+      await aliceListens();
       const c = sipp({ scenario: scenario('caller.xml', { USER: 'bob' }), remote: `127.0.0.2:${b.sipPort}`, localPort: bobPort, service: 'alice', user: 'bob', password: PASSWORD, timeoutMs: 15_000 });
       const r = await c.done;
       if (r.successful !== 1) uas2.stop();

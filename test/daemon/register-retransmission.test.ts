@@ -5,23 +5,16 @@
 // sends the same authenticated REGISTER (byte for byte) several times before the first is
 // answered, and again after: exactly one final response per copy answered, all 200, no replay
 // event, no failed-auth count, no lockout.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
-import { requireTools } from '../helpers/require.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { scenario, sipp } from './calls-support.js';
-import { assertBuilt, freeSipPort, startSipd, statusOf, type SipdProcess } from './sipd-process.js';
+import type { RedisServer } from '../helpers/redis.js';
+import { clusterFixture, PASSWORD, REALM } from './cluster-fixture.js';
+import { freeSipPort, statusOf, type SipdProcess } from './sipd-process.js';
 
-const PASSWORD = 'Tr0ub4dor-Horse-77';
-const REALM = 'sip.test';
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
 /** One command to the test's own Redis (inline protocol); its reply line. */
@@ -95,41 +88,24 @@ async function registerClient(sipdPort: number, label: string) {
 }
 
 describe('sipd: a retransmitted REGISTER is absorbed while the first copy waits on Redis, never a replay', () => {
-  before(() => requireTools('redis-server'));
+  // one node (sipd's default listen: 127.0.0.1)
+  const fx = clusterFixture({
+    name: 'sipd-retrans-',
+    users: ['alice', 'bob'],
+    nodes: 1,
+    config: ({ redisUrl }) => ({
+      cluster: { url: redisUrl, node_id: 'node-r', timeout_ms: 10_000 },
+      modules: { 'auth-db': { realm: REALM }, dialog: { max_calls_per_user: 5 } },
+    }),
+    beforeStop: (f) => redisCommand(f.redis.port, 'CLIENT UNPAUSE').then(() => undefined, () => undefined),
+  });
   let redis: RedisServer;
-  let tdb: TestDb;
-  let dir: string;
   let sipd: SipdProcess;
   let port: number;
-
-  before(async () => {
-    assertBuilt();
-    dir = mkdtempSync(join(tmpdir(), 'sipd-retrans-'));
-    redis = await startRedis(dir);
-    tdb = await createTestDb('mysql');
-    const db = await tdb.open();
-    try {
-      for (const u of ['alice', 'bob']) await addSubscriber(db, u, REALM, PASSWORD, { hash: 'md5', storePlaintext: false });
-    } finally {
-      await db.close();
-    }
-    port = await freeSipPort();
-    sipd = await startSipd({
-      dbUrl: tdb.fullUrl,
-      sipPort: port,
-      config: {
-        cluster: { url: `redis://127.0.0.1:${redis.port}/0`, node_id: 'node-r', timeout_ms: 10_000 },
-        modules: { 'auth-db': { realm: REALM }, dialog: { max_calls_per_user: 5 } },
-      },
-    });
-  });
-
-  after(async () => {
-    if (redis !== undefined) await redisCommand(redis.port, 'CLIENT UNPAUSE').catch(() => undefined);
-    if (sipd !== undefined && sipd.child.exitCode === null && sipd.child.signalCode === null) await sipd.stop();
-    await redis?.stop();
-    await tdb?.drop().catch((e) => console.error('drop failed', e));
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  before(() => {
+    [sipd] = fx.nodes as [SipdProcess];
+    redis = fx.redis;
+    port = sipd.sipPort;
   });
 
   test('copies at 0, 0.5, 1, 2 s while Redis is paused, and one after: every answer 200, one binding, no replay, no failure counted', async () => {

@@ -15,6 +15,7 @@ import { openDatabase } from '../../src/core/db/database.js';
 import { initSchema } from '../../src/core/db/schema/schema.js';
 import { createRpcClient } from '../../src/core/rpc/client.js';
 import { assertFreshBuild } from '../helpers/build.js';
+import { until } from '../helpers/until.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SIPD = join(REPO, 'bin', 'sipd.js');
@@ -53,6 +54,14 @@ export async function freeSipPort(): Promise<number> {
     }
   }
   throw new Error('no free SIP port');
+}
+
+/**
+ * Waits until something listens on UDP ip:port (a sipp UAS bound it: the port can no longer be
+ * bound). Instead of a fixed pause after starting it, which a loaded machine can outlast.
+ */
+export async function udpListening(ip: string, port: number, ms = 10_000): Promise<void> {
+  await until(`a listener on udp ${ip}:${port}`, async () => !(await canBindUdp(ip, port)), ms);
 }
 
 export interface SipdProcess {
