@@ -407,6 +407,10 @@ describe('sipd --workers', () => {
         assert.match(reply!, /\r\nP-Registrar-Error: Too many registered contacts\r\n/i);
       }
       assert.deepEqual([await held(0), await held(1)], before, 'nothing was added on either worker');
+      // ul.rm on each worker removes its contacts from Redis too: erin registers again
+      for (const w of [0, 1]) await rpc(w, 'ul.rm', ['location', 'erin']);
+      assert.deepEqual([await held(0), await held(1)], [0, 0]);
+      assert.equal(await digestRegister(port, '127.0.0.40', 'erin'), 200, 'no contacts of erin left on any worker (nor in Redis)');
     });
 
     test('calls through the shared port connect on either worker: responses and ACK/BYE reach the worker that owns the call', async () => {

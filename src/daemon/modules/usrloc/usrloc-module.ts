@@ -174,7 +174,14 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
       const t = now();
       return all.filter((c) => isValid(c, t)).sort((a, b) => b.q - a.q);
     },
-    removeAor: (aor) => need().withLock(aor, () => need().removeAor(aor)),
+    removeAor: (aor) =>
+      need().withLock(aor, async () => {
+        if (cluster === undefined) return need().removeAor(aor);
+        // in a cluster through commit, so Redis forgets them too (calls would still find them there)
+        const ruids = need().get(aor).map((c) => c.ruid);
+        if (ruids.length > 0) await api.commit(aor, { remove: ruids });
+        return ruids.length;
+      }),
     newRuid: () => need().newRuid(),
     async sweep() {
       const n = await need().sweep();
