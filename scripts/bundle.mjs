@@ -13,7 +13,7 @@
 import { build } from 'esbuild';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -56,19 +56,63 @@ const OCLIF_REQUIRE =
   'var __sipctlOclifRequire = (id) => (globalThis[Symbol.for("sipctl.oclifRequire")] ??= require("node:module").createRequire(require.resolve("@oclif/core/package.json")))(id);\n';
 // debug (with ms, supports-color, has-flag) stays bundled: full oclif uses it on every run.
 const OCLIF_DEP = /\brequire\((["'])((?!node:|@oclif\/core\b|typescript\b|debug\b)[^"'.][^"']*)\1\)/g;
+// oclif's parts that only full oclif runs (Config.load and its plugin loading, help, execute/main,
+// performance marks): a command on the launcher's fast path never calls them, yet every command
+// read them, since all of oclif shared one chunk (180 KB). They go into an entry of their own,
+// dist/chunks/oclif-full.js, which the lazy proxies above require (synchronously: require() of
+// an ES module, Node >= 20.19) when full oclif first touches one of them. It is the same esbuild
+// build, so what both halves use (errors, parser, ux, …) stays one copy in a shared chunk: no
+// class exists twice. A part left off this list is merely bundled with the rest; one listed that
+// a fast-path command does use costs that command one more file.
+const OCLIF_LIB = join(dirname(createRequire(join(ROOT, 'package.json')).resolve('@oclif/core/package.json')), 'lib');
+const OCLIF_FULL_ONLY = [
+  'config/index.js', 'config/config.js', 'config/plugin.js', 'config/plugin-loader.js', 'config/ts-path.js',
+  'help/index.js', 'help/command.js', 'help/docopts.js', 'help/formatter.js', 'help/root.js',
+  'execute.js', 'main.js', 'module-loader.js', 'performance.js', 'constraints.js', 'parser/help.js', 'ux/list.js',
+  'util/find-root.js', 'util/read-pjson.js', 'util/read-tsconfig.js', 'util/os.js', 'util/cache-command.js', 'util/cache-default-value.js', 'util/determine-priority.js',
+];
+// The entry's file, from the bundle file that asks (the banner's __sipctlBundleUrl): oclif's
+// modules may land in any file under dist/.
+const OCLIF_FULL =
+  'var __sipctlOclifFull = (k) => require(require("node:url").fileURLToPath(__sipctlBundleUrl.slice(0, __sipctlBundleUrl.lastIndexOf("/dist/") + 6) + "chunks/oclif-full.js")).default[k]();\n';
+/** The OCLIF_FULL_ONLY part a relative require() in an oclif lib file names, if it is one. */
+function oclifFullKey(fromFile, id) {
+  if (!id.startsWith('.')) return undefined;
+  const base = join(dirname(fromFile), id);
+  for (const f of [base, `${base}.js`, join(base, 'index.js')]) {
+    const key = relative(OCLIF_LIB, f).split(sep).join('/');
+    if (OCLIF_FULL_ONLY.includes(key)) return key;
+  }
+  return undefined;
+}
 const lazyOclif = {
   name: 'lazy-oclif-requires',
   setup(b) {
     b.onLoad({ filter: /[\\/]node_modules[\\/]@oclif[\\/]core[\\/]lib[\\/].*\.js$/ }, (args) => {
       const src = readFileSync(args.path, 'utf8');
       let n = 0;
+      let full = false;
+      const part = (expr) =>
+        expr.replace(/require\((["'])([^"']+)\1\)/, (req, _, id) => {
+          const key = oclifFullKey(args.path, id);
+          if (!key) return req;
+          full = true;
+          return `__sipctlOclifFull(${JSON.stringify(key)})`;
+        });
       const out = src
-        .replace(LAZY_DECL, (_, kind, name, expr) => (n++, `${kind} ${name} = __sipctlLazy(() => ${expr});`))
-        .replace(LAZY_EXPORT, (_, lhs, expr) => (n++, `${lhs} = __sipctlLazy(() => ${expr});`))
+        .replace(LAZY_DECL, (_, kind, name, expr) => (n++, `${kind} ${name} = __sipctlLazy(() => ${part(expr)});`))
+        .replace(LAZY_EXPORT, (_, lhs, expr) => (n++, `${lhs} = __sipctlLazy(() => ${part(expr)});`))
         .replace(OCLIF_DEP, (_, q, id) => (n++, `__sipctlOclifRequire("${id}")`));
       // After the "use strict" directive, which must stay the file's first statement.
-      return { contents: n ? out.replace(/^("use strict";\n)?/, (d) => d + LAZY_HELPER + OCLIF_REQUIRE) : src, loader: 'js' };
+      return { contents: n ? out.replace(/^("use strict";\n)?/, (d) => d + LAZY_HELPER + OCLIF_REQUIRE + (full ? OCLIF_FULL : '')) : src, loader: 'js' };
     });
+    // The entry: each full-only part behind a function, so loading the file evaluates none of them.
+    b.onResolve({ filter: /^sipctl:oclif-full$/ }, () => ({ path: 'oclif-full', namespace: 'sipctl-oclif-full' }));
+    b.onLoad({ filter: /.*/, namespace: 'sipctl-oclif-full' }, () => ({
+      contents: `export default {\n${OCLIF_FULL_ONLY.map((k) => `  ${JSON.stringify(k)}: () => require(${JSON.stringify(join(OCLIF_LIB, k))}),`).join('\n')}\n};\n`,
+      resolveDir: ROOT,
+      loader: 'js',
+    }));
   },
 };
 
@@ -81,6 +125,13 @@ const lazyOclif = {
 const MYSQL_REQUIRE =
   'var __sipctlMysqlRequire = (id) => (globalThis[Symbol.for("sipctl.mysqlRequire")] ??= require("node:module").createRequire(require.resolve("mysql2/package.json")))(id);\n';
 const MYSQL_LAZY = /^(const|let|var) ([\w$]+) = require\((["'])\.\.\/constants\/errors(?:\.js)?\3\);$/gm;
+// iconv-lite, which mysql2 needs for every handshake (the server's greeting is cesu8), carries the
+// code-page tables of Chinese, Japanese and Korean encodings (230 KB of JSON, each required inside
+// a function when a column in that encoding is decoded): they are required from iconv-lite's
+// installed location (found through mysql2, whose dependency it is), the rest stays bundled.
+const ICONV_REQUIRE =
+  'var __sipctlIconvRequire = (id) => (globalThis[Symbol.for("sipctl.iconvRequire")] ??= require("node:module").createRequire(require("node:module").createRequire(require.resolve("mysql2/package.json")).resolve("iconv-lite/package.json")))(id);\n';
+const ICONV_TABLE = /\brequire\((["'])\.\/tables\/([\w-]+\.json)\1\)/g;
 const MYSQL_SSL = /\brequire\((["'])\.\/constants\/ssl_profiles(?:\.js)?\1\)/g;
 const lazyMysqlTables = {
   name: 'lazy-mysql2-tables',
@@ -92,6 +143,12 @@ const lazyMysqlTables = {
         .replace(MYSQL_LAZY, (_, kind, name) => (n++, `${kind} ${name} = __sipctlLazy(() => __sipctlMysqlRequire("./lib/constants/errors.js"));`))
         .replace(MYSQL_SSL, () => (n++, '__sipctlMysqlRequire("./lib/constants/ssl_profiles.js")'));
       return { contents: n ? out.replace(/^(['"]use strict['"];\n)?/, (d) => d + LAZY_HELPER + MYSQL_REQUIRE) : src, loader: 'js' };
+    });
+    b.onLoad({ filter: /[\\/]node_modules[\\/]iconv-lite[\\/]encodings[\\/]dbcs-data\.js$/ }, (args) => {
+      const src = readFileSync(args.path, 'utf8');
+      let n = 0;
+      const out = src.replace(ICONV_TABLE, (_, q, file) => (n++, `__sipctlIconvRequire("./encodings/tables/${file}")`));
+      return { contents: n ? out.replace(/^(['"]use strict['"];\n)?/, (d) => d + ICONV_REQUIRE) : src, loader: 'js' };
     });
   },
 };
@@ -120,9 +177,34 @@ const builtinsByRequire = {
   },
 };
 
+// In sipctl's own modules (tsc's output under dist/), the import of a built-in that loads at once
+// becomes that require() where it stands: as a module of its own (above), each built-in was a tiny
+// chunk of its own — every set of entries that uses it a different one — and every chunk a file
+// Node resolves, reads and links: fast-path.js alone loaded five of them. Only the statement
+// forms tsc writes; the lazily loaded built-ins keep their module (named imports are read at use).
+const BUILTIN_IMPORT = /^import (?:([\w$]+)|\{([\w$\s,]+)\}) from (['"])((?:node:)?[a-z_/]+)\3;$/gm;
+const builtinsInline = {
+  name: 'builtins-inline',
+  setup(b) {
+    b.onLoad({ filter: /\.js$/ }, (args) => {
+      if (!args.path.startsWith(DIST + sep) || args.path.includes(`${sep}node_modules${sep}`)) return undefined;
+      const src = readFileSync(args.path, 'utf8');
+      const out = src.replace(BUILTIN_IMPORT, (stmt, def, named, _, id) => {
+        const spec = id.startsWith('node:') ? id : `node:${id}`;
+        if (!isBuiltin(spec) || LAZY_BUILTINS.has(spec)) return stmt;
+        if (def) return `const ${def} = require(${JSON.stringify(spec)});`;
+        const pairs = named.split(',').map((s) => s.trim()).filter(Boolean).map((s) => s.split(/\s+as\s+/));
+        if (pairs.some((p) => p.length > 2 || p.some((x) => !/^[\w$]+$/.test(x)))) return stmt;
+        return `const { ${pairs.map(([a, b2]) => (b2 ? `${a}: ${b2}` : a)).join(', ')} } = require(${JSON.stringify(spec)});`;
+      });
+      return { contents: out, loader: 'js' };
+    });
+  },
+};
+
 const result = await build({
   absWorkingDir: ROOT,
-  entryPoints,
+  entryPoints: [...entryPoints, { in: 'sipctl:oclif-full', out: 'chunks/oclif-full' }],
   outbase: DIST,
   outdir: DIST,
   write: false,
@@ -133,14 +215,15 @@ const result = await build({
   target: 'node20',
   chunkNames: 'chunks/[name]-[hash]',
   // CommonJS packages bundled into ESM still call require() for node: built-ins.
-  banner: { js: "import { createRequire as __sipctlCreateRequire } from 'node:module'; const require = __sipctlCreateRequire(import.meta.url);" },
+  // __sipctlBundleUrl: which file under dist/ this is (for lazyOclif's __sipctlOclifFull).
+  banner: { js: "import { createRequire as __sipctlCreateRequire } from 'node:module'; const __sipctlBundleUrl = import.meta.url, require = __sipctlCreateRequire(__sipctlBundleUrl);" },
   external: ['better-sqlite3', 'unix-dgram', 'typescript', '@oclif/plugin-autocomplete'],
   // Smaller files parse faster; names are kept because error classes and oclif read them.
   minify: true,
   keepNames: true,
   legalComments: 'none',
   logLevel: 'warning',
-  plugins: [lazyOclif, lazyMysqlTables, builtinsByRequire],
+  plugins: [lazyOclif, lazyMysqlTables, builtinsInline, builtinsByRequire],
   // SIPCTL_BUNDLE_METAFILE=FILE writes esbuild's metafile there (which modules each entry pulls in).
   metafile: Boolean(process.env.SIPCTL_BUNDLE_METAFILE),
 });
@@ -165,6 +248,6 @@ if (existsSync(manifestFile)) {
   writeFileSync(indexFile, JSON.stringify({ size, mtimeMs, manifest: slimManifest(JSON.parse(bytes.toString('utf8'))) }) + '\n');
 }
 
-const entries = entryPoints.map((p) => relative(DIST, p)).sort();
+const entries = [...entryPoints.map((p) => relative(DIST, p)), 'chunks/oclif-full.js'].sort();
 writeFileSync(join(CHUNKS, 'BUNDLE.json'), JSON.stringify({ tool: 'scripts/bundle.mjs', entries }, null, 1) + '\n');
 console.log(`bundle: ${entries.length} entries, ${result.outputFiles.length - entries.length} chunks in ${relative(ROOT, CHUNKS)}/`);
