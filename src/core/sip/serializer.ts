@@ -84,6 +84,34 @@ export function formatVia(via: Via | readonly Via[]): string {
     .join(', ');
 }
 
+/**
+ * One Via as formatVia writes it, with the rport and received values a server fills in (RFC 3261
+ * §18.2.1, RFC 3581): rport's value replaced where it stands (when `rport` is given), received
+ * replaced where it stands or appended (when `received` is given; rport too) — what formatting a copy whose
+ * params Map had them set gives, without copying the Via and its Map for every reply.
+ */
+export function formatViaFilled(v: Via, rport: string | undefined, received: string | undefined): string {
+  const host = v.hostType === 'ipv6' ? `[${v.host}]` : v.host;
+  let s = `${v.protocol}/${v.version}/${v.transport} ${host}${v.port === undefined ? '' : ':' + v.port}`;
+  let rportDone = rport === undefined;
+  let receivedDone = received === undefined;
+  for (const [name, given] of v.params) {
+    let value = given;
+    if (rport !== undefined && name === 'rport') {
+      value = rport;
+      rportDone = true;
+    } else if (received !== undefined && name === 'received') {
+      value = received;
+      receivedDone = true;
+    }
+    if (value === null) s += `;${name}`;
+    else s += `;${name}=${bareValue(value) ? value : quote(value)}`;
+  }
+  if (!rportDone) s += `;rport=${rport}`;
+  if (!receivedDone) s += `;received=${bareValue(received!) ? received : quote(received!)}`;
+  return s;
+}
+
 /** name-addr, always with angle brackets (valid whatever the URI holds). */
 export function formatNameAddr(na: NameAddr): string {
   const display = na.displayName === undefined ? '' : quote(na.displayName) + ' ';

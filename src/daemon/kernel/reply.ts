@@ -8,7 +8,7 @@
  */
 import { createHmac, hash, randomBytes } from 'node:crypto';
 import type { SipRequest } from '../../core/sip/message.js';
-import { formatVia } from '../../core/sip/serializer.js';
+import { formatVia, formatViaFilled } from '../../core/sip/serializer.js';
 import type { Endpoint, ReplySpec } from './contracts.js';
 
 export interface ReplyOptions {
@@ -70,12 +70,11 @@ export function buildReply(req: SipRequest, spec: ReplySpec, opts: ReplyOptions)
   const lines: string[] = [`SIP/2.0 ${spec.status} ${oneLine(spec.reason)}`];
   // Via: the top one gets received / rport; the rest are copied (formatted from their parse).
   if (req.via.length > 0) {
-    const [top, ...rest] = req.via;
-    const params = new Map(top.params);
-    if (top.rport !== undefined) params.set('rport', String(opts.source.port));
-    if (top.host !== opts.source.ip || top.rport !== undefined) params.set('received', opts.source.ip);
-    lines.push(`Via: ${formatVia({ ...top, params })}`);
-    for (const v of rest) lines.push(`Via: ${formatVia(v)}`);
+    const top = req.via[0];
+    const rport = top.rport !== undefined ? String(opts.source.port) : undefined;
+    const received = top.host !== opts.source.ip || top.rport !== undefined ? opts.source.ip : undefined;
+    lines.push(`Via: ${formatViaFilled(top, rport, received)}`);
+    for (let i = 1; i < req.via.length; i++) lines.push(`Via: ${formatVia(req.via[i])}`);
   }
   for (const f of req.headers) {
     if (f.key === 'from' || f.key === 'call-id' || f.key === 'cseq') lines.push(`${canonical(f.key)}: ${f.value}`);
