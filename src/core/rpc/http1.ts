@@ -316,17 +316,22 @@ export class Http1Client {
     c.destroy();
   }
 
-  private async take(): Promise<Conn> {
-    if (this.idle.length > 0) {
-      // A server that closes after each reply has usually sent its FIN with the reply, but its
-      // 'end' is read only on the next turn of the event loop: let it arrive before reusing.
-      await new Promise<void>((r) => setImmediate(r));
-    }
-    while (this.idle.length > 0) {
-      const c = this.idle.pop()!;
-      if (c.usable()) return c;
-      c.destroy();
-    }
+  /** A connection for the next request: a kept one (after one event-loop turn, see below), the spare, or a new one. */
+  private take(): Conn | Promise<Conn> {
+    if (this.idle.length === 0) return this.spareOrNew();
+    // A server that closes after each reply has usually sent its FIN with the reply, but its
+    // 'end' is read only on the next turn of the event loop: let it arrive before reusing.
+    return new Promise<Conn>((resolve) => setImmediate(() => {
+      while (this.idle.length > 0) {
+        const c = this.idle.pop()!;
+        if (c.usable()) return resolve(c);
+        c.destroy();
+      }
+      resolve(this.spareOrNew());
+    }));
+  }
+
+  private spareOrNew(): Conn {
     const s = this.spare;
     this.spare = undefined;
     if (s && s.usable() && Date.now() - s.since < SPARE_MAX_AGE_MS) return s;
@@ -336,7 +341,8 @@ export class Http1Client {
 
   private async attempt(body: string, deadline: number, timeoutMs: number, mayRetry: boolean): Promise<Http1Reply> {
     if (this.closed) throw new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${this.opts.display} is closed`);
-    const conn = await this.take();
+    const taken = this.take();
+    const conn = taken instanceof Conn ? taken : await taken;
     if (this.closed) {
       conn.destroy();
       throw new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${this.opts.display} is closed`);
