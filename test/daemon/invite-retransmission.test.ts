@@ -14,6 +14,7 @@ import { openDatabase } from '../../src/core/db/database.js';
 import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
 import { requireTools } from '../helpers/require.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { until } from '../helpers/until.js';
 import { busyTrunk, caller, redisCommand, statusOf, udpPeer, type Peer } from './raw-sip.js';
 import { assertBuilt, freeSipPort, makeDb, startSipd, type SipdProcess } from './sipd-process.js';
 
@@ -107,5 +108,25 @@ describe('sipd: an INVITE retransmitted while the first copy is being admitted i
     // every copy was answered: a 100 Trying while pending (or from the transaction), never a refusal
     assert.ok(statuses.filter((s) => s === 100).length >= copies, trace);
     assert.ok(after.absorbed_pending - before.absorbed_pending >= 1, `copies absorbed while pending: ${JSON.stringify(after)}`);
+  });
+
+  test('a CANCEL while the INVITE waits on Redis: 200 for the CANCEL, 487 for the INVITE, nothing relayed, the active-call count given back', async () => {
+    const alice = caller(phone, { host: '127.0.0.1', port: sipd.sipPort }, { user: 'alice', fromHost: '127.0.0.1', realm: REALM, password: PASSWORD });
+    const tx = await alice.prepare(`sip:+4930123456@127.0.0.1:${sipd.sipPort}`);
+    const invitesBefore = trunk.invites.length;
+    const failedBefore = (await sipd.rpc<{ failed: number }>('dialog.stats')).failed;
+    assert.equal(await redisCommand(redis.port, 'CLIENT PAUSE 2000 WRITE'), '+OK');
+    alice.send(tx);
+    await sleep(300);
+    const cancelled = alice.cancel(tx);
+    const ok = await until('200 for the CANCEL', () => cancelled(), 5000);
+    assert.equal(statusOf(ok), 200, ok);
+    assert.equal(tx.final(), undefined, 'the INVITE is still being admitted (Redis paused) when the CANCEL is answered');
+    assert.equal(await alice.finish(tx), 487, `${tx.replies().join('\n----\n')}\n${sipd.output().slice(-2000)}`);
+    assert.equal(trunk.invites.length, invitesBefore, 'nothing reached the trunk');
+    await until('the shared active-call count is given back', async () => (await redisCommand(redis.port, 'ZCARD sipd:calls:alice')) === ':0');
+    const d = await sipd.rpc<{ failed: number; active: number }>('dialog.stats');
+    assert.equal(d.failed, failedBefore + 1, JSON.stringify(d));
+    assert.equal(d.active, 0, JSON.stringify(d));
   });
 });

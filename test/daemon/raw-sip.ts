@@ -96,7 +96,8 @@ export interface InviteTx {
  */
 export function caller(peer: Peer, proxy: { host: string; port: number }, who: { user: string; fromHost: string; realm: string; password: string }) {
   const { user, fromHost, realm, password } = who;
-  const byBranch = (branch: string) => peer.got.filter((g) => statusOf(g) !== undefined && headerOf(g, 'via')?.includes(`branch=${branch}`));
+  /** responses to the transaction `branch` of `method` (a CANCEL shares its INVITE's branch) */
+  const byBranch = (branch: string, method = 'INVITE') => peer.got.filter((g) => statusOf(g) !== undefined && headerOf(g, 'via')?.includes(`branch=${branch}`) && headerOf(g, 'cseq')?.endsWith(` ${method}`));
   const acked = new Set<string>();
   const invite = (dialled: string, callId: string, fromTag: string, cseq: number, extra: string[] = []) => {
     const branch = `z9hG4bK-${randomBytes(6).toString('hex')}`;
@@ -158,6 +159,27 @@ export function caller(peer: Peer, proxy: { host: string; port: number }, who: {
     },
     send(tx: InviteTx): void {
       peer.send(tx.text, proxy.port, proxy.host);
+    },
+    /** CANCEL the INVITE (§9.1: same Request-URI, Call-ID, From, To, CSeq number, top Via); its final response, once there is one */
+    cancel(tx: InviteTx): () => string | undefined {
+      const dialled = tx.text.slice(7, tx.text.indexOf(' SIP/2.0'));
+      peer.send(
+        [
+          `CANCEL ${dialled} SIP/2.0`,
+          `Via: ${headerOf(tx.text, 'via')}`,
+          'Max-Forwards: 70',
+          `From: ${headerOf(tx.text, 'from')}`,
+          `To: ${headerOf(tx.text, 'to')}`,
+          `Call-ID: ${headerOf(tx.text, 'call-id')}`,
+          `CSeq: ${tx.cseq} CANCEL`,
+          'Content-Length: 0',
+          '',
+          '',
+        ].join('\r\n'),
+        proxy.port,
+        proxy.host,
+      );
+      return () => byBranch(tx.branch, 'CANCEL').find((r) => (statusOf(r) ?? 0) >= 200);
     },
     /** waits for the final response and ACKs it; its status */
     async finish(tx: InviteTx, ms = 20_000): Promise<number> {

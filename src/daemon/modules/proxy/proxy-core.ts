@@ -38,7 +38,7 @@ import { promises as dns } from 'node:dns';
 import net from 'node:net';
 import type { SipRequest, SipResponse } from '../../../core/sip/message.js';
 import { parseMessage } from '../../../core/sip/parser.js';
-import { parseUri, unescape, type SipUri, type Uri } from '../../../core/sip/uri.js';
+import { formatUri, parseUri, unescape, type SipUri, type Uri } from '../../../core/sip/uri.js';
 import type { AlertsApi, AuthApi, ClusterApi, Endpoint, ReplySpec, RequestContext, StatsApi, UsrlocApi, ContactRecord } from '../../kernel/contracts.js';
 import type { Logger } from '../../kernel/module.js';
 import { buildReply, toTag } from '../../kernel/reply.js';
@@ -184,7 +184,7 @@ export class Proxy {
    * limits that wait on MariaDB or Redis before the server transaction exists: their
    * retransmissions are absorbed meanwhile (see whilePending).
    */
-  private readonly pending = new Set<string>();
+  private readonly pending = new Map<string, { source: string; cancelled: boolean }>();
   readonly counters = { relayed: 0, absorbed_pending: 0, local_replies: 0, rpl_received: 0, rpl_dropped: 0, rpl_relayed: 0, cancelled: 0, timer_c: 0, loops: 0, not_relaying: 0, no_dialog: 0, final_2xx: 0, final_3xx: 0, final_4xx: 0, final_5xx: 0, final_6xx: 0 };
 
   /** A call's transaction got its final reply (tm.stats' 2xx … 6xx: transactions by final class). */
@@ -273,7 +273,7 @@ export class Proxy {
     }
     if (msg.to?.tag !== undefined) return this.inDialog(ctx, m, sl);
     if (msg.method === 'ACK') return; // no transaction, no dialog: nothing acknowledges anything of ours
-    this.whilePending(msg, sl, () => this.initial(ctx, m, sl), 'proxy: initial request failed');
+    this.whilePending(ctx, sl, () => this.initial(ctx, m, sl), 'proxy: initial request failed');
   }
 
   /**
@@ -283,16 +283,18 @@ export class Proxy {
    * (§17.2.1), and an INVITE's gets 100 Trying, which stops the UA's Timer A: the request is
    * authenticated, counted against its limits and relayed once. Once it is relayed its server
    * transaction absorbs copies; once refused (one stateless reply, issue 16) a copy is handled
-   * anew and refused again.
+   * anew and refused again. A CANCEL of an INVITE being admitted is answered 200 at once (§16.10:
+   * the proxy has its response context) and the INVITE ends with 487 instead of being relayed.
    */
-  private whilePending(msg: SipRequest, sl: (spec: ReplySpec) => void, work: () => Promise<void>, failure: string): void {
+  private whilePending(ctx: RequestContext, sl: (spec: ReplySpec) => void, work: () => Promise<void>, failure: string): void {
+    const msg = ctx.msg;
     const key = serverKey(msg);
     if (key !== undefined && this.pending.has(key)) {
       this.counters.absorbed_pending++;
       if (msg.method === 'INVITE') sl({ status: 100, reason: 'Trying' });
       return;
     }
-    if (key !== undefined) this.pending.add(key);
+    if (key !== undefined) this.pending.set(key, { source: ctx.source.ip, cancelled: false });
     void work()
       .catch((e: unknown) => this.d.log.error(failure, { error: e instanceof Error ? e.message : String(e), callId: msg.callId?.slice(0, 64) }))
       .finally(() => {
@@ -502,6 +504,17 @@ export class Proxy {
     const call = this.newCall(ctx, m);
     if (call === undefined) return; // a transaction with this key exists (a copy from another path)
     if (parties !== undefined) call.parties = parties;
+    const key = serverKey(msg);
+    if (key !== undefined && this.pending.get(key)?.cancelled === true) {
+      // CANCELled while being admitted (its 200 went out then): 487 through the transaction, never
+      // relayed. The dialog is made and failed at once, so what admission counted for it (the
+      // shared active-call count) is given back and its CDR says cancelled.
+      call.cancelled = true;
+      if (parties !== undefined) {
+        call.dialog = this.api<DialogApi>('dialog')?.create({ invite: msg, source: ctx.source, local: ctx.local, reqUri: formatUri(target.uri), profileUser: caller.kind === 'local' ? caller.user : undefined, parties, setupTime: call.setupTime });
+      }
+      return this.fail(call, 487, 'Request Terminated', 'cancelled');
+    }
     this.sanitize(msg.headers, ctx.source);
     const add: Array<[string, string]> = [];
     if (caller.kind === 'local' && target.kind === 'carrier') {
@@ -881,6 +894,18 @@ export class Proxy {
     const msg = ctx.msg;
     const inv: ServerInviteTransaction | undefined = this.d.layer.matchInviteForCancel(msg);
     const call = inv === undefined ? undefined : this.calls.get(inv.key);
+    if (inv === undefined) {
+      // An INVITE still being admitted (credentials, lookups, limits): 200 now, and it ends with
+      // 487 when its admission is over (initial()), never relayed.
+      const key = serverKey(msg, 'INVITE');
+      const p = key === undefined ? undefined : this.pending.get(key);
+      if (p !== undefined && p.source === ctx.source.ip) {
+        this.d.layer.createServer(msg, this.serverPath(m))?.respond(200, buildReply(msg, { status: 200, reason: 'OK' }, { source: ctx.source, server: this.kernel.server }));
+        if (!p.cancelled) this.counters.cancelled++;
+        p.cancelled = true;
+        return;
+      }
+    }
     // Only the one who sent the INVITE may cancel it.
     if (inv === undefined || call === undefined || call.source.ip !== ctx.source.ip) return sl({ status: 481, reason: 'Call/Transaction Does Not Exist' });
     const cst = this.d.layer.createServer(msg, this.serverPath(m));
@@ -915,7 +940,7 @@ export class Proxy {
       if (cl !== undefined && !ownRefusal) {
         // ACK has no transaction of its own to absorb copies in; it is forwarded statelessly.
         if (msg.method === 'ACK') void this.toOwner(ctx, m, sl, cl).catch((e: unknown) => this.d.log.error('proxy: in-dialog request to the owning node failed', { error: e instanceof Error ? e.message : String(e) }));
-        else this.whilePending(msg, sl, () => this.toOwner(ctx, m, sl, cl), 'proxy: in-dialog request to the owning node failed');
+        else this.whilePending(ctx, sl, () => this.toOwner(ctx, m, sl, cl), 'proxy: in-dialog request to the owning node failed');
         return;
       }
       // A forged or stale in-dialog request reaches nobody (an ACK of our own stateless reply
