@@ -30,6 +30,7 @@
  *       [--skip-memory] [--skip-throughput] [--no-record] [--keep-profile DIR] [--keep-logs DIR]
  *       [--sipd-config '{"modules":{…}}'] [--commit REV]
  *       [--sipd 'default;node=22.23.5,workers=2'] [--clients 4]
+ *       [--node-args '--cpu-prof --cpu-prof-dir DIR'] [--prof-summary FILE.cpuprofile]
  *
  * --sipd (bench/sipd-variants.ts): the sipd set-ups to measure, one after the other beside the one
  * Kamailio run, e.g. single-process sipd on the machine's Node, and --workers 2 --cluster under
@@ -95,6 +96,13 @@ const KEEP_PROFILE = arg('keep-profile', '');
 const KEEP_LOGS = arg('keep-logs', '');
 /** extra sipd configuration (JSON) merged over the bench's, for experiments */
 const SIPD_CONFIG = JSON.parse(arg('sipd-config', '{}')) as Record<string, unknown>;
+/**
+ * --node-args '--cpu-prof --cpu-prof-dir DIR': extra Node.js options for every sipd the bench
+ * starts (profiling a --fixed run); --prof-summary FILE.cpuprofile prints the summary the
+ * diagnostics use (top self time, by file, inclusive) and exits.
+ */
+const NODE_ARGS = arg('node-args', '').split(' ').filter(Boolean);
+const PROF_SUMMARY = arg('prof-summary', '');
 /** the sipd set-ups measured (bench/sipd-variants.ts) */
 const VARIANTS_SPEC = arg('sipd', 'default');
 const SIPD_VARIANTS = parseVariants(VARIANTS_SPEC);
@@ -367,7 +375,7 @@ async function startSipdProxy(t: TestDb, o: { sipPort?: number; nodeArgs?: strin
       config: { listen: [`udp:127.0.0.1:${sipPort}`, `tcp:127.0.0.1:${sipPort}`], rpcListen: ['http://127.0.0.1:0/RPC'], ...o.config },
       env: { PATH: process.env.PATH ?? '', HOME: stateDir, XDG_CONFIG_HOME: join(stateDir, '.config'), SIPCTL_DB: t.url, SIPCTL_DB_PASSWORD: t.password ?? '', SIPD_BENCH_MEM: memFile, LANG: 'C.UTF-8' },
       logFd: fd,
-      nodeArgs: ['--expose-gc', '--import', GC_HOOK, ...(o.nodeArgs ?? [])],
+      nodeArgs: ['--expose-gc', '--import', GC_HOOK, ...NODE_ARGS, ...(o.nodeArgs ?? [])],
       timeoutMs: o.timeoutMs,
     });
   } catch (e) {
@@ -1065,6 +1073,10 @@ const VARIANTS = [
 ];
 
 async function main(): Promise<void> {
+  if (PROF_SUMMARY) {
+    process.stdout.write(summariseProfile(PROF_SUMMARY, 30) + '\n');
+    return;
+  }
   workDir = mkdtempSync(join(tmpdir(), 'sipd-bench-work-'));
   onCleanup('work dir', () => rmSync(workDir, { recursive: true, force: true }));
   const load0 = loadavg();
