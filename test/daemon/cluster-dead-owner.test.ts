@@ -275,7 +275,7 @@ describe('a call whose owning node died is ended through another node, with one 
   });
   const fx = clusterFixture({
     name: 'sipd-dead-owner-',
-    users: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'],
+    users: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace'],
     config: (n) => {
       redisUrl = n.redisUrl;
       return nodeConfig(n.ip, n.port, n.id);
@@ -460,5 +460,31 @@ describe('a call whose owning node died is ended through another node, with one 
     assert.equal(rows[0]!.end_reason, 'owner-lost');
     const stats = await b().rpc<{ ended_owner_lost: number }>('dialog.stats');
     assert.equal(stats.ended_owner_lost, 1, JSON.stringify(stats));
+  });
+
+  test('Redis away when a recorded call ends on its owner: the CDR waits (the owner cannot tell whether another node took the call over), and is written once Redis answers', async () => {
+    if (!running(a())) await startA();
+    const grace = await ua('127.0.0.80', 'grace');
+    const bob = await ua('127.0.0.81', 'bob');
+    const { caller } = await callThroughA(grace, bob);
+    await fx.redis.stop();
+    try {
+      await until('A notices Redis is away', async () => (await a().rpc<{ up: boolean }>('cluster.stats')).up === false);
+      assert.equal(await bob.bye(caller, firstHop(caller)), 200, 'the call ends on A as usual');
+      await until('A holds the CDR', async () => (await a().rpc<{ cdr_held: number }>('dialog.stats')).cdr_held === 1);
+      const db = await fx.tdb.open();
+      try {
+        const rows = await db.query('SELECT id FROM acc_cdrs WHERE callid = ?', [caller.callId]);
+        assert.equal(rows.length, 0, 'no CDR while Redis is away');
+      } finally {
+        await db.close();
+      }
+    } finally {
+      await fx.redis.start();
+    }
+    await until('A wrote the held CDR', async () => (await a().rpc<{ cdr_held: number }>('dialog.stats')).cdr_held === 0, 20_000);
+    const rows = await cdrs(caller.callId);
+    assert.equal(rows.length, 1, JSON.stringify(rows));
+    assert.equal(rows[0]!.end_reason, 'caller-bye');
   });
 });

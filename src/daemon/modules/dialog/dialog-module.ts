@@ -908,7 +908,7 @@ export function createDialogModule() {
       },
       'dialog.stats': {
         doc: 'sipd: dialogs created, answered, failed, ended by timeout or RPC, refused by the active-calls limit',
-        handler: () => ({ ...counters, active: api.active() }),
+        handler: () => ({ ...counters, active: api.active(), cdr_held: held.length }),
       },
     },
     api,
