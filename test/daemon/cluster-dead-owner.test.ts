@@ -6,8 +6,11 @@
 //   - `sipctl calls end` through B → both sides get a BYE from B; one CDR (rpc;taken-over);
 //   - A restarted under the same node name gets the BYE of a call its former process set up →
 //     it takes the call over itself; and writes no second CDR for any call taken over before;
+//   - A only stalls (SIGSTOP) until it looks dead: B takes the call over on the BYE and writes the
+//     CDR; A, resumed, ends its stale copy and writes none;
 //   - nobody sends a BYE → after cluster.dialog_ttl_sec B ends the call (BYE both ways), one CDR
-//     (owner-lost).
+//     (owner-lost);
+//   - Redis away when a call ends on its (live) owner: the CDR waits for Redis, then is written once.
 // Both parties are a small UDP SIP UA written here (digest REGISTER and INVITE, answers INVITE and
 // BYE, keeps every message with its source), so the test sees where each BYE came from. Redis,
 // MariaDB and the nodes come from the cluster tests' fixture (cluster-fixture.ts).
