@@ -522,8 +522,8 @@ export function createDialogModule() {
     if (cl === undefined) return undefined;
     // a cluster module that cannot claim: the owner as named (the proxy forwards to it unless it looks dead)
     if (cl.dialogClaim === undefined) return o.node !== cl.nodeId && cl.alive(o.node) !== false ? { owner: o } : undefined;
-    const held = (byCallId.get(o.callId) ?? []).find((d) => d.active && !d.transit && d.caller.tag === o.fromTag);
-    if (held !== undefined) return { dialog: held };
+    const here = (byCallId.get(o.callId) ?? []).find((d) => d.active && !d.transit && d.caller.tag === o.fromTag);
+    if (here !== undefined) return { dialog: here };
     // this very process's record, yet the call is not here: it ended (the record is going)
     if (o.node === cl.nodeId && o.pid === process.pid) return undefined;
     // Is the owner alive? Asked afresh (not the view of the last heartbeat): a node that
@@ -539,8 +539,8 @@ export function createDialogModule() {
       const rec = await cl.dialogClaim(o.callId, o.fromTag, { node: o.node, ...(o.pid !== undefined ? { pid: o.pid } : {}) });
       if (rec === undefined) {
         // another node was first (or the call ended): it is that node's now
-        const now = (await cl.dialogOwners(o.callId)).find((x) => x.fromTag === o.fromTag);
-        return now !== undefined && now.node !== cl.nodeId && (await owner(now)) ? { owner: now } : undefined;
+        const current = (await cl.dialogOwners(o.callId)).find((x) => x.fromTag === o.fromTag);
+        return current !== undefined && current.node !== cl.nodeId && (await owner(current)) ? { owner: current } : undefined;
       }
       const d = restore(rec);
       if (d === undefined) {
