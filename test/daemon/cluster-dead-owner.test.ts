@@ -10,7 +10,9 @@
 //     CDR; A, resumed, ends its stale copy and writes none;
 //   - nobody sends a BYE → after cluster.dialog_ttl_sec B ends the call (BYE both ways), one CDR
 //     (owner-lost);
-//   - Redis away when a call ends on its (live) owner: the CDR waits for Redis, then is written once.
+//   - Redis away when a call ends on its (live) owner: the CDR waits for Redis, then is written once;
+//   - a call B set up and handed to A for its callee (A keeps a transit record), B killed:
+//     `sipctl calls end` through A → A takes it over, both sides get a BYE from A, one CDR.
 // Both parties are a small UDP SIP UA written here (digest REGISTER and INVITE, answers INVITE and
 // BYE, keeps every message with its source), so the test sees where each BYE came from. Redis,
 // MariaDB and the nodes come from the cluster tests' fixture (cluster-fixture.ts).
@@ -278,7 +280,7 @@ describe('a call whose owning node died is ended through another node, with one 
   });
   const fx = clusterFixture({
     name: 'sipd-dead-owner-',
-    users: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace'],
+    users: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'],
     config: (n) => {
       redisUrl = n.redisUrl;
       return nodeConfig(n.ip, n.port, n.id);
@@ -489,5 +491,32 @@ describe('a call whose owning node died is ended through another node, with one 
     const rows = await cdrs(caller.callId);
     assert.equal(rows.length, 1, JSON.stringify(rows));
     assert.equal(rows[0]!.end_reason, 'caller-bye');
+  });
+
+  test('a call B set up for a user registered through A (A delivers it: a transit record); B dies; `sipctl calls end` through A → A takes the call over and ends it: the callee gets the BYE over her own path from A, the caller from A; one CDR, rpc;taken-over', async () => {
+    if (!running(a())) await startA();
+    const heidi = await ua('127.0.0.82', 'heidi');
+    const bob = await ua('127.0.0.83', 'bob');
+    assert.equal(await heidi.register(A()), 200, 'heidi registers through A');
+    const caller = await bob.call(B(), 'heidi');
+    const invite = await heidi.wait('INVITE', (m) => m.method === 'INVITE' && header(m.text, 'Call-ID') === caller.callId);
+    assert.deepEqual(invite.from, { address: '127.0.0.1', port: pa }, 'B handed the call to A, which delivered it');
+    await heidi.wait('ACK', (m) => m.method === 'ACK' && header(m.text, 'Call-ID') === caller.callId);
+    const r0 = await b().stop('SIGKILL');
+    assert.equal(r0.signal, 'SIGKILL');
+    await until('A sees B dead', async () => {
+      const r = await a().rpc<{ nodes: Array<{ node: string; alive: boolean }> }>('cluster.nodes');
+      return r.nodes.find((n) => n.node === 'node-b')?.alive === false;
+    }, 15_000);
+    const r = await runSipctl(['calls', 'end', caller.callId, '--rpc', a().rpcUrl, '--yes'], { env: isolatedEnv({ NO_COLOR: '1' }) });
+    assert.equal(r.code, 0, r.stderr);
+    for (const u of [heidi, bob]) {
+      const bye = await u.wait('BYE', (m) => m.method === 'BYE' && header(m.text, 'Call-ID') === caller.callId);
+      assert.deepEqual(bye.from, { address: '127.0.0.1', port: pa }, `${u.user}'s BYE came from A`);
+    }
+    assert.equal(heidi.byes(caller.callId).length, 1, 'heidi got one BYE');
+    const rows = await cdrs(caller.callId);
+    assert.equal(rows.length, 1, JSON.stringify(rows));
+    assert.equal(rows[0]!.end_reason, 'rpc;taken-over');
   });
 });
