@@ -298,6 +298,25 @@ forEachEngine('usrloc write-through', (engine, track) => {
     }
   });
 
+  test('group commit: a small batch of refreshes (5: one UPDATE padded to 8 rows on MySQL) writes each row once, a row removed by hand again', async () => {
+    await db.execute('DELETE FROM location');
+    const s = await start(db, {}, { ms: 1_000_000_000_000 });
+    try {
+      const now = 1_000_000_000;
+      const base: ContactRecord = { ...labContacts()[1], expires: now + 60, lastModified: now };
+      const mk = (i: number): ContactRecord => ({ ...base, aor: `p${i}`, contact: `sip:p${i}@192.0.2.1`, ruid: `uloc-pad-${i}`, callId: `c${i}` });
+      await Promise.all(Array.from({ length: 5 }, (_, i) => s.api.withLock(`p${i}`, () => s.api.commit(`p${i}`, { insert: [mk(i)] }))));
+      await db.execute("DELETE FROM location WHERE ruid = 'uloc-pad-2'");
+      const [{ id: lastId }] = await db.query<{ id: number }>('SELECT MAX(id) AS id FROM location');
+      await Promise.all(Array.from({ length: 5 }, (_, i) => s.api.withLock(`p${i}`, () => s.api.commit(`p${i}`, { update: [{ ...mk(i), cseq: 20 + i, expires: now + 100 + i }] }))));
+      const rows = await db.query<{ id: number; ruid: string; cseq: number; expires: unknown }>('SELECT id, ruid, cseq, expires FROM location ORDER BY ruid');
+      assert.deepEqual(rows.map((r) => [r.ruid, Number(r.cseq), fromDbDatetime(r.expires)]), Array.from({ length: 5 }, (_, i) => [`uloc-pad-${i}`, 20 + i, now + 100 + i]));
+      assert.deepEqual(rows.filter((r) => Number(r.id) > Number(lastId)).map((r) => r.ruid), ['uloc-pad-2'], 'only the row removed by hand is inserted again');
+    } finally {
+      await s.reg.destroyAll();
+    }
+  });
+
   test('ul.rm deletes the AoR and its rows; unknown AoRs are no error, as in Kamailio', async () => {
     await db.execute('DELETE FROM location');
     const s = await start(db, {}, { ms: (LAB_LAST_MODIFIED + 10) * 1000 });

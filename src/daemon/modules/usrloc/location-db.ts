@@ -25,6 +25,14 @@ export interface ContactChange {
 const ROWS_PER_STATEMENT = 256;
 /** most ruids per DELETE … IN */
 const REMOVE_PER_STATEMENT = 512;
+/**
+ * Updates of up to this many rows go as one statement padded to the next power of two rather than
+ * the greedy ladder's several statements in a transaction (7 rows: one of 8, not 4 + 2 + 1 with
+ * BEGIN and COMMIT). A statement and its round trip cost sipd about as much as five rows
+ * (bench/usrloc-writer-bench.ts), so for small batches — what the group commit makes under load —
+ * a few repeated rows are cheaper than more statements.
+ */
+const PAD_UPDATES_UP_TO = 16;
 
 /** Kamailio's ALL_METHODS: the contact accepts every method (stored as NULL). */
 export const ALL_METHODS = 0xffffffff;
@@ -186,7 +194,7 @@ export class LocationTable {
       return;
     }
     // Chunks of 2^k rows: a bounded set of statement texts, so of prepared statements (statement-sizes.ts).
-    const updChunks = statementChunks(upd, ROWS_PER_STATEMENT);
+    const updChunks = upd.length > 1 && upd.length <= PAD_UPDATES_UP_TO ? [upd] : statementChunks(upd, ROWS_PER_STATEMENT);
     const insChunks = statementChunks(ins, ROWS_PER_STATEMENT);
     const statements = statementSizes(rem.length, REMOVE_PER_STATEMENT).length + updChunks.length + insChunks.length;
     const work = async (q: Queryable) => {
@@ -214,17 +222,25 @@ export class LocationTable {
    * SELECT … UNION ALL: an eq_ref lookup on ruid_idx per row). No INSERT … ON DUPLICATE KEY
    * UPDATE: InnoDB spends an auto-increment id on every row of it, and at thousands of
    * registrations a second the 32-bit id column would run out in weeks. A row that is gone (removed
-   * by hand) is written again, as update() does.
+   * by hand) is written again, as update() does. Rows that are not a power of two in number are
+   * padded to one by repeating the last (PAD_UPDATES_UP_TO): a multi-table UPDATE updates each
+   * matched row once, and the repeat carries the same values.
    */
   private async updateMany(db: Queryable, rows: readonly ContactRecord[]): Promise<void> {
     if (rows.length === 1) return this.update(db, rows[0]);
+    let size = 1;
+    while (size < rows.length) size *= 2;
     const params: SqlValue[] = [];
     for (const c of rows) for (const v of values(c, this.useDomain)) params.push(v);
-    const sql = this.text(`update ${rows.length}`, () => {
+    if (size > rows.length) {
+      const last = values(rows[rows.length - 1], this.useDomain);
+      for (let i = rows.length; i < size; i++) for (const v of last) params.push(v);
+    }
+    const sql = this.text(`update ${size}`, () => {
       const first = `SELECT ${PARAM_COLUMNS.map((c) => `? AS ${q(c)}`).join(', ')}`;
       const next = `SELECT ${PARAM_COLUMNS.map(() => '?').join(', ')}`;
       const set = `${PARAM_COLUMNS.filter((n) => n !== 'ruid').map((n) => `l.${q(n)} = v.${q(n)}`).join(', ')}, ${CONSTANT_SET('l.')}`;
-      const derived = rows.map((_, i) => (i === 0 ? first : next)).join(' UNION ALL ');
+      const derived = Array.from({ length: size }, (_, i) => (i === 0 ? first : next)).join(' UNION ALL ');
       return `UPDATE ${q(this.table)} AS l JOIN (${derived}) AS v ON l.${q('ruid')} = v.${q('ruid')} SET ${set}`;
     });
     const r = await db.execute(sql, params);
