@@ -11,16 +11,28 @@
  * keeps the configured state directory and RPC endpoints (sipctl talks to it as to one sipd);
  * worker i > 0 gets <stateDir>/worker-i and its own unix socket there, and node id `<node>#i`.
  * Each worker also binds a private UDP port on the listen IP (transport/udp.ts, egress): its
- * forwarded requests leave from there, so their responses and in-dialog requests come back to it,
- * and it is the worker's hand-off address in the cluster (cluster-module.ts, handOffAddresses):
- * a call for a TCP/TLS contact whose connection one worker holds reaches that worker whichever
- * worker, or other node, took it.
+ * forwarded requests name it in Via and Record-Route, so their responses and in-dialog requests
+ * come back to it, and it is the worker's hand-off address in the cluster (cluster-module.ts,
+ * handOffAddresses): a call for a TCP/TLS contact whose connection one worker holds reaches that
+ * worker whichever worker, or other node, took it. The requests themselves leave from the shared
+ * port (issue 14): a phone behind a port-restricted or symmetric NAT takes packets only from the
+ * address:port it registered to. A UA that answers to the source address instead of Via (or sipd
+ * itself, and Kamailio with force_rport, answering a hand-off) sends the response to the shared
+ * port, where the kernel gives it to any worker: that worker relays it to the worker whose private
+ * port the top Via names (WorkerRelay below; udp.ts does the relaying).
  * This process (the primary) binds nothing: it starts the workers, passes SIGTERM/SIGINT/SIGHUP
  * on, restarts a worker that dies (at most once per second each), and exits when they have.
  * Worker 0 starts last, once every other worker said it is up (WORKER_READY over the fork
  * channel, sent after its sockets are bound): worker 0's configured RPC endpoint and runtime file
  * are what sipctl daemon start/status and scripts take as "sipd is ready", so that readiness now
  * means every worker has its socket in the reusePort group, not only worker 0.
+ *
+ * The relay: each worker tells the primary its private UDP addresses (EGRESS message); the primary
+ * sends every worker all of them with a random key made at start (SIBLINGS, again whenever a
+ * worker starts or exits). A relayed datagram goes from the shared port to the private port with a
+ * line in front carrying the key and the response's source; a private port takes such a datagram
+ * only from the shared address and with the key, and only to an address a sibling announced is a
+ * response relayed (no reflection to arbitrary ports).
  *
  * A reusePort bind never fails on a port that another process of the same user holds with
  * reusePort too (another sipd --workers, a stale worker): the kernel would silently add our
@@ -30,6 +42,7 @@
  * refuses to start when one is taken, as a single sipd would.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { availableParallelism, hostname } from 'node:os';
@@ -44,6 +57,66 @@ import { parseListen } from './transport/transport.js';
 export const WORKER_ENV = 'SIPD_WORKER_INDEX';
 /** sent by a worker to the primary (fork channel) once it has started: its sockets are bound */
 export const WORKER_READY = 'sipd:worker-ready';
+/** worker -> primary: `{ t: EGRESS, addrs: ['ip:port', …] }`, its private UDP addresses */
+const EGRESS = 'sipd:worker-egress';
+/** primary -> workers: `{ t: SIBLINGS, key, addrs }`, every worker's private UDP addresses */
+const SIBLINGS = 'sipd:worker-siblings';
+
+const addrKey = (ip: string, port: number) => `${ip}|${port}`;
+
+/**
+ * A worker's side of the response relay (see the header): which addresses are other workers'
+ * private ports, and the key relayed datagrams carry. Inert outside a --workers process.
+ */
+export class WorkerRelay {
+  private key: Buffer | undefined;
+  private siblings = new Set<string>();
+  private readonly own = new Set<string>();
+  private listening = false;
+
+  /** this worker's private address (udp.ts, once bound): told to the primary */
+  announce(ip: string, port: number): void {
+    if (process.send === undefined || process.env[WORKER_ENV] === undefined) return;
+    this.own.add(addrKey(ip, port));
+    if (!this.listening) {
+      this.listening = true;
+      process.on('message', (m: unknown) => {
+        const x = m as { t?: unknown; key?: unknown; addrs?: unknown } | null;
+        if (x === null || typeof x !== 'object' || x.t !== SIBLINGS || typeof x.key !== 'string' || !Array.isArray(x.addrs)) return;
+        this.key = Buffer.from(x.key, 'hex');
+        this.siblings = new Set(x.addrs.filter((a): a is string => typeof a === 'string'));
+      });
+    }
+    process.send({ t: EGRESS, addrs: [...this.own] });
+  }
+
+  /** another worker's private UDP address (never this worker's own) */
+  sibling(ip: string, port: number): boolean {
+    const k = addrKey(ip, port);
+    return this.key !== undefined && this.siblings.has(k) && !this.own.has(k);
+  }
+
+  /** the line put in front of a relayed datagram; undefined before the primary sent the key */
+  header(source: { ip: string; port: number }): Buffer | undefined {
+    if (this.key === undefined) return undefined;
+    return Buffer.from(`\0sipd-relay ${this.key.toString('hex')} ${source.ip} ${source.port}\n`, 'latin1');
+  }
+
+  /** a relayed datagram's original source and message, or undefined when it is not one (or the key is wrong) */
+  unwrap(data: Buffer): { ip: string; port: number; data: Buffer } | undefined {
+    if (this.key === undefined || data.length < 16 || data[0] !== 0) return undefined;
+    const nl = data.indexOf(0x0a, 0);
+    if (nl < 0 || nl > 160) return undefined;
+    const m = /^\0sipd-relay ([0-9a-f]+) ([0-9A-Fa-f.:]+) (\d{1,5})$/.exec(data.toString('latin1', 0, nl));
+    if (m === null) return undefined;
+    const got = Buffer.from(m[1]!, 'hex');
+    if (got.length !== this.key.length || !timingSafeEqual(got, this.key)) return undefined;
+    return { ip: m[2]!, port: Number(m[3]), data: data.subarray(nl + 1) };
+  }
+}
+
+/** this process's relay (one per process: every UDP listen address of a worker shares it) */
+export const workerRelay = new WorkerRelay();
 
 /** reusePort for dgram and net arrived in Node.js 22.12.0 (nodejs/node#55403, #55408). */
 export function supportsReusePort(version: string = process.versions.node): boolean {
@@ -112,6 +185,13 @@ export async function checkListenFree(listen: readonly string[]): Promise<void> 
 export function runWorkers(n: number, argv: string[]): Promise<number> {
   const entry = fileURLToPath(new URL('../../bin/sipd.js', import.meta.url));
   const children = new Map<number, ChildProcess>();
+  // the response relay (see the header): every worker's private addresses, and the key they share
+  const relayKey = randomBytes(16).toString('hex');
+  const egress = new Map<number, string[]>();
+  const tellSiblings = () => {
+    const msg = { t: SIBLINGS, key: relayKey, addrs: [...egress.values()].flat() };
+    for (const c of children.values()) if (c.connected) c.send(msg, () => undefined);
+  };
   let stopping = false;
   let exitCode = 0;
   return new Promise((resolve) => {
@@ -120,12 +200,19 @@ export function runWorkers(n: number, argv: string[]): Promise<number> {
       const child = fork(entry, argv, { env: { ...process.env, [WORKER_ENV]: String(i) }, stdio: 'inherit' });
       children.set(i, child);
       child.on('message', (m) => {
+        const e = m as { t?: unknown; addrs?: unknown } | null;
+        if (e !== null && typeof e === 'object' && e.t === EGRESS && Array.isArray(e.addrs)) {
+          egress.set(i, e.addrs.filter((a): a is string => typeof a === 'string').slice(0, 16));
+          tellSiblings();
+          return;
+        }
         if (m !== WORKER_READY) return;
         waiting.delete(i);
         startZero();
       });
       child.on('exit', (code, signal) => {
         children.delete(i);
+        if (egress.delete(i)) tellSiblings();
         // one that died before it was up is not waited for again (its restart goes on)
         waiting.delete(i);
         if (!stopping) {

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
 import { createRpcClient } from '../../src/core/rpc/client.js';
 import { supportsReusePort } from '../../src/daemon/workers.js';
+import { relayTarget } from '../../src/daemon/transport/udp.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { requireTools } from '../helpers/require.js';
 import { until } from '../helpers/until.js';
@@ -238,6 +239,118 @@ class TcpUa {
   }
 }
 
+/**
+ * A callee over UDP behind a NAT that lets in only what comes from the address:port it sent its
+ * REGISTER to (port-restricted or symmetric): it registers with digest through the shared port,
+ * answers INVITE with 200 (Record-Route copied) and BYE with 200, and keeps every request it got
+ * with the address it came from. It answers either as RFC 3261 §18.2.2 says (to the top Via:
+ * `received` or the source IP, the sent-by port — sipd's Via carries no rport) or, as some UAs
+ * do, to the source address and port of the request.
+ */
+class UdpUa {
+  readonly requests: Array<{ text: string; from: string }> = [];
+  private readonly sock = dgram.createSocket('udp4');
+  private waiters: Array<{ match: (m: string) => boolean; resolve: (m: string) => void }> = [];
+  private readonly tag = randomBytes(4).toString('hex');
+  localPort = 0;
+  constructor(readonly ip: string, readonly user: string, readonly answer: 'via' | 'source') {}
+
+  async open(): Promise<void> {
+    await new Promise<void>((r) => this.sock.bind({ address: this.ip, port: 0 }, () => r()));
+    this.localPort = this.sock.address().port;
+    this.sock.on('message', (d, rinfo) => {
+      const text = d.toString('utf8');
+      if (!/^SIP\/2\.0 /.test(text)) {
+        this.requests.push({ text, from: `${rinfo.address}:${rinfo.port}` });
+        const method = text.slice(0, text.indexOf(' '));
+        if (method === 'INVITE') this.respond(text, rinfo, true);
+        else if (method === 'BYE') this.respond(text, rinfo, false);
+      }
+      for (const w of [...this.waiters]) {
+        if (w.match(text)) {
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          w.resolve(text);
+        }
+      }
+    });
+  }
+
+  close(): void {
+    try {
+      this.sock.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  private respond(req: string, rinfo: dgram.RemoteInfo, answer: boolean): void {
+    const to = headers(req, 'To')[0]!;
+    const vias = headers(req, 'Via');
+    const data = [
+      'SIP/2.0 200 OK',
+      ...vias.map((v) => `Via: ${v}`),
+      ...(answer ? headers(req, 'Record-Route').map((v) => `Record-Route: ${v}`) : []),
+      `From: ${headers(req, 'From')[0]}`,
+      `To: ${/;tag=/i.test(to) ? to : `${to};tag=${this.tag}`}`,
+      `Call-ID: ${headers(req, 'Call-ID')[0]}`,
+      `CSeq: ${headers(req, 'CSeq')[0]}`,
+      ...(answer ? [`Contact: <sip:${this.user}@${this.ip}:${this.localPort}>`] : []),
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
+    if (this.answer === 'source') return void this.sock.send(data, rinfo.port, rinfo.address);
+    // §18.2.2: received (else the sent-by host), port from rport when it has a value, else sent-by
+    const top = vias[0]!.split(/\s*,\s*/)[0]!;
+    const m = /^SIP\/2\.0\/UDP\s+([^;:\s]+)(?::(\d+))?/i.exec(top)!;
+    const received = /;received=([^;\s]+)/i.exec(top)?.[1];
+    const rport = /;rport=(\d+)/i.exec(top)?.[1];
+    this.sock.send(data, Number(rport ?? m[2] ?? 5060), received ?? m[1]!);
+  }
+
+  wait(what: string, match: (m: string) => boolean, ms = 10_000): Promise<string> {
+    const had = this.requests.find((r) => match(r.text));
+    if (had !== undefined) return Promise.resolve(had.text);
+    return new Promise<string>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${this.user}: no ${what} within ${ms} ms`)), ms);
+      this.waiters.push({ match, resolve: (m) => (clearTimeout(t), resolve(m)) });
+    });
+  }
+
+  /** REGISTER with digest from this socket to the shared port; the final status. */
+  async register(port: number): Promise<number | undefined> {
+    const uri = `sip:127.0.0.1:${port}`;
+    const callId = `${randomBytes(8).toString('hex')}@workers-test`;
+    const msg = (cseq: number, auth?: string) => [
+      `REGISTER ${uri} SIP/2.0`,
+      `Via: SIP/2.0/UDP ${this.ip}:${this.localPort};branch=z9hG4bK-${randomBytes(6).toString('hex')};rport`,
+      `From: <sip:${this.user}@${REALM}>;tag=${randomBytes(4).toString('hex')}`,
+      `To: <sip:${this.user}@${REALM}>`,
+      `Call-ID: ${callId}`,
+      `CSeq: ${cseq} REGISTER`,
+      `Contact: <sip:${this.user}@${this.ip}:${this.localPort}>`,
+      'Expires: 300',
+      'Max-Forwards: 70',
+      ...(auth ? [`Authorization: ${auth}`] : []),
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
+    const exchange = (cseq: number, auth?: string) => {
+      const r = this.wait('REGISTER reply', (m) => /^SIP\/2\.0 [2-6]\d\d /.test(m) && headers(m, 'CSeq')[0] === `${cseq} REGISTER`, 5000);
+      this.sock.send(msg(cseq, auth), port, '127.0.0.1');
+      return r;
+    };
+    const first = await exchange(1);
+    if (statusOf(first) !== 401) return statusOf(first);
+    const h = /Digest (.*)/i.exec(headers(first, 'WWW-Authenticate')[0] ?? '')![1]!;
+    const nonce = /nonce="([^"]+)"/.exec(h)![1]!;
+    const cnonce = randomBytes(4).toString('hex');
+    const response = md5(`${md5(`${this.user}:${REALM}:${PASSWORD}`)}:${nonce}:00000001:${cnonce}:auth:${md5(`REGISTER:${uri}`)}`);
+    return statusOf(await exchange(2, `Digest username="${this.user}", realm="${REALM}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`));
+  }
+}
+
 function ok(r: SippRun, what: string): void {
   assert.equal(r.timedOut, false, `${what}: sipp timed out\n${r.output.slice(-1500)}`);
   assert.equal(r.code, 0, `${what}: sipp exit ${r.code}\n${r.output.slice(-2500)}`);
@@ -254,6 +367,17 @@ describe('sipd --workers', () => {
 
   const refuse = (args: string[]) => spawnSync(process.execPath, [SIPD, '--state-dir', join(dir, 'refused'), '--listen', 'udp:127.0.0.1:0', ...args], {
     encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH, HOME: dir, SIPCTL_DB: `sqlite://${join(dir, 'none.db')}` },
+  });
+
+  test('relayTarget: the port of a response\'s top UDP Via naming the listen IP, nothing for a request or another address', () => {
+    const res = (via: string) => Buffer.from(`SIP/2.0 200 OK\r\n${via}\r\nVia: SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bK2\r\nCall-ID: x\r\n\r\n`, 'latin1');
+    assert.equal(relayTarget(res('Via: SIP/2.0/UDP 127.0.0.1:40001;branch=z9hG4bK1'), '127.0.0.1'), 40001);
+    assert.equal(relayTarget(res('v:SIP / 2.0 / udp 127.0.0.1 : 40002;branch=z9hG4bK1'), '127.0.0.1'), 40002);
+    assert.equal(relayTarget(res('Via: SIP/2.0/UDP [::1]:40003;branch=z9hG4bK1'), '::1'), 40003);
+    assert.equal(relayTarget(res('Via: SIP/2.0/UDP 127.0.0.2:40001;branch=z9hG4bK1'), '127.0.0.1'), undefined, 'another IP');
+    assert.equal(relayTarget(res('Via: SIP/2.0/TCP 127.0.0.1:40001;branch=z9hG4bK1'), '127.0.0.1'), undefined, 'not UDP');
+    assert.equal(relayTarget(res('Via: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK1'), '127.0.0.1'), undefined, 'no port: not a private port');
+    assert.equal(relayTarget(Buffer.from('INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:40001;branch=z9hG4bK1\r\n\r\n'), '127.0.0.1'), undefined, 'a request');
   });
 
   // Which tests exist depends on the Node.js running them (none is skipped): under Node 20 the
@@ -301,7 +425,7 @@ describe('sipd --workers', () => {
       tdb = await createTestDb('mysql');
       const db = await tdb.open();
       try {
-        for (const u of ['alice', 'bob', 'carol', 'dave', 'erin']) await addSubscriber(db, u, REALM, PASSWORD, { hash: 'md5', storePlaintext: false });
+        for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina']) await addSubscriber(db, u, REALM, PASSWORD, { hash: 'md5', storePlaintext: false });
       } finally {
         await db.close();
       }
@@ -448,6 +572,54 @@ describe('sipd --workers', () => {
       // a worker that died and was restarted would have lost its calls' transactions: none did
       assert.doesNotMatch(out, /sipd: worker \d+ exited/, log());
     });
+
+    // Issue 14: a phone behind a port-restricted or symmetric NAT takes packets only from the
+    // address:port it registered to (the shared port). Every request a worker sends it must leave
+    // from there, while the worker's private port stays in Via (and Record-Route), so a UA that
+    // answers to Via answers the worker holding the transaction. A UA that answers to the source
+    // address instead reaches the shared port, where the kernel's hash of the UA's (fixed) address
+    // picks the same worker every time: the calls the other worker owns complete only because
+    // that worker relays the responses to the private port their Via names.
+    for (const [user, ip, answer] of [['frank', '127.0.0.71', 'via'], ['gina', '127.0.0.72', 'source']] as const) {
+      test(`a UDP phone behind NAT (answers to ${answer === 'via' ? 'Via' : 'the source address'}): every request reaches it from the shared port, calls either worker takes complete`, async () => {
+        const nodes = (await rpc<{ nodes: Array<{ node: string; hops: string[] }> }>(0, 'cluster.nodes')).nodes;
+        const privatePort = new Map(nodes.map((n) => [Number(n.hops[0]?.split(':')[2]), n.node]));
+        const ua = new UdpUa(ip, user, answer);
+        await ua.open();
+        try {
+          assert.equal(await ua.register(port), 200, `${user} registers through the shared port`);
+          const log = () => `\nsipd's log (tail):\n${out.slice(-2500)}`;
+          // calls from fresh caller source ports until each worker has taken one (the kernel's hash)
+          const MAX_CALLS = 30;
+          const owners = new Map<string, number>();
+          for (let call = 1; ; call++) {
+            const seen = ua.requests.length;
+            const uac = sipp({ scenario: scenario('caller.xml', { USER: 'bob', HOLD: 200 }), remote: `127.0.0.1:${port}`, localPort: await freeSipPort(), service: user, user: 'bob', password: PASSWORD, timeoutMs: 20_000 });
+            const invite = await ua.wait('INVITE', (m) => m.startsWith('INVITE ') && ua.requests.findIndex((r) => r.text === m) >= seen, 10_000).catch((e: Error) => assert.fail(`call ${call}: ${e.message}${log()}`));
+            ok(await uac.done, `call ${call}, caller (nothing but 200 to its INVITE and BYE: no 408)${log()}`);
+            const callId = headers(invite, 'Call-ID')[0];
+            await ua.wait('BYE', (m) => m.startsWith('BYE ') && headers(m, 'Call-ID')[0] === callId, 10_000);
+            const mine = ua.requests.filter((r) => headers(r.text, 'Call-ID')[0] === callId);
+            assert.deepEqual(mine.map((r) => r.text.slice(0, r.text.indexOf(' '))).filter((x, i, a) => a.indexOf(x) === i), ['INVITE', 'ACK', 'BYE'], `call ${call}: ${user} got INVITE, ACK and BYE`);
+            for (const r of mine) assert.equal(r.from, `127.0.0.1:${port}`, `call ${call}: ${r.text.slice(0, r.text.indexOf(' '))} came from ${r.from}, not the shared port ${port}${log()}`);
+            // the top Via names the private port of the worker that took the call
+            const via = headers(invite, 'Via')[0]!.split(/\s*,\s*/)[0]!;
+            const m = new RegExp(`^SIP/2\\.0/UDP 127\\.0\\.0\\.1:(\\d+);`).exec(via);
+            assert.ok(m !== null && Number(m[1]) !== port, `call ${call}: top Via ${via}`);
+            assert.doesNotMatch(via, /;rport/, 'sipd asks for no rport: a UA following RFC 3261 answers the Via port');
+            const owner = privatePort.get(Number(m![1]));
+            assert.ok(owner !== undefined, `call ${call}: Via port ${m![1]} is no worker's private port (${JSON.stringify(nodes)})`);
+            owners.set(owner, (owners.get(owner) ?? 0) + 1);
+            if (owners.size === 2) break;
+            assert.ok(call < MAX_CALLS, `${call} calls, all taken by ${[...owners.keys()].join()}${log()}`);
+          }
+          console.log(`# ${user} (answers to ${answer}): calls taken ${[...owners].map(([w, n]) => `${w} ${n}`).join(', ')}`);
+        } finally {
+          ua.close();
+        }
+        assert.doesNotMatch(out, /sipd: worker \d+ exited/);
+      });
+    }
 
     test('a TCP client registered through one worker: calls the other worker takes are handed to the holder\'s private port and reach the client over its connection; every call completes', async () => {
       // each worker's hand-off address: its private UDP port on the listen IP (not the shared port)

@@ -10,14 +10,30 @@ import net from 'node:net';
 import { ConnectionError } from '../../core/errors.js';
 import type { Endpoint } from '../kernel/contracts.js';
 import type { Logger } from '../kernel/module.js';
+import { workerRelay } from '../workers.js';
 import { type Inbound, type ListenAddress, type MessageHandler, type SipTransport, normaliseIp } from './transport.js';
+
+/**
+ * The port of a response's top Via when it is a UDP Via naming `ip` (sipd --workers: another
+ * worker's private port, see listenUdp); undefined for a request or any other Via. Reads the head
+ * only, as text, without the parser: it runs before the message is handed to anyone.
+ */
+export function relayTarget(data: Buffer, ip: string): number | undefined {
+  if (data.length < 12 || data.toString('latin1', 0, 8) !== 'SIP/2.0 ') return undefined;
+  let end = data.indexOf('\r\n\r\n');
+  if (end < 0 || end > 8192) end = Math.min(data.length, 8192);
+  const m = /\r\n(?:via|v)[ \t]*:[ \t]*SIP[ \t]*\/[ \t]*2\.0[ \t]*\/[ \t]*UDP[ \t]+(\[[0-9A-Fa-f:.]+\]|[^\s;:,]+)[ \t]*:[ \t]*(\d{1,5})/i.exec(data.toString('latin1', 0, end));
+  if (m === null) return undefined;
+  const host = m[1]!.startsWith('[') ? normaliseIp(m[1]!) : m[1]!;
+  return host === ip ? Number(m[2]) : undefined;
+}
 
 /** A datagram as delivered: also a way to send to any address from the socket it arrived on. */
 export interface UdpInbound extends Inbound {
   sendTo(to: { ip: string; port: number }, data: Buffer): void;
   /**
-   * sipd --workers: the socket requests forwarded for this message leave from, when it is not
-   * the one the message arrived on (the worker's private port; see UdpOptions.egress)
+   * sipd --workers: the address requests forwarded for this message name in Via and Record-Route
+   * (the worker's private port; see UdpOptions.egress) — they leave from the shared port (sendTo)
    */
   egress?: Endpoint;
 }
@@ -28,9 +44,11 @@ export interface UdpOptions {
   log: Logger;
   /**
    * sipd --workers (a reusePort address): also bind a private socket on the same IP (any free
-   * port) that this process's forwarded requests leave from. Their responses (to our Via) and the
-   * dialog's in-dialog requests (to our Record-Route) then come back to this process, which holds
-   * the transactions and dialogs, instead of to whichever worker the kernel's hash would pick.
+   * port) that this process's forwarded requests name in Via and Record-Route. Their responses (to
+   * our Via) and the dialog's in-dialog requests (to our Record-Route) then come back to this
+   * process, which holds the transactions and dialogs, instead of to whichever worker the kernel's
+   * hash would pick. The requests leave from the shared socket (NAT, issue 14); a response sent to
+   * the shared port anyway is relayed to the worker its top Via names (workers.ts, WorkerRelay).
    */
   egress?: boolean;
 }
@@ -93,19 +111,45 @@ export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, 
   });
   let egress: SipTransport | undefined;
   if (opts.egress === true) {
-    egress = await listenUdp({ transport: 'udp', host: addr.host, port: 0 }, onMessage, { ...opts, egress: false });
-    const private_ = egress.local;
-    const viaPrivate = (egress as SipTransport & { sendTo?: UdpInbound['sendTo'] }).sendTo!;
-    socket.removeAllListeners('message');
-    socket.on('message', (data, rinfo) => {
-      const source: Endpoint = { ip: v6 ? normaliseIp(rinfo.address) : rinfo.address, port: rinfo.port, transport: 'udp' };
-      const reply = (out: Buffer) => send(out, rinfo.port, rinfo.address);
-      const inbound: UdpInbound = { data, source, local, reply, sendTo: viaPrivate, egress: private_ };
+    // sipd --workers (see workers.ts): Via and Record-Route name the private port, so responses
+    // and in-dialog requests come back to this worker; requests still leave from the shared port
+    // (sendTo), the address a phone behind NAT registered to and takes packets from.
+    const relay = workerRelay;
+    let private_: Endpoint | undefined;
+    const deliver = (data: Buffer, source: Endpoint, at: Endpoint, reply: (out: Buffer) => void) => {
+      const inbound: UdpInbound = { data, source, local: at, reply, sendTo, egress: private_ };
       try {
         onMessage(inbound);
       } catch (e) {
         opts.log.error('UDP message handler threw', { error: e instanceof Error ? e.message : String(e) });
       }
+    };
+    egress = await listenUdp({ transport: 'udp', host: addr.host, port: 0 }, (m) => {
+      // a response another worker took at the shared port and relayed here (only from the shared
+      // address, with the workers' key); anything else that starts with NUL is dropped
+      if (m.data[0] === 0) {
+        const r = m.source.ip === local.ip && m.source.port === local.port ? relay.unwrap(m.data) : undefined;
+        if (r === undefined) return opts.log.debug('UDP datagram dropped: not a relayed response', { from: `${m.source.ip}:${m.source.port}` });
+        const source: Endpoint = { ip: r.ip, port: r.port, transport: 'udp' };
+        return deliver(r.data, source, local, (out) => send(out, r.port, r.ip));
+      }
+      deliver(m.data, m.source, m.local, m.reply);
+    }, { ...opts, egress: false });
+    private_ = egress.local;
+    relay.announce(private_.ip, private_.port);
+    socket.removeAllListeners('message');
+    socket.on('message', (data, rinfo) => {
+      const source: Endpoint = { ip: v6 ? normaliseIp(rinfo.address) : rinfo.address, port: rinfo.port, transport: 'udp' };
+      // A response here came from a UA that answers to the source address rather than to Via:
+      // when its top Via names another worker's private port, that worker holds the transaction.
+      if (data[0] === 0x53 /* S */) {
+        const to = relayTarget(data, local.ip);
+        if (to !== undefined && relay.sibling(local.ip, to)) {
+          const head = relay.header(source);
+          if (head !== undefined) return send(Buffer.concat([head, data]), to, local.ip);
+        }
+      }
+      deliver(data, source, local, (out: Buffer) => send(out, rinfo.port, rinfo.address));
     });
   }
   return {

@@ -3,6 +3,9 @@
  *
  * UDP: requests leave from a listening socket (responses come back to the Via we put on, on that
  * same socket); the sockets are learnt from the datagrams they deliver (each carries `sendTo`).
+ * sipd --workers: `local` (Via, Record-Route) is the worker's private port, but `sendTo` is the
+ * shared port's socket — a phone behind NAT takes packets only from the address it registered to
+ * (transport/udp.ts relays a response sent to the shared port to the worker its Via names).
  * TCP / TLS: a message to a peer goes over the connection that peer opened to sipd (the one its
  * REGISTER or INVITE came in on — RFC 5626-style connection reuse, what Kamailio does by
  * default). sipd opens no outbound stream connections: a stream destination without a connection
@@ -47,7 +50,7 @@ export class SipSender {
     if (m.source.transport === 'udp') {
       const { sendTo, egress } = m as Inbound & { sendTo?: SendTo; egress?: Endpoint };
       const k = key(m.local);
-      // sipd --workers: requests leave from the worker's private socket (egress), not the shared one
+      // sipd --workers: Via / Record-Route name the worker's private port (egress); sendTo is the shared socket
       if (sendTo !== undefined && !this.udp.has(k)) this.udp.set(k, { local: egress ?? m.local, sendTo });
       return;
     }
