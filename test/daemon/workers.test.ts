@@ -2,7 +2,10 @@
 // cluster node over a private Redis, sharing one MariaDB database. REGISTERs from many sources
 // spread over both workers; calls through the shared port connect whichever worker took them
 // (responses and in-dialog requests come back to the worker that owns the transaction and the
-// dialog: its private port is in Via and Record-Route). A TCP client's connection is held by one
+// dialog: its private port is in Via and Record-Route). Requests to a UDP phone leave from the
+// shared port, the only one a phone behind NAT takes packets from (issue 14); a phone answering to
+// the source address reaches the shared port, and the worker that gets the response relays it to
+// the worker its Via names. A TCP client's connection is held by one
 // worker; a call for it that the other worker takes is handed to the holder's private port (a
 // signed hand-off, as between machines) and reaches the client over its connection. Under Node
 // 20, sipd refuses --workers 2 with one line naming the requirement; without --cluster it refuses
