@@ -12,19 +12,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
-import { requireTools } from '../helpers/require.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
+import type { RedisServer } from '../helpers/redis.js';
 import { until } from '../helpers/until.js';
+import { clusterFixture, PASSWORD, REALM } from './cluster-fixture.js';
 import { busyTrunk, caller, headerOf, redisCommand, udpPeer, type Peer } from './raw-sip.js';
-import { assertBuilt, freeSipPort, startSipd, type SipdProcess } from './sipd-process.js';
+import type { SipdProcess } from './sipd-process.js';
 
-const PASSWORD = 'Tr0ub4dor-Horse-77';
-const REALM = 'sip.test';
 const SECRET = randomBytes(24).toString('hex');
 /** a number for the trunk, on a host that is not sipd's (no registration lookup) */
 const DIALLED = 'sip:+4930123456@carrier.invalid';
@@ -46,56 +39,41 @@ async function commandStats(port: number): Promise<Map<string, { calls: number; 
 }
 
 describe('calls per second shared by two sipd nodes (sipd --cluster, pipelimit)', () => {
-  before(() => requireTools('redis-server'));
-  let dir: string;
   let redis: RedisServer;
-  let tdb: TestDb;
   let a: SipdProcess;
   let b: SipdProcess;
   let trunk: Peer & { invites: string[] };
   let phone: Peer;
 
-  const nodeConfig = (ip: string, port: number, id: string, admission: 'open' | 'closed') => ({
-    listen: [`udp:${ip}:${port}`, `tcp:${ip}:${port}`],
-    cluster: { url: `redis://127.0.0.1:${redis.port}/0`, node_id: id, timeout_ms: 500, admission },
-    modules: {
-      scanner: { user_agents: ['friendly-scanner', 'sipvicious', 'sipcli'] },
-      'auth-db': { realm: REALM, secret: SECRET },
-      country: { source: 'none' },
-      // one caller sends 60 requests to each node in a burst: not a flood here
-      pike: { reqs_density_per_unit: 100_000, refusals_per_unit: 0 },
-      proxy: { carrier_host: '127.0.0.3', carrier_port: trunk.port },
-      pipelimit: { cps_total: 1, timer_interval: 10 },
-    },
-  });
-
+  // the trunk first: the nodes' config names its port (this hook runs before the fixture's)
   before(async () => {
-    assertBuilt();
-    dir = mkdtempSync(join(tmpdir(), 'sipd-cluster-pl-'));
-    redis = await startRedis(dir);
-    tdb = await createTestDb('mysql');
-    const db = await tdb.open();
-    try {
-      await addSubscriber(db, 'alice', REALM, PASSWORD, { hash: 'md5', storePlaintext: false });
-    } finally {
-      await db.close();
-    }
     trunk = await busyTrunk('127.0.0.3');
     phone = await udpPeer('127.0.0.1');
-    const [pa, pb] = [await freeSipPort(), await freeSipPort()];
-    [a, b] = await Promise.all([
-      startSipd({ dbUrl: tdb.fullUrl, sipPort: pa, config: nodeConfig('127.0.0.1', pa, 'node-a', 'closed') }),
-      startSipd({ dbUrl: tdb.fullUrl, sipPort: pb, config: nodeConfig('127.0.0.2', pb, 'node-b', 'open') }),
-    ]);
   });
-
-  after(async () => {
-    for (const n of [a, b]) if (n !== undefined && n.child.exitCode === null && n.child.signalCode === null) await n.stop();
+  const fx = clusterFixture({
+    name: 'sipd-cluster-pl-',
+    users: ['alice'],
+    config: ({ index, ip, port, id, redisUrl }) => ({
+      listen: [`udp:${ip}:${port}`, `tcp:${ip}:${port}`],
+      cluster: { url: redisUrl, node_id: id, timeout_ms: 500, admission: index === 0 ? 'closed' : 'open' },
+      modules: {
+        scanner: { user_agents: ['friendly-scanner', 'sipvicious', 'sipcli'] },
+        'auth-db': { realm: REALM, secret: SECRET },
+        country: { source: 'none' },
+        // one caller sends 60 requests to each node in a burst: not a flood here
+        pike: { reqs_density_per_unit: 100_000, refusals_per_unit: 0 },
+        proxy: { carrier_host: '127.0.0.3', carrier_port: trunk.port },
+        pipelimit: { cps_total: 1, timer_interval: 10 },
+      },
+    }),
+  });
+  before(() => {
+    [a, b] = fx.nodes as [SipdProcess, SipdProcess];
+    redis = fx.redis;
+  });
+  after(() => {
     trunk?.close();
     phone?.close();
-    await redis?.stop();
-    await tdb?.drop().catch((e) => console.error('drop failed', e));
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   const callerVia = (node: SipdProcess, ip: string) => caller(phone, { host: ip, port: node.sipPort }, { user: 'alice', fromHost: ip, realm: REALM, password: PASSWORD });
