@@ -80,6 +80,21 @@ class Conn {
     });
   }
 
+  /**
+   * Kept or opened ahead, not carrying a request: it must not keep the process alive (a
+   * script that never calls close() would otherwise wait for the server to drop it), as
+   * node:http's agent unrefs its free sockets.
+   */
+  waiting(): this {
+    this.sock.unref();
+    return this;
+  }
+
+  inUse(): this {
+    this.sock.ref();
+    return this;
+  }
+
   usable(): boolean {
     return !this.ended && this.failed === undefined && !this.sock.destroyed;
   }
@@ -324,7 +339,7 @@ export class Http1Client {
     return new Promise<Conn>((resolve) => setImmediate(() => {
       while (this.idle.length > 0) {
         const c = this.idle.pop()!;
-        if (c.usable()) return resolve(c);
+        if (c.usable()) return resolve(c.inUse());
         c.destroy();
       }
       resolve(this.spareOrNew());
@@ -334,7 +349,7 @@ export class Http1Client {
   private spareOrNew(): Conn {
     const s = this.spare;
     this.spare = undefined;
-    if (s && s.usable() && Date.now() - s.since < SPARE_MAX_AGE_MS) return s;
+    if (s && s.usable() && Date.now() - s.since < SPARE_MAX_AGE_MS) return s.inUse();
     s?.destroy();
     return this.connect();
   }
@@ -365,7 +380,7 @@ export class Http1Client {
         if (conn.served > 1) this.keepsConnections = true;
         if (parser.keepAlive && !parser.extra && !this.serverCloses && conn.usable() && !this.closed && this.idle.length < MAX_IDLE) {
           conn.reused = true;
-          this.idle.push(conn);
+          this.idle.push(conn.waiting());
         } else if (conn.ended && conn.served === 1 && !this.keepsConnections) {
           this.serverCloses = true;
           conn.destroy();
@@ -439,7 +454,7 @@ export class Http1Client {
       if (connClose && !this.spare && !this.closed) {
         const s = this.connect();
         s.reused = true;
-        this.spare = s;
+        this.spare = s.waiting();
       }
     });
   }

@@ -1,5 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { createRpcClient, RpcError, flattenHtableDump, flattenUlDump, type HtableDumpResult, type UlDumpResult, type CoreUptimeResult } from '../../../src/core/rpc/index.js';
 import { recordedHttp, withId, httpResponseBytes, bigUlDump, parseRecorded } from './recorded.js';
@@ -332,6 +334,27 @@ describe('http transport: connections and reply framing (plain http client)', ()
       assert.equal(srv.seen.length, 30);
     } finally {
       await srv.close();
+    }
+  });
+
+  test('a script that never calls close() still exits: kept and opened-ahead connections do not hold the process', async () => {
+    const client = fileURLToPath(new URL('../../../src/core/rpc/client.ts', import.meta.url));
+    const script = `import { createRpcClient } from ${JSON.stringify(client)};
+      const c = createRpcClient(process.argv[1]);
+      for (let i = 0; i < 3; i++) await c.call('core.version');
+      console.log('done');`;
+    for (const keepOpen of [false, true]) {
+      const srv = await startRawHttpServer((req) => (keepOpen ? { bytes: versionReply(req.json.id), keepOpen: true as const } : versionReply(req.json.id)));
+      try {
+        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, srv.url], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+        assert.equal(code, 0);
+        assert.equal(out, 'done\n');
+      } finally {
+        await srv.close();
+      }
     }
   });
 
