@@ -12,7 +12,8 @@
 //     (owner-lost);
 //   - Redis away when a call ends on its (live) owner: the CDR waits for Redis, then is written once;
 //   - a call B set up and handed to A for its callee (A keeps a transit record), B killed:
-//     `sipctl calls end` through A → A takes it over, both sides get a BYE from A, one CDR.
+//     `sipctl calls end` through A → A takes it over, both sides get a BYE from A, one CDR; and the
+//     callee's BYE reaching A (its first Route) → A takes the call over instead of relaying to B.
 // Both parties are a small UDP SIP UA written here (digest REGISTER and INVITE, answers INVITE and
 // BYE, keeps every message with its source), so the test sees where each BYE came from. Redis,
 // MariaDB and the nodes come from the cluster tests' fixture (cluster-fixture.ts).
@@ -280,7 +281,7 @@ describe('a call whose owning node died is ended through another node, with one 
   });
   const fx = clusterFixture({
     name: 'sipd-dead-owner-',
-    users: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'],
+    users: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan'],
     config: (n) => {
       redisUrl = n.redisUrl;
       return nodeConfig(n.ip, n.port, n.id);
@@ -518,5 +519,37 @@ describe('a call whose owning node died is ended through another node, with one 
     const rows = await cdrs(caller.callId);
     assert.equal(rows.length, 1, JSON.stringify(rows));
     assert.equal(rows[0]!.end_reason, 'rpc;taken-over');
+  });
+
+  test('a call B set up and handed to A for its callee, B dies; the callee\'s BYE reaches A (its first Route) → A takes the call over instead of relaying towards B: the caller gets the BYE from A, the callee the 200; one CDR, callee-bye;taken-over', async () => {
+    if (!running(a())) await startA();
+    if (!running(b())) {
+      const pb = b().sipPort;
+      fx.nodes[1] = await startSipd({ dbUrl: fx.tdb.fullUrl, sipPort: pb, config: nodeConfig('127.0.0.2', pb, 'node-b') });
+      const pid = b().child.pid;
+      await until('A sees the new B', async () => {
+        const r = await a().rpc<{ nodes: Array<{ node: string; alive: boolean; pid: number }> }>('cluster.nodes');
+        return r.nodes.some((n) => n.node === 'node-b' && n.alive && n.pid === pid);
+      });
+    }
+    const ivan = await ua('127.0.0.84', 'ivan');
+    const bob = await ua('127.0.0.85', 'bob');
+    assert.equal(await ivan.register(A()), 200, 'ivan registers through A');
+    const caller = await bob.call(B(), 'ivan');
+    await ivan.wait('ACK', (m) => m.method === 'ACK' && header(m.text, 'Call-ID') === caller.callId);
+    const callee = ivan.answered.get(caller.callId)!;
+    assert.deepEqual(firstHop(callee), A(), `ivan's route set starts at A: ${callee.routes.join(', ')}`);
+    assert.equal((await b().stop('SIGKILL')).signal, 'SIGKILL');
+    await until('A sees B dead', async () => {
+      const r = await a().rpc<{ nodes: Array<{ node: string; alive: boolean }> }>('cluster.nodes');
+      return r.nodes.find((n) => n.node === 'node-b')?.alive === false;
+    }, 15_000);
+    assert.equal(await ivan.bye(callee, A()), 200, 'the BYE is answered 200 (by bob, through A)');
+    const bye = bob.byes(caller.callId);
+    assert.equal(bye.length, 1, 'bob got one BYE');
+    assert.deepEqual(bye[0]!.from, { address: '127.0.0.1', port: pa }, 'from A');
+    const rows = await cdrs(caller.callId);
+    assert.equal(rows.length, 1, JSON.stringify(rows));
+    assert.equal(rows[0]!.end_reason, 'callee-bye;taken-over');
   });
 });

@@ -58,6 +58,8 @@ export interface DialogInit {
   setupTime: number;
   /** sipd --cluster: a call another node owns, handed to this one (no CDR, not listed) */
   transit?: boolean;
+  /** transit: the node that handed it over (it owns the call) */
+  owner?: string;
 }
 
 export interface DialogApi {
@@ -362,6 +364,7 @@ export function createDialogModule() {
       (d as { initTs: number }).initTs = init.setupTime;
       if (init.transit === true) {
         d.transit = true;
+        if (init.owner !== undefined) d.owner = init.owner;
         counters.transit++;
       }
       let slot = slots.get(hEntry);
@@ -470,11 +473,15 @@ export function createDialogModule() {
     match(msg) {
       const list = byCallId.get(msg.callId ?? '');
       if (list === undefined) return undefined;
+      // a call held twice (a transit record and the call taken over from its dead owner): the live one
+      let ended: { dialog: Dialog; leg: LegName } | undefined;
       for (const d of list) {
         const leg = d.legOf(msg.from?.tag, msg.to?.tag);
-        if (leg !== undefined) return { dialog: d, leg };
+        if (leg === undefined) continue;
+        if (d.active) return { dialog: d, leg };
+        ended ??= { dialog: d, leg };
       }
-      return undefined;
+      return ended;
     },
     request(d, leg, msg) {
       const from = leg === 'caller' ? d.caller : d.callee;
@@ -573,6 +580,14 @@ export function createDialogModule() {
     d.sipCode = st.sipCode;
     d.sipReason = st.sipReason;
     d.takenFrom = rec.takenFrom ?? rec.node;
+    // This node delivered the call for its callee (a transit record): the owner stored this node
+    // as the callee's next hop; the callee is reached as the transit record reaches it.
+    const t = (byCallId.get(rec.callId) ?? []).find((x) => x.transit && x.active && x.caller.tag === rec.fromTag && x.callee.tag === rec.toTag);
+    if (t !== undefined) {
+      Object.assign(d.callee, { ...t.callee, routeSet: [...t.callee.routeSet], cseq: Math.max(t.callee.cseq, d.callee.cseq) });
+      d.caller.cseq = Math.max(d.caller.cseq, t.caller.cseq);
+      finish(t, 'timeout'); // a transit record writes no CDR
+    }
     let slot = slots.get(hEntry);
     if (slot === undefined) slots.set(hEntry, (slot = new Map()));
     slot.set(hId, d);

@@ -61,6 +61,8 @@ export class Dialog {
    * so that in-dialog requests pass (no CDR, no accounting, not listed by dlg.list)
    */
   transit = false;
+  /** transit: the node that handed the call over (owns it) */
+  owner: string | undefined;
   /**
    * sipd --cluster: the node this call was taken over from (its owner died; dialog module
    * `adopt`). In-dialog requests then follow the stored route sets, not the Route headers,

@@ -139,6 +139,8 @@ interface ProxyCall {
   vias?: SipRequest['headers'];
   /** sipd --cluster: a call handed over by the node that owns it (no CDR here) */
   transit?: boolean;
+  /** that node */
+  handedBy?: string;
 }
 
 export interface ProxyDeps {
@@ -587,6 +589,7 @@ export class Proxy {
     const call = this.newCall(ctx, m);
     if (call === undefined) return;
     call.transit = true;
+    call.handedBy = h.node;
     if (msg.method === 'INVITE') {
       const dialled = sipUser(target.uri);
       call.parties = { callId: msg.callId ?? '', fromTag: msg.from?.tag ?? '', srcUser: sipUser(msg.from?.uri), srcDomain: sipHost(msg.from?.uri), srcIp: ctx.source.ip, dstOuser: dialled, dstUser: dialled, dstDomain: target.uri.host };
@@ -795,7 +798,7 @@ export class Proxy {
         profileUser: o.profileUser,
         parties: call.parties,
         setupTime: call.setupTime,
-        ...(call.transit === true ? { transit: true } : {}),
+        ...(call.transit === true ? { transit: true, ...(call.handedBy !== undefined ? { owner: call.handedBy } : {}) } : {}),
       });
     }
     const branch: Partial<Branch> = { out, cancelPending: false, cancelSent: false };
@@ -948,6 +951,13 @@ export class Proxy {
       if (msg.method !== 'ACK') this.counters.no_dialog++;
       return sl({ status: 404, reason: 'Not here' });
     }
+    // A call another node handed over whose owner has died: taken over here (toOwner) rather than
+    // relayed towards the dead node.
+    const cl = this.cluster();
+    if (hit.dialog.transit && hit.dialog.owner !== undefined && msg.method !== 'ACK' && cl !== undefined && cl.alive(hit.dialog.owner) === false) {
+      void this.toOwner(ctx, m, sl, cl).catch((e: unknown) => this.d.log.error('proxy: in-dialog request of a dead node\'s call failed', { error: e instanceof Error ? e.message : String(e) }));
+      return;
+    }
     this.sanitize(msg.headers, ctx.source);
     const other = hit.leg === 'caller' ? hit.dialog.callee : hit.dialog.caller;
     // A call taken over from a dead node: the parties' Route headers still name that node; the
@@ -998,7 +1008,8 @@ export class Proxy {
     if (orphan !== undefined && dialogs !== undefined) {
       // its owner is not alive (or is this node before a restart): this node takes the call over
       const r = await dialogs.adopt(orphan);
-      if (r !== undefined && 'dialog' in r && dialogs.match(msg) !== undefined) return this.inDialog(ctx, m, sl);
+      const again = r !== undefined && 'dialog' in r ? dialogs.match(msg) : undefined;
+      if (again !== undefined && !again.dialog.transit) return this.inDialog(ctx, m, sl);
       if (r !== undefined && 'owner' in r && r.owner.node !== cl.nodeId && !this.isOwnHop(r.owner.hop)) o = r.owner;
     }
     const hop = o === undefined ? undefined : this.destinationOf(`sip:${o.hop}`);
