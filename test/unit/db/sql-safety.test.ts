@@ -80,7 +80,7 @@ const REVIEWED: Record<string, Record<string, string>> = {
     "q('ruid')": 'a constant column name, quoted',
     "q('id')": 'a constant column name, quoted',
     "COLUMNS.map(q).join(', ')": 'the constant COLUMNS list, quoted',
-    "COLUMNS.map((c) => `? AS ${q(c)}`).join(', ')": 'placeholders named after the constant COLUMNS',
+    "PARAM_COLUMNS.map((c) => `? AS ${q(c)}`).join(', ')": 'placeholders named after the constant PARAM_COLUMNS (COLUMNS up to the constants)',
     "['id', 'ruid', 'username', 'domain', 'contact', 'received', 'path', 'expires', 'q', 'callid', 'cseq', 'last_modified', 'flags', 'cflags', 'user_agent', 'socket', 'methods', 'instance', 'reg_id'].map(q).join(', ')": 'a constant column list, quoted',
   },
 };
