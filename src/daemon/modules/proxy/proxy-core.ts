@@ -119,6 +119,13 @@ interface Branch {
   cancelSent: boolean;
 }
 
+/** What relayNew() got to: the call it made (whose dialog, once made, holds the call's place in the shared count). */
+interface RelayOutcome {
+  call?: ProxyCall;
+  /** the server transaction already existed (the same INVITE from another path) */
+  sameRequest?: boolean;
+}
+
 /** One request being proxied statefully (Kamailio's transaction cell). */
 interface ProxyCall {
   st: ServerTransaction;
@@ -467,7 +474,13 @@ export class Proxy {
       }
     }
 
+    // Full (max_transactions): refused before the limits below count the call in Redis; checked
+    // again once they are done (their round trips may have filled the table meanwhile).
+    if (this.d.layer.counts().server >= s.maxTransactions) return sl({ status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
+
     // Limits against toll fraud, for new calls.
+    /** a place in the user's shared active-call count (sipd:calls:<user>) admission took */
+    let placed: { user: string; member: string } | undefined;
     if (msg.method === 'INVITE') {
       if (target.kind === 'carrier') {
         const blocked = this.api<MtreeApi>('mtree')?.blocked(dialled);
@@ -495,16 +508,41 @@ export class Proxy {
       const cps = pl === undefined ? undefined : this.cluster() !== undefined ? await pl.checkShared(caller.user) : pl.check(caller.user);
       if (cps !== undefined) return refuse(cps);
       const dlg = this.api<DialogApi>('dialog');
-      const busy = dlg === undefined ? undefined : await dlg.admitShared(caller.user, `${msg.callId ?? ''}|${msg.from?.tag ?? ''}`);
+      const member = `${msg.callId ?? ''}|${msg.from?.tag ?? ''}`;
+      const busy = dlg === undefined ? undefined : await dlg.admitShared(caller.user, member);
       if (busy !== undefined) return refuse(busy);
+      if (dlg !== undefined && caller.user !== undefined) placed = { user: caller.user, member };
       if (parties !== undefined) parties.dstUser = sipUser(target.uri), parties.dstDomain = target.uri.host;
     }
 
+    // The dialog made as the call is relayed gives its place in the shared count back when the
+    // call ends. A call that ends before it has one — 503 at max_transactions, the hand-off or
+    // the next hop unreachable, a CANCEL during name resolution, an error — gives it back here;
+    // else the user's count stays up until cluster.dialog_ttl_sec (issue 14). Alone (no cluster)
+    // admission takes nothing: the local count is the dialogs'.
+    const outcome: RelayOutcome = {};
+    try {
+      await this.relayNew(ctx, m, sl, caller, target, parties, outcome);
+    } finally {
+      if (placed !== undefined && outcome.call?.dialog === undefined && outcome.sameRequest !== true) this.cluster()?.callRelease(placed.user, placed.member);
+    }
+  }
+
+  /** A new request, admitted: its server transaction, then relayed (initial()). */
+  private async relayNew(ctx: RequestContext, m: Inbound, sl: (spec: ReplySpec) => void, caller: Caller, target: Target, parties: ProxyCall['parties'], outcome: RelayOutcome): Promise<void> {
+    const msg = ctx.msg;
+    const s = this.settings;
     // Relayed: from here on the request has its server transaction (100 Trying for an INVITE,
     // retransmissions absorbed, the final response retransmitted until the ACK).
     if (this.d.layer.counts().server >= s.maxTransactions) return sl({ status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
     const call = this.newCall(ctx, m);
-    if (call === undefined) return; // a transaction with this key exists (a copy from another path)
+    if (call === undefined) {
+      // a transaction with this key exists: this very INVITE, relayed (a copy from another path),
+      // and its place in the shared count is that call's
+      outcome.sameRequest = true;
+      return;
+    }
+    outcome.call = call;
     if (parties !== undefined) call.parties = parties;
     const key = serverKey(msg);
     if (key !== undefined && this.pending.get(key)?.cancelled === true) {
@@ -802,11 +840,19 @@ export class Proxy {
       });
     }
     const branch: Partial<Branch> = { out, cancelPending: false, cancelSent: false };
-    const ct = this.d.layer.startClient(fwd, bytes, { reliable: out.reliable, send: out.send }, {
-      onResponse: (res) => this.branchResponse(call, branch as Branch, res),
-      onTimeout: () => this.fail(call, 408, 'Request Timeout', 'no-answer'),
-      onTransportError: () => this.fail(call, o.unreachable.status, o.unreachable.reason, 'failed'),
-    });
+    let ct: ClientTransaction;
+    try {
+      ct = this.d.layer.startClient(fwd, bytes, { reliable: out.reliable, send: out.send }, {
+        onResponse: (res) => this.branchResponse(call, branch as Branch, res),
+        onTimeout: () => this.fail(call, 408, 'Request Timeout', 'no-answer'),
+        onTransportError: () => this.fail(call, o.unreachable.status, o.unreachable.reason, 'failed'),
+      });
+    } catch (e) {
+      // No branch: the caller gets a final reply and the dialog ends (its count given back)
+      // instead of both waiting for early_timeout.
+      this.d.log.error('proxy: request not forwarded', { error: e instanceof Error ? e.message : String(e), method: msg.method, callId: msg.callId?.slice(0, 64) });
+      return this.fail(call, 500, 'Server Internal Error', 'failed');
+    }
     branch.ct = ct;
     this.peers.set(ct, to.ip);
     this.d.log.debug('proxy: relayed', { method: msg.method, to: `${to.transport}:${to.ip}:${to.port}`, from: `${out.local.transport}:${out.local.ip}:${out.local.port}`, callId: msg.callId?.slice(0, 64) });
