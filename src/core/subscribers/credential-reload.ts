@@ -17,6 +17,12 @@ import { remoteDetails } from '../proxy/remote.js';
 
 export const RELOAD_CREDENTIALS_METHOD = 'auth.reloadCredentials';
 
+/**
+ * When a proxy keeps its old credentials. Its own reload interval is not known here (the proxy
+ * could not be asked), so the text names the setting and its default rather than a figure.
+ */
+const UNTIL_RELOADED = 'the proxy keeps the credentials it had until it reloads them (sipd: auth-db cache_refresh, 60 s by default; 0 = only at start or on auth.reloadCredentials)';
+
 /** In a batch, a reload after this many changed subscribers even before the input ends. */
 export const CREDENTIAL_RELOAD_EVERY = 1000;
 
@@ -41,7 +47,7 @@ export async function reloadCredentialsOn(nodes: NodeSet, opts: CredentialReload
   const warnings: string[] = [];
   for (const o of outcomes) {
     if (o.ok || isMissingMethod(o.error)) continue;
-    warnings.push(`${o.node}: the subscriber change is written, but ${RELOAD_CREDENTIALS_METHOD} failed (${o.error.message}); sipd picks it up within its cache_refresh (60 s by default)`);
+    warnings.push(`${o.node}: the subscriber change is written, but ${RELOAD_CREDENTIALS_METHOD} failed (${o.error.message}); ${UNTIL_RELOADED}`);
   }
   return warnings;
 }
@@ -58,7 +64,7 @@ export async function reloadSessionCredentials(session: Session): Promise<string
     chosen = session.proxiesChosen;
     nodes = session.nodeSet();
   } catch (e) {
-    return [`the subscriber change is written, but the proxies could not be asked to reload it (${(e as Error).message}); sipd picks it up within its cache_refresh (60 s by default)`];
+    return [`the subscriber change is written, but the proxies could not be asked to reload it (${(e as Error).message}); ${UNTIL_RELOADED}`];
   }
   return reloadCredentialsOn(nodes, { chosen });
 }
