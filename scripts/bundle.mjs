@@ -10,7 +10,7 @@
 // Left external: native addons (loaded from node_modules as before), the TypeScript compiler that
 // oclif can require for ts-node set-ups, and the autocomplete plugin (oclif loads plugins by package).
 // dist/chunks/BUNDLE.json is written last: test/helpers/build.ts compares dist/ against its time.
-import { build } from 'esbuild';
+import { build, transform } from 'esbuild';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
@@ -85,6 +85,26 @@ function oclifFullKey(fromFile, id) {
   }
   return undefined;
 }
+// A package whose exports are a function (wordwrap, which oclif calls to render its parse errors'
+// lists) cannot stand behind a proxy of a plain object: calling it threw "… is not a function"
+// (`htable dump` without its table printed that instead of the missing argument). Such a require
+// stays as it is (OCLIF_DEP below still takes it from oclif's location), found by loading it here.
+const callables = new Map();
+function callableDep(fromFile, expr) {
+  const id = /require\((["'])([^"']+)\1\)/.exec(expr)?.[2];
+  if (!id || id.startsWith('.') || id.startsWith('node:')) return false;
+  const key = `${dirname(fromFile)}\0${id}`;
+  if (!callables.has(key)) {
+    let callable = false;
+    try {
+      callable = typeof createRequire(fromFile)(id) === 'function';
+    } catch {
+      // not loadable at build time: left lazy, as before
+    }
+    callables.set(key, callable);
+  }
+  return callables.get(key);
+}
 const lazyOclif = {
   name: 'lazy-oclif-requires',
   setup(b) {
@@ -100,7 +120,7 @@ const lazyOclif = {
           return `__sipctlOclifFull(${JSON.stringify(key)})`;
         });
       const out = src
-        .replace(LAZY_DECL, (_, kind, name, expr) => (n++, `${kind} ${name} = __sipctlLazy(() => ${part(expr)});`))
+        .replace(LAZY_DECL, (stmt, kind, name, expr) => (callableDep(args.path, expr) ? stmt : (n++, `${kind} ${name} = __sipctlLazy(() => ${part(expr)});`)))
         .replace(LAZY_EXPORT, (_, lhs, expr) => (n++, `${lhs} = __sipctlLazy(() => ${part(expr)});`))
         .replace(OCLIF_DEP, (_, q, id) => (n++, `__sipctlOclifRequire("${id}")`));
       // After the "use strict" directive, which must stay the file's first statement.
@@ -202,6 +222,8 @@ const builtinsInline = {
   },
 };
 
+const BANNER = "import { createRequire as __sipctlCreateRequire } from 'node:module'; const __sipctlBundleUrl = import.meta.url, require = __sipctlCreateRequire(__sipctlBundleUrl);";
+
 const result = await build({
   absWorkingDir: ROOT,
   entryPoints: [...entryPoints, { in: 'sipctl:oclif-full', out: 'chunks/oclif-full' }],
@@ -216,7 +238,7 @@ const result = await build({
   chunkNames: 'chunks/[name]-[hash]',
   // CommonJS packages bundled into ESM still call require() for node: built-ins.
   // __sipctlBundleUrl: which file under dist/ this is (for lazyOclif's __sipctlOclifFull).
-  banner: { js: "import { createRequire as __sipctlCreateRequire } from 'node:module'; const __sipctlBundleUrl = import.meta.url, require = __sipctlCreateRequire(__sipctlBundleUrl);" },
+  banner: { js: BANNER },
   external: ['better-sqlite3', 'unix-dgram', 'typescript', '@oclif/plugin-autocomplete'],
   // Smaller files parse faster; names are kept because error classes and oclif read them.
   minify: true,
@@ -246,6 +268,36 @@ if (existsSync(manifestFile)) {
   const { slimManifest } = await import(pathToFileURL(join(DIST, 'cli', 'fast-path.js')).href);
   const { size, mtimeMs } = statSync(manifestFile);
   writeFileSync(indexFile, JSON.stringify({ size, mtimeMs, manifest: slimManifest(JSON.parse(bytes.toString('utf8'))) }) + '\n');
+}
+
+// The same files as CommonJS, in dist/cjs/ (same layout, .cjs): what the launcher's fast path
+// loads (bin/run.js). Node 20 has no compile cache, and V8's code cache (vm.Script cachedData) is
+// for scripts only, not ES modules: as scripts, the launcher compiles these with the cache it
+// keeps, and skips Node's per-file ES-module resolution too. Only what ES modules and CommonJS
+// spell differently changes: import/export (esbuild), import.meta, the banner's require, ".js"
+// of a sibling file; "use strict" keeps the modules' semantics. A file that cannot be converted
+// fails the build, since the fast path would otherwise load a different program than oclif.
+const CJS = join(DIST, 'cjs');
+const CJS_PRELUDE =
+  '"use strict";const __sipctlBundleUrl=require("node:url").pathToFileURL(__filename).href,__sipctlImportMetaResolve=(s)=>require("node:url").pathToFileURL(require.resolve(s)).href;';
+const cjsFiles = await Promise.all(
+  result.outputFiles.map(async (f) => {
+    let src = f.text;
+    if (!src.startsWith(BANNER)) throw new Error(`bundle: ${relative(DIST, f.path)} lacks the banner`);
+    src = src.slice(BANNER.length).replaceAll('import.meta.url', '__sipctlBundleUrl').replaceAll('import.meta.resolve', '__sipctlImportMetaResolve');
+    if (src.includes('import.meta')) throw new Error(`bundle: ${relative(DIST, f.path)} uses import.meta otherwise`);
+    const { code } = await transform(src, { format: 'cjs', platform: 'node', target: 'node20', minify: true, keepNames: true, supported: { 'dynamic-import': false }, logLevel: 'error' });
+    const out = code
+      .replace(/\brequire\("(\.\.?\/[^"]+)\.js"\)/g, 'require("$1.cjs")')
+      .replaceAll('"chunks/oclif-full.js"', '"cjs/chunks/oclif-full.cjs"');
+    return { path: join(CJS, relative(DIST, f.path)).replace(/\.js$/, '.cjs'), text: CJS_PRELUDE + out };
+  }),
+);
+// Replaced in one go once all are converted, as the ES modules above.
+rmSync(CJS, { recursive: true, force: true });
+for (const f of cjsFiles) {
+  mkdirSync(dirname(f.path), { recursive: true });
+  writeFileSync(f.path, f.text);
 }
 
 const entries = [...entryPoints.map((p) => relative(DIST, p)), 'chunks/oclif-full.js'].sort();

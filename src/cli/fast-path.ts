@@ -306,9 +306,13 @@ function commandClass(mod: Record<string, unknown>): CommandClass | undefined {
   return Object.values(mod).find((c) => typeof (c as CommandClass)?.run === 'function') as CommandClass | undefined;
 }
 
-/** Runs the plan (see fastPlan); false when the command file holds no command class (then full oclif). */
-export async function fastRun(plan: FastPlan): Promise<boolean> {
-  const mod = await loadModule(plan.file);
+/**
+ * Runs the plan (see fastPlan); false when the command file holds no command class (then full oclif).
+ * `load` reads the command's file: bin/run.js passes its CommonJS loader when it runs this file
+ * from dist/cjs/ (plan.file then names the .cjs copy).
+ */
+export async function fastRun(plan: FastPlan, load: (file: string) => Record<string, unknown> | Promise<Record<string, unknown>> = loadModule): Promise<boolean> {
+  const mod = await load(plan.file);
   const C = commandClass(mod);
   if (!C) return false;
   // @oclif/core is CommonJS: a dynamic import of it from the bundle gives module.exports as default.
