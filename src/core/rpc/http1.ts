@@ -356,7 +356,8 @@ export class Http1Client {
 
   private async attempt(body: string, deadline: number, timeoutMs: number, mayRetry: boolean): Promise<Http1Reply> {
     if (this.closed) throw new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${this.opts.display} is closed`);
-    const taken = this.take();
+    // the retry of a request whose connection the server had closed goes on a new one
+    const taken = mayRetry ? this.take() : this.connect();
     const conn = taken instanceof Conn ? taken : await taken;
     if (this.closed) {
       conn.destroy();

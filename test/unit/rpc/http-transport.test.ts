@@ -265,6 +265,23 @@ describe('http transport: connections and reply framing (plain http client)', ()
     }
   });
 
+  test('the server ends the connection opened ahead just as the call takes it: retried once on a new connection', async () => {
+    const srv = await startRawHttpServer((req) => versionReply(req.json.id));
+    try {
+      await withClient(srv.url, async (c) => {
+        for (let i = 0; i < 3; i++) await c.call('core.version');
+        for (let i = 0; i < 3; i++) {
+          await until('the spare connection accepted', () => srv.open === 1);
+          srv.endAll(); // the client cannot have read this FIN before the call below writes
+          assert.equal(await c.call('core.version'), expected);
+        }
+      });
+      assert.deepEqual(srv.seen.map((r) => r.json.id), [1, 2, 3, 4, 5, 6], 'each request once, in order');
+    } finally {
+      await srv.close();
+    }
+  });
+
   test('keep-alive server that closes idle connections: the next call opens a new one', async () => {
     let keep = true;
     const srv = await startRawHttpServer((req) => (keep ? { bytes: versionReply(req.json.id), keepOpen: true as const } : versionReply(req.json.id)));

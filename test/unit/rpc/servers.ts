@@ -31,6 +31,8 @@ export interface RawHttpServer {
   connections: number;
   /** Connections open now. */
   open: number;
+  /** Close every open connection, reading nothing more from it (a restart, an idle timeout). */
+  endAll(): void;
   close(): Promise<void>;
 }
 
@@ -107,6 +109,7 @@ export async function startRawHttpServer(handler: (req: HttpRequestSeen) => Http
     get seen() { return state.seen; },
     get connections() { return state.connections; },
     get open() { return sockets.size; },
+    endAll: () => { for (const s of sockets) s.destroy(); },
     close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
   };
 }
