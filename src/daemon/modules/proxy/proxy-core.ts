@@ -474,10 +474,6 @@ export class Proxy {
       }
     }
 
-    // Full (max_transactions): refused before the limits below count the call in Redis; checked
-    // again once they are done (their round trips may have filled the table meanwhile).
-    if (this.d.layer.counts().server >= s.maxTransactions) return sl({ status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
-
     // Limits against toll fraud, for new calls.
     /** a place in the user's shared active-call count (sipd:calls:<user>) admission took */
     let placed: { user: string; member: string } | undefined;
@@ -503,6 +499,9 @@ export class Proxy {
         const spent = this.api<LimitsApi>('limits')?.admit(caller.user!, dialled);
         if (spent !== undefined) return refuse(spent);
       }
+      // Full (max_transactions): refused before the pipes and the active-call count take the call
+      // in (in a cluster, in Redis); checked again below, as their round trips may fill the table.
+      if (this.d.layer.counts().server >= s.maxTransactions) return sl({ status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
       // In a cluster the pipes are shared (one Redis round trip when a pipe applies); alone, local.
       const pl = this.api<PipelimitApi>('pipelimit');
       const cps = pl === undefined ? undefined : this.cluster() !== undefined ? await pl.checkShared(caller.user) : pl.check(caller.user);
