@@ -16,6 +16,28 @@ export interface Endpoint {
 }
 
 /**
+ * One SIP listen socket as the kernel bound it (CoreApi.sipSockets). The proxy sends the requests it
+ * forwards or originates over UDP from these from the moment sipd starts: a node that has received
+ * nothing yet still sends the BYEs of a call it takes over, or of `dialog.endCall`.
+ */
+export interface SipSocket {
+  /** the address bound (port resolved when 0 was asked for); sipd --workers: the shared address */
+  local: Endpoint;
+  /**
+   * what a request sent from here names in Via and Record-Route: `local`, except for a --workers
+   * process's UDP socket: the worker's private port, so responses and in-dialog requests come back
+   * to the worker holding the transaction and the dialog (transport/udp.ts, egress)
+   */
+  advertised: Endpoint;
+  /**
+   * UDP: send one datagram from this socket (--workers: from the shared port, the address a phone
+   * behind NAT registered to). Absent for TCP/TLS: sipd opens no outbound stream connections, a
+   * message to a stream peer goes over the connection the peer opened.
+   */
+  sendTo?(to: { ip: string; port: number }, data: Buffer): void;
+}
+
+/**
  * The client certificate of a TLS connection, taken once after the handshake. Absent on
  * RequestContext for UDP/TCP and for a TLS client that presented no certificate.
  */
@@ -174,6 +196,11 @@ export interface CoreApi {
   domains(): readonly string[];
   /** Directory for state files (--state-dir). */
   readonly stateDir: string;
+  /**
+   * The SIP sockets bound, in --listen order: empty while modules are initialised (the sockets are
+   * bound after init) and once shutdown has begun. Read it when sending, not at init.
+   */
+  sipSockets(): readonly SipSocket[];
 }
 
 /**

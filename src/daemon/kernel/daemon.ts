@@ -25,7 +25,7 @@ import { listenTls, loadTlsCredentials, type TlsTransport } from '../transport/t
 import { cnMustMatchFromUser } from '../transport/tls-policy.js';
 import { formatListen, parseListen, type SipTransport } from '../transport/transport.js';
 import { listenUdp } from '../transport/udp.js';
-import type { AlertsApi, AuthApi, Endpoint, PermissionsApi, SecurityEvent } from './contracts.js';
+import type { AlertsApi, AuthApi, Endpoint, PermissionsApi, SecurityEvent, SipSocket } from './contracts.js';
 import type { PikeApi } from '../modules/pike/pike-module.js';
 import type { AccApi } from '../modules/acc/acc-module.js';
 import type { PrometheusApi } from '../modules/prometheus/prometheus-module.js';
@@ -81,6 +81,8 @@ export class Daemon {
   private config: SipdConfig;
   private myself: Myself;
   private transports: SipTransport[] = [];
+  /** what CoreApi.sipSockets returns: set once every socket is bound, emptied at shutdown */
+  private sockets: readonly SipSocket[] = [];
   private rpcListeners: RpcListener[] = [];
   private store: StateStore | undefined;
   private sharedDb: Promise<Database> | undefined;
@@ -109,6 +111,7 @@ export class Daemon {
         securityEvent: (ev) => this.securityEvent(ev),
         isMyself: (h, p) => this.myself.isMyself(h, p),
         domains: () => this.config.domain,
+        sipSockets: () => this.sockets,
       }),
     );
     this.htable = createHtableModule({ definitions: htableDefinitions(this.config) });
@@ -223,10 +226,11 @@ export class Daemon {
         this.transports.push(t);
         bound.push(t.local);
         // a worker's private port (sipd --workers) is ours too: Route and Via headers name it
-        const egress = (t as { egress?: Endpoint }).egress;
-        if (egress !== undefined) bound.push(egress);
+        if (t.socket.advertised !== t.local) bound.push(t.socket.advertised);
       }
       this.myself = new Myself(bound, cfg.domain);
+      // modules send from these from now on, before anything has arrived (a BYE of a call taken over)
+      this.sockets = Object.freeze(this.transports.map((t) => t.socket));
       const dispatcher = new RpcDispatcher(this.registry, { maxBatch: cfg.rpc.maxBatch, log: log.child({ module: 'rpc' }) });
       for (const a of rpc) {
         this.rpcListeners.push(await startRpcListener(a, {
@@ -348,7 +352,7 @@ export class Daemon {
       if (restart.length + tlsRestart.length > 0) log.warn('configuration changes that need a restart were not applied', { keys: [...restart, ...tlsRestart] });
       if (tlsCredentials !== undefined) for (const t of tlsTransports) t.setCredentials(tlsCredentials);
       this.config = { ...this.config, domain: next.domain, htables: next.htables, modules: next.modules, tls: { ...this.config.tls, certFile: next.tls.certFile, keyFile: next.tls.keyFile, caFile: next.tls.caFile } };
-      this.myself = new Myself(this.transports.flatMap((t) => [t.local, ...((t as { egress?: Endpoint }).egress !== undefined ? [(t as { egress?: Endpoint }).egress!] : [])]), next.domain);
+      this.myself = new Myself(this.transports.flatMap((t) => (t.socket.advertised !== t.local ? [t.local, t.socket.advertised] : [t.local])), next.domain);
       log.info('configuration reloaded', { reloaded: result.reloaded, htables: defs.map((d) => d.name) });
     } catch (e) {
       log.error('configuration reload refused; nothing changed', errorFields(e));
@@ -364,6 +368,7 @@ export class Daemon {
   private async shutdown(graceful: boolean): Promise<void> {
     const log = this.opts.log;
     this.ready = false;
+    this.sockets = [];
     if (this.housekeeping) clearInterval(this.housekeeping);
     await Promise.allSettled([...this.rpcListeners.map((l) => l.close()), ...this.transports.map((t) => t.close())]);
     this.rpcListeners = [];

@@ -44,6 +44,8 @@ export async function listenTcp(addr: ListenAddress, onMessage: MessageHandler, 
   local = { ...bound, transport: 'tcp' };
   return {
     local,
+    // no sendTo: a stream peer is reached only over the connection it opened (sendTo below)
+    socket: { local, advertised: local },
     connections: () => table.counts(),
     sendTo: (to, data) => table.sendTo(to, data),
     close: streamCloser(server, table),

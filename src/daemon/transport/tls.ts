@@ -198,6 +198,8 @@ export async function listenTls(addr: ListenAddress, onMessage: MessageHandler, 
   local = await bindStreamServer(server, addr, opts.log);
   return {
     local,
+    // no sendTo: a stream peer is reached only over the connection it opened (sendTo below)
+    socket: { local, advertised: local },
     connections: () => table.counts(),
     sendTo: (to, data) => table.sendTo(to, data),
     close: streamCloser(server, table),

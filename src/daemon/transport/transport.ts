@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import { ConfigError } from '../../core/errors.js';
-import type { Endpoint, SipTransportName, TlsPeer } from '../kernel/contracts.js';
+import type { Endpoint, SipSocket, SipTransportName, TlsPeer } from '../kernel/contracts.js';
 
 export interface Inbound {
   data: Buffer;
@@ -31,6 +31,8 @@ export type MessageHandler = (m: Inbound) => void;
 export interface SipTransport {
   /** the address actually bound (port resolved when 0 was asked for) */
   readonly local: Endpoint;
+  /** the socket as modules see it (CoreApi.sipSockets): what requests sent from it name, and (UDP) how to send */
+  readonly socket: SipSocket;
   /** stop receiving and release the socket; pending replies are dropped */
   close(): Promise<void>;
 }

@@ -3,12 +3,14 @@
  * every datagram goes to the handler with its source, and the reply goes back to the source
  * address and port (symmetric response routing, RFC 3581 style — what Kamailio's force_rport
  * gives). A datagram larger than the parser's limit is refused by the parser, not here.
+ * Requests the proxy forwards or originates leave from the same socket: the transport's `socket`
+ * (SipSocket: its sendTo), which the kernel hands to modules as CoreApi.sipSockets from start.
  */
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import net from 'node:net';
 import { ConnectionError } from '../../core/errors.js';
-import type { Endpoint } from '../kernel/contracts.js';
+import type { Endpoint, SipSocket } from '../kernel/contracts.js';
 import type { Logger } from '../kernel/module.js';
 import { workerRelay } from '../workers.js';
 import { type Inbound, type ListenAddress, type MessageHandler, type SipTransport, normaliseIp } from './transport.js';
@@ -28,14 +30,10 @@ export function relayTarget(data: Buffer, ip: string): number | undefined {
   return host === ip ? Number(m[2]) : undefined;
 }
 
-/** A datagram as delivered: also a way to send to any address from the socket it arrived on. */
-export interface UdpInbound extends Inbound {
-  sendTo(to: { ip: string; port: number }, data: Buffer): void;
-  /**
-   * sipd --workers: the address requests forwarded for this message name in Via and Record-Route
-   * (the worker's private port; see UdpOptions.egress) — they leave from the shared port (sendTo)
-   */
-  egress?: Endpoint;
+/** A bound UDP address: its `socket` sends from it (and, with egress, names the private port). */
+export interface UdpTransport extends SipTransport {
+  /** sipd --workers: the private port (UdpOptions.egress), a local address too (myself) */
+  readonly egress?: Endpoint;
 }
 
 export interface UdpOptions {
@@ -53,7 +51,7 @@ export interface UdpOptions {
   egress?: boolean;
 }
 
-export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, opts: UdpOptions): Promise<SipTransport> {
+export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, opts: UdpOptions): Promise<UdpTransport> {
   const v6 = net.isIPv6(addr.host);
   // Replies go to the address a request came from, always an IP literal: dgram's default lookup
   // would still run it through dns.lookup and send one tick later; this one answers at once and
@@ -102,7 +100,7 @@ export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, 
     // An IPv4 socket only ever reports dotted-quad sources, which normaliseIp returns unchanged.
     const source: Endpoint = { ip: v6 ? normaliseIp(rinfo.address) : rinfo.address, port: rinfo.port, transport: 'udp' };
     const reply = (out: Buffer) => send(out, rinfo.port, rinfo.address);
-    const inbound: UdpInbound = { data, source, local, reply, sendTo };
+    const inbound: Inbound = { data, source, local, reply };
     try {
       onMessage(inbound);
     } catch (e) {
@@ -115,9 +113,8 @@ export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, 
     // and in-dialog requests come back to this worker; requests still leave from the shared port
     // (sendTo), the address a phone behind NAT registered to and takes packets from.
     const relay = workerRelay;
-    let private_: Endpoint | undefined;
     const deliver = (data: Buffer, source: Endpoint, at: Endpoint, reply: (out: Buffer) => void) => {
-      const inbound: UdpInbound = { data, source, local: at, reply, sendTo, egress: private_ };
+      const inbound: Inbound = { data, source, local: at, reply };
       try {
         onMessage(inbound);
       } catch (e) {
@@ -135,8 +132,7 @@ export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, 
       }
       deliver(m.data, m.source, m.local, m.reply);
     }, { ...opts, egress: false });
-    private_ = egress.local;
-    relay.announce(private_.ip, private_.port);
+    relay.announce(egress.local.ip, egress.local.port);
     socket.removeAllListeners('message');
     socket.on('message', (data, rinfo) => {
       const source: Endpoint = { ip: v6 ? normaliseIp(rinfo.address) : rinfo.address, port: rinfo.port, transport: 'udp' };
@@ -152,9 +148,10 @@ export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, 
       deliver(data, source, local, (out: Buffer) => send(out, rinfo.port, rinfo.address));
     });
   }
+  const socket_: SipSocket = { local, advertised: egress?.local ?? local, sendTo };
   return {
     local,
-    sendTo,
+    socket: socket_,
     ...(egress !== undefined ? { egress: egress.local } : {}),
     close: async () => {
       await egress?.close();
@@ -164,5 +161,5 @@ export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, 
         socket.close(() => resolve());
       });
     },
-  } as SipTransport;
+  };
 }

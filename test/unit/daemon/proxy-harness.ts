@@ -13,7 +13,7 @@ import { parseMessage } from '../../../src/core/sip/parser.js';
 import type { SipRequest, SipResponse } from '../../../src/core/sip/message.js';
 import type { Database } from '../../../src/core/db/database.js';
 import { addSubscriber } from '../../../src/core/subscribers/subscribers.js';
-import type { ContactRecord, CoreApi, SipTransportName } from '../../../src/daemon/kernel/contracts.js';
+import type { ContactRecord, CoreApi, SipSocket, SipTransportName } from '../../../src/daemon/kernel/contracts.js';
 import { defineModule, type ParamSpecs, type SipdModule } from '../../../src/daemon/kernel/module.js';
 import { ModuleRegistry } from '../../../src/daemon/kernel/module-registry.js';
 import { Myself } from '../../../src/daemon/kernel/myself.js';
@@ -35,7 +35,7 @@ import { createSanityModule } from '../../../src/daemon/modules/sanity/sanity-mo
 import { createScannerModule } from '../../../src/daemon/modules/scanner/scanner-module.js';
 import { createUsrlocModule, type UsrlocModuleApi } from '../../../src/daemon/modules/usrloc/usrloc-module.js';
 import { ManualTimers } from '../../../src/daemon/transaction/timers.js';
-import type { UdpInbound } from '../../../src/daemon/transport/udp.js';
+import type { Inbound } from '../../../src/daemon/transport/transport.js';
 import { createTestDb, type TestDb } from '../../helpers/db.js';
 
 export const PASSWORD = 'Tr0ub4dor-Horse-77';
@@ -86,7 +86,11 @@ export async function harness(o: HarnessOptions = {}): Promise<Harness> {
 
   const timers = new ManualTimers();
   const myself = new Myself([{ ip: '127.0.0.1', port: 5060, transport: 'udp' }], ['sip.example.com']);
-  const core: CoreApi = { database: async () => db, securityEvent: () => undefined, isMyself: (h, p) => myself.isMyself(h, p), domains: () => ['sip.example.com'], stateDir: '/nonexistent' };
+  const wire: Sent[] = [];
+  const record = (to: string, b: Buffer) => wire.push({ to, from: '127.0.0.1:5060', text: b.toString(), msg: parseMessage(b) as SipRequest | SipResponse });
+  // sipd's one UDP socket, as the kernel hands it to modules: what the proxy sends from
+  const udpSocket: SipSocket = { local: { ip: '127.0.0.1', port: 5060, transport: 'udp' }, advertised: { ip: '127.0.0.1', port: 5060, transport: 'udp' }, sendTo: (to, b) => record(`${to.ip}:${to.port}`, b) };
+  const core: CoreApi = { database: async () => db, securityEvent: () => undefined, isMyself: (h, p) => myself.isMyself(h, p), domains: () => ['sip.example.com'], stateDir: '/nonexistent', sipSockets: () => [udpSocket] };
   const registry = new ModuleRegistry();
   registry.register(defineModule({ name: 'core', params: {}, init() {}, destroy() {}, rpc: {}, api: core }));
   registry.register(createHtableModule({ definitions: Object.entries(DEFAULT_HTABLES).map(([n, a]) => makeDefinition(n, a)) }));
@@ -112,17 +116,14 @@ export async function harness(o: HarnessOptions = {}): Promise<Harness> {
   await registry.initAll({ params, log: silent });
   const pipeline = new Pipeline({ registry, myself, log: silent, security: () => undefined, parser: {}, server: 'sipd test' });
 
-  const wire: Sent[] = [];
   const local = (transport: SipTransportName) => ({ ip: '127.0.0.1', port: 5060, transport });
-  const record = (to: string, b: Buffer) => wire.push({ to, from: '127.0.0.1:5060', text: b.toString(), msg: parseMessage(b) as SipRequest | SipResponse });
   const send = (text: string, from = '10.0.0.5:5070', transport: SipTransportName = 'udp') => {
     const [ip, port] = [from.slice(0, from.lastIndexOf(':')), Number(from.slice(from.lastIndexOf(':') + 1))];
-    const m: UdpInbound = {
+    const m: Inbound = {
       data: Buffer.from(text, 'utf8'),
       source: { ip, port, transport },
       local: local(transport),
       reply: (b) => record(from, b),
-      sendTo: (to, b) => record(`${to.ip}:${to.port}`, b),
     };
     pipeline.handle(m);
   };

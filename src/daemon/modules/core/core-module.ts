@@ -1,7 +1,7 @@
 /**
  * The core module: Kamailio's core.version, core.uptime and core.psx, and the kernel's services for other
  * modules (CoreApi in contracts.ts: the shared database, security events, myself, domains, the
- * state directory). The kernel builds it with its own functions; the module holds no state of
+ * state directory, the SIP sockets bound). The kernel builds it with its own functions; the module holds no state of
  * its own beyond the start time.
  */
 import { arch, platform } from 'node:os';
@@ -33,6 +33,7 @@ export function createCoreModule(deps: CoreModuleDeps) {
     isMyself: (host, port) => deps.isMyself(host, port),
     domains: () => deps.domains(),
     stateDir: deps.stateDir,
+    sipSockets: () => deps.sipSockets(),
   };
   return defineModule({
     name: 'core',

@@ -98,7 +98,8 @@ export function createProxyModule(opts: ProxyModuleOptions = {}) {
       const settings = settingsOf(p);
       layer = new TransactionLayer({ ...(opts.timers !== undefined ? { timers: opts.timers } : {}), settings: { T1: p.t1, T2: p.t2, frTimer: p.fr_timer } });
       const core = ctx.api<CoreApi>('core');
-      const sender = new SipSender(p.max_stream_senders);
+      // UDP sockets from the kernel (bound after init, so read when sending)
+      const sender = new SipSender(() => core?.sipSockets() ?? [], p.max_stream_senders);
       // Sizes of what grows with traffic, next to the kernel's in stats.get_statistics sipd: (issue 18).
       const stats = ctx.api<{ gauge?(name: string, read: () => number): void }>('stats');
       if (stats !== undefined && typeof stats.gauge === 'function') {

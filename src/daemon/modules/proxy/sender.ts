@@ -2,10 +2,14 @@
  * Where a forwarded message leaves from and how it gets there.
  *
  * UDP: requests leave from a listening socket (responses come back to the Via we put on, on that
- * same socket); the sockets are learnt from the datagrams they deliver (each carries `sendTo`).
- * sipd --workers: `local` (Via, Record-Route) is the worker's private port, but `sendTo` is the
- * shared port's socket — a phone behind NAT takes packets only from the address it registered to
- * (transport/udp.ts relays a response sent to the shared port to the worker its Via names).
+ * same socket): the kernel's sockets (CoreApi.sipSockets), known from start — a node that has
+ * received nothing yet still sends the BYEs of a call it takes over or ends on dialog.endCall.
+ * The socket the request that caused it arrived on is preferred, else one on the same IP, else
+ * the first of the destination's address family in --listen order.
+ * sipd --workers: `local` (Via, Record-Route) is the worker's private port (SipSocket.advertised),
+ * but the datagram leaves from the shared port's socket — a phone behind NAT takes packets only
+ * from the address it registered to (transport/udp.ts relays a response sent to the shared port
+ * to the worker its Via names).
  * TCP / TLS: a message to a peer goes over the connection that peer opened to sipd (the one its
  * REGISTER or INVITE came in on — RFC 5626-style connection reuse, what Kamailio does by
  * default). sipd opens no outbound stream connections: a stream destination without a connection
@@ -17,10 +21,24 @@
  * (least recently used forgotten) for a transport that gives no close notice.
  */
 import net from 'node:net';
-import type { Endpoint } from '../../kernel/contracts.js';
+import type { Endpoint, SipSocket } from '../../kernel/contracts.js';
 import type { Inbound, StreamConnection } from '../../transport/transport.js';
 
 type SendTo = (to: { ip: string; port: number }, data: Buffer) => void;
+
+interface UdpWay {
+  /** for Via / Record-Route (SipSocket.advertised) */
+  local: Endpoint;
+  sendTo: SendTo;
+  v6: boolean;
+}
+
+/** The kernel's UDP sockets, indexed for path(): by bound and advertised address, and in order. */
+interface UdpIndex {
+  from: readonly SipSocket[];
+  byKey: Map<string, UdpWay>;
+  all: UdpWay[];
+}
 
 export interface Outbound {
   /** the local socket the message leaves from (for Via / Record-Route) */
@@ -40,20 +58,32 @@ const key = (e: Endpoint) => `${e.transport}:${e.ip}:${e.port}`;
 export const DEFAULT_MAX_STREAMS = 65_536;
 
 export class SipSender {
-  private readonly udp = new Map<string, { local: Endpoint; sendTo: SendTo }>();
+  private udpIndex: UdpIndex | undefined;
   private readonly streams = new Map<string, StreamEntry>();
 
-  constructor(private readonly maxStreams = DEFAULT_MAX_STREAMS) {}
+  /** `sockets`: the kernel's (CoreApi.sipSockets), read on every send: empty before they are bound and after shutdown */
+  constructor(private readonly sockets: () => readonly SipSocket[], private readonly maxStreams = DEFAULT_MAX_STREAMS) {}
 
-  /** Remember the socket (UDP) or connection (TCP/TLS) a message arrived on. */
-  learn(m: Inbound): void {
-    if (m.source.transport === 'udp') {
-      const { sendTo, egress } = m as Inbound & { sendTo?: SendTo; egress?: Endpoint };
-      const k = key(m.local);
-      // sipd --workers: Via / Record-Route name the worker's private port (egress); sendTo is the shared socket
-      if (sendTo !== undefined && !this.udp.has(k)) this.udp.set(k, { local: egress ?? m.local, sendTo });
-      return;
+  /** The UDP sockets, indexed again only when the kernel's list changed (it is set once at start). */
+  private udp(): UdpIndex {
+    const list = this.sockets();
+    if (this.udpIndex?.from === list) return this.udpIndex;
+    const byKey = new Map<string, UdpWay>();
+    const all: UdpWay[] = [];
+    for (const s of list) {
+      if (s.local.transport !== 'udp' || s.sendTo === undefined) continue;
+      const way: UdpWay = { local: s.advertised, sendTo: s.sendTo, v6: net.isIPv6(s.local.ip) };
+      all.push(way);
+      // a request may have arrived on the shared port or on a --workers private port: both lead here
+      for (const k of [key(s.local), key(s.advertised)]) if (!byKey.has(k)) byKey.set(k, way);
     }
+    this.udpIndex = { from: list, byKey, all };
+    return this.udpIndex;
+  }
+
+  /** Remember the connection (TCP/TLS) a message arrived on; UDP sockets are the kernel's. */
+  learn(m: Inbound): void {
+    if (m.source.transport === 'udp') return;
     const conn = m.connection;
     if (conn?.closed) return;
     const k = key(m.source);
@@ -74,12 +104,15 @@ export class SipSender {
   path(dest: Endpoint, prefer?: Endpoint): Outbound | undefined {
     if (dest.transport === 'udp') {
       const v6 = net.isIPv6(dest.ip);
-      let pick: { local: Endpoint; sendTo: SendTo } | undefined;
-      if (prefer !== undefined && prefer.transport === 'udp') {
-        const p = this.udp.get(key(prefer));
-        if (p !== undefined && net.isIPv6(p.local.ip) === v6) pick = p;
+      const udp = this.udp();
+      let pick: UdpWay | undefined;
+      if (prefer !== undefined) {
+        const p = prefer.transport === 'udp' ? udp.byKey.get(key(prefer)) : undefined;
+        if (p !== undefined && p.v6 === v6) pick = p;
+        // a request that came over TCP/TLS (or another port): a UDP socket on the same IP
+        else for (const u of udp.all) if (u.v6 === v6 && u.local.ip === prefer.ip) { pick = u; break; }
       }
-      if (pick === undefined) for (const u of this.udp.values()) if (net.isIPv6(u.local.ip) === v6) { pick = u; break; }
+      if (pick === undefined) for (const u of udp.all) if (u.v6 === v6) { pick = u; break; }
       if (pick === undefined) return undefined;
       const { local, sendTo } = pick;
       return { local, reliable: false, send: (d) => (sendTo({ ip: dest.ip, port: dest.port }, d), true) };
@@ -89,9 +122,9 @@ export class SipSender {
     return { local: c.local, reliable: true, send: (d) => (c.reply(d), true) };
   }
 
-  /** UDP sockets known (one per listen address that has received something). */
+  /** The UDP addresses requests leave from, as Via / Record-Route name them (one per UDP listen address). */
   locals(): Endpoint[] {
-    return [...this.udp.values()].map((u) => u.local);
+    return this.udp().all.map((u) => u.local);
   }
 
   /** Stream connections remembered (open ones only, unless a transport gave no close notice). */

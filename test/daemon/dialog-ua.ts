@@ -1,0 +1,247 @@
+/**
+ * A small UDP SIP UA for the cluster call tests (cluster-dead-owner.test.ts, cluster-fresh-node.test.ts):
+ * digest REGISTER and INVITE (PASSWORD of the cluster fixture), answers INVITE (200, Record-Route
+ * copied) and BYE (200), keeps every message with its source — so a test sees where each BYE came
+ * from. Moved here from cluster-dead-owner.test.ts unchanged.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { PASSWORD, REALM } from './cluster-fixture.js';
+
+const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+
+export interface Msg {
+  text: string;
+  method?: string;
+  status?: number;
+  from: { address: string; port: number };
+}
+
+export interface Addr {
+  host: string;
+  port: number;
+}
+
+export function headers(text: string, name: string): string[] {
+  const head = text.split('\r\n\r\n')[0]!;
+  const out: string[] = [];
+  for (const line of head.split('\r\n').slice(1)) {
+    const i = line.indexOf(':');
+    if (i > 0 && line.slice(0, i).trim().toLowerCase() === name.toLowerCase()) out.push(line.slice(i + 1).trim());
+  }
+  return out;
+}
+export const header = (text: string, name: string) => headers(text, name)[0];
+export const cseqOf = (text: string) => header(text, 'CSeq') ?? '';
+
+/** One side of an established call, as this UA sends in-dialog requests (RFC 3261 §12). */
+export interface Leg {
+  callId: string;
+  local: string;
+  remote: string;
+  /** Request-URI: the other side's Contact */
+  target: string;
+  routes: string[];
+  cseq: number;
+}
+
+/** A UDP SIP UA: REGISTER and INVITE with digest; answers INVITE (200, Record-Route copied) and BYE (200). */
+export class Ua {
+  readonly messages: Msg[] = [];
+  private sock?: dgram.Socket;
+  private waiters: Array<{ match: (m: Msg) => boolean; resolve: (m: Msg) => void }> = [];
+  port = 0;
+  private readonly tag = randomBytes(4).toString('hex');
+  private cseq = 0;
+  /** the calls this UA answered, by Call-ID */
+  readonly answered = new Map<string, Leg>();
+
+  constructor(readonly ip: string, readonly user: string) {}
+
+  get contact(): string {
+    return `<sip:${this.user}@${this.ip}:${this.port}>`;
+  }
+
+  async open(): Promise<void> {
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((r) => s.bind({ address: this.ip, port: 0 }, () => r()));
+    s.on('message', (data, rinfo) => this.received(data.toString('utf8'), { address: rinfo.address, port: rinfo.port }));
+    this.sock = s;
+    this.port = s.address().port;
+  }
+
+  close(): void {
+    this.sock?.close();
+    this.sock = undefined;
+  }
+
+  private send(text: string, to: Addr): void {
+    this.sock?.send(text, to.port, to.host);
+  }
+
+  private received(text: string, from: Msg['from']): void {
+    const status = /^SIP\/2\.0 (\d{3}) /.exec(text)?.[1];
+    const m: Msg = { text, from, ...(status !== undefined ? { status: Number(status) } : { method: text.slice(0, text.indexOf(' ')) }) };
+    this.messages.push(m);
+    if (m.method === 'INVITE') {
+      const rr = headers(text, 'Record-Route');
+      const contact = /<([^>]+)>/.exec(header(text, 'Contact') ?? '')?.[1] ?? '';
+      // the callee's route set is the Record-Route as received, in order (§12.1.1)
+      this.answered.set(header(text, 'Call-ID')!, { callId: header(text, 'Call-ID')!, local: `${header(text, 'To')!};tag=${this.tag}`, remote: header(text, 'From')!, target: contact, routes: rr, cseq: 0 });
+      this.respond(m, 200, 'OK', true);
+    } else if (m.method === 'BYE') this.respond(m, 200, 'OK', false);
+    for (const w of [...this.waiters]) {
+      if (w.match(m)) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  }
+
+  private respond(req: Msg, status: number, reason: string, answer: boolean): void {
+    const to = header(req.text, 'To')!;
+    this.send([
+      `SIP/2.0 ${status} ${reason}`,
+      ...headers(req.text, 'Via').map((v) => `Via: ${v}`),
+      ...(answer ? headers(req.text, 'Record-Route').map((v) => `Record-Route: ${v}`) : []),
+      `From: ${header(req.text, 'From')}`,
+      `To: ${/;tag=/i.test(to) ? to : `${to};tag=${this.tag}`}`,
+      `Call-ID: ${header(req.text, 'Call-ID')}`,
+      `CSeq: ${header(req.text, 'CSeq')}`,
+      ...(answer ? [`Contact: ${this.contact}`] : []),
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n'), { host: req.from.address, port: req.from.port });
+  }
+
+  wait(what: string, match: (m: Msg) => boolean, ms = 10_000): Promise<Msg> {
+    const had = this.messages.find(match);
+    if (had !== undefined) return Promise.resolve(had);
+    return new Promise<Msg>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${this.user}: no ${what} within ${ms} ms`)), ms);
+      this.waiters.push({ match, resolve: (m) => (clearTimeout(t), resolve(m)) });
+    });
+  }
+
+  private via(): string {
+    return `Via: SIP/2.0/UDP ${this.ip}:${this.port};branch=z9hG4bK-${randomBytes(6).toString('hex')};rport`;
+  }
+
+  private digest(challenge: string, method: string, uri: string): string {
+    const h = /Digest (.*)/i.exec(challenge)![1]!;
+    const param = (n: string) => new RegExp(`${n}="?([^",]+)"?`, 'i').exec(h)?.[1];
+    const nonce = param('nonce')!;
+    const realm = param('realm')!;
+    const cnonce = randomBytes(4).toString('hex');
+    const response = md5(`${md5(`${this.user}:${realm}:${PASSWORD}`)}:${nonce}:00000001:${cnonce}:auth:${md5(`${method}:${uri}`)}`);
+    return `Digest username="${this.user}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`;
+  }
+
+  /** REGISTER with digest through `proxy`; the final status. */
+  async register(proxy: Addr): Promise<number | undefined> {
+    const callId = `${randomBytes(8).toString('hex')}@dead-owner`;
+    const uri = `sip:${proxy.host}:${proxy.port}`;
+    const fromTag = randomBytes(4).toString('hex');
+    const msg = (auth?: string) => [
+      `REGISTER ${uri} SIP/2.0`,
+      this.via(),
+      `From: <sip:${this.user}@${REALM}>;tag=${fromTag}`,
+      `To: <sip:${this.user}@${REALM}>`,
+      `Call-ID: ${callId}`,
+      `CSeq: ${++this.cseq} REGISTER`,
+      `Contact: ${this.contact}`,
+      'Expires: 300',
+      'Max-Forwards: 70',
+      ...(auth ? [`Authorization: ${auth}`] : []),
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
+    const finalFor = (cseq: number) => (m: Msg) => m.status !== undefined && m.status >= 200 && cseqOf(m.text) === `${cseq} REGISTER`;
+    this.send(msg(), proxy);
+    const first = await this.wait('REGISTER reply', finalFor(this.cseq), 5000);
+    if (first.status !== 401) return first.status;
+    this.send(msg(this.digest(header(first.text, 'WWW-Authenticate') ?? '', 'REGISTER', uri)), proxy);
+    return (await this.wait('REGISTER reply', finalFor(this.cseq), 5000)).status;
+  }
+
+  /** INVITE `callee` through `proxy` (407 answered with digest), ACK the 200: the caller's leg. */
+  async call(proxy: Addr, callee: string): Promise<Leg> {
+    const callId = `${randomBytes(8).toString('hex')}@dead-owner`;
+    const uri = `sip:${callee}@${proxy.host}:${proxy.port}`;
+    const from = `<sip:${this.user}@${proxy.host}>;tag=${randomBytes(4).toString('hex')}`;
+    const to = `<sip:${callee}@${proxy.host}:${proxy.port}>`;
+    const invite = (cseq: number, via: string, auth?: string) => [
+      `INVITE ${uri} SIP/2.0`,
+      via,
+      `From: ${from}`,
+      `To: ${to}`,
+      `Call-ID: ${callId}`,
+      `CSeq: ${cseq} INVITE`,
+      `Contact: ${this.contact}`,
+      'Max-Forwards: 70',
+      ...(auth ? [`Proxy-Authorization: ${auth}`] : []),
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
+    const finalFor = (cseq: number) => (m: Msg) => m.status !== undefined && m.status >= 200 && header(m.text, 'Call-ID') === callId && cseqOf(m.text) === `${cseq} INVITE`;
+    const via1 = this.via();
+    this.send(invite(1, via1), proxy);
+    const challenge = await this.wait('407', finalFor(1), 5000);
+    assert.equal(challenge.status, 407, challenge.text);
+    // the ACK of a non-2xx: same branch, hop by hop (§17.1.1.3)
+    this.send([`ACK ${uri} SIP/2.0`, via1, `From: ${from}`, `To: ${header(challenge.text, 'To')}`, `Call-ID: ${callId}`, 'CSeq: 1 ACK', 'Max-Forwards: 70', 'Content-Length: 0', '', ''].join('\r\n'), proxy);
+    this.send(invite(2, this.via(), this.digest(header(challenge.text, 'Proxy-Authenticate') ?? '', 'INVITE', uri)), proxy);
+    const ok = await this.wait('200 to the INVITE', finalFor(2), 10_000);
+    assert.equal(ok.status, 200, ok.text);
+    const leg: Leg = {
+      callId,
+      local: from,
+      remote: header(ok.text, 'To')!,
+      target: /<([^>]+)>/.exec(header(ok.text, 'Contact') ?? '')?.[1] ?? '',
+      // the caller's route set is the Record-Route of the 2xx, reversed (§12.1.2)
+      routes: headers(ok.text, 'Record-Route').reverse(),
+      cseq: 2,
+    };
+    this.request('ACK', leg, 2, firstHop(leg));
+    return leg;
+  }
+
+  private request(method: string, leg: Leg, cseq: number, to: Addr): void {
+    this.send([
+      `${method} ${leg.target} SIP/2.0`,
+      this.via(),
+      ...leg.routes.map((r) => `Route: ${r}`),
+      `From: ${leg.local}`,
+      `To: ${leg.remote}`,
+      `Call-ID: ${leg.callId}`,
+      `CSeq: ${cseq} ${method}`,
+      'Max-Forwards: 70',
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n'), to);
+  }
+
+  /** BYE of `leg`, its Route headers as they are (naming the node that set the call up), sent to `to`; the final status. */
+  async bye(leg: Leg, to: Addr): Promise<number | undefined> {
+    const cseq = ++leg.cseq;
+    this.request('BYE', leg, cseq, to);
+    const r = await this.wait('BYE reply', (m) => m.status !== undefined && m.status >= 200 && header(m.text, 'Call-ID') === leg.callId && cseqOf(m.text) === `${cseq} BYE`, 8000);
+    return r.status;
+  }
+
+  byes(callId: string): Msg[] {
+    return this.messages.filter((m) => m.method === 'BYE' && header(m.text, 'Call-ID') === callId);
+  }
+}
+
+/** where the first Route entry (or the target) points */
+export function firstHop(leg: Leg): Addr {
+  const uri = leg.routes.length > 0 ? /<([^>]+)>/.exec(leg.routes[0]!)?.[1] ?? '' : leg.target;
+  const m = /^sips?:(?:[^@]+@)?([^:;>]+)(?::(\d+))?/.exec(uri)!;
+  return { host: m[1]!, port: Number(m[2] ?? 5060) };
+}
