@@ -42,11 +42,13 @@ const delta = (a: Record<string, number>, b: Record<string, number>) => {
   return out;
 };
 /**
- * Round trips: commandstats also counts what runs inside a Lua script (TIME, ZADD, SET, PUBLISH…)
- * and inside MULTI, so only the commands sipd sends at top level count: EVAL (admission,
- * counters, ban writes), EXEC (a registration's MULTI block), HGETALL (a lookup), ZREM (a call's
- * release), HDEL (an ended call's owner record), MGET and SCAN (resynchronisation). The heartbeat
- * (HSET and HGETALL every 2 s, counted by cluster.stats) is left out.
+ * Round trips: commandstats also counts what runs inside a Lua script (TIME, ZADD, SET, HDEL,
+ * PUBLISH…) and inside MULTI, so only the commands sipd sends at top level count: EVAL (admission,
+ * counters, ban writes, and a call's owner record: written by one script, DLG_OWN, and removed
+ * when the call ends by one script, DLG_END — the same round trips as the MULTI and the HDEL they
+ * replaced), EXEC (a registration's MULTI block), HGETALL (a lookup), ZREM (a call's release),
+ * MGET and SCAN (resynchronisation); a top-level HDEL would still count, but a call sends none now.
+ * The heartbeat (HSET and HGETALL every 2 s, counted by cluster.stats) is left out.
  */
 const TOP_LEVEL = ['eval', 'evalsha', 'exec', 'hgetall', 'hdel', 'zrem', 'mget', 'scan'];
 const trips = (d: Record<string, number>) => Object.entries(d).reduce((n, [k, v]) => n + (TOP_LEVEL.includes(k) ? v : 0), 0) - (d.heartbeat_hgetall ?? 0);
