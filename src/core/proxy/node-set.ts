@@ -1,6 +1,19 @@
 import { SipctlError, isSipctlError, type ErrorCategory } from '../errors.js';
-import { createRpcClient, type RpcAuth, type RpcClient } from '../rpc/client.js';
+import type { CallOptions, RpcAuth, RpcBatchOutcome, RpcCall, RpcClient, RpcParams, TransportKind } from '../rpc/client.js';
+import { parseRpcUrl } from '../rpc/rpc-url.js';
 import type { ProxyNode } from './targets.js';
+
+type RpcModule = typeof import('../rpc/client.js');
+let rpc: RpcModule | undefined;
+let rpcLoading: Promise<RpcModule> | undefined;
+
+/**
+ * The RPC layer (client and transports), evaluated on first use (issue 15): session.ts reaches
+ * this file for every command, and database-only ones such as `show` never talk to a proxy.
+ */
+function loadRpc(): Promise<RpcModule> {
+  return (rpcLoading ??= import('../rpc/client.js').then((m) => (rpc = m)));
+}
 
 export interface NodeSetOptions {
   timeoutMs: number;
@@ -40,12 +53,15 @@ export class NodeSet {
   client(node: ProxyNode): RpcClient {
     let c = this.clients.get(node.url);
     if (!c) {
-      c = createRpcClient(node.url, {
-        timeoutMs: this.opts.timeoutMs,
-        auth: this.opts.auth,
-        caFile: this.opts.caFile,
-        fifoReplyDir: this.opts.fifoReplyDir,
-      });
+      const make = (m: RpcModule) =>
+        m.createRpcClient(node.url, {
+          timeoutMs: this.opts.timeoutMs,
+          auth: this.opts.auth,
+          caFile: this.opts.caFile,
+          fifoReplyDir: this.opts.fifoReplyDir,
+        });
+      // each() loads the RPC layer first; a caller asking for a client before that gets one that loads it on its first call.
+      c = rpc ? make(rpc) : new LazyClient(node.url, this.opts.timeoutMs, () => loadRpc().then(make));
       this.clients.set(node.url, c);
     }
     return c;
@@ -56,6 +72,7 @@ export class NodeSet {
    * node gets the call and reports its own outcome, in node order.
    */
   async each<T>(fn: (client: RpcClient, node: ProxyNode) => Promise<T>): Promise<Array<NodeOutcome<T>>> {
+    await loadRpc();
     return Promise.all(this.nodes.map(async (node): Promise<NodeOutcome<T>> => {
       try {
         return { node: node.name, ok: true, value: await fn(this.client(node), node) };
@@ -69,6 +86,55 @@ export class NodeSet {
     const all = [...this.clients.values()];
     this.clients.clear();
     await Promise.all(all.map((c) => c.close().catch(() => undefined)));
+  }
+}
+
+/**
+ * A client made before the RPC layer was loaded: the real one is made on the first call (its
+ * option errors then reject that call), and close() before any call closes a real one too, so a
+ * later call fails as a closed client's does.
+ */
+class LazyClient implements RpcClient {
+  readonly url: string;
+  private readonly endpointKind: TransportKind;
+  private real?: Promise<RpcClient>;
+  private made?: RpcClient;
+  /** close() came before any call. */
+  private closedFirst = false;
+
+  constructor(
+    raw: string,
+    readonly timeoutMs: number,
+    private readonly make: () => Promise<RpcClient>,
+  ) {
+    const endpoint = parseRpcUrl(raw);
+    this.url = endpoint.display;
+    this.endpointKind = endpoint.kind;
+  }
+
+  private get(): Promise<RpcClient> {
+    return (this.real ??= this.make().then(async (c) => {
+      this.made = c;
+      if (this.closedFirst) await c.close();
+      return c;
+    }));
+  }
+
+  call<T = unknown>(method: string, params?: RpcParams, opts?: CallOptions): Promise<T> {
+    return this.get().then((c) => c.call<T>(method, params, opts));
+  }
+
+  batch(calls: RpcCall[]): Promise<RpcBatchOutcome[]> {
+    return this.get().then((c) => c.batch(calls));
+  }
+
+  async close(): Promise<void> {
+    if (this.real) await (await this.real).close();
+    else this.closedFirst = true;
+  }
+
+  kind(): TransportKind {
+    return this.made ? this.made.kind() : this.endpointKind;
   }
 }
 
