@@ -58,7 +58,9 @@ function buildCopy(name: string, rev?: string): { bin: string; what: string } {
     if (b.status !== 0) throw new Error(`bundle for ${what} failed:\n${b.stderr}`);
     what += ', bundled';
   }
-  return { bin: join(dir, 'bin', 'run.js'), what };
+  // The launcher is bin/run.cjs since the CommonJS switch (issue 15); older revisions have bin/run.js.
+  const cjs = join(dir, 'bin', 'run.cjs');
+  return { bin: existsSync(cjs) ? cjs : join(dir, 'bin', 'run.js'), what };
 }
 
 /** Other Node versions kept by scripts/test-node-versions.sh (version → binary). */

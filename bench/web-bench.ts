@@ -40,7 +40,7 @@ function buildCopy(onRemove: (f: () => void) => void): { bin: string; what: stri
     if (r.status !== 0) throw new Error(`building the working tree failed at ${args[0]}:\n${(r.stdout + r.stderr).slice(0, 2000)}`);
   }
   const dirty = git('status', '--porcelain', '--', 'src', 'bin', 'web').split('\n').filter(Boolean).length;
-  return { bin: join(dir, 'bin', 'run.js'), what: `the working tree at ${git('rev-parse', '--short', 'HEAD')}${dirty ? ` with ${dirty} uncommitted changes under src/, bin/ and web/` : ' (clean)'}` };
+  return { bin: join(dir, 'bin', 'run.cjs'), what: `the working tree at ${git('rev-parse', '--short', 'HEAD')}${dirty ? ` with ${dirty} uncommitted changes under src/, bin/ and web/` : ' (clean)'}` };
 }
 
 /** The copy's sipctl; stdin `input`, exit 0 or an Error. */

@@ -271,7 +271,7 @@ if (existsSync(manifestFile)) {
 }
 
 // The same files as CommonJS, in dist/cjs/ (same layout, .cjs): what the launcher's fast path
-// loads (bin/run.js). Node 20 has no compile cache, and V8's code cache (vm.Script cachedData) is
+// loads (bin/run.cjs). Node 20 has no compile cache, and V8's code cache (vm.Script cachedData) is
 // for scripts only, not ES modules: as scripts, the launcher compiles these with the cache it
 // keeps, and skips Node's per-file ES-module resolution too. Only what ES modules and CommonJS
 // spell differently changes: import/export (esbuild), import.meta, the banner's require, ".js"

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 # The demo stops its sipd itself (also on Ctrl-C); this is the safety net if node itself dies.
 state_dir="${XDG_STATE_HOME:-$HOME/.local/state}/sipd-demo"
-trap 'node bin/run.js daemon stop --state-dir "$state_dir" --force >/dev/null 2>&1 || true' EXIT
+trap 'node bin/run.cjs daemon stop --state-dir "$state_dir" --force >/dev/null 2>&1 || true' EXIT
 
 # Through the built module rather than `sipctl demo`, so it works before oclif's manifest lists the command.
 node --input-type=module -e '

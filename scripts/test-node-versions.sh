@@ -112,14 +112,14 @@ for v in "${VERSIONS[@]}"; do
   smoke=$(mktemp -d)
   sipctl_version() {
     local out
-    out=$(PATH="$home/bin:$PATH" node --import "$ROOT/test/helpers/native-abi.mjs" bin/run.js --version) || return 1
+    out=$(PATH="$home/bin:$PATH" node --import "$ROOT/test/helpers/native-abi.mjs" bin/run.cjs --version) || return 1
     case "$out" in sipctl/*"node-v$v"*) ;; *) log "node $v: sipctl --version said: $out"; return 1 ;; esac
   }
   # a SQLite database through the rebuilt better-sqlite3: schema, a subscriber, and reading it back
   sqlite_smoke() (
     export HOME=$smoke SIPCTL_DB="sqlite://$smoke/t.db" NODE_OPTIONS="--import=$ROOT/test/helpers/native-abi.mjs" PATH="$home/bin:$PATH"
-    node bin/run.js db init >/dev/null && echo 'Tr0ub4dor-Horse-77' | node bin/run.js add alice@example.test --password-stdin >/dev/null 2>&1 &&
-      node bin/run.js show alice@example.test | grep -q alice
+    node bin/run.cjs db init >/dev/null && echo 'Tr0ub4dor-Horse-77' | node bin/run.cjs add alice@example.test --password-stdin >/dev/null 2>&1 &&
+      node bin/run.cjs show alice@example.test | grep -q alice
   )
   tap_check "$smoke_tap" "node $v: sipctl --version names Node $v" sipctl_version
   tap_check "$smoke_tap" "node $v: sipd --version" env PATH="$home/bin:$PATH" node bin/sipd.js --version

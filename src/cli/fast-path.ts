@@ -1,7 +1,7 @@
 /**
  * The launcher's fast path (issue 15): a command invocation that oclif.manifest.json names runs
  * without oclif's Config.load (package.json and manifest of every plugin, user plugins, theme,
- * hooks) and without its help, plugin and config modules: bin/run.js imports only this file, then
+ * hooks) and without its help, plugin and config modules: bin/run.cjs imports only this file, then
  * the command's own bundled entry, and runs the command class the way oclif's Config.runCommand
  * does (`new Command(argv, config)._run()`, then oclif's flush, errors through oclif's handle),
  * with a config object that carries what a command and oclif's Command/parser read from it.
@@ -308,7 +308,7 @@ function commandClass(mod: Record<string, unknown>): CommandClass | undefined {
 
 /**
  * Runs the plan (see fastPlan); false when the command file holds no command class (then full oclif).
- * `load` reads the command's file: bin/run.js passes its CommonJS loader when it runs this file
+ * `load` reads the command's file: bin/run.cjs passes its CommonJS loader when it runs this file
  * from dist/cjs/ (plan.file then names the .cjs copy).
  */
 export async function fastRun(plan: FastPlan, load: (file: string) => Record<string, unknown> | Promise<Record<string, unknown>> = loadModule): Promise<boolean> {

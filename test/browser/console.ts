@@ -1,5 +1,5 @@
 /**
- * The web console under test: the built `sipctl web` (bin/run.js, dist/) serving the built front
+ * The web console under test: the built `sipctl web` (bin/run.cjs, dist/) serving the built front
  * end (dist/web/, scripts/build-web.mjs), driven by Debian's chromium through playwright-core.
  * Used by test/browser/*.test.ts and bench/web-bench.ts. Everything started here is stopped by
  * the returned stop() functions, which the callers run in after hooks / finally blocks.
@@ -63,7 +63,7 @@ export interface WebServer {
 export async function startWeb(env: NodeJS.ProcessEnv, extraArgs: string[] = [], bin?: string): Promise<WebServer> {
   if (!bin) assertFreshBuild();
   const port = await findFreePort('127.0.0.1', { udp: false });
-  const child: ChildProcess = spawn(process.execPath, [bin ?? join(REPO, 'bin', 'run.js'), 'web', '--listen', `127.0.0.1:${port}`, ...extraArgs], {
+  const child: ChildProcess = spawn(process.execPath, [bin ?? join(REPO, 'bin', 'run.cjs'), 'web', '--listen', `127.0.0.1:${port}`, ...extraArgs], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,6 +1,6 @@
 /**
  * Issue 15: the launcher runs the fast path from dist/cjs/ (the bundle as CommonJS scripts) with
- * V8's code cache kept in <tmpdir>/sipctl-v8-cache-<uid> (bin/run.js, scriptLoader). The cache may
+ * V8's code cache kept in <tmpdir>/sipctl-v8-cache-<uid> (bin/run.cjs, scriptLoader). The cache may
  * make a run faster, never different: the output with a cold cache, a warm one, a damaged one, a
  * directory others can write to (not used) and with the cache turned off is the same as full
  * oclif's. TMPDIR points each case at a directory of its own.

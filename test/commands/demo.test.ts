@@ -151,7 +151,7 @@ test('sipctl demo --help (the oclif manifest lists the command)', async () => {
   const manifest = JSON.parse(readFileSync(join(REPO, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, unknown> };
   assert.ok('demo' in manifest.commands, 'oclif.manifest.json lists the demo command (npm run docs)');
   const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
-    const c = spawn(process.execPath, [join(REPO, 'bin', 'run.js'), 'demo', '--help'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, [join(REPO, 'bin', 'run.cjs'), 'demo', '--help'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     c.stdout.on('data', (d) => (out += d));
     c.on('close', (code) => resolve({ code, out }));

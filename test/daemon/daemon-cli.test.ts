@@ -27,7 +27,7 @@ let stateDir: string;
 function sipctl(args: string[], timeoutMs = 30_000): Promise<Run> {
   const [cmd, ...rest] = args; // 'daemon', verb, flags…
   const argv = useBuiltBin
-    ? [join(REPO, 'bin', 'run.js'), ...args]
+    ? [join(REPO, 'bin', 'run.cjs'), ...args]
     : ['--import', 'tsx', '--input-type=module', '-e', `const { default: C } = await import(${JSON.stringify(join(REPO, 'src', 'commands', cmd, `${rest[0]}.ts`))}); await C.run(${JSON.stringify(rest.slice(1))}, ${JSON.stringify(REPO)});`];
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, argv, { env, cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -132,7 +132,7 @@ test('logs: prints the log, -n limits it, --follow shows what is appended', asyn
 
   // --follow: a SIGHUP makes sipd log a reload line, which the follower prints
   const argv = useBuiltBin
-    ? [join(REPO, 'bin', 'run.js'), 'daemon', 'logs', '--state-dir', stateDir, '-n', '0', '--follow']
+    ? [join(REPO, 'bin', 'run.cjs'), 'daemon', 'logs', '--state-dir', stateDir, '-n', '0', '--follow']
     : ['--import', 'tsx', '--input-type=module', '-e', `const { default: C } = await import(${JSON.stringify(join(REPO, 'src/commands/daemon/logs.ts'))}); await C.run(${JSON.stringify(['--state-dir', stateDir, '-n', '0', '--follow'])}, ${JSON.stringify(REPO)});`];
   const f = spawn(process.execPath, argv, { env, cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -99,7 +99,7 @@ test('a flood from 127.0.0.2 is banned (visible in htable.dump ipban, logged); 1
   assert.match(item.expire, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
   // and as an operator sees it: sipctl htable dump over the unix socket (the built sipctl)
   {
-    const r = spawnSync(process.execPath, [join(REPO, 'bin', 'run.js'), 'htable', 'dump', 'ipban', '--rpc', `unix:${sipd.unixPath}`], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: sipd.stateDir } });
+    const r = spawnSync(process.execPath, [join(REPO, 'bin', 'run.cjs'), 'htable', 'dump', 'ipban', '--rpc', `unix:${sipd.unixPath}`], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: sipd.stateDir } });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^127\.0\.0\.2\t1\tint$/m);
   }

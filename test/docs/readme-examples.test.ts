@@ -4,7 +4,7 @@
 // and must exit 0.
 //
 // How a README line is made to run here (all of it in this file, nothing in the README):
-//  - `sipctl` is the built bin/run.js; the working directory is a sandbox holding the files the
+//  - `sipctl` is the built bin/run.cjs; the working directory is a sandbox holding the files the
 //    examples name (users.csv, ki.hex, updates.txt, changes.txt, EXN2401.out, …); $PW and $KI are
 //    set; `generate-users` is a shell function printing a CSV.
 //  - SUBSTITUTIONS below map the README's machine paths and endpoints to the sandbox and to the

@@ -1,5 +1,5 @@
 /**
- * Tests that run bin/run.js or bin/sipd.js exercise dist/, not src/. A dist/ that is missing or
+ * Tests that run bin/run.cjs or bin/sipd.js exercise dist/, not src/. A dist/ that is missing or
  * older than its source would test yesterday's code and pass or fail for the wrong reason, so
  * such tests FAIL (never skip) with the file that is out of date. scripts/test.sh builds first.
  *
@@ -48,7 +48,7 @@ export function staleBuild(repo = REPO): string | undefined {
 }
 
 /**
- * `npm run build` bundles after tsc (scripts/bundle.mjs): the entries bin/run.js loads are written
+ * `npm run build` bundles after tsc (scripts/bundle.mjs): the entries bin/run.cjs loads are written
  * over tsc's dist/commands/**.js, dist/cli/main.js and dist/cli/hooks/, their shared code to
  * dist/chunks/, and dist/chunks/BUNDLE.json last. A dist/ file the CLI can reach (all but sipd's
  * dist/daemon/, and dist/web/: the browser's bundle, which scripts/build-web.mjs writes after it)

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { assertFreshBuild } from './build.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const SIPCTL = join(REPO, 'bin', 'run.js');
+export const SIPCTL = join(REPO, 'bin', 'run.cjs');
 
 export interface RunResult {
   code: number;
@@ -23,7 +23,7 @@ export function isolatedEnv(extra: Record<string, string | undefined> = {}): Nod
   return env;
 }
 
-/** Runs the built bin/run.js; `nodeArgs` go to node before it (e.g. `-r` a preload). */
+/** Runs the built bin/run.cjs; `nodeArgs` go to node before it (e.g. `-r` a preload). */
 export function runSipctl(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; nodeArgs?: string[] } = {}): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
     assertFreshBuild(); // the built binary must be today's source

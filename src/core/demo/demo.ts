@@ -57,8 +57,8 @@ export function demoStateDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(dirname(defaultStateDir(rest)), 'sipd-demo');
 }
 
-/** bin/run.js of this installation: found when first needed, not when the module loads. */
-const sipctlBin = () => packageFile('bin', 'run.js');
+/** bin/run.cjs of this installation: found when first needed, not when the module loads. */
+const sipctlBin = () => packageFile('bin', 'run.cjs');
 
 /** Is `bin` an executable in one of PATH's directories? */
 export function onPath(bin: string, env: NodeJS.ProcessEnv = process.env): boolean {
