@@ -16,7 +16,7 @@ import { VIEWS, jsonValue } from './views.js';
 export const rpcFlags = {
   rpc: Flags.string({ description: 'proxy RPC URL (repeatable): http(s)://host:port/RPC, fifo:/path, unix:/path (also SIPCTL_RPC; default http://127.0.0.1:5071/RPC)', multiple: true, multipleNonGreedy: true, helpGroup: 'RPC' }),
   node: Flags.string({ description: 'configured node name(s) to talk to (repeatable, comma-separated; "all" = every node)', multiple: true, multipleNonGreedy: true, helpGroup: 'RPC' }),
-  timeout: Flags.string({ description: 'per-call timeout: milliseconds or e.g. 5s (also SIPCTL_TIMEOUT; default 5000; dumps default to 120s, reload retries to 10s)', helpGroup: 'RPC' }),
+  timeout: Flags.string({ description: 'per-call timeout: milliseconds or e.g. 5s (also SIPCTL_TIMEOUT; default 5000; dumps default to 10 min, reload retries to 10s)', helpGroup: 'RPC' }),
   'rpc-auth-file': Flags.string({ description: 'file (mode 0600) holding "user:password" or "Bearer TOKEN" for HTTP auth (else SIPCTL_RPC_USER/PASSWORD/TOKEN or the config file)', env: 'SIPCTL_RPC_AUTH_FILE', helpGroup: 'RPC' }),
   'rpc-ca-file': Flags.string({ description: 'PEM CA certificate(s) to trust for https:// proxies (also SIPCTL_RPC_CA_FILE)', helpGroup: 'RPC' }),
 };

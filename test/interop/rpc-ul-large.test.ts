@@ -4,7 +4,9 @@
 // it says so at once instead of hanging. Contacts are loaded into the location table before
 // Kamailio starts (usrloc db_mode 2 loads them).
 // 5,000 contacts always; the 100,000-contact suite runs with SIPCTL_TEST_UL_LARGE=1 (or a count;
-// about 100 s), which scripts/test.sh sets: only a run of this file alone skips it, by name.
+// about 6 minutes: Kamailio 5.6 takes ~320 s to build that reply), which scripts/test.sh sets: only a
+// run of this file alone skips it, by name. --filter is checked on the 5,000 (a second huge dump
+// would double the time and test nothing new).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireComponent } from '../helpers/require.js';
@@ -15,7 +17,7 @@ const LARGE = Number(LARGE_ENV) > 5000 ? Number(LARGE_ENV) : 100_000;
 after(stopAllProxies);
 
 dumpSuite(5000);
-dumpSuite(LARGE, LARGE_ENV ? undefined : 'opt-in: SIPCTL_TEST_UL_LARGE=1 runs it (about a minute)');
+dumpSuite(LARGE, LARGE_ENV ? undefined : 'opt-in: SIPCTL_TEST_UL_LARGE=1 runs it (about 6 minutes)');
 
 function dumpSuite(N: number, optInSkip?: string): void {
   describe(`ul dump of ${N} contacts from ${TARGET}`, { skip: optInSkip }, () => {
@@ -69,7 +71,10 @@ function dumpSuite(N: number, optInSkip?: string): void {
 
     test('sipctl ul dump through the FIFO: every contact, hostile User-Agent escaped', async () => {
       const t0 = Date.now();
-      const r = await sipctl(['ul', 'dump'], { timeoutMs: 180_000 });
+      // Kamailio builds the whole reply before writing it: about 320 s of its CPU for 100,000
+      // contacts on an idle 2-core machine. This test is about what arrives,
+      // not how fast, so it allows 8 minutes, within the suite's 10-minute test timeout (the command's own 120 s default failed in a loaded CI run).
+      const r = await sipctl(['ul', 'dump', '--timeout', '480s'], { timeoutMs: 540_000 });
       assert.equal(r.code, 0, r.stderr);
       const lines = r.stdout.split('\n').filter(Boolean);
       assert.equal(lines.length, N);
@@ -81,8 +86,8 @@ function dumpSuite(N: number, optInSkip?: string): void {
       process.stderr.write(`# ul dump of ${N} contacts over the FIFO: ${Date.now() - t0} ms (whole process)\n`);
     });
 
-    test('--filter and --json on the same dump', async () => {
-      const f = await sipctl(['ul', 'dump', '--filter', 'u1?', '--json'], { timeoutMs: 180_000 });
+    if (N <= 5000) test('--filter and --json on the same dump', async () => {
+      const f = await sipctl(['ul', 'dump', '--filter', 'u1?', '--json', '--timeout', '480s'], { timeoutMs: 540_000 });
       assert.equal(f.code, 0, f.stderr);
       const aors = JSON.parse(f.stdout).nodes[0].result.map((c: { aor: string }) => c.aor).sort();
       assert.deepEqual(aors, ['u10', 'u11', 'u12', 'u13', 'u14', 'u15', 'u16', 'u17', 'u18', 'u19']);

@@ -6,7 +6,7 @@ export default class UlDump extends RpcCommand<typeof UlDump> {
   static summary = 'List the registrations the running proxy holds (usrloc).';
   static description = `One row per contact: AoR, contact, expires in, received, user agent, last modified. --json gives the same contact records as "ul show --json" (camelCase, null for unset values; schemas/ul-dump.json); --raw gives the proxy's own ul.dump structure (filtered by --filter). Values from the proxy are untrusted: control characters in, say, a User-Agent are shown escaped.
 
-Large dumps: Kamailio 5.6 sends the whole dump as one reply. Its HTTP interface cannot send more than about 4,000 contacts and its datagram socket about 60; sipctl counts first and says so instead of hanging. The FIFO (--rpc fifo:/run/kamailio/kamailio_rpc.fifo) carries any size: 100,000 contacts take the proxy about 35 s, within the 120 s a dump is allowed unless --timeout says otherwise.`;
+Large dumps: Kamailio 5.6 sends the whole dump as one reply. Its HTTP interface cannot send more than about 4,000 contacts and its datagram socket about 60; sipctl counts first and says so instead of hanging. The FIFO (--rpc fifo:/run/kamailio/kamailio_rpc.fifo) carries any size: 100,000 contacts took Kamailio 5.6 about 5 minutes on an idle 2-core machine (5,000 take half a second: its reply building grows faster than the contacts), within the 10 minutes a dump is allowed unless --timeout says otherwise.`;
   static examples = [
     '<%= config.bin %> ul dump',
     "<%= config.bin %> ul dump --filter '6131*'",
