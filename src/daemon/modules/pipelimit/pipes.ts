@@ -60,18 +60,8 @@ export class PipeTable {
    * passes; a limit of 0 always passes.
    */
   push(name: string, defaultLimit: number, now: number): boolean {
-    let p = this.pipes.get(name);
-    if (p === undefined) {
-      if (defaultLimit <= 0) return true;
-      if (this.pipes.size >= this.maxPipes) this.sweep(now, 0);
-      p = this.set(name, defaultLimit, now, false);
-    }
-    if (now - p.windowStart >= this.intervalMs) {
-      p.windowStart = now - ((now - p.windowStart) % this.intervalMs);
-      p.counter = 0;
-    }
-    p.lastUsed = now;
-    if (p.limit <= 0) return true;
+    const p = this.current(name, defaultLimit, now);
+    if (p === undefined || p.limit <= 0) return true;
     p.counter++;
     if (p.counter <= (p.limit * this.intervalMs) / 1000) return true;
     p.dropped++;
@@ -84,9 +74,18 @@ export class PipeTable {
    * (not at all when that is 0).
    */
   count(name: string, defaultLimit: number, now: number): void {
+    const p = this.current(name, defaultLimit, now);
+    if (p !== undefined) p.counter++;
+  }
+
+  /**
+   * Pipe `name` in its current window (made with `defaultLimit` when absent; none when that is 0),
+   * marked used now: what push() and count() both start from.
+   */
+  private current(name: string, defaultLimit: number, now: number) {
     let p = this.pipes.get(name);
     if (p === undefined) {
-      if (defaultLimit <= 0) return;
+      if (defaultLimit <= 0) return undefined;
       if (this.pipes.size >= this.maxPipes) this.sweep(now, 0);
       p = this.set(name, defaultLimit, now, false);
     }
@@ -95,7 +94,7 @@ export class PipeTable {
       p.counter = 0;
     }
     p.lastUsed = now;
-    p.counter++;
+    return p;
   }
 
   /** The limit (per second) a request through pipe `name` meets: the pipe's own, else `defaultLimit`. */
