@@ -9,31 +9,13 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import net from 'node:net';
 import { scenario, sipp } from './calls-support.js';
 import type { RedisServer } from '../helpers/redis.js';
 import { clusterFixture, PASSWORD, REALM } from './cluster-fixture.js';
 import { freeSipPort, statusOf, type SipdProcess } from './sipd-process.js';
+import { redisCommand } from './raw-sip.js';
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
-
-/** One command to the test's own Redis (inline protocol); its reply line. */
-function redisCommand(port: number, cmd: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1');
-    let out = '';
-    c.setEncoding('utf8');
-    c.on('connect', () => c.write(`${cmd}\r\n`));
-    c.on('data', (d) => {
-      out += d;
-      if (out.includes('\r\n')) {
-        c.end();
-        resolve(out.trim());
-      }
-    });
-    c.on('error', reject);
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
