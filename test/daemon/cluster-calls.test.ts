@@ -16,6 +16,7 @@ import { until } from '../helpers/until.js';
 import { scenario, settle, sipp, type SippRun } from './calls-support.js';
 import { clusterFixture, PASSWORD, REALM } from './cluster-fixture.js';
 import { freeSipPort, statusOf, udpExchange, type SipdProcess } from './sipd-process.js';
+import { header, headers } from './dialog-ua.js';
 
 const SECRET = randomBytes(24).toString('hex');
 
@@ -37,25 +38,6 @@ interface Msg {
   /** where it came from */
   from: { address: string; port: number };
   transport: 'udp' | 'tcp';
-}
-
-function header(text: string, name: string): string | undefined {
-  return headers(text, name)[0];
-}
-
-function headers(text: string, name: string): string[] {
-  const head = text.split('\r\n\r\n')[0]!;
-  const out: string[] = [];
-  for (const line of head.split('\r\n').slice(1)) {
-    const i = line.indexOf(':');
-    if (i > 0 && line.slice(0, i).trim().toLowerCase() === name.toLowerCase()) out.push(line.slice(i + 1).trim());
-  }
-  return out;
-}
-
-function statusLine(text: string): number | undefined {
-  const m = /^SIP\/2\.0 (\d{3}) /.exec(text);
-  return m === null ? undefined : Number(m[1]);
 }
 
 /**
@@ -125,7 +107,7 @@ class TestUa {
 
   private received(text: string, from: Msg['from']): void {
     const first = text.slice(0, text.indexOf('\r\n'));
-    const status = statusLine(text);
+    const status = statusOf(text);
     const m: Msg = { text, first, from, transport: this.o.transport, ...(status !== undefined ? { status } : { method: first.split(' ')[0] }) };
     this.messages.push(m);
     if (m.method === 'INVITE') this.respond(m, 200, 'OK', true);

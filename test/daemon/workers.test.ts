@@ -30,6 +30,7 @@ import { until } from '../helpers/until.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { register, scenario, settle, sipp, type SippRun } from './calls-support.js';
 import { SIPD, assertBuilt, freeSipPort, startSipd, statusOf, type SipdProcess } from './sipd-process.js';
+import { headers } from './dialog-ua.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
 const REALM = 'sip.test';
@@ -106,16 +107,6 @@ function parentOf(pid: number): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The values of one header (name exact, case-insensitive) in a message's head. */
-function headers(text: string, name: string): string[] {
-  const out: string[] = [];
-  for (const line of text.split('\r\n\r\n')[0]!.split('\r\n').slice(1)) {
-    const i = line.indexOf(':');
-    if (i > 0 && line.slice(0, i).trim().toLowerCase() === name.toLowerCase()) out.push(line.slice(i + 1).trim());
-  }
-  return out;
 }
 
 /**
