@@ -16,7 +16,7 @@ import { until } from '../helpers/until.js';
 import { scenario, settle, sipp, type SippRun } from './calls-support.js';
 import { clusterFixture, PASSWORD, REALM } from './cluster-fixture.js';
 import { freeSipPort, statusOf, udpExchange, type SipdProcess } from './sipd-process.js';
-import { header, headers } from './dialog-ua.js';
+import { header, headers, responseTo } from './dialog-ua.js';
 
 const SECRET = randomBytes(24).toString('hex');
 
@@ -121,21 +121,7 @@ class TestUa {
   }
 
   private respond(req: Msg, status: number, reason: string, answer: boolean): void {
-    const to = header(req.text, 'To')!;
-    const lines = [
-      `SIP/2.0 ${status} ${reason}`,
-      ...headers(req.text, 'Via').map((v) => `Via: ${v}`),
-      ...(answer ? headers(req.text, 'Record-Route').map((v) => `Record-Route: ${v}`) : []),
-      `From: ${header(req.text, 'From')}`,
-      `To: ${/;tag=/i.test(to) ? to : `${to};tag=${this.tag}`}`,
-      `Call-ID: ${header(req.text, 'Call-ID')}`,
-      `CSeq: ${header(req.text, 'CSeq')}`,
-      ...(answer ? [`Contact: ${this.contact}`] : []),
-      'Content-Length: 0',
-      '',
-      '',
-    ];
-    this.send(lines.join('\r\n'), { host: req.from.address, port: req.from.port });
+    this.send(responseTo(req.text, status, reason, this.tag, answer ? this.contact : undefined), { host: req.from.address, port: req.from.port });
   }
 
   wait(what: string, match: (m: Msg) => boolean, ms = 10_000): Promise<Msg> {

@@ -35,6 +35,28 @@ export function headers(text: string, name: string): string[] {
 export const header = (text: string, name: string) => headers(text, name)[0];
 export const cseqOf = (text: string) => header(text, 'CSeq') ?? '';
 
+/**
+ * A UA's response to the request `req`: its Vias, From, Call-ID and CSeq, its To with `tag` added
+ * when it has none. With `answerContact` (a 200 that sets up a dialog) the Record-Route is copied
+ * and the Contact given; without, neither (a BYE's 200).
+ */
+export function responseTo(req: string, status: number, reason: string, tag: string, answerContact?: string): string {
+  const to = header(req, 'To')!;
+  return [
+    `SIP/2.0 ${status} ${reason}`,
+    ...headers(req, 'Via').map((v) => `Via: ${v}`),
+    ...(answerContact !== undefined ? headers(req, 'Record-Route').map((v) => `Record-Route: ${v}`) : []),
+    `From: ${header(req, 'From')}`,
+    `To: ${/;tag=/i.test(to) ? to : `${to};tag=${tag}`}`,
+    `Call-ID: ${header(req, 'Call-ID')}`,
+    `CSeq: ${header(req, 'CSeq')}`,
+    ...(answerContact !== undefined ? [`Contact: ${answerContact}`] : []),
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+}
+
 /** One side of an established call, as this UA sends in-dialog requests (RFC 3261 §12). */
 export interface Leg {
   callId: string;
@@ -100,20 +122,7 @@ export class Ua {
   }
 
   private respond(req: Msg, status: number, reason: string, answer: boolean): void {
-    const to = header(req.text, 'To')!;
-    this.send([
-      `SIP/2.0 ${status} ${reason}`,
-      ...headers(req.text, 'Via').map((v) => `Via: ${v}`),
-      ...(answer ? headers(req.text, 'Record-Route').map((v) => `Record-Route: ${v}`) : []),
-      `From: ${header(req.text, 'From')}`,
-      `To: ${/;tag=/i.test(to) ? to : `${to};tag=${this.tag}`}`,
-      `Call-ID: ${header(req.text, 'Call-ID')}`,
-      `CSeq: ${header(req.text, 'CSeq')}`,
-      ...(answer ? [`Contact: ${this.contact}`] : []),
-      'Content-Length: 0',
-      '',
-      '',
-    ].join('\r\n'), { host: req.from.address, port: req.from.port });
+    this.send(responseTo(req.text, status, reason, this.tag, answer ? this.contact : undefined), { host: req.from.address, port: req.from.port });
   }
 
   wait(what: string, match: (m: Msg) => boolean, ms = 10_000): Promise<Msg> {

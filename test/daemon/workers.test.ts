@@ -30,7 +30,7 @@ import { until } from '../helpers/until.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { register, scenario, settle, sipp, type SippRun } from './calls-support.js';
 import { SIPD, assertBuilt, freeSipPort, startSipd, statusOf, type SipdProcess } from './sipd-process.js';
-import { headers } from './dialog-ua.js';
+import { headers, responseTo } from './dialog-ua.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
 const REALM = 'sip.test';
@@ -170,20 +170,7 @@ class TcpUa {
   }
 
   private respond(req: string, answer: boolean): void {
-    const to = headers(req, 'To')[0]!;
-    this.sock.write([
-      'SIP/2.0 200 OK',
-      ...headers(req, 'Via').map((v) => `Via: ${v}`),
-      ...(answer ? headers(req, 'Record-Route').map((v) => `Record-Route: ${v}`) : []),
-      `From: ${headers(req, 'From')[0]}`,
-      `To: ${/;tag=/i.test(to) ? to : `${to};tag=${this.tag}`}`,
-      `Call-ID: ${headers(req, 'Call-ID')[0]}`,
-      `CSeq: ${headers(req, 'CSeq')[0]}`,
-      ...(answer ? [`Contact: ${this.contact}`] : []),
-      'Content-Length: 0',
-      '',
-      '',
-    ].join('\r\n'));
+    this.sock.write(responseTo(req, 200, 'OK', this.tag, answer ? this.contact : undefined));
   }
 
   wait(what: string, match: (m: string) => boolean, ms = 10_000): Promise<string> {
@@ -278,21 +265,8 @@ class UdpUa {
   }
 
   private respond(req: string, rinfo: dgram.RemoteInfo, answer: boolean): void {
-    const to = headers(req, 'To')[0]!;
     const vias = headers(req, 'Via');
-    const data = [
-      'SIP/2.0 200 OK',
-      ...vias.map((v) => `Via: ${v}`),
-      ...(answer ? headers(req, 'Record-Route').map((v) => `Record-Route: ${v}`) : []),
-      `From: ${headers(req, 'From')[0]}`,
-      `To: ${/;tag=/i.test(to) ? to : `${to};tag=${this.tag}`}`,
-      `Call-ID: ${headers(req, 'Call-ID')[0]}`,
-      `CSeq: ${headers(req, 'CSeq')[0]}`,
-      ...(answer ? [`Contact: <sip:${this.user}@${this.ip}:${this.localPort}>`] : []),
-      'Content-Length: 0',
-      '',
-      '',
-    ].join('\r\n');
+    const data = responseTo(req, 200, 'OK', this.tag, answer ? `<sip:${this.user}@${this.ip}:${this.localPort}>` : undefined);
     if (this.answer === 'source') return void this.sock.send(data, rinfo.port, rinfo.address);
     // §18.2.2: received (else the sent-by host), port from rport when it has a value, else sent-by
     const top = vias[0]!.split(/\s*,\s*/)[0]!;
