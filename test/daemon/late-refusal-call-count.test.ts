@@ -15,26 +15,13 @@ import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
 import { requireTools } from '../helpers/require.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { until } from '../helpers/until.js';
-import { caller, headerOf, redisCommand, statusOf, udpPeer, type Peer } from './raw-sip.js';
+import { answeringTrunk, caller, headerOf, redisCommand, statusOf, udpPeer, type Peer } from './raw-sip.js';
 import { assertBuilt, freeSipPort, makeDb, startSipd, type SipdProcess } from './sipd-process.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
 const REALM = 'sip.test';
 /** proxy.max_transactions' smallest allowed value */
 const MAX_TX = 10;
-
-/** A trunk that answers every INVITE with 100 Trying and nothing more: the call stays open. */
-async function slowTrunk(address: string): Promise<Peer & { invites: string[] }> {
-  const invites: string[] = [];
-  const peer = await udpPeer(address, 0, (text, from, p) => {
-    if (!text.startsWith('INVITE ')) return;
-    invites.push(text);
-    const head = text.split('\r\n\r\n')[0]!.split('\r\n');
-    const keep = head.filter((l) => /^(via|from|to|call-id|cseq)\s*:/i.test(l));
-    p.send(['SIP/2.0 100 Trying', ...keep, 'Content-Length: 0', '', ''].join('\r\n'), from.port, from.address);
-  });
-  return Object.assign(peer, { invites });
-}
 
 async function subscribers(dir: string, users: string[]): Promise<string> {
   const dbUrl = await makeDb(dir);
@@ -64,7 +51,7 @@ describe('sipd --cluster: a call refused after the shared active-call admission 
     dir = mkdtempSync(join(tmpdir(), 'sipd-late-refusal-'));
     redis = await startRedis(dir);
     const dbUrl = await subscribers(dir, ['alice', 'bob']);
-    trunk = await slowTrunk('127.0.0.2');
+    trunk = await answeringTrunk('127.0.0.2', '100 Trying');
     phone = await udpPeer('127.0.0.1');
     phoneBob = await udpPeer('127.0.0.1');
     sipd = await startSipd({
@@ -202,7 +189,7 @@ describe('sipd alone: 503 at max_transactions leaves the local active-call count
     assertBuilt();
     dir = mkdtempSync(join(tmpdir(), 'sipd-late-refusal-local-'));
     const dbUrl = await subscribers(dir, ['alice']);
-    trunk = await slowTrunk('127.0.0.2');
+    trunk = await answeringTrunk('127.0.0.2', '100 Trying');
     phone = await udpPeer('127.0.0.1');
     sipd = await startSipd({
       dbUrl,

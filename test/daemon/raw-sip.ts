@@ -53,20 +53,25 @@ export async function udpPeer(address: string, port = 0, onMessage?: (text: stri
 }
 
 /**
- * A trunk on `address`: every INVITE answered at once with 486 Busy Here (To tag added), ACKs
- * taken silently; `invites` holds each INVITE datagram it got (retransmissions included).
+ * A trunk on `address` that answers every INVITE at once with `status` ('486 Busy Here'; '100
+ * Trying' and nothing more keeps the call open), a final answer with a To tag added; ACKs taken
+ * silently; `invites` holds each INVITE datagram it got (retransmissions included).
  */
-export async function busyTrunk(address: string, port = 0): Promise<Peer & { invites: string[] }> {
+export async function answeringTrunk(address: string, status: string, port = 0): Promise<Peer & { invites: string[] }> {
   const invites: string[] = [];
+  const final = Number(status.slice(0, 3)) >= 200;
   const peer = await udpPeer(address, port, (text, from, p) => {
     if (!text.startsWith('INVITE ')) return;
     invites.push(text);
     const head = text.split('\r\n\r\n')[0]!.split('\r\n');
-    const keep = head.filter((l) => /^(via|from|to|call-id|cseq)\s*:/i.test(l)).map((l) => (/^to\s*:/i.test(l) && !/;\s*tag=/i.test(l) ? `${l};tag=busy${randomBytes(3).toString('hex')}` : l));
-    p.send(['SIP/2.0 486 Busy Here', ...keep, 'Content-Length: 0', '', ''].join('\r\n'), from.port, from.address);
+    const keep = head.filter((l) => /^(via|from|to|call-id|cseq)\s*:/i.test(l)).map((l) => (final && /^to\s*:/i.test(l) && !/;\s*tag=/i.test(l) ? `${l};tag=trunk${randomBytes(3).toString('hex')}` : l));
+    p.send([`SIP/2.0 ${status}`, ...keep, 'Content-Length: 0', '', ''].join('\r\n'), from.port, from.address);
   });
   return Object.assign(peer, { invites });
 }
+
+/** A trunk on `address` that answers every INVITE with 486 Busy Here (answeringTrunk). */
+export const busyTrunk = (address: string, port = 0) => answeringTrunk(address, '486 Busy Here', port);
 
 /** The Proxy-Authorization a UA sends for `method` to `uri` after `challenge` (a 407). */
 export function proxyAuthorization(challenge: string, user: string, realm: string, password: string, method: string, uri: string): string {
