@@ -109,6 +109,15 @@ function parentOf(pid: number): number | undefined {
   }
 }
 
+/** The Authorization that answers the 401 `reply` to `user`'s REGISTER of `uri` (REALM, PASSWORD; a fresh cnonce each time). */
+function registerAuthorization(reply: string, user: string, uri: string): string {
+  const h = /Digest (.*)/i.exec(headers(reply, 'WWW-Authenticate')[0] ?? '')![1]!;
+  const nonce = /nonce="([^"]+)"/.exec(h)![1]!;
+  const cnonce = randomBytes(4).toString('hex');
+  const response = md5(`${md5(`${user}:${REALM}:${PASSWORD}`)}:${nonce}:00000001:${cnonce}:auth:${md5(`REGISTER:${uri}`)}`);
+  return `Digest username="${user}", realm="${REALM}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`;
+}
+
 /**
  * A callee over one TCP connection it keeps open (a UA behind NAT: nothing reaches it except over
  * that connection): registers with digest, answers INVITE with 200 (Record-Route copied) and BYE
@@ -210,12 +219,8 @@ class TcpUa {
     this.sock.write(msg());
     const first = await r;
     if (statusOf(first) !== 401) return statusOf(first);
-    const h = /Digest (.*)/i.exec(headers(first, 'WWW-Authenticate')[0] ?? '')![1]!;
-    const nonce = /nonce="([^"]+)"/.exec(h)![1]!;
-    const cnonce = randomBytes(4).toString('hex');
-    const response = md5(`${md5(`${this.user}:${REALM}:${PASSWORD}`)}:${nonce}:00000001:${cnonce}:auth:${md5(`REGISTER:${uri}`)}`);
     r = reply(this.cseq + 1);
-    this.sock.write(msg(`Digest username="${this.user}", realm="${REALM}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`));
+    this.sock.write(msg(registerAuthorization(first, this.user, uri)));
     return statusOf(await r);
   }
 }
@@ -311,11 +316,7 @@ class UdpUa {
     };
     const first = await exchange(1);
     if (statusOf(first) !== 401) return statusOf(first);
-    const h = /Digest (.*)/i.exec(headers(first, 'WWW-Authenticate')[0] ?? '')![1]!;
-    const nonce = /nonce="([^"]+)"/.exec(h)![1]!;
-    const cnonce = randomBytes(4).toString('hex');
-    const response = md5(`${md5(`${this.user}:${REALM}:${PASSWORD}`)}:${nonce}:00000001:${cnonce}:auth:${md5(`REGISTER:${uri}`)}`);
-    return statusOf(await exchange(2, `Digest username="${this.user}", realm="${REALM}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`));
+    return statusOf(await exchange(2, registerAuthorization(first, this.user, uri)));
   }
 }
 
