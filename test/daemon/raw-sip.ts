@@ -93,6 +93,26 @@ export interface InviteTx {
 }
 
 /**
+ * An ACK of a non-2xx final response (§17.1.1.3) or a CANCEL (§9.1) of the INVITE `tx`: its
+ * Request-URI, top Via (same branch), From, Call-ID and CSeq number; To as given (the response's
+ * for an ACK, the INVITE's for a CANCEL).
+ */
+function sameTransaction(tx: InviteTx, method: 'ACK' | 'CANCEL', to: string): string {
+  return [
+    `${method} ${tx.text.slice(7, tx.text.indexOf(' SIP/2.0'))} SIP/2.0`,
+    `Via: ${headerOf(tx.text, 'via')}`,
+    'Max-Forwards: 70',
+    `From: ${headerOf(tx.text, 'from')}`,
+    `To: ${to}`,
+    `Call-ID: ${headerOf(tx.text, 'call-id')}`,
+    `CSeq: ${tx.cseq} ${method}`,
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+}
+
+/**
  * A caller on `peer` (127.0.0.x), From `user@fromHost` (a domain of sipd's: a local caller, digest
  * in `realm`): calls `dialled` (a Request-URI) through sipd at `proxy`. Each
  * call is a new Call-ID: the INVITE, the 407, then the INVITE with credentials (`prepare` only
@@ -132,23 +152,7 @@ export function caller(peer: Peer, proxy: { host: string; port: number }, who: {
   const ack = (tx: InviteTx, res: string) => {
     if (acked.has(tx.branch)) return;
     acked.add(tx.branch);
-    const dialled = tx.text.slice(7, tx.text.indexOf(' SIP/2.0'));
-    peer.send(
-      [
-        `ACK ${dialled} SIP/2.0`,
-        `Via: SIP/2.0/UDP ${peer.address}:${peer.port};branch=${tx.branch};rport`,
-        'Max-Forwards: 70',
-        `From: ${headerOf(tx.text, 'from')}`,
-        `To: ${headerOf(res, 'to')}`,
-        `Call-ID: ${headerOf(tx.text, 'call-id')}`,
-        `CSeq: ${tx.cseq} ACK`,
-        'Content-Length: 0',
-        '',
-        '',
-      ].join('\r\n'),
-      proxy.port,
-      proxy.host,
-    );
+    peer.send(sameTransaction(tx, 'ACK', headerOf(res, 'to')!), proxy.port, proxy.host);
   };
   return {
     /** the challenge round: the authenticated INVITE to send (not sent yet) */
@@ -167,23 +171,7 @@ export function caller(peer: Peer, proxy: { host: string; port: number }, who: {
     },
     /** CANCEL the INVITE (§9.1: same Request-URI, Call-ID, From, To, CSeq number, top Via); its final response, once there is one */
     cancel(tx: InviteTx): () => string | undefined {
-      const dialled = tx.text.slice(7, tx.text.indexOf(' SIP/2.0'));
-      peer.send(
-        [
-          `CANCEL ${dialled} SIP/2.0`,
-          `Via: ${headerOf(tx.text, 'via')}`,
-          'Max-Forwards: 70',
-          `From: ${headerOf(tx.text, 'from')}`,
-          `To: ${headerOf(tx.text, 'to')}`,
-          `Call-ID: ${headerOf(tx.text, 'call-id')}`,
-          `CSeq: ${tx.cseq} CANCEL`,
-          'Content-Length: 0',
-          '',
-          '',
-        ].join('\r\n'),
-        proxy.port,
-        proxy.host,
-      );
+      peer.send(sameTransaction(tx, 'CANCEL', headerOf(tx.text, 'to')!), proxy.port, proxy.host);
       return () => byBranch(tx.branch, 'CANCEL').find((r) => (statusOf(r) ?? 0) >= 200);
     },
     /** waits for the final response and ACKs it; its status */
