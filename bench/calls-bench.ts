@@ -30,6 +30,7 @@
  *   node --import tsx bench/calls-bench.ts [--duration 8] [--start 100] [--bisect 3]
  *       [--only sipd|kamailio] [--kamailio-shm 64,512] [--no-record] [--verbose]
  *       [--sipd 'default;node=22.23.5,workers=2'] [--clients 4] [--commit REV]
+ *       [--node-args '--cpu-prof --cpu-prof-dir DIR']
  *
  * --sipd (bench/sipd-variants.ts): the sipd set-ups to measure one after the other, e.g.
  * single-process sipd on the machine's Node and --workers 2 --cluster under Node 22 (from
@@ -88,6 +89,8 @@ const COMMIT = arg('commit', '');
  */
 const FIXED = arg('fixed', '').split(',').filter(Boolean).map(Number);
 const ROUNDS = Number(arg('rounds', '3'));
+/** --node-args '--cpu-prof --cpu-prof-dir DIR': extra Node.js options for every sipd started (profiling); summary: sipd-bench.ts --prof-summary FILE */
+const NODE_ARGS = arg('node-args', '').split(' ').filter(Boolean);
 
 interface Step {
   rate: number;
@@ -277,6 +280,7 @@ async function main(): Promise<void> {
             config: { listen: [`udp:127.0.0.1:${sipPort}`, `tcp:127.0.0.1:${sipPort}`], rpcListen: ['http://127.0.0.1:0/RPC'], stateSaveIntervalSec: 1, logLevel: 'warn', modules: { scanner: { user_agents: ['friendly-scanner', 'sipvicious', 'sipcli', 'sundayddr', 'sip-scan', 'iWar'] } } },
             env: { PATH: process.env.PATH ?? '', HOME: stateDir, XDG_CONFIG_HOME: join(stateDir, '.config'), SIPCTL_DB: t.fullUrl, LANG: 'C.UTF-8' },
             logFd: 'pipe',
+            nodeArgs: NODE_ARGS,
             timeoutMs: 60_000,
           });
           const s = sv;
@@ -377,6 +381,7 @@ async function startAll(dbs: TestDb[], stops: Array<() => Promise<void>>): Promi
         config: { listen: [`udp:127.0.0.1:${sipPort}`, `tcp:127.0.0.1:${sipPort}`], rpcListen: ['http://127.0.0.1:0/RPC'], stateSaveIntervalSec: 1, logLevel: 'warn', modules: { scanner: { user_agents: ['friendly-scanner', 'sipvicious', 'sipcli', 'sundayddr', 'sip-scan', 'iWar'] } } },
         env: { PATH: process.env.PATH ?? '', HOME: stateDir, XDG_CONFIG_HOME: join(stateDir, '.config'), SIPCTL_DB: t.fullUrl, LANG: 'C.UTF-8' },
         logFd: 'pipe',
+        nodeArgs: NODE_ARGS,
         timeoutMs: 60_000,
       });
       stops.push(() => sv.stop());
