@@ -1,6 +1,7 @@
 /**
- * The usrloc module: the registrations (AoR → contacts) in memory, written through to the
- * `location` table and loaded back at start, expired contacts removed by a timer, and
+ * The usrloc module: the registrations (AoR → contacts) in memory, written to the `location`
+ * table (db_mode 1: through, before the reply; db_mode 2: back, by the timer) and loaded back at
+ * start, expired contacts removed by a timer, and
  * Kamailio's ul.dump / ul.lookup / ul.rm / ul.add / ul.rm_contact with their exact result shapes
  * and fault messages (Kamailio's usrloc ul_rpc.c; recorded in
  * test/fixtures/kamailio/recorded/jsonrpc_http.txt and jsonrpc_issue12_runtime.txt).
@@ -12,6 +13,7 @@ import { defineModule, rpcArgs, type Logger, type RpcParams } from '../../kernel
 import { closeModuleDb, openModuleDb, assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
 import type { StatsRegistryApi } from '../stats/stats-module.js';
 import { type ContactChange, UsrlocStore, isValid } from './usrloc-store.js';
+import type { FlushResult } from './location-write-back.js';
 import { RpcFault } from '../../kernel/rpc-fault.js';
 
 /** What registrar (and the pipeline's lookup) use. */
@@ -31,7 +33,8 @@ export interface UsrlocModuleApi extends UsrlocApi {
   /** serialise read-compute-commit on one AoR */
   withLock<T>(aor: string, fn: () => Promise<T>): Promise<T>;
   /**
-   * write-through change of one AoR (inside withLock). `maxContacts` (registrar.max_contacts): in
+   * change of one AoR (inside withLock), written through (db_mode 1) or noted for the timer's
+   * write-back (db_mode 2). `maxContacts` (registrar.max_contacts): in
    * a cluster, refused with TooManyContactsError when the AoR would hold more valid contacts than
    * that on all nodes together (checked by Redis in the same step as the write).
    */
@@ -41,6 +44,8 @@ export interface UsrlocModuleApi extends UsrlocApi {
   newRuid(): string;
   /** remove expired contacts now (what the timer does); returns how many */
   sweep(): Promise<number>;
+  /** db_mode 2: write the pending changes to the table now (what the timer does; ul.flush) */
+  flush(): Promise<FlushResult>;
   /**
    * valid contacts of an AoR wherever they registered: in a cluster, what every node wrote to
    * Redis (throws ClusterUnavailableError while Redis is away); alone, lookup()
@@ -68,18 +73,24 @@ export interface UsrlocDeps {
 }
 
 const params = {
-  db_mode: { type: 'integer', default: 1, min: 0, max: 1, doc: '1 = write-through to the location table and load it at start; 0 = memory only' },
+  db_mode: {
+    type: 'integer',
+    default: 1,
+    min: 0,
+    max: 2,
+    doc: '0 = memory only; 1 = write-through (each change committed before the reply); 2 = write-back (changes written by the timer every timer_interval and at shutdown; a crash loses up to timer_interval of them). 1 and 2 load the location table at start',
+  },
   table: { type: 'string', default: 'location', doc: 'usrloc domain and database table name (ul.dump Domain)' },
   use_domain: { type: 'boolean', default: false, doc: 'AoR is user@domain instead of user (Kamailio use_domain)' },
   case_sensitive: { type: 'boolean', default: false, doc: 'keep the case of AoRs; off = lower-case them as Kamailio does by default' },
   hash_size: { type: 'integer', default: 10, min: 1, max: 16, doc: 'the AoR hash has 2^hash_size slots (ul.dump Size; Kamailio hash_size)' },
-  timer_interval: { type: 'integer', default: 60, min: 1, max: 3600, doc: 'seconds between removals of expired contacts' },
+  timer_interval: { type: 'integer', default: 60, min: 1, max: 3600, doc: 'seconds between timer runs: expired contacts removed, and with db_mode 2 the changes written to the location table' },
 } as const;
 
 const NOT_SET = '[not set]';
 
 /** One contact as usrloc's rpc_dump_contact() prints it (5.6, with KA-Roundtrip). */
-export function dumpContact(c: ContactRecord, now: number): { Contact: Record<string, string | number> } {
+export function dumpContact(c: ContactRecord, now: number, state = 'CS_SYNC'): { Contact: Record<string, string | number> } {
   const orNotSet = (s: string | undefined) => (s === undefined || s === '' ? NOT_SET : s);
   return {
     Contact: {
@@ -91,7 +102,7 @@ export function dumpContact(c: ContactRecord, now: number): { Contact: Record<st
       'User-Agent': orNotSet(c.userAgent),
       Received: orNotSet(c.received),
       Path: orNotSet(c.path),
-      State: 'CS_SYNC',
+      State: state,
       Flags: c.flags,
       CFlags: c.cflags,
       Socket: orNotSet(c.socket),
@@ -115,6 +126,12 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
   let ownsDb = false;
   let timer: NodeJS.Timeout | undefined;
   let sweeping: Promise<unknown> | undefined;
+  /** db_mode 2: the flush under way; one at a time */
+  let flushing: Promise<FlushResult> | undefined;
+  /** db_mode 2: the last flush kept changes (its failure was logged once) */
+  let flushFailing = false;
+  /** db_mode 2: a flush asked for by a backlog is queued or under way */
+  let backlogFlush = false;
   let domainName: string = params.table.default;
   let now = () => Math.floor(Date.now() / 1000);
   let log: Logger | undefined;
@@ -188,7 +205,33 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
       countExpired(n);
       return n;
     },
+    flush: () => flushNow(),
   };
+
+  /**
+   * db_mode 2: write what is pending, after the flush under way if any (one at a time, so two
+   * states of one contact never race). A failure is logged once per streak; the changes stay.
+   */
+  function flushNow(): Promise<FlushResult> {
+    const s = need();
+    const run = async (): Promise<FlushResult> => {
+      const r = await s.flush();
+      if (r.kept > 0 && !flushFailing) {
+        flushFailing = true;
+        log?.error('usrloc: writing registrations to the database failed; they are kept and written at a later timer run', { pending: s.unwritten, error: String(r.error) });
+      } else if (r.kept === 0 && flushFailing) {
+        flushFailing = false;
+        log?.info('usrloc: registrations written to the database again', { written: r.written });
+      }
+      return r;
+    };
+    const next = (flushing ?? Promise.resolve()).then(run, run);
+    flushing = next;
+    void next.finally(() => {
+      if (flushing === next) flushing = undefined;
+    });
+    return next;
+  }
 
   /** Kamailio's rpc_fix_aor: strip or require the domain, lower-case unless case-sensitive. */
   function fixAor(raw: string): string {
@@ -234,14 +277,25 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
       assertTableName('usrloc.table', ctx.params.table);
       domainName = ctx.params.table;
       now = () => Math.floor(ctx.now() / 1000);
-      if (ctx.params.db_mode === 1) {
+      const writeBack = ctx.params.db_mode === 2;
+      if (ctx.params.db_mode >= 1) {
         if (deps.db === undefined) {
-          throw new ConfigError('MODULE_PARAM_INVALID', 'usrloc.db_mode=1 needs a database', 'configure the database, or set usrloc db_mode 0 (registrations lost on restart)');
+          throw new ConfigError('MODULE_PARAM_INVALID', `usrloc.db_mode=${ctx.params.db_mode} needs a database`, 'configure the database, or set usrloc db_mode 0 (registrations lost on restart)');
         }
         ({ db, owned: ownsDb } = await openModuleDb(deps.db));
       }
       store = new UsrlocStore({
         db,
+        // a peak filling half the pending set is written at once (after the flush under way), not at the next tick
+        writeBack: writeBack
+          ? {
+              onBacklog: () => {
+                if (backlogFlush) return;
+                backlogFlush = true;
+                void flushNow().finally(() => (backlogFlush = false));
+              },
+            }
+          : undefined,
         table: ctx.params.table,
         useDomain: ctx.params.use_domain,
         lowerCaseAor: !ctx.params.case_sensitive,
@@ -251,7 +305,9 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
       const { loaded, skipped } = await store.load();
       if (skipped.length > 0) ctx.log.warn('usrloc: location rows skipped', { count: skipped.length, first: skipped.slice(0, 5) });
       const expired = await store.sweep();
-      ctx.log.info('usrloc: registrations loaded', { loaded, expiredOnLoad: expired, table: ctx.params.table });
+      // rows that expired while sipd was down go now, in db_mode 2 as in 1
+      if (writeBack) await flushNow();
+      ctx.log.info('usrloc: registrations loaded', { loaded, expiredOnLoad: expired, table: ctx.params.table, dbMode: ctx.params.db_mode });
 
       // Kamailio 5.6's names: registered_users, and per domain <table>_users, <table>_contacts
       // (current) and <table>_expires (contacts removed because they expired, counted up).
@@ -272,6 +328,8 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
             if (n > 0) ctx.log.debug('usrloc: expired contacts removed', { count: n });
           })
           .catch((e: unknown) => ctx.log.error('usrloc: removing expired contacts failed; will retry', { error: String(e) }))
+          // db_mode 2: the timer writes what changed (the removals just made too)
+          .then(() => (writeBack ? flushNow() : undefined))
           .finally(() => {
             sweeping = undefined;
           });
@@ -282,6 +340,12 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
       if (timer !== undefined) clearInterval(timer);
       timer = undefined;
       await sweeping;
+      if (store !== undefined && store.unwritten > 0) {
+        // db_mode 2: what changed since the last timer run is written before the database closes
+        const r = await flushNow();
+        if (r.kept > 0) log?.error('usrloc: registration changes not written at shutdown', { lost: r.kept, error: String(r.error) });
+        else log?.info('usrloc: registrations written at shutdown', { written: r.written });
+      }
       countExpired = () => {};
       store = undefined;
       await closeModuleDb(db, ownsDb);
@@ -297,7 +361,7 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
           const t = now();
           const AoRs: unknown[] = [];
           for (const r of s.records()) {
-            AoRs.push(brief ? { AoR: r.aor } : { Info: { AoR: r.aor, HashID: r.hash, Contacts: r.contacts.map((c) => dumpContact(c, t)) } });
+            AoRs.push(brief ? { AoR: r.aor } : { Info: { AoR: r.aor, HashID: r.hash, Contacts: r.contacts.map((c) => dumpContact(c, t, s.stateOf(c.ruid))) } });
           }
           return {
             Domains: [{ Domain: { Domain: domainName, Size: s.size, AoRs, Stats: { Records: s.aorCount, 'Max-Slots': s.maxSlot } } }],
@@ -313,7 +377,7 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
           const t = now();
           const valid = s.get(aor).filter((c) => isValid(c, t));
           if (valid.length === 0) throw new RpcFault(500, 'AOR has no contacts');
-          return { AoR: aor, Contacts: valid.map((c) => dumpContact(c, t)) };
+          return { AoR: aor, Contacts: valid.map((c) => dumpContact(c, t, s.stateOf(c.ruid))) };
         },
       },
       'ul.add': {
@@ -381,6 +445,16 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
               throw new RpcFault(500, 'Failed to delete contact');
             }
           });
+          return {};
+        },
+      },
+      'ul.flush': {
+        doc: 'Flush the usrloc memory cache to DB: ul.flush (db_mode 2; expired contacts are removed in every mode)',
+        async handler() {
+          // Kamailio runs its timer's work: expired contacts removed, then the write-back
+          await api.sweep();
+          const r = await api.flush();
+          if (r.kept > 0) throw new RpcFault(500, 'Operation failed'); // Kamailio's fault
           return {};
         },
       },

@@ -1,9 +1,10 @@
 /**
- * The registrations of one usrloc domain ("location"), in memory with write-through to the
- * database: every change is committed before memory changes and before anyone is answered, so
- * what a client was told survives a crash. The changes asked for at the same time are committed
- * together (location-writer.ts: group commit), each all or nothing. At start the table is loaded
- * back.
+ * The registrations of one usrloc domain ("location"), in memory, backed by the database in one
+ * of Kamailio's modes. Write-through (db_mode 1): every change is committed before memory changes
+ * and before anyone is answered, so what a client was told survives a crash; the changes asked
+ * for at the same time are committed together (location-writer.ts: group commit), each all or
+ * nothing. Write-back (db_mode 2): memory changes at once and the change waits for the timer's
+ * flush (location-write-back.ts). At start the table is loaded back in both.
  *
  * Work on one AoR is serialised (withLock): two REGISTERs for the same AoR never interleave
  * their read-compute-write steps, while different AoRs proceed in parallel.
@@ -14,12 +15,15 @@ import type { ContactRecord } from '../../kernel/contracts.js';
 import { coreHash } from '../../kernel/kamailio-hash.js';
 import { type ContactChange, LocationTable } from './location-db.js';
 import { LocationWriter } from './location-writer.js';
+import { type ContactState, type FlushResult, LocationWriteBack, type WriteBackOptions } from './location-write-back.js';
 
 export type { ContactChange } from './location-db.js';
 
 export interface StoreOptions {
-  /** write-through target; memory only when absent */
+  /** the location table's database; memory only when absent */
   db?: Database;
+  /** with db: write back on flush() (db_mode 2) instead of through on every commit (db_mode 1) */
+  writeBack?: WriteBackOptions;
   table: string;
   useDomain: boolean;
   /** lower-case AoRs (Kamailio's default; off = case_sensitive) */
@@ -60,6 +64,7 @@ export class UsrlocStore {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly location: LocationTable;
   private readonly writer: LocationWriter | undefined;
+  private readonly writeBack: LocationWriteBack | undefined;
   private readonly ruidPrefix: string;
   private ruidCounter = 0;
   private contactTotal = 0;
@@ -67,7 +72,8 @@ export class UsrlocStore {
   constructor(private readonly opts: StoreOptions) {
     this.slots = Array.from({ length: 2 ** opts.hashSize }, () => new Map());
     this.location = new LocationTable(opts.table, opts.useDomain);
-    this.writer = opts.db === undefined ? undefined : new LocationWriter(this.location, opts.db);
+    if (opts.db !== undefined && opts.writeBack !== undefined) this.writeBack = new LocationWriteBack(this.location, opts.db, opts.writeBack);
+    else if (opts.db !== undefined) this.writer = new LocationWriter(this.location, opts.db);
     // Like Kamailio's sruid: "uloc-<start time>-<random>-<counter>", unique across restarts.
     this.ruidPrefix = `uloc-${Math.floor(opts.now()).toString(16)}-${randomBytes(2).toString('hex')}-`;
   }
@@ -162,20 +168,38 @@ export class UsrlocStore {
 
   /**
    * Apply the changes of one request to one AoR: database first (committed, all or nothing), then
-   * memory. If the database refuses, memory is unchanged and the error propagates.
+   * memory. If the database refuses, memory is unchanged and the error propagates. Write-back:
+   * memory at once, the database at the next flush (refused only when the pending set is full).
    * Call inside withLock(aor).
    */
   async commit(aor: string, change: ContactChange): Promise<void> {
-    const ins = change.insert ?? [];
-    const upd = change.update ?? [];
+    // copies: memory's records are replaced, never changed in place, so write-back shares them
+    const ins = (change.insert ?? []).map((c) => ({ ...c }));
+    const upd = (change.update ?? []).map((c) => ({ ...c }));
     const rem = change.remove ?? [];
     if (ins.length + upd.length + rem.length === 0) return;
     for (const c of ins) if (c.aor !== aor) throw new Error(`usrloc: contact for ${c.aor} committed under ${aor}`);
     for (const c of upd) if (c.aor !== aor) throw new Error(`usrloc: contact for ${c.aor} committed under ${aor}`);
     if (this.writer !== undefined) await this.writer.write({ insert: ins, update: upd, remove: rem });
+    else this.writeBack?.add({ insert: ins, update: upd, remove: rem });
     for (const ruid of rem) this.memRemove(aor, ruid);
-    for (const c of upd) this.memUpdate({ ...c });
-    for (const c of ins) this.memInsert({ ...c });
+    for (const c of upd) this.memUpdate(c);
+    for (const c of ins) this.memInsert(c);
+  }
+
+  /** Write-back: write the pending changes now (what the timer does); never throws. */
+  async flush(): Promise<FlushResult> {
+    return this.writeBack === undefined ? { written: 0, kept: 0 } : this.writeBack.flush();
+  }
+
+  /** Contacts whose row is not written yet (write-back). */
+  get unwritten(): number {
+    return this.writeBack?.size ?? 0;
+  }
+
+  /** Kamailio's state of a contact in ul.dump: CS_NEW / CS_DIRTY until write-back writes it. */
+  stateOf(ruid: string): ContactState {
+    return this.writeBack?.stateOf(ruid) ?? 'CS_SYNC';
   }
 
   /** Remove an AoR with all its contacts (ul.rm, Contact: *); returns how many contacts went. */
