@@ -32,7 +32,8 @@
  *       [--sipd 'default;node=22.23.5,workers=2'] [--clients 4]
  *       [--node-args '--cpu-prof --cpu-prof-dir DIR'] [--prof-summary FILE.cpuprofile]
  *
- * --sipd (bench/sipd-variants.ts): the sipd set-ups to measure, one after the other beside the one
+ * --sipd (bench/sipd-variants.ts): the sipd set-ups to measure (`db_mode=2` in a variant: usrloc
+ * write-back, as Kamailio's lab cfg; tables name each proxy's db_mode), one after the other beside the one
  * Kamailio run, e.g. single-process sipd on the machine's Node, and --workers 2 --cluster under
  * Node 22 (from .cache/node, as scripts/test-node-versions.sh installs it) on a private Redis.
  * Diagnostics and the memory part use the first. --clients K: K sipp processes, each from its own
@@ -69,7 +70,7 @@ import { createTestDb, type TestDb } from '../test/helpers/db.js';
 import { createRpcClient } from '../src/core/rpc/client.js';
 import { findFreePort, startKamailio, type KamailioInstance } from '../test/helpers/kamailio.js';
 import { appendResults, buildSipd, git, machineLine } from './lib.js';
-import { parseVariants, roundTrips, startVariant, type SipdVariant } from './sipd-variants.js';
+import { parseVariants, roundTrips, startVariant, usrlocDbMode, type SipdVariant } from './sipd-variants.js';
 
 // ---------------------------------------------------------------- options
 
@@ -105,7 +106,9 @@ const NODE_ARGS = arg('node-args', '').split(' ').filter(Boolean);
 const PROF_SUMMARY = arg('prof-summary', '');
 /** the sipd set-ups measured (bench/sipd-variants.ts) */
 const VARIANTS_SPEC = arg('sipd', 'default');
-const SIPD_VARIANTS = parseVariants(VARIANTS_SPEC);
+const SIPD_VARIANTS = parseVariants(VARIANTS_SPEC, SIPD_CONFIG);
+/** Kamailio's name in tables: the lab cfg's usrloc mode (write-back) is part of what is compared */
+const KAMAILIO = 'Kamailio (usrloc db_mode 2)';
 /**
  * --fixed 300,600 [--rounds 3]: instead of the step search, every proxy at these fixed rates, all
  * of them running at once and taking turns (the order rotated each round), so that each sees the
@@ -359,7 +362,9 @@ interface SipdProxy extends Proxy {
 }
 
 async function startSipdProxy(t: TestDb, o: { sipPort?: number; nodeArgs?: string[]; timeoutMs?: number; name?: string; config?: Record<string, unknown>; variant?: SipdVariant } = {}): Promise<SipdProxy & { redisCommands(): Promise<Record<string, number>> }> {
-  const variant = o.variant ?? SIPD_VARIANTS[0]!;
+  // a diagnostic whose configuration names its own usrloc db_mode runs that, whatever the first set-up's db_mode word
+  const first = SIPD_VARIANTS[0]!;
+  const variant = o.variant ?? (o.config !== SIPD_CONFIG && usrlocDbMode(o.config) !== undefined ? { ...first, dbMode: undefined } : first);
   const stateDir = mkdtempSync(join(tmpdir(), 'sipd-bench-'));
   const sipPort = o.sipPort ?? (await findFreePort('127.0.0.1'));
   // Defaults everywhere except where it listens; the scanner list is the default one (sipp's
@@ -428,7 +433,7 @@ async function startKamailioProxy(t: TestDb, sipPort?: number, extraGlobals?: st
   const k = await startKamailio({ dbUrl: t.fullUrl, authMode: 'ha1', children: 8, sipPort, readyTimeoutMs: 60_000, extraGlobals });
   const unregister = onCleanup(`kamailio ${k.pid}`, () => k.stop());
   return {
-    name: 'Kamailio',
+    name: KAMAILIO,
     k,
     sipPort: k.sipPort,
     rpcUrl: k.rpcUrl,
@@ -626,7 +631,7 @@ async function runSipp(p: Proxy, rate: number, seconds: number, extraCheck?: () 
   count('FailedCmdNotSent(C)', 'not-sent');
   if (refused) notes.push(`403 Try later ${refused}`);
   // several processes (sipd --workers: the primary, then the workers; with --cluster, redis-server last): did the load spread?
-  if (pids0.length > 1 && p.name !== 'Kamailio') notes.push(`CPU per process ${pids0.map((x, i) => `${((100 * (cpuTicks(x) - each0[i]!)) / HZ / wall).toFixed(0)}%`).join(' / ')}`);
+  if (pids0.length > 1 && p.name !== KAMAILIO) notes.push(`CPU per process ${pids0.map((x, i) => `${((100 * (cpuTicks(x) - each0[i]!)) / HZ / wall).toFixed(0)}%`).join(' / ')}`);
   if (all && created < 0.98 * m && failedPct < MAX_FAILED_PCT) notes.push(`sipp created only ${created} of ${m}`);
   // mean response time over the clients, weighted by their successful calls
   const rtdS = all && successful > 0 ? all.reduce((a, x) => a + (x['ResponseTime1(C)'] ? sippTime(x['ResponseTime1(C)']) : 0) * Number(x['SuccessfulCall(C)'] ?? 0), 0) / successful : NaN;
@@ -670,7 +675,7 @@ async function resetBetweenSteps(p: Proxy): Promise<void> {
 }
 
 async function refusedCounter(p: Proxy): Promise<number> {
-  if (p.name === 'Kamailio') return 0;
+  if (p.name === KAMAILIO) return 0;
   return (await statistics(p.rpcUrl, ['auth:']).catch(() => new Map<string, number>())).get('auth:refused') ?? 0;
 }
 
@@ -1014,9 +1019,9 @@ async function interleaved(t: TestDb, first: Proxy[], load0: number[], built: st
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const rate of FIXED) {
-    const kam = got.get(`Kamailio@${rate}`);
+    const kam = got.get(`${KAMAILIO}@${rate}`);
     const kCpu = kam ? med(kam.map(cpuPer)) : NaN;
-    const firstSipd = proxies.find((p) => p.name !== 'Kamailio');
+    const firstSipd = proxies.find((p) => p.name !== KAMAILIO);
     const sCpu = firstSipd ? med((got.get(`${firstSipd.name}@${rate}`) ?? []).map(cpuPer)) : NaN;
     for (const p of proxies) {
       const ss = got.get(`${p.name}@${rate}`) ?? [];
@@ -1024,7 +1029,7 @@ async function interleaved(t: TestDb, first: Proxy[], load0: number[], built: st
       const created = ss.reduce((a, x) => a + x.created, 0);
       const failed = ss.reduce((a, x) => a + x.failed, 0);
       const trips = med(ss.map((x) => x.redisTrips ?? NaN));
-      rows.push(`| ${p.name} | ${rate} | ${ss.filter((x) => x.pass).length}/${ss.length} | ${failed} of ${created} | ${med(ss.map((x) => x.achieved)).toFixed(0)} | ${c.toFixed(0)} µs | ${ratio(c, kCpu)} | ${p.name === 'Kamailio' ? '' : ratio(c, sCpu)} | ${med(ss.map((x) => ((x.proxyCpuPct + x.dbCpuPct) * 1e4) / x.achieved)).toFixed(0)} µs | ${Number.isFinite(trips) ? trips.toFixed(2) : p.redisCommands ? '—' : '0'} | ${med(ss.map((x) => x.rtdMs)).toFixed(0)} ms | ${med(ss.map((x) => x.otherCpuPct)).toFixed(0)}% |`);
+      rows.push(`| ${p.name} | ${rate} | ${ss.filter((x) => x.pass).length}/${ss.length} | ${failed} of ${created} | ${med(ss.map((x) => x.achieved)).toFixed(0)} | ${c.toFixed(0)} µs | ${ratio(c, kCpu)} | ${p.name === KAMAILIO ? '' : ratio(c, sCpu)} | ${med(ss.map((x) => ((x.proxyCpuPct + x.dbCpuPct) * 1e4) / x.achieved)).toFixed(0)} µs | ${Number.isFinite(trips) ? trips.toFixed(2) : p.redisCommands ? '—' : '0'} | ${med(ss.map((x) => x.rtdMs)).toFixed(0)} ms | ${med(ss.map((x) => x.otherCpuPct)).toFixed(0)}% |`);
     }
   }
   const stepRows = [
@@ -1248,7 +1253,7 @@ async function main(): Promise<void> {
   const rtd = (s?: Step) => (s === undefined || !Number.isFinite(s.rtdMs) ? '—' : s.rtdMs < 1 ? '< 1 ms' : `${s.rtdMs.toFixed(0)} ms`);
   const pct = (x?: number, d = 0) => (x === undefined || !Number.isFinite(x) ? '—' : `${x.toFixed(d)}%`);
   const rows: string[] = [
-    '| metric | sipd | Kamailio 5.6 (same run) | ratio sipd/Kamailio |',
+    `| metric | ${SIPD_VARIANTS[0]!.label} | Kamailio 5.6 (same run, usrloc db_mode 2) | ratio sipd/Kamailio |`,
     '|---|---:|---:|---:|',
     `| highest REGISTER+digest rate with < 1% failed calls (${DURATION} s steps; 1 call = REGISTER→401→REGISTER→200) | ${rateCell(sBest)} | ${rateCell(kBest)} | ${ratio(sBest?.achieved, kBest?.achieved)} |`,
     `| failed calls at that rate | ${pct(sBest?.failedPct, 2)} | ${pct(kBest?.failedPct, 2)} | |`,
@@ -1282,7 +1287,7 @@ async function main(): Promise<void> {
       '',
       '| proxy | highest rate (< 1% failed) | × Kamailio | proxy CPU at that rate | proxy CPU per call | CPU per call × first row | Redis round trips per call (REGISTER→401→REGISTER→200) | what stopped it |',
       '|---|---:|---:|---:|---:|---:|---:|---|',
-      `| Kamailio 5.6 (8 children) | ${rateCell(kBest)} | 1.00 | ${pct(kBest?.proxyCpuPct)} | ${cpuPerCall(kBest)?.toFixed(0) ?? '—'} µs | | — | ${lim(results.get('Kamailio'))} |`,
+      `| Kamailio 5.6 (8 children, usrloc db_mode 2) | ${rateCell(kBest)} | 1.00 | ${pct(kBest?.proxyCpuPct)} | ${cpuPerCall(kBest)?.toFixed(0) ?? '—'} µs | | — | ${lim(results.get('Kamailio'))} |`,
       ...variantResults.map(({ v, r }) => `| ${v.label} | ${rateCell(r.best)} | ${ratio(r.best?.achieved, kBest?.achieved)} | ${pct(r.best?.proxyCpuPct)} | ${cpuPerCall(r.best)?.toFixed(0) ?? '—'} µs | ${ratio(cpuPerCall(r.best), cpuPerCall(base))} | ${r.best?.redisTrips !== undefined ? r.best.redisTrips.toFixed(2) : v.cluster ? '—' : '0'} | ${lim(r)} |`),
     );
   }
@@ -1306,7 +1311,7 @@ async function main(): Promise<void> {
   const body = [
     `${machineLine()}; load average at start ${load0.map((x) => x.toFixed(2)).join(' ')}; bench took ${elapsedS().toFixed(0)} s`,
     '',
-    `Command: \`${cmd}\`; sipd built from ${built}; load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}. sipp 3.6.1 from 127.0.0.1 (\`bench/sipp/sipd_reg_auth.xml\`: the lab's reg_auth.xml with the port in the Request-URI), ${USERS} users from a CSV in turn; MariaDB 10.11 on the same 2 cores. sipd: default configuration (usrloc write-through, auth-db lockout on); Kamailio: the lab cfg, children 8, auth_db on ha1, usrloc db_mode 2 (write-back). A step passes with < ${MAX_FAILED_PCT}% failed calls and ≥ ${MIN_ACHIEVED * 100}% of the offered rate; userban flushed on both before each step.`,
+    `Command: \`${cmd}\`; sipd built from ${built}; load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}. sipp 3.6.1 from 127.0.0.1 (\`bench/sipp/sipd_reg_auth.xml\`: the lab's reg_auth.xml with the port in the Request-URI), ${USERS} users from a CSV in turn; MariaDB 10.11 on the same 2 cores. sipd: default configuration (auth-db lockout on) but for --sipd-config and the set-up's words, usrloc db_mode as each row names it (1 = write-through, 2 = write-back); Kamailio: the lab cfg, children 8, auth_db on ha1, usrloc db_mode 2 (write-back). A step passes with < ${MAX_FAILED_PCT}% failed calls and ≥ ${MIN_ACHIEVED * 100}% of the offered rate; userban flushed on both before each step.`,
     '',
     ...rows,
     '',

@@ -7,7 +7,9 @@
  *   --sipd 'default;node=22.23.5;node=22.23.5,cluster;node=22.23.5,workers=2'
  *
  * Each variant: `default` (no change), and/or comma-separated `node=VERSION`, `cluster`,
- * `workers=N`. A variant with workers > 1 always gets a cluster. Benches start each variant with
+ * `workers=N`, `db_mode=N` (usrloc: 1 write-through, 2 write-back as Kamailio's lab cfg, 0
+ * memory). A variant with workers > 1 always gets a cluster. Labels name the usrloc db_mode each
+ * variant runs (its own, else the base configuration's, else sipd's default 1). Benches start each variant with
  * startVariant(), which also starts its private redis-server and counts the CPU of every process
  * of the variant (the --workers primary and all its workers).
  */
@@ -27,9 +29,18 @@ export interface SipdVariant {
   node?: string;
   cluster: boolean;
   workers: number;
+  /** usrloc db_mode set for this variant; undefined: the base configuration's */
+  dbMode?: number;
 }
 
-export function parseVariants(spec: string): SipdVariant[] {
+/** usrloc db_mode a sipd configuration sets, if it sets one. */
+export function usrlocDbMode(config: Record<string, unknown> = {}): number | undefined {
+  const m = (config.modules as Record<string, Record<string, unknown>> | undefined)?.usrloc?.db_mode;
+  return typeof m === 'number' ? m : undefined;
+}
+
+/** `base`: the configuration every variant starts from (for the db_mode in its label). */
+export function parseVariants(spec: string, base: Record<string, unknown> = {}): SipdVariant[] {
   return spec
     .split(';')
     .map((s) => s.trim())
@@ -41,10 +52,11 @@ export function parseVariants(spec: string): SipdVariant[] {
         else if (part === 'cluster') v.cluster = true;
         else if (/^node=\d+\.\d+\.\d+$/.test(part)) v.node = part.slice(5);
         else if (/^workers=\d+$/.test(part)) v.workers = Number(part.slice(8));
-        else throw new Error(`--sipd: cannot read "${part}" in "${s}" (default, node=X.Y.Z, cluster, workers=N)`);
+        else if (/^db_mode=[012]$/.test(part)) v.dbMode = Number(part.slice(8));
+        else throw new Error(`--sipd: cannot read "${part}" in "${s}" (default, node=X.Y.Z, cluster, workers=N, db_mode=0|1|2)`);
       }
       if (v.workers > 1) v.cluster = true;
-      v.label = `sipd${v.workers > 1 ? ` --workers ${v.workers}` : ''}${v.cluster ? ' --cluster' : ''} (Node ${v.node ?? process.versions.node})`;
+      v.label = `sipd${v.workers > 1 ? ` --workers ${v.workers}` : ''}${v.cluster ? ' --cluster' : ''} (Node ${v.node ?? process.versions.node}, usrloc db_mode ${v.dbMode ?? usrlocDbMode(base) ?? 1})`;
       return v;
     });
 }
@@ -142,6 +154,10 @@ export async function startVariant(v: SipdVariant, o: { sipdBin: string; stateDi
   const node = nodeFor(v);
   let redis: RedisServer | undefined;
   const config: Record<string, unknown> = { ...o.config };
+  if (v.dbMode !== undefined) {
+    const modules = (config.modules ?? {}) as Record<string, Record<string, unknown>>;
+    config.modules = { ...modules, usrloc: { ...(modules.usrloc ?? {}), db_mode: v.dbMode } };
+  }
   if (v.cluster) {
     redis = await startRedis(o.stateDir);
     config.cluster = { url: `redis://127.0.0.1:${redis.port}/0`, node_id: 'bench', timeout_ms: 2000 };
