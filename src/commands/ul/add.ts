@@ -4,7 +4,7 @@ import { ops } from '../../core/proxy/ops.js';
 
 export default class UlAdd extends RpcCommand<typeof UlAdd> {
   static summary = 'Add a contact to an AoR in the running proxy (ul.add), on every node (kamctl ul add).';
-  static description = 'A static registration: lookup() finds it like one made by REGISTER. --expires 0 (the default, as kamctl) makes it permanent; otherwise it expires after that many seconds. The same contact again updates it. The contact must be a sip: or sips: URI. With a database-backed usrloc (db_mode 1 and above) the proxy also writes it to the location table.';
+  static description = 'A static registration: lookup() finds it like one made by REGISTER. --expires 0 (the default, as kamctl) makes it permanent; otherwise it expires after that many seconds. The same contact again updates it. The contact must be a sip: or sips: URI. With a database-backed usrloc the proxy also writes it to the location table (db_mode 1 at once, db_mode 2 at its next timer run).';
   static examples = [
     '<%= config.bin %> ul add alice sip:alice@192.0.2.10:5060',
     '<%= config.bin %> ul add alice@sip.example.com sip:alice@192.0.2.11:5060 --expires 3600 --q 0.5',
