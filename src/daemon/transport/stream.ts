@@ -38,6 +38,7 @@ import { SipParseError } from '../../core/sip/sip-parse-error.js';
 import { StreamFramer } from '../../core/sip/stream-framer.js';
 import type { Endpoint, TlsPeer } from '../kernel/contracts.js';
 import type { Logger } from '../kernel/module.js';
+import { isUnspecified } from './route-source.js';
 import { type ListenAddress, type MessageHandler, type StreamConnection, normaliseIp } from './transport.js';
 
 export interface StreamLimits {
@@ -219,11 +220,14 @@ export class ConnectionTable {
 export function serveStream(
   sock: net.Socket,
   source: Endpoint,
-  local: Endpoint,
+  listening: Endpoint,
   onMessage: MessageHandler,
   opts: StreamOptions,
   extra: { table?: ConnectionTable; tlsPeer?: TlsPeer; accepted?: net.Socket } = {},
 ): void {
+  // A server bound to every address (0.0.0.0, ::): the connection's own address is where its
+  // messages arrived, and what the Via and Record-Route sent over it must name.
+  const local: Endpoint = isUnspecified(listening.ip) && sock.localAddress !== undefined ? { ...listening, ip: normaliseIp(sock.localAddress) } : listening;
   const { tlsPeer, table } = extra;
   const accepted = extra.accepted ?? sock;
   const keepaliveEvery = keepaliveInterval(opts.limits);

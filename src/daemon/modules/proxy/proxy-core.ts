@@ -501,7 +501,8 @@ export class Proxy {
       }
       // Full (max_transactions): refused before the pipes and the active-call count take the call
       // in (in a cluster, in Redis); checked again below, as their round trips may fill the table.
-      if (this.d.layer.counts().server >= s.maxTransactions) return sl({ status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
+      // A refusal like the others: its CDR too (sipctl calls history shows the overload).
+      if (this.d.layer.counts().server >= s.maxTransactions) return refuse({ status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
       // In a cluster the pipes are shared (one Redis round trip when a pipe applies); alone, local.
       const pl = this.api<PipelimitApi>('pipelimit');
       const cps = pl === undefined ? undefined : this.cluster() !== undefined ? await pl.checkShared(caller.user) : pl.check(caller.user);
@@ -533,7 +534,7 @@ export class Proxy {
     const s = this.settings;
     // Relayed: from here on the request has its server transaction (100 Trying for an INVITE,
     // retransmissions absorbed, the final response retransmitted until the ACK).
-    if (this.d.layer.counts().server >= s.maxTransactions) return sl({ status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
+    if (this.d.layer.counts().server >= s.maxTransactions) return this.refuse(sl, parties, ctx.receivedAt, { status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
     const call = this.newCall(ctx, m);
     if (call === undefined) {
       // a transaction with this key exists: this very INVITE, relayed (a copy from another path),
@@ -820,9 +821,11 @@ export class Proxy {
     const branchId = proxyBranch(loopHash(msg));
     const rr: string[] = [];
     if (o.recordRoute) {
-      const same = out.local.transport === call.local.transport && out.local.ip === call.local.ip && out.local.port === call.local.port;
-      if (same) rr.push(recordRouteValue(call.local, false));
-      else rr.push(recordRouteValue(out.local, true), recordRouteValue(call.local, true));
+      // the side the request came in on, as the caller reaches it (a socket bound to 0.0.0.0: the interface towards the caller)
+      const inSide = this.d.sender.named(call.local, call.source.ip);
+      const same = out.local.transport === inSide.transport && out.local.ip === inSide.ip && out.local.port === inSide.port;
+      if (same) rr.push(recordRouteValue(inSide, false));
+      else rr.push(recordRouteValue(out.local, true), recordRouteValue(inSide, true));
     }
     const fwd = forwardRequest(msg, { uri, via: viaValue(out.local, branchId), recordRoute: rr, ...(o.routes !== undefined ? { routes: o.routes } : {}), dropProxyAuthorization: o.dropProxyAuthorization, add: o.add, drop: o.drop ?? HANDOFF_DROP });
     const bytes = serialize(fwd);
@@ -1019,13 +1022,26 @@ export class Proxy {
     }
     if (this.d.layer.counts().server >= this.settings.maxTransactions) return sl({ status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
     const call = this.newCall(ctx, m);
-    if (call === undefined) return;
+    if (call === undefined || this.endIfCancelled(call)) return;
     call.inDialog = hit;
     // A BYE ends the call as it is relayed, whatever the other side answers.
     dialogs!.request(hit.dialog, hit.leg, msg);
     void this.relay(call, msg.uri, dest, { recordRoute: false, routes: rest, unreachable: { status: 480, reason: 'Temporarily Unavailable' } }).catch((e: unknown) =>
       this.d.log.error('proxy: in-dialog relay failed', { error: e instanceof Error ? e.message : String(e) }),
     );
+  }
+
+  /**
+   * A re-INVITE CANCELled while it waited for the cluster (the owner's lookup, or taking a dead
+   * owner's call over; whilePending answered the CANCEL 200): 487 through its transaction, never
+   * relayed, as initial() does for a new call.
+   */
+  private endIfCancelled(call: ProxyCall): boolean {
+    const key = serverKey(call.request);
+    if (key === undefined || this.pending.get(key)?.cancelled !== true) return false;
+    call.cancelled = true;
+    this.fail(call, 487, 'Request Terminated', 'cancelled');
+    return true;
   }
 
   /**
@@ -1068,7 +1084,7 @@ export class Proxy {
     if (msg.method === 'ACK') return this.forwardStateless(ctx, rest, hop);
     if (this.d.layer.counts().server >= this.settings.maxTransactions) return sl({ status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
     const call = this.newCall(ctx, m);
-    if (call === undefined) return;
+    if (call === undefined || this.endIfCancelled(call)) return;
     await this.relay(call, msg.uri, hop, { recordRoute: false, routes: rest, unreachable: { status: 480, reason: 'Temporarily Unavailable' } });
   }
 

@@ -10,6 +10,9 @@
  * but the datagram leaves from the shared port's socket — a phone behind NAT takes packets only
  * from the address it registered to (transport/udp.ts relays a response sent to the shared port
  * to the worker its Via names).
+ * A socket bound to every address (0.0.0.0, ::): `local` names the interface address the kernel
+ * sends to the destination from (transport/route-source.ts, Kamailio's mhomed), per message —
+ * the source address the datagram carries, and one the other side can answer and route to.
  * TCP / TLS: a message to a peer goes over the connection that peer opened to sipd (the one its
  * REGISTER or INVITE came in on — RFC 5626-style connection reuse, what Kamailio does by
  * default). sipd opens no outbound stream connections: a stream destination without a connection
@@ -22,6 +25,7 @@
  */
 import net from 'node:net';
 import type { Endpoint, SipSocket } from '../../kernel/contracts.js';
+import { isUnspecified, routeSource } from '../../transport/route-source.js';
 import type { Inbound, StreamConnection } from '../../transport/transport.js';
 
 type SendTo = (to: { ip: string; port: number }, data: Buffer) => void;
@@ -115,11 +119,22 @@ export class SipSender {
       if (pick === undefined) for (const u of udp.all) if (u.v6 === v6) { pick = u; break; }
       if (pick === undefined) return undefined;
       const { local, sendTo } = pick;
-      return { local, reliable: false, send: (d) => (sendTo({ ip: dest.ip, port: dest.port }, d), true) };
+      return { local: this.named(local, dest.ip), reliable: false, send: (d) => (sendTo({ ip: dest.ip, port: dest.port }, d), true) };
     }
     const c = this.streams.get(key(dest));
     if (c === undefined) return undefined;
     return { local: c.local, reliable: true, send: (d) => (c.reply(d), true) };
+  }
+
+  /**
+   * The address a message between `local` and `peer` names as ours (Via, Record-Route): `local`
+   * itself, or for a socket bound to every address (0.0.0.0, ::) the interface address the kernel
+   * sends to `peer` from (the bound address when it finds no route).
+   */
+  named(local: Endpoint, peer: string): Endpoint {
+    if (!isUnspecified(local.ip)) return local;
+    const ip = routeSource(peer);
+    return ip === undefined ? local : { ...local, ip };
   }
 
   /** The UDP addresses requests leave from, as Via / Record-Route name them (one per UDP listen address). */
