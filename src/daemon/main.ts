@@ -232,9 +232,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const deps: ModuleDeps = { db: () => openDatabase(db.url, { password: db.password }) };
   const modules: AnyModule[] = [];
   // The cluster module first: the modules owning shared state reach Redis through it.
-  let cluster: ReturnType<typeof createClusterModule>;
   try {
-    cluster = createClusterModule({
+    const cluster = createClusterModule({
       url: config.cluster.url,
       nodeId: config.cluster.node_id ?? defaultNodeId(config),
       passwordFile: config.cluster.password_file,
@@ -243,11 +242,11 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       dialogTtlSec: config.cluster.dialog_ttl_sec,
       listen: config.listen,
     });
+    modules.push(cluster as unknown as AnyModule);
   } catch (e) {
     if (isSipctlError(e)) fail(e.message, EXIT_CODES[e.category], e.hint);
     throw e;
   }
-  modules.push(cluster as unknown as AnyModule);
   for (const m of MODULES) {
     if (config.disableModules.includes(m.name)) continue;
     const mod = await m.load(deps);
@@ -270,8 +269,6 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
 
   try {
     const info = await daemon.start();
-    // the hand-off address other nodes reach this one at: a --workers process's private port is known only now
-    cluster.api?.learnBound(info.listen);
     if (flags.checkConfig) {
       await daemon.stop();
       process.stdout.write(`configuration OK: ${info.listen.join(', ')}; rpc ${info.rpc.join(', ')}\n`);

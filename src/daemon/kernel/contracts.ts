@@ -201,6 +201,11 @@ export interface CoreApi {
    * bound after init) and once shutdown has begun. Read it when sending, not at init.
    */
   sipSockets(): readonly SipSocket[];
+  /**
+   * Call `listener` once sipSockets() holds the bound sockets (start, after every module's init):
+   * for a module that tells others where it listens (the cluster's hand-off addresses) at once.
+   */
+  onSipSocketsBound(listener: () => void): void;
 }
 
 /**

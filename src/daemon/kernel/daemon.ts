@@ -83,6 +83,8 @@ export class Daemon {
   private transports: SipTransport[] = [];
   /** what CoreApi.sipSockets returns: set once every socket is bound, emptied at shutdown */
   private sockets: readonly SipSocket[] = [];
+  /** CoreApi.onSipSocketsBound's listeners, called once `sockets` is set at start */
+  private readonly socketsBound: Array<() => void> = [];
   private rpcListeners: RpcListener[] = [];
   private store: StateStore | undefined;
   private sharedDb: Promise<Database> | undefined;
@@ -112,6 +114,7 @@ export class Daemon {
         isMyself: (h, p) => this.myself.isMyself(h, p),
         domains: () => this.config.domain,
         sipSockets: () => this.sockets,
+        onSipSocketsBound: (l) => void this.socketsBound.push(l),
       }),
     );
     this.htable = createHtableModule({ definitions: htableDefinitions(this.config) });
@@ -231,6 +234,7 @@ export class Daemon {
       this.myself = new Myself(bound, cfg.domain);
       // modules send from these from now on, before anything has arrived (a BYE of a call taken over)
       this.sockets = Object.freeze(this.transports.map((t) => t.socket));
+      for (const l of this.socketsBound) l();
       const dispatcher = new RpcDispatcher(this.registry, { maxBatch: cfg.rpc.maxBatch, log: log.child({ module: 'rpc' }) });
       for (const a of rpc) {
         this.rpcListeners.push(await startRpcListener(a, {

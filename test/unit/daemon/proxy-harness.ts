@@ -90,7 +90,7 @@ export async function harness(o: HarnessOptions = {}): Promise<Harness> {
   const record = (to: string, b: Buffer) => wire.push({ to, from: '127.0.0.1:5060', text: b.toString(), msg: parseMessage(b) as SipRequest | SipResponse });
   // sipd's one UDP socket, as the kernel hands it to modules: what the proxy sends from
   const udpSocket: SipSocket = { local: { ip: '127.0.0.1', port: 5060, transport: 'udp' }, advertised: { ip: '127.0.0.1', port: 5060, transport: 'udp' }, sendTo: (to, b) => record(`${to.ip}:${to.port}`, b) };
-  const core: CoreApi = { database: async () => db, securityEvent: () => undefined, isMyself: (h, p) => myself.isMyself(h, p), domains: () => ['sip.example.com'], stateDir: '/nonexistent', sipSockets: () => [udpSocket] };
+  const core: CoreApi = { database: async () => db, securityEvent: () => undefined, isMyself: (h, p) => myself.isMyself(h, p), domains: () => ['sip.example.com'], stateDir: '/nonexistent', sipSockets: () => [udpSocket], onSipSocketsBound: () => undefined };
   const registry = new ModuleRegistry();
   registry.register(defineModule({ name: 'core', params: {}, init() {}, destroy() {}, rpc: {}, api: core }));
   registry.register(createHtableModule({ definitions: Object.entries(DEFAULT_HTABLES).map(([n, a]) => makeDefinition(n, a)) }));

@@ -52,8 +52,9 @@ import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { readFileSync, statSync } from 'node:fs';
 import type { Redis as RedisClient, RedisOptions } from 'ioredis';
 import { ConfigError } from '../../../core/errors.js';
-import type { ClusterAdmission, ClusterApi, ClusterDialog, ClusterHtableEvent, ContactRecord, HtableValue } from '../../kernel/contracts.js';
+import type { ClusterAdmission, ClusterApi, ClusterDialog, ClusterHtableEvent, ContactRecord, CoreApi, HtableValue } from '../../kernel/contracts.js';
 import { defineModule, type Logger } from '../../kernel/module.js';
+import { socketString } from '../registrar/registrar.js';
 
 export interface ClusterSettings {
   url?: string;
@@ -373,7 +374,7 @@ export function createClusterModule(settings: ClusterSettings) {
   const seen = new Map<string, number>();
   /** the other members' UDP listen IPs (the hand-off addresses, see hopOf) → their last heartbeat */
   let memberIps = new Map<string, number>();
-  /** this node's hand-off addresses: its listen addresses until start tells the bound ones (learnBound) */
+  /** this node's hand-off addresses: its listen addresses until the kernel has bound its sockets (bound()) */
   let hops: string[] = [...settings.listen];
   /** the members' hand-off addresses as they last announced them (a restarted worker has a new private port) */
   let nodeHops = new Map<string, string[]>();
@@ -563,13 +564,17 @@ export function createClusterModule(settings: ClusterSettings) {
       });
   }
 
-  const api: ClusterApi & {
-    /**
-     * The addresses this node bound at start (the runtime's `listen`, with a --workers process's
-     * private port): its hand-off addresses from now on (handOffAddresses).
-     */
-    learnBound(bound: readonly string[]): void;
-  } = {
+  /**
+   * The kernel has bound the SIP sockets (CoreApi.onSipSocketsBound): this node's hand-off
+   * addresses are the bound ones from now on (a --workers process's private port is known only now).
+   */
+  function bound(core: CoreApi): void {
+    hops = handOffAddresses(settings.listen, core.sipSockets().flatMap((s) => (s.advertised === s.local ? [s.local] : [s.local, s.advertised]).map(socketString)));
+    // tell the others at once rather than at the next heartbeat
+    if (isUp) announce().catch((e: unknown) => down(e));
+  }
+
+  const api: ClusterApi = {
     enabled,
     nodeId: settings.nodeId,
     admission: settings.admission,
@@ -703,11 +708,6 @@ export function createClusterModule(settings: ClusterSettings) {
         .sort((a, b) => a.node.localeCompare(b.node));
     },
     hopFor: (socket) => hopOf(hops, socket),
-    learnBound(bound) {
-      hops = handOffAddresses(settings.listen, bound);
-      // tell the others at once rather than at the next heartbeat
-      if (isUp) announce().catch((e: unknown) => down(e));
-    },
     memberAddress(ip) {
       if (memberIps.size === 0) return false;
       const t = memberIps.get(ip) ?? memberIps.get(ip.toLowerCase());
@@ -832,6 +832,8 @@ export function createClusterModule(settings: ClusterSettings) {
     async init(ctx) {
       log = ctx.log;
       if (!enabled) return;
+      const core = ctx.api<CoreApi>('core');
+      core?.onSipSocketsBound(() => bound(core));
       const { Redis } = await import('ioredis');
       const { url, options } = redisOptions(settings.url!, settings.passwordFile, settings.timeoutMs);
       cmd = new Redis(url, options);

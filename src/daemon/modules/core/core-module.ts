@@ -34,6 +34,7 @@ export function createCoreModule(deps: CoreModuleDeps) {
     domains: () => deps.domains(),
     stateDir: deps.stateDir,
     sipSockets: () => deps.sipSockets(),
+    onSipSocketsBound: (l) => deps.onSipSocketsBound(l),
   };
   return defineModule({
     name: 'core',
