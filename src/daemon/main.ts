@@ -25,7 +25,7 @@ import { createMaxfwdModule } from './modules/maxfwd/maxfwd-module.js';
 import { createPikeModule } from './modules/pike/pike-module.js';
 import { createSanityModule } from './modules/sanity/sanity-module.js';
 import { createScannerModule } from './modules/scanner/scanner-module.js';
-import { WORKER_ENV, WORKER_READY, checkListenFree, checkWorkers, defaultNodeId, runWorkers, workerConfig } from './workers.js';
+import { WORKER_ENV, WORKER_READY, WorkerRelay, checkListenFree, checkWorkers, defaultNodeId, runWorkers, workerConfig } from './workers.js';
 
 type AnyModule = SipdModule<ParamSpecs, unknown>;
 type ModuleDeps = { db: () => ReturnType<typeof openDatabase> };
@@ -265,6 +265,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     modules,
     openDatabase: (url, password) => openDatabase(url, { password }),
     reloadConfig: () => loadSipdConfig(flags).config,
+    // a worker's relay of responses between the workers' private ports (one per process)
+    ...(workerIndex !== undefined ? { workerRelay: new WorkerRelay() } : {}),
   });
 
   try {

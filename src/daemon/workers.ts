@@ -66,7 +66,9 @@ const addrKey = (ip: string, port: number) => `${ip}|${port}`;
 
 /**
  * A worker's side of the response relay (see the header): which addresses are other workers'
- * private ports, and the key relayed datagrams carry. Inert outside a --workers process.
+ * private ports, and the key relayed datagrams carry. One per worker process: main.ts makes it and
+ * the kernel hands it to each UDP transport it builds (DaemonOptions.workerRelay, UdpOptions.egress).
+ * Inert outside a --workers process.
  */
 export class WorkerRelay {
   private key: Buffer | undefined;
@@ -114,9 +116,6 @@ export class WorkerRelay {
     return { ip: m[2]!, port: Number(m[3]), data: data.subarray(nl + 1) };
   }
 }
-
-/** this process's relay (one per process: every UDP listen address of a worker shares it) */
-export const workerRelay = new WorkerRelay();
 
 /** reusePort for dgram and net arrived in Node.js 22.12.0 (nodejs/node#55403, #55408). */
 export function supportsReusePort(version: string = process.versions.node): boolean {

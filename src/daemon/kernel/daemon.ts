@@ -24,7 +24,7 @@ import { listenTcp, type TcpCloseReason } from '../transport/tcp.js';
 import { listenTls, loadTlsCredentials, type TlsTransport } from '../transport/tls.js';
 import { cnMustMatchFromUser } from '../transport/tls-policy.js';
 import { formatListen, parseListen, type SipTransport } from '../transport/transport.js';
-import { listenUdp } from '../transport/udp.js';
+import { listenUdp, type UdpRelay } from '../transport/udp.js';
 import type { AlertsApi, AuthApi, Endpoint, PermissionsApi, SecurityEvent, SipSocket } from './contracts.js';
 import type { PikeApi } from '../modules/pike/pike-module.js';
 import type { AccApi } from '../modules/acc/acc-module.js';
@@ -53,6 +53,11 @@ export interface DaemonOptions {
   reloadConfig?: () => SipdConfig;
   openDatabase(url: string, password?: string): Promise<Database>;
   now?: () => number;
+  /**
+   * sipd --workers: this worker's response relay (workers.ts); each UDP listen address (bound with
+   * reusePort) binds a private port with it too (transport/udp.ts, UdpOptions.egress)
+   */
+  workerRelay?: UdpRelay;
 }
 
 /** The htable definitions: defaults, with the configured ones over them. */
@@ -211,7 +216,7 @@ export class Daemon {
           onClose: (source: Endpoint, reason: TcpCloseReason, detail?: string) => this.tcpClosed(source, reason, detail),
         };
         const t = a.transport === 'udp'
-          ? await listenUdp(a, handler, { log: log.child({ module: 'udp' }), egress: a.reusePort === true })
+          ? await listenUdp(a, handler, { log: log.child({ module: 'udp' }), egress: a.reusePort === true ? this.opts.workerRelay : undefined })
           : a.transport === 'tls'
             ? await listenTls(a, handler, {
               ...stream,

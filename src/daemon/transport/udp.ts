@@ -12,7 +12,6 @@ import net from 'node:net';
 import { ConnectionError } from '../../core/errors.js';
 import type { Endpoint, SipSocket } from '../kernel/contracts.js';
 import type { Logger } from '../kernel/module.js';
-import { workerRelay } from '../workers.js';
 import { type Inbound, type ListenAddress, type MessageHandler, type SipTransport, normaliseIp } from './transport.js';
 
 /**
@@ -36,19 +35,36 @@ export interface UdpTransport extends SipTransport {
   readonly egress?: Endpoint;
 }
 
+/**
+ * sipd --workers' response relay as a UDP transport uses it (workers.ts, WorkerRelay): a response
+ * taken at the shared port for another worker goes to that worker's private port with a header in
+ * front, which the private port checks and takes off.
+ */
+export interface UdpRelay {
+  /** this process's private address, once bound */
+  announce(ip: string, port: number): void;
+  /** another worker's private address */
+  sibling(ip: string, port: number): boolean;
+  /** the header a relayed datagram carries (its original source); undefined while relaying is not set up */
+  header(source: { ip: string; port: number }): Buffer | undefined;
+  /** a relayed datagram's original source and message; undefined when it is not one */
+  unwrap(data: Buffer): { ip: string; port: number; data: Buffer } | undefined;
+}
+
 export interface UdpOptions {
   /** SO_RCVBUF; default 4 MiB, so a burst waits in the kernel rather than being lost */
   recvBufferSize?: number;
   log: Logger;
   /**
-   * sipd --workers (a reusePort address): also bind a private socket on the same IP (any free
-   * port) that this process's forwarded requests name in Via and Record-Route. Their responses (to
-   * our Via) and the dialog's in-dialog requests (to our Record-Route) then come back to this
-   * process, which holds the transactions and dialogs, instead of to whichever worker the kernel's
-   * hash would pick. The requests leave from the shared socket (NAT, issue 14); a response sent to
-   * the shared port anyway is relayed to the worker its top Via names (workers.ts, WorkerRelay).
+   * sipd --workers (a reusePort address): this worker's response relay, given by whoever builds
+   * the transport. With it, also bind a private socket on the same IP (any free port) that this
+   * process's forwarded requests name in Via and Record-Route. Their responses (to our Via) and the
+   * dialog's in-dialog requests (to our Record-Route) then come back to this process, which holds
+   * the transactions and dialogs, instead of to whichever worker the kernel's hash would pick. The
+   * requests leave from the shared socket (NAT, issue 14); a response sent to the shared port
+   * anyway is relayed with it to the worker its top Via names (workers.ts, WorkerRelay).
    */
-  egress?: boolean;
+  egress?: UdpRelay;
 }
 
 export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, opts: UdpOptions): Promise<UdpTransport> {
@@ -96,11 +112,21 @@ export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, 
   };
   // Requests a proxy forwards leave from this socket too (responses come back to our Via here).
   const sendTo = (to: { ip: string; port: number }, out: Buffer) => send(out, to.port, to.ip);
+  const relay = opts.egress;
   socket.on('message', (data, rinfo) => {
     // An IPv4 socket only ever reports dotted-quad sources, which normaliseIp returns unchanged.
     const source: Endpoint = { ip: v6 ? normaliseIp(rinfo.address) : rinfo.address, port: rinfo.port, transport: 'udp' };
-    const reply = (out: Buffer) => send(out, rinfo.port, rinfo.address);
-    const inbound: Inbound = { data, source, local, reply };
+    // sipd --workers: a response here came from a UA that answers to the source address rather
+    // than to Via: when its top Via names another worker's private port, that worker holds the
+    // transaction (no sibling is known before the primary sent the key, after egress is bound).
+    if (relay !== undefined && data[0] === 0x53 /* S */) {
+      const to = relayTarget(data, local.ip);
+      if (to !== undefined && relay.sibling(local.ip, to)) {
+        const head = relay.header(source);
+        if (head !== undefined) return send(Buffer.concat([head, data]), to, local.ip);
+      }
+    }
+    const inbound: Inbound = { data, source, local, reply: (out: Buffer) => send(out, rinfo.port, rinfo.address) };
     try {
       onMessage(inbound);
     } catch (e) {
@@ -108,45 +134,22 @@ export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, 
     }
   });
   let egress: SipTransport | undefined;
-  if (opts.egress === true) {
+  if (relay !== undefined) {
     // sipd --workers (see workers.ts): Via and Record-Route name the private port, so responses
     // and in-dialog requests come back to this worker; requests still leave from the shared port
-    // (sendTo), the address a phone behind NAT registered to and takes packets from.
-    const relay = workerRelay;
-    const deliver = (data: Buffer, source: Endpoint, at: Endpoint, reply: (out: Buffer) => void) => {
-      const inbound: Inbound = { data, source, local: at, reply };
-      try {
-        onMessage(inbound);
-      } catch (e) {
-        opts.log.error('UDP message handler threw', { error: e instanceof Error ? e.message : String(e) });
-      }
-    };
+    // (sendTo), the address a phone behind NAT registered to and takes packets from. The private
+    // socket's own listener hands its messages on (and catches what the handler throws).
     egress = await listenUdp({ transport: 'udp', host: addr.host, port: 0 }, (m) => {
       // a response another worker took at the shared port and relayed here (only from the shared
       // address, with the workers' key); anything else that starts with NUL is dropped
       if (m.data[0] === 0) {
         const r = m.source.ip === local.ip && m.source.port === local.port ? relay.unwrap(m.data) : undefined;
         if (r === undefined) return opts.log.debug('UDP datagram dropped: not a relayed response', { from: `${m.source.ip}:${m.source.port}` });
-        const source: Endpoint = { ip: r.ip, port: r.port, transport: 'udp' };
-        return deliver(r.data, source, local, (out) => send(out, r.port, r.ip));
+        return onMessage({ data: r.data, source: { ip: r.ip, port: r.port, transport: 'udp' }, local, reply: (out) => send(out, r.port, r.ip) });
       }
-      deliver(m.data, m.source, m.local, m.reply);
-    }, { ...opts, egress: false });
+      onMessage(m);
+    }, { ...opts, egress: undefined });
     relay.announce(egress.local.ip, egress.local.port);
-    socket.removeAllListeners('message');
-    socket.on('message', (data, rinfo) => {
-      const source: Endpoint = { ip: v6 ? normaliseIp(rinfo.address) : rinfo.address, port: rinfo.port, transport: 'udp' };
-      // A response here came from a UA that answers to the source address rather than to Via:
-      // when its top Via names another worker's private port, that worker holds the transaction.
-      if (data[0] === 0x53 /* S */) {
-        const to = relayTarget(data, local.ip);
-        if (to !== undefined && relay.sibling(local.ip, to)) {
-          const head = relay.header(source);
-          if (head !== undefined) return send(Buffer.concat([head, data]), to, local.ip);
-        }
-      }
-      deliver(data, source, local, (out: Buffer) => send(out, rinfo.port, rinfo.address));
-    });
   }
   const socket_: SipSocket = { local, advertised: egress?.local ?? local, sendTo };
   return {

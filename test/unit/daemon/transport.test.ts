@@ -5,7 +5,7 @@ import net from 'node:net';
 import type { Endpoint } from '../../../src/daemon/kernel/contracts.js';
 import { listenTcp, type TcpCloseReason, type TcpLimits } from '../../../src/daemon/transport/tcp.js';
 import { type Inbound, formatListen, normaliseIp, parseListen } from '../../../src/daemon/transport/transport.js';
-import { listenUdp } from '../../../src/daemon/transport/udp.js';
+import { listenUdp, type UdpRelay } from '../../../src/daemon/transport/udp.js';
 
 const log = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -102,6 +102,68 @@ test('UDP: a reply finished after close() is dropped, not thrown (graceful shutd
     assert.doesNotThrow(() => t.socket.sendTo!({ ip: '127.0.0.1', port: 9 }, Buffer.from('x')));
   } finally {
     c.close();
+    await t.close();
+  }
+});
+
+test('UDP with a worker relay (sipd --workers): a private port named in Via; a response for a sibling relayed there; a relayed one delivered with its source; one path to the handler', async () => {
+  // a relay as the transport uses it (workers.ts' WorkerRelay has the primary's key; this one a fixed tag)
+  const sibling = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sibling.bind({ address: '127.0.0.1', port: 0 }, () => r()));
+  const siblingPort = sibling.address().port;
+  const announced: string[] = [];
+  const relay: UdpRelay = {
+    announce: (ip, port) => void announced.push(`${ip}:${port}`),
+    sibling: (ip, port) => ip === '127.0.0.1' && port === siblingPort,
+    header: (source) => Buffer.from(`\0relay ${source.ip} ${source.port}\n`, 'latin1'),
+    unwrap(data) {
+      const m = /^\0relay (\S+) (\d+)\n/.exec(data.toString('latin1', 0, Math.min(data.length, 64)));
+      return m === null ? undefined : { ip: m[1]!, port: Number(m[2]), data: data.subarray(Buffer.byteLength(m[0], 'latin1')) };
+    },
+  };
+  const got: Inbound[] = [];
+  const errors: string[] = [];
+  const t = await listenUdp({ transport: 'udp', host: '127.0.0.1', port: 0 }, (m) => {
+    got.push(m);
+    if (m.data.toString().startsWith('THROW')) throw new Error('handler threw');
+  }, { log: { ...log, error: (msg: string) => void errors.push(msg) }, egress: relay });
+  const c = dgram.createSocket('udp4');
+  await new Promise<void>((r) => c.bind({ address: '127.0.0.1', port: 0 }, () => r()));
+  const relayed: Buffer[] = [];
+  sibling.on('message', (b) => relayed.push(b));
+  const response = (port: number) => `SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK-1\r\nContent-Length: 0\r\n\r\n`;
+  try {
+    const priv = t.egress!;
+    assert.ok(priv.port > 0 && priv.port !== t.local.port, 'a private port on the same IP');
+    assert.deepEqual(announced, [`127.0.0.1:${priv.port}`]);
+    assert.deepEqual(t.socket.advertised, priv, 'Via and Record-Route name the private port');
+    assert.equal(t.socket.local, t.local, 'requests leave from the shared port');
+    // a request at the shared port, and a response for this worker (its Via: the private port): delivered
+    c.send('OPTIONS sip:x SIP/2.0\r\n\r\n', t.local.port, '127.0.0.1');
+    c.send(response(priv.port), t.local.port, '127.0.0.1');
+    await until(() => got.length === 2);
+    assert.deepEqual(got.map((m) => [m.local.port, m.source.port]), [[t.local.port, c.address().port], [t.local.port, c.address().port]]);
+    // a response whose Via names the sibling's private port: relayed there with its source, not delivered
+    c.send(response(siblingPort), t.local.port, '127.0.0.1');
+    await until(() => relayed.length === 1);
+    assert.equal(relayed[0]!.toString('latin1'), `\0relay 127.0.0.1 ${c.address().port}\n${response(siblingPort)}`);
+    // at the private port: a relayed response from the shared address is delivered with its original source
+    t.socket.sendTo!({ ip: '127.0.0.1', port: priv.port }, Buffer.from(`\0relay 127.0.0.9 5099\n${response(priv.port)}`, 'latin1'));
+    await until(() => got.length === 3);
+    assert.deepEqual([got[2]!.source, got[2]!.local.port, got[2]!.data.toString()], [{ ip: '127.0.0.9', port: 5099, transport: 'udp' }, t.local.port, response(priv.port)]);
+    // ... not from anyone else; a plain message there is delivered as arriving at the private port
+    c.send(Buffer.from(`\0relay 127.0.0.9 5099\n${response(priv.port)}`, 'latin1'), priv.port, '127.0.0.1');
+    c.send('OPTIONS sip:y SIP/2.0\r\n\r\n', priv.port, '127.0.0.1');
+    await until(() => got.length === 4);
+    assert.deepEqual([got[3]!.local.port, got[3]!.data.toString()], [priv.port, 'OPTIONS sip:y SIP/2.0\r\n\r\n']);
+    // a handler that throws costs that message only, on either port
+    c.send('THROW 1', t.local.port, '127.0.0.1');
+    c.send('THROW 2', priv.port, '127.0.0.1');
+    await until(() => errors.length === 2);
+    assert.deepEqual(errors, ['UDP message handler threw', 'UDP message handler threw']);
+  } finally {
+    c.close();
+    sibling.close();
     await t.close();
   }
 });
