@@ -114,7 +114,10 @@ export interface StartedVariant {
   redis?: RedisServer;
   /** every process whose CPU counts as sipd's: with --cluster, its private redis-server too */
   pids(): number[];
-  /** Redis commands sipd sent so far (INFO commandstats), when clustered */
+  /**
+   * Redis round trips sipd made so far, when clustered (for roundTrips): `round_trips`, the sum of
+   * cluster.stats over the variant's nodes, when sipd counts them; else Redis' INFO commandstats
+   */
   redisCommands(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
@@ -230,17 +233,46 @@ export async function startVariant(v: SipdVariant, o: { sipdBin: string; stateDi
       const r = redis ? redisPid(redis.port) : undefined;
       return [...processTree(pid), ...(r !== undefined ? [r] : [])];
     },
-    redisCommands: async () => (redis ? redisInfo(redis.port) : {}),
+    redisCommands: async () => {
+      if (!redis) return {};
+      const trips = await sipdRoundTrips(rpcUrl, o.stateDir, v.workers).catch(() => undefined);
+      return trips !== undefined ? { round_trips: trips } : redisInfo(redis.port);
+    },
     stop,
   };
 }
 
 /**
- * Redis round trips in a commandstats difference: only the commands sipd sends at top level
- * (what runs inside a Lua script or a MULTI block is counted by Redis too, but costs no round
- * trip); the node heartbeat (HSET every 2 s) is left out. As bench/cluster-bench.ts counts them.
+ * The round trips sipd's nodes counted (cluster.stats round_trips: every request to Redis but the
+ * heartbeat), summed over worker 0 (HTTP) and workers 1…N-1 (their unix sockets); undefined when
+ * this sipd does not count them (a build from before the counter).
+ */
+async function sipdRoundTrips(rpcUrl: string, stateDir: string, workers: number): Promise<number | undefined> {
+  const { createRpcClient } = await import('../src/core/rpc/client.js');
+  const urls = [rpcUrl, ...Array.from({ length: Math.max(0, workers - 1) }, (_, i) => `unix:${join(stateDir, `worker-${i + 1}`, 'sipd.sock')}`)];
+  let n = 0;
+  for (const url of urls) {
+    const c = createRpcClient(url, { timeoutMs: 3000 });
+    try {
+      const s = await c.call<{ round_trips?: unknown }>('cluster.stats');
+      if (typeof s.round_trips !== 'number') return undefined;
+      n += s.round_trips;
+    } finally {
+      await c.close();
+    }
+  }
+  return n;
+}
+
+/**
+ * Redis round trips between two redisCommands() readings: sipd's own count (round_trips) when it
+ * has one. Else (an older sipd) estimated from commandstats: the commands sipd sends at top level;
+ * the node heartbeat (HSET every 2 s) left out. That estimate counts too many: Redis also counts
+ * what a Lua script runs, and HGETALL and ZREM are sent both ways (DLG_END's ZREM, LOC_WRITE's
+ * HGETALL over max_contacts), so a call that ends counts one more than it made.
  */
 export const TOP_LEVEL = ['eval', 'evalsha', 'exec', 'hgetall', 'zrem', 'mget', 'scan'];
 export function roundTrips(a: Record<string, number>, b: Record<string, number>): number {
+  if (a.round_trips !== undefined && b.round_trips !== undefined) return b.round_trips - a.round_trips;
   return TOP_LEVEL.reduce((n, k) => n + ((b[k] ?? 0) - (a[k] ?? 0)), 0);
 }
