@@ -3,6 +3,7 @@
  * filled, a UAC run to completion, a UAS run in the background, each with a hard timeout and its
  * whole process group killed at the end (also when the test process dies).
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -78,6 +79,13 @@ function stats(file: string): { successful?: number; failed?: number } {
   } catch {
     return {};
   }
+}
+
+/** One sipp call ran to its end: no timeout, exit 0, one successful call; the tail of sipp's output otherwise. */
+export function ok(r: SippRun, what: string): void {
+  assert.equal(r.timedOut, false, `${what}: sipp timed out\n${r.output.slice(-1500)}`);
+  assert.equal(r.code, 0, `${what}: sipp exit ${r.code}\n${r.output.slice(-2500)}`);
+  assert.equal(r.successful, 1, `${what}: ${r.output.slice(-1500)}`);
 }
 
 /** Start sipp; `done` resolves when it exits (or is killed at the timeout). */

@@ -8,25 +8,17 @@
 // registers with digest, answers, and tells where each message came from.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { isolatedEnv, runSipctl } from '../helpers/cli.js';
 import { until } from '../helpers/until.js';
-import { scenario, settle, sipp, type SippRun } from './calls-support.js';
+import { ok, scenario, settle, sipp } from './calls-support.js';
 import { clusterFixture, PASSWORD, REALM } from './cluster-fixture.js';
 import { freeSipPort, statusOf, udpExchange, type SipdProcess } from './sipd-process.js';
-import { header, headers, responseTo } from './dialog-ua.js';
+import { Inbox, cseqOf, header, headers, registerRequest, registerWithDigest, responseTo, streamFramer } from './sip-message.js';
 
 const SECRET = randomBytes(24).toString('hex');
-
-const md5 = (s: string) => createHash('md5').update(s).digest('hex');
-
-function ok(r: SippRun, what: string): void {
-  assert.equal(r.timedOut, false, `${what}: sipp timed out\n${r.output.slice(-1500)}`);
-  assert.equal(r.code, 0, `${what}: sipp exit ${r.code}\n${r.output.slice(-2500)}`);
-  assert.equal(r.successful, 1, `${what}: ${r.output.slice(-1500)}`);
-}
 
 // ------------------------------------------------------------------ a small SIP UA
 
@@ -46,16 +38,21 @@ interface Msg {
  * source. It can also send a BYE of the call it answered to any address.
  */
 class TestUa {
-  readonly messages: Msg[] = [];
+  private readonly inbox: Inbox<Msg>;
   private udp?: dgram.Socket;
   private tcp?: net.Socket;
-  private buf = Buffer.alloc(0);
-  private waiters: Array<{ match: (m: Msg) => boolean; resolve: (m: Msg) => void }> = [];
   localPort = 0;
   private readonly tag = randomBytes(4).toString('hex');
   private cseq = 0;
 
-  constructor(readonly o: { transport: 'udp' | 'tcp'; ip: string; user: string }) {}
+  constructor(readonly o: { transport: 'udp' | 'tcp'; ip: string; user: string }) {
+    this.inbox = new Inbox<Msg>(o.user);
+  }
+
+  /** every message received, in order */
+  get messages(): readonly Msg[] {
+    return this.inbox.items;
+  }
 
   get contact(): string {
     return `<sip:${this.o.user}@${this.o.ip}:${this.localPort}${this.o.transport === 'tcp' ? ';transport=tcp' : ''}>`;
@@ -76,20 +73,7 @@ class TestUa {
       c.once('error', reject);
     });
     c.on('error', () => undefined);
-    c.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      for (;;) {
-        while (this.buf.length >= 2 && this.buf[0] === 0x0d && this.buf[1] === 0x0a) this.buf = this.buf.subarray(2);
-        const end = this.buf.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = this.buf.subarray(0, end).toString('utf8');
-        const len = Number(/\r\n(?:content-length|l)\s*:\s*(\d+)/i.exec(head)?.[1] ?? 0);
-        if (this.buf.length < end + 4 + len) return;
-        const text = this.buf.subarray(0, end + 4 + len).toString('utf8');
-        this.buf = this.buf.subarray(end + 4 + len);
-        this.received(text, { address: c.remoteAddress ?? '', port: c.remotePort ?? 0 });
-      }
-    });
+    c.on('data', streamFramer((text) => this.received(text, { address: c.remoteAddress ?? '', port: c.remotePort ?? 0 })));
     this.tcp = c;
     this.localPort = c.localPort!;
   }
@@ -109,15 +93,9 @@ class TestUa {
     const first = text.slice(0, text.indexOf('\r\n'));
     const status = statusOf(text);
     const m: Msg = { text, first, from, transport: this.o.transport, ...(status !== undefined ? { status } : { method: first.split(' ')[0] }) };
-    this.messages.push(m);
     if (m.method === 'INVITE') this.respond(m, 200, 'OK', true);
     else if (m.method === 'BYE' || m.method === 'OPTIONS') this.respond(m, 200, 'OK', false);
-    for (const w of [...this.waiters]) {
-      if (w.match(m)) {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        w.resolve(m);
-      }
-    }
+    this.inbox.add(m);
   }
 
   private respond(req: Msg, status: number, reason: string, answer: boolean): void {
@@ -125,46 +103,24 @@ class TestUa {
   }
 
   wait(what: string, match: (m: Msg) => boolean, ms = 10_000): Promise<Msg> {
-    const had = this.messages.find(match);
-    if (had !== undefined) return Promise.resolve(had);
-    return new Promise<Msg>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${this.o.user}: no ${what} within ${ms} ms`)), ms);
-      this.waiters.push({ match, resolve: (m) => (clearTimeout(t), resolve(m)) });
-    });
+    return this.inbox.wait(what, match, ms);
   }
 
   /** REGISTER with digest through host:port; the final status. */
   async register(proxy: { host: string; port: number }): Promise<number | undefined> {
     const callId = `${randomBytes(8).toString('hex')}@cluster-calls`;
     const uri = `sip:${proxy.host}:${proxy.port}`;
-    const msg = (auth?: string) => [
-      `REGISTER ${uri} SIP/2.0`,
-      `Via: SIP/2.0/${this.o.transport.toUpperCase()} ${this.o.ip}:${this.localPort};branch=z9hG4bK-${randomBytes(6).toString('hex')};rport`,
-      `From: <sip:${this.o.user}@${REALM}>;tag=${randomBytes(4).toString('hex')}`,
-      `To: <sip:${this.o.user}@${REALM}>`,
-      `Call-ID: ${callId}`,
-      `CSeq: ${++this.cseq} REGISTER`,
-      `Contact: ${this.contact}`,
-      'Expires: 300',
-      'Max-Forwards: 70',
-      ...(auth ? [`Authorization: ${auth}`] : []),
-      'Content-Length: 0',
-      '',
-      '',
-    ].join('\r\n');
-    const finalFor = (cseq: number) => (m: Msg) => m.status !== undefined && m.status >= 200 && header(m.text, 'CSeq') === `${cseq} REGISTER`;
-    this.send(msg(), proxy);
-    const first = await this.wait('REGISTER reply', finalFor(this.cseq));
-    if (first.status !== 401) return first.status;
-    const h = /Digest (.*)/i.exec(header(first.text, 'WWW-Authenticate') ?? '')![1]!;
-    const param = (n: string) => new RegExp(`${n}="?([^",]+)"?`, 'i').exec(h)?.[1];
-    const nonce = param('nonce')!;
-    const realm = param('realm')!;
-    const cnonce = randomBytes(4).toString('hex');
-    const ha1 = md5(`${this.o.user}:${realm}:${PASSWORD}`);
-    const response = md5(`${ha1}:${nonce}:00000001:${cnonce}:auth:${md5(`REGISTER:${uri}`)}`);
-    this.send(msg(`Digest username="${this.o.user}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`), proxy);
-    return (await this.wait('REGISTER reply', finalFor(this.cseq))).status;
+    const reply = await registerWithDigest({
+      user: this.o.user,
+      password: PASSWORD,
+      uri,
+      request: (auth) => registerRequest({ uri, via: `${this.o.transport.toUpperCase()} ${this.o.ip}:${this.localPort}`, user: this.o.user, realm: REALM, fromTag: randomBytes(4).toString('hex'), callId, cseq: ++this.cseq, contact: this.contact, expires: 300, auth }),
+      exchange: async (text) => {
+        this.send(text, proxy);
+        return (await this.wait('REGISTER reply', (m) => m.status !== undefined && m.status >= 200 && cseqOf(m.text) === cseqOf(text))).text;
+      },
+    });
+    return statusOf(reply);
   }
 
   /** BYE of the call `invite` set up (this UA answered it), sent to `to` (no Route: straight there). */

@@ -23,7 +23,8 @@ import { randomBytes } from 'node:crypto';
 import { isolatedEnv, runSipctl } from '../helpers/cli.js';
 import { until } from '../helpers/until.js';
 import { clusterFixture, REALM } from './cluster-fixture.js';
-import { cseqOf, firstHop, header, Ua, type Addr, type Leg } from './dialog-ua.js';
+import { firstHop, Ua, type Addr, type Leg } from './dialog-ua.js';
+import { cseqOf, header } from './sip-message.js';
 import { startSipd, type SipdProcess } from './sipd-process.js';
 
 const SECRET = randomBytes(24).toString('hex');

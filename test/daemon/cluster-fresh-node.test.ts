@@ -20,7 +20,8 @@ import { createRpcClient } from '../../src/core/rpc/client.js';
 import { supportsReusePort } from '../../src/daemon/workers.js';
 import { until } from '../helpers/until.js';
 import { clusterFixture, REALM } from './cluster-fixture.js';
-import { header, headers, Ua, type Addr, type Leg } from './dialog-ua.js';
+import { Ua, type Addr, type Leg } from './dialog-ua.js';
+import { header, headers } from './sip-message.js';
 import { SIPD, freeSipPort, startSipd } from './sipd-process.js';
 
 const SECRET = randomBytes(24).toString('hex');

@@ -15,7 +15,8 @@ import { randomBytes } from 'node:crypto';
 import type { RedisServer } from '../helpers/redis.js';
 import { until } from '../helpers/until.js';
 import { clusterFixture, PASSWORD, REALM } from './cluster-fixture.js';
-import { busyTrunk, caller, headerOf, redisCommand, udpPeer, type Peer } from './raw-sip.js';
+import { busyTrunk, caller, redisCommand, udpPeer, type Peer } from './raw-sip.js';
+import { header } from './sip-message.js';
 import type { SipdProcess } from './sipd-process.js';
 
 const SECRET = randomBytes(24).toString('hex');
@@ -76,7 +77,7 @@ describe('calls per second shared by two sipd nodes (sipd --cluster, pipelimit)'
     phone?.close();
   });
 
-  const callerVia = (node: SipdProcess, ip: string) => caller(phone, { host: ip, port: node.sipPort }, { user: 'alice', fromHost: ip, realm: REALM, password: PASSWORD });
+  const callerVia = (node: SipdProcess, ip: string) => caller(phone, { host: ip, port: node.sipPort }, { user: 'alice', fromHost: ip, password: PASSWORD });
 
   test('15 calls through each node at once, 10 per window allowed: 10 pass in all (not 10 per node), one Redis round trip per call', async (t) => {
     const viaA = callerVia(a, '127.0.0.1');
@@ -97,7 +98,7 @@ describe('calls per second shared by two sipd nodes (sipd --cluster, pipelimit)'
     assert.equal(admitted + refused.length, 30, `every call admitted (486 from the trunk) or refused by the pipe (503): ${JSON.stringify(finals)}`);
     assert.equal(admitted, 10, `10 calls in the window across both nodes (each node alone would admit 10): ${JSON.stringify(finals)}`);
     assert.equal(trunk.invites.length, 10, 'the trunk got the admitted calls only');
-    for (const r of refused) assert.equal(headerOf(r.tx.final()!, 'retry-after'), '5');
+    for (const r of refused) assert.equal(header(r.tx.final()!, 'retry-after'), '5');
 
     const [sa, sb] = await Promise.all([a.rpc<PlStats>('pipelimit.stats'), b.rpc<PlStats>('pipelimit.stats')]);
     assert.ok(sa.shared && sb.shared, JSON.stringify({ sa, sb }));

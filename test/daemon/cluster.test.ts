@@ -5,78 +5,24 @@
 // stopped and started again mid-run, and a node killed with SIGKILL whose call frees itself.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
+import { randomBytes } from 'node:crypto';
 import { isolatedEnv, runSipctl } from '../helpers/cli.js';
 import { until } from '../helpers/until.js';
 import type { RedisServer } from '../helpers/redis.js';
-import { register, scenario, sipp, type SippRun } from './calls-support.js';
+import { ok, register, scenario, sipp } from './calls-support.js';
 import { clusterFixture, PASSWORD, REALM } from './cluster-fixture.js';
 import { freeSipPort, options, statusOf, udpExchange, udpListening, type SipdProcess } from './sipd-process.js';
+import { udpRegister } from './sip-message.js';
 
 const SECRET = randomBytes(24).toString('hex'); // 48 characters, the same on both nodes
 const TTL = 10; // cluster.dialog_ttl_sec
-
-function ok(r: SippRun, what: string): void {
-  assert.equal(r.timedOut, false, `${what}: sipp timed out\n${r.output.slice(-1500)}`);
-  assert.equal(r.code, 0, `${what}: sipp exit ${r.code}\n${r.output.slice(-2500)}`);
-  assert.equal(r.successful, 1, `${what}: ${r.output.slice(-1500)}`);
-}
-
-const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
 /**
  * REGISTER `user` with digest (MD5, qop=auth) from srcIp to host:port over UDP: the final status
  * (undefined when nothing came back). Each call is a new Call-ID.
  */
 async function digestRegister(o: { host: string; port: number; srcIp: string; user: string; password: string; expires?: number }): Promise<number | undefined> {
-  const sock = dgram.createSocket('udp4');
-  await new Promise<void>((r) => sock.bind({ address: o.srcIp, port: 0 }, () => r()));
-  const local = sock.address().port;
-  const callId = `${randomBytes(8).toString('hex')}@cluster-test`;
-  const uri = `sip:${o.host}:${o.port}`;
-  const msg = (cseq: number, auth?: string) => [
-    `REGISTER ${uri} SIP/2.0`,
-    `Via: SIP/2.0/UDP ${o.srcIp}:${local};branch=z9hG4bK-${randomBytes(6).toString('hex')};rport`,
-    `From: <sip:${o.user}@${REALM}>;tag=${randomBytes(4).toString('hex')}`,
-    `To: <sip:${o.user}@${REALM}>`,
-    `Call-ID: ${callId}`,
-    `CSeq: ${cseq} REGISTER`,
-    `Contact: <sip:${o.user}@${o.srcIp}:${local}>`,
-    `Expires: ${o.expires ?? 60}`,
-    'Max-Forwards: 70',
-    ...(auth ? [`Authorization: ${auth}`] : []),
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n');
-  const exchange = (data: string) => new Promise<string | undefined>((resolve) => {
-    const t = setTimeout(() => resolve(undefined), 3000);
-    const on = (m: Buffer) => {
-      const text = m.toString('utf8');
-      if (/^SIP\/2\.0 1\d\d /.test(text)) return; // provisional: wait for the final one
-      clearTimeout(t);
-      sock.off('message', on);
-      resolve(text);
-    };
-    sock.on('message', on);
-    sock.send(data, o.port, o.host);
-  });
-  try {
-    const first = await exchange(msg(1));
-    if (statusOf(first) !== 401) return statusOf(first);
-    const h = /WWW-Authenticate: *Digest (.*)/i.exec(first!)![1]!;
-    const param = (n: string) => new RegExp(`${n}="?([^",]+)"?`, 'i').exec(h)?.[1];
-    const nonce = param('nonce')!;
-    const realm = param('realm')!;
-    const cnonce = randomBytes(4).toString('hex');
-    const ha1 = md5(`${o.user}:${realm}:${o.password}`);
-    const response = md5(`${ha1}:${nonce}:00000001:${cnonce}:auth:${md5(`REGISTER:${uri}`)}`);
-    const auth = `Digest username="${o.user}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`;
-    return statusOf(await exchange(msg(2, auth)));
-  } finally {
-    sock.close();
-  }
+  return statusOf(await udpRegister({ ...o, realm: REALM, expires: o.expires ?? 60, callIdHost: 'cluster-test' }));
 }
 
 describe('two sipd nodes sharing one Redis and one MariaDB (sipd --cluster)', () => {

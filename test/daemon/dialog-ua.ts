@@ -2,14 +2,14 @@
  * A small UDP SIP UA for the cluster call tests (cluster-dead-owner.test.ts, cluster-fresh-node.test.ts):
  * digest REGISTER and INVITE (PASSWORD of the cluster fixture), answers INVITE (200, Record-Route
  * copied) and BYE (200), keeps every message with its source — so a test sees where each BYE came
- * from. Moved here from cluster-dead-owner.test.ts unchanged.
+ * from. The SIP text it sends and its waits come from sip-message.ts.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { PASSWORD, REALM } from './cluster-fixture.js';
-
-const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+import { statusOf } from './sipd-process.js';
+import { Inbox, cseqOf, digestCredentials, header, headers, registerRequest, registerWithDigest, responseTo } from './sip-message.js';
 
 export interface Msg {
   text: string;
@@ -21,40 +21,6 @@ export interface Msg {
 export interface Addr {
   host: string;
   port: number;
-}
-
-export function headers(text: string, name: string): string[] {
-  const head = text.split('\r\n\r\n')[0]!;
-  const out: string[] = [];
-  for (const line of head.split('\r\n').slice(1)) {
-    const i = line.indexOf(':');
-    if (i > 0 && line.slice(0, i).trim().toLowerCase() === name.toLowerCase()) out.push(line.slice(i + 1).trim());
-  }
-  return out;
-}
-export const header = (text: string, name: string) => headers(text, name)[0];
-export const cseqOf = (text: string) => header(text, 'CSeq') ?? '';
-
-/**
- * A UA's response to the request `req`: its Vias, From, Call-ID and CSeq, its To with `tag` added
- * when it has none. With `answerContact` (a 200 that sets up a dialog) the Record-Route is copied
- * and the Contact given; without, neither (a BYE's 200).
- */
-export function responseTo(req: string, status: number, reason: string, tag: string, answerContact?: string): string {
-  const to = header(req, 'To')!;
-  return [
-    `SIP/2.0 ${status} ${reason}`,
-    ...headers(req, 'Via').map((v) => `Via: ${v}`),
-    ...(answerContact !== undefined ? headers(req, 'Record-Route').map((v) => `Record-Route: ${v}`) : []),
-    `From: ${header(req, 'From')}`,
-    `To: ${/;tag=/i.test(to) ? to : `${to};tag=${tag}`}`,
-    `Call-ID: ${header(req, 'Call-ID')}`,
-    `CSeq: ${header(req, 'CSeq')}`,
-    ...(answerContact !== undefined ? [`Contact: ${answerContact}`] : []),
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n');
 }
 
 /** One side of an established call, as this UA sends in-dialog requests (RFC 3261 §12). */
@@ -70,16 +36,22 @@ export interface Leg {
 
 /** A UDP SIP UA: REGISTER and INVITE with digest; answers INVITE (200, Record-Route copied) and BYE (200). */
 export class Ua {
-  readonly messages: Msg[] = [];
+  private readonly inbox: Inbox<Msg>;
   private sock?: dgram.Socket;
-  private waiters: Array<{ match: (m: Msg) => boolean; resolve: (m: Msg) => void }> = [];
   port = 0;
   private readonly tag = randomBytes(4).toString('hex');
   private cseq = 0;
   /** the calls this UA answered, by Call-ID */
   readonly answered = new Map<string, Leg>();
 
-  constructor(readonly ip: string, readonly user: string) {}
+  constructor(readonly ip: string, readonly user: string) {
+    this.inbox = new Inbox<Msg>(user);
+  }
+
+  /** every message received, in order */
+  get messages(): readonly Msg[] {
+    return this.inbox.items;
+  }
 
   get contact(): string {
     return `<sip:${this.user}@${this.ip}:${this.port}>`;
@@ -105,7 +77,6 @@ export class Ua {
   private received(text: string, from: Msg['from']): void {
     const status = /^SIP\/2\.0 (\d{3}) /.exec(text)?.[1];
     const m: Msg = { text, from, ...(status !== undefined ? { status: Number(status) } : { method: text.slice(0, text.indexOf(' ')) }) };
-    this.messages.push(m);
     if (m.method === 'INVITE') {
       const rr = headers(text, 'Record-Route');
       const contact = /<([^>]+)>/.exec(header(text, 'Contact') ?? '')?.[1] ?? '';
@@ -113,12 +84,7 @@ export class Ua {
       this.answered.set(header(text, 'Call-ID')!, { callId: header(text, 'Call-ID')!, local: `${header(text, 'To')!};tag=${this.tag}`, remote: header(text, 'From')!, target: contact, routes: rr, cseq: 0 });
       this.respond(m, 200, 'OK', true);
     } else if (m.method === 'BYE') this.respond(m, 200, 'OK', false);
-    for (const w of [...this.waiters]) {
-      if (w.match(m)) {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        w.resolve(m);
-      }
-    }
+    this.inbox.add(m);
   }
 
   private respond(req: Msg, status: number, reason: string, answer: boolean): void {
@@ -126,26 +92,11 @@ export class Ua {
   }
 
   wait(what: string, match: (m: Msg) => boolean, ms = 10_000): Promise<Msg> {
-    const had = this.messages.find(match);
-    if (had !== undefined) return Promise.resolve(had);
-    return new Promise<Msg>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${this.user}: no ${what} within ${ms} ms`)), ms);
-      this.waiters.push({ match, resolve: (m) => (clearTimeout(t), resolve(m)) });
-    });
+    return this.inbox.wait(what, match, ms);
   }
 
   private via(): string {
     return `Via: SIP/2.0/UDP ${this.ip}:${this.port};branch=z9hG4bK-${randomBytes(6).toString('hex')};rport`;
-  }
-
-  private digest(challenge: string, method: string, uri: string): string {
-    const h = /Digest (.*)/i.exec(challenge)![1]!;
-    const param = (n: string) => new RegExp(`${n}="?([^",]+)"?`, 'i').exec(h)?.[1];
-    const nonce = param('nonce')!;
-    const realm = param('realm')!;
-    const cnonce = randomBytes(4).toString('hex');
-    const response = md5(`${md5(`${this.user}:${realm}:${PASSWORD}`)}:${nonce}:00000001:${cnonce}:auth:${md5(`${method}:${uri}`)}`);
-    return `Digest username="${this.user}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`;
   }
 
   /** REGISTER with digest through `proxy`; the final status. */
@@ -153,27 +104,17 @@ export class Ua {
     const callId = `${randomBytes(8).toString('hex')}@dead-owner`;
     const uri = `sip:${proxy.host}:${proxy.port}`;
     const fromTag = randomBytes(4).toString('hex');
-    const msg = (auth?: string) => [
-      `REGISTER ${uri} SIP/2.0`,
-      this.via(),
-      `From: <sip:${this.user}@${REALM}>;tag=${fromTag}`,
-      `To: <sip:${this.user}@${REALM}>`,
-      `Call-ID: ${callId}`,
-      `CSeq: ${++this.cseq} REGISTER`,
-      `Contact: ${this.contact}`,
-      'Expires: 300',
-      'Max-Forwards: 70',
-      ...(auth ? [`Authorization: ${auth}`] : []),
-      'Content-Length: 0',
-      '',
-      '',
-    ].join('\r\n');
-    const finalFor = (cseq: number) => (m: Msg) => m.status !== undefined && m.status >= 200 && cseqOf(m.text) === `${cseq} REGISTER`;
-    this.send(msg(), proxy);
-    const first = await this.wait('REGISTER reply', finalFor(this.cseq), 5000);
-    if (first.status !== 401) return first.status;
-    this.send(msg(this.digest(header(first.text, 'WWW-Authenticate') ?? '', 'REGISTER', uri)), proxy);
-    return (await this.wait('REGISTER reply', finalFor(this.cseq), 5000)).status;
+    const reply = await registerWithDigest({
+      user: this.user,
+      password: PASSWORD,
+      uri,
+      request: (auth) => registerRequest({ uri, via: `UDP ${this.ip}:${this.port}`, user: this.user, realm: REALM, fromTag, callId, cseq: ++this.cseq, contact: this.contact, expires: 300, auth }),
+      exchange: async (text) => {
+        this.send(text, proxy);
+        return (await this.wait('REGISTER reply', (m) => m.status !== undefined && m.status >= 200 && cseqOf(m.text) === cseqOf(text), 5000)).text;
+      },
+    });
+    return statusOf(reply);
   }
 
   /** INVITE `callee` through `proxy` (407 answered with digest), ACK the 200: the caller's leg. */
@@ -203,7 +144,7 @@ export class Ua {
     assert.equal(challenge.status, 407, challenge.text);
     // the ACK of a non-2xx: same branch, hop by hop (§17.1.1.3)
     this.send([`ACK ${uri} SIP/2.0`, via1, `From: ${from}`, `To: ${header(challenge.text, 'To')}`, `Call-ID: ${callId}`, 'CSeq: 1 ACK', 'Max-Forwards: 70', 'Content-Length: 0', '', ''].join('\r\n'), proxy);
-    this.send(invite(2, this.via(), this.digest(header(challenge.text, 'Proxy-Authenticate') ?? '', 'INVITE', uri)), proxy);
+    this.send(invite(2, this.via(), digestCredentials(header(challenge.text, 'Proxy-Authenticate') ?? '', this.user, PASSWORD, 'INVITE', uri)), proxy);
     const ok = await this.wait('200 to the INVITE', finalFor(2), 10_000);
     assert.equal(ok.status, 200, ok.text);
     const leg: Leg = {

@@ -15,8 +15,8 @@ import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
 import { requireTools } from '../helpers/require.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { until } from '../helpers/until.js';
-import { busyTrunk, caller, redisCommand, statusOf, udpPeer, type Peer } from './raw-sip.js';
-import { assertBuilt, freeSipPort, makeDb, startSipd, type SipdProcess } from './sipd-process.js';
+import { busyTrunk, caller, redisCommand, udpPeer, type Peer } from './raw-sip.js';
+import { assertBuilt, freeSipPort, makeDb, startSipd, statusOf, type SipdProcess } from './sipd-process.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
 const REALM = 'sip.test';
@@ -71,7 +71,7 @@ describe('sipd: an INVITE retransmitted while the first copy is being admitted i
   });
 
   test('copies at 0.5, 1 and 2 s while Redis writes wait 2.5 s: one INVITE reaches the trunk, one count in each pipe, 100 Trying to the copies', async () => {
-    const alice = caller(phone, { host: '127.0.0.1', port: sipd.sipPort }, { user: 'alice', fromHost: '127.0.0.1', realm: REALM, password: PASSWORD });
+    const alice = caller(phone, { host: '127.0.0.1', port: sipd.sipPort }, { user: 'alice', fromHost: '127.0.0.1', password: PASSWORD });
     const tx = await alice.prepare(`sip:+4930123456@127.0.0.1:${sipd.sipPort}`);
     const before = await sipd.rpc<{ relayed: number; absorbed_pending: number }>('proxy.stats');
     const linesBefore = sipd.lines().length;
@@ -111,7 +111,7 @@ describe('sipd: an INVITE retransmitted while the first copy is being admitted i
   });
 
   test('a CANCEL while the INVITE waits on Redis: 200 for the CANCEL, 487 for the INVITE, nothing relayed, the active-call count given back', async () => {
-    const alice = caller(phone, { host: '127.0.0.1', port: sipd.sipPort }, { user: 'alice', fromHost: '127.0.0.1', realm: REALM, password: PASSWORD });
+    const alice = caller(phone, { host: '127.0.0.1', port: sipd.sipPort }, { user: 'alice', fromHost: '127.0.0.1', password: PASSWORD });
     const tx = await alice.prepare(`sip:+4930123456@127.0.0.1:${sipd.sipPort}`);
     const invitesBefore = trunk.invites.length;
     const failedBefore = (await sipd.rpc<{ failed: number }>('dialog.stats')).failed;

@@ -15,8 +15,9 @@ import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
 import { requireTools } from '../helpers/require.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { until } from '../helpers/until.js';
-import { answeringTrunk, caller, headerOf, redisCommand, statusOf, udpPeer, type Peer } from './raw-sip.js';
-import { assertBuilt, freeSipPort, makeDb, startSipd, type SipdProcess } from './sipd-process.js';
+import { answeringTrunk, caller, redisCommand, udpPeer, type Peer } from './raw-sip.js';
+import { header } from './sip-message.js';
+import { assertBuilt, freeSipPort, makeDb, startSipd, statusOf, type SipdProcess } from './sipd-process.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
 const REALM = 'sip.test';
@@ -83,8 +84,8 @@ describe('sipd --cluster: a call refused after the shared active-call admission 
 
   test('503 at max_transactions when the table filled during the admission: alice\'s count is back at once; a call while full is never counted', async () => {
     const target = `sip:+4930123456@127.0.0.1:${sipd.sipPort}`;
-    const alice = caller(phone, { host: '127.0.0.1', port: sipd.sipPort }, { user: 'alice', fromHost: '127.0.0.1', realm: REALM, password: PASSWORD });
-    const bob = caller(phoneBob, { host: '127.0.0.1', port: sipd.sipPort }, { user: 'bob', fromHost: '127.0.0.1', realm: REALM, password: PASSWORD });
+    const alice = caller(phone, { host: '127.0.0.1', port: sipd.sipPort }, { user: 'alice', fromHost: '127.0.0.1', password: PASSWORD });
+    const bob = caller(phoneBob, { host: '127.0.0.1', port: sipd.sipPort }, { user: 'bob', fromHost: '127.0.0.1', password: PASSWORD });
     // MAX_TX - 1 calls of alice, each held open by the trunk's 100 Trying
     for (let i = 0; i < MAX_TX - 1; i++) {
       const tx = await alice.prepare(target);
@@ -106,15 +107,15 @@ describe('sipd --cluster: a call refused after the shared active-call admission 
     // sipd's connection is held by the pause (the admission's script, or a write queued before it)
     await until('a sipd command waiting on the paused Redis', async () => /^blocked_clients:[1-9]/m.test(await redisCommand(redis.port, 'INFO clients')));
     bob.send(bobTx);
-    await until('bob\'s call at the trunk', () => trunk.invites.some((t) => headerOf(t, 'call-id') === headerOf(bobTx.text, 'call-id'))).catch((e: Error) => {
+    await until('bob\'s call at the trunk', () => trunk.invites.some((t) => header(t, 'call-id') === header(bobTx.text, 'call-id'))).catch((e: Error) => {
       throw new Error(`${e.message}; bob got ${JSON.stringify(bobTx.replies().map(statusOf))}, alice ${JSON.stringify(late.replies().map(statusOf))}\n${sipd.output().slice(-3000)}`);
     });
     const status = await alice.finish(late);
     assert.equal(status, 503, `${late.replies().join('\n----\n')}\n${sipd.output().slice(-2000)}`);
-    assert.ok(!trunk.invites.some((t) => headerOf(t, 'call-id') === headerOf(late.text, 'call-id')), 'the refused call never reached the trunk');
+    assert.ok(!trunk.invites.some((t) => header(t, 'call-id') === header(late.text, 'call-id')), 'the refused call never reached the trunk');
     // before: MAX_TX until cluster.dialog_ttl_sec ran out
     await until('alice\'s shared count back to her open calls', async () => (await zcard(redis, 'alice')) === MAX_TX - 1);
-    const member = `node-l|${headerOf(late.text, 'call-id')}|`;
+    const member = `node-l|${header(late.text, 'call-id')}|`;
     const members = (await redisCommand(redis.port, 'ZRANGE sipd:calls:alice 0 -1')).toString();
     assert.ok(!members.includes(member), members);
 
@@ -167,7 +168,7 @@ describe('sipd --cluster: a call whose next hop cannot be reached (no branch mad
   });
 
   test('503 from the unreachable trunk, sipd:calls:alice empty again', async () => {
-    const alice = caller(phone, { host: '127.0.0.1', port: sipd.sipPort }, { user: 'alice', fromHost: '127.0.0.1', realm: REALM, password: PASSWORD });
+    const alice = caller(phone, { host: '127.0.0.1', port: sipd.sipPort }, { user: 'alice', fromHost: '127.0.0.1', password: PASSWORD });
     for (let i = 0; i < 2; i++) {
       const tx = await alice.prepare(`sip:+4930123456@127.0.0.1:${sipd.sipPort}`);
       alice.send(tx);
@@ -214,7 +215,7 @@ describe('sipd alone: 503 at max_transactions leaves the local active-call count
 
   test('MAX_TX open calls, the next one 503: alice\'s count stays MAX_TX', async () => {
     const target = `sip:+4930123456@127.0.0.1:${sipd.sipPort}`;
-    const alice = caller(phone, { host: '127.0.0.1', port: sipd.sipPort }, { user: 'alice', fromHost: '127.0.0.1', realm: REALM, password: PASSWORD });
+    const alice = caller(phone, { host: '127.0.0.1', port: sipd.sipPort }, { user: 'alice', fromHost: '127.0.0.1', password: PASSWORD });
     for (let i = 0; i < MAX_TX; i++) {
       const tx = await alice.prepare(target);
       alice.send(tx);

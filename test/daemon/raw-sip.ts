@@ -3,26 +3,12 @@
  * byte, calls fired at once): a caller that answers sipd's 407 with digest credentials and ACKs
  * final responses, and a trunk that answers every INVITE with 486 Busy Here and keeps what it got.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { until } from '../helpers/until.js';
-
-const md5 = (s: string) => createHash('md5').update(s).digest('hex');
-
-export function statusOf(text: string | undefined): number | undefined {
-  const m = /^SIP\/2\.0 (\d{3}) /.exec(text ?? '');
-  return m === null ? undefined : Number(m[1]);
-}
-
-export function headerOf(text: string, name: string): string | undefined {
-  const head = text.split('\r\n\r\n')[0]!;
-  for (const line of head.split('\r\n').slice(1)) {
-    const i = line.indexOf(':');
-    if (i > 0 && line.slice(0, i).trim().toLowerCase() === name.toLowerCase()) return line.slice(i + 1).trim();
-  }
-  return undefined;
-}
+import { digestCredentials, header } from './sip-message.js';
+import { statusOf } from './sipd-process.js';
 
 export interface Peer {
   address: string;
@@ -73,15 +59,6 @@ export async function answeringTrunk(address: string, status: string, port = 0):
 /** A trunk on `address` that answers every INVITE with 486 Busy Here (answeringTrunk). */
 export const busyTrunk = (address: string, port = 0) => answeringTrunk(address, '486 Busy Here', port);
 
-/** The Proxy-Authorization a UA sends for `method` to `uri` after `challenge` (a 407). */
-export function proxyAuthorization(challenge: string, user: string, realm: string, password: string, method: string, uri: string): string {
-  const h = /^Proxy-Authenticate: *Digest (.*)$/im.exec(challenge)![1]!;
-  const nonce = /nonce="?([^",]*)"?/i.exec(h)![1]!;
-  const cnonce = randomBytes(4).toString('hex');
-  const response = md5(`${md5(`${user}:${realm}:${password}`)}:${nonce}:00000001:${cnonce}:auth:${md5(`${method}:${uri}`)}`);
-  return `Digest username="${user}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`;
-}
-
 /** One INVITE transaction a caller sends: its text (to send again byte for byte) and its replies. */
 export interface InviteTx {
   text: string;
@@ -100,11 +77,11 @@ export interface InviteTx {
 function sameTransaction(tx: InviteTx, method: 'ACK' | 'CANCEL', to: string): string {
   return [
     `${method} ${tx.text.slice(7, tx.text.indexOf(' SIP/2.0'))} SIP/2.0`,
-    `Via: ${headerOf(tx.text, 'via')}`,
+    `Via: ${header(tx.text, 'via')}`,
     'Max-Forwards: 70',
-    `From: ${headerOf(tx.text, 'from')}`,
+    `From: ${header(tx.text, 'from')}`,
     `To: ${to}`,
-    `Call-ID: ${headerOf(tx.text, 'call-id')}`,
+    `Call-ID: ${header(tx.text, 'call-id')}`,
     `CSeq: ${tx.cseq} ${method}`,
     'Content-Length: 0',
     '',
@@ -119,10 +96,10 @@ function sameTransaction(tx: InviteTx, method: 'ACK' | 'CANCEL', to: string): st
  * builds it, so a test can send it and its copies itself). Final responses are ACKed (a non-2xx
  * ACK, hop by hop: same branch).
  */
-export function caller(peer: Peer, proxy: { host: string; port: number }, who: { user: string; fromHost: string; realm: string; password: string }) {
-  const { user, fromHost, realm, password } = who;
+export function caller(peer: Peer, proxy: { host: string; port: number }, who: { user: string; fromHost: string; password: string }) {
+  const { user, fromHost, password } = who;
   /** responses to the transaction `branch` of `method` (a CANCEL shares its INVITE's branch) */
-  const byBranch = (branch: string, method = 'INVITE') => peer.got.filter((g) => statusOf(g) !== undefined && headerOf(g, 'via')?.includes(`branch=${branch}`) && headerOf(g, 'cseq')?.endsWith(` ${method}`));
+  const byBranch = (branch: string, method = 'INVITE') => peer.got.filter((g) => statusOf(g) !== undefined && header(g, 'via')?.includes(`branch=${branch}`) && header(g, 'cseq')?.endsWith(` ${method}`));
   const acked = new Set<string>();
   const invite = (dialled: string, callId: string, fromTag: string, cseq: number, extra: string[] = []) => {
     const branch = `z9hG4bK-${randomBytes(6).toString('hex')}`;
@@ -152,7 +129,7 @@ export function caller(peer: Peer, proxy: { host: string; port: number }, who: {
   const ack = (tx: InviteTx, res: string) => {
     if (acked.has(tx.branch)) return;
     acked.add(tx.branch);
-    peer.send(sameTransaction(tx, 'ACK', headerOf(res, 'to')!), proxy.port, proxy.host);
+    peer.send(sameTransaction(tx, 'ACK', header(res, 'to')!), proxy.port, proxy.host);
   };
   return {
     /** the challenge round: the authenticated INVITE to send (not sent yet) */
@@ -164,14 +141,14 @@ export function caller(peer: Peer, proxy: { host: string; port: number }, who: {
       const challenge = await until(`407 for ${callId}`, () => first.final(), 15_000);
       ack(first, challenge);
       if (statusOf(challenge) !== 407) throw new Error(`expected 407, got: ${challenge}`);
-      return invite(dialled, callId, fromTag, 2, [`Proxy-Authorization: ${proxyAuthorization(challenge, user, realm, password, 'INVITE', dialled)}`]);
+      return invite(dialled, callId, fromTag, 2, [`Proxy-Authorization: ${digestCredentials(header(challenge, 'Proxy-Authenticate') ?? '', user, password, 'INVITE', dialled)}`]);
     },
     send(tx: InviteTx): void {
       peer.send(tx.text, proxy.port, proxy.host);
     },
     /** CANCEL the INVITE (§9.1: same Request-URI, Call-ID, From, To, CSeq number, top Via); its final response, once there is one */
     cancel(tx: InviteTx): () => string | undefined {
-      peer.send(sameTransaction(tx, 'CANCEL', headerOf(tx.text, 'to')!), proxy.port, proxy.host);
+      peer.send(sameTransaction(tx, 'CANCEL', header(tx.text, 'to')!), proxy.port, proxy.host);
       return () => byBranch(tx.branch, 'CANCEL').find((r) => (statusOf(r) ?? 0) >= 200);
     },
     /** waits for the final response and ACKs it; its status */

@@ -7,15 +7,14 @@
 // event, no failed-auth count, no lockout.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { scenario, sipp } from './calls-support.js';
 import type { RedisServer } from '../helpers/redis.js';
 import { clusterFixture, PASSWORD, REALM } from './cluster-fixture.js';
 import { freeSipPort, statusOf, type SipdProcess } from './sipd-process.js';
 import { redisCommand } from './raw-sip.js';
-
-const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+import { digestCredentials, header } from './sip-message.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -53,13 +52,7 @@ async function registerClient(sipdPort: number, label: string) {
         '',
         '',
       ].join('\r\n'),
-    authorization: (challenge: string) => {
-      const h = /WWW-Authenticate: *Digest (.*)/i.exec(challenge)![1]!;
-      const nonce = /nonce="?([^",]+)"?/i.exec(h)![1]!;
-      const cnonce = randomBytes(4).toString('hex');
-      const response = md5(`${md5(`alice:${REALM}:${PASSWORD}`)}:${nonce}:00000001:${cnonce}:auth:${md5(`REGISTER:${uri}`)}`);
-      return `Digest username="alice", realm="${REALM}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`;
-    },
+    authorization: (challenge: string) => digestCredentials(header(challenge, 'WWW-Authenticate') ?? '', 'alice', PASSWORD, 'REGISTER', uri),
     send: (data: string) => sock.send(data, sipdPort, '127.0.0.1'),
     waitFor: async (n: number, ms: number) => {
       const end = Date.now() + ms;
@@ -197,12 +190,7 @@ describe('sipd: a retransmitted REGISTER is absorbed while the first copy waits 
       while (!got.some((g) => statusOf(g) === 407) && Date.now() < end) await sleep(20);
       const challenge = got.find((g) => statusOf(g) === 407);
       assert.ok(challenge, `407: ${got.join('\n')}`);
-      const h = /^Proxy-Authenticate: *Digest (.*)$/im.exec(challenge)![1]!;
-      const param = (k: string) => new RegExp(`${k}="?([^",]*)"?`, 'i').exec(h)?.[1];
-      const nonce = param('nonce')!;
-      const ha1 = md5(`bob:${REALM}:${PASSWORD}`);
-      const response = md5(`${ha1}:${nonce}:00000001:c0ffee01:auth:${md5(`INVITE:${ruri}`)}`);
-      const cred = `Proxy-Authorization: Digest username="bob", realm="${REALM}", nonce="${nonce}", uri="${ruri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="c0ffee01"`;
+      const cred = `Proxy-Authorization: ${digestCredentials(header(challenge, 'Proxy-Authenticate') ?? '', 'bob', PASSWORD, 'INVITE', ruri)}`;
       got.length = 0;
       const before = sipd.lines().length;
       assert.equal(await redisCommand(redis.port, 'CLIENT PAUSE 2500 WRITE'), '+OK');

@@ -11,17 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../../src/core/db/database.js';
 import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
-import { register, scenario, settle, sipp, type SippRun } from './calls-support.js';
+import { ok, register, scenario, settle, sipp } from './calls-support.js';
 import { assertBuilt, freeSipPort, makeDb, startSipd, type SipdProcess } from './sipd-process.js';
 import { requireTools } from '../helpers/require.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
-
-function ok(r: SippRun, what: string): void {
-  assert.equal(r.timedOut, false, `${what}: sipp timed out\n${r.output.slice(-1500)}`);
-  assert.equal(r.code, 0, `${what}: sipp exit ${r.code}\n${r.output.slice(-2500)}`);
-  assert.equal(r.successful, 1, `${what}: ${r.output.slice(-1500)}`);
-}
 
 describe('time rules and home countries on calls through sipd', () => {
   before(() => requireTools('sipp'));

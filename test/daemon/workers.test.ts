@@ -14,7 +14,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -28,14 +28,13 @@ import { createTestDb, type TestDb } from '../helpers/db.js';
 import { requireTools } from '../helpers/require.js';
 import { until } from '../helpers/until.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { register, scenario, settle, sipp, type SippRun } from './calls-support.js';
+import { ok, register, scenario, settle, sipp } from './calls-support.js';
 import { SIPD, assertBuilt, freeSipPort, startSipd, statusOf, type SipdProcess } from './sipd-process.js';
-import { headers, responseTo } from './dialog-ua.js';
+import { Inbox, cseqOf, headers, isFinal, registerRequest, registerWithDigest, responseTo, streamFramer, udpRegister } from './sip-message.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
 const REALM = 'sip.test';
 const SECRET = randomBytes(24).toString('hex');
-const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
 /** REGISTER with digest from a fresh source port on srcIp: the final status. */
 async function digestRegister(port: number, srcIp: string, user: string): Promise<number | undefined> {
@@ -43,50 +42,8 @@ async function digestRegister(port: number, srcIp: string, user: string): Promis
 }
 
 /** REGISTER with digest from a fresh source port on srcIp: the final reply (undefined: none in 3 s). */
-async function digestRegisterReply(port: number, srcIp: string, user: string): Promise<string | undefined> {
-  const sock = dgram.createSocket('udp4');
-  await new Promise<void>((r) => sock.bind({ address: srcIp, port: 0 }, () => r()));
-  const local = sock.address().port;
-  const uri = `sip:127.0.0.1:${port}`;
-  const callId = `${randomBytes(8).toString('hex')}@workers-test`;
-  const msg = (cseq: number, auth?: string) => [
-    `REGISTER ${uri} SIP/2.0`,
-    `Via: SIP/2.0/UDP ${srcIp}:${local};branch=z9hG4bK-${randomBytes(6).toString('hex')};rport`,
-    `From: <sip:${user}@${REALM}>;tag=${randomBytes(4).toString('hex')}`,
-    `To: <sip:${user}@${REALM}>`,
-    `Call-ID: ${callId}`,
-    `CSeq: ${cseq} REGISTER`,
-    `Contact: <sip:${user}@${srcIp}:${local}>`,
-    'Expires: 120',
-    'Max-Forwards: 70',
-    ...(auth ? [`Authorization: ${auth}`] : []),
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n');
-  const exchange = (data: string) => new Promise<string | undefined>((resolve) => {
-    const t = setTimeout(() => resolve(undefined), 3000);
-    const on = (m: Buffer) => {
-      const text = m.toString('utf8');
-      if (/^SIP\/2\.0 1\d\d /.test(text)) return;
-      clearTimeout(t);
-      sock.off('message', on);
-      resolve(text);
-    };
-    sock.on('message', on);
-    sock.send(data, port, '127.0.0.1');
-  });
-  try {
-    const first = await exchange(msg(1));
-    if (statusOf(first) !== 401) return first;
-    const h = /WWW-Authenticate: *Digest (.*)/i.exec(first!)![1]!;
-    const nonce = /nonce="([^"]+)"/.exec(h)![1]!;
-    const cnonce = randomBytes(4).toString('hex');
-    const response = md5(`${md5(`${user}:${REALM}:${PASSWORD}`)}:${nonce}:00000001:${cnonce}:auth:${md5(`REGISTER:${uri}`)}`);
-    return await exchange(msg(2, `Digest username="${user}", realm="${REALM}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`));
-  } finally {
-    sock.close();
-  }
+function digestRegisterReply(port: number, srcIp: string, user: string): Promise<string | undefined> {
+  return udpRegister({ host: '127.0.0.1', port, srcIp, user, password: PASSWORD, realm: REALM, expires: 120, callIdHost: 'workers-test' });
 }
 
 /**
@@ -109,29 +66,25 @@ function parentOf(pid: number): number | undefined {
   }
 }
 
-/** The Authorization that answers the 401 `reply` to `user`'s REGISTER of `uri` (REALM, PASSWORD; a fresh cnonce each time). */
-function registerAuthorization(reply: string, user: string, uri: string): string {
-  const h = /Digest (.*)/i.exec(headers(reply, 'WWW-Authenticate')[0] ?? '')![1]!;
-  const nonce = /nonce="([^"]+)"/.exec(h)![1]!;
-  const cnonce = randomBytes(4).toString('hex');
-  const response = md5(`${md5(`${user}:${REALM}:${PASSWORD}`)}:${nonce}:00000001:${cnonce}:auth:${md5(`REGISTER:${uri}`)}`);
-  return `Digest username="${user}", realm="${REALM}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`;
-}
-
 /**
  * A callee over one TCP connection it keeps open (a UA behind NAT: nothing reaches it except over
  * that connection): registers with digest, answers INVITE with 200 (Record-Route copied) and BYE
- * with 200, and keeps every request it got. (A slimmer copy of cluster-calls.test.ts' TestUa.)
+ * with 200, and keeps every request it got (cluster-calls.test.ts' TestUa does the same over UDP or TCP).
  */
 class TcpUa {
-  readonly requests: string[] = [];
+  private readonly inbox: Inbox<string>;
   private sock!: net.Socket;
-  private buf = Buffer.alloc(0);
-  private waiters: Array<{ match: (m: string) => boolean; resolve: (m: string) => void }> = [];
   private readonly tag = randomBytes(4).toString('hex');
   private cseq = 0;
   localPort = 0;
-  constructor(readonly ip: string, readonly user: string) {}
+  constructor(readonly ip: string, readonly user: string) {
+    this.inbox = new Inbox<string>(user);
+  }
+
+  /** the requests received, in order */
+  get requests(): readonly string[] {
+    return this.inbox.items;
+  }
 
   get contact(): string {
     return `<sip:${this.user}@${this.ip}:${this.localPort};transport=tcp>`;
@@ -144,19 +97,7 @@ class TcpUa {
       c.once('error', reject);
     });
     c.on('error', () => undefined);
-    c.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      for (;;) {
-        while (this.buf.length >= 2 && this.buf[0] === 0x0d && this.buf[1] === 0x0a) this.buf = this.buf.subarray(2);
-        const end = this.buf.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const len = Number(/\r\n(?:content-length|l)\s*:\s*(\d+)/i.exec(this.buf.subarray(0, end).toString('utf8'))?.[1] ?? 0);
-        if (this.buf.length < end + 4 + len) return;
-        const text = this.buf.subarray(0, end + 4 + len).toString('utf8');
-        this.buf = this.buf.subarray(end + 4 + len);
-        this.received(text);
-      }
-    });
+    c.on('data', streamFramer((text) => this.received(text)));
     this.sock = c;
     this.localPort = c.localPort!;
   }
@@ -167,15 +108,9 @@ class TcpUa {
 
   private received(text: string): void {
     const method = /^SIP\/2\.0 /.test(text) ? undefined : text.slice(0, text.indexOf(' '));
-    if (method !== undefined) this.requests.push(text);
     if (method === 'INVITE') this.respond(text, true);
     else if (method === 'BYE') this.respond(text, false);
-    for (const w of [...this.waiters]) {
-      if (w.match(text)) {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        w.resolve(text);
-      }
-    }
+    this.inbox.add(text, method !== undefined);
   }
 
   private respond(req: string, answer: boolean): void {
@@ -183,45 +118,25 @@ class TcpUa {
   }
 
   wait(what: string, match: (m: string) => boolean, ms = 10_000): Promise<string> {
-    const had = this.requests.find(match);
-    if (had !== undefined) return Promise.resolve(had);
-    return new Promise<string>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${this.user}: no ${what} within ${ms} ms`)), ms);
-      this.waiters.push({ match, resolve: (m) => (clearTimeout(t), resolve(m)) });
-    });
+    return this.inbox.wait(what, match, ms);
   }
 
   /** REGISTER with digest over the connection; the final status. */
   async register(port: number): Promise<number | undefined> {
     const callId = `${randomBytes(8).toString('hex')}@workers-test`;
     const uri = `sip:127.0.0.1:${port}`;
-    const msg = (auth?: string) => [
-      `REGISTER ${uri} SIP/2.0`,
-      `Via: SIP/2.0/TCP ${this.ip}:${this.localPort};branch=z9hG4bK-${randomBytes(6).toString('hex')};rport`,
-      `From: <sip:${this.user}@${REALM}>;tag=${randomBytes(4).toString('hex')}`,
-      `To: <sip:${this.user}@${REALM}>`,
-      `Call-ID: ${callId}`,
-      `CSeq: ${++this.cseq} REGISTER`,
-      `Contact: ${this.contact}`,
-      'Expires: 300',
-      'Max-Forwards: 70',
-      ...(auth ? [`Authorization: ${auth}`] : []),
-      'Content-Length: 0',
-      '',
-      '',
-    ].join('\r\n');
-    const finalFor = (cseq: number) => (m: string) => /^SIP\/2\.0 [2-6]\d\d /.test(m) && headers(m, 'CSeq')[0] === `${cseq} REGISTER`;
-    const reply = (cseq: number) => new Promise<string>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${this.user}: no REGISTER reply`)), 5000);
-      this.waiters.push({ match: finalFor(cseq), resolve: (m) => (clearTimeout(t), resolve(m)) });
+    const reply = await registerWithDigest({
+      user: this.user,
+      password: PASSWORD,
+      uri,
+      request: (auth) => registerRequest({ uri, via: `TCP ${this.ip}:${this.localPort}`, user: this.user, realm: REALM, fromTag: randomBytes(4).toString('hex'), callId, cseq: ++this.cseq, contact: this.contact, expires: 300, auth }),
+      exchange: (text) => {
+        const r = this.inbox.next('REGISTER reply', (m) => isFinal(m) && cseqOf(m) === cseqOf(text), 5000);
+        this.sock.write(text);
+        return r;
+      },
     });
-    let r = reply(this.cseq + 1);
-    this.sock.write(msg());
-    const first = await r;
-    if (statusOf(first) !== 401) return statusOf(first);
-    r = reply(this.cseq + 1);
-    this.sock.write(msg(registerAuthorization(first, this.user, uri)));
-    return statusOf(await r);
+    return statusOf(reply);
   }
 }
 
@@ -234,30 +149,31 @@ class TcpUa {
  * do, to the source address and port of the request.
  */
 class UdpUa {
-  readonly requests: Array<{ text: string; from: string }> = [];
+  private readonly inbox: Inbox<{ text: string; from: string }>;
   private readonly sock = dgram.createSocket('udp4');
-  private waiters: Array<{ match: (m: string) => boolean; resolve: (m: string) => void }> = [];
   private readonly tag = randomBytes(4).toString('hex');
   localPort = 0;
-  constructor(readonly ip: string, readonly user: string, readonly answer: 'via' | 'source') {}
+  constructor(readonly ip: string, readonly user: string, readonly answer: 'via' | 'source') {
+    this.inbox = new Inbox(user);
+  }
+
+  /** the requests received, in order, with the address each came from */
+  get requests(): ReadonlyArray<{ text: string; from: string }> {
+    return this.inbox.items;
+  }
 
   async open(): Promise<void> {
     await new Promise<void>((r) => this.sock.bind({ address: this.ip, port: 0 }, () => r()));
     this.localPort = this.sock.address().port;
     this.sock.on('message', (d, rinfo) => {
       const text = d.toString('utf8');
-      if (!/^SIP\/2\.0 /.test(text)) {
-        this.requests.push({ text, from: `${rinfo.address}:${rinfo.port}` });
+      const request = !/^SIP\/2\.0 /.test(text);
+      if (request) {
         const method = text.slice(0, text.indexOf(' '));
         if (method === 'INVITE') this.respond(text, rinfo, true);
         else if (method === 'BYE') this.respond(text, rinfo, false);
       }
-      for (const w of [...this.waiters]) {
-        if (w.match(text)) {
-          this.waiters.splice(this.waiters.indexOf(w), 1);
-          w.resolve(text);
-        }
-      }
+      this.inbox.add({ text, from: `${rinfo.address}:${rinfo.port}` }, request);
     });
   }
 
@@ -281,49 +197,28 @@ class UdpUa {
     this.sock.send(data, Number(rport ?? m[2] ?? 5060), received ?? m[1]!);
   }
 
-  wait(what: string, match: (m: string) => boolean, ms = 10_000): Promise<string> {
-    const had = this.requests.find((r) => match(r.text));
-    if (had !== undefined) return Promise.resolve(had.text);
-    return new Promise<string>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${this.user}: no ${what} within ${ms} ms`)), ms);
-      this.waiters.push({ match, resolve: (m) => (clearTimeout(t), resolve(m)) });
-    });
+  async wait(what: string, match: (m: string) => boolean, ms = 10_000): Promise<string> {
+    return (await this.inbox.wait(what, (r) => match(r.text), ms)).text;
   }
 
   /** REGISTER with digest from this socket to the shared port; the final status. */
   async register(port: number): Promise<number | undefined> {
     const uri = `sip:127.0.0.1:${port}`;
     const callId = `${randomBytes(8).toString('hex')}@workers-test`;
-    const msg = (cseq: number, auth?: string) => [
-      `REGISTER ${uri} SIP/2.0`,
-      `Via: SIP/2.0/UDP ${this.ip}:${this.localPort};branch=z9hG4bK-${randomBytes(6).toString('hex')};rport`,
-      `From: <sip:${this.user}@${REALM}>;tag=${randomBytes(4).toString('hex')}`,
-      `To: <sip:${this.user}@${REALM}>`,
-      `Call-ID: ${callId}`,
-      `CSeq: ${cseq} REGISTER`,
-      `Contact: <sip:${this.user}@${this.ip}:${this.localPort}>`,
-      'Expires: 300',
-      'Max-Forwards: 70',
-      ...(auth ? [`Authorization: ${auth}`] : []),
-      'Content-Length: 0',
-      '',
-      '',
-    ].join('\r\n');
-    const exchange = (cseq: number, auth?: string) => {
-      const r = this.wait('REGISTER reply', (m) => /^SIP\/2\.0 [2-6]\d\d /.test(m) && headers(m, 'CSeq')[0] === `${cseq} REGISTER`, 5000);
-      this.sock.send(msg(cseq, auth), port, '127.0.0.1');
-      return r;
-    };
-    const first = await exchange(1);
-    if (statusOf(first) !== 401) return statusOf(first);
-    return statusOf(await exchange(2, registerAuthorization(first, this.user, uri)));
+    let cseq = 0;
+    const reply = await registerWithDigest({
+      user: this.user,
+      password: PASSWORD,
+      uri,
+      request: (auth) => registerRequest({ uri, via: `UDP ${this.ip}:${this.localPort}`, user: this.user, realm: REALM, fromTag: randomBytes(4).toString('hex'), callId, cseq: ++cseq, contact: `<sip:${this.user}@${this.ip}:${this.localPort}>`, expires: 300, auth }),
+      exchange: (text) => {
+        const r = this.wait('REGISTER reply', (m) => isFinal(m) && cseqOf(m) === cseqOf(text), 5000);
+        this.sock.send(text, port, '127.0.0.1');
+        return r;
+      },
+    });
+    return statusOf(reply);
   }
-}
-
-function ok(r: SippRun, what: string): void {
-  assert.equal(r.timedOut, false, `${what}: sipp timed out\n${r.output.slice(-1500)}`);
-  assert.equal(r.code, 0, `${what}: sipp exit ${r.code}\n${r.output.slice(-2500)}`);
-  assert.equal(r.successful, 1, `${what}: ${r.output.slice(-1500)}`);
 }
 
 describe('sipd --workers', () => {
