@@ -87,10 +87,13 @@ function oclifFullKey(fromFile, id) {
 }
 // A package whose exports are a function (wordwrap, which oclif calls to render its parse errors'
 // lists) cannot stand behind a proxy of a plain object: calling it threw "… is not a function"
-// (`htable dump` without its table printed that instead of the missing argument). Such a require
-// stays as it is (OCLIF_DEP below still takes it from oclif's location), found by loading it here.
+// (`htable dump` without its table printed that instead of the missing argument). Such a bare
+// require stays as it is (OCLIF_DEP below still takes it from oclif's location), found by loading
+// it here. Wrapped in __importDefault/__importStar it is an object ({default: fn}) and stays lazy:
+// debug (whose module reads the terminal through tty and supports-color), clean-stack, wrap-ansi.
 const callables = new Map();
 function callableDep(fromFile, expr) {
+  if (!expr.startsWith('require(')) return false;
   const id = /require\((["'])([^"']+)\1\)/.exec(expr)?.[2];
   if (!id || id.startsWith('.') || id.startsWith('node:')) return false;
   const key = `${dirname(fromFile)}\0${id}`;
@@ -145,6 +148,9 @@ const lazyOclif = {
 const MYSQL_REQUIRE =
   'var __sipctlMysqlRequire = (id) => (globalThis[Symbol.for("sipctl.mysqlRequire")] ??= require("node:module").createRequire(require.resolve("mysql2/package.json")))(id);\n';
 const MYSQL_LAZY = /^(const|let|var) ([\w$]+) = require\((["'])\.\.\/constants\/errors(?:\.js)?\3\);$/gm;
+// node:tls (with its crypto and stream-wrap modules) and node:zlib, which base/connection.js and
+// compressed_protocol.js require at their top, serve only ssl and compress connections: on first use.
+const MYSQL_LAZY_BUILTIN = /^(const|let|var) ([\w$]+) = require\((["'])(tls|zlib)\3\);$/gm;
 // iconv-lite, which mysql2 needs for every handshake (the server's greeting is cesu8), carries the
 // code-page tables of Chinese, Japanese and Korean encodings (230 KB of JSON, each required inside
 // a function when a column in that encoding is decoded): they are required from iconv-lite's
@@ -161,6 +167,7 @@ const lazyMysqlTables = {
       let n = 0;
       const out = src
         .replace(MYSQL_LAZY, (_, kind, name) => (n++, `${kind} ${name} = __sipctlLazy(() => __sipctlMysqlRequire("./lib/constants/errors.js"));`))
+        .replace(MYSQL_LAZY_BUILTIN, (_, kind, name, q, id) => (n++, `${kind} ${name} = __sipctlLazy(() => require("node:${id}"));`))
         .replace(MYSQL_SSL, () => (n++, '__sipctlMysqlRequire("./lib/constants/ssl_profiles.js")'));
       return { contents: n ? out.replace(/^(['"]use strict['"];\n)?/, (d) => d + LAZY_HELPER + MYSQL_REQUIRE) : src, loader: 'js' };
     });
@@ -178,7 +185,7 @@ const lazyMysqlTables = {
 // loads the whole stream stack, about 10 ms per run. esbuild then reads the named imports as
 // properties of the CommonJS module where they are used.
 // The network, process, crypto and terminal ones, which most runs never use, load on first use.
-const LAZY_BUILTINS = new Set(['node:http', 'node:https', 'node:tls', 'node:net', 'node:dgram', 'node:child_process', 'node:crypto', 'node:readline', 'node:readline/promises', 'node:zlib', 'node:dns', 'node:http2', 'node:worker_threads']);
+const LAZY_BUILTINS = new Set(['node:fs/promises', 'node:http', 'node:https', 'node:tls', 'node:net', 'node:dgram', 'node:child_process', 'node:crypto', 'node:readline', 'node:readline/promises', 'node:zlib', 'node:dns', 'node:http2', 'node:worker_threads']);
 const builtinsByRequire = {
   name: 'builtins-by-require',
   setup(b) {
@@ -293,6 +300,14 @@ const cjsFiles = await Promise.all(
     return { path: join(CJS, relative(DIST, f.path)).replace(/\.js$/, '.cjs'), text: CJS_PRELUDE + out };
   }),
 );
+// The launcher's argv normalisation (tsc's dist/cli/argv.js, no imports) as CommonJS too: bin/run.cjs
+// requires it on every run, --version included, and require() of an ES module starts Node's
+// ES-module loader (nine more built-in modules) for that one file.
+{
+  const { code } = await transform(readFileSync(join(DIST, 'cli', 'argv.js'), 'utf8'), { format: 'cjs', platform: 'node', target: 'node20', minify: true, keepNames: true, logLevel: 'error' });
+  if (/\b(require|import)\b/.test(code.replace(/\bmodule\.exports\b/g, ''))) throw new Error('bundle: dist/cli/argv.js has imports; bundle it as an entry instead');
+  cjsFiles.push({ path: join(CJS, 'cli', 'argv.cjs'), text: '"use strict";' + code });
+}
 // Replaced in one go once all are converted, as the ES modules above.
 rmSync(CJS, { recursive: true, force: true });
 for (const f of cjsFiles) {

@@ -317,7 +317,9 @@ export async function fastRun(plan: FastPlan, load: (file: string) => Record<str
   if (!C) return false;
   // @oclif/core is CommonJS: a dynamic import of it from the bundle gives module.exports as default.
   const oclif = (await import('@oclif/core')) as typeof import('@oclif/core') & { default?: typeof import('@oclif/core') };
-  const { flush, handle } = oclif.default ?? oclif;
+  // Read where used: each is a lazy part of the bundled oclif, and handle's module (with
+  // clean-stack) is needed only when the command failed.
+  const core = oclif.default ?? oclif;
   // oclif logs through the debug package, which prints nothing without DEBUG (and with DEBUG set
   // there is no fast path): a logger that prints nothing spares loading it.
   const logger = (await import('@oclif/core/logger')) as typeof import('@oclif/core/logger') & { default?: typeof import('@oclif/core/logger') };
@@ -327,9 +329,9 @@ export async function fastRun(plan: FastPlan, load: (file: string) => Record<str
   C.relativePath = plan.file.slice(plan.config.root.length + 1).split('/');
   try {
     await new C(plan.argv, plan.config)._run();
-    await flush();
+    await core.flush();
   } catch (error) {
-    await handle(error as Error);
+    await core.handle(error as Error);
   }
   return true;
 }

@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as FS, open as openCb, promises as fsp, unlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants as FS, open as openCb, unlinkSync, type Stats } from 'node:fs';
+// A namespace, not fs.promises: the bundle loads node:fs/promises (nine built-in modules) on first use (issue 15).
+import * as fsp from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
