@@ -3,19 +3,21 @@
 // A CommonJS script (issue 15): Node starts an ES-module entry point through its ESM loader,
 // ~5 ms more CPU per run than a script (measured: bench/RESULTS.md).
 'use strict';
-const Module = require('node:module');
-
-// V8's compile cache where the running Node has it (22.8+); on Node 20 there is none to enable.
-Module.enableCompileCache?.();
+// V8's compile cache where the running Node has it (22.8+). On Node 20 there is none to enable, and
+// node:module would load Node's ES-module loader for nothing: the CommonJS loader is module's class.
+if (Number(process.versions.node.split('.')[0]) >= 22) require('node:module').enableCompileCache?.();
+const Module = module.constructor;
 
 // sipctl's own ES modules by require() too (below): Node >= 20.19 reads an ES module synchronously
 // that way, without a thread-pool round trip per file, which on a busy machine waits for a time
-// slice each.
-const { normaliseArgv } = require('../dist/cli/argv.js');
+// slice each. argv.js has a CommonJS copy (scripts/bundle.mjs), which spares starting Node's
+// ES-module loader on the fast path and for --version.
 const { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } = require('node:fs');
 const { platform, arch, release, tmpdir } = require('node:os');
 const { dirname, isAbsolute, join, relative, resolve } = require('node:path');
 const { pathToFileURL } = require('node:url');
+const argvCjs = join(__dirname, '..', 'dist', 'cjs', 'cli', 'argv.cjs');
+const { normaliseArgv } = require(existsSync(argvCjs) ? argvCjs : '../dist/cli/argv.js');
 
 /**
  * The fast path's files as scripts (issue 15): scripts/bundle.mjs writes every bundle file a second

@@ -1,4 +1,5 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
+import { format, inspect } from 'node:util';
 import { insecureWarnings, type ConfigValues, type ResolvedConfig } from '../core/config/config.js';
 import type { Database } from '../core/db/database.js';
 import { Session, type SessionOptions } from '../core/session.js';
@@ -82,6 +83,18 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected async openDb(opts: { create?: boolean } = {}): Promise<Database> {
     return this.session.openDb(opts);
+  }
+
+  /**
+   * oclif's log (its ux.stdout: console.log of util.format), written to stdout here so that printing
+   * a result does not open stderr, which for a pipe loads node:net and the stream wrappers: oclif's
+   * ux module does on load, console.log does for its colour check (issue 15). A one-argument
+   * console.log prints the string as it is; stdout's EPIPE is ignored (oclif's Command module).
+   */
+  public override log(message = '', ...args: unknown[]): void {
+    if (this.jsonEnabled()) return;
+    const text = typeof message === 'string' ? message : inspect(message);
+    process.stdout.write((text ? format(text, ...args) : format(...args)) + '\n');
   }
 
   /** Human output goes to stdout only when --json is off. */
