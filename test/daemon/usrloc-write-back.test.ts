@@ -1,20 +1,27 @@
 // usrloc db_mode 2 (write-back, as Kamailio's) in sipd as shipped (built, run as a process), on
 // SQLite and MariaDB: the REGISTER is answered 200 before anything is in `location`; SIGTERM
 // writes it before sipd exits; a restart loads it; with timer_interval 1 a new registration
-// reaches the table and an un-REGISTER (Expires: 0) removes the row at the next timer run.
+// reaches the table and an un-REGISTER (Expires: 0) removes the row at the next timer run. In a
+// cluster the registration is in Redis before the 200 OK, and the node writes its row later.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isolatedEnv, runSipctl } from '../helpers/cli.js';
 import { createTestDb, ENGINES, type TestDb } from '../helpers/db.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { until } from '../helpers/until.js';
+import { redisCommand } from './raw-sip.js';
 import { register } from '../../src/core/demo/sip-ua.js';
 import { assertBuilt, startSipd, type SipdProcess } from './sipd-process.js';
 
 const PW = { frank: 'Harbor-Violet-6620', gina: 'Copper-Meadow-1957' };
 const running: SipdProcess[] = [];
 const dbs: TestDb[] = [];
+const redises: RedisServer[] = [];
 after(async () => {
+  for (const r of redises) await r.stop().catch(() => undefined);
   for (const s of running) if (s.child.exitCode === null && s.child.signalCode === null) await s.stop('SIGKILL');
   for (const s of running) rmSync(s.stateDir, { recursive: true, force: true });
   for (const t of dbs) await t.drop().catch((e) => console.error(`cleanup of ${t.url} failed:`, e));
@@ -79,3 +86,33 @@ for (const engine of ENGINES) {
     }
   });
 }
+
+test('db_mode 2 with --cluster [mysql]: the registration is in Redis before the 200 OK; the node writes its row later (here at SIGTERM)', async () => {
+  assertBuilt();
+  const t = await createTestDb('mysql');
+  dbs.push(t);
+  const env = isolatedEnv({ SIPCTL_DB: t.url, SIPCTL_DB_PASSWORD: t.password });
+  const r = await runSipctl(['add', 'frank@127.0.0.1', PW.frank], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const dir = mkdtempSync(join(tmpdir(), 'sipd-wb-redis-'));
+  const redis = await startRedis(dir);
+  redises.push(redis);
+  const db = await t.open();
+  try {
+    const s = await startSipd({
+      dbUrl: t.fullUrl,
+      config: { cluster: { url: `redis://127.0.0.1:${redis.port}/0`, node_id: 'wb1', timeout_ms: 1000 }, modules: { usrloc: { db_mode: 2, timer_interval: 3600 } } },
+    });
+    running.push(s);
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const ok = await register({ proxyHost: '127.0.0.1', proxyPort: s.sipPort, user: 'frank', password: PW.frank, domain: '127.0.0.1', contactPort: port, expires: 600 });
+    assert.ok(ok.ok, ok.log.join('\n'));
+    assert.equal(await redisCommand(redis.port, 'HLEN sipd:loc:frank'), ':1', 'in Redis before the 200 OK');
+    assert.deepEqual(await db.query('SELECT contact FROM location'), [], 'the row waits for the timer');
+    assert.deepEqual(await s.stop('SIGTERM'), { code: 0, signal: null });
+    assert.deepEqual((await db.query<{ contact: string }>('SELECT contact FROM location')).map((x) => x.contact), [`sip:frank@127.0.0.1:${port}`]);
+  } finally {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
