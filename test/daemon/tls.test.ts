@@ -187,7 +187,7 @@ async function registerWithDigest(send: (s: string) => void, reader: ReturnType<
   return { first, second: await reader.next() };
 }
 
-function tlsConnect(port: number, client?: SelfSignedResult, extra: tls.ConnectionOptions = {}): Promise<tls.TLSSocket> {
+function tlsConnect(port: number, client?: SelfSignedResult, extra: tls.ConnectionOptions & Pick<net.TcpNetConnectOpts, 'localAddress'> = {}): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const s = tls.connect({
       host: '127.0.0.1',

@@ -518,9 +518,9 @@ describe('sipd --workers', () => {
         const MAX_CALLS = 30;
         const kinds = { direct: 0, handedOff: 0 };
         for (let call = 1; ; call++) {
-          const seen = dave.requests.length;
+          const seen: number = dave.requests.length;
           const uac = sipp({ scenario: scenario('caller.xml', { USER: 'bob', HOLD: 200 }), remote: `127.0.0.1:${port}`, localPort: await freeSipPort(), service: 'dave', user: 'bob', password: PASSWORD, timeoutMs: 20_000 });
-          const invite = await dave.wait('INVITE', (m) => m.startsWith('INVITE ') && dave.requests.indexOf(m) >= seen, 10_000).catch((e: Error) => assert.fail(`call ${call}: ${e.message}${log()}`));
+          const invite: string = await dave.wait('INVITE', (m) => m.startsWith('INVITE ') && dave!.requests.indexOf(m) >= seen, 10_000).catch((e: Error) => assert.fail(`call ${call}: ${e.message}${log()}`));
           ok(await uac.done, `call ${call}, caller${log()}`);
           const callId = headers(invite, 'Call-ID')[0];
           await dave.wait('BYE', (m) => m.startsWith('BYE ') && headers(m, 'Call-ID')[0] === callId, 10_000);
@@ -568,9 +568,9 @@ describe('sipd --workers', () => {
       // A hand-off sent to the shared port would reach whichever worker the kernel's hash of x's
       // address picks, half the time the one without dave's connection (480, as before).
       for (let call = 1; call <= 2; call++) {
-        const seen = dave.requests.length;
+        const seen: number = dave.requests.length;
         const uac = sipp({ scenario: scenario('caller.xml', { USER: 'bob', HOLD: 200 }), remote: `127.0.0.2:${xPort}`, localPort: await freeSipPort(), service: 'dave', user: 'bob', password: PASSWORD, timeoutMs: 20_000 });
-        const invite = await dave.wait('INVITE', (m) => m.startsWith('INVITE ') && dave!.requests.indexOf(m) >= seen, 10_000).catch((e: Error) => assert.fail(`call ${call}: ${e.message}${log()}`));
+        const invite: string = await dave.wait('INVITE', (m) => m.startsWith('INVITE ') && dave!.requests.indexOf(m) >= seen, 10_000).catch((e: Error) => assert.fail(`call ${call}: ${e.message}${log()}`));
         ok(await uac.done, `call ${call} through x, caller${log()}`);
         const callId = headers(invite, 'Call-ID')[0];
         await dave.wait('BYE', (m) => m.startsWith('BYE ') && headers(m, 'Call-ID')[0] === callId, 10_000);

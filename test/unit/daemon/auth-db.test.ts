@@ -394,7 +394,7 @@ forEachEngine('auth-db', (engine, track) => {
 
   test('with the core module loaded, security events go to its (rate-limited) security log', async () => {
     const seen: SecurityEvent[] = [];
-    const core: CoreApi = { database: () => Promise.resolve(db), securityEvent: (ev) => seen.push(ev), isMyself: () => true, domains: () => [DOMAIN], stateDir: '/nonexistent' };
+    const core: CoreApi = { database: () => Promise.resolve(db), securityEvent: (ev) => seen.push(ev), isMyself: () => true, domains: () => [DOMAIN], stateDir: '/nonexistent', sipSockets: () => [], onSipSocketsBound: () => undefined };
     const s = await start(db, {}, undefined, { core });
     const ip = '192.0.2.88';
     try {

@@ -27,7 +27,7 @@ interface Opts {
 async function pipeline(opts: Opts = {}) {
   const events: SecurityEvent[] = [];
   const myself = new Myself([{ ip: '127.0.0.1', port: 5060, transport: 'udp' }], ['sip.example.com']);
-  const core: CoreApi = { database: () => Promise.reject(new Error('no')), securityEvent: (e) => events.push(e), isMyself: (h, p) => myself.isMyself(h, p), domains: () => ['sip.example.com'], stateDir: '/x' };
+  const core: CoreApi = { database: () => Promise.reject(new Error('no')), securityEvent: (e) => events.push(e), isMyself: (h, p) => myself.isMyself(h, p), domains: () => ['sip.example.com'], stateDir: '/x', sipSockets: () => [], onSipSocketsBound: () => undefined };
   const reg = new ModuleRegistry();
   reg.register(defineModule({ name: 'core', params: {}, init() {}, destroy() {}, rpc: {}, api: core }));
   const ht = createHtableModule({ definitions: Object.entries(DEFAULT_HTABLES).map(([n, a]) => makeDefinition(n, a)) });

@@ -71,6 +71,8 @@ async function harness(params: Record<string, unknown> = {}, trusted: Record<str
     isMyself: (h) => h === '127.0.0.1',
     domains: () => [],
     stateDir: '/nonexistent',
+    sipSockets: () => [],
+    onSipSocketsBound: () => undefined,
   };
   reg.register(defineModule({ name: 'core', params: {}, init() {}, destroy() {}, rpc: {}, api: core }));
   const ht = createHtableModule({ definitions: Object.entries(DEFAULT_HTABLES).map(([n, a]) => makeDefinition(n, a)) });

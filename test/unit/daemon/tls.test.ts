@@ -348,7 +348,7 @@ test('certificateMismatch: a verified certificate whose single CN is the (unesca
 test('pipeline: with the policy on, a TLS REGISTER whose certificate is not the From user gets 403 before auth-db is asked', async () => {
   const events: SecurityEvent[] = [];
   const myself = new Myself([{ ip: '127.0.0.1', port: 5061, transport: 'tls' }], []);
-  const core: CoreApi = { database: () => Promise.reject(new Error('no')), securityEvent: (e) => events.push(e), isMyself: (h, p) => myself.isMyself(h, p), domains: () => [], stateDir: '/x' };
+  const core: CoreApi = { database: () => Promise.reject(new Error('no')), securityEvent: (e) => events.push(e), isMyself: (h, p) => myself.isMyself(h, p), domains: () => [], stateDir: '/x', sipSockets: () => [], onSipSocketsBound: () => undefined };
   let authAsked = 0;
   const auth: AuthApi = {
     authenticate: async () => {

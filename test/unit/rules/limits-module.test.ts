@@ -34,8 +34,8 @@ test('limits: totals from the CDRs, budget seconds, refusals, day and month turn
     reg.register(limits);
     await reg.initAll({ now: () => clock });
     const api = limits.api as LimitsApi;
-    const usage = () => limits.rpc['limits.usage'].handler(['alice'], undefined as never) as { used: { calls: number; costDay: number; costMonth: number } };
-    const recent = () => (alerts.rpc['alerts.recent'].handler([50], undefined as never) as { alerts: Array<{ type: string; key: string }> }).alerts.map((a) => `${a.type} ${a.key}`);
+    const usage = () => limits.rpc['limits.usage'].handler(['alice']) as { used: { calls: number; costDay: number; costMonth: number } };
+    const recent = () => (alerts.rpc['alerts.recent'].handler([50]) as { alerts: Array<{ type: string; key: string }> }).alerts.map((a) => `${a.type} ${a.key}`);
 
     assert.deepEqual(usage().used, { calls: 1, minutes: 0.05, costDay: 0.6, costMonth: 20.6, activeCalls: 0 });
     assert.equal(api.admit('alice', '+4989222'), undefined, '0.60 of 1.00');
@@ -61,7 +61,7 @@ test('limits: totals from the CDRs, budget seconds, refusals, day and month turn
     // per-minute increments: 61 s pay two minutes
     api.answered({ callId: 'x2', user: 'bob', dialled: '+4930123', answerTime: clock });
     api.ended({ callId: 'x2', user: 'bob', dialled: '+4930123', answerTime: clock, endTime: clock + 61_000 });
-    const bob = limits.rpc['limits.usage'].handler(['bob'], undefined as never) as { used: { calls: number; costDay: number } };
+    const bob = limits.rpc['limits.usage'].handler(['bob']) as { used: { calls: number; costDay: number } };
     assert.deepEqual([bob.used.calls, bob.used.costDay], [1, 1.2], "0.60 a minute: two minutes");
     api.ended({ callId: 'x3', user: 'bob', dialled: 'carol', answerTime: clock, endTime: clock + 5000 });
     assert.equal(api.admit('bob', 'carol'), undefined);

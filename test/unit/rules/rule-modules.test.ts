@@ -89,7 +89,9 @@ test('a database without the sipd tables (made by kamdbctl): the modules start w
     const bl = createBlocklistModule({ db });
     const co = createCountryModule({ db });
     const tr = createTimeruleModule({ db });
-    for (const m of [bl, co, tr]) reg.register(m);
+    reg.register(bl);
+    reg.register(co);
+    reg.register(tr);
     await reg.initAll();
     assert.equal((bl.api as BlocklistApi).blocked('192.0.2.1'), undefined);
     assert.deepEqual((co.api as CountryApi).check('register', '192.0.2.1'), { action: 'continue' });
