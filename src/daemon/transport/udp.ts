@@ -12,12 +12,15 @@ import net from 'node:net';
 import { ConnectionError } from '../../core/errors.js';
 import type { Endpoint, SipSocket } from '../kernel/contracts.js';
 import type { Logger } from '../kernel/module.js';
+import { isUnspecified } from './route-source.js';
 import { type Inbound, type ListenAddress, type MessageHandler, type SipTransport, normaliseIp } from './transport.js';
 
 /**
  * The port of a response's top Via when it is a UDP Via naming `ip` (sipd --workers: another
  * worker's private port, see listenUdp); undefined for a request or any other Via. Reads the head
- * only, as text, without the parser: it runs before the message is handed to anyone.
+ * only, as text, without the parser: it runs before the message is handed to anyone. A socket
+ * bound to every address (0.0.0.0, ::) takes any host: its Vias name the interface address
+ * towards each destination (route-source.ts); the port must still be a sibling's private port.
  */
 export function relayTarget(data: Buffer, ip: string): number | undefined {
   if (data.length < 12 || data.toString('latin1', 0, 8) !== 'SIP/2.0 ') return undefined;
@@ -26,7 +29,7 @@ export function relayTarget(data: Buffer, ip: string): number | undefined {
   const m = /\r\n(?:via|v)[ \t]*:[ \t]*SIP[ \t]*\/[ \t]*2\.0[ \t]*\/[ \t]*UDP[ \t]+(\[[0-9A-Fa-f:.]+\]|[^\s;:,]+)[ \t]*:[ \t]*(\d{1,5})/i.exec(data.toString('latin1', 0, end));
   if (m === null) return undefined;
   const host = m[1]!.startsWith('[') ? normaliseIp(m[1]!) : m[1]!;
-  return host === ip ? Number(m[2]) : undefined;
+  return host === ip || isUnspecified(ip) ? Number(m[2]) : undefined;
 }
 
 /** A bound UDP address: its `socket` sends from it (and, with egress, names the private port). */
@@ -113,6 +116,8 @@ export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, 
   // Requests a proxy forwards leave from this socket too (responses come back to our Via here).
   const sendTo = (to: { ip: string; port: number }, out: Buffer) => send(out, to.port, to.ip);
   const relay = opts.egress;
+  // where relayed responses go and come from: the listen IP, or loopback for 0.0.0.0 / ::
+  const relayIp = isUnspecified(local.ip) ? (v6 ? '::1' : '127.0.0.1') : local.ip;
   socket.on('message', (data, rinfo) => {
     // An IPv4 socket only ever reports dotted-quad sources, which normaliseIp returns unchanged.
     const source: Endpoint = { ip: v6 ? normaliseIp(rinfo.address) : rinfo.address, port: rinfo.port, transport: 'udp' };
@@ -123,7 +128,7 @@ export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, 
       const to = relayTarget(data, local.ip);
       if (to !== undefined && relay.sibling(local.ip, to)) {
         const head = relay.header(source);
-        if (head !== undefined) return send(Buffer.concat([head, data]), to, local.ip);
+        if (head !== undefined) return send(Buffer.concat([head, data]), to, relayIp);
       }
     }
     const inbound: Inbound = { data, source, local, reply: (out: Buffer) => send(out, rinfo.port, rinfo.address) };
@@ -143,7 +148,7 @@ export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, 
       // a response another worker took at the shared port and relayed here (only from the shared
       // address, with the workers' key); anything else that starts with NUL is dropped
       if (m.data[0] === 0) {
-        const r = m.source.ip === local.ip && m.source.port === local.port ? relay.unwrap(m.data) : undefined;
+        const r = m.source.ip === relayIp && m.source.port === local.port ? relay.unwrap(m.data) : undefined;
         if (r === undefined) return opts.log.debug('UDP datagram dropped: not a relayed response', { from: `${m.source.ip}:${m.source.port}` });
         return onMessage({ data: r.data, source: { ip: r.ip, port: r.port, transport: 'udp' }, local, reply: (out) => send(out, r.port, r.ip) });
       }

@@ -1,0 +1,164 @@
+// sipd listening on every address (udp:0.0.0.0 — an operator's first-day config, and Debian's
+// habit), alone and as --workers 2 (issue 14): the Via and Record-Route it sends name the
+// interface address each message leaves from (here the loopback address, 127.0.0.1), never
+// 0.0.0.0, which no UA can answer or route to. Calls through it complete: sipp caller and callee
+// (which answers to the source address, so with --workers a response that reached the wrong
+// worker is relayed), every message they exchanged traced. The single sipd runs under every Node
+// version; the two workers need 22.12+ (scripts/test-node-versions.sh runs this file there).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
+import { createRpcClient } from '../../src/core/rpc/client.js';
+import { supportsReusePort } from '../../src/daemon/workers.js';
+import { createTestDb, type TestDb } from '../helpers/db.js';
+import { requireTools } from '../helpers/require.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { ok, register, scenario, settle, sipp } from './calls-support.js';
+import { SIPD, assertBuilt, freeSipPort } from './sipd-process.js';
+
+const PASSWORD = 'Tr0ub4dor-Horse-77';
+const REALM = 'sip.test';
+const SECRET = randomBytes(24).toString('hex');
+
+/** The INVITE the callee got, from sipp's message trace. */
+function receivedInvite(trace: string): string {
+  const m = /message received[^\n]*\n+(INVITE [\s\S]*?\r?\n\r?\n)/.exec(trace);
+  assert.ok(m !== null, `no INVITE in the callee's trace:\n${trace.slice(0, 2000)}`);
+  return m[1]!;
+}
+
+const values = (text: string, name: string) => text.split(/\r?\n/).filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`)).flatMap((l) => l.slice(name.length + 1).split(',').map((v) => v.trim()));
+
+describe('sipd on 0.0.0.0: Via and Record-Route name the address each message leaves from', () => {
+  let dir: string;
+  let tdb: TestDb;
+  let redis: RedisServer | undefined;
+  let sipd: ChildProcess | undefined;
+  let out = '';
+
+  before(async () => {
+    requireTools('sipp', 'redis-server');
+    assertBuilt();
+    dir = mkdtempSync(join(tmpdir(), 'sipd-listen-any-'));
+    tdb = await createTestDb('mysql');
+    const db = await tdb.open();
+    try {
+      for (const u of ['alice', 'bob']) await addSubscriber(db, u, REALM, PASSWORD, { hash: 'md5', storePlaintext: false });
+    } finally {
+      await db.close();
+    }
+  });
+
+  const stop = async () => {
+    if (sipd !== undefined && sipd.exitCode === null) {
+      sipd.kill('SIGTERM');
+      await new Promise((r) => sipd!.once('exit', r));
+    }
+    sipd = undefined;
+  };
+
+  after(async () => {
+    await stop();
+    await redis?.stop();
+    await tdb?.drop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** sipd on udp:0.0.0.0:port (and its RPC over HTTP on 127.0.0.1), with `extra` config; resolves once `ready` says so */
+  async function start(name: string, extra: Record<string, unknown>, ready: (rpc: <T>(method: string) => Promise<T>) => Promise<boolean>): Promise<number> {
+    const port = await freeSipPort();
+    const rpcPort = await freeSipPort();
+    const cfg = join(dir, `${name}.json`);
+    writeFileSync(cfg, JSON.stringify({
+      listen: [`udp:0.0.0.0:${port}`],
+      rpcListen: [`http://127.0.0.1:${rpcPort}/RPC`],
+      modules: { 'auth-db': { realm: REALM, secret: SECRET }, scanner: { user_agents: ['friendly-scanner'] } },
+      ...extra,
+    }));
+    out = '';
+    sipd = spawn(process.execPath, [SIPD, '--config', cfg, '--state-dir', join(dir, name), '--log-format', 'json'], {
+      env: { PATH: process.env.PATH, HOME: dir, SIPCTL_DB: tdb.fullUrl, LANG: 'C.UTF-8' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    sipd.stdout!.on('data', (d) => (out += d));
+    sipd.stderr!.on('data', (d) => (out += d));
+    const child = sipd;
+    process.once('exit', () => child.kill('SIGKILL'));
+    const rpc = async <T>(method: string): Promise<T> => {
+      const c = createRpcClient(`http://127.0.0.1:${rpcPort}/RPC`, { timeoutMs: 5000 });
+      try {
+        return await c.call<T>(method);
+      } finally {
+        await c.close();
+      }
+    };
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      assert.equal(child.exitCode, null, `sipd exited:\n${out.slice(-3000)}`);
+      assert.ok(Date.now() < deadline, `sipd did not become ready:\n${out.slice(-3000)}`);
+      if (await ready(rpc).catch(() => false)) return port;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /**
+   * alice registered (sipp, from 127.0.0.1), then calls from bob through 127.0.0.1:port until
+   * `enough` says so: each call completes, and neither side saw 0.0.0.0 in anything sipd sent;
+   * the callee's INVITE names 127.0.0.1 in sipd's Via and every Record-Route entry. Returns
+   * the port in the top Via of each call's INVITE.
+   */
+  async function calls(port: number, enough: (viaPorts: number[]) => Promise<boolean>): Promise<number[]> {
+    const alicePort = await freeSipPort();
+    ok(await register({ proxyPort: port, user: 'alice', password: PASSWORD, localPort: alicePort }), 'REGISTER alice');
+    const viaPorts: number[] = [];
+    const log = () => `\nsipd's log (tail):\n${out.slice(-2500)}`;
+    for (let call = 1; ; call++) {
+      const uas = sipp({ scenario: scenario('callee.xml'), localIp: '127.0.0.1', localPort: alicePort, timeoutMs: 20_000, traceMessages: true });
+      await settle();
+      const uac = sipp({ scenario: scenario('caller.xml', { USER: 'bob' }), remote: `127.0.0.1:${port}`, localPort: await freeSipPort(), service: 'alice', user: 'bob', password: PASSWORD, timeoutMs: 20_000, traceMessages: true });
+      const [c, a] = await Promise.all([uac.done, uas.done]);
+      ok(c, `call ${call}, caller${log()}`);
+      ok(a, `call ${call}, callee${log()}`);
+      assert.doesNotMatch(a.messages!, /0\.0\.0\.0/, `call ${call}: the callee saw 0.0.0.0:\n${a.messages!.slice(0, 3000)}`);
+      assert.doesNotMatch(c.messages!, /0\.0\.0\.0/, `call ${call}: the caller saw 0.0.0.0:\n${c.messages!.slice(0, 3000)}`);
+      const invite = receivedInvite(a.messages!);
+      const via = /^SIP\/2\.0\/UDP 127\.0\.0\.1:(\d+);/.exec(values(invite, 'Via')[0] ?? '');
+      assert.ok(via !== null, `call ${call}: sipd's Via ${values(invite, 'Via')[0]}`);
+      const rr = values(invite, 'Record-Route');
+      assert.ok(rr.length > 0 && rr.every((v) => v.startsWith('<sip:127.0.0.1:')), `call ${call}: Record-Route ${rr.join(' | ')}`);
+      viaPorts.push(Number(via[1]));
+      if (await enough(viaPorts)) return viaPorts;
+      assert.ok(call < 30, `${call} calls: ${viaPorts.join(', ')}${log()}`);
+    }
+  }
+
+  test('a single sipd: the call completes; Via and Record-Route name 127.0.0.1 and the SIP port', async () => {
+    const port = await start('single', {}, async (rpc) => (await rpc('core.uptime')) !== undefined);
+    try {
+      const vias = await calls(port, async () => true);
+      assert.deepEqual(vias, [port]);
+    } finally {
+      await stop();
+    }
+  });
+
+  if (supportsReusePort()) test('sipd --workers 2: calls either worker takes complete; Via names 127.0.0.1 and the worker\'s private port', async () => {
+    redis = await startRedis(dir);
+    const port = await start('workers', { cluster: { url: `redis://127.0.0.1:${redis.port}/0`, node_id: 'w' }, workers: 2 }, async (rpc) =>
+      (await rpc<{ nodes: Array<{ node: string; alive: boolean }> }>('cluster.nodes')).nodes.filter((x) => x.alive).map((x) => x.node).join() === 'w#0,w#1');
+    try {
+      // which worker takes a call is the kernel's choice (a hash of the caller's address and port):
+      // calls from fresh source ports until two private ports showed up in Via
+      const vias = await calls(port, async (v) => new Set(v).size === 2);
+      assert.ok(!vias.includes(port), `Via names the workers' private ports, not the shared one: ${vias.join(', ')}`);
+      assert.doesNotMatch(out, /sipd: worker \d+ exited/);
+    } finally {
+      await stop();
+    }
+  });
+});
