@@ -256,6 +256,21 @@ export type ClusterAdmission = 'admitted' | 'full' | 'down';
  * calls); those modules call this API. `enabled` is false without cluster.url, and then nothing
  * here is called.
  */
+/**
+ * RFC 3261 §10.3 step 7 over all nodes (the registrar, in a cluster): a binding of one of `uris`
+ * with this Call-ID, whichever node wrote it, must have a lower CSeq; the same CSeq written less
+ * than `delaySec` ago (registrar.cseq_delay) is a retransmission.
+ */
+export interface CseqCheck {
+  callId: string;
+  cseq: number;
+  uris: string[];
+  delaySec: number;
+}
+
+/** Why the cluster store refused a location write: max_contacts on all nodes, or the CSeq rule. */
+export type LocationRefusal = { contacts: number } | { cseq: 'lower' | 'retransmission' };
+
 export interface ClusterApi {
   readonly enabled: boolean;
   readonly nodeId: string;
@@ -285,8 +300,9 @@ export interface ClusterApi {
    * registrations: write one AoR's changes (throws when Redis is unreachable). With `maxContacts`
    * > 0 and contacts to put, atomically refused when the AoR would then hold more valid contacts
    * than that on all nodes together: resolves with the count it would have had (undefined: written).
+   * With `cseq`, first refused by the CSeq rule over every node's bindings (nothing written).
    */
-  locationWrite(aor: string, put: ContactRecord[], remove: string[], resyncing?: boolean, maxContacts?: number): Promise<{ contacts: number } | undefined>;
+  locationWrite(aor: string, put: ContactRecord[], remove: string[], resyncing?: boolean, maxContacts?: number, cseq?: CseqCheck): Promise<LocationRefusal | undefined>;
   /** registrations: the AoR's contacts as every node wrote them (throws when unreachable) */
   locationRead(aor: string): Promise<ContactRecord[]>;
   /** active calls: admit `member` into `user`'s set if fewer than `limit` are live */

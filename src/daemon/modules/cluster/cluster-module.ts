@@ -128,6 +128,10 @@ return 1`;
  * two nodes cannot both take the last place. ARGV: max, PEXPIREAT ms (0: none), n, n × (ruid, contact URI, JSON), m, m × ruid to
  * remove. A contact another node wrote with a URI this write puts (the same UA, registered again
  * through another node) is counted once. Returns 0 when written, else the count it would have had.
+ * Optionally after the removes (registrar, RFC 3261 §10.3 step 7 over all nodes): Call-ID, CSeq,
+ * cseq_delay, k, k × contact URI — a binding of one of these URIs with this Call-ID, whichever node
+ * wrote it, must have a lower CSeq: else -1 (-2: the same CSeq within cseq_delay, a retransmission),
+ * and nothing is written.
  */
 const LOC_WRITE = `
 local max = tonumber(ARGV[1])
@@ -147,6 +151,26 @@ for k = 1, m do
   rem[k] = ARGV[i]
   remSet[ARGV[i]] = true
   i = i + 1
+end
+local callId = ARGV[i]
+if callId ~= nil then
+  local cseq, delay, k = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+  local uris = {}
+  for q = 1, k do uris[ARGV[i + 3 + q]] = true end
+  if k > 0 then
+    local now = tonumber(redis.call('TIME')[1])
+    for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
+      local ok, c = pcall(cjson.decode, v)
+      if ok and type(c) == 'table' and c.callId == callId and uris[c.contact] then
+        local had = tonumber(c.cseq) or 0
+        if had > cseq then return -1 end
+        if had == cseq then
+          if (tonumber(c.lastModified) or 0) + delay > now then return -2 end
+          return -1
+        end
+      end
+    end
+  end
 end
 -- HLEN + n bounds the count from above (an update counted twice): most AoRs end here, O(1)
 if max > 0 and n > 0 and redis.call('HLEN', KEYS[1]) + n > max then
@@ -620,7 +644,7 @@ export function createClusterModule(settings: ClusterSettings) {
     },
     onHtable: (l) => void htListeners.push(l),
     onConnect: (l) => void connectListeners.push(l),
-    async locationWrite(aor, put, remove, resyncing = false, maxContacts = 0) {
+    async locationWrite(aor, put, remove, resyncing = false, maxContacts = 0, cseq) {
       if ((!isUp && !resyncing) || cmd === undefined) throw new Error('cluster: Redis unreachable');
       const key = `${PREFIX}loc:${aor}`;
       const last = Math.max(0, ...put.map((c) => c.expires));
@@ -631,9 +655,10 @@ export function createClusterModule(settings: ClusterSettings) {
       const args = [String(maxContacts), String(last * 1000), String(put.length)];
       for (const c of put) args.push(c.ruid, c.contact, JSON.stringify({ ...c, node: settings.nodeId, hop: hopOf(hops, c.socket) }));
       args.push(String(remove.length), ...remove);
+      if (cseq !== undefined) args.push(cseq.callId, String(cseq.cseq), String(cseq.delaySec), String(cseq.uris.length), ...cseq.uris);
       try {
         const r = Number(await (cmd as unknown as { sipdLocWrite(key: string, ...a: string[]): Promise<number> }).sipdLocWrite(key, ...args));
-        return r === 0 ? undefined : { contacts: r };
+        return r === 0 ? undefined : r === -1 ? { cseq: 'lower' } : r === -2 ? { cseq: 'retransmission' } : { contacts: r };
       } catch (e) {
         down(e);
         throw e;

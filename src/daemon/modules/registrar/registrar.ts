@@ -298,8 +298,17 @@ export class Registrar {
       }
 
       try {
-        await this.ul.commit(aor, { insert, update, remove }, { maxContacts: this.opts.maxContacts });
+        // In a cluster the same CSeq rule over every node's bindings (a UA whose REGISTERs reach
+        // two nodes), checked by the script that writes: nothing is written when it fails.
+        const cseqCheck = { callId, cseq, uris: [...wanted.keys()], delaySec: this.opts.cseqDelay };
+        await this.ul.commit(aor, { insert, update, remove }, { maxContacts: this.opts.maxContacts, cseq: cseqCheck });
       } catch (e) {
+        if ((e as { code?: string }).code === 'INVALID_CSEQ') {
+          // another node took this very REGISTER (a retransmission): answered as that node did
+          if ((e as { retransmission?: boolean }).retransmission === true) return this.ok(aor);
+          this.log.info('registrar: CSeq not above the binding another node holds', { aor, callId: callId.slice(0, 64), cseq });
+          return regError(400, 'Invalid CSeq number', this.contactHeader(aor));
+        }
         if ((e as { code?: string }).code === 'TOO_MANY_CONTACTS') {
           this.log.info('registrar: too many contacts on all nodes', { aor, contacts: (e as { contacts?: number }).contacts, max: this.opts.maxContacts });
           return regError(503, 'Too many registered contacts', this.contactHeader(aor));

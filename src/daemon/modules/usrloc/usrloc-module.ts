@@ -8,7 +8,7 @@
  */
 import { ConfigError, SipctlError } from '../../../core/errors.js';
 import type { Database } from '../../../core/db/database.js';
-import type { ClusterApi, ContactRecord, UsrlocApi } from '../../kernel/contracts.js';
+import type { ClusterApi, ContactRecord, CseqCheck, LocationRefusal, UsrlocApi } from '../../kernel/contracts.js';
 import { defineModule, rpcArgs, type Logger, type RpcParams } from '../../kernel/module.js';
 import { closeModuleDb, openModuleDb, assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
 import type { StatsRegistryApi } from '../stats/stats-module.js';
@@ -36,9 +36,11 @@ export interface UsrlocModuleApi extends UsrlocApi {
    * change of one AoR (inside withLock), written through (db_mode 1) or noted for the timer's
    * write-back (db_mode 2). `maxContacts` (registrar.max_contacts): in
    * a cluster, refused with TooManyContactsError when the AoR would hold more valid contacts than
-   * that on all nodes together (checked by Redis in the same step as the write).
+   * that on all nodes together (checked by Redis in the same step as the write). `cseq`: in a
+   * cluster, RFC 3261 §10.3's CSeq rule over the bindings every node wrote (the registrar checks
+   * this node's own copy first), refused with CSeqOrderError; alone, not used.
    */
-  commit(aor: string, change: ContactChange, opts?: { maxContacts?: number }): Promise<void>;
+  commit(aor: string, change: ContactChange, opts?: { maxContacts?: number; cseq?: CseqCheck }): Promise<void>;
   /** delete an AoR and its contacts; returns the number of contacts removed */
   removeAor(aor: string): Promise<number>;
   newRuid(): string;
@@ -57,6 +59,17 @@ export interface UsrlocModuleApi extends UsrlocApi {
 export class ClusterUnavailableError extends SipctlError {
   constructor() {
     super('CLUSTER_UNAVAILABLE', 'the cluster store (Redis) is unreachable', { category: 'connection' });
+  }
+}
+
+/**
+ * The cluster store refused a REGISTER's contacts by the CSeq rule: a binding of the same Call-ID,
+ * written through any node, has a higher CSeq (or the same, `retransmission` when that was within
+ * registrar.cseq_delay). Nothing was written.
+ */
+export class CSeqOrderError extends SipctlError {
+  constructor(readonly retransmission: boolean) {
+    super('INVALID_CSEQ', retransmission ? 'a retransmission of a REGISTER another node took' : 'a binding of this Call-ID has a higher CSeq', { category: 'usage' });
   }
 }
 
@@ -163,13 +176,13 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
       if (!cluster.up()) throw new ClusterUnavailableError();
       const s = need();
       const before = s.get(aor);
-      let refused: { contacts: number } | undefined;
+      let refused: LocationRefusal | undefined;
       try {
-        refused = await cluster.locationWrite(aor, [...(change.insert ?? []), ...(change.update ?? [])], change.remove ?? [], false, opts.maxContacts ?? 0);
+        refused = await cluster.locationWrite(aor, [...(change.insert ?? []), ...(change.update ?? [])], change.remove ?? [], false, opts.maxContacts ?? 0, opts.cseq);
       } catch {
         throw new ClusterUnavailableError();
       }
-      if (refused !== undefined) throw new TooManyContactsError(refused.contacts);
+      if (refused !== undefined) throw 'cseq' in refused ? new CSeqOrderError(refused.cseq === 'retransmission') : new TooManyContactsError(refused.contacts);
       try {
         await s.commit(aor, change);
       } catch (e) {
