@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as FS, open as openCb, unlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants as FS, open as openCb, unlinkSync, writeSync, type Stats } from 'node:fs';
 // A namespace, not fs.promises: the bundle loads node:fs/promises (nine built-in modules) on first use (issue 15).
 import * as fsp from 'node:fs/promises';
 import net from 'node:net';
@@ -48,7 +48,9 @@ const WEDGED_HINT = (replyDir: string) =>
  * sub-directory), keeps it open for reading for the client's life, and also holds a write end
  * of it itself so that Kamailio closing its end after each reply is not an end-of-file. Replies
  * are framed by their JSON structure and matched to calls by id. Requests are written as soon as
- * they are made (one writer at a time), so `batch` and concurrent calls are pipelined.
+ * they are made, by one writer, with non-blocking writes from the event loop (no thread-pool
+ * round trip per request; documents waiting together share one write of at most PIPE_BUF bytes),
+ * so `batch` and concurrent calls are pipelined.
  *
  * Kamailio runs the documents in order and answers each that it could execute: when a reply
  * arrives, calls sent before it that are still waiting will get none (their document could not
@@ -60,7 +62,6 @@ export function createFifoTransport(opts: FifoTransportOptions): RpcTransport {
   const { path, replyDir, display, timeoutMs } = opts;
   let request: RequestFifo | undefined;
   let channel: Promise<ReplyChannel> | undefined;
-  let writing: Promise<unknown> = Promise.resolve();
   let closed = false;
   /** Calls waiting for a reply, in the order their requests were written. */
   const waiting: Pending[] = [];
@@ -121,13 +122,86 @@ export function createFifoTransport(opts: FifoTransportOptions): RpcTransport {
     return c;
   }
 
+  /** Documents not written yet, in call order (the text without its reply_name). */
+  const queue: Array<{ p: Pending; text: string; deadline: number; timeoutMs: number }> = [];
+  /** The one writer (see pump), while it runs. */
+  let pumping: Promise<void> | undefined;
+
+  /**
+   * Writes the queued documents, one writer at a time (each must reach the FIFO in one piece).
+   * Documents waiting together go out in one write of at most PIPE_BUF bytes, which the kernel
+   * keeps whole even when another process (kamctl, another sipctl) writes to the FIFO too; a
+   * larger document goes alone. Runs without waiting unless the FIFO must be opened or is full.
+   */
+  async function pump(): Promise<void> {
+    while (queue.length > 0 && !closed) {
+      const head = queue[0]!;
+      if (!pendingAll.has(head.p)) {
+        queue.shift(); // timed out meanwhile
+        continue;
+      }
+      let ch: ReplyChannel;
+      try {
+        request ??= await RequestFifo.open(path, display);
+        ch = await openChannel(request.stat);
+      } catch (e) {
+        queue.shift();
+        await dropRequest();
+        settle(head.p, e instanceof RpcError ? e : toTransportError(e, display));
+        continue;
+      }
+      const chunk: Array<(typeof queue)[number]> = [];
+      let bytes = 0;
+      let text = '';
+      while (queue.length > 0) {
+        const d = queue[0]!;
+        if (!pendingAll.has(d.p)) {
+          queue.shift();
+          continue;
+        }
+        if (Date.now() >= d.deadline) {
+          queue.shift();
+          settle(d.p, timeoutError(display, d.timeoutMs, 'earlier calls on this FIFO used up the time'));
+          continue;
+        }
+        // the reply_name member goes last; the name needs no escaping
+        const doc = `${d.text.slice(0, -1)},"reply_name":"${ch.name}"}\n`;
+        const n = Buffer.byteLength(doc, 'utf8');
+        if (chunk.length > 0 && bytes + n > PIPE_BUF) break;
+        queue.shift();
+        chunk.push(d);
+        bytes += n;
+        text += doc;
+        if (bytes >= PIPE_BUF) break;
+      }
+      if (chunk.length === 0) continue;
+      for (const d of chunk) waiting.push(d.p);
+      try {
+        const more = request.write(Buffer.from(text, 'utf8'), chunk[0]!.deadline, chunk[0]!.timeoutMs, () => closed);
+        if (more) await more;
+      } catch (e) {
+        // A proxy that went away: the next call opens the FIFO again (and finds out whether it is back).
+        await dropRequest();
+        const err = e instanceof RpcError ? e : toTransportError(e, display);
+        for (const d of chunk) settle(d.p, err);
+      }
+    }
+  }
+
+  async function dropRequest(): Promise<void> {
+    const r = request;
+    request = undefined;
+    await r?.close();
+  }
+
   return {
     exchange(req: WireRequest, callTimeoutMs?: number): Promise<unknown> {
       if (closed) return Promise.reject(new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${display} was closed`));
       const t = callTimeoutMs ?? timeoutMs;
       const deadline = Date.now() + t;
+      const text = kamailioFifoJson(req);
       // The reply FIFO's name has a fixed length: the size is known before anything exists.
-      const size = Buffer.byteLength(kamailioFifoJson({ ...req, reply_name: 'x'.repeat(REPLY_NAME_LENGTH) }) + '\n', 'utf8');
+      const size = Buffer.byteLength(text, 'utf8') + REPLY_MEMBER_BYTES + 1;
       if (size > FIFO_MAX_REQUEST_BYTES) {
         return Promise.reject(new RpcError('RPC_REQUEST_TOO_LARGE', `request for ${req.method} is ${size} bytes; Kamailio's jsonrpcs FIFO takes at most ${FIFO_MAX_REQUEST_BYTES}`, {
           hint: 'use the HTTP interface for large requests',
@@ -142,41 +216,18 @@ export function createFifoTransport(opts: FifoTransportOptions): RpcTransport {
           timer: setTimeout(() => settle(p, timeoutError(display, t, WEDGED_HINT(replyDir))), t),
         };
         pendingAll.add(p);
-        const write = async (): Promise<void> => {
-          if (!pendingAll.has(p)) return;
-          if (Date.now() >= deadline) {
-            settle(p, timeoutError(display, t, 'earlier calls on this FIFO used up the time'));
-            return;
-          }
-          try {
-            request ??= await RequestFifo.open(path, display);
-            const ch = await openChannel(request.stat);
-            if (!pendingAll.has(p)) return; // timed out or closed meanwhile
-            waiting.push(p);
-            await request.writeAll(Buffer.from(kamailioFifoJson({ ...req, reply_name: ch.name }) + '\n', 'utf8'), deadline, t, () => closed);
-          } catch (e) {
-            // A proxy that went away: the next call opens the FIFO again (and finds out whether it is back).
-            const r = request;
-            request = undefined;
-            await r?.close();
-            settle(p, e instanceof RpcError ? e : toTransportError(e, display));
-          }
-        };
-        // One writer at a time: each document must reach the FIFO in one piece.
-        const w = writing.then(write, write);
-        writing = w.catch(() => undefined);
+        queue.push({ p, text, deadline, timeoutMs: t });
+        pumping ??= pump().finally(() => (pumping = undefined));
       });
     },
     kind: () => 'fifo',
     async close() {
       closed = true;
-      await writing; // a write waiting on a full FIFO gives up at once (it checks `closed`)
+      await pumping; // a write waiting on a full FIFO gives up at once (it checks `closed`)
       const c = channel;
       channel = undefined;
       await c?.then((ch) => ch.close(), () => undefined);
-      const r = request;
-      request = undefined;
-      await r?.close();
+      await dropRequest();
       failAll(new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${display} was closed`));
     },
   };
@@ -184,6 +235,10 @@ export function createFifoTransport(opts: FifoTransportOptions): RpcTransport {
 
 /** `sipctl_<pid>_<16 hex>`: fixed length, so a request's size is known before the FIFO exists. */
 const REPLY_NAME_LENGTH = `sipctl_${process.pid}_`.length + 16;
+/** `,"reply_name":"<name>"`, added to each document. */
+const REPLY_MEMBER_BYTES = ',"reply_name":""'.length + REPLY_NAME_LENGTH;
+/** Linux's PIPE_BUF: a write to a FIFO up to this size is never interleaved with another writer's. */
+const PIPE_BUF = 4096;
 
 /** Reply FIFOs that exist, removed from the shared reply directory if the process exits without close(). */
 const liveReplyFifos = new ExitCleanup(unlinkSync);
@@ -217,23 +272,33 @@ class RequestFifo {
     return new RequestFifo(handle, stat, display);
   }
 
-  async writeAll(bytes: Buffer, deadline: number, timeoutMs: number, cancelled: () => boolean): Promise<void> {
-    let off = 0;
-    while (off < bytes.length) {
-      try {
-        const { bytesWritten } = await this.handle.write(bytes, off, bytes.length - off);
-        off += bytesWritten;
-      } catch (e) {
-        const code = errnoCode(e);
-        if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') {
-          if (code === 'EPIPE') throw unreachable(this.display, 'the proxy stopped reading the FIFO', { cause: e, errno: code });
-          throw toTransportError(e, this.display);
-        }
-        // The FIFO is full: the proxy is not draining it (busy, or wedged by a malformed request).
+  /**
+   * Writes `bytes` whole. The FIFO is non-blocking: this returns undefined when it took them at
+   * once (the usual case), else a promise that retries every millisecond while the proxy is not
+   * draining it (busy, or wedged by a malformed request), until the deadline.
+   */
+  write(bytes: Buffer, deadline: number, timeoutMs: number, cancelled: () => boolean): Promise<void> | undefined {
+    let off = this.writeSome(bytes, 0);
+    if (off === bytes.length) return undefined;
+    return (async () => {
+      while (off < bytes.length) {
         if (cancelled()) throw new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${this.display} was closed`);
         if (Date.now() >= deadline) throw timeoutError(this.display, timeoutMs, 'the FIFO is full: the proxy is not reading it');
         await new Promise((r) => setTimeout(r, 1));
+        off = this.writeSome(bytes, off);
       }
+    })();
+  }
+
+  /** Writes what the FIFO takes now; returns the new offset. */
+  private writeSome(bytes: Buffer, off: number): number {
+    try {
+      return off + writeSync(this.handle.fd, bytes, off, bytes.length - off);
+    } catch (e) {
+      const code = errnoCode(e);
+      if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return off;
+      if (code === 'EPIPE') throw unreachable(this.display, 'the proxy stopped reading the FIFO', { cause: e, errno: code });
+      throw toTransportError(e, this.display);
     }
   }
 
