@@ -44,6 +44,12 @@ const MAX_IDLE = 8;
 const SPARE_MAX_AGE_MS = 5_000;
 const MAX_HEAD_BYTES = 64 * 1024;
 
+/**
+ * Every connection reads into this one buffer, each read copied out before the next: no 64 KB
+ * allocation and no readable-stream bookkeeping per read (a batch opens thousands of connections).
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 interface Handler {
   data(chunk: Buffer): void;
   end(): void;
@@ -62,8 +68,18 @@ class Conn {
   reused = false;
 
   constructor(host: string, port: number, onIdleEnd: (c: Conn) => void) {
-    this.sock = net.connect({ host, port, noDelay: true });
-    this.sock.on('data', (d: Buffer) => this.handler?.data(d));
+    this.sock = net.connect({
+      host,
+      port,
+      noDelay: true,
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (n: number, buf: Uint8Array) => {
+          this.handler?.data(Buffer.from(buf.subarray(0, n)));
+          return true;
+        },
+      },
+    });
     this.sock.on('end', () => {
       this.ended = true;
       if (this.handler) this.handler.end();
@@ -382,11 +398,11 @@ export class Http1Client {
         if (parser.keepAlive && !parser.extra && !this.serverCloses && conn.usable() && !this.closed && this.idle.length < MAX_IDLE) {
           conn.reused = true;
           this.idle.push(conn.waiting());
-        } else if (conn.ended && conn.served === 1 && !this.keepsConnections) {
-          this.serverCloses = true;
-          conn.destroy();
         } else {
-          conn.destroy();
+          if (conn.ended && conn.served === 1 && !this.keepsConnections) this.serverCloses = true;
+          // Closed once the caller had the reply (and may have sent its next request): by
+          // then the server's FIN has usually been read too.
+          setImmediate(() => conn.destroy());
         }
         resolve(reply);
       };
