@@ -1,10 +1,11 @@
-import { createInterface } from 'node:readline';
 import { Flags } from '@oclif/core';
 import { RpcCommand, compactLine, lineError, rpcFlags, resultJson } from '../cli/rpc-support.js';
 import { sanitize } from '../cli/output.js';
 import { SipctlError, type ErrorCategory } from '../core/errors.js';
 import { EXIT_CODES } from '../cli/exit-codes.js';
-import { prepareLine, type LineContext } from '../core/proxy/line-commands.js';
+import { prepareLine, type LineContext, type PreparedLine } from '../core/proxy/line-commands.js';
+import type { OpResult } from '../core/proxy/ops.js';
+import { BatchOutput, InputLines } from '../cli/batch-io.js';
 import { nodesError } from '../core/proxy/node-set.js';
 import { dbLineSession } from '../cli/db-line-session.js';
 import { reloadPendingCredentials } from '../core/proxy/db-line-commands.js';
@@ -42,49 +43,104 @@ This is how a script should make many changes: 10,000 htable updates cost one si
     const ctx: LineContext = { ...this.opContext(), assumeYes: this.flags.yes, db: dbLineSession(() => this.openDb(), this.cfg, this.session.proxiesChosen) };
     const json = this.jsonEnabled();
     const multi = ctx.nodes.multi;
+    const stopOnError = this.flags['stop-on-error'];
+    // Quick lines (one short call per node) go out while the proxy still works on the lines
+    // before them: over the FIFO many at once (Kamailio executes them in order), elsewhere the
+    // next one waits only for the reply before it (InOrderClient). Results are still reported in
+    // line order, and a line that is not quick (database, dumps, reloads, raw RPC) runs alone.
+    // --stop-on-error: one line at a time, so nothing after the failing line runs.
+    const ahead = stopOnError ? 1 : ctx.nodes.pipelines ? FIFO_LINES_AHEAD : 2;
+    if (ahead > 1) ctx.nodes.keepCallOrder();
     let total = 0;
     let failed = 0;
     let first: { line: number; error: SipctlError } | undefined;
-    let lineNo = 0;
-    const out = new OutputBuffer();
-    const rl = createInterface({ input: process.stdin, crlfDelay: Infinity, terminal: false });
-    for await (const line of rl) {
-      lineNo++;
-      let prepared;
+    let stopped = false;
+    const out = new BatchOutput(process.stdout);
+    const warn = (text: string): void => {
+      out.flush(); // stdout and stderr in order
+      process.stderr.write(text);
+    };
+
+    /** Print one line's result, in line order. */
+    const report = async (line: Running): Promise<void> => {
+      const { lineNo, prepared } = line;
+      const done = await line.done;
       let error: SipctlError | undefined;
       let record: Record<string, unknown> | undefined;
       let text: string | undefined;
-      try {
-        prepared = prepareLine(line, ctx);
-        if (!prepared) continue;
-        total++;
-        const result = await prepared.run();
+      if (done.ok) {
+        const result = done.result;
         error = nodesError(result.outcomes);
-        for (const w of result.warnings) process.stderr.write(`sipctl: line ${lineNo}: warning: ${w}\n`);
+        for (const w of result.warnings) warn(`sipctl: line ${lineNo}: warning: ${w}\n`);
         if (json) {
-          record = { line: lineNo, command: prepared.command, ok: !error, result: resultJson(result) };
+          record = { line: lineNo, command: prepared!.command, ok: !error, result: resultJson(result) };
           if (error) record.error = { code: error.code, category: error.category, message: error.message, exitCode: EXIT_CODES[error.category] };
         } else {
           text = `${lineNo}\t${compactLine(result, multi)}`;
         }
-      } catch (e) {
-        if (!prepared) total++;
-        error = lineError(e);
+      } else {
+        error = lineError(done.error);
         record = { line: lineNo, ...(prepared ? { command: prepared.command } : {}), ok: false, error: { code: error.code, category: error.category, message: error.message, exitCode: EXIT_CODES[error.category] } };
         text = `${lineNo}\terror\t${sanitize(error.message)}`;
       }
-      await out.write(json ? JSON.stringify(record) + '\n' : text + '\n');
-      for (const w of await reloadPendingCredentials(ctx, { final: false })) process.stderr.write(`sipctl: warning: ${w}\n`);
+      if (!out.add(json ? JSON.stringify(record) + '\n' : text + '\n')) await out.ready();
+      if (ctx.db?.credentialsPending) for (const w of await reloadPendingCredentials(ctx, { final: false })) warn(`sipctl: warning: ${w}\n`);
       if (error) {
         failed++;
         first ??= { line: lineNo, error };
-        if (this.flags['stop-on-error']) break;
+        if (stopOnError) stopped = true;
       }
+    };
+
+    const inFlight: Running[] = [];
+    const drain = async (): Promise<void> => {
+      while (inFlight.length > 0) await report(inFlight.shift()!);
+    };
+    const input = new InputLines(process.stdin);
+    let lineNo = 0;
+    try {
+      while (!stopped) {
+        const line = input.take();
+        if (line === undefined) {
+          // Nothing more to read yet: report what is in flight before waiting (a co-process may
+          // be waiting for those results before it writes more).
+          await drain();
+          out.flush();
+          if (stopped || !(await input.wait())) break;
+          continue;
+        }
+        lineNo++;
+        let prepared: PreparedLine | undefined;
+        try {
+          prepared = prepareLine(line, ctx);
+        } catch (e) {
+          total++;
+          inFlight.push({ lineNo, done: Promise.resolve({ ok: false, error: e }) });
+          if (inFlight.length >= ahead) await report(inFlight.shift()!);
+          continue;
+        }
+        if (!prepared) continue;
+        total++;
+        if (ahead > 1 && prepared.quick) {
+          const before = ctx.nodes.callsMade;
+          inFlight.push({ lineNo, prepared, done: runLine(prepared) });
+          // Its calls must all be out before the next line's (else it runs alone, as others do).
+          if (ctx.nodes.callsMade - before !== ctx.nodes.nodes.length) await drain();
+          while (inFlight.length >= ahead) await report(inFlight.shift()!);
+        } else {
+          await drain();
+          out.flush(); // a slow line must not hold back the results before it
+          if (stopped) break;
+          await report({ lineNo, prepared, done: runLine(prepared) });
+        }
+      }
+      if (!stopped) await drain();
+    } finally {
+      input.close();
+      out.flush();
     }
-    rl.close();
-    await out.flush();
     // Subscriber lines: sipd's credential cache reloads once for the whole batch.
-    for (const w of await reloadPendingCredentials(ctx, { final: true })) process.stderr.write(`sipctl: warning: ${w}\n`);
+    for (const w of await reloadPendingCredentials(ctx, { final: true })) warn(`sipctl: warning: ${w}\n`);
     if (first) {
       const category: ErrorCategory = first.error.category;
       throw new SipctlError('BATCH_FAILED', `${failed} of ${total} line(s) failed; first: line ${first.line}: ${first.error.message}`, { category, details: { failed, total, firstLine: first.line } });
@@ -97,11 +153,20 @@ This is how a script should make many changes: 10,000 htable updates cost one si
   protected override logJson(): void {}
 }
 
-/** Writes one result line at once (a co-process may be waiting for it), respecting back-pressure. */
-class OutputBuffer {
-  async write(s: string): Promise<void> {
-    if (!process.stdout.write(s)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
-  }
+/** Quick lines in flight at once over Kamailio's FIFO. */
+const FIFO_LINES_AHEAD = 32;
 
-  async flush(): Promise<void> {}
+/** A line started, and how it ended (never rejects). */
+interface Running {
+  lineNo: number;
+  prepared?: PreparedLine;
+  done: Promise<{ ok: true; result: OpResult } | { ok: false; error: unknown }>;
+}
+
+function runLine(prepared: PreparedLine): Running['done'] {
+  try {
+    return prepared.run().then((result) => ({ ok: true as const, result }), (error: unknown) => ({ ok: false as const, error }));
+  } catch (error) {
+    return Promise.resolve({ ok: false as const, error });
+  }
 }

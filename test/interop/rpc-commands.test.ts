@@ -251,6 +251,50 @@ describe(`sipctl RPC commands against ${TARGET}`, () => {
     assert.equal(objs[1].result.nodes[0].result.value, 2);
   });
 
+  test('batch: lines run in input order on every transport while later ones are already sent; a failing line fails alone', async () => {
+    // every get must see the value of the set just before it, whatever the transport keeps in flight
+    const n = 1500;
+    const lines: string[] = [];
+    const expected: string[] = [];
+    let failed = 0;
+    let firstFailed = 0;
+    let value = '';
+    for (let i = 1; lines.length < n; i++) {
+      const at = lines.length + 1;
+      if (i % 97 === 0) {
+        lines.push('htable get MessageCount ord-missing');
+        expected.push(`${at}\terror\tkey ord-missing not found in htable MessageCount`);
+        failed++;
+        firstFailed ||= at;
+      } else if (i % 131 === 0) {
+        lines.push('rpc core.uptime'); // not a quick line: runs alone, between the others
+        expected.push(`${at}\tok\t{"now":`);
+      } else if (i % 2 === 1) {
+        value = `v${i}`;
+        lines.push(`htable sets MessageCount ord ${value}`);
+        expected.push(`${at}\tok\tOk. Key set to new value.`);
+      } else {
+        lines.push('htable get MessageCount ord');
+        expected.push(`${at}\tok\t${value}`);
+      }
+    }
+    const urls = [px.rpcUrl, ...EXTRA_TRANSPORTS.map((via) => (via === 'fifo' ? px.fifoUrl! : px.unixUrl!))];
+    for (const url of urls) {
+      const r = await sipctl(['batch', '--rpc', url], { input: lines.join('\n') + '\n' });
+      assert.equal(r.code, 3, `${url}: ${r.stderr}`);
+      const out = r.stdout.split('\n').slice(0, -1);
+      assert.equal(out.length, n, url);
+      out.forEach((l, i) => assert.ok(expected[i]!.endsWith('{"now":') ? l.startsWith(expected[i]!) : l === expected[i], `${url}: line ${i + 1}: ${l} (expected ${expected[i]})`));
+      assert.equal(oneLine(r.stderr), `sipctl: ${failed} of ${n} line(s) failed; first: line ${firstFailed}: key ord-missing not found in htable MessageCount`);
+    }
+    // --stop-on-error: nothing after the failing line runs
+    const stop = await sipctl(['batch', '--stop-on-error'], { input: 'htable sets MessageCount ord before\nhtable get MessageCount ord-missing\nhtable sets MessageCount ord after\n' });
+    assert.equal(stop.code, 3);
+    assert.equal(stop.stdout, '1\tok\tOk. Key set to new value.\n2\terror\tkey ord-missing not found in htable MessageCount\n');
+    assert.equal((await px.rpc('htable.get', ['MessageCount', 'ord'])).result.item.value, 'before');
+    await px.rpc('htable.delete', ['MessageCount', 'ord']);
+  });
+
   test('shell: lines from a pipe run in order over one connection; failures make the exit code', async () => {
     const r = await sipctl(['shell'], { input: 'htable sets MessageCount sh1 one\nhtable get MessageCount sh1\ncore.version\nhtable get MessageCount nope\nhelp\nexit\nhtable flush MessageCount --yes\n' });
     assert.equal(r.code, 3, r.stderr);

@@ -135,6 +135,11 @@ export interface PreparedLine {
   /** "htable sets", "rpc core.uptime", … */
   command: string;
   run(): Promise<OpResult>;
+  /**
+   * One short call per node, made before run() returns (once the RPC layer is loaded), and no
+   * prompt: `batch` may send it while the lines before it are still in flight (kept in order).
+   */
+  quick?: boolean;
 }
 
 /** Destructive lines, as destructive commands: --yes on the line or for the whole batch, else ask (shell), else a usage error. */
@@ -161,12 +166,12 @@ export function prepareLine(line: string, ctx: LineContext): PreparedLine | unde
       switch (sub) {
         case 'list': need(p, 0, 'htable list'); return { command: 'htable list', run: () => ops.htableList(ctx) };
         case 'dump': { const [t] = need(p, 1, 'htable dump TABLE [--filter PATTERN]'); return { command: 'htable dump', run: () => ops.htableDump(ctx, t!, str(p.options.get('filter'))) }; }
-        case 'get': { const [t, k] = need(p, 2, 'htable get TABLE KEY'); return { command: 'htable get', run: () => ops.htableGet(ctx, t!, k!) }; }
-        case 'seti': { const [t, k, v] = need(p, 3, 'htable seti TABLE KEY INT'); return { command: 'htable seti', run: () => ops.htableSeti(ctx, t!, k!, v!) }; }
-        case 'sets': { const [t, k, v] = need(p, 3, 'htable sets TABLE KEY STRING'); return { command: 'htable sets', run: () => ops.htableSets(ctx, t!, k!, v!) }; }
+        case 'get': { const [t, k] = need(p, 2, 'htable get TABLE KEY'); return { command: 'htable get', quick: true, run: () => ops.htableGet(ctx, t!, k!) }; }
+        case 'seti': { const [t, k, v] = need(p, 3, 'htable seti TABLE KEY INT'); return { command: 'htable seti', quick: true, run: () => ops.htableSeti(ctx, t!, k!, v!) }; }
+        case 'sets': { const [t, k, v] = need(p, 3, 'htable sets TABLE KEY STRING'); return { command: 'htable sets', quick: true, run: () => ops.htableSets(ctx, t!, k!, v!) }; }
         case 'delete': {
           const [t, k] = need(p, 2, 'htable delete TABLE KEY [--yes]');
-          return { command: 'htable delete', run: () => confirmed(ctx, p, `htable delete ${t} ${k}`, `Delete key ${k} of htable ${t} on ${ctx.nodes.nodes.length} node(s)?`, () => ops.htableDelete(ctx, t!, k!)) };
+          return { command: 'htable delete', quick: !ctx.confirm, run: () => confirmed(ctx, p, `htable delete ${t} ${k}`, `Delete key ${k} of htable ${t} on ${ctx.nodes.nodes.length} node(s)?`, () => ops.htableDelete(ctx, t!, k!)) };
         }
         case 'flush': {
           const [t] = need(p, 1, 'htable flush TABLE [--yes]');

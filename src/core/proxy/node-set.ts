@@ -37,6 +37,8 @@ export class NodeSet {
   readonly timeoutMs: number;
   private readonly opts: NodeSetOptions;
   private readonly clients = new Map<string, RpcClient>();
+  /** keepCallOrder(): each node's client behind its InOrderClient. */
+  private inOrder?: Map<string, InOrderClient>;
 
   constructor(nodes: ProxyNode[], opts: NodeSetOptions) {
     if (nodes.length === 0) throw new Error('NodeSet needs at least one node');
@@ -68,14 +70,45 @@ export class NodeSet {
   }
 
   /**
+   * From now on, each node executes the calls made through each() in the order they were made,
+   * even when a call is made before the ones before it have been answered (`sipctl batch` sends
+   * the next line while the proxy works on the one before): see InOrderClient.
+   */
+  keepCallOrder(): void {
+    this.inOrder ??= new Map();
+  }
+
+  /** Calls made so far through each() since keepCallOrder() (0 before it). */
+  get callsMade(): number {
+    let n = 0;
+    for (const c of this.inOrder?.values() ?? []) n += c.made;
+    return n;
+  }
+
+  /**
+   * Every node is reached over Kamailio's FIFO, whose one process executes requests in the order
+   * written: with keepCallOrder(), calls go out without waiting for the replies before them.
+   */
+  get pipelines(): boolean {
+    return this.nodes.every((n) => parseRpcUrl(n.url).kind === 'fifo');
+  }
+
+  private ordered(node: ProxyNode): InOrderClient {
+    let c = this.inOrder!.get(node.url);
+    if (!c) this.inOrder!.set(node.url, (c = new InOrderClient(this.client(node), parseRpcUrl(node.url).kind === 'fifo')));
+    return c;
+  }
+
+  /**
    * Run `fn` against every node, all at once. A node that fails does not stop the others: every
-   * node gets the call and reports its own outcome, in node order.
+   * node gets the call and reports its own outcome, in node order. Once the RPC layer is loaded,
+   * `fn` runs before each() returns (a batch line's calls are then made in line order).
    */
   async each<T>(fn: (client: RpcClient, node: ProxyNode) => Promise<T>): Promise<Array<NodeOutcome<T>>> {
-    await loadRpc();
+    if (!rpc) await loadRpc();
     return Promise.all(this.nodes.map(async (node): Promise<NodeOutcome<T>> => {
       try {
-        return { node: node.name, ok: true, value: await fn(this.client(node), node) };
+        return { node: node.name, ok: true, value: await fn(this.inOrder ? this.ordered(node) : this.client(node), node) };
       } catch (e) {
         return { node: node.name, ok: false, error: asSipctlError(e) };
       }
@@ -88,6 +121,60 @@ export class NodeSet {
     await Promise.all(all.map((c) => c.close().catch(() => undefined)));
   }
 }
+
+/**
+ * One proxy's calls in the order they were made, however many are outstanding. Kamailio's FIFO
+ * process reads and executes one document after the other, so calls go out at once (the FIFO
+ * transport pipelines them). Over HTTP each request is a connection that any TCP worker may
+ * serve, concurrently with the one before it, so a call goes out once the call before it has
+ * settled; the datagram socket and sipd's stream socket get the same (their deadline then starts
+ * when the call goes out, as for a call made alone).
+ */
+class InOrderClient implements RpcClient {
+  /** Calls made through this client. */
+  made = 0;
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly real: RpcClient,
+    private readonly pipelines: boolean,
+  ) {}
+
+  get url(): string {
+    return this.real.url;
+  }
+
+  get timeoutMs(): number {
+    return this.real.timeoutMs;
+  }
+
+  call<T = unknown>(method: string, params?: RpcParams, opts?: CallOptions): Promise<T> {
+    return this.inTurn(1, () => this.real.call<T>(method, params, opts));
+  }
+
+  batch(calls: RpcCall[]): Promise<RpcBatchOutcome[]> {
+    return this.inTurn(calls.length, () => this.real.batch(calls));
+  }
+
+  /** `send` now (pipelining) or once everything made before it has settled. */
+  private inTurn<T>(calls: number, send: () => Promise<T>): Promise<T> {
+    this.made += calls;
+    if (this.pipelines) return send();
+    const p = this.tail.then(send, send);
+    this.tail = p.then(noop, noop);
+    return p;
+  }
+
+  close(): Promise<void> {
+    return this.real.close();
+  }
+
+  kind(): TransportKind {
+    return this.real.kind();
+  }
+}
+
+const noop = (): void => undefined;
 
 /**
  * A client made before the RPC layer was loaded: the real one is made on the first call (its

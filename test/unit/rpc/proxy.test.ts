@@ -3,6 +3,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertSecretPrivate, resolveConfig } from '../../../src/core/config/config.js';
@@ -91,6 +92,87 @@ describe('fan-out outcomes', () => {
     assert.deepEqual(seen.sort(), ['a', 'b']);
     assert.equal(out[0]!.ok, false);
     assert.deepEqual(out[1], { node: 'b', ok: true, value: 'b' });
+  });
+});
+
+describe('calls kept in order (batch)', () => {
+  /** An HTTP JSON-RPC server that answers each request after a few ms and closes (as Kamailio does), noting the order and overlap of requests. */
+  async function slowServer() {
+    const state = { order: [] as number[], busy: 0, most: 0 };
+    const server = net.createServer((sock) => {
+      let buf = '';
+      let answered = false;
+      sock.on('error', () => undefined);
+      sock.on('data', (d) => {
+        if (answered) return; // like Kamailio: one request per connection, closed after the reply
+        buf += d.toString('latin1');
+        const end = buf.indexOf('\r\n\r\n');
+        const len = Number(/content-length: (\d+)/i.exec(buf)?.[1] ?? -1);
+        if (end < 0 || buf.length < end + 4 + len) return;
+        const req = JSON.parse(buf.slice(end + 4, end + 4 + len));
+        answered = true;
+        state.order.push(req.params[0]);
+        state.most = Math.max(state.most, ++state.busy);
+        setTimeout(() => {
+          state.busy--;
+          const body = JSON.stringify({ jsonrpc: '2.0', result: req.params[0], id: req.id });
+          sock.end(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+        }, 3);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/RPC`;
+    return { url, state, close: () => new Promise<void>((r) => server.close(() => r())) };
+  }
+
+  test('keepCallOrder: calls made at once reach an HTTP proxy one at a time, in the order made; callsMade counts them', async () => {
+    const srv = await slowServer();
+    try {
+      const loose = new NodeSet([{ name: 'a', url: srv.url, display: 'a' }], { timeoutMs: 5000 });
+      await Promise.all(Array.from({ length: 8 }, (_, i) => loose.each((c) => c.call('m', [i]))));
+      await loose.close();
+      assert.ok(srv.state.most > 1, 'without it, calls overlap (the test can see overlap)');
+      srv.state.order.length = 0;
+      srv.state.most = 0;
+
+      const ns = new NodeSet([{ name: 'a', url: srv.url, display: 'a' }], { timeoutMs: 5000 });
+      ns.keepCallOrder();
+      await ns.each((c) => c.call('m', [-1])); // the RPC layer is loaded from here on
+      const made = ns.callsMade;
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => ns.each((c) => c.call<number>('m', [i]))));
+      assert.equal(ns.callsMade - made, 20);
+      await ns.close();
+      assert.deepEqual(results.map((r) => (r[0]!.ok ? r[0]!.value : NaN)), Array.from({ length: 20 }, (_, i) => i));
+      assert.deepEqual(srv.state.order, [-1, ...Array.from({ length: 20 }, (_, i) => i)]);
+      assert.equal(srv.state.most, 1);
+      assert.equal(ns.pipelines, false);
+      assert.equal(new NodeSet([{ name: 'f', url: 'fifo:/run/k.fifo', display: 'f' }], { timeoutMs: 1 }).pipelines, true);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test('quick lines make their one call before run() returns; others are not quick', async () => {
+    const seen: string[] = [];
+    const client = {
+      call: async (m: string) => {
+        seen.push(m);
+        return m === 'htable.get' ? { item: { name: 'k', value: 'v', flags: 0, expire: 0 } } : 'Ok';
+      },
+      kind: () => 'http',
+    } as unknown as RpcClient;
+    const nodes = { nodes: [{ name: 'a' }], multi: false, each: async (fn: (c: RpcClient) => Promise<unknown>) => [{ node: 'a', ok: true, value: await fn(client) }] } as unknown as NodeSet;
+    const ctx = { nodes, longTimeoutMs: 1000, reloadBudgetMs: 1000, assumeYes: true };
+    for (const line of ['htable sets t k v', 'htable seti t k 1', 'htable get t k', 'htable delete t k']) {
+      const p = prepareLine(line, ctx)!;
+      assert.equal(p.quick, true, line);
+      const before = seen.length;
+      const done = p.run();
+      assert.equal(seen.length, before + 1, `${line}: its call was made before run() returned`);
+      await done;
+    }
+    for (const line of ['htable dump t', 'rpc core.uptime', 'core.uptime', 'address reload', 'ul show 1001', 'unban 192.0.2.1']) assert.ok(!prepareLine(line, ctx)!.quick, line);
+    assert.ok(!prepareLine('htable delete t k', { ...ctx, confirm: async () => true })!.quick, 'a line that may ask is not quick');
   });
 });
 
