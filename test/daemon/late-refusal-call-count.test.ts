@@ -4,7 +4,8 @@
 // the admission's Redis round trip, and the next hop unreachable before a branch exists. Real
 // sipd processes (with and without --cluster), a real Redis, raw UDP callers (test/daemon/raw-sip.ts)
 // and a slow trunk that answers INVITEs with 100 Trying only, so each call keeps its server
-// transaction open.
+// transaction open. The 503 at max_transactions writes the call's CDR like every other refusal
+// (acc_cdrs: 503, rejected).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -182,6 +183,7 @@ describe('sipd --cluster: a call whose next hop cannot be reached (no branch mad
 
 describe('sipd alone: 503 at max_transactions leaves the local active-call count as it was', () => {
   let dir: string;
+  let dbUrl: string;
   let sipd: SipdProcess;
   let trunk: Peer & { invites: string[] };
   let phone: Peer;
@@ -189,7 +191,7 @@ describe('sipd alone: 503 at max_transactions leaves the local active-call count
   before(async () => {
     assertBuilt();
     dir = mkdtempSync(join(tmpdir(), 'sipd-late-refusal-local-'));
-    const dbUrl = await subscribers(dir, ['alice']);
+    dbUrl = await subscribers(dir, ['alice']);
     trunk = await answeringTrunk('127.0.0.2', '100 Trying');
     phone = await udpPeer('127.0.0.1');
     sipd = await startSipd({
@@ -227,5 +229,14 @@ describe('sipd alone: 503 at max_transactions leaves the local active-call count
     assert.equal(await sipd.rpc<number>('dlg.profile_get_size', ['caller', 'alice']), MAX_TX);
     assert.equal((await sipd.rpc<{ active: number }>('dialog.stats')).active, MAX_TX);
     assert.equal(statusOf(refused.final()), 503);
+    // its CDR, like any refusal of a new call (before: none for this one)
+    const db = await openDatabase(dbUrl);
+    try {
+      const read = () => db.query<{ sip_code: string | number; end_reason: string }>('SELECT sip_code, end_reason FROM acc_cdrs WHERE callid = ?', [header(refused.text, 'call-id')]);
+      await until('the refused call\'s CDR', async () => (await read()).length > 0, 5000);
+      assert.deepEqual((await read()).map((r) => [Number(r.sip_code), r.end_reason]), [[503, 'rejected']]);
+    } finally {
+      await db.close();
+    }
   });
 });
