@@ -388,7 +388,7 @@ export function createClusterModule(settings: ClusterSettings) {
   let epoch: string | undefined;
   const pending: Pending[] = [];
   let dropped = 0;
-  const counters = { published: 0, received: 0, resyncs: 0, failures: 0, queued_while_down: 0, heartbeats: 0 };
+  const counters = { published: 0, received: 0, resyncs: 0, failures: 0, queued_while_down: 0, heartbeats: 0, round_trips: 0 };
   const ttlMs = settings.dialogTtlSec * 1000;
   /** the cluster's HMAC key (sipd:key), read on every (re)connection */
   let key: Buffer | undefined;
@@ -409,6 +409,12 @@ export function createClusterModule(settings: ClusterSettings) {
   const processTag = randomBytes(4).toString('hex');
   let admissions = 0;
 
+  /**
+   * The client for one request to Redis, counted (cluster.stats round_trips: what a REGISTER or a
+   * call costs, as the benches report it; Redis' own commandstats also count what a script runs).
+   * The heartbeat and the (re)connection resync are not counted: they have their own counters.
+   */
+  const trip = (c: RedisClient): RedisClient => (counters.round_trips++, c);
   const htKey = (table: string, key: string) => `${PREFIX}ht:${table}:${key}`;
   const message = (o: Record<string, unknown>) => JSON.stringify({ n: settings.nodeId, ...o });
 
@@ -430,17 +436,17 @@ export function createClusterModule(settings: ClusterSettings) {
   async function send(p: Pending): Promise<void> {
     const c = cmd!;
     if (p.kind === 'set') {
-      await c.eval(SET_PUB, 1, htKey(p.table, p.key), HT_CHANNEL, JSON.stringify({ t: p.value.type, v: p.value.value, e: p.expires }), String(p.expires), message({ op: 'set', tb: p.table, k: p.key, t: p.value.type, v: p.value.value, e: p.expires }));
+      await trip(c).eval(SET_PUB, 1, htKey(p.table, p.key), HT_CHANNEL, JSON.stringify({ t: p.value.type, v: p.value.value, e: p.expires }), String(p.expires), message({ op: 'set', tb: p.table, k: p.key, t: p.value.type, v: p.value.value, e: p.expires }));
     } else if (p.kind === 'del') {
-      await c.eval(SET_PUB, 1, htKey(p.table, p.key), HT_CHANNEL, '', '0', message({ op: 'del', tb: p.table, k: p.key }));
+      await trip(c).eval(SET_PUB, 1, htKey(p.table, p.key), HT_CHANNEL, '', '0', message({ op: 'del', tb: p.table, k: p.key }));
     } else {
       let cursor = '0';
       do {
-        const [next, keys] = await c.scan(cursor, 'MATCH', `${htKey(p.table, '')}*`, 'COUNT', 500);
+        const [next, keys] = await trip(c).scan(cursor, 'MATCH', `${htKey(p.table, '')}*`, 'COUNT', 500);
         cursor = next;
-        if (keys.length > 0) await c.del(...keys);
+        if (keys.length > 0) await trip(c).del(...keys);
       } while (cursor !== '0');
-      await c.publish(HT_CHANNEL, message({ op: 'flush', tb: p.table }));
+      await trip(c).publish(HT_CHANNEL, message({ op: 'flush', tb: p.table }));
     }
     counters.published++;
   }
@@ -475,7 +481,7 @@ export function createClusterModule(settings: ClusterSettings) {
     const from = m.n;
     const id = m.id;
     const answer = (o: Record<string, unknown>) => {
-      cmd?.publish(CMD_CHANNEL, JSON.stringify({ n: settings.nodeId, to: from, id, op: 'answer', ...o })).catch((e: unknown) => down(e));
+      if (cmd !== undefined) trip(cmd).publish(CMD_CHANNEL, JSON.stringify({ n: settings.nodeId, to: from, id, op: 'answer', ...o })).catch((e: unknown) => down(e));
     };
     if (handler === undefined) return answer({ ok: false, error: `unknown command ${String(m.op).slice(0, 40)}` });
     Promise.resolve()
@@ -610,7 +616,7 @@ export function createClusterModule(settings: ClusterSettings) {
     async htableIncr(table, key, by, ttlSec) {
       if (!isUp || cmd === undefined) return undefined;
       try {
-        const r = (await cmd.eval(INCR_PUB, 1, htKey(table, key), HT_CHANNEL, String(by), String(ttlSec * 1000), settings.nodeId, table, key)) as [number, string];
+        const r = (await trip(cmd).eval(INCR_PUB, 1, htKey(table, key), HT_CHANNEL, String(by), String(ttlSec * 1000), settings.nodeId, table, key)) as [number, string];
         counters.published++;
         return { value: Number(r[0]), expires: Number(r[1]) };
       } catch (e) {
@@ -624,10 +630,10 @@ export function createClusterModule(settings: ClusterSettings) {
       const prefix = htKey(table, '');
       let cursor = '0';
       do {
-        const [next, keys] = await c.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+        const [next, keys] = await trip(c).scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
         cursor = next;
         if (keys.length === 0) continue;
-        const values = await c.mget(...keys);
+        const values = await trip(c).mget(...keys);
         keys.forEach((k, i) => {
           const raw = values[i];
           if (raw === null || raw === undefined) return;
@@ -657,7 +663,7 @@ export function createClusterModule(settings: ClusterSettings) {
       args.push(String(remove.length), ...remove);
       if (cseq !== undefined) args.push(cseq.callId, String(cseq.cseq), String(cseq.delaySec), String(cseq.uris.length), ...cseq.uris);
       try {
-        const r = Number(await (cmd as unknown as { sipdLocWrite(key: string, ...a: string[]): Promise<number> }).sipdLocWrite(key, ...args));
+        const r = Number(await (trip(cmd) as unknown as { sipdLocWrite(key: string, ...a: string[]): Promise<number> }).sipdLocWrite(key, ...args));
         return r === 0 ? undefined : r === -1 ? { cseq: 'lower' } : r === -2 ? { cseq: 'retransmission' } : { contacts: r };
       } catch (e) {
         down(e);
@@ -667,7 +673,7 @@ export function createClusterModule(settings: ClusterSettings) {
     async locationRead(aor) {
       if (!isUp || cmd === undefined) throw new Error('cluster: Redis unreachable');
       try {
-        const h = await cmd.hgetall(`${PREFIX}loc:${aor}`);
+        const h = await trip(cmd).hgetall(`${PREFIX}loc:${aor}`);
         const out: ContactRecord[] = [];
         for (const v of Object.values(h)) {
           try {
@@ -689,7 +695,7 @@ export function createClusterModule(settings: ClusterSettings) {
     async callAdmit(user, member, limit) {
       if (!isUp || cmd === undefined) return 'down';
       try {
-        const r = await cmd.eval(CALL_ADMIT, 1, `${PREFIX}calls:${user}`, `${settings.nodeId}|${member}`, String(limit), String(ttlMs));
+        const r = await trip(cmd).eval(CALL_ADMIT, 1, `${PREFIX}calls:${user}`, `${settings.nodeId}|${member}`, String(limit), String(ttlMs));
         return Number(r) === 1 ? 'admitted' : 'full';
       } catch (e) {
         down(e);
@@ -698,20 +704,20 @@ export function createClusterModule(settings: ClusterSettings) {
     },
     callRefresh(entries) {
       if (!isUp || cmd === undefined || entries.length === 0) return;
-      const p = cmd.pipeline();
+      const p = trip(cmd).pipeline();
       for (const e of entries) p.eval(CALL_REFRESH, 1, `${PREFIX}calls:${e.user}`, String(ttlMs), `${settings.nodeId}|${e.member}`);
       p.exec().catch((e: unknown) => down(e));
     },
     callRelease(user, member) {
       if (!isUp || cmd === undefined) return; // it expires by its deadline
-      cmd.zrem(`${PREFIX}calls:${user}`, `${settings.nodeId}|${member}`).catch((e: unknown) => down(e));
+      trip(cmd).zrem(`${PREFIX}calls:${user}`, `${settings.nodeId}|${member}`).catch((e: unknown) => down(e));
     },
     async pipeAdmit(pipes, windowMs) {
       if (!isUp || cmd === undefined) return 'down';
       // every admission its own member (a call re-sent with the same Call-ID counts again)
       const member = `${settings.nodeId}|${processTag}|${++admissions}`;
       try {
-        const r = await cmd.eval(PIPE_ADMIT, pipes.length, ...pipes.map((p) => `${PREFIX}pl:${p.name}`), String(windowMs), member, ...pipes.map((p) => String(p.max)));
+        const r = await trip(cmd).eval(PIPE_ADMIT, pipes.length, ...pipes.map((p) => `${PREFIX}pl:${p.name}`), String(windowMs), member, ...pipes.map((p) => String(p.max)));
         return Number(r) === 0 ? 'admitted' : 'full';
       } catch (e) {
         down(e);
@@ -720,7 +726,7 @@ export function createClusterModule(settings: ClusterSettings) {
     },
     async nodes() {
       if (!isUp || cmd === undefined) throw new Error('cluster: Redis unreachable');
-      const h = await cmd.hgetall(NODES);
+      const h = await trip(cmd).hgetall(NODES);
       return Object.entries(h)
         .map(([node, v]) => {
           try {
@@ -755,12 +761,12 @@ export function createClusterModule(settings: ClusterSettings) {
     dialogOwn(d, ttlSec) {
       if (!isUp || cmd === undefined) return; // its own node still ends it; others cannot find it meanwhile
       const rec = { toTag: d.toTag, node: settings.nodeId, hop: d.hop, pid: process.pid, ...(d.takenFrom !== undefined ? { takenFrom: d.takenFrom } : {}), ...(d.state !== undefined ? { state: d.state } : {}) };
-      cmd.eval(DLG_OWN, 2, dlgKey(d.callId), DLG_INDEX, d.fromTag, JSON.stringify(rec), settings.nodeId, String(process.pid), String(ttlSec * 1000), dlgMember(d.callId, d.fromTag), String(ttlMs)).catch((e: unknown) => down(e));
+      trip(cmd).eval(DLG_OWN, 2, dlgKey(d.callId), DLG_INDEX, d.fromTag, JSON.stringify(rec), settings.nodeId, String(process.pid), String(ttlSec * 1000), dlgMember(d.callId, d.fromTag), String(ttlMs)).catch((e: unknown) => down(e));
     },
     async dialogEnd(callId, fromTag) {
       if (!isUp || cmd === undefined) return 'down';
       try {
-        const r = String(await cmd.eval(DLG_END, 2, dlgKey(callId), DLG_INDEX, fromTag, settings.nodeId, String(process.pid), dlgMember(callId, fromTag)));
+        const r = String(await trip(cmd).eval(DLG_END, 2, dlgKey(callId), DLG_INDEX, fromTag, settings.nodeId, String(process.pid), dlgMember(callId, fromTag)));
         return r === 'released' || r === 'taken' || r === 'gone' ? r : 'down';
       } catch (e) {
         down(e);
@@ -771,7 +777,7 @@ export function createClusterModule(settings: ClusterSettings) {
       if (!isUp || cmd === undefined) throw new Error('cluster: Redis unreachable');
       let r: unknown;
       try {
-        r = await cmd.eval(DLG_CLAIM, 2, dlgKey(callId), DLG_INDEX, fromTag, from.node, from.pid === undefined ? '' : String(from.pid), settings.nodeId, String(process.pid), api.hopFor() ?? '', dlgMember(callId, fromTag), String(ttlMs));
+        r = await trip(cmd).eval(DLG_CLAIM, 2, dlgKey(callId), DLG_INDEX, fromTag, from.node, from.pid === undefined ? '' : String(from.pid), settings.nodeId, String(process.pid), api.hopFor() ?? '', dlgMember(callId, fromTag), String(ttlMs));
       } catch (e) {
         down(e);
         throw e;
@@ -782,7 +788,7 @@ export function createClusterModule(settings: ClusterSettings) {
     },
     dialogRefresh(list) {
       if (!isUp || cmd === undefined || list.length === 0) return; // the deadlines pass: other nodes then end the calls only if this node looks dead
-      const p = cmd.pipeline();
+      const p = trip(cmd).pipeline();
       for (let i = 0; i < list.length; i += 500) p.eval(DLG_REFRESH, 1, DLG_INDEX, String(ttlMs), ...list.slice(i, i + 500).map((d) => dlgMember(d.callId, d.fromTag)));
       p.exec().catch((e: unknown) => down(e));
     },
@@ -790,7 +796,7 @@ export function createClusterModule(settings: ClusterSettings) {
       if (!isUp || cmd === undefined) return [];
       let r: unknown;
       try {
-        r = await cmd.eval(DLG_OVERDUE, 1, DLG_INDEX, String(limit), dlgKey(''));
+        r = await trip(cmd).eval(DLG_OVERDUE, 1, DLG_INDEX, String(limit), dlgKey(''));
       } catch (e) {
         down(e);
         return [];
@@ -804,13 +810,13 @@ export function createClusterModule(settings: ClusterSettings) {
     },
     dialogRelease(callId, fromTag) {
       if (!isUp || cmd === undefined) return; // it expires
-      cmd.hdel(`${PREFIX}dlg:${callId}`, fromTag).catch((e: unknown) => down(e));
+      trip(cmd).hdel(`${PREFIX}dlg:${callId}`, fromTag).catch((e: unknown) => down(e));
     },
     async dialogOwners(callId) {
       if (!isUp || cmd === undefined) throw new Error('cluster: Redis unreachable');
       let h: Record<string, string>;
       try {
-        h = await cmd.hgetall(`${PREFIX}dlg:${callId}`);
+        h = await trip(cmd).hgetall(`${PREFIX}dlg:${callId}`);
       } catch (e) {
         down(e);
         throw e;
@@ -832,7 +838,7 @@ export function createClusterModule(settings: ClusterSettings) {
     command(node, op, args) {
       if (!isUp || cmd === undefined) return Promise.reject(new Error('cluster: Redis unreachable'));
       const id = randomUUID();
-      const c = cmd;
+      const c = trip(cmd);
       return new Promise<unknown>((resolve, reject) => {
         const timer = setTimeout(() => {
           waiting.delete(id);
@@ -920,7 +926,7 @@ export function createClusterModule(settings: ClusterSettings) {
         },
       },
       'cluster.stats': {
-        doc: 'sipd: cluster counters: published, received, resyncs, failures, queued_while_down, heartbeats (each one HSET and one HGETALL of sipd:nodes), pending',
+        doc: 'sipd: cluster counters: published, received, resyncs, failures, queued_while_down, heartbeats (each one HSET and one HGETALL of sipd:nodes), round_trips (requests to Redis but heartbeats and resyncs; a pipeline counts once), pending',
         handler: () => ({ enabled, up: api.up(), node: settings.nodeId, ...counters, pending: pending.length }),
       },
     },
