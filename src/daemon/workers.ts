@@ -3,7 +3,10 @@
  *
  * Linux spreads datagrams and connections over sockets bound with SO_REUSEPORT by a hash of the
  * source address and port, so every request of one UA (retransmissions, CANCEL, ACK) reaches
- * the same worker. Node.js opens such sockets from 22.12 on (dgram and net `reusePort`); Node 20
+ * the same worker. The hash knows nothing of load: traffic from few sources splits unevenly (two
+ * workers, 8 source ports: 6:2 or worse in about a third of port choices; 4 sources: 3:1 in half,
+ * measured with plain reusePort sockets under Node 22), while many UAs spread evenly — a sipd
+ * behind one or two SBCs gets little from --workers. Node.js opens such sockets from 22.12 on (dgram and net `reusePort`); Node 20
  * cannot (it ignores the option and the second bind fails), so there sipd refuses --workers > 1
  * with one line naming the requirement rather than silently running one process.
  *
