@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { clusterFixture, REALM } from './cluster-fixture.js';
-import { Ua, type Addr } from './dialog-ua.js';
+import { Ua, inDialogRequest, type Addr } from './dialog-ua.js';
 import { redisCommand } from './raw-sip.js';
 import { cseqOf, header } from './sip-message.js';
 
@@ -50,20 +50,8 @@ describe('a re-INVITE CANCELled at a node that does not own the call (sipd --clu
       const cseq = leg.cseq + 1;
       const via = `SIP/2.0/UDP 127.0.0.32:${raw.address().port};branch=z9hG4bK-${randomBytes(6).toString('hex')};rport`;
       // CANCEL: the same Request-URI, Via, Route, From, To, Call-ID and CSeq number (RFC 3261 §9.1)
-      const request = (method: 'INVITE' | 'CANCEL' | 'ACK') => [
-        `${method} ${leg.target} SIP/2.0`,
-        `Via: ${via}`,
-        ...leg.routes.map((r) => `Route: ${r}`),
-        `From: ${leg.local}`,
-        `To: ${leg.remote}`,
-        `Call-ID: ${leg.callId}`,
-        `CSeq: ${cseq} ${method}`,
-        'Max-Forwards: 70',
-        ...(method === 'INVITE' ? [`Contact: ${bob.contact}`] : []),
-        'Content-Length: 0',
-        '',
-        '',
-      ].join('\r\n');
+      const request = (method: 'INVITE' | 'CANCEL' | 'ACK') =>
+        inDialogRequest(method, leg, cseq, `Via: ${via}`, method === 'INVITE' ? [`Contact: ${bob.contact}`] : []);
       const send = (text: string) => raw.send(text, B.port, B.host);
       const reply = async (what: string, match: (t: string) => boolean, ms: number) => {
         const end = Date.now() + ms;

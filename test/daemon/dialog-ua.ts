@@ -161,19 +161,7 @@ export class Ua {
   }
 
   private request(method: string, leg: Leg, cseq: number, to: Addr): void {
-    this.send([
-      `${method} ${leg.target} SIP/2.0`,
-      this.via(),
-      ...leg.routes.map((r) => `Route: ${r}`),
-      `From: ${leg.local}`,
-      `To: ${leg.remote}`,
-      `Call-ID: ${leg.callId}`,
-      `CSeq: ${cseq} ${method}`,
-      'Max-Forwards: 70',
-      'Content-Length: 0',
-      '',
-      '',
-    ].join('\r\n'), to);
+    this.send(inDialogRequest(method, leg, cseq, this.via()), to);
   }
 
   /** BYE of `leg`, its Route headers as they are (naming the node that set the call up), sent to `to`; the final status. */
@@ -190,6 +178,24 @@ export class Ua {
 }
 
 /** where the first Route entry (or the target) points */
+/** An in-dialog request of `leg` without a body (its Route set as it is; `extra` header lines before Content-Length). */
+export function inDialogRequest(method: string, leg: Leg, cseq: number, viaLine: string, extra: string[] = []): string {
+  return [
+    `${method} ${leg.target} SIP/2.0`,
+    viaLine,
+    ...leg.routes.map((r) => `Route: ${r}`),
+    `From: ${leg.local}`,
+    `To: ${leg.remote}`,
+    `Call-ID: ${leg.callId}`,
+    `CSeq: ${cseq} ${method}`,
+    'Max-Forwards: 70',
+    ...extra,
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+}
+
 export function firstHop(leg: Leg): Addr {
   const uri = leg.routes.length > 0 ? /<([^>]+)>/.exec(leg.routes[0]!)?.[1] ?? '' : leg.target;
   const m = /^sips?:(?:[^@]+@)?([^:;>]+)(?::(\d+))?/.exec(uri)!;
