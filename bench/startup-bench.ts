@@ -7,7 +7,8 @@
 // Where `.cache/node/*/` holds other Node versions (scripts/test-node-versions.sh), the bundled
 // sipctl and the floor are measured on them too (Node >= 22.8 has the compile cache).
 // Run: node --import tsx bench/startup-bench.ts
-// Env: BENCH_RUNS (default 20), BENCH_BEFORE (a commit), BENCH_AFTER (a commit; default: the working tree).
+// Env: BENCH_RUNS (default 20), BENCH_BEFORE (a commit), BENCH_AFTER (a commit; default: the working tree),
+// BENCH_NO_RECORD=1 (print the table only: no section appended to bench/RESULTS.md, as rpc-bench.ts).
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -182,7 +183,7 @@ try {
     ...rows,
   ].join('\n');
   console.log(table);
-  appendResults(
+  if (!process.env.BENCH_NO_RECORD) appendResults(
     'CLI start-up (issue 15)',
     `${machineLine()}; load average at start ${load}; bench took ${((Date.now() - started) / 1000).toFixed(0)} s\n\nCommand: \`node --import tsx bench/startup-bench.ts\` (BENCH_RUNS=${RUNS} interleaved rounds after ${WARMUP} warm-up rounds; wall time median per command, CPU = user+sys from /usr/bin/time; target: after ≤ 2.00× the floor).\n\n${table}\n`,
   );
