@@ -56,3 +56,8 @@ export function expandIpv6(addr: string): number[] {
   const fill = tail !== undefined ? 8 - h.length - t.length : 0;
   return [...h, ...Array(fill).fill('0'), ...t].map((g) => parseInt(g, 16));
 }
+
+/** 0.0.0.0 / :: — a socket bound to every address of its family, which nobody can send or route to */
+export function isUnspecified(ip: string): boolean {
+  return ip === '0.0.0.0' || ip === '::';
+}

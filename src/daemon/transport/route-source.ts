@@ -14,12 +14,8 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { isUnspecified } from '../../core/address/ip.js';
 import { normaliseIp } from './transport.js';
-
-/** 0.0.0.0 / :: — a socket bound to every address of its family */
-export function isUnspecified(ip: string): boolean {
-  return ip === '0.0.0.0' || ip === '::';
-}
 
 const probes = new Map<4 | 6, dgram.Socket>();
 

@@ -38,7 +38,7 @@ import { SipParseError } from '../../core/sip/sip-parse-error.js';
 import { StreamFramer } from '../../core/sip/stream-framer.js';
 import type { Endpoint, TlsPeer } from '../kernel/contracts.js';
 import type { Logger } from '../kernel/module.js';
-import { isUnspecified } from './route-source.js';
+import { isUnspecified } from '../../core/address/ip.js';
 import { type ListenAddress, type MessageHandler, type StreamConnection, normaliseIp } from './transport.js';
 
 export interface StreamLimits {

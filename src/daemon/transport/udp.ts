@@ -12,7 +12,7 @@ import net from 'node:net';
 import { ConnectionError } from '../../core/errors.js';
 import type { Endpoint, SipSocket } from '../kernel/contracts.js';
 import type { Logger } from '../kernel/module.js';
-import { isUnspecified } from './route-source.js';
+import { isUnspecified } from '../../core/address/ip.js';
 import { type Inbound, type ListenAddress, type MessageHandler, type SipTransport, normaliseIp } from './transport.js';
 
 /**

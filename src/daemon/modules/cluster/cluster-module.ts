@@ -51,6 +51,7 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { Redis as RedisClient, RedisOptions } from 'ioredis';
+import { isUnspecified } from '../../../core/address/ip.js';
 import { ConfigError } from '../../../core/errors.js';
 import type { ClusterAdmission, ClusterApi, ClusterDialog, ClusterHtableEvent, ContactRecord, CoreApi, HtableValue } from '../../kernel/contracts.js';
 import { defineModule, type Logger } from '../../kernel/module.js';
@@ -334,9 +335,6 @@ function splitSocket(s: string): { proto: string; ip: string; port: number } | u
   return { proto: m[1]!.toLowerCase(), ip: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3]) };
 }
 
-/** 0.0.0.0 / :: — bound to every address: no address another node could send to */
-const unspecified = (ip: string) => ip === '0.0.0.0' || ip === '::' || ip === '[::]';
-
 /**
  * The UDP address (ip:port) through which other nodes reach this one: one of `hops` (the node's
  * hand-off addresses, see handOffAddresses) on the IP of `socket` (where the contact
@@ -344,7 +342,7 @@ const unspecified = (ip: string) => ip === '0.0.0.0' || ip === '::' || ip === '[
  * then the contact is called directly, as without a cluster.
  */
 export function hopOf(hops: readonly string[], socket?: string): string | undefined {
-  const udp = hops.map(splitSocket).filter((l): l is NonNullable<typeof l> => l !== undefined && l.proto === 'udp' && l.port !== 0 && !unspecified(l.ip));
+  const udp = hops.map(splitSocket).filter((l): l is NonNullable<typeof l> => l !== undefined && l.proto === 'udp' && l.port !== 0 && !isUnspecified(l.ip));
   const s = socket === undefined ? undefined : splitSocket(socket);
   const pick = (s !== undefined ? udp.find((l) => l.ip === s.ip) : undefined) ?? udp[0];
   if (pick === undefined) return undefined;
@@ -403,7 +401,7 @@ export function createClusterModule(settings: ClusterSettings) {
   /** the members' hand-off addresses as they last announced them (a restarted worker has a new private port) */
   let nodeHops = new Map<string, string[]>();
   /** this node's own specific UDP listen addresses (ip|port): the same machine's workers share them */
-  const sharedUdp = new Set(settings.listen.map(splitSocket).filter((l) => l !== undefined && l.proto === 'udp' && l.port !== 0 && !unspecified(l.ip)).map((l) => `${l!.ip.toLowerCase()}|${l!.port}`));
+  const sharedUdp = new Set(settings.listen.map(splitSocket).filter((l) => l !== undefined && l.proto === 'udp' && l.port !== 0 && !isUnspecified(l.ip)).map((l) => `${l!.ip.toLowerCase()}|${l!.port}`));
 
   /** pipeAdmit's members: this process (a node restarted within a window is another) and a count */
   const processTag = randomBytes(4).toString('hex');

@@ -25,7 +25,8 @@
  */
 import net from 'node:net';
 import type { Endpoint, SipSocket } from '../../kernel/contracts.js';
-import { isUnspecified, routeSource } from '../../transport/route-source.js';
+import { isUnspecified } from '../../../core/address/ip.js';
+import { routeSource } from '../../transport/route-source.js';
 import type { Inbound, StreamConnection } from '../../transport/transport.js';
 
 type SendTo = (to: { ip: string; port: number }, data: Buffer) => void;
