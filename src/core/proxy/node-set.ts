@@ -1,5 +1,6 @@
 import { SipctlError, isSipctlError, type ErrorCategory } from '../errors.js';
 import type { CallOptions, RpcAuth, RpcBatchOutcome, RpcCall, RpcClient, RpcParams, TransportKind } from '../rpc/client.js';
+import { OneAtATime } from '../one-at-a-time.js';
 import { parseRpcUrl } from '../rpc/rpc-url.js';
 import type { ProxyNode } from './targets.js';
 
@@ -133,7 +134,7 @@ export class NodeSet {
 class InOrderClient implements RpcClient {
   /** Calls made through this client. */
   made = 0;
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly turns = new OneAtATime();
 
   constructor(
     private readonly real: RpcClient,
@@ -159,10 +160,7 @@ class InOrderClient implements RpcClient {
   /** `send` now (pipelining) or once everything made before it has settled. */
   private inTurn<T>(calls: number, send: () => Promise<T>): Promise<T> {
     this.made += calls;
-    if (this.pipelines) return send();
-    const p = this.tail.then(send, send);
-    this.tail = p.then(noop, noop);
-    return p;
+    return this.pipelines ? send() : this.turns.run(send);
   }
 
   close(): Promise<void> {
@@ -173,8 +171,6 @@ class InOrderClient implements RpcClient {
     return this.real.kind();
   }
 }
-
-const noop = (): void => undefined;
 
 /**
  * A client made before the RPC layer was loaded: the real one is made on the first call (its

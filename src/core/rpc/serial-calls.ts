@@ -1,13 +1,13 @@
+import { OneAtATime } from '../one-at-a-time.js';
 import type { WireRequest } from './transport.js';
 
 /**
- * One call at a time per client, for transports whose far end reads one request at a time:
- * Kamailio's jsonrpcs FIFO (one shared stream) and its datagram socket (one process). The
- * deadline starts when the call is made, not when its turn comes: timeoutMs bounds the whole
- * call, time queued behind earlier calls included.
+ * One call at a time per client, for a transport whose far end reads one request at a time:
+ * Kamailio's datagram socket (one process). The deadline starts when the call is made, not when
+ * its turn comes: timeoutMs bounds the whole call, time queued behind earlier calls included.
  */
 export class SerialCalls {
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly turns = new OneAtATime();
 
   constructor(
     private readonly timeoutMs: number,
@@ -17,14 +17,11 @@ export class SerialCalls {
   exchange(request: WireRequest, callTimeoutMs?: number): Promise<unknown> {
     const t = callTimeoutMs ?? this.timeoutMs;
     const deadline = Date.now() + t;
-    const run = (): Promise<unknown> => this.once(request, deadline, t);
-    const p = this.tail.then(run, run);
-    this.tail = p.catch(() => undefined);
-    return p;
+    return this.turns.run(() => this.once(request, deadline, t));
   }
 
   /** Settles once every call made so far has settled (for close()). */
   idle(): Promise<unknown> {
-    return this.tail;
+    return this.turns.idle();
   }
 }

@@ -18,6 +18,7 @@ import { staticFile, webRoot } from './static-files.js';
 import { ROUTES, type ApiResult, type RouteContext } from './routes.js';
 import { DashboardFeed } from './dashboard.js';
 import { ConfigError, UsageError } from '../errors.js';
+import { OneAtATime } from '../one-at-a-time.js';
 
 export const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 export const COOKIE = 'sipctl_session';
@@ -105,7 +106,7 @@ export class WebServer {
   readonly feed: DashboardFeed;
   private server?: http.Server;
   private dbPromise?: Promise<Database>;
-  private writeChain: Promise<unknown> = Promise.resolve();
+  private readonly writes = new OneAtATime();
   private readonly root: string;
   private readonly tls: boolean;
   private readonly listenAt: Listen;
@@ -136,9 +137,7 @@ export class WebServer {
 
   /** Changes run one at a time (a subscriber add's check-then-insert must not interleave with another). */
   serialize<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.writeChain.then(fn, fn);
-    this.writeChain = run.catch(() => undefined);
-    return run;
+    return this.writes.run(fn);
   }
 
   async listen(): Promise<string> {

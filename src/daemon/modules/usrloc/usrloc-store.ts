@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Database } from '../../../core/db/database.js';
+import { OneAtATime } from '../../../core/one-at-a-time.js';
 import type { ContactRecord } from '../../kernel/contracts.js';
 import { coreHash } from '../../kernel/kamailio-hash.js';
 import { type ContactChange, LocationTable } from './location-db.js';
@@ -40,9 +41,6 @@ interface AorRecord {
   contacts: ContactRecord[];
 }
 
-const RESOLVED: Promise<unknown> = Promise.resolve();
-const noop = (): void => {};
-
 /** A contact is valid (VALID_CONTACT) until its expiry time; 0 means permanent. */
 export function isValid(c: ContactRecord, now: number): boolean {
   return c.expires === 0 || c.expires > now;
@@ -61,7 +59,7 @@ function insertOrdered(list: ContactRecord[], c: ContactRecord): void {
 export class UsrlocStore {
   private readonly slots: Map<string, AorRecord>[];
   private readonly byAor = new Map<string, AorRecord>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new Map<string, OneAtATime>();
   private readonly location: LocationTable;
   private readonly writer: LocationWriter | undefined;
   private readonly writeBack: LocationWriteBack | undefined;
@@ -115,13 +113,12 @@ export class UsrlocStore {
 
   /** Run fn with the AoR locked against other withLock calls for the same AoR. */
   withLock<T>(aor: string, fn: () => Promise<T>): Promise<T> {
-    // A tail never rejects, so the next caller's fn runs whatever this one's did.
-    const prev = this.locks.get(aor) ?? RESOLVED;
-    const run = prev.then(fn);
-    const tail: Promise<unknown> = run.then(noop, noop);
-    this.locks.set(aor, tail);
-    void tail.then(() => {
-      if (this.locks.get(aor) === tail) this.locks.delete(aor);
+    const turns = this.locks.get(aor) ?? new OneAtATime();
+    this.locks.set(aor, turns);
+    const run = turns.run(fn);
+    // an AoR no one works on is forgotten (millions of AoRs pass through a long-running sipd)
+    void turns.idle().then(() => {
+      if (!turns.busy && this.locks.get(aor) === turns) this.locks.delete(aor);
     });
     return run;
   }
