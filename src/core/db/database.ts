@@ -107,6 +107,27 @@ export function connectionFailed(label: string, err: unknown): ConnectionError {
   });
 }
 
+/**
+ * Codes of a database that cannot be reached, dropped the connection or stayed locked (mysql2,
+ * Node, SQLite): raw driver errors still carry them where the driver's own calls fail
+ * (getConnection, BEGIN, COMMIT), which are not mapped to ConnectionError.
+ */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN', 'SQLITE_BUSY', 'SQLITE_LOCKED',
+]);
+
+/**
+ * True when the database did not answer (unreachable, connection lost, locked), as opposed to
+ * answering with a refusal of the statement (a constraint, a value): the same statement may work
+ * once it is back, and what a lost COMMIT did is not known.
+ */
+export function isDbUnreachable(err: unknown): boolean {
+  if (err instanceof ConnectionError) return true;
+  const e = err as { code?: unknown; fatal?: unknown } | undefined;
+  return e?.fatal === true || (typeof e?.code === 'string' && UNREACHABLE.has(e.code));
+}
+
 /** True when the error is a unique-key violation on either engine. */
 export function isDuplicateKey(err: unknown): boolean {
   const e = err as { code?: string; errno?: number };

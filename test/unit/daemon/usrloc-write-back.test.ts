@@ -100,7 +100,7 @@ forEachEngine('usrloc write-back', (engine, track) => {
   test('a flush while the database is unreachable keeps every change; the next one writes them, newer changes winning', async () => {
     await db.execute('DELETE FROM location');
     const state = { down: false };
-    const wb = new LocationWriteBack(table(), unreachableWhile(db, state), { batchSize: 4 });
+    const wb = new LocationWriteBack(table(), unreachableWhile(db, state), { maxBatch: 4 });
     await table().writeBatch(db, [{ insert: [contact(20)] }]);
     for (let i = 1; i <= 10; i++) wb.add({ insert: [contact(i)] });
     wb.add({ update: [contact(20, { cseq: 7 })] });

@@ -1,7 +1,8 @@
 /**
  * The usrloc module against real databases: ul.dump / ul.lookup / ul.rm compared with the
  * replies Kamailio 5.6 gave in the reference lab, write-through to `location` and loading it
- * back (also rows as Kamailio writes them, on MariaDB and on SQLite), and the expiry timer.
+ * back (also rows as Kamailio writes them, on MariaDB and on SQLite), what a refused batch and a
+ * database gone away do to a batch of changes, and the expiry timer.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import type { ContactRecord } from '../../../src/daemon/kernel/contracts.js';
 import { ModuleRegistry } from '../../../src/daemon/kernel/module-registry.js';
 import { RpcFault } from '../../../src/daemon/kernel/rpc-fault.js';
 import type { Logger } from '../../../src/daemon/kernel/module.js';
-import { ALL_METHODS, fromDbDatetime, toDbDatetime } from '../../../src/daemon/modules/usrloc/location-db.js';
+import { ALL_METHODS, fromDbDatetime, LocationTable, toDbDatetime } from '../../../src/daemon/modules/usrloc/location-db.js';
 import { createUsrlocModule, type UsrlocModuleApi } from '../../../src/daemon/modules/usrloc/usrloc-module.js';
 import { createStatsModule } from '../../../src/daemon/modules/stats/stats-module.js';
 import { createTestDb, forEachEngine } from '../../helpers/db.js';
@@ -315,6 +316,43 @@ forEachEngine('usrloc write-through', (engine, track) => {
     } finally {
       await s.reg.destroyAll();
     }
+  });
+
+  test('writeBatchOrEach (group commit and write-back): a refused batch goes change by change, only the bad one refused; the database going away stops it there', async () => {
+    await db.execute('DELETE FROM location');
+    const table = new LocationTable('location', false);
+    const now = 1_000_000_000;
+    const base: ContactRecord = { ...labContacts()[1], expires: now + 60, lastModified: now };
+    const mk = (i: number, ruid = `uloc-each-${i}`): ContactRecord => ({ ...base, aor: `e${i}`, contact: `sip:e${i}@192.0.2.1`, ruid, callId: `c${i}` });
+    const ruids = async () => (await db.query<{ ruid: string }>('SELECT ruid FROM location ORDER BY ruid')).map((r) => r.ruid);
+    await table.writeBatch(db, [{ insert: [mk(0)] }]);
+    // e1 takes e0's ruid (a unique key): the batch is refused, then each change alone
+    const refusedOne = await table.writeBatchOrEach(db, [{ insert: [mk(2)] }, { insert: [mk(1, 'uloc-each-0')] }, { insert: [mk(3)] }]);
+    assert.deepEqual([[...refusedOne.refused.keys()], refusedOne.away], [[1], undefined]);
+    assert.deepEqual(await ruids(), ['uloc-each-0', 'uloc-each-2', 'uloc-each-3']);
+
+    // a database whose writes fail as an unreachable server's once `budget` of them went through
+    let budget = 0;
+    let writes = 0;
+    const fading = new Proxy(db, {
+      get(target, prop, recv) {
+        if (prop !== 'execute' && prop !== 'transaction') return Reflect.get(target, prop, recv);
+        return (...args: unknown[]) => {
+          writes++;
+          if (budget-- <= 0) return Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3306'), { code: 'ECONNREFUSED' }));
+          return (Reflect.get(target, prop, recv) as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        };
+      },
+    });
+    // refused as a batch, e4 written alone, then the database is away: e5 (the bad one) and e6 are not known written
+    budget = 2;
+    const away = await table.writeBatchOrEach(fading, [{ insert: [mk(4)] }, { insert: [mk(5, 'uloc-each-0')] }, { insert: [mk(6)] }]);
+    assert.deepEqual([away.refused.size, away.away?.from, (away.away?.error as { code?: string }).code, writes], [0, 1, 'ECONNREFUSED', 3], 'nothing tried after the database went away');
+    assert.deepEqual(await ruids(), ['uloc-each-0', 'uloc-each-2', 'uloc-each-3', 'uloc-each-4']);
+    // away from the start: the batch only, no change tried alone
+    writes = 0;
+    const gone = await table.writeBatchOrEach(fading, [{ insert: [mk(7)] }, { insert: [mk(8)] }]);
+    assert.deepEqual([gone.refused.size, gone.away?.from, writes], [0, 0, 1]);
   });
 
   test('ul.rm deletes the AoR and its rows; unknown AoRs are no error, as in Kamailio', async () => {

@@ -8,7 +8,7 @@
  * db_mysql does. It reads that form and also the number Kamailio's db_sqlite stores there (a
  * Julian day, UTC), so a location table written by Kamailio on SQLite loads correctly.
  */
-import type { Database, Queryable, SqlValue } from '../../../core/db/database.js';
+import { isDbUnreachable, type Database, type Queryable, type SqlValue } from '../../../core/db/database.js';
 import { statementChunks, statementSizes } from '../../../core/db/statement-sizes.js';
 import type { ContactRecord } from '../../kernel/contracts.js';
 
@@ -20,8 +20,15 @@ export interface ContactChange {
   remove?: string[];
 }
 
-/** Rows per multi-row statement (MySQL): bounds the statement size (about 300 bytes a row). */
-/** most rows per multi-row INSERT/UPDATE (a power of two: statement-sizes.ts) */
+/** How LocationTable.writeBatchOrEach ended: every change not named here was written. */
+export interface BatchOrEach {
+  /** changes (by index) the database refused when written alone; nothing of them was written */
+  refused: Map<number, unknown>;
+  /** the database did not answer: the change at `from` and those after it may or may not be written */
+  away?: { from: number; error: unknown };
+}
+
+/** most rows per multi-row INSERT/UPDATE (MySQL; a power of two: statement-sizes.ts): bounds the statement size (about 300 bytes a row) */
 const ROWS_PER_STATEMENT = 256;
 /** most ruids per DELETE … IN */
 const REMOVE_PER_STATEMENT = 512;
@@ -204,6 +211,33 @@ export class LocationTable {
     };
     if (statements === 1) await work(db);
     else await db.transaction(work);
+  }
+
+  /**
+   * writeBatch, and when the database refuses the batch (a constraint, a value it does not take)
+   * each change again alone, so only a change the table does not take fails: one request's bad
+   * row must not fail the others (write-through), nor hold the others back (write-back). When the
+   * database does not answer (isDbUnreachable) it stops: the change being written and those after
+   * it are not known written, and writing them one by one would only wait for the database again.
+   */
+  async writeBatchOrEach(db: Database, changes: readonly ContactChange[]): Promise<BatchOrEach> {
+    const refused = new Map<number, unknown>();
+    try {
+      await this.writeBatch(db, changes);
+      return { refused };
+    } catch (e) {
+      if (isDbUnreachable(e)) return { refused, away: { from: 0, error: e } };
+      if (changes.length === 1) return { refused: refused.set(0, e) };
+    }
+    for (const [i, change] of changes.entries()) {
+      try {
+        await this.writeBatch(db, [change]);
+      } catch (e) {
+        if (isDbUnreachable(e)) return { refused, away: { from: i, error: e } };
+        refused.set(i, e);
+      }
+    }
+    return { refused };
   }
 
   /** MySQL: several rows in one INSERT. */

@@ -3,8 +3,8 @@
  * at once; the `location` table catches up when the timer flushes (every `timer_interval`, and at
  * shutdown). Between flushes the changes of one contact (one ruid) coalesce, the last state
  * winning: insert then update is one insert of the newest values, insert then delete is nothing,
- * update then delete is one delete. A flush writes what is pending through
- * LocationTable.writeBatch, a few hundred changes per batch.
+ * update then delete is one delete. A flush writes what is pending in batches of a few hundred
+ * changes (LocationTable.writeBatchOrEach, as the write-through group commit does).
  *
  * A flush that fails keeps its changes for the next one (newer changes made meanwhile win). What a
  * batch did to the table when the database went away is not known (a COMMIT whose answer was
@@ -19,7 +19,7 @@
  * the database is down, until a flush gets through. Changes of contacts already pending still
  * coalesce, so refreshes go on.
  */
-import { ConnectionError, SipctlError } from '../../../core/errors.js';
+import { SipctlError } from '../../../core/errors.js';
 import type { Database } from '../../../core/db/database.js';
 import type { ContactRecord } from '../../kernel/contracts.js';
 import type { ContactChange, LocationTable } from './location-db.js';
@@ -56,24 +56,11 @@ function changeOf(w: PendingWrite): ContactChange {
   return w.op === 'insert' ? { insert: [w.rec] } : { update: [w.rec] };
 }
 
-/** Codes of a database that cannot be reached or dropped the connection (mysql2, Node, SQLite busy). */
-const UNREACHABLE = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
-  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN', 'SQLITE_BUSY', 'SQLITE_LOCKED',
-]);
-
-/** The database did not answer (as opposed to answering with a refusal of the statement). */
-export function isUnreachable(e: unknown): boolean {
-  if (e instanceof ConnectionError) return true;
-  const x = e as { code?: unknown; fatal?: unknown } | undefined;
-  return x?.fatal === true || (typeof x?.code === 'string' && UNREACHABLE.has(x.code));
-}
-
 export interface WriteBackOptions {
   /** most contacts pending at once; default 100,000 */
   maxPending?: number;
-  /** changes per writeBatch; default 500 */
-  batchSize?: number;
+  /** changes per batch; default 500 (as LocationWriter's) */
+  maxBatch?: number;
   /** called when the pending set passes half of maxPending: flush now rather than at the next tick */
   onBacklog?: () => void;
 }
@@ -94,11 +81,11 @@ export class LocationWriteBack {
   /** contacts the table refused on their own at the last flush */
   private readonly refused = new Set<string>();
   private readonly maxPending: number;
-  private readonly batchSize: number;
+  private readonly maxBatch: number;
 
   constructor(private readonly table: LocationTable, private readonly db: Database, private readonly opts: WriteBackOptions = {}) {
     this.maxPending = opts.maxPending ?? 100_000;
-    this.batchSize = opts.batchSize ?? 500;
+    this.maxBatch = opts.maxBatch ?? 500;
   }
 
   /** Contacts whose row is not written yet (pending and in the flush under way). */
@@ -141,46 +128,32 @@ export class LocationWriteBack {
     const all = [...this.inFlight.values()];
     const groups: PendingWrite[][] = [];
     const normal = all.filter((w) => !this.refused.has(ruidOf(w)));
-    for (let i = 0; i < normal.length; i += this.batchSize) groups.push(normal.slice(i, i + this.batchSize));
+    for (let i = 0; i < normal.length; i += this.maxBatch) groups.push(normal.slice(i, i + this.maxBatch));
     for (const w of all) if (this.refused.has(ruidOf(w))) groups.push([w]);
     const kept: PendingWrite[] = [];
     let written = 0;
     let error: unknown;
-    const done = (ws: PendingWrite[]) => {
-      written += ws.length;
-      for (const w of ws) this.refused.delete(ruidOf(w));
-    };
-    groups: for (const [g, group] of groups.entries()) {
-      try {
-        await this.table.writeBatch(this.db, group.map(changeOf));
-        done(group);
-        continue;
-      } catch (e) {
-        error = e;
-        if (isUnreachable(e)) {
-          // stop: the database is away; this group was tried, the later ones not
-          kept.push(...group.map(tried), ...groups.slice(g + 1).flat());
-          break;
+    for (const [g, group] of groups.entries()) {
+      // a refused batch is written one change at a time, so only what the table does not take stays behind
+      const { refused, away } = await this.table.writeBatchOrEach(this.db, group.map(changeOf));
+      for (const [i, w] of group.entries()) {
+        if (away !== undefined && i >= away.from) {
+          kept.push(tried(w));
+        } else if (refused.has(i)) {
+          // a refusal is certain: nothing of it was written, so the change is kept as it is
+          error = refused.get(i);
+          this.refused.add(ruidOf(w));
+          kept.push(w);
+        } else {
+          written++;
+          this.refused.delete(ruidOf(w));
         }
       }
-      // refused: one at a time, so only what the table does not take stays behind
-      for (const [j, w] of group.entries()) {
-        if (group.length > 1) {
-          try {
-            await this.table.writeBatch(this.db, [changeOf(w)]);
-            done([w]);
-            continue;
-          } catch (e) {
-            error = e;
-            if (isUnreachable(e)) {
-              kept.push(...group.slice(j).map(tried), ...groups.slice(g + 1).flat());
-              break groups;
-            }
-          }
-        }
-        // a refusal is certain: nothing of it was written, so the change is kept as it is
-        this.refused.add(ruidOf(w));
-        kept.push(w);
+      if (away !== undefined) {
+        // stop: the database is away; the later groups were not tried
+        error = away.error;
+        kept.push(...groups.slice(g + 1).flat());
+        break;
       }
     }
     this.inFlight = new Map();

@@ -15,10 +15,9 @@
  * two changes of one AoR are never in flight together.
  *
  * A failing batch must not fail requests that had nothing to do with the cause: when the database
- * refuses a batch (a constraint, a value it does not take), each change is written again on its
- * own and only the guilty one fails. When the database cannot be reached, everything fails at once.
+ * refuses a batch, each change is written again on its own and only the guilty one fails; when it
+ * does not answer, every change not written yet fails at once (LocationTable.writeBatchOrEach).
  */
-import { ConnectionError } from '../../../core/errors.js';
 import type { Database } from '../../../core/db/database.js';
 import type { ContactChange, LocationTable } from './location-db.js';
 
@@ -46,8 +45,6 @@ export class LocationWriter {
   private readonly minIntervalMs: number;
   /** when the last batch started (ms, monotonic) */
   private lastStart = -Infinity;
-  /** batches written, and changes in them (for tests and diagnostics) */
-  readonly counters = { batches: 0, changes: 0 };
 
   constructor(private readonly table: LocationTable, private readonly db: Database, opts: WriterOptions = {}) {
     this.maxInFlight = opts.maxInFlight ?? (db.engine === 'mysql' ? 2 : 1);
@@ -63,11 +60,6 @@ export class LocationWriter {
     });
   }
 
-  /** Changes waiting or being written. */
-  get busy(): boolean {
-    return this.queue.length > 0 || this.running > 0;
-  }
-
   private kick(): void {
     if (this.scheduled || this.running >= this.maxInFlight || this.queue.length === 0) return;
     this.scheduled = true;
@@ -81,7 +73,7 @@ export class LocationWriter {
         const batch = this.queue.length <= this.maxBatch ? this.queue : this.queue.slice(0, this.maxBatch);
         this.queue = batch === this.queue ? [] : this.queue.slice(this.maxBatch);
         this.running++;
-        void this.flush(batch).finally(() => {
+        void this.writeOut(batch).finally(() => {
           this.running--;
           this.kick();
         });
@@ -91,26 +83,13 @@ export class LocationWriter {
     else setImmediate(start);
   }
 
-  private async flush(batch: Pending[]): Promise<void> {
-    this.counters.batches++;
-    this.counters.changes += batch.length;
-    try {
-      await this.table.writeBatch(this.db, batch.map((p) => p.change));
-    } catch (e) {
-      if (batch.length === 1 || e instanceof ConnectionError) {
-        for (const p of batch) p.reject(e);
-        return;
-      }
-      for (const p of batch) {
-        try {
-          await this.table.writeBatch(this.db, [p.change]);
-          p.resolve();
-        } catch (e1) {
-          p.reject(e1);
-        }
-      }
-      return;
+  /** Write one batch and answer each of its requests. */
+  private async writeOut(batch: Pending[]): Promise<void> {
+    const { refused, away } = await this.table.writeBatchOrEach(this.db, batch.map((p) => p.change));
+    for (const [i, p] of batch.entries()) {
+      if (away !== undefined && i >= away.from) p.reject(away.error);
+      else if (refused.has(i)) p.reject(refused.get(i));
+      else p.resolve();
     }
-    for (const p of batch) p.resolve();
   }
 }
