@@ -93,7 +93,7 @@ This is how a script should make many changes: 10,000 htable updates cost one si
     };
 
     const inFlight: Running[] = [];
-    const drain = async (): Promise<void> => {
+    const reportInFlight = async (): Promise<void> => {
       while (inFlight.length > 0) await report(inFlight.shift()!);
     };
     const input = new InputLines(process.stdin);
@@ -104,7 +104,7 @@ This is how a script should make many changes: 10,000 htable updates cost one si
         if (line === undefined) {
           // Nothing more to read yet: report what is in flight before waiting (a co-process may
           // be waiting for those results before it writes more).
-          await drain();
+          await reportInFlight();
           out.flush();
           if (stopped || !(await input.wait())) break;
           continue;
@@ -125,16 +125,16 @@ This is how a script should make many changes: 10,000 htable updates cost one si
           const before = ctx.nodes.callsMade;
           inFlight.push({ lineNo, prepared, done: runLine(prepared) });
           // Its calls must all be out before the next line's (else it runs alone, as others do).
-          if (ctx.nodes.callsMade - before !== ctx.nodes.nodes.length) await drain();
+          if (ctx.nodes.callsMade - before !== ctx.nodes.nodes.length) await reportInFlight();
           while (inFlight.length >= ahead) await report(inFlight.shift()!);
         } else {
-          await drain();
+          await reportInFlight();
           out.flush(); // a slow line must not hold back the results before it
           if (stopped) break;
           await report({ lineNo, prepared, done: runLine(prepared) });
         }
       }
-      if (!stopped) await drain();
+      if (!stopped) await reportInFlight();
     } finally {
       input.close();
       out.flush();
