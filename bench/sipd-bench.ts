@@ -70,7 +70,7 @@ import { createTestDb, type TestDb } from '../test/helpers/db.js';
 import { createRpcClient } from '../src/core/rpc/client.js';
 import { findFreePort, startKamailio, type KamailioInstance } from '../test/helpers/kamailio.js';
 import { appendResults, buildSipd, git, machineLine } from './lib.js';
-import { parseVariants, roundTrips, startVariant, usrlocDbMode, type SipdVariant } from './sipd-variants.js';
+import { parseVariants, redisPid, roundTrips, startVariant, usrlocDbMode, type SipdVariant } from './sipd-variants.js';
 
 // ---------------------------------------------------------------- options
 
@@ -298,6 +298,8 @@ interface Proxy {
   pids(): number[];
   /** sipd --cluster: Redis commands so far (INFO commandstats of its private Redis) */
   redisCommands?(): Promise<Record<string, number>>;
+  /** sipd --cluster: its private redis-server (counted in pids() too; shown apart in the step table) */
+  redisPid?(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -409,6 +411,7 @@ async function startSipdProxy(t: TestDb, o: { sipPort?: number; nodeArgs?: strin
     logFile,
     pids: () => started.pids(),
     redisCommands: () => started.redisCommands(),
+    redisPid: () => (started.redis ? redisPid(started.redis.port) : undefined),
     async gc() {
       rmSync(memFile, { force: true });
       process.kill(pid, 'SIGUSR2');
@@ -492,6 +495,8 @@ interface Step {
   rtdMs: number;
   retrans: number;
   proxyCpuPct: number;
+  /** sipd --cluster: the part of proxyCpuPct its private redis-server used */
+  redisCpuPct?: number;
   dbCpuPct: number;
   sippCpuPct: number;
   /** CPU used by everything else on the machine during the step (other users of these 2 cores) */
@@ -573,6 +578,8 @@ async function runSipp(p: Proxy, rate: number, seconds: number, extraCheck?: () 
   const each0 = pids0.map(cpuTicks);
   const c0 = each0.reduce((a, x) => a + x, 0);
   const d0 = mp ? cpuTicks(mp) : 0;
+  const rp = p.redisPid?.();
+  const r0 = rp !== undefined ? cpuTicks(rp) : 0;
   const t0 = Date.now();
   let err = '';
   const codes = await Promise.all(
@@ -598,6 +605,7 @@ async function runSipp(p: Proxy, rate: number, seconds: number, extraCheck?: () 
   const wall = (Date.now() - t0) / 1000;
   const c1 = p.pids().reduce((a, x) => a + cpuTicks(x), 0);
   const d1 = mp ? cpuTicks(mp) : 0;
+  const r1 = rp !== undefined ? cpuTicks(rp) : 0;
   const m1 = machineTicks();
   const stats = Array.from({ length: CLIENTS }, (_, k) => parseStat(join(dir, `stat-${k}.csv`)));
   const all = stats.every((x) => x !== undefined) ? (stats as Array<Record<string, string>>) : undefined;
@@ -649,6 +657,7 @@ async function runSipp(p: Proxy, rate: number, seconds: number, extraCheck?: () 
     rtdMs: rtdS * 1000,
     retrans: sum('Retransmissions(C)'),
     proxyCpuPct: (100 * (c1 - c0)) / HZ / wall,
+    redisCpuPct: rp !== undefined ? (100 * (r1 - r0)) / HZ / wall : undefined,
     dbCpuPct: (100 * (d1 - d0)) / HZ / wall,
     sippCpuPct: (100 * sippCpu) / wall,
     otherCpuPct: Math.max(0, (100 * (m1 - m0 - (c1 - c0) - (d1 - d0))) / HZ / wall - (100 * sippCpu) / wall),
@@ -665,7 +674,7 @@ async function runSipp(p: Proxy, rate: number, seconds: number, extraCheck?: () 
 const steps: Step[] = [];
 
 function fmtStep(s: Step): string {
-  return `${s.proxy} ${s.target}/s:${s.redisTrips !== undefined ? ` Redis round trips/call ${s.redisTrips.toFixed(2)},` : ''} created ${s.created}/${s.offered}, ok ${s.successful}, failed ${s.failedPct.toFixed(2)}%, achieved ${s.achieved.toFixed(0)}/s, rtd ${s.rtdMs.toFixed(1)} ms, retrans ${s.retrans}, CPU proxy ${s.proxyCpuPct.toFixed(0)}% db ${s.dbCpuPct.toFixed(0)}% sipp ${s.sippCpuPct.toFixed(0)}% others ${s.otherCpuPct.toFixed(0)}% → ${s.pass ? 'pass' : 'FAIL'}${s.note ? ` (${s.note})` : ''}`;
+  return `${s.proxy} ${s.target}/s:${s.redisTrips !== undefined ? ` Redis round trips/call ${s.redisTrips.toFixed(2)},` : ''} created ${s.created}/${s.offered}, ok ${s.successful}, failed ${s.failedPct.toFixed(2)}%, achieved ${s.achieved.toFixed(0)}/s, rtd ${s.rtdMs.toFixed(1)} ms, retrans ${s.retrans}, CPU proxy ${s.proxyCpuPct.toFixed(0)}%${s.redisCpuPct !== undefined ? ` (Redis ${s.redisCpuPct.toFixed(0)}%)` : ''} db ${s.dbCpuPct.toFixed(0)}% sipp ${s.sippCpuPct.toFixed(0)}% others ${s.otherCpuPct.toFixed(0)}% → ${s.pass ? 'pass' : 'FAIL'}${s.note ? ` (${s.note})` : ''}`;
 }
 
 /** Between steps: lockout counters cleared on both, so every step starts from the same state. */
@@ -1033,9 +1042,9 @@ async function interleaved(t: TestDb, first: Proxy[], load0: number[], built: st
     }
   }
   const stepRows = [
-    '| proxy | offered/s | created | successful | failed | achieved/s | rtd ms | retrans | proxy CPU | MariaDB CPU | sipp CPU | other processes | Redis round trips/call | result |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
-    ...steps.map((s) => `| ${s.proxy} | ${s.target} | ${s.created} | ${s.successful} | ${s.failedPct.toFixed(2)}% | ${s.achieved.toFixed(0)} | ${s.rtdMs.toFixed(1)} | ${s.retrans} | ${s.proxyCpuPct.toFixed(0)}% | ${s.dbCpuPct.toFixed(0)}% | ${s.sippCpuPct.toFixed(0)}% | ${s.otherCpuPct.toFixed(0)}% | ${s.redisTrips?.toFixed(2) ?? ''} | ${s.pass ? 'pass' : 'fail'}${s.note ? ` (${s.note})` : ''} |`),
+    '| proxy | offered/s | created | successful | failed | achieved/s | rtd ms | retrans | proxy CPU | of it Redis | MariaDB CPU | sipp CPU | other processes | Redis round trips/call | result |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    ...steps.map((s) => `| ${s.proxy} | ${s.target} | ${s.created} | ${s.successful} | ${s.failedPct.toFixed(2)}% | ${s.achieved.toFixed(0)} | ${s.rtdMs.toFixed(1)} | ${s.retrans} | ${s.proxyCpuPct.toFixed(0)}% | ${s.redisCpuPct !== undefined ? `${s.redisCpuPct.toFixed(0)}%` : ''} | ${s.dbCpuPct.toFixed(0)}% | ${s.sippCpuPct.toFixed(0)}% | ${s.otherCpuPct.toFixed(0)}% | ${s.redisTrips?.toFixed(2) ?? ''} | ${s.pass ? 'pass' : 'fail'}${s.note ? ` (${s.note})` : ''} |`),
   ];
   const cmd = `node --import tsx bench/sipd-bench.ts ${process.argv.slice(2).join(' ')}`.trim();
   const body = [

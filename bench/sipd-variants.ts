@@ -8,7 +8,7 @@
  *
  * Each variant: `default` (no change), and/or comma-separated `node=VERSION`, `cluster`,
  * `workers=N`, `db_mode=N` (usrloc: 1 write-through, 2 write-back as Kamailio's lab cfg, 0
- * memory). A variant with workers > 1 always gets a cluster. Labels name the usrloc db_mode each
+ * memory), `bare-node` (started as `node bin/sipd.js`, without the options `sipd`'s shebang gives). A variant with workers > 1 always gets a cluster. Labels name the usrloc db_mode each
  * variant runs (its own, else the base configuration's, else sipd's default 1). Benches start each variant with
  * startVariant(), which also starts its private redis-server and counts the CPU of every process
  * of the variant (the --workers primary and all its workers).
@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { workerExecArgv } from '../src/daemon/workers.js';
 import { startRedis, type RedisServer } from '../test/helpers/redis.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,6 +32,8 @@ export interface SipdVariant {
   workers: number;
   /** usrloc db_mode set for this variant; undefined: the base configuration's */
   dbMode?: number;
+  /** `node bin/sipd.js` as is: without the Node.js options `sipd`'s shebang gives (SIPD_NODE_FLAGS) */
+  bareNode?: boolean;
 }
 
 /** usrloc db_mode a sipd configuration sets, if it sets one. */
@@ -53,10 +56,11 @@ export function parseVariants(spec: string, base: Record<string, unknown> = {}):
         else if (/^node=\d+\.\d+\.\d+$/.test(part)) v.node = part.slice(5);
         else if (/^workers=\d+$/.test(part)) v.workers = Number(part.slice(8));
         else if (/^db_mode=[012]$/.test(part)) v.dbMode = Number(part.slice(8));
-        else throw new Error(`--sipd: cannot read "${part}" in "${s}" (default, node=X.Y.Z, cluster, workers=N, db_mode=0|1|2)`);
+        else if (part === 'bare-node') v.bareNode = true;
+        else throw new Error(`--sipd: cannot read "${part}" in "${s}" (default, node=X.Y.Z, cluster, workers=N, db_mode=0|1|2, bare-node)`);
       }
       if (v.workers > 1) v.cluster = true;
-      v.label = `sipd${v.workers > 1 ? ` --workers ${v.workers}` : ''}${v.cluster ? ' --cluster' : ''} (Node ${v.node ?? process.versions.node}, usrloc db_mode ${v.dbMode ?? usrlocDbMode(base) ?? 1})`;
+      v.label = `sipd${v.workers > 1 ? ` --workers ${v.workers}` : ''}${v.cluster ? ' --cluster' : ''} (Node ${v.node ?? process.versions.node}, usrloc db_mode ${v.dbMode ?? usrlocDbMode(base) ?? 1}${v.bareNode ? ', node without SIPD_NODE_FLAGS' : ''})`;
       return v;
     });
 }
@@ -171,7 +175,9 @@ export async function startVariant(v: SipdVariant, o: { sipdBin: string; stateDi
   if (v.workers > 1) config.workers = v.workers;
   const configFile = join(o.stateDir, 'sipd.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));
-  const child = spawn(node.bin, [...node.args, ...(o.nodeArgs ?? []), o.sipdBin, '--config', configFile, '--state-dir', o.stateDir, '--log-format', 'json'], {
+  // the Node.js options `sipd` gets from its shebang (bin/sipd.js), after any the bench was given
+  // (bare-node: none; with --workers the primary still gives them to its workers)
+  const child = spawn(node.bin, [...node.args, ...(v.bareNode === true ? (o.nodeArgs ?? []) : workerExecArgv(o.nodeArgs ?? [])), o.sipdBin, '--config', configFile, '--state-dir', o.stateDir, '--log-format', 'json'], {
     env: { ...o.env, ...node.env },
     stdio: ['ignore', o.logFd, o.logFd],
     cwd: o.stateDir,

@@ -39,6 +39,7 @@ import type { Database, SqlValue } from '../src/core/db/database.js';
 import { createTestDb } from '../test/helpers/db.js';
 import { findFreePort } from '../test/helpers/kamailio.js';
 import { appendResults, buildSipd, daemonStopper, git, machineLine } from './lib.js';
+import { workerExecArgv } from '../src/daemon/workers.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -193,7 +194,7 @@ async function startSipd(bin: string, dbUrl: string, dbPassword: string): Promis
   const logFile = join(stateDir, 'sipd.log');
   const fd = openSync(logFile, 'a');
   const memFile = join(stateDir, 'mem.json');
-  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...NODE_FLAGS, '--import', GC_HOOK, bin, '--config', configFile, '--state-dir', stateDir, '--log-format', 'json', '--log-level', 'warn'], {
+  const child: ChildProcess = spawn(process.execPath, [...workerExecArgv(['--expose-gc', ...NODE_FLAGS]), '--import', GC_HOOK, bin, '--config', configFile, '--state-dir', stateDir, '--log-format', 'json', '--log-level', 'warn'], {
     env: { PATH: process.env.PATH, HOME: stateDir, XDG_CONFIG_HOME: join(stateDir, '.config'), SIPCTL_DB: dbUrl, SIPCTL_DB_PASSWORD: dbPassword, SIPD_BENCH_MEM: memFile, LANG: 'C.UTF-8' },
     stdio: ['ignore', fd, fd],
     cwd: stateDir,

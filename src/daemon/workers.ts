@@ -52,6 +52,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SOCKET_NAME } from '../core/daemon/files.js';
+import { SIPD_NODE_FLAGS } from '../core/daemon/node-flags.js';
 import { ConfigError, ConnectionError } from '../core/errors.js';
 import type { SipdConfig } from './config/sipd-config.js';
 import { parseListen } from './transport/transport.js';
@@ -183,20 +184,14 @@ export async function checkListenFree(listen: readonly string[]): Promise<void> 
   }
 }
 
+
 /**
- * The Node.js options a worker starts with: the primary's own (process.execArgv, e.g. --cpu-prof)
- * plus a young-generation floor, `--min-semi-space-size=16` (MB per semi-space), unless the
- * operator gave one. limits.heapOptimizeForSize (issue 18, kernel/heap.ts) makes V8 shrink its
- * new space again at full collections, so objects that live for one request were scavenged up to
- * ~5 times as often (bench, 150 REGISTER/s: 292 scavenges against 61 with the floor, GC time 6.8
- * against 4.4 s); the floor keeps the old-space settings that hold memory flat and costs a fixed
- * ~16 MB per process. V8 sizes the young generation when the process starts (set at run time it
- * does nothing, and NODE_OPTIONS refuses it), so only a process's command line can give it: the
- * primary gives it to its workers; a single sipd gets it from `node --min-semi-space-size=16`
- * (sipd.8).
+ * The Node.js options a worker starts with (and the benches start sipd with): the primary's own
+ * (process.execArgv, e.g. --cpu-prof) plus SIPD_NODE_FLAGS (core/daemon/node-flags.ts), unless the operator gave a
+ * semi-space floor of their own.
  */
 export function workerExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
-  return execArgv.some((a) => /^--min[-_]semi[-_]space[-_]size(=|$)/.test(a)) ? [...execArgv] : [...execArgv, '--min-semi-space-size=16'];
+  return execArgv.some((a) => /^--min[-_]semi[-_]space[-_]size(=|$)/.test(a)) ? [...execArgv] : [...execArgv, ...SIPD_NODE_FLAGS];
 }
 
 /** Start `n` workers with this process's arguments; resolves with the exit code for the primary. */

@@ -10,6 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { logTail, pickPort } from '../../src/core/daemon/daemon-control.js';
+import { SIPD_NODE_FLAGS } from '../../src/core/daemon/node-flags.js';
 import { REPO, assertBuilt, makeDb, options, statusOf, udpExchange } from './sipd-process.js';
 
 const manifest = JSON.parse(readFileSync(join(REPO, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, unknown> };
@@ -94,6 +95,9 @@ test('start: picks free ports when 5060 / 5071 are taken, says which, waits for 
   assert.equal(r.code, 0, r.stderr);
   const started = JSON.parse(r.stdout) as { pid: number; listen: string[]; rpc: string[]; logFile: string; notes: string[] };
   assert.ok(started.pid > 0);
+  // started as the sipd command starts it: with the Node.js options of its shebang
+  const cmdline = readFileSync(`/proc/${started.pid}/cmdline`, 'utf8').split('\0');
+  for (const f of SIPD_NODE_FLAGS) assert.ok(cmdline.includes(f), `${f} missing from ${cmdline.join(' ')}`);
   const sipPort = Number(/:(\d+)$/.exec(started.listen[0])![1]);
   assert.notEqual(sipPort, 5060);
   assert.deepEqual(started.listen, [`udp:127.0.0.1:${sipPort}`, `tcp:127.0.0.1:${sipPort}`]);

@@ -8,6 +8,7 @@
  *
  * start: refuses when a sipd already runs there; picks free ports when the defaults (5060,
  * 5071) are taken and no address was configured, and says so; spawns `node bin/sipd.js`
+ * (with SIPD_NODE_FLAGS, as the sipd command's shebang gives them)
  * detached with its output in the log; waits until JSON-RPC core.uptime answers — or fails
  * with the end of the log when sipd exits or does not answer in time.
  */
@@ -20,6 +21,7 @@ import { packageFile } from '../package-root.js';
 import { ConflictError, NotFoundError, SipctlError } from '../errors.js';
 import { createRpcClient } from '../rpc/client.js';
 import { LOG_FILE, PID_FILE, RUNTIME_FILE, SOCKET_NAME, pidAlive, type RuntimeInfo } from './files.js';
+import { SIPD_NODE_FLAGS } from './node-flags.js';
 
 export { defaultStateDir } from './files.js';
 export type { RuntimeInfo } from './files.js';
@@ -242,7 +244,8 @@ export async function startDaemon(opts: StartOptions): Promise<StartResult> {
   const logStart = statSync(paths.logFile).size;
   let child;
   try {
-    child = spawn(opts.node ?? process.execPath, [opts.bin ?? sipdBin(), ...args], { detached: true, stdio: ['ignore', logFd, logFd], env });
+    // the Node.js options `sipd` would get from its shebang (node-flags.ts)
+    child = spawn(opts.node ?? process.execPath, [...SIPD_NODE_FLAGS, opts.bin ?? sipdBin(), ...args], { detached: true, stdio: ['ignore', logFd, logFd], env });
   } finally {
     closeSync(logFd);
   }
