@@ -271,6 +271,30 @@ export interface CseqCheck {
 /** Why the cluster store refused a location write: max_contacts on all nodes, or the CSeq rule. */
 export type LocationRefusal = { contacts: number } | { cseq: 'lower' | 'retransmission' };
 
+/** a contact a location write removed of another write's: its ruid, and the CSeq and lastModified it had then */
+export interface LocationGone {
+  ruid: string;
+  cseq: number;
+  lastModified: number;
+}
+
+/**
+ * A location write's options. `bindings` (every write through usrloc's commit; not a resync's
+ * give-back): a binding is the AoR and the contact URI (RFC 3261 §10.3, Kamailio usrloc
+ * matching_mode 0), whichever node wrote it — so the bindings another node wrote for a URI this
+ * write puts (the same UA, now registered through this node) or un-registers (`unregister`), or
+ * every binding of the AoR (`all`: Contact: *), are removed in the same step, and the nodes
+ * holding them are told (ClusterApi.onLocationGone).
+ */
+export interface LocationWriteOptions {
+  /** a give-back after Redis lost its data: written while the node still counts as down */
+  resyncing?: boolean;
+  /** registrar.max_contacts over all nodes (0: none) */
+  maxContacts?: number;
+  cseq?: CseqCheck;
+  bindings?: { unregister?: string[]; all?: boolean };
+}
+
 export interface ClusterApi {
   readonly enabled: boolean;
   readonly nodeId: string;
@@ -301,10 +325,25 @@ export interface ClusterApi {
    * > 0 and contacts to put, atomically refused when the AoR would then hold more valid contacts
    * than that on all nodes together: resolves with the count it would have had (undefined: written).
    * With `cseq`, first refused by the CSeq rule over every node's bindings (nothing written).
+   * With `bindings`, other nodes' bindings of the same contact URIs (or all, for Contact: *) go
+   * in the same step (LocationWriteOptions).
    */
-  locationWrite(aor: string, put: ContactRecord[], remove: string[], resyncing?: boolean, maxContacts?: number, cseq?: CseqCheck): Promise<LocationRefusal | undefined>;
+  locationWrite(aor: string, put: ContactRecord[], remove: string[], opts?: LocationWriteOptions): Promise<LocationRefusal | undefined>;
   /** registrations: the AoR's contacts as every node wrote them (throws when unreachable) */
   locationRead(aor: string): Promise<ContactRecord[]>;
+  /**
+   * registrations: which of `aors`' contacts (ruids) the cluster store holds, per AoR in the same
+   * order (a node's check of its copy while it resynchronises after a reconnection: answered
+   * before the node counts as up again; throws when Redis does not answer)
+   */
+  locationRuids?(aors: string[]): Promise<string[][]>;
+  /**
+   * registrations: another write (any node's) removed these contacts of `aor` from the cluster
+   * store — a refresh or un-REGISTER of their URI, or Contact: *, through another node. Published
+   * by the script that wrote, so a node that holds them drops its copy and row (a copy whose CSeq
+   * or time differs was written again since, and stays).
+   */
+  onLocationGone?(listener: (aor: string, gone: LocationGone[]) => void): void;
   /** active calls: admit `member` into `user`'s set if fewer than `limit` are live */
   callAdmit(user: string, member: string, limit: number): Promise<ClusterAdmission>;
   /** active calls: this node's live members, deadlines pushed forward (the owner's heartbeat) */

@@ -14,7 +14,11 @@
  *   failed-auth counters: INCR in Lua on the JSON entry, expiry from Redis' own clock
  *   usrloc
  *     sipd:loc:<aor>          HASH ruid → contact JSON (with the owner node), PEXPIREAT the
- *                             latest contact expiry; written before the 200 OK
+ *                             latest contact expiry; written before the 200 OK. A binding is the
+ *                             AoR and the contact URI: a write through another node replaces it
+ *     channel sipd:loc        the ruids a write removed of other writes' (a refresh or un-REGISTER
+ *                             through another node, Contact: *), published by the script that
+ *                             wrote: the node holding them drops its copy and its location row
  *   dialog (active calls per user)
  *     sipd:calls:<user>       ZSET member → deadline (ms, Redis TIME). Admission is one Lua
  *                             script: drop past deadlines, count, add. The owner refreshes its
@@ -53,7 +57,7 @@ import { readFileSync, statSync } from 'node:fs';
 import type { Redis as RedisClient, RedisOptions } from 'ioredis';
 import { isUnspecified } from '../../../core/address/ip.js';
 import { ConfigError } from '../../../core/errors.js';
-import type { ClusterAdmission, ClusterApi, ClusterDialog, ClusterHtableEvent, ContactRecord, CoreApi, HtableValue } from '../../kernel/contracts.js';
+import type { ClusterAdmission, ClusterApi, ClusterDialog, ClusterHtableEvent, ContactRecord, CoreApi, HtableValue, LocationGone } from '../../kernel/contracts.js';
 import { defineModule, type Logger } from '../../kernel/module.js';
 import { socketString } from '../registrar/registrar.js';
 
@@ -73,6 +77,9 @@ const NODES = `${PREFIX}nodes`;
 const EPOCH = `${PREFIX}epoch`;
 const KEY = `${PREFIX}key`;
 const CMD_CHANNEL = `${PREFIX}cmd`;
+/** the contacts (ruids) a location write removed of other writes' (LOC_WRITE): their holders drop them */
+const LOC_CHANNEL = `${PREFIX}loc`;
+const LOC_PREFIX = `${PREFIX}loc:`;
 const DLG_INDEX = `${PREFIX}dlgs`;
 const dlgKey = (callId: string) => `${PREFIX}dlg:${callId}`;
 /** a Call-ID has no space, nor a tag (RFC 3261 word, token) */
@@ -126,18 +133,34 @@ return 1`;
 /**
  * Write one AoR's contacts (every location write), unless ARGV[1] > 0 and it would then hold more
  * than that many valid contacts on all nodes together (registrar.max_contacts): one script, so
- * two nodes cannot both take the last place. ARGV: max, PEXPIREAT ms (0: none), n, n × (ruid, contact URI, JSON), m, m × ruid to
- * remove. A contact another node wrote with a URI this write puts (the same UA, registered again
- * through another node) is counted once. Returns 0 when written, else the count it would have had.
- * Optionally after the removes (registrar, RFC 3261 §10.3 step 7 over all nodes): Call-ID, CSeq,
- * cseq_delay, k, k × contact URI — a binding of one of these URIs with this Call-ID, whichever node
- * wrote it, must have a lower CSeq: else -1 (-2: the same CSeq within cseq_delay, a retransmission),
- * and nothing is written.
+ * two nodes cannot both take the last place. Returns 0 when written, else the count it would have had.
+ *
+ * ARGV: max, PEXPIREAT ms (0: none), writer node ('' = replace nothing), '*' (Contact: *) or '',
+ * n, n × (ruid, contact URI, JSON), m, m × ruid to remove, d, d × contact URI un-registered, then
+ * optionally Call-ID, CSeq, cseq_delay, k, k × contact URI.
+ *
+ * A binding is the AoR and the contact URI (RFC 3261 §10.3), whichever node wrote it: with a writer
+ * node, a binding another write left under another ruid for a URI this write puts (the same UA,
+ * registered again through another node: this node now holds its NAT binding or connection) or
+ * un-registers goes, and with '*' every binding of the AoR; the ruids removed so are PUBLISHed on
+ * sipd:loc with the CSeq and time they had, so the node that holds them drops its copy and its
+ * location row — unless its copy changed since (its own write of the same URI came after this one). Without a writer (a
+ * give-back after Redis lost its data) a contact another node wrote with a URI this write puts is
+ * counted once.
+ *
+ * The CSeq rule (registrar, RFC 3261 §10.3 steps 6-7 over all nodes): a binding of one of the k
+ * URIs (with '*': any binding) with this Call-ID must have a lower CSeq: else -1 (-2: the same CSeq
+ * within cseq_delay, a retransmission; never for '*'), and nothing is written.
+ *
+ * The AoR's bindings are decoded only when there is something to match: a CSeq rule, a URI put or
+ * un-registered with a writer, or '*' (a REGISTER's one pass; a timer's removal reads nothing).
  */
 const LOC_WRITE = `
 local max = tonumber(ARGV[1])
-local n = tonumber(ARGV[3])
-local i = 4
+local node = ARGV[3]
+local all = ARGV[4] == '*'
+local n = tonumber(ARGV[5])
+local i = 6
 local puts, putRuid, putUri = {}, {}, {}
 for k = 1, n do
   puts[k] = {ARGV[i], ARGV[i + 2]}
@@ -153,35 +176,57 @@ for k = 1, m do
   remSet[ARGV[i]] = true
   i = i + 1
 end
+local d = tonumber(ARGV[i])
+i = i + 1
+local replace = node ~= ''
+local gone = {}
+if replace then
+  for u in pairs(putUri) do gone[u] = true end
+  for k = 1, d do gone[ARGV[i + k - 1]] = true end
+end
+i = i + d
 local callId = ARGV[i]
+local cseq, delay, uris
 if callId ~= nil then
-  local cseq, delay, k = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
-  local uris = {}
+  cseq, delay = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  local k = tonumber(ARGV[i + 3])
+  uris = {}
   for q = 1, k do uris[ARGV[i + 3 + q]] = true end
-  if k > 0 then
-    local now = tonumber(redis.call('TIME')[1])
-    for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
-      local ok, c = pcall(cjson.decode, v)
-      if ok and type(c) == 'table' and c.callId == callId and uris[c.contact] then
-        local had = tonumber(c.cseq) or 0
-        if had > cseq then return -1 end
-        if had == cseq then
-          if (tonumber(c.lastModified) or 0) + delay > now then return -2 end
-          return -1
-        end
+  if k == 0 and not all then callId = nil end
+end
+-- other writes' bindings this one takes over or removes
+local taken, takenSet, told = {}, {}, {}
+if callId ~= nil or (replace and (all or n > 0 or d > 0)) then
+  local now = tonumber(redis.call('TIME')[1])
+  local h = redis.call('HGETALL', KEYS[1])
+  for j = 1, #h, 2 do
+    local f = h[j]
+    local ok, c = pcall(cjson.decode, h[j + 1])
+    if not ok or type(c) ~= 'table' then c = {} end
+    if callId ~= nil and c.callId == callId and (all or uris[c.contact]) then
+      local had = tonumber(c.cseq) or 0
+      if had > cseq then return -1 end
+      if had == cseq then
+        if not all and (tonumber(c.lastModified) or 0) + delay > now then return -2 end
+        return -1
       end
+    end
+    if replace and not putRuid[f] and not remSet[f] and (all or gone[c.contact]) then
+      taken[#taken + 1] = f
+      takenSet[f] = true
+      told[#told + 1] = {f = f, s = tonumber(c.cseq) or -1, m = tonumber(c.lastModified) or -1}
     end
   end
 end
 -- HLEN + n bounds the count from above (an update counted twice): most AoRs end here, O(1)
-if max > 0 and n > 0 and redis.call('HLEN', KEYS[1]) + n > max then
+if max > 0 and n > 0 and redis.call('HLEN', KEYS[1]) - #taken + n > max then
   local t = redis.call('TIME')
   local now = tonumber(t[1])
   local count = n
   local stale = {}
   local h = redis.call('HGETALL', KEYS[1])
   for j = 1, #h, 2 do
-    if not putRuid[h[j]] and not remSet[h[j]] then
+    if not putRuid[h[j]] and not remSet[h[j]] and not takenSet[h[j]] then
       local ok, c = pcall(cjson.decode, h[j + 1])
       if ok and type(c) == 'table' then
         local e = tonumber(c.expires) or 0
@@ -196,6 +241,10 @@ if max > 0 and n > 0 and redis.call('HLEN', KEYS[1]) + n > max then
 end
 for _, p in ipairs(puts) do redis.call('HSET', KEYS[1], p[1], p[2]) end
 if m > 0 then redis.call('HDEL', KEYS[1], unpack(rem)) end
+if #taken > 0 then
+  redis.call('HDEL', KEYS[1], unpack(taken))
+  redis.call('PUBLISH', '${LOC_CHANNEL}', cjson.encode({n = node, k = KEYS[1], r = told}))
+end
 local last = tonumber(ARGV[2])
 if last > 0 then
   redis.call('PEXPIREAT', KEYS[1], last, 'NX')
@@ -382,6 +431,7 @@ export function createClusterModule(settings: ClusterSettings) {
   let stopped = false;
   const htListeners: Array<(ev: ClusterHtableEvent) => void> = [];
   const connectListeners: Array<(info: { redisLostData: boolean }) => Promise<void> | void> = [];
+  const locListeners: Array<(aor: string, gone: LocationGone[]) => void> = [];
   /** Redis' data generation: a random id set once (NX); a new one means Redis lost its data */
   let epoch: string | undefined;
   const pending: Pending[] = [];
@@ -487,8 +537,27 @@ export function createClusterModule(settings: ClusterSettings) {
       .then((result) => answer({ ok: true, result }), (e: unknown) => answer({ ok: false, error: e instanceof Error ? e.message : String(e) }));
   }
 
+  /** LOC_WRITE removed other writes' contacts of an AoR: their holders drop their copies. */
+  function onLocationMessage(text: string): void {
+    let m: { k?: unknown; r?: unknown };
+    try {
+      m = JSON.parse(text) as typeof m;
+    } catch {
+      return;
+    }
+    if (typeof m.k !== 'string' || !m.k.startsWith(LOC_PREFIX) || !Array.isArray(m.r)) return;
+    counters.received++;
+    const aor = m.k.slice(LOC_PREFIX.length);
+    const gone: LocationGone[] = [];
+    for (const r of m.r as Array<{ f?: unknown; s?: unknown; m?: unknown }>) {
+      if (r !== null && typeof r === 'object' && typeof r.f === 'string') gone.push({ ruid: r.f, cseq: Number(r.s), lastModified: Number(r.m) });
+    }
+    for (const l of locListeners) l(aor, gone);
+  }
+
   function onMessage(channel: string, text: string): void {
     if (channel === CMD_CHANNEL) return onCommandMessage(text);
+    if (channel === LOC_CHANNEL) return onLocationMessage(text);
     let m: { n?: string; op?: string; tb?: string; k?: string; t?: string; v?: unknown; e?: number };
     try {
       m = JSON.parse(text) as typeof m;
@@ -648,17 +717,22 @@ export function createClusterModule(settings: ClusterSettings) {
     },
     onHtable: (l) => void htListeners.push(l),
     onConnect: (l) => void connectListeners.push(l),
-    async locationWrite(aor, put, remove, resyncing = false, maxContacts = 0, cseq) {
+    async locationWrite(aor, put, remove, opts = {}) {
+      const { resyncing = false, maxContacts = 0, cseq, bindings } = opts;
       if ((!isUp && !resyncing) || cmd === undefined) throw new Error('cluster: Redis unreachable');
-      const key = `${PREFIX}loc:${aor}`;
+      const key = `${LOC_PREFIX}${aor}`;
       const last = Math.max(0, ...put.map((c) => c.expires));
       // One script (LOC_WRITE, by EVALSHA): one round trip per REGISTER, registrar.max_contacts
       // checked over all nodes in the same step, and less of sipd's CPU than a MULTI/EXEC of the
       // same commands (ioredis' transaction bookkeeping: 55 against 18 µs per write, measured).
-      // The key lives as long as its longest contact (PEXPIREAT NX, then GT).
-      const args = [String(maxContacts), String(last * 1000), String(put.length)];
+      // The key lives as long as its longest contact (PEXPIREAT NX, then GT). With `bindings`,
+      // other nodes' bindings of the URIs put or un-registered (or all, Contact: *) go in the same
+      // step and their holders hear it on sipd:loc (published by the script).
+      const args = [String(maxContacts), String(last * 1000), bindings === undefined ? '' : settings.nodeId, bindings?.all === true ? '*' : '', String(put.length)];
       for (const c of put) args.push(c.ruid, c.contact, JSON.stringify({ ...c, node: settings.nodeId, hop: hopOf(hops, c.socket) }));
       args.push(String(remove.length), ...remove);
+      const unregister = bindings?.unregister ?? [];
+      args.push(String(unregister.length), ...unregister);
       if (cseq !== undefined) args.push(cseq.callId, String(cseq.cseq), String(cseq.delaySec), String(cseq.uris.length), ...cseq.uris);
       try {
         const r = Number(await (trip(cmd) as unknown as { sipdLocWrite(key: string, ...a: string[]): Promise<number> }).sipdLocWrite(key, ...args));
@@ -668,10 +742,31 @@ export function createClusterModule(settings: ClusterSettings) {
         throw e;
       }
     },
+    async locationRuids(aors) {
+      // called while resynchronising, when the node does not count as up yet
+      if (cmd === undefined) throw new Error('cluster: Redis unreachable');
+      const out: string[][] = [];
+      try {
+        for (let i = 0; i < aors.length; i += 500) {
+          // part of a resync (not counted in round_trips, as the rest of it)
+          const p = cmd.pipeline();
+          for (const aor of aors.slice(i, i + 500)) p.hkeys(`${LOC_PREFIX}${aor}`);
+          for (const [err, keys] of (await p.exec()) ?? []) {
+            if (err !== null) throw err;
+            out.push(keys as string[]);
+          }
+        }
+      } catch (e) {
+        down(e);
+        throw e;
+      }
+      return out;
+    },
+    onLocationGone: (l) => void locListeners.push(l),
     async locationRead(aor) {
       if (!isUp || cmd === undefined) throw new Error('cluster: Redis unreachable');
       try {
-        const h = await trip(cmd).hgetall(`${PREFIX}loc:${aor}`);
+        const h = await trip(cmd).hgetall(`${LOC_PREFIX}${aor}`);
         const out: ContactRecord[] = [];
         for (const v of Object.values(h)) {
           try {
@@ -878,7 +973,7 @@ export function createClusterModule(settings: ClusterSettings) {
       sub.on('message', onMessage);
       // Subscribe first, then read back: no change can fall between the two.
       sub.on('ready', () => {
-        sub!.subscribe(HT_CHANNEL, CMD_CHANNEL).then(() => connected(), (e: unknown) => down(e));
+        sub!.subscribe(HT_CHANNEL, CMD_CHANNEL, LOC_CHANNEL).then(() => connected(), (e: unknown) => down(e));
       });
       cmd.on('ready', () => {
         if (sub?.status === 'ready') connected();

@@ -200,8 +200,13 @@ export class Registrar {
         // the whole request fails (an old, reordered "*" must not wipe fresh bindings).
         if (existing.some((c) => c.callId === callId && c.cseq >= cseq)) return regError(400, 'Invalid CSeq number', this.contactHeader(aor));
         try {
-          await this.ul.commit(aor, { remove: existing.map((c) => c.ruid) });
+          // in a cluster every node's bindings of the AoR go, by the same rule over all of them
+          await this.ul.commit(aor, { remove: existing.map((c) => c.ruid) }, { all: true, cseq: { callId, cseq, uris: [], delaySec: this.opts.cseqDelay } });
         } catch (e) {
+          if ((e as { code?: string }).code === 'INVALID_CSEQ') {
+            this.log.info('registrar: Contact: * with a CSeq not above a binding another node holds', { aor, callId: callId.slice(0, 64), cseq });
+            return regError(400, 'Invalid CSeq number', this.contactHeader(aor));
+          }
           if ((e as { code?: string }).code === 'CLUSTER_UNAVAILABLE') return { status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] };
           this.log.error('registrar: removing all bindings failed', { aor, error: String(e) });
           return regError(500, 'usrloc_record_delete failed', this.contactHeader(aor));
@@ -300,8 +305,10 @@ export class Registrar {
       try {
         // In a cluster the same CSeq rule over every node's bindings (a UA whose REGISTERs reach
         // two nodes), checked by the script that writes: nothing is written when it fails.
+        // An un-REGISTER (Expires 0) names its URI: in a cluster, the binding another node holds for it goes too.
         const cseqCheck = { callId, cseq, uris: [...wanted.keys()], delaySec: this.opts.cseqDelay };
-        await this.ul.commit(aor, { insert, update, remove }, { maxContacts: this.opts.maxContacts, cseq: cseqCheck });
+        const unregister = [...wanted.values()].filter((w) => w.expires === 0).map((w) => w.uri);
+        await this.ul.commit(aor, { insert, update, remove }, { maxContacts: this.opts.maxContacts, cseq: cseqCheck, unregister });
       } catch (e) {
         if ((e as { code?: string }).code === 'INVALID_CSEQ') {
           // another node took this very REGISTER (a retransmission): answered as that node did

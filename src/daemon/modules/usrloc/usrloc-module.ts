@@ -38,9 +38,14 @@ export interface UsrlocModuleApi extends UsrlocApi {
    * a cluster, refused with TooManyContactsError when the AoR would hold more valid contacts than
    * that on all nodes together (checked by Redis in the same step as the write). `cseq`: in a
    * cluster, RFC 3261 §10.3's CSeq rule over the bindings every node wrote (the registrar checks
-   * this node's own copy first), refused with CSeqOrderError; alone, not used.
+   * this node's own copy first), refused with CSeqOrderError; alone, not used. In a cluster a
+   * binding is the AoR and the contact URI whichever node wrote it: the bindings other nodes hold
+   * for a URI this change puts, or for `unregister`'s URIs (Expires 0 for a contact this node may
+   * not hold), or all of the AoR's with `all` (Contact: *), are removed in the same step, and
+   * those nodes drop their copies and rows when Redis tells them; alone, `unregister` and `all`
+   * are not used (the change names this node's contacts, which are all there is).
    */
-  commit(aor: string, change: ContactChange, opts?: { maxContacts?: number; cseq?: CseqCheck }): Promise<void>;
+  commit(aor: string, change: ContactChange, opts?: { maxContacts?: number; cseq?: CseqCheck; unregister?: string[]; all?: boolean }): Promise<void>;
   /** delete an AoR and its contacts; returns the number of contacts removed */
   removeAor(aor: string): Promise<number>;
   newRuid(): string;
@@ -178,7 +183,11 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
       const before = s.get(aor);
       let refused: LocationRefusal | undefined;
       try {
-        refused = await cluster.locationWrite(aor, [...(change.insert ?? []), ...(change.update ?? [])], change.remove ?? [], false, opts.maxContacts ?? 0, opts.cseq);
+        refused = await cluster.locationWrite(aor, [...(change.insert ?? []), ...(change.update ?? [])], change.remove ?? [], {
+          maxContacts: opts.maxContacts ?? 0,
+          cseq: opts.cseq,
+          bindings: { unregister: opts.unregister, all: opts.all },
+        });
       } catch {
         throw new ClusterUnavailableError();
       }
@@ -189,6 +198,7 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
         // the database refused: Redis gets back what it had (the contacts as this node holds them)
         const had = new Map(before.map((c) => [c.ruid, c]));
         const restore = [...(change.update ?? []).map((c) => c.ruid), ...(change.remove ?? [])].flatMap((r) => had.get(r) ?? []);
+        // (bindings of other nodes this change replaced stay removed: those nodes dropped them)
         await cluster.locationWrite(aor, restore, (change.insert ?? []).map((c) => c.ruid)).catch(() => undefined);
         throw e;
       }
@@ -246,6 +256,22 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
     return next;
   }
 
+  /**
+   * In a cluster: contacts of `aor` the cluster store no longer has — another node's write took
+   * them over or removed them (heard on sipd:loc), or they were found gone at a reconnection.
+   * This node's copy and its rows follow (the store directly: Redis has them gone already);
+   * returns how many went.
+   */
+  async function dropGone(aor: string, gone: (c: ContactRecord) => boolean): Promise<number> {
+    const s = store;
+    if (s === undefined || !s.has(aor)) return 0;
+    return s.withLock(aor, async () => {
+      const ruids = s.get(aor).filter(gone).map((c) => c.ruid);
+      if (ruids.length > 0) await s.commit(aor, { remove: ruids });
+      return ruids.length;
+    });
+  }
+
   /** Kamailio's rpc_fix_aor: strip or require the domain, lower-case unless case-sensitive. */
   function fixAor(raw: string): string {
     const s = need();
@@ -273,16 +299,59 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
       log = ctx.log;
       const cl = ctx.api<ClusterApi>('cluster');
       cluster = cl?.enabled === true ? cl : undefined;
+      // A refresh, un-REGISTER or Contact: * through another node removed contacts this node
+      // holds (a binding is the AoR and the contact URI, whichever node it went through): the
+      // script that wrote published their ruids; the copy and the location row go here.
+      cl?.onLocationGone?.((aor, gone) => {
+        // a copy written again since (this node's own write of the same URI came after) stays
+        const had = new Map(gone.map((g) => [g.ruid, g]));
+        dropGone(aor, (c) => {
+          const g = had.get(c.ruid);
+          return g !== undefined && g.cseq === c.cseq && g.lastModified === c.lastModified;
+        }).then(
+          (n) => {
+            if (n > 0) ctx.log.debug('usrloc: bindings taken over or removed through another node', { aor, contacts: n });
+          },
+          (e: unknown) => ctx.log.error('usrloc: dropping bindings another node took over failed; they go when they expire', { aor, error: String(e) }),
+        );
+      });
+      // the cluster module's first connection (at start) came before this module's init: it counts
+      let connectedBefore = cl?.up() === true;
       // Redis came back empty (restarted without persistence): each node gives back the
       // registrations it holds (those made through it, and the location rows it loaded at start).
+      // Redis came back with its data: sipd:loc messages sent meanwhile were lost (pub/sub is at
+      // most once), so the contacts Redis no longer has are dropped here as they would have been.
       cl?.onConnect(async ({ redisLostData }) => {
-        if (!redisLostData || store === undefined) return;
+        const again = connectedBefore;
+        connectedBefore = true;
+        if (store === undefined) return;
+        if (!redisLostData) {
+          if (!again || cl.locationRuids === undefined) return;
+          // REGISTERs may go on meanwhile (only the subscriber was away): a contact written or
+          // refreshed here after this snapshot is left alone
+          const seen = new Map<string, string>();
+          const version = (c: ContactRecord) => `${c.callId}\n${c.cseq}\n${c.lastModified}\n${c.expires}`;
+          const records = [...store.records()];
+          for (const r of records) for (const c of r.contacts) seen.set(c.ruid, version(c));
+          const aors = records.map((r) => r.aor);
+          const held = await cl.locationRuids(aors);
+          let n = 0;
+          let failed: unknown;
+          for (let i = 0; i < aors.length; i++) {
+            const there = new Set(held[i]);
+            // the database refusing keeps the copy (it goes when it expires), not the node down
+            n += await dropGone(aors[i]!, (c) => !there.has(c.ruid) && seen.get(c.ruid) === version(c)).catch((e: unknown) => ((failed ??= e), 0));
+          }
+          if (n > 0) ctx.log.info('usrloc: contacts gone from the cluster store while Redis was away dropped', { contacts: n });
+          if (failed !== undefined) ctx.log.error('usrloc: dropping contacts gone from the cluster store failed; they go when they expire', { error: String(failed) });
+          return;
+        }
         const t = now();
         let n = 0;
         for (const r of store.records()) {
           const live = r.contacts.filter((c) => isValid(c, t));
           if (live.length === 0) continue;
-          await cl.locationWrite(r.aor, live, [], true);
+          await cl.locationWrite(r.aor, live, [], { resyncing: true });
           n += live.length;
         }
         ctx.log.info('usrloc: registrations given back to the cluster store', { contacts: n });
