@@ -46,8 +46,20 @@ export interface UsrlocModuleApi extends UsrlocApi {
    * are not used (the change names this node's contacts, which are all there is).
    */
   commit(aor: string, change: ContactChange, opts?: { maxContacts?: number; cseq?: CseqCheck; unregister?: string[]; all?: boolean }): Promise<void>;
-  /** delete an AoR and its contacts; returns the number of contacts removed */
+  /**
+   * delete an AoR and its contacts (ul.rm); returns the number of contacts this node held. In a
+   * cluster every node's contacts of the AoR go (Redis first, in one step; the nodes holding them
+   * drop their copies and rows when Redis tells them), also when this node holds none; Redis away:
+   * ClusterUnavailableError, nothing removed anywhere.
+   */
   removeAor(aor: string): Promise<number>;
+  /**
+   * delete one contact (URI) of an AoR (ul.rm_contact): 'no-aor' / 'no-contact' when there is none
+   * to delete. In a cluster the AoR and the contact are looked for on every node (Redis, when this
+   * node does not hold the contact) and the binding goes wherever it is held, as removeAor; Redis
+   * away: ClusterUnavailableError, nothing removed anywhere.
+   */
+  removeContact(aor: string, contact: string): Promise<'removed' | 'no-aor' | 'no-contact'>;
   newRuid(): string;
   /** remove expired contacts now (what the timer does); returns how many */
   sweep(): Promise<number>;
@@ -217,10 +229,39 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
     removeAor: (aor) =>
       need().withLock(aor, async () => {
         if (cluster === undefined) return need().removeAor(aor);
-        // in a cluster through commit, so Redis forgets them too (calls would still find them there)
+        // In a cluster through commit, so Redis forgets them too (calls would still find them
+        // there), and with `all` as for Contact: *: the AoR's bindings other nodes hold go in the
+        // same step, and those nodes drop their copies and rows (sipd:loc). Also when this node
+        // holds none: the operator removes the user, not this node's share of it.
         const ruids = need().get(aor).map((c) => c.ruid);
-        if (ruids.length > 0) await api.commit(aor, { remove: ruids });
+        await api.commit(aor, { remove: ruids }, { all: true });
         return ruids.length;
+      }),
+    removeContact: (aor, contact) =>
+      need().withLock(aor, async () => {
+        const s = need();
+        const here = s.get(aor).find((c) => c.contact === contact);
+        if (cluster === undefined) {
+          if (!s.has(aor)) return 'no-aor';
+          if (here === undefined) return 'no-contact';
+          await s.commit(aor, { remove: [here.ruid] });
+          return 'removed';
+        }
+        if (here === undefined) {
+          // held by another node, if by any: Redis knows (a binding is the AoR and the URI)
+          let all: ContactRecord[];
+          try {
+            all = await cluster.locationRead(aor);
+          } catch {
+            throw new ClusterUnavailableError();
+          }
+          if (!s.has(aor) && all.length === 0) return 'no-aor';
+          if (!all.some((c) => c.contact === contact)) return 'no-contact';
+        }
+        // as an un-REGISTER of the URI: the binding goes from Redis whichever node holds it, and
+        // that node drops its copy and row (sipd:loc); this node's own copy and row after Redis
+        await api.commit(aor, { remove: here === undefined ? [] : [here.ruid] }, { unregister: [contact] });
+        return 'removed';
       }),
     newRuid: () => need().newRuid(),
     async sweep() {
@@ -510,23 +551,24 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
         },
       },
       'ul.rm_contact': {
-        doc: 'Delete a contact from an AOR record: ul.rm_contact <table> <aor> <contact>',
+        doc: 'Delete a contact from an AOR record: ul.rm_contact <table> <aor> <contact> (sipd --cluster: wherever it is held)',
         async handler(p: RpcParams) {
           const [table, rawAor, contact] = rpcArgs(p);
           if (typeof table !== 'string' || typeof rawAor !== 'string' || rawAor === '' || typeof contact !== 'string') throw new RpcFault(500, 'Not enough parameters (table, AOR and contact)');
           if (table !== domainName) throw new RpcFault(500, 'Domain not found');
           const aor = fixAor(rawAor);
-          if (!need().has(aor)) throw new RpcFault(404, 'AOR not found');
-          await api.withLock(aor, async () => {
-            const found = need().get(aor).find((c) => c.contact === contact);
-            if (found === undefined) throw new RpcFault(404, 'Contact not found');
-            try {
-              await api.commit(aor, { remove: [found.ruid] });
-            } catch (e) {
-              log?.error('usrloc: ul.rm_contact failed', { aor, error: String(e) });
-              throw new RpcFault(500, 'Failed to delete contact');
-            }
-          });
+          // alone, Kamailio's check before anything else; in a cluster the AoR may be another node's only
+          if (cluster === undefined && !need().has(aor)) throw new RpcFault(404, 'AOR not found');
+          let r: Awaited<ReturnType<UsrlocModuleApi['removeContact']>>;
+          try {
+            r = await api.removeContact(aor, contact);
+          } catch (e) {
+            log?.error('usrloc: ul.rm_contact failed', { aor, error: String(e) });
+            if (e instanceof ClusterUnavailableError) throw new RpcFault(503, 'Cluster store unreachable');
+            throw new RpcFault(500, 'Failed to delete contact');
+          }
+          if (r === 'no-aor') throw new RpcFault(404, 'AOR not found');
+          if (r === 'no-contact') throw new RpcFault(404, 'Contact not found');
           return {};
         },
       },
@@ -541,7 +583,7 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
         },
       },
       'ul.rm': {
-        doc: 'Delete an address of record including its contacts: ul.rm <table> <aor>',
+        doc: 'Delete an address of record including its contacts: ul.rm <table> <aor> (sipd --cluster: on every node)',
         async handler(p: RpcParams) {
           const aor = tableAndAor(p);
           try {
@@ -549,6 +591,8 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
             if (n > 0) log?.info('usrloc: AoR removed by RPC', { aor, contacts: n });
           } catch (e) {
             log?.error('usrloc: ul.rm failed', { aor, error: String(e) });
+            // in a cluster, Redis away: nothing removed on any node (not this node's share alone)
+            if (e instanceof ClusterUnavailableError) throw new RpcFault(503, 'Cluster store unreachable');
             throw new RpcFault(500, 'Failed to delete AOR');
           }
           return {};
