@@ -2,6 +2,8 @@
 // wherever it is held — as `sipctl unban` lifts a ban everywhere (issue 14). Before, they acted
 // only on the node they were sent to: the user stayed registered, and callable, through the other
 // nodes' bindings in Redis, and those nodes kept their location rows until the bindings expired.
+// ul.lookup (sipctl ul show, and the look-up sipctl ul rm makes first) answers from the cluster
+// store too: before, B said `not registered` of a user registered, and callable, through A.
 // Two sipd nodes on 127.0.0.1 (A) and 127.0.0.2 (B) over one private Redis and one MariaDB
 // (cluster-fixture.ts, usrloc db_mode 1: each node writes the rows of the bindings it holds).
 import { describe, test } from 'node:test';
@@ -17,9 +19,10 @@ import { statusOf } from './sipd-process.js';
 const SECRET = randomBytes(24).toString('hex');
 const UA_IP = '127.0.0.44';
 
+type Lookup = { AoR: string; Contacts: Array<{ Contact: Record<string, string | number> }> };
 type Dump = { Domains: Array<{ Domain: { AoRs: Array<{ Info: { AoR: string; Contacts: Array<{ Contact: { Address: string; Ruid: string } }> } }> } }> };
 
-describe('ul.rm and ul.rm_contact remove a registration on every node of a cluster', () => {
+describe('ul.lookup, ul.rm and ul.rm_contact reach a registration on every node of a cluster', () => {
   const fx = clusterFixture({
     name: 'sipd-ul-rm-',
     users: ['alice'],
@@ -123,6 +126,45 @@ describe('ul.rm and ul.rm_contact remove a registration on every node of a clust
     }
   });
 
+  test('ul.lookup through B lists the contact alice registered through A, as A wrote it; sipctl ul show and ul rm through B find it', async () => {
+    const s = await open();
+    try {
+      const one = await register(0);
+      await s.everywhere('registered through A only', [one], []);
+      const viaA = await fx.nodes[0]!.rpc<Lookup>('ul.lookup', ['location', 'alice']);
+      const viaB = await fx.nodes[1]!.rpc<Lookup>('ul.lookup', ['location', 'alice']);
+      assert.equal(viaB.AoR, 'alice');
+      assert.deepEqual(viaB.Contacts.map((c) => c.Contact.Address), [one], 'B lists A\'s contact');
+      const a = viaA.Contacts[0]!.Contact;
+      const b = viaB.Contacts[0]!.Contact;
+      assert.deepEqual(Object.keys(b), Object.keys(a), 'Kamailio\'s keys, in its order');
+      // the record A wrote (its socket, Call-ID, ruid, …); whether A's row is written only A knows
+      const { State: stateA, Expires: expA, ...restA } = a;
+      const { State: stateB, Expires: expB, ...restB } = b;
+      assert.deepEqual(restB, restA);
+      assert.equal(stateA, 'CS_SYNC');
+      assert.equal(stateB, 'CS_UNKNOWN');
+      assert.ok(typeof expA === 'number' && typeof expB === 'number' && Math.abs(expA - expB) <= 1, `Expires ${expA} / ${expB}`);
+      assert.match(String(b.Socket), new RegExp(`^udp:127\\.0\\.0\\.1:${fx.nodes[0]!.sipPort}$`), 'A\'s socket');
+      assert.deepEqual(await held(1), [], 'ul.dump stays per node: B holds none of alice');
+
+      const env = isolatedEnv({ NO_COLOR: '1' });
+      const show = await runSipctl(['ul', 'show', 'alice', '--rpc', fx.nodes[1]!.rpcUrl], { env });
+      assert.equal(show.code, 0, show.stderr);
+      assert.ok(show.stdout.includes(one), `sipctl ul show through B lists ${one}: ${show.stdout}`);
+      const rm = await runSipctl(['ul', 'rm', 'alice', '--yes', '--rpc', fx.nodes[1]!.rpcUrl], { env });
+      assert.equal(rm.code, 0, rm.stderr);
+      await s.everywhere('after sipctl ul rm through B', [], []);
+      for (const node of [0, 1] as const) assert.deepEqual(await outcome(node, 'ul.lookup', ['location', 'alice']), [500, 'AOR not found in location table']);
+      const gone = await runSipctl(['ul', 'rm', 'alice', '--yes', '--rpc', fx.nodes[1]!.rpcUrl], { env });
+      assert.equal(gone.code, 3, `nothing left to remove: not registered. ${gone.stderr}`);
+    } finally {
+      // alice goes also when an assertion failed, so the next test starts from nothing
+      await fx.nodes[0]!.rpc('ul.rm', ['location', 'alice']).catch(() => undefined);
+      await s.close();
+    }
+  });
+
   test('sipctl ul rm (the built CLI) through B removes alice on both nodes', async () => {
     const s = await open();
     try {
@@ -155,9 +197,21 @@ describe('ul.rm and ul.rm_contact remove a registration on every node of a clust
       assert.deepEqual(await outcome(0, 'ul.rm', ['location', 'alice']), [503, 'Cluster store unreachable'], 'also on the node holding the binding: not removed here alone');
       assert.deepEqual(await outcome(0, 'ul.rm_contact', ['location', 'alice', one]), [503, 'Cluster store unreachable']);
       assert.deepEqual(await outcome(1, 'ul.rm_contact', ['location', 'alice', one]), [503, 'Cluster store unreachable']);
-      const cli = await runSipctl(['ul', 'rm', 'alice', '--yes', '--rpc', fx.nodes[0]!.rpcUrl], { env: isolatedEnv({ NO_COLOR: '1' }) });
-      assert.notEqual(cli.code, 0, 'sipctl ul rm fails');
-      assert.match(cli.stderr, /Cluster store unreachable/);
+      // ul.lookup: a fault, not the node's own copy (A would list alice, B would say not registered)
+      assert.deepEqual(await outcome(0, 'ul.lookup', ['location', 'alice']), [503, 'Cluster store unreachable']);
+      assert.deepEqual(await outcome(1, 'ul.lookup', ['location', 'alice']), [503, 'Cluster store unreachable']);
+      const env = isolatedEnv({ NO_COLOR: '1' });
+      for (const [what, args] of [
+        ['sipctl ul rm through A', ['ul', 'rm', 'alice', '--yes', '--rpc', fx.nodes[0]!.rpcUrl]],
+        ['sipctl ul rm through B', ['ul', 'rm', 'alice', '--yes', '--rpc', fx.nodes[1]!.rpcUrl]],
+        ['sipctl ul show through B', ['ul', 'show', 'alice', '--rpc', fx.nodes[1]!.rpcUrl]],
+      ] as const) {
+        const cli = await runSipctl([...args], { env });
+        assert.ok(cli.code !== 0 && cli.code !== 3, `${what} fails, and not as 'not registered' (exit ${cli.code}): ${cli.stderr}`);
+        assert.match(cli.stderr, /Cluster store unreachable/, what);
+        assert.equal(cli.stderr.trim().split('\n').length, 1, `${what}: one line: ${cli.stderr}`);
+        assert.equal(cli.stdout, '', what);
+      }
       assert.deepEqual(await held(0), [one], 'A keeps its binding');
       assert.deepEqual(await s.rows(), [one], 'and its row');
 

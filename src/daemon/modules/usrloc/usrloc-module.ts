@@ -492,15 +492,36 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
         },
       },
       'ul.lookup': {
-        doc: 'Lookup one AOR in the usrloc location table: ul.lookup <table> <aor>',
-        handler(p: RpcParams) {
+        doc: 'Lookup one AOR in the usrloc location table: ul.lookup <table> <aor> (sipd --cluster: every node\'s contacts of it)',
+        async handler(p: RpcParams) {
           const aor = tableAndAor(p);
           const s = need();
-          if (!s.has(aor)) throw new RpcFault(500, 'AOR not found in location table');
           const t = now();
-          const valid = s.get(aor).filter((c) => isValid(c, t));
+          if (cluster === undefined) {
+            if (!s.has(aor)) throw new RpcFault(500, 'AOR not found in location table');
+            const valid = s.get(aor).filter((c) => isValid(c, t));
+            if (valid.length === 0) throw new RpcFault(500, 'AOR has no contacts');
+            return { AoR: aor, Contacts: valid.map((c) => dumpContact(c, t, s.stateOf(c.ruid))) };
+          }
+          // A registration is shared state: the AoR's contacts as every node wrote them to Redis
+          // (what an INVITE through this node finds, lookupAny), not this node's share of them.
+          // Redis away: a fault, not this node's copy passed off as the cluster's answer.
+          let all: ContactRecord[];
+          try {
+            all = await cluster.locationRead(aor);
+          } catch (e) {
+            log?.warn('usrloc: ul.lookup failed: the cluster store is unreachable', { aor, error: String(e) });
+            throw new RpcFault(503, 'Cluster store unreachable');
+          }
+          if (all.length === 0) throw new RpcFault(500, 'AOR not found in location table');
+          // Kamailio's order: q, highest first; among equal q the oldest write first
+          const valid = all.filter((c) => isValid(c, t)).sort((a, b) => b.q - a.q || a.lastModified - b.lastModified);
           if (valid.length === 0) throw new RpcFault(500, 'AOR has no contacts');
-          return { AoR: aor, Contacts: valid.map((c) => dumpContact(c, t, s.stateOf(c.ruid))) };
+          // Each record is what the holding node wrote (its Socket, Received, Path, …). Whether its
+          // row is written yet (db_mode 2's CS_NEW / CS_DIRTY) only that node knows: Kamailio's
+          // CS_UNKNOWN for another node's contact, this node's own state for its own.
+          const mine = new Set(s.get(aor).map((c) => c.ruid));
+          return { AoR: aor, Contacts: valid.map((c) => dumpContact(c, t, mine.has(c.ruid) ? s.stateOf(c.ruid) : 'CS_UNKNOWN')) };
         },
       },
       'ul.add': {
