@@ -150,25 +150,63 @@ const MYSQL_REQUIRE =
 const MYSQL_LAZY = /^(const|let|var) ([\w$]+) = require\((["'])\.\.\/constants\/errors(?:\.js)?\3\);$/gm;
 // node:tls (with its crypto and stream-wrap modules) and node:zlib, which base/connection.js and
 // compressed_protocol.js require at their top, serve only ssl and compress connections: on first use.
-const MYSQL_LAZY_BUILTIN = /^(const|let|var) ([\w$]+) = require\((["'])(tls|zlib)\3\);$/gm;
+// node:crypto too (auth_41.js and the sha256 plugins require it at their top): it serves the
+// caching_sha2_password and sha256_password logins, and loading it (17 internal modules and
+// OpenSSL's set-up) cost a MariaDB run more CPU than the rest of its login, most on Node 24.
+// mysql_native_password's SHA-1 (MariaDB's default) is src/core/db/mysql-sha1.ts instead (below).
+const MYSQL_LAZY_BUILTIN = /^(const|let|var) ([\w$]+) = require\((["'])(tls|zlib|crypto)\3\);$/gm;
+// auth_41.js's sha1(msg, msg1, msg2), three node:crypto hashes per login, becomes that module's
+// mysqlSha1 (same contract, test/unit/db/mysql-sha1.test.ts). The build fails when the function
+// is not there as expected (another mysql2): check the new auth_41.js, then update the pattern.
+const MYSQL_SHA1 = /^function sha1\(msg, msg1, msg2\) \{\n  const hash = crypto\.createHash\('sha1'\);\n  hash\.update\(msg\);\n  if \(msg1\) \{\n    hash\.update\(msg1\);\n  \}\n\n  if \(msg2\) \{\n    hash\.update\(msg2\);\n  \}\n\n  return hash\.digest\(\);\n\}\n/m;
+const MYSQL_SHA1_MODULE = join(DIST, 'core', 'db', 'mysql-sha1.js');
+// helpers.js tries require('cardinal') (an optional SQL highlighter for mysql2's debug output) when
+// it loads: a failed package lookup up the whole directory tree and a MODULE_NOT_FOUND error
+// on every run (up to 3 ms on Node 24). It is tried on the first debug print instead.
+const MYSQL_CARDINAL = /^let highlightFn;\n(let cardinalRecommended = false;\n)(try \{\n[\s\S]*?require\(`cardinal\$\{REQUIRE_TERMINATOR\}`\)[\s\S]*?\n\} catch \{\n[\s\S]*?\n\})\n/m;
 // iconv-lite, which mysql2 needs for every handshake (the server's greeting is cesu8), carries the
 // code-page tables of Chinese, Japanese and Korean encodings (230 KB of JSON, each required inside
 // a function when a column in that encoding is decoded): they are required from iconv-lite's
 // installed location (found through mysql2, whose dependency it is), the rest stays bundled.
+// mysql2 itself (parsers/string.js) decodes with iconv-lite only what Buffer cannot: the greeting's
+// cesu8 and columns in other character sets. An all-ASCII cesu8 value reads the same in every
+// ASCII-compatible decoder, so it is read as latin1 (a MariaDB greeting always is), and iconv-lite
+// is required from its installed location when a value needs it: a MariaDB run no longer reads
+// and sets up its 93 KB of encodings.
+const MYSQL_ICONV = /^const Iconv = require\((["'])iconv-lite\1\);$/m;
+const MYSQL_DECODE = /^exports\.decode = function \(buffer, encoding, start, end, options\) \{$/m;
+const MYSQL_CESU8_ASCII =
+  "\n  if (encoding === 'cesu8' && options === undefined && start >= 0 && start <= end && end <= buffer.length) {\n    let i = start;\n    while (i < end && buffer[i] < 0x80) i++;\n    if (i === end) return buffer.latin1Slice(start, end);\n  }";
 const ICONV_REQUIRE =
   'var __sipctlIconvRequire = (id) => (globalThis[Symbol.for("sipctl.iconvRequire")] ??= require("node:module").createRequire(require("node:module").createRequire(require.resolve("mysql2/package.json")).resolve("iconv-lite/package.json")))(id);\n';
 const ICONV_TABLE = /\brequire\((["'])\.\/tables\/([\w-]+\.json)\1\)/g;
 const MYSQL_SSL = /\brequire\((["'])\.\/constants\/ssl_profiles(?:\.js)?\1\)/g;
+/** The mysql2 files patched above: every one must have been (checked after the build). */
+const MYSQL_PATCHED = ['auth_41.js', 'helpers.js', 'parsers/string.js'];
+const mysqlPatched = new Set();
 const lazyMysqlTables = {
   name: 'lazy-mysql2-tables',
   setup(b) {
     b.onLoad({ filter: /[\\/]node_modules[\\/]mysql2[\\/]lib[\\/].*\.js$/ }, (args) => {
       const src = readFileSync(args.path, 'utf8');
       let n = 0;
-      const out = src
+      let out = src
         .replace(MYSQL_LAZY, (_, kind, name) => (n++, `${kind} ${name} = __sipctlLazy(() => __sipctlMysqlRequire("./lib/constants/errors.js"));`))
         .replace(MYSQL_LAZY_BUILTIN, (_, kind, name, q, id) => (n++, `${kind} ${name} = __sipctlLazy(() => require("node:${id}"));`))
         .replace(MYSQL_SSL, () => (n++, '__sipctlMysqlRequire("./lib/constants/ssl_profiles.js")'));
+      const file = args.path.split(/[\\/]node_modules[\\/]mysql2[\\/]lib[\\/]/).pop().split(sep).join('/');
+      const patch = (re, to, what) => {
+        if (!re.test(out)) throw new Error(`bundle: mysql2's lib/${file} has no ${what} as scripts/bundle.mjs expects (another mysql2 version?): update the pattern`);
+        out = out.replace(re, to);
+        mysqlPatched.add(file);
+        n++;
+      };
+      if (file === 'auth_41.js') patch(MYSQL_SHA1, () => `const { mysqlSha1: sha1 } = require(${JSON.stringify(MYSQL_SHA1_MODULE)});\n`, 'sha1() of node:crypto');
+      if (file === 'helpers.js') patch(MYSQL_CARDINAL, (_, decl, attempt) => `${decl}let highlightFn = (text) => {\n${attempt}\n  return highlightFn(text);\n};\n`, "require('cardinal') at load");
+      if (file === 'parsers/string.js') {
+        patch(MYSQL_ICONV, () => 'const Iconv = __sipctlLazy(() => __sipctlMysqlRequire("iconv-lite"));', "require('iconv-lite')");
+        patch(MYSQL_DECODE, (d) => d + MYSQL_CESU8_ASCII, 'decode()');
+      }
       return { contents: n ? out.replace(/^(['"]use strict['"];\n)?/, (d) => d + LAZY_HELPER + MYSQL_REQUIRE) : src, loader: 'js' };
     });
     b.onLoad({ filter: /[\\/]node_modules[\\/]iconv-lite[\\/]encodings[\\/]dbcs-data\.js$/ }, (args) => {
@@ -257,6 +295,7 @@ const result = await build({
   metafile: Boolean(process.env.SIPCTL_BUNDLE_METAFILE),
 });
 if (process.env.SIPCTL_BUNDLE_METAFILE) writeFileSync(process.env.SIPCTL_BUNDLE_METAFILE, JSON.stringify(result.metafile));
+for (const f of MYSQL_PATCHED) if (!mysqlPatched.has(f)) throw new Error(`bundle: mysql2's lib/${f} was not bundled (another mysql2 version?): update lazyMysqlTables`);
 
 // Written only now that esbuild has read every input: the entries replace their own sources.
 rmSync(CHUNKS, { recursive: true, force: true });
@@ -285,8 +324,12 @@ if (existsSync(manifestFile)) {
 // of a sibling file; "use strict" keeps the modules' semantics. A file that cannot be converted
 // fails the build, since the fast path would otherwise load a different program than oclif.
 const CJS = join(DIST, 'cjs');
-const CJS_PRELUDE =
-  '"use strict";const __sipctlBundleUrl=require("node:url").pathToFileURL(__filename).href,__sipctlImportMetaResolve=(s)=>require("node:url").pathToFileURL(require.resolve(s)).href;';
+// The file's URL, in the few files that use it (6 of 250; computed in every file, it cost each
+// command's run a require of node:url and a pathToFileURL per file): for a path of plain characters
+// it is "file://" + the path (what pathToFileURL gives, nothing to escape), else pathToFileURL's.
+const CJS_BUNDLE_URL =
+  'const __sipctlBundleUrl=/^\\/[\\w/.-]*$/.test(__filename)?"file://"+__filename:require("node:url").pathToFileURL(__filename).href;';
+const CJS_IMPORT_META_RESOLVE = 'const __sipctlImportMetaResolve=(s)=>require("node:url").pathToFileURL(require.resolve(s)).href;';
 const cjsFiles = await Promise.all(
   result.outputFiles.map(async (f) => {
     let src = f.text;
@@ -297,7 +340,8 @@ const cjsFiles = await Promise.all(
     const out = code
       .replace(/\brequire\("(\.\.?\/[^"]+)\.js"\)/g, 'require("$1.cjs")')
       .replaceAll('"chunks/oclif-full.js"', '"cjs/chunks/oclif-full.cjs"');
-    return { path: join(CJS, relative(DIST, f.path)).replace(/\.js$/, '.cjs'), text: CJS_PRELUDE + out };
+    const prelude = '"use strict";' + (out.includes('__sipctlBundleUrl') ? CJS_BUNDLE_URL : '') + (out.includes('__sipctlImportMetaResolve') ? CJS_IMPORT_META_RESOLVE : '');
+    return { path: join(CJS, relative(DIST, f.path)).replace(/\.js$/, '.cjs'), text: prelude + out };
   }),
 );
 // The launcher's argv normalisation (tsc's dist/cli/argv.js, no imports) as CommonJS too: bin/run.cjs
