@@ -7,6 +7,7 @@
  * test/fixtures/kamailio/recorded/jsonrpc_http.txt and jsonrpc_issue12_runtime.txt).
  */
 import { ConfigError, SipctlError } from '../../../core/errors.js';
+import { OneAtATime } from '../../../core/one-at-a-time.js';
 import type { Database } from '../../../core/db/database.js';
 import type { ClusterApi, ContactRecord, CseqCheck, LocationRefusal, UsrlocApi } from '../../kernel/contracts.js';
 import { defineModule, rpcArgs, type Logger, type RpcParams } from '../../kernel/module.js';
@@ -156,8 +157,8 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
   let ownsDb = false;
   let timer: NodeJS.Timeout | undefined;
   let sweeping: Promise<unknown> | undefined;
-  /** db_mode 2: the flush under way; one at a time */
-  let flushing: Promise<FlushResult> | undefined;
+  /** db_mode 2: flushes one at a time, so two states of one contact never race to the table */
+  const flushes = new OneAtATime();
   /** db_mode 2: the last flush kept changes (its failure was logged once) */
   let flushFailing = false;
   /** db_mode 2: a flush asked for by a backlog is queued or under way */
@@ -273,12 +274,12 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
   };
 
   /**
-   * db_mode 2: write what is pending, after the flush under way if any (one at a time, so two
-   * states of one contact never race). A failure is logged once per streak; the changes stay.
+   * db_mode 2: write what is pending, after the flush under way if any. A failure is logged once
+   * per streak; the changes stay.
    */
   function flushNow(): Promise<FlushResult> {
     const s = need();
-    const run = async (): Promise<FlushResult> => {
+    return flushes.run(async (): Promise<FlushResult> => {
       const r = await s.flush();
       if (r.kept > 0 && !flushFailing) {
         flushFailing = true;
@@ -288,13 +289,7 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
         log?.info('usrloc: registrations written to the database again', { written: r.written });
       }
       return r;
-    };
-    const next = (flushing ?? Promise.resolve()).then(run, run);
-    flushing = next;
-    void next.finally(() => {
-      if (flushing === next) flushing = undefined;
     });
-    return next;
   }
 
   /**
