@@ -181,8 +181,21 @@ const ICONV_REQUIRE =
   'var __sipctlIconvRequire = (id) => (globalThis[Symbol.for("sipctl.iconvRequire")] ??= require("node:module").createRequire(require("node:module").createRequire(require.resolve("mysql2/package.json")).resolve("iconv-lite/package.json")))(id);\n';
 const ICONV_TABLE = /\brequire\((["'])\.\/tables\/([\w-]+\.json)\1\)/g;
 const MYSQL_SSL = /\brequire\((["'])\.\/constants\/ssl_profiles(?:\.js)?\1\)/g;
+// packets/packet.js requires the long package at its top, which compiles a WebAssembly module when
+// it loads; mysql2 constructs a Long only for a 64-bit integer beyond 2^53: on first use. A class
+// cannot stand behind __sipctlLazy's object proxy (`new Long(…)`), so it gets one of a function.
+const MYSQL_LONG = /^const Long = require\((["'])long\1\);$/m;
+const LAZY_CTOR =
+  'var __sipctlLazyCtor = (load) => { let m; const t = () => (m ??= load()); const p = new Proxy(function () {}, { construct: (_, a, nt) => Reflect.construct(t(), a, nt === p ? t() : nt),' +
+  ' apply: (_, self, a) => Reflect.apply(t(), self, a), get: (_, k) => Reflect.get(t(), k), has: (_, k) => k in t(), getPrototypeOf: () => Reflect.getPrototypeOf(t()) }); return p; };\n';
+// parsers/parser_cache.js keeps the row parsers it generates in an LRU of 15000 (lru.min), whose
+// four arrays of that length (480 KB) are allocated when mysql2 loads, and as live objects copied by
+// every scavenge of a short run. A CLI process meets a few dozen statement shapes: 1000. (sipd and
+// the library, dist/ unbundled, keep mysql2's own 15000.)
+const MYSQL_PARSER_CACHE = /^const parserCache = createLRU\(\{\n  max: 15000,\n\}\);$/m;
+const CLI_PARSER_CACHE = 1000;
 /** The mysql2 files patched above: every one must have been (checked after the build). */
-const MYSQL_PATCHED = ['auth_41.js', 'helpers.js', 'parsers/string.js'];
+const MYSQL_PATCHED = ['auth_41.js', 'helpers.js', 'packets/packet.js', 'parsers/parser_cache.js', 'parsers/string.js'];
 const mysqlPatched = new Set();
 const lazyMysqlTables = {
   name: 'lazy-mysql2-tables',
@@ -203,11 +216,13 @@ const lazyMysqlTables = {
       };
       if (file === 'auth_41.js') patch(MYSQL_SHA1, () => `const { mysqlSha1: sha1 } = require(${JSON.stringify(MYSQL_SHA1_MODULE)});\n`, 'sha1() of node:crypto');
       if (file === 'helpers.js') patch(MYSQL_CARDINAL, (_, decl, attempt) => `${decl}let highlightFn = (text) => {\n${attempt}\n  return highlightFn(text);\n};\n`, "require('cardinal') at load");
+      if (file === 'packets/packet.js') patch(MYSQL_LONG, () => 'const Long = __sipctlLazyCtor(() => require("long"));', "require('long')");
+      if (file === 'parsers/parser_cache.js') patch(MYSQL_PARSER_CACHE, () => `const parserCache = createLRU({ max: ${CLI_PARSER_CACHE} });`, 'the parser cache of 15000');
       if (file === 'parsers/string.js') {
         patch(MYSQL_ICONV, () => 'const Iconv = __sipctlLazy(() => __sipctlMysqlRequire("iconv-lite"));', "require('iconv-lite')");
         patch(MYSQL_DECODE, (d) => d + MYSQL_CESU8_ASCII, 'decode()');
       }
-      return { contents: n ? out.replace(/^(['"]use strict['"];\n)?/, (d) => d + LAZY_HELPER + MYSQL_REQUIRE) : src, loader: 'js' };
+      return { contents: n ? out.replace(/^(['"]use strict['"];\n)?/, (d) => d + LAZY_HELPER + LAZY_CTOR + MYSQL_REQUIRE) : src, loader: 'js' };
     });
     b.onLoad({ filter: /[\\/]node_modules[\\/]iconv-lite[\\/]encodings[\\/]dbcs-data\.js$/ }, (args) => {
       const src = readFileSync(args.path, 'utf8');
