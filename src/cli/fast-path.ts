@@ -17,7 +17,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { arch, homedir, platform, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 
 interface ManifestCommand {
@@ -290,6 +289,9 @@ const QUIET = { namespace: 'oclif', child: () => QUIET, debug: quiet, error: qui
  */
 async function loadModule(file: string): Promise<Record<string, unknown>> {
   try {
+    // node:module taken when used: loading it loads Node's ES-module loader too (Node 20), which a
+    // fast-path run from dist/cjs (bin/run.cjs passes its own loader) never needs.
+    const { createRequire } = process.getBuiltinModule('node:module');
     return createRequire(import.meta.url)(file) as Record<string, unknown>;
   } catch (e) {
     const code = (e as { code?: string }).code;
