@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --min-semi-space-size=16
 // sipd, the SIP proxy daemon. Runs the built sources in dist/ (`npm run build` first).
-// The shebang gives V8 a young-generation floor (SIPD_NODE_FLAGS in src/daemon/workers.ts, which
+// The shebang gives V8 a young-generation floor (SIPD_NODE_FLAGS in src/core/daemon/node-flags.ts, which
 // says why): a start-up option that NODE_OPTIONS refuses, so `sipd` and the systemd unit get it
 // here; `node bin/sipd.js` runs without it unless given on that command line.
 let mod;

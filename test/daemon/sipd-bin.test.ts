@@ -1,7 +1,7 @@
 /**
  * bin/sipd.js run as `sipd` (npm's bin link, the systemd unit's `exec sipd`): its shebang starts
  * Node.js with SIPD_NODE_FLAGS, the young-generation floor that NODE_OPTIONS cannot carry
- * (src/daemon/workers.ts says why it matters: about 40 % of sipd's CPU per REGISTER under load).
+ * (src/core/daemon/node-flags.ts says why: fewer young-generation collections when the CPU is short).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
