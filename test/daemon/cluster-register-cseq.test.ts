@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { clusterFixture, PASSWORD, REALM } from './cluster-fixture.js';
 import { redisCommand } from './raw-sip.js';
-import { header, registerRequest, registerWithDigest } from './sip-message.js';
+import { header, registerRequest, registerWithDigest, udpFinalReply } from './sip-message.js';
 import { statusOf } from './sipd-process.js';
 
 const SECRET = randomBytes(24).toString('hex');
@@ -39,18 +39,7 @@ describe('the REGISTER CSeq rule holds over all nodes of a cluster', () => {
       const uri = `sip:${host}:${n.sipPort}`;
       let cseq = from;
       const request = (auth?: string) => registerRequest({ uri, via: `UDP 127.0.0.41:${local}`, user: 'carol', realm: REALM, fromTag: randomBytes(4).toString('hex'), callId, cseq: auth === undefined ? cseq : ++cseq, contact, expires: 300, auth });
-      const exchange = (text: string) => new Promise<string | undefined>((resolve) => {
-        const t = setTimeout(() => (sock.off('message', on), resolve(undefined)), 3000);
-        const on = (m: Buffer) => {
-          const r = m.toString('utf8');
-          if (/^SIP\/2\.0 1\d\d /.test(r)) return;
-          clearTimeout(t);
-          sock.off('message', on);
-          resolve(r);
-        };
-        sock.on('message', on);
-        sock.send(text, n.sipPort, host);
-      });
+      const exchange = (text: string) => udpFinalReply(sock, text, n.sipPort, host);
       return registerWithDigest({ user: 'carol', password: PASSWORD, uri, request, exchange });
     };
     const held = async (node: 0 | 1) => {

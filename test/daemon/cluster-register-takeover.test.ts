@@ -13,7 +13,7 @@ import dgram from 'node:dgram';
 import { Redis } from 'ioredis';
 import { until } from '../helpers/until.js';
 import { clusterFixture, type ClusterFixture, PASSWORD, REALM } from './cluster-fixture.js';
-import { registerRequest, registerWithDigest } from './sip-message.js';
+import { registerRequest, registerWithDigest, udpFinalReply } from './sip-message.js';
 import { statusOf } from './sipd-process.js';
 
 const SECRET = randomBytes(24).toString('hex');
@@ -49,18 +49,7 @@ async function openUa(fx: ClusterFixture, tag: string) {
       const host = node === 0 ? '127.0.0.1' : '127.0.0.2';
       const uri = `sip:${host}:${n.sipPort}`;
       const request = (auth?: string) => registerRequest({ uri, via: `UDP ${UA_IP}:${local}`, user: 'dave', realm: REALM, fromTag: randomBytes(4).toString('hex'), callId, cseq: ++cseq, contact, expires, auth });
-      const exchange = (text: string) => new Promise<string | undefined>((resolve) => {
-        const t = setTimeout(() => (sock.off('message', on), resolve(undefined)), 3000);
-        const on = (m: Buffer) => {
-          const r = m.toString('utf8');
-          if (/^SIP\/2\.0 1\d\d /.test(r)) return;
-          clearTimeout(t);
-          sock.off('message', on);
-          resolve(r);
-        };
-        sock.on('message', on);
-        sock.send(text, n.sipPort, host);
-      });
+      const exchange = (text: string) => udpFinalReply(sock, text, n.sipPort, host);
       return registerWithDigest({ user: 'dave', password: PASSWORD, uri, request, exchange });
     },
     /** the contacts node A (0) or B (1) holds for dave */

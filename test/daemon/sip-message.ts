@@ -92,6 +92,25 @@ export async function registerWithDigest(o: { user: string; password: string; ur
 }
 
 /**
+ * Sends `data` from `sock` to `host`:`port` and resolves with the first final response that comes
+ * back (provisional ones are skipped), or undefined when none came within `ms`.
+ */
+export function udpFinalReply(sock: dgram.Socket, data: string, port: number, host: string, ms = 3000): Promise<string | undefined> {
+  return new Promise<string | undefined>((resolve) => {
+    const t = setTimeout(() => (sock.off('message', on), resolve(undefined)), ms);
+    const on = (m: Buffer) => {
+      const text = m.toString('utf8');
+      if (/^SIP\/2\.0 1\d\d /.test(text)) return; // provisional: wait for the final one
+      clearTimeout(t);
+      sock.off('message', on);
+      resolve(text);
+    };
+    sock.on('message', on);
+    sock.send(data, port, host);
+  });
+}
+
+/**
  * REGISTER `user` with digest from a fresh UDP socket on `srcIp` to `host`:`port` (Contact: that
  * socket; a new Call-ID, a fresh From tag per request): the final response, undefined when none
  * came within 3 s.
@@ -104,18 +123,7 @@ export async function udpRegister(o: { host: string; port: number; srcIp: string
   const callId = `${randomBytes(8).toString('hex')}@${o.callIdHost}`;
   let cseq = 0;
   const request = (auth?: string) => registerRequest({ uri, via: `UDP ${o.srcIp}:${local}`, user: o.user, realm: o.realm, fromTag: randomBytes(4).toString('hex'), callId, cseq: ++cseq, contact: `<sip:${o.user}@${o.srcIp}:${local}>`, expires: o.expires, auth });
-  const exchange = (data: string) => new Promise<string | undefined>((resolve) => {
-    const t = setTimeout(() => resolve(undefined), 3000);
-    const on = (m: Buffer) => {
-      const text = m.toString('utf8');
-      if (/^SIP\/2\.0 1\d\d /.test(text)) return; // provisional: wait for the final one
-      clearTimeout(t);
-      sock.off('message', on);
-      resolve(text);
-    };
-    sock.on('message', on);
-    sock.send(data, o.port, o.host);
-  });
+  const exchange = (data: string) => udpFinalReply(sock, data, o.port, o.host);
   try {
     return await registerWithDigest({ user: o.user, password: o.password, uri, request, exchange });
   } finally {
