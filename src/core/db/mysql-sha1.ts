@@ -70,8 +70,9 @@ export function sha1(...parts: Array<string | Uint8Array>): Buffer {
     h3 = (h3 + d) | 0;
     h4 = (h4 + e) | 0;
   }
-  // The message may be a password: no copy of it stays behind.
+  // The message may be a password: no copy of it (nor its expanded words) stays behind.
   m.fill(0);
+  w.fill(0);
   for (const b of fromStrings) b.fill(0);
   const out = Buffer.alloc(20);
   out.writeInt32BE(h0, 0);
