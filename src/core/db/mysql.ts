@@ -5,7 +5,14 @@ import type { Pool, PoolConnection, QueryError, ResultSetHeader } from 'mysql2';
 import { mapValueError } from './charset.js';
 import { connectionFailed, type Database, type DbUrl, type ExecResult, type Queryable, type SqlValue } from './database.js';
 
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOENT', 'ER_ACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'PROTOCOL_CONNECTION_LOST', 'ER_DBACCESS_DENIED_ERROR', 'EACCES']);
+/**
+ * A login refused. MariaDB answers an account that does not exist for this host with the plugin of
+ * some existing account, picked by a hash of the user name (no user enumeration, sql_acl.cc
+ * find_mpvio_user): 1045 "... (using password: YES)" mostly, 1698 when that account's plugin is
+ * unix_socket, as root@localhost's is on Debian — the same mistake, so the same hint.
+ */
+const ACCESS_DENIED = new Set(['ER_ACCESS_DENIED_ERROR', 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR']);
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOENT', ...ACCESS_DENIED, 'ER_BAD_DB_ERROR', 'PROTOCOL_CONNECTION_LOST', 'ER_DBACCESS_DENIED_ERROR', 'EACCES']);
 
 type Runner = Pick<Pool | PoolConnection, 'execute'>;
 type Typed = typeof import('mysql2')['TypedParameter'];
@@ -105,7 +112,7 @@ export async function openMysql(u: DbUrl): Promise<Database> {
   } catch (e) {
     await end().catch(() => undefined);
     const err = connectionFailed(label, e);
-    const denied = (e as { code?: string }).code === 'ER_ACCESS_DENIED_ERROR';
+    const denied = ACCESS_DENIED.has((e as { code?: string }).code ?? '');
     throw denied ? new ConnectionError(err.code, err.message, { hint: accessDeniedHint(target, u.user), cause: e }) : err;
   }
   // A getter on the CommonJS exports: ESM sees it only on the default export (which `mysql` is).
