@@ -75,8 +75,8 @@ export interface UsrlocModuleApi extends UsrlocApi {
 
 /** Redis (cluster.url) does not answer: registrations can be neither written nor read cluster-wide. */
 export class ClusterUnavailableError extends SipctlError {
-  constructor() {
-    super('CLUSTER_UNAVAILABLE', 'the cluster store (Redis) is unreachable', { category: 'connection' });
+  constructor(cause?: unknown) {
+    super('CLUSTER_UNAVAILABLE', 'the cluster store (Redis) is unreachable', { category: 'connection', cause });
   }
 }
 
@@ -201,8 +201,8 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
           cseq: opts.cseq,
           bindings: { unregister: opts.unregister, all: opts.all },
         });
-      } catch {
-        throw new ClusterUnavailableError();
+      } catch (e) {
+        throw new ClusterUnavailableError(e);
       }
       if (refused !== undefined) throw 'cseq' in refused ? new CSeqOrderError(refused.cseq === 'retransmission') : new TooManyContactsError(refused.contacts);
       try {
@@ -218,12 +218,7 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
     },
     async lookupAny(aor) {
       if (cluster === undefined) return api.lookup(aor);
-      let all: ContactRecord[];
-      try {
-        all = await cluster.locationRead(aor);
-      } catch {
-        throw new ClusterUnavailableError();
-      }
+      const all = await readShared(cluster, aor);
       const t = now();
       return all.filter((c) => isValid(c, t)).sort((a, b) => b.q - a.q);
     },
@@ -250,12 +245,7 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
         }
         if (here === undefined) {
           // held by another node, if by any: Redis knows (a binding is the AoR and the URI)
-          let all: ContactRecord[];
-          try {
-            all = await cluster.locationRead(aor);
-          } catch {
-            throw new ClusterUnavailableError();
-          }
+          const all = await readShared(cluster, aor);
           if (!s.has(aor) && all.length === 0) return 'no-aor';
           if (!all.some((c) => c.contact === contact)) return 'no-contact';
         }
@@ -290,6 +280,15 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
       }
       return r;
     });
+  }
+
+  /** Every node's contacts of `aor` as the cluster store has them; ClusterUnavailableError (with the cause) when Redis does not answer. */
+  async function readShared(cl: ClusterApi, aor: string): Promise<ContactRecord[]> {
+    try {
+      return await cl.locationRead(aor);
+    } catch (e) {
+      throw new ClusterUnavailableError(e);
+    }
   }
 
   /**
@@ -503,9 +502,9 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
           // Redis away: a fault, not this node's copy passed off as the cluster's answer.
           let all: ContactRecord[];
           try {
-            all = await cluster.locationRead(aor);
+            all = await readShared(cluster, aor);
           } catch (e) {
-            log?.warn('usrloc: ul.lookup failed: the cluster store is unreachable', { aor, error: String(e) });
+            log?.warn('usrloc: ul.lookup failed: the cluster store is unreachable', { aor, error: String((e as Error).cause ?? e) });
             throw new RpcFault(503, 'Cluster store unreachable');
           }
           if (all.length === 0) throw new RpcFault(500, 'AOR not found in location table');
