@@ -70,7 +70,7 @@ import { createTestDb, type TestDb } from '../test/helpers/db.js';
 import { createRpcClient } from '../src/core/rpc/client.js';
 import { findFreePort, startKamailio, type KamailioInstance } from '../test/helpers/kamailio.js';
 import { appendResults, buildSipd, git, machineLine } from './lib.js';
-import { parseVariants, redisPid, roundTrips, startVariant, usrlocDbMode, type SipdVariant } from './sipd-variants.js';
+import { parseVariants, roundTrips, startVariant, usrlocDbMode, type SipdVariant } from './sipd-variants.js';
 
 // ---------------------------------------------------------------- options
 
@@ -411,7 +411,7 @@ async function startSipdProxy(t: TestDb, o: { sipPort?: number; nodeArgs?: strin
     logFile,
     pids: () => started.pids(),
     redisCommands: () => started.redisCommands(),
-    redisPid: () => (started.redis ? redisPid(started.redis.port) : undefined),
+    redisPid: () => started.redisPid(),
     async gc() {
       rmSync(memFile, { force: true });
       process.kill(pid, 'SIGUSR2');

@@ -123,6 +123,8 @@ export interface StartedVariant {
    * cluster.stats over the variant's nodes, when sipd counts them; else Redis' INFO commandstats
    */
   redisCommands(): Promise<Record<string, number>>;
+  /** --cluster: the pid of its private redis-server (also in pids()) */
+  redisPid(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -230,13 +232,15 @@ export async function startVariant(v: SipdVariant, o: { sipdBin: string; stateDi
     await stop();
     throw e;
   }
+  const ownRedis = () => (redis ? redisPid(redis.port) : undefined);
   return {
     child,
     pid,
     rpcUrl,
     redis,
+    redisPid: ownRedis,
     pids: () => {
-      const r = redis ? redisPid(redis.port) : undefined;
+      const r = ownRedis();
       return [...processTree(pid), ...(r !== undefined ? [r] : [])];
     },
     redisCommands: async () => {
