@@ -5,8 +5,11 @@
  *  1. throughput: sipp drives REGISTER → 401 → REGISTER with credentials → 200 (one "call") for
  *     1,000 subscribers at a stepped rate (1000, 2000, 4000, 6000, 8000, 10000, … calls/s, each
  *     step DURATION seconds), then bisects between the last rate that passed and the first that
- *     failed. A step passes with under 1% failed calls and at least 95% of the offered rate
- *     achieved. Per step: calls, failures, response time, retransmissions, CPU of the proxy
+ *     failed. A step passes with under 1% failed calls when sipp kept the pace: every sipp client
+ *     made its calls within DURATION × 1.05 + 0.5 s of its own start (a proxy that falls behind
+ *     stretches that time; 0.5 s covers sipp's own ramp and the last answers, which cost ~4 % of a
+ *     10 s step even at idle, so an "achieved ≥ 95 % of offered" rule failed steps with every call
+ *     answered in 1 ms). Per step: calls, failures, response time, retransmissions, CPU of the proxy
  *     process(es), of MariaDB, of sipp and of everything else on the machine (other users of the
  *     same cores make a step noisy: that column says when).
  *  2. diagnostics, when sipd reaches less than PROFILE_BELOW of Kamailio's rate (or --profile):
@@ -123,7 +126,9 @@ const DOMAIN = '127.0.0.1';
 /** profile sipd when its rate is below this fraction of Kamailio's */
 const PROFILE_BELOW = 0.8;
 const MAX_FAILED_PCT = 1;
-const MIN_ACHIEVED = 0.95;
+/** sipp kept the pace when each client's elapsed time ≤ DURATION × PACE_FACTOR + PACE_SLACK_S */
+const PACE_FACTOR = 1.05;
+const PACE_SLACK_S = 0.5;
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '..');
@@ -629,7 +634,7 @@ async function runSipp(p: Proxy, rate: number, seconds: number, extraCheck?: () 
   // time applied to every client's calls did.
   const achieved = all ? all.reduce((a, x) => a + Number(x['SuccessfulCall(C)'] ?? 0) / Math.max(sippTime(x['ElapsedTime(C)']) || wall, seconds), 0) : successful / Math.max(elapsed, seconds);
   const refused = extraCheck ? await extraCheck() : undefined;
-  const pass = created > 0 && failedPct < MAX_FAILED_PCT && achieved >= MIN_ACHIEVED * rate;
+  const pass = created > 0 && failedPct < MAX_FAILED_PCT && elapsed <= seconds * PACE_FACTOR + PACE_SLACK_S;
   const notes: string[] = [];
   if (!all) notes.push(`no sipp stats (exit ${code}): ${err.trim().split('\n').slice(-3).join(' | ')}`);
   if (all && all.length > 1) {
@@ -1327,7 +1332,7 @@ async function main(): Promise<void> {
   const body = [
     `${machineLine()}; load average at start ${load0.map((x) => x.toFixed(2)).join(' ')}; bench took ${elapsedS().toFixed(0)} s`,
     '',
-    `Command: \`${cmd}\`; sipd built from ${built}; load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}. sipp 3.6.1 from 127.0.0.1 (\`bench/sipp/sipd_reg_auth.xml\`: the lab's reg_auth.xml with the port in the Request-URI), ${USERS} users from a CSV in turn; MariaDB 10.11 on the same 2 cores. sipd: default configuration (auth-db lockout on) but for --sipd-config and the set-up's words, usrloc db_mode as each row names it (1 = write-through, 2 = write-back); Kamailio: the lab cfg, children 8, auth_db on ha1, usrloc db_mode 2 (write-back). A step passes with < ${MAX_FAILED_PCT}% failed calls and ≥ ${MIN_ACHIEVED * 100}% of the offered rate; userban flushed on both before each step.`,
+    `Command: \`${cmd}\`; sipd built from ${built}; load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}. sipp 3.6.1 from 127.0.0.1 (\`bench/sipp/sipd_reg_auth.xml\`: the lab's reg_auth.xml with the port in the Request-URI), ${USERS} users from a CSV in turn; MariaDB 10.11 on the same 2 cores. sipd: default configuration (auth-db lockout on) but for --sipd-config and the set-up's words, usrloc db_mode as each row names it (1 = write-through, 2 = write-back); Kamailio: the lab cfg, children 8, auth_db on ha1, usrloc db_mode 2 (write-back). A step passes with < ${MAX_FAILED_PCT}% failed calls and every sipp client done within the step's duration × ${PACE_FACTOR} + ${PACE_SLACK_S} s (kept the pace); userban flushed on both before each step.`,
     '',
     ...rows,
     '',
