@@ -31,6 +31,10 @@ export const EXIT_CODES: Record<ErrorCategory | 'ok', number> = {
 };
 
 export class SipctlError extends Error {
+  // Each error class names itself: the CLI bundle is minified without esbuild's keepNames (its
+  // __name() call for every function cost ~2 ms of each command's start-up, issue 15), so a class's
+  // own name there is a minified one. new.target.name is for subclasses written elsewhere.
+  override name = 'SipctlError';
   readonly code: string;
   readonly category: ErrorCategory;
   readonly hint?: string;
@@ -38,7 +42,7 @@ export class SipctlError extends Error {
 
   constructor(code: string, message: string, opts: { category?: ErrorCategory; hint?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.name = new.target.name;
+    if (new.target !== SipctlError) this.name = new.target.name;
     this.code = code;
     this.category = opts.category ?? 'internal';
     this.hint = opts.hint;
@@ -52,6 +56,7 @@ export class SipctlError extends Error {
 }
 
 export class UsageError extends SipctlError {
+  override name = 'UsageError';
   constructor(code: string, message: string, hint?: string, details?: Record<string, unknown>) {
     super(code, message, { category: 'usage', hint, details });
   }
@@ -59,6 +64,7 @@ export class UsageError extends SipctlError {
 
 /** A value failed validation; `field` names it (and `line` for bulk input). */
 export class ValidationError extends SipctlError {
+  override name = 'ValidationError';
   readonly field: string;
   constructor(field: string, message: string, hint?: string) {
     super('INVALID_' + field.toUpperCase().replace(/[^A-Z0-9]+/g, '_'), `${field}: ${message}`, { category: 'usage', hint, details: { field } });
@@ -67,30 +73,35 @@ export class ValidationError extends SipctlError {
 }
 
 export class NotFoundError extends SipctlError {
+  override name = 'NotFoundError';
   constructor(code: string, message: string, hint?: string) {
     super(code, message, { category: 'not-found', hint });
   }
 }
 
 export class ConflictError extends SipctlError {
+  override name = 'ConflictError';
   constructor(code: string, message: string, hint?: string) {
     super(code, message, { category: 'conflict', hint });
   }
 }
 
 export class ConnectionError extends SipctlError {
+  override name = 'ConnectionError';
   constructor(code: string, message: string, opts: { hint?: string; cause?: unknown } = {}) {
     super(code, message, { category: 'connection', ...opts });
   }
 }
 
 export class SchemaError extends SipctlError {
+  override name = 'SchemaError';
   constructor(code: string, message: string, hint?: string) {
     super(code, message, { category: 'schema', hint });
   }
 }
 
 export class ConfigError extends SipctlError {
+  override name = 'ConfigError';
   constructor(code: string, message: string, hint?: string) {
     super(code, message, { category: 'config', hint });
   }

@@ -359,6 +359,8 @@ forEachEngine('sipctl subscriber (built CLI)', (engine, track) => {
     const r = await cli.run(['show', 'nobody@127.0.0.1', '--debug']);
     expectExit(r, 3);
     assert.match(r.stderr, STACK_LINE);
+    // The trace names the error class, also from the minified bundle (built without keepNames).
+    assert.match(r.stderr, /^NotFoundError: /m);
   });
 
   test('no run of this suite printed a stack trace (without --debug), an ESC byte, or a password', () => {

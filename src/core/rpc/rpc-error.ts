@@ -52,6 +52,7 @@ const CATEGORY: Record<RpcErrorCode, ErrorCategory> = {
 
 /** Any failure of the RPC client. `message` is one line and never contains credentials. */
 export class RpcError extends SipctlError {
+  override name = 'RpcError';
   declare readonly code: RpcErrorCode;
 
   constructor(code: RpcErrorCode, message: string, opts: { hint?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {

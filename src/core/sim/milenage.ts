@@ -41,6 +41,7 @@ const RESYNC_AMF = Buffer.alloc(2);
 
 /** AUTS carried a MAC-S that does not verify: wrong key/OPc, wrong RAND, or a tampered AUTS. */
 export class AutsMacMismatchError extends SipctlError {
+  override name = 'AutsMacMismatchError';
   constructor() {
     super('AUTS_MAC_MISMATCH', 'AUTS: MAC-S does not verify for this Ki/OPc and RAND', {
       category: 'usage',

@@ -78,6 +78,7 @@ export const MAX_LISTED = 1000;
 
 /** A problem with the file as a whole: nothing was imported. */
 export class SimFileError extends SipctlError {
+  override name = 'SimFileError';
   readonly line: number;
   constructor(line: number, message: string, hint?: string) {
     super('SIM_FILE_INVALID', `line ${line}: ${message}; nothing was imported`, { category: 'usage', hint, details: { line } });

@@ -72,6 +72,7 @@ export interface SimView {
  * the line ("line 12: ki: expected 32 hex digits …"); it never holds a key's value.
  */
 export class SimRecordError extends ValidationError {
+  override name = 'SimRecordError';
   readonly line?: number;
   constructor(field: string, message: string, opts: { line?: number; hint?: string } = {}) {
     super(field, message, opts.hint);

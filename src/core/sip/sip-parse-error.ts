@@ -67,6 +67,7 @@ export interface SipParseErrorOptions {
  * characters of the input, so a log line cannot be flooded by what an attacker sent.
  */
 export class SipParseError extends SipctlError {
+  override name = 'SipParseError';
   readonly reason: SipParseReason;
   readonly header?: string;
   readonly offset?: number;

@@ -193,6 +193,7 @@ export async function importSubscribers(db: Database, input: Readable, opts: Imp
 }
 
 class AtomicRollback extends SipctlError {
+  override name = 'AtomicRollback';
   constructor() {
     super('IMPORT_ROLLED_BACK', 'rejected rows: nothing was imported (--atomic)', { category: 'usage' });
   }

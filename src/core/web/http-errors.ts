@@ -8,6 +8,7 @@
 import { SipctlError, isSipctlError, type ErrorCategory } from '../errors.js';
 
 export class WebError extends SipctlError {
+  override name = 'WebError';
   readonly status: number;
   /** seconds, for 429 */
   readonly retryAfter?: number;

@@ -32,6 +32,7 @@ export type ContactState = 'CS_NEW' | 'CS_DIRTY' | 'CS_SYNC';
 
 /** The pending set is full and the database has not taken it: this change cannot be kept. */
 export class WriteBackFullError extends SipctlError {
+  override name = 'WriteBackFullError';
   constructor(pending: number) {
     super('USRLOC_WRITE_BACK_FULL', `usrloc: ${pending} registration changes wait for the database; no room for more`, { category: 'connection' });
   }

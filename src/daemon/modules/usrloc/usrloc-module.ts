@@ -75,6 +75,7 @@ export interface UsrlocModuleApi extends UsrlocApi {
 
 /** Redis (cluster.url) does not answer: registrations can be neither written nor read cluster-wide. */
 export class ClusterUnavailableError extends SipctlError {
+  override name = 'ClusterUnavailableError';
   constructor(cause?: unknown) {
     super('CLUSTER_UNAVAILABLE', 'the cluster store (Redis) is unreachable', { category: 'connection', cause });
   }
@@ -86,6 +87,7 @@ export class ClusterUnavailableError extends SipctlError {
  * registrar.cseq_delay). Nothing was written.
  */
 export class CSeqOrderError extends SipctlError {
+  override name = 'CSeqOrderError';
   constructor(readonly retransmission: boolean) {
     super('INVALID_CSEQ', retransmission ? 'a retransmission of a REGISTER another node took' : 'a binding of this Call-ID has a higher CSeq', { category: 'usage' });
   }
@@ -93,6 +95,7 @@ export class CSeqOrderError extends SipctlError {
 
 /** The cluster store refused a REGISTER's contacts: the AoR would hold `contacts` (> max_contacts) on all nodes. */
 export class TooManyContactsError extends SipctlError {
+  override name = 'TooManyContactsError';
   constructor(readonly contacts: number) {
     super('TOO_MANY_CONTACTS', `the AoR would hold ${contacts} contacts`, { category: 'usage' });
   }
