@@ -124,4 +124,22 @@ describe('LOC_WRITE: bindings by AoR and contact URI across nodes', () => {
     assert.deepEqual(await b.locationWrite('erin', [contact('b-2', 'sip:erin@192.0.2.3:5060', { cseq: 3 })], [], { maxContacts: 2, bindings: {} }), { contacts: 3 }, 'a new URI past the limit');
     assert.deepEqual(await fields(), ['a-2', 'b-1']);
   });
+
+  test('with list: the AoR\'s bindings on every node after the write, or as they are for a retransmission; a refusal lists none', async () => {
+    await reset();
+    const ruids = (r: unknown) => (r as { bindings: ContactRecord[] }).bindings.map((c) => c.ruid).sort();
+    const written = await a.locationWrite('erin', [contact('a-1', 'sip:erin@192.0.2.1:5060'), contact('a-2', 'sip:erin@192.0.2.2:5060')], [], { bindings: {}, list: true });
+    assert.deepEqual(ruids(written), ['a-1', 'a-2'], 'a first write: its own puts');
+    const cseq = { callId: 'c9', cseq: 3, uris: ['sip:erin@192.0.2.1:5060'], delaySec: 20 };
+    const taken = await b.locationWrite('erin', [contact('b-1', 'sip:erin@192.0.2.1:5060', { callId: 'c9', cseq: 3 })], [], { bindings: {}, cseq, list: true });
+    assert.deepEqual(ruids(taken), ['a-2', 'b-1'], 'B\'s put and A\'s other binding, not the one B took over');
+    const b2 = (taken as { bindings: ContactRecord[] }).bindings.find((c) => c.ruid === 'a-2')!;
+    assert.equal(b2.contact, 'sip:erin@192.0.2.2:5060', 'another node\'s binding as it wrote it');
+    const again = await b.locationWrite('erin', [contact('b-1', 'sip:erin@192.0.2.1:5060', { callId: 'c9', cseq: 3 })], [], { bindings: {}, cseq, list: true });
+    assert.equal((again as { cseq?: string }).cseq, 'retransmission');
+    assert.deepEqual(ruids(again), ['a-2', 'b-1'], 'a retransmission: the bindings as they are');
+    assert.deepEqual(await b.locationWrite('erin', [contact('b-2', 'sip:erin@192.0.2.3:5060', { cseq: 5 })], [], { maxContacts: 2, bindings: {}, list: true }), { contacts: 3 }, 'refused: the count only');
+    const unregistered = await b.locationWrite('erin', [], [], { bindings: { unregister: ['sip:erin@192.0.2.2:5060'] }, cseq: { ...cseq, cseq: 4, uris: ['sip:erin@192.0.2.2:5060'] }, list: true });
+    assert.deepEqual(ruids(unregistered), ['b-1'], 'an un-REGISTER through B of A\'s binding: what is left');
+  });
 });

@@ -268,8 +268,17 @@ export interface CseqCheck {
   delaySec: number;
 }
 
-/** Why the cluster store refused a location write: max_contacts on all nodes, or the CSeq rule. */
-export type LocationRefusal = { contacts: number } | { cseq: 'lower' | 'retransmission' };
+/**
+ * Why the cluster store refused a location write: max_contacts on all nodes, or the CSeq rule.
+ * A retransmission (another node took this very REGISTER) comes with the AoR's bindings when the
+ * write asked for them (`list`).
+ */
+export type LocationRefusal = { contacts: number } | { cseq: 'lower' } | { cseq: 'retransmission'; bindings?: ContactRecord[] };
+
+/** A location write with `list` went through: the AoR's bindings on all nodes after it (expired ones included). */
+export interface LocationWritten {
+  bindings: ContactRecord[];
+}
 
 /** a contact a location write removed of another write's: its ruid, and the CSeq and lastModified it had then */
 export interface LocationGone {
@@ -293,6 +302,11 @@ export interface LocationWriteOptions {
   maxContacts?: number;
   cseq?: CseqCheck;
   bindings?: { unregister?: string[]; all?: boolean };
+  /**
+   * return the AoR's bindings on all nodes after the write (LocationWritten; a REGISTER's 200 OK
+   * names them all, RFC 3261 §10.3 step 8), read by the same script: no extra round trip
+   */
+  list?: boolean;
 }
 
 export interface ClusterApi {
@@ -326,9 +340,10 @@ export interface ClusterApi {
    * than that on all nodes together: resolves with the count it would have had (undefined: written).
    * With `cseq`, first refused by the CSeq rule over every node's bindings (nothing written).
    * With `bindings`, other nodes' bindings of the same contact URIs (or all, for Contact: *) go
-   * in the same step (LocationWriteOptions).
+   * in the same step (LocationWriteOptions). With `list`, a write that went through resolves
+   * with the AoR's bindings after it.
    */
-  locationWrite(aor: string, put: ContactRecord[], remove: string[], opts?: LocationWriteOptions): Promise<LocationRefusal | undefined>;
+  locationWrite(aor: string, put: ContactRecord[], remove: string[], opts?: LocationWriteOptions): Promise<LocationRefusal | LocationWritten | undefined>;
   /** registrations: the AoR's contacts as every node wrote them (throws when unreachable) */
   locationRead(aor: string): Promise<ContactRecord[]>;
   /**

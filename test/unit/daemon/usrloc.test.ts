@@ -286,7 +286,9 @@ forEachEngine('usrloc write-through', (engine, track) => {
       for (const r of rows) assert.deepEqual([Number(r.cseq), fromDbDatetime(r.expires)], r.ruid === 'uloc-batch-3' ? [2, now + 60] : [9, now + 120], r.ruid);
       // Refreshes are UPDATEs, never INSERT … ON DUPLICATE KEY UPDATE, which spends an id per row.
       const [{ id: lastId }] = await db.query<{ id: number }>('SELECT MAX(id) AS id FROM location');
-      await Promise.all(Array.from({ length: 40 }, (_, i) => s.api.withLock(`u${i}`, () => (i === 3 ? Promise.resolve() : s.api.commit(`u${i}`, { update: [{ ...mk(i), cseq: 10 }] })))));
+      await Promise.all(Array.from({ length: 40 }, (_, i) => s.api.withLock(`u${i}`, async () => {
+        if (i !== 3) await s.api.commit(`u${i}`, { update: [{ ...mk(i), cseq: 10 }] });
+      })));
       await s.api.withLock('u99', () => s.api.commit('u99', { insert: [mk(99)] }));
       const [{ id }] = await db.query<{ id: number }>("SELECT id FROM location WHERE ruid = 'uloc-batch-99'");
       assert.equal(Number(id), Number(lastId) + 1, 'no ids spent on 39 refreshes');

@@ -136,8 +136,13 @@ return 1`;
  * two nodes cannot both take the last place. Returns 0 when written, else the count it would have had.
  *
  * ARGV: max, PEXPIREAT ms (0: none), writer node ('' = replace nothing), '*' (Contact: *) or '',
- * n, n × (ruid, contact URI, JSON), m, m × ruid to remove, d, d × contact URI un-registered, then
- * optionally Call-ID, CSeq, cseq_delay, k, k × contact URI.
+ * '1' (list) or '', n, n × (ruid, contact URI, JSON), m, m × ruid to remove, d, d × contact URI
+ * un-registered, then optionally Call-ID, CSeq, cseq_delay, k, k × contact URI.
+ *
+ * With list (a REGISTER: its 200 OK names every binding of the AoR, RFC 3261 §10.3 step 8) the
+ * reply is an array: the code, then the JSON of every binding the AoR holds after the write but
+ * those this write put (the writer has them) — or, for a retransmission (-2), every binding as it
+ * is. From the hash the script read anyway: no second read, no second round trip.
  *
  * A binding is the AoR and the contact URI (RFC 3261 §10.3), whichever node wrote it: with a writer
  * node, a binding another write left under another ruid for a URI this write puts (the same UA,
@@ -159,8 +164,9 @@ const LOC_WRITE = `
 local max = tonumber(ARGV[1])
 local node = ARGV[3]
 local all = ARGV[4] == '*'
-local n = tonumber(ARGV[5])
-local i = 6
+local list = ARGV[5] == '1'
+local n = tonumber(ARGV[6])
+local i = 7
 local puts, putRuid, putUri = {}, {}, {}
 for k = 1, n do
   puts[k] = {ARGV[i], ARGV[i + 2]}
@@ -194,11 +200,21 @@ if callId ~= nil then
   for q = 1, k do uris[ARGV[i + 3 + q]] = true end
   if k == 0 and not all then callId = nil end
 end
+-- the code, and with list the JSON of the AoR's bindings in h but the fields in skip
+local function reply(code, h, skip)
+  if not list then return code end
+  local out = {code}
+  for j = 1, #h, 2 do
+    if not skip[h[j]] then out[#out + 1] = h[j + 1] end
+  end
+  return out
+end
 -- other writes' bindings this one takes over or removes
 local taken, takenSet, told = {}, {}, {}
-if callId ~= nil or (replace and (all or n > 0 or d > 0)) then
+local h
+if list or callId ~= nil or (replace and (all or n > 0 or d > 0)) then
   local now = tonumber(redis.call('TIME')[1])
-  local h = redis.call('HGETALL', KEYS[1])
+  h = redis.call('HGETALL', KEYS[1])
   for j = 1, #h, 2 do
     local f = h[j]
     local ok, c = pcall(cjson.decode, h[j + 1])
@@ -207,7 +223,7 @@ if callId ~= nil or (replace and (all or n > 0 or d > 0)) then
       local had = tonumber(c.cseq) or 0
       if had > cseq then return -1 end
       if had == cseq then
-        if not all and (tonumber(c.lastModified) or 0) + delay > now then return -2 end
+        if not all and (tonumber(c.lastModified) or 0) + delay > now then return reply(-2, h, {}) end
         return -1
       end
     end
@@ -219,19 +235,19 @@ if callId ~= nil or (replace and (all or n > 0 or d > 0)) then
   end
 end
 -- HLEN + n bounds the count from above (an update counted twice): most AoRs end here, O(1)
+local stale = {}
 if max > 0 and n > 0 and redis.call('HLEN', KEYS[1]) - #taken + n > max then
   local t = redis.call('TIME')
   local now = tonumber(t[1])
   local count = n
-  local stale = {}
-  local h = redis.call('HGETALL', KEYS[1])
-  for j = 1, #h, 2 do
-    if not putRuid[h[j]] and not remSet[h[j]] and not takenSet[h[j]] then
-      local ok, c = pcall(cjson.decode, h[j + 1])
+  local hm = h or redis.call('HGETALL', KEYS[1])
+  for j = 1, #hm, 2 do
+    if not putRuid[hm[j]] and not remSet[hm[j]] and not takenSet[hm[j]] then
+      local ok, c = pcall(cjson.decode, hm[j + 1])
       if ok and type(c) == 'table' then
         local e = tonumber(c.expires) or 0
         -- an expired contact stays in the hash while the AoR's others keep the key alive: dropped here
-        if e ~= 0 and e <= now then stale[#stale + 1] = h[j]
+        if e ~= 0 and e <= now then stale[#stale + 1] = hm[j]
         elseif not putUri[c.contact] then count = count + 1 end
       end
     end
@@ -250,7 +266,15 @@ if last > 0 then
   redis.call('PEXPIREAT', KEYS[1], last, 'NX')
   redis.call('PEXPIREAT', KEYS[1], last, 'GT')
 end
-return 0`;
+if not list then return 0 end
+-- h as it is now: what was read, less what this write removed, took over or found expired, and
+-- less its own puts (the writer has them)
+local skip = {}
+for f in pairs(putRuid) do skip[f] = true end
+for f in pairs(remSet) do skip[f] = true end
+for f in pairs(takenSet) do skip[f] = true end
+for _, f in ipairs(stale) do skip[f] = true end
+return reply(0, h, skip)`;
 
 /**
  * Write a dialog's record (and its deadline) unless another process holds it: the field is new,
@@ -624,6 +648,23 @@ export function createClusterModule(settings: ClusterSettings) {
     return theirs === undefined ? c.hop : hopOf(theirs, c.socket);
   }
 
+  /**
+   * A contact as a node wrote it to sipd:loc, with the hand-off address this node uses for it
+   * (handOffTo); undefined for a value that is not JSON (not sipd's: skipped by every reader).
+   */
+  function decodeContact(v: string): ContactRecord | undefined {
+    let c: ContactRecord;
+    try {
+      c = JSON.parse(v) as ContactRecord;
+    } catch {
+      return undefined;
+    }
+    const hop = handOffTo(c);
+    if (hop === undefined) delete c.hop;
+    else c.hop = hop;
+    return c;
+  }
+
   /** After a (re)connection: owners resynchronise their copies, then our queued writes go out. */
   async function resync(): Promise<void> {
     counters.resyncs++;
@@ -718,7 +759,7 @@ export function createClusterModule(settings: ClusterSettings) {
     onHtable: (l) => void htListeners.push(l),
     onConnect: (l) => void connectListeners.push(l),
     async locationWrite(aor, put, remove, opts = {}) {
-      const { resyncing = false, maxContacts = 0, cseq, bindings } = opts;
+      const { resyncing = false, maxContacts = 0, cseq, bindings, list = false } = opts;
       if ((!isUp && !resyncing) || cmd === undefined) throw new Error('cluster: Redis unreachable');
       const key = `${LOC_PREFIX}${aor}`;
       const last = Math.max(0, ...put.map((c) => c.expires));
@@ -728,19 +769,27 @@ export function createClusterModule(settings: ClusterSettings) {
       // The key lives as long as its longest contact (PEXPIREAT NX, then GT). With `bindings`,
       // other nodes' bindings of the URIs put or un-registered (or all, Contact: *) go in the same
       // step and their holders hear it on sipd:loc (published by the script).
-      const args = [String(maxContacts), String(last * 1000), bindings === undefined ? '' : settings.nodeId, bindings?.all === true ? '*' : '', String(put.length)];
+      const args = [String(maxContacts), String(last * 1000), bindings === undefined ? '' : settings.nodeId, bindings?.all === true ? '*' : '', list ? '1' : '', String(put.length)];
       for (const c of put) args.push(c.ruid, c.contact, JSON.stringify({ ...c, node: settings.nodeId, hop: hopOf(hops, c.socket) }));
       args.push(String(remove.length), ...remove);
       const unregister = bindings?.unregister ?? [];
       args.push(String(unregister.length), ...unregister);
       if (cseq !== undefined) args.push(cseq.callId, String(cseq.cseq), String(cseq.delaySec), String(cseq.uris.length), ...cseq.uris);
+      let reply: number | Array<number | string>;
       try {
-        const r = Number(await (trip(cmd) as unknown as { sipdLocWrite(key: string, ...a: string[]): Promise<number> }).sipdLocWrite(key, ...args));
-        return r === 0 ? undefined : r === -1 ? { cseq: 'lower' } : r === -2 ? { cseq: 'retransmission' } : { contacts: r };
+        reply = await (trip(cmd) as unknown as { sipdLocWrite(key: string, ...a: string[]): Promise<typeof reply> }).sipdLocWrite(key, ...args);
       } catch (e) {
         down(e);
         throw e;
       }
+      // with list: [code, JSON of the AoR's other bindings…] for a write and a retransmission
+      const [code, ...others] = Array.isArray(reply) ? reply : [reply];
+      const r = Number(code);
+      if (r === -1) return { cseq: 'lower' };
+      if (r > 0) return { contacts: r };
+      if (!list) return r === -2 ? { cseq: 'retransmission' } : undefined;
+      const listed = others.flatMap((v) => decodeContact(String(v)) ?? []);
+      return r === -2 ? { cseq: 'retransmission', bindings: listed } : { bindings: [...put, ...listed] };
     },
     async locationRuids(aors) {
       // called while resynchronising, when the node does not count as up yet
@@ -767,19 +816,7 @@ export function createClusterModule(settings: ClusterSettings) {
       if (!isUp || cmd === undefined) throw new Error('cluster: Redis unreachable');
       try {
         const h = await trip(cmd).hgetall(`${LOC_PREFIX}${aor}`);
-        const out: ContactRecord[] = [];
-        for (const v of Object.values(h)) {
-          try {
-            const c = JSON.parse(v) as ContactRecord;
-            const hop = handOffTo(c);
-            if (hop === undefined) delete c.hop;
-            else c.hop = hop;
-            out.push(c);
-          } catch {
-            /* skipped */
-          }
-        }
-        return out;
+        return Object.values(h).flatMap((v) => decodeContact(v) ?? []);
       } catch (e) {
         down(e);
         throw e;

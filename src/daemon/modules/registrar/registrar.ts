@@ -151,10 +151,13 @@ export class Registrar {
     return e;
   }
 
-  /** The Contact header of a reply: every valid binding with its remaining seconds. */
-  private contactHeader(aor: string): Array<[string, string]> {
+  /**
+   * The Contact header of a reply: every valid binding with its remaining seconds — `bindings`
+   * when given (in a cluster, every node's, as the write returned them), else this node's.
+   */
+  private contactHeader(aor: string, bindings?: ContactRecord[]): Array<[string, string]> {
     const now = this.nowSec();
-    const parts = this.ul.lookup(aor).map((c) => {
+    const parts = (bindings ?? this.ul.lookup(aor)).map((c) => {
       let s = `<${c.contact}>`;
       if (c.q >= 0) s += `;q=${formatQ(c.q)}`;
       s += `;expires=${c.expires === 0 ? 0 : c.expires - now}`;
@@ -166,8 +169,8 @@ export class Registrar {
     return parts.length === 0 ? [] : [['Contact', parts.join(', ')]];
   }
 
-  private ok(aor: string): ReplySpec {
-    return { status: 200, reason: 'OK', headers: this.contactHeader(aor) };
+  private ok(aor: string, bindings?: ContactRecord[]): ReplySpec {
+    return { status: 200, reason: 'OK', headers: this.contactHeader(aor, bindings) };
   }
 
   /** Process an authenticated REGISTER for username@domain; never throws for bad input. */
@@ -189,7 +192,16 @@ export class Registrar {
     const aor = this.ul.aorOf(username, domain);
 
     const contact = msg.contact;
-    if (contact === undefined) return this.ok(aor);
+    if (contact === undefined) {
+      // a query (RFC 3261 §10.3 step 8: all current bindings): in a cluster every node's, read
+      // from Redis (one read; Redis away: 503 as for a REGISTER that writes); alone this node's
+      try {
+        return this.ok(aor, await this.ul.lookupAny(aor));
+      } catch (e) {
+        if ((e as { code?: string }).code === 'CLUSTER_UNAVAILABLE') return { status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] };
+        throw e;
+      }
+    }
     if (contact.star) {
       if (msg.expires !== 0) return regError(400, '* used in contact and expires is not zero');
       const callId = msg.callId;
@@ -199,9 +211,10 @@ export class Registrar {
         // RFC 3261 §10.3 step 6: a binding of the same Call-ID goes only for a higher CSeq, else
         // the whole request fails (an old, reordered "*" must not wipe fresh bindings).
         if (existing.some((c) => c.callId === callId && c.cseq >= cseq)) return regError(400, 'Invalid CSeq number', this.contactHeader(aor));
+        let listed: ContactRecord[] | undefined;
         try {
           // in a cluster every node's bindings of the AoR go, by the same rule over all of them
-          await this.ul.commit(aor, { remove: existing.map((c) => c.ruid) }, { all: true, cseq: { callId, cseq, uris: [], delaySec: this.opts.cseqDelay } });
+          listed = await this.ul.commit(aor, { remove: existing.map((c) => c.ruid) }, { all: true, cseq: { callId, cseq, uris: [], delaySec: this.opts.cseqDelay }, list: true });
         } catch (e) {
           if ((e as { code?: string }).code === 'INVALID_CSEQ') {
             this.log.info('registrar: Contact: * with a CSeq not above a binding another node holds', { aor, callId: callId.slice(0, 64), cseq });
@@ -211,7 +224,7 @@ export class Registrar {
           this.log.error('registrar: removing all bindings failed', { aor, error: String(e) });
           return regError(500, 'usrloc_record_delete failed', this.contactHeader(aor));
         }
-        return this.ok(aor);
+        return this.ok(aor, listed);
       });
     }
 
@@ -302,17 +315,19 @@ export class Registrar {
         }
       }
 
+      let listed: ContactRecord[] | undefined;
       try {
         // In a cluster the same CSeq rule over every node's bindings (a UA whose REGISTERs reach
         // two nodes), checked by the script that writes: nothing is written when it fails.
         // An un-REGISTER (Expires 0) names its URI: in a cluster, the binding another node holds for it goes too.
+        // `list`: in a cluster the 200 OK names every node's bindings, returned by that same step.
         const cseqCheck = { callId, cseq, uris: [...wanted.keys()], delaySec: this.opts.cseqDelay };
         const unregister = [...wanted.values()].filter((w) => w.expires === 0).map((w) => w.uri);
-        await this.ul.commit(aor, { insert, update, remove }, { maxContacts: this.opts.maxContacts, cseq: cseqCheck, unregister });
+        listed = await this.ul.commit(aor, { insert, update, remove }, { maxContacts: this.opts.maxContacts, cseq: cseqCheck, unregister, list: true });
       } catch (e) {
         if ((e as { code?: string }).code === 'INVALID_CSEQ') {
           // another node took this very REGISTER (a retransmission): answered as that node did
-          if ((e as { retransmission?: boolean }).retransmission === true) return this.ok(aor);
+          if ((e as { retransmission?: boolean }).retransmission === true) return this.ok(aor, (e as { bindings?: ContactRecord[] }).bindings);
           this.log.info('registrar: CSeq not above the binding another node holds', { aor, callId: callId.slice(0, 64), cseq });
           return regError(400, 'Invalid CSeq number', this.contactHeader(aor));
         }
@@ -327,7 +342,7 @@ export class Registrar {
         this.log.error('registrar: saving bindings failed', { aor, error: String(e) });
         return regError(500, 'usrloc_contact_insert failed', this.contactHeader(aor));
       }
-      return this.ok(aor);
+      return this.ok(aor, listed);
     });
   }
 }

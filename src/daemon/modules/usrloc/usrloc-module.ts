@@ -9,7 +9,7 @@
 import { ConfigError, SipctlError } from '../../../core/errors.js';
 import { OneAtATime } from '../../../core/one-at-a-time.js';
 import type { Database } from '../../../core/db/database.js';
-import type { ClusterApi, ContactRecord, CseqCheck, LocationRefusal, UsrlocApi } from '../../kernel/contracts.js';
+import type { ClusterApi, ContactRecord, CseqCheck, UsrlocApi } from '../../kernel/contracts.js';
 import { defineModule, rpcArgs, type Logger, type RpcParams } from '../../kernel/module.js';
 import { closeModuleDb, openModuleDb, assertTableName, type ModuleDbDependency } from '../../kernel/module-db.js';
 import type { StatsRegistryApi } from '../stats/stats-module.js';
@@ -44,9 +44,12 @@ export interface UsrlocModuleApi extends UsrlocApi {
    * for a URI this change puts, or for `unregister`'s URIs (Expires 0 for a contact this node may
    * not hold), or all of the AoR's with `all` (Contact: *), are removed in the same step, and
    * those nodes drop their copies and rows when Redis tells them; alone, `unregister` and `all`
-   * are not used (the change names this node's contacts, which are all there is).
+   * are not used (the change names this node's contacts, which are all there is). `list`: in a
+   * cluster, resolves with the AoR's valid contacts on every node after the change (Kamailio's
+   * order), read by the same Redis step — a REGISTER's 200 OK names them all; alone, undefined
+   * (this node's lookup() is the whole answer).
    */
-  commit(aor: string, change: ContactChange, opts?: { maxContacts?: number; cseq?: CseqCheck; unregister?: string[]; all?: boolean }): Promise<void>;
+  commit(aor: string, change: ContactChange, opts?: { maxContacts?: number; cseq?: CseqCheck; unregister?: string[]; all?: boolean; list?: boolean }): Promise<ContactRecord[] | undefined>;
   /**
    * delete an AoR and its contacts (ul.rm); returns the number of contacts this node held. In a
    * cluster every node's contacts of the AoR go (Redis first, in one step; the nodes holding them
@@ -88,7 +91,11 @@ export class ClusterUnavailableError extends SipctlError {
  */
 export class CSeqOrderError extends SipctlError {
   override name = 'CSeqOrderError';
-  constructor(readonly retransmission: boolean) {
+  /** `bindings`: for a retransmission asked with `list`, the AoR's valid contacts on every node (what the other node answered with) */
+  constructor(
+    readonly retransmission: boolean,
+    readonly bindings?: ContactRecord[],
+  ) {
     super('INVALID_CSEQ', retransmission ? 'a retransmission of a REGISTER another node took' : 'a binding of this Call-ID has a higher CSeq', { category: 'usage' });
   }
 }
@@ -190,24 +197,31 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
     get: (aor) => store?.get(aor) ?? [],
     withLock: (aor, fn) => need().withLock(aor, fn),
     async commit(aor, change, opts = {}) {
-      if (cluster === undefined) return need().commit(aor, change);
+      if (cluster === undefined) {
+        await need().commit(aor, change);
+        return undefined;
+      }
       // In a cluster a registration exists for every node or not at all: with Redis away the
       // REGISTER fails (503) rather than registering on this node only. Redis first: it also
       // decides max_contacts over all nodes, before anything is written here.
       if (!cluster.up()) throw new ClusterUnavailableError();
       const s = need();
       const before = s.get(aor);
-      let refused: LocationRefusal | undefined;
+      let written: Awaited<ReturnType<ClusterApi['locationWrite']>>;
       try {
-        refused = await cluster.locationWrite(aor, [...(change.insert ?? []), ...(change.update ?? [])], change.remove ?? [], {
+        written = await cluster.locationWrite(aor, [...(change.insert ?? []), ...(change.update ?? [])], change.remove ?? [], {
           maxContacts: opts.maxContacts ?? 0,
           cseq: opts.cseq,
           bindings: { unregister: opts.unregister, all: opts.all },
+          list: opts.list,
         });
       } catch (e) {
         throw new ClusterUnavailableError(e);
       }
-      if (refused !== undefined) throw 'cseq' in refused ? new CSeqOrderError(refused.cseq === 'retransmission') : new TooManyContactsError(refused.contacts);
+      if (written !== undefined && 'contacts' in written) throw new TooManyContactsError(written.contacts);
+      if (written !== undefined && 'cseq' in written) {
+        throw new CSeqOrderError(written.cseq === 'retransmission', written.cseq === 'retransmission' && written.bindings !== undefined ? validInOrder(written.bindings) : undefined);
+      }
       try {
         await s.commit(aor, change);
       } catch (e) {
@@ -218,12 +232,11 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
         await cluster.locationWrite(aor, restore, (change.insert ?? []).map((c) => c.ruid)).catch(() => undefined);
         throw e;
       }
+      return written === undefined ? undefined : validInOrder(written.bindings);
     },
     async lookupAny(aor) {
       if (cluster === undefined) return api.lookup(aor);
-      const all = await readShared(cluster, aor);
-      const t = now();
-      return all.filter((c) => isValid(c, t)).sort((a, b) => b.q - a.q);
+      return validInOrder(await readShared(cluster, aor));
     },
     removeAor: (aor) =>
       need().withLock(aor, async () => {
@@ -283,6 +296,17 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
       }
       return r;
     });
+  }
+
+  /** Kamailio's order of an AoR's contacts: q, highest first; among equal q the oldest write first. */
+  function byQ(a: ContactRecord, b: ContactRecord): number {
+    return b.q - a.q || a.lastModified - b.lastModified;
+  }
+
+  /** The valid ones of `contacts` (every node's, from Redis), in Kamailio's order. */
+  function validInOrder(contacts: ContactRecord[]): ContactRecord[] {
+    const t = now();
+    return contacts.filter((c) => isValid(c, t)).sort(byQ);
   }
 
   /** Every node's contacts of `aor` as the cluster store has them; ClusterUnavailableError (with the cause) when Redis does not answer. */
@@ -511,8 +535,7 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
             throw new RpcFault(503, 'Cluster store unreachable');
           }
           if (all.length === 0) throw new RpcFault(500, 'AOR not found in location table');
-          // Kamailio's order: q, highest first; among equal q the oldest write first
-          const valid = all.filter((c) => isValid(c, t)).sort((a, b) => b.q - a.q || a.lastModified - b.lastModified);
+          const valid = validInOrder(all);
           if (valid.length === 0) throw new RpcFault(500, 'AOR has no contacts');
           // Each record is what the holding node wrote (its Socket, Received, Path, …). Whether its
           // row is written yet (db_mode 2's CS_NEW / CS_DIRTY) only that node knows: Kamailio's
