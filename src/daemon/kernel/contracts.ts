@@ -347,11 +347,12 @@ export interface ClusterApi {
   /** registrations: the AoR's contacts as every node wrote them (throws when unreachable) */
   locationRead(aor: string): Promise<ContactRecord[]>;
   /**
-   * registrations: which of `aors`' contacts (ruids) the cluster store holds, per AoR in the same
-   * order (a node's check of its copy while it resynchronises after a reconnection: answered
-   * before the node counts as up again; throws when Redis does not answer)
+   * registrations: which of `aors`' contacts the cluster store holds and the node that wrote each,
+   * per AoR in the same order: ruid → node id ('' when the record names none). A node's check of
+   * its copy at start and while it resynchronises after a reconnection (answered before the node
+   * counts as up again); throws when Redis does not answer.
    */
-  locationRuids?(aors: string[]): Promise<string[][]>;
+  locationOwners?(aors: string[]): Promise<Array<Map<string, string>>>;
   /**
    * registrations: another write (any node's) removed these contacts of `aor` from the cluster
    * store — a refresh or un-REGISTER of their URI, or Contact: *, through another node. Published

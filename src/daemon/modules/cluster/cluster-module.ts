@@ -791,18 +791,28 @@ export function createClusterModule(settings: ClusterSettings) {
       const listed = others.flatMap((v) => decodeContact(String(v)) ?? []);
       return r === -2 ? { cseq: 'retransmission', bindings: listed } : { bindings: [...put, ...listed] };
     },
-    async locationRuids(aors) {
+    async locationOwners(aors) {
       // called while resynchronising, when the node does not count as up yet
       if (cmd === undefined) throw new Error('cluster: Redis unreachable');
-      const out: string[][] = [];
+      const out: Array<Map<string, string>> = [];
       try {
         for (let i = 0; i < aors.length; i += 500) {
-          // part of a resync (not counted in round_trips, as the rest of it)
+          // part of a resync or of the start (not counted in round_trips, as the rest of a resync)
           const p = cmd.pipeline();
-          for (const aor of aors.slice(i, i + 500)) p.hkeys(`${LOC_PREFIX}${aor}`);
-          for (const [err, keys] of (await p.exec()) ?? []) {
+          for (const aor of aors.slice(i, i + 500)) p.hgetall(`${LOC_PREFIX}${aor}`);
+          for (const [err, h] of (await p.exec()) ?? []) {
             if (err !== null) throw err;
-            out.push(keys as string[]);
+            const owners = new Map<string, string>();
+            for (const [ruid, v] of Object.entries(h as Record<string, string>)) {
+              let node: unknown;
+              try {
+                node = (JSON.parse(v) as { node?: unknown }).node;
+              } catch {
+                /* not sipd's JSON: held, by no node known (as a record without `node`) */
+              }
+              owners.set(ruid, typeof node === 'string' ? node : '');
+            }
+            out.push(owners);
           }
         }
       } catch (e) {

@@ -229,7 +229,12 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
         const had = new Map(before.map((c) => [c.ruid, c]));
         const restore = [...(change.update ?? []).map((c) => c.ruid), ...(change.remove ?? [])].flatMap((r) => had.get(r) ?? []);
         // (bindings of other nodes this change replaced stay removed: those nodes dropped them)
-        await cluster.locationWrite(aor, restore, (change.insert ?? []).map((c) => c.ruid)).catch(() => undefined);
+        await cluster.locationWrite(aor, restore, (change.insert ?? []).map((c) => c.ruid)).catch((re: unknown) => {
+          // Redis failing now marked it down (cluster.stats failures): until the reconnection
+          // check (which drops this node's copies Redis no longer has) Redis may hold contacts
+          // the table refused, which then go when they expire or the UA registers again
+          log?.error('usrloc: giving the cluster store back what it had failed', { aor, error: String(re) });
+        });
         throw e;
       }
       return written === undefined ? undefined : validInOrder(written.bindings);
@@ -334,6 +339,20 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
     });
   }
 
+  /**
+   * In a cluster: contacts of `aor` that are another node's (Redis names it; loaded here with the
+   * whole location table) leave this node's memory, their rows untouched; returns how many.
+   */
+  async function forgetOthers(aor: string, theirs: (c: ContactRecord) => boolean): Promise<number> {
+    const s = store;
+    if (s === undefined || !s.has(aor)) return 0;
+    return s.withLock(aor, async () => {
+      const ruids = s.get(aor).filter(theirs).map((c) => c.ruid);
+      s.forget(aor, ruids);
+      return ruids.length;
+    });
+  }
+
   /** Kamailio's rpc_fix_aor: strip or require the domain, lower-case unless case-sensitive. */
   function fixAor(raw: string): string {
     const s = need();
@@ -377,18 +396,20 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
           (e: unknown) => ctx.log.error('usrloc: dropping bindings another node took over failed; they go when they expire', { aor, error: String(e) }),
         );
       });
-      // the cluster module's first connection (at start) came before this module's init: it counts
-      let connectedBefore = cl?.up() === true;
-      // Redis came back empty (restarted without persistence): each node gives back the
-      // registrations it holds (those made through it, and the location rows it loaded at start).
-      // Redis came back with its data: sipd:loc messages sent meanwhile were lost (pub/sub is at
-      // most once), so the contacts Redis no longer has are dropped here as they would have been.
-      cl?.onConnect(async ({ redisLostData }) => {
-        const again = connectedBefore;
-        connectedBefore = true;
-        if (store === undefined) return;
+      /**
+       * This node's copy against the cluster store, after every (re)connection and at start once
+       * the location rows are loaded. Redis came back empty (restarted without persistence): each
+       * node gives back the registrations it holds (those made through it, and the rows it loaded
+       * at start). Redis has its data: sipd:loc messages sent while this node was down or its
+       * subscriber away were lost (pub/sub is at most once), so the contacts Redis no longer has
+       * are dropped here as they would have been, with their rows; and a contact Redis holds under
+       * another node's name — that node's row, loaded here with the whole table at start — leaves
+       * this node's memory (its row stays that node's to refresh and remove).
+       */
+      const checkAgainstRedis = async ({ redisLostData }: { redisLostData: boolean }, since: string): Promise<void> => {
+        if (store === undefined || cl === undefined) return;
         if (!redisLostData) {
-          if (!again || cl.locationRuids === undefined) return;
+          if (cl.locationOwners === undefined) return;
           // REGISTERs may go on meanwhile (only the subscriber was away): a contact written or
           // refreshed here after this snapshot is left alone
           const seen = new Map<string, string>();
@@ -396,15 +417,20 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
           const records = [...store.records()];
           for (const r of records) for (const c of r.contacts) seen.set(c.ruid, version(c));
           const aors = records.map((r) => r.aor);
-          const held = await cl.locationRuids(aors);
+          const held = await cl.locationOwners(aors);
+          const unchanged = (c: ContactRecord) => seen.get(c.ruid) === version(c);
           let n = 0;
+          let others = 0;
           let failed: unknown;
           for (let i = 0; i < aors.length; i++) {
-            const there = new Set(held[i]);
+            const there = held[i]!;
+            const owner = (c: ContactRecord) => there.get(c.ruid) ?? '';
+            others += await forgetOthers(aors[i]!, (c) => owner(c) !== '' && owner(c) !== cl.nodeId && unchanged(c));
             // the database refusing keeps the copy (it goes when it expires), not the node down
-            n += await dropGone(aors[i]!, (c) => !there.has(c.ruid) && seen.get(c.ruid) === version(c)).catch((e: unknown) => ((failed ??= e), 0));
+            n += await dropGone(aors[i]!, (c) => !there.has(c.ruid) && unchanged(c)).catch((e: unknown) => ((failed ??= e), 0));
           }
-          if (n > 0) ctx.log.info('usrloc: contacts gone from the cluster store while Redis was away dropped', { contacts: n });
+          if (n > 0) ctx.log.info(`usrloc: contacts gone from the cluster store ${since} dropped`, { contacts: n });
+          if (others > 0) ctx.log.info('usrloc: other nodes\' registrations (loaded from their location rows) left to them', { contacts: others });
           if (failed !== undefined) ctx.log.error('usrloc: dropping contacts gone from the cluster store failed; they go when they expire', { error: String(failed) });
           return;
         }
@@ -417,6 +443,14 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
           n += live.length;
         }
         ctx.log.info('usrloc: registrations given back to the cluster store', { contacts: n });
+      };
+      // The cluster module's first connection came before this init; one made while the rows are
+      // still loading is handled once they are (below).
+      let rowsLoaded = false;
+      let missed: { redisLostData: boolean } | undefined;
+      cl?.onConnect((info) => {
+        if (rowsLoaded) return checkAgainstRedis(info, 'while Redis was away');
+        missed = { redisLostData: info.redisLostData || missed?.redisLostData === true };
       });
       assertTableName('usrloc.table', ctx.params.table);
       domainName = ctx.params.table;
@@ -452,6 +486,16 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
       // rows that expired while sipd was down go now, in db_mode 2 as in 1
       if (writeBack) await flushNow();
       ctx.log.info('usrloc: registrations loaded', { loaded, expiredOnLoad: expired, table: ctx.params.table, dbMode: ctx.params.db_mode });
+      rowsLoaded = true;
+      // In a cluster, what this node missed while it was down (another node took a binding over or
+      // removed it: the sipd:loc message found no one) is checked as after a reconnection, now
+      // when Redis is up, else at the first connection.
+      if (cluster !== undefined && (missed !== undefined || cluster.up())) {
+        await checkAgainstRedis(missed ?? { redisLostData: false }, 'while this node was down').catch((e: unknown) =>
+          // Redis failing marked it down: the reconnection runs the same check
+          ctx.log.error('usrloc: checking the loaded registrations against the cluster store failed; checked again when Redis is back', { error: String(e) }),
+        );
+      }
 
       // Kamailio 5.6's names: registered_users, and per domain <table>_users, <table>_contacts
       // (current) and <table>_expires (contacts removed because they expired, counted up).

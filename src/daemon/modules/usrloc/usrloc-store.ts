@@ -199,6 +199,14 @@ export class UsrlocStore {
     return this.writeBack?.stateOf(ruid) ?? 'CS_SYNC';
   }
 
+  /**
+   * Drop contacts from memory only, their rows left as they are: in a cluster, rows another node
+   * wrote (load() reads the whole table) are that node's to refresh and remove. Call inside withLock(aor).
+   */
+  forget(aor: string, ruids: string[]): void {
+    for (const ruid of ruids) this.memRemove(aor, ruid);
+  }
+
   /** Remove an AoR with all its contacts (ul.rm, Contact: *); returns how many contacts went. */
   async removeAor(aor: string): Promise<number> {
     const rec = this.byAor.get(aor);
