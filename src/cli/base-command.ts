@@ -108,7 +108,13 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   protected override async finally(err: Error | undefined): Promise<void> {
-    await this.sessionInstance?.close();
+    try {
+      await this.sessionInstance?.close();
+    } catch (e) {
+      // The command's work is done (or its own error is on its way), and a failed close does not
+      // undo it; what the close left behind (a reply FIFO, a connection) is worth one line.
+      process.stderr.write(`sipctl: warning: ${oneLine(e instanceof Error ? e.message : String(e))}\n`);
+    }
     // A secret others can read, in a config file this command did not need it from: say so, once.
     if (!err && this.sessionInstance?.configResolved) for (const w of insecureWarnings(this.sessionInstance.cfg)) this.note(`warning: ${w}`);
     return super.finally(err);

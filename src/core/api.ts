@@ -234,7 +234,10 @@ export class Sipctl {
     return single(await ops.raw(this.opContext(), method, params));
   }
 
-  /** Closes the database and proxy connections. */
+  /**
+   * Closes the database and proxy connections, all of them even when one fails; then rejects with
+   * what failed (a reply FIFO that could not be removed, a database that did not close cleanly).
+   */
   async close(): Promise<void> {
     this.dbPromise = undefined;
     await this.session.close();

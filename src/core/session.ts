@@ -4,6 +4,7 @@
  * rpc-support.ts) and the library's connect() (api.ts) both build their state through this, so a
  * script and a command resolve configuration, secrets and proxy targets the same way.
  */
+import { closeAll } from './close-all.js';
 import { assertSecretPrivate, resolveConfig, type ConfigInputs, type ResolvedConfig } from './config/config.js';
 import type { Database } from './db/database.js';
 import { NodeSet } from './proxy/node-set.js';
@@ -106,12 +107,14 @@ export class Session {
     };
   }
 
-  /** Closes the proxy connections and every database opened; errors while closing are ignored. */
+  /**
+   * Closes the proxy connections and every database opened, all of them even when one fails;
+   * then throws what failed (closeAll), for the caller to report.
+   */
   async close(): Promise<void> {
     const nodes = this.nodes;
     this.nodes = undefined;
-    await nodes?.close();
     const dbs = this.dbs.splice(0);
-    await Promise.all(dbs.map((d) => d.close().catch(() => undefined)));
+    await closeAll([...(nodes ? [() => nodes.close()] : []), ...dbs.map((d) => () => d.close())]);
   }
 }

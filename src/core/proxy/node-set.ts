@@ -1,5 +1,6 @@
 import { SipctlError, isSipctlError, type ErrorCategory } from '../errors.js';
 import type { CallOptions, RpcAuth, RpcBatchOutcome, RpcCall, RpcClient, RpcParams, TransportKind } from '../rpc/client.js';
+import { closeAll } from '../close-all.js';
 import { OneAtATime } from '../one-at-a-time.js';
 import { parseRpcUrl } from '../rpc/rpc-url.js';
 import type { ProxyNode } from './targets.js';
@@ -116,10 +117,11 @@ export class NodeSet {
     }));
   }
 
+  /** Closes every node's client, all of them even when one fails, then throws what failed (closeAll). */
   async close(): Promise<void> {
     const all = [...this.clients.values()];
     this.clients.clear();
-    await Promise.all(all.map((c) => c.close().catch(() => undefined)));
+    await closeAll(all.map((c) => () => c.close()));
   }
 }
 

@@ -6,6 +6,7 @@ import * as fsp from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { SipctlError } from '../errors.js';
 import { ExitCleanup } from './exit-cleanup.js';
 import { JsonFrameScanner } from './json-frame.js';
 import { RpcError, badReply, describeErrno, errnoCode, timeoutError, toTransportError, unreachable } from './rpc-error.js';
@@ -63,6 +64,8 @@ export function createFifoTransport(opts: FifoTransportOptions): RpcTransport {
   let request: RequestFifo | undefined;
   let channel: Promise<ReplyChannel> | undefined;
   let closed = false;
+  /** A reply FIFO dropped mid-session (dropChannel) that could not be removed: close() reports it. */
+  let leftBehind: unknown;
   /** Calls waiting for a reply, in the order their requests were written. */
   const waiting: Pending[] = [];
   const pendingAll = new Set<Pending>();
@@ -112,12 +115,14 @@ export function createFifoTransport(opts: FifoTransportOptions): RpcTransport {
     const c = channel;
     channel = undefined;
     failAll(err);
-    void c?.then((ch) => ch.close(), () => undefined);
+    // an open that failed has no FIFO to close (its error went to the calls that waited for it)
+    void c?.then((ch) => ch.close(), () => undefined).catch((e: unknown) => (leftBehind ??= e));
   }
 
   function openChannel(stat: Stats): Promise<ReplyChannel> {
     channel ??= ReplyChannel.open(replyDir, stat, display, onReply, (err) => dropChannel(err));
     const c = channel;
+    // a failed open reaches the calls through `c` itself; here it only makes the next call open anew
     c.catch(() => { if (channel === c) channel = undefined; });
     return c;
   }
@@ -226,9 +231,14 @@ export function createFifoTransport(opts: FifoTransportOptions): RpcTransport {
       await pumping; // a write waiting on a full FIFO gives up at once (it checks `closed`)
       const c = channel;
       channel = undefined;
-      await c?.then((ch) => ch.close(), () => undefined);
-      await dropRequest();
-      failAll(new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${display} was closed`));
+      try {
+        // an open that failed has no FIFO to close (its error went to the calls that waited for it)
+        await c?.then((ch) => ch.close(), () => undefined);
+      } finally {
+        await dropRequest();
+        failAll(new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${display} was closed`));
+      }
+      if (leftBehind !== undefined) throw leftBehind;
     },
   };
 }
@@ -303,6 +313,8 @@ class RequestFifo {
   }
 
   async close(): Promise<void> {
+    // close(2) releases the descriptor on Linux even when it reports an error, and nothing was
+    // written by it (every write went out with writeSync): nothing is left to report or retry.
     await this.handle.close().catch(() => undefined);
   }
 }
@@ -351,8 +363,9 @@ class ReplyChannel {
       reader.unref();
       return new ReplyChannel(name, path, reader, holdFd, display, onValue, onFailure);
     } catch (e) {
-      await fsp.unlink(path).catch(() => undefined);
-      liveReplyFifos.delete(path);
+      // The open's own error is what the call reports; a FIFO that cannot be removed now stays
+      // listed for the exit hook (ENOENT: it was never made).
+      await fsp.unlink(path).then(() => liveReplyFifos.delete(path), (u: unknown) => errnoCode(u) === 'ENOENT' && liveReplyFifos.delete(path));
       throw e;
     }
   }
@@ -397,8 +410,13 @@ class ReplyChannel {
     } catch {
       // already closed
     }
+    try {
+      await fsp.unlink(this.path);
+    } catch (e) {
+      // Left listed, so the exit hook tries once more; the caller's close() reports it.
+      if (errnoCode(e) !== 'ENOENT') throw new SipctlError('RPC_REPLY_FIFO_LEFT', `the reply FIFO ${this.path} of ${this.display} could not be removed (${errnoCode(e) ?? (e as Error).message})`, { hint: 'remove it by hand', cause: e });
+    }
     liveReplyFifos.delete(this.path);
-    await fsp.unlink(this.path).catch((e: unknown) => { if (errnoCode(e) !== 'ENOENT') throw toTransportError(e, this.display); });
   }
 }
 

@@ -9,6 +9,7 @@ import { kamailioFifoJson, FIFO_MAX_REQUEST_BYTES } from '../../../src/core/rpc/
 import { recordedFifo, withId, bigUlDump } from './recorded.js';
 import { startFakeKamailioFifo, mkfifo, type FakeKamailioFifo, type FifoRequestSeen, type FifoAnswer } from './servers.js';
 import { expectRpcError, withClient } from '../../helpers/rpc.js';
+import { NodeSet } from '../../../src/core/proxy/node-set.js';
 import { requireRoot } from '../../helpers/require.js';
 
 describe('fifo: transport against a fake Kamailio FIFO replaying recorded replies', () => {
@@ -122,6 +123,28 @@ describe('fifo: transport against a fake Kamailio FIFO replaying recorded replie
     // the close ended it, not the 5 s timeout (that would be RPC_TIMEOUT)
     const e = await expectRpcError(pending);
     assert.equal(e.code, 'RPC_CLIENT_CLOSED');
+  });
+
+  test('a reply FIFO that cannot be removed: the client\'s close() and NodeSet.close() say so (it was ignored before)', async () => {
+    answer = replay('core.uptime');
+    const ns = new NodeSet([{ name: 'k', url, display: url }], { timeoutMs: 2000, fifoReplyDir: replyDir });
+    const [o] = await ns.each((c) => c.call<{ uptime: number }>('core.uptime'));
+    assert.ok(o!.ok, JSON.stringify(o));
+    const [name] = readdirSync(replyDir);
+    const fifo = join(replyDir, name!);
+    // a non-empty directory where the reply FIFO was: unlink(2) fails (EISDIR), also for root
+    rmSync(fifo);
+    mkdirSync(fifo);
+    writeFileSync(join(fifo, 'x'), '');
+    try {
+      await assert.rejects(ns.close(), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'RPC_REPLY_FIFO_LEFT');
+        assert.ok(e.message.includes(fifo), e.message);
+        return true;
+      });
+    } finally {
+      rmSync(fifo, { recursive: true, force: true });
+    }
   });
 
   test('garbage reply is RPC_BAD_REPLY; reply FIFO removed', async () => {
