@@ -134,7 +134,7 @@ function loadHistory(file: string): string[] {
   try {
     return readFileSync(file, 'utf8').split('\n').filter(Boolean).slice(-HISTORY_LINES).reverse();
   } catch {
-    return [];
+    return []; // no history yet, or unreadable: history is a convenience (appendHistory says the same)
   }
 }
 

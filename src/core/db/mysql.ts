@@ -110,6 +110,8 @@ export async function openMysql(u: DbUrl): Promise<Database> {
   try {
     (await connection()).release();
   } catch (e) {
+    // the pool holds no connection (its first one failed): ending it only stops it, and the
+    // connect error is the one the operator needs
     await end().catch(() => undefined);
     const err = connectionFailed(label, e);
     const denied = ACCESS_DENIED.has((e as { code?: string }).code ?? '');
@@ -123,16 +125,21 @@ export async function openMysql(u: DbUrl): Promise<Database> {
     label,
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       const conn = await connection();
+      let reusable = true;
       try {
         await call((cb) => conn.beginTransaction(cb));
         const result = await fn(wrap(conn, typed, label));
         await call((cb) => conn.commit(cb));
         return result;
       } catch (e) {
-        await call((cb) => conn.rollback(cb)).catch(() => undefined);
+        // The transaction's own error is what the caller must see. A connection whose ROLLBACK
+        // failed may still be inside the transaction, holding its locks, and the next user of
+        // the pool would write into it: it is closed instead, which makes the server roll back.
+        await call((cb) => conn.rollback(cb)).catch(() => (reusable = false));
         throw e;
       } finally {
-        conn.release();
+        if (reusable) conn.release();
+        else conn.destroy();
       }
     },
     async exec(sql: string) {

@@ -195,7 +195,7 @@ export function createDgramTransport(opts: DgramTransportOptions): RpcTransport 
       closed = true;
       pending?.settle(new RpcError('RPC_CLIENT_CLOSED', `RPC client for ${display} was closed`));
       await calls.idle();
-      if (opening) await opening.catch(() => undefined);
+      if (opening) await opening.catch(() => undefined); // its failure went to the call that opened; only wait for it
       cleanup();
     },
   };

@@ -567,6 +567,7 @@ export async function resyncSim(db: Database, imsiArg: string, randHex: string, 
   try {
     nextSqn = advanceSqn(sqnMs);
   } catch {
+    // SQN_EXHAUSTED, the only failure: the resync is written; the next vector refuses with that error
     nextSqn = sqnMs;
   }
   return { action: 'resync', imsi, previousSqn: row.sqn, sqnMs, sqn: sqnMs, nextSqn };

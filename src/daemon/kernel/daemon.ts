@@ -397,7 +397,8 @@ export class Daemon {
       log.error('module destroy failed', errorFields(e));
     }
     if (this.sharedDb) {
-      await this.sharedDb.then((db) => db.close()).catch(() => undefined);
+      // a failed open went to whoever asked for it; a failed close may leave a connection open on the server
+      await this.sharedDb.then((db) => db.close(), () => undefined).catch((e: unknown) => log.error('closing the shared database failed', errorFields(e)));
       this.sharedDb = undefined;
     }
     if (this.runtime) rmSync(join(this.config.stateDir, RUNTIME_FILE), { force: true });

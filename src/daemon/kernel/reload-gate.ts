@@ -20,7 +20,7 @@ export class ReloadGate {
     }
     if (this.queued === undefined) {
       this.queued = this.running
-        .catch(() => undefined)
+        .catch(() => undefined) // its failure went to its own callers; this one only waits for it to end
         .then(() => {
           this.queued = undefined;
           return this.reload();

@@ -165,7 +165,7 @@ async function startHttp(addr: Extract<RpcListenAddress, { kind: 'http' }>, opts
         },
       );
     });
-    req.on('error', () => undefined);
+    req.on('error', () => undefined); // the client went away mid-request: nobody to answer, and no fault of sipd's
   });
   const conns = new HttpConnections(opts);
   server.on('connection', (sock: net.Socket) => conns.accept(sock));
@@ -348,7 +348,7 @@ async function startUnix(path: string, opts: RpcListenerOptions): Promise<RpcLis
       // The client half-closed before its value closed: answer what came (a parse error, usually).
       if (!done) finish(Buffer.concat(chunks, size));
     });
-    sock.on('error', () => undefined);
+    sock.on('error', () => undefined); // the client's reset: 'close' follows, and there is nobody left to answer
   });
   server.maxConnections = opts.maxConnections;
   // The socket is created 0600: only sipd's own user may drive the proxy.

@@ -74,8 +74,10 @@ export class StateStore {
         const aside = `${path}.corrupt-${Date.now()}`;
         try {
           renameSync(path, aside);
-        } catch {
-          /* keep going: the module starts empty either way */
+        } catch (r) {
+          // the module starts empty either way; the next save replaces the file
+          this.log.error('state file is not valid JSON and could not be moved aside; starting empty', { module, path, error: (e as Error).message, renameError: (r as Error).message });
+          continue;
         }
         this.log.error('state file is not valid JSON; moved aside, starting empty', { module, path: aside, error: (e as Error).message });
         continue;

@@ -155,7 +155,7 @@ export class ConnectionTable {
     }
     this.perSource.set(ip, n + 1);
     this.open.set(sock, { sock, source, acceptedAt: (this.opts.now ?? Date.now)() });
-    sock.on('error', () => undefined);
+    sock.on('error', () => undefined); // a peer's reset: 'close' follows and forgets it (the owner's listeners report what matters)
     sock.once('close', () => this.forget(sock, ip));
     return source;
   }
@@ -338,7 +338,7 @@ export function serveStream(
     }
     arm();
   });
-  sock.on('error', () => undefined);
+  sock.on('error', () => undefined); // a peer's reset or a write to a closed socket: 'close' follows and cleans up
   sock.on('close', () => {
     if (timer !== undefined) clearTimeout(timer);
     for (const l of closeListeners.splice(0)) l();

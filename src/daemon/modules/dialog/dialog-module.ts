@@ -301,7 +301,14 @@ export function createDialogModule() {
       'Content-Length: 0',
       '',
       '',
-    ].join('\r\n'), target.socket).catch(() => 408);
+    ].join('\r\n'), target.socket).then(
+      // no answer, or no way to send it: that leg may still think the call is up (another answer,
+      // 481 included, means the leg heard the BYE)
+      (status) => {
+        if (status === 408 || status === 503) log?.warn('dialog: BYE not delivered', { callId: d.callId.slice(0, 64), leg: to, status });
+      },
+      (e: unknown) => log?.error('dialog: BYE not sent', { callId: d.callId.slice(0, 64), leg: to, error: e instanceof Error ? e.message : String(e) }),
+    );
   }
 
   const api: DialogApi = {

@@ -1060,7 +1060,7 @@ export class Proxy {
     try {
       owners = await cl.dialogOwners(msg.callId ?? '');
     } catch {
-      /* Redis away: the call cannot be found */
+      /* Redis away: the call cannot be found (the cluster module logs and counts Redis going down) */
     }
     const ofThis = (d: (typeof owners)[number]) => (d.fromTag === from && d.toTag === to) || (d.fromTag === to && d.toTag === from);
     let o = owners.find((d) => ofThis(d) && d.node !== cl.nodeId && cl.alive(d.node) === true && !this.isOwnHop(d.hop));
