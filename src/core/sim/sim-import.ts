@@ -21,6 +21,7 @@
  * Rejections carry the line number and a reason naming the field — never a key's value.
  * With `atomic`, any rejection rolls back everything. `dryRun` does all the checks, writes nothing.
  */
+import { LineSplitter } from './line-splitter.js';
 import { detectFormat, createSimParser, createTransportDecryptor, type ParsedLine, type RawSimRow, type SimFileFormat, type SimLineParser, type TransportKeyOptions, type VendorFileParser } from './vendor-file.js';
 import { assertKekForWrites, createRecordValidator, INSERT_COLS, INSERT_TUPLE, insertParams, mapSimDbError, sqlNow, type SimRecord } from './sim-records.js';
 import type { Kek } from './kek.js';
@@ -109,9 +110,8 @@ export function allowNoCheckDigitFromHeader(header: Record<string, string>): boo
 class ChunkParser {
   parser: SimLineParser | undefined;
   #lineNo = 0;
-  #partial = '';
+  readonly #splitter = new LineSplitter();
   #pending: string[] = [];
-  #decoder = new TextDecoder('utf-8');
   stopped = false;
 
   readonly #scanOnly: boolean;
@@ -123,22 +123,16 @@ class ChunkParser {
 
   feed(chunk: string | Uint8Array, out: ParsedLine[]): void {
     if (this.stopped) return;
-    const buf = this.#partial + (typeof chunk === 'string' ? chunk : this.#decoder.decode(chunk, { stream: true }));
-    let pos = 0;
-    let nl: number;
-    while ((nl = buf.indexOf('\n', pos)) !== -1) {
-      this.#line(buf.slice(pos, nl), out);
-      pos = nl + 1;
+    for (const line of this.#splitter.lines(chunk)) {
+      this.#line(line, out);
       if (this.stopped) return;
     }
-    this.#partial = buf.slice(pos);
   }
 
   end(out: ParsedLine[]): void {
     if (this.stopped) return;
-    const rest = this.#partial + this.#decoder.decode();
-    this.#partial = '';
-    if (rest !== '') this.#line(rest, out);
+    const last = this.#splitter.end();
+    if (last !== undefined) this.#line(last, out);
     if (this.stopped) return;
     if (this.parser === undefined) {
       out.push({ line: this.#lineNo, error: 'the file is empty or holds only comments', fileLevel: true });
@@ -147,8 +141,7 @@ class ChunkParser {
     for (const p of this.parser.end()) out.push(p);
   }
 
-  #line(raw: string, out: ParsedLine[]): void {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+  #line(line: string, out: ParsedLine[]): void {
     const n = ++this.#lineNo;
     if (this.parser !== undefined) {
       for (const p of this.parser.push(line, n)) out.push(p);

@@ -15,6 +15,7 @@
  */
 import { createDecipheriv } from 'node:crypto';
 import { ValidationError } from '../errors.js';
+import { LineSplitter, textLines } from './line-splitter.js';
 import { checkBytes, hexToBytes, wipe } from './milenage.js';
 
 /** One card as found in a source file: trimmed strings, not yet validated. */
@@ -103,7 +104,7 @@ function classifyLine(line: string): SimFileFormat | 'unknown' | null {
  * row naming at least one known column → 'csv'; anything else → 'unknown'.
  */
 export function detectFormat(firstChunk: string): SimFileFormat | 'unknown' {
-  for (const line of splitLines(firstChunk)) {
+  for (const line of textLines(firstChunk)) {
     const c = classifyLine(line);
     if (c !== null) return c;
   }
@@ -359,19 +360,6 @@ export function createSimParser(format: SimFileFormat, opts: SimParserOptions = 
 // ---------------------------------------------------------------------------------------------
 // Drivers
 
-/** Lines of a string without building an array of them; '\r\n' and '\n' both end a line. */
-function* splitLines(text: string): Generator<string> {
-  let start = 0;
-  while (start <= text.length) {
-    let nl = text.indexOf('\n', start);
-    if (nl === -1) nl = text.length;
-    let end = nl;
-    if (end > start && text.charCodeAt(end - 1) === 13) end--;
-    if (!(nl === text.length && start === nl)) yield text.slice(start, end);
-    start = nl + 1;
-  }
-}
-
 function unknownFormat(lineNo: number): ParsedLine {
   return {
     line: lineNo,
@@ -385,7 +373,7 @@ function* runText(text: string, format: SimFileFormat | 'auto'): Generator<Parse
   let parser: SimLineParser | undefined = format === 'auto' ? undefined : createSimParser(format);
   const pending: string[] = [];
   let lineNo = 0;
-  for (const line of splitLines(text)) {
+  for (const line of textLines(text)) {
     lineNo++;
     if (parser === undefined) {
       const c = classifyLine(line);
@@ -426,17 +414,15 @@ export async function* parseSimStream(
   chunks: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
   opts: { format?: SimFileFormat } = {},
 ): AsyncGenerator<ParsedLine> {
-  const decoder = new TextDecoder('utf-8');
+  const splitter = new LineSplitter();
   const format = opts.format ?? 'auto';
   let parser: SimLineParser | undefined = format === 'auto' ? undefined : createSimParser(format);
   const pending: string[] = [];
   let lineNo = 0;
-  let partial = '';
   let stopped = false;
 
   const feed = function* (line: string): Generator<ParsedLine> {
     lineNo++;
-    if (line.endsWith('\r')) line = line.slice(0, -1);
     if (parser === undefined) {
       const c = classifyLine(line);
       pending.push(line);
@@ -451,20 +437,14 @@ export async function* parseSimStream(
   };
 
   for await (const chunk of chunks) {
-    const buf = partial + (typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
-    let pos = 0;
-    let nl: number;
-    while ((nl = buf.indexOf('\n', pos)) !== -1) {
-      const line = buf.slice(pos, nl);
-      pos = nl + 1;
+    for (const line of splitter.lines(chunk)) {
       yield* feed(line);
       if (stopped) return;
     }
-    partial = buf.slice(pos);
   }
-  partial += decoder.decode();
-  if (partial !== '') {
-    yield* feed(partial);
+  const last = splitter.end();
+  if (last !== undefined) {
+    yield* feed(last);
     if (stopped) return;
   }
   if (parser === undefined) { yield { line: lineNo, error: 'the file is empty or holds only comments', fileLevel: true }; return; }
