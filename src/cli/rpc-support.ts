@@ -154,7 +154,7 @@ export async function renderResult(result: OpResult, out: OutputPolicy, multi: b
         const o = result.outcomes[0]!;
         return o.ok ? renderRecord(spec.record(o.value), out) : '';
       }
-      const rows = okOutcomes.flatMap((o) => spec.rows(o.value).map((r) => ({ ...(r as object), node: o.node })));
+      const rows = multi && spec.merged ? spec.merged(okOutcomes) : okOutcomes.flatMap((o) => spec.rows(o.value).map((r) => ({ ...(r as object), node: o.node })));
       if (rows.length === 0) return '';
       const all = [...(multi ? [{ header: 'NODE', get: (r: { node: string }) => r.node }] : []), ...spec.columns(out)];
       if (out.tty && rows.length > LARGE_TABLE) return renderTable(rows, all, { ...out, tty: false }).then((body) => all.map((c) => c.header).join('\t') + '\n' + body);

@@ -13,7 +13,7 @@ import type { AddressRow } from '../core/address/addresses.js';
 import type { SubscriberView } from '../core/subscribers/subscribers.js';
 import type { LoadedAddress, ReloadResult } from '../core/proxy/permissions.js';
 import { formatDuration, type NodeHealth } from '../core/proxy/status.js';
-import type { OnlineAor, UlContactChange, UlDump, UlLookup, UlRemoval } from '../core/proxy/ul.js';
+import { ulBindings, type OnlineAor, type UlContactChange, type UlDump, type UlLookup, type UlRemoval } from '../core/proxy/ul.js';
 import type { HtableStats } from '../core/proxy/htable.js';
 import type { ShvChange, ShvVar } from '../core/proxy/shv.js';
 import type { ProcessRow, StatRow } from '../core/proxy/stats.js';
@@ -26,7 +26,15 @@ type Row = Record<string, unknown> & { node: string };
 
 export type ViewSpec =
   /** Rows merged over the nodes (a NODE column when there are several). */
-  | { kind: 'rows'; rows: (v: unknown) => object[]; columns: (out: OutputPolicy) => Array<Column<Row>>; summary: (v: unknown) => string; record?: (v: unknown) => Array<[string, unknown]> }
+  | {
+      kind: 'rows';
+      rows: (v: unknown) => object[];
+      columns: (out: OutputPolicy) => Array<Column<Row>>;
+      summary: (v: unknown) => string;
+      record?: (v: unknown) => Array<[string, unknown]>;
+      /** Several nodes' rows as one list, a row the nodes share once (its NODE: each of them); default: every node's rows. */
+      merged?: (answers: Array<{ node: string; value: unknown }>) => Row[];
+    }
   /** One message per node ("Ok. Key set to new value."). */
   | { kind: 'status'; message: (v: unknown) => string; summary: (v: unknown) => string }
   /** One row per node, failed nodes included (status, uptime, version). */
@@ -105,7 +113,14 @@ export const VIEWS: Record<OpView, ViewSpec> = {
     summary: (v) => `ipban ${(v as UnbanResult).ipban ? 'removed' : 'absent'}, ${(v as UnbanResult).userbanKeys.length} userban key(s)`,
   },
   'ul-rows': { kind: 'rows', rows: ulRows, columns: ulColumns, summary: (v) => `${(v as UlDump).count} contact(s)` },
-  'ul-lookup': { kind: 'rows', rows: ulRows, columns: ulColumns, summary: (v) => `${(v as UlLookup).contacts.length} contact(s)` },
+  'ul-lookup': {
+    kind: 'rows',
+    rows: ulRows,
+    columns: ulColumns,
+    // sipd --cluster: every node lists the cluster's bindings; each is shown once, with the nodes that listed it
+    merged: (answers) => ulBindings(answers as Array<{ node: string; value: UlLookup }>).map((b) => ({ ...b.contact, node: b.nodes.join(',') })),
+    summary: (v) => `${(v as UlLookup).contacts.length} contact(s)`,
+  },
   'ul-rm': {
     kind: 'status',
     message: (v) => ((v as UlRemoval).notRegistered ? 'not registered here' : `${(v as UlRemoval).dryRun ? 'would remove' : 'removed'} ${(v as UlRemoval).aor} (${(v as UlRemoval).contacts} contact(s))`),

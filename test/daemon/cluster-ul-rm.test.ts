@@ -9,6 +9,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { isolatedEnv, runSipctl } from '../helpers/cli.js';
 import { until } from '../helpers/until.js';
@@ -176,6 +179,39 @@ describe('ul.lookup, ul.rm and ul.rm_contact reach a registration on every node 
       assert.equal(r.code, 0, r.stderr);
       await s.everywhere('after sipctl ul rm through B', [], []);
     } finally {
+      await s.close();
+    }
+  });
+
+  test('sipctl ul show alice --node all (the built CLI): each binding once, naming the nodes that listed it; --json keeps each node\'s answer', async () => {
+    const s = await open();
+    const dir = mkdtempSync(join(tmpdir(), 'sipctl-ul-show-'));
+    try {
+      const one = await register(0);
+      const two = await register(1);
+      await s.everywhere('registered through A and through B', [one], [two]);
+      const cfg = join(dir, 'config.json');
+      writeFileSync(cfg, JSON.stringify({ nodes: { a: fx.nodes[0]!.rpcUrl, b: fx.nodes[1]!.rpcUrl } }), { mode: 0o600 });
+      const env = isolatedEnv({ NO_COLOR: '1', SIPCTL_CONFIG: cfg });
+
+      // piped: tab-separated NODE, AOR, CONTACT, …; every node lists both bindings (read from Redis)
+      const text = await runSipctl(['ul', 'show', 'alice', '--node', 'all'], { env });
+      assert.equal(text.code, 0, text.stderr);
+      const rows = text.stdout.trim().split('\n').map((l) => l.split('\t').slice(0, 3));
+      assert.deepEqual(rows.map(([node, aor, contact]) => [node, aor, contact]).sort(), [['a,b', 'alice', one], ['a,b', 'alice', two]].sort(), `one row per binding, each listed by a and b: ${text.stdout}`);
+
+      // --json: the envelope as before, one answer per node, the same bindings (same ruid) in each
+      const json = await runSipctl(['ul', 'show', 'alice', '--node', 'all', '--json'], { env });
+      assert.equal(json.code, 0, json.stderr);
+      const doc = JSON.parse(json.stdout) as { nodes: Array<{ node: string; ok: boolean; result: { aor: string; contacts: Array<{ contact: string; ruid: string }> } }>; warnings: string[] };
+      assert.deepEqual(Object.keys(doc).sort(), ['nodes', 'warnings']);
+      assert.deepEqual(doc.nodes.map((n) => [n.node, n.ok, n.result.aor]), [['a', true, 'alice'], ['b', true, 'alice']]);
+      const bindings = (i: number) => doc.nodes[i]!.result.contacts.map((c) => `${c.ruid} ${c.contact}`).sort();
+      assert.deepEqual(bindings(0).map((b) => b.split(' ')[1]).sort(), [one, two].sort());
+      assert.deepEqual(bindings(1), bindings(0), 'both nodes answer with the same bindings, the same ruids');
+    } finally {
+      await fx.nodes[0]!.rpc('ul.rm', ['location', 'alice']).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
       await s.close();
     }
   });

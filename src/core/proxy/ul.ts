@@ -140,6 +140,33 @@ export async function ulShow(c: RpcClient, aorIn: string, table = DEFAULT_UL_TAB
   return { aor: res.AoR ?? aor, contacts: rows, ...(opts.raw ? { raw: res } : {}) };
 }
 
+/** One binding of an AoR and the nodes whose ul.lookup listed it. */
+export interface UlBinding {
+  contact: UlContactRow;
+  nodes: string[];
+}
+
+/**
+ * The bindings of an AoR as several nodes answered ul.lookup, each once, with the nodes that
+ * listed it (in node order; the first one's copy is kept, whose `expires` may differ from the
+ * others' by the time between the answers). sipd --cluster answers ul.lookup from the cluster
+ * store, so every node lists every node's bindings (as Kamailio nodes do that replicate usrloc
+ * over DMQ): an operator asking all nodes wants each binding once, not once per node. A binding
+ * is its ruid, the same wherever it is listed; a contact without one, its AoR, URI and Call-ID.
+ */
+export function ulBindings(answers: Array<{ node: string; value: UlLookup }>): UlBinding[] {
+  const byKey = new Map<string, UlBinding>();
+  for (const { node, value } of answers) {
+    for (const c of value.contacts) {
+      const key = c.ruid !== null ? `ruid ${c.ruid}` : `aor ${c.aor}\n${c.contact}\n${c.callId}`;
+      const b = byKey.get(key);
+      if (b === undefined) byKey.set(key, { contact: c, nodes: [node] });
+      else if (!b.nodes.includes(node)) b.nodes.push(node);
+    }
+  }
+  return [...byKey.values()];
+}
+
 export interface UlRemoval {
   aor: string;
   /** Contacts it had. */
