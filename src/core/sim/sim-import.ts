@@ -22,7 +22,7 @@
  * With `atomic`, any rejection rolls back everything. `dryRun` does all the checks, writes nothing.
  */
 import { LineSplitter } from './line-splitter.js';
-import { detectFormat, createSimParser, createTransportDecryptor, type ParsedLine, type RawSimRow, type SimFileFormat, type SimLineParser, type TransportKeyOptions, type VendorFileParser } from './vendor-file.js';
+import { SimLineDriver, createTransportDecryptor, type ParsedLine, type RawSimRow, type SimFileFormat, type SimLineParser, type TransportKeyOptions, type VendorFileParser } from './vendor-file.js';
 import { assertKekForWrites, createRecordValidator, INSERT_COLS, INSERT_TUPLE, insertParams, mapSimDbError, sqlNow, type SimRecord } from './sim-records.js';
 import type { Kek } from './kek.js';
 import { isDuplicateKey, type Database, type Queryable, type SqlValue } from '../db/database.js';
@@ -104,79 +104,26 @@ export function allowNoCheckDigitFromHeader(header: Record<string, string>): boo
 }
 
 /**
- * Lines out of chunks, synchronously per chunk (no promise per line), with the format detected from
- * the first line that is not blank or a '#' comment.
+ * Run the source's lines through the parser of its format (SimLineDriver), handing each chunk's
+ * results to `each`: synchronously per chunk, no promise per line.
  */
-class ChunkParser {
-  parser: SimLineParser | undefined;
-  #lineNo = 0;
-  readonly #splitter = new LineSplitter();
-  #pending: string[] = [];
-  stopped = false;
-
-  readonly #scanOnly: boolean;
-
-  constructor(format: SimFileFormat | undefined, scanOnly: boolean) {
-    this.#scanOnly = scanOnly;
-    if (format) this.parser = createSimParser(format, { scanOnly });
-  }
-
-  feed(chunk: string | Uint8Array, out: ParsedLine[]): void {
-    if (this.stopped) return;
-    for (const line of this.#splitter.lines(chunk)) {
-      this.#line(line, out);
-      if (this.stopped) return;
-    }
-  }
-
-  end(out: ParsedLine[]): void {
-    if (this.stopped) return;
-    const last = this.#splitter.end();
-    if (last !== undefined) this.#line(last, out);
-    if (this.stopped) return;
-    if (this.parser === undefined) {
-      out.push({ line: this.#lineNo, error: 'the file is empty or holds only comments', fileLevel: true });
-      return;
-    }
-    for (const p of this.parser.end()) out.push(p);
-  }
-
-  #line(line: string, out: ParsedLine[]): void {
-    const n = ++this.#lineNo;
-    if (this.parser !== undefined) {
-      for (const p of this.parser.push(line, n)) out.push(p);
-      return;
-    }
-    this.#pending.push(line);
-    const t = line.replace(/^\uFEFF/, '').trim();
-    if (t === '' || t.startsWith('#')) return;
-    const f = detectFormat(line);
-    if (f === 'unknown') {
-      this.stopped = true;
-      out.push({ line: n, error: 'unrecognised file format: expected a CSV header row naming imsi, ki, … or a vendor output file with a var_out line', fileLevel: true });
-      return;
-    }
-    this.parser = createSimParser(f, { scanOnly: this.#scanOnly });
-    const first = n - this.#pending.length + 1;
-    for (let k = 0; k < this.#pending.length; k++) for (const p of this.parser.push(this.#pending[k], first + k)) out.push(p);
-    this.#pending = [];
-  }
-}
-
-/** Run the parser over the whole source, handing each chunk's lines to `each`. */
-async function parseAll(source: SimImportSource, format: SimFileFormat | undefined, scanOnly: boolean, each: (lines: ParsedLine[], parser: SimLineParser | undefined) => Promise<void> | void): Promise<ChunkParser> {
-  const cp = new ChunkParser(format, scanOnly);
+async function parseAll(source: SimImportSource, format: SimFileFormat | undefined, scanOnly: boolean, each: (lines: ParsedLine[], parser: SimLineParser | undefined) => Promise<void> | void): Promise<SimLineDriver> {
+  const splitter = new LineSplitter();
+  const driver = new SimLineDriver(format, { scanOnly });
   const out: ParsedLine[] = [];
   for await (const chunk of source()) {
-    cp.feed(chunk, out);
-    if (out.length) {
-      await each(out.splice(0), cp.parser);
+    for (const line of splitter.lines(chunk)) {
+      for (const p of driver.push(line)) out.push(p);
+      if (driver.stopped) break;
     }
-    if (cp.stopped) return cp;
+    if (out.length) await each(out.splice(0), driver.parser);
+    if (driver.stopped) return driver;
   }
-  cp.end(out);
-  if (out.length) await each(out.splice(0), cp.parser);
-  return cp;
+  const last = splitter.end();
+  if (last !== undefined) for (const p of driver.push(last)) out.push(p);
+  for (const p of driver.end()) out.push(p);
+  if (out.length) await each(out.splice(0), driver.parser);
+  return driver;
 }
 
 interface Pending {

@@ -368,27 +368,59 @@ function unknownFormat(lineNo: number): ParsedLine {
   };
 }
 
+/**
+ * The lines of one file, in order, to the parser of its format: the one given, or the one the
+ * first line that is not blank or a '#' comment shows (the lines before it are held, then handed
+ * over with their numbers). Every driver uses it: a whole text, a stream of chunks, `sim import`.
+ */
+export class SimLineDriver {
+  parser: SimLineParser | undefined;
+  /** The format was not recognised: the rest of the file is not worth reading. */
+  stopped = false;
+  #lineNo = 0;
+  #pending: string[] = [];
+
+  constructor(
+    format: SimFileFormat | undefined,
+    private readonly opts: SimParserOptions = {},
+  ) {
+    if (format !== undefined) this.parser = createSimParser(format, opts);
+  }
+
+  /** What the next line (without its line end) gives. */
+  push(line: string): ParsedLine[] {
+    const n = ++this.#lineNo;
+    if (this.parser !== undefined) return this.parser.push(line, n);
+    this.#pending.push(line);
+    const c = classifyLine(line);
+    if (c === null) return NONE;
+    if (c === 'unknown') {
+      this.stopped = true;
+      return [unknownFormat(n)];
+    }
+    const parser = (this.parser = createSimParser(c, this.opts));
+    const first = n - this.#pending.length + 1;
+    const out = this.#pending.flatMap((l, k) => parser.push(l, first + k));
+    this.#pending = [];
+    return out;
+  }
+
+  /** What the end of the file gives: the parser's own checks, or an error when no line showed the format. */
+  end(): ParsedLine[] {
+    if (this.stopped) return NONE;
+    if (this.parser === undefined) return [{ line: this.#lineNo, error: 'the file is empty or holds only comments', fileLevel: true }];
+    return this.parser.end();
+  }
+}
+
 /** Drive one format over the lines of a string. */
 function* runText(text: string, format: SimFileFormat | 'auto'): Generator<ParsedLine> {
-  let parser: SimLineParser | undefined = format === 'auto' ? undefined : createSimParser(format);
-  const pending: string[] = [];
-  let lineNo = 0;
+  const driver = new SimLineDriver(format === 'auto' ? undefined : format);
   for (const line of textLines(text)) {
-    lineNo++;
-    if (parser === undefined) {
-      const c = classifyLine(line);
-      pending.push(line);
-      if (c === null) continue;
-      if (c === 'unknown') { yield unknownFormat(lineNo); return; }
-      parser = createSimParser(c);
-      for (let k = 0; k < pending.length; k++) yield* parser.push(pending[k], lineNo - pending.length + 1 + k);
-      pending.length = 0;
-      continue;
-    }
-    yield* parser.push(line, lineNo);
+    yield* driver.push(line);
+    if (driver.stopped) return;
   }
-  if (parser === undefined) { yield { line: lineNo, error: 'the file is empty or holds only comments', fileLevel: true }; return; }
-  yield* parser.end();
+  yield* driver.end();
 }
 
 /** Parse a whole file held as a string; the format is detected unless given. */
@@ -415,40 +447,19 @@ export async function* parseSimStream(
   opts: { format?: SimFileFormat } = {},
 ): AsyncGenerator<ParsedLine> {
   const splitter = new LineSplitter();
-  const format = opts.format ?? 'auto';
-  let parser: SimLineParser | undefined = format === 'auto' ? undefined : createSimParser(format);
-  const pending: string[] = [];
-  let lineNo = 0;
-  let stopped = false;
-
-  const feed = function* (line: string): Generator<ParsedLine> {
-    lineNo++;
-    if (parser === undefined) {
-      const c = classifyLine(line);
-      pending.push(line);
-      if (c === null) return;
-      if (c === 'unknown') { stopped = true; yield unknownFormat(lineNo); return; }
-      parser = createSimParser(c);
-      for (let k = 0; k < pending.length; k++) yield* parser.push(pending[k], lineNo - pending.length + 1 + k);
-      pending.length = 0;
-      return;
-    }
-    yield* parser.push(line, lineNo);
-  };
-
+  const driver = new SimLineDriver(opts.format);
   for await (const chunk of chunks) {
     for (const line of splitter.lines(chunk)) {
-      yield* feed(line);
-      if (stopped) return;
+      yield* driver.push(line);
+      if (driver.stopped) return;
     }
   }
   const last = splitter.end();
   if (last !== undefined) {
-    yield* feed(last);
-    if (stopped) return;
+    yield* driver.push(last);
+    if (driver.stopped) return;
   }
-  if (parser === undefined) { yield { line: lineNo, error: 'the file is empty or holds only comments', fileLevel: true }; return; }
-  yield* (parser as SimLineParser).end();
+  yield* driver.end();
 }
 
 // ---------------------------------------------------------------------------------------------
