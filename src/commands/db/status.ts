@@ -13,7 +13,7 @@ const MODE_TEXT: Record<StorageStats['mode'], string> = {
 
 export default class DbStatus extends BaseCommand<typeof DbStatus> {
   static summary = 'List the tables sipctl uses with their versions and row counts.';
-  static description = 'state is ok, missing, no-version-row, or unknown-version (sipctl refuses to write to such a table). Also says how the subscriber table stores passwords: plaintext, ha1 only, mixed or empty (which Kamailio auth_db setting it fits); and how the sim table stores Ki/OPc: plain, encrypted (with the key ids), mixed or empty (see sim rekey). outdated: a sipctl table of an older version that db init upgrades.';
+  static description = 'state is ok, missing, no-version-row, or unknown-version (sipctl refuses to write to such a table). Also says how the subscriber table stores passwords: plaintext, ha1 only, mixed or empty (which Kamailio auth_db setting it fits); and how the sim table stores Ki/OPc: plain, encrypted (with the key ids), mixed or empty (see sim rekey). outdated: a sipctl table of an older version, or acc_cdrs without the dialog_key column sipd\'s exactly-once CDRs need, that db init upgrades.';
   static examples = ['<%= config.bin %> db status', '<%= config.bin %> db status --json'];
 
   async run() {

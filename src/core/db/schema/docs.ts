@@ -20,6 +20,7 @@ export const TABLE_DOCS: Array<{ name: string; version: number; owner: string; d
       ['setup_time', 'when the INVITE arrived'],
       ['sip_code, sip_reason', 'the disposition: final response to the INVITE (200, 486, 403 Destination blocked, …)'],
       ['end_reason', 'caller-bye, callee-bye, max-duration, cost-limit, rpc, rejected, failed, cancelled, no-answer, timeout, shutdown; in a cluster, a call whose node died and another node ended: the reason plus ;taken-over (caller-bye;taken-over, rpc;taken-over, …), or owner-lost when no BYE came for it within cluster.dialog_ttl_sec'],
+      ['dialog_key', 'unique: SHA-256 (hex) of Call-ID, From tag and To tag of an answered call, NULL for one never answered (and in rows Kamailio writes). sipd skips a CDR whose key is there already: in a cluster, the node that writes the CDR of a call whose node died after writing it (before it could say so in Redis) writes it again. `db init` adds it to an acc_cdrs made by an earlier sipctl (old rows NULL); the table keeps Kamailio\'s version 2'],
     ],
   },
   { name: 'mtree', version: 1, owner: 'mtree', description: 'blocked destination prefixes (tprefix → tvalue), matched longest-prefix on the dialled number; `sipctl block add|rm|list`.' },

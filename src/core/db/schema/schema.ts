@@ -1,6 +1,6 @@
 import { SchemaError } from '../../errors.js';
 import type { Database, Queryable } from '../database.js';
-import { TABLES, tableDef } from './tables.js';
+import { TABLES, tableDef, type TableDef } from './tables.js';
 
 export interface TableStatus {
   table: string;
@@ -9,7 +9,7 @@ export interface TableStatus {
   /** null: no version row; undefined: table absent */
   version: number | null | undefined;
   rows: number | null;
-  /** outdated: an older version of a sipctl table that `db init` upgrades */
+  /** outdated: an older version of a sipctl table, or one lacking a column sipctl adds (TableDef.additions), that `db init` upgrades */
   state: 'ok' | 'missing' | 'unknown-version' | 'no-version-row' | 'outdated';
 }
 
@@ -28,6 +28,23 @@ async function existingTables(db: Queryable): Promise<Set<string>> {
   return new Set(rows.map((r) => r.name));
 }
 
+/** Does `table` have `column`? (names from our own table definitions, never from input) */
+async function hasColumn(db: Queryable, table: string, column: string): Promise<boolean> {
+  const rows = db.engine === 'mysql'
+    ? await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?', [table, column])
+    : await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM pragma_table_info(?) WHERE name = ?', [table, column]);
+  return Number(rows[0]?.n ?? 0) > 0;
+}
+
+/** The additions (TableDef.additions) a present table still lacks. */
+async function missingAdditions(db: Queryable, name: string): Promise<NonNullable<TableDef['additions']>> {
+  const out: NonNullable<TableDef['additions']> = [];
+  for (const a of tableDef(name).additions ?? []) {
+    if ((await hasColumn(db, name, a.requires)) && !(await hasColumn(db, name, a.column))) out.push(a);
+  }
+  return out;
+}
+
 async function versionRows(db: Queryable, present: Set<string>): Promise<Map<string, number>> {
   if (!present.has('version')) return new Map();
   const rows = await db.query<{ table_name: string; table_version: number }>('SELECT table_name, table_version FROM version');
@@ -39,6 +56,8 @@ export interface InitResult {
   existing: string[];
   /** sipctl tables upgraded in place (e.g. sim 1 → 2: the encryption-at-rest columns) */
   migrated: Array<{ table: string; from: number; to: number }>;
+  /** columns sipctl adds to a table that keeps Kamailio's version (acc_cdrs.dialog_key) */
+  added: Array<{ table: string; column: string }>;
   engine: string;
 }
 
@@ -53,8 +72,14 @@ export async function initSchema(db: Database, opts: { dryRun?: boolean } = {}):
   const created: string[] = [];
   const existing: string[] = [];
   const migrated: InitResult['migrated'] = [];
+  const added: InitResult['added'] = [];
+  const additions: Array<{ table: string; a: NonNullable<TableDef['additions']>[number] }> = [];
   for (const t of TABLES) {
     if (present.has(t.name)) {
+      for (const a of await missingAdditions(db, t.name)) {
+        added.push({ table: t.name, column: a.column });
+        additions.push({ table: t.name, a });
+      }
       const v = versions.get(t.name);
       if (v !== undefined && migratable(t.name, v)) {
         migrated.push({ table: t.name, from: v, to: t.version });
@@ -69,7 +94,7 @@ export async function initSchema(db: Database, opts: { dryRun?: boolean } = {}):
     }
     created.push(t.name);
   }
-  if (opts.dryRun) return { created, existing, migrated, engine: db.engine };
+  if (opts.dryRun) return { created, existing, migrated, added, engine: db.engine };
   // A migration step, then its version row, so an interrupted upgrade resumes where it stopped.
   for (const m of migrated) {
     const t = tableDef(m.table);
@@ -77,6 +102,16 @@ export async function initSchema(db: Database, opts: { dryRun?: boolean } = {}):
       for (const stmt of t.migrations![v][db.engine]) await db.exec(stmt);
       await db.execute('UPDATE version SET table_version = ? WHERE table_name = ?', [v + 1, m.table]);
     }
+  }
+  // All or nothing, so an interrupted init finds the column there with its index, or neither:
+  // one ALTER on MySQL (each DDL statement is atomic), a transaction on SQLite (its DDL is
+  // transactional; exec runs on the transaction's one connection).
+  for (const { a } of additions) {
+    if (db.engine === 'sqlite') {
+      await db.transaction(async () => {
+        for (const stmt of a.ddl.sqlite) await db.exec(stmt);
+      });
+    } else for (const stmt of a.ddl.mysql) await db.exec(stmt);
   }
   // DDL is not transactional on MySQL; create one table at a time, then its version row,
   // so an interrupted init can simply be run again.
@@ -87,7 +122,7 @@ export async function initSchema(db: Database, opts: { dryRun?: boolean } = {}):
   for (const t of TABLES) {
     if (!now.has(t.name)) await db.execute('INSERT INTO version (table_name, table_version) VALUES (?, ?)', [t.name, t.version]);
   }
-  return { created, existing, migrated, engine: db.engine };
+  return { created, existing, migrated, added, engine: db.engine };
 }
 
 export async function schemaStatus(db: Database): Promise<TableStatus[]> {
@@ -108,7 +143,7 @@ export async function schemaStatus(db: Database): Promise<TableStatus[]> {
       expectedVersion: t.version,
       version: v ?? null,
       rows: Number(n),
-      state: v === undefined ? 'no-version-row' : v === t.version ? 'ok' : migratable(t.name, v) ? 'outdated' : 'unknown-version',
+      state: v === undefined ? 'no-version-row' : v === t.version ? ((await missingAdditions(db, t.name)).length > 0 ? 'outdated' : 'ok') : migratable(t.name, v) ? 'outdated' : 'unknown-version',
     });
   }
   return out;

@@ -17,6 +17,13 @@ export interface TableDef {
    * with Kamailio's tools.
    */
   migrations?: Record<number, Record<Engine, string[]>>;
+  /**
+   * sipctl's additions to a table whose version number is Kamailio's (its modules check that
+   * number, so it stays): `sipctl db init` adds `column` to a table that has `requires` (sipctl's
+   * extra columns; a table made by Kamailio's scripts is left as it is) and lacks it, all or
+   * nothing (one ALTER on MySQL, a transaction on SQLite).
+   */
+  additions?: Array<{ column: string; requires: string; ddl: Record<Engine, string[]> }>;
 }
 
 const MYSQL_TAIL = ' ENGINE=InnoDB DEFAULT CHARSET=latin1';
@@ -282,7 +289,10 @@ export const TABLES: TableDef[] = [
   },
   {
     // Kamailio acc_cdrs v2 (start_time = answer, end_time, duration), with cdr_extra columns:
-    // the call's parties, when the INVITE arrived, its disposition and why the call ended.
+    // the call's parties, when the INVITE arrived, its disposition and why the call ended; and
+    // dialog_key (unique; NULL for a call never answered, so Kamailio's acc, which does not write
+    // it, is never refused): a CDR sipd writes twice after a node's crash is skipped (acc module).
+    // Kamailio's acc checks the version of acc only, not of acc_cdrs; the number stays 2.
     name: 'acc_cdrs',
     version: 2,
     owner: 'acc',
@@ -304,7 +314,9 @@ export const TABLES: TableDef[] = [
     \`setup_time\` DATETIME DEFAULT '2000-01-01 00:00:00' NOT NULL,
     \`sip_code\` VARCHAR(3) DEFAULT '' NOT NULL,
     \`sip_reason\` VARCHAR(128) DEFAULT '' NOT NULL,
-    \`end_reason\` VARCHAR(32) DEFAULT '' NOT NULL
+    \`end_reason\` VARCHAR(32) DEFAULT '' NOT NULL,
+    \`dialog_key\` CHAR(64) DEFAULT NULL,
+    CONSTRAINT cdr_dialog_key_idx UNIQUE (\`dialog_key\`)
 )${MYSQL_TAIL}`, 'CREATE INDEX start_time_idx ON acc_cdrs (`start_time`)', 'CREATE INDEX setup_time_idx ON acc_cdrs (`setup_time`)', 'CREATE INDEX cdr_src_user_idx ON acc_cdrs (`src_user`)'],
       sqlite: [`CREATE TABLE acc_cdrs (
     id INTEGER PRIMARY KEY NOT NULL,
@@ -323,9 +335,22 @@ export const TABLES: TableDef[] = [
     setup_time TIMESTAMP WITHOUT TIME ZONE DEFAULT '2000-01-01 00:00:00' NOT NULL,
     sip_code VARCHAR(3) DEFAULT '' NOT NULL,
     sip_reason VARCHAR(128) DEFAULT '' NOT NULL,
-    end_reason VARCHAR(32) DEFAULT '' NOT NULL
-)`, 'CREATE INDEX acc_cdrs_start_time_idx ON acc_cdrs (start_time)', 'CREATE INDEX acc_cdrs_setup_time_idx ON acc_cdrs (setup_time)', 'CREATE INDEX acc_cdrs_src_user_idx ON acc_cdrs (src_user)'],
+    end_reason VARCHAR(32) DEFAULT '' NOT NULL,
+    dialog_key CHAR(64) DEFAULT NULL
+)`, 'CREATE INDEX acc_cdrs_start_time_idx ON acc_cdrs (start_time)', 'CREATE INDEX acc_cdrs_setup_time_idx ON acc_cdrs (setup_time)', 'CREATE INDEX acc_cdrs_src_user_idx ON acc_cdrs (src_user)', 'CREATE UNIQUE INDEX acc_cdrs_dialog_key_idx ON acc_cdrs (dialog_key)'],
     },
+    additions: [
+      {
+        // sipctl before issue 14's exactly-once CDRs made acc_cdrs without it: every existing row
+        // gets NULL, so no existing row can break the unique index
+        column: 'dialog_key',
+        requires: 'callid',
+        ddl: {
+          mysql: ['ALTER TABLE `acc_cdrs` ADD COLUMN `dialog_key` CHAR(64) DEFAULT NULL, ADD CONSTRAINT cdr_dialog_key_idx UNIQUE (`dialog_key`)'],
+          sqlite: ['ALTER TABLE acc_cdrs ADD COLUMN dialog_key CHAR(64) DEFAULT NULL', 'CREATE UNIQUE INDEX acc_cdrs_dialog_key_idx ON acc_cdrs (dialog_key)'],
+        },
+      },
+    ],
   },
   {
     // Kamailio mtree v1, exactly: blocked destination prefixes (tprefix → tvalue).

@@ -10,9 +10,11 @@
  * called whom, the disposition (sip_code, sip_reason of the final response to the INVITE) and why
  * the call ended (end_reason).
  */
+import { createHash } from 'node:crypto';
 import { toDbDatetime } from '../usrloc/location-db.js';
 
-export type EndReason = 'caller-bye' | 'callee-bye' | 'max-duration' | 'rpc' | 'rejected' | 'failed' | 'cancelled' | 'no-answer' | 'timeout' | 'shutdown' | 'cost-limit' | 'owner-lost';
+export const END_REASONS = ['caller-bye', 'callee-bye', 'max-duration', 'rpc', 'rejected', 'failed', 'cancelled', 'no-answer', 'timeout', 'shutdown', 'cost-limit', 'owner-lost'] as const;
+export type EndReason = (typeof END_REASONS)[number];
 
 export interface CallParties {
   callId: string;
@@ -53,12 +55,38 @@ export interface AccEvent extends CallParties {
   time: number;
 }
 
+/**
+ * A CDR as JSON.stringify wrote it (sipd --cluster: kept in a call's tombstone in Redis, written
+ * by whichever node claims it), checked field by field; undefined when unusable.
+ */
+export function cdrFromJson(text: string): CdrRecord | undefined {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  if (o === null || typeof o !== 'object') return undefined;
+  const strs = ['callId', 'fromTag', 'toTag', 'srcUser', 'srcDomain', 'srcIp', 'dstOuser', 'dstUser', 'dstDomain', 'sipReason'] as const;
+  const nums = ['setupTime', 'endTime', 'sipCode'] as const;
+  if (strs.some((k) => typeof o[k] !== 'string') || nums.some((k) => typeof o[k] !== 'number' || !Number.isFinite(o[k]))) return undefined;
+  if (o.answerTime !== undefined && (typeof o.answerTime !== 'number' || !Number.isFinite(o.answerTime))) return undefined;
+  if (!(END_REASONS as readonly unknown[]).includes(o.endReason)) return undefined;
+  const c = Object.fromEntries([...strs, ...nums].map((k) => [k, o[k]])) as unknown as CdrRecord;
+  c.endReason = o.endReason as EndReason;
+  if (o.answerTime !== undefined) c.answerTime = o.answerTime as number;
+  if (o.takenOver === true) c.takenOver = true;
+  return c;
+}
+
 const clip = (s: string, n: number) => (s.length > n ? s.slice(0, n) : s);
 
 export const ACC_BASE = ['method', 'from_tag', 'to_tag', 'callid', 'sip_code', 'sip_reason', 'time'] as const;
 export const ACC_EXTRA = ['src_user', 'src_domain', 'src_ip', 'dst_ouser', 'dst_user', 'dst_domain'] as const;
 export const CDR_BASE = ['start_time', 'end_time', 'duration'] as const;
 export const CDR_EXTRA = ['callid', 'from_tag', 'to_tag', 'src_user', 'src_domain', 'src_ip', 'dst_ouser', 'dst_user', 'dst_domain', 'setup_time', 'sip_code', 'sip_reason', 'end_reason'] as const;
+/** sipd's unique key of acc_cdrs (after CDR_EXTRA): see dialogKey */
+export const CDR_KEY = 'dialog_key';
 
 function parties(r: CallParties): Array<string> {
   return [clip(r.srcUser, 64), clip(r.srcDomain, 128), clip(r.srcIp, 64), clip(r.dstOuser, 64), clip(r.dstUser, 64), clip(r.dstDomain, 128)];
@@ -74,11 +102,27 @@ export function endReasonText(c: Pick<CdrRecord, 'endReason' | 'takenOver'>): st
   return c.takenOver === true && c.endReason !== 'owner-lost' ? `${c.endReason};taken-over` : c.endReason;
 }
 
-export function cdrRow(c: CdrRecord, extra: boolean): Array<string | number> {
+/**
+ * acc_cdrs.dialog_key: SHA-256 (hex) of the answered dialog's Call-ID, From tag and To tag; null
+ * for a call never answered. The column is unique, so the CDR of an answered call is written once
+ * even when two nodes write it (one died after its batch committed, before it removed the call's
+ * tombstone from Redis: the node that claims the tombstone writes the same CDR again, and the
+ * insert skips it). Unanswered attempts may legitimately share Call-ID and From tag (a 407
+ * challenge and the authenticated INVITE, a 486 and a retry): they get no key, never skipped.
+ * A hash, not the three columns: whole values (the columns clip them) in a fixed 64 characters.
+ */
+export function dialogKey(c: Pick<CdrRecord, 'callId' | 'fromTag' | 'toTag' | 'answerTime'>): string | null {
+  if (c.answerTime === undefined) return null;
+  return createHash('sha256').update(`${c.callId}\n${c.fromTag}\n${c.toTag}`).digest('hex');
+}
+
+/** The row's values: Kamailio's columns, with `extra` CDR_EXTRA, with `key` (and extra) CDR_KEY. */
+export function cdrRow(c: CdrRecord, extra: boolean, key = false): Array<string | number | null> {
   const start = c.answerTime ?? c.endTime;
   const duration = c.answerTime === undefined ? 0 : Math.max(0, (c.endTime - c.answerTime) / 1000);
   const base: Array<string | number> = [toDbDatetime(Math.floor(start / 1000)), toDbDatetime(Math.floor(c.endTime / 1000)), Math.round(duration * 1000) / 1000];
   if (!extra) return base;
   const [srcUser, srcDomain, srcIp, dstOuser, dstUser, dstDomain] = parties(c);
-  return [...base, clip(c.callId, 255), clip(c.fromTag, 128), clip(c.toTag, 128), srcUser, srcDomain, srcIp, dstOuser, dstUser, dstDomain, toDbDatetime(Math.floor(c.setupTime / 1000)), String(c.sipCode).slice(0, 3), clip(c.sipReason, 128), endReasonText(c)];
+  const row: Array<string | number | null> = [...base, clip(c.callId, 255), clip(c.fromTag, 128), clip(c.toTag, 128), srcUser, srcDomain, srcIp, dstOuser, dstUser, dstDomain, toDbDatetime(Math.floor(c.setupTime / 1000)), String(c.sipCode).slice(0, 3), clip(c.sipReason, 128), endReasonText(c)];
+  return key ? [...row, dialogKey(c)] : row;
 }
