@@ -392,13 +392,28 @@ export interface ClusterApi {
   dialogOwn(d: ClusterDialog, ttlSec: number): void;
   dialogRelease(callId: string, fromTag: string): void;
   /**
-   * The call ended here: its record goes if it is still this process's. 'taken': another node
-   * took the call over (that node writes the CDR); 'gone': no record (expired, or Redis lost its
-   * data); 'down': Redis unreachable, nothing known. A record this node had taken over leaves a
-   * tombstone naming this node (until the key expires), so the node it came from, should it
-   * come back, hears 'taken'.
+   * The call ended here, if its record is still this process's. With `cdr` (the CDR as JSON) the
+   * record becomes a tombstone holding it, same key and expiry, until dialogForget after the CDR
+   * is written — should this node die first, another node's sweep claims it (dialogClaimCdr) and
+   * writes the CDR. Without, the record goes. 'taken': another node took the call over (that node
+   * writes the CDR); 'gone': no record (expired, or Redis lost its data); 'down': Redis
+   * unreachable, nothing known. A record this node had taken over ends as a tombstone naming
+   * this node (until the key expires), so the node it came from, should it come back, hears 'taken'.
    */
-  dialogEnd?(callId: string, fromTag: string): Promise<'released' | 'taken' | 'gone' | 'down'>;
+  dialogEnd?(callId: string, fromTag: string, cdr?: string): Promise<'released' | 'taken' | 'gone' | 'down'>;
+  /**
+   * These calls' CDRs are in the database: their tombstones (dialogEnd with a CDR) go, each only
+   * while it still names this process. One request for the lot; rejects when Redis is away.
+   */
+  dialogForget?(dialogs: Array<{ callId: string; fromTag: string }>): Promise<void>;
+  /** the node and pid a call's tombstone (its CDR maybe not written) names; undefined when there is none */
+  dialogTombstone?(callId: string, fromTag: string): Promise<{ node: string; pid?: number } | undefined>;
+  /**
+   * Claim the tombstone of a dead node (`from`, as read): one script, one node wins. The CDR (JSON)
+   * when this node won — the tombstone now names this process, for it to write the CDR and then
+   * dialogForget; undefined when it no longer names `from`.
+   */
+  dialogClaimCdr?(callId: string, fromTag: string, from: { node: string; pid?: number }): Promise<string | undefined>;
   /**
    * Take over a dialog whose owner (`from`: node and pid, as read) is gone: one Lua script, so one
    * node wins. The record as the owner last wrote it (with its `state`) when this node won;

@@ -33,7 +33,11 @@
  *                             hops: where other nodes hand calls to this one (handOffAddresses)
  *   dialogs (who owns a confirmed call: the node that set it up and writes its CDR)
  *     sipd:dlg:<Call-ID>      HASH From tag → JSON {toTag, node, hop, pid, state}; PEXPIRE the
- *                             call's longest life; removed when the call ends. Another node that
+ *                             call's longest life. When the call ends it becomes a tombstone
+ *                             {ended, node, pid, cdr} (same key, same expiry) until the owner's acc
+ *                             batch with the CDR committed (then removed, one request per batch);
+ *                             an owner that dies first leaves it to the sweep of another node,
+ *                             which claims it (node, pid compared) and writes the CDR. Another node that
  *                             gets an in-dialog request of it forwards it to `hop`; when that node
  *                             is dead, it claims the record (node, pid compared and rewritten in
  *                             one Lua script: one node wins) and takes the call over from `state`.
@@ -284,7 +288,7 @@ const DLG_OWN = `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur then
   local ok, o = pcall(cjson.decode, cur)
-  if ok and type(o) == 'table' and (o.node ~= ARGV[3] or tostring(o.pid) ~= ARGV[4]) then return 0 end
+  if ok and type(o) == 'table' and (o.ended or o.node ~= ARGV[3] or tostring(o.pid) ~= ARGV[4]) then return 0 end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]), 'GT')
@@ -293,7 +297,14 @@ local t = redis.call('TIME')
 redis.call('ZADD', KEYS[2], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[7]), ARGV[6])
 return 1`;
 
-/** The call ended on this node: its record goes if it is still this process's (a taken-over one leaves a tombstone). */
+/**
+ * The call ended on this node, if its record is still this process's. With a CDR (ARGV[5], JSON
+ * kept as a string) the record becomes a tombstone holding it, {ended, node, pid, cdr}, and its
+ * deadline is pushed forward (ARGV[6] ms): the owner removes it once the CDR is in the database
+ * (DLG_FORGET); if the owner dies first, the sweep of another node finds it past the deadline and
+ * claims it (DLG_CLAIM_CDR). Without one the record goes (a taken-over one leaves {ended, node,
+ * takenFrom} until the key expires, so the node it came from, back again, hears 'taken').
+ */
 const DLG_END = `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then
@@ -301,7 +312,15 @@ if not cur then
   return 'gone'
 end
 local ok, o = pcall(cjson.decode, cur)
-if not ok or type(o) ~= 'table' or o.node ~= ARGV[2] or tostring(o.pid) ~= ARGV[3] then return 'taken' end
+if not ok or type(o) ~= 'table' or o.ended or o.node ~= ARGV[2] or tostring(o.pid) ~= ARGV[3] then return 'taken' end
+if ARGV[5] ~= '' then
+  local t = {ended=true, node=ARGV[2], pid=tonumber(ARGV[3]), cdr=ARGV[5]}
+  if o.takenFrom then t.takenFrom = o.takenFrom end
+  redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(t))
+  local now = redis.call('TIME')
+  redis.call('ZADD', KEYS[2], tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[6]), ARGV[4])
+  return 'released'
+end
 if o.takenFrom then
   redis.call('HSET', KEYS[1], ARGV[1], cjson.encode({ended=true, node=ARGV[2], takenFrom=o.takenFrom}))
 else
@@ -309,6 +328,53 @@ else
 end
 redis.call('ZREM', KEYS[2], ARGV[4])
 return 'released'`;
+
+/**
+ * A batch of CDRs is in the database: their tombstones go, each only while it names this node and
+ * pid (ARGV[1], ARGV[2]) — one another node claimed meanwhile is that node's now. A tombstone of a
+ * call this node had taken over stays as {ended, node, takenFrom} until the key expires (see
+ * DLG_END). KEYS[1] = the index, KEYS[i] = the i-th call's key, ARGV[2i - 1], ARGV[2i] = its From
+ * tag and index member. Returns how many were removed.
+ */
+const DLG_FORGET = `
+local n = 0
+for i = 2, #KEYS do
+  local f, m = ARGV[2 * i - 1], ARGV[2 * i]
+  local cur = redis.call('HGET', KEYS[i], f)
+  if not cur then
+    redis.call('ZREM', KEYS[1], m)
+  else
+    local ok, o = pcall(cjson.decode, cur)
+    if ok and type(o) == 'table' and o.ended and o.node == ARGV[1] and tostring(o.pid) == ARGV[2] then
+      if o.takenFrom then
+        redis.call('HSET', KEYS[i], f, cjson.encode({ended=true, node=o.node, takenFrom=o.takenFrom}))
+      else
+        redis.call('HDEL', KEYS[i], f)
+      end
+      redis.call('ZREM', KEYS[1], m)
+      n = n + 1
+    end
+  end
+end
+return n`;
+
+/**
+ * Claim a dead owner's tombstone (its CDR not known to be written): only while it still names that
+ * node and pid, so one node wins. It then names this node and pid, with a new deadline, and is
+ * this node's to write and remove (DLG_FORGET) — or, should this node die too, the next one's.
+ * Returns the CDR (JSON).
+ */
+const DLG_CLAIM_CDR = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return false end
+local ok, o = pcall(cjson.decode, cur)
+if not ok or type(o) ~= 'table' or not o.ended or type(o.cdr) ~= 'string' or o.node ~= ARGV[2] or tostring(o.pid) ~= ARGV[3] then return false end
+o.node = ARGV[4]
+o.pid = tonumber(ARGV[5])
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(o))
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[2], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[7]), ARGV[6])
+return o.cdr`;
 
 /** Claim a dead owner's dialog: only while the record still names that node and pid; returns it as it was. */
 const DLG_CLAIM = `
@@ -903,10 +969,10 @@ export function createClusterModule(settings: ClusterSettings) {
       const rec = { toTag: d.toTag, node: settings.nodeId, hop: d.hop, pid: process.pid, ...(d.takenFrom !== undefined ? { takenFrom: d.takenFrom } : {}), ...(d.state !== undefined ? { state: d.state } : {}) };
       trip(cmd).eval(DLG_OWN, 2, dlgKey(d.callId), DLG_INDEX, d.fromTag, JSON.stringify(rec), settings.nodeId, String(process.pid), String(ttlSec * 1000), dlgMember(d.callId, d.fromTag), String(ttlMs)).catch((e: unknown) => down(e));
     },
-    async dialogEnd(callId, fromTag) {
+    async dialogEnd(callId, fromTag, cdr) {
       if (!isUp || cmd === undefined) return 'down';
       try {
-        const r = String(await trip(cmd).eval(DLG_END, 2, dlgKey(callId), DLG_INDEX, fromTag, settings.nodeId, String(process.pid), dlgMember(callId, fromTag)));
+        const r = String(await trip(cmd).eval(DLG_END, 2, dlgKey(callId), DLG_INDEX, fromTag, settings.nodeId, String(process.pid), dlgMember(callId, fromTag), cdr ?? '', String(ttlMs)));
         return r === 'released' || r === 'taken' || r === 'gone' ? r : 'down';
       } catch (e) {
         down(e);
@@ -948,6 +1014,52 @@ export function createClusterModule(settings: ClusterSettings) {
       }
       return out;
     },
+    async dialogForget(list) {
+      if (list.length === 0) return;
+      if (!isUp || cmd === undefined) throw new Error('cluster: Redis unreachable');
+      // one request per acc batch, however many calls it holds (a pipeline of scripts of 500)
+      const p = trip(cmd).pipeline();
+      for (let i = 0; i < list.length; i += 500) {
+        const part = list.slice(i, i + 500);
+        p.eval(DLG_FORGET, 1 + part.length, DLG_INDEX, ...part.map((d) => dlgKey(d.callId)), settings.nodeId, String(process.pid), ...part.flatMap((d) => [d.fromTag, dlgMember(d.callId, d.fromTag)]));
+      }
+      try {
+        for (const [err] of (await p.exec()) ?? []) if (err !== null) throw err;
+      } catch (e) {
+        down(e);
+        throw e;
+      }
+    },
+    async dialogTombstone(callId, fromTag) {
+      if (!isUp || cmd === undefined) throw new Error('cluster: Redis unreachable');
+      let v: string | null;
+      try {
+        v = await trip(cmd).hget(dlgKey(callId), fromTag);
+      } catch (e) {
+        down(e);
+        throw e;
+      }
+      if (v === null) return undefined;
+      let o: { ended?: unknown; node?: unknown; pid?: unknown; cdr?: unknown };
+      try {
+        o = JSON.parse(v) as typeof o;
+      } catch {
+        return undefined; // not a record this module wrote: nothing to claim
+      }
+      if (o.ended !== true || typeof o.node !== 'string' || typeof o.cdr !== 'string') return undefined;
+      return { node: o.node, ...(typeof o.pid === 'number' ? { pid: o.pid } : {}) };
+    },
+    async dialogClaimCdr(callId, fromTag, from) {
+      if (!isUp || cmd === undefined) throw new Error('cluster: Redis unreachable');
+      let r: unknown;
+      try {
+        r = await trip(cmd).eval(DLG_CLAIM_CDR, 2, dlgKey(callId), DLG_INDEX, fromTag, from.node, from.pid === undefined ? '' : String(from.pid), settings.nodeId, String(process.pid), dlgMember(callId, fromTag), String(ttlMs));
+      } catch (e) {
+        down(e);
+        throw e;
+      }
+      return typeof r === 'string' ? r : undefined;
+    },
     dialogRelease(callId, fromTag) {
       if (!isUp || cmd === undefined) return; // it expires
       trip(cmd).hdel(`${PREFIX}dlg:${callId}`, fromTag).catch((e: unknown) => down(e));
@@ -964,8 +1076,9 @@ export function createClusterModule(settings: ClusterSettings) {
       const out: ClusterDialog[] = [];
       for (const [fromTag, v] of Object.entries(h)) {
         try {
-          const o = JSON.parse(v) as { toTag?: unknown; node?: unknown; hop?: unknown; pid?: unknown; state?: unknown; takenFrom?: unknown };
-          if (typeof o.toTag !== 'string' || typeof o.node !== 'string' || typeof o.hop !== 'string') continue;
+          const o = JSON.parse(v) as { ended?: unknown; toTag?: unknown; node?: unknown; hop?: unknown; pid?: unknown; state?: unknown; takenFrom?: unknown };
+          // a tombstone (the call ended) owns nothing a request could go to
+          if (o.ended === true || typeof o.toTag !== 'string' || typeof o.node !== 'string' || typeof o.hop !== 'string') continue;
           // the owner's current address (a restarted worker has a new private port), on the same IP
           const theirs = o.node === settings.nodeId ? undefined : nodeHops.get(o.node);
           out.push({ callId, fromTag, toTag: o.toTag, node: o.node, hop: (theirs === undefined ? undefined : hopOf(theirs, `udp:${o.hop}`)) ?? o.hop, ...recordExtras(o) });

@@ -27,7 +27,7 @@ import { defineModule, rpcArgs, type Logger, type ParamValues, type RpcParams } 
 import { RpcFault } from '../../kernel/rpc-fault.js';
 import type { AccApi } from '../acc/acc-module.js';
 import type { LimitsApi } from '../limits/limits-module.js';
-import type { CallParties, CdrRecord, EndReason } from '../acc/records.js';
+import { cdrFromJson, type CallParties, type CdrRecord, type EndReason } from '../acc/records.js';
 import { allValues, headerValue, routeUri } from '../proxy/header-values.js';
 import { coreHash } from '../../kernel/kamailio-hash.js';
 import { DLG_CONFIRMED, DLG_CONFIRMED_NA, DLG_DELETED, DLG_EARLY, Dialog, type LegName } from './dialog.js';
@@ -98,6 +98,16 @@ export interface DialogApi {
 /** a node is alive while its heartbeat (every 2 s, cluster module) is under 6 s old */
 const NODE_ALIVE_MS = 6000;
 
+/**
+ * Is the node (and process) a record names alive? Asked afresh (not the view of the last
+ * heartbeat): a node that restarted under the same name has another pid and holds nothing of its
+ * former calls — this node in an earlier process included.
+ */
+async function ownerAlive(cl: ClusterApi, r: { node: string; pid?: number }): Promise<boolean> {
+  const n = (await cl.nodes()).find((x) => x.node === r.node);
+  return n !== undefined && Date.now() - n.lastSeen < NODE_ALIVE_MS && (r.pid === undefined || n.pid === r.pid) && !(r.node === cl.nodeId && r.pid !== process.pid);
+}
+
 const params = {
   max_calls_per_user: { type: 'integer', default: 0, min: 0, max: 1_000_000, doc: 'active calls a subscriber may have as caller; 0 = no limit (a per-user value from user_limits / dialog.setUserLimit wins)' },
   user_limits: { type: 'string', default: '', doc: 'per-subscriber limits, "user=n,user=n" (0 = no calls, -1 = no limit)' },
@@ -151,7 +161,15 @@ export function createDialogModule() {
   const memberOf = (callId: string, fromTag: string) => `${callId}|${fromTag}`;
   /** confirmed dialogs recorded in the cluster store as this node's */
   const ownedShared = new Set<Dialog>();
-  const counters = { created: 0, answered: 0, failed: 0, ended_by_timeout: 0, ended_by_rpc: 0, refused_by_limit: 0, transit: 0, ended_for_other_node: 0, taken_over: 0, ended_owner_lost: 0, cdr_left_to_taker: 0 };
+  const counters = { created: 0, answered: 0, failed: 0, ended_by_timeout: 0, ended_by_rpc: 0, refused_by_limit: 0, transit: 0, ended_for_other_node: 0, taken_over: 0, ended_owner_lost: 0, cdr_left_to_taker: 0, cdr_of_dead_node: 0 };
+  /**
+   * CDRs handed to acc whose call's record in Redis is a tombstone holding the CDR (dialogEnd):
+   * removed once acc says the batch is written (dialogForget), refreshed meanwhile like a live
+   * call's, so no other node claims it while this one is alive
+   */
+  const unwritten = new Map<CdrRecord, { callId: string; fromTag: string }>();
+  /** tombstones whose removal failed (Redis away): retried with the refresher */
+  const forgetLater: Array<{ callId: string; fromTag: string }> = [];
   /**
    * CDRs of recorded calls that ended while Redis was away: written once Redis tells whether
    * another node took the call over meanwhile (then that node writes it), at shutdown otherwise
@@ -238,21 +256,75 @@ export function createDialogModule() {
     t.unref();
   }
 
-  /** Release the call's record; write its CDR unless another node took the call over. */
+  /**
+   * Release the call's record; write its CDR unless another node took the call over. The record
+   * stays as a tombstone holding the CDR until acc has written it (then forgotten, one request per
+   * acc batch): a node that dies with the CDR still queued leaves it to another node's sweep.
+   */
   function endRecorded(callId: string, fromTag: string, cdr: CdrRecord): void {
     const cl = cluster!;
-    const done = cl.dialogEnd!(callId, fromTag).then(
+    const acc = getAcc();
+    const keep = acc?.writesCdrs() === true && cl.dialogForget !== undefined;
+    const done = cl.dialogEnd!(callId, fromTag, keep ? JSON.stringify(cdr) : undefined).then(
       (r) => {
         if (r === 'taken') {
           counters.cdr_left_to_taker++;
           log?.info('dialog: another node took this call over while this one looked dead; it writes the CDR', { callId: callId.slice(0, 64) });
         } else if (r === 'down') void held.push({ callId, fromTag, cdr });
-        else getAcc()?.cdr(cdr);
+        else {
+          if (r === 'released' && keep) unwritten.set(cdr, { callId, fromTag });
+          acc?.cdr(cdr);
+        }
       },
       () => void held.push({ callId, fromTag, cdr }),
     );
     releasing.add(done);
     void done.finally(() => releasing.delete(done));
+  }
+
+  /** acc wrote (or dropped) a batch: the tombstones of its CDRs go, in one request. */
+  function cdrsDone(cdrs: readonly CdrRecord[]): Promise<void> | undefined {
+    const list: Array<{ callId: string; fromTag: string }> = [];
+    for (const c of cdrs) {
+      const k = unwritten.get(c);
+      if (k === undefined) continue;
+      unwritten.delete(c);
+      list.push(k);
+    }
+    return list.length === 0 ? undefined : forget(list);
+  }
+
+  function forget(list: Array<{ callId: string; fromTag: string }>): Promise<void> {
+    return cluster!.dialogForget!(list).catch((e: unknown) => {
+      // kept and refreshed until Redis answers; were this node to stop first, another node would
+      // claim them and write the CDRs again — skipped by the database (acc_cdrs.dialog_key)
+      forgetLater.push(...list);
+      log?.warn('dialog: removing the tombstones of written CDRs failed (Redis); retrying', { calls: list.length, error: e instanceof Error ? e.message : String(e) });
+    });
+  }
+
+  /**
+   * A tombstone past its deadline: its node died before its acc batch with the CDR was written
+   * (or before it removed the tombstone after). Claimed (one node wins) and its CDR written here,
+   * as the owner would have written it; a second copy, if the owner's batch did commit, is
+   * skipped by the database (acc_cdrs.dialog_key).
+   */
+  async function takeCdr(cl: ClusterApi, k: { callId: string; fromTag: string }, t: { node: string; pid?: number }): Promise<void> {
+    if (t.node === cl.nodeId && t.pid === process.pid) return; // this process's: refreshed until written, overdue only after a stall
+    if (await ownerAlive(cl, t)) return;
+    const json = await cl.dialogClaimCdr!(k.callId, k.fromTag, t);
+    if (json === undefined) return; // another node was first, or the owner removed it meanwhile
+    const cdr = cdrFromJson(json);
+    const acc = getAcc();
+    if (cdr === undefined || acc?.writesCdrs() !== true) {
+      if (cdr === undefined) log?.error('dialog: a dead node\'s call record holds an unreadable CDR; dropped', { callId: k.callId.slice(0, 64), node: t.node });
+      await forget([k]);
+      return;
+    }
+    counters.cdr_of_dead_node++;
+    log?.info('dialog: writing the CDR of a call a dead node ended (its acc batch was not confirmed)', { callId: k.callId.slice(0, 64), node: t.node });
+    unwritten.set(cdr, k);
+    acc.cdr(cdr);
   }
 
   /** The held CDRs again, now that Redis may answer. */
@@ -540,12 +612,7 @@ export function createDialogModule() {
     if (here !== undefined) return { dialog: here };
     // this very process's record, yet the call is not here: it ended (the record is going)
     if (o.node === cl.nodeId && o.pid === process.pid) return undefined;
-    // Is the owner alive? Asked afresh (not the view of the last heartbeat): a node that
-    // restarted under the same name has another pid and holds nothing of its former calls.
-    const owner = async (r: ClusterDialog) => {
-      const n = (await cl.nodes()).find((x) => x.node === r.node);
-      return n !== undefined && Date.now() - n.lastSeen < NODE_ALIVE_MS && (r.pid === undefined || n.pid === r.pid) && !(r.node === cl.nodeId && r.pid !== process.pid);
-    };
+    const owner = (r: ClusterDialog) => ownerAlive(cl, r);
     // a record written without the state (or unreadable) is not claimed: nobody could end the call from it
     if (parseDialogState(o.state) === undefined) return undefined;
     try {
@@ -627,7 +694,12 @@ export function createDialogModule() {
     try {
       for (const k of await cl.dialogsOverdue(50)) {
         const rec = (await cl.dialogOwners(k.callId)).find((x) => x.fromTag === k.fromTag);
-        if (rec === undefined) continue;
+        if (rec === undefined) {
+          // no live record: the call ended; a tombstone still holds its CDR
+          const t = cl.dialogClaimCdr === undefined ? undefined : await cl.dialogTombstone?.(k.callId, k.fromTag);
+          if (t !== undefined) await takeCdr(cl, k, t);
+          continue;
+        }
         const r = await api.adopt(rec);
         if (r !== undefined && 'dialog' in r && r.dialog.active) {
           counters.ended_owner_lost++;
@@ -732,10 +804,13 @@ export function createDialogModule() {
         // third of cluster.dialog_ttl_sec; a node that dies stops refreshing and its calls expire.
         refresher = setInterval(() => {
           cl.callRefresh([...sharedMembers.values()]);
-          cl.dialogRefresh?.([...ownedShared].map((d) => ({ callId: d.callId, fromTag: d.caller.tag })));
+          cl.dialogRefresh?.([...[...ownedShared].map((d) => ({ callId: d.callId, fromTag: d.caller.tag })), ...unwritten.values(), ...forgetLater]);
           retryHeld();
+          if (forgetLater.length > 0 && cl.up()) void forget(forgetLater.splice(0));
         }, Math.max(1000, (cl.dialogTtlSec * 1000) / 3));
         refresher.unref();
+        // the tombstones of the CDRs in each batch acc wrote (or dropped) go
+        ctx.api<AccApi>('acc')?.onCdrs((cdrs) => cdrsDone(cdrs));
         // The deadlines are each owner's (its own dialog_ttl_sec): look for overdue calls often.
         sweeper = setInterval(() => void sweep(), Math.max(1000, Math.min(5000, (cl.dialogTtlSec * 1000) / 3)));
         sweeper.unref();
@@ -930,7 +1005,7 @@ export function createDialogModule() {
       },
       'dialog.stats': {
         doc: 'sipd: dialogs created, answered, failed, ended by timeout or RPC, refused by the active-calls limit',
-        handler: () => ({ ...counters, active: api.active(), cdr_held: held.length }),
+        handler: () => ({ ...counters, active: api.active(), cdr_held: held.length, cdr_unwritten: unwritten.size }),
       },
     },
     api,
