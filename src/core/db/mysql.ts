@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConnectionError } from '../errors.js';
+import { ConnectionError, UsageError } from '../errors.js';
 import { accessDeniedHint, mysqlTarget } from './mysql-socket.js';
 import type { Pool, PoolConnection, QueryError, ResultSetHeader } from 'mysql2';
 import { mapValueError } from './charset.js';
@@ -94,25 +94,38 @@ export async function openMysql(u: DbUrl): Promise<Database> {
     supportBigNumbers: true,
     connectTimeout: 5000,
   });
-  // A per-session sql_mode (URL ?sql_mode=): first command on every new connection, so nothing runs before it.
+  // A per-session sql_mode (URL ?sql_mode=): first command on every new connection, so nothing runs
+  // before it. A connection without its mode must not be used: it is closed. The server's refusal
+  // (a mode name it does not know) is kept for the check below, which reports it: the caller's
+  // command would only see the closed connection ('write after end').
+  let modeRefused: Error | undefined;
   if (u.sqlMode !== undefined) {
     const mode = u.sqlMode;
     pool.on('connection', (conn) => {
       conn.execute('SET SESSION sql_mode = ?', [mode], (err) => {
-        if (err) conn.destroy();
+        if (!err) return;
+        modeRefused ??= err;
+        conn.destroy();
       });
     });
   }
   const connection = () =>
     new Promise<PoolConnection>((resolve, reject) => pool.getConnection((err, conn) => (err ? reject(err) : resolve(conn))));
   const end = () => call((cb) => pool.end(cb));
-  // Connect once now so a wrong host/password is one clear error, before any work starts.
+  // Connect once now so a wrong host/password (or sql_mode) is one clear error, before any work starts.
   try {
-    (await connection()).release();
+    const first = await connection();
+    // the SET runs before this on the new connection: once this is answered, its outcome is known
+    if (u.sqlMode !== undefined) await call((cb) => first.query('DO 1', (err: QueryError | null) => cb(err))).catch((e: unknown) => { if (modeRefused === undefined) throw e; });
+    if (modeRefused !== undefined) throw modeRefused;
+    first.release();
   } catch (e) {
-    // the pool holds no connection (its first one failed): ending it only stops it, and the
-    // connect error is the one the operator needs
+    // the pool holds no usable connection (its first one failed): ending it only stops it, and
+    // the first one's error is the one the operator needs
     await end().catch(() => undefined);
+    if (modeRefused !== undefined) {
+      throw new UsageError('BAD_DB_URL', `the database server refused sql_mode=${u.sqlMode}: ${oneLineOf(modeRefused.message)}`, 'check the mode names in the database URL option sql_mode');
+    }
     const err = connectionFailed(label, e);
     const denied = ACCESS_DENIED.has((e as { code?: string }).code ?? '');
     throw denied ? new ConnectionError(err.code, err.message, { hint: accessDeniedHint(target, u.user), cause: e }) : err;
@@ -150,4 +163,9 @@ export async function openMysql(u: DbUrl): Promise<Database> {
       await end();
     },
   };
+}
+
+/** A server message as one line (MariaDB's are one already; a long one is cut). */
+function oneLineOf(message: string): string {
+  return message.replace(/\s+/g, ' ').trim().slice(0, 200);
 }
