@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +87,21 @@ test('status / stop when nothing runs: exit 3, one line on stderr', async () => 
     assert.equal(r.code, 3, `${verb}: ${r.stderr}`);
     assert.equal(r.stdout, '');
     assert.match(r.stderr.trim(), /^sipctl: sipd is not running \(state dir .*\)/);
+  }
+});
+
+test('a pid file that cannot be read is an error naming it (exit 10), not \'not running\' (exit 3)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sipd-state-'));
+  try {
+    mkdirSync(join(dir, 'sipd.pid')); // read(2) fails (EISDIR), also for root
+    for (const verb of ['status', 'stop', 'start']) {
+      const r = await sipctl(['daemon', verb, '--state-dir', dir]);
+      assert.equal(r.code, 10, `${verb}: ${r.stderr}`);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr.trim(), new RegExp(`^sipctl: cannot read sipd's pid file ${join(dir, 'sipd.pid')} \\(EISDIR\\)`), verb);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -45,13 +45,19 @@ export function sipdBin(): string {
   return packageFile('bin', 'sipd.js');
 }
 
-/** The pid in the pid file when that process is alive and is a sipd; undefined otherwise. */
+/**
+ * The pid in the pid file when that process is alive and is a sipd; undefined otherwise. A pid
+ * file that is there but cannot be read (another user's state dir) is an error, not 'not running':
+ * status would say stopped of a running sipd, and start would try a second one.
+ */
 export function runningPid(paths: DaemonPaths): number | undefined {
   let text: string;
   try {
     text = readFileSync(paths.pidFile, 'utf8');
-  } catch {
-    return undefined;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    throw new SipctlError('DAEMON_STATE_UNREADABLE', `cannot read sipd's pid file ${paths.pidFile} (${code ?? (e as Error).message})`, { category: 'config', hint: 'run sipctl as the user that started sipd, or give its --state-dir', cause: e });
   }
   const pid = Number(text.trim());
   if (!Number.isSafeInteger(pid) || pid <= 0 || !pidAlive(pid)) return undefined;
