@@ -335,6 +335,13 @@ export interface ClusterApi {
    */
   onConnect(listener: (info: { redisLostData: boolean }) => Promise<void> | void): void;
   /**
+   * What this node's first connection found (undefined before it): a module whose listener came
+   * after it (usrloc checks its loaded rows once they are loaded) reads it. Compared with the
+   * generation kept in the state directory, so a Redis that lost its data while this node was
+   * down counts.
+   */
+  firstConnection?(): { redisLostData: boolean } | undefined;
+  /**
    * registrations: write one AoR's changes (throws when Redis is unreachable). With `maxContacts`
    * > 0 and contacts to put, atomically refused when the AoR would then hold more valid contacts
    * than that on all nodes together: resolves with the count it would have had (undefined: written).

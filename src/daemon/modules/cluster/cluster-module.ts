@@ -58,11 +58,13 @@
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Redis as RedisClient, RedisOptions } from 'ioredis';
 import { isUnspecified } from '../../../core/address/ip.js';
 import { ConfigError } from '../../../core/errors.js';
 import type { ClusterAdmission, ClusterApi, ClusterDialog, ClusterHtableEvent, ContactRecord, CoreApi, HtableValue, LocationGone } from '../../kernel/contracts.js';
 import { defineModule, type Logger } from '../../kernel/module.js';
+import { writeFileAtomic } from '../../kernel/state-store.js';
 import { socketString } from '../registrar/registrar.js';
 
 export interface ClusterSettings {
@@ -79,6 +81,8 @@ const PREFIX = 'sipd:';
 const HT_CHANNEL = `${PREFIX}ht`;
 const NODES = `${PREFIX}nodes`;
 const EPOCH = `${PREFIX}epoch`;
+/** the last EPOCH this node saw, in its state directory */
+const EPOCH_FILE = 'cluster-epoch';
 const KEY = `${PREFIX}key`;
 const CMD_CHANNEL = `${PREFIX}cmd`;
 /** the contacts (ruids) a location write removed of other writes' (LOC_WRITE): their holders drop them */
@@ -522,8 +526,16 @@ export function createClusterModule(settings: ClusterSettings) {
   const htListeners: Array<(ev: ClusterHtableEvent) => void> = [];
   const connectListeners: Array<(info: { redisLostData: boolean }) => Promise<void> | void> = [];
   const locListeners: Array<(aor: string, gone: LocationGone[]) => void> = [];
-  /** Redis' data generation: a random id set once (NX); a new one means Redis lost its data */
+  /**
+   * Redis' data generation: a random id set once (NX); a new one means Redis lost its data. Kept in
+   * the state directory (EPOCH_FILE) too, so a node that was down while Redis lost its data knows
+   * it at its next start, and gives its registrations back rather than taking their absence from
+   * Redis for removals made by other nodes (which would drop its location rows).
+   */
   let epoch: string | undefined;
+  let epochFile: string | undefined;
+  /** what the first connection found (the start check of usrloc runs after it) */
+  let firstConnect: { redisLostData: boolean } | undefined;
   const pending: Pending[] = [];
   let dropped = 0;
   const counters = { published: 0, received: 0, resyncs: 0, failures: 0, queued_while_down: 0, heartbeats: 0, round_trips: 0 };
@@ -735,11 +747,22 @@ export function createClusterModule(settings: ClusterSettings) {
   async function resync(): Promise<void> {
     counters.resyncs++;
     const mine = randomUUID();
-    await cmd!.set(EPOCH, mine, 'NX');
+    // This node setting the id means Redis holds no cluster data at all (new, or restarted
+    // without persistence): what the nodes hold is all there is, as when the id changed.
+    const created = (await cmd!.set(EPOCH, mine, 'NX')) === 'OK';
     const now = await cmd!.get(EPOCH);
-    const redisLostData = epoch !== undefined && now !== epoch;
-    if (redisLostData) log?.warn('cluster: Redis came back without its data; this node gives its copies back', { node: settings.nodeId });
+    const redisLostData = created || (epoch !== undefined && now !== epoch);
+    if (redisLostData && epoch !== undefined) log?.warn('cluster: Redis came back without its data; this node gives its copies back', { node: settings.nodeId });
+    if (now !== null && now !== epoch && epochFile !== undefined) {
+      try {
+        writeFileAtomic(epochFile, now + '\n', join(epochFile, '..'));
+      } catch (e) {
+        // only the next start's check is affected: it then cannot tell a Redis that lost its data
+        log?.warn('cluster: cannot keep the cluster store generation in the state directory', { file: epochFile, error: String(e) });
+      }
+    }
     epoch = now ?? undefined;
+    firstConnect ??= { redisLostData };
     await cmd!.set(KEY, randomBytes(32).toString('hex'), 'NX');
     const k = await cmd!.get(KEY);
     if (k !== null) key = Buffer.from(k, 'hex');
@@ -824,6 +847,7 @@ export function createClusterModule(settings: ClusterSettings) {
     },
     onHtable: (l) => void htListeners.push(l),
     onConnect: (l) => void connectListeners.push(l),
+    firstConnection: () => firstConnect,
     async locationWrite(aor, put, remove, opts = {}) {
       const { resyncing = false, maxContacts = 0, cseq, bindings, list = false } = opts;
       if ((!isUp && !resyncing) || cmd === undefined) throw new Error('cluster: Redis unreachable');
@@ -1118,6 +1142,14 @@ export function createClusterModule(settings: ClusterSettings) {
       if (!enabled) return;
       const core = ctx.api<CoreApi>('core');
       core?.onSipSocketsBound(() => bound(core));
+      if (core !== undefined) {
+        epochFile = join(core.stateDir, EPOCH_FILE);
+        try {
+          epoch = readFileSync(epochFile, 'utf8').trim() || undefined;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log.warn('cluster: cannot read the cluster store generation kept in the state directory', { file: epochFile, error: String(e) });
+        }
+      }
       const { Redis } = await import('ioredis');
       const { url, options } = redisOptions(settings.url!, settings.passwordFile, settings.timeoutMs);
       cmd = new Redis(url, options);

@@ -491,7 +491,10 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
       // removed it: the sipd:loc message found no one) is checked as after a reconnection, now
       // when Redis is up, else at the first connection.
       if (cluster !== undefined && (missed !== undefined || cluster.up())) {
-        await checkAgainstRedis(missed ?? { redisLostData: false }, 'while this node was down').catch((e: unknown) =>
+        // Redis that lost its data while this node was down (its generation differs from the one
+        // kept in the state directory, or this node's connection set the first): give back, not drop
+        const lost = missed?.redisLostData === true || cluster.firstConnection?.()?.redisLostData === true;
+        await checkAgainstRedis({ redisLostData: lost }, 'while this node was down').catch((e: unknown) =>
           // Redis failing marked it down: the reconnection runs the same check
           ctx.log.error('usrloc: checking the loaded registrations against the cluster store failed; checked again when Redis is back', { error: String(e) }),
         );
