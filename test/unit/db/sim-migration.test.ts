@@ -6,6 +6,7 @@ import { initSchema, schemaStatus, assertWritable } from '../../../src/core/db/s
 import { SchemaError } from '../../../src/core/errors.js';
 import { getSim, nextVector } from '../../../src/core/sim/sim-records.js';
 import { simStorage } from '../../../src/core/sim/sim-at-rest.js';
+import type { Database } from '../../../src/core/db/database.js';
 import { createTestDb, forEachEngine } from '../../helpers/db.js';
 
 /** The sim table as sipctl created it at version 1 (before issue 16). */
@@ -26,7 +27,53 @@ const SIM_V1 = {
 )`,
 };
 
+/** Make `db`'s sim table the version-1 table, with one row. */
+async function simV1(db: Database, engine: 'mysql' | 'sqlite'): Promise<void> {
+  await db.exec(engine === 'mysql' ? 'DROP TABLE `sim`' : 'DROP TABLE sim');
+  await db.exec(SIM_V1[engine]);
+  await db.execute('UPDATE version SET table_version = ? WHERE table_name = ?', [1, 'sim']);
+  await db.execute("INSERT INTO sim (imsi, ki, opc, created_at, updated_at) VALUES ('001010000000001', '465b5ce8b199b49faa5f0a2ee238a6bc', 'cd63cb71954a9f4e48a5994e37a02baf', '2026-01-01 00:00:00', '2026-01-01 00:00:00')");
+}
+
+const simColumns = async (db: Database, engine: 'mysql' | 'sqlite') => (engine === 'mysql'
+  ? await db.query<{ name: string }>("SELECT column_name AS name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'sim' AND column_name IN ('key_id', 'keys_enc')")
+  : await db.query<{ name: string }>("SELECT name FROM pragma_table_info('sim') WHERE name IN ('key_id', 'keys_enc')")).map((r) => r.name).sort();
+const simVersion = async (db: Database) => Number((await db.query<{ v: number }>("SELECT table_version AS v FROM version WHERE table_name = 'sim'"))[0].v);
+
 forEachEngine('sim table migration 1 → 2', (engine, track) => {
+  test('an interrupted migration leaves the table as it was (SQLite) or is recognised as done (MySQL: DDL commits), and db init run again finishes it', async () => {
+    const t = track(await createTestDb(engine));
+    const db = await t.open();
+    try {
+      // (1) the step's last DDL statement fails (SQLite: the second ALTER; MySQL: its one ALTER)
+      await simV1(db, engine);
+      let failed = 0;
+      const ddlFails: Database = { ...db, exec: async (sql) => { if (/keys_enc/.test(sql)) { failed++; throw new Error('interrupted'); } return db.exec(sql); } };
+      await assert.rejects(initSchema(ddlFails), /interrupted/);
+      assert.equal(failed, 1);
+      assert.deepEqual(await simColumns(db, engine), [], 'no column of the failed step is left');
+      assert.equal(await simVersion(db), 1);
+      assert.deepEqual((await initSchema(db)).migrated, [{ table: 'sim', from: 1, to: 2 }]);
+      assert.deepEqual(await simColumns(db, engine), ['key_id', 'keys_enc']);
+      assert.equal(await simVersion(db), 2);
+
+      // (2) interrupted after the DDL, before the version row
+      await simV1(db, engine);
+      const versionFails: Database = { ...db, execute: async (sql, params) => { if (/^UPDATE version/.test(sql)) throw new Error('interrupted'); return db.execute(sql, params); } };
+      await assert.rejects(initSchema(versionFails), /interrupted/);
+      assert.equal(await simVersion(db), 1);
+      // SQLite rolled the ALTERs back with it; MySQL's ALTER had committed
+      assert.deepEqual(await simColumns(db, engine), engine === 'sqlite' ? [] : ['key_id', 'keys_enc']);
+      assert.deepEqual((await initSchema(db)).migrated, [{ table: 'sim', from: 1, to: 2 }]);
+      assert.deepEqual(await simColumns(db, engine), ['key_id', 'keys_enc']);
+      assert.equal(await simVersion(db), 2);
+      assert.equal((await schemaStatus(db)).find((s) => s.table === 'sim')!.state, 'ok');
+      assert.equal((await getSim(db, '001010000000001', { reveal: true })).ki, '465b5ce8b199b49faa5f0a2ee238a6bc');
+    } finally {
+      await db.close();
+    }
+  });
+
   test('db init upgrades a version-1 sim table in place; rows stay and stay plain', async () => {
     const t = track(await createTestDb(engine));
     const db = await t.open();

@@ -96,11 +96,25 @@ export async function initSchema(db: Database, opts: { dryRun?: boolean } = {}):
   }
   if (opts.dryRun) return { created, existing, migrated, added, engine: db.engine };
   // A migration step, then its version row, so an interrupted upgrade resumes where it stopped.
+  // SQLite: both in one transaction (its DDL is transactional), so a step is done or not at all.
+  // MySQL: DDL commits implicitly, so a step is one ALTER (atomic), and one that ran without its
+  // version row (interrupted between the two) is recognised by its columns and not run again.
   for (const m of migrated) {
     const t = tableDef(m.table);
     for (let v = m.from; v < m.to; v++) {
-      for (const stmt of t.migrations![v][db.engine]) await db.exec(stmt);
-      await db.execute('UPDATE version SET table_version = ? WHERE table_name = ?', [v + 1, m.table]);
+      const step = t.migrations![v];
+      const setVersion = () => db.execute('UPDATE version SET table_version = ? WHERE table_name = ?', [v + 1, m.table]);
+      if (db.engine === 'sqlite') {
+        await db.transaction(async () => {
+          for (const stmt of step.ddl.sqlite) await db.exec(stmt);
+          await setVersion();
+        });
+        continue;
+      }
+      let done = true;
+      for (const c of step.adds) if (!(await hasColumn(db, m.table, c))) done = false;
+      if (!done) for (const stmt of step.ddl.mysql) await db.exec(stmt);
+      await setVersion();
     }
   }
   // All or nothing, so an interrupted init finds the column there with its index, or neither:

@@ -13,10 +13,13 @@ export interface TableDef {
   ddl: Record<Engine, string[]>;
   /**
    * Upgrades `sipctl db init` runs on a table of an older version: migrations[n] takes version n
-   * to n + 1 (statements per engine). Only sipctl's own tables have them; Kamailio's are migrated
-   * with Kamailio's tools.
+   * to n + 1 (statements per engine), adding the columns `adds`. Only sipctl's own tables have
+   * them; Kamailio's are migrated with Kamailio's tools. Each engine's statements must be all or
+   * nothing: on SQLite they run in one transaction with the version row; on MySQL each DDL
+   * statement commits on its own, so a step is one ALTER, skipped when `adds` are all there
+   * (the ALTER ran, the version row was not written).
    */
-  migrations?: Record<number, Record<Engine, string[]>>;
+  migrations?: Record<number, { adds: string[]; ddl: Record<Engine, string[]> }>;
   /**
    * sipctl's additions to a table whose version number is Kamailio's (its modules check that
    * number, so it stays): `sipctl db init` adds `column` to a table that has `requires` (sipctl's
@@ -831,8 +834,11 @@ export const TABLES: TableDef[] = [
     },
     migrations: {
       1: {
-        mysql: ['ALTER TABLE `sim` ADD COLUMN `key_id` VARCHAR(16) DEFAULT NULL, ADD COLUMN `keys_enc` VARCHAR(128) DEFAULT NULL'],
-        sqlite: ['ALTER TABLE sim ADD COLUMN key_id VARCHAR(16) DEFAULT NULL', 'ALTER TABLE sim ADD COLUMN keys_enc VARCHAR(128) DEFAULT NULL'],
+        adds: ['key_id', 'keys_enc'],
+        ddl: {
+          mysql: ['ALTER TABLE `sim` ADD COLUMN `key_id` VARCHAR(16) DEFAULT NULL, ADD COLUMN `keys_enc` VARCHAR(128) DEFAULT NULL'],
+          sqlite: ['ALTER TABLE sim ADD COLUMN key_id VARCHAR(16) DEFAULT NULL', 'ALTER TABLE sim ADD COLUMN keys_enc VARCHAR(128) DEFAULT NULL'],
+        },
       },
     },
   },
