@@ -92,6 +92,7 @@ describe('sipctl web against Kamailio 5.6 [sqlite]', () => {
     assert.equal(dash.status, 200, dash.text);
     assert.equal(dash.json.data.nodes[0].ok, true, dash.text);
     assert.deepEqual(dash.json.data.alerts, [], 'Kamailio has no alerts module');
+    assert.deepEqual(dash.json.data.alertErrors, [], 'its 500 Method Not Found is no error');
     const nodes = await ops.call('GET', '/api/nodes');
     assert.equal(nodes.status, 200, nodes.text);
     assert.equal(nodes.json.data.items[0].ok, true, nodes.text);

@@ -279,6 +279,7 @@ describe('sipctl web against SQLite and a running sipd', () => {
     assert.equal(dash.json.data.nodes.length, 1);
     assert.equal(dash.json.data.nodes[0].ok, true);
     assert.ok(Array.isArray(dash.json.data.bans) && Array.isArray(dash.json.data.alerts));
+    assert.deepEqual(dash.json.data.alertErrors, [], 'sipd answers alerts.recent');
     const event = await firstEvent(web.url, noc.cookie!);
     assert.match(event, /^event: dashboard\ndata: \{/m);
     // a sample is at most 2 s old when served: within a few seconds the hour has two points

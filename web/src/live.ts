@@ -18,7 +18,8 @@ export interface NodeSnap {
 }
 export interface Ban { table: string; key: string; expires?: string | null; node?: string; [k: string]: unknown }
 /** bans and alerts come newest first from the server. */
-export interface Snapshot { time: string; intervalSec?: number; nodes: NodeSnap[]; bans: Ban[]; alerts: Array<Record<string, unknown>> }
+/** alertErrors: nodes whose alerts could not be read (not a node without the alerts module). */
+export interface Snapshot { time: string; intervalSec?: number; nodes: NodeSnap[]; bans: Ban[]; alerts: Array<Record<string, unknown>>; alertErrors?: Array<{ node: string; error: string }> }
 
 /** Replies per second, all classes together. */
 export function repliesTotal(v: NodeSnap['repliesPerSec']): number | null {

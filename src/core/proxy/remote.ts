@@ -33,11 +33,18 @@ export function mapNotFound(e: unknown, what: { table?: string; key?: string; ao
 }
 
 /**
- * A proxy without the method (Kamailio without the module: 500 "Method Not Found"; sipd:
- * -32601 "Method not found") as one clear line, exit 6 like any other proxy fault.
+ * True when the proxy answered that it has no such method (Kamailio without the module: 500
+ * "Method Not Found"; sipd: -32601 "Method not found") — not for any other failure (a timeout,
+ * a refused connection, the method's own error).
  */
-export function mapUnsupported(e: unknown, method: string, hint?: string): unknown {
+export function isMethodNotFound(e: unknown): boolean {
   const d = remoteDetails(e);
-  if (!d || !(d.rpcCode === -32601 || /method not found/i.test(d.rpcMessage))) return e;
+  return d !== undefined && (d.rpcCode === -32601 || /method not found/i.test(d.rpcMessage));
+}
+
+/** A proxy without the method (isMethodNotFound) as one clear line, exit 6 like any other proxy fault. */
+export function mapUnsupported(e: unknown, method: string, hint?: string): unknown {
+  if (!isMethodNotFound(e)) return e;
+  const d = remoteDetails(e)!;
   return new SipctlError('METHOD_NOT_SUPPORTED', `${method}: method not supported by this proxy`, { category: 'remote', hint, details: { rpcCode: d.rpcCode, rpcMessage: d.rpcMessage }, cause: e });
 }

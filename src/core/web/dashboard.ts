@@ -8,6 +8,7 @@ import { Monitor } from '../monitor/monitor.js';
 import type { MonitorSnapshot, NodeSnapshot } from '../monitor/model.js';
 import { BAN_TABLES } from '../monitor/sample.js';
 import { getItem } from '../proxy/htable.js';
+import { isMethodNotFound } from '../proxy/remote.js';
 import { recentAlerts, type AlertDocument } from '../alerts/alerts.js';
 import type { Session } from '../session.js';
 
@@ -27,6 +28,8 @@ export interface DashboardDoc {
   bans: DashboardBan[];
   /** newest first; empty for proxies without the alerts module (Kamailio) */
   alerts: Array<AlertDocument & { node: string }>;
+  /** nodes whose alerts.recent failed otherwise than by not having it (a timeout, a refusal) */
+  alertErrors: Array<{ node: string; error: string }>;
 }
 
 /** One point of a node's hour: unix seconds, requests/s, replies/s (all classes; null = unknown). */
@@ -81,18 +84,21 @@ export class DashboardFeed {
         }
       }
       let alerts: AlertDocument[] = [];
+      let alertError: string | undefined;
       if (snapNode?.ok && !snapNode.missing.includes('alerts.recent')) {
         try {
           alerts = await recentAlerts(c, 20);
-        } catch {
-          alerts = []; // Kamailio has no alerts module
+        } catch (e) {
+          // a proxy without the alerts module (Kamailio) has no alerts; any other failure is shown
+          if (!isMethodNotFound(e)) alertError = (e as Error).message;
         }
       }
-      return { bans, alerts: alerts.map((a) => ({ ...a, node: node.name })) };
+      return { bans, alerts: alerts.map((a) => ({ ...a, node: node.name })), alertError };
     });
     const bans = extra.flatMap((o) => (o.ok ? o.value.bans : []));
     const alerts = extra.flatMap((o) => (o.ok ? o.value.alerts : [])).sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
-    const doc: DashboardDoc = { time: snap.time, intervalSec: snap.intervalSec, nodes: snap.nodes, bans, alerts };
+    const alertErrors = extra.flatMap((o) => (o.ok && o.value.alertError !== undefined ? [{ node: o.node, error: o.value.alertError }] : []));
+    const doc: DashboardDoc = { time: snap.time, intervalSec: snap.intervalSec, nodes: snap.nodes, bans, alerts, alertErrors };
     this.last = { at: Date.now(), doc };
     const t = Math.round(Date.parse(snap.time) / 1000);
     for (const n of snap.nodes) {

@@ -117,6 +117,9 @@ export function Dashboard({ canChange }: { canChange: boolean }) {
         ]}
         empty={nodes.error ?? 'No nodes.'}
       />
+      {(snapshot?.alertErrors ?? []).map((e) => (
+        <p class="error-text" data-testid="alerts-error">{text(`${e.node}: alerts could not be read: ${e.error}`)}</p>
+      ))}
       <DataTable
         caption="Alerts, newest first"
         testid="alerts"
