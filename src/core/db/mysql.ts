@@ -104,6 +104,11 @@ export async function openMysql(u: DbUrl): Promise<Database> {
     pool.on('connection', (conn) => {
       conn.execute('SET SESSION sql_mode = ?', [mode], (err) => {
         if (!err) return;
+        // Only the first connection's refusal is reported (below). A later one is not mapped to
+        // the same error (its statement, which ran on the pool, cannot be told from the others):
+        // the same server accepted this mode on the first connection, so only another server
+        // behind the same address (a failover to another version) could refuse it; the statement
+        // then fails on the closed connection.
         modeRefused ??= err;
         conn.destroy();
       });
