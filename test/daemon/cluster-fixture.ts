@@ -12,6 +12,8 @@
  * refused hand-off once the run is gone).
  */
 import { after, afterEach, before, beforeEach, type TestContext } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import type dgram from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +22,7 @@ import { createTestDb, type TestDb } from '../helpers/db.js';
 import { requireTools } from '../helpers/require.js';
 import { until } from '../helpers/until.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { registerRequest, registerWithDigest, udpFinalReply } from './sip-message.js';
 import { assertBuilt, freeSipPort, startSipd, type SipdProcess } from './sipd-process.js';
 
 export const PASSWORD = 'Tr0ub4dor-Horse-77';
@@ -33,11 +36,57 @@ export interface ClusterOptions {
   /** how many sipd nodes: node-a on 127.0.0.1, node-b on 127.0.0.2 (default 2) */
   nodes?: number;
   /** the config of node i (0, 1, …) given its listen IP, SIP port, node id and the Redis URL */
-  config(node: { index: number; ip: string; port: number; id: string; redisUrl: string }): Record<string, unknown>;
+  config(node: ClusterNode & { index: number }): Record<string, unknown>;
   /** tools the tests need besides redis-server (a missing one fails the suite) */
   tools?: string[];
   /** run first in `after`, before the nodes stop (e.g. undo a CLIENT PAUSE) */
   beforeStop?(fx: ClusterFixture): Promise<void>;
+}
+
+/** What ClusterOptions.config gets: node i's listen IP, SIP port, node id and the Redis URL. */
+export interface ClusterNode {
+  ip: string;
+  port: number;
+  id: string;
+  redisUrl: string;
+}
+
+/**
+ * The config of a node that registers users with digest (realm REALM, nonces signed with
+ * `secret`) on UDP at its address, in the cluster; `cluster` and `modules` add to it (usrloc, a
+ * timeout_ms).
+ */
+export function digestNodeConfig(secret: string, extra: { cluster?: Record<string, unknown>; modules?: Record<string, unknown> } = {}) {
+  return (n: ClusterNode) => ({
+    listen: [`udp:${n.ip}:${n.port}`],
+    cluster: { url: n.redisUrl, node_id: n.id, ...extra.cluster },
+    modules: { scanner: { user_agents: ['friendly-scanner'] }, 'auth-db': { realm: REALM, secret }, ...extra.modules },
+  });
+}
+
+/**
+ * A UA of `user` (password PASSWORD) on the bound UDP socket `sock`: one Call-ID (`…@tag`), CSeq
+ * counting up. register() sends one REGISTER through node A (0, 127.0.0.1) or B (1, 127.0.0.2),
+ * answered with digest (two CSeqs); `contact` undefined: a query (no Contact, no Expires).
+ */
+export function clusterUa(fx: ClusterFixture, sock: dgram.Socket, user: string, tag: string) {
+  const { address: ip, port: local } = sock.address();
+  const callId = `${randomBytes(8).toString('hex')}@${tag}`;
+  let cseq = 0;
+  return {
+    /** the socket's contact URI (`line` gives a second one on the same socket) */
+    uri: (line?: number) => `sip:${user}@${ip}:${local}${line === undefined ? '' : `;line=${line}`}`,
+    register(node: 0 | 1, contact: string | undefined, expires: number): Promise<string | undefined> {
+      const n = fx.nodes[node]!;
+      const host = node === 0 ? '127.0.0.1' : '127.0.0.2';
+      const uri = `sip:${host}:${n.sipPort}`;
+      const request = (auth?: string) => {
+        const text = registerRequest({ uri, via: `UDP ${ip}:${local}`, user, realm: REALM, fromTag: randomBytes(4).toString('hex'), callId, cseq: ++cseq, contact: contact ?? '', expires, auth });
+        return contact === undefined ? text.replace(/^Contact: .*\r\n/m, '').replace(/^Expires: .*\r\n/m, '') : text;
+      };
+      return registerWithDigest({ user, password: PASSWORD, uri, request, exchange: (text) => udpFinalReply(sock, text, n.sipPort, host) });
+    },
+  };
 }
 
 export interface ClusterFixture {

@@ -7,36 +7,21 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { clusterFixture, type ClusterFixture, PASSWORD, REALM } from './cluster-fixture.js';
-import { headers, registerRequest, registerWithDigest, udpFinalReply } from './sip-message.js';
+import { clusterFixture, clusterUa, digestNodeConfig, type ClusterFixture } from './cluster-fixture.js';
+import { headers } from './sip-message.js';
 import { statusOf } from './sipd-process.js';
 
 const SECRET = randomBytes(24).toString('hex');
 
-/** One phone: a UDP socket on `ip`, its own Call-ID, CSeq counting up. */
+/** One phone: a UDP socket on `ip`, its own Call-ID; register(node, expires) of its contact, without `expires` a query. */
 async function phone(fx: ClusterFixture, ip: string) {
   const sock = dgram.createSocket('udp4');
   await new Promise<void>((r) => sock.bind({ address: ip, port: 0 }, () => r()));
-  const local = sock.address().port;
-  const callId = `${randomBytes(8).toString('hex')}@reply`;
-  let cseq = 0;
-  const uri = `sip:alice@${ip}:${local}`;
+  const ua = clusterUa(fx, sock, 'alice', 'reply');
+  const uri = ua.uri();
   return {
     uri,
-    /**
-     * a REGISTER of this phone's contact through `node` (0: A, 1: B), answered with digest;
-     * `expires` undefined: a query (no Contact header)
-     */
-    register(node: 0 | 1, expires?: number): Promise<string | undefined> {
-      const n = fx.nodes[node]!;
-      const host = node === 0 ? '127.0.0.1' : '127.0.0.2';
-      const ruri = `sip:${host}:${n.sipPort}`;
-      const request = (auth?: string) => {
-        const text = registerRequest({ uri: ruri, via: `UDP ${ip}:${local}`, user: 'alice', realm: REALM, fromTag: randomBytes(4).toString('hex'), callId, cseq: ++cseq, contact: `<${uri}>`, expires: expires ?? 0, auth });
-        return expires === undefined ? text.replace(/^Contact: .*\r\n/m, '').replace(/^Expires: .*\r\n/m, '') : text;
-      };
-      return registerWithDigest({ user: 'alice', password: PASSWORD, uri: ruri, request, exchange: (text) => udpFinalReply(sock, text, n.sipPort, host) });
-    },
+    register: (node: 0 | 1, expires?: number) => ua.register(node, expires === undefined ? undefined : `<${uri}>`, expires ?? 0),
     close: () => sock.close(),
   };
 }
@@ -66,11 +51,7 @@ describe('the 200 OK of a REGISTER through any node lists the AoR\'s bindings on
   const fx = clusterFixture({
     name: 'sipd-register-reply-',
     users: ['alice'],
-    config: (n) => ({
-      listen: [`udp:${n.ip}:${n.port}`],
-      cluster: { url: n.redisUrl, node_id: n.id, timeout_ms: 10_000 },
-      modules: { scanner: { user_agents: ['friendly-scanner'] }, 'auth-db': { realm: REALM, secret: SECRET }, usrloc: {} },
-    }),
+    config: digestNodeConfig(SECRET, { cluster: { timeout_ms: 10_000 }, modules: { usrloc: {} } }),
   });
 
   test('X through A, Y through B → B\'s 200 lists X and Y; a query through A lists both; X un-registered through B → B\'s 200 lists Y only', async () => {

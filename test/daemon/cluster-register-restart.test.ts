@@ -12,8 +12,7 @@ import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { Redis } from 'ioredis';
 import { until } from '../helpers/until.js';
-import { clusterFixture, clusterReady, REALM, PASSWORD } from './cluster-fixture.js';
-import { registerRequest, registerWithDigest, udpFinalReply } from './sip-message.js';
+import { clusterFixture, clusterReady, clusterUa, digestNodeConfig } from './cluster-fixture.js';
 import { startSipd, statusOf } from './sipd-process.js';
 
 const SECRET = randomBytes(24).toString('hex');
@@ -22,27 +21,14 @@ const UA_IP = '127.0.0.44';
 type Dump = { Domains: Array<{ Domain: { AoRs: Array<{ Info: { AoR: string; Contacts: Array<{ Contact: { Address: string; Ruid: string } }> } }> } }> };
 
 describe('a node restarted after another took its binding over drops its copy and row at start', () => {
-  const nodeConfig = (n: { ip: string; port: number; id: string; redisUrl: string }) => ({
-    listen: [`udp:${n.ip}:${n.port}`],
-    cluster: { url: n.redisUrl, node_id: n.id, timeout_ms: 10_000 },
-    modules: { scanner: { user_agents: ['friendly-scanner'] }, 'auth-db': { realm: REALM, secret: SECRET }, usrloc: { db_mode: 1 } },
-  });
+  const nodeConfig = digestNodeConfig(SECRET, { cluster: { timeout_ms: 10_000 }, modules: { usrloc: { db_mode: 1 } } });
   const fx = clusterFixture({ name: 'sipd-register-restart-', users: ['carol', 'dave'], config: nodeConfig });
 
   /** A phone of `user` on UA_IP: REGISTERs through A (0) or B (1), one Call-ID, CSeq counting up. */
   const phone = (sock: dgram.Socket, user: string) => {
-    const local = sock.address().port;
-    const uri = `sip:${user}@${UA_IP}:${local}`;
-    const callId = `${randomBytes(8).toString('hex')}@restart`;
-    let cseq = 0;
-    const register = (node: 0 | 1) => {
-      const n = fx.nodes[node]!;
-      const host = node === 0 ? '127.0.0.1' : '127.0.0.2';
-      const ruri = `sip:${host}:${n.sipPort}`;
-      const request = (auth?: string) => registerRequest({ uri: ruri, via: `UDP ${UA_IP}:${local}`, user, realm: REALM, fromTag: randomBytes(4).toString('hex'), callId, cseq: ++cseq, contact: `<${uri}>`, expires: 300, auth });
-      return registerWithDigest({ user, password: PASSWORD, uri: ruri, request, exchange: (text) => udpFinalReply(sock, text, n.sipPort, host) });
-    };
-    return { uri, register };
+    const ua = clusterUa(fx, sock, user, 'restart');
+    const uri = ua.uri();
+    return { uri, register: (node: 0 | 1) => ua.register(node, `<${uri}>`, 300) };
   };
   /** `ruid address` of each contact node A (0) or B (1) holds for `user` */
   const held = async (node: 0 | 1, user: string) => {
@@ -51,6 +37,21 @@ describe('a node restarted after another took its binding over drops its copy an
   };
   const rows = async (db: Awaited<ReturnType<typeof fx.tdb.open>>, user: string) =>
     (await db.query<{ ruid: string; contact: string }>('SELECT ruid, contact FROM location WHERE username = ? ORDER BY id', [user])).map((r) => `${r.ruid} ${r.contact}`);
+  /** `body` with a Redis client, the database and a phone of `user` on UA_IP, all closed after it */
+  const withPhone = async (user: string, body: (t: { redis: Redis; db: Awaited<ReturnType<typeof fx.tdb.open>>; uri: string; register: (node: 0 | 1) => Promise<string | undefined> }) => Promise<void>) => {
+    const redis = new Redis(fx.redis.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await redis.connect();
+    const db = await fx.tdb.open().catch((e: unknown) => (redis.disconnect(), Promise.reject(e)));
+    const sock = dgram.createSocket('udp4');
+    try {
+      await new Promise<void>((r) => sock.bind({ address: UA_IP, port: 0 }, () => r()));
+      await body({ redis, db, ...phone(sock, user) });
+    } finally {
+      sock.close();
+      redis.disconnect();
+      await db.close();
+    }
+  };
   /** A started again with its node id, port and state directory */
   const restartA = async (stateDir: string, sipPort: number) => {
     const redisUrl = `redis://127.0.0.1:${fx.redis.port}/0`;
@@ -58,14 +59,7 @@ describe('a node restarted after another took its binding over drops its copy an
     await clusterReady(fx.nodes[0], 2);
   };
 
-  test('carol through A, A stopped, the same contact through B, A started again → A holds nothing of carol, only B\'s row is left', async () => {
-    const redis = new Redis(fx.redis.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 });
-    await redis.connect();
-    const db = await fx.tdb.open().catch((e: unknown) => (redis.disconnect(), Promise.reject(e)));
-    const sock = dgram.createSocket('udp4');
-    try {
-      await new Promise<void>((r) => sock.bind({ address: UA_IP, port: 0 }, () => r()));
-      const { uri, register } = phone(sock, 'carol');
+  test('carol through A, A stopped, the same contact through B, A started again → A holds nothing of carol, only B\'s row is left', () => withPhone('carol', async ({ redis, db, uri, register }) => {
 
       // 1. registered through A: A's copy and A's row
       assert.equal(statusOf(await register(0)), 200, 'REGISTER through A');
@@ -89,20 +83,8 @@ describe('a node restarted after another took its binding over drops its copy an
       await until('A\'s row gone, B\'s left', async () => JSON.stringify(await rows(db, 'carol')) === JSON.stringify([b1]), 10_000);
       assert.deepEqual(await held(1, 'carol'), [b1], 'B keeps its binding');
       assert.deepEqual(Object.keys(await redis.hgetall('sipd:loc:carol')), [b1.split(' ')[0]], 'the cluster store unchanged');
-    } finally {
-      sock.close();
-      redis.disconnect();
-      await db.close();
-    }
-  });
-  test('Redis lost its data while A was down → A gives the registrations it loaded back, rows kept', async () => {
-    const redis = new Redis(fx.redis.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 });
-    await redis.connect();
-    const db = await fx.tdb.open().catch((e: unknown) => (redis.disconnect(), Promise.reject(e)));
-    const sock = dgram.createSocket('udp4');
-    try {
-      await new Promise<void>((r) => sock.bind({ address: UA_IP, port: 0 }, () => r()));
-      const { uri, register } = phone(sock, 'dave');
+  }));
+  test('Redis lost its data while A was down → A gives the registrations it loaded back, rows kept', () => withPhone('dave', async ({ redis, db, uri, register }) => {
       // Both ways A can learn it: another node set a new generation first (A compares it with the
       // one in its state directory), or A's own connection sets the first one (Redis holds nothing).
       for (const how of ['another node set a new generation', 'A sets the first generation']) {
@@ -120,10 +102,5 @@ describe('a node restarted after another took its binding over drops its copy an
         await until(`${how}: dave's binding back in Redis`, async () => Object.keys(await redis.hgetall('sipd:loc:dave')).join() === mine[0]!.split(' ')[0], 10_000);
         assert.doesNotMatch(fx.nodes[0].output(), /contacts gone from the cluster store while this node was down dropped/);
       }
-    } finally {
-      sock.close();
-      redis.disconnect();
-      await db.close();
-    }
-  });
+  }));
 });

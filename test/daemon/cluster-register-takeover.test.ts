@@ -12,17 +12,12 @@ import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { Redis } from 'ioredis';
 import { until } from '../helpers/until.js';
-import { clusterFixture, type ClusterFixture, PASSWORD, REALM } from './cluster-fixture.js';
-import { registerRequest, registerWithDigest, udpFinalReply } from './sip-message.js';
+import { clusterFixture, clusterUa, digestNodeConfig, type ClusterFixture } from './cluster-fixture.js';
 import { statusOf } from './sipd-process.js';
 
 const SECRET = randomBytes(24).toString('hex');
 const UA_IP = '127.0.0.43';
-const nodeConfig = (usrloc: Record<string, unknown>) => (n: { ip: string; port: number; id: string; redisUrl: string }) => ({
-  listen: [`udp:${n.ip}:${n.port}`],
-  cluster: { url: n.redisUrl, node_id: n.id },
-  modules: { scanner: { user_agents: ['friendly-scanner'] }, 'auth-db': { realm: REALM, secret: SECRET }, usrloc },
-});
+const nodeConfig = (usrloc: Record<string, unknown>) => digestNodeConfig(SECRET, { modules: { usrloc } });
 
 type Dump = { Domains: Array<{ Domain: { AoRs: Array<{ Info: { AoR: string; Contacts: Array<{ Contact: { Address: string; Ruid: string; CSeq: number } }> } }> } }> };
 
@@ -36,22 +31,13 @@ async function openUa(fx: ClusterFixture, tag: string) {
   const db = await fx.tdb.open().catch((e: unknown) => (redis.disconnect(), Promise.reject(e)));
   const sock = dgram.createSocket('udp4');
   await new Promise<void>((r) => sock.bind({ address: UA_IP, port: 0 }, () => r()));
-  const local = sock.address().port;
-  const callId = `${randomBytes(8).toString('hex')}@${tag}`;
-  let cseq = 0;
+  const ua = clusterUa(fx, sock, 'dave', tag);
   return {
     redis,
     /** the UA's contact URI (`line` gives a second one on the same socket) */
-    uri: (line?: number) => `sip:dave@${UA_IP}:${local}${line === undefined ? '' : `;line=${line}`}`,
+    uri: ua.uri,
     /** one REGISTER (answered with digest: two CSeqs) of `contact` through `node` (0: A, 1: B) */
-    register(node: 0 | 1, contact: string, expires: number): Promise<string | undefined> {
-      const n = fx.nodes[node]!;
-      const host = node === 0 ? '127.0.0.1' : '127.0.0.2';
-      const uri = `sip:${host}:${n.sipPort}`;
-      const request = (auth?: string) => registerRequest({ uri, via: `UDP ${UA_IP}:${local}`, user: 'dave', realm: REALM, fromTag: randomBytes(4).toString('hex'), callId, cseq: ++cseq, contact, expires, auth });
-      const exchange = (text: string) => udpFinalReply(sock, text, n.sipPort, host);
-      return registerWithDigest({ user: 'dave', password: PASSWORD, uri, request, exchange });
-    },
+    register: (node: 0 | 1, contact: string, expires: number) => ua.register(node, contact, expires),
     /** the contacts node A (0) or B (1) holds for dave */
     async held(node: 0 | 1) {
       const d = await fx.nodes[node]!.rpc<Dump>('ul.dump');
