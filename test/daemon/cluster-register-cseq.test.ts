@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { clusterFixture, PASSWORD, REALM } from './cluster-fixture.js';
+import { clusterFixture, digestNodeConfig, PASSWORD, REALM } from './cluster-fixture.js';
 import { redisCommand } from './raw-sip.js';
 import { header, registerRequest, registerWithDigest, udpFinalReply } from './sip-message.js';
 import { statusOf } from './sipd-process.js';
@@ -19,11 +19,7 @@ describe('the REGISTER CSeq rule holds over all nodes of a cluster', () => {
   const fx = clusterFixture({
     name: 'sipd-register-cseq-',
     users: ['carol'],
-    config: (n) => ({
-      listen: [`udp:${n.ip}:${n.port}`],
-      cluster: { url: n.redisUrl, node_id: n.id },
-      modules: { scanner: { user_agents: ['friendly-scanner'] }, 'auth-db': { realm: REALM, secret: SECRET } },
-    }),
+    config: digestNodeConfig(SECRET),
   });
 
   test('a lower CSeq of one Call-ID through B than A accepted → 400 Invalid CSeq number, nothing registered on B; a higher one → 200', async () => {

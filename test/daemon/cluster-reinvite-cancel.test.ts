@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { clusterFixture, REALM } from './cluster-fixture.js';
+import { clusterFixture, digestNodeConfig } from './cluster-fixture.js';
 import { Ua, inDialogRequest, type Addr } from './dialog-ua.js';
 import { redisCommand } from './raw-sip.js';
 import { cseqOf, header } from './sip-message.js';
@@ -20,12 +20,8 @@ describe('a re-INVITE CANCELled at a node that does not own the call (sipd --clu
   const fx = clusterFixture({
     name: 'sipd-reinvite-cancel-',
     users: ['alice', 'bob'],
-    config: (n) => ({
-      listen: [`udp:${n.ip}:${n.port}`],
-      // Redis is held for 1.5 s below: longer than that before a command counts as failed
-      cluster: { url: n.redisUrl, node_id: n.id, timeout_ms: 5000 },
-      modules: { scanner: { user_agents: ['friendly-scanner'] }, 'auth-db': { realm: REALM, secret: SECRET } },
-    }),
+    // Redis is held for 1.5 s below: longer than that before a command counts as failed
+    config: digestNodeConfig(SECRET, { cluster: { timeout_ms: 5000 } }),
     // a failed test must not leave Redis paused for the nodes' shutdown
     beforeStop: async (f) => void (await redisCommand(f.redis.port, 'CLIENT UNPAUSE').catch(() => undefined)),
   });

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { isolatedEnv, runSipctl } from '../helpers/cli.js';
 import { until } from '../helpers/until.js';
-import { clusterFixture, clusterReady, PASSWORD, REALM } from './cluster-fixture.js';
+import { clusterFixture, digestNodeConfig, clusterReady, PASSWORD, REALM } from './cluster-fixture.js';
 import { udpRegister } from './sip-message.js';
 import { statusOf } from './sipd-process.js';
 
@@ -29,11 +29,7 @@ describe('ul.lookup, ul.rm and ul.rm_contact reach a registration on every node 
   const fx = clusterFixture({
     name: 'sipd-ul-rm-',
     users: ['alice'],
-    config: (n) => ({
-      listen: [`udp:${n.ip}:${n.port}`],
-      cluster: { url: n.redisUrl, node_id: n.id },
-      modules: { scanner: { user_agents: ['friendly-scanner'] }, 'auth-db': { realm: REALM, secret: SECRET } },
-    }),
+    config: digestNodeConfig(SECRET),
   });
 
   /** alice REGISTERs from a fresh UA socket through A (0) or B (1): the contact URI it registered */
