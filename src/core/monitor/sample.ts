@@ -4,6 +4,7 @@
  * have (no dialog module, no pike, sipd has no core.shmmem) leaves its field undefined and names
  * the method in `missing`; only an unreachable proxy makes the whole sample fail.
  */
+import { isMethodNotFound } from '../proxy/remote.js';
 import { isRpcError } from '../rpc/rpc-error.js';
 import type { RpcClient } from '../rpc/client.js';
 
@@ -46,12 +47,6 @@ export function parseStatLines(lines: unknown): Map<string, number> {
   return out;
 }
 
-/** Methods answered "not found"/unknown by Kamailio (500 Method Not Found) or sipd (-32601). */
-function isMissingMethod(e: unknown): boolean {
-  if (!isRpcError(e) || e.category !== 'remote') return false;
-  return /method not found/i.test(e.message);
-}
-
 /**
  * Take one sample. Calls go one after another over the node's one client (Kamailio's jsonrpcs
  * answers one request per connection at a time anyway). Throws only when the proxy cannot be
@@ -64,7 +59,7 @@ export async function sampleNode(c: RpcClient, opts: { dumpBans?: boolean } = {}
       return await c.call<T>(method, params);
     } catch (e) {
       if (isRpcError(e) && e.category === 'remote') {
-        s.missing.push(isMissingMethod(e) ? method : `${method} (${e.message})`);
+        s.missing.push(isMethodNotFound(e) ? method : `${method} (${e.message})`);
         return undefined;
       }
       throw e;

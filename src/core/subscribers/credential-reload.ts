@@ -13,7 +13,7 @@
  */
 import type { Session } from '../session.js';
 import type { NodeSet } from '../proxy/node-set.js';
-import { remoteDetails } from '../proxy/remote.js';
+import { isMethodNotFound } from '../proxy/remote.js';
 
 export const RELOAD_CREDENTIALS_METHOD = 'auth.reloadCredentials';
 
@@ -31,12 +31,6 @@ export interface CredentialReloadOptions {
   chosen: boolean;
 }
 
-/** A proxy that has no auth.reloadCredentials (Kamailio: -32601 / "Method Not Found"): it reads the database itself. */
-function isMissingMethod(e: unknown): boolean {
-  const d = remoteDetails(e);
-  return d !== undefined && (d.rpcCode === -32601 || /not found/i.test(d.rpcMessage));
-}
-
 /**
  * auth.reloadCredentials on every node of `nodes`, all at once. Never throws; returns the
  * warnings (one line per node that could not be reloaded).
@@ -46,7 +40,8 @@ export async function reloadCredentialsOn(nodes: NodeSet, opts: CredentialReload
   if (!opts.chosen) return [];
   const warnings: string[] = [];
   for (const o of outcomes) {
-    if (o.ok || isMissingMethod(o.error)) continue;
+    // a proxy without the method (Kamailio) reads the database itself
+    if (o.ok || isMethodNotFound(o.error)) continue;
     warnings.push(`${o.node}: the subscriber change is written, but ${RELOAD_CREDENTIALS_METHOD} failed (${o.error.message}); ${UNTIL_RELOADED}`);
   }
   return warnings;
