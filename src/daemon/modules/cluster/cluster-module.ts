@@ -58,7 +58,7 @@
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Redis as RedisClient, RedisOptions } from 'ioredis';
 import { isUnspecified } from '../../../core/address/ip.js';
 import { ConfigError } from '../../../core/errors.js';
@@ -755,7 +755,7 @@ export function createClusterModule(settings: ClusterSettings) {
     if (redisLostData && epoch !== undefined) log?.warn('cluster: Redis came back without its data; this node gives its copies back', { node: settings.nodeId });
     if (now !== null && now !== epoch && epochFile !== undefined) {
       try {
-        writeFileAtomic(epochFile, now + '\n', join(epochFile, '..'));
+        writeFileAtomic(epochFile, now + '\n', dirname(epochFile));
       } catch (e) {
         // only the next start's check is affected: it then cannot tell a Redis that lost its data
         log?.warn('cluster: cannot keep the cluster store generation in the state directory', { file: epochFile, error: String(e) });
