@@ -4,7 +4,12 @@
 // against Redis: the restarted node kept the binding (and its row) until it expired, and also held
 // the other node's binding, loaded from that node's row. And a node that was down while Redis lost
 // its data gives the registrations it loaded back to Redis instead of taking their absence for
-// removals (which dropped its location rows). Two sipd nodes on 127.0.0.1 (A) and 127.0.0.2 (B)
+// removals (which dropped its location rows). Each binding goes back under the node it registered
+// through — before, a node gave back every row it had loaded under its own name, so calls for
+// another node's users went through the wrong node — also when Redis loses its data with every
+// node connected (FLUSHALL: the heartbeat reads sipd:epoch); a node that is down has its rows
+// given back without an owner (called directly, as a dead node's), until it starts again and
+// gives them back itself. Two sipd nodes on 127.0.0.1 (A) and 127.0.0.2 (B)
 // over one private Redis and one MariaDB (cluster-fixture.ts).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,7 +27,7 @@ type Dump = { Domains: Array<{ Domain: { AoRs: Array<{ Info: { AoR: string; Cont
 
 describe('a node restarted after another took its binding over drops its copy and row at start', () => {
   const nodeConfig = digestNodeConfig(SECRET, { cluster: { timeout_ms: 10_000 }, modules: { usrloc: { db_mode: 1 } } });
-  const fx = clusterFixture({ name: 'sipd-register-restart-', users: ['carol', 'dave'], config: nodeConfig });
+  const fx = clusterFixture({ name: 'sipd-register-restart-', users: ['carol', 'dave', 'bob'], config: nodeConfig });
 
   /** A phone of `user` on UA_IP: REGISTERs through A (0) or B (1), one Call-ID, CSeq counting up. */
   const phone = (sock: dgram.Socket, user: string) => {
@@ -52,12 +57,20 @@ describe('a node restarted after another took its binding over drops its copy an
       await db.close();
     }
   };
-  /** A started again with its node id, port and state directory */
-  const restartA = async (stateDir: string, sipPort: number) => {
+  /** A (0) or B (1) started again with its node id, port and state directory */
+  const restart = async (node: 0 | 1, stateDir: string, sipPort: number, members = 2) => {
     const redisUrl = `redis://127.0.0.1:${fx.redis.port}/0`;
-    fx.nodes[0] = await startSipd({ stateDir, dbUrl: fx.tdb.fullUrl, sipPort, config: nodeConfig({ ip: '127.0.0.1', port: sipPort, id: 'node-a', redisUrl }) });
-    await clusterReady(fx.nodes[0], 2);
+    fx.nodes[node] = await startSipd({ stateDir, dbUrl: fx.tdb.fullUrl, sipPort, config: nodeConfig({ ip: `127.0.0.${node + 1}`, port: sipPort, id: node === 0 ? 'node-a' : 'node-b', redisUrl }) });
+    await clusterReady(fx.nodes[node], members);
   };
+  const restartA = (stateDir: string, sipPort: number) => restart(0, stateDir, sipPort);
+  /** `contact URI → node (hop)` of every record Redis has for `user`; `-` for a record naming no node */
+  const owners = async (redis: Redis, user: string) =>
+    Object.values(await redis.hgetall(`sipd:loc:${user}`))
+      .map((v) => JSON.parse(v) as { contact: string; node?: string; hop?: string })
+      .map((c) => `${c.contact} ${c.node ?? '-'}${c.hop === undefined ? '' : ` (${c.hop})`}`)
+      .sort()
+      .join(', ');
 
   test('carol through A, A stopped, the same contact through B, A started again → A holds nothing of carol, only B\'s row is left', () => withPhone('carol', async ({ redis, db, uri, register }) => {
 
@@ -103,4 +116,61 @@ describe('a node restarted after another took its binding over drops its copy an
         assert.doesNotMatch(fx.nodes[0].output(), /contacts gone from the cluster store while this node was down dropped/);
       }
   }));
+  test('Redis lost its data: each binding goes back under the node it registered through — A down, both up, B down', async () => {
+    const redis = new Redis(fx.redis.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await redis.connect();
+    const db = await fx.tdb.open().catch((e: unknown) => (redis.disconnect(), Promise.reject(e)));
+    const socks = [dgram.createSocket('udp4'), dgram.createSocket('udp4')];
+    try {
+      for (const s of socks) await new Promise<void>((r) => s.bind({ address: UA_IP, port: 0 }, () => r()));
+      // bob's desk phone registers through B, his softphone through A
+      const desk = clusterUa(fx, socks[0]!, 'bob', 'desk');
+      const soft = clusterUa(fx, socks[1]!, 'bob', 'soft');
+      assert.equal(statusOf(await desk.register(1, `<${desk.uri()}>`, 300)), 200, 'the desk phone through B');
+      assert.equal(statusOf(await soft.register(0, `<${soft.uri()}>`, 300)), 200, 'the softphone through A');
+      const hopA = `127.0.0.1:${fx.nodes[0]!.sipPort}`;
+      const hopB = `127.0.0.2:${fx.nodes[1]!.sipPort}`;
+      const right = [`${desk.uri()} node-b (${hopB})`, `${soft.uri()} node-a (${hopA})`].sort().join(', ');
+      assert.equal(await owners(redis, 'bob'), right, 'each contact names the node it registered through');
+      const bobRows = await rows(db, 'bob');
+      assert.equal(bobRows.length, 2);
+      const [deskRuid] = (await held(1, 'bob')).map((h) => h.split(' ')[0]);
+
+      // 1. A down while Redis loses its data; A starts again, having loaded both rows
+      const a = fx.nodes[0]!;
+      assert.equal((await a.stop()).code, 0, 'A stopped cleanly');
+      await redis.flushall();
+      await restartA(a.stateDir, a.sipPort);
+      await until('A down: each contact back under its node', async () => (await owners(redis, 'bob')) === right, 15_000);
+      assert.deepEqual((await held(0, 'bob')).map((h) => h.split(' ')[1]), [soft.uri()], 'A holds its own contact only, not B\'s (loaded from B\'s row)');
+      assert.deepEqual(await held(1, 'bob'), [`${deskRuid} ${desk.uri()}`], 'B keeps its contact');
+      assert.deepEqual(await rows(db, 'bob'), bobRows, 'both rows kept');
+      // B noticed with its connection up (no reconnection): its heartbeat read a new sipd:epoch
+      assert.match(fx.nodes[1]!.output(), /Redis lost its data \(sipd:epoch changed\)/);
+      // and A's give-back of B's row (no owner, only where B's is not) did not overwrite B's
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.equal(await owners(redis, 'bob'), right, 'still each under its node');
+
+      // 2. both up: FLUSHALL, each node's heartbeat notices
+      await redis.flushall();
+      await until('both up: each contact back under its node', async () => (await owners(redis, 'bob')) === right, 15_000);
+
+      // 3. B down: A gives B's row back without an owner (a contact of a node not alive is called
+      //    directly); B, started again, gives it back under its name
+      const b = fx.nodes[1]!;
+      assert.equal((await b.stop()).code, 0, 'B stopped cleanly');
+      await redis.flushall();
+      const unowned = [`${desk.uri()} -`, `${soft.uri()} node-a (${hopA})`].sort().join(', ');
+      await until('B down: A\'s contact under A, B\'s without an owner', async () => (await owners(redis, 'bob')) === unowned, 15_000);
+      assert.deepEqual((await held(0, 'bob')).map((h) => h.split(' ')[1]), [soft.uri()], 'A still holds only its own');
+      await restart(1, b.stateDir, b.sipPort);
+      await until('B back: its contact under its name again', async () => (await owners(redis, 'bob')) === right, 15_000);
+      assert.deepEqual(await held(1, 'bob'), [`${deskRuid} ${desk.uri()}`], 'B holds its contact again');
+      assert.deepEqual(await rows(db, 'bob'), bobRows, 'both rows kept throughout');
+    } finally {
+      for (const s of socks) s.close();
+      redis.disconnect();
+      await db.close();
+    }
+  });
 });

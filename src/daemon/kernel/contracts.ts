@@ -367,6 +367,28 @@ export interface ClusterApi {
    * or time differs was written again since, and stays).
    */
   onLocationGone?(listener: (aor: string, gone: LocationGone[]) => void): void;
+  /**
+   * registrations, after Redis lost its data: give back contacts another node wrote (the location
+   * rows carry its server_id, not its name) without an owner — each only where Redis has no record
+   * of that ruid yet, so the owner's own give-back (under its name, with its hand-off address) wins
+   * whichever comes first; a record without an owner is called directly, as a dead owner's is.
+   * Part of a resync or of the start (answered while the node counts as down); throws when Redis
+   * does not answer.
+   */
+  locationGiveBackUnowned?(entries: Array<{ aor: string; contacts: ContactRecord[] }>): Promise<void>;
+  /**
+   * registrations: remove these contacts (aor, ruid) from the cluster store, each only while its
+   * record there is expired (Redis' clock) — the sweep of rows whose node is gone; a field written
+   * again since stays. Throws when Redis does not answer.
+   */
+  locationExpire?(entries: Array<{ aor: string; ruid: string }>): Promise<number>;
+  /**
+   * the location table's `server_id` of `node` (this node when omitted): a number derived from the
+   * node id (1 … 2^31 - 1), so a row tells which node wrote it also when Redis lost its data
+   */
+  serverId?(node?: string): number;
+  /** the nodes whose heartbeat is under 6 s old, as last read (every 2 s), this one included; empty before the first read */
+  liveNodes?(): string[];
   /** active calls: admit `member` into `user`'s set if fewer than `limit` are live */
   callAdmit(user: string, member: string, limit: number): Promise<ClusterAdmission>;
   /** active calls: this node's live members, deadlines pushed forward (the owner's heartbeat) */

@@ -285,6 +285,52 @@ for _, f in ipairs(stale) do skip[f] = true end
 return reply(0, h, skip)`;
 
 /**
+ * A give-back after Redis lost its data, of contacts another node wrote (their location rows name
+ * its server_id, not its name): each written only where no record of its ruid is there (HSETNX), so
+ * the owner's own give-back, under its name, wins whichever comes first. KEYS[1] = the AoR's key,
+ * ARGV[1] = PEXPIREAT ms (0: none), then ruid, JSON pairs. Returns how many were written.
+ */
+const LOC_GIVE_BACK_UNOWNED = `
+local n = 0
+for i = 2, #ARGV, 2 do n = n + redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local last = tonumber(ARGV[1])
+if last > 0 then
+  redis.call('PEXPIREAT', KEYS[1], last, 'NX')
+  redis.call('PEXPIREAT', KEYS[1], last, 'GT')
+end
+return n`;
+
+/**
+ * Remove contacts (ARGV: ruids) of one AoR (KEYS[1]) whose record is expired by Redis' clock (not
+ * permanent): the location rows of a node gone for good were swept; a record written again since
+ * (valid) stays. Returns how many went.
+ */
+const LOC_EXPIRE = `
+local now = tonumber(redis.call('TIME')[1])
+local n = 0
+for i = 1, #ARGV do
+  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  if v then
+    local ok, c = pcall(cjson.decode, v)
+    local e = (ok and type(c) == 'table' and tonumber(c.expires)) or 0
+    if e ~= 0 and e <= now then n = n + redis.call('HDEL', KEYS[1], ARGV[i]) end
+  end
+end
+return n`;
+
+/**
+ * The location table's server_id of a node (Kamailio's column for the instance that wrote a row):
+ * FNV-1a of the node id, 1 … 2^31 - 1 (the column is a signed INT; 0 is Kamailio's default and a
+ * single sipd's, "no node"). Node ids are stable across restarts (a --workers process's too), so
+ * a restarted node knows its rows, and any node tells a live member's rows from a gone one's.
+ */
+export function serverIdOf(node: string): number {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(node, 'utf8')) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h & 0x7fffffff || 1;
+}
+
+/**
  * Write a dialog's record (and its deadline) unless another process holds it: the field is new,
  * or names this node and pid. A node that comes back after a claim cannot take the call back.
  */
@@ -678,12 +724,23 @@ export function createClusterModule(settings: ClusterSettings) {
     if (ev !== undefined) for (const l of htListeners) l(ev);
   }
 
-  async function announce(): Promise<void> {
-    if (cmd === undefined) return;
+  /**
+   * The heartbeat: this node's entry in sipd:nodes, who else is alive, and Redis' data generation
+   * (sipd:epoch), in one pipeline. Returns the generation read (null: the key is gone).
+   */
+  async function announce(): Promise<string | null | undefined> {
+    if (cmd === undefined) return undefined;
     counters.heartbeats++;
-    await cmd.hset(NODES, settings.nodeId, JSON.stringify({ lastSeen: Date.now(), listen: settings.listen, hops, pid: process.pid }));
+    const replies = await cmd
+      .pipeline()
+      .hset(NODES, settings.nodeId, JSON.stringify({ lastSeen: Date.now(), listen: settings.listen, hops, pid: process.pid }))
+      .hgetall(NODES)
+      .get(EPOCH)
+      .exec();
+    for (const [err] of replies ?? []) if (err !== null) throw err;
     // who else is alive: calls are handed to a node only while it is
-    const h = await cmd.hgetall(NODES);
+    const h = (replies?.[1]?.[1] ?? {}) as Record<string, string>;
+    const generation = (replies?.[2]?.[1] ?? null) as string | null;
     seen.clear();
     const ips = new Map<string, number>();
     const nh = new Map<string, string[]>();
@@ -709,6 +766,20 @@ export function createClusterModule(settings: ClusterSettings) {
     }
     memberIps = ips;
     nodeHops = nh;
+    return generation;
+  }
+
+  /**
+   * The heartbeat read a data generation other than the one this node resynchronised with: Redis
+   * lost its data without this node's connection dropping (FLUSHALL, or a restart faster than the
+   * connection noticed). Resynchronise as after a reconnection: the node's copies (bans, its
+   * registrations) go back. REGISTER is answered 503 meanwhile, as while reconnecting.
+   */
+  function checkGeneration(generation: string | null | undefined): void {
+    if (generation === undefined || !isUp || resyncing !== undefined || generation === epoch) return;
+    log?.warn('cluster: Redis lost its data (sipd:epoch changed) with this node connected; giving its copies back', { node: settings.nodeId });
+    isUp = false;
+    connected();
   }
 
   /**
@@ -912,6 +983,59 @@ export function createClusterModule(settings: ClusterSettings) {
       return out;
     },
     onLocationGone: (l) => void locListeners.push(l),
+    async locationGiveBackUnowned(entries) {
+      // part of a resync or of the start, as locationOwners (not counted in round_trips)
+      if (cmd === undefined) throw new Error('cluster: Redis unreachable');
+      try {
+        for (let i = 0; i < entries.length; i += 500) {
+          const p = cmd.pipeline();
+          for (const { aor, contacts } of entries.slice(i, i + 500)) {
+            if (contacts.length === 0) continue;
+            // a permanent contact (expires 0) keeps the key from expiring: no PEXPIREAT then
+            const last = contacts.some((c) => c.expires === 0) ? 0 : Math.max(...contacts.map((c) => c.expires));
+            // no node, no hop: called directly (proxy), as the contacts of a node not alive
+            const args = contacts.flatMap((c) => {
+              const { node: _node, hop: _hop, ...rest } = c;
+              return [c.ruid, JSON.stringify(rest)];
+            });
+            p.eval(LOC_GIVE_BACK_UNOWNED, 1, `${LOC_PREFIX}${aor}`, String(last * 1000), ...args);
+          }
+          for (const [err] of (await p.exec()) ?? []) if (err !== null) throw err;
+        }
+      } catch (e) {
+        down(e);
+        throw e;
+      }
+    },
+    async locationExpire(entries) {
+      if (!isUp || cmd === undefined) throw new Error('cluster: Redis unreachable');
+      const byAor = new Map<string, string[]>();
+      for (const { aor, ruid } of entries) byAor.set(aor, [...(byAor.get(aor) ?? []), ruid]);
+      const list = [...byAor];
+      let n = 0;
+      try {
+        for (let i = 0; i < list.length; i += 500) {
+          const p = trip(cmd).pipeline();
+          for (const [aor, ruids] of list.slice(i, i + 500)) p.eval(LOC_EXPIRE, 1, `${LOC_PREFIX}${aor}`, ...ruids);
+          for (const [err, r] of (await p.exec()) ?? []) {
+            if (err !== null) throw err;
+            n += Number(r);
+          }
+        }
+      } catch (e) {
+        down(e);
+        throw e;
+      }
+      return n;
+    },
+    serverId: (node) => serverIdOf(node ?? settings.nodeId),
+    liveNodes() {
+      if (seen.size === 0) return [];
+      const t = Date.now();
+      const out = [...seen].filter(([, last]) => t - last < HEARTBEAT_MS * 3).map(([n]) => n);
+      if (!out.includes(settings.nodeId)) out.push(settings.nodeId);
+      return out;
+    },
     async locationRead(aor) {
       if (!isUp || cmd === undefined) throw new Error('cluster: Redis unreachable');
       try {
@@ -1177,7 +1301,7 @@ export function createClusterModule(settings: ClusterSettings) {
       while (!isUp && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
       if (!isUp) log.warn('cluster: Redis not reachable at start; running on local state, retrying every second', { node: settings.nodeId });
       heartbeat = setInterval(() => {
-        if (isUp) announce().catch((e: unknown) => down(e));
+        if (isUp) announce().then(checkGeneration, (e: unknown) => down(e));
         else if (cmd?.status === 'ready' && sub?.status === 'ready') connected();
       }, HEARTBEAT_MS);
       heartbeat.unref();
@@ -1207,7 +1331,7 @@ export function createClusterModule(settings: ClusterSettings) {
           const list = await api.nodes().catch(() => undefined);
           if (list === undefined) return { enabled: true, up: false, node: settings.nodeId, nodes: [] };
           const now = Date.now();
-          return { enabled: true, up: true, node: settings.nodeId, nodes: list.map((n) => ({ ...n, lastSeen: new Date(n.lastSeen).toISOString(), ageSec: Math.max(0, Math.round((now - n.lastSeen) / 1000)), alive: now - n.lastSeen < HEARTBEAT_MS * 3 })) };
+          return { enabled: true, up: true, node: settings.nodeId, nodes: list.map((n) => ({ ...n, serverId: serverIdOf(n.node), lastSeen: new Date(n.lastSeen).toISOString(), ageSec: Math.max(0, Math.round((now - n.lastSeen) / 1000)), alive: now - n.lastSeen < HEARTBEAT_MS * 3 })) };
         },
       },
       'cluster.stats': {

@@ -86,12 +86,14 @@ const COLUMNS = [
   'flags', 'cflags', 'user_agent', 'socket', 'methods', 'instance', 'reg_id', 'server_id', 'connection_id', 'keepalive', 'partition',
 ] as const;
 /**
- * server_id, connection_id, keepalive, partition: the same for every row sipd writes, so literals
- * in the statement rather than parameters (the database driver's work and garbage grow with the
- * parameters: 4 of 22 per row). VALUES takes them as literals; SET too.
+ * server_id, connection_id, keepalive, partition: the same for every row one node writes, so
+ * literals in the statement rather than parameters (the database driver's work and garbage grow
+ * with the parameters: 4 of 22 per row). VALUES takes them as literals; SET too. server_id is the
+ * node's (sipd --cluster: ClusterApi.serverId, so a row tells which node wrote it; else 0, as
+ * Kamailio's default).
  */
-const CONSTANTS = '0, -1, 0, 0';
-const CONSTANT_SET = (prefix: string) => `${prefix}${q('server_id')} = 0, ${prefix}${q('connection_id')} = -1, ${prefix}${q('keepalive')} = 0, ${prefix}${q('partition')} = 0`;
+const constants = (serverId: number) => `${serverId}, -1, 0, 0`;
+const constantSet = (serverId: number, prefix: string) => `${prefix}${q('server_id')} = ${serverId}, ${prefix}${q('connection_id')} = -1, ${prefix}${q('keepalive')} = 0, ${prefix}${q('partition')} = 0`;
 /** the columns written from parameters: COLUMNS but the constants */
 const PARAM_COLUMNS = COLUMNS.slice(0, COLUMNS.indexOf('server_id'));
 
@@ -117,6 +119,7 @@ export interface LocationRow {
   methods: number | string | null;
   instance: string | null;
   reg_id: number | string;
+  server_id?: number | string | null;
 }
 
 /** Split an AoR into the username / domain columns. */
@@ -149,7 +152,19 @@ export class LocationTable {
   /** statement texts by kind and row count (a bounded ladder: statement-sizes.ts), built once */
   private readonly sql = new Map<string, string>();
 
-  constructor(private readonly table: string, private readonly useDomain: boolean) {}
+  private readonly constantValues: string;
+  private readonly serverId: number;
+
+  /** `serverId`: written in every row (the node's, in a cluster; 0 alone) */
+  constructor(private readonly table: string, private readonly useDomain: boolean, serverId = 0) {
+    if (!Number.isSafeInteger(serverId) || serverId < 0 || serverId > 0x7fffffff) throw new RangeError(`location server_id ${serverId} is not an INT`);
+    this.serverId = serverId;
+    this.constantValues = constants(serverId);
+  }
+
+  private constantSet(prefix: string): string {
+    return constantSet(this.serverId, prefix);
+  }
 
   private text(key: string, build: () => string): string {
     let t = this.sql.get(key);
@@ -161,14 +176,14 @@ export class LocationTable {
   }
 
   async insert(db: Queryable, c: ContactRecord): Promise<void> {
-    await db.execute(this.text('insert', () => `INSERT INTO ${q(this.table)} (${COLUMNS.map(q).join(', ')}) VALUES (${PARAM_COLUMNS.map(() => '?').join(', ')}, ${CONSTANTS})`), values(c, this.useDomain));
+    await db.execute(this.text('insert', () => `INSERT INTO ${q(this.table)} (${COLUMNS.map(q).join(', ')}) VALUES (${PARAM_COLUMNS.map(() => '?').join(', ')}, ${this.constantValues})`), values(c, this.useDomain));
   }
 
   async update(db: Queryable, c: ContactRecord): Promise<void> {
     const vals = values(c, this.useDomain);
     vals.push(vals[0]!); // ruid: from the first place to the WHERE
     const r = await db.execute(
-      this.text('update', () => `UPDATE ${q(this.table)} SET ${PARAM_COLUMNS.filter((n) => n !== 'ruid').map((n) => `${q(n)} = ?`).join(', ')}, ${CONSTANT_SET('')} WHERE ${q('ruid')} = ?`),
+      this.text('update', () => `UPDATE ${q(this.table)} SET ${PARAM_COLUMNS.filter((n) => n !== 'ruid').map((n) => `${q(n)} = ?`).join(', ')}, ${this.constantSet('')} WHERE ${q('ruid')} = ?`),
       vals.slice(1),
     );
     // The row may have been removed behind our back (e.g. by hand): write it again.
@@ -245,7 +260,7 @@ export class LocationTable {
     const params: SqlValue[] = [];
     for (const c of rows) for (const v of values(c, this.useDomain)) params.push(v);
     const sql = this.text(`insert ${rows.length}`, () => {
-      const one = `(${PARAM_COLUMNS.map(() => '?').join(', ')}, ${CONSTANTS})`;
+      const one = `(${PARAM_COLUMNS.map(() => '?').join(', ')}, ${this.constantValues})`;
       return `INSERT INTO ${q(this.table)} (${COLUMNS.map(q).join(', ')}) VALUES ${rows.map(() => one).join(', ')}`;
     });
     await db.execute(sql, params);
@@ -273,7 +288,7 @@ export class LocationTable {
     const sql = this.text(`update ${size}`, () => {
       const first = `SELECT ${PARAM_COLUMNS.map((c) => `? AS ${q(c)}`).join(', ')}`;
       const next = `SELECT ${PARAM_COLUMNS.map(() => '?').join(', ')}`;
-      const set = `${PARAM_COLUMNS.filter((n) => n !== 'ruid').map((n) => `l.${q(n)} = v.${q(n)}`).join(', ')}, ${CONSTANT_SET('l.')}`;
+      const set = `${PARAM_COLUMNS.filter((n) => n !== 'ruid').map((n) => `l.${q(n)} = v.${q(n)}`).join(', ')}, ${this.constantSet('l.')}`;
       const derived = Array.from({ length: size }, (_, i) => (i === 0 ? first : next)).join(' UNION ALL ');
       return `UPDATE ${q(this.table)} AS l JOIN (${derived}) AS v ON l.${q('ruid')} = v.${q('ruid')} SET ${set}`;
     });
@@ -295,10 +310,47 @@ export class LocationTable {
     }
   }
 
-  async loadAll(db: Queryable): Promise<LocationRow[]> {
+  /**
+   * Every row, or (`othersThan`) the rows naming a node other than that server_id — neither it nor
+   * 0 (in a cluster: the rows other nodes wrote).
+   */
+  async loadAll(db: Queryable, othersThan?: number): Promise<LocationRow[]> {
+    const where = othersThan === undefined ? '' : ` WHERE ${q('server_id')} NOT IN (0, ?)`;
     return db.query<LocationRow>(
-      `SELECT ${['id', 'ruid', 'username', 'domain', 'contact', 'received', 'path', 'expires', 'q', 'callid', 'cseq', 'last_modified', 'flags', 'cflags', 'user_agent', 'socket', 'methods', 'instance', 'reg_id'].map(q).join(', ')} FROM ${q(this.table)} ORDER BY ${q('id')}`,
+      `SELECT ${['id', 'ruid', 'username', 'domain', 'contact', 'received', 'path', 'expires', 'q', 'callid', 'cseq', 'last_modified', 'flags', 'cflags', 'user_agent', 'socket', 'methods', 'instance', 'reg_id', 'server_id'].map(q).join(', ')} FROM ${q(this.table)}${where} ORDER BY ${q('id')}`,
+      othersThan === undefined ? [] : [othersThan],
     );
+  }
+
+  /**
+   * The rows of nodes gone from the cluster (server_id neither 0 nor one of `live`) that expired
+   * at or before `cutoff` (seconds; permanent rows never), deleted — each only as read (ruid,
+   * server_id, CSeq and Call-ID unchanged), so a row its node wrote again meanwhile stays, and two
+   * nodes sweeping at once delete each row once (the second finds it gone). Returns what went, as
+   * AoR and ruid (their records in Redis go too).
+   */
+  async sweepGone(db: Database, live: readonly number[], cutoff: number, lowerCaseAor: boolean): Promise<Array<{ aor: string; ruid: string }>> {
+    const ids = [0, ...live];
+    const rows = await db.query<LocationRow & { server_id: number | string }>(
+      `SELECT ${['ruid', 'username', 'domain', 'expires', 'callid', 'cseq', 'server_id'].map(q).join(', ')} FROM ${q(this.table)} WHERE ${q('server_id')} NOT IN (${ids.map(() => '?').join(', ')})`,
+      ids,
+    );
+    const gone = rows.filter((r) => {
+      const e = fromDbDatetime(r.expires);
+      // Kamailio's 0 (1970-01-01) is a permanent contact
+      return e !== undefined && e > 0 && e <= cutoff;
+    });
+    const out: Array<{ aor: string; ruid: string }> = [];
+    for (const chunk of statementChunks(gone, ROWS_PER_STATEMENT)) {
+      const where = chunk.map(() => `(${q('ruid')} = ? AND ${q('server_id')} = ? AND ${q('cseq')} = ? AND ${q('callid')} = ?)`).join(' OR ');
+      await db.execute(`DELETE FROM ${q(this.table)} WHERE ${where}`, chunk.flatMap((r) => [r.ruid, Number(r.server_id), Number(r.cseq), r.callid]));
+      for (const r of chunk) {
+        let aor = this.useDomain && r.domain ? `${r.username}@${r.domain}` : r.username;
+        if (lowerCaseAor) aor = aor.toLowerCase();
+        out.push({ aor, ruid: r.ruid });
+      }
+    }
+    return out;
   }
 
   /** A database row → ContactRecord, or a reason it cannot be used. */

@@ -353,6 +353,29 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
     });
   }
 
+  /**
+   * In a cluster: the location rows of nodes that are no longer live members (a node removed or
+   * renamed for good: no node holds them, and no node's timer would delete them), deleted once
+   * they expired at least `graceSec` ago (the owner's own timer would have removed them by then,
+   * were it alive), with their records in Redis. Each node holds only its own rows in memory, so
+   * nobody else's timer sees them. One live node sweeps, the first by node id (two at once, while
+   * their views of the members differ, delete each row once: LocationTable.sweepGone); a row whose
+   * node is alive, or that names no node (server_id 0), is never touched.
+   */
+  async function sweepGoneNodes(graceSec: number): Promise<void> {
+    const cl = cluster;
+    const s = store;
+    if (cl === undefined || s === undefined || db === undefined || !cl.up()) return;
+    if (cl.liveNodes === undefined || cl.serverId === undefined || cl.locationExpire === undefined) return;
+    const live = cl.liveNodes();
+    if (live.length === 0 || [...live].sort()[0] !== cl.nodeId) return;
+    const sid = cl.serverId;
+    const gone = await s.sweepGone(live.map((n) => sid(n)), now() - graceSec);
+    if (gone.length === 0) return;
+    const fields = await cl.locationExpire(gone);
+    log?.info('usrloc: expired registrations of nodes gone from the cluster removed', { rows: gone.length, clusterStore: fields });
+  }
+
   /** Kamailio's rpc_fix_aor: strip or require the domain, lower-case unless case-sensitive. */
   function fixAor(raw: string): string {
     const s = need();
@@ -398,9 +421,15 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
       });
       /**
        * This node's copy against the cluster store, after every (re)connection and at start once
-       * the location rows are loaded. Redis came back empty (restarted without persistence): each
-       * node gives back the registrations it holds (those made through it, and the rows it loaded
-       * at start). Redis has its data: sipd:loc messages sent while this node was down or its
+       * the location rows are loaded. Redis came back empty (restarted without persistence,
+       * FLUSHALL): each node gives back the registrations it holds under its own name — those made
+       * through it, its own rows loaded at start (their server_id is this node's) and rows no node
+       * is named in (server_id 0: a single sipd's table carried into --cluster, Kamailio's) — and
+       * the rows of other nodes it loaded without an owner, only where the owner has not given
+       * them back yet (that node holds the UA's NAT binding or connection: its own give-back, under
+       * its name, wins; an owner that is down leaves them called directly, as a dead owner's);
+       * those leave this node's memory, as at a start with Redis intact. Redis has its data:
+       * sipd:loc messages sent while this node was down or its
        * subscriber away were lost (pub/sub is at most once), so the contacts Redis no longer has
        * are dropped here as they would have been, with their rows; and a contact Redis holds under
        * another node's name — that node's row, loaded here with the whole table at start — leaves
@@ -432,17 +461,37 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
           if (n > 0) ctx.log.info(`usrloc: contacts gone from the cluster store ${since} dropped`, { contacts: n });
           if (others > 0) ctx.log.info('usrloc: other nodes\' registrations (loaded from their location rows) left to them', { contacts: others });
           if (failed !== undefined) ctx.log.error('usrloc: dropping contacts gone from the cluster store failed; they go when they expire', { error: String(failed) });
+          store.forgetLoadedServerIds();
           return;
         }
         const t = now();
+        const mine = cl.serverId?.() ?? 0;
+        const s = store;
+        const theirs = (c: ContactRecord) => {
+          const sid = s.loadedServerId(c.ruid);
+          return sid !== undefined && sid !== 0 && sid !== mine;
+        };
         let n = 0;
+        const loadedOthers: string[] = [];
         for (const r of store.records()) {
-          const live = r.contacts.filter((c) => isValid(c, t));
-          if (live.length === 0) continue;
-          await cl.locationWrite(r.aor, live, [], { resyncing: true });
-          n += live.length;
+          const own = r.contacts.filter((c) => isValid(c, t) && !theirs(c));
+          if (own.length > 0) await cl.locationWrite(r.aor, own, [], { resyncing: true });
+          n += own.length;
+          if (r.contacts.some(theirs)) loadedOthers.push(r.aor);
         }
-        ctx.log.info('usrloc: registrations given back to the cluster store', { contacts: n });
+        // Other nodes' rows, read from the table now (this node holds none of them in memory but
+        // right after a start): given back without an owner where their node has not given them
+        // back itself — also the rows of a node that is down, so its contacts are called directly.
+        let unowned = 0;
+        if (cl.locationGiveBackUnowned !== undefined) {
+          const others = [...(await s.loadOthers())].map(([aor, contacts]) => ({ aor, contacts }));
+          await cl.locationGiveBackUnowned(others);
+          unowned = others.reduce((k, o) => k + o.contacts.length, 0);
+        }
+        // another node's rows loaded at start: that node's to refresh and remove (memory only)
+        for (const aor of loadedOthers) await forgetOthers(aor, theirs);
+        s.forgetLoadedServerIds();
+        ctx.log.info('usrloc: registrations given back to the cluster store', { contacts: n, ...(unowned > 0 ? { otherNodesUnowned: unowned } : {}) });
       };
       // The cluster module's first connection came before this init; one made while the rows are
       // still loading is handled once they are (below).
@@ -479,6 +528,9 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
         lowerCaseAor: !ctx.params.case_sensitive,
         hashSize: ctx.params.hash_size,
         now,
+        // in a cluster each row names the node that wrote it (a give-back after Redis lost its
+        // data keeps other nodes' rows theirs; rows of a node gone for good are swept)
+        serverId: cluster?.serverId?.() ?? 0,
       });
       const { loaded, skipped } = await store.load();
       if (skipped.length > 0) ctx.log.warn('usrloc: location rows skipped', { count: skipped.length, first: skipped.slice(0, 5) });
@@ -521,6 +573,11 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
           .catch((e: unknown) => ctx.log.error('usrloc: removing expired contacts failed; will retry', { error: String(e) }))
           // db_mode 2: the timer writes what changed (the removals just made too)
           .then(() => (writeBack ? flushNow() : undefined))
+          .then(() =>
+            sweepGoneNodes(ctx.params.timer_interval).catch((e: unknown) =>
+              ctx.log.error('usrloc: removing expired registrations of nodes gone from the cluster failed; will retry', { error: String(e) }),
+            ),
+          )
           .finally(() => {
             sweeping = undefined;
           });

@@ -33,6 +33,8 @@ export interface StoreOptions {
   hashSize: number;
   /** seconds since epoch */
   now(): number;
+  /** the location rows' server_id this node writes (sipd --cluster: the node's; default 0) */
+  serverId?: number;
 }
 
 interface AorRecord {
@@ -66,10 +68,12 @@ export class UsrlocStore {
   private readonly ruidPrefix: string;
   private ruidCounter = 0;
   private contactTotal = 0;
+  /** the server_id of each row load() read (which node wrote it), until forgetLoadedServerIds() */
+  private loadedServerIds = new Map<string, number>();
 
   constructor(private readonly opts: StoreOptions) {
     this.slots = Array.from({ length: 2 ** opts.hashSize }, () => new Map());
-    this.location = new LocationTable(opts.table, opts.useDomain);
+    this.location = new LocationTable(opts.table, opts.useDomain, opts.serverId ?? 0);
     if (opts.db !== undefined && opts.writeBack !== undefined) this.writeBack = new LocationWriteBack(this.location, opts.db, opts.writeBack);
     else if (opts.db !== undefined) this.writer = new LocationWriter(this.location, opts.db);
     // Like Kamailio's sruid: "uloc-<start time>-<random>-<counter>", unique across restarts.
@@ -106,9 +110,50 @@ export class UsrlocStore {
       }
       if (this.findRuid(rec.aor, rec.ruid) !== undefined) continue;
       this.memInsert(rec);
+      const sid = Number(row.server_id ?? 0);
+      this.loadedServerIds.set(rec.ruid, Number.isSafeInteger(sid) ? sid : 0);
       loaded++;
     }
     return { loaded, skipped };
+  }
+
+  /**
+   * The server_id of the row a contact was loaded from (the node that wrote it: a cluster node's
+   * ClusterApi.serverId, 0 for a single sipd's or Kamailio's rows); undefined for a contact not
+   * loaded from the table, or after forgetLoadedServerIds().
+   */
+  loadedServerId(ruid: string): number | undefined {
+    return this.loadedServerIds.get(ruid);
+  }
+
+  /** the loaded rows' server_ids are no longer needed (the start's check against Redis is done) */
+  forgetLoadedServerIds(): void {
+    this.loadedServerIds = new Map();
+  }
+
+  /**
+   * In a cluster: the valid contacts of the rows other nodes wrote (server_id neither 0 nor this
+   * node's), by AoR, read from the table now (a give-back after Redis lost its data); not kept.
+   */
+  async loadOthers(): Promise<Map<string, ContactRecord[]>> {
+    const out = new Map<string, ContactRecord[]>();
+    if (this.opts.db === undefined) return out;
+    const now = this.opts.now();
+    for (const row of await this.location.loadAll(this.opts.db, this.opts.serverId ?? 0)) {
+      const rec = this.location.toRecord(row, this.opts.lowerCaseAor);
+      if (typeof rec === 'string' || !isValid(rec, now)) continue;
+      out.set(rec.aor, [...(out.get(rec.aor) ?? []), rec]);
+    }
+    return out;
+  }
+
+  /**
+   * In a cluster: delete the rows of nodes no longer live members (server_id neither 0 nor in
+   * `live`) that expired at or before `cutoff` (LocationTable.sweepGone); what went, as AoR and ruid.
+   */
+  async sweepGone(live: readonly number[], cutoff: number): Promise<Array<{ aor: string; ruid: string }>> {
+    if (this.opts.db === undefined) return [];
+    return this.location.sweepGone(this.opts.db, live, cutoff, this.opts.lowerCaseAor);
   }
 
   /** Run fn with the AoR locked against other withLock calls for the same AoR. */
