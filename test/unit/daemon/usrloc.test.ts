@@ -357,6 +357,45 @@ forEachEngine('usrloc write-through', (engine, track) => {
     assert.deepEqual([gone.refused.size, gone.away?.from, writes], [0, 0, 1]);
   });
 
+  test('server_id: each cluster node writes its own; sweepGone deletes the expired rows of nodes not live, each once — never a live node\'s, one naming no node (0), a permanent one, or one written again meanwhile', async () => {
+    await db.execute('DELETE FROM location');
+    const now = 1_000_000_000;
+    const base: ContactRecord = { ...labContacts()[1], lastModified: now - 100 };
+    const mk = (i: number, expires: number): ContactRecord => ({ ...base, aor: `G${i}`, contact: `sip:g${i}@192.0.2.1`, ruid: `uloc-gone-${i}`, callId: `c${i}`, expires });
+    const gone = new LocationTable('location', false, 7); // a node that is no longer a member
+    const live = new LocationTable('location', false, 9); // a live node
+    const single = new LocationTable('location', false); // a single sipd (or Kamailio): 0
+    await gone.writeBatch(db, [{ insert: [mk(1, now - 10), mk(2, now + 60), mk(3, 0), mk(6, now - 10)] }]);
+    await live.writeBatch(db, [{ insert: [mk(4, now - 10)] }]);
+    await single.writeBatch(db, [{ insert: [mk(5, now - 10)] }]);
+    const rows = async () => (await db.query<{ ruid: string; server_id: number }>('SELECT ruid, server_id FROM location ORDER BY ruid')).map((r) => `${r.ruid.slice(10)}:${Number(r.server_id)}`);
+    assert.deepEqual(await rows(), ['1:7', '2:7', '3:7', '4:9', '5:0', '6:7'], 'each row names the node that wrote it');
+
+    assert.deepEqual(await live.sweepGone(db, [9], now - 20, false), [], 'nothing expired by the cutoff');
+    // the gone node's row 6 written again (a newer CSeq) between the sweep's read and its delete
+    const racing = new Proxy(db, {
+      get(target, prop, recv) {
+        if (prop !== 'query') return Reflect.get(target, prop, recv);
+        return async (...args: unknown[]) => {
+          const out = await (Reflect.get(target, prop, recv) as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          await target.execute('UPDATE location SET cseq = cseq + 1 WHERE ruid = ?', ['uloc-gone-6']);
+          return out;
+        };
+      },
+    });
+    assert.deepEqual(await live.sweepGone(racing, [9], now, true), [{ aor: 'g1', ruid: 'uloc-gone-1' }, { aor: 'g6', ruid: 'uloc-gone-6' }], 'what was read as expired (AoRs lower-cased)');
+    assert.deepEqual(await rows(), ['2:7', '3:7', '4:9', '5:0', '6:7'], 'row 1 gone; row 6, written again meanwhile, stays');
+    assert.deepEqual(await live.sweepGone(db, [9], now - 5, false), [{ aor: 'G6', ruid: 'uloc-gone-6' }]);
+    // another node sweeping the same: nothing left
+    assert.deepEqual(await gone.sweepGone(db, [9], now, false), []);
+    // node 9 no longer live, 7 back: 9's expired row goes; 7's valid and permanent rows never did
+    assert.deepEqual(await gone.sweepGone(db, [7], now, false), [{ aor: 'G4', ruid: 'uloc-gone-4' }]);
+    assert.deepEqual(await rows(), ['2:7', '3:7', '5:0']);
+    // a refresh through another node writes that node's server_id
+    await live.writeBatch(db, [{ update: [mk(2, now + 120)] }]);
+    assert.deepEqual(await rows(), ['2:9', '3:7', '5:0']);
+  });
+
   test('ul.rm deletes the AoR and its rows; unknown AoRs are no error, as in Kamailio', async () => {
     await db.execute('DELETE FROM location');
     const s = await start(db, {}, { ms: (LAB_LAST_MODIFIED + 10) * 1000 });
