@@ -470,7 +470,12 @@ export function createDialogModule() {
     },
     answered(d, res, source, local) {
       if (!d.active) return;
-      if (d.confirmed) return; // 2xx retransmission or another fork's 2xx: the first one made the dialog
+      if (d.confirmed) {
+        // 2xx retransmission or another fork's 2xx: the first one made the dialog; the other
+        // fork's tag is kept so its ACK and BYE still pass (Dialog.otherFork)
+        if (res.to?.tag !== undefined) d.earlyTags.add(res.to.tag);
+        return;
+      }
       const tag = res.to?.tag ?? '';
       d.callee.tag = tag;
       d.parties.toTag = tag;
@@ -563,6 +568,8 @@ export function createDialogModule() {
       return ended;
     },
     request(d, leg, msg) {
+      // the dialog of another fork's late 2xx (its ACK, its BYE): not this call's
+      if (d.otherFork(leg, msg.from?.tag, msg.to?.tag)) return;
       const from = leg === 'caller' ? d.caller : d.callee;
       const seq = msg.cseq?.seq ?? 0;
       if (msg.method !== 'ACK' && msg.method !== 'CANCEL' && seq > from.cseq) {

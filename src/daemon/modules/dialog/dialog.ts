@@ -98,6 +98,17 @@ export class Dialog {
     return this.state === DLG_CONFIRMED_NA || this.state === DLG_CONFIRMED;
   }
 
+  /**
+   * A forked INVITE answered by more than one branch (RFC 3261 §16.7 item 5 relays every 2xx):
+   * this request belongs to a branch whose 2xx came after the one that made the call — its
+   * callee-side tag is an early tag, not the callee's. The caller ACKs and BYEs such a dialog;
+   * it is not the call.
+   */
+  otherFork(leg: LegName, fromTag: string | undefined, toTag: string | undefined): boolean {
+    const tag = leg === 'caller' ? toTag : fromTag;
+    return this.confirmed && tag !== this.callee.tag;
+  }
+
   /** Which leg sent a request with this From tag (undefined: not this dialog's). */
   legOf(fromTag: string | undefined, toTag: string | undefined): LegName | undefined {
     if (fromTag === this.caller.tag && toTag !== undefined && (toTag === this.callee.tag || this.earlyTags.has(toTag))) return 'caller';

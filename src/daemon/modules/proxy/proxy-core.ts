@@ -3,7 +3,7 @@
  * request_route does with tm, rr, auth and the security playbook's checks:
  *
  *   request ─┬─ retransmission / ACK of a non-2xx → its server transaction (absorbed)
- *            ├─ CANCEL → 200, CANCEL to the branch (or 487 if nothing was sent yet); unknown → 481
+ *            ├─ CANCEL → 200, CANCEL to every pending branch (487 for those with no provisional yet); unknown → 481
  *            ├─ loop (a Via of ours with this request's loop hash) → 482
  *            ├─ To tag → in-dialog: must match a dialog sipd knows (else 404); loose-routed on;
  *            │           ACK forwarded statelessly, everything else statefully; BYE ends the call
@@ -12,7 +12,7 @@
  *                 local    (From is one of our domains)                    407 challenge, auth-db
  *                 guest    (anyone else)                                   may only reach local users
  *               where to:
- *                 a registered user        → its contact (usrloc)
+ *                 a registered user        → every contact at once (usrloc; forked, at most max_branches)
  *                 anything else, local caller → the carrier trunk (unless a blocked prefix)
  *                 anything else, carrier   → 404 User not Registered;  guest → 403 Not relaying
  *               country rules (modules/country) by the source address, for every caller;
@@ -21,8 +21,10 @@
  *               Record-Route added, identity headers of untrusted sources removed.
  *
  * Responses: matched to a client transaction (§17.1.3) or dropped; our Via removed and sent
- * upstream through the server transaction. Timer C (fr_inv_timer, §16.6 item 11) ends an
- * unanswered INVITE branch with a CANCEL downstream and a 408 upstream.
+ * upstream through the server transaction — provisionals and every 2xx at once, otherwise the
+ * best final response once every branch has one (§16.7); the first 2xx or a 6xx cancels the
+ * other branches. Timer C (fr_inv_timer, §16.6 item 11) ends an unanswered INVITE branch with a
+ * CANCEL downstream; it counts as 408 for that branch.
  *
  * Every local refusal of a new request — before authentication (403 Not relaying, 407
  * challenges, bad credentials) and after it (404, blocked prefix, call limits) — is one
@@ -83,6 +85,8 @@ export interface ProxySettings {
   allowGuests: boolean;
   /** most server transactions at once; beyond → 503 */
   maxTransactions: number;
+  /** most branches one request forks to (Kamailio tm max_branches) */
+  maxBranches: number;
 }
 
 /** What the kernel hands the proxy with every request. */
@@ -111,12 +115,35 @@ interface Target {
   handoff?: { node: string; hop: string; aor: string; ruid: string };
 }
 
+/** One forwarded copy of a request (RFC 3261 §16.6): a client transaction towards one target. */
 interface Branch {
-  ct: ClientTransaction;
-  out: Outbound;
+  /** undefined while its next hop is being resolved */
+  ct?: ClientTransaction;
+  out?: Outbound;
   timerC?: TimerHandle;
+  /** CANCEL it when its first provisional comes (§9.1: not before) */
   cancelPending: boolean;
   cancelSent: boolean;
+  /** its final response, or what stands for one (timeout 408, unreachable, cancelled before any provisional 487) */
+  final?: BranchFinal;
+}
+
+interface BranchFinal {
+  status: number;
+  reason: string;
+  /** the response received; undefined for one sipd stands in for */
+  res?: SipResponse;
+  why: EndReason;
+}
+
+/** Where one branch goes (a target of the request). */
+interface BranchSpec {
+  uri: Uri;
+  dest?: Endpoint;
+  routes?: string[];
+  add?: Array<[string, string]>;
+  /** no way to send it (a hand-off that cannot be signed or addressed): ends at once as unreachable */
+  unusable?: boolean;
 }
 
 /** What relayNew() got to: the call it made (whose dialog, once made, holds the call's place in the shared count). */
@@ -132,7 +159,8 @@ interface ProxyCall {
   request: SipRequest;
   source: Endpoint;
   local: Endpoint;
-  branch?: Branch;
+  /** the branches (§16.6): one per target, all started at once; empty until the request is relayed */
+  branches: Branch[];
   /** a final response went upstream */
   final: boolean;
   cancelled: boolean;
@@ -179,6 +207,25 @@ function sipUser(u: Uri | undefined): string {
 
 function sipHost(u: Uri | undefined): string {
   return u !== undefined && u.kind === 'sip' ? u.host : '';
+}
+
+/** Within a class, responses that let the caller try again come first (§16.7 item 6). */
+const PREFERRED = new Set([401, 407, 415, 420, 484]);
+
+/**
+ * §16.7 item 6: the best final response of a request's branches — a 6xx if any, else the lowest
+ * class; within it 401/407/415/420/484 first, then the lowest code, a response received before
+ * one sipd stands in for (timeout, unreachable), the earlier branch on a tie.
+ */
+export function bestFinal<F extends { status: number; res?: unknown }>(finals: readonly F[]): F {
+  const score = (f: F): number => {
+    const cls = Math.floor(f.status / 100);
+    const rank = cls === 6 ? 0 : cls;
+    return rank * 1000 + (f.res === undefined ? 500 : 0) + (PREFERRED.has(f.status) ? 0 : f.status % 100);
+  };
+  let best = finals[0]!;
+  for (const f of finals) if (score(f) < score(best)) best = f;
+  return best;
 }
 
 export class Proxy {
@@ -344,12 +391,12 @@ export class Proxy {
         const c = this.calls.get(st!.key);
         if (c !== undefined && c.st === st) {
           this.calls.delete(st!.key);
-          if (c.branch?.timerC !== undefined) c.branch.timerC.clear();
+          for (const b of c.branches) b.timerC?.clear();
         }
       },
     });
     if (st === undefined) return undefined;
-    const call: ProxyCall = { st, request: msg, source: ctx.source, local: ctx.local, final: false, cancelled: false, setupTime: ctx.receivedAt };
+    const call: ProxyCall = { st, request: msg, source: ctx.source, local: ctx.local, branches: [], final: false, cancelled: false, setupTime: ctx.receivedAt };
     this.calls.set(st.key, call);
     this.stat('tmx:UAS_transactions');
     if (msg.method === 'INVITE') st.respond(100, buildReply(msg, { status: 100, reason: 'Trying' }, { source: ctx.source, server: this.kernel.server }));
@@ -440,11 +487,12 @@ export class Proxy {
     };
     const refuse = (spec: ReplySpec) => this.refuse(sl, parties, ctx.receivedAt, spec);
 
-    // Where to.
+    // Where to: every valid contact of a registered user (forked to all at once), else one target.
+    let targets: Target[] = [];
     let target: Target | undefined;
     if (toMe) {
       if (uri.user === undefined) return refuse({ status: 484, reason: 'Address Incomplete' });
-      let found: Target | undefined | 'unavailable';
+      let found: Target[] | 'unavailable';
       try {
         found = await this.lookup(dialled, uri.host);
       } catch (e) {
@@ -453,7 +501,8 @@ export class Proxy {
       }
       // A cluster whose shared store is away cannot say where the user is: not "404".
       if (found === 'unavailable') return refuse({ status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
-      target = found;
+      targets = found;
+      target = targets[0];
       if (target === undefined) {
         if (caller.kind === 'local') {
           // A telephone number goes to the trunk (Kamailio's route[PSTN]); a user name not registered here is 404.
@@ -473,6 +522,7 @@ export class Proxy {
         return refuse({ status: 403, reason: 'Not relaying' });
       }
     }
+    if (targets.length === 0) targets = [target];
 
     // Limits against toll fraud, for new calls.
     /** a place in the user's shared active-call count (sipd:calls:<user>) admission took */
@@ -522,14 +572,14 @@ export class Proxy {
     // admission takes nothing: the local count is the dialogs'.
     const outcome: RelayOutcome = {};
     try {
-      await this.relayNew(ctx, m, sl, caller, target, parties, outcome);
+      await this.relayNew(ctx, m, sl, caller, targets, parties, outcome);
     } finally {
       if (placed !== undefined && outcome.call?.dialog === undefined && outcome.sameRequest !== true) this.cluster()?.callRelease(placed.user, placed.member);
     }
   }
 
   /** A new request, admitted: its server transaction, then relayed (initial()). */
-  private async relayNew(ctx: RequestContext, m: Inbound, sl: (spec: ReplySpec) => void, caller: Caller, target: Target, parties: ProxyCall['parties'], outcome: RelayOutcome): Promise<void> {
+  private async relayNew(ctx: RequestContext, m: Inbound, sl: (spec: ReplySpec) => void, caller: Caller, targets: Target[], parties: ProxyCall['parties'], outcome: RelayOutcome): Promise<void> {
     const msg = ctx.msg;
     const s = this.settings;
     // Relayed: from here on the request has its server transaction (100 Trying for an INVITE,
@@ -543,6 +593,7 @@ export class Proxy {
       return;
     }
     outcome.call = call;
+    const target = targets[0]!;
     if (parties !== undefined) call.parties = parties;
     const key = serverKey(msg);
     if (key !== undefined && this.pending.get(key)?.cancelled === true) {
@@ -561,25 +612,20 @@ export class Proxy {
       const pai = this.api<IdentityApi>('identity')?.assertion(caller.user!, caller.domain!);
       if (pai !== undefined) add.push(['P-Asserted-Identity', pai]);
     }
-    let dest = target.dest;
-    let routes: string[] = [];
-    if (target.handoff !== undefined) {
-      // To the node that holds the contact's binding or connection, with a signed hand-off.
-      const h = target.handoff;
-      const t = String(this.d.now());
-      const sig = this.cluster()?.sign(this.handoffData(msg, h.aor, h.ruid, this.cluster()!.nodeId, t));
+    // One branch per target (§16.6): a contact registered through another node of a cluster goes
+    // to that node, with a hand-off signed for that contact.
+    const specs: BranchSpec[] = targets.map((t) => {
+      if (t.handoff === undefined) return { uri: t.uri, ...(t.dest !== undefined ? { dest: t.dest } : {}) };
+      const h = t.handoff;
+      const now = String(this.d.now());
+      const sig = this.cluster()?.sign(this.handoffData(msg, h.aor, h.ruid, this.cluster()!.nodeId, now));
       const hop = this.destinationOf(`sip:${h.hop}`);
-      if (sig === undefined || hop === undefined) {
-        this.fail(call, 480, 'Temporarily Unavailable', 'failed');
-        return;
-      }
-      dest = hop;
-      routes = [`<sip:${h.hop};lr>`];
-      add.push(['X-Sipd-Handoff', `${this.cluster()!.nodeId};aor=${encodeURIComponent(h.aor)};ruid=${encodeURIComponent(h.ruid)};t=${t};sig=${sig}`]);
-    }
-    await this.relay(call, target.uri, dest, {
+      // unsigned or no address: that branch ends at once as unreachable (480)
+      if (sig === undefined || hop === undefined) return { uri: t.uri, unusable: true };
+      return { uri: t.uri, dest: hop, routes: [`<sip:${h.hop};lr>`], add: [['X-Sipd-Handoff', `${this.cluster()!.nodeId};aor=${encodeURIComponent(h.aor)};ruid=${encodeURIComponent(h.ruid)};t=${now};sig=${sig}`]] };
+    });
+    await this.relay(call, specs, {
       recordRoute: s.recordRoute && msg.method === 'INVITE',
-      routes,
       dropProxyAuthorization: caller.kind === 'local',
       add,
       profileUser: caller.kind === 'local' ? caller.user : undefined,
@@ -633,9 +679,8 @@ export class Proxy {
       call.parties = { callId: msg.callId ?? '', fromTag: msg.from?.tag ?? '', srcUser: sipUser(msg.from?.uri), srcDomain: sipHost(msg.from?.uri), srcIp: ctx.source.ip, dstOuser: dialled, dstUser: dialled, dstDomain: target.uri.host };
     }
     this.sanitize(msg.headers, ctx.source);
-    void this.relay(call, target.uri, target.dest, {
+    void this.relay(call, [{ uri: target.uri, ...(target.dest !== undefined ? { dest: target.dest } : {}), routes: [] }], {
       recordRoute: this.settings.recordRoute && msg.method === 'INVITE',
-      routes: [],
       drop: HANDOFF_DROP,
       unreachable: { status: 480, reason: 'Temporarily Unavailable' },
     }).catch((e: unknown) => this.d.log.error('proxy: hand-off relay failed', { error: e instanceof Error ? e.message : String(e) }));
@@ -693,18 +738,29 @@ export class Proxy {
     acc?.cdr({ ...rec, setupTime, endTime: t, sipCode: spec.status, sipReason: spec.reason, endReason: 'rejected' });
   }
 
-  /** A registered user's contact (usrloc), highest q first. */
-  private async lookup(user: string, domain: string): Promise<Target | undefined> {
+  /**
+   * A registered user's contacts (usrloc) the request forks to, in Kamailio's order (highest q,
+   * then the oldest registration), at most max_branches; empty when none is valid.
+   */
+  private async lookup(user: string, domain: string): Promise<Target[]> {
     const ul = this.api<UsrlocApi & { aorOf?(u: string, d: string): string; lookupAny?(aor: string): Promise<ContactRecord[]> }>('usrloc');
-    if (ul === undefined) return undefined;
+    if (ul === undefined) return [];
     const aor = ul.aorOf !== undefined ? ul.aorOf(user, domain) : user.toLowerCase();
     // lookupAny: in a cluster, the contacts every node registered (Redis); alone, lookup().
     const contacts = ul.lookupAny !== undefined ? await ul.lookupAny(aor) : ul.lookup(aor);
+    const out: Target[] = [];
+    const seen = new Set<string>();
     for (const c of contacts) {
+      if (out.length >= this.settings.maxBranches) break;
       const t = this.contactTarget(c, true);
-      if (t !== undefined) return t;
+      if (t === undefined) continue;
+      // the same contact twice (a record in Redis and its local copy): one branch
+      const key = `${formatUri(t.uri)}|${t.dest === undefined ? '' : `${t.dest.transport}:${t.dest.ip}:${t.dest.port}`}|${t.handoff?.node ?? ''}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(t);
     }
-    return undefined;
+    return out;
   }
 
   /**
@@ -786,14 +842,18 @@ export class Proxy {
 
   // ------------------------------------------------------------------ relaying
 
+  /**
+   * Relays a request to its targets: one branch (client transaction) per target, all at once
+   * (RFC 3261 §16.6, Kamailio's t_relay of a forked request). The response context (§16.7) is
+   * branchResponse / branchFinal / decide.
+   */
   private async relay(
     call: ProxyCall,
-    uri: Uri,
-    dest: Endpoint | undefined,
+    specs: BranchSpec[],
     o: {
       recordRoute: boolean;
-      routes?: string[];
       dropProxyAuthorization?: boolean;
+      /** header fields every branch gets */
       add?: Array<[string, string]>;
       profileUser?: string;
       unreachable: ReplySpec;
@@ -801,11 +861,19 @@ export class Proxy {
       drop?: readonly string[];
     },
   ): Promise<void> {
+    const branches: Branch[] = specs.map(() => ({ cancelPending: false, cancelSent: false }));
+    call.branches = branches;
+    await Promise.all(specs.map((spec, i) => this.startBranch(call, branches[i]!, spec, o)));
+  }
+
+  private async startBranch(call: ProxyCall, b: Branch, spec: BranchSpec, o: Parameters<Proxy['relay']>[2]): Promise<void> {
     const msg = call.request;
-    let to = dest;
+    const unreachable = (): void => this.branchFinal(call, b, { status: o.unreachable.status, reason: o.unreachable.reason, why: 'failed' });
+    if (spec.unusable === true) return unreachable();
+    let to = spec.dest;
     if (to === undefined) {
-      const next = o.routes !== undefined && o.routes.length > 0 ? routeUri(o.routes[0]) : undefined;
-      let hop: Uri | undefined = uri;
+      const next = spec.routes !== undefined && spec.routes.length > 0 ? routeUri(spec.routes[0]) : undefined;
+      let hop: Uri | undefined = spec.uri;
       if (next !== undefined) {
         try {
           hop = parseUri(next);
@@ -815,9 +883,11 @@ export class Proxy {
       }
       if (hop !== undefined && hop.kind === 'sip') to = await this.resolve(hop);
     }
-    if (call.final) return;
+    // answered, cancelled or ended meanwhile: no new branch (§16.7 item 5)
+    if (b.final !== undefined) return;
+    if (call.final || call.cancelled) return this.branchFinal(call, b, { status: 487, reason: 'Request Terminated', why: 'cancelled' });
     const out = to === undefined ? undefined : this.d.sender.path(to, call.local);
-    if (to === undefined || out === undefined) return this.fail(call, o.unreachable.status, o.unreachable.reason, 'failed');
+    if (to === undefined || out === undefined) return unreachable();
     const branchId = proxyBranch(loopHash(msg));
     const rr: string[] = [];
     if (o.recordRoute) {
@@ -827,9 +897,11 @@ export class Proxy {
       if (same) rr.push(recordRouteValue(inSide, false));
       else rr.push(recordRouteValue(out.local, true), recordRouteValue(inSide, true));
     }
-    const fwd = forwardRequest(msg, { uri, via: viaValue(out.local, branchId), recordRoute: rr, ...(o.routes !== undefined ? { routes: o.routes } : {}), dropProxyAuthorization: o.dropProxyAuthorization, add: o.add, drop: o.drop ?? HANDOFF_DROP });
+    const add = [...(o.add ?? []), ...(spec.add ?? [])];
+    const fwd = forwardRequest(msg, { uri: spec.uri, via: viaValue(out.local, branchId), recordRoute: rr, ...(spec.routes !== undefined ? { routes: spec.routes } : {}), dropProxyAuthorization: o.dropProxyAuthorization, add, drop: o.drop ?? HANDOFF_DROP });
     const bytes = serialize(fwd);
-    if (msg.method === 'INVITE' && call.parties !== undefined && call.inDialog === undefined) {
+    // One dialog per call, whatever the number of branches: the answered branch completes it.
+    if (msg.method === 'INVITE' && call.parties !== undefined && call.inDialog === undefined && call.dialog === undefined) {
       call.dialog = this.api<DialogApi>('dialog')?.create({
         invite: msg,
         source: call.source,
@@ -841,24 +913,23 @@ export class Proxy {
         ...(call.transit === true ? { transit: true, ...(call.handedBy !== undefined ? { owner: call.handedBy } : {}) } : {}),
       });
     }
-    const branch: Partial<Branch> = { out, cancelPending: false, cancelSent: false };
+    b.out = out;
     let ct: ClientTransaction;
     try {
       ct = this.d.layer.startClient(fwd, bytes, { reliable: out.reliable, send: out.send }, {
-        onResponse: (res) => this.branchResponse(call, branch as Branch, res),
-        onTimeout: () => this.fail(call, 408, 'Request Timeout', 'no-answer'),
-        onTransportError: () => this.fail(call, o.unreachable.status, o.unreachable.reason, 'failed'),
+        onResponse: (res) => this.branchResponse(call, b, res),
+        onTimeout: () => this.branchFinal(call, b, { status: 408, reason: 'Request Timeout', why: 'no-answer' }),
+        onTransportError: unreachable,
       });
     } catch (e) {
-      // No branch: the caller gets a final reply and the dialog ends (its count given back)
-      // instead of both waiting for early_timeout.
+      // This branch ends at once; the caller gets a final reply (and the dialog ends, its count
+      // given back) when no other branch answers, instead of both waiting for early_timeout.
       this.d.log.error('proxy: request not forwarded', { error: e instanceof Error ? e.message : String(e), method: msg.method, callId: msg.callId?.slice(0, 64) });
-      return this.fail(call, 500, 'Server Internal Error', 'failed');
+      return this.branchFinal(call, b, { status: 500, reason: 'Server Internal Error', why: 'failed' });
     }
-    branch.ct = ct;
+    b.ct = ct;
     this.peers.set(ct, to.ip);
-    this.d.log.debug('proxy: relayed', { method: msg.method, to: `${to.transport}:${to.ip}:${to.port}`, from: `${out.local.transport}:${out.local.ip}:${out.local.port}`, callId: msg.callId?.slice(0, 64) });
-    call.branch = branch as Branch;
+    this.d.log.debug('proxy: relayed', { method: msg.method, to: `${to.transport}:${to.ip}:${to.port}`, from: `${out.local.transport}:${out.local.ip}:${out.local.port}`, branches: call.branches.length, callId: msg.callId?.slice(0, 64) });
     this.counters.relayed++;
     this.stat('tmx:UAC_transactions');
   }
@@ -866,56 +937,108 @@ export class Proxy {
   private startTimerC(call: ProxyCall, b: Branch): void {
     b.timerC?.clear();
     b.timerC = this.d.layer.timers.set(this.settings.frInvTimer, () => {
-      if (call.final) return;
+      if (b.final !== undefined) return;
       this.counters.timer_c++;
+      // Timer C ends this branch: CANCEL downstream, 408 for it (§16.6 item 11, §16.8)
       if (b.ct instanceof ClientInviteTransaction && b.ct.provisional) this.sendCancel(b);
-      this.fail(call, 408, 'Request Timeout', 'no-answer');
+      this.branchFinal(call, b, { status: 408, reason: 'Request Timeout', why: 'no-answer' });
     });
   }
 
-  /** The call failed without a response to forward (timeout, unreachable, Timer C). */
+  /** The call failed without a response to forward (unreachable before any branch, cancelled while admitted). */
   private fail(call: ProxyCall, status: number, reason: string, why: EndReason): void {
     if (call.final) return;
-    call.branch?.timerC?.clear();
+    for (const b of call.branches) b.timerC?.clear();
     if (call.dialog !== undefined) {
       this.replyLocal(call, { status, reason });
       this.api<DialogApi>('dialog')?.failed(call.dialog, status, reason, call.cancelled ? 'cancelled' : why);
     } else this.reject(call, { status, reason });
   }
 
+  /** A branch has its final outcome; the call's is decided once every branch has one. */
+  private branchFinal(call: ProxyCall, b: Branch, f: BranchFinal): void {
+    if (b.final !== undefined) return;
+    b.final = f;
+    b.timerC?.clear();
+    this.decide(call);
+  }
+
+  /** §16.7 item 6: when every branch has a final response, the best of them goes upstream. */
+  private decide(call: ProxyCall): void {
+    if (call.final || call.branches.length === 0) return;
+    if (call.branches.some((b) => b.final === undefined)) return;
+    const finals = call.branches.map((b) => b.final!);
+    const best = bestFinal(finals);
+    if (best.res === undefined) return this.fail(call, best.status, best.reason, best.why);
+    call.final = true;
+    let res = best.res;
+    // A challenge carries every branch's challenges (§16.7 item 7), so the caller can answer them all.
+    if (res.status === 401 || res.status === 407) {
+      const extra = finals.filter((f) => f !== best && f.res !== undefined && (f.status === 401 || f.status === 407)).flatMap((f) => f.res!.headers.filter((h) => h.key === 'www-authenticate' || h.key === 'proxy-authenticate'));
+      if (extra.length > 0) res = { ...res, headers: [...res.headers, ...extra] };
+    }
+    if (res.status === 503) {
+      // §16.7 item 6: a 503 is not forwarded as such (it would make the client avoid sipd).
+      this.counters.local_replies++;
+      this.countFinal(500);
+      call.st.respond(500, buildReply(call.request, { status: 500, reason: 'Server Internal Error' }, { source: call.source, server: this.kernel.server }));
+    } else this.upstream(call, res);
+    if (call.dialog !== undefined) this.api<DialogApi>('dialog')?.failed(call.dialog, res.status, res.reason, call.cancelled || res.status === 487 ? 'cancelled' : 'failed');
+  }
+
+  /**
+   * Ends a branch that is still pending (the call answered elsewhere, a 6xx, the caller's CANCEL;
+   * §16.10): CANCEL once it has had a provisional. One without a provisional yet is CANCELled if
+   * one comes (§9.1) but counts as 487 at once, so the call does not wait for a contact that may
+   * never answer (Kamailio's cancel_b_method 0).
+   */
+  private cancelBranch(b: Branch): void {
+    if (b.final !== undefined) return;
+    if (b.ct instanceof ClientInviteTransaction && b.ct.provisional) return this.sendCancel(b);
+    b.cancelPending = true;
+    b.final = { status: 487, reason: 'Request Terminated', why: 'cancelled' };
+    b.timerC?.clear();
+  }
+
+  private cancelOthers(call: ProxyCall, except: Branch | undefined): void {
+    for (const o of call.branches) if (o !== except) this.cancelBranch(o);
+  }
+
   private branchResponse(call: ProxyCall, b: Branch, res: SipResponse): void {
     const status = res.status;
     // Timer C (§16.6 item 11, Kamailio fr_inv_timer): from the first provisional response on
     // (before it, the transaction's Timer B), restarted by every provisional but 100.
-    if (status < 200 && call.request.method === 'INVITE' && (status > 100 || b.timerC === undefined)) this.startTimerC(call, b);
+    if (status < 200 && call.request.method === 'INVITE' && b.final === undefined && (status > 100 || b.timerC === undefined)) this.startTimerC(call, b);
+    if (status < 200 && b.cancelPending && !b.cancelSent) this.sendCancel(b);
     if (status === 100) return;
     const source = this.responseSource;
     if (source !== undefined) this.sanitize(res.headers, source);
     const dialogs = this.api<DialogApi>('dialog');
     if (status < 200) {
-      if (b.cancelPending && !b.cancelSent) this.sendCancel(b);
-      if (call.final) return;
+      if (call.final || b.final !== undefined) return;
       if (call.dialog !== undefined) dialogs?.provisional(call.dialog, res);
       this.upstream(call, res);
       return;
     }
     b.timerC?.clear();
     if (status < 300) {
-      // Every 2xx goes upstream, also after another final (RFC 3261 §16.7 item 5).
-      if (call.dialog !== undefined && source !== undefined) dialogs?.answered(call.dialog, res, source, b.out.local);
+      // Every 2xx goes upstream, also after another final (RFC 3261 §16.7 item 5); the first
+      // makes the dialog, and the branches still pending are cancelled (§16.7 item 10, Kamailio).
+      b.final ??= { status, reason: res.reason, res, why: 'failed' };
+      if (call.dialog !== undefined && source !== undefined) dialogs?.answered(call.dialog, res, source, b.out!.local);
       call.final = true;
       this.upstream(call, res);
+      this.cancelOthers(call, b);
       return;
     }
+    // a branch already ended here (cancelled before its provisional) keeps that outcome
+    if (b.final !== undefined) return;
+    b.final = { status, reason: res.reason, res, why: status === 487 ? 'cancelled' : 'failed' };
     if (call.final) return;
-    call.final = true;
-    if (status === 503) {
-      // §16.7 item 6: a 503 is not forwarded as such (it would make the client avoid sipd).
-      this.counters.local_replies++;
-      this.countFinal(500);
-      call.st.respond(500, buildReply(call.request, { status: 500, reason: 'Server Internal Error' }, { source: call.source, server: this.kernel.server }));
-    } else this.upstream(call, res);
-    if (call.dialog !== undefined) dialogs?.failed(call.dialog, status, res.reason, call.cancelled || status === 487 ? 'cancelled' : 'failed');
+    // §16.7 item 5: a 6xx ends the search — the other branches are cancelled, then (their finals
+    // in) it is chosen as the best response.
+    if (status >= 600) this.cancelOthers(call, b);
+    this.decide(call);
   }
 
   private upstream(call: ProxyCall, res: SipResponse): void {
@@ -927,7 +1050,7 @@ export class Proxy {
   }
 
   private sendCancel(b: Branch): void {
-    if (b.cancelSent || !(b.ct instanceof ClientInviteTransaction)) return;
+    if (b.cancelSent || !(b.ct instanceof ClientInviteTransaction) || b.out === undefined) return;
     if (b.ct.state !== 'Calling' && b.ct.state !== 'Proceeding') return;
     b.cancelSent = true;
     const bytes = buildCancel(b.ct.request);
@@ -964,15 +1087,15 @@ export class Proxy {
     if (call.final) return;
     call.cancelled = true;
     this.counters.cancelled++;
-    const b = call.branch;
-    if (b === undefined) {
+    if (call.branches.length === 0) {
       // Nothing sent downstream yet (still authenticating / routing).
       this.replyLocal(call, { status: 487, reason: 'Request Terminated' });
       if (call.dialog !== undefined) this.api<DialogApi>('dialog')?.failed(call.dialog, 487, 'Request Terminated', 'cancelled');
       return;
     }
-    if (b.ct instanceof ClientInviteTransaction && b.ct.provisional) this.sendCancel(b);
-    else b.cancelPending = true; // §9.1: not before a provisional response
+    // §16.10: every pending branch is cancelled; the best final (their 487s) goes upstream
+    this.cancelOthers(call, undefined);
+    this.decide(call);
   }
 
   // ------------------------------------------------------------------ in-dialog
@@ -1012,7 +1135,8 @@ export class Proxy {
     // route set it stored for the other side is what it would have used.
     const rest = hit.dialog.takenFrom !== undefined ? [...other.routeSet] : this.routesAfterOurs(msg);
     let dest: Endpoint | undefined;
-    if (rest.length === 0) dest = other.reach;
+    // another fork's dialog (its 2xx came second) is reached at its Contact, not where the call's callee is
+    if (rest.length === 0 && !hit.dialog.otherFork(hit.leg, msg.from?.tag, msg.to?.tag)) dest = other.reach;
     if (msg.method === 'ACK') {
       // An ACK of a failed INVITE is hop by hop: the one for our non-2xx was absorbed by its
       // transaction; anything else for a call never answered goes nowhere.
@@ -1026,7 +1150,7 @@ export class Proxy {
     call.inDialog = hit;
     // A BYE ends the call as it is relayed, whatever the other side answers.
     dialogs!.request(hit.dialog, hit.leg, msg);
-    void this.relay(call, msg.uri, dest, { recordRoute: false, routes: rest, unreachable: { status: 480, reason: 'Temporarily Unavailable' } }).catch((e: unknown) =>
+    void this.relay(call, [{ uri: msg.uri, ...(dest !== undefined ? { dest } : {}), routes: rest }], { recordRoute: false, unreachable: { status: 480, reason: 'Temporarily Unavailable' } }).catch((e: unknown) =>
       this.d.log.error('proxy: in-dialog relay failed', { error: e instanceof Error ? e.message : String(e) }),
     );
   }
@@ -1085,7 +1209,7 @@ export class Proxy {
     if (this.d.layer.counts().server >= this.settings.maxTransactions) return sl({ status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] });
     const call = this.newCall(ctx, m);
     if (call === undefined || this.endIfCancelled(call)) return;
-    await this.relay(call, msg.uri, hop, { recordRoute: false, routes: rest, unreachable: { status: 480, reason: 'Temporarily Unavailable' } });
+    await this.relay(call, [{ uri: msg.uri, dest: hop, routes: rest }], { recordRoute: false, unreachable: { status: 480, reason: 'Temporarily Unavailable' } });
   }
 
   /** Loose routing (§16.4, RFC 3261 §16.12): the Route entries left once our own leading ones come off. */

@@ -43,10 +43,11 @@ const params = {
   allow_guest_calls: { type: 'boolean', default: false, doc: 'callers that are neither authenticated subscribers nor carriers may call registered local users (never anything else); off by default, turn it on to federate with other domains' },
   record_route: { type: 'boolean', default: true, doc: 'Record-Route INVITEs so in-dialog requests come back through sipd (needed for BYE matching, limits and CDRs)' },
   fr_timer: { type: 'integer', default: 32_000, min: 1_000, max: 600_000, doc: 'ms a client transaction waits for a final response (Timer B/F; Kamailio fr_timer); then 408' },
-  fr_inv_timer: { type: 'integer', default: 120_000, min: 1_000, max: 3_600_000, doc: 'ms an INVITE may ring: Timer C, from the first provisional response, restarted by each but 100 (Kamailio fr_inv_timer); then CANCEL downstream and 408 upstream' },
+  fr_inv_timer: { type: 'integer', default: 120_000, min: 1_000, max: 3_600_000, doc: 'ms an INVITE may ring: Timer C, from the first provisional response, restarted by each but 100 (Kamailio fr_inv_timer); then CANCEL to that branch, which counts as 408 (upstream when no other branch answers better)' },
   t1: { type: 'integer', default: 500, min: 50, max: 10_000, doc: 'ms, RFC 3261 T1 (retransmission base)' },
   t2: { type: 'integer', default: 4_000, min: 500, max: 60_000, doc: 'ms, RFC 3261 T2 (longest retransmission interval)' },
   max_transactions: { type: 'integer', default: 100_000, min: 10, max: 10_000_000, doc: 'server transactions at once; beyond that new requests get 503' },
+  max_branches: { type: 'integer', default: 12, min: 1, max: 64, doc: 'most contacts one request is forked to at once (Kamailio tm max_branches); a registered user\'s contacts beyond it, in lookup order (highest q, then the oldest), are not called' },
   max_stream_senders: { type: 'integer', default: 65_536, min: 16, max: 10_000_000, doc: 'TCP/TLS connections remembered for sending back to their peer (an entry leaves when its connection closes; beyond this the least recently used is forgotten)' },
 } as const;
 
@@ -70,6 +71,7 @@ function settingsOf(p: Params): ProxySettings {
     frInvTimer: p.fr_inv_timer,
     allowGuests: p.allow_guest_calls,
     maxTransactions: p.max_transactions,
+    maxBranches: p.max_branches,
   };
 }
 

@@ -1,0 +1,246 @@
+// Parallel forking through the real sipd (bin/sipd.js): a user registered from two devices (two
+// raw UDP UAs on their own ports) is called at both at once, as Kamailio's lookup() + t_relay()
+// do. The first 200 wins and the other device is CANCELled; two busy devices give 486; a contact
+// whose port closed without un-registering no longer takes the call; the caller's CANCEL reaches
+// every device; the caller's active-call limit counts the forked call once; one CDR per call.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase } from '../../src/core/db/database.js';
+import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
+import { until } from '../helpers/until.js';
+import { caller, udpPeer, type InviteTx, type Peer } from './raw-sip.js';
+import { cseqOf, header, headers, registerRequest, registerWithDigest, responseTo } from './sip-message.js';
+import { assertBuilt, freeSipPort, makeDb, startSipd, statusOf, type SipdProcess } from './sipd-process.js';
+
+const PASSWORD = 'Tr0ub4dor-Horse-77';
+const REALM = 'sip.test';
+
+const method = (t: string) => (statusOf(t) === undefined ? t.slice(0, t.indexOf(' ')) : undefined);
+
+/**
+ * One device of a user: a UDP UA on 127.0.0.1 that REGISTERs with digest, answers an INVITE with
+ * 180 (or `busy`: 486), a CANCEL with 200 and 487, a BYE with 200, and answers 200 when told to.
+ */
+class Device {
+  readonly tag = randomBytes(4).toString('hex');
+  private constructor(readonly peer: Peer, readonly user: string, private readonly busy: boolean) {}
+
+  static async open(user: string, busy = false): Promise<Device> {
+    let dev: Device | undefined;
+    const peer = await udpPeer('127.0.0.1', 0, (text, from, p) => dev?.received(text, from, p));
+    dev = new Device(peer, user, busy);
+    return dev;
+  }
+
+  get contact(): string {
+    return `<sip:${this.user}@127.0.0.1:${this.peer.port}>`;
+  }
+
+  /** requests of `m` received (retransmissions included) */
+  got(m: string): string[] {
+    return this.peer.got.filter((t) => method(t) === m);
+  }
+
+  private received(text: string, from: { address: string; port: number }, p: Peer): void {
+    const m = method(text);
+    const reply = (req: string, status: number, reason: string) => p.send(responseTo(req, status, reason, this.tag), from.port, from.address);
+    if (m === 'INVITE') reply(text, this.busy ? 486 : 180, this.busy ? 'Busy Here' : 'Ringing');
+    else if (m === 'CANCEL') {
+      reply(text, 200, 'OK');
+      const inv = this.got('INVITE').find((i) => header(i, 'Via') === header(text, 'Via'));
+      if (inv !== undefined) reply(inv, 487, 'Request Terminated');
+    } else if (m === 'BYE') reply(text, 200, 'OK');
+  }
+
+  /** 200 OK to the INVITE received (its Record-Route copied, this device's Contact) */
+  answer(sipdPort: number): void {
+    const inv = this.got('INVITE').at(-1)!;
+    this.peer.send(responseTo(inv, 200, 'OK', this.tag, this.contact), sipdPort);
+  }
+
+  async register(sipdPort: number): Promise<void> {
+    const uri = `sip:127.0.0.1:${sipdPort}`;
+    const callId = `${randomBytes(8).toString('hex')}@forking`;
+    let cseq = 0;
+    const reply = await registerWithDigest({
+      user: this.user,
+      password: PASSWORD,
+      uri,
+      request: (auth) => registerRequest({ uri, via: `UDP 127.0.0.1:${this.peer.port}`, user: this.user, realm: REALM, fromTag: this.tag, callId, cseq: ++cseq, contact: this.contact, expires: 300, auth }),
+      exchange: async (text) => {
+        this.peer.send(text, sipdPort);
+        return until('REGISTER reply', () => this.peer.got.find((g) => (statusOf(g) ?? 0) >= 200 && header(g, 'Call-ID') === callId && cseqOf(g) === cseqOf(text)), 5000);
+      },
+    });
+    assert.equal(statusOf(reply), 200, reply);
+  }
+
+  private closed = false;
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.peer.close();
+  }
+}
+
+describe('sipd forks a call to every contact of the callee (RFC 3261 §16.6–16.7)', () => {
+  let dir: string;
+  let dbUrl: string;
+  let sipd: SipdProcess;
+  let phone: Peer;
+  const devices: Device[] = [];
+  const proxy = () => ({ host: '127.0.0.1', port: sipd.sipPort });
+  const bob = () => caller(phone, proxy(), { user: 'bob', fromHost: '127.0.0.1', password: PASSWORD });
+  const dialled = (user: string) => `sip:${user}@127.0.0.1:${sipd.sipPort}`;
+
+  async function device(user: string, busy = false): Promise<Device> {
+    const d = await Device.open(user, busy);
+    devices.push(d);
+    await d.register(sipd.sipPort);
+    return d;
+  }
+
+  /** the CDRs of one Call-ID (acc writes in batches: waits for the first) */
+  async function cdrs(callId: string): Promise<Array<{ sip_code: string; end_reason: string; dst_ouser: string }>> {
+    const db = await openDatabase(dbUrl);
+    try {
+      const q = () => db.query<{ sip_code: string; end_reason: string; dst_ouser: string }>('SELECT sip_code, end_reason, dst_ouser FROM acc_cdrs WHERE callid = ?', [callId]);
+      await until(`a CDR for ${callId}`, async () => (await q()).length > 0);
+      await new Promise((r) => setTimeout(r, 300)); // a second one would come in the same or the next batch
+      return await q();
+    } finally {
+      await db.close();
+    }
+  }
+
+  /** ACK of the 2xx and BYE through sipd (the Record-Route reversed as Route, §12.1.2); the BYE's final status */
+  async function ackAndBye(tx: InviteTx, ok: string): Promise<number | undefined> {
+    const routes = headers(ok, 'Record-Route').reverse();
+    const target = /<([^>]+)>/.exec(header(ok, 'Contact') ?? '')?.[1] ?? '';
+    const req = (m: string, cseq: number, branch: string) =>
+      [
+        `${m} ${target} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${phone.port};branch=${branch};rport`,
+        ...routes.map((r) => `Route: ${r}`),
+        'Max-Forwards: 70',
+        `From: ${header(tx.text, 'From')}`,
+        `To: ${header(ok, 'To')}`,
+        `Call-ID: ${header(tx.text, 'Call-ID')}`,
+        `CSeq: ${cseq} ${m}`,
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n');
+    phone.send(req('ACK', tx.cseq, `z9hG4bK-${randomBytes(6).toString('hex')}`), sipd.sipPort);
+    const branch = `z9hG4bK-${randomBytes(6).toString('hex')}`;
+    phone.send(req('BYE', tx.cseq + 1, branch), sipd.sipPort);
+    return statusOf(await until('200 to the BYE', () => phone.got.find((g) => (statusOf(g) ?? 0) >= 200 && header(g, 'Via')?.includes(branch))));
+  }
+
+  before(async () => {
+    assertBuilt();
+    dir = mkdtempSync(join(tmpdir(), 'sipd-forking-'));
+    dbUrl = await makeDb(dir);
+    const db = await openDatabase(dbUrl);
+    try {
+      for (const u of ['alice', 'bob', 'carol', 'dave', 'erin']) await addSubscriber(db, u, REALM, PASSWORD, { hash: 'md5', storePlaintext: false });
+    } finally {
+      await db.close();
+    }
+    phone = await udpPeer('127.0.0.1');
+    sipd = await startSipd({
+      dbUrl,
+      sipPort: await freeSipPort(),
+      config: { modules: { 'auth-db': { realm: REALM }, country: { source: 'none' }, dialog: { max_calls_per_user: 1 } } },
+    });
+  });
+
+  after(async () => {
+    if (sipd !== undefined && sipd.child.exitCode === null) await sipd.stop();
+    for (const d of devices) d.close();
+    phone?.close();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('both devices ring; one answers: bob gets its 200, the other is CANCELled (487); one dialog counted once against bob\'s limit of 1; one CDR', async () => {
+    const desk = await device('alice');
+    const soft = await device('alice');
+    const b = bob();
+    const tx = await b.prepare(dialled('alice'));
+    b.send(tx);
+    await until('the INVITE at both devices', () => desk.got('INVITE').length > 0 && soft.got('INVITE').length > 0);
+    await until('both 180s at bob', () => tx.replies().filter((r) => statusOf(r) === 180).length === 2);
+    soft.answer(sipd.sipPort);
+    const ok = await until('200 at bob', () => tx.replies().find((r) => statusOf(r) === 200));
+    assert.ok(header(ok, 'To')!.includes(`tag=${soft.tag}`), ok);
+    await until('CANCEL at the desk phone', () => desk.got('CANCEL').length > 0);
+    await until('sipd ACKs the desk phone\'s 487', () => desk.got('ACK').length > 0);
+    assert.equal(soft.got('CANCEL').length, 0, 'the device that answered is not cancelled');
+    assert.ok(!tx.replies().some((r) => statusOf(r) === 487), 'the 487 goes no further');
+
+    // one call, counted once: bob's next call meets his limit of 1
+    assert.equal((await sipd.rpc<unknown[]>('dlg.list')).length, 1);
+    assert.equal(await sipd.rpc('dlg.profile_get_size', ['caller', 'bob']), 1);
+    const second = await b.prepare(dialled('alice'));
+    b.send(second);
+    assert.equal(await b.finish(second), 403);
+    assert.match(second.final()!, /^SIP\/2\.0 403 No more active calls/);
+
+    assert.equal(await ackAndBye(tx, ok), 200);
+    await until('the BYE at the device that answered', () => soft.got('BYE').length === 1);
+    assert.equal(desk.got('BYE').length, 0);
+    await until('the call gone', async () => (await sipd.rpc<unknown[]>('dlg.list')).length === 0);
+    assert.equal(await sipd.rpc('dlg.profile_get_size', ['caller', 'bob']), 0);
+    const rows = await cdrs(header(tx.text, 'Call-ID')!);
+    assert.deepEqual(rows.map((r) => `${r.sip_code} ${r.end_reason}`), ['200 caller-bye']);
+  });
+
+  test('both devices busy: bob gets 486 once both have answered; one CDR', async () => {
+    const one = await device('carol', true);
+    const two = await device('carol', true);
+    const b = bob();
+    const tx = await b.prepare(dialled('carol'));
+    b.send(tx);
+    assert.equal(await b.finish(tx), 486, tx.replies().join('\n----\n'));
+    assert.equal(one.got('INVITE').length > 0 && two.got('INVITE').length > 0, true, 'both devices were called');
+    const rows = await cdrs(header(tx.text, 'Call-ID')!);
+    assert.deepEqual(rows.map((r) => `${r.sip_code} ${r.end_reason}`), ['486 failed']);
+  });
+
+  test('a device that moved to another port without un-registering: its old contact (the oldest) no longer takes the call', async () => {
+    const old = await device('dave');
+    const moved = await device('dave');
+    old.close(); // the old port is gone; its binding stays until it expires
+    const b = bob();
+    const tx = await b.prepare(dialled('dave'));
+    b.send(tx);
+    await until('the INVITE at the new port', () => moved.got('INVITE').length > 0);
+    moved.answer(sipd.sipPort);
+    const ok = await until('200 at bob', () => tx.replies().find((r) => statusOf(r) === 200), 5000);
+    assert.equal(await ackAndBye(tx, ok), 200);
+    const rows = await cdrs(header(tx.text, 'Call-ID')!);
+    assert.deepEqual(rows.map((r) => `${r.sip_code} ${r.end_reason}`), ['200 caller-bye']);
+  });
+
+  test('bob CANCELs while both ring: both devices get CANCEL, bob gets 487; one CDR (cancelled)', async () => {
+    const one = await device('erin');
+    const two = await device('erin');
+    const b = bob();
+    const tx = await b.prepare(dialled('erin'));
+    b.send(tx);
+    await until('both 180s at bob', () => tx.replies().filter((r) => statusOf(r) === 180).length === 2);
+    const cancelled = b.cancel(tx);
+    assert.equal(statusOf(await until('200 to the CANCEL', cancelled)), 200);
+    assert.equal(await b.finish(tx), 487);
+    await until('CANCEL at both devices', () => one.got('CANCEL').length > 0 && two.got('CANCEL').length > 0);
+    assert.equal(tx.replies().filter((r) => statusOf(r) === 487).length >= 1, true);
+    const rows = await cdrs(header(tx.text, 'Call-ID')!);
+    assert.deepEqual(rows.map((r) => `${r.sip_code} ${r.end_reason}`), ['487 cancelled']);
+    assert.equal((await sipd.rpc<unknown[]>('dlg.list')).length, 0);
+  });
+});
