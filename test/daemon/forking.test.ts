@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { openDatabase } from '../../src/core/db/database.js';
 import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
 import { until } from '../helpers/until.js';
+import { clusterFixture } from './cluster-fixture.js';
 import { caller, udpPeer, type InviteTx, type Peer } from './raw-sip.js';
 import { cseqOf, header, headers, registerRequest, registerWithDigest, responseTo } from './sip-message.js';
 import { assertBuilt, freeSipPort, makeDb, startSipd, statusOf, type SipdProcess } from './sipd-process.js';
@@ -29,16 +30,19 @@ class Device {
   readonly tag = randomBytes(4).toString('hex');
   private constructor(readonly peer: Peer, readonly user: string, private readonly busy: boolean) {}
 
-  static async open(user: string, busy = false): Promise<Device> {
+  static async open(user: string, busy = false, ip = '127.0.0.1'): Promise<Device> {
     let dev: Device | undefined;
-    const peer = await udpPeer('127.0.0.1', 0, (text, from, p) => dev?.received(text, from, p));
+    const peer = await udpPeer(ip, 0, (text, from, p) => dev?.received(text, from, p));
     dev = new Device(peer, user, busy);
     return dev;
   }
 
   get contact(): string {
-    return `<sip:${this.user}@127.0.0.1:${this.peer.port}>`;
+    return `<sip:${this.user}@${this.peer.address}:${this.peer.port}>`;
   }
+
+  /** every message received and where it came from */
+  readonly sources: Array<{ text: string; from: string }> = [];
 
   /** requests of `m` received (retransmissions included) */
   got(m: string): string[] {
@@ -46,6 +50,7 @@ class Device {
   }
 
   private received(text: string, from: { address: string; port: number }, p: Peer): void {
+    this.sources.push({ text, from: `${from.address}:${from.port}` });
     const m = method(text);
     const reply = (req: string, status: number, reason: string) => p.send(responseTo(req, status, reason, this.tag), from.port, from.address);
     if (m === 'INVITE') reply(text, this.busy ? 486 : 180, this.busy ? 'Busy Here' : 'Ringing');
@@ -57,13 +62,14 @@ class Device {
   }
 
   /** 200 OK to the INVITE received (its Record-Route copied, this device's Contact) */
-  answer(sipdPort: number): void {
-    const inv = this.got('INVITE').at(-1)!;
-    this.peer.send(responseTo(inv, 200, 'OK', this.tag, this.contact), sipdPort);
+  answer(): void {
+    const inv = this.sources.filter((x) => method(x.text) === 'INVITE').at(-1)!;
+    const [host, port] = [inv.from.slice(0, inv.from.lastIndexOf(':')), Number(inv.from.slice(inv.from.lastIndexOf(':') + 1))];
+    this.peer.send(responseTo(inv.text, 200, 'OK', this.tag, this.contact), port, host);
   }
 
-  async register(sipdPort: number): Promise<void> {
-    const uri = `sip:127.0.0.1:${sipdPort}`;
+  async register(sipdPort: number, host = '127.0.0.1'): Promise<void> {
+    const uri = `sip:${host}:${sipdPort}`;
     const callId = `${randomBytes(8).toString('hex')}@forking`;
     let cseq = 0;
     const reply = await registerWithDigest({
@@ -72,7 +78,7 @@ class Device {
       uri,
       request: (auth) => registerRequest({ uri, via: `UDP 127.0.0.1:${this.peer.port}`, user: this.user, realm: REALM, fromTag: this.tag, callId, cseq: ++cseq, contact: this.contact, expires: 300, auth }),
       exchange: async (text) => {
-        this.peer.send(text, sipdPort);
+        this.peer.send(text, sipdPort, host);
         return until('REGISTER reply', () => this.peer.got.find((g) => (statusOf(g) ?? 0) >= 200 && header(g, 'Call-ID') === callId && cseqOf(g) === cseqOf(text)), 5000);
       },
     });
@@ -86,6 +92,30 @@ class Device {
     this.closed = true;
     this.peer.close();
   }
+}
+
+/** ACK of the 2xx and BYE through sipd (the Record-Route reversed as Route, §12.1.2); the BYE's final status */
+async function ackAndBye(phone: Peer, proxy: { host: string; port: number }, tx: InviteTx, ok: string): Promise<number | undefined> {
+  const routes = headers(ok, 'Record-Route').reverse();
+  const target = /<([^>]+)>/.exec(header(ok, 'Contact') ?? '')?.[1] ?? '';
+  const req = (m: string, cseq: number, branch: string) =>
+    [
+      `${m} ${target} SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${phone.port};branch=${branch};rport`,
+      ...routes.map((r) => `Route: ${r}`),
+      'Max-Forwards: 70',
+      `From: ${header(tx.text, 'From')}`,
+      `To: ${header(ok, 'To')}`,
+      `Call-ID: ${header(tx.text, 'Call-ID')}`,
+      `CSeq: ${cseq} ${m}`,
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
+  phone.send(req('ACK', tx.cseq, `z9hG4bK-${randomBytes(6).toString('hex')}`), proxy.port, proxy.host);
+  const branch = `z9hG4bK-${randomBytes(6).toString('hex')}`;
+  phone.send(req('BYE', tx.cseq + 1, branch), proxy.port, proxy.host);
+  return statusOf(await until('200 to the BYE', () => phone.got.find((g) => (statusOf(g) ?? 0) >= 200 && header(g, 'Via')?.includes(branch))));
 }
 
 describe('sipd forks a call to every contact of the callee (RFC 3261 §16.6–16.7)', () => {
@@ -116,30 +146,6 @@ describe('sipd forks a call to every contact of the callee (RFC 3261 §16.6–16
     } finally {
       await db.close();
     }
-  }
-
-  /** ACK of the 2xx and BYE through sipd (the Record-Route reversed as Route, §12.1.2); the BYE's final status */
-  async function ackAndBye(tx: InviteTx, ok: string): Promise<number | undefined> {
-    const routes = headers(ok, 'Record-Route').reverse();
-    const target = /<([^>]+)>/.exec(header(ok, 'Contact') ?? '')?.[1] ?? '';
-    const req = (m: string, cseq: number, branch: string) =>
-      [
-        `${m} ${target} SIP/2.0`,
-        `Via: SIP/2.0/UDP 127.0.0.1:${phone.port};branch=${branch};rport`,
-        ...routes.map((r) => `Route: ${r}`),
-        'Max-Forwards: 70',
-        `From: ${header(tx.text, 'From')}`,
-        `To: ${header(ok, 'To')}`,
-        `Call-ID: ${header(tx.text, 'Call-ID')}`,
-        `CSeq: ${cseq} ${m}`,
-        'Content-Length: 0',
-        '',
-        '',
-      ].join('\r\n');
-    phone.send(req('ACK', tx.cseq, `z9hG4bK-${randomBytes(6).toString('hex')}`), sipd.sipPort);
-    const branch = `z9hG4bK-${randomBytes(6).toString('hex')}`;
-    phone.send(req('BYE', tx.cseq + 1, branch), sipd.sipPort);
-    return statusOf(await until('200 to the BYE', () => phone.got.find((g) => (statusOf(g) ?? 0) >= 200 && header(g, 'Via')?.includes(branch))));
   }
 
   before(async () => {
@@ -175,7 +181,7 @@ describe('sipd forks a call to every contact of the callee (RFC 3261 §16.6–16
     b.send(tx);
     await until('the INVITE at both devices', () => desk.got('INVITE').length > 0 && soft.got('INVITE').length > 0);
     await until('both 180s at bob', () => tx.replies().filter((r) => statusOf(r) === 180).length === 2);
-    soft.answer(sipd.sipPort);
+    soft.answer();
     const ok = await until('200 at bob', () => tx.replies().find((r) => statusOf(r) === 200));
     assert.ok(header(ok, 'To')!.includes(`tag=${soft.tag}`), ok);
     await until('CANCEL at the desk phone', () => desk.got('CANCEL').length > 0);
@@ -191,7 +197,7 @@ describe('sipd forks a call to every contact of the callee (RFC 3261 §16.6–16
     assert.equal(await b.finish(second), 403);
     assert.match(second.final()!, /^SIP\/2\.0 403 No more active calls/);
 
-    assert.equal(await ackAndBye(tx, ok), 200);
+    assert.equal(await ackAndBye(phone, proxy(), tx, ok), 200);
     await until('the BYE at the device that answered', () => soft.got('BYE').length === 1);
     assert.equal(desk.got('BYE').length, 0);
     await until('the call gone', async () => (await sipd.rpc<unknown[]>('dlg.list')).length === 0);
@@ -220,9 +226,9 @@ describe('sipd forks a call to every contact of the callee (RFC 3261 §16.6–16
     const tx = await b.prepare(dialled('dave'));
     b.send(tx);
     await until('the INVITE at the new port', () => moved.got('INVITE').length > 0);
-    moved.answer(sipd.sipPort);
+    moved.answer();
     const ok = await until('200 at bob', () => tx.replies().find((r) => statusOf(r) === 200), 5000);
-    assert.equal(await ackAndBye(tx, ok), 200);
+    assert.equal(await ackAndBye(phone, proxy(), tx, ok), 200);
     const rows = await cdrs(header(tx.text, 'Call-ID')!);
     assert.deepEqual(rows.map((r) => `${r.sip_code} ${r.end_reason}`), ['200 caller-bye']);
   });
@@ -242,5 +248,81 @@ describe('sipd forks a call to every contact of the callee (RFC 3261 §16.6–16
     const rows = await cdrs(header(tx.text, 'Call-ID')!);
     assert.deepEqual(rows.map((r) => `${r.sip_code} ${r.end_reason}`), ['487 cancelled']);
     assert.equal((await sipd.rpc<unknown[]>('dlg.list')).length, 0);
+  });
+});
+
+describe('sipd --cluster forks each branch where its contact is: directly, or handed to the node that holds it', () => {
+  const fx = clusterFixture({
+    name: 'sipd-cluster-forking-',
+    users: ['alice', 'bob', 'frank'],
+    config: ({ ip, port, id, redisUrl }) => ({
+      listen: [`udp:${ip}:${port}`],
+      cluster: { url: redisUrl, node_id: id, timeout_ms: 2000 },
+      modules: { scanner: { user_agents: ['friendly-scanner'] }, 'auth-db': { realm: REALM, secret: 'a-cluster-forking-secret-of-32-chars-or-more' } },
+    }),
+  });
+  let phone: Peer;
+  const devices: Device[] = [];
+  const A = () => ({ host: '127.0.0.1', port: fx.nodes[0]!.sipPort });
+  const B = () => ({ host: '127.0.0.2', port: fx.nodes[1]!.sipPort });
+  before(async () => {
+    phone = await udpPeer('127.0.0.1');
+  });
+  after(() => {
+    for (const d of devices) d.close();
+    phone?.close();
+  });
+
+  async function device(user: string, ip: string, through: { host: string; port: number }): Promise<Device> {
+    const d = await Device.open(user, false, ip);
+    devices.push(d);
+    await d.register(through.port, through.host);
+    return d;
+  }
+
+  async function cdrs(callId: string): Promise<string[]> {
+    const db = await fx.tdb.open();
+    try {
+      const read = () => db.query<{ sip_code: string; end_reason: string }>('SELECT sip_code, end_reason FROM acc_cdrs WHERE callid = ?', [callId]);
+      await until('the CDR is written', async () => (await read()).length > 0);
+      await new Promise((r) => setTimeout(r, 800)); // a second row, if one were written, would be there by now
+      return (await read()).map((r) => `${r.sip_code} ${r.end_reason}`);
+    } finally {
+      await db.close();
+    }
+  }
+
+  /** bob calls `user` through A; both devices ring; `answering` answers; the other must be CANCELled; ACK and BYE; one CDR */
+  async function forkedCall(user: string, answering: Device, other: Device): Promise<void> {
+    const b = caller(phone, A(), { user: 'bob', fromHost: '127.0.0.1', password: PASSWORD });
+    const tx = await b.prepare(`sip:${user}@127.0.0.1:${A().port}`);
+    b.send(tx);
+    await until('both 180s at bob', () => tx.replies().filter((r) => statusOf(r) === 180).length === 2, 10_000);
+    answering.answer();
+    const ok = await until('200 at bob', () => tx.replies().find((r) => statusOf(r) === 200));
+    assert.ok(header(ok, 'To')!.includes(`tag=${answering.tag}`), ok);
+    await until('CANCEL at the other device', () => other.got('CANCEL').length > 0);
+    await until('its 487 ACKed', () => other.got('ACK').length > 0);
+    assert.equal(await ackAndBye(phone, A(), tx, ok), 200);
+    await until('the BYE at the device that answered', () => answering.got('BYE').length === 1);
+    assert.deepEqual(await cdrs(header(tx.text, 'Call-ID')!), ['200 caller-bye']);
+    assert.deepEqual(await fx.nodes[0]!.rpc<unknown[]>('dlg.list'), []);
+  }
+
+  test('alice\'s desk phone registered through A, her softphone through B; bob calls through A: the softphone\'s branch goes through B (every message it gets comes from B); it answers, the desk phone is CANCELled', async () => {
+    const desk = await device('alice', '127.0.0.70', A());
+    const soft = await device('alice', '127.0.0.71', B());
+    await forkedCall('alice', soft, desk);
+    for (const m of soft.sources) assert.equal(m.from, `127.0.0.2:${B().port}`, `${m.text.split('\r\n')[0]} came from B`);
+    for (const m of desk.sources) assert.equal(m.from, `127.0.0.1:${A().port}`, `${m.text.split('\r\n')[0]} came from A`);
+    assert.equal(header(soft.got('INVITE')[0]!, 'X-Sipd-Handoff'), undefined, 'the hand-off header stays between the nodes');
+  });
+
+  test('the same with the desk phone answering: the CANCEL of the softphone\'s branch goes through B', async () => {
+    const desk = await device('frank', '127.0.0.72', A());
+    const soft = await device('frank', '127.0.0.73', B());
+    await forkedCall('frank', desk, soft);
+    for (const m of soft.sources) assert.equal(m.from, `127.0.0.2:${B().port}`, `${m.text.split('\r\n')[0]} came from B`);
+    assert.deepEqual(await fx.nodes[1]!.rpc<unknown[]>('dlg.list'), [], 'B only relayed the branch');
   });
 });
