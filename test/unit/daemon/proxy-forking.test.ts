@@ -16,9 +16,9 @@ async function cdrs(h: Harness): Promise<Array<{ sip_code: string; end_reason: s
 }
 
 /** bob registered from his desk phone and his softphone; alice's authenticated INVITE to bob, and the INVITE each device got */
-async function forked(h: Harness) {
-  await h.register('bob', `sip:bob@${DESK}`);
-  await h.register('bob', `sip:bob@${SOFT}`);
+async function forked(h: Harness, users = ['bob', 'bob']) {
+  await h.register('bob', `sip:${users[0]}@${DESK}`);
+  await h.register('bob', `sip:${users[1]}@${SOFT}`);
   const r = await authedInvite(h);
   const desk = h.to(DESK, r.since).map(asRequest);
   const soft = h.to(SOFT, r.since).map(asRequest);
@@ -30,9 +30,10 @@ async function forked(h: Harness) {
 test('forked to every contact at once; provisionals of both relayed; the first 200 relayed, the other branch CANCELled (its 487 absorbed); one dialog, one CDR', async () => {
   const h = await harness();
   try {
-    const { call, since, desk, soft } = await forked(h);
-    assert.equal(desk.rawUri, `sip:bob@${DESK}`);
-    assert.equal(soft.rawUri, `sip:bob@${SOFT}`);
+    // the devices' contacts with user parts of their own: the CDR names the one that answered
+    const { call, since, desk, soft } = await forked(h, ['bob-desk', 'bob-soft']);
+    assert.equal(desk.rawUri, `sip:bob-desk@${DESK}`);
+    assert.equal(soft.rawUri, `sip:bob-soft@${SOFT}`);
     assert.notEqual(desk.via[0]!.branch, soft.via[0]!.branch, 'one client transaction (branch) each');
     assert.deepEqual(statuses(h.to(ALICE, since)), [100], 'one 100 Trying, nothing else yet');
 
@@ -41,7 +42,7 @@ test('forked to every contact at once; provisionals of both relayed; the first 2
     assert.deepEqual(statuses(h.to(ALICE, since)), [100, 180, 180]);
 
     const m = h.wire.length;
-    h.send(respond(soft, 200, 'OK', { toTag: 'soft', contact: `<sip:bob@${SOFT}>` }), SOFT);
+    h.send(respond(soft, 200, 'OK', { toTag: 'soft', contact: `<sip:bob-soft@${SOFT}>` }), SOFT);
     assert.deepEqual(statuses(h.to(ALICE, m)), [200]);
     assert.equal(asResponse(h.to(ALICE, m)[0]!).to?.tag, 'soft');
     const cancel = h.to(DESK, m).map(asRequest);
@@ -59,9 +60,9 @@ test('forked to every contact at once; provisionals of both relayed; the first 2
 
     // ACK and BYE reach the device that answered
     const m2 = h.wire.length;
-    h.send(request(call, { method: 'ACK', uri: `sip:bob@${SOFT}`, toTag: 'soft', branch: 'z9hG4bK-ack', route: ['<sip:127.0.0.1:5060;lr>'] }));
+    h.send(request(call, { method: 'ACK', uri: `sip:bob-soft@${SOFT}`, toTag: 'soft', branch: 'z9hG4bK-ack', route: ['<sip:127.0.0.1:5060;lr>'] }));
     call.cseq = 3;
-    h.send(request(call, { method: 'BYE', uri: `sip:bob@${SOFT}`, toTag: 'soft', branch: 'z9hG4bK-bye', route: ['<sip:127.0.0.1:5060;lr>'] }));
+    h.send(request(call, { method: 'BYE', uri: `sip:bob-soft@${SOFT}`, toTag: 'soft', branch: 'z9hG4bK-bye', route: ['<sip:127.0.0.1:5060;lr>'] }));
     await h.settle();
     const toSoft = h.to(SOFT, m2).map(asRequest);
     assert.deepEqual(toSoft.map((r) => r.method), ['ACK', 'BYE']);
@@ -70,6 +71,8 @@ test('forked to every contact at once; provisionals of both relayed; the first 2
     assert.deepEqual(await h.rpc('dlg.list'), []);
     assert.equal(await h.rpc('dlg.profile_get_size', ['caller', 'alice']), 0);
     assert.deepEqual(await cdrs(h), [{ sip_code: '200', end_reason: 'caller-bye' }]);
+    const [row] = await h.db.query<{ dst_ouser: string; dst_user: string }>('SELECT dst_ouser, dst_user FROM acc_cdrs');
+    assert.deepEqual(row, { dst_ouser: 'bob', dst_user: 'bob-soft' }, 'dialled bob, answered at the softphone');
   } finally {
     await h.close();
   }

@@ -117,6 +117,8 @@ interface Target {
 
 /** One forwarded copy of a request (RFC 3261 §16.6): a client transaction towards one target. */
 interface Branch {
+  /** its Request-URI (the contact) */
+  uri: Uri;
   /** undefined while its next hop is being resolved */
   ct?: ClientTransaction;
   out?: Outbound;
@@ -861,7 +863,7 @@ export class Proxy {
       drop?: readonly string[];
     },
   ): Promise<void> {
-    const branches: Branch[] = specs.map(() => ({ cancelPending: false, cancelSent: false }));
+    const branches: Branch[] = specs.map((spec) => ({ uri: spec.uri, cancelPending: false, cancelSent: false }));
     call.branches = branches;
     await Promise.all(specs.map((spec, i) => this.startBranch(call, branches[i]!, spec, o)));
   }
@@ -1025,7 +1027,14 @@ export class Proxy {
       // Every 2xx goes upstream, also after another final (RFC 3261 §16.7 item 5); the first
       // makes the dialog, and the branches still pending are cancelled (§16.7 item 10, Kamailio).
       b.final ??= { status, reason: res.reason, res, why: 'failed' };
-      if (call.dialog !== undefined && source !== undefined) dialogs?.answered(call.dialog, res, source, b.out!.local);
+      if (call.dialog !== undefined && source !== undefined) {
+        // the callee of the CDR is the contact that answered (Kamailio's acc: the branch's $rU), not the first one called
+        if (!call.dialog.confirmed && call.branches.length > 1 && b.uri.kind === 'sip') {
+          call.dialog.parties.dstUser = sipUser(b.uri);
+          call.dialog.parties.dstDomain = b.uri.host;
+        }
+        dialogs?.answered(call.dialog, res, source, b.out!.local);
+      }
       call.final = true;
       this.upstream(call, res);
       this.cancelOthers(call, b);
