@@ -27,7 +27,7 @@ export interface SipdConfig {
   logLevel: LogLevel;
   logFormat: 'auto' | 'json' | 'text';
   stateSaveIntervalSec: number;
-  sip: { maxMessageSize: number; maxHeaders: number; maxLineLength: number };
+  sip: { maxMessageSize: number; maxHeaders: number; maxLineLength: number; udpReceiveBuffer: number };
   tcp: { maxConnections: number; maxConnectionsPerSource: number; idleTimeoutSec: number; slowSenderTimeoutSec: number; keepaliveMinIntervalSec: number };
   rpc: { maxRequestBytes: number; maxBatch: number; timeoutSec: number; maxConnections: number; maxConnectionsPerSource: number };
   /** bounds of the kernel's own tables that grow with traffic (issue 18); each is a sipd: gauge in stats */
@@ -105,6 +105,7 @@ export const CONFIG_KEYS: ReadonlyArray<{ key: string; type: string; default: st
   { key: 'sip.maxMessageSize', type: 'integer', default: '65535', doc: 'largest SIP message (bytes); also the per-connection TCP buffer cap' },
   { key: 'sip.maxHeaders', type: 'integer', default: '100', doc: 'most header fields in one message' },
   { key: 'sip.maxLineLength', type: 'integer', default: '8192', doc: 'longest header line (bytes)' },
+  { key: 'sip.udpReceiveBuffer', type: 'integer', default: '262144', doc: 'kernel receive buffer of each UDP socket (bytes; SO_RCVBUF, capped by net.core.rmem_max), as Kamailio\'s maxbuffer: a small queue drops a burst sipd cannot serve, so the UA retransmits once; a deep one holds seconds of requests that all time out and are sent again' },
   { key: 'tcp.maxConnections', type: 'integer', default: '2048', doc: 'open SIP TCP (and TLS) connections in all; when every slot is taken, a new connection closes the least recently active one' },
   { key: 'tcp.maxConnectionsPerSource', type: 'integer', default: '32', doc: 'open SIP TCP connections from one source IP (never more than half of maxConnections: a larger value is applied as half, with a warning at start)' },
   { key: 'tcp.idleTimeoutSec', type: 'integer', default: '120', doc: 'a connection with no complete message for this long is closed (keep-alives: see keepaliveMinIntervalSec)' },
@@ -153,7 +154,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): SipdConfig 
     logLevel: 'info',
     logFormat: 'auto',
     stateSaveIntervalSec: 5,
-    sip: { maxMessageSize: 65_535, maxHeaders: 100, maxLineLength: 8192 },
+    sip: { maxMessageSize: 65_535, maxHeaders: 100, maxLineLength: 8192, udpReceiveBuffer: 262_144 },
     tcp: { maxConnections: 2048, maxConnectionsPerSource: 32, idleTimeoutSec: 120, slowSenderTimeoutSec: 10, keepaliveMinIntervalSec: 30 },
     rpc: { maxRequestBytes: 1_048_576, maxBatch: 100, timeoutSec: 10, maxConnections: 64, maxConnectionsPerSource: 16 },
     limits: { ...DEFAULT_LIMITS },
@@ -363,7 +364,7 @@ export function applyFileConfig(cfg: SipdConfig, raw: unknown, where: string): S
         out.stateSaveIntervalSec = integer(v, where, k, 1, 3600);
         break;
       case 'sip':
-        out.sip = section(v, out.sip, where, k, { maxMessageSize: [512, 1_048_576], maxHeaders: [8, 10_000], maxLineLength: [256, 65_535] });
+        out.sip = section(v, out.sip, where, k, { maxMessageSize: [512, 1_048_576], maxHeaders: [8, 10_000], maxLineLength: [256, 65_535], udpReceiveBuffer: [65_536, 64 * 1_048_576] });
         break;
       case 'tcp':
         out.tcp = section(v, out.tcp, where, k, { maxConnections: [1, 1_000_000], maxConnectionsPerSource: [1, 1_000_000], idleTimeoutSec: [1, 86_400], slowSenderTimeoutSec: [1, 3600], keepaliveMinIntervalSec: [1, 3600] });

@@ -216,7 +216,7 @@ export class Daemon {
           onClose: (source: Endpoint, reason: TcpCloseReason, detail?: string) => this.tcpClosed(source, reason, detail),
         };
         const t = a.transport === 'udp'
-          ? await listenUdp(a, handler, { log: log.child({ module: 'udp' }), egress: a.reusePort === true ? this.opts.workerRelay : undefined })
+          ? await listenUdp(a, handler, { log: log.child({ module: 'udp' }), recvBufferSize: this.config.sip.udpReceiveBuffer, egress: a.reusePort === true ? this.opts.workerRelay : undefined })
           : a.transport === 'tls'
             ? await listenTls(a, handler, {
               ...stream,

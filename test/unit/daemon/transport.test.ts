@@ -339,3 +339,26 @@ test('TCP: with every slot taken, a new connection closes the least recently act
   await until(() => h.connections().total === 0);
   await h.close();
 });
+
+test('UDP: the socket gets the receive buffer it is given, 256 KiB by default (Kamailio\'s maxbuffer), as the kernel reports it', async () => {
+  // `ss` (iproute2) shows the kernel's accounting, twice the SO_RCVBUF asked for: skmem rbN
+  const rb = async (port: number): Promise<number> => {
+    const { execFileSync } = await import('node:child_process');
+    const out = execFileSync('ss', ['-uamnH', `sport = :${port}`], { encoding: 'utf8' });
+    const m = /rb(\d+)/.exec(out);
+    assert.ok(m, `ss shows the socket on port ${port}: ${out}`);
+    return Number(m[1]);
+  };
+  const def = await listenUdp({ transport: 'udp', host: '127.0.0.1', port: 0 }, () => undefined, { log });
+  const big = await listenUdp({ transport: 'udp', host: '127.0.0.1', port: 0 }, () => undefined, { log, recvBufferSize: 1_048_576 });
+  try {
+    // the kernel caps SO_RCVBUF at net.core.rmem_max (4 MiB on the test machine)
+    const { readFileSync } = await import('node:fs');
+    const max = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+    assert.equal(await rb(def.local.port), 2 * Math.min(262_144, max));
+    assert.equal(await rb(big.local.port), 2 * Math.min(1_048_576, max));
+  } finally {
+    await def.close();
+    await big.close();
+  }
+});
