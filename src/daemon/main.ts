@@ -25,7 +25,7 @@ import { createMaxfwdModule } from './modules/maxfwd/maxfwd-module.js';
 import { createPikeModule } from './modules/pike/pike-module.js';
 import { createSanityModule } from './modules/sanity/sanity-module.js';
 import { createScannerModule } from './modules/scanner/scanner-module.js';
-import { WORKER_ENV, WORKER_READY, WorkerRelay, checkListenFree, checkWorkers, defaultNodeId, runWorkers, workerConfig } from './workers.js';
+import { WORKER_ENV, WORKER_GROUP_ENV, WORKER_READY, WorkerRelay, checkListenFree, checkWorkers, defaultNodeId, runWorkers, workerConfig } from './workers.js';
 
 type AnyModule = SipdModule<ParamSpecs, unknown>;
 type ModuleDeps = { db: () => ReturnType<typeof openDatabase> };
@@ -241,6 +241,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       timeoutMs: config.cluster.timeout_ms,
       dialogTtlSec: config.cluster.dialog_ttl_sec,
       listen: config.listen,
+      // a worker: its primary's workers are the cluster members it may reach on loopback
+      ...(workerIndex !== undefined && process.env[WORKER_GROUP_ENV] !== undefined ? { workerGroup: process.env[WORKER_GROUP_ENV] } : {}),
     });
     modules.push(cluster as unknown as AnyModule);
   } catch (e) {

@@ -17,7 +17,11 @@
  * forwarded requests name it in Via and Record-Route, so their responses and in-dialog requests
  * come back to it, and it is the worker's hand-off address in the cluster (cluster-module.ts,
  * handOffAddresses): a call for a TCP/TLS contact whose connection one worker holds reaches that
- * worker whichever worker, or other node, took it. The requests themselves leave from the shared
+ * worker whichever worker, or other node, took it. Listening on every address (0.0.0.0, ::), the
+ * private port is bound there too and other machines have no address for it; the workers of one
+ * primary still reach each other's private ports on loopback: the primary gives them one random
+ * id (WORKER_GROUP_ENV), and the cluster module hands calls to a worker of the same id at its
+ * private port on 127.0.0.1 / ::1 (localHandOffAddresses). The requests themselves leave from the shared
  * port (issue 14): a phone behind a port-restricted or symmetric NAT takes packets only from the
  * address:port it registered to. A UA that answers to the source address instead of Via (or sipd
  * itself, and Kamailio with force_rport, answering a hand-off) sends the response to the shared
@@ -59,6 +63,8 @@ import { parseListen } from './transport/transport.js';
 
 /** set in a worker's environment: its index */
 export const WORKER_ENV = 'SIPD_WORKER_INDEX';
+/** set in a worker's environment: an id the primary made at start, the same for all its workers (ClusterSettings.workerGroup) */
+export const WORKER_GROUP_ENV = 'SIPD_WORKER_GROUP';
 /** sent by a worker to the primary (fork channel) once it has started: its sockets are bound */
 export const WORKER_READY = 'sipd:worker-ready';
 /** worker -> primary: `{ t: EGRESS, addrs: ['ip:port', …] }`, its private UDP addresses */
@@ -200,6 +206,8 @@ export function runWorkers(n: number, argv: string[]): Promise<number> {
   const children = new Map<number, ChildProcess>();
   // the response relay (see the header): every worker's private addresses, and the key they share
   const relayKey = randomBytes(16).toString('hex');
+  // which cluster members are this primary's workers (on this machine: they reach each other on loopback)
+  const group = randomBytes(8).toString('hex');
   const egress = new Map<number, string[]>();
   const tellSiblings = () => {
     const msg = { t: SIBLINGS, key: relayKey, addrs: [...egress.values()].flat() };
@@ -210,7 +218,7 @@ export function runWorkers(n: number, argv: string[]): Promise<number> {
   return new Promise((resolve) => {
     const start = (i: number) => {
       const started = Date.now();
-      const child = fork(entry, argv, { env: { ...process.env, [WORKER_ENV]: String(i) }, execArgv: workerExecArgv(), stdio: 'inherit' });
+      const child = fork(entry, argv, { env: { ...process.env, [WORKER_ENV]: String(i), [WORKER_GROUP_ENV]: group }, execArgv: workerExecArgv(), stdio: 'inherit' });
       children.set(i, child);
       child.on('message', (m) => {
         const e = m as { t?: unknown; addrs?: unknown } | null;

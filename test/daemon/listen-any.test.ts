@@ -3,11 +3,15 @@
 // interface address each message leaves from (here the loopback address, 127.0.0.1), never
 // 0.0.0.0, which no UA can answer or route to. Calls through it complete: sipp caller and callee
 // (which answers to the source address, so with --workers a response that reached the wrong
-// worker is relayed), every message they exchanged traced. The single sipd runs under every Node
-// version; the two workers need 22.12+ (scripts/test-node-versions.sh runs this file there).
+// worker is relayed), every message they exchanged traced. With TCP on 0.0.0.0 too, a TCP client's
+// connection is held by one worker: calls the other worker takes are handed to the holder at its
+// private port on loopback (the workers' hand-off address when they listen on every address) and
+// reach the client over its connection. The single sipd runs under every Node version; the two
+// workers need 22.12+ (scripts/test-node-versions.sh runs this file there), and under older Node
+// the file checks that sipd refuses --workers 2 on 0.0.0.0 instead (no test is skipped).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +23,8 @@ import { createTestDb, type TestDb } from '../helpers/db.js';
 import { requireTools } from '../helpers/require.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { ok, register, scenario, settle, sipp } from './calls-support.js';
+import { headers } from './sip-message.js';
+import { TcpUa } from './tcp-ua.js';
 import { SIPD, assertBuilt, freeSipPort } from './sipd-process.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
@@ -40,6 +46,8 @@ describe('sipd on 0.0.0.0: Via and Record-Route name the address each message le
   let redis: RedisServer | undefined;
   let sipd: ChildProcess | undefined;
   let out = '';
+  /** the RPC endpoint of the sipd start() started last (worker 0's, with --workers) */
+  let rpcUrl = '';
 
   before(async () => {
     requireTools('sipp', 'redis-server');
@@ -48,7 +56,7 @@ describe('sipd on 0.0.0.0: Via and Record-Route name the address each message le
     tdb = await createTestDb('mysql');
     const db = await tdb.open();
     try {
-      for (const u of ['alice', 'bob']) await addSubscriber(db, u, REALM, PASSWORD, { hash: 'md5', storePlaintext: false });
+      for (const u of ['alice', 'bob', 'dave']) await addSubscriber(db, u, REALM, PASSWORD, { hash: 'md5', storePlaintext: false });
     } finally {
       await db.close();
     }
@@ -69,13 +77,14 @@ describe('sipd on 0.0.0.0: Via and Record-Route name the address each message le
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** sipd on udp:0.0.0.0:port (and its RPC over HTTP on 127.0.0.1), with `extra` config; resolves once `ready` says so */
-  async function start(name: string, extra: Record<string, unknown>, ready: (rpc: <T>(method: string) => Promise<T>) => Promise<boolean>): Promise<number> {
+  /** sipd on udp:0.0.0.0:port (and tcp:0.0.0.0:port with `tcp`; its RPC over HTTP on 127.0.0.1), with `extra` config; resolves once `ready` says so */
+  async function start(name: string, extra: Record<string, unknown>, ready: (rpc: <T>(method: string) => Promise<T>) => Promise<boolean>, tcp = false): Promise<number> {
     const port = await freeSipPort();
     const rpcPort = await freeSipPort();
     const cfg = join(dir, `${name}.json`);
+    rpcUrl = `http://127.0.0.1:${rpcPort}/RPC`;
     writeFileSync(cfg, JSON.stringify({
-      listen: [`udp:0.0.0.0:${port}`],
+      listen: [`udp:0.0.0.0:${port}`, ...(tcp ? [`tcp:0.0.0.0:${port}`] : [])],
       rpcListen: [`http://127.0.0.1:${rpcPort}/RPC`],
       modules: { 'auth-db': { realm: REALM, secret: SECRET }, scanner: { user_agents: ['friendly-scanner'] } },
       ...extra,
@@ -170,5 +179,112 @@ describe('sipd on 0.0.0.0: Via and Record-Route name the address each message le
     } finally {
       await stop();
     }
+  });
+
+  if (supportsReusePort()) test('sipd --workers 2 on udp and tcp 0.0.0.0: a TCP client registered through one worker gets every call, those the other worker takes handed to the holder on loopback', async () => {
+    const db = await tdb.open();
+    try {
+      await db.execute('DELETE FROM location');
+    } finally {
+      await db.close();
+    }
+    // a Redis of its own: nothing left of the test above (its workers' registrations, nodes)
+    await redis?.stop();
+    redis = await startRedis(join(dir, 'tcp'));
+    const name = 'workers-tcp';
+    const port = await start(name, { cluster: { url: `redis://127.0.0.1:${redis.port}/0`, node_id: 'wt' }, workers: 2 }, async (rpc) =>
+      (await rpc<{ nodes: Array<{ node: string; alive: boolean }> }>('cluster.nodes')).nodes.filter((x) => x.alive).map((x) => x.node).join() === 'wt#0,wt#1', true);
+    /** worker 0 answers on the configured HTTP endpoint; worker 1 on its own unix socket (workers.ts) */
+    const rpcOf = async <T>(w: number, method: string): Promise<T> => {
+      const url = w === 0 ? rpcUrl : `unix:${join(dir, name, 'worker-1', 'sipd.sock')}`;
+      const c = createRpcClient(url, { timeoutMs: 5000 });
+      try {
+        return await c.call<T>(method);
+      } finally {
+        await c.close();
+      }
+    };
+    let dave: TcpUa | undefined;
+    try {
+      // Listening on every address, a worker has no address another machine could hand calls to
+      // (hops: its private port on 0.0.0.0, which hopOf never picks); the workers of one machine
+      // reach each other on loopback at the same private port (localHops).
+      const nodes = (await rpcOf<{ nodes: Array<{ node: string; hops: string[]; localHops?: string[] }> }>(0, 'cluster.nodes')).nodes;
+      const local = new Map(nodes.map((n) => [n.node, n.localHops ?? []]));
+      for (const w of ['wt#0', 'wt#1']) {
+        const h = local.get(w)!;
+        assert.equal(h.length, 1, `${w} local hand-off addresses: ${JSON.stringify(nodes)}`);
+        assert.match(h[0]!, /^udp:127\.0\.0\.1:\d+$/, `${w}: on loopback`);
+        assert.notEqual(h[0], `udp:127.0.0.1:${port}`, `${w}: its private port, not the shared one`);
+      }
+      const privatePort = (w: number) => Number(local.get(`wt#${w}`)![0]!.split(':')[2]);
+
+      dave = new TcpUa('127.0.0.62', 'dave', { realm: REALM, password: PASSWORD });
+      await dave.open(port);
+      assert.equal(await dave.register(port), 200, 'dave registers over TCP');
+      // which worker took his connection (the kernel's choice): the one holding his contact
+      const holds = async (w: number) => (await rpcOf<{ Domains: Array<{ Domain: { AoRs: Array<{ Info: { AoR: string } }> } }> }>(w, 'ul.dump')).Domains[0]?.Domain.AoRs.some((a) => a.Info.AoR === 'dave') ?? false;
+      const held = [await holds(0), await holds(1)];
+      assert.equal(held.filter(Boolean).length, 1, `dave's contact on worker 0 / 1: ${held.join(' / ')}`);
+      const holder = held[0] ? 0 : 1;
+      const other = 1 - holder;
+      const relayed = async () => Promise.all([0, 1].map(async (w) => (await rpcOf<{ relayed: number }>(w, 'proxy.stats')).relayed));
+      const log = () => `\nsipd's log (tail):\n${out.slice(-2500)}`;
+      // Calls from bob over UDP, each from a fresh source port (the kernel's hash picks the worker),
+      // until each worker has taken one: taken by the holder, the INVITE goes straight over dave's
+      // connection; taken by the other worker, it is handed to the holder's private port on
+      // loopback. Before loopback hand-offs, those calls went out to dave directly from the other
+      // worker, which has no connection to him: 480, the caller's call failed.
+      const MAX_CALLS = 30;
+      const kinds = { direct: 0, handedOff: 0 };
+      for (let call = 1; ; call++) {
+        const seen: number = dave.requests.length;
+        const before = await relayed();
+        const uac = sipp({ scenario: scenario('caller.xml', { USER: 'bob', HOLD: 200 }), remote: `127.0.0.1:${port}`, localPort: await freeSipPort(), service: 'dave', user: 'bob', password: PASSWORD, timeoutMs: 20_000 });
+        const invite: string = await dave.wait('INVITE', (m) => m.startsWith('INVITE ') && dave!.requests.indexOf(m) >= seen, 10_000).catch(async (e: Error) => {
+          await uac.done;
+          return assert.fail(`call ${call}: ${e.message}${log()}`);
+        });
+        ok(await uac.done, `call ${call}, caller${log()}`);
+        const callId = headers(invite, 'Call-ID')[0];
+        await dave.wait('BYE', (m) => m.startsWith('BYE ') && headers(m, 'Call-ID')[0] === callId, 10_000);
+        assert.ok(dave.requests.some((m) => m.startsWith('ACK ') && headers(m, 'Call-ID')[0] === callId), `call ${call}: dave got the ACK`);
+        assert.deepEqual(headers(invite, 'X-Sipd-Handoff'), [], 'the hand-off header stays between the workers');
+        // the Via path tells who took the call: the holder's TCP Via on top, then (handed off)
+        // the other worker's private port on loopback, then the caller
+        const vias = headers(invite, 'Via').flatMap((v) => v.split(/\s*,\s*/));
+        assert.match(vias[0]!, new RegExp(`^SIP/2\\.0/TCP 127\\.0\\.0\\.1:${port};`), `call ${call}: over dave's connection: ${vias.join(' | ')}`);
+        const d = (await relayed()).map((n, i) => n - before[i]!);
+        if (vias.length === 3) {
+          assert.match(vias[1]!, new RegExp(`^SIP/2\\.0/UDP 127\\.0\\.0\\.1:${privatePort(other)};`), `call ${call}: handed over by worker ${other}: ${vias.join(' | ')}`);
+          // the holder took the hand-off at its private port (its double Record-Route: TCP side, UDP side)
+          const rr = headers(invite, 'Record-Route').flatMap((v) => v.split(/\s*,\s*/));
+          assert.match(rr[1] ?? '', new RegExp(`^<sip:127\\.0\\.0\\.1:${privatePort(holder)};`), `call ${call}: Record-Route ${rr.join(' | ')}`);
+          // both workers relayed it (the one that took it, and the holder)
+          assert.ok(d[0]! > 0 && d[1]! > 0, `call ${call}: requests relayed by worker 0 / 1: ${d.join(' / ')}`);
+          kinds.handedOff++;
+        } else {
+          assert.equal(vias.length, 2, `call ${call}: Via ${vias.join(' | ')}`);
+          assert.ok(d[holder]! > 0 && d[other] === 0, `call ${call}: requests relayed by worker 0 / 1: ${d.join(' / ')} (all by the holder)`);
+          kinds.direct++;
+        }
+        if (kinds.direct > 0 && kinds.handedOff > 0) break;
+        assert.ok(call < MAX_CALLS, `${call} calls and ${kinds.direct === 0 ? `worker ${holder} (the holder)` : `worker ${other}`} took none: direct ${kinds.direct}, handed off ${kinds.handedOff}${log()}`);
+      }
+      console.log(`# calls for the TCP client on 0.0.0.0: taken by its worker ${kinds.direct}, handed over by the other ${kinds.handedOff}`);
+      assert.doesNotMatch(out, /sipd: worker \d+ exited/);
+    } finally {
+      dave?.close();
+      await stop();
+    }
+  });
+
+  if (!supportsReusePort()) test('under Node.js < 22.12: --workers 2 on 0.0.0.0 refused with one line naming the requirement', () => {
+    const r = spawnSync(process.execPath, [SIPD, '--state-dir', join(dir, 'refused'), '--listen', 'udp:0.0.0.0:0', '--listen', 'tcp:0.0.0.0:0', '--workers', '2', '--cluster', 'redis://127.0.0.1:1/0'], {
+      encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH, HOME: dir, SIPCTL_DB: tdb.fullUrl },
+    });
+    assert.equal(r.status, 10, r.stderr);
+    assert.match(r.stderr, /^sipd: --workers 2 needs Node\.js >= 22\.12 \(reusePort sockets\)/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   });
 });

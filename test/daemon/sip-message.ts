@@ -1,6 +1,6 @@
 /**
- * SIP text for the process tests' own UAs (dialog-ua.ts' Ua, cluster-calls' TestUa, workers'
- * TcpUa and UdpUa, raw-sip.ts' caller, the one-shot REGISTERs of cluster and workers): header
+ * SIP text for the process tests' own UAs (dialog-ua.ts' Ua, cluster-calls' TestUa, tcp-ua.ts'
+ * TcpUa, workers' UdpUa, raw-sip.ts' caller, the one-shot REGISTERs of cluster and workers): header
  * values, a UA's response, digest credentials, a REGISTER answered with digest, and the waits for
  * what a UA has not received yet — one copy each.
  */

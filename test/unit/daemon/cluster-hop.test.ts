@@ -1,9 +1,11 @@
 // The address through which other cluster nodes hand calls to this one (hopOf, written into each
 // registration in Redis): a UDP listen address on the IP the contact registered on, else the first
-// UDP one; none without a UDP listen address with a fixed port.
+// UDP one; none without a UDP listen address with a fixed port. A --workers process on every
+// address (0.0.0.0, ::) hands off to the other workers of its sipd on loopback
+// (localHandOffAddresses).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { handOffAddresses, hopOf } from '../../../src/daemon/modules/cluster/cluster-module.js';
+import { handOffAddresses, hopOf, localHandOffAddresses } from '../../../src/daemon/modules/cluster/cluster-module.js';
 
 test('hopOf: the UDP listen address on the IP the contact registered on', () => {
   const listen = ['udp:192.0.2.11:5060', 'tcp:192.0.2.11:5060', 'udp:198.51.100.7:5080', 'tls:198.51.100.7:5061'];
@@ -39,4 +41,14 @@ test('handOffAddresses: a --workers process hands off at its private port (per I
   // a configured port 0: the port it got
   assert.deepEqual(handOffAddresses(['udp:192.0.2.11:0'], ['udp:192.0.2.11:45000']), ['udp:192.0.2.11:45000']);
   assert.deepEqual(handOffAddresses(['udp:[2001:db8::5]:5060'], ['udp:[2001:db8::5]:5060', 'udp:[2001:db8::5]:40000']), ['udp:[2001:db8::5]:40000']);
+});
+
+test('localHandOffAddresses: a --workers process on 0.0.0.0 / :: is reached by its sibling workers at its private port on loopback; specific addresses give none', () => {
+  const hops = handOffAddresses(['udp:0.0.0.0:5060', 'tcp:0.0.0.0:5060', 'udp:[::]:5060'], ['udp:0.0.0.0:5060', 'udp:0.0.0.0:41234', 'tcp:0.0.0.0:5060', 'udp:[::]:5060', 'udp:[::]:40000']);
+  assert.deepEqual(hops, ['udp:0.0.0.0:41234', 'udp:[::]:40000']);
+  assert.equal(hopOf(hops), undefined, 'nothing another machine could use');
+  const local = localHandOffAddresses(hops);
+  assert.deepEqual(local, ['udp:127.0.0.1:41234', 'udp:[::1]:40000']);
+  assert.equal(hopOf(local, 'tcp:0.0.0.0:5060'), '127.0.0.1:41234');
+  assert.deepEqual(localHandOffAddresses(['udp:192.0.2.11:41234', 'udp:0.0.0.0:0', 'tcp:0.0.0.0:5060']), [], 'a specific address, port 0, not UDP: none');
 });

@@ -13,7 +13,8 @@
  *     the tables back (SCAN) and replays the writes it made while Redis was away.
  *   failed-auth counters: INCR in Lua on the JSON entry, expiry from Redis' own clock
  *   usrloc
- *     sipd:loc:<aor>          HASH ruid → contact JSON (with the owner node), PEXPIREAT the
+ *     sipd:loc:<aor>          HASH ruid → contact JSON (with the owner node, its hop, and for a
+ *                             --workers process on every address group + groupHop), PEXPIREAT the
  *                             latest contact expiry; written before the 200 OK. A binding is the
  *                             AoR and the contact URI: a write through another node replaces it
  *     channel sipd:loc        the ruids a write removed of other writes' (a refresh or un-REGISTER
@@ -29,8 +30,11 @@
  *                             log. One Lua script per call checks and adds to all the call's
  *                             pipes; members older than the window are dropped as it runs.
  *   nodes
- *     sipd:nodes              HASH node → JSON {lastSeen, listen, hops, pid}, refreshed every 2 s;
- *                             hops: where other nodes hand calls to this one (handOffAddresses)
+ *     sipd:nodes              HASH node → JSON {lastSeen, listen, hops, pid, group?, localHops?},
+ *                             refreshed every 2 s; hops: where other nodes hand calls to this
+ *                             one (handOffAddresses); a --workers process listening on every
+ *                             address adds its primary's id (group) and its private port on
+ *                             loopback (localHops), used only by the workers of the same group
  *   dialogs (who owns a confirmed call: the node that set it up and writes its CDR)
  *     sipd:dlg:<Call-ID>      HASH From tag → JSON {toTag, node, hop, pid, state}; PEXPIRE the
  *                             call's longest life. When the call ends it becomes a tombstone
@@ -75,6 +79,12 @@ export interface ClusterSettings {
   timeoutMs: number;
   dialogTtlSec: number;
   listen: string[];
+  /**
+   * sipd --workers: an id the primary makes at start and gives its workers only (workers.ts). The
+   * members announcing the same one run on this machine: they hand calls to each other on
+   * loopback when they listen on every address (localHandOffAddresses).
+   */
+  workerGroup?: string;
 }
 
 const PREFIX = 'sipd:';
@@ -528,7 +538,8 @@ function splitSocket(s: string): { proto: string; ip: string; port: number } | u
  * The UDP address (ip:port) through which other nodes reach this one: one of `hops` (the node's
  * hand-off addresses, see handOffAddresses) on the IP of `socket` (where the contact
  * registered), else the first. None when the node has only unspecified addresses (0.0.0.0):
- * then the contact is called directly, as without a cluster.
+ * then the contact is called directly, as without a cluster — unless the node is a worker of this
+ * node's own sipd, reached on loopback (localHandOffAddresses).
  */
 export function hopOf(hops: readonly string[], socket?: string): string | undefined {
   const udp = hops.map(splitSocket).filter((l): l is NonNullable<typeof l> => l !== undefined && l.proto === 'udp' && l.port !== 0 && !isUnspecified(l.ip));
@@ -536,6 +547,19 @@ export function hopOf(hops: readonly string[], socket?: string): string | undefi
   const pick = (s !== undefined ? udp.find((l) => l.ip === s.ip) : undefined) ?? udp[0];
   if (pick === undefined) return undefined;
   return pick.ip.includes(':') ? `[${pick.ip}]:${pick.port}` : `${pick.ip}:${pick.port}`;
+}
+
+/**
+ * The hand-off addresses of `hops` on an unspecified IP (0.0.0.0, ::), on loopback (127.0.0.1,
+ * ::1) instead: a socket bound to every address takes datagrams sent to loopback too. No other
+ * machine can use them (loopback is each machine's own), so only the workers of the same primary
+ * (ClusterSettings.workerGroup) are told them: `localHops` in sipd:nodes.
+ */
+export function localHandOffAddresses(hops: readonly string[]): string[] {
+  return hops
+    .map(splitSocket)
+    .filter((l): l is NonNullable<typeof l> => l !== undefined && l.proto === 'udp' && l.port !== 0 && isUnspecified(l.ip))
+    .map((l) => (l.ip === '::' ? `udp:[::1]:${l.port}` : `udp:127.0.0.1:${l.port}`));
 }
 
 /**
@@ -598,8 +622,14 @@ export function createClusterModule(settings: ClusterSettings) {
   let hops: string[] = [...settings.listen];
   /** the members' hand-off addresses as they last announced them (a restarted worker has a new private port) */
   let nodeHops = new Map<string, string[]>();
+  /** this node's hand-off addresses on loopback (localHandOffAddresses): for the workers of its group only */
+  let localHops: string[] = [];
+  /** the other workers of this node's group (settings.workerGroup) → their hand-off addresses on loopback */
+  let groupHops = new Map<string, string[]>();
   /** this node's own specific UDP listen addresses (ip|port): the same machine's workers share them */
   const sharedUdp = new Set(settings.listen.map(splitSocket).filter((l) => l !== undefined && l.proto === 'udp' && l.port !== 0 && !isUnspecified(l.ip)).map((l) => `${l!.ip.toLowerCase()}|${l!.port}`));
+  /** this node's UDP listen addresses on every address (0.0.0.0|port, ::|port): shared only with the workers of its group */
+  const sharedAnyUdp = new Set(settings.listen.map(splitSocket).filter((l) => l !== undefined && l.proto === 'udp' && l.port !== 0 && isUnspecified(l.ip)).map((l) => `${l!.ip.toLowerCase()}|${l!.port}`));
 
   /** pipeAdmit's members: this process (a node restarted within a window is another) and a count */
   const processTag = randomBytes(4).toString('hex');
@@ -731,9 +761,10 @@ export function createClusterModule(settings: ClusterSettings) {
   async function announce(): Promise<string | null | undefined> {
     if (cmd === undefined) return undefined;
     counters.heartbeats++;
+    const group = settings.workerGroup === undefined ? {} : { group: settings.workerGroup, localHops };
     const replies = await cmd
       .pipeline()
-      .hset(NODES, settings.nodeId, JSON.stringify({ lastSeen: Date.now(), listen: settings.listen, hops, pid: process.pid }))
+      .hset(NODES, settings.nodeId, JSON.stringify({ lastSeen: Date.now(), listen: settings.listen, hops, pid: process.pid, ...group }))
       .hgetall(NODES)
       .get(EPOCH)
       .exec();
@@ -744,12 +775,18 @@ export function createClusterModule(settings: ClusterSettings) {
     seen.clear();
     const ips = new Map<string, number>();
     const nh = new Map<string, string[]>();
+    const gh = new Map<string, string[]>();
     for (const [node, v] of Object.entries(h)) {
       try {
-        const o = JSON.parse(v) as { lastSeen?: unknown; listen?: unknown; hops?: unknown };
+        const o = JSON.parse(v) as { lastSeen?: unknown; listen?: unknown; hops?: unknown; group?: unknown; localHops?: unknown };
         const last = Number(o.lastSeen ?? 0);
         seen.set(node, last);
         if (Array.isArray(o.hops)) nh.set(node, o.hops.filter((x): x is string => typeof x === 'string'));
+        // loopback addresses are only worth anything to the workers of the same primary (machine);
+        // they are no member addresses either (a hand-off from loopback is from `myself`)
+        if (settings.workerGroup !== undefined && o.group === settings.workerGroup && node !== settings.nodeId && Array.isArray(o.localHops)) {
+          gh.set(node, o.localHops.filter((x): x is string => typeof x === 'string'));
+        }
         // The addresses other nodes send hand-offs and forwarded requests from: their UDP
         // listen addresses and hand-off addresses (a --workers process sends from its private
         // port, on its listen IP); a node's own are `myself` to it, and left out.
@@ -766,6 +803,7 @@ export function createClusterModule(settings: ClusterSettings) {
     }
     memberIps = ips;
     nodeHops = nh;
+    groupHops = gh;
     return generation;
   }
 
@@ -782,33 +820,51 @@ export function createClusterModule(settings: ClusterSettings) {
     connected();
   }
 
+  /** `node`'s hand-off address on loopback when it is a worker of this node's group listening on every address */
+  function groupHopOf(node: string, socket?: string): string | undefined {
+    const l = groupHops.get(node);
+    return l === undefined ? undefined : hopOf(l, socket);
+  }
+
   /**
    * Where this node hands a call for `c` (another node's contact, as read from Redis) to: the
    * owner's current hand-off address (a worker that restarted has a new private port; the one
-   * written with the contact is kept for a node not announced yet). None for a UDP contact that
-   * registered on a (specific) address this node listens on too: the same machine's workers share
-   * that address, so this node reaches the contact directly, as its owner would.
+   * written with the contact is kept for a node not announced yet); for a worker of this node's
+   * group with no address another machine could use (it listens on every address), its private
+   * port on loopback (`groupHop`: the one written with the contact by such a worker, for one this
+   * node has not read the announcement of yet). None for a UDP contact that registered on a
+   * (specific) address this node listens on too: the same machine's workers share that address,
+   * so this node reaches the contact directly, as its owner would — nor on 0.0.0.0 / :: when the
+   * owner is of this group.
    */
-  function handOffTo(c: { node?: string; socket?: string; hop?: string }): string | undefined {
+  function handOffTo(c: { node?: string; socket?: string; hop?: string }, groupHop?: string): string | undefined {
     if (c.node === undefined || c.node === settings.nodeId) return c.hop;
+    const sameGroup = groupHops.has(c.node) || groupHop !== undefined;
     const s = c.socket === undefined ? undefined : splitSocket(c.socket);
-    if (s !== undefined && s.proto === 'udp' && sharedUdp.has(`${s.ip.toLowerCase()}|${s.port}`)) return undefined;
+    if (s !== undefined && s.proto === 'udp') {
+      const at = `${s.ip.toLowerCase()}|${s.port}`;
+      if (sharedUdp.has(at) || (sharedAnyUdp.has(at) && sameGroup)) return undefined;
+    }
     const theirs = nodeHops.get(c.node);
-    return theirs === undefined ? c.hop : hopOf(theirs, c.socket);
+    return (theirs === undefined ? c.hop : hopOf(theirs, c.socket)) ?? (groupHops.has(c.node) ? groupHopOf(c.node, c.socket) : groupHop);
   }
 
   /**
    * A contact as a node wrote it to sipd:loc, with the hand-off address this node uses for it
    * (handOffTo); undefined for a value that is not JSON (not sipd's: skipped by every reader).
+   * The writer's group and loopback address (locationWrite) are this module's business: not passed on.
    */
   function decodeContact(v: string): ContactRecord | undefined {
-    let c: ContactRecord;
+    let c: ContactRecord & { group?: unknown; groupHop?: unknown };
     try {
-      c = JSON.parse(v) as ContactRecord;
+      c = JSON.parse(v) as typeof c;
     } catch {
       return undefined;
     }
-    const hop = handOffTo(c);
+    const mine = settings.workerGroup !== undefined && c.group === settings.workerGroup && typeof c.groupHop === 'string';
+    const hop = handOffTo(c, mine ? (c.groupHop as string) : undefined);
+    delete c.group;
+    delete c.groupHop;
     if (hop === undefined) delete c.hop;
     else c.hop = hop;
     return c;
@@ -868,6 +924,7 @@ export function createClusterModule(settings: ClusterSettings) {
    */
   function bound(core: CoreApi): void {
     hops = handOffAddresses(settings.listen, core.sipSockets().flatMap((s) => (s.advertised === s.local ? [s.local] : [s.local, s.advertised]).map(socketString)));
+    if (settings.workerGroup !== undefined) localHops = localHandOffAddresses(hops);
     // tell the others at once rather than at the next heartbeat
     if (isUp) announce().catch((e: unknown) => down(e));
   }
@@ -931,7 +988,9 @@ export function createClusterModule(settings: ClusterSettings) {
       // other nodes' bindings of the URIs put or un-registered (or all, Contact: *) go in the same
       // step and their holders hear it on sipd:loc (published by the script).
       const args = [String(maxContacts), String(last * 1000), bindings === undefined ? '' : settings.nodeId, bindings?.all === true ? '*' : '', list ? '1' : '', String(put.length)];
-      for (const c of put) args.push(c.ruid, c.contact, JSON.stringify({ ...c, node: settings.nodeId, hop: hopOf(hops, c.socket) }));
+      // a worker on every address: its loopback hand-off address for the workers of its group (decodeContact)
+      const ours = settings.workerGroup === undefined || localHops.length === 0 ? undefined : { group: settings.workerGroup, groupHop: hopOf(localHops) };
+      for (const c of put) args.push(c.ruid, c.contact, JSON.stringify({ ...c, node: settings.nodeId, hop: hopOf(hops, c.socket), ...ours }));
       args.push(String(remove.length), ...remove);
       const unregister = bindings?.unregister ?? [];
       args.push(String(unregister.length), ...unregister);
@@ -1084,8 +1143,8 @@ export function createClusterModule(settings: ClusterSettings) {
       return Object.entries(h)
         .map(([node, v]) => {
           try {
-            const o = JSON.parse(v) as { lastSeen?: number; listen?: string[]; hops?: string[]; pid?: number };
-            return { node, lastSeen: Number(o.lastSeen ?? 0), listen: Array.isArray(o.listen) ? o.listen : [], hops: Array.isArray(o.hops) ? o.hops : [], pid: Number(o.pid ?? 0) };
+            const o = JSON.parse(v) as { lastSeen?: number; listen?: string[]; hops?: string[]; pid?: number; localHops?: string[] };
+            return { node, lastSeen: Number(o.lastSeen ?? 0), listen: Array.isArray(o.listen) ? o.listen : [], hops: Array.isArray(o.hops) ? o.hops : [], ...(Array.isArray(o.localHops) ? { localHops: o.localHops } : {}), pid: Number(o.pid ?? 0) };
           } catch {
             return { node, lastSeen: 0, listen: [], hops: [], pid: 0 };
           }
@@ -1227,9 +1286,11 @@ export function createClusterModule(settings: ClusterSettings) {
           const o = JSON.parse(v) as { ended?: unknown; toTag?: unknown; node?: unknown; hop?: unknown; pid?: unknown; state?: unknown; takenFrom?: unknown };
           // a tombstone (the call ended) owns nothing a request could go to
           if (o.ended === true || typeof o.toTag !== 'string' || typeof o.node !== 'string' || typeof o.hop !== 'string') continue;
-          // the owner's current address (a restarted worker has a new private port), on the same IP
+          // the owner's current address (a restarted worker has a new private port), on the same
+          // IP; a worker of this group on every address (no hop written): on loopback
           const theirs = o.node === settings.nodeId ? undefined : nodeHops.get(o.node);
-          out.push({ callId, fromTag, toTag: o.toTag, node: o.node, hop: (theirs === undefined ? undefined : hopOf(theirs, `udp:${o.hop}`)) ?? o.hop, ...recordExtras(o) });
+          const local = o.node === settings.nodeId ? undefined : groupHopOf(o.node);
+          out.push({ callId, fromTag, toTag: o.toTag, node: o.node, hop: (theirs === undefined ? undefined : hopOf(theirs, `udp:${o.hop}`)) ?? (o.hop === '' ? local : undefined) ?? o.hop, ...recordExtras(o) });
         } catch {
           /* skipped */
         }
