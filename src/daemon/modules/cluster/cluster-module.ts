@@ -831,8 +831,8 @@ export function createClusterModule(settings: ClusterSettings) {
    * owner's current hand-off address (a worker that restarted has a new private port; the one
    * written with the contact is kept for a node not announced yet); for a worker of this node's
    * group with no address another machine could use (it listens on every address), its private
-   * port on loopback (`groupHop`: the one written with the contact by such a worker, for one this
-   * node has not read the announcement of yet). None for a UDP contact that registered on a
+   * port on loopback (`groupHop`: the one written with the contact by such a worker, for one whose
+   * announcement with it this node has not read yet — none, or one made before its sockets were bound). None for a UDP contact that registered on a
    * (specific) address this node listens on too: the same machine's workers share that address,
    * so this node reaches the contact directly, as its owner would — nor on 0.0.0.0 / :: when the
    * owner is of this group.
@@ -846,7 +846,7 @@ export function createClusterModule(settings: ClusterSettings) {
       if (sharedUdp.has(at) || (sharedAnyUdp.has(at) && sameGroup)) return undefined;
     }
     const theirs = nodeHops.get(c.node);
-    return (theirs === undefined ? c.hop : hopOf(theirs, c.socket)) ?? (groupHops.has(c.node) ? groupHopOf(c.node, c.socket) : groupHop);
+    return (theirs === undefined ? c.hop : hopOf(theirs, c.socket)) ?? groupHopOf(c.node, c.socket) ?? groupHop;
   }
 
   /**
