@@ -216,10 +216,10 @@ const PREFERRED = new Set([401, 407, 415, 420, 484]);
 
 /**
  * §16.7 item 6: the best final response of a request's branches — a 6xx if any, else the lowest
- * class; within it 401/407/415/420/484 first, then the lowest code, a response received before
- * one sipd stands in for (timeout, unreachable), the earlier branch on a tie.
+ * class; within it a response a device sent before one sipd stands in for (timeout, unreachable,
+ * cancelled), then 401/407/415/420/484, then the lowest code; the earlier branch on a tie.
  */
-export function bestFinal<F extends { status: number; res?: unknown }>(finals: readonly F[]): F {
+function bestFinal<F extends { status: number; res?: unknown }>(finals: readonly F[]): F {
   const score = (f: F): number => {
     const cls = Math.floor(f.status / 100);
     const rank = cls === 6 ? 0 : cls;
