@@ -4,7 +4,8 @@
 // response once every branch has one. One dialog and one CDR per call, whatever the branches.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { asRequest, asResponse, authedInvite, harness, request, respond, statuses, type Harness } from './proxy-harness.js';
+import type { SipResponse } from '../../../src/core/sip/message.js';
+import { asRequest, asResponse, authedInvite, credentials, harness, newCall, request, respond, statuses, type Harness } from './proxy-harness.js';
 
 const ALICE = '10.0.0.5:5070';
 const DESK = '10.0.0.9:5062';
@@ -205,6 +206,36 @@ test('max_branches caps the contacts called', async () => {
     const { since } = await authedInvite(h);
     const invites = h.wire.slice(since).filter((s) => s.msg.type === 'request' && asRequest(s).method === 'INVITE');
     assert.equal(invites.length, 2);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a MESSAGE to a user with two devices goes to both; the 200 of one is the answer (once), whatever the other says', async () => {
+  const h = await harness();
+  try {
+    await h.register('bob', `sip:bob@${DESK}`);
+    await h.register('bob', `sip:bob@${SOFT}`);
+    const uri = 'sip:bob@127.0.0.1';
+    const call = newCall();
+    const start = h.wire.length;
+    h.send(request(call, { method: 'MESSAGE', uri, body: 'hi' }));
+    await h.settle();
+    const ch = asResponse(h.to(ALICE, start)[0]!);
+    assert.equal(ch.status, 407);
+    call.cseq = 2;
+    call.branch = `${call.branch}-2`;
+    const since = h.wire.length;
+    h.send(request(call, { method: 'MESSAGE', uri, body: 'hi', headers: [credentials(ch as SipResponse, 'alice', 'MESSAGE', uri)] }));
+    await h.settle();
+    const desk = h.to(DESK, since).map(asRequest);
+    const soft = h.to(SOFT, since).map(asRequest);
+    assert.deepEqual([desk.map((r) => r.method), soft.map((r) => r.method)], [['MESSAGE'], ['MESSAGE']]);
+    h.send(respond(desk[0]!, 480, 'Temporarily Unavailable', { toTag: 'desk' }), DESK);
+    assert.deepEqual(statuses(h.to(ALICE, since)), [], 'waits for the other device');
+    h.send(respond(soft[0]!, 200, 'OK', { toTag: 'soft' }), SOFT);
+    assert.deepEqual(statuses(h.to(ALICE, since)), [200]);
+    assert.deepEqual(await h.rpc('dlg.list'), [], 'no dialog for a MESSAGE');
   } finally {
     await h.close();
   }
