@@ -6,16 +6,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openDatabase } from '../../src/core/db/database.js';
 import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
+import { createTestDb, type TestDb } from '../helpers/db.js';
 import { until } from '../helpers/until.js';
 import { clusterFixture } from './cluster-fixture.js';
 import { caller, udpPeer, type InviteTx, type Peer } from './raw-sip.js';
 import { cseqOf, header, headers, registerRequest, registerWithDigest, responseTo } from './sip-message.js';
-import { assertBuilt, freeSipPort, makeDb, startSipd, statusOf, type SipdProcess } from './sipd-process.js';
+import { assertBuilt, freeSipPort, startSipd, statusOf, type SipdProcess } from './sipd-process.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
 const REALM = 'sip.test';
@@ -119,8 +116,9 @@ async function ackAndBye(phone: Peer, proxy: { host: string; port: number }, tx:
 }
 
 describe('sipd forks a call to every contact of the callee (RFC 3261 §16.6–16.7)', () => {
-  let dir: string;
-  let dbUrl: string;
+  // MariaDB, like the cluster below: the test runs under Node 20 and 22 alike (the spawned sipd
+  // loads no native SQLite binding)
+  let tdb: TestDb;
   let sipd: SipdProcess;
   let phone: Peer;
   const devices: Device[] = [];
@@ -137,7 +135,7 @@ describe('sipd forks a call to every contact of the callee (RFC 3261 §16.6–16
 
   /** the CDRs of one Call-ID (acc writes in batches: waits for the first) */
   async function cdrs(callId: string): Promise<Array<{ sip_code: string; end_reason: string; dst_ouser: string }>> {
-    const db = await openDatabase(dbUrl);
+    const db = await tdb.open();
     try {
       const q = () => db.query<{ sip_code: string; end_reason: string; dst_ouser: string }>('SELECT sip_code, end_reason, dst_ouser FROM acc_cdrs WHERE callid = ?', [callId]);
       await until(`a CDR for ${callId}`, async () => (await q()).length > 0);
@@ -150,9 +148,8 @@ describe('sipd forks a call to every contact of the callee (RFC 3261 §16.6–16
 
   before(async () => {
     assertBuilt();
-    dir = mkdtempSync(join(tmpdir(), 'sipd-forking-'));
-    dbUrl = await makeDb(dir);
-    const db = await openDatabase(dbUrl);
+    tdb = await createTestDb('mysql');
+    const db = await tdb.open();
     try {
       for (const u of ['alice', 'bob', 'carol', 'dave', 'erin']) await addSubscriber(db, u, REALM, PASSWORD, { hash: 'md5', storePlaintext: false });
     } finally {
@@ -160,7 +157,7 @@ describe('sipd forks a call to every contact of the callee (RFC 3261 §16.6–16
     }
     phone = await udpPeer('127.0.0.1');
     sipd = await startSipd({
-      dbUrl,
+      dbUrl: tdb.fullUrl,
       sipPort: await freeSipPort(),
       config: { modules: { 'auth-db': { realm: REALM }, country: { source: 'none' }, dialog: { max_calls_per_user: 1 } } },
     });
@@ -170,7 +167,7 @@ describe('sipd forks a call to every contact of the callee (RFC 3261 §16.6–16
     if (sipd !== undefined && sipd.child.exitCode === null) await sipd.stop();
     for (const d of devices) d.close();
     phone?.close();
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    await tdb?.drop();
   });
 
   test('both devices ring; one answers: bob gets its 200, the other is CANCELled (487); one dialog counted once against bob\'s limit of 1; one CDR', async () => {
