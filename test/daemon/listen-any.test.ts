@@ -159,8 +159,8 @@ describe('sipd on 0.0.0.0: Via and Record-Route name the address each message le
   if (supportsReusePort()) test('sipd --workers 2: calls either worker takes complete; Via names 127.0.0.1 and the worker\'s private port', async () => {
     // The single sipd's registration of alice (a sipp port closed since) is a valid row until it
     // expires: a cluster on a new Redis gives the rows it loads back (cluster README), and sipd
-    // calls one contact (the first by q, then the oldest), so it would take the calls. Not what
-    // this test is about: it starts with no registrations.
+    // forks each call to it too (a branch nobody answers, which the caller's CANCEL or Timer B
+    // ends). Not what this test is about: it starts with no registrations.
     const db = await tdb.open();
     try {
       await db.execute('DELETE FROM location');
