@@ -13,10 +13,12 @@
  */
 import { after, afterEach, before, beforeEach, type TestContext } from 'node:test';
 import { randomBytes } from 'node:crypto';
-import type dgram from 'node:dgram';
+import dgram from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import type { Database } from '../../src/core/db/database.js';
 import { addSubscriber } from '../../src/core/subscribers/subscribers.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { requireTools } from '../helpers/require.js';
@@ -87,6 +89,44 @@ export function clusterUa(fx: ClusterFixture, sock: dgram.Socket, user: string, 
       return registerWithDigest({ user, password: PASSWORD, uri, request, exchange: (text) => udpFinalReply(sock, text, n.sipPort, host) });
     },
   };
+}
+
+/** What withClusterClients gives its body. */
+export interface ClusterClients {
+  /** a client of the fixture's Redis (the cluster store) */
+  redis: Redis;
+  /** the test database (the location table) */
+  db: Database;
+  /** UDP sockets bound on the test's UA address, each on a port of its own (for clusterUa) */
+  socks: dgram.Socket[];
+}
+
+/**
+ * `body` with what a test reads and registers through besides the nodes: a Redis client, the
+ * database and `count` UDP sockets bound on `uaIp` — all closed after it, also when it fails or
+ * when opening one of them fails.
+ */
+export async function withClusterClients<T>(fx: ClusterFixture, uaIp: string, count: number, body: (c: ClusterClients) => Promise<T>): Promise<T> {
+  const redis = new Redis(fx.redis.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 });
+  let db: Database | undefined;
+  const socks: dgram.Socket[] = [];
+  try {
+    await redis.connect();
+    db = await fx.tdb.open();
+    for (let i = 0; i < count; i++) {
+      const s = dgram.createSocket('udp4');
+      socks.push(s);
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.bind({ address: uaIp, port: 0 }, () => (s.off('error', reject), resolve()));
+      });
+    }
+    return await body({ redis, db, socks });
+  } finally {
+    for (const s of socks) s.close();
+    redis.disconnect();
+    await db?.close();
+  }
 }
 
 export interface ClusterFixture {

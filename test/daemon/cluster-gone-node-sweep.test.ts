@@ -10,11 +10,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
-import { Redis } from 'ioredis';
 import { toDbDatetime } from '../../src/daemon/modules/usrloc/location-db.js';
 import { until } from '../helpers/until.js';
-import { clusterFixture, clusterUa, digestNodeConfig } from './cluster-fixture.js';
+import { clusterFixture, clusterUa, digestNodeConfig, withClusterClients } from './cluster-fixture.js';
 import { statusOf } from './sipd-process.js';
 
 const SECRET = randomBytes(24).toString('hex');
@@ -27,56 +25,45 @@ describe('the expired location rows of a node gone from the cluster are removed 
     config: digestNodeConfig(SECRET, { modules: { usrloc: { db_mode: 1, timer_interval: 1 }, registrar: { min_expires: 1 } } }),
   });
 
-  test('B registers a short binding and is killed for good → A removes B\'s expired row and record; rows of live nodes and of no node stay', async () => {
-    const redis = new Redis(fx.redis.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 });
-    await redis.connect();
-    const db = await fx.tdb.open().catch((e: unknown) => (redis.disconnect(), Promise.reject(e)));
-    const socks = [dgram.createSocket('udp4'), dgram.createSocket('udp4')];
-    try {
-      for (const s of socks) await new Promise<void>((r) => s.bind({ address: UA_IP, port: 0 }, () => r()));
-      const [a, b] = fx.nodes as [NonNullable<(typeof fx.nodes)[0]>, NonNullable<(typeof fx.nodes)[1]>];
-      const sid = new Map((await a.rpc<{ nodes: Array<{ node: string; serverId: number }> }>('cluster.nodes')).nodes.map((n) => [n.node, n.serverId]));
-      const [sidA, sidB] = [sid.get('node-a'), sid.get('node-b')];
-      assert.ok(typeof sidA === 'number' && typeof sidB === 'number' && sidA > 0 && sidB > 0 && sidA !== sidB, `server ids ${sidA} ${sidB}`);
+  test('B registers a short binding and is killed for good → A removes B\'s expired row and record; rows of live nodes and of no node stay', () => withClusterClients(fx, UA_IP, 2, async ({ redis, db, socks }) => {
+    const [a, b] = fx.nodes as [NonNullable<(typeof fx.nodes)[0]>, NonNullable<(typeof fx.nodes)[1]>];
+    const sid = new Map((await a.rpc<{ nodes: Array<{ node: string; serverId: number }> }>('cluster.nodes')).nodes.map((n) => [n.node, n.serverId]));
+    const [sidA, sidB] = [sid.get('node-a'), sid.get('node-b')];
+    assert.ok(typeof sidA === 'number' && typeof sidB === 'number' && sidA > 0 && sidB > 0 && sidA !== sidB, `server ids ${sidA} ${sidB}`);
 
-      // rows no node holds in memory, expired an hour ago: one naming B (alive for now), one A, one no node
-      const hourAgo = toDbDatetime(Math.floor(Date.now() / 1000) - 3600);
-      for (const [ruid, user, server] of [['t-live-b', 'zed-b', sidB], ['t-live-a', 'zed-a', sidA], ['t-nobody', 'zed-0', 0]] as const) {
-        await db.execute("INSERT INTO location (ruid, username, contact, expires, callid, cseq, last_modified, user_agent, server_id) VALUES (?, ?, ?, ?, 'x@t', 1, ?, 'test', ?)", [ruid, user, `sip:${user}@192.0.2.1`, hourAgo, hourAgo, server]);
-      }
-      // several of A's timer runs (every second) while B is alive: B's row stays (its owner is alive)
-      const h0 = (await a.rpc<{ heartbeats: number }>('cluster.stats')).heartbeats;
-      await until('A: two heartbeats', async () => (await a.rpc<{ heartbeats: number }>('cluster.stats')).heartbeats >= h0 + 2, 20_000);
-      const rowsOf = async () =>
-        (await db.query<{ contact: string; server_id: number }>('SELECT contact, server_id FROM location')).map((r) => `${r.contact} ${Number(r.server_id)}`).sort();
-      const zed = ['sip:zed-0@192.0.2.1 0', `sip:zed-a@192.0.2.1 ${sidA}`];
-      assert.deepEqual(await rowsOf(), [...zed, `sip:zed-b@192.0.2.1 ${sidB}`].sort(), 'nothing removed while both nodes are alive');
-
-      // erin's phone through B for 4 s, her softphone through A for 300 s (it keeps the Redis key alive)
-      const phone = clusterUa(fx, socks[0]!, 'erin', 'phone');
-      const soft = clusterUa(fx, socks[1]!, 'erin', 'soft');
-      assert.equal(statusOf(await phone.register(1, `<${phone.uri()}>`, 4)), 200, 'the phone through B');
-      assert.equal(statusOf(await soft.register(0, `<${soft.uri()}>`, 300)), 200, 'the softphone through A');
-      const mine = [`${soft.uri()} ${sidA}`, ...zed].sort();
-      assert.deepEqual(await rowsOf(), [...mine, `${phone.uri()} ${sidB}`, `sip:zed-b@192.0.2.1 ${sidB}`].sort(), 'each row names the node that wrote it');
-
-      // B killed (SIGKILL: no shutdown, its entry stays in sipd:nodes until it looks dead) and never started again
-      const phoneRuid = Object.entries(await redis.hgetall('sipd:loc:erin')).find(([, v]) => (JSON.parse(v) as { contact: string }).contact === phone.uri())?.[0];
-      assert.ok(phoneRuid !== undefined, 'the phone\'s record in Redis');
-      assert.equal((await b.stop('SIGKILL')).signal, 'SIGKILL');
-      // the phone's row before it expires (4 s) and B looks dead (6 s): still there
-      assert.ok((await rowsOf()).includes(`${phone.uri()} ${sidB}`), 'B\'s phone row not removed before it expired');
-      await until('B\'s rows (expired) removed by A', async () => JSON.stringify(await rowsOf()) === JSON.stringify(mine), 30_000);
-      const left = await redis.hgetall('sipd:loc:erin');
-      assert.equal(left[phoneRuid], undefined, 'B\'s expired record gone from Redis');
-      assert.deepEqual(Object.values(left).map((v) => (JSON.parse(v) as { contact: string }).contact), [soft.uri()], 'A\'s record stays');
-      assert.match(a.output(), /expired registrations of nodes gone from the cluster removed/);
-      // the softphone is still registered through A
-      assert.deepEqual((await a.rpc<{ Contacts: Array<{ Contact: { Address: string } }> }>('ul.lookup', ['location', 'erin'])).Contacts.map((c) => c.Contact.Address), [soft.uri()]);
-    } finally {
-      for (const s of socks) s.close();
-      redis.disconnect();
-      await db.close();
+    // rows no node holds in memory, expired an hour ago: one naming B (alive for now), one A, one no node
+    const hourAgo = toDbDatetime(Math.floor(Date.now() / 1000) - 3600);
+    for (const [ruid, user, server] of [['t-live-b', 'zed-b', sidB], ['t-live-a', 'zed-a', sidA], ['t-nobody', 'zed-0', 0]] as const) {
+      await db.execute("INSERT INTO location (ruid, username, contact, expires, callid, cseq, last_modified, user_agent, server_id) VALUES (?, ?, ?, ?, 'x@t', 1, ?, 'test', ?)", [ruid, user, `sip:${user}@192.0.2.1`, hourAgo, hourAgo, server]);
     }
-  });
+    // several of A's timer runs (every second) while B is alive: B's row stays (its owner is alive)
+    const h0 = (await a.rpc<{ heartbeats: number }>('cluster.stats')).heartbeats;
+    await until('A: two heartbeats', async () => (await a.rpc<{ heartbeats: number }>('cluster.stats')).heartbeats >= h0 + 2, 20_000);
+    const rowsOf = async () =>
+      (await db.query<{ contact: string; server_id: number }>('SELECT contact, server_id FROM location')).map((r) => `${r.contact} ${Number(r.server_id)}`).sort();
+    const zed = ['sip:zed-0@192.0.2.1 0', `sip:zed-a@192.0.2.1 ${sidA}`];
+    assert.deepEqual(await rowsOf(), [...zed, `sip:zed-b@192.0.2.1 ${sidB}`].sort(), 'nothing removed while both nodes are alive');
+
+    // erin's phone through B for 4 s, her softphone through A for 300 s (it keeps the Redis key alive)
+    const phone = clusterUa(fx, socks[0]!, 'erin', 'phone');
+    const soft = clusterUa(fx, socks[1]!, 'erin', 'soft');
+    assert.equal(statusOf(await phone.register(1, `<${phone.uri()}>`, 4)), 200, 'the phone through B');
+    assert.equal(statusOf(await soft.register(0, `<${soft.uri()}>`, 300)), 200, 'the softphone through A');
+    const mine = [`${soft.uri()} ${sidA}`, ...zed].sort();
+    assert.deepEqual(await rowsOf(), [...mine, `${phone.uri()} ${sidB}`, `sip:zed-b@192.0.2.1 ${sidB}`].sort(), 'each row names the node that wrote it');
+
+    // B killed (SIGKILL: no shutdown, its entry stays in sipd:nodes until it looks dead) and never started again
+    const phoneRuid = Object.entries(await redis.hgetall('sipd:loc:erin')).find(([, v]) => (JSON.parse(v) as { contact: string }).contact === phone.uri())?.[0];
+    assert.ok(phoneRuid !== undefined, 'the phone\'s record in Redis');
+    assert.equal((await b.stop('SIGKILL')).signal, 'SIGKILL');
+    // the phone's row before it expires (4 s) and B looks dead (6 s): still there
+    assert.ok((await rowsOf()).includes(`${phone.uri()} ${sidB}`), 'B\'s phone row not removed before it expired');
+    await until('B\'s rows (expired) removed by A', async () => JSON.stringify(await rowsOf()) === JSON.stringify(mine), 30_000);
+    const left = await redis.hgetall('sipd:loc:erin');
+    assert.equal(left[phoneRuid], undefined, 'B\'s expired record gone from Redis');
+    assert.deepEqual(Object.values(left).map((v) => (JSON.parse(v) as { contact: string }).contact), [soft.uri()], 'A\'s record stays');
+    assert.match(a.output(), /expired registrations of nodes gone from the cluster removed/);
+    // the softphone is still registered through A
+    assert.deepEqual((await a.rpc<{ Contacts: Array<{ Contact: { Address: string } }> }>('ul.lookup', ['location', 'erin'])).Contacts.map((c) => c.Contact.Address), [soft.uri()]);
+  }));
 });

@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { Redis } from 'ioredis';
 import { until } from '../helpers/until.js';
-import { clusterFixture, clusterReady, clusterUa, digestNodeConfig } from './cluster-fixture.js';
+import { clusterFixture, clusterReady, clusterUa, digestNodeConfig, withClusterClients, type ClusterClients } from './cluster-fixture.js';
 import { startSipd, statusOf } from './sipd-process.js';
 
 const SECRET = randomBytes(24).toString('hex');
@@ -40,23 +40,11 @@ describe('a node restarted after another took its binding over drops its copy an
     const d = await fx.nodes[node]!.rpc<Dump>('ul.dump');
     return d.Domains[0]!.Domain.AoRs.filter((a) => a.Info.AoR === user).flatMap((a) => a.Info.Contacts.map((c) => `${c.Contact.Ruid} ${c.Contact.Address}`));
   };
-  const rows = async (db: Awaited<ReturnType<typeof fx.tdb.open>>, user: string) =>
+  const rows = async (db: ClusterClients['db'], user: string) =>
     (await db.query<{ ruid: string; contact: string }>('SELECT ruid, contact FROM location WHERE username = ? ORDER BY id', [user])).map((r) => `${r.ruid} ${r.contact}`);
   /** `body` with a Redis client, the database and a phone of `user` on UA_IP, all closed after it */
-  const withPhone = async (user: string, body: (t: { redis: Redis; db: Awaited<ReturnType<typeof fx.tdb.open>>; uri: string; register: (node: 0 | 1) => Promise<string | undefined> }) => Promise<void>) => {
-    const redis = new Redis(fx.redis.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 });
-    await redis.connect();
-    const db = await fx.tdb.open().catch((e: unknown) => (redis.disconnect(), Promise.reject(e)));
-    const sock = dgram.createSocket('udp4');
-    try {
-      await new Promise<void>((r) => sock.bind({ address: UA_IP, port: 0 }, () => r()));
-      await body({ redis, db, ...phone(sock, user) });
-    } finally {
-      sock.close();
-      redis.disconnect();
-      await db.close();
-    }
-  };
+  const withPhone = (user: string, body: (t: Omit<ClusterClients, 'socks'> & ReturnType<typeof phone>) => Promise<void>) =>
+    withClusterClients(fx, UA_IP, 1, ({ redis, db, socks }) => body({ redis, db, ...phone(socks[0]!, user) }));
   /** A (0) or B (1) started again with its node id, port and state directory */
   const restart = async (node: 0 | 1, stateDir: string, sipPort: number, members = 2) => {
     const redisUrl = `redis://127.0.0.1:${fx.redis.port}/0`;
@@ -116,61 +104,50 @@ describe('a node restarted after another took its binding over drops its copy an
         assert.doesNotMatch(fx.nodes[0].output(), /contacts gone from the cluster store while this node was down dropped/);
       }
   }));
-  test('Redis lost its data: each binding goes back under the node it registered through — A down, both up, B down', async () => {
-    const redis = new Redis(fx.redis.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 });
-    await redis.connect();
-    const db = await fx.tdb.open().catch((e: unknown) => (redis.disconnect(), Promise.reject(e)));
-    const socks = [dgram.createSocket('udp4'), dgram.createSocket('udp4')];
-    try {
-      for (const s of socks) await new Promise<void>((r) => s.bind({ address: UA_IP, port: 0 }, () => r()));
-      // bob's desk phone registers through B, his softphone through A
-      const desk = clusterUa(fx, socks[0]!, 'bob', 'desk');
-      const soft = clusterUa(fx, socks[1]!, 'bob', 'soft');
-      assert.equal(statusOf(await desk.register(1, `<${desk.uri()}>`, 300)), 200, 'the desk phone through B');
-      assert.equal(statusOf(await soft.register(0, `<${soft.uri()}>`, 300)), 200, 'the softphone through A');
-      const hopA = `127.0.0.1:${fx.nodes[0]!.sipPort}`;
-      const hopB = `127.0.0.2:${fx.nodes[1]!.sipPort}`;
-      const right = [`${desk.uri()} node-b (${hopB})`, `${soft.uri()} node-a (${hopA})`].sort().join(', ');
-      assert.equal(await owners(redis, 'bob'), right, 'each contact names the node it registered through');
-      const bobRows = await rows(db, 'bob');
-      assert.equal(bobRows.length, 2);
-      const [deskRuid] = (await held(1, 'bob')).map((h) => h.split(' ')[0]);
+  test('Redis lost its data: each binding goes back under the node it registered through — A down, both up, B down', () => withClusterClients(fx, UA_IP, 2, async ({ redis, db, socks }) => {
+    // bob's desk phone registers through B, his softphone through A
+    const desk = clusterUa(fx, socks[0]!, 'bob', 'desk');
+    const soft = clusterUa(fx, socks[1]!, 'bob', 'soft');
+    assert.equal(statusOf(await desk.register(1, `<${desk.uri()}>`, 300)), 200, 'the desk phone through B');
+    assert.equal(statusOf(await soft.register(0, `<${soft.uri()}>`, 300)), 200, 'the softphone through A');
+    const hopA = `127.0.0.1:${fx.nodes[0]!.sipPort}`;
+    const hopB = `127.0.0.2:${fx.nodes[1]!.sipPort}`;
+    const right = [`${desk.uri()} node-b (${hopB})`, `${soft.uri()} node-a (${hopA})`].sort().join(', ');
+    assert.equal(await owners(redis, 'bob'), right, 'each contact names the node it registered through');
+    const bobRows = await rows(db, 'bob');
+    assert.equal(bobRows.length, 2);
+    const [deskRuid] = (await held(1, 'bob')).map((h) => h.split(' ')[0]);
 
-      // 1. A down while Redis loses its data; A starts again, having loaded both rows
-      const a = fx.nodes[0]!;
-      assert.equal((await a.stop()).code, 0, 'A stopped cleanly');
-      await redis.flushall();
-      await restartA(a.stateDir, a.sipPort);
-      await until('A down: each contact back under its node', async () => (await owners(redis, 'bob')) === right, 15_000);
-      assert.deepEqual((await held(0, 'bob')).map((h) => h.split(' ')[1]), [soft.uri()], 'A holds its own contact only, not B\'s (loaded from B\'s row)');
-      assert.deepEqual(await held(1, 'bob'), [`${deskRuid} ${desk.uri()}`], 'B keeps its contact');
-      assert.deepEqual(await rows(db, 'bob'), bobRows, 'both rows kept');
-      // B noticed with its connection up (no reconnection): its heartbeat read a new sipd:epoch
-      assert.match(fx.nodes[1]!.output(), /Redis lost its data \(sipd:epoch changed\)/);
-      // and A's give-back of B's row (no owner, only where B's is not) did not overwrite B's
-      await new Promise((r) => setTimeout(r, 2500));
-      assert.equal(await owners(redis, 'bob'), right, 'still each under its node');
+    // 1. A down while Redis loses its data; A starts again, having loaded both rows
+    const a = fx.nodes[0]!;
+    assert.equal((await a.stop()).code, 0, 'A stopped cleanly');
+    await redis.flushall();
+    await restartA(a.stateDir, a.sipPort);
+    await until('A down: each contact back under its node', async () => (await owners(redis, 'bob')) === right, 15_000);
+    assert.deepEqual((await held(0, 'bob')).map((h) => h.split(' ')[1]), [soft.uri()], 'A holds its own contact only, not B\'s (loaded from B\'s row)');
+    assert.deepEqual(await held(1, 'bob'), [`${deskRuid} ${desk.uri()}`], 'B keeps its contact');
+    assert.deepEqual(await rows(db, 'bob'), bobRows, 'both rows kept');
+    // B noticed with its connection up (no reconnection): its heartbeat read a new sipd:epoch
+    assert.match(fx.nodes[1]!.output(), /Redis lost its data \(sipd:epoch changed\)/);
+    // and A's give-back of B's row (no owner, only where B's is not) did not overwrite B's
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal(await owners(redis, 'bob'), right, 'still each under its node');
 
-      // 2. both up: FLUSHALL, each node's heartbeat notices
-      await redis.flushall();
-      await until('both up: each contact back under its node', async () => (await owners(redis, 'bob')) === right, 15_000);
+    // 2. both up: FLUSHALL, each node's heartbeat notices
+    await redis.flushall();
+    await until('both up: each contact back under its node', async () => (await owners(redis, 'bob')) === right, 15_000);
 
-      // 3. B down: A gives B's row back without an owner (a contact of a node not alive is called
-      //    directly); B, started again, gives it back under its name
-      const b = fx.nodes[1]!;
-      assert.equal((await b.stop()).code, 0, 'B stopped cleanly');
-      await redis.flushall();
-      const unowned = [`${desk.uri()} -`, `${soft.uri()} node-a (${hopA})`].sort().join(', ');
-      await until('B down: A\'s contact under A, B\'s without an owner', async () => (await owners(redis, 'bob')) === unowned, 15_000);
-      assert.deepEqual((await held(0, 'bob')).map((h) => h.split(' ')[1]), [soft.uri()], 'A still holds only its own');
-      await restart(1, b.stateDir, b.sipPort);
-      await until('B back: its contact under its name again', async () => (await owners(redis, 'bob')) === right, 15_000);
-      assert.deepEqual(await held(1, 'bob'), [`${deskRuid} ${desk.uri()}`], 'B holds its contact again');
-      assert.deepEqual(await rows(db, 'bob'), bobRows, 'both rows kept throughout');
-    } finally {
-      for (const s of socks) s.close();
-      redis.disconnect();
-      await db.close();
-    }
-  });
+    // 3. B down: A gives B's row back without an owner (a contact of a node not alive is called
+    //    directly); B, started again, gives it back under its name
+    const b = fx.nodes[1]!;
+    assert.equal((await b.stop()).code, 0, 'B stopped cleanly');
+    await redis.flushall();
+    const unowned = [`${desk.uri()} -`, `${soft.uri()} node-a (${hopA})`].sort().join(', ');
+    await until('B down: A\'s contact under A, B\'s without an owner', async () => (await owners(redis, 'bob')) === unowned, 15_000);
+    assert.deepEqual((await held(0, 'bob')).map((h) => h.split(' ')[1]), [soft.uri()], 'A still holds only its own');
+    await restart(1, b.stateDir, b.sipPort);
+    await until('B back: its contact under its name again', async () => (await owners(redis, 'bob')) === right, 15_000);
+    assert.deepEqual(await held(1, 'bob'), [`${deskRuid} ${desk.uri()}`], 'B holds its contact again');
+    assert.deepEqual(await rows(db, 'bob'), bobRows, 'both rows kept throughout');
+  }));
 });
