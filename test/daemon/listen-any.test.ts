@@ -23,8 +23,7 @@ import { createTestDb, type TestDb } from '../helpers/db.js';
 import { requireTools } from '../helpers/require.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { ok, register, scenario, settle, sipp } from './calls-support.js';
-import { headers } from './sip-message.js';
-import { TcpUa } from './tcp-ua.js';
+import { TcpUa, callTcpUa } from './tcp-ua.js';
 import { SIPD, assertBuilt, freeSipPort } from './sipd-process.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
@@ -76,6 +75,16 @@ describe('sipd on 0.0.0.0: Via and Record-Route name the address each message le
     await tdb?.drop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   });
+
+  /** no registrations left of the tests before (their rows would be loaded at start and called) */
+  const emptyLocation = async () => {
+    const db = await tdb.open();
+    try {
+      await db.execute('DELETE FROM location');
+    } finally {
+      await db.close();
+    }
+  };
 
   /** sipd on udp:0.0.0.0:port (and tcp:0.0.0.0:port with `tcp`; its RPC over HTTP on 127.0.0.1), with `extra` config; resolves once `ready` says so */
   async function start(name: string, extra: Record<string, unknown>, ready: (rpc: <T>(method: string) => Promise<T>) => Promise<boolean>, tcp = false): Promise<number> {
@@ -161,12 +170,7 @@ describe('sipd on 0.0.0.0: Via and Record-Route name the address each message le
     // expires: a cluster on a new Redis gives the rows it loads back (cluster README), and sipd
     // forks each call to it too (a branch nobody answers, which the caller's CANCEL or Timer B
     // ends). Not what this test is about: it starts with no registrations.
-    const db = await tdb.open();
-    try {
-      await db.execute('DELETE FROM location');
-    } finally {
-      await db.close();
-    }
+    await emptyLocation();
     redis = await startRedis(dir);
     const port = await start('workers', { cluster: { url: `redis://127.0.0.1:${redis.port}/0`, node_id: 'w' }, workers: 2 }, async (rpc) =>
       (await rpc<{ nodes: Array<{ node: string; alive: boolean }> }>('cluster.nodes')).nodes.filter((x) => x.alive).map((x) => x.node).join() === 'w#0,w#1');
@@ -182,12 +186,7 @@ describe('sipd on 0.0.0.0: Via and Record-Route name the address each message le
   });
 
   if (supportsReusePort()) test('sipd --workers 2 on udp and tcp 0.0.0.0: a TCP client registered through one worker gets every call, those the other worker takes handed to the holder on loopback', async () => {
-    const db = await tdb.open();
-    try {
-      await db.execute('DELETE FROM location');
-    } finally {
-      await db.close();
-    }
+    await emptyLocation();
     // a Redis of its own: nothing left of the test above (its workers' registrations, nodes)
     await redis?.stop();
     redis = await startRedis(join(dir, 'tcp'));
@@ -238,27 +237,14 @@ describe('sipd on 0.0.0.0: Via and Record-Route name the address each message le
       const MAX_CALLS = 30;
       const kinds = { direct: 0, handedOff: 0 };
       for (let call = 1; ; call++) {
-        const seen: number = dave.requests.length;
         const before = await relayed();
-        const uac = sipp({ scenario: scenario('caller.xml', { USER: 'bob', HOLD: 200 }), remote: `127.0.0.1:${port}`, localPort: await freeSipPort(), service: 'dave', user: 'bob', password: PASSWORD, timeoutMs: 20_000 });
-        const invite: string = await dave.wait('INVITE', (m) => m.startsWith('INVITE ') && dave!.requests.indexOf(m) >= seen, 10_000).catch(async (e: Error) => {
-          await uac.done;
-          return assert.fail(`call ${call}: ${e.message}${log()}`);
-        });
-        ok(await uac.done, `call ${call}, caller${log()}`);
-        const callId = headers(invite, 'Call-ID')[0];
-        await dave.wait('BYE', (m) => m.startsWith('BYE ') && headers(m, 'Call-ID')[0] === callId, 10_000);
-        assert.ok(dave.requests.some((m) => m.startsWith('ACK ') && headers(m, 'Call-ID')[0] === callId), `call ${call}: dave got the ACK`);
-        assert.deepEqual(headers(invite, 'X-Sipd-Handoff'), [], 'the hand-off header stays between the workers');
         // the Via path tells who took the call: the holder's TCP Via on top, then (handed off)
         // the other worker's private port on loopback, then the caller
-        const vias = headers(invite, 'Via').flatMap((v) => v.split(/\s*,\s*/));
-        assert.match(vias[0]!, new RegExp(`^SIP/2\\.0/TCP 127\\.0\\.0\\.1:${port};`), `call ${call}: over dave's connection: ${vias.join(' | ')}`);
+        const { vias, rr } = await callTcpUa(dave, { remote: `127.0.0.1:${port}`, tcpPort: port, caller: { user: 'bob', password: PASSWORD }, what: `call ${call}`, log });
         const d = (await relayed()).map((n, i) => n - before[i]!);
         if (vias.length === 3) {
           assert.match(vias[1]!, new RegExp(`^SIP/2\\.0/UDP 127\\.0\\.0\\.1:${privatePort(other)};`), `call ${call}: handed over by worker ${other}: ${vias.join(' | ')}`);
           // the holder took the hand-off at its private port (its double Record-Route: TCP side, UDP side)
-          const rr = headers(invite, 'Record-Route').flatMap((v) => v.split(/\s*,\s*/));
           assert.match(rr[1] ?? '', new RegExp(`^<sip:127\\.0\\.0\\.1:${privatePort(holder)};`), `call ${call}: Record-Route ${rr.join(' | ')}`);
           // both workers relayed it (the one that took it, and the holder)
           assert.ok(d[0]! > 0 && d[1]! > 0, `call ${call}: requests relayed by worker 0 / 1: ${d.join(' / ')}`);

@@ -30,7 +30,7 @@ import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { ok, register, scenario, settle, sipp } from './calls-support.js';
 import { SIPD, assertBuilt, freeSipPort, startSipd, statusOf, type SipdProcess } from './sipd-process.js';
 import { Inbox, cseqOf, headers, isFinal, registerRequest, registerWithDigest, responseTo, udpRegister } from './sip-message.js';
-import { TcpUa } from './tcp-ua.js';
+import { TcpUa, callTcpUa } from './tcp-ua.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
 const REALM = 'sip.test';
@@ -434,8 +434,6 @@ describe('sipd --workers', () => {
         const holder = held[0] ? 0 : 1;
         const other = 1 - holder;
         holderPort = privatePort(holder);
-        /** the Record-Route entries of a request, one per entry */
-        const rr = (m: string) => headers(m, 'Record-Route').flatMap((v) => v.split(/\s*,\s*/));
         const log = () => `\nsipd's log (tail):\n${out.slice(-2500)}`;
         // Calls from fresh UDP source ports until each worker has taken one (the kernel's hash
         // picks the worker, as in the test above): one taken by the holder goes straight over the
@@ -444,22 +442,13 @@ describe('sipd --workers', () => {
         const MAX_CALLS = 30;
         const kinds = { direct: 0, handedOff: 0 };
         for (let call = 1; ; call++) {
-          const seen: number = dave.requests.length;
-          const uac = sipp({ scenario: scenario('caller.xml', { USER: 'bob', HOLD: 200 }), remote: `127.0.0.1:${port}`, localPort: await freeSipPort(), service: 'dave', user: 'bob', password: PASSWORD, timeoutMs: 20_000 });
-          const invite: string = await dave.wait('INVITE', (m) => m.startsWith('INVITE ') && dave!.requests.indexOf(m) >= seen, 10_000).catch((e: Error) => assert.fail(`call ${call}: ${e.message}${log()}`));
-          ok(await uac.done, `call ${call}, caller${log()}`);
-          const callId = headers(invite, 'Call-ID')[0];
-          await dave.wait('BYE', (m) => m.startsWith('BYE ') && headers(m, 'Call-ID')[0] === callId, 10_000);
-          assert.ok(dave.requests.some((m) => m.startsWith('ACK ') && headers(m, 'Call-ID')[0] === callId), `call ${call}: dave got the ACK`);
-          assert.deepEqual(headers(invite, 'X-Sipd-Handoff'), [], 'the hand-off header stays between the workers');
           // The Via path tells who took the call: the holder's TCP Via on top, then (handed off)
           // the other worker's private port, then the caller.
-          const vias = headers(invite, 'Via').flatMap((v) => v.split(/\s*,\s*/));
-          assert.match(vias[0]!, new RegExp(`^SIP/2\\.0/TCP 127\\.0\\.0\\.1:${port};`), `call ${call}: over dave's connection: ${vias.join(' | ')}`);
+          const { vias, rr } = await callTcpUa(dave, { remote: `127.0.0.1:${port}`, tcpPort: port, caller: { user: 'bob', password: PASSWORD }, what: `call ${call}`, log });
           if (vias.length === 3) {
             assert.match(vias[1]!, new RegExp(`^SIP/2\\.0/UDP 127\\.0\\.0\\.1:${privatePort(other)};`), `call ${call}: handed over by worker ${other}: ${vias.join(' | ')}`);
             // the holder took the hand-off at its private port (its double Record-Route: TCP side, UDP side)
-            assert.match(rr(invite)[1] ?? '', new RegExp(`^<sip:127\\.0\\.0\\.1:${holderPort};`), `call ${call}: Record-Route ${rr(invite).join(' | ')}`);
+            assert.match(rr[1] ?? '', new RegExp(`^<sip:127\\.0\\.0\\.1:${holderPort};`), `call ${call}: Record-Route ${rr.join(' | ')}`);
             kinds.handedOff++;
           } else {
             assert.equal(vias.length, 2, `call ${call}: Via ${vias.join(' | ')}`);
@@ -494,19 +483,10 @@ describe('sipd --workers', () => {
       // A hand-off sent to the shared port would reach whichever worker the kernel's hash of x's
       // address picks, half the time the one without dave's connection (480, as before).
       for (let call = 1; call <= 2; call++) {
-        const seen: number = dave.requests.length;
-        const uac = sipp({ scenario: scenario('caller.xml', { USER: 'bob', HOLD: 200 }), remote: `127.0.0.2:${xPort}`, localPort: await freeSipPort(), service: 'dave', user: 'bob', password: PASSWORD, timeoutMs: 20_000 });
-        const invite: string = await dave.wait('INVITE', (m) => m.startsWith('INVITE ') && dave!.requests.indexOf(m) >= seen, 10_000).catch((e: Error) => assert.fail(`call ${call}: ${e.message}${log()}`));
-        ok(await uac.done, `call ${call} through x, caller${log()}`);
-        const callId = headers(invite, 'Call-ID')[0];
-        await dave.wait('BYE', (m) => m.startsWith('BYE ') && headers(m, 'Call-ID')[0] === callId, 10_000);
-        assert.deepEqual(headers(invite, 'X-Sipd-Handoff'), []);
-        const vias = headers(invite, 'Via').flatMap((v) => v.split(/\s*,\s*/));
-        assert.match(vias[0]!, new RegExp(`^SIP/2\\.0/TCP 127\\.0\\.0\\.1:${port};`), `call ${call}: over dave's connection: ${vias.join(' | ')}`);
+        const { vias, rr } = await callTcpUa(dave, { remote: `127.0.0.2:${xPort}`, tcpPort: port, caller: { user: 'bob', password: PASSWORD }, what: `call ${call} through x`, log });
         assert.match(vias[1]!, new RegExp(`^SIP/2\\.0/UDP 127\\.0\\.0\\.2:${xPort};`), `call ${call}: handed over by x: ${vias.join(' | ')}`);
         assert.equal(vias.length, 3, vias.join(' | '));
         // the holder took the hand-off at its private port (its double Record-Route: TCP side, UDP side)
-        const rr = headers(invite, 'Record-Route').flatMap((v) => v.split(/\s*,\s*/));
         assert.match(rr[1] ?? '', new RegExp(`^<sip:127\\.0\\.0\\.1:${holderPort};`), `call ${call}: Record-Route ${rr.join(' | ')}`);
       }
       assert.doesNotMatch(out, /sipd: worker \d+ exited/);
