@@ -18,7 +18,7 @@ import type { HtableStats } from '../core/proxy/htable.js';
 import type { ShvChange, ShvVar } from '../core/proxy/shv.js';
 import type { ProcessRow, StatRow } from '../core/proxy/stats.js';
 import type { LoadedUacreg } from '../core/uacreg/uacreg.js';
-import type { ClusterMember, ClusterView } from '../core/proxy/cluster.js';
+import { memberState, type ClusterMember, type ClusterView } from '../core/proxy/cluster.js';
 import type { Column, OutputPolicy } from './output.js';
 
 type Outcome = NodeOutcome<unknown>;
@@ -196,17 +196,25 @@ export const VIEWS: Record<OpView, ViewSpec> = {
   'shv-set': { kind: 'status', message: (v) => (v as ShvChange).message, summary: (v) => (v as ShvChange).message },
   'cluster-nodes': {
     kind: 'rows',
-    rows: (v) => (v as ClusterView).members,
-    columns: (out) => [
-      col('MEMBER', (r) => (r as unknown as ClusterMember).node),
-      col('ALIVE', (r) => ((r as unknown as ClusterMember).alive ? 'yes' : 'no')),
-      col('LAST SEEN', (r) => (out.tty ? `${formatDuration((r as unknown as ClusterMember).ageSec)} ago` : (r as unknown as ClusterMember).lastSeen)),
-      col('PID', (r) => (r as unknown as ClusterMember).pid),
-      col('LISTEN', (r) => (r as unknown as ClusterMember).listen.join(',')),
-    ],
+    // each member under `member`: the renderer sets a row's `node` to the proxy that answered,
+    // which overwrote the member's own `node` (MEMBER showed the proxy's name or URL)
+    rows: (v) => (v as ClusterView).members.map((member) => ({ member })),
+    columns: (out) => {
+      const m = (r: Row) => (r as unknown as { member: ClusterMember }).member;
+      return [
+        col('MEMBER', (r) => m(r).node),
+        col('STATE', (r) => memberState(m(r))),
+        col('LAST SEEN', (r) => (out.tty ? `${formatDuration(m(r).ageSec)} ago` : m(r).lastSeen)),
+        col('PID', (r) => m(r).pid),
+        col('SERVER_ID', (r) => m(r).serverId),
+        col('LISTEN', (r) => m(r).listen.join(',')),
+      ];
+    },
     summary: (v) => {
       const c = v as ClusterView;
-      return !c.clustered ? 'not a cluster member (sipd without --cluster)' : `${c.members.filter((m) => m.alive).length} of ${c.members.length} member(s) alive${c.up ? '' : '; Redis unreachable'}`;
+      if (!c.clustered) return 'not a cluster member (sipd without --cluster)';
+      const stopped = c.members.filter((m) => memberState(m) === 'stopped').length;
+      return `${c.members.filter((m) => m.alive).length} of ${c.members.length} member(s) alive${stopped > 0 ? `, ${stopped} stopped` : ''}${c.up ? '' : '; Redis unreachable'}`;
     },
   },
   'htable-stats': {

@@ -10,10 +10,19 @@ export interface ClusterMember {
   /** ISO time of its last heartbeat (every 2 s) */
   lastSeen: string;
   ageSec: number;
-  /** a heartbeat within the last 6 s */
+  /** a heartbeat within the last 6 s, and not stopped since */
   alive: boolean;
+  /** it shut down cleanly (lastSeen: when); a member not alive and not stopped went silent (killed, hung, cut off from Redis) */
+  stopped: boolean;
+  /** the location table's server_id its rows carry (0: not told, an older sipd) */
+  serverId: number;
   listen: string[];
   pid: number;
+}
+
+/** alive, stopped (shut down cleanly) or silent (no heartbeat for 6 s: killed, hung, or cut off from Redis) */
+export function memberState(m: Pick<ClusterMember, 'alive' | 'stopped'>): 'alive' | 'stopped' | 'silent' {
+  return m.alive ? 'alive' : m.stopped ? 'stopped' : 'silent';
 }
 
 export interface ClusterView {
@@ -35,6 +44,8 @@ export async function clusterNodes(c: RpcClient): Promise<ClusterView> {
       lastSeen: String(n.lastSeen ?? ''),
       ageSec: Number(n.ageSec ?? 0),
       alive: n.alive === true,
+      stopped: n.stopped === true,
+      serverId: Number(n.serverId ?? 0) || 0,
       listen: Array.isArray(n.listen) ? n.listen.map(String) : [],
       pid: Number(n.pid ?? 0),
     };

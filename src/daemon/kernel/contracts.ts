@@ -399,9 +399,15 @@ export interface ClusterApi {
    * each has fewer than `max` admitted in the last `windowMs` (Redis' clock); 'down' when Redis is away
    */
   pipeAdmit?(pipes: ReadonlyArray<{ name: string; max: number }>, windowMs: number): Promise<ClusterAdmission>;
-  /** the nodes that announced themselves, with their last heartbeat (epoch ms) */
-  nodes(): Promise<Array<{ node: string; lastSeen: number; listen: string[]; pid: number }>>;
-  /** whether `node` sent a heartbeat in the last 6 s (as last read, every 2 s); undefined: not known yet */
+  /**
+   * the nodes that announced themselves, with their last heartbeat (epoch ms); `stopped`: the node
+   * shut down cleanly at lastSeen (its entry is kept so others know it is not alive)
+   */
+  nodes(): Promise<Array<{ node: string; lastSeen: number; listen: string[]; pid: number; stopped: boolean }>>;
+  /**
+   * whether `node` sent a heartbeat in the last 6 s and has not stopped cleanly since (as last
+   * read, every 2 s); undefined: not known (no entry in sipd:nodes yet, or none read yet)
+   */
   alive(node: string): boolean | undefined;
   /** this node's UDP address (ip:port) other nodes hand requests to, preferring `socket`'s IP */
   hopFor(socket?: string): string | undefined;

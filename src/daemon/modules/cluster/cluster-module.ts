@@ -34,7 +34,8 @@
  *                             refreshed every 2 s; hops: where other nodes hand calls to this
  *                             one (handOffAddresses); a --workers process listening on every
  *                             address adds its primary's id (group) and its private port on
- *                             loopback (localHops), used only by the workers of the same group
+ *                             loopback (localHops), used only by the workers of the same group;
+ *                             a clean stop keeps the entry with stopped: true (NODE_STOP)
  *   dialogs (who owns a confirmed call: the node that set it up and writes its CDR)
  *     sipd:dlg:<Call-ID>      HASH From tag → JSON {toTag, node, hop, pid, state}; PEXPIRE the
  *                             call's longest life. When the call ends it becomes a tombstone
@@ -340,6 +341,63 @@ export function serverIdOf(node: string): number {
   return h & 0x7fffffff || 1;
 }
 
+/** A member's entry in sipd:nodes as read; undefined when it is not one (not JSON, not an object). */
+export interface NodeEntry {
+  lastSeen: number;
+  listen: string[];
+  /** undefined: the entry has none (a node announced without them: the hop written with each contact is used) */
+  hops: string[] | undefined;
+  pid: number;
+  /** the node stopped cleanly (shutdown) at lastSeen */
+  stopped: boolean;
+  /** a --workers process: its primary's id, and its private port on loopback (for that group's workers) */
+  group?: string;
+  localHops?: string[];
+}
+
+export function parseNodeEntry(v: string): NodeEntry | undefined {
+  let o: unknown;
+  try {
+    o = JSON.parse(v);
+  } catch {
+    return undefined; // not an entry of ours: the caller says what it does without it
+  }
+  if (o === null || typeof o !== 'object') return undefined;
+  const e = o as Record<string, unknown>;
+  const strings = (x: unknown) => (Array.isArray(x) ? x.filter((y): y is string => typeof y === 'string') : undefined);
+  const localHops = strings(e.localHops);
+  return {
+    lastSeen: Number(e.lastSeen ?? 0) || 0,
+    listen: strings(e.listen) ?? [],
+    hops: strings(e.hops),
+    pid: Number(e.pid ?? 0) || 0,
+    stopped: e.stopped === true,
+    ...(typeof e.group === 'string' ? { group: e.group } : {}),
+    ...(localHops !== undefined ? { localHops } : {}),
+  };
+}
+
+/** A member is alive while its last heartbeat is under 6 s old and it has not stopped since. */
+export function nodeAlive(e: { lastSeen: number; stopped?: boolean }, now: number): boolean {
+  return e.stopped !== true && now - e.lastSeen < HEARTBEAT_MS * 3;
+}
+
+/**
+ * A clean stop: this process's entry in sipd:nodes becomes ARGV[3] (stopped: true, its last
+ * lastSeen) — only while the entry is this process's (ARGV[2], pid) or absent, so a node restarted
+ * under the same name that already announced itself keeps its entry. The entry stays, so other
+ * nodes see the node stopped (not alive: calls for its contacts are made directly, as for a killed
+ * node's) rather than not knowing it; its next start's heartbeat replaces it.
+ */
+const NODE_STOP = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local ok, o = pcall(cjson.decode, cur)
+  if ok and type(o) == 'table' and tostring(o.pid) ~= ARGV[2] then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1`;
+
 /**
  * Write a dialog's record (and its deadline) unless another process holds it: the field is new,
  * or names this node and pid. A node that comes back after a claim cannot take the call back.
@@ -614,8 +672,8 @@ export function createClusterModule(settings: ClusterSettings) {
   let key: Buffer | undefined;
   const commandHandlers = new Map<string, (args: Record<string, unknown>) => Promise<unknown> | unknown>();
   const waiting = new Map<string, { resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
-  /** the members' last heartbeats (epoch ms), read with every heartbeat of ours */
-  const seen = new Map<string, number>();
+  /** the members' last heartbeats (epoch ms) and whether they stopped since, read with every heartbeat of ours */
+  const seen = new Map<string, { lastSeen: number; stopped: boolean }>();
   /** the other members' UDP listen IPs (the hand-off addresses, see hopOf) → their last heartbeat */
   let memberIps = new Map<string, number>();
   /** this node's hand-off addresses: its listen addresses until the kernel has bound its sockets (bound()) */
@@ -777,28 +835,24 @@ export function createClusterModule(settings: ClusterSettings) {
     const nh = new Map<string, string[]>();
     const gh = new Map<string, string[]>();
     for (const [node, v] of Object.entries(h)) {
-      try {
-        const o = JSON.parse(v) as { lastSeen?: unknown; listen?: unknown; hops?: unknown; group?: unknown; localHops?: unknown };
-        const last = Number(o.lastSeen ?? 0);
-        seen.set(node, last);
-        if (Array.isArray(o.hops)) nh.set(node, o.hops.filter((x): x is string => typeof x === 'string'));
-        // loopback addresses are only worth anything to the workers of the same primary (machine);
-        // they are no member addresses either (a hand-off from loopback is from `myself`)
-        if (settings.workerGroup !== undefined && o.group === settings.workerGroup && node !== settings.nodeId && Array.isArray(o.localHops)) {
-          gh.set(node, o.localHops.filter((x): x is string => typeof x === 'string'));
-        }
-        // The addresses other nodes send hand-offs and forwarded requests from: their UDP
-        // listen addresses and hand-off addresses (a --workers process sends from its private
-        // port, on its listen IP); a node's own are `myself` to it, and left out.
-        if (node === settings.nodeId || !Array.isArray(o.listen)) continue;
-        for (const l of [...o.listen, ...(Array.isArray(o.hops) ? o.hops : [])]) {
-          const s = typeof l === 'string' ? splitSocket(l) : undefined;
-          if (s === undefined || s.proto !== 'udp' || s.port === 0) continue;
-          const ip = s.ip.toLowerCase();
-          if ((ips.get(ip) ?? 0) < last) ips.set(ip, last);
-        }
-      } catch {
-        /* skipped */
+      const o = parseNodeEntry(v);
+      if (o === undefined) continue; // not a member's entry: that node stays "not known"
+      const last = o.lastSeen;
+      seen.set(node, { lastSeen: last, stopped: o.stopped });
+      if (o.hops !== undefined) nh.set(node, o.hops);
+      // loopback addresses are only worth anything to the workers of the same primary (machine);
+      // they are no member addresses either (a hand-off from loopback is from `myself`)
+      if (settings.workerGroup !== undefined && o.group === settings.workerGroup && node !== settings.nodeId && o.localHops !== undefined) gh.set(node, o.localHops);
+      // The addresses other nodes send hand-offs and forwarded requests from: their UDP
+      // listen addresses and hand-off addresses (a --workers process sends from its private
+      // port, on its listen IP); a node's own are `myself` to it, and left out, and so are a
+      // stopped node's (it sends nothing more).
+      if (node === settings.nodeId || o.stopped) continue;
+      for (const l of [...o.listen, ...(o.hops ?? [])]) {
+        const s = splitSocket(l);
+        if (s === undefined || s.proto !== 'udp' || s.port === 0) continue;
+        const ip = s.ip.toLowerCase();
+        if ((ips.get(ip) ?? 0) < last) ips.set(ip, last);
       }
     }
     memberIps = ips;
@@ -1091,7 +1145,7 @@ export function createClusterModule(settings: ClusterSettings) {
     liveNodes() {
       if (seen.size === 0) return [];
       const t = Date.now();
-      const out = [...seen].filter(([, last]) => t - last < HEARTBEAT_MS * 3).map(([n]) => n);
+      const out = [...seen].filter(([, e]) => nodeAlive(e, t)).map(([n]) => n);
       if (!out.includes(settings.nodeId)) out.push(settings.nodeId);
       return out;
     },
@@ -1142,12 +1196,8 @@ export function createClusterModule(settings: ClusterSettings) {
       const h = await trip(cmd).hgetall(NODES);
       return Object.entries(h)
         .map(([node, v]) => {
-          try {
-            const o = JSON.parse(v) as { lastSeen?: number; listen?: string[]; hops?: string[]; pid?: number; localHops?: string[] };
-            return { node, lastSeen: Number(o.lastSeen ?? 0), listen: Array.isArray(o.listen) ? o.listen : [], hops: Array.isArray(o.hops) ? o.hops : [], ...(Array.isArray(o.localHops) ? { localHops: o.localHops } : {}), pid: Number(o.pid ?? 0) };
-          } catch {
-            return { node, lastSeen: 0, listen: [], hops: [], pid: 0 };
-          }
+          const e = parseNodeEntry(v) ?? { lastSeen: 0, listen: [], hops: [], pid: 0, stopped: false, localHops: undefined };
+          return { node, lastSeen: e.lastSeen, listen: e.listen, hops: e.hops ?? [], ...(e.localHops !== undefined ? { localHops: e.localHops } : {}), pid: e.pid, stopped: e.stopped };
         })
         .sort((a, b) => a.node.localeCompare(b.node));
     },
@@ -1159,8 +1209,8 @@ export function createClusterModule(settings: ClusterSettings) {
     },
     alive(node) {
       if (node === settings.nodeId) return true;
-      const t = seen.get(node);
-      return t === undefined ? undefined : Date.now() - t < HEARTBEAT_MS * 3;
+      const e = seen.get(node);
+      return e === undefined ? undefined : nodeAlive(e, Date.now());
     },
     sign(data) {
       if (key === undefined) return undefined;
@@ -1378,7 +1428,14 @@ export function createClusterModule(settings: ClusterSettings) {
         w.reject(new Error('cluster: node stopping'));
       }
       waiting.clear();
-      if (isUp && cmd !== undefined) await cmd.hdel(NODES, settings.nodeId).catch(() => undefined);
+      // The entry stays, marked stopped: other nodes count this node not alive at their next
+      // heartbeat (calls for its contacts made directly, its calls taken over), as they would a
+      // killed node's after 6 s, and cluster.nodes shows it stopped with its last-seen time.
+      if (isUp && cmd !== undefined) {
+        const group = settings.workerGroup === undefined ? {} : { group: settings.workerGroup, localHops };
+        const entry = JSON.stringify({ lastSeen: Date.now(), listen: settings.listen, hops, pid: process.pid, ...group, stopped: true });
+        await cmd.eval(NODE_STOP, 1, NODES, settings.nodeId, String(process.pid), entry).catch((e: unknown) => log?.warn('cluster: could not mark this node stopped in sipd:nodes; other nodes count it alive until its heartbeat is 6 s old', { error: String((e as Error)?.message ?? e).slice(0, 200) }));
+      }
       cmd?.disconnect();
       sub?.disconnect();
       cmd = sub = undefined;
@@ -1392,7 +1449,7 @@ export function createClusterModule(settings: ClusterSettings) {
           const list = await api.nodes().catch(() => undefined);
           if (list === undefined) return { enabled: true, up: false, node: settings.nodeId, nodes: [] };
           const now = Date.now();
-          return { enabled: true, up: true, node: settings.nodeId, nodes: list.map((n) => ({ ...n, serverId: serverIdOf(n.node), lastSeen: new Date(n.lastSeen).toISOString(), ageSec: Math.max(0, Math.round((now - n.lastSeen) / 1000)), alive: now - n.lastSeen < HEARTBEAT_MS * 3 })) };
+          return { enabled: true, up: true, node: settings.nodeId, nodes: list.map((n) => ({ ...n, serverId: serverIdOf(n.node), lastSeen: new Date(n.lastSeen).toISOString(), ageSec: Math.max(0, Math.round((now - n.lastSeen) / 1000)), alive: nodeAlive(n, now) })) };
         },
       },
       'cluster.stats': {

@@ -95,7 +95,7 @@ export interface DialogApi {
   adopt(o: ClusterDialog): Promise<{ dialog: Dialog } | { owner: ClusterDialog } | undefined>;
 }
 
-/** a node is alive while its heartbeat (every 2 s, cluster module) is under 6 s old */
+/** a node is alive while its heartbeat (every 2 s, cluster module) is under 6 s old and it has not stopped cleanly since */
 const NODE_ALIVE_MS = 6000;
 
 /**
@@ -105,7 +105,7 @@ const NODE_ALIVE_MS = 6000;
  */
 async function ownerAlive(cl: ClusterApi, r: { node: string; pid?: number }): Promise<boolean> {
   const n = (await cl.nodes()).find((x) => x.node === r.node);
-  return n !== undefined && Date.now() - n.lastSeen < NODE_ALIVE_MS && (r.pid === undefined || n.pid === r.pid) && !(r.node === cl.nodeId && r.pid !== process.pid);
+  return n !== undefined && !n.stopped && Date.now() - n.lastSeen < NODE_ALIVE_MS && (r.pid === undefined || n.pid === r.pid) && !(r.node === cl.nodeId && r.pid !== process.pid);
 }
 
 const params = {
