@@ -74,20 +74,23 @@ describe('a cluster node stopped cleanly counts as not alive, as a killed one do
       const alice = await ua('127.0.0.90', 'alice');
       const bob = await ua('127.0.0.91', 'bob');
       assert.equal(await bob.register(B()), 200, 'bob registers through B (300 s)');
-      // carol's short binding through B: expired while B is down, so swept by A as a killed node's
-      const sock = dgram.createSocket('udp4');
-      socks.push(sock);
-      await new Promise<void>((r) => sock.bind({ address: '127.0.0.92', port: 0 }, () => r()));
-      const carol = clusterUa(fx, sock, 'carol', 'stopped');
-      assert.equal(statusOf(await carol.register(1, `<${carol.uri()}>`, 5)), 200, 'carol registers through B (5 s)');
 
       // both alive: the call is handed to B, which delivers it from its address
       assert.deepEqual(await callBob(alice, bob), { address: '127.0.0.2', port: b().sipPort }, 'handed to B while B is alive');
 
+      // carol's short binding through B just before B stops: it expires while B is down, so A
+      // sweeps it as a killed node's (B's own timer would have removed it, had B still run)
+      const sock = dgram.createSocket('udp4');
+      socks.push(sock);
+      await new Promise<void>((r) => sock.bind({ address: '127.0.0.92', port: 0 }, () => r()));
+      const carol = clusterUa(fx, sock, 'carol', 'stopped');
+      assert.equal(statusOf(await carol.register(1, `<${carol.uri()}>`, 10)), 200, 'carol registers through B (10 s)');
       const sidB = (await memberB())!.serverId;
+      const rowsOfB = async () => (await db.query<{ username: string }>('SELECT username FROM location WHERE server_id = ?', [sidB])).map((x) => x.username).sort();
       const pidB = b().child.pid;
       const stopped = await b().stop('SIGTERM');
       assert.equal(stopped.code, 0, `B exits cleanly: ${JSON.stringify(stopped)}`);
+      assert.deepEqual(await rowsOfB(), ['bob', 'carol'], 'B stopped before carol\'s binding expired (else this test proves nothing about the sweep)');
       // sipd:nodes keeps B, marked stopped: A knows it is not alive (before: the entry was deleted)
       const m = await memberB();
       assert.ok(m !== undefined, 'B still listed after a clean stop');
@@ -112,7 +115,6 @@ describe('a cluster node stopped cleanly counts as not alive, as a killed one do
 
       // A's sweep (usrloc timer every second) treats B as a killed node: carol's row goes once
       // expired, bob's (300 s) stays
-      const rowsOfB = async () => (await db.query<{ username: string }>('SELECT username FROM location WHERE server_id = ?', [sidB])).map((x) => x.username).sort();
       await until('carol\'s expired row swept by A', async () => JSON.stringify(await rowsOfB()) === JSON.stringify(['bob']), 30_000);
       assert.match(a().output(), /expired registrations of nodes gone from the cluster removed/);
       const hb = (await a().rpc<{ heartbeats: number }>('cluster.stats')).heartbeats;
