@@ -13,11 +13,9 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
-import { Redis } from 'ioredis';
 import { isolatedEnv, runSipctl } from '../helpers/cli.js';
 import { until } from '../helpers/until.js';
-import { clusterFixture, clusterUa, digestNodeConfig, membershipRead } from './cluster-fixture.js';
+import { clusterFixture, clusterUa, digestNodeConfig, membershipRead, withClusterClients } from './cluster-fixture.js';
 import { Ua, type Addr } from './dialog-ua.js';
 import { header } from './sip-message.js';
 import { startSipd, statusOf } from './sipd-process.js';
@@ -39,11 +37,9 @@ describe('a cluster node stopped cleanly counts as not alive, as a killed one do
   const a = () => fx.nodes[0]!;
   const b = () => fx.nodes[1]!;
   const uas: Ua[] = [];
-  const socks: dgram.Socket[] = [];
 
   after(() => {
     for (const u of uas) u.close();
-    for (const s of socks) s.close();
   });
 
   const A = (): Addr => ({ host: '127.0.0.1', port: a().sipPort });
@@ -67,10 +63,8 @@ describe('a cluster node stopped cleanly counts as not alive, as a killed one do
   }
 
   test('B stopped with SIGTERM → A calls bob (registered through B) directly; `sipctl nodes` shows B stopped; B\'s unexpired rows stay, its expired ones are swept; B started again → calls handed via B', async () => {
-    const redis = new Redis(fx.redis.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 });
-    await redis.connect();
-    const db = await fx.tdb.open().catch((e: unknown) => (redis.disconnect(), Promise.reject(e)));
-    try {
+    // carol's UDP socket on 127.0.0.92 (clusterUa), a Redis client and the database
+    await withClusterClients(fx, '127.0.0.92', 1, async ({ redis, db, socks }) => {
       const alice = await ua('127.0.0.90', 'alice');
       const bob = await ua('127.0.0.91', 'bob');
       assert.equal(await bob.register(B()), 200, 'bob registers through B (300 s)');
@@ -80,10 +74,7 @@ describe('a cluster node stopped cleanly counts as not alive, as a killed one do
 
       // carol's short binding through B just before B stops: it expires while B is down, so A
       // sweeps it as a killed node's (B's own timer would have removed it, had B still run)
-      const sock = dgram.createSocket('udp4');
-      socks.push(sock);
-      await new Promise<void>((r) => sock.bind({ address: '127.0.0.92', port: 0 }, () => r()));
-      const carol = clusterUa(fx, sock, 'carol', 'stopped');
+      const carol = clusterUa(fx, socks[0]!, 'carol', 'stopped');
       assert.equal(statusOf(await carol.register(1, `<${carol.uri()}>`, 10)), 200, 'carol registers through B (10 s)');
       const sidB = (await memberB())!.serverId;
       const rowsOfB = async () => (await db.query<{ username: string }>('SELECT username FROM location WHERE server_id = ?', [sidB])).map((x) => x.username).sort();
@@ -134,9 +125,6 @@ describe('a cluster node stopped cleanly counts as not alive, as a killed one do
       const again = await runSipctl(['nodes', '--rpc', a().rpcUrl], { env: isolatedEnv({ NO_COLOR: '1' }) });
       assert.equal(again.code, 0, again.stderr);
       assert.match(again.stdout, /^node-b\talive\t/m);
-    } finally {
-      redis.disconnect();
-      await db.close();
-    }
+    });
   });
 });
