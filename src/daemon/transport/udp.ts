@@ -55,7 +55,7 @@ export interface UdpRelay {
 }
 
 export interface UdpOptions {
-  /** SO_RCVBUF (config sip.udpReceiveBuffer); default 256 KiB, Kamailio's maxbuffer */
+  /** SO_RCVBUF (config sip.udpReceiveBuffer); default 4 MiB, so a burst waits in the kernel rather than being lost */
   recvBufferSize?: number;
   log: Logger;
   /**
@@ -88,7 +88,7 @@ export async function listenUdp(addr: ListenAddress, onMessage: MessageHandler, 
     socket.bind({ address: addr.host, port: addr.port, exclusive: true }, () => resolve());
   });
   try {
-    socket.setRecvBufferSize(opts.recvBufferSize ?? 262_144);
+    socket.setRecvBufferSize(opts.recvBufferSize ?? 4 * 1024 * 1024);
   } catch (e) {
     opts.log.debug('could not set the UDP receive buffer size', { error: (e as Error).message });
   }

@@ -87,7 +87,7 @@ test('limits: the kernel bounds (reply cache, requests in flight, security log, 
   assert.throws(() => loadSipdConfig({ config: file('l2.json', { limits: { requestsInFlight: 0 } }) }, env, dir), /limits.requestsInFlight must be an integer/);
   assert.throws(() => loadSipdConfig({ config: file('l3.json', { limits: { nonces: 5 } }) }, env, dir), /unknown key "limits.nonces"/);
   for (const k of ['limits.replyCacheEntries', 'limits.requestsInFlight', 'limits.securityLogSources', 'limits.heapGrowthPercent', 'limits.heapOptimizeForSize']) assert.ok(CONFIG_KEYS.some((x) => x.key === k), `${k} documented`);
-  assert.equal(d.sip.udpReceiveBuffer, 262_144, "UDP receive buffer: Kamailio's maxbuffer");
+  assert.equal(d.sip.udpReceiveBuffer, 4_194_304, 'UDP receive buffer: 4 MiB');
   assert.equal(loadSipdConfig({ config: file('rb.json', { sip: { udpReceiveBuffer: 1_048_576 } }) }, env, dir).config.sip.udpReceiveBuffer, 1_048_576);
   assert.throws(() => loadSipdConfig({ config: file('rb2.json', { sip: { udpReceiveBuffer: 1024 } }) }, env, dir), /sip.udpReceiveBuffer must be an integer 65536–67108864/);
   assert.deepEqual(clampedSettings(d), [], 'the defaults clamp nothing');
