@@ -81,7 +81,11 @@ const REVIEWED: Record<string, Record<string, string>> = {
     "q('id')": 'a constant column name, quoted',
     "COLUMNS.map(q).join(', ')": 'the constant COLUMNS list, quoted',
     "PARAM_COLUMNS.map((c) => `? AS ${q(c)}`).join(', ')": 'placeholders named after the constant PARAM_COLUMNS (COLUMNS up to the constants)',
-    "['id', 'ruid', 'username', 'domain', 'contact', 'received', 'path', 'expires', 'q', 'callid', 'cseq', 'last_modified', 'flags', 'cflags', 'user_agent', 'socket', 'methods', 'instance', 'reg_id'].map(q).join(', ')": 'a constant column list, quoted',
+    "['id', 'ruid', 'username', 'domain', 'contact', 'received', 'path', 'expires', 'q', 'callid', 'cseq', 'last_modified', 'flags', 'cflags', 'user_agent', 'socket', 'methods', 'instance', 'reg_id', 'server_id'].map(q).join(', ')": 'a constant column list, quoted',
+    "['ruid', 'username', 'domain', 'expires', 'callid', 'cseq', 'server_id'].map(q).join(', ')": 'a constant column list, quoted',
+    "q('server_id')": 'a constant column name, quoted',
+    'this.constantValues': "constants(serverId): the literals -1, 0, 0 and the node's server_id, an integer 0..2^31-1 checked by Number.isSafeInteger in the constructor",
+    where: "loadAll: '' or the constant ' WHERE `server_id` NOT IN (0, ?)'; sweepGone: the constant '(`ruid` = ? AND `server_id` = ? AND `cseq` = ? AND `callid` = ?)' joined by ' OR '",
   },
 };
 
