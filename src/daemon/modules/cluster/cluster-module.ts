@@ -684,10 +684,12 @@ export function createClusterModule(settings: ClusterSettings) {
   let localHops: string[] = [];
   /** the other workers of this node's group (settings.workerGroup) → their hand-off addresses on loopback */
   let groupHops = new Map<string, string[]>();
-  /** this node's own specific UDP listen addresses (ip|port): the same machine's workers share them */
-  const sharedUdp = new Set(settings.listen.map(splitSocket).filter((l) => l !== undefined && l.proto === 'udp' && l.port !== 0 && !isUnspecified(l.ip)).map((l) => `${l!.ip.toLowerCase()}|${l!.port}`));
+  /** this node's UDP listen addresses (ip|port), the specific ones or those on every address */
+  const udpListen = (unspecified: boolean) => new Set(settings.listen.map(splitSocket).filter((l) => l !== undefined && l.proto === 'udp' && l.port !== 0 && isUnspecified(l.ip) === unspecified).map((l) => `${l!.ip.toLowerCase()}|${l!.port}`));
+  /** this node's own specific UDP listen addresses: the same machine's workers share them */
+  const sharedUdp = udpListen(false);
   /** this node's UDP listen addresses on every address (0.0.0.0|port, ::|port): shared only with the workers of its group */
-  const sharedAnyUdp = new Set(settings.listen.map(splitSocket).filter((l) => l !== undefined && l.proto === 'udp' && l.port !== 0 && isUnspecified(l.ip)).map((l) => `${l!.ip.toLowerCase()}|${l!.port}`));
+  const sharedAnyUdp = udpListen(true);
 
   /** pipeAdmit's members: this process (a node restarted within a window is another) and a count */
   const processTag = randomBytes(4).toString('hex');
@@ -816,13 +818,18 @@ export function createClusterModule(settings: ClusterSettings) {
    * The heartbeat: this node's entry in sipd:nodes, who else is alive, and Redis' data generation
    * (sipd:epoch), in one pipeline. Returns the generation read (null: the key is gone).
    */
+  /** This node's entry in sipd:nodes, as parseNodeEntry reads it: now, or (stopped) as it stops. */
+  function nodeEntry(stopped = false): string {
+    const group = settings.workerGroup === undefined ? {} : { group: settings.workerGroup, localHops };
+    return JSON.stringify({ lastSeen: Date.now(), listen: settings.listen, hops, pid: process.pid, ...group, ...(stopped ? { stopped: true } : {}) });
+  }
+
   async function announce(): Promise<string | null | undefined> {
     if (cmd === undefined) return undefined;
     counters.heartbeats++;
-    const group = settings.workerGroup === undefined ? {} : { group: settings.workerGroup, localHops };
     const replies = await cmd
       .pipeline()
-      .hset(NODES, settings.nodeId, JSON.stringify({ lastSeen: Date.now(), listen: settings.listen, hops, pid: process.pid, ...group }))
+      .hset(NODES, settings.nodeId, nodeEntry())
       .hgetall(NODES)
       .get(EPOCH)
       .exec();
@@ -1432,9 +1439,7 @@ export function createClusterModule(settings: ClusterSettings) {
       // heartbeat (calls for its contacts made directly, its calls taken over), as they would a
       // killed node's after 6 s, and cluster.nodes shows it stopped with its last-seen time.
       if (isUp && cmd !== undefined) {
-        const group = settings.workerGroup === undefined ? {} : { group: settings.workerGroup, localHops };
-        const entry = JSON.stringify({ lastSeen: Date.now(), listen: settings.listen, hops, pid: process.pid, ...group, stopped: true });
-        await cmd.eval(NODE_STOP, 1, NODES, settings.nodeId, String(process.pid), entry).catch((e: unknown) => log?.warn('cluster: could not mark this node stopped in sipd:nodes; other nodes count it alive until its heartbeat is 6 s old', { error: String((e as Error)?.message ?? e).slice(0, 200) }));
+        await cmd.eval(NODE_STOP, 1, NODES, settings.nodeId, String(process.pid), nodeEntry(true)).catch((e: unknown) => log?.warn('cluster: could not mark this node stopped in sipd:nodes; other nodes count it alive until its heartbeat is 6 s old', { error: String((e as Error)?.message ?? e).slice(0, 200) }));
       }
       cmd?.disconnect();
       sub?.disconnect();
