@@ -13,7 +13,9 @@
  * DURATION × 1.25 + 3 s (sipp did not fall behind). Rates double from --start until a step
  * fails, then the interval is bisected --bisect times. The result is the highest passing rate;
  * the table also shows the CPU the proxy used (its processes' utime+stime over the step's wall
- * time: 100% = one core), and sipp's retransmissions.
+ * time: 100% = one core), the whole machine's (/proc/stat, of 200%: the proxy, sipp, MariaDB,
+ * Redis — when it is near 200% the step was decided by the machine, not by the proxy alone), and
+ * sipp's retransmissions.
  *
  * Configuration, each as shipped: sipd with its default modules (pike, scanner, sanity, auth-db
  * with lockout, usrloc write-through, and the call handling: dialog tracking, acc CDRs written to
@@ -55,7 +57,7 @@ import { register, scenario, settle, sipp } from '../test/daemon/calls-support.j
 import { toolsMissing } from '../test/helpers/require.js';
 import { SIPD, assertBuilt, freeSipPort } from '../test/daemon/sipd-process.js';
 import { appendResults, buildSipd, machineLine } from './lib.js';
-import { parseVariants, roundTrips, startVariant, type StartedVariant } from './sipd-variants.js';
+import { parseVariants, roundTrips, startVariant, summariseLog, type StartedVariant } from './sipd-variants.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
 /**
@@ -101,6 +103,8 @@ interface Step {
   retransmissions: number;
   wallMs: number;
   cpu: number;
+  /** the whole machine's busy CPU over the step (100% = one core of the two): proxy, sipp, MariaDB, Redis */
+  machine: number;
   /** sipd --cluster: Redis round trips (top-level commands) per successful call */
   redisTrips?: number;
   pass: boolean;
@@ -129,6 +133,12 @@ function cpuTicks(pids: number[]): number {
     }
   }
   return t;
+}
+
+/** The machine's busy ticks (all CPUs, /proc/stat: everything but idle and iowait). */
+function machineTicks(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return f.reduce((a, b) => a + b, 0) - f[3]! - (f[4] ?? 0);
 }
 
 /** Every process in a process group (Kamailio's main process and its children). */
@@ -168,6 +178,7 @@ async function step(t: Target, rate: number, calleePort: number): Promise<Step> 
   }
   const share = (k: number) => Math.floor(planned / CLIENTS) + (k < planned % CLIENTS ? 1 : 0);
   const cpu0 = cpuTicks(t.pids());
+  const m0 = machineTicks();
   const t0 = Date.now();
   // CLIENTS callers at once, each at rate/CLIENTS (-r rate -rp 1000×CLIENTS) from its own port
   const runs = await Promise.all(
@@ -188,6 +199,7 @@ async function step(t: Target, rate: number, calleePort: number): Promise<Step> 
   );
   const wallMs = Date.now() - t0;
   const cpu = ((cpuTicks(t.pids()) - cpu0) / CLK_TCK / (wallMs / 1000)) * 100;
+  const machine = ((machineTicks() - m0) / CLK_TCK / (wallMs / 1000)) * 100;
   void pids;
   const successful = runs.reduce((a, r) => a + (r.successful ?? 0), 0);
   const failed = runs.reduce((a, r, k) => a + (r.failed ?? share(k)), 0);
@@ -197,7 +209,7 @@ async function step(t: Target, rate: number, calleePort: number): Promise<Step> 
   void calleePort;
   if (!pass && VERBOSE) console.error(runs.flatMap((r) => r.output.split('\n').filter((l) => /received 'SIP\/2.0/.test(l)).slice(0, 3)).join('\n'));
   const redisTrips = rc0 && t.redisCommands ? roundTrips(rc0, await t.redisCommands()) / Math.max(1, successful) : undefined;
-  return { rate, planned, created, successful, failed, retransmissions, wallMs, cpu, redisTrips, pass };
+  return { rate, planned, created, successful, failed, retransmissions, wallMs, cpu, machine, redisTrips, pass };
 }
 
 async function search(t: Target, calleePort: number, log: (s: Step) => void): Promise<{ best: number; steps: Step[] }> {
@@ -240,8 +252,8 @@ async function withCallee<T>(port: number, proxyPort: number, fn: () => Promise<
 }
 
 function table(rows: Step[]): string {
-  const head = '| rate (calls/s) | calls | failed | retrans. | wall (s) | proxy CPU | Redis round trips/call | |\n|---:|---:|---:|---:|---:|---:|---:|---|\n';
-  return head + rows.map((s) => `| ${s.rate} | ${s.created}/${s.planned} | ${s.failed} | ${s.retransmissions} | ${(s.wallMs / 1000).toFixed(1)} | ${s.cpu.toFixed(0)}% | ${s.redisTrips?.toFixed(2) ?? ''} | ${s.pass ? 'pass' : 'FAIL'} |`).join('\n') + '\n';
+  const head = '| rate (calls/s) | calls | failed | retrans. | wall (s) | proxy CPU | machine CPU (of 200%) | Redis round trips/call | |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|\n';
+  return head + rows.map((s) => `| ${s.rate} | ${s.created}/${s.planned} | ${s.failed} | ${s.retransmissions} | ${(s.wallMs / 1000).toFixed(1)} | ${s.cpu.toFixed(0)}% | ${s.machine.toFixed(0)}% | ${s.redisTrips?.toFixed(2) ?? ''} | ${s.pass ? 'pass' : 'FAIL'} |`).join('\n') + '\n';
 }
 
 let sipdFrom = 'dist/ (npm run build)';
@@ -255,7 +267,7 @@ async function main(): Promise<void> {
   if (why && ONLY !== 'sipd') throw new Error(why);
   const dbs: TestDb[] = [];
   const results: Array<{ name: string; best: number; steps: Step[] }> = [];
-  const print = (name: string) => (s: Step) => console.log(`${name.padEnd(9)} ${String(s.rate).padStart(5)}/s  calls ${s.created}/${s.planned}  failed ${s.failed}  retrans ${s.retransmissions}  wall ${(s.wallMs / 1000).toFixed(1)}s  cpu ${s.cpu.toFixed(0)}%${s.redisTrips !== undefined ? `  redis ${s.redisTrips.toFixed(2)}/call` : ''}  ${s.pass ? 'pass' : 'FAIL'}`);
+  const print = (name: string) => (s: Step) => console.log(`${name.padEnd(9)} ${String(s.rate).padStart(5)}/s  calls ${s.created}/${s.planned}  failed ${s.failed}  retrans ${s.retransmissions}  wall ${(s.wallMs / 1000).toFixed(1)}s  cpu ${s.cpu.toFixed(0)}%  machine ${s.machine.toFixed(0)}%${s.redisTrips !== undefined ? `  redis ${s.redisTrips.toFixed(2)}/call` : ''}  ${s.pass ? 'pass' : 'FAIL'}`);
   try {
     if (ONLY !== 'kamailio') {
       let sipdBin = SIPD;
@@ -298,6 +310,8 @@ async function main(): Promise<void> {
           const port = await freeSipPort();
           const short = v.workers > 1 ? `sipd/w${v.workers}` : v.cluster ? 'sipd/cl' : 'sipd';
           results.push({ name: v.label, ...(await withCallee(port, sipPort, () => search(target, port, print(short)))) });
+          // its warnings (log level warn): why a step failed, when it was sipd that refused calls
+          if (VERBOSE) console.error(summariseLog(s.output()));
         } finally {
           await sv?.stop();
           rmSync(stateDir, { recursive: true, force: true });

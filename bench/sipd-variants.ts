@@ -128,6 +128,8 @@ export interface StartedVariant {
   redisCommands(): Promise<Record<string, number>>;
   /** --cluster: the pid of its private redis-server (also in pids()) */
   redisPid(): number | undefined;
+  /** the last 20,000 characters sipd wrote (with logFd 'pipe'; empty otherwise) */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -243,6 +245,7 @@ export async function startVariant(v: SipdVariant, o: { sipdBin: string; stateDi
     rpcUrl,
     redis,
     redisPid: ownRedis,
+    output: () => out,
     pids: () => {
       const r = ownRedis();
       return [...processTree(pid), ...(r !== undefined ? [r] : [])];
@@ -289,4 +292,24 @@ export const TOP_LEVEL = ['eval', 'evalsha', 'exec', 'hgetall', 'zrem', 'mget', 
 export function roundTrips(a: Record<string, number>, b: Record<string, number>): number {
   if (a.round_trips !== undefined && b.round_trips !== undefined) return b.round_trips - a.round_trips;
   return TOP_LEVEL.reduce((n, k) => n + ((b[k] ?? 0) - (a[k] ?? 0)), 0);
+}
+
+/**
+ * sipd's JSON log lines grouped by message, most frequent first, with a count: what a step's
+ * failures came from when sipd refused or dropped calls (bench --verbose).
+ */
+export function summariseLog(out: string): string {
+  const n = new Map<string, number>();
+  for (const line of out.split('\n')) {
+    if (line.trim() === '') continue;
+    let key = line.slice(0, 160);
+    try {
+      const o = JSON.parse(line) as { level?: string; msg?: string; error?: string };
+      key = `${o.level ?? '?'}: ${o.msg ?? ''}${o.error !== undefined ? ` (${String(o.error).slice(0, 80)})` : ''}`;
+    } catch {
+      /* not JSON: the line itself */
+    }
+    n.set(key, (n.get(key) ?? 0) + 1);
+  }
+  return [...n].sort((a, b) => b[1] - a[1]).map(([k, c]) => `  ${String(c).padStart(6)} × ${k}`).join('\n') || '  (no log lines)';
 }

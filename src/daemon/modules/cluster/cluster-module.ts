@@ -1414,7 +1414,9 @@ export function createClusterModule(settings: ClusterSettings) {
       }
       const { Redis } = await import('ioredis');
       const { url, options } = redisOptions(settings.url!, settings.passwordFile, settings.timeoutMs);
-      cmd = new Redis(url, options);
+      // Auto-pipelining: the commands made while one batch of I/O events is handled (the calls of
+      // several datagrams) go to Redis as one write and come back as one read.
+      cmd = new Redis(url, { ...options, enableAutoPipelining: true });
       sub = new Redis(url, { ...options, commandTimeout: undefined });
       for (const [name, lua] of Object.entries(SCRIPTS)) cmd.defineCommand(`sipd_${name}`, { lua });
       // ioredis reports each failed reconnection; the state change is logged once by down().
