@@ -32,7 +32,7 @@
  *   node --import tsx bench/calls-bench.ts [--duration 8] [--start 100] [--bisect 3]
  *       [--only sipd|kamailio] [--kamailio-shm 64,512] [--no-record] [--verbose]
  *       [--sipd 'default;node=22.23.5,workers=2'] [--clients 4] [--commit REV]
- *       [--node-args '--cpu-prof --cpu-prof-dir DIR']
+ *       [--node-args '--cpu-prof --cpu-prof-dir DIR'] [--sipp-buffer BYTES]
  *
  * --sipd (bench/sipd-variants.ts): the sipd set-ups to measure one after the other, e.g.
  * single-process sipd on the machine's Node and --workers 2 --cluster under Node 22 (from
@@ -91,6 +91,9 @@ const COMMIT = arg('commit', '');
  */
 const FIXED = arg('fixed', '').split(',').filter(Boolean).map(Number);
 const ROUNDS = Number(arg('rounds', '3'));
+/** --sipp-buffer BYTES: every sipp's socket buffers (-buff_size; sipp's default is 65,535 bytes) */
+const SIPP_BUFFER = arg('sipp-buffer', '');
+const SIPP_BUF_ARGS = SIPP_BUFFER !== '' ? ['-buff_size', SIPP_BUFFER] : [];
 /** --node-args '--cpu-prof --cpu-prof-dir DIR': extra Node.js options for every sipd started (profiling); summary: sipd-bench.ts --prof-summary FILE */
 const NODE_ARGS = arg('node-args', '').split(' ').filter(Boolean);
 
@@ -103,6 +106,10 @@ interface Step {
   retransmissions: number;
   wallMs: number;
   cpu: number;
+  /** the busiest of the proxy's processes (100% = one core): a --workers worker at ~100% decides the step alone */
+  busiest: number;
+  /** datagrams the kernel dropped over the step because a UDP socket's receive buffer was full (machine-wide /proc/net/snmp RcvbufErrors: the proxy's, sipp's) */
+  udpDrops: number;
   /** the whole machine's busy CPU over the step (100% = one core of the two): proxy, sipp, MariaDB, Redis */
   machine: number;
   /** sipd --cluster: Redis round trips (top-level commands) per successful call */
@@ -121,17 +128,24 @@ interface Target {
 
 const CLK_TCK = 100;
 
-function cpuTicks(pids: number[]): number {
-  let t = 0;
+/** utime + stime of each process (ticks), by pid */
+function ticksByPid(pids: number[]): Map<number, number> {
+  const out = new Map<number, number>();
   for (const pid of pids) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      t += Number(f[11]) + Number(f[12]);
+      out.set(pid, Number(f[11]) + Number(f[12]));
     } catch {
       /* gone */
     }
   }
+  return out;
+}
+
+function cpuTicks(pids: number[]): number {
+  let t = 0;
+  for (const v of ticksByPid(pids).values()) t += v;
   return t;
 }
 
@@ -139,6 +153,13 @@ function cpuTicks(pids: number[]): number {
 function machineTicks(): number {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   return f.reduce((a, b) => a + b, 0) - f[3]! - (f[4] ?? 0);
+}
+
+/** UDP datagrams dropped so far for a full receive buffer, every socket of the machine (/proc/net/snmp Udp: RcvbufErrors). */
+function udpRcvbufErrors(): number {
+  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp: '));
+  const names = lines[0]!.split(/\s+/);
+  return Number(lines[1]!.split(/\s+/)[names.indexOf('RcvbufErrors')]);
 }
 
 /** Every process in a process group (Kamailio's main process and its children). */
@@ -177,8 +198,10 @@ async function step(t: Target, rate: number, calleePort: number): Promise<Step> 
     if (!ports.includes(p)) ports.push(p);
   }
   const share = (k: number) => Math.floor(planned / CLIENTS) + (k < planned % CLIENTS ? 1 : 0);
-  const cpu0 = cpuTicks(t.pids());
+  const per0 = ticksByPid(t.pids());
+  const cpu0 = [...per0.values()].reduce((a, b) => a + b, 0);
   const m0 = machineTicks();
+  const d0 = udpRcvbufErrors();
   const t0 = Date.now();
   // CLIENTS callers at once, each at rate/CLIENTS (-r rate -rp 1000×CLIENTS) from its own port
   const runs = await Promise.all(
@@ -193,13 +216,17 @@ async function step(t: Target, rate: number, calleePort: number): Promise<Step> 
         calls: share(k),
         rate,
         timeoutMs: (DURATION * 2 + 20) * 1000,
-        extra: ['-rp', String(1000 * CLIENTS), '-l', String(Math.max(50, Math.ceil((rate * 4) / CLIENTS))), '-recv_timeout', '5000', '-max_socket', '2000'],
+        extra: ['-rp', String(1000 * CLIENTS), '-l', String(Math.max(50, Math.ceil((rate * 4) / CLIENTS))), '-recv_timeout', '5000', '-max_socket', '2000', ...SIPP_BUF_ARGS],
       }).done,
     ),
   );
   const wallMs = Date.now() - t0;
-  const cpu = ((cpuTicks(t.pids()) - cpu0) / CLK_TCK / (wallMs / 1000)) * 100;
+  const per1 = ticksByPid(t.pids());
+  const pct = (ticks: number) => (ticks / CLK_TCK / (wallMs / 1000)) * 100;
+  const cpu = pct([...per1.values()].reduce((a, b) => a + b, 0) - cpu0);
+  const busiest = Math.max(0, ...[...per1].map(([pid, v]) => pct(v - (per0.get(pid) ?? 0))));
   const machine = ((machineTicks() - m0) / CLK_TCK / (wallMs / 1000)) * 100;
+  const udpDrops = udpRcvbufErrors() - d0;
   void pids;
   const successful = runs.reduce((a, r) => a + (r.successful ?? 0), 0);
   const failed = runs.reduce((a, r, k) => a + (r.failed ?? share(k)), 0);
@@ -209,7 +236,7 @@ async function step(t: Target, rate: number, calleePort: number): Promise<Step> 
   void calleePort;
   if (!pass && VERBOSE) console.error(runs.flatMap((r) => r.output.split('\n').filter((l) => /received 'SIP\/2.0/.test(l)).slice(0, 3)).join('\n'));
   const redisTrips = rc0 && t.redisCommands ? roundTrips(rc0, await t.redisCommands()) / Math.max(1, successful) : undefined;
-  return { rate, planned, created, successful, failed, retransmissions, wallMs, cpu, machine, redisTrips, pass };
+  return { rate, planned, created, successful, failed, retransmissions, wallMs, cpu, busiest, machine, udpDrops, redisTrips, pass };
 }
 
 async function search(t: Target, calleePort: number, log: (s: Step) => void): Promise<{ best: number; steps: Step[] }> {
@@ -241,7 +268,7 @@ async function search(t: Target, calleePort: number, log: (s: Step) => void): Pr
 async function withCallee<T>(port: number, proxyPort: number, fn: () => Promise<T>): Promise<T> {
   const reg = await register({ proxyPort, user: 'bob', password: PASSWORD, localIp: CALLEE_IP, localPort: port, expires: 3600 });
   if (reg.successful !== 1) throw new Error(`REGISTER bob failed:\n${reg.output.slice(-1500)}`);
-  const uas = sipp({ scenario: scenario('callee.xml', { RING: 0 }), localIp: CALLEE_IP, localPort: port, calls: 10_000_000, timeoutMs: 3_600_000, extra: ['-max_socket', '2000'] });
+  const uas = sipp({ scenario: scenario('callee.xml', { RING: 0 }), localIp: CALLEE_IP, localPort: port, calls: 10_000_000, timeoutMs: 3_600_000, extra: ['-max_socket', '2000', ...SIPP_BUF_ARGS] });
   await settle(500);
   try {
     return await fn();
@@ -252,8 +279,8 @@ async function withCallee<T>(port: number, proxyPort: number, fn: () => Promise<
 }
 
 function table(rows: Step[]): string {
-  const head = '| rate (calls/s) | calls | failed | retrans. | wall (s) | proxy CPU | machine CPU (of 200%) | Redis round trips/call | |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|\n';
-  return head + rows.map((s) => `| ${s.rate} | ${s.created}/${s.planned} | ${s.failed} | ${s.retransmissions} | ${(s.wallMs / 1000).toFixed(1)} | ${s.cpu.toFixed(0)}% | ${s.machine.toFixed(0)}% | ${s.redisTrips?.toFixed(2) ?? ''} | ${s.pass ? 'pass' : 'FAIL'} |`).join('\n') + '\n';
+  const head = '| rate (calls/s) | calls | failed | retrans. | wall (s) | proxy CPU | busiest process | machine CPU (of 200%) | UDP drops | Redis round trips/call | |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n';
+  return head + rows.map((s) => `| ${s.rate} | ${s.created}/${s.planned} | ${s.failed} | ${s.retransmissions} | ${(s.wallMs / 1000).toFixed(1)} | ${s.cpu.toFixed(0)}% | ${s.busiest.toFixed(0)}% | ${s.machine.toFixed(0)}% | ${s.udpDrops} | ${s.redisTrips?.toFixed(2) ?? ''} | ${s.pass ? 'pass' : 'FAIL'} |`).join('\n') + '\n';
 }
 
 let sipdFrom = 'dist/ (npm run build)';
@@ -267,7 +294,7 @@ async function main(): Promise<void> {
   if (why && ONLY !== 'sipd') throw new Error(why);
   const dbs: TestDb[] = [];
   const results: Array<{ name: string; best: number; steps: Step[] }> = [];
-  const print = (name: string) => (s: Step) => console.log(`${name.padEnd(9)} ${String(s.rate).padStart(5)}/s  calls ${s.created}/${s.planned}  failed ${s.failed}  retrans ${s.retransmissions}  wall ${(s.wallMs / 1000).toFixed(1)}s  cpu ${s.cpu.toFixed(0)}%  machine ${s.machine.toFixed(0)}%${s.redisTrips !== undefined ? `  redis ${s.redisTrips.toFixed(2)}/call` : ''}  ${s.pass ? 'pass' : 'FAIL'}`);
+  const print = (name: string) => (s: Step) => console.log(`${name.padEnd(9)} ${String(s.rate).padStart(5)}/s  calls ${s.created}/${s.planned}  failed ${s.failed}  retrans ${s.retransmissions}  wall ${(s.wallMs / 1000).toFixed(1)}s  cpu ${s.cpu.toFixed(0)}% (busiest ${s.busiest.toFixed(0)}%)  machine ${s.machine.toFixed(0)}%  udp drops ${s.udpDrops}${s.redisTrips !== undefined ? `  redis ${s.redisTrips.toFixed(2)}/call` : ''}  ${s.pass ? 'pass' : 'FAIL'}`);
   try {
     if (ONLY !== 'kamailio') {
       let sipdBin = SIPD;
@@ -437,7 +464,7 @@ async function interleavedMain(): Promise<void> {
       const port = await freeSipPort();
       const reg = await register({ proxyPort: t.port, user: 'bob', password: PASSWORD, localIp: CALLEE_IP, localPort: port, expires: 3600 });
       if (reg.successful !== 1) throw new Error(`REGISTER bob at ${t.name} failed:\n${reg.output.slice(-1500)}`);
-      const uas = sipp({ scenario: scenario('callee.xml', { RING: 0 }), localIp: CALLEE_IP, localPort: port, calls: 10_000_000, timeoutMs: 3_600_000, extra: ['-max_socket', '2000'] });
+      const uas = sipp({ scenario: scenario('callee.xml', { RING: 0 }), localIp: CALLEE_IP, localPort: port, calls: 10_000_000, timeoutMs: 3_600_000, extra: ['-max_socket', '2000', ...SIPP_BUF_ARGS] });
       stops.push(async () => {
         uas.stop();
         await uas.done;
