@@ -59,6 +59,16 @@ export class ClientInviteTransaction extends Transaction {
     });
   }
 
+  /**
+   * The INVITE is no longer wanted (its call was CANCELled or answered elsewhere) before any
+   * provisional: stop retransmitting it (Kamailio's cancel_b_method 0), so a contact that did not
+   * get it is not made to ring now. Timer B still runs: a late provisional still reaches the TU,
+   * which CANCELs the branch then (§9.1).
+   */
+  stopRetransmitting(): void {
+    this.stopTimer('A');
+  }
+
   private retransmitA(interval: number): void {
     this.startTimer('A', interval, () => {
       if (this.state !== 'Calling') return;

@@ -157,6 +157,11 @@ test('CANCEL: answered 200, sent to the branch with the INVITE\'s branch after t
     await h.settle();
     assert.deepEqual(statuses(h.to(ALICE, m)), [200, 487]);
     assert.equal(h.to(BOB, m).length, 0);
+    // nor later: the INVITE is not retransmitted any more (Timer A stopped, cancel_b_method 0)
+    h.timers.advance(4000);
+    assert.equal(h.to(BOB, m).length, 0, 'no INVITE retransmission after the CANCEL');
+    // (alice, who does not ACK here, got the 487 again meanwhile: Timer G)
+    const m1 = h.wire.length;
     // the branch's first provisional brings the CANCEL; nothing more goes upstream
     h.send(respond(inv, 180, 'Ringing'), BOB);
     const cancel = h.to(BOB, m).map(asRequest);
@@ -165,7 +170,7 @@ test('CANCEL: answered 200, sent to the branch with the INVITE\'s branch after t
     assert.equal(cancel[0].rawUri, inv.rawUri);
     h.send(respond(cancel[0], 200, 'OK'), BOB);
     h.send(respond(inv, 487, 'Request Terminated'), BOB);
-    assert.deepEqual(statuses(h.to(ALICE, m)), [200, 487]);
+    assert.deepEqual(statuses(h.to(ALICE, m1)), []);
     assert.deepEqual(h.to(BOB, m).map((s) => asRequest(s).method), ['CANCEL', 'ACK']);
     await (h.registry.api<{ flush(): Promise<void> }>('acc'))!.flush();
     assert.deepEqual(await h.db.query('SELECT sip_code, end_reason FROM acc_cdrs'), [{ sip_code: '487', end_reason: 'cancelled' }]);

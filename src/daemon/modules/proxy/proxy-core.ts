@@ -992,11 +992,12 @@ export class Proxy {
    * Ends a branch that is still pending (the call answered elsewhere, a 6xx, the caller's CANCEL;
    * §16.10): CANCEL once it has had a provisional. One without a provisional yet is CANCELled if
    * one comes (§9.1) but counts as 487 at once, so the call does not wait for a contact that may
-   * never answer (Kamailio's cancel_b_method 0).
+   * never answer, and its INVITE is not retransmitted any more (Kamailio's cancel_b_method 0).
    */
   private cancelBranch(b: Branch): void {
     if (b.final !== undefined) return;
     if (b.ct instanceof ClientInviteTransaction && b.ct.provisional) return this.sendCancel(b);
+    if (b.ct instanceof ClientInviteTransaction) b.ct.stopRetransmitting();
     b.cancelPending = true;
     b.final = { status: 487, reason: 'Request Terminated', why: 'cancelled' };
     b.timerC?.clear();
