@@ -41,7 +41,10 @@ describe('flood from 127.0.0.2 against sipd (default configuration)', () => {
     // legitimate REGISTERs start before it ends; "within the first requests" is the count of
     // answered flood requests below
     let floodEnded = false;
-    const flooding = sippFlood({ sipPort: sipd!.sipPort, localIp: '127.0.0.2', ...FLOOD, timeoutMs: 8_000 }).finally(() => {
+    // 3,000 at 500/s take 6 s; sipp's own -timeout is 2 s under timeoutMs, so 12 s leaves it 4 s
+    // to spare on a loaded machine (with 8 s it had none: CI, compiling native addons alongside,
+    // once stopped it at 2,898)
+    const flooding = sippFlood({ sipPort: sipd!.sipPort, localIp: '127.0.0.2', ...FLOOD, timeoutMs: 12_000 }).finally(() => {
       floodEnded = true;
     });
 

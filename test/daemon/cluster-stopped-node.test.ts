@@ -2,8 +2,8 @@
 // worse than one that crashed. Before, its shutdown deleted its entry from `sipd:nodes`, so the
 // other nodes no longer knew it ("alive: not known", not false) and kept handing calls for the
 // users registered through it to its address, where nothing answers; a killed node's heartbeat
-// ages out and its users are called directly. Now the entry stays, marked stopped: the other
-// nodes count it not alive at their next heartbeat (calls made directly), `cluster.nodes` and
+// ages out and its users are called directly. Now the entry stays, marked stopped, and the stop is
+// announced on sipd:cmd: the other nodes count it not alive at once (calls made directly), `cluster.nodes` and
 // `sipctl nodes` show it stopped with its last-seen time, and its location rows are swept once
 // expired, as a killed node's — not before. Started again, its heartbeat replaces the mark and
 // calls are handed to it again.
@@ -82,6 +82,10 @@ describe('a cluster node stopped cleanly counts as not alive, as a killed one do
       const stopped = await b().stop('SIGTERM');
       assert.equal(stopped.code, 0, `B exits cleanly: ${JSON.stringify(stopped)}`);
       assert.deepEqual(await rowsOfB(), ['bob', 'carol'], 'B stopped before carol\'s binding expired (else this test proves nothing about the sweep)');
+      // B announced its stop on sipd:cmd: A knows at once, not at its next heartbeat (up to 2 s, in
+      // which it would still hand bob's calls to B's address)
+      await until('A heard B stop', async () => (await a().rpc<{ stops_heard: number }>('cluster.stats')).stops_heard === 1, 2000);
+      assert.deepEqual(await callBob(alice, bob), { address: '127.0.0.1', port: a().sipPort }, 'called directly by A as soon as B stopped');
       // sipd:nodes keeps B, marked stopped: A knows it is not alive (before: the entry was deleted)
       const m = await memberB();
       assert.ok(m !== undefined, 'B still listed after a clean stop');

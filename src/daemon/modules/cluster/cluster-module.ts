@@ -390,7 +390,9 @@ export function nodeAlive(e: { lastSeen: number; stopped?: boolean }, now: numbe
  * lastSeen) — only while the entry is this process's (ARGV[2], pid) or absent, so a node restarted
  * under the same name that already announced itself keeps its entry. The entry stays, so other
  * nodes see the node stopped (not alive: calls for its contacts are made directly, as for a killed
- * node's) rather than not knowing it; its next start's heartbeat replaces it.
+ * node's) rather than not knowing it; its next start's heartbeat replaces it. ARGV[4] is published
+ * on sipd:cmd, so the other nodes know at once rather than at their next heartbeat (up to 2 s, in
+ * which they would still hand calls to the stopped node's address).
  */
 const NODE_STOP = `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
@@ -399,6 +401,7 @@ if cur then
   if ok and type(o) == 'table' and tostring(o.pid) ~= ARGV[2] then return 0 end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('PUBLISH', '${CMD_CHANNEL}', ARGV[4])
 return 1`;
 
 /**
@@ -689,7 +692,7 @@ export function createClusterModule(settings: ClusterSettings) {
   let firstConnect: { redisLostData: boolean } | undefined;
   const pending: Pending[] = [];
   let dropped = 0;
-  const counters = { published: 0, received: 0, resyncs: 0, failures: 0, queued_while_down: 0, heartbeats: 0, round_trips: 0 };
+  const counters = { published: 0, received: 0, resyncs: 0, failures: 0, queued_while_down: 0, heartbeats: 0, round_trips: 0, stops_heard: 0 };
   const ttlMs = settings.dialogTtlSec * 1000;
   /** the cluster's HMAC key (sipd:key), read on every (re)connection */
   let key: Buffer | undefined;
@@ -819,6 +822,13 @@ export function createClusterModule(settings: ClusterSettings) {
     try {
       m = JSON.parse(text) as typeof m;
     } catch {
+      return;
+    }
+    // a member stopped cleanly (NODE_STOP): not alive from now, not only from our next heartbeat
+    if (m.op === 'stopped' && typeof m.n === 'string' && m.n !== settings.nodeId) {
+      const e = seen.get(m.n);
+      if (e !== undefined) seen.set(m.n, { ...e, stopped: true });
+      counters.stops_heard++;
       return;
     }
     if (m.to !== settings.nodeId || typeof m.id !== 'string' || typeof m.n !== 'string') return;
@@ -1507,7 +1517,7 @@ export function createClusterModule(settings: ClusterSettings) {
       // heartbeat (calls for its contacts made directly, its calls taken over), as they would a
       // killed node's after 6 s, and cluster.nodes shows it stopped with its last-seen time.
       if (isUp && cmd !== undefined) {
-        await script(cmd, 'NODE_STOP', 1, NODES, settings.nodeId, String(process.pid), nodeEntry(true)).catch((e: unknown) => log?.warn('cluster: could not mark this node stopped in sipd:nodes; other nodes count it alive until its heartbeat is 6 s old', { error: String((e as Error)?.message ?? e).slice(0, 200) }));
+        await script(cmd, 'NODE_STOP', 1, NODES, settings.nodeId, String(process.pid), nodeEntry(true), JSON.stringify({ n: settings.nodeId, op: 'stopped', pid: process.pid })).catch((e: unknown) => log?.warn('cluster: could not mark this node stopped in sipd:nodes; other nodes count it alive until its heartbeat is 6 s old', { error: String((e as Error)?.message ?? e).slice(0, 200) }));
       }
       cmd?.disconnect();
       sub?.disconnect();
@@ -1526,7 +1536,7 @@ export function createClusterModule(settings: ClusterSettings) {
         },
       },
       'cluster.stats': {
-        doc: 'sipd: cluster counters: published, received, resyncs, failures, queued_while_down, heartbeats (each one HSET and one HGETALL of sipd:nodes), round_trips (requests to Redis but heartbeats and resyncs; a pipeline counts once), pending',
+        doc: 'sipd: cluster counters: published, received, resyncs, failures, queued_while_down, heartbeats (each one HSET and one HGETALL of sipd:nodes), round_trips (requests to Redis but heartbeats and resyncs; a pipeline counts once), stops_heard (clean stops of other members heard on sipd:cmd), pending',
         handler: () => ({ enabled, up: api.up(), node: settings.nodeId, ...counters, pending: pending.length }),
       },
     },
