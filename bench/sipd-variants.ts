@@ -8,7 +8,7 @@
  *
  * Each variant: `default` (no change), and/or comma-separated `node=VERSION`, `cluster`,
  * `workers=N`, `db_mode=N` (usrloc: 1 write-through, 2 write-back as Kamailio's lab cfg, 0
- * memory), `bare-node` (started as `node bin/sipd.js`, without the options `sipd`'s shebang gives), `rcvbuf=BYTES` (sip.udpReceiveBuffer). A variant with workers > 1 always gets a cluster. Labels name the usrloc db_mode each
+ * memory), `bare-node` (started as `node bin/sipd.js`, without the options `sipd`'s shebang gives), `rcvbuf=BYTES` (sip.udpReceiveBuffer), `redis=unix` (cluster.url by the private Redis' unix socket instead of TCP on 127.0.0.1). A variant with workers > 1 always gets a cluster. Labels name the usrloc db_mode each
  * variant runs (its own, else the base configuration's, else sipd's default 1). Benches start each variant with
  * startVariant(), which also starts its private redis-server and counts the CPU of every process
  * of the variant (the --workers primary and all its workers).
@@ -36,6 +36,8 @@ export interface SipdVariant {
   bareNode?: boolean;
   /** sip.udpReceiveBuffer (bytes) set for this variant; undefined: the base configuration's */
   rcvbuf?: number;
+  /** the cluster reaches its Redis by the unix socket (cluster.url unix://PATH) */
+  redisUnix?: boolean;
 }
 
 /** usrloc db_mode a sipd configuration sets, if it sets one. */
@@ -60,10 +62,11 @@ export function parseVariants(spec: string, base: Record<string, unknown> = {}):
         else if (/^db_mode=[012]$/.test(part)) v.dbMode = Number(part.slice(8));
         else if (part === 'bare-node') v.bareNode = true;
         else if (/^rcvbuf=\d+$/.test(part)) v.rcvbuf = Number(part.slice(7));
-        else throw new Error(`--sipd: cannot read "${part}" in "${s}" (default, node=X.Y.Z, cluster, workers=N, db_mode=0|1|2, bare-node, rcvbuf=BYTES)`);
+        else if (part === 'redis=unix') v.redisUnix = true;
+        else throw new Error(`--sipd: cannot read "${part}" in "${s}" (default, node=X.Y.Z, cluster, workers=N, db_mode=0|1|2, bare-node, rcvbuf=BYTES, redis=unix)`);
       }
-      if (v.workers > 1) v.cluster = true;
-      v.label = `sipd${v.workers > 1 ? ` --workers ${v.workers}` : ''}${v.cluster ? ' --cluster' : ''} (Node ${v.node ?? process.versions.node}, usrloc db_mode ${v.dbMode ?? usrlocDbMode(base) ?? 1}${v.rcvbuf !== undefined ? `, UDP receive buffer ${v.rcvbuf} B` : ''}${v.bareNode ? ', node without SIPD_NODE_FLAGS' : ''})`;
+      if (v.workers > 1 || v.redisUnix === true) v.cluster = true;
+      v.label = `sipd${v.workers > 1 ? ` --workers ${v.workers}` : ''}${v.cluster ? ' --cluster' : ''} (Node ${v.node ?? process.versions.node}, usrloc db_mode ${v.dbMode ?? usrlocDbMode(base) ?? 1}${v.rcvbuf !== undefined ? `, UDP receive buffer ${v.rcvbuf} B` : ''}${v.redisUnix === true ? ', Redis by unix socket' : ''}${v.bareNode ? ', node without SIPD_NODE_FLAGS' : ''})`;
       return v;
     });
 }
@@ -175,7 +178,7 @@ export async function startVariant(v: SipdVariant, o: { sipdBin: string; stateDi
   if (v.rcvbuf !== undefined) config.sip = { ...((config.sip ?? {}) as Record<string, unknown>), udpReceiveBuffer: v.rcvbuf };
   if (v.cluster) {
     redis = await startRedis(o.stateDir);
-    config.cluster = { url: `redis://127.0.0.1:${redis.port}/0`, node_id: 'bench', timeout_ms: 2000 };
+    config.cluster = { url: v.redisUnix === true ? `unix://${redis.socketPath}?db=0` : `redis://127.0.0.1:${redis.port}/0`, node_id: 'bench', timeout_ms: 2000 };
     const modules = (config.modules ?? {}) as Record<string, Record<string, unknown>>;
     // every worker must accept the nonces the others issued
     config.modules = { ...modules, 'auth-db': { secret: randomBytes(24).toString('hex'), ...(modules['auth-db'] ?? {}) } };

@@ -102,7 +102,8 @@ Options:
   --log-format FORMAT    auto, json, text (default auto: JSON lines unless stderr is a TTY)
   --cluster URL          share bans, failed-auth counters, registrations and call counts with
                          the other sipd nodes on this Redis/Valkey: redis://HOST:PORT/DB
-                         (rediss:// for TLS; password from cluster.password_file)
+                         (rediss:// for TLS; unix:///PATH?db=DB for a Redis on this machine;
+                         password from cluster.password_file)
   --workers N|auto       processes on the same listen addresses, each a cluster node (default
                          1; auto = one per core); N > 1 needs --cluster and Node.js >= 22.12
   --print-config         print the effective configuration as JSON and exit

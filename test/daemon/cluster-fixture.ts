@@ -43,6 +43,8 @@ export interface ClusterOptions {
   tools?: string[];
   /** run first in `after`, before the nodes stop (e.g. undo a CLIENT PAUSE) */
   beforeStop?(fx: ClusterFixture): Promise<void>;
+  /** how the nodes reach Redis: TCP on 127.0.0.1 (default), or its unix socket (unix://PATH) */
+  redis?: 'tcp' | 'unix';
 }
 
 /** What ClusterOptions.config gets: node i's listen IP, SIP port, node id and the Redis URL. */
@@ -174,7 +176,7 @@ export function clusterFixture(o: ClusterOptions): ClusterFixture {
     }
     const ports: number[] = [];
     for (let i = 0; i < count; i++) ports.push(await freeSipPort());
-    const redisUrl = `redis://127.0.0.1:${fx.redis.port}/0`;
+    const redisUrl = o.redis === 'unix' ? `unix://${fx.redis.socketPath}?db=0` : `redis://127.0.0.1:${fx.redis.port}/0`;
     const started = await Promise.allSettled(
       ports.map((port, index) => startSipd({ dbUrl: fx.tdb.fullUrl, sipPort: port, config: o.config({ index, ip: `127.0.0.${index + 1}`, port, id: `node-${String.fromCharCode(97 + index)}`, redisUrl }) })),
     );

@@ -13,6 +13,8 @@ import { toolsMissing } from './require.js';
 
 export interface RedisServer {
   port: number;
+  /** its unix socket too (mode 700): cluster.url unix://PATH */
+  socketPath: string;
   /** start it again after stop() (same port, empty) */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -53,12 +55,13 @@ export async function startRedis(parent: string): Promise<RedisServer> {
   const dir = join(parent, 'redis');
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
+  const socketPath = join(dir, 'redis.sock');
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   let watchdog: ChildProcess | undefined;
   const kill = () => child?.kill('SIGKILL');
   const start = async () => {
-    const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--protected-mode', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--unixsocket', socketPath, '--unixsocketperm', '700', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--protected-mode', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = c;
     let out = '';
     c.stdout!.on('data', (d) => (out += d));
@@ -89,5 +92,5 @@ export async function startRedis(parent: string): Promise<RedisServer> {
     child = undefined;
   };
   await start();
-  return { port, start, stop };
+  return { port, socketPath, start, stop };
 }

@@ -111,3 +111,20 @@ test('database URL: --db, then SIPCTL_DB, then sipd\'s file, then sipctl\'s conf
   assert.equal(resolveDb(defaultConfig(env), undefined, env).url, 'sqlite:///from/sipctl.db');
   assert.match(resolveDb(defaultConfig({ HOME: '/nonexistent-home' }), undefined, { HOME: '/nonexistent-home' }).url, /^sqlite:\/\/\/nonexistent-home\/\.local\/share\/sipctl\/sipctl\.db$/);
 });
+
+test('cluster.url: redis://, rediss://, or a unix socket by absolute path (unix:///PATH?db=N), which reaches ioredis as path and db', async () => {
+  const url = (u: string) => loadSipdConfig({ config: file('cl.json', { cluster: { url: u } }) }, env, dir).config.cluster.url;
+  assert.equal(url('redis://127.0.0.1:6379/2'), 'redis://127.0.0.1:6379/2');
+  assert.equal(url('unix:///run/redis/redis-server.sock'), 'unix:///run/redis/redis-server.sock');
+  assert.equal(url('unix:///run/redis/redis-server.sock?db=3'), 'unix:///run/redis/redis-server.sock?db=3');
+  for (const bad of ['unix://run/redis.sock', 'unix:///run/redis.sock?db=x', 'unix:///run/redis.sock?password=x', 'unix:///'])
+    assert.throws(() => url(bad), /cluster\.url must be redis:\/\/HOST:PORT\/DB, rediss:\/\/HOST:PORT\/DB or unix:\/\/\/PATH\/redis\.sock\?db=DB/, bad);
+  const { redisOptions } = await import('../../../src/daemon/modules/cluster/cluster-module.js');
+  const unix = redisOptions('unix:///run/redis/redis-server.sock?db=3', undefined, 500);
+  assert.equal(unix.url, undefined);
+  assert.deepEqual([unix.options.path, unix.options.db, unix.options.tls], ['/run/redis/redis-server.sock', 3, undefined]);
+  assert.equal(redisOptions('unix:///run/redis/redis-server.sock', undefined, 500).options.db, 0);
+  const tcp = redisOptions('redis://127.0.0.1:6379/2', undefined, 500);
+  assert.equal(tcp.url, 'redis://127.0.0.1:6379/2');
+  assert.equal(tcp.options.path, undefined);
+});

@@ -67,6 +67,7 @@ import { dirname, join } from 'node:path';
 import type { ChainableCommander, Redis as RedisClient, RedisOptions } from 'ioredis';
 import { isUnspecified } from '../../../core/address/ip.js';
 import { ConfigError } from '../../../core/errors.js';
+import { UNIX_REDIS_URL } from '../../config/sipd-config.js';
 import type { ClusterAdmission, ClusterApi, ClusterDialog, ClusterHtableEvent, ContactRecord, CoreApi, HtableValue, LocationGone } from '../../kernel/contracts.js';
 import { defineModule, type Logger } from '../../kernel/module.js';
 import { writeFileAtomic } from '../../kernel/state-store.js';
@@ -587,8 +588,11 @@ function queueScript(p: ChainableCommander, name: ScriptName, numKeys: number, .
   (p as unknown as ScriptMethods<unknown>)[`sipd_${name}`](numKeys, ...args);
 }
 
-/** A Redis URL with the password taken from a 0600 file, never from argv or the URL. */
-export function redisOptions(url: string, passwordFile: string | undefined, timeoutMs: number): { url: string; options: RedisOptions } {
+/**
+ * A Redis URL with the password taken from a 0600 file, never from argv or the URL. A unix:///PATH
+ * URL (UNIX_REDIS_URL) gives no URL but the socket's path (and database) in the options.
+ */
+export function redisOptions(url: string, passwordFile: string | undefined, timeoutMs: number): { url?: string; options: RedisOptions } {
   const options: RedisOptions = {
     commandTimeout: timeoutMs,
     connectTimeout: Math.max(timeoutMs, 1000),
@@ -598,6 +602,11 @@ export function redisOptions(url: string, passwordFile: string | undefined, time
     lazyConnect: true,
   };
   if (url.startsWith('rediss://')) options.tls = {};
+  const unix = UNIX_REDIS_URL.exec(url);
+  if (unix !== null) {
+    options.path = unix[1]!;
+    options.db = unix[2] === undefined ? 0 : Number(unix[2]);
+  }
   if (passwordFile !== undefined) {
     let st;
     try {
@@ -608,7 +617,7 @@ export function redisOptions(url: string, passwordFile: string | undefined, time
     if ((st.mode & 0o077) !== 0) throw new ConfigError('CLUSTER_PASSWORD_FILE', `cluster.password_file ${passwordFile} can be read by others (mode ${(st.mode & 0o777).toString(8)})`, `chmod 600 ${passwordFile}`);
     options.password = readFileSync(passwordFile, 'utf8').split('\n')[0]!.trim();
   }
-  return { url, options };
+  return unix !== null ? { options } : { url, options };
 }
 
 /** ip:port of a socket string (proto:ip:port, IPv6 in brackets). */
@@ -1472,8 +1481,9 @@ export function createClusterModule(settings: ClusterSettings) {
       }
       const { Redis } = await import('ioredis');
       const { url, options } = redisOptions(settings.url!, settings.passwordFile, settings.timeoutMs);
-      cmd = new Redis(url, options);
-      sub = new Redis(url, { ...options, commandTimeout: undefined });
+      cmd = url === undefined ? new Redis(options) : new Redis(url, options);
+      const subOptions = { ...options, commandTimeout: undefined };
+      sub = url === undefined ? new Redis(subOptions) : new Redis(url, subOptions);
       for (const [name, lua] of Object.entries(SCRIPTS)) cmd.defineCommand(`sipd_${name}`, { lua });
       // ioredis reports each failed reconnection; the state change is logged once by down().
       cmd.on('error', (e: Error) => down(e));
