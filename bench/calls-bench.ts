@@ -143,11 +143,7 @@ function ticksByPid(pids: number[]): Map<number, number> {
   return out;
 }
 
-function cpuTicks(pids: number[]): number {
-  let t = 0;
-  for (const v of ticksByPid(pids).values()) t += v;
-  return t;
-}
+const sumTicks = (byPid: Map<number, number>): number => [...byPid.values()].reduce((a, b) => a + b, 0);
 
 /** The machine's busy ticks (all CPUs, /proc/stat: everything but idle and iowait). */
 function machineTicks(): number {
@@ -199,7 +195,6 @@ async function step(t: Target, rate: number, calleePort: number): Promise<Step> 
   }
   const share = (k: number) => Math.floor(planned / CLIENTS) + (k < planned % CLIENTS ? 1 : 0);
   const per0 = ticksByPid(t.pids());
-  const cpu0 = [...per0.values()].reduce((a, b) => a + b, 0);
   const m0 = machineTicks();
   const d0 = udpRcvbufErrors();
   const t0 = Date.now();
@@ -223,9 +218,9 @@ async function step(t: Target, rate: number, calleePort: number): Promise<Step> 
   const wallMs = Date.now() - t0;
   const per1 = ticksByPid(t.pids());
   const pct = (ticks: number) => (ticks / CLK_TCK / (wallMs / 1000)) * 100;
-  const cpu = pct([...per1.values()].reduce((a, b) => a + b, 0) - cpu0);
+  const cpu = pct(sumTicks(per1) - sumTicks(per0));
   const busiest = Math.max(0, ...[...per1].map(([pid, v]) => pct(v - (per0.get(pid) ?? 0))));
-  const machine = ((machineTicks() - m0) / CLK_TCK / (wallMs / 1000)) * 100;
+  const machine = pct(machineTicks() - m0);
   const udpDrops = udpRcvbufErrors() - d0;
   void pids;
   const successful = runs.reduce((a, r) => a + (r.successful ?? 0), 0);

@@ -1,6 +1,6 @@
 // cluster.url unix:///PATH?db=DB: nodes on the machine that runs Redis (the `--workers` of one
-// sipd, or several sipd side by side) reach it over its unix socket, which costs both sides about a
-// third less CPU per request than TCP on loopback (bench/RESULTS.md). Two sipd nodes, A on
+// sipd, or several sipd side by side) reach it over its unix socket, which costs both sides a quarter
+// to a third less CPU per request than TCP on loopback (bench/RESULTS.md). Two sipd nodes, A on
 // 127.0.0.1 and B on 127.0.0.2, reach a private Redis only by its socket (cluster-fixture.ts,
 // redis: 'unix'); what one node writes the other reads: a REGISTER through A is listed by B's
 // ul.lookup (it answers from Redis), and each lists the other alive in cluster.nodes.

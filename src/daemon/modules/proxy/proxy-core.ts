@@ -996,8 +996,10 @@ export class Proxy {
    */
   private cancelBranch(b: Branch): void {
     if (b.final !== undefined) return;
-    if (b.ct instanceof ClientInviteTransaction && b.ct.provisional) return this.sendCancel(b);
-    if (b.ct instanceof ClientInviteTransaction) b.ct.stopRetransmitting();
+    if (b.ct instanceof ClientInviteTransaction) {
+      if (b.ct.provisional) return this.sendCancel(b);
+      b.ct.stopRetransmitting();
+    }
     b.cancelPending = true;
     b.final = { status: 487, reason: 'Request Terminated', why: 'cancelled' };
     b.timerC?.clear();
