@@ -158,6 +158,16 @@ function udpRcvbufErrors(): number {
   return Number(lines[1]!.split(/\s+/)[names.indexOf('RcvbufErrors')]);
 }
 
+/** A process's role for --verbose: its command line's last words (sipd's worker mark, redis-server). */
+function processName(pid: number): string {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').filter(Boolean);
+    return argv.slice(-2).map((a) => a.split('/').pop()).join(' ');
+  } catch {
+    return '?';
+  }
+}
+
 /** Every process in a process group (Kamailio's main process and its children). */
 function groupPids(pgid: number): number[] {
   const out: number[] = [];
@@ -223,6 +233,7 @@ async function step(t: Target, rate: number, calleePort: number): Promise<Step> 
   const machine = pct(machineTicks() - m0);
   const udpDrops = udpRcvbufErrors() - d0;
   void pids;
+  if (VERBOSE) console.error(`  CPU per process: ${[...per1].map(([pid, v]) => `${pid} ${processName(pid)} ${pct(v - (per0.get(pid) ?? 0)).toFixed(0)}%`).join(', ')}`);
   const successful = runs.reduce((a, r) => a + (r.successful ?? 0), 0);
   const failed = runs.reduce((a, r, k) => a + (r.failed ?? share(k)), 0);
   const created = successful + runs.reduce((a, r) => a + (r.failed ?? 0), 0);
