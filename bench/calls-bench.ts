@@ -240,7 +240,14 @@ async function step(t: Target, rate: number, calleePort: number): Promise<Step> 
   const retransmissions = runs.reduce((a, r) => a + Number(/Retransmissions[^|]*\|\s*\d+\s*\|\s*(\d+)/.exec(r.output)?.[1] ?? 0), 0);
   const pass = created >= planned && failed < planned * 0.01 && wallMs <= DURATION * 1250 + 3000;
   void calleePort;
-  if (!pass && VERBOSE) console.error(runs.flatMap((r) => r.output.split('\n').filter((l) => /received 'SIP\/2.0/.test(l)).slice(0, 3)).join('\n'));
+  if (!pass && VERBOSE) {
+    // per caller: its calls, sipp's reasons for the failed ones, and the output of one that made none
+    for (const [k, r] of runs.entries()) {
+      console.error(`  caller ${k}: exit ${r.code}${r.timedOut ? ' (timed out)' : ''}, ${r.successful ?? '?'} ok, ${r.failed ?? '?'} failed of ${share(k)} ${JSON.stringify(r.failures ?? {})}`);
+      if ((r.successful ?? 0) + (r.failed ?? 0) === 0) console.error(r.output.slice(-800));
+    }
+    console.error(runs.flatMap((r) => r.output.split('\n').filter((l) => /received 'SIP\/2.0/.test(l)).slice(0, 3)).join('\n'));
+  }
   const redisTrips = rc0 && t.redisCommands ? roundTrips(rc0, await t.redisCommands()) / Math.max(1, successful) : undefined;
   return { rate, planned, created, successful, failed, retransmissions, wallMs, cpu, busiest, machine, udpDrops, redisTrips, pass };
 }

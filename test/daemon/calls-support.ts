@@ -36,6 +36,8 @@ export interface SippRun {
   /** successful / failed calls from sipp's statistics file (undefined if it wrote none) */
   successful?: number;
   failed?: number;
+  /** why calls failed, by sipp's statistics column (e.g. { CallTimeout: 3 }); only the non-zero ones */
+  failures?: Record<string, number>;
   /** messages sipp logged (-trace_msg), when asked for */
   messages?: string;
 }
@@ -69,13 +71,15 @@ process.once('exit', () => {
   for (const c of running) killGroup(c);
 });
 
-function stats(file: string): { successful?: number; failed?: number } {
+function stats(file: string): { successful?: number; failed?: number; failures?: Record<string, number> } {
   try {
     const rows = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => l.split(';'));
     const head = rows[0];
     const last = rows[rows.length - 1];
     const get = (k: string) => Number(last[head.indexOf(k)]);
-    return { successful: get('SuccessfulCall(C)'), failed: get('FailedCall(C)') };
+    // sipp's reasons for failed calls (FailedCallRejected(C), FailedMaxUDPRetrans(C), …), those it counted
+    const failures = Object.fromEntries(head.flatMap((k, i) => (/^Failed.+\(C\)$/.test(k) && k !== 'FailedCall(C)' && Number(last[i]) > 0 ? [[k.slice(6, -3), Number(last[i])]] : [])));
+    return { successful: get('SuccessfulCall(C)'), failed: get('FailedCall(C)'), failures };
   } catch {
     return {};
   }
