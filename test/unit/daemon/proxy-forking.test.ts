@@ -197,6 +197,29 @@ test('both devices answer: both 200s go upstream (§16.7 item 5); the second one
   }
 });
 
+test('both devices answer, the second behind NAT: its ACK and BYE go where its 200 came from, not to the private address in its Contact', async () => {
+  const h = await harness();
+  try {
+    const { call, desk, soft } = await forked(h);
+    const PRIVATE = '192.168.1.20:5064';
+    h.send(respond(desk, 200, 'OK', { toTag: 'desk', contact: `<sip:bob@${DESK}>` }), DESK);
+    // the softphone's 200 comes from its NAT's public address (SOFT), its Contact names its LAN address
+    h.send(respond(soft, 200, 'OK', { toTag: 'soft', contact: `<sip:bob@${PRIVATE}>` }), SOFT);
+    const m = h.wire.length;
+    h.send(request(call, { method: 'ACK', uri: `sip:bob@${PRIVATE}`, toTag: 'soft', branch: 'z9hG4bK-ack2', route: ['<sip:127.0.0.1:5060;lr>'] }));
+    call.cseq = 3;
+    h.send(request(call, { method: 'BYE', uri: `sip:bob@${PRIVATE}`, toTag: 'soft', branch: 'z9hG4bK-bye2', route: ['<sip:127.0.0.1:5060;lr>'] }));
+    await h.settle();
+    assert.deepEqual(h.to(SOFT, m).map((s) => asRequest(s).method), ['ACK', 'BYE'], 'through the NAT binding its 200 came from');
+    assert.equal(h.to(PRIVATE, m).length, 0, 'nothing to the private address');
+    assert.equal(h.to(DESK, m).length, 0, 'nothing to the device that has the call');
+    const dlgs = await h.rpc<Array<{ callee: { tag: string } }>>('dlg.list');
+    assert.equal(dlgs.length, 1, 'the call (with the desk phone) goes on');
+  } finally {
+    await h.close();
+  }
+});
+
 test('max_branches caps the contacts called', async () => {
   const h = await harness({ modules: { proxy: { max_branches: 2 } } });
   try {

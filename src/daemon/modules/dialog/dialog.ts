@@ -44,6 +44,12 @@ export class Dialog {
   endTs: number | undefined;
   /** To tags of provisional responses (early dialogs); requests in an early dialog use them */
   readonly earlyTags = new Set<string>();
+  /**
+   * Where each other fork's 2xx came from (its To tag → source): that device's ACK and BYE go
+   * there, as the answered fork's go to callee.reach — its Contact is a private address when it
+   * is behind NAT.
+   */
+  readonly forkReach = new Map<string, Endpoint>();
   readonly caller: Leg;
   readonly callee: Leg;
   /** the final response to the INVITE (the disposition) */

@@ -1147,8 +1147,8 @@ export class Proxy {
     // route set it stored for the other side is what it would have used.
     const rest = hit.dialog.takenFrom !== undefined ? [...other.routeSet] : this.routesAfterOurs(msg);
     let dest: Endpoint | undefined;
-    // another fork's dialog (its 2xx came second) is reached at its Contact, not where the call's callee is
-    if (rest.length === 0 && !hit.dialog.otherFork(hit.leg, msg.from?.tag, msg.to?.tag)) dest = other.reach;
+    // the caller's ACK and BYE for another fork (its 2xx came second) go where that fork's 2xx came from, not to the call's callee
+    if (rest.length === 0) dest = hit.leg === 'caller' && hit.dialog.otherFork(hit.leg, msg.from?.tag, msg.to?.tag) ? hit.dialog.forkReach.get(msg.to?.tag ?? '') : other.reach;
     if (msg.method === 'ACK') {
       // An ACK of a failed INVITE is hop by hop: the one for our non-2xx was absorbed by its
       // transaction; anything else for a call never answered goes nowhere.
