@@ -242,6 +242,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       timeoutMs: config.cluster.timeout_ms,
       dialogTtlSec: config.cluster.dialog_ttl_sec,
       listen: config.listen,
+      ...(config.cluster.address !== undefined ? { address: config.cluster.address } : {}),
       // a worker: its primary's workers are the cluster members it may reach on loopback
       ...(workerIndex !== undefined && process.env[WORKER_GROUP_ENV] !== undefined ? { workerGroup: process.env[WORKER_GROUP_ENV] } : {}),
     });

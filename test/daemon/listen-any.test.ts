@@ -61,10 +61,13 @@ describe('sipd on 0.0.0.0: Via and Record-Route name the address each message le
     }
   });
 
+  /** every sipd start() started and stop() has not stopped yet (two nodes in the cluster.address test) */
+  const running: ChildProcess[] = [];
   const stop = async () => {
-    if (sipd !== undefined && sipd.exitCode === null) {
-      sipd.kill('SIGTERM');
-      await new Promise((r) => sipd!.once('exit', r));
+    for (const p of running.splice(0)) {
+      if (p.exitCode !== null || p.signalCode !== null) continue;
+      p.kill('SIGTERM');
+      await new Promise((r) => p.once('exit', r));
     }
     sipd = undefined;
   };
@@ -106,6 +109,7 @@ describe('sipd on 0.0.0.0: Via and Record-Route name the address each message le
     sipd.stdout!.on('data', (d) => (out += d));
     sipd.stderr!.on('data', (d) => (out += d));
     const child = sipd;
+    running.push(child);
     process.once('exit', () => child.kill('SIGKILL'));
     const rpc = async <T>(method: string): Promise<T> => {
       const c = createRpcClient(`http://127.0.0.1:${rpcPort}/RPC`, { timeoutMs: 5000 });
@@ -259,6 +263,37 @@ describe('sipd on 0.0.0.0: Via and Record-Route name the address each message le
       }
       console.log(`# calls for the TCP client on 0.0.0.0: taken by its worker ${kinds.direct}, handed over by the other ${kinds.handedOff}`);
       assert.doesNotMatch(out, /sipd: worker \d+ exited/);
+    } finally {
+      dave?.close();
+      await stop();
+    }
+  });
+
+  test('two nodes on udp:0.0.0.0 with cluster.address: a call through B for a TCP client registered through A is handed to A at that address', async () => {
+    await emptyLocation();
+    await redis?.stop();
+    redis = await startRedis(join(dir, 'address'));
+    const url = `redis://127.0.0.1:${redis.port}/0`;
+    const nodes = async (rpc: <T>(method: string) => Promise<T>) => (await rpc<{ nodes: Array<{ node: string; alive: boolean; hops: string[] }> }>('cluster.nodes')).nodes;
+    const portA = await start('address-a', { cluster: { url, node_id: 'a', address: '127.0.0.1' } }, async (rpc) => (await nodes(rpc)).some((n) => n.node === 'a' && n.alive), true);
+    let seenByB: Array<{ node: string; alive: boolean; hops: string[] }> = [];
+    const portB = await start('address-b', { cluster: { url, node_id: 'b', address: '127.0.0.1' } }, async (rpc) => {
+      seenByB = await nodes(rpc);
+      return seenByB.some((n) => n.node === 'a' && n.alive);
+    });
+    let dave: TcpUa | undefined;
+    try {
+      // listening on every address, A's hand-off address is its SIP port on cluster.address
+      // (without it: none, and B would call dave's TCP contact directly, which no connection reaches)
+      assert.deepEqual(seenByB.find((n) => n.node === 'a')?.hops, [`udp:127.0.0.1:${portA}`], JSON.stringify(seenByB));
+      dave = new TcpUa('127.0.0.63', 'dave', { realm: REALM, password: PASSWORD });
+      await dave.open(portA);
+      assert.equal(await dave.register(portA), 200, 'dave registers over TCP through A');
+      // (start() resets `out` and every node started appends to it: A's lines and B's)
+      const log = () => `\nthe nodes' logs (tail):\n${out.slice(-4000)}`;
+      const { vias } = await callTcpUa(dave, { remote: `127.0.0.1:${portB}`, tcpPort: portA, caller: { user: 'bob', password: PASSWORD }, what: 'call through B', log });
+      assert.equal(vias.length, 3, `A over dave's connection, then B, then the caller: ${vias.join(' | ')}`);
+      assert.match(vias[1]!, new RegExp(`^SIP/2\\.0/UDP 127\\.0\\.0\\.1:${portB};`), `handed over by B: ${vias.join(' | ')}`);
     } finally {
       dave?.close();
       await stop();

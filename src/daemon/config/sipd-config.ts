@@ -12,7 +12,9 @@
  * ConfigError naming the key — a typo in a security setting must not fall back silently.
  */
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
+import { canonicalIpv6, isUnspecified } from '../../core/address/ip.js';
 import { assertSecretPrivate, resolveConfig } from '../../core/config/config.js';
 import { SOCKET_NAME, defaultStateDir } from '../../core/daemon/files.js';
 import { ConfigError } from '../../core/errors.js';
@@ -50,6 +52,8 @@ export interface ClusterConfig {
   url?: string;
   /** this node's name in the cluster; default hostname + first listen address */
   node_id?: string;
+  /** the IP other nodes hand calls to this node at when it listens on every address (0.0.0.0, ::) */
+  address?: string;
   /** file (0600) holding the Redis password; never in the URL or argv */
   password_file?: string;
   /** call admission while Redis is unreachable: "open" admits on the local count, "closed" answers 503 */
@@ -134,6 +138,7 @@ export const CONFIG_KEYS: ReadonlyArray<{ key: string; type: string; default: st
   { key: 'modules', type: 'object module → {param: value}', default: '{}', doc: 'module parameters (Kamailio modparam); see each module\'s README. A JSON array of strings is accepted for a comma-separated list parameter' },
   { key: 'cluster.url', type: 'string', default: '(none)', doc: 'redis://HOST:PORT/DB, rediss://HOST:PORT/DB, or unix:///PATH/redis.sock?db=DB for a Redis on this machine (its unix socket costs both sides a quarter to a third less CPU per request than TCP on loopback) (also --cluster): share bans, failed-auth counters, registrations and call counts with the other sipd nodes on that Redis/Valkey. No password in the URL: see cluster.password_file' },
   { key: 'cluster.node_id', type: 'string', default: 'hostname/first listen address', doc: 'this node\'s name in the cluster (sipctl nodes); unique per node' },
+  { key: 'cluster.address', type: 'IP address', default: '(none)', doc: 'when this node listens on every address (udp:0.0.0.0, udp:[::]): the address of this machine the other nodes send it calls for the users registered through it (a phone behind NAT or on TCP is reached only through the node it registered with). Without it such a node has no hand-off address and other machines call its users\' contacts directly; the --workers of one sipd reach each other on loopback anyway' },
   { key: 'cluster.password_file', type: 'string', default: '(none)', doc: 'file holding the Redis AUTH password (one line; must not be readable by others: 0600)' },
   { key: 'cluster.admission', type: '"open"|"closed"', default: '"closed"', doc: 'while Redis is unreachable: "closed" refuses calls of users with a call limit (503), "open" admits them on this node\'s own count' },
   { key: 'cluster.timeout_ms', type: 'integer 50–10000', default: '500', doc: 'a Redis command not answered within this fails (REGISTER 503) and marks the cluster down until it answers again' },
@@ -275,7 +280,7 @@ function domains(v: unknown, where: string): string[] {
   return list;
 }
 
-const CLUSTER_KEYS = ['url', 'node_id', 'password_file', 'admission', 'timeout_ms', 'dialog_ttl_sec'] as const;
+const CLUSTER_KEYS = ['url', 'node_id', 'address', 'password_file', 'admission', 'timeout_ms', 'dialog_ttl_sec'] as const;
 
 /** cluster.url for a Redis on this machine: its unix socket (absolute path), database optional */
 export const UNIX_REDIS_URL = /^unix:\/\/(\/[^\s?#]+)(?:\?db=(\d{1,2}))?$/;
@@ -295,6 +300,12 @@ function clusterSection(v: unknown, base: ClusterConfig, where: string): Cluster
         if (typeof x !== 'string' || !/^[A-Za-z0-9._:\[\]\/@-]{1,128}$/.test(x)) throw bad(where, 'cluster.node_id', 'must be 1–128 characters of letters, digits and ._:[]/@-');
         out.node_id = x;
         break;
+      case 'address': {
+        const ip = typeof x === 'string' && net.isIP(x) !== 0 ? (net.isIPv6(x) ? canonicalIpv6(x) : x) : undefined;
+        if (ip === undefined || isUnspecified(ip)) throw bad(where, 'cluster.address', 'must be an IP address of this machine (not 0.0.0.0 or ::)');
+        out.address = ip;
+        break;
+      }
       case 'password_file':
         if (typeof x !== 'string' || x === '' || x.length > 4096) throw bad(where, 'cluster.password_file', 'must be a file path');
         out.password_file = x;

@@ -5,7 +5,7 @@
 // (localHandOffAddresses).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { handOffAddresses, hopOf, localHandOffAddresses } from '../../../src/daemon/modules/cluster/cluster-module.js';
+import { handOffAddresses, hopOf, localHandOffAddresses, withAddress } from '../../../src/daemon/modules/cluster/cluster-module.js';
 
 test('hopOf: the UDP listen address on the IP the contact registered on', () => {
   const listen = ['udp:192.0.2.11:5060', 'tcp:192.0.2.11:5060', 'udp:198.51.100.7:5080', 'tls:198.51.100.7:5061'];
@@ -51,4 +51,12 @@ test('localHandOffAddresses: a --workers process on 0.0.0.0 / :: is reached by i
   assert.deepEqual(local, ['udp:127.0.0.1:41234', 'udp:[::1]:40000']);
   assert.equal(hopOf(local, 'tcp:0.0.0.0:5060'), '127.0.0.1:41234');
   assert.deepEqual(localHandOffAddresses(['udp:192.0.2.11:41234', 'udp:0.0.0.0:0', 'tcp:0.0.0.0:5060']), [], 'a specific address, port 0, not UDP: none');
+});
+
+test('withAddress (cluster.address): a node on 0.0.0.0 / :: is handed calls at that address of the same family; specific addresses stay', () => {
+  const hops = handOffAddresses(['udp:0.0.0.0:5060', 'udp:[::]:5060', 'udp:192.0.2.11:5080'], ['udp:0.0.0.0:5060', 'udp:[::]:5060', 'udp:192.0.2.11:5080']);
+  assert.deepEqual(withAddress(hops, '198.51.100.7'), ['udp:198.51.100.7:5060', 'udp:[::]:5060', 'udp:192.0.2.11:5080']);
+  assert.deepEqual(withAddress(hops, '2001:db8::7'), ['udp:0.0.0.0:5060', 'udp:[2001:db8::7]:5060', 'udp:192.0.2.11:5080']);
+  assert.equal(hopOf(withAddress(['udp:0.0.0.0:5060'], '198.51.100.7')), '198.51.100.7:5060', 'another machine can use it');
+  assert.deepEqual(withAddress(hops, undefined), hops);
 });

@@ -112,6 +112,14 @@ test('database URL: --db, then SIPCTL_DB, then sipd\'s file, then sipctl\'s conf
   assert.match(resolveDb(defaultConfig({ HOME: '/nonexistent-home' }), undefined, { HOME: '/nonexistent-home' }).url, /^sqlite:\/\/\/nonexistent-home\/\.local\/share\/sipctl\/sipctl\.db$/);
 });
 
+test('cluster.address: one IP of this machine (IPv6 in its canonical form); 0.0.0.0, ::, a name or a port refused', () => {
+  const address = (a: unknown) => loadSipdConfig({ config: file('addr.json', { cluster: { address: a } }) }, env, dir).config.cluster.address;
+  assert.equal(address('192.0.2.11'), '192.0.2.11');
+  assert.equal(address('2001:DB8:0:0::7'), '2001:db8::7');
+  for (const bad of ['0.0.0.0', '::', '0:0:0:0:0:0:0:0', 'sip.example.com', '192.0.2.11:5060', '', 5060])
+    assert.throws(() => address(bad), /cluster\.address must be an IP address of this machine \(not 0\.0\.0\.0 or ::\)/, String(bad));
+});
+
 test('cluster.url: redis://, rediss://, or a unix socket by absolute path (unix:///PATH?db=N), which reaches ioredis as path and db', async () => {
   const url = (u: string) => loadSipdConfig({ config: file('cl.json', { cluster: { url: u } }) }, env, dir).config.cluster.url;
   assert.equal(url('redis://127.0.0.1:6379/2'), 'redis://127.0.0.1:6379/2');

@@ -81,6 +81,8 @@ export interface ClusterSettings {
   timeoutMs: number;
   dialogTtlSec: number;
   listen: string[];
+  /** cluster.address: where other nodes reach this node when it listens on every address (withAddress) */
+  address?: string;
   /**
    * sipd --workers: an id the primary makes at start and gives its workers only (workers.ts). The
    * members announcing the same one run on this machine: they hand calls to each other on
@@ -631,8 +633,8 @@ function splitSocket(s: string): { proto: string; ip: string; port: number } | u
 /**
  * The UDP address (ip:port) through which other nodes reach this one: one of `hops` (the node's
  * hand-off addresses, see handOffAddresses) on the IP of `socket` (where the contact
- * registered), else the first. None when the node has only unspecified addresses (0.0.0.0):
- * then the contact is called directly, as without a cluster — unless the node is a worker of this
+ * registered), else the first. None when the node has only unspecified addresses (0.0.0.0) and
+ * no cluster.address (withAddress): then the contact is called directly, as without a cluster — unless the node is a worker of this
  * node's own sipd, reached on loopback (localHandOffAddresses).
  */
 export function hopOf(hops: readonly string[], socket?: string): string | undefined {
@@ -641,6 +643,21 @@ export function hopOf(hops: readonly string[], socket?: string): string | undefi
   const pick = (s !== undefined ? udp.find((l) => l.ip === s.ip) : undefined) ?? udp[0];
   if (pick === undefined) return undefined;
   return pick.ip.includes(':') ? `[${pick.ip}]:${pick.port}` : `${pick.ip}:${pick.port}`;
+}
+
+/**
+ * cluster.address: the hand-off addresses of `hops` on an unspecified IP of its family (0.0.0.0
+ * for an IPv4 address, :: for IPv6) on `address` instead, so that other machines can reach a node
+ * listening on every address; the others as they are.
+ */
+export function withAddress(hops: readonly string[], address: string | undefined): string[] {
+  if (address === undefined) return [...hops];
+  const v6 = address.includes(':');
+  return hops.map((h) => {
+    const l = splitSocket(h);
+    if (l === undefined || !isUnspecified(l.ip) || (l.ip === '::') !== v6) return h;
+    return `${l.proto}:${v6 ? `[${address}]` : address}:${l.port}`;
+  });
 }
 
 /**
@@ -1072,7 +1089,7 @@ export function createClusterModule(settings: ClusterSettings) {
    * addresses are the bound ones from now on (a --workers process's private port is known only now).
    */
   function bound(core: CoreApi): void {
-    hops = handOffAddresses(settings.listen, core.sipSockets().flatMap((s) => (s.advertised === s.local ? [s.local] : [s.local, s.advertised]).map(socketString)));
+    hops = withAddress(handOffAddresses(settings.listen, core.sipSockets().flatMap((s) => (s.advertised === s.local ? [s.local] : [s.local, s.advertised]).map(socketString))), settings.address);
     if (settings.workerGroup !== undefined) localHops = localHandOffAddresses(hops);
     // tell the others at once rather than at the next heartbeat
     if (isUp) announce().catch((e: unknown) => down(e));
