@@ -119,6 +119,31 @@ describe('a binding belongs to the AoR and contact URI, not to the node a REGIST
     }
   });
 
+  test('RFC 5626 outbound: the same +sip.instance and reg-id through B from a new Contact replaces A\'s binding; un-REGISTERing the flow through A from yet another Contact removes B\'s', async () => {
+    const ua = await openUa(fx, 'register-takeover-flow');
+    const flow = ';+sip.instance="<urn:uuid:00000000-0000-1000-8000-00000000d0fe>";reg-id=1';
+    const settled = (what: string, a: number, b: number) => until(`${what}: A holds ${a}, B ${b}`, async () => (await ua.held(0)).length === a && (await ua.held(1)).length === b, 10_000);
+    try {
+      assert.equal(statusOf(await ua.register(0, `<${ua.uri(1)};ob>${flow}`, 300)), 200, 'REGISTER through A');
+      assert.equal((await ua.held(0)).length, 1);
+      // the phone came back from another network: another Contact, the same flow, through B
+      const moved = `${ua.uri(2)};ob`;
+      assert.equal(statusOf(await ua.register(1, `<${moved}>${flow}`, 300)), 200, 'REGISTER of the same flow through B');
+      await settled('after the same flow through B', 0, 1);
+      const [b1] = await ua.held(1);
+      assert.equal(b1?.Address, moved);
+      assert.deepEqual(await ua.inRedis(), [[b1!.Ruid, { contact: moved, node: 'node-b' }]], 'one binding in the cluster store: the flow\'s new Contact, B\'s');
+      await until('one location row, B\'s', async () => JSON.stringify(await ua.rows()) === JSON.stringify([`${b1!.Ruid} ${moved}`]), 10_000);
+      // Expires 0 for the flow, from a third Contact, through A: B's binding of the flow goes
+      assert.equal(statusOf(await ua.register(0, `<${ua.uri(3)};ob>${flow}`, 0)), 200, 'un-REGISTER of the flow through A');
+      await settled('after the flow\'s un-REGISTER through A', 0, 0);
+      assert.equal(await ua.redis.exists('sipd:loc:dave'), 0, 'nothing in the cluster store');
+      await until('no location row', async () => (await ua.rows()).length === 0, 10_000);
+    } finally {
+      await ua.close();
+    }
+  });
+
   test('a node that missed the takeover message (its subscriber away, Redis keeping its data) drops the binding when it reconnects', async () => {
     const ua = await openUa(fx, 'register-takeover-missed');
     const one = ua.uri();

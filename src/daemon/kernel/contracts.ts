@@ -293,7 +293,9 @@ export interface LocationGone {
  * matching_mode 0), whichever node wrote it — so the bindings another node wrote for a URI this
  * write puts (the same UA, now registered through this node) or un-registers (`unregister`), or
  * every binding of the AoR (`all`: Contact: *), are removed in the same step, and the nodes
- * holding them are told (ClusterApi.onLocationGone).
+ * holding them are told (ClusterApi.onLocationGone). An RFC 5626 outbound binding is the AoR,
+ * `+sip.instance` and reg-id instead (`flows`: flowKey of each put or un-registered one), so the
+ * same phone registered from a new Contact through another node replaces its old binding too.
  */
 export interface LocationWriteOptions {
   /** a give-back after Redis lost its data: written while the node still counts as down */
@@ -301,7 +303,7 @@ export interface LocationWriteOptions {
   /** registrar.max_contacts over all nodes (0: none) */
   maxContacts?: number;
   cseq?: CseqCheck;
-  bindings?: { unregister?: string[]; all?: boolean };
+  bindings?: { unregister?: string[]; flows?: string[]; all?: boolean };
   /**
    * return the AoR's bindings on all nodes after the write (LocationWritten; a REGISTER's 200 OK
    * names them all, RFC 3261 §10.3 step 8), read by the same script: no extra round trip

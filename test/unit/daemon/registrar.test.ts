@@ -314,6 +314,31 @@ forEachEngine('registrar', (engine, track) => {
     }
   });
 
+  test('RFC 5626 outbound: a binding with +sip.instance and reg-id is replaced by the same instance and reg-id from a new Contact (a phone back from another network); another reg-id is another flow', async () => {
+    const r = await fresh();
+    try {
+      const inst = '+sip.instance="<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>"';
+      assert.equal((await r.save(register({ callId: 'ob', contacts: [`<sip:alice@192.0.2.10:5060;ob>;${inst};reg-id=1`] }))).status, 200);
+      const first = r.ul.lookup('alice');
+      assert.equal(first.length, 1);
+      // the phone comes back from another address: its Contact changed, its instance and reg-id did not
+      const moved = await r.save(register({ callId: 'ob', cseq: 2, contacts: [`<sip:alice@198.51.100.20:6000;ob>;${inst};reg-id=1`] }), { ip: '198.51.100.20', port: 6000 });
+      assert.equal(moved.status, 200);
+      const after = r.ul.lookup('alice');
+      assert.deepEqual(after.map((c) => c.contact), ['sip:alice@198.51.100.20:6000;ob'], 'the old flow replaced, not kept beside the new one');
+      assert.equal(after[0]!.ruid, first[0]!.ruid, 'the same binding, updated');
+      assert.equal(header(moved, 'Contact'), `<sip:alice@198.51.100.20:6000;ob>;expires=3600;${inst};reg-id=1`);
+      // a second flow of the same instance (RFC 5626 §4.2: one per outbound proxy) is a binding of its own
+      assert.equal((await r.save(register({ callId: 'ob', cseq: 3, contacts: [`<sip:alice@198.51.100.20:6002;ob>;${inst};reg-id=2`] }))).status, 200);
+      assert.deepEqual(r.ul.lookup('alice').map((c) => c.regId).sort(), [1, 2]);
+      // and a reg-id-1 un-REGISTER by its old URI's successor removes that flow only
+      assert.equal((await r.save(register({ callId: 'ob', cseq: 4, contacts: [`<sip:alice@203.0.113.5:7000;ob>;${inst};reg-id=1;expires=0`] }))).status, 200);
+      assert.deepEqual(r.ul.lookup('alice').map((c) => c.regId), [2]);
+    } finally {
+      await r.reg.destroyAll();
+    }
+  });
+
   test('registrations survive a restart: a new instance on the same database has them, expired ones are gone', async () => {
     const a = await fresh();
     await a.save(register({ callId: 'long', contacts: ['<sip:alice@192.0.2.10>;expires=3600'] }));

@@ -162,7 +162,8 @@ return 1`;
  *
  * ARGV: max, PEXPIREAT ms (0: none), writer node ('' = replace nothing), '*' (Contact: *) or '',
  * '1' (list) or '', n, n × (ruid, contact URI, JSON), m, m × ruid to remove, d, d × contact URI
- * un-registered, then optionally Call-ID, CSeq, cseq_delay, k, k × contact URI.
+ * un-registered or "\0<instance>\0<reg-id>" (an RFC 5626 flow put or un-registered: such a binding
+ * is its flow, whatever its URI), then optionally Call-ID, CSeq, cseq_delay, k, k × contact URI.
  *
  * With list (a REGISTER: its 200 OK names every binding of the AoR, RFC 3261 §10.3 step 8) the
  * reply is an array: the code, then the JSON of every binding the AoR holds after the write but
@@ -252,7 +253,7 @@ if list or callId ~= nil or (replace and (all or n > 0 or d > 0)) then
         return -1
       end
     end
-    if replace and not putRuid[f] and not remSet[f] and (all or gone[c.contact]) then
+    if replace and not putRuid[f] and not remSet[f] and (all or gone[c.contact] or (type(c.instance) == 'string' and type(c.regId) == 'number' and gone['\\0' .. c.instance .. '\\0' .. tostring(c.regId)])) then
       taken[#taken + 1] = f
       takenSet[f] = true
       told[#told + 1] = {f = f, s = tonumber(c.cseq) or -1, m = tonumber(c.lastModified) or -1}
@@ -1158,8 +1159,9 @@ export function createClusterModule(settings: ClusterSettings) {
       const ours = settings.workerGroup === undefined || localHops.length === 0 ? undefined : { group: settings.workerGroup, groupHop: hopOf(localHops) };
       for (const c of put) args.push(c.ruid, c.contact, JSON.stringify({ ...c, node: settings.nodeId, hop: hopOf(hops, c.socket), ...ours }));
       args.push(String(remove.length), ...remove);
-      const unregister = bindings?.unregister ?? [];
-      args.push(String(unregister.length), ...unregister);
+      // the URIs un-registered, then the outbound flows put or un-registered, marked by a leading NUL (no URI has one)
+      const gone = [...(bindings?.unregister ?? []), ...(bindings?.flows ?? []).map((f) => `\0${f}`)];
+      args.push(String(gone.length), ...gone);
       if (cseq !== undefined) args.push(cseq.callId, String(cseq.cseq), String(cseq.delaySec), String(cseq.uris.length), ...cseq.uris);
       let reply: number | Array<number | string>;
       try {

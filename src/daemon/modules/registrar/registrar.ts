@@ -90,6 +90,11 @@ function hostForUri(ip: string): string {
 }
 
 /** Kamailio's socket string: proto:ip:port, IPv6 in brackets. */
+/** An RFC 5626 outbound flow's identity within an AoR (§6): its `+sip.instance` and reg-id (LocationWriteOptions.bindings.flows). */
+export function flowKey(instance: string, regId: number): string {
+  return `${instance}\0${regId}`;
+}
+
 export function socketString(e: Endpoint): string {
   return `${e.transport}:${hostForUri(e.ip)}:${e.port}`;
 }
@@ -263,11 +268,15 @@ export class Registrar {
       const t = this.nowSec();
       const existing = this.ul.get(aor);
       const byUri = new Map(existing.map((c) => [c.contact, c]));
+      // RFC 5626 §6: an outbound binding (+sip.instance and reg-id) is the AoR, the instance and
+      // the reg-id, whatever its Contact URI — a phone back from another network or NAT port
+      // replaces its binding instead of leaving a dead one beside it (Kamailio's get_ucontact_by_instance)
+      const byFlow = new Map(existing.flatMap((c) => (c.instance !== undefined && c.regId > 0 ? [[flowKey(c.instance, c.regId), c] as const] : [])));
       const insert: ContactRecord[] = [];
       const update: ContactRecord[] = [];
       const remove: string[] = [];
       for (const w of wanted.values()) {
-        const found = byUri.get(w.uri);
+        const found = (w.instance !== undefined && w.regId > 0 ? byFlow.get(flowKey(w.instance, w.regId)) : undefined) ?? byUri.get(w.uri);
         if (found !== undefined && found.callId === callId) {
           if (cseq < found.cseq) return regError(400, 'Invalid CSeq number', this.contactHeader(aor));
           if (cseq === found.cseq) {
@@ -323,7 +332,9 @@ export class Registrar {
         // `list`: in a cluster the 200 OK names every node's bindings, returned by that same step.
         const cseqCheck = { callId, cseq, uris: [...wanted.keys()], delaySec: this.opts.cseqDelay };
         const unregister = [...wanted.values()].filter((w) => w.expires === 0).map((w) => w.uri);
-        listed = await this.ul.commit(aor, { insert, update, remove }, { maxContacts: this.opts.maxContacts, cseq: cseqCheck, unregister, list: true });
+        // an outbound binding (RFC 5626) another node holds for the same instance and reg-id goes too, whatever its URI
+        const flows = [...wanted.values()].flatMap((w) => (w.instance !== undefined && w.regId > 0 ? [flowKey(w.instance, w.regId)] : []));
+        listed = await this.ul.commit(aor, { insert, update, remove }, { maxContacts: this.opts.maxContacts, cseq: cseqCheck, unregister, flows, list: true });
       } catch (e) {
         if ((e as { code?: string }).code === 'INVALID_CSEQ') {
           // another node took this very REGISTER (a retransmission): answered as that node did

@@ -42,14 +42,15 @@ export interface UsrlocModuleApi extends UsrlocApi {
    * this node's own copy first), refused with CSeqOrderError; alone, not used. In a cluster a
    * binding is the AoR and the contact URI whichever node wrote it: the bindings other nodes hold
    * for a URI this change puts, or for `unregister`'s URIs (Expires 0 for a contact this node may
-   * not hold), or all of the AoR's with `all` (Contact: *), are removed in the same step, and
+   * not hold), or for `flows` (RFC 5626 instance and reg-id, flowKey: an outbound binding is its
+   * flow, whatever its URI), or all of the AoR's with `all` (Contact: *), are removed in the same step, and
    * those nodes drop their copies and rows when Redis tells them; alone, `unregister` and `all`
    * are not used (the change names this node's contacts, which are all there is). `list`: in a
    * cluster, resolves with the AoR's valid contacts on every node after the change (Kamailio's
    * order), read by the same Redis step — a REGISTER's 200 OK names them all; alone, undefined
    * (this node's lookup() is the whole answer).
    */
-  commit(aor: string, change: ContactChange, opts?: { maxContacts?: number; cseq?: CseqCheck; unregister?: string[]; all?: boolean; list?: boolean }): Promise<ContactRecord[] | undefined>;
+  commit(aor: string, change: ContactChange, opts?: { maxContacts?: number; cseq?: CseqCheck; unregister?: string[]; flows?: string[]; all?: boolean; list?: boolean }): Promise<ContactRecord[] | undefined>;
   /**
    * delete an AoR and its contacts (ul.rm); returns the number of contacts this node held. In a
    * cluster every node's contacts of the AoR go (Redis first, in one step; the nodes holding them
@@ -212,7 +213,7 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
         written = await cluster.locationWrite(aor, [...(change.insert ?? []), ...(change.update ?? [])], change.remove ?? [], {
           maxContacts: opts.maxContacts ?? 0,
           cseq: opts.cseq,
-          bindings: { unregister: opts.unregister, all: opts.all },
+          bindings: { unregister: opts.unregister, flows: opts.flows, all: opts.all },
           list: opts.list,
         });
       } catch (e) {
