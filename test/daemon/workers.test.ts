@@ -31,6 +31,8 @@ import { ok, register, scenario, settle, sipp } from './calls-support.js';
 import { SIPD, assertBuilt, freeSipPort, startSipd, statusOf, type SipdProcess } from './sipd-process.js';
 import { Inbox, cseqOf, headers, isFinal, registerRequest, registerWithDigest, responseTo, udpRegister } from './sip-message.js';
 import { TcpUa, callTcpUa } from './tcp-ua.js';
+import { Device, ackAndBye } from './forking-support.js';
+import { caller, udpPeer } from './raw-sip.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
 const REALM = 'sip.test';
@@ -215,7 +217,7 @@ describe('sipd --workers', () => {
       tdb = await createTestDb('mysql');
       const db = await tdb.open();
       try {
-        for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina']) await addSubscriber(db, u, REALM, PASSWORD, { hash: 'md5', storePlaintext: false });
+        for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank']) await addSubscriber(db, u, REALM, PASSWORD, { hash: 'md5', storePlaintext: false });
       } finally {
         await db.close();
       }
@@ -410,6 +412,51 @@ describe('sipd --workers', () => {
         assert.doesNotMatch(out, /sipd: worker \d+ exited/);
       });
     }
+
+    test('a forked call on either worker: both devices ring, one answers, the other is CANCELled and its 487 ACKed; ACK and BYE reach the device that answered', async () => {
+      // hank's two devices on addresses of their own: the kernel hashes each device's responses
+      // to a worker, which is the call's owner or relays them to it
+      const desk = await Device.open('hank', false, '127.0.0.81');
+      const soft = await Device.open('hank', false, '127.0.0.82');
+      const MAX_CALLS = 30;
+      const owned = [0, 0];
+      const log = () => `\nsipd's log (tail):\n${out.slice(-2500)}`;
+      try {
+        await desk.register(port);
+        await soft.register(port);
+        for (let call = 1; ; call++) {
+          const phone = await udpPeer('127.0.0.1');
+          try {
+            const b = caller(phone, { host: '127.0.0.1', port }, { user: 'bob', fromHost: '127.0.0.1', password: PASSWORD });
+            const [answering, other] = call % 2 === 1 ? [soft, desk] : [desk, soft];
+            const seen = { invites: [desk.got('INVITE').length, soft.got('INVITE').length], cancels: other.got('CANCEL').length, acks: other.got('ACK').length, byes: answering.got('BYE').length };
+            const tx = await b.prepare(`sip:hank@127.0.0.1:${port}`);
+            b.send(tx);
+            await until(`call ${call}: the INVITE at both devices${log()}`, () => desk.got('INVITE').length > seen.invites[0]! && soft.got('INVITE').length > seen.invites[1]!);
+            await until(`call ${call}: both 180s at bob${log()}`, () => tx.replies().filter((r) => statusOf(r) === 180).length === 2);
+            answering.answer();
+            const okReply = await until(`call ${call}: 200 at bob${log()}`, () => tx.replies().find((r) => statusOf(r) === 200));
+            await until(`call ${call}: CANCEL at the device that did not answer${log()}`, () => other.got('CANCEL').length > seen.cancels);
+            await until(`call ${call}: its 487 ACKed by the owner${log()}`, () => other.got('ACK').length > seen.acks);
+            const callId = headers(tx.text, 'Call-ID')[0]!;
+            const holders = await Promise.all([0, 1].map(async (w) => (await rpc<Array<{ 'call-id': string }>>(w, 'dlg.list')).some((d) => d['call-id'] === callId)));
+            assert.equal(holders.filter(Boolean).length, 1, `call ${call}: listed by worker 0 / 1: ${holders.join(' / ')}`);
+            assert.equal(await ackAndBye(phone, { host: '127.0.0.1', port }, tx, okReply), 200, `call ${call}: BYE`);
+            await until(`call ${call}: the BYE at the device that answered${log()}`, () => answering.got('BYE').length > seen.byes);
+            owned[holders[0] ? 0 : 1]!++;
+          } finally {
+            phone.close();
+          }
+          if (owned[0]! > 0 && owned[1]! > 0) break;
+          assert.ok(call < MAX_CALLS, `${call} forked calls and worker ${owned[0] === 0 ? 0 : 1} owned none${log()}`);
+        }
+        console.log(`# forked calls owned by worker 0 / 1: ${owned.join(' / ')}`);
+        assert.doesNotMatch(out, /sipd: worker \d+ exited/);
+      } finally {
+        desk.close();
+        soft.close();
+      }
+    });
 
     test('a TCP client registered through one worker: calls the other worker takes are handed to the holder\'s private port and reach the client over its connection; every call completes', async () => {
       // each worker's hand-off address: its private UDP port on the listen IP (not the shared port)

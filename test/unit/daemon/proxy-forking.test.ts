@@ -124,7 +124,7 @@ test('a 6xx cancels the other branches and is the answer; challenges of several 
 test('a contact that never answers (moved without un-registering) does not hold the call: the other device answers; alone it times out as 408, behind a real answer', async () => {
   const h = await harness();
   try {
-    const { since, soft } = await forked(h);
+    const { soft } = await forked(h);
     // the desk phone's contact is dead: no response at all
     const m = h.wire.length;
     h.send(respond(soft, 200, 'OK', { toTag: 'soft', contact: `<sip:bob@${SOFT}>` }), SOFT);
