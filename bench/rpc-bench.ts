@@ -12,7 +12,7 @@
 // Each bulk figure carries the 1-minute load average before and after it and, for sipctl batch,
 // the CPU time (user+sys) of the sipctl process: its own cost, whatever the load.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDb } from '../test/helpers/db.js';

@@ -61,7 +61,7 @@
  * a UDP retransmission as a failed login — it answers it from its reply cache — but a flush keeps
  * the steps independent whatever either proxy counts).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -72,7 +72,7 @@ import type { Database, SqlValue } from '../src/core/db/database.js';
 import { createTestDb, type TestDb } from '../test/helpers/db.js';
 import { createRpcClient } from '../src/core/rpc/client.js';
 import { findFreePort, startKamailio, type KamailioInstance } from '../test/helpers/kamailio.js';
-import { appendResults, buildSipd, git, machineLine } from './lib.js';
+import { appendResults, buildSipd, machineLine } from './lib.js';
 import { parseVariants, roundTrips, startVariant, usrlocDbMode, type SipdVariant } from './sipd-variants.js';
 
 // ---------------------------------------------------------------- options

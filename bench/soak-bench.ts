@@ -27,18 +27,18 @@
  * its unix socket (test/helpers/db.ts). Everything it starts is stopped and the database dropped at
  * the end, also on failure or Ctrl-C.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
 import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Database, SqlValue } from '../src/core/db/database.js';
 import { createTestDb } from '../test/helpers/db.js';
 import { findFreePort } from '../test/helpers/kamailio.js';
-import { appendResults, buildSipd, daemonStopper, git, machineLine } from './lib.js';
+import { appendResults, buildSipd, daemonStopper, machineLine } from './lib.js';
 import { workerExecArgv } from '../src/daemon/workers.js';
 
 function arg(name: string, def: string): string {
@@ -64,7 +64,6 @@ const USERS = 1000;
 const DOMAIN = '127.0.0.1';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = resolve(HERE, '..');
 const SCENARIO = join(HERE, 'sipp', 'sipd_reg_auth.xml');
 const T0 = Date.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -16,7 +16,7 @@ import { until } from '../helpers/until.js';
 import { ok, scenario, settle, sipp } from './calls-support.js';
 import { clusterFixture, PASSWORD, REALM } from './cluster-fixture.js';
 import { freeSipPort, statusOf, udpExchange, type SipdProcess } from './sipd-process.js';
-import { Inbox, cseqOf, header, headers, registerRequest, registerWithDigest, responseTo, streamFramer } from './sip-message.js';
+import { Inbox, cseqOf, header, registerRequest, registerWithDigest, responseTo, streamFramer } from './sip-message.js';
 
 const SECRET = randomBytes(24).toString('hex');
 

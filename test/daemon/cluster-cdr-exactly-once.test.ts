@@ -20,7 +20,7 @@ import { ok, scenario, sipp } from './calls-support.js';
 import { clusterFixture, PASSWORD, REALM } from './cluster-fixture.js';
 import { Ua, type Addr } from './dialog-ua.js';
 import { header } from './sip-message.js';
-import { freeSipPort, startSipd, type SipdProcess } from './sipd-process.js';
+import { freeSipPort, startSipd } from './sipd-process.js';
 
 const SECRET = randomBytes(24).toString('hex');
 const TTL_SEC = 10;

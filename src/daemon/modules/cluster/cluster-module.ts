@@ -68,7 +68,7 @@ import type { ChainableCommander, Redis as RedisClient, RedisOptions } from 'ior
 import { isUnspecified } from '../../../core/address/ip.js';
 import { ConfigError } from '../../../core/errors.js';
 import { UNIX_REDIS_URL } from '../../config/sipd-config.js';
-import type { ClusterAdmission, ClusterApi, ClusterDialog, ClusterHtableEvent, ContactRecord, CoreApi, HtableValue, LocationGone } from '../../kernel/contracts.js';
+import type { ClusterApi, ClusterDialog, ClusterHtableEvent, ContactRecord, CoreApi, HtableValue, LocationGone } from '../../kernel/contracts.js';
 import { defineModule, type Logger } from '../../kernel/module.js';
 import { writeFileAtomic } from '../../kernel/state-store.js';
 import { socketString } from '../registrar/registrar.js';

@@ -8,7 +8,7 @@
  * (`define`): new tables appear, changed attributes apply from then on, contents are kept.
  */
 import type { ClusterApi, ClusterHtableEvent, CoreApi, HtableApi, HtableValue, PersistentState } from '../../kernel/contracts.js';
-import { type Logger, type ModuleContext, type ParamValues, type RpcParams, defineModule, rpcArgs } from '../../kernel/module.js';
+import { type Logger, type ModuleContext, type ParamValues, defineModule, rpcArgs } from '../../kernel/module.js';
 import { RpcFault, invalidParams } from '../../kernel/rpc-fault.js';
 import { Htable, type HtableDefinition, toInt32 } from './htable.js';
 
