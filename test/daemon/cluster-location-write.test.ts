@@ -138,7 +138,12 @@ describe('LOC_WRITE: bindings by AoR and contact URI across nodes', () => {
     const again = await b.locationWrite('erin', [contact('b-1', 'sip:erin@192.0.2.1:5060', { callId: 'c9', cseq: 3 })], [], { bindings: {}, cseq, list: true });
     assert.equal((again as { cseq?: string }).cseq, 'retransmission');
     assert.deepEqual(ruids(again), ['a-2', 'b-1'], 'a retransmission: the bindings as they are');
-    assert.deepEqual(await b.locationWrite('erin', [contact('b-2', 'sip:erin@192.0.2.3:5060', { cseq: 5 })], [], { maxContacts: 2, bindings: {}, list: true }), { contacts: 3 }, 'refused: the count only');
+    const refused = await b.locationWrite('erin', [contact('b-2', 'sip:erin@192.0.2.3:5060', { cseq: 5 })], [], { maxContacts: 2, bindings: {}, list: true });
+    assert.equal((refused as { contacts?: number }).contacts, 3, 'refused: the count it would have had');
+    assert.deepEqual(ruids(refused), ['a-2', 'b-1'], 'and the bindings as they are (the 503 lists them)');
+    const lower = await b.locationWrite('erin', [contact('b-1', 'sip:erin@192.0.2.1:5060', { callId: 'c9', cseq: 2 })], [], { bindings: {}, cseq: { ...cseq, cseq: 2 }, list: true });
+    assert.equal((lower as { cseq?: string }).cseq, 'lower');
+    assert.deepEqual(ruids(lower), ['a-2', 'b-1'], 'a lower CSeq: the bindings as they are (the 400 lists them)');
     const unregistered = await b.locationWrite('erin', [], [], { bindings: { unregister: ['sip:erin@192.0.2.2:5060'] }, cseq: { ...cseq, cseq: 4, uris: ['sip:erin@192.0.2.2:5060'] }, list: true });
     assert.deepEqual(ruids(unregistered), ['b-1'], 'an un-REGISTER through B of A\'s binding: what is left');
   });

@@ -51,6 +51,8 @@ describe('the REGISTER CSeq rule holds over all nodes of a cluster', () => {
       const stale = await register(1, 4);
       assert.equal(statusOf(stale), 400, `CSeq 5 through B after 10 through A:\n${stale}`);
       assert.equal(header(stale!, 'P-Registrar-Error'), 'Invalid CSeq number');
+      // the refusal lists the AoR's bindings on every node, as the script that refused read them: A's
+      assert.match(header(stale!, 'Contact') ?? '', new RegExp(`^<sip:carol@127\\.0\\.0\\.41:${local}>;expires=\\d+$`), `the 400 lists the binding A holds:\n${stale}`);
       assert.deepEqual(await held(1), [], 'nothing registered on B');
       const inRedis = await redisCommand(fx.redis.port, 'HLEN sipd:loc:carol');
       assert.equal(inRedis.trim(), ':1', 'one binding in the cluster store');

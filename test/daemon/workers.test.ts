@@ -321,6 +321,9 @@ describe('sipd --workers', () => {
         const reply = await digestRegisterReply(port, `127.0.0.${30 + i}`, 'erin');
         assert.equal(statusOf(reply), 503, reply);
         assert.match(reply!, /\r\nP-Registrar-Error: Too many registered contacts\r\n/i);
+        // it lists erin's bindings on both workers (as the script that refused read them), not the answering worker's only
+        const listed = headers(reply!, 'Contact').flatMap((v) => v.split(/,\s*(?=<)/));
+        assert.equal(listed.length, 10, `the 503 lists: ${listed.join(' | ')}`);
       }
       assert.deepEqual([await held(0), await held(1)], before, 'nothing was added on either worker');
       // ul.rm on each worker removes its contacts from Redis too: erin registers again

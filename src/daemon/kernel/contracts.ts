@@ -273,7 +273,8 @@ export interface CseqCheck {
  * A retransmission (another node took this very REGISTER) comes with the AoR's bindings when the
  * write asked for them (`list`).
  */
-export type LocationRefusal = { contacts: number } | { cseq: 'lower' } | { cseq: 'retransmission'; bindings?: ContactRecord[] };
+/** A location write refused; `bindings` (asked with `list`): the AoR's bindings on all nodes, as they are (expired ones included). */
+export type LocationRefusal = { contacts: number; bindings?: ContactRecord[] } | { cseq: 'lower' | 'retransmission'; bindings?: ContactRecord[] };
 
 /** A location write with `list` went through: the AoR's bindings on all nodes after it (expired ones included). */
 export interface LocationWritten {

@@ -167,8 +167,8 @@ return 1`;
  *
  * With list (a REGISTER: its 200 OK names every binding of the AoR, RFC 3261 §10.3 step 8) the
  * reply is an array: the code, then the JSON of every binding the AoR holds after the write but
- * those this write put (the writer has them) — or, for a retransmission (-2), every binding as it
- * is. From the hash the script read anyway: no second read, no second round trip.
+ * those this write put (the writer has them) — or, when nothing was written (a retransmission -2,
+ * a lower CSeq -1, too many contacts), every binding as it is (the refusal lists them too). From the hash the script read anyway: no second read, no second round trip.
  *
  * A binding is the AoR and the contact URI (RFC 3261 §10.3), whichever node wrote it: with a writer
  * node, a binding another write left under another ruid for a URI this write puts (the same UA,
@@ -247,10 +247,10 @@ if list or callId ~= nil or (replace and (all or n > 0 or d > 0)) then
     if not ok or type(c) ~= 'table' then c = {} end
     if callId ~= nil and c.callId == callId and (all or uris[c.contact]) then
       local had = tonumber(c.cseq) or 0
-      if had > cseq then return -1 end
+      if had > cseq then return reply(-1, h, {}) end
       if had == cseq then
         if not all and (tonumber(c.lastModified) or 0) + delay > now then return reply(-2, h, {}) end
-        return -1
+        return reply(-1, h, {})
       end
     end
     if replace and not putRuid[f] and not remSet[f] and (all or gone[c.contact] or (type(c.instance) == 'string' and type(c.regId) == 'number' and gone['\\0' .. c.instance .. '\\0' .. tostring(c.regId)])) then
@@ -261,7 +261,7 @@ if list or callId ~= nil or (replace and (all or n > 0 or d > 0)) then
   end
 end
 -- HLEN + n bounds the count from above (an update counted twice): most AoRs end here, O(1)
-local stale = {}
+local stale, staleSet = {}, {}
 if max > 0 and n > 0 and redis.call('HLEN', KEYS[1]) - #taken + n > max then
   local t = redis.call('TIME')
   local now = tonumber(t[1])
@@ -273,13 +273,15 @@ if max > 0 and n > 0 and redis.call('HLEN', KEYS[1]) - #taken + n > max then
       if ok and type(c) == 'table' then
         local e = tonumber(c.expires) or 0
         -- an expired contact stays in the hash while the AoR's others keep the key alive: dropped here
-        if e ~= 0 and e <= now then stale[#stale + 1] = hm[j]
+        if e ~= 0 and e <= now then
+          stale[#stale + 1] = hm[j]
+          staleSet[hm[j]] = true
         elseif not putUri[c.contact] then count = count + 1 end
       end
     end
   end
   if #stale > 0 then redis.call('HDEL', KEYS[1], unpack(stale)) end
-  if count > max then return count end
+  if count > max then return reply(count, hm, staleSet) end
 end
 for _, p in ipairs(puts) do redis.call('HSET', KEYS[1], p[1], p[2]) end
 if m > 0 then redis.call('HDEL', KEYS[1], unpack(rem)) end
@@ -1173,10 +1175,11 @@ export function createClusterModule(settings: ClusterSettings) {
       // with list: [code, JSON of the AoR's other bindings…] for a write and a retransmission
       const [code, ...others] = Array.isArray(reply) ? reply : [reply];
       const r = Number(code);
-      if (r === -1) return { cseq: 'lower' };
-      if (r > 0) return { contacts: r };
-      if (!list) return r === -2 ? { cseq: 'retransmission' } : undefined;
-      const listed = others.flatMap((v) => decodeContact(String(v)) ?? []);
+      const listed = list ? others.flatMap((v) => decodeContact(String(v)) ?? []) : undefined;
+      const withList = listed === undefined ? {} : { bindings: listed };
+      if (r === -1) return { cseq: 'lower', ...withList };
+      if (r > 0) return { contacts: r, ...withList };
+      if (listed === undefined) return r === -2 ? { cseq: 'retransmission' } : undefined;
       return r === -2 ? { cseq: 'retransmission', bindings: listed } : { bindings: [...put, ...listed] };
     },
     async locationOwners(aors) {

@@ -340,11 +340,12 @@ export class Registrar {
           // another node took this very REGISTER (a retransmission): answered as that node did
           if ((e as { retransmission?: boolean }).retransmission === true) return this.ok(aor, (e as { bindings?: ContactRecord[] }).bindings);
           this.log.info('registrar: CSeq not above the binding another node holds', { aor, callId: callId.slice(0, 64), cseq });
-          return regError(400, 'Invalid CSeq number', this.contactHeader(aor));
+          // the bindings of every node, as the script that refused read them
+          return regError(400, 'Invalid CSeq number', this.contactHeader(aor, (e as { bindings?: ContactRecord[] }).bindings));
         }
         if ((e as { code?: string }).code === 'TOO_MANY_CONTACTS') {
           this.log.info('registrar: too many contacts on all nodes', { aor, contacts: (e as { contacts?: number }).contacts, max: this.opts.maxContacts });
-          return regError(503, 'Too many registered contacts', this.contactHeader(aor));
+          return regError(503, 'Too many registered contacts', this.contactHeader(aor, (e as { bindings?: ContactRecord[] }).bindings));
         }
         if ((e as { code?: string }).code === 'CLUSTER_UNAVAILABLE') {
           this.log.warn('registrar: cluster store unreachable; REGISTER refused', { aor });

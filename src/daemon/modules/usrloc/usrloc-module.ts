@@ -92,7 +92,7 @@ export class ClusterUnavailableError extends SipctlError {
  */
 export class CSeqOrderError extends SipctlError {
   override name = 'CSeqOrderError';
-  /** `bindings`: for a retransmission asked with `list`, the AoR's valid contacts on every node (what the other node answered with) */
+  /** `bindings` (asked with `list`): the AoR's valid contacts on every node — for a retransmission what the other node answered with, else what the 400 lists */
   constructor(
     readonly retransmission: boolean,
     readonly bindings?: ContactRecord[],
@@ -104,7 +104,11 @@ export class CSeqOrderError extends SipctlError {
 /** The cluster store refused a REGISTER's contacts: the AoR would hold `contacts` (> max_contacts) on all nodes. */
 export class TooManyContactsError extends SipctlError {
   override name = 'TooManyContactsError';
-  constructor(readonly contacts: number) {
+  /** `bindings` (asked with `list`): the AoR's valid contacts on every node, for the 503 to list */
+  constructor(
+    readonly contacts: number,
+    readonly bindings?: ContactRecord[],
+  ) {
     super('TOO_MANY_CONTACTS', `the AoR would hold ${contacts} contacts`, { category: 'usage' });
   }
 }
@@ -219,9 +223,10 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
       } catch (e) {
         throw new ClusterUnavailableError(e);
       }
-      if (written !== undefined && 'contacts' in written) throw new TooManyContactsError(written.contacts);
+      // a refusal asked with `list` names every node's bindings (the reply lists them, as a 200 does)
+      if (written !== undefined && 'contacts' in written) throw new TooManyContactsError(written.contacts, written.bindings === undefined ? undefined : validInOrder(written.bindings));
       if (written !== undefined && 'cseq' in written) {
-        throw new CSeqOrderError(written.cseq === 'retransmission', written.cseq === 'retransmission' && written.bindings !== undefined ? validInOrder(written.bindings) : undefined);
+        throw new CSeqOrderError(written.cseq === 'retransmission', written.bindings === undefined ? undefined : validInOrder(written.bindings));
       }
       try {
         await s.commit(aor, change);
