@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { dryRunFlag } from '../../cli/rpc-support.js';
 import { LIVE_CHANGE_HELP, reloadProxyCredentials } from '../../cli/subscriber-support.js';
-import { SETTABLE, setAttribute } from '../../core/subscribers/attributes.js';
+import { setAttribute } from '../../core/subscribers/attributes.js';
 
 export default class SubscriberSet extends BaseCommand<typeof SubscriberSet> {
   static summary = 'Set an attribute column of a subscriber (kamctl sets/setn, kamcli setattrs).';

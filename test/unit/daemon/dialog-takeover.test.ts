@@ -9,7 +9,7 @@ import { cdrRow, endReasonText, CDR_BASE, CDR_EXTRA } from '../../../src/daemon/
 const parties = { callId: 'c1@x', fromTag: 'ft', toTag: '', srcUser: 'bob', srcDomain: 'sip.test', srcIp: '10.0.0.9', dstOuser: 'alice', dstUser: 'alice', dstDomain: '10.0.0.5' };
 
 function answered(): Dialog {
-  const d = new Dialog(7, 1, 'c1@x', 'sip:bob@sip.test', 'sip:alice@sip.test', 'sip:alice@10.0.0.5:5070', 'bob', { ...parties }, {
+  const d = new Dialog(7, 1, 'c1@x', 'sip:bob@sip.test', 'sip:alice@sip.test', 'bob', { ...parties }, {
     tag: 'ft', contact: 'sip:bob@10.0.0.9:5062', cseq: 2, routeSet: ['<sip:edge.example;lr>'], socket: { transport: 'udp', ip: '127.0.0.1', port: 5060 }, reach: { transport: 'udp', ip: '10.0.0.9', port: 5062 }, header: '<sip:bob@sip.test>;tag=ft',
   }, 3600, 1_800_000_000_000);
   Object.assign(d.callee, { tag: 'tt', contact: 'sip:alice@10.0.0.5:5070;transport=tcp', cseq: 0, routeSet: [], reach: { transport: 'tcp', ip: '10.0.0.5', port: 40123 }, header: '<sip:alice@sip.test>;tag=tt' });

@@ -50,8 +50,6 @@ export interface DialogInit {
   invite: SipRequest;
   source: Endpoint;
   local: Endpoint;
-  /** the Request-URI as forwarded */
-  reqUri: string;
   profileUser: string | undefined;
   parties: Omit<CallParties, 'toTag'>;
   /** ms */
@@ -432,7 +430,6 @@ export function createDialogModule() {
         callId,
         headerValue(inv, 'from') === undefined ? '' : routeUri(fromRaw),
         routeUri(headerValue(inv, 'to') ?? ''),
-        init.reqUri,
         init.profileUser,
         { ...init.parties, toTag: '' },
         { tag: inv.from?.tag ?? '', contact: contactUri(inv), cseq: inv.cseq?.seq ?? 0, routeSet: allValues(inv, 'record-route'), socket: init.local, reach: init.source, header: fromRaw },
@@ -656,7 +653,7 @@ export function createDialogModule() {
     const hEntry = coreHash(rec.callId, size());
     const hId = (nextId.get(hEntry) ?? 0) + 1;
     nextId.set(hEntry, hId);
-    const d = new Dialog(hEntry, hId, rec.callId, st.fromUri, st.toUri, st.reqUri, st.profileUser, { ...st.parties, callId: rec.callId }, st.caller, st.lifetime, st.initTs);
+    const d = new Dialog(hEntry, hId, rec.callId, st.fromUri, st.toUri, st.profileUser, { ...st.parties, callId: rec.callId }, st.caller, st.lifetime, st.initTs);
     Object.assign(d.callee, st.callee);
     d.state = DLG_CONFIRMED;
     d.startTs = st.startTs;

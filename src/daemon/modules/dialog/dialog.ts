@@ -82,7 +82,6 @@ export class Dialog {
     readonly callId: string,
     readonly fromUri: string,
     readonly toUri: string,
-    readonly reqUri: string,
     /** the subscriber the active-calls limit counts this call against; undefined for carrier/guest calls */
     readonly profileUser: string | undefined,
     readonly parties: CallParties,

@@ -28,7 +28,6 @@ export interface DialogState {
   v: 1;
   fromUri: string;
   toUri: string;
-  reqUri: string;
   profileUser?: string;
   parties: CallParties;
   /** ms: INVITE received */
@@ -60,7 +59,6 @@ export function dialogState(d: Dialog): DialogState {
     v: 1,
     fromUri: d.fromUri,
     toUri: d.toUri,
-    reqUri: d.reqUri,
     ...(d.profileUser !== undefined ? { profileUser: d.profileUser } : {}),
     parties: { ...d.parties },
     initTs: d.initTs,
@@ -118,7 +116,6 @@ export function parseDialogState(v: unknown): (Omit<DialogState, 'caller' | 'cal
     v: 1,
     fromUri: str(o.fromUri),
     toUri: str(o.toUri),
-    reqUri: str(o.reqUri),
     ...(typeof o.profileUser === 'string' ? { profileUser: o.profileUser } : {}),
     parties,
     initTs: num(o.initTs),

@@ -604,7 +604,7 @@ export class Proxy {
       // shared active-call count) is given back and its CDR says cancelled.
       call.cancelled = true;
       if (parties !== undefined) {
-        call.dialog = this.api<DialogApi>('dialog')?.create({ invite: msg, source: ctx.source, local: ctx.local, reqUri: formatUri(target.uri), profileUser: caller.kind === 'local' ? caller.user : undefined, parties, setupTime: call.setupTime });
+        call.dialog = this.api<DialogApi>('dialog')?.create({ invite: msg, source: ctx.source, local: ctx.local, profileUser: caller.kind === 'local' ? caller.user : undefined, parties, setupTime: call.setupTime });
       }
       return this.fail(call, 487, 'Request Terminated', 'cancelled');
     }
@@ -908,7 +908,6 @@ export class Proxy {
         invite: msg,
         source: call.source,
         local: call.local,
-        reqUri: fwd.rawUri,
         profileUser: o.profileUser,
         parties: call.parties,
         setupTime: call.setupTime,
