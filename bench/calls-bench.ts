@@ -129,13 +129,13 @@ interface Target {
 const CLK_TCK = 100;
 
 /** utime + stime of each process (ticks), by pid */
-function ticksByPid(pids: number[]): Map<number, number> {
+function ticksByPid(pids: number[], which: 'all' | 'sys' = 'all'): Map<number, number> {
   const out = new Map<number, number>();
   for (const pid of pids) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(pid, Number(f[11]) + Number(f[12]));
+      out.set(pid, (which === 'all' ? Number(f[11]) : 0) + Number(f[12]));
     } catch {
       /* gone */
     }
@@ -205,6 +205,7 @@ async function step(t: Target, rate: number, calleePort: number): Promise<Step> 
   }
   const share = (k: number) => Math.floor(planned / CLIENTS) + (k < planned % CLIENTS ? 1 : 0);
   const per0 = ticksByPid(t.pids());
+  const sys0 = ticksByPid(t.pids(), 'sys');
   const m0 = machineTicks();
   const d0 = udpRcvbufErrors();
   const t0 = Date.now();
@@ -233,7 +234,11 @@ async function step(t: Target, rate: number, calleePort: number): Promise<Step> 
   const machine = pct(machineTicks() - m0);
   const udpDrops = udpRcvbufErrors() - d0;
   void pids;
-  if (VERBOSE) console.error(`  CPU per process: ${[...per1].map(([pid, v]) => `${pid} ${processName(pid)} ${pct(v - (per0.get(pid) ?? 0)).toFixed(0)}%`).join(', ')}`);
+  if (VERBOSE) {
+    // the kernel's share (stime) of each: sending a datagram on loopback runs the receiver's side of it too
+    const sys1 = ticksByPid(t.pids(), 'sys');
+    console.error(`  CPU per process (of which in the kernel): ${[...per1].map(([pid, v]) => `${pid} ${processName(pid)} ${pct(v - (per0.get(pid) ?? 0)).toFixed(0)}% (${pct((sys1.get(pid) ?? 0) - (sys0.get(pid) ?? 0)).toFixed(0)}%)`).join(', ')}`);
+  }
   const successful = runs.reduce((a, r) => a + (r.successful ?? 0), 0);
   const failed = runs.reduce((a, r, k) => a + (r.failed ?? share(k)), 0);
   const created = successful + runs.reduce((a, r) => a + (r.failed ?? 0), 0);
