@@ -193,7 +193,7 @@ async function provision(t: TestDb): Promise<void> {
   }
 }
 
-async function step(t: Target, rate: number, calleePort: number): Promise<Step> {
+async function stepOnce(t: Target, rate: number, calleePort: number): Promise<Step & { callerNotStarted?: string }> {
   await t.flushUserban();
   const planned = rate * DURATION;
   const pids = t.pids();
@@ -254,7 +254,19 @@ async function step(t: Target, rate: number, calleePort: number): Promise<Step> 
     console.error(runs.flatMap((r) => r.output.split('\n').filter((l) => /received 'SIP\/2.0/.test(l)).slice(0, 3)).join('\n'));
   }
   const redisTrips = rc0 && t.redisCommands ? roundTrips(rc0, await t.redisCommands()) / Math.max(1, successful) : undefined;
-  return { rate, planned, created, successful, failed, retransmissions, wallMs, cpu, busiest, machine, udpDrops, redisTrips, pass };
+  // a caller that made no call at all and exited with an error never ran (its port taken since
+  // freeSipPort checked it, say): the step measured nothing of the proxy's
+  const dead = runs.find((r) => (r.successful ?? 0) + (r.failed ?? 0) === 0 && r.code !== 0);
+  return { rate, planned, created, successful, failed, retransmissions, wallMs, cpu, busiest, machine, udpDrops, redisTrips, pass, ...(dead !== undefined ? { callerNotStarted: dead.output.trim().split('\n').slice(-2).join(' ').slice(0, 300) } : {}) };
+}
+
+/** One step; run again (at most twice) when a sipp caller never started, which says nothing of the proxy. */
+async function step(t: Target, rate: number, calleePort: number): Promise<Step> {
+  for (let attempt = 1; ; attempt++) {
+    const { callerNotStarted, ...s } = await stepOnce(t, rate, calleePort);
+    if (callerNotStarted === undefined || attempt === 3) return s;
+    console.error(`  ${rate}/s: a sipp caller did not start (${callerNotStarted}); the step runs again`);
+  }
 }
 
 async function search(t: Target, calleePort: number, log: (s: Step) => void): Promise<{ best: number; steps: Step[] }> {
