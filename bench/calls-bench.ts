@@ -123,7 +123,14 @@ interface Target {
   pids(): number[];
   flushUserban(): Promise<void>;
   redisCommands?(): Promise<Record<string, number>>;
+  /** sipd: its proxy counters (proxy.stats of worker 0), for --verbose on a failing step */
+  counters?(): Promise<Record<string, number>>;
   stop(): Promise<void>;
+}
+
+async function proxyStats(rpcUrl: string): Promise<Record<string, number>> {
+  const res = await fetch(rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', method: 'proxy.stats', id: 1 }), signal: AbortSignal.timeout(5000) });
+  return ((await res.json()) as { result: Record<string, number> }).result;
 }
 
 const CLK_TCK = 100;
@@ -198,6 +205,7 @@ async function stepOnce(t: Target, rate: number, calleePort: number): Promise<St
   const planned = rate * DURATION;
   const pids = t.pids();
   const rc0 = t.redisCommands ? await t.redisCommands() : undefined;
+  const pc0 = VERBOSE && t.counters ? await t.counters().catch(() => undefined) : undefined;
   const ports: number[] = [];
   while (ports.length < CLIENTS) {
     const p = await freeSipPort();
@@ -252,6 +260,8 @@ async function stepOnce(t: Target, rate: number, calleePort: number): Promise<St
       if ((r.successful ?? 0) + (r.failed ?? 0) === 0) console.error(r.output.slice(-800));
     }
     console.error(runs.flatMap((r) => r.output.split('\n').filter((l) => /received 'SIP\/2.0/.test(l)).slice(0, 3)).join('\n'));
+    const pc1 = pc0 !== undefined && t.counters ? await t.counters().catch(() => undefined) : undefined;
+    if (pc0 !== undefined && pc1 !== undefined) console.error(`  proxy.stats during the step: ${Object.entries(pc1).flatMap(([k, v]) => (typeof v === 'number' && v !== (pc0[k] ?? 0) ? [`${k} +${v - (pc0[k] ?? 0)}`] : [])).join(', ')}`);
   }
   const redisTrips = rc0 && t.redisCommands ? roundTrips(rc0, await t.redisCommands()) / Math.max(1, successful) : undefined;
   // a caller that made no call at all and exited with an error never ran (its port taken since
@@ -361,6 +371,7 @@ async function main(): Promise<void> {
             port: sipPort,
             pids: () => s.pids(),
             flushUserban: flush,
+            counters: () => proxyStats(s.rpcUrl),
             ...(v.cluster ? { redisCommands: () => s.redisCommands() } : {}),
             stop: () => s.stop(),
           };
