@@ -110,6 +110,8 @@ interface Step {
   busiest: number;
   /** datagrams the kernel dropped over the step because a UDP socket's receive buffer was full (machine-wide /proc/net/snmp RcvbufErrors: the proxy's, sipp's) */
   udpDrops: number;
+  /** % of the machine's CPU (of 200%) the hypervisor took during the step */
+  stolen: number;
   /** the whole machine's busy CPU over the step (100% = one core of the two): proxy, sipp, MariaDB, Redis */
   machine: number;
   /** sipd --cluster: Redis round trips (top-level commands) per successful call */
@@ -152,10 +154,15 @@ function ticksByPid(pids: number[], which: 'all' | 'sys' = 'all'): Map<number, n
 
 const sumTicks = (byPid: Map<number, number>): number => [...byPid.values()].reduce((a, b) => a + b, 0);
 
-/** The machine's busy ticks (all CPUs, /proc/stat: everything but idle and iowait). */
-function machineTicks(): number {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return f.reduce((a, b) => a + b, 0) - f[3]! - (f[4] ?? 0);
+/**
+ * The machine's ticks (all CPUs, /proc/stat): busy (everything but idle, iowait and steal) and
+ * stolen — time the hypervisor gave the VM's CPUs to others (this VM lost 37–42 % of them during
+ * one run): a step with much of it measured a smaller machine.
+ */
+function machineTicks(): { busy: number; steal: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const steal = f[7] ?? 0;
+  return { busy: f.reduce((a, b) => a + b, 0) - f[3]! - (f[4] ?? 0) - steal, steal };
 }
 
 /** UDP datagrams dropped so far for a full receive buffer, every socket of the machine (/proc/net/snmp Udp: RcvbufErrors). */
@@ -239,7 +246,9 @@ async function stepOnce(t: Target, rate: number, calleePort: number): Promise<St
   const pct = (ticks: number) => (ticks / CLK_TCK / (wallMs / 1000)) * 100;
   const cpu = pct(sumTicks(per1) - sumTicks(per0));
   const busiest = Math.max(0, ...[...per1].map(([pid, v]) => pct(v - (per0.get(pid) ?? 0))));
-  const machine = pct(machineTicks() - m0);
+  const m1 = machineTicks();
+  const machine = pct(m1.busy - m0.busy);
+  const stolen = pct(m1.steal - m0.steal);
   const udpDrops = udpRcvbufErrors() - d0;
   void pids;
   if (VERBOSE) {
@@ -267,7 +276,7 @@ async function stepOnce(t: Target, rate: number, calleePort: number): Promise<St
   // a caller that made no call at all and exited with an error never ran (its port taken since
   // freeSipPort checked it, say): the step measured nothing of the proxy's
   const dead = runs.find((r) => (r.successful ?? 0) + (r.failed ?? 0) === 0 && r.code !== 0);
-  return { rate, planned, created, successful, failed, retransmissions, wallMs, cpu, busiest, machine, udpDrops, redisTrips, pass, ...(dead !== undefined ? { callerNotStarted: dead.output.trim().split('\n').slice(-2).join(' ').slice(0, 300) } : {}) };
+  return { rate, planned, created, successful, failed, retransmissions, wallMs, cpu, busiest, machine, stolen, udpDrops, redisTrips, pass, ...(dead !== undefined ? { callerNotStarted: dead.output.trim().split('\n').slice(-2).join(' ').slice(0, 300) } : {}) };
 }
 
 /** One step; run again (at most twice) when a sipp caller never started, which says nothing of the proxy. */
@@ -319,8 +328,8 @@ async function withCallee<T>(port: number, proxyPort: number, fn: () => Promise<
 }
 
 function table(rows: Step[]): string {
-  const head = '| rate (calls/s) | calls | failed | retrans. | wall (s) | proxy CPU | busiest process | machine CPU (of 200%) | UDP drops | Redis round trips/call | |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n';
-  return head + rows.map((s) => `| ${s.rate} | ${s.created}/${s.planned} | ${s.failed} | ${s.retransmissions} | ${(s.wallMs / 1000).toFixed(1)} | ${s.cpu.toFixed(0)}% | ${s.busiest.toFixed(0)}% | ${s.machine.toFixed(0)}% | ${s.udpDrops} | ${s.redisTrips?.toFixed(2) ?? ''} | ${s.pass ? 'pass' : 'FAIL'} |`).join('\n') + '\n';
+  const head = '| rate (calls/s) | calls | failed | retrans. | wall (s) | proxy CPU | busiest process | machine CPU (of 200%) | stolen (of 200%) | UDP drops | Redis round trips/call | |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n';
+  return head + rows.map((s) => `| ${s.rate} | ${s.created}/${s.planned} | ${s.failed} | ${s.retransmissions} | ${(s.wallMs / 1000).toFixed(1)} | ${s.cpu.toFixed(0)}% | ${s.busiest.toFixed(0)}% | ${s.machine.toFixed(0)}% | ${s.stolen.toFixed(0)}% | ${s.udpDrops} | ${s.redisTrips?.toFixed(2) ?? ''} | ${s.pass ? 'pass' : 'FAIL'} |`).join('\n') + '\n';
 }
 
 let sipdFrom = 'dist/ (npm run build)';
@@ -334,7 +343,7 @@ async function main(): Promise<void> {
   if (why && ONLY !== 'sipd') throw new Error(why);
   const dbs: TestDb[] = [];
   const results: Array<{ name: string; best: number; steps: Step[] }> = [];
-  const print = (name: string) => (s: Step) => console.log(`${name.padEnd(9)} ${String(s.rate).padStart(5)}/s  calls ${s.created}/${s.planned}  failed ${s.failed}  retrans ${s.retransmissions}  wall ${(s.wallMs / 1000).toFixed(1)}s  cpu ${s.cpu.toFixed(0)}% (busiest ${s.busiest.toFixed(0)}%)  machine ${s.machine.toFixed(0)}%  udp drops ${s.udpDrops}${s.redisTrips !== undefined ? `  redis ${s.redisTrips.toFixed(2)}/call` : ''}  ${s.pass ? 'pass' : 'FAIL'}`);
+  const print = (name: string) => (s: Step) => console.log(`${name.padEnd(9)} ${String(s.rate).padStart(5)}/s  calls ${s.created}/${s.planned}  failed ${s.failed}  retrans ${s.retransmissions}  wall ${(s.wallMs / 1000).toFixed(1)}s  cpu ${s.cpu.toFixed(0)}% (busiest ${s.busiest.toFixed(0)}%)  machine ${s.machine.toFixed(0)}%  stolen ${s.stolen.toFixed(0)}%  udp drops ${s.udpDrops}${s.redisTrips !== undefined ? `  redis ${s.redisTrips.toFixed(2)}/call` : ''}  ${s.pass ? 'pass' : 'FAIL'}`);
   try {
     if (ONLY !== 'kamailio') {
       let sipdBin = SIPD;
