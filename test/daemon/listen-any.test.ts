@@ -294,6 +294,7 @@ describe('sipd on 0.0.0.0: Via and Record-Route name the address each message le
       const { vias } = await callTcpUa(dave, { remote: `127.0.0.1:${portB}`, tcpPort: portA, caller: { user: 'bob', password: PASSWORD }, what: 'call through B', log });
       assert.equal(vias.length, 3, `A over dave's connection, then B, then the caller: ${vias.join(' | ')}`);
       assert.match(vias[1]!, new RegExp(`^SIP/2\\.0/UDP 127\\.0\\.0\\.1:${portB};`), `handed over by B: ${vias.join(' | ')}`);
+      assert.doesNotMatch(out, /cluster\.address/, 'no warning: 127.0.0.1 is an address of this machine, and both nodes listen on 0.0.0.0');
     } finally {
       dave?.close();
       await stop();

@@ -39,7 +39,8 @@ export class Myself {
   }
 }
 
-function localAddresses(): string[] {
+/** every address of this machine's interfaces (os.networkInterfaces), without IPv6 zone ids */
+export function localAddresses(): string[] {
   const out: string[] = [];
   for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) out.push(a.address.split('%')[0]);
   return out;

@@ -5,7 +5,7 @@
 // (localHandOffAddresses).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { handOffAddresses, hopOf, localHandOffAddresses, withAddress } from '../../../src/daemon/modules/cluster/cluster-module.js';
+import { addressProblem, handOffAddresses, hopOf, localHandOffAddresses, withAddress } from '../../../src/daemon/modules/cluster/cluster-module.js';
 
 test('hopOf: the UDP listen address on the IP the contact registered on', () => {
   const listen = ['udp:192.0.2.11:5060', 'tcp:192.0.2.11:5060', 'udp:198.51.100.7:5080', 'tls:198.51.100.7:5061'];
@@ -59,4 +59,13 @@ test('withAddress (cluster.address): a node on 0.0.0.0 / :: is handed calls at t
   assert.deepEqual(withAddress(hops, '2001:db8::7'), ['udp:0.0.0.0:5060', 'udp:[2001:db8::7]:5060', 'udp:192.0.2.11:5080']);
   assert.equal(hopOf(withAddress(['udp:0.0.0.0:5060'], '198.51.100.7')), '198.51.100.7:5060', 'another machine can use it');
   assert.deepEqual(withAddress(hops, undefined), hops);
+});
+
+test('addressProblem (the warning at start): cluster.address not on this machine, or with no 0.0.0.0 / :: listen address of its family to stand for', () => {
+  const interfaces = ['127.0.0.1', '198.51.100.7', '::1', '2001:db8::7'];
+  assert.equal(addressProblem('198.51.100.7', ['udp:0.0.0.0:5060'], interfaces), undefined);
+  assert.equal(addressProblem('2001:db8::7', ['udp:[::]:5060'], interfaces), undefined);
+  assert.match(addressProblem('203.0.113.9', ['udp:0.0.0.0:5060'], interfaces) ?? '', /not an address of this machine/);
+  assert.match(addressProblem('198.51.100.7', ['udp:198.51.100.7:5060'], interfaces) ?? '', /no listen address is on 0\.0\.0\.0: it changes nothing/);
+  assert.match(addressProblem('2001:db8::7', ['udp:0.0.0.0:5060'], interfaces) ?? '', /no listen address is on ::/);
 });

@@ -70,6 +70,7 @@ import { ConfigError } from '../../../core/errors.js';
 import { UNIX_REDIS_URL } from '../../config/sipd-config.js';
 import type { ClusterApi, ClusterDialog, ClusterHtableEvent, ContactRecord, CoreApi, HtableValue, LocationGone } from '../../kernel/contracts.js';
 import { defineModule, type Logger } from '../../kernel/module.js';
+import { localAddresses } from '../../kernel/myself.js';
 import { writeFileAtomic } from '../../kernel/state-store.js';
 import { socketString } from '../registrar/registrar.js';
 
@@ -664,6 +665,17 @@ export function withAddress(hops: readonly string[], address: string | undefined
 }
 
 /**
+ * What is wrong with cluster.address on this node, for a warning at start: it names no address of
+ * this machine (`interfaces`: hand-offs sent there never arrive), or no listen address is
+ * unspecified of its family (`hops` before withAddress: it changes nothing). Undefined when fine.
+ */
+export function addressProblem(address: string, hops: readonly string[], interfaces: readonly string[]): string | undefined {
+  if (!interfaces.some((a) => a.toLowerCase() === address)) return 'it is not an address of this machine: calls other nodes hand to it will not arrive';
+  if (withAddress(hops, address).every((h, i) => h === hops[i])) return `no listen address is on ${address.includes(':') ? '::' : '0.0.0.0'}: it changes nothing (a specific listen address is announced as it is)`;
+  return undefined;
+}
+
+/**
  * The hand-off addresses of `hops` on an unspecified IP (0.0.0.0, ::), on loopback (127.0.0.1,
  * ::1) instead: a socket bound to every address takes datagrams sent to loopback too. No other
  * machine can use them (loopback is each machine's own), so only the workers of the same primary
@@ -1092,7 +1104,10 @@ export function createClusterModule(settings: ClusterSettings) {
    * addresses are the bound ones from now on (a --workers process's private port is known only now).
    */
   function bound(core: CoreApi): void {
-    hops = withAddress(handOffAddresses(settings.listen, core.sipSockets().flatMap((s) => (s.advertised === s.local ? [s.local] : [s.local, s.advertised]).map(socketString))), settings.address);
+    const own = handOffAddresses(settings.listen, core.sipSockets().flatMap((s) => (s.advertised === s.local ? [s.local] : [s.local, s.advertised]).map(socketString)));
+    hops = withAddress(own, settings.address);
+    const problem = settings.address === undefined ? undefined : addressProblem(settings.address, own, localAddresses());
+    if (problem !== undefined) log?.warn(`cluster: cluster.address ${settings.address}: ${problem}`, { node: settings.nodeId });
     if (settings.workerGroup !== undefined) localHops = localHandOffAddresses(hops);
     // tell the others at once rather than at the next heartbeat
     if (isUp) announce().catch((e: unknown) => down(e));
