@@ -4,7 +4,9 @@
 // leave its memory), so the dead node's rows stayed in the table — and its expired records in
 // `sipd:loc:<aor>` while the AoR had a live contact keeping the key — until some node restarted.
 // Each row names its node (server_id, from the node id: cluster.nodes shows it); a row whose node
-// is alive, or that names none (0), is never touched. Two sipd nodes on 127.0.0.1 (A) and
+// was heard from within cluster.dialog_ttl_sec (15 s here), or that names none (0), is never
+// touched — not only while it is alive (6 s): a node starved of CPU for a moment looked dead to
+// the other and had its rows swept (seen once in CI). Two sipd nodes on 127.0.0.1 (A) and
 // 127.0.0.2 (B) over one private Redis and one MariaDB (cluster-fixture.ts), usrloc's timer every
 // second.
 import { describe, test } from 'node:test';
@@ -22,7 +24,7 @@ describe('the expired location rows of a node gone from the cluster are removed 
   const fx = clusterFixture({
     name: 'sipd-gone-node-',
     users: ['erin'],
-    config: digestNodeConfig(SECRET, { modules: { usrloc: { db_mode: 1, timer_interval: 1 }, registrar: { min_expires: 1 } } }),
+    config: digestNodeConfig(SECRET, { cluster: { dialog_ttl_sec: 15 }, modules: { usrloc: { db_mode: 1, timer_interval: 1 }, registrar: { min_expires: 1 } } }),
   });
 
   test('B registers a short binding and is killed for good → A removes B\'s expired row and record; rows of live nodes and of no node stay', () => withClusterClients(fx, UA_IP, 2, async ({ redis, db, socks }) => {
@@ -44,6 +46,16 @@ describe('the expired location rows of a node gone from the cluster are removed 
     const zed = ['sip:zed-0@192.0.2.1 0', `sip:zed-a@192.0.2.1 ${sidA}`];
     assert.deepEqual(await rowsOf(), [...zed, `sip:zed-b@192.0.2.1 ${sidB}`].sort(), 'nothing removed while both nodes are alive');
 
+    // A stalls for 7 s (SIGSTOP): not alive to B after 6 s, but heard from within dialog_ttl_sec,
+    // so B — first by node id of the nodes it has heard from only without A — sweeps nothing of A's
+    a.child.kill('SIGSTOP');
+    try {
+      await new Promise((r) => setTimeout(r, 7000));
+    } finally {
+      a.child.kill('SIGCONT');
+    }
+    assert.deepEqual(await rowsOf(), [...zed, `sip:zed-b@192.0.2.1 ${sidB}`].sort(), 'A stalled for 7 s: B removed none of its rows');
+
     // erin's phone through B for 4 s, her softphone through A for 300 s (it keeps the Redis key alive)
     const phone = clusterUa(fx, socks[0]!, 'erin', 'phone');
     const soft = clusterUa(fx, socks[1]!, 'erin', 'soft');
@@ -56,9 +68,9 @@ describe('the expired location rows of a node gone from the cluster are removed 
     const phoneRuid = Object.entries(await redis.hgetall('sipd:loc:erin')).find(([, v]) => (JSON.parse(v) as { contact: string }).contact === phone.uri())?.[0];
     assert.ok(phoneRuid !== undefined, 'the phone\'s record in Redis');
     assert.equal((await b.stop('SIGKILL')).signal, 'SIGKILL');
-    // the phone's row before it expires (4 s) and B looks dead (6 s): still there
+    // the phone's row before it expires (4 s) and B is gone (not heard from for 15 s): still there
     assert.ok((await rowsOf()).includes(`${phone.uri()} ${sidB}`), 'B\'s phone row not removed before it expired');
-    await until('B\'s rows (expired) removed by A', async () => JSON.stringify(await rowsOf()) === JSON.stringify(mine), 30_000);
+    await until('B\'s rows (expired) removed by A', async () => JSON.stringify(await rowsOf()) === JSON.stringify(mine), 40_000);
     const left = await redis.hgetall('sipd:loc:erin');
     assert.equal(left[phoneRuid], undefined, 'B\'s expired record gone from Redis');
     assert.deepEqual(Object.values(left).map((v) => (JSON.parse(v) as { contact: string }).contact), [soft.uri()], 'A\'s record stays');

@@ -21,7 +21,8 @@ import { header } from './sip-message.js';
 import { startSipd, statusOf } from './sipd-process.js';
 
 const SECRET = randomBytes(24).toString('hex');
-const config = digestNodeConfig(SECRET, { modules: { usrloc: { db_mode: 1, timer_interval: 1 }, registrar: { min_expires: 1 } } });
+// dialog_ttl_sec 10: a node not heard from for that long is gone, and its expired rows are swept
+const config = digestNodeConfig(SECRET, { cluster: { dialog_ttl_sec: 10 }, modules: { usrloc: { db_mode: 1, timer_interval: 1 }, registrar: { min_expires: 1 } } });
 
 interface Member {
   node: string;

@@ -390,8 +390,11 @@ export interface ClusterApi {
    * node id (1 … 2^31 - 1), so a row tells which node wrote it also when Redis lost its data
    */
   serverId?(node?: string): number;
-  /** the nodes whose heartbeat is under 6 s old, as last read (every 2 s), this one included; empty before the first read */
-  liveNodes?(): string[];
+  /**
+   * the nodes heard from (heartbeat, stopped or not) within `withinMs` — at least the 6 s that make
+   * a node alive — as last read (every 2 s), this one included; empty before the first read
+   */
+  recentNodes?(withinMs: number): string[];
   /** active calls: admit `member` into `user`'s set if fewer than `limit` are live */
   callAdmit(user: string, member: string, limit: number): Promise<ClusterAdmission>;
   /** active calls: this node's live members, deadlines pushed forward (the owner's heartbeat) */

@@ -1274,10 +1274,11 @@ export function createClusterModule(settings: ClusterSettings) {
       return n;
     },
     serverId: (node) => serverIdOf(node ?? settings.nodeId),
-    liveNodes() {
+    recentNodes(withinMs) {
       if (seen.size === 0) return [];
       const t = Date.now();
-      const out = [...seen].filter(([, e]) => nodeAlive(e, t)).map(([n]) => n);
+      const window = Math.max(withinMs, HEARTBEAT_MS * 3);
+      const out = [...seen].filter(([, e]) => t - e.lastSeen < window).map(([n]) => n);
       if (!out.includes(settings.nodeId)) out.push(settings.nodeId);
       return out;
     },

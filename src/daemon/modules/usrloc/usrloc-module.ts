@@ -360,20 +360,23 @@ export function createUsrlocModule(deps: UsrlocDeps = {}) {
   }
 
   /**
-   * In a cluster: the location rows of nodes that are no longer live members (a node removed or
-   * renamed for good: no node holds them, and no node's timer would delete them), deleted once
-   * they expired at least `graceSec` ago (the owner's own timer would have removed them by then,
-   * were it alive), with their records in Redis. Each node holds only its own rows in memory, so
-   * nobody else's timer sees them. One live node sweeps, the first by node id (two at once, while
-   * their views of the members differ, delete each row once: LocationTable.sweepGone); a row whose
-   * node is alive, or that names no node (server_id 0), is never touched.
+   * In a cluster: the location rows of nodes gone from it (a node removed or renamed for good: no
+   * node holds them, and no node's timer would delete them), deleted once they expired at least
+   * `graceSec` ago (the owner's own timer would have removed them by then, were it alive), with
+   * their records in Redis. Gone: not heard from for cluster.dialog_ttl_sec, the time after which
+   * the cluster already counts a silent node's calls as dead — not the 6 s that make a node not
+   * alive, which a node starved of CPU for a moment crosses (its rows were swept from under it,
+   * seen in CI). Each node holds only its own rows in memory, so nobody else's timer sees them.
+   * One node sweeps, the first by node id of those heard from (two at once, while their views of
+   * the members differ, delete each row once: LocationTable.sweepGone); a row whose node was heard
+   * from, or that names no node (server_id 0), is never touched.
    */
   async function sweepGoneNodes(graceSec: number): Promise<void> {
     const cl = cluster;
     const s = store;
     if (cl === undefined || s === undefined || db === undefined || !cl.up()) return;
-    if (cl.liveNodes === undefined || cl.serverId === undefined || cl.locationExpire === undefined) return;
-    const live = cl.liveNodes();
+    if (cl.recentNodes === undefined || cl.serverId === undefined || cl.locationExpire === undefined) return;
+    const live = cl.recentNodes(cl.dialogTtlSec * 1000);
     if (live.length === 0 || [...live].sort()[0] !== cl.nodeId) return;
     const sid = cl.serverId;
     const gone = await s.sweepGone(live.map((n) => sid(n)), now() - graceSec);
