@@ -52,6 +52,26 @@ describe('two sipd nodes sharing one Redis and one MariaDB (sipd --cluster)', ()
   });
   /** alice's sipp (callee.xml) has bound its port: a call sent before would meet no one */
   const aliceListens = () => udpListening('127.0.0.1', alicePort);
+  /**
+   * alice's callee sipp, once it listens. One that has not bound its port within 10 s (seen on the
+   * loaded CI machine, also in the TTL test below) is stopped and started once more: a retry of
+   * the harness, not a verdict on sipd; both runs' exits and output are in the failure otherwise.
+   */
+  const aliceUas = async (timeoutMs: number) => {
+    const trouble: string[] = [];
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const uas = sipp({ scenario: scenario('callee.xml'), localIp: '127.0.0.1', localPort: alicePort, timeoutMs });
+      try {
+        await aliceListens();
+        return uas;
+      } catch (e) {
+        uas.stop();
+        const run = await uas.done;
+        trouble.push(`attempt ${attempt}: ${(e as Error).message}; callee sipp exit ${run.code}: ${run.output.slice(-800)}`);
+      }
+    }
+    return assert.fail(`alice's sipp never listened:\n${trouble.join('\n')}`);
+  };
 
   test('each node lists both members with their last heartbeat (cluster.nodes)', async () => {
     const r = await until('both nodes announced', async () => {
@@ -98,8 +118,7 @@ describe('two sipd nodes sharing one Redis and one MariaDB (sipd --cluster)', ()
 
   test('alice registers through A, bob calls alice through B → the call connects (sipp)', async () => {
     ok(await register({ proxyPort: a.sipPort, user: 'alice', password: PASSWORD, localPort: alicePort }), 'REGISTER alice through A');
-    const uas = sipp({ scenario: scenario('callee.xml'), localIp: '127.0.0.1', localPort: alicePort, timeoutMs: 20_000 });
-    await aliceListens();
+    const uas = await aliceUas(20_000);
     const uac = sipp({ scenario: scenario('caller.xml', { USER: 'bob' }), remote: `127.0.0.2:${b.sipPort}`, localPort: bobPort, service: 'alice', user: 'bob', password: PASSWORD, timeoutMs: 20_000 });
     const [caller, callee] = await Promise.all([uac.done, uas.done]);
     ok(caller, 'bob (caller, through B)');
@@ -107,8 +126,7 @@ describe('two sipd nodes sharing one Redis and one MariaDB (sipd --cluster)', ()
   });
 
   test('the active-calls limit (1) holds over both nodes: a call through A is up → bob\'s second call through B gets 403', async () => {
-    const uas = sipp({ scenario: scenario('callee.xml'), localIp: '127.0.0.1', localPort: alicePort, timeoutMs: 25_000 });
-    await aliceListens();
+    const uas = await aliceUas(25_000);
     const first = sipp({ scenario: scenario('caller.xml', { USER: 'bob', HOLD: 3000 }), remote: `127.0.0.1:${a.sipPort}`, localPort: bobPort, service: 'alice', user: 'bob', password: PASSWORD, timeoutMs: 25_000 });
     await until('the first call is up on A', async () => (await a.rpc<unknown[]>('dlg.list')).length > 0);
     const second = sipp({ scenario: scenario('caller-fail.xml', { USER: 'bob', STATUS: 403 }), remote: `127.0.0.2:${b.sipPort}`, localPort: await freeSipPort(), service: 'alice', user: 'bob', password: PASSWORD, timeoutMs: 15_000 });
@@ -143,8 +161,7 @@ describe('two sipd nodes sharing one Redis and one MariaDB (sipd --cluster)', ()
 
   test(`A killed with SIGKILL during a call → its call stops counting after cluster.dialog_ttl_sec (${TTL} s)`, async () => {
     // bob's call through A, answered and held; A dies while it is up
-    const uas = sipp({ scenario: scenario('callee.xml'), localIp: '127.0.0.1', localPort: alicePort, timeoutMs: 15_000 });
-    await aliceListens();
+    const uas = await aliceUas(15_000);
     const first = sipp({ scenario: scenario('caller.xml', { USER: 'bob', HOLD: 8000 }), remote: `127.0.0.1:${a.sipPort}`, localPort: bobPort, service: 'alice', user: 'bob', password: PASSWORD, timeoutMs: 15_000 });
     await until('the call is up on A', async () => (await a.rpc<unknown[]>('dlg.list')).length > 0);
     await a.stop('SIGKILL');
