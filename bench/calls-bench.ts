@@ -57,7 +57,7 @@ import { register, scenario, settle, sipp } from '../test/daemon/calls-support.j
 import { toolsMissing } from '../test/helpers/require.js';
 import { SIPD, assertBuilt, freeSipPort } from '../test/daemon/sipd-process.js';
 import { appendResults, buildSipd, machineLine } from './lib.js';
-import { parseVariants, roundTrips, startVariant, summariseLog, type StartedVariant } from './sipd-variants.js';
+import { parseVariants, roundTrips, rpcCall, startVariant, summariseLog, type StartedVariant } from './sipd-variants.js';
 
 const PASSWORD = 'Tr0ub4dor-Horse-77';
 /**
@@ -130,14 +130,9 @@ interface Target {
   stop(): Promise<void>;
 }
 
-async function proxyStats(rpcUrl: string): Promise<Record<string, number>> {
-  const res = await fetch(rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', method: 'proxy.stats', id: 1 }), signal: AbortSignal.timeout(5000) });
-  return ((await res.json()) as { result: Record<string, number> }).result;
-}
-
 const CLK_TCK = 100;
 
-/** utime + stime of each process (ticks), by pid */
+/** utime + stime of each process (ticks), by pid; with 'sys', stime only */
 function ticksByPid(pids: number[], which: 'all' | 'sys' = 'all'): Map<number, number> {
   const out = new Map<number, number>();
   for (const pid of pids) {
@@ -380,7 +375,7 @@ async function main(): Promise<void> {
             port: sipPort,
             pids: () => s.pids(),
             flushUserban: flush,
-            counters: () => proxyStats(s.rpcUrl),
+            counters: () => rpcCall<Record<string, number>>(s.rpcUrl, 'proxy.stats', 5000),
             ...(v.cluster ? { redisCommands: () => s.redisCommands() } : {}),
             stop: () => s.stop(),
           };

@@ -136,7 +136,7 @@ export interface StartedVariant {
   stop(): Promise<void>;
 }
 
-async function rpcCall<T>(url: string, method: string, timeoutMs = 2000): Promise<T> {
+export async function rpcCall<T>(url: string, method: string, timeoutMs = 2000): Promise<T> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', method, id: 1 }), signal: AbortSignal.timeout(timeoutMs) });
   const j = (await res.json()) as { result?: T; error?: { message: string } };
   if (j.error) throw new Error(`${method}: ${j.error.message}`);

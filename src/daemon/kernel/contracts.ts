@@ -269,11 +269,10 @@ export interface CseqCheck {
 }
 
 /**
- * Why the cluster store refused a location write: max_contacts on all nodes, or the CSeq rule.
- * A retransmission (another node took this very REGISTER) comes with the AoR's bindings when the
- * write asked for them (`list`).
+ * Why the cluster store refused a location write: max_contacts on all nodes, or the CSeq rule (a
+ * retransmission: another node took this very REGISTER). Each comes with the AoR's bindings on all
+ * nodes as they are (expired ones included) when the write asked for them (`list`).
  */
-/** A location write refused; `bindings` (asked with `list`): the AoR's bindings on all nodes, as they are (expired ones included). */
 export type LocationRefusal = { contacts: number; bindings?: ContactRecord[] } | { cseq: 'lower' | 'retransmission'; bindings?: ContactRecord[] };
 
 /** A location write with `list` went through: the AoR's bindings on all nodes after it (expired ones included). */

@@ -169,7 +169,8 @@ return 1`;
  * With list (a REGISTER: its 200 OK names every binding of the AoR, RFC 3261 §10.3 step 8) the
  * reply is an array: the code, then the JSON of every binding the AoR holds after the write but
  * those this write put (the writer has them) — or, when nothing was written (a retransmission -2,
- * a lower CSeq -1, too many contacts), every binding as it is (the refusal lists them too). From the hash the script read anyway: no second read, no second round trip.
+ * a lower CSeq -1, too many contacts), every binding as it is (the refusal lists them too). From
+ * the hash the script read anyway: no second read, no second round trip.
  *
  * A binding is the AoR and the contact URI (RFC 3261 §10.3), whichever node wrote it: with a writer
  * node, a binding another write left under another ruid for a URI this write puts (the same UA,
@@ -638,8 +639,8 @@ function splitSocket(s: string): { proto: string; ip: string; port: number } | u
  * The UDP address (ip:port) through which other nodes reach this one: one of `hops` (the node's
  * hand-off addresses, see handOffAddresses) on the IP of `socket` (where the contact
  * registered), else the first. None when the node has only unspecified addresses (0.0.0.0) and
- * no cluster.address (withAddress): then the contact is called directly, as without a cluster — unless the node is a worker of this
- * node's own sipd, reached on loopback (localHandOffAddresses).
+ * no cluster.address (withAddress): then the contact is called directly, as without a cluster —
+ * unless the node is a worker of this node's own sipd, reached on loopback (localHandOffAddresses).
  */
 export function hopOf(hops: readonly string[], socket?: string): string | undefined {
   const udp = hops.map(splitSocket).filter((l): l is NonNullable<typeof l> => l !== undefined && l.proto === 'udp' && l.port !== 0 && !isUnspecified(l.ip));

@@ -471,8 +471,10 @@ export function createDialogModule() {
         // 2xx retransmission or another fork's 2xx: the first one made the dialog; the other
         // fork's tag is kept so its ACK and BYE still pass (Dialog.otherFork)
         const tag = res.to?.tag;
-        if (tag !== undefined) d.earlyTags.add(tag);
-        if (tag !== undefined && tag !== d.callee.tag && !d.forkReach.has(tag)) d.forkReach.set(tag, source);
+        if (tag !== undefined) {
+          d.earlyTags.add(tag);
+          if (tag !== d.callee.tag && !d.forkReach.has(tag)) d.forkReach.set(tag, source);
+        }
         return;
       }
       const tag = res.to?.tag ?? '';

@@ -90,13 +90,16 @@ function hostForUri(ip: string): string {
 }
 
 /** Kamailio's socket string: proto:ip:port, IPv6 in brackets. */
-/** An RFC 5626 outbound flow's identity within an AoR (§6): its `+sip.instance` and reg-id (LocationWriteOptions.bindings.flows). */
-export function flowKey(instance: string, regId: number): string {
-  return `${instance}\0${regId}`;
-}
-
 export function socketString(e: Endpoint): string {
   return `${e.transport}:${hostForUri(e.ip)}:${e.port}`;
+}
+
+/**
+ * An RFC 5626 outbound flow's identity within an AoR (§6): its `+sip.instance` and reg-id
+ * (LocationWriteOptions.bindings.flows); undefined for a contact without both.
+ */
+export function flowKey(c: { instance?: string; regId: number }): string | undefined {
+  return c.instance !== undefined && c.regId > 0 ? `${c.instance}\0${c.regId}` : undefined;
 }
 
 /**
@@ -271,12 +274,17 @@ export class Registrar {
       // RFC 5626 §6: an outbound binding (+sip.instance and reg-id) is the AoR, the instance and
       // the reg-id, whatever its Contact URI — a phone back from another network or NAT port
       // replaces its binding instead of leaving a dead one beside it (Kamailio's get_ucontact_by_instance)
-      const byFlow = new Map(existing.flatMap((c) => (c.instance !== undefined && c.regId > 0 ? [[flowKey(c.instance, c.regId), c] as const] : [])));
+      const byFlow = new Map<string, ContactRecord>();
+      for (const c of existing) {
+        const k = flowKey(c);
+        if (k !== undefined) byFlow.set(k, c);
+      }
       const insert: ContactRecord[] = [];
       const update: ContactRecord[] = [];
       const remove: string[] = [];
       for (const w of wanted.values()) {
-        const found = (w.instance !== undefined && w.regId > 0 ? byFlow.get(flowKey(w.instance, w.regId)) : undefined) ?? byUri.get(w.uri);
+        const flow = flowKey(w);
+        const found = (flow === undefined ? undefined : byFlow.get(flow)) ?? byUri.get(w.uri);
         if (found !== undefined && found.callId === callId) {
           if (cseq < found.cseq) return regError(400, 'Invalid CSeq number', this.contactHeader(aor));
           if (cseq === found.cseq) {
@@ -333,7 +341,7 @@ export class Registrar {
         const cseqCheck = { callId, cseq, uris: [...wanted.keys()], delaySec: this.opts.cseqDelay };
         const unregister = [...wanted.values()].filter((w) => w.expires === 0).map((w) => w.uri);
         // an outbound binding (RFC 5626) another node holds for the same instance and reg-id goes too, whatever its URI
-        const flows = [...wanted.values()].flatMap((w) => (w.instance !== undefined && w.regId > 0 ? [flowKey(w.instance, w.regId)] : []));
+        const flows = [...wanted.values()].flatMap((w) => flowKey(w) ?? []);
         listed = await this.ul.commit(aor, { insert, update, remove }, { maxContacts: this.opts.maxContacts, cseq: cseqCheck, unregister, flows, list: true });
       } catch (e) {
         if ((e as { code?: string }).code === 'INVALID_CSEQ') {
